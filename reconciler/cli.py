@@ -1,0 +1,166 @@
+"""The ``reconciler`` command: parse, call, render; the only place errors become exit codes.
+
+Subcommands live in ``reconciler/commands/`` and are imported only when invoked, so that
+``reconciler validate`` does not pay for httpx, starlette or uvicorn at start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+
+from reconciler import __version__
+from reconciler.commands import GlobalOptions, option
+from reconciler.errors import ReconcilerError
+
+# name -> "module:attribute"; the module is imported on first use.
+COMMANDS: dict[str, str] = {
+    "validate": "reconciler.commands.validate:validate",
+    "schema": "reconciler.commands.validate:schema",
+    "emulator": "reconciler.commands.emulator:emulator",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when first needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None  # listed but not built yet
+            raise
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run, turning expected failures into a message and an exit code.
+
+        Exit codes: 0 success / no changes, 2 changes present (plan, drift), 1 any error,
+        including click's usage errors (click's own 2 would read as "changes").
+        """
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except ReconcilerError as exc:
+            click.echo(format_error(exc), err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _parse_now(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date-time (e.g. 2027-01-01T09:00:00+00:00)"
+        ) from exc
+    if parsed.tzinfo is None:
+        raise click.BadParameter("give a time zone offset, e.g. 2027-01-01T09:00:00+00:00")
+    return parsed
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+@option("--env", "env", default=None, help="Environment from reconciler.yaml to work on.")
+@option(
+    "--config",
+    "config_path",
+    envvar="RECONCILER_CONFIG",
+    default="reconciler.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Environments file (optional; without it one default environment is used).",
+)
+@option("--endpoint", default=None, help="Explicit API base URL (e.g. an emulator).")
+@option(
+    "--data-center",
+    "data_center",
+    default=None,
+    type=click.Choice(["sgp", "hk", "usva", "defra", "jpn", "bra"], case_sensitive=False),
+    help="EngageLab data centre of the app (default sgp).",
+)
+@option(
+    "--rate-limit",
+    "rate_limit",
+    default=None,
+    type=click.FloatRange(min=0.1),
+    help="Requests per second to the API (default 50).",
+)
+@option(
+    "--concurrency",
+    default=None,
+    type=click.IntRange(min=1, max=256),
+    help="Requests in flight at once (default 16).",
+)
+@option(
+    "--timeout",
+    default=None,
+    type=click.FloatRange(min=0.1),
+    help="Seconds to wait for one answer (default 30).",
+)
+@option(
+    "--emulator",
+    is_flag=True,
+    default=False,
+    help="Use the embedded emulator even under CI=true (the default without credentials).",
+)
+@option("--timezone", default=None, help="IANA time zone for zone_type 1 times (default UTC).")
+@option("--now", default=None, callback=_parse_now, hidden=True, help="Pretend it is this time.")
+@option("--debug", is_flag=True, default=False, help="Log HTTP traffic (never credentials).")
+@click.pass_context
+def cli(ctx: click.Context, /, **kwargs: Any) -> None:
+    """Schedule-as-code for EngageLab Push: validate, plan and apply scheduled pushes."""
+    ctx.obj = GlobalOptions(**kwargs)
+    if kwargs["debug"]:
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr, format="debug: %(name)s: %(message)s"
+        )
+
+
+def format_error(exc: ReconcilerError) -> str:
+    """The text a user sees for an expected failure: what, where, and what to do."""
+    text = f"error: {exc.message}"
+    if exc.hint:
+        text += f"\nhint: {exc.hint}"
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="reconciler")

@@ -1,0 +1,64 @@
+"""Click commands, one module each; ``cli.py`` loads them lazily by name.
+
+Shared here: the ``option`` decorator that gives every option its ``RECONCILER_<OPTION>``
+environment variable, and ``GlobalOptions``, the settings of the top-level command that every
+subcommand receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENV_PREFIX = "RECONCILER"
+
+
+class EnvOption(click.Option):
+    """An option readable from ``RECONCILER_<OPTION>`` whatever subcommand it belongs to.
+
+    click's ``auto_envvar_prefix`` would name a subcommand's option
+    ``RECONCILER_<COMMAND>_<OPTION>``; CI jobs want one flat name per setting.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.envvar is None and self.name:
+            self.envvar = f"{ENV_PREFIX}_{self.name.upper()}"
+            self.show_envvar = True
+
+
+def option(*param_decls: str, **attrs: Any) -> Callable[[F], F]:
+    """``click.option`` with a ``RECONCILER_<OPTION>`` environment variable."""
+    attrs.setdefault("cls", EnvOption)
+    return click.option(*param_decls, **attrs)
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """Settings of the top-level command, shared by every subcommand."""
+
+    env: str | None = None
+    config_path: str = "reconciler.yaml"
+    endpoint: str | None = None
+    data_center: str | None = None
+    rate_limit: float | None = None
+    concurrency: int | None = None
+    timeout: float | None = None
+    emulator: bool = False
+    timezone: str | None = None
+    now: datetime | None = None
+    debug: bool = False
+
+
+def global_options(ctx: click.Context) -> GlobalOptions:
+    """The top-level settings from a subcommand's context."""
+    obj = ctx.find_root().obj
+    if isinstance(obj, GlobalOptions):
+        return obj
+    return GlobalOptions()

@@ -1,0 +1,215 @@
+"""The whole exception tree of the reconciler, in one place.
+
+Every failure a user can cause or meet is one of these. ``cli.main`` is the only place that turns
+them into a message and an exit code; nothing else prints tracebacks or calls ``sys.exit``.
+
+    ReconcilerError                  root: .message (what and where) and .hint (what to do)
+    ├── UsageError                   a flag or argument combination that cannot work
+    ├── ConfigError                  reconciler.yaml, environment, endpoint settings
+    │   └── CredentialsError         AppKey / Master Secret missing or malformed
+    ├── ManifestError                one or more manifest problems (file, line, column, text)
+    ├── RemoteError                  anything that went wrong talking to the API
+    │   ├── ApiError                 the server answered with an error body (status, code)
+    │   │   ├── AuthError            401 / 28101 / 21004: wrong AppKey or Master Secret
+    │   │   ├── NotFoundError        404 / 28104: no such schedule (or already sent)
+    │   │   ├── RateLimitError       429 / 28100 "rate exceeded" / 23008
+    │   │   ├── ServerError          5xx / 28200 / 28203: retryable server trouble
+    │   │   └── RequestRejectedError 4xx validation errors: never retried
+    │   ├── MalformedResponseError   an answer that is not JSON or not of the documented shape
+    │   ├── ConnectionFailedError    no answer at all after the retry budget was spent
+    │   └── AmbiguousCreateError     a create whose outcome is unknown: look it up before retry
+    ├── InventoryError               the remote list could not be read completely
+    ├── StateError                   the state file
+    │   ├── StateCorruptError        unreadable / wrong schema (points at the .backup)
+    │   ├── StateBindingError        bound to another app or endpoint
+    │   └── StateLockedError         another apply holds the lock
+    ├── PlanError
+    │   ├── UnsafePlanError          safety rules refused the plan (all reasons listed)
+    │   └── StalePlanError           a saved plan no longer matches the world
+    └── ApplyError                   one or more actions failed during apply
+
+Messages never contain credentials: no exception here stores request headers, and the client
+scrubs AppKey and Master Secret from anything it copies out of a response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ReconcilerError(Exception):
+    """Root of every expected failure; carries a one-line hint for the user."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ReconcilerError):
+    """A command-line flag or argument combination that cannot work."""
+
+
+class ConfigError(ReconcilerError):
+    """reconciler.yaml, an environment setting or an endpoint is wrong."""
+
+
+class CredentialsError(ConfigError):
+    """AppKey or Master Secret missing or malformed (checked before any call)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or suspicious) in a manifest, with its location."""
+
+    path: str
+    line: int | None
+    col: int | None
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def where(self) -> str:
+        if self.line is None:
+            return self.path
+        if self.col is None:
+            return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}:{self.col}"
+
+    def __str__(self) -> str:
+        return f"{self.where()}: {self.severity}: {self.message}"
+
+
+class ManifestError(ReconcilerError):
+    """One or more manifest problems, all collected before failing."""
+
+    def __init__(self, problems: Sequence[Problem], *, hint: str | None = None) -> None:
+        self.problems = list(problems)
+        count = sum(1 for p in self.problems if p.severity == "error")
+        lines = "\n".join(str(p) for p in self.problems)
+        super().__init__(
+            f"{count} problem(s) in the manifests:\n{lines}",
+            hint=hint or "fix the manifests at the places above, then run `reconciler validate`",
+        )
+
+
+class RemoteError(ReconcilerError):
+    """Anything that went wrong talking to the EngageLab API."""
+
+
+class ApiError(RemoteError):
+    """The server answered with an error body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | None = None,
+        method: str = "",
+        path: str = "",
+        hint: str | None = None,
+    ) -> None:
+        where = f"{method} {path}".strip()
+        code_text = f", code {code}" if code is not None else ""
+        full = f"{where}: HTTP {status}{code_text}: {message}" if where else message
+        super().__init__(full, hint=hint)
+        self.status = status
+        self.code = code
+        self.vendor_message = message
+        self.method = method
+        self.path = path
+
+
+class AuthError(ApiError):
+    """Wrong AppKey or Master Secret (401 / 28101 / 21004)."""
+
+
+class NotFoundError(ApiError):
+    """No such schedule, or it was already sent (404 / 28104)."""
+
+
+class RateLimitError(ApiError):
+    """The server asked us to slow down."""
+
+
+class ServerError(ApiError):
+    """5xx / 28200 / 28203: server-side trouble worth a retry."""
+
+
+class RequestRejectedError(ApiError):
+    """A 4xx validation error: the request itself is wrong, never retried."""
+
+
+class MalformedResponseError(RemoteError):
+    """An answer that is not JSON or not of the documented shape."""
+
+
+class ConnectionFailedError(RemoteError):
+    """No usable answer after the retry budget was spent."""
+
+
+class AmbiguousCreateError(RemoteError):
+    """A create whose outcome is unknown: it may or may not exist on the server.
+
+    Never retried blindly: the caller looks the task up by ``name`` and ``fingerprint`` first.
+    """
+
+    def __init__(self, message: str, *, name: str, fingerprint: str) -> None:
+        super().__init__(
+            message,
+            hint="re-run the command: the reconciler looks the task up by name before creating",
+        )
+        self.name = name
+        self.fingerprint = fingerprint
+
+
+class InventoryError(ReconcilerError):
+    """The remote schedule list could not be read completely."""
+
+
+class StateError(ReconcilerError):
+    """Something is wrong with the state file."""
+
+
+class StateCorruptError(StateError):
+    """The state file cannot be parsed or has the wrong schema."""
+
+
+class StateBindingError(StateError):
+    """The state file belongs to another app or endpoint."""
+
+
+class StateLockedError(StateError):
+    """Another process holds the state lock."""
+
+
+class PlanError(ReconcilerError):
+    """A plan cannot be made or used."""
+
+
+class UnsafePlanError(PlanError):
+    """Safety rules refused the plan; every reason is listed."""
+
+    def __init__(self, reasons: Sequence[str], *, hint: str | None = None) -> None:
+        self.reasons = list(reasons)
+        text = "\n".join(f"  - {r}" for r in self.reasons)
+        super().__init__(f"the plan is unsafe and was not applied:\n{text}", hint=hint)
+
+
+class StalePlanError(PlanError):
+    """A saved plan whose inputs no longer match the world."""
+
+
+class ApplyError(ReconcilerError):
+    """One or more actions failed during apply (the others were carried out)."""
+
+    def __init__(self, failures: Sequence[str], *, hint: str | None = None) -> None:
+        self.failures = list(failures)
+        text = "\n".join(f"  - {f}" for f in self.failures)
+        super().__init__(f"{len(self.failures)} action(s) failed:\n{text}", hint=hint)
