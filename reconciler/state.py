@@ -1,16 +1,45 @@
-"""The state file: name -> schedule_id, fingerprints, protections and the pending journal.
+"""The state file: the name -> schedule_id mapping, kept on disk safely.
 
-(Storage — atomic save, backup, lock, binding checks — is being built; the models below are the
-contract the planner and apply use.)
+Schedules created through the API are invisible in the vendor console, so this file is the only
+handle on them (DESIGN.md "State file"). Everything here serves one goal: never lose it and never
+use it against the wrong app.
+
+- ``State`` / ``StateEntry`` / ``PendingEntry``: the schema (planner and apply code against them).
+- ``StateStore``: load (strict, with errors that point at the ``.backup``), atomic save (temp file,
+  fsync, previous version kept as ``<path>.backup``, rename, fsync of the directory) and an
+  exclusive ``flock`` on ``<path>.lock`` that names its holder.
+- ``binding_for`` / ``check_binding``: a state file is bound to one endpoint + AppKey (by hash; the
+  AppKey itself is never written).
+- ``record_create``, ``record_update``, ``forget``, ``rename``, ``begin_pending``,
+  ``clear_pending``: pure helpers returning a new ``State`` (the input is never modified), so apply
+  can hand the result to ``StateStore.save`` after each remote write.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import socket
+import stat
+import tempfile
+import time
 import uuid
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from difflib import get_close_matches
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.errors import StateBindingError, StateCorruptError, StateError, StateLockedError
 
 STATE_VERSION = 1
 
@@ -50,3 +79,436 @@ class State(BaseModel):
     binding: str | None = None  # hash of endpoint + AppKey; None until first bound
     entries: dict[str, StateEntry] = Field(default_factory=dict)  # by manifest name
     pending: dict[str, PendingEntry] = Field(default_factory=dict)  # by manifest name
+
+
+# --------------------------------------------------------------------------- binding
+
+
+def binding_for(endpoint: str, app_key: str) -> str:
+    """The binding of a state file to one app on one endpoint: ``sha256:<hex>``.
+
+    A one-way hash, so the AppKey never appears in the file; the prefix separates this use of
+    the hash from any other.
+    """
+    material = f"engagelab-reconciler/binding/v1\n{endpoint.strip().rstrip('/')}\n{app_key}"
+    return "sha256:" + hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def check_binding(state: State, binding: str, *, path: Path | None = None) -> State:
+    """``state`` bound to ``binding``: binds an unbound state, refuses one bound elsewhere.
+
+    Returns the (possibly newly bound) state; the caller saves it with its next write.
+    """
+    if state.binding is None:
+        return state.model_copy(update={"binding": binding})
+    if state.binding == binding:
+        return state
+    where = f"the state file {path}" if path is not None else "this state file"
+    raise StateBindingError(
+        f"{where} belongs to another app or endpoint (its binding {state.binding[:19]}… does not "
+        "match this AppKey and endpoint); refusing to use it, since its schedule ids mean "
+        "nothing on this app",
+        hint="select the matching environment with --env, or check the AppKey variable and "
+        "--endpoint / --data-center; to manage this app from scratch, point `state:` in "
+        "reconciler.yaml at a new file and adopt existing tasks with `reconciler import`",
+    )
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def record_create(
+    state: State,
+    name: str,
+    schedule_id: str,
+    fingerprint: str,
+    protected: bool,
+    now: datetime,
+) -> State:
+    """``state`` with ``name`` recorded as a new task (also used by replace and import).
+
+    Clears the name's pending entry in the same write, so "created" and "journal resolved" can
+    never be saved apart.
+    """
+    entry = StateEntry(
+        schedule_id=schedule_id,
+        fingerprint=fingerprint,
+        protected=protected,
+        created_at=now,
+        updated_at=now,
+    )
+    pending = {k: v for k, v in state.pending.items() if k != name}
+    return state.model_copy(update={"entries": {**state.entries, name: entry}, "pending": pending})
+
+
+def record_update(
+    state: State, name: str, fingerprint: str, protected: bool, now: datetime
+) -> State:
+    """``state`` with the existing entry ``name`` updated to a newly applied body."""
+    old = _entry(state, name)
+    entry = old.model_copy(
+        update={"fingerprint": fingerprint, "protected": protected, "updated_at": now}
+    )
+    pending = {k: v for k, v in state.pending.items() if k != name}
+    return state.model_copy(update={"entries": {**state.entries, name: entry}, "pending": pending})
+
+
+def forget(state: State, name: str) -> State:
+    """``state`` without ``name`` (entry and pending journal); the remote task is not touched."""
+    if name not in state.entries and name not in state.pending:
+        _entry(state, name)  # raises with a did-you-mean
+    entries = {k: v for k, v in state.entries.items() if k != name}
+    pending = {k: v for k, v in state.pending.items() if k != name}
+    return state.model_copy(update={"entries": entries, "pending": pending})
+
+
+def rename(state: State, old: str, new: str) -> State:
+    """``state`` with entry ``old`` now known as ``new`` (after renaming a manifest)."""
+    _entry(state, old)  # raises with a did-you-mean
+    if new in state.entries or new in state.pending:
+        raise StateError(
+            f"cannot rename {old!r} to {new!r}: the state already has an entry named {new!r}",
+            hint=f"remove it first with `reconciler state rm {shlex.quote(new)}` if it is stale",
+        )
+    if old in state.pending:
+        raise StateError(
+            f"cannot rename {old!r}: an interrupted {state.pending[old].op} of it is still "
+            "journalled as pending",
+            hint="run `reconciler apply` to resolve the pending write first",
+        )
+    entries = {(new if k == old else k): v for k, v in state.entries.items()}
+    return state.model_copy(update={"entries": entries})
+
+
+def begin_pending(
+    state: State,
+    op: Literal["create", "replace", "update", "delete"],
+    name: str,
+    fingerprint: str,
+    now: datetime,
+    old_schedule_id: str | None = None,
+) -> State:
+    """``state`` with a journal entry for a remote write about to start (save it first)."""
+    entry = PendingEntry(
+        op=op, name=name, fingerprint=fingerprint, old_schedule_id=old_schedule_id, started_at=now
+    )
+    return state.model_copy(update={"pending": {**state.pending, name: entry}})
+
+
+def clear_pending(state: State, name: str) -> State:
+    """``state`` without the journal entry of ``name`` (a no-op when there is none)."""
+    if name not in state.pending:
+        return state
+    pending = {k: v for k, v in state.pending.items() if k != name}
+    return state.model_copy(update={"pending": pending})
+
+
+def _entry(state: State, name: str) -> StateEntry:
+    try:
+        return state.entries[name]
+    except KeyError:
+        close = get_close_matches(name, list(state.entries), n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        raise StateError(
+            f"the state has no entry named {name!r}{guess}",
+            hint="list the managed names with `reconciler state list`",
+        ) from None
+
+
+# --------------------------------------------------------------------------- lock holder
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds the state lock, as written into ``<path>.lock``."""
+
+    pid: int
+    host: str
+    started: str  # ISO 8601
+    command: str
+
+    def describe(self) -> str:
+        return f"`{self.command}` (pid {self.pid} on {self.host}, since {self.started})"
+
+
+def _read_holder(fd: int) -> LockHolder | None:
+    try:
+        raw = os.pread(fd, 64 * 1024, 0)
+        data = json.loads(raw)
+        return LockHolder(
+            pid=int(data["pid"]),
+            host=str(data["host"]),
+            started=str(data["started"]),
+            command=str(data["command"]),
+        )
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # being written right now, or written by something else
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class StateStore:
+    """Load, save and lock one state file.
+
+    ``sleep``, ``monotonic`` and ``now`` are injected so lock waits are testable without sleeping.
+    The lock is not re-entrant: take it once per command, around load → writes → save.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utcnow,
+        poll_interval: float = 0.2,
+    ) -> None:
+        self.path = Path(path)
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._now = now
+        self._poll = poll_interval
+
+    def __repr__(self) -> str:
+        return f"StateStore({str(self.path)!r})"
+
+    # ---- load
+
+    def load(self) -> State:
+        """The state on disk; a fresh ``State`` when there is no file yet."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            if self.backup_path.exists():
+                # save() never leaves a backup without the file: someone removed it.
+                raise StateCorruptError(
+                    f"the state file {self.path} is missing, but its backup "
+                    f"{self.backup_path} exists",
+                    hint=self._restore_hint(),
+                ) from None
+            return State()
+        except OSError as exc:
+            raise StateError(
+                f"cannot read the state file {self.path}: {exc.strerror}",
+                hint="check that the path is a readable file",
+            ) from exc
+        return parse_state(raw, path=self.path, hint=self._restore_hint)
+
+    def _restore_hint(self) -> str:
+        target, backup = shlex.quote(str(self.path)), shlex.quote(str(self.backup_path))
+        try:
+            previous = parse_state(self.backup_path.read_bytes(), path=self.backup_path)
+        except FileNotFoundError:
+            return (
+                f"there is no backup at {self.backup_path}; rebuild the state by adopting the "
+                "existing tasks with `reconciler import`"
+            )
+        except (OSError, StateError):
+            return (
+                f"the backup {self.backup_path} is unreadable too; rebuild the state by adopting "
+                "the existing tasks with `reconciler import`"
+            )
+        return (
+            f"the previous version (serial {previous.serial}) is in {self.backup_path}: check "
+            f"it, restore it with `cp {backup} {target}`, then run `reconciler plan` (a task "
+            "written in the last step may show as a conflict; adopt it with `reconciler import`)"
+        )
+
+    # ---- save
+
+    def save(self, state: State) -> State:
+        """Write ``state`` with serial + 1, atomically; return what was written.
+
+        The old file survives as ``<path>.backup``. A crash at any point leaves either the old or
+        the new file in place, never a mix.
+        """
+        new = state.model_copy(update={"serial": state.serial + 1})
+        ordered = new.model_copy(
+            update={  # sorted by name so the file diffs well if kept in git
+                "entries": dict(sorted(new.entries.items())),
+                "pending": dict(sorted(new.pending.items())),
+            }
+        )
+        data = ordered.model_dump_json(indent=2).encode("utf-8") + b"\n"
+        try:
+            self._write_atomic(data)
+        except OSError as exc:
+            raise StateError(
+                f"could not write the state file {self.path}: {exc.strerror or exc}",
+                hint="check free space and permissions; the previous state file is unchanged",
+            ) from exc
+        return new
+
+    def _write_atomic(self, data: bytes) -> None:
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = stat.S_IMODE(self.path.stat().st_mode)
+            exists = True
+        except FileNotFoundError:
+            mode, exists = 0o644, False
+        fd, tmp_name = tempfile.mkstemp(
+            dir=directory, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.chmod(mode)
+            if exists:
+                self._keep_backup()
+            os.replace(tmp, self.path)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        _fsync_directory(directory)
+
+    def _keep_backup(self) -> None:
+        """Make the current file the backup without ever leaving the path empty."""
+        staging = self.backup_path.with_name(f".{self.backup_path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            # A hard link is instant whatever the size; the old inode lives on as the backup.
+            os.link(self.path, staging)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+                raise
+            shutil.copy2(self.path, staging)  # filesystems without hard links
+        try:
+            os.replace(staging, self.backup_path)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                staging.unlink()
+            raise
+
+    # ---- binding
+
+    def check_binding(self, state: State, binding: str) -> State:
+        """``check_binding`` with this file named in the error."""
+        return check_binding(state, binding, path=self.path)
+
+    # ---- lock
+
+    @contextmanager
+    def lock(self, timeout: float, command: str) -> Iterator[LockHolder]:
+        """Hold the exclusive lock on ``<path>.lock`` for the ``with`` block.
+
+        Waits up to ``timeout`` seconds (0: fail at once) for another holder. ``flock`` locks die
+        with their process, so a crashed apply never leaves a stale lock behind.
+        """
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateError(
+                f"cannot open the lock file {self.lock_path}: {exc.strerror}",
+                hint="check that its directory is writable",
+            ) from exc
+        try:
+            self._acquire(fd, max(0.0, timeout))
+            holder = LockHolder(
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started=self._now().isoformat(timespec="seconds"),
+                command=command,
+            )
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder.__dict__).encode("utf-8"), 0)
+            try:
+                yield holder
+            finally:
+                with suppress(OSError):
+                    os.ftruncate(fd, 0)  # no stale holder info for the next reader
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _acquire(self, fd: int, timeout: float) -> None:
+        deadline = self._monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                remaining = deadline - self._monotonic()
+                if remaining <= 0:
+                    break
+                self._sleep(min(self._poll, remaining))
+            except OSError as exc:
+                raise StateError(
+                    f"cannot lock {self.lock_path}: {exc.strerror}",
+                    hint="keep the state on a local file system (flock does not work on all "
+                    "network file systems)",
+                ) from exc
+        holder = _read_holder(fd)
+        who = holder.describe() if holder else "another process"
+        waited = f" after waiting {timeout:g}s" if timeout > 0 else ""
+        raise StateLockedError(
+            f"the state file {self.path} is locked by {who}{waited}",
+            hint="let that command finish, or pass --lock-timeout SECONDS to wait for it (the "
+            "lock is released automatically when its process ends)",
+        )
+
+
+def parse_state(
+    raw: bytes, *, path: Path, hint: str | Callable[[], str] | None = None
+) -> State:
+    """Validate the bytes of a state file; every failure names ``path``."""
+
+    def corrupt(what: str) -> StateCorruptError:
+        text = hint() if callable(hint) else hint
+        return StateCorruptError(f"the state file {path} {what}", hint=text)
+
+    if not raw.strip():
+        raise corrupt("is empty (a write was probably interrupted)")
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise corrupt("is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise corrupt(
+            f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); it may be "
+            "truncated"
+        ) from None
+    if not isinstance(data, dict):
+        raise corrupt("is not a reconciler state file (expected a JSON object)")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise corrupt("has no integer `version`; it is not a reconciler state file")
+    if version != STATE_VERSION:
+        newer = version > STATE_VERSION
+        raise StateError(
+            f"the state file {path} has state version {version}; this reconciler reads "
+            f"version {STATE_VERSION}"
+            + (" (the file was written by a newer reconciler)" if newer else ""),
+            hint="upgrade the reconciler (pip install -U engagelab-reconciler) before using it"
+            if newer
+            else "this is not a version any reconciler wrote; restore it from git or the backup",
+        )
+    try:
+        return State.model_validate(data)
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+        raise corrupt(f"does not match the state schema: {reasons}{more}") from None
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX: the directory entry lives in the directory)."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

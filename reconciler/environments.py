@@ -1,0 +1,425 @@
+"""Environments: which manifests, state file, endpoint, time zone and limits a command works on.
+
+They come from an optional ``reconciler.yaml`` at the repository root::
+
+    default: staging            # optional; else the only environment is the default
+    environments:
+      staging:
+        manifests: schedules            # default: schedules
+        state: .reconciler/staging/state.json
+        data_center: sgp                # or endpoint: https://...; not both
+        timezone: Asia/Shanghai         # IANA name, default UTC
+        app_key_env: STAGING_APP_KEY    # default ENGAGELAB_APP_KEY
+        master_secret_env: STAGING_SECRET   # default ENGAGELAB_MASTER_SECRET
+        max_deletes: 5                  # default: no absolute limit
+        fire_guard_minutes: 5           # default 5
+        mass_delete_ratio: 0.3          # default 0.3
+
+Without the file there is one environment, ``default``, with every default. Relative paths
+resolve against the directory of the file. Every problem is reported with file and line, all at
+once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import MarkedYAMLError
+
+from reconciler.errors import ConfigError
+
+DEFAULT_ENV = "default"
+DEFAULT_MANIFESTS = "schedules"
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_APP_KEY_ENV = "ENGAGELAB_APP_KEY"
+DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"
+DEFAULT_FIRE_GUARD_MINUTES = 5.0
+DEFAULT_MASS_DELETE_RATIO = 0.3
+# The same names as the --data-center choices of cli.py.
+DATA_CENTER_NAMES = ("sgp", "hk", "usva", "defra", "jpn", "bra")
+
+TOP_KEYS = ("environments", "default")
+ENV_KEYS = (
+    "manifests",
+    "state",
+    "data_center",
+    "endpoint",
+    "timezone",
+    "app_key_env",
+    "master_secret_env",
+    "max_deletes",
+    "fire_guard_minutes",
+    "mass_delete_ratio",
+)
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def default_state_path(name: str) -> Path:
+    """Where an environment keeps its state when ``state:`` is not given.
+
+    Depends on the name only: adding a second environment later must never move the first
+    one's state file (a lost state file means duplicate pushes).
+    """
+    if name == DEFAULT_ENV:
+        return Path(".reconciler") / "state.json"
+    return Path(".reconciler") / name / "state.json"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The resolved settings of one environment (paths absolute or relative to the cwd)."""
+
+    name: str
+    manifests: Path
+    state: Path
+    data_center: str | None = None  # None: the command-line flag or the client default
+    endpoint: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    app_key_env: str = DEFAULT_APP_KEY_ENV
+    master_secret_env: str = DEFAULT_MASTER_SECRET_ENV
+    max_deletes: int | None = None  # None: only the ratio rule applies
+    fire_guard_minutes: float = DEFAULT_FIRE_GUARD_MINUTES
+    mass_delete_ratio: float = DEFAULT_MASS_DELETE_RATIO
+    source: Path | None = None  # the reconciler.yaml it was read from, if any
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """``timezone`` as a ``ZoneInfo`` (validated when loaded)."""
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class EnvironmentSet:
+    """Every environment of one config file, and which one is the default."""
+
+    environments: tuple[Environment, ...]
+    default: str | None
+    path: Path
+    from_file: bool
+
+    @property
+    def names(self) -> list[str]:
+        return [env.name for env in self.environments]
+
+    def select(self, name: str | None) -> Environment:
+        """The environment ``name``; for ``None`` the default one, or the only one."""
+        by_name = {env.name: env for env in self.environments}
+        if name is None:
+            if self.default is not None:
+                return by_name[self.default]
+            if len(self.environments) == 1:
+                return self.environments[0]
+            raise ConfigError(
+                f"{self.path} defines {len(self.environments)} environments "
+                f"({', '.join(self.names)}) and no `default:`",
+                hint="choose one with --env NAME (or RECONCILER_ENV), or add `default: NAME` "
+                f"to {self.path}",
+            )
+        if name in by_name:
+            return by_name[name]
+        if not self.from_file:
+            raise ConfigError(
+                f"no environment named {name!r}: there is no {self.path}, so the only "
+                f"environment is {DEFAULT_ENV!r}",
+                hint=f"drop --env, or create {self.path} with an `environments:` map",
+            )
+        raise ConfigError(
+            f"no environment named {name!r} in {self.path}{_did_you_mean(name, self.names)}; "
+            f"known: {', '.join(self.names)}",
+            hint="pass one of the known names to --env",
+        )
+
+
+def load_environments(path: Path, *, required: bool = False) -> EnvironmentSet:
+    """Read ``path``; without the file (unless ``required``), one ``default`` environment."""
+    path = Path(path)
+    base = path.parent
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(
+                f"the config file {path} does not exist",
+                hint="check --config / RECONCILER_CONFIG, or drop it to use the defaults",
+            ) from None
+        return EnvironmentSet((_build(DEFAULT_ENV, {}, base, None),), None, path, False)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the config file {path}: {exc}",
+            hint="it must be a readable UTF-8 YAML file",
+        ) from exc
+    return _parse(text, path)
+
+
+def environment_for(
+    config_path: str | Path, name: str | None, *, required: bool = False
+) -> Environment:
+    """Shortcut for commands: load ``config_path`` and select ``name`` (``--env``)."""
+    return load_environments(Path(config_path), required=required).select(name)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Problems:
+    """Every problem in the file, collected before failing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, line: int, message: str) -> None:
+        self.items.append((line, message))
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        lines = [f"{self.path}:{line}: {message}" for line, message in sorted(self.items)]
+        if len(lines) == 1:
+            text = lines[0]
+        else:
+            text = f"{len(lines)} problems in {self.path}:\n" + "\n".join(
+                f"  {line}" for line in lines
+            )
+        raise ConfigError(text, hint=f"fix {self.path} at the lines above")
+
+
+def _parse(text: str, path: Path) -> EnvironmentSet:
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(
+            f"{path}:{line}: {reason}", hint=f"fix the YAML syntax of {path} at that line"
+        ) from None
+    problems = _Problems(path)
+    base = path.parent
+    if data is None:  # an empty file (or only comments): the defaults
+        return EnvironmentSet((_build(DEFAULT_ENV, {}, base, path),), None, path, True)
+    if not isinstance(data, CommentedMap):
+        problems.add(1, "the file must be a mapping with an `environments:` key")
+        problems.raise_if_any()
+    _unknown_keys(data, TOP_KEYS, "at the top level", problems)
+
+    envs: list[Environment] = []
+    raw_envs = data.get("environments")
+    if "environments" not in data:
+        problems.add(_line(data), "`environments:` is missing")
+    elif not isinstance(raw_envs, CommentedMap) or not raw_envs:
+        problems.add(
+            _value_line(data, "environments"), "`environments:` must map names to settings"
+        )
+    else:
+        for name, settings in raw_envs.items():
+            line = _key_line(raw_envs, name)
+            if not isinstance(name, str) or not _ENV_NAME.match(name):
+                problems.add(
+                    line,
+                    f"environment name {name!r} must be letters, digits, '-' and '_' "
+                    "(it becomes part of a path)",
+                )
+                continue
+            if settings is None:
+                settings = CommentedMap()
+            if not isinstance(settings, CommentedMap):
+                problems.add(line, f"environment {name!r} must be a mapping of settings")
+                continue
+            env = _environment(name, settings, base, path, problems)
+            if env is not None:
+                envs.append(env)
+
+    default = data.get("default")
+    if "default" in data:
+        names = [str(n) for n in raw_envs] if isinstance(raw_envs, CommentedMap) else []
+        if not isinstance(default, str) or default not in names:
+            problems.add(
+                _value_line(data, "default"),
+                f"`default: {default}` names no environment{_did_you_mean(str(default), names)}"
+                + (f"; known: {', '.join(names)}" if names else ""),
+            )
+    _shared_state_files(envs, raw_envs, problems)
+    problems.raise_if_any()
+    return EnvironmentSet(tuple(envs), default if isinstance(default, str) else None, path, True)
+
+
+def _environment(
+    name: str, settings: CommentedMap, base: Path, path: Path, problems: _Problems
+) -> Environment | None:
+    before = len(problems.items)
+    _unknown_keys(settings, ENV_KEYS, f"in environment {name!r}", problems)
+    values: dict[str, Any] = {}
+    for key in ENV_KEYS:
+        if key not in settings:
+            continue
+        value = settings[key]
+        line = _value_line(settings, key)
+        checked = _check_value(key, value)
+        if isinstance(checked, _Bad):
+            problems.add(line, f"{name}.{key}: {checked.reason}")
+        else:
+            values[key] = checked
+    if "data_center" in values and "endpoint" in values:
+        problems.add(
+            _key_line(settings, "endpoint"),
+            f"{name}: give either `data_center` or `endpoint`, not both",
+        )
+    if len(problems.items) > before:
+        return None
+    return _build(name, values, base, path)
+
+
+def _build(name: str, values: dict[str, Any], base: Path, source: Path | None) -> Environment:
+    def resolve(value: str) -> Path:
+        # Relative to the config file, so the same file works from any working directory.
+        return base / Path(value).expanduser()
+
+    return Environment(
+        name=name,
+        manifests=resolve(values.get("manifests", DEFAULT_MANIFESTS)),
+        state=resolve(values["state"]) if "state" in values else base / default_state_path(name),
+        data_center=values.get("data_center"),
+        endpoint=values.get("endpoint"),
+        timezone=values.get("timezone", DEFAULT_TIMEZONE),
+        app_key_env=values.get("app_key_env", DEFAULT_APP_KEY_ENV),
+        master_secret_env=values.get("master_secret_env", DEFAULT_MASTER_SECRET_ENV),
+        max_deletes=values.get("max_deletes"),
+        fire_guard_minutes=values.get("fire_guard_minutes", DEFAULT_FIRE_GUARD_MINUTES),
+        mass_delete_ratio=values.get("mass_delete_ratio", DEFAULT_MASS_DELETE_RATIO),
+        source=source,
+    )
+
+
+@dataclass(frozen=True)
+class _Bad:
+    reason: str
+
+
+def _check_value(key: str, value: Any) -> Any:
+    """The validated Python value of one setting, or ``_Bad`` with the reason."""
+    if key in ("manifests", "state"):
+        if not isinstance(value, str) or not value.strip():
+            return _Bad("must be a path (a non-empty string)")
+        return value
+    if key == "data_center":
+        text = str(value).lower() if isinstance(value, str) else None
+        if text not in DATA_CENTER_NAMES:
+            return _Bad(
+                f"unknown data centre {value!r}{_did_you_mean(str(value), DATA_CENTER_NAMES)}; "
+                f"one of {', '.join(DATA_CENTER_NAMES)}"
+            )
+        return text
+    if key == "endpoint":
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            return _Bad(f"{value!r} is not an http(s) URL (e.g. https://pushapi-sgp.engagelab.com)")
+        return str(value).rstrip("/")
+    if key == "timezone":
+        return _check_timezone(value)
+    if key in ("app_key_env", "master_secret_env"):
+        if not isinstance(value, str) or not _VAR_NAME.match(value):
+            return _Bad(f"{value!r} is not an environment variable name (e.g. PROD_APP_KEY)")
+        return str(value)
+    if key == "max_deletes":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return _Bad(f"{value!r} must be a whole number ≥ 0")
+        return int(value)
+    if key == "fire_guard_minutes":
+        if not _is_number(value) or float(value) < 0:
+            return _Bad(f"{value!r} must be a number of minutes ≥ 0")
+        return float(value)
+    if key == "mass_delete_ratio":
+        if not _is_number(value) or not 0 < float(value) <= 1:
+            return _Bad(f"{value!r} must be a fraction above 0 and at most 1 (e.g. 0.3)")
+        return float(value)
+    raise AssertionError(key)  # pragma: no cover - ENV_KEYS and this function go together
+
+
+def _check_timezone(value: Any) -> str | _Bad:
+    if not isinstance(value, str) or not value:
+        return _Bad(f"{value!r} must be an IANA time zone name (e.g. Europe/Berlin)")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        known = available_timezones()
+        by_lower = {name.lower(): name for name in known}
+        guess = by_lower.get(value.lower())
+        hint = f" (did you mean {guess!r}?)" if guess else _did_you_mean(value, sorted(known))
+        return _Bad(f"unknown time zone {value!r}{hint}; use an IANA name such as Asia/Shanghai")
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def _unknown_keys(
+    mapping: CommentedMap, known: Sequence[str], where: str, problems: _Problems
+) -> None:
+    for key in mapping:
+        if key not in known:
+            problems.add(
+                _key_line(mapping, key),
+                f"unknown key {key!r} {where}{_did_you_mean(str(key), known)}",
+            )
+
+
+def _shared_state_files(
+    envs: Sequence[Environment], raw_envs: Any, problems: _Problems
+) -> None:
+    """Two environments on one state file would overwrite each other's mapping."""
+    seen: dict[str, str] = {}
+    for env in envs:
+        key = os.path.normpath(os.path.abspath(env.state))
+        if key in seen:
+            problems.add(
+                _key_line(raw_envs, env.name),
+                f"environments {seen[key]!r} and {env.name!r} use the same state file "
+                f"{env.state}; give each its own `state:`",
+            )
+        else:
+            seen[key] = env.name
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _line(mapping: Any) -> int:
+    try:
+        return int(mapping.lc.line) + 1
+    except AttributeError:  # pragma: no cover - ruamel round-trip maps always carry lc
+        return 1
+
+
+def _key_line(mapping: Any, key: Any) -> int:
+    try:
+        return int(mapping.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return _line(mapping)
+
+
+def _value_line(mapping: Any, key: Any) -> int:
+    try:
+        return int(mapping.lc.value(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return _key_line(mapping, key)
