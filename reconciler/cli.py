@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "validate": "reconciler.commands.validate:validate",
     "schema": "reconciler.commands.validate:schema",
     "emulator": "reconciler.commands.emulator:emulator",
+    "state": "reconciler.commands.state:state",
 }
 
 

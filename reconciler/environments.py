@@ -43,7 +43,7 @@ DEFAULT_ENV = "default"
 DEFAULT_MANIFESTS = "schedules"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_APP_KEY_ENV = "ENGAGELAB_APP_KEY"
-DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"
+DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable name, not a secret
 DEFAULT_FIRE_GUARD_MINUTES = 5.0
 DEFAULT_MASS_DELETE_RATIO = 0.3
 # The same names as the --data-center choices of cli.py.
@@ -382,9 +382,7 @@ def _unknown_keys(
             )
 
 
-def _shared_state_files(
-    envs: Sequence[Environment], raw_envs: Any, problems: _Problems
-) -> None:
+def _shared_state_files(envs: Sequence[Environment], raw_envs: Any, problems: _Problems) -> None:
     """Two environments on one state file would overwrite each other's mapping."""
     seen: dict[str, str] = {}
     for env in envs:

@@ -10,7 +10,7 @@ use it against the wrong app.
   exclusive ``flock`` on ``<path>.lock`` that names its holder.
 - ``binding_for`` / ``check_binding``: a state file is bound to one endpoint + AppKey (by hash; the
   AppKey itself is never written).
-- ``record_create``, ``record_update``, ``forget``, ``rename``, ``begin_pending``,
+- ``get_entry``, ``record_create``, ``record_update``, ``forget``, ``rename``, ``begin_pending``,
   ``clear_pending``: pure helpers returning a new ``State`` (the input is never modified), so apply
   can hand the result to ``StateStore.save`` after each remote write.
 """
@@ -145,7 +145,7 @@ def record_update(
     state: State, name: str, fingerprint: str, protected: bool, now: datetime
 ) -> State:
     """``state`` with the existing entry ``name`` updated to a newly applied body."""
-    old = _entry(state, name)
+    old = get_entry(state, name)
     entry = old.model_copy(
         update={"fingerprint": fingerprint, "protected": protected, "updated_at": now}
     )
@@ -156,7 +156,7 @@ def record_update(
 def forget(state: State, name: str) -> State:
     """``state`` without ``name`` (entry and pending journal); the remote task is not touched."""
     if name not in state.entries and name not in state.pending:
-        _entry(state, name)  # raises with a did-you-mean
+        get_entry(state, name)  # raises with a did-you-mean
     entries = {k: v for k, v in state.entries.items() if k != name}
     pending = {k: v for k, v in state.pending.items() if k != name}
     return state.model_copy(update={"entries": entries, "pending": pending})
@@ -164,7 +164,7 @@ def forget(state: State, name: str) -> State:
 
 def rename(state: State, old: str, new: str) -> State:
     """``state`` with entry ``old`` now known as ``new`` (after renaming a manifest)."""
-    _entry(state, old)  # raises with a did-you-mean
+    get_entry(state, old)  # raises with a did-you-mean
     if new in state.entries or new in state.pending:
         raise StateError(
             f"cannot rename {old!r} to {new!r}: the state already has an entry named {new!r}",
@@ -203,14 +203,16 @@ def clear_pending(state: State, name: str) -> State:
     return state.model_copy(update={"pending": pending})
 
 
-def _entry(state: State, name: str) -> StateEntry:
+def get_entry(state: State, name: str, *, path: Path | None = None) -> StateEntry:
+    """The entry ``name``; a ``StateError`` with the closest known name when there is none."""
     try:
         return state.entries[name]
     except KeyError:
         close = get_close_matches(name, list(state.entries), n=1)
         guess = f" (did you mean {close[0]!r}?)" if close else ""
+        where = f"the state file {path}" if path is not None else "the state"
         raise StateError(
-            f"the state has no entry named {name!r}{guess}",
+            f"{where} has no entry named {name!r}{guess}",
             hint="list the managed names with `reconciler state list`",
         ) from None
 
@@ -354,9 +356,7 @@ class StateStore:
             exists = True
         except FileNotFoundError:
             mode, exists = 0o644, False
-        fd, tmp_name = tempfile.mkstemp(
-            dir=directory, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
+        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -459,9 +459,7 @@ class StateStore:
         )
 
 
-def parse_state(
-    raw: bytes, *, path: Path, hint: str | Callable[[], str] | None = None
-) -> State:
+def parse_state(raw: bytes, *, path: Path, hint: str | Callable[[], str] | None = None) -> State:
     """Validate the bytes of a state file; every failure names ``path``."""
 
     def corrupt(what: str) -> StateCorruptError:

@@ -1,0 +1,197 @@
+"""``reconciler state list|show|rm|mv``: look at and repair the state file by hand.
+
+These commands never call the API. ``rm`` and ``mv`` change only the local mapping, under the
+state lock; the remote tasks stay exactly as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from reconciler.commands import global_options, option
+from reconciler.environments import Environment, environment_for
+from reconciler.state import State, StateEntry, StateStore, forget, get_entry, rename
+
+# State edits are quick and made by a person: if an apply holds the lock, say so at once rather
+# than hang the terminal. ``--lock-timeout`` (RECONCILER_LOCK_TIMEOUT) waits instead.
+DEFAULT_LOCK_TIMEOUT = 0.0
+
+lock_timeout_option = option(
+    "--lock-timeout",
+    "lock_timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for the state lock held by another command (0: fail at once).",
+)
+
+
+def _environment(ctx: click.Context) -> Environment:
+    opts = global_options(ctx)
+    root = ctx.find_root()
+    # An explicitly given --config / RECONCILER_CONFIG must exist; the default one is optional.
+    source = root.get_parameter_source("config_path")
+    required = source not in (None, ParameterSource.DEFAULT)
+    return environment_for(Path(opts.config_path), opts.env, required=required)
+
+
+def _store(ctx: click.Context) -> StateStore:
+    return StateStore(_environment(ctx).state)
+
+
+def _command_line(ctx: click.Context) -> str:
+    """What the lock file says is holding it (names only; no option values, no secrets)."""
+    return f"reconciler {ctx.command_path.split(' ', 1)[-1]}"
+
+
+def _entry_json(name: str, entry: StateEntry) -> dict[str, Any]:
+    return {"name": name, **entry.model_dump(mode="json")}
+
+
+@click.group("state")
+def state() -> None:
+    """Inspect or repair the state file (never calls the API)."""
+
+
+@state.command("list")
+@option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.pass_context
+def list_(ctx: click.Context, fmt: str) -> int:
+    """List the managed schedules: name, schedule_id, protection, last update."""
+    store = _store(ctx)
+    current = store.load()
+    if fmt == "json":
+        click.echo(json.dumps(_list_json(store.path, current), indent=2, ensure_ascii=False))
+        return 0
+    if not store.path.exists():
+        click.echo(f"no state file at {store.path} yet: nothing is managed")
+        return 0
+    if not current.entries:
+        click.echo(f"no managed schedules in {store.path} (serial {current.serial})")
+    else:
+        rows = [("NAME", "SCHEDULE_ID", "PROTECTED", "UPDATED")]
+        for name, entry in sorted(current.entries.items()):
+            updated = entry.updated_at.isoformat(timespec="seconds")
+            rows.append((name, entry.schedule_id, "yes" if entry.protected else "no", updated))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:3])]
+            click.echo("  ".join([*cells, row[3]]))
+        click.echo(
+            f"\n{len(current.entries)} managed schedule(s) in {store.path} "
+            f"(serial {current.serial})"
+        )
+    for name, pending in sorted(current.pending.items()):
+        click.echo(
+            f"pending: an interrupted {pending.op} of {name!r} "
+            f"(started {pending.started_at.isoformat(timespec='seconds')}); the next "
+            "`reconciler apply` resolves it"
+        )
+    return 0
+
+
+def _list_json(path: Path, current: State) -> dict[str, Any]:
+    return {
+        "format_version": 1,
+        "state_file": str(path),
+        "lineage": current.lineage,
+        "serial": current.serial,
+        "entries": [_entry_json(n, e) for n, e in sorted(current.entries.items())],
+        "pending": [p.model_dump(mode="json") for _, p in sorted(current.pending.items())],
+    }
+
+
+@state.command("show")
+@click.argument("name")
+@click.pass_context
+def show(ctx: click.Context, name: str) -> int:
+    """Print the state entry of NAME as JSON."""
+    store = _store(ctx)
+    current = store.load()
+    if name not in current.entries and name in current.pending:
+        out: dict[str, Any] = {"name": name, "schedule_id": None}
+    else:
+        out = _entry_json(name, get_entry(current, name, path=store.path))
+    if name in current.pending:
+        out["pending"] = current.pending[name].model_dump(mode="json")
+    click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
+@state.command("rm")
+@click.argument("names", metavar="NAME...", nargs=-1, required=True)
+@lock_timeout_option
+@click.pass_context
+def rm(ctx: click.Context, names: tuple[str, ...], lock_timeout: float) -> int:
+    """Forget NAME: the remote task stays as it is, but is no longer managed.
+
+    Afterwards `plan` reports it as unmanaged (or as a conflict while a manifest of that name
+    exists); `reconciler import NAME=SCHEDULE_ID` adopts it again.
+    """
+    store = _store(ctx)
+    with store.lock(lock_timeout, _command_line(ctx)):
+        current = store.load()
+        for name in names:  # check every name before changing anything
+            if name not in current.pending:
+                get_entry(current, name, path=store.path)
+        removed: list[tuple[str, StateEntry | None]] = []
+        updated = current
+        for name in dict.fromkeys(names):
+            removed.append((name, updated.entries.get(name)))
+            updated = forget(updated, name)
+        saved = store.save(updated)
+    for name, entry in removed:
+        if entry is None:
+            click.echo(f"removed the pending journal entry of {name!r} from {store.path}")
+            continue
+        click.echo(f"removed {name!r} (schedule_id {entry.schedule_id}) from {store.path}")
+        note = (
+            f"  the remote task {entry.schedule_id} is untouched and now UNMANAGED: the "
+            "reconciler will neither update nor delete it"
+        )
+        if entry.protected:
+            note += "; its prevent_destroy protection is forgotten with it"
+        click.echo(note)
+        click.echo(
+            f"  to manage it again: reconciler import {shlex.quote(f'{name}={entry.schedule_id}')}"
+        )
+    click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
+    return 0
+
+
+@state.command("mv")
+@click.argument("old")
+@click.argument("new")
+@lock_timeout_option
+@click.pass_context
+def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
+    """Rename the state entry OLD to NEW, e.g. after renaming a manifest.
+
+    The remote task keeps its id (no delete and re-create); the next `plan` shows an update of
+    its `name` field if the manifest now says NEW.
+    """
+    store = _store(ctx)
+    with store.lock(lock_timeout, _command_line(ctx)):
+        current = store.load()
+        entry = get_entry(current, old, path=store.path)
+        saved = store.save(rename(current, old, new))
+    click.echo(f"moved {old!r} -> {new!r} (schedule_id {entry.schedule_id}) in {store.path}")
+    click.echo(
+        f"  the remote task is unchanged and still named {old!r}; `reconciler plan` shows the "
+        "rename as an update once the manifest is renamed"
+    )
+    click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
+    return 0
