@@ -1,0 +1,165 @@
+"""When a schedule's trigger fires next, and whether it can ever fire again (pure; no clock reads).
+
+Works on canonical (or raw API) schedule bodies ``{name, enabled, trigger, push}``;
+``now``/``after`` and the time zone are always parameters.
+
+Interpretation (API.md 2.1-2.3), with the approximations this module documents and owns:
+
+- Times in a trigger are local wall-clock times. zone_type 1 ("main site" zone) is read in the
+  environment's configured ``tz``. zone_type 2 (each device's own zone) is unknowable here, so it
+  is read in ``tz`` as well: a device far from ``tz`` may fire up to ~14 h earlier or later.
+- ``single``: fires once at ``time``.
+- ``periodical``: fires at ``time`` of day on the chosen days between ``start`` and ``end``
+  (both inclusive). ``frequency`` N (default 1) means every N-th unit counted from the unit that
+  contains ``start``: the start day (``day``), the Monday-based week of ``start`` (``week``), the
+  calendar month of ``start`` (``month``). Month points a month lacks (30 Feb) do not fire.
+- ``intelligent``: the fallback send at ``backup_time``. ``"now"`` sends immediately on creation,
+  so such a trigger is never "finished" by time alone: :func:`next_fire` answers ``after`` itself
+  and :func:`is_immediate` lets the planner tell that a vanished one has been sent.
+  Users with activity data may get an intelligent push earlier than ``backup_time``; that
+  cannot be predicted and is not modelled.
+- Local times that do not exist or exist twice around a DST change follow ``zoneinfo`` (fold 0).
+
+Every datetime returned is aware and in UTC, so comparisons never depend on the tzinfo object
+(Python compares two datetimes sharing one tzinfo by wall time, which is wrong inside a fold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+TIME_FORMAT = "%H:%M:%S"
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+def _trigger(body: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    trigger = body.get("trigger")
+    if not isinstance(trigger, Mapping) or len(trigger) != 1:
+        raise ValueError(
+            "schedule body needs a trigger with exactly one of single/periodical/intelligent"
+        )
+    ((kind, spec),) = trigger.items()
+    if kind not in ("single", "periodical", "intelligent") or not isinstance(spec, Mapping):
+        raise ValueError(
+            f"unknown trigger kind {kind!r} (API.md 2: single, periodical, intelligent)"
+        )
+    return str(kind), spec
+
+
+def _require_aware(value: datetime, what: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {value.isoformat()}")
+
+
+def _local(naive: datetime, tz: tzinfo) -> datetime:
+    """A wall-clock time in ``tz``, as an aware UTC datetime."""
+    return naive.replace(tzinfo=tz).astimezone(UTC)
+
+
+def parse_local(text: str, tz: tzinfo) -> datetime:
+    """Parse an API ``"yyyy-MM-dd HH:mm:ss"`` time as wall-clock time in ``tz`` (result in UTC)."""
+    return _local(datetime.strptime(text, DATETIME_FORMAT), tz)
+
+
+def is_immediate(body: Mapping[str, Any]) -> bool:
+    """True for an intelligent trigger with ``backup_time: "now"`` (sent once, on creation)."""
+    kind, spec = _trigger(body)
+    return kind == "intelligent" and str(spec.get("backup_time", "")).lower() == "now"
+
+
+def _frequency(spec: Mapping[str, Any]) -> int:
+    raw = spec.get("frequency")
+    if raw is None:
+        return 1
+    value = int(raw)
+    return value if value >= 1 else 1
+
+
+def _month_points(spec: Mapping[str, Any]) -> frozenset[int]:
+    out: set[int] = set()
+    for p in spec.get("point") or ():
+        try:
+            out.add(int(p))
+        except (TypeError, ValueError):
+            continue  # not a day of the month: can never match
+    return frozenset(out)
+
+
+def _week_points(spec: Mapping[str, Any]) -> frozenset[int]:
+    names = {str(p).upper() for p in spec.get("point") or ()}
+    return frozenset(i for i, n in enumerate(WEEKDAYS) if n in names)
+
+
+def _periodical_fires_on(spec: Mapping[str, Any], start: date, day: date) -> bool:
+    """Whether the periodical trigger fires on local calendar ``day`` (ignoring start/end)."""
+    unit = str(spec.get("time_unit", "")).lower()
+    freq = _frequency(spec)
+    if unit == "day":
+        return (day - start).days % freq == 0
+    if unit == "week":
+        if day.weekday() not in _week_points(spec):
+            return False
+        start_monday = start - timedelta(days=start.weekday())
+        day_monday = day - timedelta(days=day.weekday())
+        return ((day_monday - start_monday).days // 7) % freq == 0
+    if unit == "month":
+        if day.day not in _month_points(spec):
+            return False
+        months = (day.year * 12 + day.month) - (start.year * 12 + start.month)
+        return months % freq == 0
+    return False
+
+
+def _next_periodical(spec: Mapping[str, Any], after: datetime, tz: tzinfo) -> datetime | None:
+    start_naive = datetime.strptime(str(spec["start"]), DATETIME_FORMAT)
+    end_naive = datetime.strptime(str(spec["end"]), DATETIME_FORMAT)
+    at = datetime.strptime(str(spec["time"]), TIME_FORMAT).time()
+    start, end = _local(start_naive, tz), _local(end_naive, tz)
+    if end < start or end <= after:
+        return None
+    # One day of slack before the local date of ``after``: offsets never exceed a day.
+    day = max(start_naive.date(), after.astimezone(tz).date() - timedelta(days=1))
+    last = end_naive.date()
+    while day <= last:
+        if _periodical_fires_on(spec, start_naive.date(), day):
+            candidate = _local(datetime.combine(day, at), tz)
+            if start <= candidate <= end and candidate > after:
+                return candidate
+        day += timedelta(days=1)
+    return None
+
+
+def next_fire(body: Mapping[str, Any], after: datetime, tz: tzinfo) -> datetime | None:
+    """The first time strictly after ``after`` at which the trigger fires, or None if never.
+
+    An immediate intelligent trigger (``backup_time: "now"``) answers ``after`` itself.
+    Raises ValueError for a body without a readable trigger.
+    """
+    _require_aware(after, "after")
+    after = after.astimezone(UTC)
+    kind, spec = _trigger(body)
+    if kind == "single":
+        at = parse_local(str(spec["time"]), tz)
+        return at if at > after else None
+    if kind == "intelligent":
+        backup = str(spec.get("backup_time", ""))
+        if backup.lower() == "now":
+            return after
+        at = parse_local(backup, tz)
+        return at if at > after else None
+    return _next_periodical(spec, after, tz)
+
+
+def is_finished(body: Mapping[str, Any], now: datetime, tz: tzinfo) -> bool:
+    """True when the trigger can never fire again after ``now`` (API.md 2.4: "expired")."""
+    return next_fire(body, now, tz) is None
+
+
+def fires_within(body: Mapping[str, Any], now: datetime, tz: tzinfo, minutes: float) -> bool:
+    """True when the trigger fires at some time in ``(now, now + minutes]`` (or immediately)."""
+    _require_aware(now, "now")
+    nxt = next_fire(body, now, tz)
+    return nxt is not None and nxt <= now.astimezone(UTC) + timedelta(minutes=minutes)
