@@ -17,7 +17,8 @@ them into a message and an exit code; nothing else prints tracebacks or calls ``
     │   │   └── RequestRejectedError 4xx validation errors: never retried
     │   ├── MalformedResponseError   an answer that is not JSON or not of the documented shape
     │   ├── ConnectionFailedError    no answer at all after the retry budget was spent
-    │   └── AmbiguousCreateError     a create whose outcome is unknown: look it up before retry
+    │   ├── AmbiguousCreateError     a create whose outcome is unknown: look it up before retry
+    │   └── AmbiguousPushError       a batch push whose outcome is unknown: never re-sent blindly
     ├── InventoryError               the remote list could not be read completely
     ├── StateError                   the state file
     │   ├── StateCorruptError        unreadable / wrong schema (points at the .backup)
@@ -167,6 +168,20 @@ class AmbiguousCreateError(RemoteError):
         )
         self.name = name
         self.fingerprint = fingerprint
+
+
+class AmbiguousPushError(RemoteError):
+    """A batch push whose outcome is unknown: some or all targets may have been sent to.
+
+    Never retried by the client: re-sending could push twice to real users.
+    """
+
+    def __init__(self, message: str, *, targets: Sequence[str]) -> None:
+        super().__init__(
+            message,
+            hint="check the message ids / delivery report before sending to these targets again",
+        )
+        self.targets = tuple(targets)
 
 
 class InventoryError(ReconcilerError):

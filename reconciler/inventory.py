@@ -1,12 +1,39 @@
 """Read the remote side completely: every page of the list, every detail, checked for gaps.
 
-(The reading logic is being built; the data types below are the contract the planner uses.)
+The planner deletes and recreates only from a read it can trust (DESIGN.md, safety rules), so
+this module says whether the read is complete instead of assuming it. Page 1 comes first, then
+the remaining pages concurrently, and each detail GET starts as soon as its page arrives. The
+list is complete only when the distinct ids read equal ``total_count`` and no page saw another
+total (API.md section 3: ``total_pages`` alone is not trusted). When tasks are created or
+deleted while we page, offsets shift and a task can slip between two pages: the list is read
+again, a bounded number of times, and otherwise reported incomplete. Ids the caller knows from
+the state file and did not see in the list are looked up one by one (404: gone), so a managed
+task is never missed because of churn.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from reconciler.client import EngageLabClient
+from reconciler.errors import (
+    AuthError,
+    InventoryError,
+    NotFoundError,
+    RemoteError,
+)
+from reconciler.responses import ListedSchedule, SchedulePage
+
+__all__ = ["Inventory", "RemoteSchedule", "read_inventory"]
+
+logger = logging.getLogger("reconciler.inventory")
+
+PAGE_SIZE = 50  # API.md section 3
 
 
 @dataclass(frozen=True)
@@ -44,3 +71,201 @@ class Inventory:
         for s in self.schedules.values():
             out.setdefault(s.name, []).append(s)
         return out
+
+
+_Detail = dict[str, Any] | None | RemoteError  # body, 404, or the failure
+
+
+@dataclass
+class _Listing:
+    """One pass over the list."""
+
+    rows: dict[str, ListedSchedule]
+    total_count: int
+    problems: list[str]
+
+    @property
+    def consistent(self) -> bool:
+        return not self.problems
+
+
+async def read_inventory(
+    client: EngageLabClient, *, known_ids: Iterable[str] = (), max_attempts: int = 3
+) -> Inventory:
+    """Every active task with its full detail, and whether that is provably all of them.
+
+    ``known_ids`` (from the state file) missing from the list are confirmed with a detail GET:
+    404 puts them in ``Inventory.gone``; an answer puts them in ``schedules`` (they exist).
+    The list is re-read up to ``max_attempts`` times while it does not add up; after that the
+    inventory is returned with ``complete=False`` and the reasons in ``problems``.
+
+    Raises AuthError (wrong credentials), the error of page 1 when even that cannot be read,
+    and InventoryError when a task's detail cannot be read: without it the planner could not
+    tell the task from a missing one.
+    """
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+    reader = _Reader(client)
+    try:
+        return await reader.run(list(dict.fromkeys(known_ids)), max_attempts)
+    finally:
+        await reader.cancel_pending()
+
+
+class _Reader:
+    def __init__(self, client: EngageLabClient) -> None:
+        self.client = client
+        self.details: dict[str, asyncio.Task[_Detail]] = {}
+
+    async def run(self, known_ids: list[str], max_attempts: int) -> Inventory:
+        seen: dict[str, ListedSchedule] = {}
+        listing: _Listing | None = None
+        for attempt in range(1, max_attempts + 1):
+            listing = await self.list_once()
+            seen.update(listing.rows)
+            if listing.consistent:
+                break
+            logger.debug(
+                "list read %d of %d does not add up: %s",
+                attempt,
+                max_attempts,
+                "; ".join(listing.problems),
+            )
+        assert listing is not None
+        for schedule_id in known_ids:
+            if schedule_id not in seen:
+                self.fetch_detail(schedule_id)  # churn or deleted: ask the task itself
+        outcomes = dict(
+            zip(self.details, await asyncio.gather(*self.details.values()), strict=True)
+        )
+        return _assemble(seen, outcomes, set(known_ids), listing, max_attempts)
+
+    async def list_once(self) -> _Listing:
+        first = await self.client.list_schedules(1)
+        size = len(first.items) or PAGE_SIZE
+        last = max(first.total_pages, math.ceil(first.total_count / size))
+        # Pages before details: they are on the critical path, and the limiter serves in order.
+        pending = [asyncio.create_task(self.page(n)) for n in range(2, last + 1)]
+        rows: dict[str, ListedSchedule] = {}
+        totals = {first.total_count}
+        problems: list[str] = []
+        self.take(first, rows)
+        last_items = len(first.items)
+        for n, task in zip(range(2, last + 1), pending, strict=True):
+            result = await task
+            if isinstance(result, RemoteError):
+                problems.append(f"page {n} could not be read: {result.message}")
+                last_items = 0
+                continue
+            totals.add(result.total_count)
+            self.take(result, rows)
+            last_items = len(result.items)
+        # total_pages may be too small (API.md section 3): go on while ids are missing and the
+        # last page was not empty; every non-empty page adds at least one row, hence the cap.
+        n = last
+        while not problems and len(rows) < max(totals) and last_items and n <= max(totals) + 1:
+            n += 1
+            result = await self.page(n)
+            if isinstance(result, RemoteError):
+                problems.append(f"page {n} could not be read: {result.message}")
+                break
+            totals.add(result.total_count)
+            self.take(result, rows)
+            last_items = len(result.items)
+        if len(totals) > 1:
+            problems.append(
+                f"the total changed from {first.total_count} to "
+                f"{', '.join(str(t) for t in sorted(totals - {first.total_count}))} while the "
+                "pages were read (tasks were created or deleted meanwhile)"
+            )
+        elif len(rows) != first.total_count and not problems:
+            problems.append(
+                f"the list reported {first.total_count} task(s) but {len(rows)} distinct "
+                "id(s) were read"
+            )
+        return _Listing(rows=rows, total_count=max(totals), problems=problems)
+
+    async def page(self, n: int) -> SchedulePage | RemoteError:
+        try:
+            return await self.client.list_schedules(n)
+        except AuthError:
+            raise
+        except RemoteError as exc:
+            return exc
+
+    def take(self, page: SchedulePage, rows: dict[str, ListedSchedule]) -> None:
+        for item in page.items:
+            rows[item.schedule_id] = item
+            self.fetch_detail(item.schedule_id)
+
+    def fetch_detail(self, schedule_id: str) -> None:
+        if schedule_id not in self.details:
+            self.details[schedule_id] = asyncio.create_task(self.detail(schedule_id))
+
+    async def detail(self, schedule_id: str) -> _Detail:
+        try:
+            return await self.client.get_schedule(schedule_id)
+        except NotFoundError:
+            return None
+        except AuthError:
+            raise
+        except RemoteError as exc:
+            return exc
+
+    async def cancel_pending(self) -> None:
+        pending = [t for t in self.details.values() if not t.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _assemble(
+    seen: dict[str, ListedSchedule],
+    outcomes: dict[str, _Detail],
+    known: set[str],
+    listing: _Listing,
+    max_attempts: int,
+) -> Inventory:
+    schedules: dict[str, RemoteSchedule] = {}
+    gone: set[str] = set()
+    failures: list[str] = []
+    for schedule_id, outcome in outcomes.items():
+        if outcome is None:
+            # Listed-then-404 tasks were deleted (or fired) since: the server's word now stands.
+            if schedule_id in known:
+                gone.add(schedule_id)
+            continue
+        if isinstance(outcome, RemoteError):
+            failures.append(f"{schedule_id}: {outcome.message}")
+            continue
+        enabled = outcome.get("enabled")
+        if not isinstance(enabled, bool):
+            failures.append(f"{schedule_id}: malformed answer: the detail has no boolean 'enabled'")
+            continue
+        body = {k: v for k, v in outcome.items() if k != "schedule_id"}
+        schedules[schedule_id] = RemoteSchedule(
+            schedule_id=schedule_id, name=outcome["name"], enabled=enabled, body=body
+        )
+    if failures:
+        shown = "\n".join(f"  - {f}" for f in failures[:20])
+        more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
+        raise InventoryError(
+            f"could not read the details of {len(failures)} schedule(s):\n{shown}{more}",
+            hint="nothing was changed; try again later (or lower --rate-limit / --concurrency)",
+        )
+    problems: tuple[str, ...] = ()
+    if not listing.consistent:
+        problems = (
+            *listing.problems,
+            f"the list still did not add up after {max_attempts} read(s)",
+        )
+    # Keep the list's order (oldest first), then the ones found only by id.
+    ordered = {sid: schedules[sid] for sid in seen if sid in schedules}
+    ordered.update(schedules)
+    return Inventory(
+        schedules=ordered,
+        complete=listing.consistent,
+        problems=problems,
+        gone=frozenset(gone),
+        total_count=listing.total_count,
+    )

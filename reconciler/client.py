@@ -1,0 +1,538 @@
+"""Async client for the EngageLab schedule and batch-push API (API.md sections 3 and 6).
+
+One ``httpx.AsyncClient`` behind a semaphore and a token bucket. Reads, updates and deletes are
+retried with exponential backoff and full jitter on connection errors, 429 and 5xx, honouring
+``Retry-After``, within a per-request and a client-wide retry budget. Writes that are not
+idempotent (create, batch push) are never retried once they may have reached the server: an
+unknown outcome becomes ``AmbiguousCreateError`` / ``AmbiguousPushError`` for the caller to
+resolve, because a blind retry can duplicate a push to real users.
+
+Error answers become the ``reconciler.errors`` tree with status, vendor code and message.
+Credentials are sent as HTTP Basic auth and appear in no message, log line or repr: messages
+copied out of answers are scrubbed, and debug logs never include request headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler import __version__, canonical
+from reconciler.config import ClientSettings
+from reconciler.errors import (
+    AmbiguousCreateError,
+    AmbiguousPushError,
+    ApiError,
+    AuthError,
+    ConnectionFailedError,
+    MalformedResponseError,
+    NotFoundError,
+    RateLimitError,
+    RemoteError,
+    RequestRejectedError,
+    ServerError,
+    UsageError,
+)
+from reconciler.ratelimit import Limiter
+from reconciler.responses import (
+    BatchResponse,
+    CreatedSchedule,
+    MsgRecord,
+    SchedulePage,
+    malformed,
+    parse_batch,
+    parse_created,
+    parse_detail,
+    parse_msg_ids,
+    parse_page,
+)
+
+__all__ = ["ClientStats", "EngageLabClient"]
+
+logger = logging.getLogger("reconciler.client")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+# Answers that say "not now" rather than "never": worth another attempt of an idempotent call.
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_BATCH_MAX = 500  # API.md section 6: 1..500 requests per batch
+_SNIPPET = 200
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client's traffic (attempts actually sent, retries, waits)."""
+
+    requests: int = 0
+    retries: int = 0
+    transport_errors: int = 0
+    retry_wait_seconds: float = 0.0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class _Lost(Exception):
+    """Internal: an attempt failed without a usable answer (``sent``: it may have arrived)."""
+
+    def __init__(self, description: str, *, sent: bool, cause: BaseException) -> None:
+        super().__init__(description)
+        self.description = description
+        self.sent = sent
+        self.cause = cause
+
+
+class EngageLabClient:
+    """The EngageLab API, one method per endpoint; use as ``async with EngageLabClient(...)``.
+
+    ``transport`` replaces the network (``httpx.MockTransport``, ``httpx.ASGITransport`` of the
+    emulator); ``sleep``, ``rng`` and ``clock`` make backoff and pacing testable without waiting.
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.stats = ClientStats()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._secrets = settings.credentials.secrets()
+        self._host = urlsplit(settings.base_url).hostname or settings.base_url
+        self._limiter = Limiter(
+            rate=settings.rate_limit, concurrency=settings.concurrency, clock=clock, sleep=sleep
+        )
+        self._first_attempts = 0
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url,
+            auth=httpx.BasicAuth(settings.credentials.app_key, settings.credentials.master_secret),
+            headers={
+                "Accept": "application/json",
+                "User-Agent": f"engagelab-reconciler/{__version__}",
+            },
+            timeout=httpx.Timeout(settings.timeout),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency,
+                max_keepalive_connections=settings.concurrency,
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (
+            f"EngageLabClient(base_url={s.base_url!r}, rate_limit={s.rate_limit}, "
+            f"concurrency={s.concurrency}, timeout={s.timeout})"
+        )
+
+    async def __aenter__(self) -> EngageLabClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests that were in flight at once (for benchmarks and tests)."""
+        return self._limiter.max_in_flight
+
+    # -- endpoints (API.md section 3) ---------------------------------------------------------
+
+    async def create_schedule(self, body: dict[str, Any]) -> CreatedSchedule:
+        """``POST /v4/schedules``. Sent at most once once it may have reached the server.
+
+        A 4xx answer is a clean rejection (its ApiError); a timeout, a dropped connection, a 5xx
+        or a 2xx without a usable id leaves the outcome unknown: ``AmbiguousCreateError`` with
+        the name and body fingerprint, so the caller can look the task up before deciding.
+        """
+        raw_name = body.get("name")
+        name = raw_name if isinstance(raw_name, str) else "<unnamed>"
+        fingerprint = canonical.fingerprint(body)
+
+        def ambiguous(what: str) -> AmbiguousCreateError:
+            return AmbiguousCreateError(
+                f"create of schedule {name!r} on {self._host}: {what}; "
+                "it may or may not exist on the server now",
+                name=name,
+                fingerprint=fingerprint,
+            )
+
+        where = "POST /v4/schedules"
+        response = await self._request("POST", "/v4/schedules", json_body=body, ambiguous=ambiguous)
+        try:
+            return parse_created(self._decode(response, where), where)
+        except MalformedResponseError as exc:
+            raise ambiguous(f"the answer (HTTP {response.status_code}) has no usable id") from exc
+
+    async def list_schedules(self, page: int = 1) -> SchedulePage:
+        """``GET /v4/schedules?page=N``: one page of active tasks, oldest first, 50 per page."""
+        if page < 1:
+            raise UsageError(f"page numbers start at 1, got {page}")
+        path = f"/v4/schedules?page={page}"
+        response = await self._request("GET", path)
+        return parse_page(self._decode(response, f"GET {path}"), f"GET {path}")
+
+    async def get_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """``GET /v4/schedules/{id}``: the full schedule object (with ``schedule_id``).
+
+        Raises NotFoundError for 404 (no such task, or a single one already sent).
+        """
+        path = f"/v4/schedules/{_id(schedule_id)}"
+        response = await self._request("GET", path)
+        return parse_detail(self._decode(response, f"GET {path}"), f"GET {path}", schedule_id)
+
+    async def update_schedule(self, schedule_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /v4/schedules/{id}`` with the full body (API.md 2.4); returns the stored task.
+
+        Retried like a read: a full-body PUT applied twice leaves the same task.
+        """
+        path = f"/v4/schedules/{_id(schedule_id)}"
+        response = await self._request("PUT", path, json_body=body)
+        return parse_detail(self._decode(response, f"PUT {path}"), f"PUT {path}", schedule_id)
+
+    async def delete_schedule(self, schedule_id: str) -> None:
+        """``DELETE /v4/schedules/{id}``.
+
+        A 404 on a retry, after an attempt whose outcome was unknown, means that attempt worked.
+        """
+        path = f"/v4/schedules/{_id(schedule_id)}"
+        await self._request("DELETE", path, gone_after_unknown_ok=True)
+
+    async def get_msg_ids(self, schedule_id: str) -> list[MsgRecord]:
+        """``GET /v4/schedules/{id}/msg-ids``: every firing, decoded into typed records."""
+        path = f"/v4/schedules/{_id(schedule_id)}/msg-ids"
+        response = await self._request("GET", path)
+        return parse_msg_ids(self._decode(response, f"GET {path}"), f"GET {path}")
+
+    # -- batch single push (API.md section 6) -------------------------------------------------
+
+    async def batch_push(
+        self, by: Literal["regid", "alias"], requests: list[dict[str, Any]]
+    ) -> BatchResponse:
+        """``POST /v4/batch/push/{regid|alias}``; never re-sent by the client.
+
+        Targets failed with 23008 (rate limit) are in ``BatchResponse.rate_limited_targets``:
+        retrying those, with backoff, is the caller's job. A timeout or 5xx raises
+        ``AmbiguousPushError`` (some targets may have been sent to).
+        """
+        if by not in ("regid", "alias"):
+            raise UsageError(f"batch push targets are 'regid' or 'alias', not {by!r}")
+        if not 1 <= len(requests) <= _BATCH_MAX:
+            raise UsageError(f"a batch holds 1 to {_BATCH_MAX} requests, got {len(requests)}")
+        targets = [str(r.get("target", "")) for r in requests]
+        if len(set(targets)) != len(targets):
+            raise UsageError("targets within one batch must be unique (API.md section 6)")
+
+        def ambiguous(what: str) -> AmbiguousPushError:
+            return AmbiguousPushError(
+                f"batch push to {len(targets)} target(s) on {self._host}: {what}; "
+                "some or all of them may have been sent to",
+                targets=targets,
+            )
+
+        path = f"/v4/batch/push/{by}"
+        response = await self._request(
+            "POST", path, json_body={"requests": requests}, ambiguous=ambiguous
+        )
+        where = f"POST {path}"
+        try:
+            return parse_batch(self._decode(response, where), where, targets)
+        except MalformedResponseError as exc:
+            raise ambiguous(f"the answer (HTTP {response.status_code}) is unusable") from exc
+
+    # -- machinery ----------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        ambiguous: Callable[[str], RemoteError] | None = None,
+        gone_after_unknown_ok: bool = False,
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx response or raise from the error tree.
+
+        ``ambiguous`` marks a non-idempotent call: once an attempt may have reached the server
+        and brought no clean answer, it builds the error to raise instead of retrying.
+        """
+        self._first_attempts += 1
+        attempt = 0
+        outcome_unknown = False
+        while True:
+            attempt += 1
+            failure: RemoteError
+            retry_after: float | None = None
+            try:
+                response = await self._attempt(method, path, json_body, attempt)
+            except _Lost as lost:
+                if lost.sent and ambiguous is not None:
+                    raise ambiguous(lost.description) from lost.cause
+                outcome_unknown = outcome_unknown or lost.sent
+                failure = ConnectionFailedError(
+                    f"{method} {path}: no answer from {self._host}: {lost.description}",
+                    hint="check the network and --endpoint / --data-center; "
+                    "raise --timeout if the server is slow",
+                )
+                failure.__cause__ = lost.cause
+            else:
+                if response.is_success:
+                    return response
+                error = self._error_from(response, method, path)
+                if gone_after_unknown_ok and outcome_unknown and isinstance(error, NotFoundError):
+                    logger.debug("%s %s: 404 after an unknown outcome: it had worked", method, path)
+                    return response
+                if not _retryable(error):
+                    raise error
+                if ambiguous is not None and not isinstance(error, RateLimitError):
+                    # A 5xx after the request was sent: it may have been carried out.
+                    raise ambiguous(f"the server answered HTTP {error.status}") from error
+                outcome_unknown = outcome_unknown or error.status >= 500
+                failure = error
+                retry_after = _retry_after(response)
+
+            delay = self._retry_delay(attempt, retry_after)
+            if delay is None:
+                _note_gave_up(failure, attempt, retry_after, self.settings.max_retry_after)
+                raise failure
+            self.stats.retries += 1
+            self.stats.retry_wait_seconds += delay
+            logger.debug(
+                "retrying %s %s in %.2f s (attempt %d failed: %s)",
+                method,
+                path,
+                delay,
+                attempt,
+                failure.message,
+            )
+            await self._sleep(delay)
+
+    async def _attempt(
+        self, method: str, path: str, json_body: Any, attempt: int
+    ) -> httpx.Response:
+        """One attempt inside the limiter: a response (any status) or ``_Lost``."""
+        async with self._limiter.slot():
+            started = self._clock()
+            self.stats.requests += 1
+            try:
+                # Our own deadline as well as httpx's: in-process transports ignore httpx's.
+                async with asyncio.timeout(self.settings.timeout):
+                    response = await self._http.request(method, path, json=json_body)
+                    await response.aread()
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # No connection was made, so the request cannot have reached the server.
+                self._log_lost(method, path, attempt, started, exc)
+                raise _Lost(_describe(exc), sent=False, cause=exc) from exc
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+                raise ConnectionFailedError(
+                    f"{method} {path}: cannot send to {self._host}: {_describe(exc)}",
+                    hint="check --endpoint",
+                ) from exc
+            except (httpx.RequestError, TimeoutError) as exc:
+                self._log_lost(method, path, attempt, started, exc)
+                what = (
+                    f"no answer within {self.settings.timeout:g} s"
+                    if isinstance(exc, TimeoutError | httpx.TimeoutException)
+                    else _describe(exc)
+                )
+                raise _Lost(what, sent=True, cause=exc) from exc
+        status = response.status_code
+        self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+        logger.debug(
+            "%s %s -> %d in %.0f ms (attempt %d)",
+            method,
+            path,
+            status,
+            (self._clock() - started) * 1000,
+            attempt,
+        )
+        return response
+
+    def _log_lost(
+        self, method: str, path: str, attempt: int, started: float, exc: BaseException
+    ) -> None:
+        self.stats.transport_errors += 1
+        logger.debug(
+            "%s %s -> %s after %.0f ms (attempt %d)",
+            method,
+            path,
+            type(exc).__name__,
+            (self._clock() - started) * 1000,
+            attempt,
+        )
+
+    def _retry_delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next attempt, or None when the budget is spent.
+
+        Full jitter (uniform between 0 and the exponential cap) spreads the retries of many
+        concurrent requests; a ``Retry-After`` from the server is a floor.
+        """
+        s = self.settings
+        if attempt > s.max_retries:
+            return None
+        if self.stats.retries >= s.retry_budget_min + s.retry_budget_ratio * self._first_attempts:
+            return None
+        if retry_after is not None and retry_after > s.max_retry_after:
+            return None
+        cap = min(s.backoff_max, s.backoff_base * 2 ** (attempt - 1))
+        delay = self._rng.uniform(0, cap)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return delay
+
+    def _decode(self, response: httpx.Response, where: str) -> Any:
+        try:
+            return json.loads(response.content)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise malformed(
+                where,
+                f"HTTP {response.status_code} body is not JSON "
+                f"({_content_type(response)}): {self._snippet(response)}",
+            ) from exc
+
+    def _error_from(self, response: httpx.Response, method: str, path: str) -> ApiError:
+        """The error-tree exception for a non-2xx answer (API.md sections 4 and 6)."""
+        status = response.status_code
+        code, message = self._error_body(response)
+        cls = _error_class(status, code, message)
+        hint: str | None = None
+        if cls is AuthError:
+            hint = (
+                "check ENGAGELAB_APP_KEY and ENGAGELAB_MASTER_SECRET, and that the app lives "
+                f"on {self._host} (--data-center)"
+            )
+        elif cls is RateLimitError:
+            hint = "lower --rate-limit (RECONCILER_RATE_LIMIT) or try again later"
+        elif cls is ServerError:
+            hint = "the EngageLab server is in trouble; try again later"
+        logger.debug("%s %s error body: %s", method, path, self._snippet(response))
+        return cls(message, status=status, code=code, method=method, path=path, hint=hint)
+
+    def _error_body(self, response: httpx.Response) -> tuple[int | None, str]:
+        """Vendor code and message of an error answer; a description when it has none."""
+        try:
+            data = json.loads(response.content)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None, (
+                f"the answer is not JSON ({_content_type(response)}): {self._snippet(response)}"
+            )
+        err = data.get("error") if isinstance(data, dict) else None
+        if not isinstance(err, dict) and isinstance(data, dict) and "code" in data:
+            err = data  # some gateways put code/message at the top level
+        if not isinstance(err, dict):
+            return None, f"unexpected error answer: {self._snippet(response)}"
+        code = err.get("code")
+        raw = err.get("message")
+        message = self._scrub(raw) if isinstance(raw, str) and raw else "(no message)"
+        if isinstance(code, bool) or not isinstance(code, int):
+            code = None
+        return code, message
+
+    def _snippet(self, response: httpx.Response) -> str:
+        text = response.content[: _SNIPPET * 8].decode("utf-8", errors="replace")
+        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        if title:
+            text = f"HTML page {title.group(1).strip()!r}"
+        text = " ".join(text.split())
+        if not text:
+            return "(empty body)"
+        if len(text) > _SNIPPET:
+            text = text[:_SNIPPET] + "…"
+        return self._scrub(text)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _error_class(status: int, code: int | None, message: str) -> type[ApiError]:
+    if status == 401 or code in (28101, 21004, 21008):
+        return AuthError
+    if code == 28105:
+        # 404 in the code table but means "no push target at that time": a rejection of the
+        # request, not a missing task (API.md section 4).
+        return RequestRejectedError
+    if status == 404 or code == 28104:
+        return NotFoundError
+    if status == 429 or code == 23008 or (code == 28100 and "rate" in message.lower()):
+        return RateLimitError
+    if status >= 500 or code in (28200, 28203):
+        return ServerError
+    if 400 <= status < 500:
+        return RequestRejectedError
+    return ApiError
+
+
+def _retryable(error: ApiError) -> bool:
+    return isinstance(error, RateLimitError | ServerError) or error.status in _RETRY_STATUSES
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _note_gave_up(
+    failure: RemoteError, attempt: int, retry_after: float | None, max_retry_after: float
+) -> None:
+    if retry_after is not None and retry_after > max_retry_after:
+        note = f"the server asked to wait {retry_after:g} s, more than {max_retry_after:g} s"
+    elif attempt > 1:
+        note = f"gave up after {attempt} attempts"
+    else:
+        return
+    failure.hint = f"{note}; {failure.hint}" if failure.hint else note
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _content_type(response: httpx.Response) -> str:
+    value: str = response.headers.get("Content-Type", "no content type")
+    return value.split(";")[0]
+
+
+def _id(schedule_id: str) -> str:
+    """A schedule id safe to put in a path: ids are uuids; refuse anything that could escape."""
+    if not schedule_id or "/" in schedule_id or "?" in schedule_id or "#" in schedule_id:
+        raise UsageError(f"{schedule_id!r} is not a schedule id")
+    return schedule_id

@@ -1,0 +1,176 @@
+"""Connection settings: which host to talk to, with which credentials, how fast and how patiently.
+
+Everything here is resolved before the first network call, so a typo in a data-centre name or a
+malformed AppKey is a clear error instead of a 401 from the wrong host (API.md section 1).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from reconciler.errors import ConfigError, CredentialsError
+
+if TYPE_CHECKING:
+    from reconciler.commands import GlobalOptions
+
+# API.md section 1: an AppKey lives in exactly one of these.
+DATA_CENTERS: dict[str, str] = {
+    "sgp": "https://pushapi-sgp.engagelab.com",
+    "hk": "https://pushapi-hk.engagelab.com",
+    "usva": "https://pushapi-usva.engagelab.com",
+    "defra": "https://pushapi-defra.engagelab.com",
+    "jpn": "https://pushapi-jpn.engagelab.com",
+    "bra": "https://pushapi-bra.engagelab.com",
+}
+DEFAULT_DATA_CENTER = "sgp"
+
+APP_KEY_LENGTH = 24  # API.md section 1
+
+DEFAULT_RATE_LIMIT = 50.0  # requests/s; the schedule API's own limit is not published
+DEFAULT_CONCURRENCY = 16
+DEFAULT_TIMEOUT = 30.0  # seconds for one answer
+DEFAULT_MAX_RETRIES = 5
+
+
+def resolve_base_url(endpoint: str | None, data_center: str | None) -> str:
+    """The API base URL (without ``/v4``): an explicit endpoint wins over a data-centre name.
+
+    The endpoint exists for the emulator and for proxies; the data centre is what real apps use.
+    """
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.username is not None or parts.password is not None:
+            # Do not echo the URL: it holds what looks like credentials.
+            raise ConfigError(
+                "the endpoint URL contains a user name or password",
+                hint="remove them from --endpoint / RECONCILER_ENDPOINT and set "
+                "ENGAGELAB_APP_KEY and ENGAGELAB_MASTER_SECRET instead",
+            )
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"the endpoint {endpoint!r} is not an http(s) URL",
+                hint="give a base URL such as http://127.0.0.1:8080 (--endpoint or "
+                "RECONCILER_ENDPOINT)",
+            )
+        if parts.query or parts.fragment:
+            raise ConfigError(
+                f"the endpoint {endpoint!r} has a query or fragment",
+                hint="give only scheme, host, port and optional path prefix",
+            )
+        return endpoint.rstrip("/")
+    name = (data_center or DEFAULT_DATA_CENTER).lower()
+    try:
+        return DATA_CENTERS[name]
+    except KeyError:
+        known = ", ".join(DATA_CENTERS)
+        raise ConfigError(
+            f"unknown data centre {data_center!r}",
+            hint=f"use one of {known} (--data-center or RECONCILER_DATA_CENTER)",
+        ) from None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """AppKey and Master Secret for HTTP Basic auth; never shown by repr or str."""
+
+    app_key: str = field(repr=False)
+    master_secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Credentials(app_key=<hidden>, master_secret=<hidden>)"
+
+    __str__ = __repr__
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every string that must never leave the process in a message or log line."""
+        token = base64.b64encode(f"{self.app_key}:{self.master_secret}".encode()).decode()
+        return tuple(s for s in (self.app_key, self.master_secret, token) if s)
+
+
+def credentials_from_env(
+    environ: Mapping[str, str],
+    key_var: str = "ENGAGELAB_APP_KEY",
+    secret_var: str = "ENGAGELAB_MASTER_SECRET",  # noqa: S107 (a variable's name, not a secret)
+) -> Credentials | None:
+    """Credentials from the environment; None when neither variable is set.
+
+    Half-set credentials or an AppKey that is not 24 characters are a CredentialsError, raised
+    before any call (API.md section 1). Empty values count as unset; surrounding whitespace
+    (a trailing newline from a secrets file) is dropped.
+    """
+    app_key = environ.get(key_var, "").strip()
+    secret = environ.get(secret_var, "").strip()
+    if not app_key and not secret:
+        return None
+    if not app_key:
+        raise CredentialsError(
+            f"{secret_var} is set but {key_var} is not",
+            hint=f"set {key_var} to the app's AppKey (24 characters), or unset both to use "
+            "the embedded emulator",
+        )
+    if not secret:
+        raise CredentialsError(
+            f"{key_var} is set but {secret_var} is not",
+            hint=f"set {secret_var} to the app's Master Secret, or unset both to use the "
+            "embedded emulator",
+        )
+    if len(app_key) != APP_KEY_LENGTH:
+        raise CredentialsError(
+            f"{key_var} must be {APP_KEY_LENGTH} characters long, it has {len(app_key)}",
+            hint="copy the AppKey again from the EngageLab console (app settings)",
+        )
+    return Credentials(app_key=app_key, master_secret=secret)
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Everything the API client needs; built once, before any call.
+
+    ``max_retries`` bounds retries of one request; ``retry_budget_min`` and
+    ``retry_budget_ratio`` bound retries across the whole client (at most
+    ``min + ratio * requests``), so a sick server is not hammered by every request's retries.
+    """
+
+    base_url: str
+    credentials: Credentials
+    rate_limit: float = DEFAULT_RATE_LIMIT
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    backoff_base: float = 0.5  # seconds; first retry waits up to this (full jitter)
+    backoff_max: float = 20.0  # seconds; no single wait exceeds this...
+    max_retry_after: float = 120.0  # ...except a Retry-After up to this; longer ones give up
+    retry_budget_min: int = 20
+    retry_budget_ratio: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.rate_limit <= 0:
+            raise ConfigError(f"rate limit must be positive, got {self.rate_limit}")
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.timeout <= 0:
+            raise ConfigError(f"timeout must be positive, got {self.timeout}")
+        if self.max_retries < 0:
+            raise ConfigError(f"max retries must be 0 or more, got {self.max_retries}")
+
+
+def settings_from_options(
+    options: GlobalOptions, credentials: Credentials, *, base_url: str | None = None
+) -> ClientSettings:
+    """ClientSettings from the top-level command's options (unset ones take the defaults).
+
+    ``base_url`` overrides endpoint / data centre (the embedded emulator passes its own).
+    """
+    return ClientSettings(
+        base_url=base_url or resolve_base_url(options.endpoint, options.data_center),
+        credentials=credentials,
+        rate_limit=options.rate_limit if options.rate_limit is not None else DEFAULT_RATE_LIMIT,
+        concurrency=(
+            options.concurrency if options.concurrency is not None else DEFAULT_CONCURRENCY
+        ),
+        timeout=options.timeout if options.timeout is not None else DEFAULT_TIMEOUT,
+    )

@@ -1,0 +1,289 @@
+"""Turn raw JSON answers of the EngageLab API into typed results, refusing wrong shapes.
+
+Every function takes the decoded JSON and a ``where`` text ("GET /v4/schedules?page=2") and
+raises ``MalformedResponseError`` naming the place and the field when the answer is not of the
+documented shape (API.md sections 3 and 6), so a surprise from the server is a message, not a
+``KeyError`` traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.errors import MalformedResponseError
+
+_HINT = "the server's answer is not what the EngageLab API documents; check --endpoint"
+
+
+@dataclass(frozen=True)
+class CreatedSchedule:
+    """The answer to a create: the new task's id and name."""
+
+    schedule_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ListedSchedule:
+    """One row of the schedule list (the list carries no trigger or push)."""
+
+    schedule_id: str
+    name: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class SchedulePage:
+    """One page of ``GET /v4/schedules``. ``total_pages`` is never trusted alone (API.md 3)."""
+
+    total_count: int
+    total_pages: int
+    page: int
+    items: list[ListedSchedule]
+
+
+@dataclass(frozen=True)
+class MsgRecord:
+    """One firing of a schedule, decoded from a ``MsgIds`` item (API.md section 3)."""
+
+    msg_id: str
+    executed_at: datetime  # from ``ts`` (epoch milliseconds), aware, UTC
+    error_code: int  # 0 when the firing succeeded
+    error_message: str
+    need_retry: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code == 0
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The outcome for one target of a batch push (API.md section 6)."""
+
+    target: str
+    success: bool
+    msg_id: str | None = None
+    error_code: int | None = None
+    error_message: str | None = None
+
+    @property
+    def rate_limited(self) -> bool:
+        """Failed only because the push quota was exceeded: the caller may retry this target."""
+        return self.error_code == 23008
+
+
+@dataclass(frozen=True)
+class BatchResponse:
+    """Per-target results of a batch push; the client never re-sends any of them itself."""
+
+    results: dict[str, BatchResult]
+    rate_limit_occurred: bool = False
+    rate_limit_message: str | None = None
+    unanswered: tuple[str, ...] = ()  # targets sent but absent from ``results``
+
+    @property
+    def failed(self) -> list[BatchResult]:
+        return [r for r in self.results.values() if not r.success]
+
+    @property
+    def rate_limited_targets(self) -> list[str]:
+        return [r.target for r in self.results.values() if r.rate_limited]
+
+
+def malformed(where: str, what: str) -> MalformedResponseError:
+    return MalformedResponseError(f"{where}: malformed answer: {what}", hint=_HINT)
+
+
+def expect_dict(value: Any, where: str, what: str = "the answer") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise malformed(where, f"{what} is {_kind(value)}, expected an object")
+    return value
+
+
+def expect_str(obj: dict[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise malformed(where, f"{key!r} is {_kind(value)}, expected a string")
+    return value
+
+
+def expect_int(obj: dict[str, Any], key: str, where: str) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise malformed(where, f"{key!r} is {_kind(value)}, expected an integer")
+    return value
+
+
+def expect_bool(obj: dict[str, Any], key: str, where: str) -> bool:
+    value = obj.get(key)
+    if not isinstance(value, bool):
+        raise malformed(where, f"{key!r} is {_kind(value)}, expected true or false")
+    return value
+
+
+def _id_text(obj: dict[str, Any], key: str, where: str) -> str:
+    """An identifier that the vendor sends sometimes as a string, sometimes as a number."""
+    value = obj.get(key)
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise malformed(where, f"{key!r} is {_kind(value)}, expected an id")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "missing or null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def parse_created(data: Any, where: str) -> CreatedSchedule:
+    obj = expect_dict(data, where)
+    return CreatedSchedule(
+        schedule_id=expect_str(obj, "schedule_id", where), name=expect_str(obj, "name", where)
+    )
+
+
+def parse_page(data: Any, where: str) -> SchedulePage:
+    obj = expect_dict(data, where)
+    rows = obj.get("schedules")
+    if rows is None:
+        rows = []  # an empty app may omit the list; total_count then says 0
+    if not isinstance(rows, list):
+        raise malformed(where, f"'schedules' is {_kind(rows)}, expected a list")
+    items = []
+    for i, row in enumerate(rows):
+        row_where = f"{where} schedules[{i}]"
+        r = expect_dict(row, row_where, "the row")
+        items.append(
+            ListedSchedule(
+                schedule_id=expect_str(r, "schedule_id", row_where),
+                name=expect_str(r, "name", row_where),
+                enabled=expect_bool(r, "enabled", row_where),
+            )
+        )
+    total_count = expect_int(obj, "total_count", where)
+    total_pages = expect_int(obj, "total_pages", where)
+    if total_count < 0 or total_pages < 0:
+        raise malformed(where, "negative total_count or total_pages")
+    page = obj.get("page")
+    return SchedulePage(
+        total_count=total_count,
+        total_pages=total_pages,
+        page=page if isinstance(page, int) and not isinstance(page, bool) else 0,
+        items=items,
+    )
+
+
+def parse_detail(data: Any, where: str, schedule_id: str | None = None) -> dict[str, Any]:
+    """A full schedule object; the API sends a one-element list, we also accept a bare object.
+
+    (API.md section 3, decision "Detail may come back as a list or a bare object".)
+    """
+    if isinstance(data, list):
+        if len(data) != 1:
+            raise malformed(where, f"a list of {len(data)} schedules, expected exactly one")
+        data = data[0]
+    if not isinstance(data, dict):
+        raise malformed(where, f"the answer is {_kind(data)}, expected a schedule (list or object)")
+    expect_str(data, "name", where)
+    got = data.get("schedule_id")
+    if schedule_id is not None and got is not None and got != schedule_id:
+        raise malformed(where, f"asked for schedule {schedule_id!r}, got {got!r}")
+    return data
+
+
+def parse_msg_ids(data: Any, where: str) -> list[MsgRecord]:
+    """Decode ``MsgIds``; the list's length counts, not ``count`` (API.md section 3)."""
+    obj = expect_dict(data, where)
+    items = obj.get("MsgIds")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise malformed(where, f"'MsgIds' is {_kind(items)}, expected a list")
+    return [_msg_record(item, f"{where} MsgIds[{i}]") for i, item in enumerate(items)]
+
+
+def _msg_record(item: Any, where: str) -> MsgRecord:
+    if isinstance(item, str):
+        # Each item is itself a JSON-encoded string (API.md section 3).
+        try:
+            item = json.loads(item)
+        except json.JSONDecodeError as exc:
+            raise malformed(where, f"the item is not JSON ({exc.msg})") from exc
+    obj = expect_dict(item, where, "the item")
+    ts = obj.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, int | float):
+        raise malformed(where, f"'ts' is {_kind(ts)}, expected epoch milliseconds")
+    try:
+        executed_at = datetime.fromtimestamp(ts / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise malformed(where, f"'ts' {ts} is not a usable time") from exc
+    error = obj.get("error")
+    code, message = 0, ""
+    if error is not None:
+        err = expect_dict(error, where, "'error'")
+        code = expect_int(err, "code", where) if "code" in err else 0
+        raw_message = err.get("message")
+        message = raw_message if isinstance(raw_message, str) else ""
+    need_retry = obj.get("needRetry", False)
+    return MsgRecord(
+        msg_id=_id_text(obj, "msg_id", where),
+        executed_at=executed_at,
+        error_code=code,
+        error_message=message,
+        need_retry=need_retry if isinstance(need_retry, bool) else False,
+    )
+
+
+def parse_batch(data: Any, where: str, sent_targets: list[str]) -> BatchResponse:
+    obj = expect_dict(data, where)
+    raw = obj.get("results")
+    if raw is None:
+        raw = {}
+    raw = expect_dict(raw, where, "'results'")
+    results: dict[str, BatchResult] = {}
+    for key, value in raw.items():
+        item_where = f"{where} results[{key!r}]"
+        r = expect_dict(value, item_where, "the result")
+        success = expect_bool(r, "success", item_where)
+        if success:
+            results[key] = BatchResult(
+                target=key, success=True, msg_id=_id_text(r, "msg_id", item_where)
+            )
+            continue
+        err = expect_dict(r.get("error"), item_where, "'error'")
+        raw_message = err.get("message")
+        results[key] = BatchResult(
+            target=key,
+            success=False,
+            error_code=expect_int(err, "code", item_where),
+            error_message=raw_message if isinstance(raw_message, str) else "",
+        )
+    info = obj.get("rate_limit_info")
+    occurred, info_message = False, None
+    if isinstance(info, dict):
+        occurred = info.get("rate_limit_occurred") is True
+        m = info.get("message")
+        info_message = m if isinstance(m, str) else None
+    unanswered = tuple(t for t in sent_targets if t not in results)
+    return BatchResponse(
+        results=results,
+        rate_limit_occurred=occurred,
+        rate_limit_message=info_message,
+        unanswered=unanswered,
+    )
