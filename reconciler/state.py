@@ -165,6 +165,8 @@ def forget(state: State, name: str) -> State:
 def rename(state: State, old: str, new: str) -> State:
     """``state`` with entry ``old`` now known as ``new`` (after renaming a manifest)."""
     get_entry(state, old)  # raises with a did-you-mean
+    if new == old:
+        raise StateError(f"cannot rename {old!r} to itself", hint="give a different new name")
     if new in state.entries or new in state.pending:
         raise StateError(
             f"cannot rename {old!r} to {new!r}: the state already has an entry named {new!r}",
