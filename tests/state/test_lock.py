@@ -95,9 +95,12 @@ def test_second_process_waits_then_fails_naming_the_holder(tmp_path: Path) -> No
     """Against a lock held by another process, we poll until the timeout, then say who holds it."""
     clock = FakeTime()
     store = _store(tmp_path / "state.json", clock)
-    with _holder_process(store.path) as proc, pytest.raises(StateLockedError) as info:
-        with store.lock(2.0, "reconciler apply"):
-            pytest.fail("got a lock another process holds")
+    with (
+        _holder_process(store.path) as proc,
+        pytest.raises(StateLockedError) as info,
+        store.lock(2.0, "reconciler apply"),
+    ):
+        pytest.fail("got a lock another process holds")
     assert sum(clock.sleeps) == pytest.approx(2.0)
     assert len(clock.sleeps) == 8  # polled every 0.25 s
     message = info.value.message
@@ -112,9 +115,12 @@ def test_zero_timeout_fails_at_once(tmp_path: Path) -> None:
     """--lock-timeout 0 never sleeps: one try, then the error."""
     clock = FakeTime()
     store = _store(tmp_path / "state.json", clock)
-    with _holder_process(store.path), pytest.raises(StateLockedError, match="locked by"):
-        with store.lock(0, "reconciler state mv"):
-            pytest.fail("got a lock another process holds")
+    with (
+        _holder_process(store.path),
+        pytest.raises(StateLockedError, match="locked by"),
+        store.lock(0, "reconciler state mv"),
+    ):
+        pytest.fail("got a lock another process holds")
     assert clock.sleeps == []
 
 
@@ -122,7 +128,8 @@ def test_waiting_locker_gets_the_lock_once_the_holder_releases(tmp_path: Path) -
     """A waiter within its timeout takes the lock as soon as the other process lets go."""
     store_path = tmp_path / "state.json"
     with _holder_process(store_path) as proc:
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
+        assert proc.stdout is not None
         stdin, stdout = proc.stdin, proc.stdout
 
         def release_on_third_poll(count: int) -> None:
@@ -150,6 +157,9 @@ def test_lock_is_free_again_after_the_holder_process_ends(tmp_path: Path) -> Non
 def test_lock_is_not_shared_between_two_stores_in_one_process(tmp_path: Path) -> None:
     """Two StateStore objects on one path exclude each other too (one flock per open file)."""
     path = tmp_path / "state.json"
-    with StateStore(path).lock(0, "reconciler apply"), pytest.raises(StateLockedError):
-        with StateStore(path).lock(0, "reconciler state rm"):
-            pytest.fail("second lock granted")
+    with (
+        StateStore(path).lock(0, "reconciler apply"),
+        pytest.raises(StateLockedError),
+        StateStore(path).lock(0, "reconciler state rm"),
+    ):
+        pytest.fail("second lock granted")
