@@ -1,0 +1,159 @@
+"""Connection settings: base URL, credentials from the environment, limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.commands import GlobalOptions
+from reconciler.config import (
+    DATA_CENTERS,
+    ClientSettings,
+    Credentials,
+    credentials_from_env,
+    resolve_base_url,
+    settings_from_options,
+)
+from reconciler.errors import ConfigError, CredentialsError
+
+from .helpers import CANARY_KEY, CANARY_SECRET, CREDS
+
+
+@pytest.mark.parametrize(
+    ("name", "host"),
+    [
+        ("sgp", "pushapi-sgp"),
+        ("hk", "pushapi-hk"),
+        ("usva", "pushapi-usva"),
+        ("defra", "pushapi-defra"),
+        ("jpn", "pushapi-jpn"),
+        ("bra", "pushapi-bra"),
+        ("SGP", "pushapi-sgp"),
+    ],
+)
+def test_each_data_centre_maps_to_its_host(name: str, host: str) -> None:
+    """Every data centre of API.md section 1 resolves to its own host, case-insensitively."""
+    assert resolve_base_url(None, name) == f"https://{host}.engagelab.com"
+
+
+def test_default_data_centre_is_singapore() -> None:
+    """Without endpoint or data centre the client talks to Singapore (API.md section 1)."""
+    assert resolve_base_url(None, None) == DATA_CENTERS["sgp"]
+
+
+def test_explicit_endpoint_wins_and_loses_its_trailing_slash() -> None:
+    """--endpoint (the emulator) overrides the data centre."""
+    assert resolve_base_url("http://127.0.0.1:8080/", "hk") == "http://127.0.0.1:8080"
+
+
+def test_unknown_data_centre_lists_the_valid_ones() -> None:
+    """A typo in the data centre is an error naming the valid choices."""
+    with pytest.raises(ConfigError) as info:
+        resolve_base_url(None, "fra")
+    assert "'fra'" in info.value.message
+    assert info.value.hint is not None
+    assert "defra" in info.value.hint
+
+
+def test_endpoint_that_is_not_http_is_refused() -> None:
+    """An endpoint without http(s) scheme and host is a clear ConfigError."""
+    with pytest.raises(ConfigError, match="not an http"):
+        resolve_base_url("127.0.0.1:8080", None)
+
+
+def test_endpoint_with_credentials_is_refused_without_echoing_them() -> None:
+    """Credentials in the endpoint URL are refused, and the message does not repeat them."""
+    with pytest.raises(ConfigError) as info:
+        resolve_base_url(f"https://{CANARY_KEY}:{CANARY_SECRET}@example.com", None)
+    text = f"{info.value.message} {info.value.hint}"
+    assert CANARY_KEY not in text
+    assert CANARY_SECRET not in text
+
+
+def test_no_credentials_in_the_environment_gives_none() -> None:
+    """Neither variable set means "use the embedded emulator", not an error."""
+    assert credentials_from_env({}) is None
+    assert credentials_from_env({"ENGAGELAB_APP_KEY": "", "ENGAGELAB_MASTER_SECRET": " "}) is None
+
+
+def test_credentials_are_read_and_stripped() -> None:
+    """A trailing newline from a secrets file does not end up in the Basic auth header."""
+    creds = credentials_from_env(
+        {"ENGAGELAB_APP_KEY": CANARY_KEY + "\n", "ENGAGELAB_MASTER_SECRET": CANARY_SECRET}
+    )
+    assert creds == Credentials(CANARY_KEY, CANARY_SECRET)
+
+
+def test_secret_without_app_key_is_an_error() -> None:
+    """Half-set credentials are refused before any call, naming the missing variable."""
+    with pytest.raises(CredentialsError, match="ENGAGELAB_APP_KEY is not"):
+        credentials_from_env({"ENGAGELAB_MASTER_SECRET": CANARY_SECRET})
+
+
+def test_app_key_without_secret_is_an_error() -> None:
+    """Half-set credentials are refused before any call, naming the missing variable."""
+    with pytest.raises(CredentialsError, match="ENGAGELAB_MASTER_SECRET is not"):
+        credentials_from_env({"ENGAGELAB_APP_KEY": CANARY_KEY})
+
+
+def test_app_key_of_wrong_length_is_an_error_that_does_not_show_it() -> None:
+    """An AppKey must be 24 characters (API.md section 1); the message gives only its length."""
+    bad = CANARY_KEY[:20]
+    with pytest.raises(CredentialsError) as info:
+        credentials_from_env({"ENGAGELAB_APP_KEY": bad, "ENGAGELAB_MASTER_SECRET": "x"})
+    assert "24 characters" in info.value.message
+    assert "has 20" in info.value.message
+    assert bad not in str(info.value)
+
+
+def test_custom_variable_names_are_honoured() -> None:
+    """Environments may keep their credentials under their own variable names."""
+    creds = credentials_from_env(
+        {"PROD_KEY": CANARY_KEY, "PROD_SECRET": CANARY_SECRET},
+        key_var="PROD_KEY",
+        secret_var="PROD_SECRET",
+    )
+    assert creds is not None
+    assert creds.master_secret == CANARY_SECRET
+
+
+def test_credentials_repr_and_settings_repr_hide_both_values() -> None:
+    """Neither repr nor str of credentials or settings shows the AppKey or the secret."""
+    text = " ".join(
+        [repr(CREDS), str(CREDS), repr(ClientSettings(base_url="http://x", credentials=CREDS))]
+    )
+    assert CANARY_KEY not in text
+    assert CANARY_SECRET not in text
+    assert "<hidden>" in text
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"rate_limit": 0}, {"concurrency": 0}, {"timeout": 0}, {"max_retries": -1}],
+)
+def test_impossible_limits_are_config_errors(bad: dict[str, float]) -> None:
+    """Zero rate, concurrency or timeout cannot work and is refused up front."""
+    with pytest.raises(ConfigError):
+        ClientSettings(base_url="http://x", credentials=CREDS, **bad)  # type: ignore[arg-type]
+
+
+def test_settings_from_options_take_defaults_for_unset_options() -> None:
+    """Unset global options fall back to 50 req/s, 16 in flight, 30 s (issue 4 defaults)."""
+    s = settings_from_options(GlobalOptions(data_center="hk"), CREDS)
+    assert (s.base_url, s.rate_limit, s.concurrency, s.timeout) == (
+        DATA_CENTERS["hk"],
+        50.0,
+        16,
+        30.0,
+    )
+
+
+def test_settings_from_options_use_the_given_options() -> None:
+    """--endpoint, --rate-limit, --concurrency and --timeout reach the client settings."""
+    opts = GlobalOptions(endpoint="http://127.0.0.1:9", rate_limit=5, concurrency=2, timeout=1.5)
+    s = settings_from_options(opts, CREDS)
+    assert (s.base_url, s.rate_limit, s.concurrency, s.timeout) == (
+        "http://127.0.0.1:9",
+        5,
+        2,
+        1.5,
+    )

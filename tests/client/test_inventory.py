@@ -1,0 +1,228 @@
+"""read_inventory against a scripted server: paging rules, completeness, known ids, failures."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.errors import AuthError, InventoryError, ServerError
+from reconciler.inventory import read_inventory
+
+from .helpers import client_for, error, reply, run, schedule_body
+
+
+@dataclass
+class FakeServer:
+    """An in-memory schedule list of ``count`` tasks, with hooks to misbehave."""
+
+    count: int
+    page_size: int = 50
+    reported_pages: Callable[[int], int] | None = None  # total -> total_pages to report
+    page_hook: Callable[[int, list[str]], list[str]] | None = None  # page -> rows to serve
+    broken_pages: set[int] = field(default_factory=set)
+    detail_hook: Callable[[str], httpx.Response | None] | None = None
+    ids: list[str] = field(default_factory=list)
+    hidden: set[str] = field(default_factory=set)  # exist but are never listed
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ids = [f"id-{i:04d}" for i in range(self.count)]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.log.append(f"{request.method} {path}?{request.url.query.decode()}")
+        if path == "/v4/schedules":
+            return self.page(int(request.url.params["page"]))
+        schedule_id = path.rsplit("/", 1)[1]
+        if self.detail_hook is not None:
+            hooked = self.detail_hook(schedule_id)
+            if hooked is not None:
+                return hooked
+        if schedule_id in self.ids or schedule_id in self.hidden:
+            body = {"schedule_id": schedule_id, **schedule_body(f"task_{schedule_id}")}
+            return reply(200, [body])
+        return error(404, 28104, "schedule does not exist")
+
+    def page(self, n: int) -> httpx.Response:
+        if n in self.broken_pages:
+            return error(500, 28200, "internal error")
+        total = len(self.ids)
+        rows = self.ids[(n - 1) * self.page_size : n * self.page_size]
+        if self.page_hook is not None:
+            rows = self.page_hook(n, rows)
+        pages = math.ceil(total / self.page_size)
+        if self.reported_pages is not None:
+            pages = self.reported_pages(total)
+        return reply(
+            200,
+            {
+                "total_count": total,
+                "total_pages": pages,
+                "page": n,
+                "schedules": [
+                    {"schedule_id": i, "name": f"task_{i}", "enabled": True} for i in rows
+                ],
+            },
+        )
+
+    def count_of(self, prefix: str) -> int:
+        return sum(1 for line in self.log if line.startswith(prefix))
+
+
+def _read(server: FakeServer, **kw: Any) -> Any:
+    client_kw = kw.pop("client_kw", {})
+
+    async def go() -> Any:
+        async with client_for(server, **client_kw) as client:
+            return await read_inventory(client, **kw)
+
+    return run(go())
+
+
+def test_every_page_and_every_detail_is_read() -> None:
+    """120 tasks: 3 pages and 120 details; complete, bodies without schedule_id."""
+    server = FakeServer(120)
+    inv = _read(server)
+    assert inv.complete
+    assert inv.total_count == 120
+    assert list(inv.schedules) == server.ids
+    s = inv.schedules["id-0007"]
+    assert (s.name, s.enabled) == ("task_id-0007", True)
+    assert "schedule_id" not in s.body
+    assert s.body["trigger"] == schedule_body()["trigger"]
+    assert server.count_of("GET /v4/schedules?") == 3
+    assert server.count_of("GET /v4/schedules/") == 120
+
+
+def test_an_empty_app_is_a_complete_empty_inventory() -> None:
+    """total_count 0: one page read, nothing else, complete."""
+    server = FakeServer(0)
+    inv = _read(server)
+    assert inv.complete
+    assert inv.schedules == {}
+    assert server.log == ["GET /v4/schedules?page=1"]
+
+
+def test_total_pages_is_not_trusted_when_it_is_too_small() -> None:
+    """The vendor example's "1000 tasks in 5 pages": all 20 pages are read anyway (API.md 3)."""
+    server = FakeServer(1000, reported_pages=lambda total: 5)
+    inv = _read(server)
+    assert inv.complete
+    assert len(inv.schedules) == 1000
+
+
+def test_smaller_pages_than_documented_are_followed_until_the_count_is_reached() -> None:
+    """A server with 20 per page and total_pages 1 is paged on until all ids are there."""
+    server = FakeServer(70, page_size=20, reported_pages=lambda total: 1)
+    inv = _read(server)
+    assert inv.complete
+    assert len(inv.schedules) == 70
+
+
+def test_duplicates_across_pages_make_the_read_incomplete() -> None:
+    """A row served twice (and so one never served) leaves distinct ids below total_count."""
+    server = FakeServer(100, page_hook=lambda n, rows: ["id-0000", *rows[1:]] if n == 2 else rows)
+    inv = _read(server, max_attempts=2)
+    assert not inv.complete
+    assert "reported 100 task(s) but 99 distinct id(s)" in inv.problems[0]
+    assert "after 2 read(s)" in inv.problems[-1]
+    assert server.count_of("GET /v4/schedules?page=1") == 2
+    assert len(inv.schedules) == 99
+
+
+def test_a_page_that_keeps_failing_makes_the_read_incomplete_not_an_error() -> None:
+    """Page 2 failing after all retries: incomplete with the reason; the rest is still read."""
+    server = FakeServer(120, broken_pages={2})
+    inv = _read(server, max_attempts=2, client_kw={"max_retries": 1})
+    assert not inv.complete
+    assert any("page 2 could not be read" in p for p in inv.problems)
+    assert len(inv.schedules) == 70
+
+
+def test_page_one_failing_is_an_error() -> None:
+    """Without page 1 nothing is known: its error surfaces."""
+    server = FakeServer(10, broken_pages={1})
+    with pytest.raises(ServerError):
+        _read(server, client_kw={"max_retries": 0})
+
+
+def test_wrong_credentials_stop_the_read_with_one_auth_error() -> None:
+    """401 on page 1: one AuthError, no retries, no further requests."""
+    log: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        log.append(str(request.url))
+        return error(401, 28101, "basic auth failed")
+
+    async def go() -> None:
+        async with client_for(handler) as client:
+            await read_inventory(client)
+
+    with pytest.raises(AuthError):
+        run(go())
+    assert len(log) == 1
+
+
+def test_known_id_missing_from_the_list_and_404_is_gone() -> None:
+    """A state id not listed and answered 404 lands in ``gone``."""
+    server = FakeServer(3)
+    inv = _read(server, known_ids=["id-0001", "deleted-out-of-band"])
+    assert inv.gone == frozenset({"deleted-out-of-band"})
+    assert inv.complete
+    assert "deleted-out-of-band" not in inv.schedules
+
+
+def test_known_id_missing_from_the_list_but_found_is_included() -> None:
+    """A state id the list missed but the detail GET finds exists, and is in ``schedules``."""
+    server = FakeServer(3, hidden={"unlisted"})
+    inv = _read(server, known_ids=["unlisted"])
+    assert "unlisted" in inv.schedules
+    assert inv.gone == frozenset()
+
+
+def test_listed_task_deleted_before_its_detail_is_dropped() -> None:
+    """A task listed then 404 on detail was deleted meanwhile: absent, and not in ``gone``."""
+    server = FakeServer(
+        3,
+        detail_hook=lambda sid: error(404, 28104, "gone") if sid == "id-0002" else None,
+    )
+    inv = _read(server)
+    assert set(inv.schedules) == {"id-0000", "id-0001"}
+    assert inv.gone == frozenset()
+
+
+def test_a_detail_that_cannot_be_read_fails_the_inventory() -> None:
+    """Without a task's detail it cannot be told from a missing one: InventoryError, naming it."""
+    server = FakeServer(
+        3,
+        detail_hook=lambda sid: error(500, 28200, "internal") if sid == "id-0001" else None,
+    )
+    with pytest.raises(InventoryError) as info:
+        _read(server, client_kw={"max_retries": 1})
+    assert "id-0001" in info.value.message
+    assert info.value.hint is not None
+    assert "nothing was changed" in info.value.hint
+
+
+def test_a_malformed_detail_fails_the_inventory_with_a_clear_message() -> None:
+    """A detail that is neither list nor object is reported per task, not as a traceback."""
+    server = FakeServer(
+        2,
+        detail_hook=lambda sid: reply(200, "oops") if sid == "id-0000" else None,
+    )
+    with pytest.raises(InventoryError, match=r"id-0000: GET /v4/schedules/id-0000: malformed"):
+        _read(server)
+
+
+def test_pages_are_requested_before_any_detail() -> None:
+    """Pages are on the critical path: every page request goes out before the first detail."""
+    server = FakeServer(150)
+    _read(server)
+    first_detail = next(i for i, line in enumerate(server.log) if "/v4/schedules/" in line)
+    pages = [i for i, line in enumerate(server.log) if "?page=" in line]
+    assert max(pages) < first_detail

@@ -1,0 +1,190 @@
+"""Retries of idempotent calls: what is retried, how long it waits, and when it gives up."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from reconciler.errors import (
+    ConnectionFailedError,
+    NotFoundError,
+    RateLimitError,
+    RequestRejectedError,
+    ServerError,
+)
+
+from .helpers import FakeSleep, Script, UpperRng, client_for, error, reply, run, schedule_body
+
+PAGE = {"total_count": 0, "total_pages": 0, "page": 1, "schedules": []}
+DETAIL = [{"schedule_id": "s1", **schedule_body()}]
+
+
+def test_get_is_retried_after_a_503_and_the_retry_is_counted() -> None:
+    """503/28203 ("retry later", API.md section 4) is retried; stats count one retry."""
+    script = Script([error(503, 28203, "schedule server timeout"), reply(200, PAGE)])
+    client = client_for(script)
+    page = run(client.list_schedules(1))
+    assert page.total_count == 0
+    assert len(script.requests) == 2
+    assert client.stats.retries == 1
+    assert client.stats.requests == 2
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        error(500, 28200, "internal error"),
+        error(429, 0, "too many requests"),
+        error(400, 28100, "rate exceeded"),
+        httpx.Response(502, text="<html><title>502 Bad Gateway</title></html>"),
+        httpx.ConnectError("connection refused"),
+        httpx.ReadTimeout("read timed out"),
+        httpx.RemoteProtocolError("server disconnected"),
+    ],
+    ids=["500-28200", "429", "400-28100-rate", "502-html", "connect", "read-timeout", "dropped"],
+)
+def test_transient_failures_of_a_read_are_retried(first: httpx.Response | Exception) -> None:
+    """Connection errors, timeouts, 429, 5xx and "rate exceeded" get another attempt."""
+    script = Script([first, reply(200, DETAIL)])
+    body = run(client_for(script).get_schedule("s1"))
+    assert body["name"] == "weekly_digest"
+    assert len(script.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "exc"),
+    [
+        (error(400, 28102, "push parameter invalid"), RequestRejectedError),
+        (error(400, 28103, "time parameter invalid"), RequestRejectedError),
+        (error(404, 28104, "schedule does not exist"), NotFoundError),
+    ],
+    ids=["28102", "28103", "404"],
+)
+def test_validation_errors_and_404_are_never_retried(answer: httpx.Response, exc: type) -> None:
+    """A 4xx that is not about the rate means the request is wrong: one attempt only."""
+    script = Script([answer, reply(200, DETAIL)])
+    client = client_for(script)
+    with pytest.raises(exc):
+        run(client.update_schedule("s1", schedule_body()))
+    assert len(script.requests) == 1
+    assert client.stats.retries == 0
+
+
+def test_backoff_doubles_up_to_its_cap_with_full_jitter_bounds() -> None:
+    """Waits are drawn from [0, base * 2**(n-1)], capped at backoff_max (full jitter)."""
+    sleep = FakeSleep()
+    script = Script([error(500, 28200, "boom")] * 6 + [reply(200, PAGE)])
+    client = client_for(
+        script, sleep=sleep, rng=UpperRng(), max_retries=6, backoff_base=0.5, backoff_max=5.0
+    )
+    run(client.list_schedules(1))
+    assert sleep.calls == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_jitter_comes_from_the_injected_rng() -> None:
+    """Each wait is rng.uniform(0, cap): same seed, same waits, each within its cap."""
+    sleep = FakeSleep()
+    script = Script([error(503, 28203, "later")] * 3 + [reply(200, PAGE)])
+    client = client_for(script, sleep=sleep, rng=random.Random(42), backoff_base=1.0)
+    run(client.list_schedules(1))
+    expected_rng = random.Random(42)
+    expected = [expected_rng.uniform(0, cap) for cap in (1.0, 2.0, 4.0)]
+    assert sleep.calls == expected
+    assert all(0 <= wait <= cap for wait, cap in zip(sleep.calls, (1, 2, 4), strict=True))
+
+
+def test_retry_after_in_seconds_is_a_floor_for_the_wait() -> None:
+    """A 429 with Retry-After: 7 waits at least 7 s, whatever the jitter drew."""
+    sleep = FakeSleep()
+    script = Script([error(429, 0, "slow down", headers={"Retry-After": "7"}), reply(200, PAGE)])
+    run(client_for(script, sleep=sleep).list_schedules(1))
+    assert sleep.calls == [7.0]
+
+
+def test_retry_after_as_an_http_date_is_honoured() -> None:
+    """Retry-After may be an HTTP date (RFC 9110); the wait reaches that moment."""
+    sleep = FakeSleep()
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    script = Script([error(503, 28203, "later", headers={"Retry-After": when}), reply(200, PAGE)])
+    run(client_for(script, sleep=sleep).list_schedules(1))
+    assert 25 <= sleep.calls[0] <= 31
+
+
+def test_retry_after_longer_than_allowed_gives_up_at_once_and_says_why() -> None:
+    """A server asking for an hour's pause is not waited for: the error says how long it asked."""
+    sleep = FakeSleep()
+    script = Script([error(429, 0, "slow down", headers={"Retry-After": "3600"})])
+    client = client_for(script, sleep=sleep, max_retry_after=60)
+    with pytest.raises(RateLimitError) as info:
+        run(client.list_schedules(1))
+    assert sleep.calls == []
+    assert info.value.hint is not None
+    assert "3600" in info.value.hint
+
+
+def test_retries_stop_after_max_retries_with_the_last_error() -> None:
+    """5 retries means 6 attempts; then the ServerError surfaces, saying it gave up."""
+    script = Script([error(500, 28200, "boom")])
+    client = client_for(script, max_retries=5)
+    with pytest.raises(ServerError) as info:
+        run(client.get_schedule("s1"))
+    assert len(script.requests) == 6
+    assert info.value.code == 28200
+    assert info.value.hint is not None
+    assert "gave up after 6 attempts" in info.value.hint
+
+
+def test_connection_errors_surface_as_connection_failed_after_the_budget() -> None:
+    """No answer at all, every time: ConnectionFailedError naming the host, not an httpx trace."""
+    script = Script([httpx.ConnectError("connection refused")])
+    with pytest.raises(ConnectionFailedError) as info:
+        run(client_for(script, max_retries=2).list_schedules(1))
+    assert "pushapi-sgp.engagelab.com" in info.value.message
+    assert "ConnectError" in info.value.message
+    assert len(script.requests) == 3
+
+
+def test_the_client_wide_retry_budget_bounds_retries_across_requests() -> None:
+    """With a budget of 2 + 0 per request, the third retry anywhere is refused."""
+    script = Script([error(500, 28200, "boom")])
+    client = client_for(script, max_retries=5, retry_budget_min=2, retry_budget_ratio=0.0)
+    with pytest.raises(ServerError):
+        run(client.get_schedule("s1"))
+    assert client.stats.retries == 2
+    assert len(script.requests) == 3
+
+
+def test_delete_404_after_an_unknown_outcome_counts_as_deleted() -> None:
+    """A DELETE that timed out may have worked: a 404 on its retry means it did."""
+    script = Script([httpx.ReadTimeout("timed out"), error(404, 28104, "no such schedule")])
+    run(client_for(script).delete_schedule("s1"))
+    assert script.methods == ["DELETE", "DELETE"]
+
+
+def test_delete_404_on_the_first_attempt_is_not_found() -> None:
+    """Without an earlier unknown outcome, a 404 on delete is a NotFoundError for the caller."""
+    script = Script([error(404, 28104, "no such schedule")])
+    with pytest.raises(NotFoundError):
+        run(client_for(script).delete_schedule("s1"))
+
+
+def test_a_slow_answer_hits_the_clients_own_deadline_and_is_retried() -> None:
+    """A server that does not answer within --timeout counts as a lost attempt (then retried)."""
+    calls = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(1)
+        return reply(200, PAGE)
+
+    client = client_for(handler, timeout=0.02)
+    run(client.list_schedules(1))
+    assert calls == 2
+    assert client.stats.transport_errors == 1
