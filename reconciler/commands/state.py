@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
-from reconciler.commands import global_options, option
+from reconciler.commands import F, global_options, option
 from reconciler.environments import Environment, environment_for
 from reconciler.state import State, StateEntry, StateStore, forget, get_entry, rename
 
@@ -22,14 +23,17 @@ from reconciler.state import State, StateEntry, StateStore, forget, get_entry, r
 # than hang the terminal. ``--lock-timeout`` (RECONCILER_LOCK_TIMEOUT) waits instead.
 DEFAULT_LOCK_TIMEOUT = 0.0
 
-lock_timeout_option = option(
-    "--lock-timeout",
-    "lock_timeout",
-    type=click.FloatRange(min=0),
-    default=DEFAULT_LOCK_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for the state lock held by another command (0: fail at once).",
-)
+
+def lock_timeout_option(default: float = DEFAULT_LOCK_TIMEOUT) -> Callable[[F], F]:
+    """``--lock-timeout SECONDS`` (RECONCILER_LOCK_TIMEOUT), for every command taking the lock."""
+    return option(
+        "--lock-timeout",
+        "lock_timeout",
+        type=click.FloatRange(min=0),
+        default=default,
+        show_default=True,
+        help="Seconds to wait for the state lock held by another command (0: fail at once).",
+    )
 
 
 def _environment(ctx: click.Context) -> Environment:
@@ -133,7 +137,7 @@ def show(ctx: click.Context, name: str) -> int:
 
 @state.command("rm")
 @click.argument("names", metavar="NAME...", nargs=-1, required=True)
-@lock_timeout_option
+@lock_timeout_option()
 @click.pass_context
 def rm(ctx: click.Context, names: tuple[str, ...], lock_timeout: float) -> int:
     """Forget NAME: the remote task stays as it is, but is no longer managed.
@@ -175,7 +179,7 @@ def rm(ctx: click.Context, names: tuple[str, ...], lock_timeout: float) -> int:
 @state.command("mv")
 @click.argument("old")
 @click.argument("new")
-@lock_timeout_option
+@lock_timeout_option()
 @click.pass_context
 def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
     """Rename the state entry OLD to NEW, e.g. after renaming a manifest.

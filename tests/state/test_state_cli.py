@@ -210,3 +210,11 @@ def test_corrupt_state_file_is_exit_1_pointing_at_the_backup(repo: Path) -> None
     assert "is not valid JSON" in result.stderr
     assert "state.json.backup" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_lock_timeout_option_makes_rm_wait_before_failing(repo: Path) -> None:
+    """--lock-timeout reaches the lock: the error says how long it waited (0.2 s real time)."""
+    with _store(repo).lock(0, "reconciler apply"):
+        result = _run("state", "rm", "--lock-timeout", "0.2", "weekly-digest")
+    assert result.exit_code == 1
+    assert "after waiting 0.2s" in result.stderr
