@@ -1,0 +1,120 @@
+"""The HTTP face of the emulator: a Starlette app speaking the vendor's wire format.
+
+Routes map one-to-one onto ``Emulator.api_*``; authentication and the error envelope are applied
+here, faults by ``FaultLayer`` around the whole ``/v4/`` tree, and the control plane is mounted
+under ``/_emulator/`` (a prefix the real API does not have).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from reconciler.emulator import wire
+from reconciler.emulator.control import control_routes
+from reconciler.emulator.core import Emulator, Reply
+from reconciler.emulator.middleware import FaultLayer
+from reconciler.emulator.wire import WireError, error_body
+
+
+def create_app(emulator: Emulator) -> Starlette:
+    """A Starlette app serving ``emulator``; use under uvicorn or ``httpx.ASGITransport``."""
+    api = _Api(emulator)
+    routes = [
+        Route("/v4/schedules", api.schedules, methods=["GET", "POST"]),
+        Route("/v4/schedules/{schedule_id}", api.schedule, methods=["GET", "PUT", "DELETE"]),
+        Route("/v4/schedules/{schedule_id}/msg-ids", api.msg_ids, methods=["GET"]),
+        Route("/v4/batch/push/regid", api.batch_regid, methods=["POST"]),
+        Route("/v4/batch/push/alias", api.batch_alias, methods=["POST"]),
+        Mount("/_emulator", routes=control_routes(emulator)),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(FaultLayer, emulator=emulator)],
+        exception_handlers={HTTPException: _http_error},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and wrong methods answer in the vendor's JSON envelope, not plain text."""
+    assert isinstance(exc, HTTPException)
+    message = f"no such endpoint: {request.method} {request.url.path}"
+    if exc.status_code == 405:
+        message = f"method {request.method} not allowed on {request.url.path}"
+    return JSONResponse(error_body(exc.status_code, message), status_code=exc.status_code)
+
+
+def _answer(call: Callable[[], Reply]) -> Response:
+    try:
+        reply = call()
+    except WireError as exc:
+        return JSONResponse(exc.body(), status_code=exc.status)
+    if reply.body is None:
+        # API.md section 3: delete answers 200 with an empty body.
+        return Response(b"", status_code=reply.status, media_type="application/json")
+    return JSONResponse(reply.body, status_code=reply.status, headers=dict(reply.headers))
+
+
+class _Api:
+    """Request handlers for the vendor endpoints (API.md sections 3 and 6)."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.em = emulator
+
+    def _denied(self, request: Request, *, batch: bool) -> Response | None:
+        result = self.em.authenticate(request.headers.get("authorization"))
+        if result == "ok":
+            return None
+        if batch and result == "bad_length":
+            err = WireError(400, wire.BATCH_APPKEY_LENGTH, "AppKey must be 24 characters long")
+        elif batch:
+            err = WireError(401, wire.BATCH_AUTH, "Basic authentication failed")
+        else:
+            err = WireError(
+                401,
+                wire.SCHEDULE_AUTH,
+                "Basic authentication failed: AppKey and Master Secret do not match",
+            )
+        return JSONResponse(err.body(), status_code=err.status)
+
+    async def schedules(self, request: Request) -> Response:
+        if denied := self._denied(request, batch=False):
+            return denied
+        if request.method == "POST":
+            raw = await request.body()
+            return _answer(lambda: self.em.api_create(raw))
+        return _answer(lambda: self.em.api_list(request.query_params.get("page")))
+
+    async def schedule(self, request: Request) -> Response:
+        if denied := self._denied(request, batch=False):
+            return denied
+        schedule_id = request.path_params["schedule_id"]
+        if request.method == "GET":
+            return _answer(lambda: self.em.api_get(schedule_id))
+        if request.method == "DELETE":
+            return _answer(lambda: self.em.api_delete(schedule_id))
+        raw = await request.body()
+        return _answer(lambda: self.em.api_update(schedule_id, raw))
+
+    async def msg_ids(self, request: Request) -> Response:
+        if denied := self._denied(request, batch=False):
+            return denied
+        return _answer(lambda: self.em.api_msg_ids(request.path_params["schedule_id"]))
+
+    async def batch_regid(self, request: Request) -> Response:
+        return await self._batch(request, "regid")
+
+    async def batch_alias(self, request: Request) -> Response:
+        return await self._batch(request, "alias")
+
+    async def _batch(self, request: Request, by: str) -> Response:
+        if denied := self._denied(request, batch=True):
+            return denied
+        raw = await request.body()
+        return _answer(lambda: self.em.api_batch(by, raw))
