@@ -1,0 +1,177 @@
+"""Field-level differences between two schedule bodies, in one comparable form (pure).
+
+Both sides go through :func:`normal_form` = ``canonical.canonicalize`` plus the "defaults the
+server fills in" hook, so a schedule that was not changed never shows a diff just because the
+server echoes it back with a default made explicit (or leaves an irrelevant field out).
+deepdiff finds the differences; they come out as our own :class:`FieldChange` values with
+dotted paths (``push.body.notification.alert``), sorted deterministically.
+
+A missing key is shown as ``None``: canonical bodies never hold ``None`` values (canonicalize
+drops them), so ``old=None`` means "added" and ``new=None`` means "removed".
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler import canonical
+
+DefaultRule = Callable[[dict[str, Any]], None]
+"""Mutates a canonical body in place, removing something the server may add or drop on its own."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed field: dotted ``path``, ``old`` value, ``new`` value (None = absent)."""
+
+    path: str
+    old: Any
+    new: Any
+
+
+def drop_default(path: Sequence[str], value: Any) -> DefaultRule:
+    """A rule that removes the key at ``path`` when it holds the documented default ``value``."""
+    keys = tuple(path)
+
+    def rule(body: dict[str, Any]) -> None:
+        node: Any = body
+        for key in keys[:-1]:
+            if not isinstance(node, dict) or key not in node:
+                return
+            node = node[key]
+        if isinstance(node, dict) and keys[-1] in node and node[keys[-1]] == value:
+            del node[keys[-1]]
+
+    return rule
+
+
+SERVER_DEFAULTS: tuple[DefaultRule, ...] = (
+    # API.md 2.2: frequency is optional, "every N units"; absent means every unit.
+    drop_default(("trigger", "periodical", "frequency"), 1),
+)
+"""The default rules applied on both sides of every diff. Add a rule here when the server is
+found to fill in (or drop) a value on its own, with a comment citing where that was seen."""
+
+
+def normal_form(
+    body: Mapping[str, Any], defaults: Sequence[DefaultRule] = SERVER_DEFAULTS
+) -> dict[str, Any]:
+    """The comparable form of a raw or canonical body: canonical, documented defaults removed."""
+    out = copy.deepcopy(canonical.canonicalize(dict(body)))
+    for rule in defaults:
+        rule(out)
+    return out
+
+
+def body_fingerprint(body: Mapping[str, Any]) -> str:
+    """Fingerprint of :func:`normal_form`: equal for bodies that :func:`diff_bodies` calls equal."""
+    return canonical.fingerprint(normal_form(body))
+
+
+def fingerprint_matches(fingerprint: str, body: Mapping[str, Any]) -> bool:
+    """Whether a recorded fingerprint describes ``body`` (plain canonical or normal-form hash)."""
+    return fingerprint in (canonical.fingerprint(dict(body)), body_fingerprint(body))
+
+
+_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+_PathPart = str | int
+
+
+def format_path(parts: Sequence[_PathPart]) -> str:
+    """``("push", "to", "tag", 0)`` -> ``push.to.tag[0]``; odd keys quoted: ``extras["a.b"]``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _SIMPLE_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out
+
+
+def _sort_key(parts: Sequence[_PathPart]) -> tuple[tuple[int, int, str], ...]:
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in parts)
+
+
+_ABSENT: Any = object()
+
+
+def _lookup(body: Any, parts: Sequence[_PathPart]) -> Any:
+    """The value at ``parts``, or ``_ABSENT``."""
+    node = body
+    for part in parts:
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                return _ABSENT
+        elif not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def _shown(value: Any) -> Any:
+    return None if value is _ABSENT else value
+
+
+def _is_scalar_list(value: Any) -> bool:
+    return isinstance(value, list) and not any(isinstance(v, dict | list) for v in value)
+
+
+def _collapse(old: Any, new: Any, parts: list[_PathPart]) -> tuple[_PathPart, ...]:
+    """Report a change inside a list of scalars (tags, points) as a change of the whole list."""
+    for i, part in enumerate(parts):
+        if isinstance(part, int):
+            container = parts[:i]
+            old_list, new_list = _lookup(old, container), _lookup(new, container)
+            if all(x is _ABSENT or _is_scalar_list(x) for x in (old_list, new_list)):
+                return tuple(container)
+    return tuple(parts)
+
+
+def diff_bodies(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    defaults: Sequence[DefaultRule] = SERVER_DEFAULTS,
+) -> list[FieldChange]:
+    """Every field that differs between ``old`` and ``new``, sorted by path; [] when equal."""
+    a, b = normal_form(old, defaults), normal_form(new, defaults)
+    if a == b:
+        return []
+    tree = DeepDiff(a, b, view="tree", verbose_level=2)
+    paths: set[tuple[_PathPart, ...]] = set()
+    for levels in tree.values():
+        for level in levels:
+            paths.add(_collapse(a, b, list(level.path(output_format="list"))))
+    changes: list[FieldChange] = []
+    for path in sorted(paths, key=_sort_key):
+        old_value, new_value = _lookup(a, path), _lookup(b, path)
+        if old_value != new_value or type(old_value) is not type(new_value):
+            changes.append(FieldChange(format_path(path), _shown(old_value), _shown(new_value)))
+    return changes
+
+
+def same_body(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """True when the two bodies would show no diff (after canonical form and server defaults)."""
+    return normal_form(old) == normal_form(new)
+
+
+def needs_replacement(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
+    """Why ``old`` cannot be updated into ``new`` in place, or None when an update can do it.
+
+    API.md 2.4: a trigger cannot change kind (single <-> periodical <-> intelligent) and
+    zone_type cannot change between 1 and 2 on update; both force a replacement.
+    """
+    old_kind, new_kind = canonical.trigger_kind(dict(old)), canonical.trigger_kind(dict(new))
+    if old_kind != new_kind:
+        return f"trigger kind changes from {old_kind} to {new_kind}"
+    old_zone, new_zone = canonical.zone_type(dict(old)), canonical.zone_type(dict(new))
+    if old_zone != new_zone:
+        return f"zone_type changes from {old_zone} to {new_zone}"
+    return None

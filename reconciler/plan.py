@@ -1,0 +1,522 @@
+"""The Plan: what apply would do, computed from manifests, server and state (pure, no I/O).
+
+:func:`make_plan` compares the desired schedules (manifests), the observed remote inventory and
+the state file, and returns a :class:`Plan`. It reads no files, calls no network and reads no
+clock: ``now`` and ``tz`` are parameters. The plan-semantics table of DESIGN.md is implemented
+row by row in the ``_plan_*`` functions (rows are marked ``# row:``); the action types live in
+:mod:`reconciler.actions`, the safety rules in :mod:`reconciler.safety` (both re-exported here).
+A Plan is an artifact: it serialises (:meth:`Plan.to_json`), carries digests of its inputs and a
+checksum, and refuses to be used when the world moved (:meth:`Plan.check_fresh`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reconciler import canonical, timing
+from reconciler.actions import (
+    CHANGE_KINDS,
+    GROUP,
+    Action,
+    Cause,
+    ConflictAction,
+    CreateAction,
+    DeleteAction,
+    DriftItem,
+    ExpiredAction,
+    RecreateAction,
+    RefreshAction,
+    ReplaceAction,
+    SkipAction,
+    UnmanagedAction,
+    UpdateAction,
+    drift_of,
+    sort_key,
+)
+from reconciler.diff import FieldChange, diff_bodies, fingerprint_matches, needs_replacement
+from reconciler.errors import PlanError, StalePlanError, UnsafePlanError
+from reconciler.inventory import Inventory, RemoteSchedule
+from reconciler.safety import PlanOptions, violations
+from reconciler.state import State, StateEntry
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Action",
+    "ConflictAction",
+    "CreateAction",
+    "DeleteAction",
+    "Desired",
+    "DriftItem",
+    "ExpiredAction",
+    "FieldChange",
+    "Plan",
+    "PlanInputs",
+    "PlanOptions",
+    "RecreateAction",
+    "RefreshAction",
+    "ReplaceAction",
+    "SkipAction",
+    "UnmanagedAction",
+    "UpdateAction",
+    "desired_digest",
+    "make_plan",
+    "observed_digest",
+]
+
+FORMAT_VERSION: Literal[1] = 1
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One schedule as the manifests want it. ``body`` is the canonical API dict (Manifest.body)."""
+
+    name: str
+    body: dict[str, Any]
+    protected: bool = False
+    source: str = ""  # "path:line" of the manifest, for messages
+
+
+class PlanInputs(BaseModel):
+    """Digests of what the plan was computed from (a saved plan is stale when they move)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    desired_digest: str
+    observed_digest: str
+    state_lineage: str
+    state_serial: int
+    inventory_complete: bool
+
+
+def _sha(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def desired_digest(desired: Sequence[Desired]) -> str:
+    """Digest of the desired set: names, body fingerprints and protections (not file paths)."""
+    rows = sorted((d.name, canonical.fingerprint(d.body), d.protected) for d in desired)
+    return _sha([list(r) for r in rows])
+
+
+def observed_digest(inventory: Inventory) -> str:
+    """Digest of the remote observation: ids and body fingerprints, completeness, confirmed-gone."""
+    rows = sorted(
+        (s.schedule_id, canonical.fingerprint(s.body)) for s in inventory.schedules.values()
+    )
+    return _sha(
+        {
+            "schedules": [list(r) for r in rows],
+            "complete": inventory.complete,
+            "gone": sorted(inventory.gone),
+        }
+    )
+
+
+class Plan(BaseModel):
+    """Ordered actions, safety verdicts and the digests of the inputs, checksummed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format_version: Literal[1] = FORMAT_VERSION
+    planned_at: str  # UTC ISO 8601 of the injected ``now``
+    timezone: str
+    options: PlanOptions
+    inputs: PlanInputs
+    active_before: int
+    active_after: int
+    managed: int
+    actions: list[Action]
+    violations: list[str]
+    warnings: list[str]
+    checksum: str = ""
+
+    # -- views --------------------------------------------------------------------------------
+    @property
+    def has_changes(self) -> bool:
+        """True when apply would write anything (remote or state)."""
+        return any(
+            a.kind in CHANGE_KINDS or (isinstance(a, SkipAction) and a.forget) for a in self.actions
+        )
+
+    @property
+    def is_safe(self) -> bool:
+        return not self.violations
+
+    def of_kind(self, kind: str) -> list[Action]:
+        return [a for a in self.actions if a.kind == kind]
+
+    def counts(self) -> dict[str, int]:
+        """Actions per kind (every kind present, zero when absent), summary counts first."""
+        out = {k: 0 for k in GROUP}
+        for a in self.actions:
+            out[a.kind] += 1
+        return out
+
+    def check_safe(self) -> None:
+        """Raise UnsafePlanError listing every violated safety rule."""
+        if self.violations:
+            raise UnsafePlanError(
+                self.violations,
+                hint="fix the causes above, or re-run with the override each line names",
+            )
+
+    def drift_items(self) -> list[DriftItem]:
+        """Remote edits, remote deletions, unmanaged tasks and unapplied manifest changes."""
+        items: list[DriftItem] = []
+        for a in self.actions:
+            items.extend(drift_of(a))
+        return items
+
+    # -- artifact -----------------------------------------------------------------------------
+    def compute_checksum(self) -> str:
+        return _sha(self.model_dump(mode="json", exclude={"checksum"}))
+
+    def to_json(self) -> str:
+        """The plan file: stable, sorted, versioned JSON (``format_version`` 1)."""
+        data = self.model_dump(mode="json")
+        return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """Read a plan file; refuses other format versions and edited (checksum-broken) files."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(
+                f"plan file is not JSON (line {exc.lineno}): {exc.msg}",
+                hint="write plan files with `reconciler plan --out FILE`",
+            ) from exc
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if version != FORMAT_VERSION:
+            raise PlanError(
+                f"plan file has format_version {version!r}; this reconciler reads {FORMAT_VERSION}",
+                hint="re-create the plan with this version of `reconciler plan --out FILE`",
+            )
+        try:
+            plan = cls.model_validate(data)
+        except ValidationError as exc:
+            raise PlanError(
+                f"plan file does not match the plan schema: {exc.error_count()} error(s): "
+                f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}",
+                hint="re-create the plan with `reconciler plan --out FILE`",
+            ) from exc
+        if plan.checksum != plan.compute_checksum():
+            raise PlanError(
+                "plan file checksum does not match its content (was it edited?)",
+                hint="re-create the plan with `reconciler plan --out FILE`",
+            )
+        return plan
+
+    def stale_reasons(
+        self, desired: Sequence[Desired], inventory: Inventory, state: State
+    ) -> list[str]:
+        """Why this plan no longer describes the world (empty list when it still does)."""
+        reasons: list[str] = []
+        if desired_digest(desired) != self.inputs.desired_digest:
+            reasons.append("the manifests changed since the plan was made")
+        if observed_digest(inventory) != self.inputs.observed_digest:
+            reasons.append("the remote schedules changed since the plan was made")
+        if state.lineage != self.inputs.state_lineage:
+            reasons.append("the state file is a different one (lineage differs)")
+        elif state.serial != self.inputs.state_serial:
+            reasons.append(
+                f"the state file moved from serial {self.inputs.state_serial} to {state.serial}"
+            )
+        return reasons
+
+    def check_fresh(self, desired: Sequence[Desired], inventory: Inventory, state: State) -> None:
+        """Raise StalePlanError when the plan's inputs no longer match the world."""
+        reasons = self.stale_reasons(desired, inventory, state)
+        if reasons:
+            raise StalePlanError(
+                "the saved plan is stale: " + "; ".join(reasons),
+                hint="run `reconciler plan` again and review the new plan",
+            )
+
+
+# -- planning ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _World:
+    inventory: Inventory
+    now: datetime
+    tz: tzinfo
+    warnings: list[str]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _fires_at(remote: RemoteSchedule, world: _World) -> str | None:
+    """When the remote task fires next (None when disabled or never)."""
+    if remote.body.get("enabled", remote.enabled) is False:
+        return None
+    try:
+        return _iso(timing.next_fire(remote.body, world.now, world.tz))
+    except (ValueError, KeyError, TypeError):
+        world.warnings.append(
+            f"{remote.name!r} (id {remote.schedule_id}): cannot read the remote trigger; "
+            "the fire guard cannot protect it"
+        )
+        return None
+
+
+def _cause(entry: StateEntry, desired: Desired, remote: RemoteSchedule) -> Cause:
+    manifest_changed = not fingerprint_matches(entry.fingerprint, desired.body)
+    remote_changed = not fingerprint_matches(entry.fingerprint, remote.body)
+    if manifest_changed and remote_changed:
+        return "both"
+    return "manifest" if manifest_changed else "remote"
+
+
+def _new_body(d: Desired) -> tuple[dict[str, Any], str]:
+    body = canonical.canonicalize(dict(d.body))
+    return body, canonical.fingerprint(body)
+
+
+def _conflict(d: Desired, remotes: list[RemoteSchedule], stale: str | None = None) -> Action:
+    identical = any(not diff_bodies(r.body, d.body) for r in remotes)
+    return ConflictAction(
+        name=d.name,
+        schedule_ids=sorted(r.schedule_id for r in remotes),
+        identical=identical,
+        stale_schedule_id=stale,
+        source=d.source,
+    )
+
+
+def _plan_live(
+    d: Desired, entry: StateEntry, remote: RemoteSchedule, world: _World
+) -> Action | None:
+    """A managed name whose task is on the server and whose manifest exists."""
+    sid = entry.schedule_id
+    if timing.is_finished(d.body, world.now, world.tz):
+        world.warnings.append(
+            f"{d.name!r} ({d.source}): the manifest's trigger is entirely in the past but the "
+            f"remote task {sid} is still active; it is left as it is"
+        )
+        return SkipAction(name=d.name, reason="trigger entirely in the past", source=d.source)
+    changes = diff_bodies(remote.body, d.body)
+    if not changes:
+        if fingerprint_matches(entry.fingerprint, d.body) and d.protected == entry.protected:
+            return None  # in sync
+        reason = (
+            "lifecycle.prevent_destroy changed"
+            if d.protected != entry.protected
+            else "the remote task already matches the manifest"
+        )
+        return RefreshAction(
+            name=d.name,
+            schedule_id=sid,
+            fingerprint=canonical.fingerprint(d.body),
+            protected=d.protected,
+            old_protected=entry.protected,
+            reason=reason,
+        )
+    body, fingerprint = _new_body(d)
+    cause = _cause(entry, d, remote)
+    fires_at = _fires_at(remote, world)
+    why = needs_replacement(remote.body, d.body)
+    if why is not None:  # row: change of zone_type or trigger kind -> replace
+        return ReplaceAction(
+            name=d.name,
+            old_schedule_id=sid,
+            body=body,
+            fingerprint=fingerprint,
+            changes=changes,
+            cause=cause,
+            reason=why,
+            protected=d.protected or entry.protected,
+            source=d.source,
+            fires_at=fires_at,
+        )
+    # row: manifest and managed remote task differ -> update (full-body PUT)
+    return UpdateAction(
+        name=d.name,
+        schedule_id=sid,
+        body=body,
+        fingerprint=fingerprint,
+        changes=changes,
+        cause=cause,
+        protected=d.protected,
+        source=d.source,
+        fires_at=fires_at,
+    )
+
+
+def _plan_gone(
+    name: str, d: Desired | None, entry: StateEntry, others: list[RemoteSchedule], world: _World
+) -> Action:
+    """A managed name whose task is not on the server (deleted out of band, or fired)."""
+    sid = entry.schedule_id
+    if d is None:
+        return ExpiredAction(
+            name=name,
+            schedule_id=sid,
+            reason="manifest removed and the remote task is already gone",
+        )
+    if others:  # someone made a task of this name since: never create a second one
+        return _conflict(d, others, stale=sid)
+    if d.body.get("enabled") is False:
+        return SkipAction(
+            name=name,
+            reason="disabled; its remote task is gone",
+            source=d.source,
+            forget=True,
+            schedule_id=sid,
+        )
+    if timing.is_immediate(d.body) or timing.is_finished(d.body, world.now, world.tz):
+        # row: state entry, remote task gone, trigger passed -> expired: never re-send a fired
+        # one-shot (an immediate intelligent push was sent when it was created)
+        return ExpiredAction(name=name, schedule_id=sid, reason="trigger time passed")
+    body, fingerprint = _new_body(d)  # row: state entry, remote gone, trigger ahead -> recreate
+    return RecreateAction(
+        name=name,
+        old_schedule_id=sid,
+        body=body,
+        fingerprint=fingerprint,
+        protected=d.protected or entry.protected,
+        source=d.source,
+    )
+
+
+def _plan_new(d: Desired, others: list[RemoteSchedule], world: _World) -> Action:
+    """A manifest name without a state entry: create / skip / conflict."""
+    if others:  # row: remote task with the manifest's name but not in state -> conflict
+        return _conflict(d, others)
+    if d.body.get("enabled") is False:  # row: disabled, not yet created -> skip
+        return SkipAction(name=d.name, reason="disabled and not yet created", source=d.source)
+    if timing.is_finished(d.body, world.now, world.tz):  # row: trigger in the past -> skip
+        world.warnings.append(
+            f"{d.name!r} ({d.source}): the trigger is entirely in the past; nothing will be "
+            "created. Remove the manifest or move its trigger into the future."
+        )
+        return SkipAction(name=d.name, reason="trigger entirely in the past", source=d.source)
+    body, fingerprint = _new_body(d)  # row: no state entry, no remote task -> create
+    return CreateAction(
+        name=d.name, body=body, fingerprint=fingerprint, protected=d.protected, source=d.source
+    )
+
+
+def make_plan(
+    desired: Sequence[Desired],
+    inventory: Inventory,
+    state: State,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    options: PlanOptions,
+) -> Plan:
+    """Compare manifests, server and state; return the ordered, checked, checksummed Plan."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("make_plan needs a timezone-aware `now`")
+    by_name: dict[str, Desired] = {}
+    for item in desired:
+        if item.name in by_name:
+            raise PlanError(
+                f"two manifests are named {item.name!r}: {by_name[item.name].source} and "
+                f"{item.source}",
+                hint="names are the keys of schedules: rename one of them",
+            )
+        by_name[item.name] = item
+
+    warnings: list[str] = []
+    entries = dict(state.entries)
+    for name in sorted(state.pending):
+        # apply heals the journal before planning; a leftover must not be trusted either way.
+        pending = state.pending[name]
+        warnings.append(
+            f"{name!r}: the state holds an unfinished {pending.op} (started "
+            f"{pending.started_at.isoformat()}); {name!r} is treated as not in state. "
+            "Run `reconciler apply` to heal the journal."
+        )
+        entries.pop(name, None)
+    claimed: dict[str, str] = {}
+    for name in sorted(entries):
+        sid = entries[name].schedule_id
+        if sid in claimed:
+            warnings.append(f"state entries {claimed[sid]!r} and {name!r} share schedule id {sid}")
+        claimed.setdefault(sid, name)
+    free: dict[str, list[RemoteSchedule]] = {}  # remote tasks no state entry claims, by name
+    for sid in sorted(inventory.schedules):
+        if sid not in claimed:
+            task = inventory.schedules[sid]
+            free.setdefault(task.name, []).append(task)
+
+    world = _World(inventory=inventory, now=now, tz=tz, warnings=warnings)
+    actions: list[Action] = []
+    for name in sorted(set(by_name) | set(entries)):
+        d, entry = by_name.get(name), entries.get(name)
+        others = free.get(name, [])
+        action: Action | None
+        if entry is None:
+            assert d is not None
+            action = _plan_new(d, others, world)
+        elif (remote := inventory.schedules.get(entry.schedule_id)) is None:
+            action = _plan_gone(name, d, entry, others, world)
+        elif d is None:  # row: managed remote task, manifest removed -> delete
+            action = DeleteAction(
+                name=name,
+                schedule_id=entry.schedule_id,
+                old_body=canonical.canonicalize(dict(remote.body)),
+                protected=entry.protected,
+                fires_at=_fires_at(remote, world),
+            )
+        else:
+            action = _plan_live(d, entry, remote, world)
+            if others:
+                warnings.append(
+                    f"{len(others)} more remote task(s) named {name!r} are not managed; "
+                    "they are reported as unmanaged"
+                )
+        if isinstance(action, ConflictAction):
+            free.pop(name, None)
+        if action is not None:
+            actions.append(action)
+    for name in sorted(free):  # row: not in state, not in manifests -> unmanaged
+        for remote in free[name]:
+            actions.append(
+                UnmanagedAction(
+                    name=name,
+                    schedule_id=remote.schedule_id,
+                    enabled=bool(remote.body.get("enabled", remote.enabled)),
+                )
+            )
+    actions.sort(key=sort_key)
+
+    active_before = max(len(inventory.schedules), inventory.total_count)
+    kinds = [a.kind for a in actions]
+    active_after = (
+        active_before - kinds.count("delete") + kinds.count("create") + kinds.count("recreate")
+    )
+    plan = Plan(
+        planned_at=now.astimezone(UTC).isoformat(),
+        timezone=str(tz),
+        options=options,
+        inputs=PlanInputs(
+            desired_digest=desired_digest(desired),
+            observed_digest=observed_digest(inventory),
+            state_lineage=state.lineage,
+            state_serial=state.serial,
+            inventory_complete=inventory.complete,
+        ),
+        active_before=active_before,
+        active_after=active_after,
+        managed=len(entries),
+        actions=actions,
+        violations=violations(
+            actions, inventory, len(entries), len(by_name), active_before, now, options
+        ),
+        warnings=warnings,
+    )
+    return plan.model_copy(update={"checksum": plan.compute_checksum()})

@@ -1,0 +1,383 @@
+"""Plans and drift reports as text (terminal), JSON (machines) and Markdown (PR comments).
+
+Makes no decisions: everything shown comes from the :class:`~reconciler.plan.Plan`. Colour is
+the caller's choice (:func:`use_color` answers it from the stream and ``NO_COLOR``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from reconciler.actions import (
+    Action,
+    ConflictAction,
+    CreateAction,
+    DeleteAction,
+    DriftItem,
+    ExpiredAction,
+    RecreateAction,
+    RefreshAction,
+    ReplaceAction,
+    SkipAction,
+    UnmanagedAction,
+    UpdateAction,
+)
+from reconciler.diff import FieldChange, format_path
+from reconciler.plan import Plan
+
+RENDER_FORMAT_VERSION = 1
+
+_RESET = "\033[0m"
+_STYLES = {
+    "green": "\033[32m",
+    "yellow": "\033[33m",
+    "red": "\033[31m",
+    "magenta": "\033[35m",
+    "cyan": "\033[36m",
+    "dim": "\033[2m",
+    "bold": "\033[1m",
+}
+
+# kind -> (marker, colour, verb)
+_LOOK: dict[str, tuple[str, str, str]] = {
+    "create": ("+", "green", "create"),
+    "recreate": ("+", "green", "recreate"),
+    "update": ("~", "yellow", "update"),
+    "refresh": ("~", "cyan", "refresh state"),
+    "replace": ("-/+", "magenta", "replace"),
+    "delete": ("-", "red", "delete"),
+    "expired": ("#", "dim", "forget (expired)"),
+    "conflict": ("!", "red", "conflict"),
+    "unmanaged": ("?", "dim", "unmanaged"),
+    "skip": (".", "dim", "skip"),
+}
+_DRIFT_LOOK: dict[str, tuple[str, str, str]] = {
+    "remote_edit": ("~", "yellow", "remote edit"),
+    "remote_delete": ("-", "red", "remote deletion"),
+    "unmanaged": ("?", "cyan", "unmanaged"),
+    "unapplied": (">", "magenta", "unapplied"),
+}
+
+
+def use_color(stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """Colour only for a terminal, and never when ``NO_COLOR`` is set non-empty (no-color.org)."""
+    if environ.get("NO_COLOR", ""):
+        return False
+    if environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"{_STYLES[style]}{text}{_RESET}" if color else text
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _change_lines(change: FieldChange) -> tuple[str, str]:
+    """(marker, text) of one field change; ``None`` on a side means absent."""
+    if change.old is None:
+        return "+", f"{change.path}: {_value(change.new)}"
+    if change.new is None:
+        return "-", f"{change.path}: {_value(change.old)}"
+    return "~", f"{change.path}: {_value(change.old)} -> {_value(change.new)}"
+
+
+def _leaves(node: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str, Any]]:
+    """Every leaf of a body as (path, value); lists of scalars stay whole, like in diffs."""
+    if isinstance(node, dict):
+        out: list[tuple[str, Any]] = []
+        for key in sorted(node):
+            out.extend(_leaves(node[key], (*prefix, key)))
+        return out
+    if isinstance(node, list) and any(isinstance(v, dict | list) for v in node):
+        out = []
+        for i, item in enumerate(node):
+            out.extend(_leaves(item, (*prefix, i)))
+        return out
+    return [(format_path(prefix), node)]
+
+
+def _about(a: Action) -> str:
+    """What to say about an action after its name (may be empty)."""
+    if isinstance(a, CreateAction):
+        return a.source
+    if isinstance(a, RecreateAction):
+        return f"deleted outside the reconciler; was id {a.old_schedule_id}"
+    if isinstance(a, UpdateAction):
+        return f"id {a.schedule_id}; changed in {_cause_text(a.cause)}"
+    if isinstance(a, ReplaceAction):
+        return f"id {a.old_schedule_id}; {a.reason}: forces replacement"
+    if isinstance(a, DeleteAction):
+        return f"id {a.schedule_id}; manifest removed"
+    if isinstance(a, ExpiredAction):
+        return f"id {a.schedule_id}; {a.reason}; forgotten from state"
+    if isinstance(a, RefreshAction):
+        return f"id {a.schedule_id}; {a.reason}; state only, no API call"
+    if isinstance(a, ConflictAction):
+        same = "; identical body" if a.identical else ""
+        return (
+            f"remote id {', '.join(a.schedule_ids)} has this name but is not managed{same}; "
+            f"adopt with `reconciler import {a.name}={a.schedule_ids[0]}`"
+        )
+    if isinstance(a, UnmanagedAction):
+        state = "enabled" if a.enabled else "disabled"
+        return f"id {a.schedule_id}, {state}; not managed, left alone"
+    assert isinstance(a, SkipAction)
+    return a.reason + ("; forgotten from state" if a.forget else "")
+
+
+def _headline(a: Action) -> str:
+    about = _about(a)
+    return f"{a.name}  ({about})" if about else a.name
+
+
+def _cause_text(cause: str) -> str:
+    return {"manifest": "the manifest", "remote": "the remote task", "both": "both"}[cause]
+
+
+def _detail_lines(a: Action) -> list[tuple[str, str]]:
+    """(marker, text) lines under an action: field diffs, or the fields of a new schedule."""
+    if isinstance(a, UpdateAction | ReplaceAction):
+        lines = [_change_lines(c) for c in a.changes]
+        if a.fires_at:
+            lines.append(("#", f"fires next at {a.fires_at}"))
+        return lines
+    if isinstance(a, CreateAction | RecreateAction):
+        return [("+", f"{path}: {_value(v)}") for path, v in _leaves(a.body)]
+    if isinstance(a, RefreshAction) and a.protected != a.old_protected:
+        old, new = str(a.old_protected).lower(), str(a.protected).lower()
+        return [("~", f"lifecycle.prevent_destroy: {old} -> {new}")]
+    if isinstance(a, DeleteAction) and a.fires_at:
+        return [("#", f"fires next at {a.fires_at}")]
+    return []
+
+
+_MARK_STYLE = {"+": "green", "-": "red", "~": "yellow", "#": "dim"}
+
+
+def summary_line(plan: Plan) -> str:
+    """The terraform-style summary line; recreates count as creates."""
+    c = plan.counts()
+    return (
+        f"Plan: {c['create'] + c['recreate']} to create, {c['update']} to update, "
+        f"{c['replace']} to replace, {c['delete']} to delete."
+    )
+
+
+def _extra_counts(plan: Plan) -> str | None:
+    c = plan.counts()
+    parts = [
+        (c["expired"], "expired (forgotten from state)"),
+        (c["refresh"], "state refresh"),
+        (c["conflict"], "conflict"),
+        (c["unmanaged"], "unmanaged"),
+        (c["skip"], "skipped"),
+    ]
+    shown = [f"{n} {what}" for n, what in parts if n]
+    return "Also: " + ", ".join(shown) + "." if shown else None
+
+
+def _list_block(title: str, items: list[str], style: str, color: bool) -> list[str]:
+    if not items:
+        return []
+    return ["", _paint(title, style, color), *(f"  - {item}" for item in items)]
+
+
+def render_text(plan: Plan, color: bool) -> str:
+    """Terraform-like text: markers ``+ ~ - -/+``, field diffs, violations, summary line."""
+    out = [f"Reconciler plan at {plan.planned_at} (time zone {plan.timezone})", ""]
+    for a in plan.actions:
+        marker, style, verb = _LOOK[a.kind]
+        out.append(f"{_paint(f'{marker:>3} {verb}', style, color)} {_headline(a)}")
+        for mark, text in _detail_lines(a):
+            out.append(f"      {_paint(mark, _MARK_STYLE[mark], color)} {text}")
+    if not plan.actions:
+        out.append("  (no schedules)")
+    out += _list_block("Warnings:", plan.warnings, "yellow", color)
+    out += _list_block(
+        "Safety violations (apply will refuse this plan):", plan.violations, "red", color
+    )
+    out.append("")
+    if not plan.has_changes:
+        out.append("No changes. The remote schedules match the manifests.")
+    out.append(_paint(summary_line(plan), "bold", color))
+    extra = _extra_counts(plan)
+    if extra:
+        out.append(extra)
+    return "\n".join(out) + "\n"
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    """The plan for machines: ``{"format_version": 1, "type": "plan", "summary": ..., ...}``."""
+    data = plan.model_dump(mode="json")
+    data.update(
+        format_version=RENDER_FORMAT_VERSION,
+        type="plan",
+        summary=plan.counts(),
+        has_changes=plan.has_changes,
+        safe=plan.is_safe,
+    )
+    return _dump(data)
+
+
+def _fence(body: str, lang: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{body}\n{ticks}"
+
+
+def _md_diff_lines(a: Action) -> list[str]:
+    lines: list[str] = []
+    changes = a.changes if isinstance(a, UpdateAction | ReplaceAction) else []
+    for c in changes:
+        if c.old is not None:
+            lines.append(f"- {c.path}: {_value(c.old)}")
+        if c.new is not None:
+            lines.append(f"+ {c.path}: {_value(c.new)}")
+    if not changes:
+        for mark, text in _detail_lines(a):
+            lines.append(f"{'!' if mark == '~' else mark} {text}")
+    if isinstance(a, DeleteAction):
+        lines += [f"- {path}: {_value(v)}" for path, v in _leaves(a.old_body)]
+    return lines
+
+
+def _md_counts_table(headers: list[str], values: list[int]) -> list[str]:
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "---:|" * len(headers),
+        "| " + " | ".join(str(v) for v in values) + " |",
+    ]
+
+
+def _md_list(title: str, items: list[str]) -> list[str]:
+    if not items:
+        return []
+    return ["", f"**{title}**", "", *(f"- {html.escape(item, quote=False)}" for item in items)]
+
+
+def _md_details(summary: str, body_lines: list[str]) -> list[str]:
+    out = ["", "<details>", f"<summary>{summary}</summary>", ""]
+    if body_lines:
+        out += [_fence("\n".join(body_lines), "diff"), ""]
+    out.append("</details>")
+    return out
+
+
+def render_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
+    """A PR comment: hidden marker line first, counts table, one <details> per schedule."""
+    c = plan.counts()
+    out = [f"<!-- reconciler-plan:{env} -->", f"### {html.escape(title, quote=False)}", ""]
+    headers = ["create", "update", "replace", "delete", "expired", "conflict", "unmanaged", "skip"]
+    values = [c["create"] + c["recreate"], c["update"] + c["refresh"], *(c[h] for h in headers[2:])]
+    out += _md_counts_table(headers, values)
+    out += ["", summary_line(plan) if plan.has_changes else "No changes."]
+    out += _md_list("Safety violations — apply will refuse this plan:", plan.violations)
+    out += _md_list("Warnings:", plan.warnings)
+    for a in plan.actions:
+        marker, _, verb = _LOOK[a.kind]
+        about = _about(a)
+        summary = f"<code>{html.escape(marker)}</code> {verb} <b>{html.escape(a.name)}</b>" + (
+            f" — {html.escape(about)}" if about else ""
+        )
+        out += _md_details(summary, _md_diff_lines(a))
+    out.append("")
+    out.append(f"<sub>planned at {plan.planned_at} · checksum <code>{plan.checksum}</code></sub>")
+    return "\n".join(out) + "\n"
+
+
+# -- drift --------------------------------------------------------------------------------------
+
+
+def _drift_counts(items: list[DriftItem]) -> dict[str, int]:
+    out = {k: 0 for k in _DRIFT_LOOK}
+    for item in items:
+        out[item.kind] += 1
+    return out
+
+
+def drift_summary_line(items: list[DriftItem]) -> str:
+    if not items:
+        return "No drift."
+    c = _drift_counts(items)
+    return (
+        f"Drift: {c['remote_edit']} remote edit(s), {c['remote_delete']} remote deletion(s), "
+        f"{c['unmanaged']} unmanaged, {c['unapplied']} unapplied manifest change(s)."
+    )
+
+
+def _drift_head(item: DriftItem) -> str:
+    where = f" (id {item.schedule_id})" if item.schedule_id else ""
+    return f"{item.name}{where}: {item.detail}"
+
+
+def render_drift_text(plan: Plan, color: bool) -> str:
+    """Drift report for a terminal: one line per item, field diffs under remote edits."""
+    items = plan.drift_items()
+    out = [f"Drift report at {plan.planned_at} (time zone {plan.timezone})", ""]
+    for item in items:
+        marker, style, verb = _DRIFT_LOOK[item.kind]
+        out.append(f"{_paint(f'{marker:>3} {verb}', style, color)} {_drift_head(item)}")
+        for change in item.changes:
+            mark, text = _change_lines(change)
+            out.append(f"      {_paint(mark, _MARK_STYLE[mark], color)} {text}")
+    out += _list_block("Warnings:", plan.warnings, "yellow", color)
+    out += ["", _paint(drift_summary_line(items), "bold", color)]
+    return "\n".join(out) + "\n"
+
+
+def render_drift_json(plan: Plan) -> str:
+    """Drift for machines: ``{"format_version": 1, "type": "drift", "items": [...], ...}``."""
+    items = plan.drift_items()
+    return _dump(
+        {
+            "format_version": RENDER_FORMAT_VERSION,
+            "type": "drift",
+            "checked_at": plan.planned_at,
+            "timezone": plan.timezone,
+            "has_drift": bool(items),
+            "summary": _drift_counts(items),
+            "items": [i.model_dump(mode="json") for i in items],
+            "warnings": plan.warnings,
+            "inputs": plan.inputs.model_dump(mode="json"),
+        }
+    )
+
+
+def render_drift_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
+    """Drift as Markdown: hidden marker line first, counts table, one <details> per item."""
+    items = plan.drift_items()
+    c = _drift_counts(items)
+    out = [f"<!-- reconciler-drift:{env} -->", f"### {html.escape(title, quote=False)}", ""]
+    out += _md_counts_table(
+        ["remote edits", "remote deletions", "unmanaged", "unapplied"], list(c.values())
+    )
+    out += ["", drift_summary_line(items)]
+    out += _md_list("Warnings:", plan.warnings)
+    for item in items:
+        marker, _, verb = _DRIFT_LOOK[item.kind]
+        summary = (
+            f"<code>{html.escape(marker)}</code> {verb} <b>{html.escape(item.name)}</b> "
+            f"— {html.escape(item.detail)}"
+        )
+        lines: list[str] = []
+        for ch in item.changes:
+            if ch.old is not None:
+                lines.append(f"- {ch.path}: {_value(ch.old)}")
+            if ch.new is not None:
+                lines.append(f"+ {ch.path}: {_value(ch.new)}")
+        out += _md_details(summary, lines)
+    out += ["", f"<sub>checked at {plan.planned_at}</sub>"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,120 @@
+"""The safety rules of DESIGN.md, checked on a plan's actions before any call, all together.
+
+Pure: every figure comes in as a parameter. Each message says what is wrong, for which schedules,
+and what to do (which override flag, or which other step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from reconciler.actions import Action, DeleteAction, ReplaceAction, SkipAction, UpdateAction
+from reconciler.inventory import Inventory
+
+
+class PlanOptions(BaseModel):
+    """Thresholds and overrides of the safety rules (DESIGN.md "Safety rules")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_deletes: int | None = None
+    allow_mass_delete: bool = False
+    fire_guard_minutes: int = 5
+    force: bool = False
+    max_active: int = 1000  # API.md 2.4
+    mass_delete_ratio: float = 0.3
+    mass_delete_min_managed: int = 10
+
+
+def _names(actions: Sequence[Action]) -> str:
+    return ", ".join(repr(a.name) for a in actions)
+
+
+def violations(
+    actions: Sequence[Action],
+    inventory: Inventory,
+    managed: int,
+    desired_count: int,
+    active_before: int,
+    now: datetime,
+    options: PlanOptions,
+) -> list[str]:
+    """Every safety rule of DESIGN.md the plan breaks, in a fixed rule order."""
+    out: list[str] = []
+    deletes = [a for a in actions if isinstance(a, DeleteAction)]
+
+    if not inventory.complete:
+        blocked = [
+            a
+            for a in actions
+            if a.kind in ("delete", "recreate", "expired")
+            or (isinstance(a, SkipAction) and a.forget)
+        ]
+        if blocked:
+            problems = "; ".join(inventory.problems) or "the list did not add up"
+            out.append(
+                f"incomplete inventory ({problems}): deleting, recreating or forgetting "
+                f"{_names(blocked)} is not allowed on a partial read. Re-run when the API "
+                "answers completely."
+            )
+
+    if desired_count == 0 and deletes:
+        out.append(
+            f"the manifest set is empty: refusing to delete all {len(deletes)} managed "
+            f"schedule(s) ({_names(deletes)}); an empty or mistyped manifest directory looks "
+            "exactly like this. Keep at least one manifest, or stop managing them with "
+            "`reconciler state rm NAME`."
+        )
+
+    if not options.allow_mass_delete:
+        ratio = options.mass_delete_ratio
+        if managed >= options.mass_delete_min_managed and len(deletes) > ratio * managed:
+            out.append(
+                f"mass delete: {len(deletes)} of {managed} managed schedules would be deleted "
+                f"(more than {ratio:.0%}): {_names(deletes)}. Re-run with --allow-mass-delete "
+                "if this is intended."
+            )
+        if options.max_deletes is not None and len(deletes) > options.max_deletes:
+            out.append(
+                f"too many deletes: {len(deletes)} exceed --max-deletes {options.max_deletes}: "
+                f"{_names(deletes)}. Re-run with --allow-mass-delete if this is intended."
+            )
+
+    for a in actions:
+        if isinstance(a, DeleteAction | ReplaceAction) and a.protected:
+            verb = "deleted" if isinstance(a, DeleteAction) else "replaced (deleted and re-created)"
+            out.append(
+                f"{a.name!r} has lifecycle.prevent_destroy (remembered in state) and would be "
+                f"{verb}. Set `prevent_destroy: false` in its manifest and apply first, or stop "
+                f"managing it with `reconciler state rm {a.name}`."
+            )
+
+    creates = sum(1 for a in actions if a.kind in ("create", "recreate"))
+    replaces = sum(1 for a in actions if a.kind == "replace")
+    # replace creates before it deletes; apply may run replacements concurrently, so the peak
+    # counts every replacement's new task next to its old one.
+    peak = max(active_before - len(deletes) + replaces, active_before - len(deletes) + creates)
+    if creates + replaces and peak > options.max_active:
+        unmanaged = sum(1 for a in actions if a.kind in ("unmanaged", "conflict"))
+        out.append(
+            f"active limit: apply would need {peak} active schedules at its peak (limit "
+            f"{options.max_active}, API.md 2.4; {active_before} active now, {unmanaged} of "
+            "them not managed). Delete some schedules first."
+        )
+
+    if not options.force:
+        guard = options.fire_guard_minutes
+        for a in actions:
+            if isinstance(a, UpdateAction | ReplaceAction | DeleteAction) and a.fires_at:
+                fires = datetime.fromisoformat(a.fires_at)
+                minutes = (fires - now).total_seconds() / 60
+                if minutes <= guard:
+                    out.append(
+                        f"{a.name!r} fires at {a.fires_at} (in {max(minutes, 0):.1f} min, within "
+                        f"--fire-guard {guard:g}): a {a.kind} now races the push. Re-run with "
+                        "--force, or wait until it has fired."
+                    )
+    return out
