@@ -37,6 +37,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 
+from reconciler.config import DATA_CENTERS
 from reconciler.errors import ConfigError
 
 DEFAULT_ENV = "default"
@@ -46,8 +47,7 @@ DEFAULT_APP_KEY_ENV = "ENGAGELAB_APP_KEY"
 DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable name, not a secret
 DEFAULT_FIRE_GUARD_MINUTES = 5.0
 DEFAULT_MASS_DELETE_RATIO = 0.3
-# The same names as the --data-center choices of cli.py.
-DATA_CENTER_NAMES = ("sgp", "hk", "usva", "defra", "jpn", "bra")
+DATA_CENTER_NAMES = tuple(DATA_CENTERS)
 
 TOP_KEYS = ("environments", "default")
 ENV_KEYS = (
