@@ -129,7 +129,7 @@ def test_inventory_bodies_match_the_server_exactly() -> None:
 def test_429_from_the_server_is_waited_out_as_its_retry_after_says() -> None:
     """Emulator rate limit 20/s: the client waits Retry-After (fake time) and finishes."""
     time = FakeTime()
-    em, ids = _emulator(60, faults=Faults(rate_limit=20), monotonic=time.clock)
+    em, _ = _emulator(60, faults=Faults(rate_limit=20), monotonic=time.clock)
     em.clear_log()
     sleep = FakeSleep()
 
@@ -213,7 +213,7 @@ def _create_once(client: EngageLabClient, body: dict[str, Any]) -> None:
 
 
 def test_create_that_commits_then_hangs_is_ambiguous_sent_once_no_duplicate() -> None:
-    """The write lands, the answer hangs past --timeout: AmbiguousCreateError, one POST, one task."""
+    """Write applied, answer held past --timeout: AmbiguousCreateError, one POST, one task."""
     em, _ = _emulator(faults=Faults(commit_then_timeout_rate=1.0, hang_seconds=5))
     with pytest.raises(AmbiguousCreateError) as info:
         _create_once(_client(em, timeout=0.05), schedule_body("launch_day"))
@@ -313,7 +313,7 @@ def test_known_ids_deleted_out_of_band_are_gone() -> None:
 
 def test_a_proxys_html_502_on_a_detail_is_retried_and_the_read_completes() -> None:
     """An HTML gateway page in the middle of the read is a retryable server error."""
-    em, ids = _emulator(10)
+    em, _ = _emulator(10)
 
     def html_once(request: httpx.Request, calls: int) -> httpx.Response | None:
         if calls == 4:
