@@ -1,0 +1,169 @@
+// Keeps exactly one GitHub conversation item per environment, found again through a hidden
+// marker on its first line:
+//   - postPlan:    the sticky pull-request comment with the Markdown plan (plan.yml);
+//   - reportDrift: the one open issue labelled `drift` for an environment (drift.yml).
+// Called from actions/github-script with its `github` (Octokit) and `context`; no other
+// dependencies, so it runs under `node --test` with a fake Octokit (github-report.test.js).
+"use strict";
+
+// GitHub refuses comment and issue bodies longer than 65,536 characters.
+const BODY_LIMIT = 65000;
+const PLAN_MARKER = /^<!-- reconciler-plan:[^>]*-->$/;
+
+function planMarker(name) {
+  return `<!-- reconciler-plan:${name} -->`;
+}
+
+function driftMarker(name) {
+  return `<!-- reconciler-drift:${name} -->`;
+}
+
+function firstLine(text) {
+  return (text || "").split("\n", 1)[0].trim();
+}
+
+// Cut `text` so that text + note fits the limit, on a line boundary, saying where the rest is.
+function truncate(text, limit, note) {
+  if (text.length <= limit) return text;
+  const room = Math.max(0, limit - note.length - 2);
+  const cut = text.lastIndexOf("\n", room);
+  return `${text.slice(0, cut > 0 ? cut : room)}\n\n${note}`;
+}
+
+// The comment body: the marker line first, then the Markdown plan. The reconciler prints the
+// marker as the first line of its Markdown; anything printed before it (e.g. a notice) is
+// dropped, and a missing marker is added so the comment can always be found again.
+function planBody({ name, markdown, exitcode, runUrl, sha }) {
+  const lines = (markdown || "").split("\n");
+  const at = lines.findIndex((line) => PLAN_MARKER.test(line.trim()));
+  const marker = at >= 0 ? lines[at].trim() : planMarker(name);
+  const footer =
+    `\n\n---\n<sub>Plan of \`${name}\` for ${sha ? `\`${sha.slice(0, 7)}\`` : "this pull request"}` +
+    ` · [workflow run](${runUrl}) · plan file: artifact \`plan-${name}\`</sub>`;
+  let text;
+  if (exitcode === "0" || exitcode === "2") {
+    text = at >= 0 ? lines.slice(at + 1).join("\n").trim() : (markdown || "").trim();
+    if (!text) text = exitcode === "0" ? "No changes." : "Changes planned (see the plan file).";
+  } else {
+    text =
+      `### reconciler plan failed for \`${name}\`\n\n` +
+      `The plan could not be computed (exit code ${exitcode}); see the [workflow run](${runUrl}) ` +
+      "for the error. Do not merge until the plan succeeds: the merge applies whatever the " +
+      "plan computes then.";
+  }
+  const note = `*Plan cut to fit a comment; the full plan is in the artifact \`plan-${name}\`.*`;
+  return `${marker}\n${truncate(text, BODY_LIMIT - marker.length - footer.length - 1, note)}${footer}`;
+}
+
+function findByMarker(items, marker) {
+  return items.filter(
+    (item) => item.user && item.user.type === "Bot" && firstLine(item.body) === marker,
+  );
+}
+
+// Create or update the one plan comment of `name` on the pull request of `context`.
+// With no changes (exit code 0) and no earlier comment, nothing is posted: a pull request that
+// touches one app of hundreds gets one comment, not hundreds.
+async function postPlan({ github, context, core }, { name, markdown, exitcode, runUrl, sha }) {
+  const { owner, repo } = context.repo;
+  const issue_number = context.issue.number;
+  const body = planBody({ name, markdown, exitcode, runUrl, sha });
+  const marker = firstLine(body);
+  const comments = await github.paginate(github.rest.issues.listComments, {
+    owner,
+    repo,
+    issue_number,
+    per_page: 100,
+  });
+  const [keep, ...extra] = findByMarker(comments, marker);
+  for (const dup of extra) {
+    // Left over from two runs racing before concurrency cancelled one: keep a single comment.
+    await github.rest.issues.deleteComment({ owner, repo, comment_id: dup.id });
+  }
+  if (keep) {
+    if (keep.body !== body) {
+      await github.rest.issues.updateComment({ owner, repo, comment_id: keep.id, body });
+    }
+    core.info(`updated plan comment ${keep.id} for ${name}`);
+    return { action: "updated", id: keep.id };
+  }
+  if (exitcode === "0") {
+    core.info(`no changes for ${name} and no earlier comment: nothing posted`);
+    return { action: "none" };
+  }
+  const created = await github.rest.issues.createComment({ owner, repo, issue_number, body });
+  core.info(`created plan comment ${created.data.id} for ${name}`);
+  return { action: "created", id: created.data.id };
+}
+
+async function ensureLabel(github, owner, repo, name, color, description) {
+  try {
+    await github.rest.issues.getLabel({ owner, repo, name });
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    await github.rest.issues.createLabel({ owner, repo, name, color, description });
+  }
+}
+
+// Open, update or close the one drift issue of environment `name`.
+// drifted=true: the report becomes the issue body (created with labels `drift` and
+// `env:<name>` when none is open). drifted=false: an open issue is closed with a comment.
+async function reportDrift({ github, context, core }, { name, drifted, report, runUrl }) {
+  const { owner, repo } = context.repo;
+  const marker = driftMarker(name);
+  const envLabel = `env:${name}`.slice(0, 50);
+  const issues = await github.paginate(github.rest.issues.listForRepo, {
+    owner,
+    repo,
+    state: "open",
+    labels: "drift",
+    per_page: 100,
+  });
+  const open = findByMarker(issues, marker).filter((issue) => !issue.pull_request);
+  const [current] = open;
+  if (!drifted) {
+    for (const issue of open) {
+      await github.rest.issues.createComment({
+        owner,
+        repo,
+        issue_number: issue.number,
+        body: `No drift in \`${name}\` any more ([workflow run](${runUrl})). Closing.`,
+      });
+      await github.rest.issues.update({
+        owner,
+        repo,
+        issue_number: issue.number,
+        state: "closed",
+        state_reason: "completed",
+      });
+      core.info(`closed drift issue #${issue.number} for ${name}`);
+    }
+    return { action: open.length ? "closed" : "none", numbers: open.map((i) => i.number) };
+  }
+  let text = (report || "").trim();
+  if (firstLine(text) === marker) text = text.slice(marker.length).trim();
+  const footer =
+    `\n\n---\n<sub>Last checked by [this workflow run](${runUrl}). This issue is updated by ` +
+    "every drift run and closed automatically once the live app matches git again.</sub>";
+  const note = "*Report cut to fit an issue; the full report is in the workflow run summary.*";
+  const body = `${marker}\n${truncate(text || "Drift detected.", BODY_LIMIT - marker.length - footer.length - 1, note)}${footer}`;
+  const title = `Drift in ${name}: live schedules differ from git`;
+  if (current) {
+    await github.rest.issues.update({ owner, repo, issue_number: current.number, title, body });
+    core.info(`updated drift issue #${current.number} for ${name}`);
+    return { action: "updated", numbers: [current.number] };
+  }
+  await ensureLabel(github, owner, repo, "drift", "d93f0b", "Live EngageLab schedules differ from git");
+  await ensureLabel(github, owner, repo, envLabel, "0e8a16", "reconciler environment");
+  const created = await github.rest.issues.create({
+    owner,
+    repo,
+    title,
+    body,
+    labels: ["drift", envLabel],
+  });
+  core.info(`opened drift issue #${created.data.number} for ${name}`);
+  return { action: "created", numbers: [created.data.number] };
+}
+
+module.exports = { postPlan, reportDrift, planBody, truncate, planMarker, driftMarker, BODY_LIMIT };

@@ -1,0 +1,202 @@
+// Tests of github-report.js against an in-memory fake of the few Octokit calls it makes.
+// Run: node --test .github/scripts/github-report.test.js   (part of .ci/run)
+"use strict";
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { postPlan, reportDrift, planBody, truncate, BODY_LIMIT } = require("./github-report.js");
+
+const BOT = { login: "github-actions[bot]", type: "Bot" };
+const HUMAN = { login: "alice", type: "User" };
+
+// A fake repository: comments of one pull request, issues and labels, as GitHub would keep them.
+function fakeGitHub() {
+  const state = { comments: [], issues: [], labels: new Set(), nextId: 1 };
+  const notFound = () => Object.assign(new Error("Not Found"), { status: 404 });
+  const rest = {
+    issues: {
+      listComments: async () => ({ data: state.comments }),
+      createComment: async ({ issue_number, body }) => {
+        const c = { id: state.nextId++, issue_number, body, user: BOT };
+        state.comments.push(c);
+        return { data: c };
+      },
+      updateComment: async ({ comment_id, body }) => {
+        state.comments.find((c) => c.id === comment_id).body = body;
+        return { data: {} };
+      },
+      deleteComment: async ({ comment_id }) => {
+        state.comments = state.comments.filter((c) => c.id !== comment_id);
+      },
+      listForRepo: async ({ labels, state: which }) => ({
+        data: state.issues.filter((i) => i.state === which && i.labels.includes(labels)),
+      }),
+      create: async ({ title, body, labels }) => {
+        const i = { number: state.nextId++, title, body, labels, state: "open", user: BOT };
+        state.issues.push(i);
+        return { data: i };
+      },
+      update: async ({ issue_number, ...fields }) => {
+        Object.assign(
+          state.issues.find((i) => i.number === issue_number),
+          fields,
+        );
+        return { data: {} };
+      },
+      getLabel: async ({ name }) => {
+        if (!state.labels.has(name)) throw notFound();
+        return { data: { name } };
+      },
+      createLabel: async ({ name }) => {
+        state.labels.add(name);
+        return { data: { name } };
+      },
+    },
+  };
+  const paginate = async (method, params) => (await method(params)).data;
+  return { state, github: { rest, paginate } };
+}
+
+const context = { repo: { owner: "o", repo: "r" }, issue: { number: 7 } };
+const core = { info() {} };
+const PLAN = "<!-- reconciler-plan:staging -->\n## Plan: 1 to create\n\n+ weekly-digest";
+const args = (extra) => ({ name: "staging", runUrl: "https://run/1", sha: "abcdef123", ...extra });
+
+test("a second plan run updates the first comment instead of adding one", async () => {
+  const { state, github } = fakeGitHub();
+  await postPlan({ github, context, core }, args({ markdown: PLAN, exitcode: "2" }));
+  const changed = PLAN.replace("1 to create", "2 to create");
+  await postPlan({ github, context, core }, args({ markdown: changed, exitcode: "2" }));
+  assert.equal(state.comments.length, 1);
+  assert.match(state.comments[0].body, /2 to create/);
+  assert.equal(state.comments[0].body.split("\n")[0], "<!-- reconciler-plan:staging -->");
+});
+
+test("each environment keeps its own comment", async () => {
+  const { state, github } = fakeGitHub();
+  await postPlan({ github, context, core }, args({ markdown: PLAN, exitcode: "2" }));
+  const prod = PLAN.replace("staging", "production");
+  await postPlan({ github, context, core }, args({ name: "production", markdown: prod, exitcode: "2" }));
+  assert.equal(state.comments.length, 2);
+});
+
+test("no changes and no earlier comment posts nothing", async () => {
+  const { state, github } = fakeGitHub();
+  const r = await postPlan(
+    { github, context, core },
+    args({ markdown: "<!-- reconciler-plan:staging -->\nNo changes.", exitcode: "0" }),
+  );
+  assert.equal(r.action, "none");
+  assert.equal(state.comments.length, 0);
+});
+
+test("no changes after earlier changes updates the comment to say so", async () => {
+  const { state, github } = fakeGitHub();
+  await postPlan({ github, context, core }, args({ markdown: PLAN, exitcode: "2" }));
+  await postPlan(
+    { github, context, core },
+    args({ markdown: "<!-- reconciler-plan:staging -->\nNo changes.", exitcode: "0" }),
+  );
+  assert.equal(state.comments.length, 1);
+  assert.match(state.comments[0].body, /No changes\./);
+});
+
+test("a human comment quoting the marker is neither edited nor counted", async () => {
+  const { state, github } = fakeGitHub();
+  state.comments.push({ id: 99, body: "<!-- reconciler-plan:staging -->\nhello", user: HUMAN });
+  await postPlan({ github, context, core }, args({ markdown: PLAN, exitcode: "2" }));
+  assert.equal(state.comments.length, 2);
+  assert.equal(state.comments[0].body, "<!-- reconciler-plan:staging -->\nhello");
+});
+
+test("duplicate bot comments from a race are reduced to one", async () => {
+  const { state, github } = fakeGitHub();
+  for (const id of [1, 2]) state.comments.push({ id, body: `${PLAN}\nold ${id}`, user: BOT });
+  state.nextId = 3;
+  await postPlan({ github, context, core }, args({ markdown: PLAN, exitcode: "2" }));
+  assert.deepEqual(
+    state.comments.map((c) => c.id),
+    [1],
+  );
+});
+
+test("a failed plan replaces the comment with a failure notice under the same marker", async () => {
+  const { state, github } = fakeGitHub();
+  await postPlan({ github, context, core }, args({ markdown: PLAN, exitcode: "2" }));
+  await postPlan({ github, context, core }, args({ markdown: "", exitcode: "1" }));
+  assert.equal(state.comments.length, 1);
+  assert.match(state.comments[0].body, /plan failed for `staging`/);
+});
+
+test("text printed before the marker is dropped so the marker stays the first line", () => {
+  const body = planBody(args({ markdown: `notice: something\n${PLAN}`, exitcode: "2" }));
+  assert.equal(body.split("\n")[0], "<!-- reconciler-plan:staging -->");
+  assert.doesNotMatch(body, /notice: something/);
+});
+
+test("a huge plan is cut below GitHub's body limit and keeps marker and footer", () => {
+  const huge = `${PLAN}\n${"+ line of the plan\n".repeat(10000)}`;
+  const body = planBody(args({ markdown: huge, exitcode: "2" }));
+  assert.ok(body.length <= BODY_LIMIT, `${body.length} > ${BODY_LIMIT}`);
+  assert.equal(body.split("\n")[0], "<!-- reconciler-plan:staging -->");
+  assert.match(body, /full plan is in the artifact `plan-staging`/);
+  assert.match(body, /workflow run/);
+});
+
+test("truncate leaves short texts alone", () => {
+  assert.equal(truncate("abc", 10, "cut"), "abc");
+});
+
+const DRIFT = "## Drift in staging\n\n~ weekly-digest: push.notification.alert changed";
+const driftArgs = (extra) => ({ name: "staging", runUrl: "https://run/2", ...extra });
+
+test("drift opens one labelled issue and later runs update it", async () => {
+  const { state, github } = fakeGitHub();
+  await reportDrift({ github, context, core }, driftArgs({ drifted: true, report: DRIFT }));
+  await reportDrift(
+    { github, context, core },
+    driftArgs({ drifted: true, report: `${DRIFT}\n~ monthly-reminder` }),
+  );
+  assert.equal(state.issues.length, 1);
+  assert.deepEqual(state.issues[0].labels, ["drift", "env:staging"]);
+  assert.match(state.issues[0].body, /monthly-reminder/);
+  assert.equal(state.issues[0].body.split("\n")[0], "<!-- reconciler-drift:staging -->");
+  assert.ok(state.labels.has("drift") && state.labels.has("env:staging"));
+});
+
+test("drift gone closes the open issue", async () => {
+  const { state, github } = fakeGitHub();
+  await reportDrift({ github, context, core }, driftArgs({ drifted: true, report: DRIFT }));
+  const r = await reportDrift({ github, context, core }, driftArgs({ drifted: false }));
+  assert.equal(r.action, "closed");
+  assert.equal(state.issues[0].state, "closed");
+});
+
+test("no drift and no open issue does nothing", async () => {
+  const { state, github } = fakeGitHub();
+  const r = await reportDrift({ github, context, core }, driftArgs({ drifted: false }));
+  assert.equal(r.action, "none");
+  assert.equal(state.issues.length, 0);
+});
+
+test("drift of one environment leaves another environment's issue alone", async () => {
+  const { state, github } = fakeGitHub();
+  await reportDrift({ github, context, core }, driftArgs({ drifted: true, report: DRIFT }));
+  await reportDrift(
+    { github, context, core },
+    driftArgs({ name: "production", drifted: false }),
+  );
+  assert.equal(state.issues.length, 1);
+  assert.equal(state.issues[0].state, "open");
+});
+
+test("drift after a closed issue opens a new one", async () => {
+  const { state, github } = fakeGitHub();
+  await reportDrift({ github, context, core }, driftArgs({ drifted: true, report: DRIFT }));
+  await reportDrift({ github, context, core }, driftArgs({ drifted: false }));
+  await reportDrift({ github, context, core }, driftArgs({ drifted: true, report: DRIFT }));
+  assert.deepEqual(
+    state.issues.map((i) => i.state),
+    ["closed", "open"],
+  );
+});
