@@ -91,9 +91,7 @@ def control_routes(emulator: Emulator) -> list[BaseRoute]:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _bad(message: str) -> Response:

@@ -467,9 +467,7 @@ class Emulator:
     def _churn(self) -> None:
         """List churn fault: create or delete unmanaged ``churn_*`` tasks between page reads."""
         for _ in range(self._dice.faults.churn_per_page):
-            churned = [
-                t for t in self._store.active() if t.body["name"].startswith(CHURN_PREFIX)
-            ]
+            churned = [t for t in self._store.active() if t.body["name"].startswith(CHURN_PREFIX)]
             full = len(self._store.active()) >= self.max_active
             if churned and (full or self._dice.coin()):
                 victim = churned[self._dice.choice(len(churned))]

@@ -142,7 +142,7 @@ def _check_trigger(trigger: Any, *, now: datetime, tz: ZoneInfo) -> None:
         moment = _datetime(spec, "backup_time", "trigger.intelligent.backup_time", tz)
         if moment <= now or moment > latest:
             raise time_invalid(
-                "trigger.intelligent.backup_time must be \"now\" or a time within the next year"
+                'trigger.intelligent.backup_time must be "now" or a time within the next year'
             )
 
 
@@ -159,7 +159,7 @@ def _check_periodical(spec: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> N
     if wire.localize(end, tz) <= now:
         raise time_invalid(f"{where}.end {spec['end']!r} has passed: the task could never fire")
     if wire.parse_time_of_day(spec.get("time")) is None:
-        raise time_invalid(f"{where}.time must be \"HH:mm:ss\" (24 h), got {spec.get('time')!r}")
+        raise time_invalid(f'{where}.time must be "HH:mm:ss" (24 h), got {spec.get("time")!r}')
     unit = spec.get("time_unit")
     if not isinstance(unit, str) or unit.lower() not in ("day", "week", "month"):
         raise time_invalid(f"{where}.time_unit must be day, week or month, got {unit!r}")
@@ -195,7 +195,7 @@ def _zone_type(spec: Mapping[str, Any], kind: str) -> None:
 def _naive(spec: Mapping[str, Any], key: str, where: str) -> datetime:
     parsed = wire.parse_datetime(spec.get(key))
     if parsed is None:
-        raise time_invalid(f"{where} must be \"yyyy-MM-dd HH:mm:ss\", got {spec.get(key)!r}")
+        raise time_invalid(f'{where} must be "yyyy-MM-dd HH:mm:ss", got {spec.get(key)!r}')
     return parsed
 
 
@@ -269,7 +269,7 @@ def _check_body(body: Any) -> None:
     if "live_activity" in body and ({"notification", "message"} & set(contents)):
         raise push_invalid("push.body.live_activity cannot be combined with notification/message")
     if {"voip", "live_activity"} & set(contents) and platforms != {"ios"}:
-        raise push_invalid("push.body: live_activity and voip are iOS only (platform \"ios\")")
+        raise push_invalid('push.body: live_activity and voip are iOS only (platform "ios")')
     for key in contents:
         if not isinstance(body[key], dict):
             raise push_invalid(f"push.body.{key} must be an object")
@@ -324,7 +324,7 @@ def check_notification(notification: Any, where: str, fail: Fail) -> None:
         (isinstance(badge, int) and not isinstance(badge, bool))
         or (isinstance(badge, str) and _BADGE_RE.match(badge))
     ):
-        raise fail(f"{where}.ios.badge must be an integer or a string like \"+1\"")
+        raise fail(f'{where}.ios.badge must be an integer or a string like "+1"')
     hmos = notification.get("hmos") or {}
     for key, low in (("badge_add_num", 1), ("badge_set_num", 0)):
         value = hmos.get(key)

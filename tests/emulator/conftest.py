@@ -1,0 +1,142 @@
+"""Fixtures for the emulator conformance tests.
+
+``api`` is an ``httpx.Client`` with the demo credentials, parametrized over two transports:
+"http" (uvicorn on 127.0.0.1, a free port, via ``serve_emulator``) and "asgi" (in-process via
+``httpx.ASGITransport``). Both talk to the same session-wide ``Emulator`` whose clock is a
+``FakeClock``; the ``emulator`` fixture resets it and sets the time to ``START`` for every test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import anyio.from_thread
+import httpx
+import pytest
+
+from reconciler.emulator import Emulator, Faults, create_app
+from reconciler.testing import serve_emulator
+from tests.emulator.helpers import AUTH, START
+
+
+class FakeClock:
+    """A clock that only moves when told to (the emulator adds its own offset on top)."""
+
+    def __init__(self, moment: datetime = START) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+class SleepRecorder:
+    """An injected ``sleep`` that records the delays asked for and returns at once."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+class FakeMonotonic:
+    """An injected monotonic clock for the rate-limit buckets."""
+
+    def __init__(self) -> None:
+        self.value = 1000.0
+
+    def __call__(self) -> float:
+        return self.value
+
+
+class PortalTransport(httpx.BaseTransport):
+    """A sync transport running ``httpx.ASGITransport`` on an event loop in another thread.
+
+    Lets one synchronous test body drive both the real server and the in-process app.
+    """
+
+    def __init__(self, app: Any, portal: anyio.from_thread.BlockingPortal) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
+        self._portal = portal
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def run() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            response = await self._asgi.handle_async_request(request)
+            body = await response.aread()
+            return response.status_code, response.headers.raw, body
+
+        status, headers, body = self._portal.call(run)
+        return httpx.Response(status, headers=headers, content=body, request=request)
+
+
+@pytest.fixture(scope="session")
+def sleeper() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture(scope="session")
+def monotonic() -> FakeMonotonic:
+    return FakeMonotonic()
+
+
+@pytest.fixture(scope="session")
+def shared_emulator(sleeper: SleepRecorder, monotonic: FakeMonotonic) -> Emulator:
+    return Emulator(clock=FakeClock(), sleep=sleeper, monotonic=monotonic)
+
+
+@pytest.fixture(scope="session")
+def served_url(shared_emulator: Emulator) -> Iterator[str]:
+    with serve_emulator(shared_emulator) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[anyio.from_thread.BlockingPortal]:
+    with anyio.from_thread.start_blocking_portal() as p:
+        yield p
+
+
+@pytest.fixture
+def emulator(
+    shared_emulator: Emulator, sleeper: SleepRecorder, monotonic: FakeMonotonic
+) -> Emulator:
+    """The session emulator, emptied, faults off, at ``START``."""
+    shared_emulator.faults = Faults()
+    shared_emulator.max_active = 1000
+    shared_emulator.reset()
+    shared_emulator.set_time(START)
+    sleeper.calls.clear()
+    monotonic.value += 1000.0  # far from any previous bucket state
+    return shared_emulator
+
+
+@pytest.fixture(params=["http", "asgi"])
+def transport_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def api(
+    request: pytest.FixtureRequest,
+    transport_kind: str,
+    emulator: Emulator,
+    portal: anyio.from_thread.BlockingPortal,
+) -> Iterator[httpx.Client]:
+    """An authenticated client of the emulator, over real HTTP or in-process."""
+    if transport_kind == "http":
+        url = request.getfixturevalue("served_url")
+        client = httpx.Client(base_url=url, auth=AUTH, timeout=5.0)
+    else:
+        transport = PortalTransport(create_app(emulator), portal)
+        client = httpx.Client(base_url="http://emulator", auth=AUTH, transport=transport)
+    with client:
+        yield client
+
+
+@pytest.fixture
+def anon(api: httpx.Client) -> httpx.Client:
+    """The same client without credentials (control plane, auth tests)."""
+    api.auth = None  # type: ignore[assignment]
+    return api
