@@ -23,6 +23,10 @@ COMMANDS: dict[str, str] = {
     "validate": "reconciler.commands.validate:validate",
     "schema": "reconciler.commands.validate:schema",
     "emulator": "reconciler.commands.emulator:emulator",
+    "plan": "reconciler.commands.plan:plan",
+    "apply": "reconciler.commands.plan:apply",
+    "drift": "reconciler.commands.plan:drift",
+    "import": "reconciler.commands.importing:import_",
     "state": "reconciler.commands.state:state",
 }
 

@@ -1,0 +1,447 @@
+"""Carry out a Plan against the API, journalled so that a crash at any point heals on re-run.
+
+The promise: never a duplicate task, never a lost one. It rests on three habits:
+
+* Every create (and the create half of a replace or recreate) is written to the state's
+  ``pending`` journal, and that journal is saved, *before* the POST leaves. After a crash, or
+  after a create whose answer was lost, :func:`heal_journal` looks the task up by name and body
+  fingerprint: found means adopt it, a complete read without it means the POST never took effect.
+* A replace records the new task together with a pending delete of the old one in one state
+  write, so the old task is deleted on the next run even if the process dies in between.
+* Updates and deletes need no journal: a PUT repeated is harmless and a crash after it shows up
+  as a ``refresh`` in the next plan; a delete whose state write was lost shows up as ``expired``.
+
+State is saved after every phase and, within a phase, at most every ``save_interval`` seconds
+(saving 1000 entries after each of 1000 writes would cost more than the writes); what a crash
+loses of that window is exactly what the journal and re-planning recover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from reconciler import state as st
+from reconciler.actions import (
+    Action,
+    CreateAction,
+    DeleteAction,
+    ExpiredAction,
+    RecreateAction,
+    RefreshAction,
+    ReplaceAction,
+    SkipAction,
+    UpdateAction,
+)
+from reconciler.client import EngageLabClient
+from reconciler.diff import fingerprint_matches
+from reconciler.errors import (
+    AmbiguousCreateError,
+    InventoryError,
+    NotFoundError,
+    ReconcilerError,
+    RemoteError,
+)
+from reconciler.inventory import Inventory, read_inventory
+from reconciler.plan import Plan
+from reconciler.state import State, StateStore
+
+Progress = Callable[[str], None]
+
+
+class StateWriter:
+    """The state being changed by one apply, and when it was last made durable."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        state: State,
+        *,
+        save_interval: float = 0.1,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.state = state
+        self.save_interval = save_interval
+        self._monotonic = monotonic
+        self._dirty = False
+        self._last_save = monotonic()
+
+    def change(self, fn: Callable[..., State], *args: Any) -> None:
+        """Replace the state by ``fn(state, *args)`` (one of the pure helpers of state.py)."""
+        self.state = fn(self.state, *args)
+        self._dirty = True
+
+    def flush(self) -> None:
+        """Save now if anything changed (atomic; serial + 1)."""
+        if self._dirty:
+            self.state = self.store.save(self.state)
+            self._dirty = False
+            self._last_save = self._monotonic()
+
+    def maybe_flush(self) -> None:
+        """Save if the last save is older than ``save_interval``."""
+        if self._dirty and self._monotonic() - self._last_save >= self.save_interval:
+            self.flush()
+
+
+# -- journal healing --------------------------------------------------------------------------
+
+
+@dataclass
+class Healing:
+    """What the journal says still has to happen, decided from a fresh inventory."""
+
+    state: State
+    finish_deletes: list[tuple[str, str]] = field(default_factory=list)  # (name, old id)
+    unresolved: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.notes or self.finish_deletes)
+
+
+def journal_ids(state: State) -> list[str]:
+    """Ids the inventory must confirm (listed or 404) for the journal to be healed."""
+    ids = {e.schedule_id for e in state.entries.values()}
+    ids |= {p.old_schedule_id for p in state.pending.values() if p.old_schedule_id}
+    return sorted(ids)
+
+
+def find_created(
+    inventory: Inventory, name: str, fingerprint: str, exclude: set[str]
+) -> list[str]:
+    """Ids of tasks named ``name`` with the journalled body that nobody else owns (sorted)."""
+    return sorted(
+        task.schedule_id
+        for task in inventory.schedules.values()
+        if task.name == name
+        and task.schedule_id not in exclude
+        and fingerprint_matches(fingerprint, task.body)
+    )
+
+
+def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
+    """Resolve every pending entry against what the server holds (pure).
+
+    create / recreate / replace: the task with the journalled name and fingerprint that no state
+    entry claims is adopted; if a complete read has no such task, the POST never took effect and
+    the entry is dropped; if the read is incomplete, the entry stays (``unresolved``) and nothing
+    may be planned for that name. delete: the old task is deleted if it still exists.
+    update: always dropped (the next plan repeats or refreshes it).
+    """
+    out = Healing(state=state)
+    claimed = {e.schedule_id for e in state.entries.values()}
+    for name in sorted(state.pending):
+        p = state.pending[name]
+        if p.op == "update":
+            out.state = st.clear_pending(out.state, name)
+            out.notes.append(f"{name!r}: interrupted update dropped from the journal")
+            continue
+        if p.op == "delete":
+            old = p.old_schedule_id
+            if old and old in inventory.schedules:
+                out.finish_deletes.append((name, old))
+            elif old and old not in inventory.gone and not inventory.complete:
+                out.unresolved.append(name)
+            else:
+                out.state = st.clear_pending(out.state, name)
+                out.notes.append(f"{name!r}: the old task {old} is already gone")
+            continue
+        # create, recreate (journalled as "create"), replace: find the task we may have made
+        exclude = claimed | ({p.old_schedule_id} if p.old_schedule_id else set())
+        matches = find_created(inventory, name, p.fingerprint, exclude)
+        if matches:
+            found = matches[0]
+            entry = state.entries.get(name)
+            protected = entry.protected if entry is not None else False
+            out.state = st.record_create(out.state, name, found, p.fingerprint, protected, now)
+            claimed.add(found)
+            out.notes.append(f"{name!r}: adopted {found}, created before a crash")
+            if p.op == "replace" and p.old_schedule_id:
+                out.state = st.begin_pending(
+                    out.state, "delete", name, p.fingerprint, now, p.old_schedule_id
+                )
+                if p.old_schedule_id in inventory.schedules:
+                    out.finish_deletes.append((name, p.old_schedule_id))
+                else:
+                    out.state = st.clear_pending(out.state, name)
+            if len(matches) > 1:
+                extra = ", ".join(matches[1:])
+                out.notes.append(
+                    f"{name!r}: more tasks with the same name and body exist ({extra}); "
+                    "they are reported as conflicts, not deleted"
+                )
+        elif inventory.complete:
+            out.state = st.clear_pending(out.state, name)
+            out.notes.append(f"{name!r}: the interrupted {p.op} never reached the server")
+        else:
+            out.unresolved.append(name)
+    return out
+
+
+async def finish_healing(
+    client: EngageLabClient, writer: StateWriter, healing: Healing
+) -> list[str]:
+    """Carry out the deletes the journal still owes; returns failures (empty on success)."""
+    failures: list[str] = []
+    for name, old in healing.finish_deletes:
+        try:
+            await client.delete_schedule(old)
+        except NotFoundError:
+            pass
+        except RemoteError as exc:
+            failures.append(f"{name}: finishing the delete of the replaced task {old}: {exc}")
+            continue
+        writer.change(st.clear_pending, name)
+    writer.flush()
+    return failures
+
+
+def require_healed(healing: Healing) -> None:
+    if healing.unresolved:
+        names = ", ".join(repr(n) for n in healing.unresolved)
+        raise InventoryError(
+            f"interrupted writes of {names} cannot be resolved from an incomplete remote read",
+            hint="re-run when the API answers every page; nothing was changed",
+        )
+
+
+# -- execution --------------------------------------------------------------------------------
+
+
+@dataclass
+class ApplyReport:
+    """What an apply did."""
+
+    done: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    writes: int = 0
+
+    def summary(self) -> str:
+        ok = f"Apply complete: {len(self.done)} action(s) done, {self.writes} remote write(s)"
+        return ok + (f", {len(self.failures)} failed." if self.failures else ".")
+
+
+class Executor:
+    """Runs the actions of one plan; independent actions go on when one fails."""
+
+    def __init__(
+        self,
+        client: EngageLabClient,
+        writer: StateWriter,
+        *,
+        now: Callable[[], datetime],
+        progress: Progress | None = None,
+    ) -> None:
+        self.client = client
+        self.writer = writer
+        self.now = now
+        self.progress = progress
+        self.report = ApplyReport()
+        self._ambiguous: list[CreateAction | RecreateAction | ReplaceAction] = []
+
+    async def run(self, plan: Plan) -> ApplyReport:
+        actions = plan.actions
+        self._bookkeeping(actions)
+        await self._phase("delete", [a for a in actions if isinstance(a, DeleteAction)])
+        await self._phase(
+            "update", [a for a in actions if isinstance(a, UpdateAction | ReplaceAction)]
+        )
+        creates = [a for a in actions if isinstance(a, CreateAction | RecreateAction)]
+        if creates:
+            # The journal must be durable before the first POST leaves (module docstring).
+            for a in creates:
+                old = a.old_schedule_id if isinstance(a, RecreateAction) else None
+                self.writer.change(
+                    st.begin_pending, "create", a.name, a.fingerprint, self.now(), old
+                )
+            self.writer.flush()
+        await self._phase("create", creates)
+        if self._ambiguous:
+            await self._resolve_ambiguous()
+        self.writer.flush()
+        return self.report
+
+    def _bookkeeping(self, actions: Sequence[Action]) -> None:
+        """State-only actions: no API call."""
+        for a in actions:
+            if isinstance(a, ExpiredAction) or (isinstance(a, SkipAction) and a.forget):
+                self.writer.change(st.forget, a.name)
+                self.report.done.append(f"forgot {a.name!r} ({a.kind})")
+            elif isinstance(a, RefreshAction):
+                self.writer.change(
+                    st.record_update, a.name, a.fingerprint, a.protected, self.now()
+                )
+                self.report.done.append(f"refreshed {a.name!r} in the state")
+        self.writer.flush()
+
+    async def _phase(self, label: str, actions: Sequence[Action]) -> None:
+        if not actions:
+            return
+        total = len(actions)
+        finished = 0
+
+        async def one(action: Action) -> None:
+            nonlocal finished
+            try:
+                await self._do(action)
+            except ReconcilerError as exc:
+                self.report.failures.append(f"{action.kind} {action.name!r}: {exc}")
+            finished += 1
+            self.writer.maybe_flush()
+            if self.progress is not None and (finished == total or finished % 50 == 0):
+                self.progress(f"{label}: {finished}/{total}")
+
+        await asyncio.gather(*(one(a) for a in actions))
+        self.writer.flush()
+
+    async def _do(self, a: Action) -> None:
+        if isinstance(a, DeleteAction):
+            await self._delete(a.schedule_id)
+            self.writer.change(st.forget, a.name)
+            self.report.done.append(f"deleted {a.name!r} ({a.schedule_id})")
+        elif isinstance(a, UpdateAction):
+            self.report.writes += 1
+            await self.client.update_schedule(a.schedule_id, a.body)
+            self.writer.change(st.record_update, a.name, a.fingerprint, a.protected, self.now())
+            self.report.done.append(f"updated {a.name!r} ({a.schedule_id})")
+        elif isinstance(a, ReplaceAction):
+            await self._replace(a)
+        elif isinstance(a, CreateAction | RecreateAction):
+            new_id = await self._create(a)
+            if new_id is not None:
+                self.writer.change(
+                    st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
+                )
+                self.report.done.append(f"{a.kind}d {a.name!r} ({new_id})")
+
+    async def _delete(self, schedule_id: str) -> None:
+        self.report.writes += 1
+        with suppress(NotFoundError):  # already gone: the goal of a delete is met
+            await self.client.delete_schedule(schedule_id)
+
+    async def _create(self, a: CreateAction | RecreateAction | ReplaceAction) -> str | None:
+        """POST the body; None when the outcome is ambiguous (resolved after the phase)."""
+        self.report.writes += 1
+        try:
+            created = await self.client.create_schedule(a.body)
+        except AmbiguousCreateError:
+            self._ambiguous.append(a)
+            return None
+        except ReconcilerError:
+            # A clean rejection: nothing was created, so the journal entry is void.
+            self.writer.change(st.clear_pending, a.name)
+            raise
+        return created.schedule_id
+
+    async def _replace(self, a: ReplaceAction) -> None:
+        """Create new, then delete old; undo the new one if the old cannot be deleted."""
+        old_entry = self.writer.state.entries.get(a.name)
+        self.writer.change(
+            st.begin_pending, "replace", a.name, a.fingerprint, self.now(), a.old_schedule_id
+        )
+        self.writer.flush()
+        new_id = await self._create(a)
+        if new_id is not None:
+            await self._retire_old(a, new_id, old_entry)
+
+    async def _retire_old(
+        self, a: ReplaceAction, new_id: str, old_entry: st.StateEntry | None
+    ) -> None:
+        """Second half of a replace: record the new task, delete the old one (or undo)."""
+        # The new task and the debt to delete the old one become durable together.
+        self.writer.change(
+            st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
+        )
+        self.writer.change(
+            st.begin_pending, "delete", a.name, a.fingerprint, self.now(), a.old_schedule_id
+        )
+        self.writer.flush()
+        try:
+            await self._delete(a.old_schedule_id)
+        except ReconcilerError as exc:
+            try:
+                await self._delete(new_id)
+            except ReconcilerError as undo_exc:
+                raise RemoteError(
+                    f"deleting the old task {a.old_schedule_id} failed ({exc}) and undoing the "
+                    f"new task {new_id} failed too ({undo_exc}); the next apply deletes the old "
+                    "task",
+                ) from undo_exc
+            if old_entry is not None:
+                self.writer.change(_restore_entry, a.name, old_entry)
+            raise RemoteError(
+                f"deleting the old task {a.old_schedule_id} failed ({exc}); the new task "
+                f"{new_id} was deleted again, nothing changed",
+            ) from exc
+        self.writer.change(st.clear_pending, a.name)
+        self.report.done.append(f"replaced {a.name!r} ({a.old_schedule_id} -> {new_id})")
+
+    async def _resolve_ambiguous(self) -> None:
+        """Look up creates whose answer was lost: adopt what exists, keep the rest journalled.
+
+        A task not visible yet is NOT taken as "never created" here: the server may still
+        commit a request it has not answered. It stays journalled; the next run decides.
+        """
+        try:
+            inventory = await read_inventory(
+                self.client, known_ids=journal_ids(self.writer.state)
+            )
+        except ReconcilerError as exc:
+            for a in self._ambiguous:
+                self.report.failures.append(
+                    f"{a.kind} {a.name!r}: outcome unknown and the lookup failed ({exc}); "
+                    "it stays journalled, re-run apply to resolve it"
+                )
+            return
+        claimed = {e.schedule_id for e in self.writer.state.entries.values()}
+        for a in sorted(self._ambiguous, key=lambda x: x.name):
+            old = a.old_schedule_id if isinstance(a, ReplaceAction | RecreateAction) else None
+            found = find_created(inventory, a.name, a.fingerprint, claimed | {old or ""})
+            if not found:
+                self.report.failures.append(
+                    f"{a.kind} {a.name!r}: the server's answer was lost and the task is not "
+                    "visible yet; it stays journalled, re-run apply to resolve it (no duplicate "
+                    "will be created)"
+                )
+                continue
+            new_id = found[0]
+            claimed.add(new_id)
+            try:
+                if isinstance(a, ReplaceAction):
+                    await self._retire_old(a, new_id, self.writer.state.entries.get(a.name))
+                else:
+                    self.writer.change(
+                        st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
+                    )
+                    self.report.done.append(f"{a.kind}d {a.name!r} ({new_id}; answer was lost)")
+            except ReconcilerError as exc:
+                self.report.failures.append(f"{a.kind} {a.name!r}: {exc}")
+        self.writer.flush()
+
+
+def _restore_entry(state: State, name: str, entry: st.StateEntry) -> State:
+    """``state`` with ``name`` pointing at ``entry`` again and no journal for it (replace undo)."""
+    return st.clear_pending(
+        state.model_copy(update={"entries": {**state.entries, name: entry}}), name
+    )
+
+
+async def run_plan(
+    plan: Plan,
+    client: EngageLabClient,
+    writer: StateWriter,
+    *,
+    now: Callable[[], datetime],
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Execute ``plan``; the state in ``writer`` is saved as it goes and at the end."""
+    return await Executor(client, writer, now=now, progress=progress).run(plan)
+

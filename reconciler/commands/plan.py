@@ -1,0 +1,250 @@
+"""``reconciler plan``, ``apply`` and ``drift``: thin commands over engine.py and apply.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.commands import global_options, option
+from reconciler.commands.state import lock_timeout_option
+
+FORMATS = click.Choice(["text", "json", "markdown"])
+
+
+def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Overrides of the safety rules (DESIGN.md "Safety rules"), shared by plan and apply."""
+    fn = option(
+        "--max-deletes",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Refuse plans deleting more than this many schedules (reconciler.yaml max_deletes).",
+    )(fn)
+    fn = option(
+        "--allow-mass-delete",
+        is_flag=True,
+        default=False,
+        help="Allow deleting more than 30 % of the managed schedules.",
+    )(fn)
+    fn = option(
+        "--fire-guard",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Minutes before a firing in which changes need --force (default 5).",
+    )(fn)
+    fn = option(
+        "--force",
+        is_flag=True,
+        default=False,
+        help="Change schedules even when they fire within the fire guard.",
+    )(fn)
+    fn = option(
+        "--strict",
+        is_flag=True,
+        default=False,
+        help="Treat manifest warnings as errors.",
+    )(fn)
+    return fn
+
+
+def _progress() -> Callable[[str], None] | None:
+    """Progress lines on stderr, only when a person is watching a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda text: click.echo(f"  {text}", err=True)
+
+
+def _render(plan: Any, fmt: str, env: str) -> str:
+    from reconciler import render
+
+    if fmt == "json":
+        return render.render_json(plan)
+    if fmt == "markdown":
+        return render.render_markdown(plan, f"Plan for `{env}`", env=env)
+    return render.render_text(plan, render.use_color(sys.stdout, os.environ))
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(f"warning: {line}", err=True)
+
+
+def _same(state: Any) -> Any:
+    return state
+
+
+@click.command()
+@option("--out", "out", type=click.Path(dir_okay=False), default=None, help="Save the plan file.")
+@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@option(
+    "--detailed-exitcode",
+    is_flag=True,
+    default=False,
+    help="Exit 2 when the plan has changes (0 none, 1 error).",
+)
+@_safety_options
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    /,
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    **safety: Any,
+) -> int:
+    """Show what apply would change; reads only, writes nothing but --out."""
+    from reconciler import engine
+
+    ws = engine.open_workspace(global_options(ctx))
+    strict = safety.pop("strict")
+    desired, warnings = engine.load_desired(ws, strict=strict)
+    ws.say_where()
+    _warn([str(w) for w in warnings])
+    state = engine.load_state(ws)
+    options = engine.plan_options(ws, **safety)
+
+    async def run() -> engine.Observation:
+        async with ws.target.client() as client:
+            return await engine.observe(ws, client, state, desired, options)
+
+    obs = asyncio.run(run())
+    _warn(obs.healing.notes)
+    click.echo(_render(obs.plan, fmt, ws.env.name), nl=False)
+    if out:
+        Path(out).write_text(obs.plan.to_json(), encoding="utf-8")
+        click.echo(f"Plan saved to {out}; apply it with `reconciler apply {out}`.", err=True)
+    obs.plan.check_safe()
+    return 2 if detailed_exitcode and obs.plan.has_changes else 0
+
+
+@click.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True))
+@option("--auto-approve", is_flag=True, default=False, help="Do not ask for confirmation.")
+@lock_timeout_option(30.0)
+@_safety_options
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    /,
+    plan_file: str | None,
+    auto_approve: bool,
+    lock_timeout: float,
+    **safety: Any,
+) -> int:
+    """Make the remote app match the manifests (or carry out a saved PLAN_FILE)."""
+    from reconciler import apply as applying
+    from reconciler import engine, render
+    from reconciler.errors import ApplyError, UsageError
+    from reconciler.plan import Plan
+
+    ws = engine.open_workspace(global_options(ctx))
+    strict = safety.pop("strict")
+    saved = Plan.from_json(Path(plan_file).read_text(encoding="utf-8")) if plan_file else None
+    desired, warnings = engine.load_desired(ws, strict=strict)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if saved is None and not auto_approve and not interactive:
+        raise UsageError(
+            "apply needs confirmation but this is not a terminal",
+            hint="review `reconciler plan` and pass --auto-approve, or apply a saved plan file",
+        )
+    ws.say_where()
+    _warn([str(w) for w in warnings])
+    options = saved.options if saved is not None else engine.plan_options(ws, **safety)
+
+    async def run() -> applying.ApplyReport | None:
+        with ws.store.lock(lock_timeout, "reconciler apply"):
+            state = engine.load_state(ws)
+            async with ws.target.client() as client:
+                obs = await engine.observe(ws, client, state, desired, options)
+                _warn(obs.healing.notes)
+                plan = obs.plan
+                if saved is not None:
+                    saved.check_fresh(obs.desired, obs.inventory, obs.healing.state)
+                    plan = saved
+                plan.check_safe()
+                writer = applying.StateWriter(ws.store, obs.healing.state)
+                if obs.healing.changed or not ws.store.path.exists():
+                    writer.change(_same)  # the binding and the healed journal become durable
+                    writer.flush()
+                failures = await applying.finish_healing(client, writer, obs.healing)
+                if not plan.has_changes:
+                    click.echo("No changes. The app matches the manifests.")
+                    if failures:
+                        raise ApplyError(failures)
+                    return None
+                if saved is None:
+                    click.echo(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
+                    if not auto_approve and not click.confirm(
+                        "Apply these changes?", default=False
+                    ):
+                        raise click.Abort
+                report = await applying.run_plan(
+                    plan, client, writer, now=ws.clock, progress=_progress()
+                )
+                report.failures[:0] = failures
+                return report
+
+    report = asyncio.run(run())
+    if report is None:
+        return 0
+    click.echo(report.summary())
+    if report.failures:
+        raise ApplyError(
+            report.failures,
+            hint="the other actions were carried out and recorded; fix the causes and re-run "
+            "`reconciler apply` (it resumes safely)",
+        )
+    return 0
+
+
+@click.command()
+@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the report to this file (.json: JSON, otherwise Markdown).",
+)
+@click.pass_context
+def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
+    """Report remote edits, remote deletions, unmanaged tasks and unapplied manifest changes.
+
+    Exit 0 when the app matches manifests and state, 2 on any drift, 1 on error.
+    """
+    from reconciler import engine, render
+    from reconciler.plan import PlanOptions
+
+    ws = engine.open_workspace(global_options(ctx))
+    desired, warnings = engine.load_desired(ws)
+    ws.say_where()
+    _warn([str(w) for w in warnings])
+    state = engine.load_state(ws)
+
+    async def run() -> engine.Observation:
+        async with ws.target.client() as client:
+            return await engine.observe(ws, client, state, desired, PlanOptions())
+
+    obs = asyncio.run(run())
+    plan = obs.plan
+    title = f"Drift in `{ws.env.name}`"
+    if fmt == "json":
+        text = render.render_drift_json(plan)
+    elif fmt == "markdown":
+        text = render.render_drift_markdown(plan, title, env=ws.env.name)
+    else:
+        text = render.render_drift_text(plan, render.use_color(sys.stdout, os.environ))
+    click.echo(text, nl=False)
+    if report_path:
+        report = (
+            render.render_drift_json(plan)
+            if report_path.endswith(".json")
+            else render.render_drift_markdown(plan, title, env=ws.env.name)
+        )
+        Path(report_path).write_text(report, encoding="utf-8")
+    return 2 if plan.drift_items() else 0

@@ -1,0 +1,133 @@
+"""The read side of every command: manifests, state and remote observed together, then planned.
+
+One job: gather the three inputs of the planner in the right order (manifests first, so a bad
+manifest stops everything before any call; state and its binding next; then the inventory and
+the journal healing) and hand back a ``Observation`` holding the plan. Writes belong to apply.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.apply import Healing, heal_journal, journal_ids, require_healed
+from reconciler.client import EngageLabClient
+from reconciler.commands import GlobalOptions
+from reconciler.environments import Environment
+from reconciler.errors import Problem
+from reconciler.inventory import Inventory, read_inventory
+from reconciler.manifests import load_manifests
+from reconciler.plan import Desired, Plan, PlanOptions, make_plan
+from reconciler.session import Target, load_environment, now_of, resolve_target
+from reconciler.state import State, StateStore, binding_for, check_binding
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What one command works on: environment, API target, state file and the clock."""
+
+    options: GlobalOptions
+    env: Environment
+    target: Target
+    store: StateStore
+    now: datetime
+
+    @property
+    def binding(self) -> str:
+        return binding_for(self.target.binding_endpoint, self.target.app_key)
+
+    def clock(self) -> datetime:
+        return now_of(self.options)
+
+    def say_where(self) -> None:
+        """First line of output when the app is not a real one (DESIGN.md "Embedded default")."""
+        if self.target.banner:
+            print(self.target.banner, file=sys.stderr)
+
+
+def open_workspace(options: GlobalOptions) -> Workspace:
+    """Resolve environment, target and state file; no network, no file writes."""
+    env = load_environment(options)
+    target = resolve_target(options, env)
+    return Workspace(
+        options=options,
+        env=env,
+        target=target,
+        store=StateStore(env.state),
+        now=now_of(options),
+    )
+
+
+def load_desired(ws: Workspace, *, strict: bool = False) -> tuple[list[Desired], list[Problem]]:
+    """The manifests of the environment as planner input; raises ManifestError on any error."""
+    result = load_manifests([ws.env.manifests], now=ws.now, tz=ws.env.tz)
+    result.raise_for_errors(strict=strict)
+    desired = [
+        Desired(name=m.name, body=m.body, protected=m.protected, source=f"{m.path}:{m.line}")
+        for m in result.manifests
+    ]
+    return desired, list(result.warnings)
+
+
+def load_state(ws: Workspace) -> State:
+    """The state file, checked to belong to this app and endpoint (bound in memory if new)."""
+    return check_binding(ws.store.load(), ws.binding, path=ws.store.path)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything a plan was computed from, and the plan."""
+
+    desired: list[Desired]
+    inventory: Inventory  # as the planner saw it (tasks the journal deletes are left out)
+    healing: Healing
+    plan: Plan
+
+
+async def observe(
+    ws: Workspace,
+    client: EngageLabClient,
+    state: State,
+    desired: list[Desired],
+    options: PlanOptions,
+) -> Observation:
+    """Read the remote side completely, heal the journal in memory, and plan."""
+    inventory = await read_inventory(client, known_ids=journal_ids(state))
+    healing = heal_journal(state, inventory, ws.now)
+    require_healed(healing)
+    retiring = {sid for _, sid in healing.finish_deletes}
+    if retiring:
+        # Old halves of interrupted replaces are deleted before anything else; the plan must not
+        # show them as unmanaged tasks.
+        inventory = Inventory(
+            schedules={k: v for k, v in inventory.schedules.items() if k not in retiring},
+            complete=inventory.complete,
+            problems=inventory.problems,
+            gone=inventory.gone | retiring,
+            total_count=inventory.total_count - len(retiring),
+        )
+    plan = make_plan(desired, inventory, healing.state, now=ws.now, tz=ws.env.tz, options=options)
+    return Observation(desired=desired, inventory=inventory, healing=healing, plan=plan)
+
+
+def plan_options(
+    ws: Workspace,
+    *,
+    max_deletes: int | None,
+    allow_mass_delete: bool,
+    fire_guard: float | None,
+    force: bool,
+) -> PlanOptions:
+    """Safety thresholds: command-line flags win over reconciler.yaml, which wins over defaults."""
+    guard = fire_guard if fire_guard is not None else ws.env.fire_guard_minutes
+    return PlanOptions(
+        max_deletes=max_deletes if max_deletes is not None else ws.env.max_deletes,
+        allow_mass_delete=allow_mass_delete,
+        fire_guard_minutes=int(guard),
+        force=force,
+        mass_delete_ratio=ws.env.mass_delete_ratio,
+    )
