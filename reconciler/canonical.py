@@ -1,0 +1,144 @@
+"""The canonical form of a schedule body, shared by both sides of every comparison.
+
+Works on raw API dicts, whether they come from a manifest (``Schedule.to_api()``) or from the
+server (a detail GET), so a diff compares like with like and a fingerprint is byte-stable for
+the same content. Pure functions only: no I/O, no pydantic, no YAML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, cast
+
+TriggerKind = Literal["single", "periodical", "intelligent"]
+
+TRIGGER_KINDS: tuple[TriggerKind, ...] = ("single", "periodical", "intelligent")
+
+# The four sections of a schedule object (API.md section 2); anything else at the top level is
+# either server-only (schedule_id) or reconciler-only (lifecycle) and never part of the body.
+SECTIONS = ("name", "enabled", "trigger", "push")
+
+# Vendor-extensible objects (API.md section 5): copied untouched, keys and nulls included.
+PASSTHROUGH_KEYS = frozenset({"extras", "custom_args", "third_party_channel", "multi_language"})
+
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_WEEKDAY_ORDER = {day: n for n, day in enumerate(WEEKDAYS)}
+
+
+def canonicalize(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical schedule body ``{name, enabled, trigger, push}`` of a raw API dict.
+
+    Drops server-only keys and ``None`` values, sorts mapping keys, and normalises the spellings
+    the API treats as equal (API.md 2.2): ``time_unit`` lower-case, week points upper-case,
+    month points as zero-padded strings, points sorted, ``point`` of a daily trigger ``[]``.
+    Idempotent: ``canonicalize(canonicalize(x)) == canonicalize(x)``.
+    """
+    out: dict[str, Any] = {}
+    for key in sorted(SECTIONS):
+        value = body.get(key)
+        if value is None:
+            continue
+        out[key] = _canon(value)
+    trigger = out.get("trigger")
+    if isinstance(trigger, dict):
+        periodical = trigger.get("periodical")
+        if isinstance(periodical, dict):
+            trigger["periodical"] = _canon_periodical(periodical)
+    return out
+
+
+def canonical_json(body: Any) -> str:
+    """Deterministic compact JSON of ``body`` (sorted keys, UTF-8 text kept as is).
+
+    It does not canonicalise: pass a canonical body (or use ``fingerprint``).
+    """
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """``"sha256:<hex>"`` of the canonical JSON of the canonical form of ``body``."""
+    digest = hashlib.sha256(canonical_json(canonicalize(body)).encode("utf-8")).hexdigest()
+    return f"sha256:{digest}"
+
+
+def trigger_kind(body: Mapping[str, Any]) -> TriggerKind:
+    """Which trigger the body has; ``ValueError`` unless it has exactly one (API.md 2)."""
+    trigger = body.get("trigger")
+    if not isinstance(trigger, Mapping):
+        raise ValueError("schedule body has no trigger object")
+    kinds = [kind for kind in TRIGGER_KINDS if trigger.get(kind) is not None]
+    if len(kinds) != 1:
+        raise ValueError(f"schedule body needs exactly one trigger kind, found {kinds or 'none'}")
+    return kinds[0]
+
+
+def zone_type(body: Mapping[str, Any]) -> int | None:
+    """The ``zone_type`` of a single or periodical trigger; ``None`` for intelligent delivery."""
+    trigger = body.get("trigger")
+    if not isinstance(trigger, Mapping):
+        return None
+    for kind in ("single", "periodical"):
+        section = trigger.get(kind)
+        if isinstance(section, Mapping):
+            value = section.get("zone_type")
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+    return None
+
+
+def _canon(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key in sorted(value, key=str):
+            item = value[key]
+            if item is None:
+                continue
+            out[key] = _copy(item) if key in PASSTHROUGH_KEYS else _canon(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [_canon(item) for item in value]
+    return value
+
+
+def _copy(value: Any) -> Any:
+    """A structural copy that changes nothing (pass-through objects stay as the user wrote)."""
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _canon_periodical(periodical: dict[str, Any]) -> dict[str, Any]:
+    unit = periodical.get("time_unit")
+    if isinstance(unit, str):
+        unit = unit.lower()
+        periodical["time_unit"] = unit
+    points = periodical.get("point")
+    if unit == "day":
+        # API.md 2.2: point is irrelevant for daily triggers; the vendor sends [] (required key).
+        periodical["point"] = []
+    elif isinstance(points, list):
+        if unit == "week":
+            week = [p.upper() if isinstance(p, str) else p for p in points]
+            periodical["point"] = sorted(week, key=_week_key)
+        elif unit == "month":
+            periodical["point"] = sorted((_month_point(p) for p in points), key=str)
+    return dict(sorted(periodical.items()))
+
+
+def _week_key(point: Any) -> tuple[int, str]:
+    return (_WEEKDAY_ORDER.get(point, len(WEEKDAYS)), str(point))
+
+
+def _month_point(point: Any) -> Any:
+    """``1`` / ``"1"`` / ``"01"`` all mean the first of the month (API.md 2.2: "01".."31")."""
+    if isinstance(point, bool):
+        return point
+    if isinstance(point, int):
+        return f"{point:02d}"
+    if isinstance(point, str) and point.isascii() and point.isdigit() and len(point) < 3:
+        return f"{int(point):02d}"
+    return cast(Any, point)

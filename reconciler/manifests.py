@@ -1,0 +1,347 @@
+"""Find, read and load manifest files into validated ``Schedule`` models, with every problem.
+
+``load_manifests`` never stops at the first problem: it reads every file, validates every
+document and reports each problem with ``file:line:col``. Files are parsed by the fast reader
+(``yamlfast``) and, when it declines, by ruamel.yaml (``yamlfull``); both give the same data
+and positions, so which one ran never shows in the result.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from reconciler import yamlfast
+from reconciler.errors import ManifestError, Problem
+from reconciler.manifest_messages import describe_error
+from reconciler.models import Schedule, name_warning
+from reconciler.yamlfast import PathKey, Position
+
+MAX_FILE_BYTES = 1024 * 1024
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Manifest:
+    """One validated schedule document and where it starts."""
+
+    schedule: Schedule
+    path: str
+    line: int
+    col: int
+
+    @property
+    def name(self) -> str:
+        return self.schedule.name
+
+    @cached_property
+    def body(self) -> dict[str, Any]:
+        """The canonical API body (``schedule.to_api()``)."""
+        return self.schedule.to_api()
+
+    @property
+    def protected(self) -> bool:
+        """``lifecycle.prevent_destroy``."""
+        return self.schedule.protected
+
+    def where(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass
+class ManifestSet:
+    """Everything loaded from the given paths: the valid manifests and every problem."""
+
+    manifests: list[Manifest] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def failing(self, *, strict: bool = False) -> list[Problem]:
+        """The problems that make the set unusable (warnings too under ``strict``)."""
+        return list(self.problems) if strict else self.errors
+
+    def raise_for_errors(self, strict: bool = False) -> None:
+        """Raise ``ManifestError`` listing every problem if any error (or, strict, warning)."""
+        if self.failing(strict=strict):
+            raise ManifestError(self.problems)
+
+    def by_name(self) -> dict[str, Manifest]:
+        return {m.name: m for m in self.manifests}
+
+
+def load_manifests(paths: Sequence[Path], *, now: datetime, tz: ZoneInfo) -> ManifestSet:
+    """Load every manifest under ``paths`` (directories are searched for *.yaml / *.yml)."""
+    files, problems = find_manifest_files(paths)
+    result = ManifestSet(files=len(files))
+    result.problems.extend(problems)
+    context = {"now": now, "tz": tz}
+    names: dict[str, list[tuple[str, int, int]]] = {}
+    for path, display in files:
+        loaded = _load_file(path, display, context)
+        result.manifests.extend(loaded.manifests)
+        result.problems.extend(loaded.problems)
+        for name, line, col in loaded.names:
+            names.setdefault(name, []).append((display, line, col))
+    result.problems.extend(_duplicate_names(names))
+    order = {display: n for n, (_, display) in enumerate(files)}
+    result.problems.sort(key=lambda p: (order.get(p.path, -1), p.line or 0, p.col or 0))
+    return result
+
+
+def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Problem]]:
+    """The files to load (path, display name), in a stable order, and unusable paths."""
+    found: list[tuple[Path, str]] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+
+    def add(path: Path, display: str) -> None:
+        key = os.path.normcase(os.path.abspath(path))
+        if key not in seen:
+            seen.add(key)
+            found.append((path, display))
+
+    for given in paths:
+        if given.is_dir():
+            for root, dirs, names in os.walk(given):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(names):
+                    if name.endswith(SUFFIXES) and not name.startswith("."):
+                        full = Path(root, name)
+                        add(full, full.as_posix())
+        elif given.exists():
+            add(given, given.as_posix())
+        else:
+            problems.append(Problem(given.as_posix(), None, None, "no such file or directory"))
+    return found, problems
+
+
+@dataclass
+class _FileResult:
+    manifests: list[Manifest] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    names: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+@dataclass
+class _Document:
+    data: Any
+    positions: dict[PathKey, Position]
+    problems: list[tuple[PathKey, str]] = field(default_factory=list)
+
+
+def _load_file(path: Path, display: str, context: dict[str, Any]) -> _FileResult:
+    result = _FileResult()
+    text = _read(path, display, result.problems)
+    if text is None:
+        return result
+    try:
+        documents = [_Document(d.data, d.positions) for d in yamlfast.load_all(text)]
+    except yamlfast.Unsupported:
+        documents = _load_full(text, display, result.problems)
+    if not documents and not result.problems:
+        result.problems.append(
+            Problem(display, 1, 1, "file is empty: it should hold at least one schedule")
+        )
+    for number, document in enumerate(documents, 1):
+        _validate(document, number, len(documents), display, context, result)
+    return result
+
+
+def _read(path: Path, display: str, problems: list[Problem]) -> str | None:
+    """The file's text, or ``None`` after adding the reason it cannot be used."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        problems.append(Problem(display, None, None, f"cannot read the file: {exc.strerror}"))
+        return None
+    if len(data) > MAX_FILE_BYTES:
+        problems.append(
+            Problem(
+                display,
+                None,
+                None,
+                "file is larger than 1 MiB; a manifest file holds a few schedules — split it",
+            )
+        )
+        return None
+    nul = data.find(b"\x00")
+    if nul != -1:
+        line, col = _byte_position(data, nul)
+        problems.append(
+            Problem(display, line, col, "file contains a NUL byte; is it a binary file?")
+        )
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _byte_position(data, exc.start)
+        problems.append(
+            Problem(
+                display,
+                line,
+                col,
+                f"file is not UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8",
+            )
+        )
+        return None
+    return text.removeprefix("\ufeff")
+
+
+def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    col = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, col
+
+
+def _load_full(text: str, display: str, problems: list[Problem]) -> list[_Document]:
+    from reconciler import yamlfull
+
+    loaded, syntax = yamlfull.load_all(text)
+    for s in syntax:
+        problems.append(Problem(display, s.line, s.col, s.message, s.severity))
+    documents = [_Document(d.data, d.positions, d.problems) for d in loaded]
+    if any(not isinstance(d.data, dict) for d in documents):
+        roots = yamlfull.root_positions(text) if not syntax else []
+        for n, document in enumerate(documents):
+            if () not in document.positions and n < len(roots):
+                line, col = roots[n]
+                document.positions[()] = (line, col, line, col)
+    return documents
+
+
+def _validate(
+    document: _Document,
+    number: int,
+    count: int,
+    display: str,
+    context: dict[str, Any],
+    result: _FileResult,
+) -> None:
+    data = document.data
+    positions = document.positions
+    root = positions.get(())
+    label = f"document {number}: " if count > 1 else ""
+    if not isinstance(data, dict):
+        line, col = (root[0], root[1]) if root else (None, None)
+        if data is None:
+            message = (
+                f"{label}empty document: it should be a schedule (name, enabled, trigger, push)"
+            )
+        else:
+            message = (
+                f"{label}is {_kind(data)}, but a schedule is a mapping with name, enabled, "
+                "trigger and push"
+            )
+        result.problems.append(Problem(display, line, col, message))
+        return
+    name = data.get("name")
+    if isinstance(name, str):
+        line, col = _locate(positions, data, ("name",))
+        result.names.append((name, line, col))
+        warning = name_warning(name)
+        if warning:
+            result.problems.append(Problem(display, line, col, f"name: {warning}", "warning"))
+    for path, message in document.problems:
+        line, col = _locate(positions, data, path)
+        result.problems.append(Problem(display, line, col, _prefixed(path, message)))
+    try:
+        schedule = Schedule.model_validate(data, context=context)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            path, message = describe_error(error, data)
+            line, col = _locate(positions, data, path)
+            result.problems.append(Problem(display, line, col, message))
+        return
+    if document.problems:
+        return
+    line, col = (root[0], root[1]) if root else (1, 1)
+    result.manifests.append(Manifest(schedule, display, line, col))
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    return f"the value {value!r}"
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _prefixed(path: PathKey, message: str) -> str:
+    dotted = dotted_path(path)
+    return f"{dotted}: {message}" if dotted else message
+
+
+def dotted_path(path: PathKey) -> str:
+    """``("trigger", "periodical", "point", 1)`` -> ``trigger.periodical.point[1]``."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += f".{step}" if out else step
+    return out
+
+
+def _locate(positions: dict[PathKey, Position], data: Any, path: PathKey) -> tuple[int, int]:
+    """Line and column for a path: the value for scalars, the key for containers, and the
+    nearest enclosing key for a path that does not exist (a missing key)."""
+    probe = path
+    while probe and probe not in positions:
+        probe = probe[:-1]
+    position = positions.get(probe)
+    if position is None:
+        return 1, 1
+    key_line, key_col, value_line, value_col = position
+    if probe != path or not probe:
+        return key_line, key_col
+    value = _value_at(data, path)
+    if isinstance(value, dict | list) or value is None:
+        return key_line, key_col
+    return value_line, value_col
+
+
+def _value_at(data: Any, path: PathKey) -> Any:
+    for step in path:
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _duplicate_names(names: dict[str, list[tuple[str, int, int]]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, places in names.items():
+        if len(places) < 2:
+            continue
+        for n, (display, line, col) in enumerate(places):
+            others = ", ".join(f"{p}:{ln}:{c}" for i, (p, ln, c) in enumerate(places) if i != n)
+            problems.append(
+                Problem(
+                    display,
+                    line,
+                    col,
+                    f"name: {name!r} is also used at {others}; the name identifies a schedule "
+                    "and must be unique across all manifests",
+                )
+            )
+    return problems

@@ -1,0 +1,215 @@
+"""Loading YAML with ruamel.yaml's round-trip loader: any valid YAML, exact error positions.
+
+Used for the files the fast reader (``yamlfast``) declines. Returns the same shapes: plain
+Python data (dict, list, str, int, float, bool, None) and 1-based positions per path. ruamel is
+imported on first use so that ``reconciler validate`` on plain files never pays for it.
+
+The resolver differs from ruamel.yaml's in one way: a plain ``2027-01-01 00:00:00`` stays the
+string it is written as instead of becoming a timestamp (API.md 2.1 wants that string).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from reconciler.yamlfast import PathKey, Position
+
+MAX_NODES = 200_000  # after alias expansion; a manifest has a few dozen
+MAX_DEPTH = 100
+
+
+@dataclass
+class FullDocument:
+    """One YAML document: plain data, positions, and values it could not represent."""
+
+    data: Any
+    positions: dict[PathKey, Position]
+    problems: list[tuple[PathKey, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """Why the text is not (loadable) YAML, and where."""
+
+    line: int | None
+    col: int | None
+    message: str
+    severity: str = "error"
+
+
+@lru_cache(maxsize=1)
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class _Resolver(VersionedResolver):
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            tag = super().resolve(kind, value, implicit)
+            if str(tag) == "tag:yaml.org,2002:timestamp":
+                return self.DEFAULT_SCALAR_TAG
+            return tag
+
+    yaml = YAML(typ="rt")
+    yaml.Resolver = _Resolver
+    return yaml
+
+
+def load_all(text: str) -> tuple[list[FullDocument], list[SyntaxProblem]]:
+    """The documents of ``text`` up to the first syntax error, and that error if any."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
+
+    documents: list[FullDocument] = []
+    problems: list[SyntaxProblem] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            for raw in _yaml().load_all(text):
+                documents.append(_convert(raw))
+        except MarkedYAMLError as exc:
+            problems.append(_marked(exc))
+        except ReaderError as exc:
+            line, col = _line_col(text, exc.position)
+            problems.append(SyntaxProblem(line, col, f"invalid YAML: {exc.reason}"))
+        except YAMLError as exc:
+            problems.append(SyntaxProblem(None, None, f"invalid YAML: {exc}"))
+        except RecursionError:
+            problems.append(SyntaxProblem(None, None, "invalid YAML: nested too deeply"))
+    for warning in caught:
+        mark = getattr(warning.message, "problem_mark", None)
+        where: tuple[int | None, int | None] = (None, None)
+        if mark is not None:
+            where = (mark.line + 1, mark.column + 1)
+        text_of = " ".join(str(warning.message).split())
+        problems.append(SyntaxProblem(*where, f"YAML warning: {text_of}", "warning"))
+    return documents, problems
+
+
+def root_positions(text: str) -> list[tuple[int, int]]:
+    """Where each document's root node starts (for documents that are not mappings)."""
+    out: list[tuple[int, int]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for node in _yaml().compose_all(text):
+            out.append((node.start_mark.line + 1, node.start_mark.column + 1))
+    return out
+
+
+def _marked(exc: Any) -> SyntaxProblem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+    problem = exc.problem or "syntax error"
+    if type(exc).__name__ == "DuplicateKeyError" and exc.context_mark is not None:
+        first = exc.context_mark.line + 1
+        return SyntaxProblem(
+            line,
+            col,
+            f"invalid YAML: {problem.split(' with value')[0]} (the mapping starts on line "
+            f"{first}); a key may appear once per mapping",
+        )
+    context = f" {exc.context}" if exc.context else ""
+    return SyntaxProblem(line, col, f"invalid YAML: {problem}{context}".rstrip())
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+class _Converter:
+    """ruamel's round-trip objects to plain data, collecting positions on the way."""
+
+    def __init__(self) -> None:
+        self.positions: dict[PathKey, Position] = {}
+        self.problems: list[tuple[PathKey, str]] = []
+        self.nodes = 0
+        self.stack: list[int] = []
+
+    def convert(self, value: Any, path: PathKey) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig
+        if isinstance(value, dict):
+            return self._container(value, path, self._mapping)
+        if isinstance(value, list):
+            return self._container(value, path, self._sequence)
+        return self._scalar(value, path)
+
+    def _container(self, value: Any, path: PathKey, how: Any) -> Any:
+        if id(value) in self.stack or len(self.stack) >= MAX_DEPTH:
+            self.problems.append((path, "recursive alias or nesting too deep"))
+            return None
+        self.stack.append(id(value))
+        try:
+            return how(value, path)
+        finally:
+            self.stack.pop()
+
+    def _mapping(self, value: Any, path: PathKey) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        marks = getattr(getattr(value, "lc", None), "data", None) or {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                self.problems.append(
+                    (path, f'key {key!r} is not text; quote it, e.g. "{key}": ...')
+                )
+                continue
+            child = (*path, key)
+            mark = marks.get(key)
+            if mark is not None:
+                self.positions[child] = (mark[0] + 1, mark[1] + 1, mark[2] + 1, mark[3] + 1)
+            out[key] = self.convert(item, child)
+        return out
+
+    def _sequence(self, value: Any, path: PathKey) -> list[Any]:
+        marks = getattr(getattr(value, "lc", None), "data", None) or {}
+        out: list[Any] = []
+        for n, item in enumerate(value):
+            child = (*path, n)
+            mark = marks.get(n)
+            if mark is not None:
+                self.positions[child] = (mark[0] + 1, mark[1] + 1, mark[0] + 1, mark[1] + 1)
+            out.append(self.convert(item, child))
+        return out
+
+    def _scalar(self, value: Any, path: PathKey) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        kind = type(value).__name__
+        if kind == "ScalarBoolean":  # an anchored true/false
+            return bool(value)
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                self.problems.append((path, f"{value} is not a finite number"))
+                return None
+            return float(value)
+        if isinstance(value, str):
+            return str(value)
+        self.problems.append(
+            (path, f"a YAML {kind} value cannot be sent to the API; write it as text in quotes")
+        )
+        return None
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _convert(raw: Any) -> FullDocument:
+    converter = _Converter()
+    try:
+        data = converter.convert(raw, ())
+    except _TooBig:
+        return FullDocument(
+            None, {}, [((), f"document has more than {MAX_NODES} values (alias expansion?)")]
+        )
+    lc = getattr(raw, "lc", None)
+    if lc is not None and lc.line is not None:
+        converter.positions[()] = (lc.line + 1, lc.col + 1, lc.line + 1, lc.col + 1)
+    return FullDocument(data, converter.positions, converter.problems)
