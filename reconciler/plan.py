@@ -336,7 +336,7 @@ def _plan_live(
             changes=changes,
             cause=cause,
             reason=why,
-            protected=d.protected or entry.protected,
+            protected=d.protected,
             source=d.source,
             fires_at=fires_at,
         )
@@ -375,9 +375,18 @@ def _plan_gone(
             forget=True,
             schedule_id=sid,
         )
-    if timing.is_immediate(d.body) or timing.is_finished(d.body, world.now, world.tz):
+    if timing.is_immediate(d.body):
+        # backup_time "now" was sent when it was created. Forgetting the entry would make the
+        # next plan create (and send) it again, so the entry stays as the "already sent" mark.
+        return SkipAction(
+            name=name,
+            reason='already sent (backup_time "now"); kept in state so it is never sent again',
+            source=d.source,
+            schedule_id=sid,
+        )
+    if timing.is_finished(d.body, world.now, world.tz):
         # row: state entry, remote task gone, trigger passed -> expired: never re-send a fired
-        # one-shot (an immediate intelligent push was sent when it was created)
+        # one-shot; the manifest's past trigger keeps a later plan from creating it again
         return ExpiredAction(name=name, schedule_id=sid, reason="trigger time passed")
     body, fingerprint = _new_body(d)  # row: state entry, remote gone, trigger ahead -> recreate
     return RecreateAction(
@@ -385,7 +394,7 @@ def _plan_gone(
         old_schedule_id=sid,
         body=body,
         fingerprint=fingerprint,
-        protected=d.protected or entry.protected,
+        protected=d.protected,
         source=d.source,
     )
 

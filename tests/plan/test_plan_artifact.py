@@ -1,0 +1,267 @@
+"""The plan as an artifact: order, determinism, checksum, JSON round trip, staleness, drift."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from reconciler.errors import PlanError, StalePlanError
+from reconciler.inventory import Inventory
+from reconciler.plan import Desired, Plan, PlanOptions, make_plan
+from reconciler.state import State
+from tests.plan.builders import (
+    NOW,
+    TZ,
+    body,
+    desired,
+    entry,
+    in_sync,
+    inventory,
+    managed,
+    periodical,
+    plan,
+    remote,
+    single,
+    state,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def mixed() -> tuple[list[Desired], Inventory, State]:
+    """One schedule per kind of action: the scenario of the golden plan file."""
+    _, r_upd, e_upd = managed("b-update", "id-upd", alert="old")
+    _, r_rep, e_rep = managed("c-replace", "id-rep")
+    _, r_del, e_del = managed("d-delete", "id-del")
+    _, r_del2, e_del2 = managed("a-delete", "id-del2")
+    d_rec = desired("e-recreate", trigger=periodical())
+    d_exp = desired("f-expired", trigger=single("2026-06-01 10:00:00"))
+    d_conf = desired("g-conflict")
+    want = [
+        desired("h-create"),
+        desired("b-update", alert="new"),
+        desired("c-replace", trigger=single(zone_type=2)),
+        d_rec,
+        d_exp,
+        d_conf,
+        desired("i-skip", enabled=False),
+    ]
+    inv = inventory(
+        r_upd, r_rep, r_del, r_del2,
+        remote("id-conf", body("g-conflict", alert="console")),
+        remote("id-stranger", body("z-stranger")),
+    )  # fmt: skip
+    st = state(
+        {
+            "b-update": e_upd,
+            "c-replace": e_rep,
+            "d-delete": e_del,
+            "a-delete": e_del2,
+            "e-recreate": entry("id-rec", d_rec.body),
+            "f-expired": entry("id-exp", d_exp.body),
+        }
+    )
+    return want, inv, st
+
+
+def test_actions_are_ordered_deletes_updates_creates_then_reports() -> None:
+    """Deletes (and forgets) first, then updates and replaces, then creates; by name within."""
+    kinds = [(a.kind, a.name) for a in plan(*mixed()).actions]
+    assert kinds == [
+        ("delete", "a-delete"),
+        ("delete", "d-delete"),
+        ("expired", "f-expired"),
+        ("update", "b-update"),
+        ("replace", "c-replace"),
+        ("recreate", "e-recreate"),
+        ("create", "h-create"),
+        ("conflict", "g-conflict"),
+        ("skip", "i-skip"),
+        ("unmanaged", "z-stranger"),
+    ]
+
+
+def test_same_inputs_in_any_order_give_byte_identical_plans() -> None:
+    """Input order does not matter: shuffled manifests and inventory give the same bytes."""
+    want, inv, st = mixed()
+    shuffled = Inventory(
+        schedules=dict(reversed(list(inv.schedules.items()))), total_count=inv.total_count
+    )
+    first = plan(want, inv, st).to_json()
+    second = plan(list(reversed(want)), shuffled, st).to_json()
+    assert first == second
+
+
+def test_plan_file_round_trips_exactly() -> None:
+    """from_json(to_json(p)) == p and serialising again gives the same bytes."""
+    p = plan(*mixed(), max_deletes=1)
+    text = p.to_json()
+    again = Plan.from_json(text)
+    assert again == p
+    assert again.to_json() == text
+    assert json.loads(text)["format_version"] == 1
+
+
+def test_plan_file_format_v1_is_stable() -> None:
+    """The golden v1 plan file still loads, round-trips, and equals a fresh plan of its scenario."""
+    golden = (FIXTURES / "plan-v1-mixed.json").read_text(encoding="utf-8")
+    assert Plan.from_json(golden).to_json() == golden
+    assert plan(*mixed()).to_json() == golden
+
+
+def test_edited_plan_file_is_refused() -> None:
+    """A plan file whose content no longer matches its checksum is refused."""
+    data = json.loads(plan(*mixed()).to_json())
+    data["actions"][0]["schedule_id"] = "someone-elses"
+    with pytest.raises(PlanError, match="checksum does not match"):
+        Plan.from_json(json.dumps(data))
+
+
+def test_other_format_version_is_refused() -> None:
+    """A plan file of another format_version is refused with a hint to re-plan."""
+    data = json.loads(plan([]).to_json())
+    data["format_version"] = 2
+    with pytest.raises(PlanError, match="format_version 2"):
+        Plan.from_json(json.dumps(data))
+
+
+def test_non_json_plan_file_is_refused() -> None:
+    """Garbage is a PlanError, not a traceback."""
+    with pytest.raises(PlanError, match="not JSON"):
+        Plan.from_json("{not json")
+
+
+def test_schema_mismatch_is_refused() -> None:
+    """A JSON object that is not a plan is a PlanError naming the first problem."""
+    with pytest.raises(PlanError, match="does not match the plan schema"):
+        Plan.from_json(json.dumps({"format_version": 1}))
+
+
+def _variants() -> dict[str, Plan]:
+    want, inv, st = mixed()
+    edited = [desired("h-create", alert="changed"), *want[1:]]
+    protected = [desired("h-create", protected=True), *want[1:]]
+    more_remote = inventory(*inv.schedules.values(), remote("id-new", body("new")))
+    remote_edit = Inventory(
+        schedules={**inv.schedules, "id-upd": remote("id-upd", body("b-update", alert="srv"))},
+        total_count=inv.total_count,
+    )
+    return {
+        "desired body": plan(edited, inv, st),
+        "desired protection": plan(protected, inv, st),
+        "new remote task": plan(want, more_remote, st),
+        "remote body": plan(want, remote_edit, st),
+        "inventory completeness": plan(
+            want, Inventory(inv.schedules, complete=False, total_count=inv.total_count), st
+        ),
+        "state serial": plan(want, inv, st.model_copy(update={"serial": st.serial + 1})),
+        "state lineage": plan(want, inv, st.model_copy(update={"lineage": "other"})),
+        "now": plan(want, inv, st, now=NOW + timedelta(seconds=1)),
+        "time zone": make_plan(
+            want, inv, st, now=NOW, tz=ZoneInfo("Asia/Tokyo"), options=PlanOptions()
+        ),
+        "options": plan(want, inv, st, force=True),
+    }
+
+
+@pytest.mark.parametrize("what", list(_variants()))
+def test_checksum_changes_when_any_input_changes(what: str) -> None:
+    """Changing any one input (desired, remote, state, now, zone, options) moves the checksum."""
+    base = plan(*mixed())
+    assert _variants()[what].checksum != base.checksum
+
+
+def test_digests_ignore_manifest_file_locations() -> None:
+    """Moving a manifest to another file is not a change of the desired set."""
+    want, inv, st = mixed()
+    moved = [Desired(d.name, d.body, d.protected, "elsewhere.yaml:9") for d in want]
+    assert plan(moved, inv, st).inputs == plan(want, inv, st).inputs
+
+
+def test_fresh_plan_passes_check_fresh() -> None:
+    """Against the inputs it was made from, a plan is not stale."""
+    want, inv, st = mixed()
+    p = plan(want, inv, st)
+    assert p.stale_reasons(want, inv, st) == []
+    p.check_fresh(want, inv, st)
+
+
+def test_plan_is_stale_when_manifests_remote_or_state_moved() -> None:
+    """Each moved input is named in the stale error."""
+    want, inv, st = mixed()
+    p = plan(want, inv, st)
+    moved_inv = inventory(*inv.schedules.values(), remote("id-x", body("x")))
+    moved_st = st.model_copy(update={"serial": st.serial + 1})
+    reasons = p.stale_reasons(want[1:], moved_inv, moved_st)
+    assert reasons == [
+        "the manifests changed since the plan was made",
+        "the remote schedules changed since the plan was made",
+        "the state file moved from serial 3 to 4",
+    ]
+    with pytest.raises(StalePlanError, match="stale"):
+        p.check_fresh(want, inv, moved_st)
+
+
+def test_has_changes_is_false_for_reports_only() -> None:
+    """Conflicts, unmanaged tasks and skips change nothing: has_changes stays False."""
+    d = desired("x")
+    p = plan(
+        [d, desired("y", enabled=False)], inventory(remote("r", d.body), remote("s", body("s")))
+    )
+    assert {a.kind for a in p.actions} == {"conflict", "skip", "unmanaged"}
+    assert not p.has_changes
+
+
+def test_counts_cover_every_kind() -> None:
+    """counts() has every kind, zero when absent."""
+    c = plan(*mixed()).counts()
+    assert c == {
+        "delete": 2,
+        "expired": 1,
+        "update": 1,
+        "replace": 1,
+        "refresh": 0,
+        "create": 1,
+        "recreate": 1,
+        "conflict": 1,
+        "unmanaged": 1,
+        "skip": 1,
+    }
+
+
+def test_drift_items_report_remote_edits_deletions_unmanaged_and_unapplied() -> None:
+    """The drift view names remote edits, out-of-band deletions, unmanaged tasks and unapplied
+    manifest changes (in plan order), and nothing for schedules in sync."""
+    ds, inv, st = in_sync("edited", "quiet")
+    d_gone = desired("vanished", trigger=periodical())
+    inv = inventory(
+        remote("id-edited", body("edited", alert="hand edit")),
+        inv.schedules["id-quiet"],
+        remote("id-new", body("console")),
+    )
+    st = state({**st.entries, "vanished": entry("id-v", d_gone.body)})
+    items = plan([*ds, d_gone, desired("fresh")], inv, st).drift_items()
+    assert [(i.kind, i.name) for i in items] == [
+        ("remote_edit", "edited"),
+        ("unapplied", "fresh"),
+        ("remote_delete", "vanished"),
+        ("unmanaged", "console"),
+    ]
+    assert items[0].changes[0].path == "push.body.notification.alert"
+
+
+def test_in_sync_plan_has_no_drift() -> None:
+    """Nothing drifted: the drift view is empty."""
+    assert plan(*in_sync("a", "b")).drift_items() == []
+
+
+def test_plan_records_active_counts_and_timezone() -> None:
+    """The plan says how many tasks are active before and after, and which zone it used."""
+    p = plan(*mixed())
+    assert (p.active_before, p.active_after, p.managed) == (6, 6, 6)  # -2 delete, +1, +1
+    assert p.timezone == str(TZ)
+    assert p.planned_at == "2027-01-01T12:00:00+00:00"
