@@ -50,7 +50,8 @@ def one_of(*kinds: type, what: str) -> BeforeValidator:
 
 
 def _text_or_object(value: Any) -> str:
-    return "object" if isinstance(value, dict) else "text"
+    # Called on YAML input when validating and on model instances when serialising.
+    return "text" if isinstance(value, str) else "object"
 
 
 TextOrObject = Annotated[str | JsonObject, one_of(str, dict, what="a string or a mapping")]
