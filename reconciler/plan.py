@@ -148,13 +148,15 @@ class Plan(BaseModel):
 
     @property
     def is_safe(self) -> bool:
+        """True when no safety rule is violated (``check_safe`` would pass)."""
         return not self.violations
 
     def of_kind(self, kind: str) -> list[Action]:
+        """The actions of one kind, in plan order."""
         return [a for a in self.actions if a.kind == kind]
 
     def counts(self) -> dict[str, int]:
-        """Actions per kind (every kind present, zero when absent), summary counts first."""
+        """Actions per kind: every kind present (zero when absent), in plan order of groups."""
         out = {k: 0 for k in GROUP}
         for a in self.actions:
             out[a.kind] += 1
@@ -177,6 +179,7 @@ class Plan(BaseModel):
 
     # -- artifact -----------------------------------------------------------------------------
     def compute_checksum(self) -> str:
+        """sha256 of the canonical JSON of everything but the checksum itself."""
         return _sha(self.model_dump(mode="json", exclude={"checksum"}))
 
     def to_json(self) -> str:

@@ -83,13 +83,20 @@ def violations(
                 f"{_names(deletes)}. Re-run with --allow-mass-delete if this is intended."
             )
 
+    # Protection of a delete comes from state (the manifest is gone); of a replace from the
+    # manifest, which is present and authoritative (as with terraform's prevent_destroy).
     for a in actions:
-        if isinstance(a, DeleteAction | ReplaceAction) and a.protected:
-            verb = "deleted" if isinstance(a, DeleteAction) else "replaced (deleted and re-created)"
+        if isinstance(a, DeleteAction) and a.protected:
             out.append(
                 f"{a.name!r} has lifecycle.prevent_destroy (remembered in state) and would be "
-                f"{verb}. Set `prevent_destroy: false` in its manifest and apply first, or stop "
-                f"managing it with `reconciler state rm {a.name}`."
+                "deleted. To delete it, first apply its manifest with `prevent_destroy: false`; "
+                f"to stop managing it without deleting, use `reconciler state rm {a.name}`."
+            )
+        elif isinstance(a, ReplaceAction) and a.protected:
+            out.append(
+                f"{a.name!r} has lifecycle.prevent_destroy and would be replaced (deleted and "
+                f"re-created: {a.reason}). Set `prevent_destroy: false` in its manifest to allow"
+                " it."
             )
 
     creates = sum(1 for a in actions if a.kind in ("create", "recreate"))

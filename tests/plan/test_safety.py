@@ -103,6 +103,18 @@ def test_prevent_destroy_blocks_replace() -> None:
     assert "would be replaced" in p.violations[0]
 
 
+def test_replace_is_allowed_when_the_manifest_drops_prevent_destroy() -> None:
+    """For a replace the manifest is present and authoritative: without prevent_destroy there,
+    the replacement may run (and the new entry is recorded unprotected)."""
+    _, r, e = managed("vault", "id-v", protected=True)
+    new = desired("vault", protected=False, trigger=single(zone_type=2))
+    p = plan([new], inventory(r), state({"vault": e}))
+    (action,) = p.actions
+    assert isinstance(action, ReplaceAction)
+    assert not action.protected
+    assert p.violations == []
+
+
 def test_prevent_destroy_does_not_block_update() -> None:
     """An in-place update destroys nothing, so a protected schedule may still be updated."""
     _, r, e = managed("vault", "id-v", protected=True)
