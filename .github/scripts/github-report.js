@@ -9,6 +9,7 @@
 // GitHub refuses comment and issue bodies longer than 65,536 characters.
 const BODY_LIMIT = 65000;
 const PLAN_MARKER = /^<!-- reconciler-plan:[^>]*-->$/;
+const FOOTER_START = "\n\n---\n<sub>";
 
 function planMarker(name) {
   return `<!-- reconciler-plan:${name} -->`;
@@ -143,12 +144,18 @@ async function reportDrift({ github, context, core }, { name, drifted, report, r
   let text = (report || "").trim();
   if (firstLine(text) === marker) text = text.slice(marker.length).trim();
   const footer =
-    `\n\n---\n<sub>Last checked by [this workflow run](${runUrl}). This issue is updated by ` +
-    "every drift run and closed automatically once the live app matches git again.</sub>";
+    `${FOOTER_START}<sub>Reported by [this workflow run](${runUrl}). Drift runs update this ` +
+    "issue when the report changes and close it once the live app matches git again.</sub>";
   const note = "*Report cut to fit an issue; the full report is in the workflow run summary.*";
-  const body = `${marker}\n${truncate(text || "Drift detected.", BODY_LIMIT - marker.length - footer.length - 1, note)}${footer}`;
+  const content = `${marker}\n${truncate(text || "Drift detected.", BODY_LIMIT - marker.length - footer.length - 1, note)}`;
+  const body = `${content}${footer}`;
   const title = `Drift in ${name}: live schedules differ from git`;
   if (current) {
+    // An unchanged report is not rewritten every hour (saves API calls with many apps).
+    if (current.body.split(FOOTER_START, 1)[0] === content && current.title === title) {
+      core.info(`drift issue #${current.number} for ${name} is up to date`);
+      return { action: "unchanged", numbers: [current.number] };
+    }
     await github.rest.issues.update({ owner, repo, issue_number: current.number, title, body });
     core.info(`updated drift issue #${current.number} for ${name}`);
     return { action: "updated", numbers: [current.number] };

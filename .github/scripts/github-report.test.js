@@ -200,3 +200,15 @@ test("drift after a closed issue opens a new one", async () => {
     ["closed", "open"],
   );
 });
+
+test("an unchanged drift report is not rewritten", async () => {
+  const { state, github } = fakeGitHub();
+  await reportDrift({ github, context, core }, driftArgs({ drifted: true, report: DRIFT }));
+  const before = state.issues[0].body;
+  const r = await reportDrift(
+    { github, context, core },
+    driftArgs({ drifted: true, report: DRIFT, runUrl: "https://run/3" }),
+  );
+  assert.equal(r.action, "unchanged");
+  assert.equal(state.issues[0].body, before);
+});
