@@ -102,7 +102,12 @@ async function ensureLabel(github, owner, repo, name, color, description) {
     await github.rest.issues.getLabel({ owner, repo, name });
   } catch (error) {
     if (error.status !== 404) throw error;
-    await github.rest.issues.createLabel({ owner, repo, name, color, description });
+    try {
+      await github.rest.issues.createLabel({ owner, repo, name, color, description });
+    } catch (createError) {
+      // 422: another environment's drift job created it a moment ago.
+      if (createError.status !== 422) throw createError;
+    }
   }
 }
 

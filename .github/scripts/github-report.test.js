@@ -212,3 +212,15 @@ test("an unchanged drift report is not rewritten", async () => {
   assert.equal(r.action, "unchanged");
   assert.equal(state.issues[0].body, before);
 });
+
+test("a label created meanwhile by another job is not an error", async () => {
+  const { state, github } = fakeGitHub();
+  github.rest.issues.getLabel = async () => {
+    throw Object.assign(new Error("Not Found"), { status: 404 });
+  };
+  github.rest.issues.createLabel = async () => {
+    throw Object.assign(new Error("already_exists"), { status: 422 });
+  };
+  await reportDrift({ github, context, core }, driftArgs({ drifted: true, report: DRIFT }));
+  assert.equal(state.issues.length, 1);
+});
