@@ -47,7 +47,7 @@ class FaultLayer:
         path: str = scope["path"]
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
 
-        def log(status: int, fault: str | None = None) -> None:
+        def log(status: int, fault: str | None = None) -> None:  # always before answering
             em.log_request(RequestRecord(method, path, status, query, fault))
 
         delay = dice.delay()
@@ -58,13 +58,13 @@ class FaultLayer:
             retry_after = dice.rate_limited()
             if retry_after is not None:
                 message = f"rate limit exceeded: retry after {retry_after} s"
+                log(429, "rate_limit")
                 await _send_json(
                     send,
                     429,
                     wire.error_body(wire.SCHEDULE_INVALID, message),
                     [(b"retry-after", str(retry_after).encode())],
                 )
-                log(429, "rate_limit")
                 return
 
         if dice.server_error():
@@ -73,21 +73,21 @@ class FaultLayer:
                 message = "Execute action timeout, please try later again"
             else:
                 status, code, message = 500, wire.SCHEDULE_INTERNAL, "Server Internal error."
-            await _send_json(send, status, wire.error_body(code, message))
             log(status, "error")
+            await _send_json(send, status, wire.error_body(code, message))
             return
 
         commit = dice.commit_fault() if method in WRITE_METHODS else None
         if commit is None:
-            seen: list[int] = []
 
             async def watch(message: Message) -> None:
+                # Log before the client can see the answer, so a test that reads the log right
+                # after its request finds the record there.
                 if message["type"] == "http.response.start":
-                    seen.append(message["status"])
+                    log(message["status"])
                 await send(message)
 
             await self.app(scope, receive, watch)
-            log(seen[0] if seen else 500)
             return
 
         held: list[Message] = []
@@ -98,9 +98,9 @@ class FaultLayer:
         await self.app(scope, receive, hold)
         status = held[0]["status"]
         if not 200 <= status < 300:  # nothing was committed: answer normally
+            log(status)
             for held_message in held:
                 await send(held_message)
-            log(status)
             return
         log(status, commit)
         if commit == "hang":

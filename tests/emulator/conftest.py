@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import anyio.from_thread
@@ -18,37 +17,7 @@ import pytest
 
 from reconciler.emulator import Emulator, Faults, create_app
 from reconciler.testing import serve_emulator
-from tests.emulator.helpers import AUTH, START
-
-
-class FakeClock:
-    """A clock that only moves when told to (the emulator adds its own offset on top)."""
-
-    def __init__(self, moment: datetime = START) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-class SleepRecorder:
-    """An injected ``sleep`` that records the delays asked for and returns at once."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-class FakeMonotonic:
-    """An injected monotonic clock for the rate-limit buckets."""
-
-    def __init__(self) -> None:
-        self.value = 1000.0
-
-    def __call__(self) -> float:
-        return self.value
+from tests.emulator.helpers import AUTH, START, FakeClock, FakeMonotonic, SleepRecorder
 
 
 class PortalTransport(httpx.BaseTransport):
