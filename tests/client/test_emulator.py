@@ -379,3 +379,15 @@ def test_batch_push_reports_targets_over_the_push_quota() -> None:
     assert result.rate_limited_targets == ["reg2"]
     assert result.rate_limit_occurred
     assert len(em.pushes()) == 2
+
+
+def test_inventory_over_real_http_stays_within_the_concurrency() -> None:
+    """Over uvicorn, with several connection pools, the read completes and never has more
+    requests in flight than --concurrency."""
+    em, ids = _emulator(120, faults=Faults(latency_ms=2))
+    with serve_emulator(em) as url:
+        client = EngageLabClient(_settings(url, concurrency=12), sleep=FakeSleep())
+        inv = _inventory(client)
+    assert inv.complete
+    assert set(inv.schedules) == set(ids)
+    assert 1 < client.max_in_flight <= 12
