@@ -1,6 +1,6 @@
 """Async client for the EngageLab schedule and batch-push API (API.md sections 3 and 6).
 
-One ``httpx.AsyncClient`` behind a semaphore and a token bucket. Reads, updates and deletes are
+Small ``httpx`` connection pools behind a semaphore and a token bucket. Reads, updates and deletes are
 retried with exponential backoff and full jitter on connection errors, 429 and 5xx, honouring
 ``Retry-After``, within a per-request and a client-wide retry budget. Writes that are not
 idempotent (create, batch push) are never retried once they may have reached the server: an
@@ -16,44 +16,40 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import logging
 import random
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
 
-from reconciler import __version__, canonical
+from reconciler import __version__, answers, canonical
 from reconciler.config import ClientSettings
 from reconciler.errors import (
     AmbiguousCreateError,
     AmbiguousPushError,
     ApiError,
-    AuthError,
     ConnectionFailedError,
     MalformedResponseError,
     NotFoundError,
     RateLimitError,
     RemoteError,
-    RequestRejectedError,
     ServerError,
     UsageError,
 )
 from reconciler.ratelimit import Limiter
 from reconciler.responses import (
     BatchResponse,
+    BatchResult,
     CreatedSchedule,
+    ListedSchedule,
     MsgRecord,
     SchedulePage,
-    malformed,
     parse_batch,
     parse_created,
     parse_detail,
@@ -61,7 +57,17 @@ from reconciler.responses import (
     parse_page,
 )
 
-__all__ = ["ClientStats", "EngageLabClient"]
+# The result types live in ``responses``; they are re-exported here, next to their endpoints.
+__all__ = [
+    "BatchResponse",
+    "BatchResult",
+    "ClientStats",
+    "CreatedSchedule",
+    "EngageLabClient",
+    "ListedSchedule",
+    "MsgRecord",
+    "SchedulePage",
+]
 
 logger = logging.getLogger("reconciler.client")
 
@@ -77,7 +83,6 @@ Sleep = Callable[[float], Awaitable[None]]
 # Answers that say "not now" rather than "never": worth another attempt of an idempotent call.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BATCH_MAX = 500  # API.md section 6: 1..500 requests per batch
-_SNIPPET = 200
 
 
 @dataclass
@@ -122,8 +127,10 @@ class EngageLabClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._clock = clock
-        self._secrets = settings.credentials.secrets()
         self._host = urlsplit(settings.base_url).hostname or settings.base_url
+        self._answers = answers.AnswerReader(
+            host=self._host, secrets=settings.credentials.secrets()
+        )
         self._limiter = Limiter(
             rate=settings.rate_limit, concurrency=settings.concurrency, clock=clock, sleep=sleep
         )
@@ -202,7 +209,7 @@ class EngageLabClient:
         where = "POST /v4/schedules"
         response = await self._request("POST", "/v4/schedules", json_body=body, ambiguous=ambiguous)
         try:
-            return parse_created(self._decode(response, where), where)
+            return parse_created(self._answers.json(response, where), where)
         except MalformedResponseError as exc:
             raise ambiguous(f"the answer (HTTP {response.status_code}) has no usable id") from exc
 
@@ -212,7 +219,7 @@ class EngageLabClient:
             raise UsageError(f"page numbers start at 1, got {page}")
         path = f"/v4/schedules?page={page}"
         response = await self._request("GET", path)
-        return parse_page(self._decode(response, f"GET {path}"), f"GET {path}")
+        return parse_page(self._answers.json(response, f"GET {path}"), f"GET {path}")
 
     async def get_schedule(self, schedule_id: str) -> dict[str, Any]:
         """``GET /v4/schedules/{id}``: the full schedule object (with ``schedule_id``).
@@ -221,7 +228,7 @@ class EngageLabClient:
         """
         path = f"/v4/schedules/{_id(schedule_id)}"
         response = await self._request("GET", path)
-        return parse_detail(self._decode(response, f"GET {path}"), f"GET {path}", schedule_id)
+        return parse_detail(self._answers.json(response, f"GET {path}"), f"GET {path}", schedule_id)
 
     async def update_schedule(self, schedule_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """``PUT /v4/schedules/{id}`` with the full body (API.md 2.4); returns the stored task.
@@ -230,7 +237,7 @@ class EngageLabClient:
         """
         path = f"/v4/schedules/{_id(schedule_id)}"
         response = await self._request("PUT", path, json_body=body)
-        return parse_detail(self._decode(response, f"PUT {path}"), f"PUT {path}", schedule_id)
+        return parse_detail(self._answers.json(response, f"PUT {path}"), f"PUT {path}", schedule_id)
 
     async def delete_schedule(self, schedule_id: str) -> None:
         """``DELETE /v4/schedules/{id}``.
@@ -244,7 +251,7 @@ class EngageLabClient:
         """``GET /v4/schedules/{id}/msg-ids``: every firing, decoded into typed records."""
         path = f"/v4/schedules/{_id(schedule_id)}/msg-ids"
         response = await self._request("GET", path)
-        return parse_msg_ids(self._decode(response, f"GET {path}"), f"GET {path}")
+        return parse_msg_ids(self._answers.json(response, f"GET {path}"), f"GET {path}")
 
     # -- batch single push (API.md section 6) -------------------------------------------------
 
@@ -278,7 +285,7 @@ class EngageLabClient:
         )
         where = f"POST {path}"
         try:
-            return parse_batch(self._decode(response, where), where, targets)
+            return parse_batch(self._answers.json(response, where), where, targets)
         except MalformedResponseError as exc:
             raise ambiguous(f"the answer (HTTP {response.status_code}) is unusable") from exc
 
@@ -320,7 +327,7 @@ class EngageLabClient:
             else:
                 if response.is_success:
                     return response
-                error = self._error_from(response, method, path)
+                error = self._answers.error(response, method, path)
                 if gone_after_unknown_ok and outcome_unknown and isinstance(error, NotFoundError):
                     logger.debug("%s %s: 404 after an unknown outcome: it had worked", method, path)
                     return response
@@ -331,7 +338,7 @@ class EngageLabClient:
                     raise ambiguous(f"the server answered HTTP {error.status}") from error
                 outcome_unknown = outcome_unknown or error.status >= 500
                 failure = error
-                retry_after = _retry_after(response)
+                retry_after = answers.retry_after(response)
 
             delay = self._retry_delay(attempt, retry_after)
             if delay is None:
@@ -434,71 +441,6 @@ class EngageLabClient:
             delay = max(delay, retry_after)
         return delay
 
-    def _decode(self, response: httpx.Response, where: str) -> Any:
-        try:
-            return json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise malformed(
-                where,
-                f"HTTP {response.status_code} body is not JSON "
-                f"({_content_type(response)}): {self._snippet(response)}",
-            ) from exc
-
-    def _error_from(self, response: httpx.Response, method: str, path: str) -> ApiError:
-        """The error-tree exception for a non-2xx answer (API.md sections 4 and 6)."""
-        status = response.status_code
-        code, message = self._error_body(response)
-        cls = _error_class(status, code, message)
-        hint: str | None = None
-        if cls is AuthError:
-            hint = (
-                "check ENGAGELAB_APP_KEY and ENGAGELAB_MASTER_SECRET, and that the app lives "
-                f"on {self._host} (--data-center)"
-            )
-        elif cls is RateLimitError:
-            hint = "lower --rate-limit (RECONCILER_RATE_LIMIT) or try again later"
-        elif cls is ServerError:
-            hint = "the EngageLab server is in trouble; try again later"
-        logger.debug("%s %s error body: %s", method, path, self._snippet(response))
-        return cls(message, status=status, code=code, method=method, path=path, hint=hint)
-
-    def _error_body(self, response: httpx.Response) -> tuple[int | None, str]:
-        """Vendor code and message of an error answer; a description when it has none."""
-        try:
-            data = json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None, (
-                f"the answer is not JSON ({_content_type(response)}): {self._snippet(response)}"
-            )
-        err = data.get("error") if isinstance(data, dict) else None
-        if not isinstance(err, dict) and isinstance(data, dict) and "code" in data:
-            err = data  # some gateways put code/message at the top level
-        if not isinstance(err, dict):
-            return None, f"unexpected error answer: {self._snippet(response)}"
-        code = err.get("code")
-        raw = err.get("message")
-        message = self._scrub(raw) if isinstance(raw, str) and raw else "(no message)"
-        if isinstance(code, bool) or not isinstance(code, int):
-            code = None
-        return code, message
-
-    def _snippet(self, response: httpx.Response) -> str:
-        text = response.content[: _SNIPPET * 8].decode("utf-8", errors="replace")
-        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
-        if title:
-            text = f"HTML page {title.group(1).strip()!r}"
-        text = " ".join(text.split())
-        if not text:
-            return "(empty body)"
-        if len(text) > _SNIPPET:
-            text = text[:_SNIPPET] + "…"
-        return self._scrub(text)
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
 
 POOL_SIZE = 8
 
@@ -510,42 +452,8 @@ def _pool_sizes(concurrency: int) -> list[int]:
     return [base + 1] * extra + [base] * (count - extra)
 
 
-def _error_class(status: int, code: int | None, message: str) -> type[ApiError]:
-    if status == 401 or code in (28101, 21004, 21008):
-        return AuthError
-    if code == 28105:
-        # 404 in the code table but means "no push target at that time": a rejection of the
-        # request, not a missing task (API.md section 4).
-        return RequestRejectedError
-    if status == 404 or code == 28104:
-        return NotFoundError
-    if status == 429 or code == 23008 or (code == 28100 and "rate" in message.lower()):
-        return RateLimitError
-    if status >= 500 or code in (28200, 28203):
-        return ServerError
-    if 400 <= status < 500:
-        return RequestRejectedError
-    return ApiError
-
-
 def _retryable(error: ApiError) -> bool:
     return isinstance(error, RateLimitError | ServerError) or error.status in _RETRY_STATUSES
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _note_gave_up(
@@ -563,11 +471,6 @@ def _note_gave_up(
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _content_type(response: httpx.Response) -> str:
-    value: str = response.headers.get("Content-Type", "no content type")
-    return value.split(";")[0]
 
 
 def _id(schedule_id: str) -> str:
