@@ -1,8 +1,8 @@
 """Async client for the EngageLab schedule and batch-push API (API.md sections 3 and 6).
 
-Small ``httpx`` connection pools behind a semaphore and a token bucket. Reads, updates and deletes are
-retried with exponential backoff and full jitter on connection errors, 429 and 5xx, honouring
-``Retry-After``, within a per-request and a client-wide retry budget. Writes that are not
+Small ``httpx`` connection pools behind a semaphore and a token bucket. Reads, updates and
+deletes are retried with exponential backoff and full jitter on connection errors, 429 and 5xx,
+honouring ``Retry-After``, within a per-request and a client-wide retry budget. Writes that are not
 idempotent (create, batch push) are never retried once they may have reached the server: an
 unknown outcome becomes ``AmbiguousCreateError`` / ``AmbiguousPushError`` for the caller to
 resolve, because a blind retry can duplicate a push to real users.
