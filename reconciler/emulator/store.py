@@ -132,8 +132,11 @@ def load(path: Path) -> Store | None:
     except FileNotFoundError:
         return None
     try:
-        return Store.from_json(json.loads(text))
-    except (ValueError, KeyError, TypeError) as exc:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError("the top level is not an object")
+        return Store.from_json(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{path}: not an emulator data file ({exc})") from exc
 
 

@@ -1,0 +1,86 @@
+"""``reconciler emulator serve``: starts, serves, stops cleanly with its data saved."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+from reconciler.emulator import Emulator
+from tests.emulator.helpers import AUTH, single
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_answers_and_saves_on_ctrl_c(tmp_path: Path) -> None:
+    """The served emulator takes a create over HTTP; Ctrl-C exits 0 with the task on disk."""
+    data = tmp_path / "em.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "--now", "2027-01-04T09:00:00+00:00",
+         "emulator", "serve", "--port", "0", "--data", str(data)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        url = banner.strip().rsplit(" ", 1)[-1]
+        assert url.startswith("http://127.0.0.1:"), banner
+        with httpx.Client(base_url=url, auth=AUTH, timeout=10) as client:
+            response = client.post("/v4/schedules", json=single("served"))
+        assert response.status_code == 200, response.text
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "emulator stopped" in out
+    saved = Emulator(data_path=data).schedules()
+    assert [s["name"] for s in saved] == ["served"]
+
+
+def test_app_key_must_have_24_characters_and_is_not_echoed() -> None:
+    """A short --app-key is a usage error (exit 1) whose message does not repeat the key."""
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--app-key", "tooshort-key-xyz"])
+    assert result.exit_code == 1
+    assert "24 characters" in result.output
+    assert "tooshort-key-xyz" not in result.output
+
+
+def test_unknown_time_zone_is_a_usage_error() -> None:
+    """--timezone must be an IANA name."""
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--timezone", "Mars/Olympus"])
+    assert result.exit_code == 1
+    assert "Mars/Olympus" in result.output
+
+
+def test_corrupt_data_file_is_reported(tmp_path: Path) -> None:
+    """A data file that cannot be loaded stops the command with a hint to fix or delete it."""
+    data = tmp_path / "em.json"
+    data.write_text("[]", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--data", str(data)])
+    assert result.exit_code == 1
+    assert "cannot load the emulator data" in result.output
+
+
+def test_port_in_use_is_reported() -> None:
+    """Binding a port that another socket listens on fails with a hint, not a traceback."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["emulator", "serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert "cannot listen" in result.output
