@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "drift": "reconciler.commands.plan:drift",
     "import": "reconciler.commands.importing:import_",
     "state": "reconciler.commands.state:state",
+    "test-send": "reconciler.commands.send:test_send",
+    "history": "reconciler.commands.send:history",
 }
 
 
