@@ -143,7 +143,10 @@ class _Reader:
     async def list_once(self) -> _Listing:
         first = await self.client.list_schedules(1)
         size = len(first.items) or PAGE_SIZE
-        last = max(first.total_pages, math.ceil(first.total_count / size))
+        need = math.ceil(first.total_count / size)
+        # total_pages is believed only up to one page beyond what total_count needs: a huge
+        # value must not start a million requests, and one extra page shows a stale count.
+        last = min(max(first.total_pages, need), need + 1)
         # Pages before details: they are on the critical path, and the limiter serves in order.
         pending = [asyncio.create_task(self.page(n)) for n in range(2, last + 1)]
         rows: dict[str, ListedSchedule] = {}
@@ -151,15 +154,19 @@ class _Reader:
         problems: list[str] = []
         self.take(first, rows)
         last_items = len(first.items)
-        for n, task in zip(range(2, last + 1), pending, strict=True):
-            result = await task
-            if isinstance(result, RemoteError):
-                problems.append(f"page {n} could not be read: {result.message}")
-                last_items = 0
-                continue
-            totals.add(result.total_count)
-            self.take(result, rows)
-            last_items = len(result.items)
+        try:
+            for n, task in zip(range(2, last + 1), pending, strict=True):
+                result = await task
+                if isinstance(result, RemoteError):
+                    problems.append(f"page {n} could not be read: {result.message}")
+                    last_items = 0
+                    continue
+                totals.add(result.total_count)
+                self.take(result, rows)
+                last_items = len(result.items)
+        finally:
+            for task in pending:
+                task.cancel()  # only matters when one page raised (AuthError)
         # total_pages may be too small (API.md section 3): go on while ids are missing and the
         # last page was not empty; every non-empty page adds at least one row, hence the cap.
         n = last

@@ -226,3 +226,22 @@ def test_pages_are_requested_before_any_detail() -> None:
     first_detail = next(i for i, line in enumerate(server.log) if "/v4/schedules/" in line)
     pages = [i for i, line in enumerate(server.log) if "?page=" in line]
     assert max(pages) < first_detail
+
+
+def test_an_absurd_total_pages_does_not_start_a_request_per_page() -> None:
+    """total_pages 1 000 000 for 120 tasks: 3 pages needed, at most one more is asked for."""
+    server = FakeServer(120, reported_pages=lambda total: 1_000_000)
+    inv = _read(server)
+    assert inv.complete
+    assert server.count_of("GET /v4/schedules?") == 4
+
+
+def test_auth_failure_on_a_later_page_stops_the_whole_read() -> None:
+    """Credentials revoked mid-read (401 on page 3): AuthError, not an incomplete inventory."""
+
+    class RevokedOnPage3(FakeServer):
+        def page(self, n: int) -> httpx.Response:
+            return error(401, 28101, "auth failed") if n == 3 else super().page(n)
+
+    with pytest.raises(AuthError):
+        _read(RevokedOnPage3(200))
