@@ -1,6 +1,7 @@
 """Benchmark: requests per second the emulator serves on loopback with faults off.
 
 Run:  .venv/bin/python tests/bench/bench_emulator.py [--seconds 5] [--workers 4] [--min-rps 1000]
+      [--data FILE]   (persist to FILE after every write, like the embedded default)
 
 The server runs as ``reconciler emulator serve`` in its own process (so the load generator does
 not share its interpreter lock); the load comes from keep-alive ``http.client`` connections in
@@ -53,10 +54,11 @@ def schedule_body(i: int) -> dict[str, object]:
     }
 
 
-def start_server() -> tuple[subprocess.Popen[str], str, int]:
+def start_server(data: str | None) -> tuple[subprocess.Popen[str], str, int]:
+    extra = ["--data", data] if data else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "--now", "2029-12-01T00:00:00+00:00",
-         "emulator", "serve", "--port", "0"],
+         "emulator", "serve", "--port", "0", *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -113,9 +115,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--min-rps", type=float, default=1000.0)
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="Persist to this file (fsync per write), as the embedded default does.",
+    )
     args = parser.parse_args()
 
-    proc, host, port = start_server()
+    proc, host, port = start_server(args.data)
     try:
         setup = http.client.HTTPConnection(host, port)
         ids = [
@@ -142,7 +149,8 @@ def main() -> int:
     rps = total / elapsed
     print(
         f"emulator: {total} requests in {elapsed:.2f} s over {args.workers} keep-alive "
-        f"connections = {rps:.0f} requests/s (faults off, 200 active tasks, mixed reads/writes)"
+        f"connections = {rps:.0f} requests/s (faults off, 200 active tasks, mixed reads/writes, "
+        f"{'persisted to ' + args.data if args.data else 'in memory'})"
     )
     return 0 if rps >= args.min_rps else 1
 
