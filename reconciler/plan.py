@@ -227,7 +227,10 @@ class Plan(BaseModel):
             reasons.append("the manifests changed since the plan was made")
         if observed_digest(inventory) != self.inputs.observed_digest:
             reasons.append("the remote schedules changed since the plan was made")
-        if state.lineage != self.inputs.state_lineage:
+        never_saved = state.serial == 0 and self.inputs.state_serial == 0
+        # A state file that does not exist yet gets a fresh random lineage on every load; two
+        # never-saved states are the same empty state.
+        if state.lineage != self.inputs.state_lineage and not never_saved:
             reasons.append("the state file is a different one (lineage differs)")
         elif state.serial != self.inputs.state_serial:
             reasons.append(
