@@ -58,9 +58,10 @@ class AnswerReader:
         cls = error_class(status, code, message)
         hint: str | None = None
         if cls is AuthError:
+            where = "--data-center" if self.host.endswith(".engagelab.com") else "--endpoint"
             hint = (
                 "check ENGAGELAB_APP_KEY and ENGAGELAB_MASTER_SECRET, and that the app lives "
-                f"on {self.host} (--data-center)"
+                f"on {self.host} ({where})"
             )
         elif cls is RateLimitError:
             hint = "lower --rate-limit (RECONCILER_RATE_LIMIT) or try again later"

@@ -194,6 +194,8 @@ def test_churn_that_settles_gives_a_complete_read_on_the_next_attempt() -> None:
         return None
 
     inv = _inventory(_client(Mangle(em, stop_churn_after_first_pass)), known_ids=ids)
+    reads = [r for r in em.request_log if r.path == "/v4/schedules" and r.query == "page=1"]
+    assert len(reads) == 2  # the first pass did not add up; the second did
     assert inv.complete
     assert inv.problems == ()
     assert set(ids) <= set(inv.schedules)
