@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from reconciler.emulator import firing, store, wire
 from reconciler.emulator.faults import FaultDice, Faults
 from reconciler.emulator.validation import (
+    batch_envelope_error,
     check_replaceable,
     decode_json,
     validate_batch,
@@ -215,26 +216,29 @@ class Emulator:
         with self._lock:
             self._tick()
             active = self._store.active()
-            return {
-                "now": self.now().isoformat(),
-                "timezone": self.tz.key,
-                "active_count": len(active),
-                "max_active": self.max_active,
-                "schedules": [t.detail() for t in active],
-                "finished": [
-                    {"schedule_id": t.schedule_id, "name": t.body["name"], "status": t.status}
-                    for t in self._store.tasks.values()
-                    if not t.active
-                ],
-                "msg_records": {
-                    t.schedule_id: t.msg_records
-                    for t in self._store.tasks.values()
-                    if t.msg_records
-                },
-                "pushes": self._store.pushes,
-                "faults": self.faults.to_dict(),
-                "data_path": str(self.data_path) if self.data_path else None,
-            }
+            # A deep copy: the answer is serialised after the lock is released.
+            return copy.deepcopy(
+                {
+                    "now": self.now().isoformat(),
+                    "timezone": self.tz.key,
+                    "active_count": len(active),
+                    "max_active": self.max_active,
+                    "schedules": [t.detail() for t in active],
+                    "finished": [
+                        {"schedule_id": t.schedule_id, "name": t.body["name"], "status": t.status}
+                        for t in self._store.tasks.values()
+                        if not t.active
+                    ],
+                    "msg_records": {
+                        t.schedule_id: t.msg_records
+                        for t in self._store.tasks.values()
+                        if t.msg_records
+                    },
+                    "pushes": self._store.pushes,
+                    "faults": self.faults.to_dict(),
+                    "data_path": str(self.data_path) if self.data_path else None,
+                }
+            )
 
     # ------------------------------------------------------------------ auth
 
@@ -352,8 +356,7 @@ class Emulator:
 
     def api_batch(self, by: str, raw: bytes) -> Reply:
         """``POST /v4/batch/push/{regid|alias}`` (API.md section 6)."""
-        fail = WireError(400, wire.BATCH_REQUEST_INVALID, "request data is not JSON")
-        requests = validate_batch(decode_json(raw, fail))
+        requests = validate_batch(decode_json(raw, batch_envelope_error))
         with self._lock:
             now = self._tick()
             results: dict[str, dict[str, Any]] = {}

@@ -41,14 +41,17 @@ _BADGE_RE = re.compile(r"^[+-]?\d+$")
 Fail = Callable[[str], WireError]  # builds the error for the endpoint's code
 
 
-def decode_json(raw: bytes, error: WireError | None = None) -> Any:
-    """The JSON value of a request body, whatever its Content-Type (API.md section 3 decision)."""
+def decode_json(raw: bytes, fail: Fail = invalid) -> Any:
+    """The JSON value of a request body, whatever its Content-Type (API.md section 3 decision).
+
+    ``fail`` builds the error for the endpoint (28100 for schedules, 21015 for batch push).
+    """
     if len(raw) > wire.MAX_BODY_BYTES:
-        raise invalid(f"request body too long: {len(raw)} bytes, at most {wire.MAX_BODY_BYTES}")
+        raise fail(f"request body too long: {len(raw)} bytes, at most {wire.MAX_BODY_BYTES}")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise error or invalid(f"request data is not JSON: {exc}") from exc
+        raise fail(f"request data is not JSON: {exc}") from exc
 
 
 # --------------------------------------------------------------------------- schedules
@@ -372,13 +375,18 @@ def _batch_error(code: int) -> Fail:
     return make
 
 
+def batch_envelope_error(message: str) -> WireError:
+    """400 / 21015: the batch body as a whole is unusable (section 6)."""
+    return WireError(400, wire.BATCH_REQUEST_INVALID, message)
+
+
 def validate_batch(body: Any) -> list[dict[str, Any]]:
     """The ``requests`` of a batch push, or a global error (no partial results, section 6).
 
     21015: the envelope is wrong (not an object, ``requests`` missing, empty or over 500);
     21016: a request's fields fail their checks; 21003: a target appears twice.
     """
-    envelope = _batch_error(wire.BATCH_REQUEST_INVALID)
+    envelope = batch_envelope_error
     check = _batch_error(wire.BATCH_CHECK_FAILED)
     if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
         raise envelope('the body must be {"requests": [...]}')

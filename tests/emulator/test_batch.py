@@ -124,6 +124,14 @@ def test_body_that_is_not_json_is_21015(api: httpx.Client) -> None:
     assert (response.status_code, error_code(response)) == (400, 21015)
 
 
+def test_body_too_long_is_21015(api: httpx.Client, emulator: Emulator) -> None:
+    """A batch body over 128 KiB is a global 21015 and sends nothing."""
+    body = {"requests": [item("t", custom_args={"blob": "x" * (130 * 1024)})]}
+    response = api.post("/v4/batch/push/regid", json=body)
+    assert (response.status_code, error_code(response)) == (400, 21015)
+    assert emulator.pushes() == []
+
+
 def test_targets_over_the_qps_budget_fail_with_23008(api: httpx.Client, emulator: Emulator) -> None:
     """With batch_qps 3, a batch of 5 succeeds for 3 targets; 2 fail with 23008, flagged."""
     emulator.faults = Faults(batch_qps=3)
