@@ -356,7 +356,8 @@ class Emulator:
 
     def api_batch(self, by: str, raw: bytes) -> Reply:
         """``POST /v4/batch/push/{regid|alias}`` (API.md section 6)."""
-        requests = validate_batch(decode_json(raw, batch_envelope_error))
+        payload = decode_json(raw, batch_envelope_error, wire.MAX_BATCH_BODY_BYTES)
+        requests = validate_batch(payload)
         with self._lock:
             now = self._tick()
             results: dict[str, dict[str, Any]] = {}

@@ -41,13 +41,13 @@ _BADGE_RE = re.compile(r"^[+-]?\d+$")
 Fail = Callable[[str], WireError]  # builds the error for the endpoint's code
 
 
-def decode_json(raw: bytes, fail: Fail = invalid) -> Any:
+def decode_json(raw: bytes, fail: Fail = invalid, max_bytes: int = wire.MAX_BODY_BYTES) -> Any:
     """The JSON value of a request body, whatever its Content-Type (API.md section 3 decision).
 
     ``fail`` builds the error for the endpoint (28100 for schedules, 21015 for batch push).
     """
-    if len(raw) > wire.MAX_BODY_BYTES:
-        raise fail(f"request body too long: {len(raw)} bytes, at most {wire.MAX_BODY_BYTES}")
+    if len(raw) > max_bytes:
+        raise fail(f"request body too long: {len(raw)} bytes, at most {max_bytes}")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

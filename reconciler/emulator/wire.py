@@ -29,7 +29,9 @@ BATCH_CHECK_FAILED: Final = 21016
 BATCH_RATE_LIMITED: Final = 23008
 
 PAGE_SIZE: Final = 50  # API.md section 3: "50 per page"
-MAX_BODY_BYTES: Final = 128 * 1024  # not published; a generous bound for "body too long"
+MAX_BODY_BYTES: Final = 128 * 1024  # not published; a generous bound for one schedule body
+# 500 requests of up to ~4 KB content each, plus options and custom_args (not published either).
+MAX_BATCH_BODY_BYTES: Final = 8 * 1024 * 1024
 MAX_CONTENT_BYTES: Final = 4000  # API.md section 5: notification / message content
 APP_KEY_LENGTH: Final = 24  # API.md section 1
 

@@ -124,9 +124,15 @@ def test_body_that_is_not_json_is_21015(api: httpx.Client) -> None:
     assert (response.status_code, error_code(response)) == (400, 21015)
 
 
+def test_full_batch_of_large_notifications_is_accepted(api: httpx.Client) -> None:
+    """500 requests with 3.5 KB notifications each (about 1.8 MB) are within the limits."""
+    body = {"requests": [item(f"t{i}", notification={"alert": "x" * 3500}) for i in range(500)]}
+    assert api.post("/v4/batch/push/regid", json=body).status_code == 200
+
+
 def test_body_too_long_is_21015(api: httpx.Client, emulator: Emulator) -> None:
-    """A batch body over 128 KiB is a global 21015 and sends nothing."""
-    body = {"requests": [item("t", custom_args={"blob": "x" * (130 * 1024)})]}
+    """A batch body over 8 MiB is a global 21015 and sends nothing."""
+    body = {"requests": [item("t", custom_args={"blob": "x" * (8 * 1024 * 1024)})]}
     response = api.post("/v4/batch/push/regid", json=body)
     assert (response.status_code, error_code(response)) == (400, 21015)
     assert emulator.pushes() == []
