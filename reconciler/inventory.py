@@ -113,6 +113,8 @@ async def read_inventory(
 
 
 class _Reader:
+    """One inventory read: the list passes, and one detail task per id (never two)."""
+
     def __init__(self, client: EngageLabClient) -> None:
         self.client = client
         self.details: dict[str, asyncio.Task[_Detail]] = {}
