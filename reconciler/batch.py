@@ -3,7 +3,7 @@
 Two halves. The pure half turns a schedule's ``push`` object into batch requests: it refuses
 content a batch request cannot carry, maps the platform, drops what only makes sense for the
 schedule's audience, deduplicates and checks the targets and splits them into batches of at
-most 500. The async half sends those batches one after the other, retrying targets the server
+most 500 requests (and at most ``MAX_BATCH_BYTES`` of JSON). The async half sends those batches one after the other, retrying targets the server
 rate-limited (23008) with bounded exponential backoff, and stops the whole run at the first
 global error, because such an error (auth, permission, allow-list, parameters) fails every later
 batch the same way.
@@ -47,6 +47,7 @@ from reconciler.responses import BatchResponse
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_BATCH_BYTES",
     "BatchContent",
     "BatchPusher",
     "RetryPolicy",
@@ -70,6 +71,10 @@ BatchPlatform = Literal["android", "ios", "all"]
 Sleep = Callable[[float], Awaitable[None]]
 
 MAX_BATCH = 500  # API.md section 6: 1..500 requests per call
+# Not published by the vendor: the emulator's bound on a request body (128 KiB) less a margin
+# for JSON encoders that escape more than httpx does.
+MAX_BATCH_BYTES = 120 * 1024
+_ENVELOPE_BYTES = len(b'{"requests":[]}')
 RATE_LIMITED = 23008  # API.md section 6: this target was over the push QPS quota
 ALIAS_MAX_BYTES = 40  # API.md section 5: aliases are at most 40 bytes
 
@@ -290,13 +295,37 @@ def check_targets(by: By, targets: Sequence[tuple[str, str]]) -> list[str]:
     return problems
 
 
-def build_batches(content: BatchContent, targets: Sequence[str]) -> list[list[dict[str, Any]]]:
+def build_batches(
+    content: BatchContent, targets: Sequence[str], *, max_bytes: int | None = None
+) -> list[list[dict[str, Any]]]:
     """One request per target, in target order, cut into batches of at most 500 (API.md 6).
 
-    ``targets`` must already be unique: a target may appear once per batch.
+    A batch is also cut before its JSON body would pass ``max_bytes`` (``MAX_BATCH_BYTES``):
+    the vendor publishes no body limit, but 500 requests of 4000-byte content would make a
+    2 MB body that gateways (and the emulator, at 128 KiB) refuse. Smaller calls cost nothing,
+    since the push quota counts targets, not calls. ``targets`` must already be unique.
     """
-    requests = [content.request(t) for t in targets]
-    return [requests[i : i + MAX_BATCH] for i in range(0, len(requests), MAX_BATCH)]
+    budget = MAX_BATCH_BYTES if max_bytes is None else max_bytes
+    batches: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = _ENVELOPE_BYTES
+    for target in targets:
+        request = content.request(target)
+        extra = _json_size(request) + (1 if current else 0)  # the comma between requests
+        if current and (len(current) == MAX_BATCH or size + extra > budget):
+            batches.append(current)
+            current, size = [], _ENVELOPE_BYTES
+            extra -= 1
+        current.append(request)
+        size += extra
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _json_size(value: Any) -> int:
+    """Bytes of ``value`` as the client sends it (httpx: compact separators, UTF-8)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 @dataclass(frozen=True)
