@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reconciler.emulator import Emulator
-from reconciler.emulator.serve import bind_socket, build_server
+from reconciler.emulator.serve import base_url, bind_socket, build_server
 
 
 @contextmanager
@@ -45,7 +45,7 @@ def serve_emulator(
             raise RuntimeError(f"the emulator did not start on {host}:{bound_port}")
         time.sleep(0.002)
     try:
-        yield f"http://{host}:{bound_port}"
+        yield base_url(sock)
     finally:
         server.should_exit = True
         thread.join(timeout=startup_timeout)

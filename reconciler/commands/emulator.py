@@ -156,7 +156,7 @@ def emulator() -> None:
 def serve(ctx: click.Context, /, **kw: Any) -> int:
     """Serve the emulator until interrupted (Ctrl-C); the control plane is under /_emulator/."""
     from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults
-    from reconciler.emulator.serve import bind_socket, build_server
+    from reconciler.emulator.serve import base_url, bind_socket, build_server
 
     glob = global_options(ctx)
     app_key = kw["app_key"] or DEMO_APP_KEY
@@ -208,9 +208,8 @@ def serve(ctx: click.Context, /, **kw: Any) -> int:
             f"cannot listen on {kw['host']}:{kw['port']}: {exc.strerror}",
             hint="choose another --port (0 picks a free one)",
         ) from exc
-    host, port = sock.getsockname()[:2]
     credentials = "demo pair" if kw["app_key"] is None and kw["master_secret"] is None else "custom"
-    click.echo(f"EngageLab emulator listening on http://{host}:{port}")
+    click.echo(f"EngageLab emulator listening on {base_url(sock)}")
     click.echo(
         f"  credentials: {credentials}; time zone: {em.tz.key}; "
         f"data: {kw['data_path'] or 'in memory'}; control plane: /_emulator/"

@@ -281,8 +281,7 @@ class Emulator:
     def api_list(self, page_param: str | None) -> Reply:
         """``GET /v4/schedules?page=N``: 50 per page, oldest first, active only."""
         page = 1
-        if page_param not in (None, ""):
-            assert page_param is not None
+        if page_param:
             if not page_param.isdigit() or int(page_param) < 1:
                 raise invalid(f"page must be an integer >= 1, got {page_param!r}")
             page = int(page_param)

@@ -49,6 +49,12 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def base_url(sock: socket.socket) -> str:
+    """The ``http://host:port`` a bound socket serves (IPv6 hosts in brackets)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def build_server(
     emulator: Emulator,
     sock: socket.socket,
