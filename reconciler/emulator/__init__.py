@@ -7,7 +7,8 @@ a client bug cannot hide behind shared code. Use it in-process through ``httpx.A
 plane under ``/_emulator/``.
 
 Modules: ``wire`` (codes, formats), ``validation`` (request checks), ``firing`` (occurrences),
-``store`` (data and its file), ``faults`` (fault switches), ``core`` (the rules), ``app`` /
+``store`` (data and its file), ``faults`` (fault switches), ``auth``, ``outbox`` (what is
+sent: batch results, msg-id records, churn tasks), ``core`` (the rules), ``app`` /
 ``middleware`` / ``control`` (HTTP), ``serve`` (uvicorn).
 """
 

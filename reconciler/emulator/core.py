@@ -11,10 +11,7 @@ Firing is lazy: whenever the clock is consulted (every API call, ``advance``, ``
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import copy
-import hmac
 import json
 import math
 import threading
@@ -25,10 +22,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from reconciler.emulator import firing, store, wire
+from reconciler.emulator import firing, outbox, store, wire
+from reconciler.emulator.auth import AuthResult, check_basic_auth
 from reconciler.emulator.faults import FaultDice, Faults
 from reconciler.emulator.validation import (
     batch_envelope_error,
@@ -41,11 +39,9 @@ from reconciler.emulator.wire import WireError, invalid, not_found
 
 DEMO_APP_KEY = "emulatordemoappkey000001"  # 24 characters, like a real AppKey (API.md section 1)
 DEMO_MASTER_SECRET = "emulator-demo-master-secret"  # noqa: S105 - a public, documented demo pair
-CHURN_PREFIX = "churn_"
+CHURN_PREFIX = "churn_"  # outbox.churn_body names its tasks so
 REQUEST_LOG_LIMIT = 100_000
 _TICK = timedelta(microseconds=1)
-
-AuthResult = Literal["ok", "failed", "bad_length"]
 
 
 @dataclass(frozen=True)
@@ -243,21 +239,8 @@ class Emulator:
     # ------------------------------------------------------------------ auth
 
     def authenticate(self, header: str | None) -> AuthResult:
-        """Check HTTP Basic credentials (API.md section 1) in constant time."""
-        if not header or not header.startswith("Basic "):
-            return "failed"
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return "failed"
-        user, sep, password = decoded.partition(":")
-        if not sep:
-            return "failed"
-        if len(user) != wire.APP_KEY_LENGTH:
-            return "bad_length"
-        key_ok = hmac.compare_digest(user.encode(), self._app_key.encode())
-        secret_ok = hmac.compare_digest(password.encode(), self._master_secret.encode())
-        return "ok" if key_ok and secret_ok else "failed"
+        """Check an ``Authorization`` header against this app's credentials."""
+        return check_basic_auth(header, self._app_key, self._master_secret)
 
     # ------------------------------------------------------------------ schedule API
 
@@ -359,37 +342,8 @@ class Emulator:
         requests = validate_batch(payload)
         with self._lock:
             now = self._tick()
-            results: dict[str, dict[str, Any]] = {}
-            limited = False
-            for item in requests:
-                target = item["target"]
-                if not self._dice.allow_target():
-                    limited = True
-                    results[target] = {
-                        "target": target,
-                        "success": False,
-                        "error": {"code": wire.BATCH_RATE_LIMITED, "message": "API rate limit"},
-                    }
-                    continue
-                msg_id = self._store.take_msg_id()
-                results[target] = {"target": target, "success": True, "msg_id": msg_id}
-                self._store.record_push(
-                    {
-                        "by": by,
-                        "target": target,
-                        "msg_id": msg_id,
-                        "platform": item["platform"],
-                        "request": item,
-                        "ts": int(now.timestamp() * 1000),
-                    }
-                )
+            body = outbox.send_batch(self._store, self._dice, by, requests, now)
             self._persist()
-        body: dict[str, Any] = {"results": results}
-        if limited:
-            body["rate_limit_info"] = {
-                "message": "some requests were rate limited during batch processing",
-                "rate_limit_occurred": True,
-            }
         return Reply(200, body)
 
     # ------------------------------------------------------------------ internals
@@ -451,21 +405,12 @@ class Emulator:
             trigger, self.tz, task.anchor, after=task.processed_until, until=now
         ):
             if task.body["enabled"]:  # a disabled task lets its occurrences pass silently
-                task.msg_records.append(self._msg_record(moment))
+                task.msg_records.append(outbox.msg_record(self._store, self._dice, moment))
         task.processed_until = max(task.processed_until, now)
         if now >= firing.expiry(trigger, self.tz, task.anchor):
             kind = firing.trigger_kind(trigger)
             task.status = "expired" if kind == "periodical" else "sent"
         self._reschedule(task)
-
-    def _msg_record(self, moment: datetime) -> dict[str, Any]:
-        """One msg-ids entry (API.md section 3); failed firings carry code 1011."""
-        ts = int(moment.timestamp() * 1000)
-        if self._dice.fire_fails():
-            error = {"code": 1011, "message": "Cannot find sending target"}
-            return {"msg_id": "0", "error": error, "needRetry": False, "ts": ts}
-        msg_id = str(self._store.take_msg_id())
-        return {"msg_id": msg_id, "error": {"code": 0, "message": ""}, "needRetry": False, "ts": ts}
 
     def _churn(self) -> None:
         """List churn fault: create or delete unmanaged ``churn_*`` tasks between page reads."""
@@ -476,31 +421,10 @@ class Emulator:
                 victim = churned[self._dice.choice(len(churned))]
                 del self._store.tasks[victim.schedule_id]
             elif not full:
-                self._insert(self._churn_body(), self.now())
+                self._churn_count += 1
+                self._insert(outbox.churn_body(self._churn_count, self.now()), self.now())
         if self._dice.faults.churn_per_page:
             self._persist()
-
-    def _churn_body(self) -> dict[str, Any]:
-        self._churn_count += 1
-        start = self.now().replace(tzinfo=None, microsecond=0)
-        return {
-            "name": f"{CHURN_PREFIX}{self._churn_count:05d}",
-            "enabled": True,
-            "trigger": {
-                "periodical": {
-                    "start": start.strftime(wire.DATETIME_FORMAT),
-                    "end": (start + timedelta(days=30)).strftime(wire.DATETIME_FORMAT),
-                    "time": "12:00:00",
-                    "time_unit": "day",
-                    "point": [],
-                    "zone_type": 1,
-                }
-            },
-            "push": {
-                "to": "all",
-                "body": {"platform": "all", "notification": {"alert": "churn"}},
-            },
-        }
 
     def _persist(self) -> None:
         if self.data_path is not None:
