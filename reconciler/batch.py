@@ -3,10 +3,10 @@
 Two halves. The pure half turns a schedule's ``push`` object into batch requests: it refuses
 content a batch request cannot carry, maps the platform, drops what only makes sense for the
 schedule's audience, deduplicates and checks the targets and splits them into batches of at
-most 500 requests (and at most ``MAX_BATCH_BYTES`` of JSON). The async half sends those batches one after the other, retrying targets the server
-rate-limited (23008) with bounded exponential backoff, and stops the whole run at the first
-global error, because such an error (auth, permission, allow-list, parameters) fails every later
-batch the same way.
+most 500 requests (and at most ``MAX_BATCH_BYTES`` of JSON). The async half sends those
+batches one after the other, retrying targets the server rate-limited (23008) with bounded
+exponential backoff, and stops the whole run at the first global error, because such an error
+(auth, permission, allow-list, parameters) fails every later batch the same way.
 
 What a test send carries, and what it refuses or leaves out (the README's "Test sends" section
 says the same for users):
