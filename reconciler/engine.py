@@ -46,7 +46,9 @@ class Workspace:
     def say_where(self) -> None:
         """First line of output when the app is not a real one (DESIGN.md "Embedded default")."""
         if self.target.banner:
-            print(self.target.banner, file=sys.stderr)
+            # Flushed: stderr may be a buffered stream (CliRunner, some CI runners) and this
+            # line must come before anything the command prints next.
+            print(self.target.banner, file=sys.stderr, flush=True)
 
 
 def open_workspace(options: GlobalOptions) -> Workspace:

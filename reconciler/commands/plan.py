@@ -78,6 +78,18 @@ def _same(state: Any) -> Any:
     return state
 
 
+def _unresolved_conflicts(plan: Any) -> list[str]:
+    """Manifests apply cannot realise: a task of that name exists and is not managed."""
+    from reconciler.plan import ConflictAction
+
+    return [
+        f"{a.name!r} was not created: remote task(s) {', '.join(a.schedule_ids)} carry its name "
+        f"but are not managed; adopt one with `reconciler import {a.name}={a.schedule_ids[0]}`"
+        for a in plan.actions
+        if isinstance(a, ConflictAction)
+    ]
+
+
 @click.command()
 @option("--out", "out", type=click.Path(dir_okay=False), default=None, help="Save the plan file.")
 @option("--format", "fmt", type=FORMATS, default="text", show_default=True)
@@ -172,8 +184,14 @@ def apply(
                     writer.change(_same)  # the binding and the healed journal become durable
                     writer.flush()
                 failures = await applying.finish_healing(client, writer, obs.healing)
+                conflicts = _unresolved_conflicts(plan)
                 if not plan.has_changes:
-                    click.echo("No changes. The app matches the manifests.")
+                    # With a conflict the app does not match the manifests: say what is left.
+                    click.echo(
+                        "No changes to apply." if conflicts
+                        else "No changes. The app matches the manifests."
+                    )
+                    _warn(conflicts)
                     if failures:
                         raise ApplyError(failures)
                     return None
@@ -187,6 +205,7 @@ def apply(
                     plan, client, writer, now=ws.clock, progress=_progress()
                 )
                 report.failures[:0] = failures
+                _warn(conflicts)
                 return report
 
     report = asyncio.run(run())

@@ -1,0 +1,261 @@
+"""Helpers for the end-to-end tests: manifest bodies, a recording emulator and a project driver.
+
+A ``Project`` is a temporary repository (``schedules/`` + ``.reconciler/``) and the emulator the
+CLI talks to. ``Project.run`` invokes ``reconciler`` through click's ``CliRunner`` with the
+emulator's current time as the hidden ``--now``, so the planner and the server agree on the time.
+``Project.writes`` lists the write calls (POST/PUT/DELETE under ``/v4/``) from the emulator's
+request log: every safety test asserts it is empty after a refusal.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from click.testing import CliRunner, Result
+from ruamel.yaml import YAML
+
+from reconciler.cli import cli
+from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, RequestRecord
+from reconciler.emulator.core import Reply
+
+# Every manifest below fires in 2027; the suite starts a month earlier so nothing is near firing.
+START = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
+SECTIONS = ("name", "enabled", "trigger", "push")
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+def single(time: str = "2027-03-01 10:00:00", zone_type: int = 1) -> dict[str, Any]:
+    return {"single": {"time": time, "zone_type": zone_type}}
+
+
+def periodical(
+    *,
+    start: str = "2027-01-04 00:00:00",
+    end: str = "2027-12-27 00:00:00",
+    time: str = "09:00:00",
+    time_unit: str = "week",
+    point: Sequence[str] = ("MON",),
+    zone_type: int = 1,
+) -> dict[str, Any]:
+    return {
+        "periodical": {
+            "start": start,
+            "end": end,
+            "time": time,
+            "time_unit": time_unit,
+            "point": list(point),
+            "zone_type": zone_type,
+        }
+    }
+
+
+def intelligent(backup_time: str = "2027-02-01 08:00:00") -> dict[str, Any]:
+    return {"intelligent": {"backup_time": backup_time}}
+
+
+def body(
+    name: str,
+    *,
+    alert: str = "Hello",
+    trigger: Mapping[str, Any] | None = None,
+    enabled: bool = True,
+) -> dict[str, Any]:
+    """A complete API body (what a manifest holds, lifecycle aside)."""
+    return {
+        "name": name,
+        "enabled": enabled,
+        "trigger": copy.deepcopy(dict(trigger)) if trigger is not None else single(),
+        "push": {
+            "from": "push",
+            "to": "all",
+            "body": {"platform": "all", "notification": {"alert": alert}},
+        },
+    }
+
+
+# -- the emulator ------------------------------------------------------------------------------
+
+
+class FixedClock:
+    """The emulator's base clock; it moves only through ``set_time`` / ``advance``."""
+
+    def __call__(self) -> datetime:
+        return START
+
+
+class RecordingEmulator(Emulator):
+    """The emulator, also keeping the raw body of every create and update it was sent.
+
+    The request log has method, path and status; the full-body-PUT tests need the body too.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(clock=FixedClock(), **kwargs)
+        self.bodies: list[tuple[str, str, dict[str, Any]]] = []  # (method, id or "", body)
+
+    def api_create(self, raw: bytes) -> Reply:
+        self.bodies.append(("POST", "", json.loads(raw)))
+        return super().api_create(raw)
+
+    def api_update(self, schedule_id: str, raw: bytes) -> Reply:
+        self.bodies.append(("PUT", schedule_id, json.loads(raw)))
+        return super().api_update(schedule_id, raw)
+
+    def fresh(self) -> None:
+        """Empty, no faults, default limits, clock at START, nothing logged."""
+        from reconciler.emulator import Faults
+
+        self.faults = Faults()
+        self.max_active = 1000
+        self.reset()
+        self.set_time(START)
+        self.clear_log()
+        self.bodies.clear()
+
+
+def writes(emulator: Emulator) -> list[RequestRecord]:
+    """The write calls the emulator received (POST/PUT/DELETE on the vendor API)."""
+    return [
+        r for r in emulator.request_log if r.method in WRITE_METHODS and r.path.startswith("/v4/")
+    ]
+
+
+def write_summary(emulator: Emulator) -> list[tuple[str, str]]:
+    """(method, path) of every write call, in order."""
+    return [(r.method, r.path) for r in writes(emulator)]
+
+
+# -- the project -------------------------------------------------------------------------------
+
+
+def _yaml_text(data: Any) -> str:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+class Project:
+    """A temporary repository driven through the CLI against one emulator."""
+
+    def __init__(self, root: Path, emulator: RecordingEmulator, url: str | None) -> None:
+        self.root = root
+        self.emulator = emulator
+        self.url = url  # served emulator (``--endpoint``); None: the embedded default
+        self.schedules = root / "schedules"
+        self.schedules.mkdir(exist_ok=True)
+        self.state_path = root / ".reconciler" / "state.json"
+
+    # ---- manifests
+
+    def write(
+        self,
+        name: str,
+        *,
+        protected: bool | None = None,
+        file: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Write the manifest ``name`` (to ``schedules/<name>.yaml``); returns its body."""
+        data = body(name, **kwargs)
+        self.write_body(data, protected=protected, file=file)
+        return data
+
+    def write_body(
+        self, data: Mapping[str, Any], *, protected: bool | None = None, file: str | None = None
+    ) -> Path:
+        doc = dict(copy.deepcopy(data))
+        if protected is not None:
+            doc["lifecycle"] = {"prevent_destroy": protected}
+        path = self.schedules / (file or f"{data['name']}.yaml")
+        path.write_text(_yaml_text(doc), encoding="utf-8")
+        return path
+
+    def remove(self, name: str) -> None:
+        (self.schedules / f"{name}.yaml").unlink()
+
+    # ---- commands
+
+    def args(self, *args: str, now: datetime | None = None) -> list[str]:
+        moment = now if now is not None else self.emulator.now()
+        head = ["--now", moment.isoformat()]
+        if self.url is not None:
+            head += ["--endpoint", self.url]
+        return [*head, *args]
+
+    def run(self, *args: str, now: datetime | None = None, input: str | None = None) -> Result:
+        """``reconciler --now <emulator time> [--endpoint URL] ARGS`` in the project directory."""
+        runner = CliRunner()
+        return runner.invoke(cli, self.args(*args, now=now), input=input, catch_exceptions=False)
+
+    def apply(self, *args: str) -> Result:
+        return self.run("apply", "--auto-approve", *args)
+
+    # ---- looking at the outcome
+
+    def state(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.state_path.read_text(encoding="utf-8"))
+        return data
+
+    def state_ids(self) -> dict[str, str]:
+        """name -> schedule_id of the state file's entries."""
+        return {n: e["schedule_id"] for n, e in self.state()["entries"].items()}
+
+    def remote(self) -> dict[str, list[dict[str, Any]]]:
+        """The emulator's active tasks by name (full bodies with schedule_id)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for task in self.emulator.schedules():
+            out.setdefault(task["name"], []).append(task)
+        return out
+
+    def remote_ids(self) -> dict[str, str]:
+        """name -> schedule_id of the active tasks (names must be unique)."""
+        out = {}
+        for name, tasks in self.remote().items():
+            assert len(tasks) == 1, f"{len(tasks)} remote tasks named {name!r}"
+            out[name] = tasks[0]["schedule_id"]
+        return out
+
+    def writes(self) -> list[RequestRecord]:
+        return writes(self.emulator)
+
+    def api(self) -> httpx.Client:
+        """A client of the served emulator with the demo credentials: "someone else" editing
+        the app out of band (call ``mark`` afterwards so it does not count as our writes)."""
+        assert self.url is not None, "out-of-band edits need the served emulator"
+        return httpx.Client(base_url=self.url, auth=(DEMO_APP_KEY, DEMO_MASTER_SECRET))
+
+    def out_of_band_create(self, data: Mapping[str, Any]) -> str:
+        with self.api() as api:
+            answer = api.post("/v4/schedules", json=dict(data))
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["schedule_id"])
+
+    def out_of_band_update(self, schedule_id: str, data: Mapping[str, Any]) -> None:
+        with self.api() as api:
+            answer = api.put(f"/v4/schedules/{schedule_id}", json=dict(data))
+        assert answer.status_code == 200, answer.text
+
+    def out_of_band_delete(self, schedule_id: str) -> None:
+        with self.api() as api:
+            answer = api.delete(f"/v4/schedules/{schedule_id}")
+        assert answer.status_code == 200, answer.text
+
+    def write_summary(self) -> list[tuple[str, str]]:
+        return write_summary(self.emulator)
+
+    def mark(self) -> None:
+        """Forget the request log so far (the next assertions count from here)."""
+        self.emulator.clear_log()
+        self.emulator.bodies.clear()
