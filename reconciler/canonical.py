@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 TriggerKind = Literal["single", "periodical", "intelligent"]
 
@@ -130,7 +130,8 @@ def _canon_periodical(periodical: dict[str, Any]) -> dict[str, Any]:
 
 
 def _week_key(point: Any) -> tuple[int, str]:
-    return (_WEEKDAY_ORDER.get(point, len(WEEKDAYS)), str(point))
+    order = _WEEKDAY_ORDER.get(point, len(WEEKDAYS)) if isinstance(point, str) else len(WEEKDAYS)
+    return (order, str(point))
 
 
 def _month_point(point: Any) -> Any:
@@ -141,4 +142,4 @@ def _month_point(point: Any) -> Any:
         return f"{point:02d}"
     if isinstance(point, str) and point.isascii() and point.isdigit() and len(point) < 3:
         return f"{int(point):02d}"
-    return cast(Any, point)
+    return point

@@ -194,13 +194,14 @@ class _Parser:
                 value, line, col = self.nested(indent, child, same_indent_sequence=False)
                 if value is None:
                     raise Unsupported("empty sequence item")
-            elif _is_item(rest):
-                raise Unsupported("nested compact sequence")
-            elif _KEY.match(rest):
-                # "- key: value": a mapping whose keys sit at the column of "key"
+            elif _is_item(rest) or _KEY.match(rest):
+                # "- key: value" / "- - item": a block whose lines sit at the column of `rest`
                 lines[self.i] = (number, ind + offset, rest)
                 line, col = number, ind + offset + 1
-                value = self.mapping(ind + offset, child)
+                if _is_item(rest):
+                    value = self.sequence(ind + offset, child)
+                else:
+                    value = self.mapping(ind + offset, child)
             else:
                 self.i += 1
                 line, col = number, ind + offset + 1

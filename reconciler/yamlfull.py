@@ -190,6 +190,11 @@ class _Converter:
                 return None
             return float(value)
         if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # "\ud800" escapes a lone surrogate: not text
+                self.problems.append((path, "contains an escaped lone surrogate; not valid text"))
+                return None
             return str(value)
         self.problems.append(
             (path, f"a YAML {kind} value cannot be sent to the API; write it as text in quotes")
