@@ -151,7 +151,7 @@ def apply(
     """Make the remote app match the manifests (or carry out a saved PLAN_FILE)."""
     from reconciler import apply as applying
     from reconciler import engine, render
-    from reconciler.errors import ApplyError, UsageError
+    from reconciler.errors import ApplyError, UnsafePlanError, UsageError
     from reconciler.plan import Plan
 
     ws = engine.open_workspace(global_options(ctx))
@@ -177,6 +177,15 @@ def apply(
                 plan = obs.plan
                 if saved is not None:
                     saved.check_fresh(obs.desired, obs.inventory, obs.healing.state)
+                    # Same inputs, same options, but a later clock: a schedule may have come
+                    # within the fire guard since the plan was saved.
+                    if obs.plan.violations:
+                        raise UnsafePlanError(
+                            obs.plan.violations,
+                            hint="the saved plan was safe when it was made; make a new one "
+                            "(with the override a line names, e.g. `reconciler plan --force "
+                            "--out FILE`) or wait",
+                        )
                     plan = saved
                 plan.check_safe()
                 writer = applying.StateWriter(ws.store, obs.healing.state)
