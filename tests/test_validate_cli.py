@@ -83,6 +83,12 @@ def test_github_format_prints_annotations() -> None:
     assert "push.body.platform: 'web' is not a platform" in first
 
 
+def test_format_can_come_from_the_environment() -> None:
+    """RECONCILER_FORMAT=github selects the annotation format."""
+    result = run("validate", fixture("bad-push-cid.yaml"), env={"RECONCILER_FORMAT": "github"})
+    assert result.stdout.startswith("::error file=")
+
+
 def test_github_format_escapes_commas_and_colons_in_file_names(tmp_path: Path) -> None:
     """Property values are escaped the way GitHub's toolkit does (, -> %2C, : -> %3A)."""
     odd = tmp_path / "a,b:c.yaml"

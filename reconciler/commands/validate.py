@@ -37,6 +37,8 @@ def resolve_clock(ctx: click.Context) -> tuple[datetime, ZoneInfo]:
 @option(
     "--format",
     "output_format",
+    envvar="RECONCILER_FORMAT",  # RECONCILER_<OPTION>, not the parameter's name
+    show_envvar=True,
     type=click.Choice(["text", "json", "github"]),
     default="text",
     show_default=True,
