@@ -1,0 +1,352 @@
+"""One trial of each campaign, as a function of its seed (the tests and the regressions call these).
+
+* ``crash_trial``: an applied world is changed (creates, updates, deletes, replaces, a disabled
+  task, tasks deleted out of band, unmanaged tasks around), then ``reconciler apply`` runs as a
+  child process and is SIGKILLed at seeded points: after the k-th write, after the k-th request,
+  or a random delay after its first request. Then apply runs to completion, once, and the world
+  must have converged (``world.verify``) with a plan showing no changes.
+* ``fault_trial``: the same kind of change applied through a server answering 20 % of requests
+  with 5xx, committing 5 % of writes and then hanging or dropping the answer, with latency,
+  jitter and a rate limit. apply is re-run until it exits 0, at most ``MAX_FAULT_RUNS`` times.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from random import Random
+from typing import Literal
+
+from reconciler.emulator import Emulator, Faults
+from reconciler.testing import serve_emulator
+from tests.reliability import campaign
+from tests.reliability.world import (
+    Body,
+    Change,
+    Project,
+    Verdict,
+    add_unmanaged,
+    edited,
+    fault_counts,
+    invoke,
+    list_reads,
+    make_body,
+    make_manifests,
+    mutate,
+    new_emulator,
+    spawn_apply,
+    verify,
+    writes,
+)
+
+MAX_FAULT_RUNS = 10
+UNLIMITED = ("--rate-limit", "5000")  # the client's default 50/s would make the campaigns crawl
+KILL_WAIT_SECONDS = 60.0  # a run that neither finishes nor reaches its kill point is a hang
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """When to SIGKILL a run: after the k-th write or request it sent, or ``value`` seconds
+    after its first request."""
+
+    mode: Literal["write", "request", "delay"]
+    value: float
+
+    def __str__(self) -> str:
+        unit = "s" if self.mode == "delay" else ""
+        return f"{self.mode}@{self.value:g}{unit}"
+
+
+@dataclass
+class Setup:
+    """An applied world and the change to apply next."""
+
+    em: Emulator
+    project: Project
+    change: Change
+    unmanaged: dict[str, Body]
+    planned: Counter[str]
+
+
+def prepare(
+    rng: Random, em: Emulator, project: Project, url: str, *, size: tuple[int, int] = (8, 18)
+) -> Setup:
+    """Apply a first generation, add unmanaged tasks, write the next generation (not applied)."""
+    before = make_manifests(rng, rng.randint(*size))
+    unmanaged = add_unmanaged(em, rng, rng.randint(1, 3))
+    project.write(before, rng)
+    first = invoke(project, url, ["apply", "--auto-approve"], UNLIMITED)
+    assert first.exit_code == 0, first.output
+    unmanaged |= add_unmanaged(em, rng, rng.randint(0, 2), prefix="late")
+    change = mutate(rng, before, 1)
+    state = project.store().load()
+    # Deleted behind our back: the plan recreates them (trigger still ahead).
+    gone = rng.sample(change.kept, min(len(change.kept), rng.randint(0, 2)))
+    for name in gone:
+        em.api_delete(state.entries[name].schedule_id)
+    project.write(change.manifests, rng)
+    planned = Counter(
+        {
+            "create": len(change.created),
+            "update": len(change.updated) + len(change.disabled),
+            "delete": len(change.deleted),
+            "replace": len(change.replaced),
+            "recreate": len(gone),
+        }
+    )
+    return Setup(em=em, project=project, change=change, unmanaged=unmanaged, planned=planned)
+
+
+def expected_writes(planned: Counter[str]) -> int:
+    plain = sum(planned[k] for k in ("create", "update", "delete", "recreate"))
+    return plain + 2 * planned["replace"]
+
+
+def choose_kill(rng: Random, planned: Counter[str], tasks: int) -> KillPoint:
+    """A kill point that falls inside the run: ``tasks`` is how many tasks the server holds."""
+    mode = rng.choice(["write", "write", "write", "request", "request", "delay"])
+    if mode == "write":
+        return KillPoint("write", rng.randint(1, max(1, expected_writes(planned))))
+    if mode == "request":
+        # the list page(s), one detail per task, then the writes
+        return KillPoint("request", rng.randint(1, 1 + tasks + expected_writes(planned)))
+    return KillPoint("delay", round(rng.uniform(0.0, 0.12), 3))
+
+
+def run_and_kill(
+    em: Emulator,
+    project: Project,
+    url: str,
+    point: KillPoint,
+    log_path: Path,
+    extra: tuple[str, ...] = (),
+) -> bool:
+    """Run apply and SIGKILL it at ``point``; True when it was killed before it finished."""
+    start = len(em.request_log)
+    with log_path.open("wb") as out:
+        proc = spawn_apply(project, url, out, extra)
+        first_request: float | None = None
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while proc.poll() is None:
+            log = em.request_log[start:]
+            if log and first_request is None:
+                first_request = time.monotonic()
+            if point.mode == "write":
+                hit = len(writes(log)) >= point.value
+            elif point.mode == "request":
+                hit = len(log) >= point.value
+            else:
+                hit = first_request is not None and time.monotonic() - first_request >= point.value
+            if hit:
+                proc.kill()
+                proc.wait()
+                return True
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"apply neither finished nor reached {point} in time")
+            time.sleep(0.001)
+    return False
+
+
+def crash_trial(seed: int, tmp: Path, kill_points: list[KillPoint] | None = None) -> None:
+    """One crash trial (module docstring); raises AssertionError naming what broke."""
+    figures = campaign.figures("crash")
+    rng = Random(seed)
+    em = new_emulator(
+        Faults(latency_ms=rng.choice([1.0, 2.0, 4.0]), jitter_ms=rng.choice([0.0, 3.0]), seed=seed)
+    )
+    project = Project.create(tmp / "project")
+    extra = ("--concurrency", rng.choice(["1", "4", "16"]), *UNLIMITED)
+    with serve_emulator(em) as url:
+        setup = prepare(rng, em, project, url)
+        base = len(em.request_log)
+        tasks = len(em.schedules())
+        points = kill_points or [
+            choose_kill(rng, setup.planned, tasks) for _ in range(rng.choice([1, 1, 2]))
+        ]
+        history: list[str] = []
+        for i, point in enumerate(points):
+            killed = run_and_kill(em, project, url, point, tmp / f"killed-{i}.log", extra)
+            history.append(f"{point}:{'killed' if killed else 'finished'}")
+            figures.runs += 1
+            figures.kills += killed
+        with (tmp / "final.log").open("wb") as out:
+            final = spawn_apply(project, url, out, extra)
+            code = final.wait(timeout=KILL_WAIT_SECONDS)
+        figures.runs += 1
+        output = (tmp / "final.log").read_text("utf-8", "replace")
+        where = f"seed {seed}, {' '.join(extra)}, kills {history}, planned {dict(setup.planned)}"
+        assert code == 0, f"{where}: the re-run after the kill failed:\n{output}"
+        verdict = verify(em, project, setup.change.manifests, setup.unmanaged)
+        check_plan_is_empty(project, url, where)
+        _count(figures, em, base, setup.planned, verdict)
+    assert verdict.ok, f"{where}: {verdict.describe()}"
+
+
+def check_plan_is_empty(project: Project, url: str, where: str) -> None:
+    after = invoke(project, url, ["plan", "--detailed-exitcode"], UNLIMITED)
+    assert after.exit_code == 0, (
+        f"{where}: the plan after convergence is not empty:\n{after.output}"
+    )
+
+
+def _count(
+    figures: campaign.Figures, em: Emulator, base: int, planned: Counter[str], verdict: Verdict
+) -> None:
+    log = em.request_log[base:]
+    figures.trials += 1
+    figures.writes += len(writes(log))
+    figures.requests += len(log)
+    figures.faults.update(fault_counts(log))
+    figures.actions.update(planned)
+    figures.duplicates += sum(len(ids) - 1 for ids in verdict.duplicates.values())
+    figures.losses += len(verdict.losses)
+
+
+# -- fault campaign ---------------------------------------------------------------------------
+
+FAULT_CLIENT = ("--timeout", "0.5", "--rate-limit", "40")
+
+
+def fault_plan(seed: int) -> Faults:
+    """The fault mix of issue 6: 20 % 5xx, 5 % commit-then-timeout, latency, jitter, rate limit."""
+    rng = Random(seed * 7919 + 1)
+    return Faults(
+        latency_ms=rng.choice([1.0, 3.0]),
+        jitter_ms=rng.choice([2.0, 5.0]),
+        error_rate=0.2,
+        commit_then_timeout_rate=0.05,
+        # A hang longer than the client's --timeout, or (0) a dropped connection.
+        hang_seconds=rng.choice([0.0, 0.8]),
+        rate_limit=20.0,
+        seed=seed,
+    )
+
+
+def fault_trial(seed: int, tmp: Path, faults: Faults | None = None) -> int:
+    """One fault trial; returns how many apply runs it took to converge."""
+    figures = campaign.figures("fault")
+    rng = Random(seed)
+    em = new_emulator()
+    project = Project.create(tmp / "project")
+    with serve_emulator(em) as url:
+        setup = prepare(rng, em, project, url, size=(10, 24))
+        injected = faults or fault_plan(seed)
+        em.faults = injected
+        base = len(em.request_log)
+        outputs: list[str] = []
+        runs = 0
+        for runs in range(1, MAX_FAULT_RUNS + 1):
+            result = invoke(
+                project, url, ["apply", "--auto-approve", "--allow-mass-delete"], FAULT_CLIENT
+            )
+            outputs.append(f"--- run {runs}: exit {result.exit_code}\n{result.output}")
+            assert result.exit_code in (0, 1), "\n".join(outputs)
+            if result.exit_code == 0:
+                break
+        figures.runs += runs
+        figures.max_runs_to_converge = max(figures.max_runs_to_converge, runs)
+        em.faults = Faults()
+        verdict = verify(em, project, setup.change.manifests, setup.unmanaged)
+        where = f"seed {seed}, {injected}, runs {runs}"
+        _count(figures, em, base, setup.planned, verdict)
+        assert result.exit_code == 0, f"{where}: no convergence in {MAX_FAULT_RUNS} runs:\n" + (
+            "\n".join(outputs)
+        )
+        check_plan_is_empty(project, url, where)
+    assert verdict.ok, f"{where}: {verdict.describe()}\n" + "\n".join(outputs)
+    return runs
+
+
+# -- churn campaign ---------------------------------------------------------------------------
+
+CHURN_SEEDED = "churn_pre"  # deletable by the churn fault (its prefix is the emulator's churn_)
+
+
+def churn_trial(seed: int, tmp: Path) -> None:
+    """Unmanaged tasks come and go while the list is paged (``Faults.churn_per_page``).
+
+    1. No change: the plan reports no managed task missing, deleted or to be created, and apply
+       writes nothing.
+    2. Updates and creates still go through, and converge.
+    3. One manifest removed while every list read is inconsistent (one churn per page changes
+       the total between any two pages): the plan shows the violation and exits 1, apply exits 1
+       and sends no DELETE; with the churn gone, the delete goes through.
+    """
+    figures = campaign.figures("churn")
+    rng = Random(seed)
+    em = new_emulator()
+    project = Project.create(tmp / "project")
+    manifests = make_manifests(rng, rng.randint(52, 75))
+    names = sorted(manifests)
+    half = {n: manifests[n] for n in names[: len(names) // 2]}
+    with serve_emulator(em) as url:
+        # Churn-deletable tasks before, between and after the managed ones, so that deleting
+        # one shifts managed tasks across page boundaries.
+        for part in (half, manifests):
+            for i in range(rng.randint(4, 12)):
+                em.add_schedule(make_body(rng, f"{CHURN_SEEDED}_{len(part)}_{i}"))
+            project.write(part, rng)
+            result = invoke(project, url, ["apply", "--auto-approve"], UNLIMITED)
+            assert result.exit_code == 0, result.output
+        unmanaged = add_unmanaged(em, rng, 2)
+        base = len(em.request_log)
+        churn = Faults(churn_per_page=rng.randint(1, 4), seed=seed)
+        where = f"seed {seed}, {churn}"
+
+        # 1. nothing changed
+        em.faults = churn
+        churned = 0
+        result = invoke(
+            project, url, ["plan", "--format", "json", "--detailed-exitcode"], UNLIMITED
+        )
+        assert result.exit_code == 0, f"{where}: {result.output}"
+        kinds = Counter(a["kind"] for a in json.loads(result.stdout)["actions"])
+        assert set(kinds) <= {"unmanaged"}, f"{where}: {kinds}"
+        start = len(em.request_log)
+        result = invoke(project, url, ["apply", "--auto-approve"], UNLIMITED)
+        assert result.exit_code == 0, f"{where}: {result.output}"
+        assert writes(em.request_log[start:]) == [], f"{where}: apply wrote under churn"
+
+        # 2. updates and creates under churn
+        change = dict(manifests)
+        for name in rng.sample(names, 3):
+            change[name] = edited(rng, manifests[name], 1)
+        for i in range(2):
+            change[f"late_{i}"] = make_body(rng, f"late_{i}", 1)
+        project.write(change, rng)
+        result = invoke(project, url, ["apply", "--auto-approve"], UNLIMITED)
+        assert result.exit_code == 0, f"{where}: {result.output}"
+        churned += churn.churn_per_page * len(list_reads(em.request_log[base:]))
+        em.faults = Faults()
+        verdict = verify(em, project, change, unmanaged)
+        assert verdict.ok, f"{where}: {verdict.describe()}"
+
+        # 3. an unresolvable read blocks deletes
+        victim = rng.choice(names)
+        remaining = {n: b for n, b in change.items() if n != victim}
+        project.write(remaining, rng)
+        em.faults = Faults(churn_per_page=1, seed=seed)
+        start = len(em.request_log)
+        result = invoke(project, url, ["plan"], UNLIMITED)
+        assert result.exit_code == 1, f"{where}: {result.output}"
+        assert "incomplete inventory" in result.output, result.output
+        assert repr(victim) in result.output, result.output
+        result = invoke(project, url, ["apply", "--auto-approve", "--allow-mass-delete"], UNLIMITED)
+        assert result.exit_code == 1, f"{where}: {result.output}"
+        assert "incomplete inventory" in result.output, result.output
+        assert writes(em.request_log[start:]) == [], f"{where}: apply wrote on a partial read"
+        churned += len(list_reads(em.request_log[start:]))
+        assert any(t["name"] == victim for t in em.schedules()), f"{where}: {victim} deleted"
+        em.faults = Faults()
+        result = invoke(project, url, ["apply", "--auto-approve"], UNLIMITED)
+        assert result.exit_code == 0, f"{where}: {result.output}"
+        verdict = verify(em, project, remaining, unmanaged)
+        figures.runs += 7
+        _count(figures, em, base, Counter(update=3, create=2, delete=1), verdict)
+        figures.faults["churn"] += churned  # tasks created or deleted between list pages
+    assert verdict.ok, f"{where}: {verdict.describe()}"
