@@ -1,0 +1,126 @@
+// Runs the `script:` of an actions/github-script step the way the action does: as the body of
+// an async function of (require, github, context, core), with relative require() paths
+// resolved from the working directory (the job's checkout). `github` is a fake Octokit backed
+// by a JSON file, so consecutive steps and workflow runs see each other's comments and issues.
+//
+//   GITHUB_SCRIPT=<script> FAKE_GITHUB_DB=<file.json> FAKE_GITHUB_CONTEXT=<json> node github_script.js
+//
+// Used by tests/workflows/runner.py; only the endpoints .github/scripts/github-report.js calls
+// are modelled, and any other call fails the step.
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const { createRequire } = require("module");
+
+const dbPath = process.env.FAKE_GITHUB_DB;
+const db = fs.existsSync(dbPath)
+  ? JSON.parse(fs.readFileSync(dbPath, "utf8"))
+  : { next: 100, comments: [], issues: [], labels: [], calls: [] };
+const BOT = { login: "github-actions[bot]", type: "Bot" };
+
+function httpError(status, message) {
+  return Object.assign(new Error(message), { status });
+}
+
+function byId(list, key, value) {
+  const item = list.find((entry) => entry[key] === value);
+  if (!item) throw httpError(404, `Not Found: ${key} ${value}`);
+  return item;
+}
+
+function call(name, fn) {
+  return async (params) => {
+    db.calls.push({ name, params: { ...params, body: undefined } });
+    return fn(params || {});
+  };
+}
+
+const issues = {
+  listComments: call("issues.listComments", async ({ issue_number }) => ({
+    data: db.comments.filter((c) => c.issue_number === issue_number),
+  })),
+  createComment: call("issues.createComment", async ({ issue_number, body }) => {
+    const comment = { id: db.next++, issue_number, body, user: BOT };
+    db.comments.push(comment);
+    return { data: comment };
+  }),
+  updateComment: call("issues.updateComment", async ({ comment_id, body }) => {
+    const comment = byId(db.comments, "id", comment_id);
+    comment.body = body;
+    return { data: comment };
+  }),
+  deleteComment: call("issues.deleteComment", async ({ comment_id }) => {
+    byId(db.comments, "id", comment_id);
+    db.comments = db.comments.filter((c) => c.id !== comment_id);
+    return { data: {} };
+  }),
+  listForRepo: call("issues.listForRepo", async ({ state = "open", labels = "" }) => {
+    const wanted = labels.split(",").filter(Boolean);
+    const data = db.issues.filter(
+      (issue) =>
+        (state === "all" || issue.state === state) &&
+        wanted.every((label) => issue.labels.some((l) => l.name === label)),
+    );
+    return { data };
+  }),
+  create: call("issues.create", async ({ title, body, labels = [] }) => {
+    const issue = {
+      number: db.next++,
+      title,
+      body,
+      state: "open",
+      labels: labels.map((name) => ({ name })),
+      user: BOT,
+    };
+    db.issues.push(issue);
+    return { data: issue };
+  }),
+  update: call("issues.update", async ({ issue_number, title, body, state, state_reason }) => {
+    const issue = byId(db.issues, "number", issue_number);
+    if (title !== undefined) issue.title = title;
+    if (body !== undefined) issue.body = body;
+    if (state !== undefined) issue.state = state;
+    if (state_reason !== undefined) issue.state_reason = state_reason;
+    return { data: issue };
+  }),
+  getLabel: call("issues.getLabel", async ({ name }) => {
+    if (!db.labels.includes(name)) throw httpError(404, `Label ${name} not found`);
+    return { data: { name } };
+  }),
+  createLabel: call("issues.createLabel", async ({ name }) => {
+    if (db.labels.includes(name)) throw httpError(422, `Label ${name} already exists`);
+    db.labels.push(name);
+    return { data: { name } };
+  }),
+};
+
+const github = {
+  rest: { issues },
+  paginate: async (method, params) => (await method(params)).data,
+};
+
+const context = JSON.parse(process.env.FAKE_GITHUB_CONTEXT);
+const core = {
+  info: (message) => console.log(message),
+  warning: (message) => console.log(`::warning::${message}`),
+  error: (message) => console.log(`::error::${message}`),
+  setFailed: (message) => {
+    console.log(`::error::${message}`);
+    process.exitCode = 1;
+  },
+};
+
+const scriptRequire = createRequire(path.join(process.cwd(), "github-script.js"));
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
+const script = new AsyncFunction("require", "github", "context", "core", process.env.GITHUB_SCRIPT);
+
+script(scriptRequire, github, context, core)
+  .catch((error) => {
+    // github-script fails the step with the error's message.
+    console.log(`::error::Unhandled error: ${error && error.stack ? error.stack : error}`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    fs.writeFileSync(dbPath, JSON.stringify(db, null, 1));
+  });
