@@ -138,7 +138,7 @@ def _month_point(point: Any) -> Any:
     """``1`` / ``"1"`` / ``"01"`` all mean the first of the month (API.md 2.2: "01".."31")."""
     if isinstance(point, bool):
         return point
-    if isinstance(point, int):
+    if isinstance(point, int) and 0 <= point < 100:
         return f"{point:02d}"
     if isinstance(point, str) and point.isascii() and point.isdigit() and len(point) < 3:
         return f"{int(point):02d}"

@@ -71,13 +71,20 @@ def _has(node: Any, step: str | int) -> bool:
 def _sentence(kind: str, ctx: dict[str, Any], value: Any, fallback: str) -> str:
     got = describe(value)
     if kind == "string_type":
-        hint = f'; quote it: "{value}"' if isinstance(value, int | float | bool) else ""
+        hint = ""
+        if isinstance(value, bool):
+            hint = f'; quote it: "{str(value).lower()}"'
+        elif isinstance(value, int | float) and abs(value) < 10**50:
+            hint = f'; quote it: "{value}"'
+
         return f"must be text, got {got}{hint}"
     if kind == "bool_type":
         hint = ""
         if isinstance(value, str) and value.lower() in ("yes", "no", "on", "off", "y", "n"):
             hint = " (YAML 1.2 reads yes/no/on/off as text)"
         return f"must be true or false, got {got}{hint}"
+    if kind == "int_parsing_size":
+        return f"is far too large a number, got {got}"
     if kind in ("int_type", "int_from_float", "int_parsing"):
         return f"must be a whole number, got {got}"
     if kind in ("float_type", "float_parsing"):

@@ -239,8 +239,13 @@ def _validate(
     positions = document.positions
     root = positions.get(())
     label = f"document {number}: " if count > 1 else ""
+    for path, message in document.problems:
+        line, col = _locate(positions, data, path)
+        result.problems.append(Problem(display, line, col, _prefixed(path, message)))
+    if data is None and document.problems:
+        return  # the document could not be converted; said above
     if not isinstance(data, dict):
-        line, col = (root[0], root[1]) if root else (None, None)
+        where: tuple[int | None, int | None] = (root[0], root[1]) if root else (None, None)
         if data is None:
             message = (
                 f"{label}empty document: it should be a schedule (name, enabled, trigger, push)"
@@ -250,7 +255,7 @@ def _validate(
                 f"{label}is {_kind(data)}, but a schedule is a mapping with name, enabled, "
                 "trigger and push"
             )
-        result.problems.append(Problem(display, line, col, message))
+        result.problems.append(Problem(display, *where, message))
         return
     name = data.get("name")
     if isinstance(name, str):
@@ -259,9 +264,6 @@ def _validate(
         warning = name_warning(name)
         if warning:
             result.problems.append(Problem(display, line, col, f"name: {warning}", "warning"))
-    for path, message in document.problems:
-        line, col = _locate(positions, data, path)
-        result.problems.append(Problem(display, line, col, _prefixed(path, message)))
     try:
         schedule = Schedule.model_validate(data, context=context)
     except ValidationError as exc:

@@ -43,10 +43,12 @@ def describe(value: Any) -> str:
         return "nothing (null)"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**50:
+        return "a number with more than 50 digits"
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return repr(value)
+        return repr(value) if len(value) <= 60 else repr(value[:57] + "...")
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 PathKey = tuple[str | int, ...]
+MAX_DEPTH = 50  # manifests nest about 6 levels; deeper text goes to ruamel.yaml (no recursion)
 Position = tuple[int, int, int, int]
 
 
@@ -194,6 +195,8 @@ class _Parser:
                 value, line, col = self.nested(indent, child, same_indent_sequence=False)
                 if value is None:
                     raise Unsupported("empty sequence item")
+            elif len(path) > MAX_DEPTH:
+                raise Unsupported("nested too deeply")
             elif _is_item(rest) or _KEY.match(rest):
                 # "- key: value" / "- - item": a block whose lines sit at the column of `rest`
                 lines[self.i] = (number, ind + offset, rest)
@@ -217,6 +220,8 @@ class _Parser:
     ) -> tuple[Any, int, int]:
         """The block value after ``key:`` or ``-``: deeper lines, or a sequence at the key's
         own indent (YAML allows ``key:\\n- item``); ``None`` when there is none."""
+        if len(path) > MAX_DEPTH:
+            raise Unsupported("nested too deeply")  # ruamel.yaml reports it with a position
         if self.i < len(self.lines):
             number, ind, content = self.lines[self.i]
             if ind > indent:

@@ -11,6 +11,7 @@ string it is written as instead of becoming a timestamp (API.md 2.1 wants that s
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,8 +19,9 @@ from typing import Any
 
 from reconciler.yamlfast import PathKey, Position
 
-MAX_NODES = 200_000  # after alias expansion; a manifest has a few dozen
+MAX_NODES = 50_000  # after alias expansion; a manifest has a few dozen
 MAX_DEPTH = 100
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 @dataclass
@@ -65,6 +67,9 @@ def load_all(text: str) -> tuple[list[FullDocument], list[SyntaxProblem]]:
 
     documents: list[FullDocument] = []
     problems: list[SyntaxProblem] = []
+    too_deep = _flow_too_deep(text)
+    if too_deep is not None:
+        return documents, [too_deep]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -78,7 +83,12 @@ def load_all(text: str) -> tuple[list[FullDocument], list[SyntaxProblem]]:
         except YAMLError as exc:
             problems.append(SyntaxProblem(None, None, f"invalid YAML: {exc}"))
         except RecursionError:
-            problems.append(SyntaxProblem(None, None, "invalid YAML: nested too deeply"))
+            line, col = _deepest_line(text)
+            problems.append(SyntaxProblem(line, col, "invalid YAML: nested too deeply"))
+        except Exception:
+            # ruamel's constructors raise bare errors for explicitly tagged values that do not
+            # fit their tag (KeyError for `!!bool maybe`, ValueError for `!!int one`).
+            problems.append(_unconstructable(text))
     for warning in caught:
         mark = getattr(warning.message, "problem_mark", None)
         where: tuple[int | None, int | None] = (None, None)
@@ -89,6 +99,32 @@ def load_all(text: str) -> tuple[list[FullDocument], list[SyntaxProblem]]:
     return documents, problems
 
 
+def _flow_too_deep(text: str) -> SyntaxProblem | None:
+    """Refuse absurd [ / { nesting before ruamel.yaml sees it: its scanner is quadratic in the
+    nesting depth, so 1 MiB of "[" would take hours. Brackets inside strings count too, which
+    only matters for text holding over a hundred unclosed brackets."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth += 1 if match[0] in "[{" else -1
+        if depth > MAX_DEPTH:
+            line, col = _line_col(text, match.start())
+            return SyntaxProblem(
+                line, col, f"invalid YAML: nested more than {MAX_DEPTH} levels deep"
+            )
+    return None
+
+
+def _deepest_line(text: str) -> tuple[int, int]:
+    """The first most-indented line: where a too-deep block structure is."""
+    best = (1, 1)
+    deepest = -1
+    for number, line in enumerate(text.split("\n"), 1):
+        indent = len(line) - len(line.lstrip(" -"))
+        if indent > deepest and line.strip(" -"):
+            deepest, best = indent, (number, indent + 1)
+    return best
+
+
 def root_positions(text: str) -> list[tuple[int, int]]:
     """Where each document's root node starts (for documents that are not mappings)."""
     out: list[tuple[int, int]] = []
@@ -97,6 +133,38 @@ def root_positions(text: str) -> list[tuple[int, int]]:
         for node in _yaml().compose_all(text):
             out.append((node.start_mark.line + 1, node.start_mark.column + 1))
     return out
+
+
+def _unconstructable(text: str) -> SyntaxProblem:
+    """The problem for a value ruamel.yaml could not construct, at the first such scalar."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    yaml = _yaml()
+    try:
+        stack = list(reversed(list(yaml.compose_all(text))))
+    except Exception:  # only a best effort at finding the place
+        stack = []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ScalarNode):
+            try:
+                yaml.constructor.construct_object(node, deep=True)
+            except Exception:  # this is the node we are looking for
+                tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+                value = str(node.value)
+                shown = repr(value if len(value) <= 40 else value[:37] + "...")
+                explicit = text.startswith("!", node.start_mark.index)
+                advice = "fix the value or remove the tag" if explicit else "quote it as text"
+                return SyntaxProblem(
+                    node.start_mark.line + 1,
+                    node.start_mark.column + 1,
+                    f"invalid YAML: {shown} cannot be read as {tag}; {advice}",
+                )
+        elif isinstance(node, MappingNode):
+            stack.extend(item for pair in reversed(node.value) for item in reversed(pair))
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+    return SyntaxProblem(None, None, "invalid YAML: a value cannot be read as its tag says")
 
 
 def _marked(exc: Any) -> SyntaxProblem:

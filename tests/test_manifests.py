@@ -128,6 +128,9 @@ BAD = [
     ),
     # files and YAML
     Bad("bad-yaml-syntax.yaml", 10, 7, "invalid YAML: expected ',' or ']'"),
+    Bad("bad-yaml-tag-mismatch.yaml", 3, 10, "invalid YAML: 'maybe' cannot be read as !!bool"),
+    Bad("bad-yaml-nested-too-deep.yaml", 16, 117, "invalid YAML: nested more than 100 levels"),
+    Bad("bad-yaml-alias-bomb.yaml", 2, 1, "document has more than 50000 values"),
     Bad("bad-yaml-duplicate-key.yaml", 4, 1, 'invalid YAML: found duplicate key "enabled"'),
     Bad("bad-document-not-mapping.yaml", 2, 1, "is a list, but a schedule is a mapping"),
     Bad("bad-empty-document.yaml", 15, 1, "document 2: empty document", valid_documents=1),
