@@ -559,10 +559,15 @@ def _stopped(exc: RemoteError, number: int, total: int, report: SendReport) -> R
     error: ReconcilerError
     if isinstance(exc, ApiError):
         what, hint = GLOBAL_ERRORS.get(exc.code or 0, (None, exc.hint))
-        reason = f"EngageLab refused the whole batch: {what} " if what else ""
+        code = f", code {exc.code}" if exc.code is not None else ""
+        answer = f"HTTP {exc.status}{code}: {exc.vendor_message}"
+        reason = (
+            f"EngageLab refused the whole batch: {what} ({answer})"
+            if what
+            else f"the server answered {answer}"
+        )
         error = type(exc)(
-            f"{where}: {reason}(HTTP {exc.status}, code {exc.code}: {exc.vendor_message}); "
-            f"{sent_text}",
+            f"{where}: {reason}; {sent_text}",
             status=exc.status,
             code=exc.code,
             hint=hint,

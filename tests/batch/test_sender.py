@@ -16,7 +16,12 @@ from reconciler.batch import RetryPolicy, SendReport, build_batches, prepare, se
 from reconciler.client import EngageLabClient
 from reconciler.config import ClientSettings, Credentials
 from reconciler.emulator import Emulator, Faults
-from reconciler.errors import AmbiguousPushError, AuthError, RequestRejectedError
+from reconciler.errors import (
+    AmbiguousPushError,
+    AuthError,
+    RateLimitError,
+    RequestRejectedError,
+)
 from tests.batch.helpers import (
     NOW,
     AdvancingSleep,
@@ -107,18 +112,20 @@ def test_wrong_credentials_stop_before_anything_is_sent() -> None:
 
 
 def scripted(*answers: httpx.Response) -> EngageLabClient:
-    """A client whose server answers each batch call with the next of ``answers``."""
+    """A client whose server answers each call with the next of ``answers`` (the last repeats)."""
     queue = list(answers)
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return queue.pop(0)
+        return queue.pop(0) if len(queue) > 1 else queue[0]
 
     settings = ClientSettings(
         base_url="https://pushapi-sgp.engagelab.com",
         credentials=Credentials(app_key="x" * 24, master_secret="s"),
         rate_limit=1e6,
     )
-    return EngageLabClient(settings, transport=httpx.MockTransport(handler))
+    return EngageLabClient(
+        settings, transport=httpx.MockTransport(handler), sleep=AdvancingSleep(FakeMonotonic())
+    )
 
 
 def ok(*targets: str) -> httpx.Response:
@@ -175,3 +182,12 @@ def test_targets_missing_from_the_answer_are_unknown_not_resent() -> None:
     report = send(scripted(ok("r0000")), batches_for(2))
     assert report.calls == 1
     assert report.outcomes[1].status == "unknown"
+
+
+def test_a_whole_call_rate_limit_that_outlasts_the_client_stops_the_run() -> None:
+    """HTTP 429 on every attempt: the client's own retries run out and the run stops, unsent."""
+    report = send(scripted(httpx.Response(429, json={})), batches_for(2))
+    assert isinstance(report.stopped, RateLimitError)
+    assert "the server answered HTTP 429" in report.stopped.message
+    assert "nothing was sent" in report.stopped.message
+    assert {o.status for o in report.outcomes} == {"not_sent"}
