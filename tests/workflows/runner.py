@@ -1,7 +1,8 @@
 """A minimal local runner for our GitHub Actions workflows, for the rehearsal test.
 
 It reads a workflow file with ruamel.yaml and runs its jobs the way GitHub would, in ``needs``
-order, one job instance per matrix entry, each in a fresh checkout of a local bare repository:
+order, one job instance per matrix entry (the instances of a matrix in lockstep, one step of
+each in turn, as the parallel jobs they are), each in a fresh checkout of a local bare remote:
 ``if:`` conditions (with the implicit ``success()``), ``env:`` at workflow, job and step level,
 ``defaults.run.shell``, ``$GITHUB_OUTPUT`` / ``$GITHUB_STEP_SUMMARY``, step outputs and
 outcomes, job outputs and ``fromJSON`` matrices are all evaluated from the YAML (see
@@ -16,8 +17,8 @@ Only what cannot run here is replaced, each replacement recorded on the step (``
 - ``actions/github-script``: the step's ``script:`` runs under Node.js against a fake GitHub
   (``github_script.js``), or is skipped with the reason when Node.js is missing;
 - the "Install reconciler" step (``pip install "$INSTALL_SPEC"``): replaced by
-  ``reconciler --version``, since the tool under test is already installed and installing into
-  the shared virtual environment would be slow and unsafe.
+  ``command -v reconciler``, since the tool under test is already on ``PATH`` (``tool_shims``)
+  and installing into the shared virtual environment would be slow and unsafe.
 
 Not modelled: ``permissions``, ``concurrency``, ``environment`` protection rules,
 ``timeout-minutes`` beyond a generous subprocess timeout.
@@ -29,7 +30,8 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,7 @@ class StepRun:
     stderr: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     note: str = ""  # why the step was replaced or skipped
+    seconds: float = 0.0
 
 
 @dataclass
@@ -84,7 +87,10 @@ class JobRun:
         """Everything the job printed, step by step, for assertion messages."""
         parts = [f"\n=== {self.workflow}/{self.job} {self.matrix or ''}: {self.result} {self.note}"]
         for step in self.steps:
-            parts.append(f"--- {step.name} [{step.outcome}] rc={step.returncode} {step.note}")
+            parts.append(
+                f"--- {step.name} [{step.outcome}] rc={step.returncode} "
+                f"{step.seconds:.2f}s {step.note}"
+            )
             parts.extend(text.rstrip() for text in (step.stdout, step.stderr) if text.strip())
         return "\n".join(parts)
 
@@ -170,7 +176,8 @@ class Runner:
     repository: str = "octo/schedules"
     node: str | None = None  # Node.js for github-script steps; None skips them
     github_db: Path | None = None  # the fake GitHub's data (github_script.js)
-    counter: int = 0
+    counter: int = 0  # job instances started, for workspace names
+    run_id: int = 1000  # GITHUB_RUN_ID, one per workflow run
     runs: list[WorkflowRun] = field(default_factory=list)
 
     @property
@@ -182,6 +189,7 @@ class Runner:
     def run_workflow(self, path: Path, event: Event) -> WorkflowRun:
         """Run every job of the workflow at ``path`` for ``event``, like one GitHub run."""
         data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+        self.run_id += 1
         name = str(data.get("name") or path.stem)
         run = WorkflowRun(name, [])
         results: dict[str, dict[str, Any]] = {}
@@ -219,7 +227,7 @@ class Runner:
             "repository": self.repository,
             "repository_owner": owner,
             "workflow": workflow,
-            "run_id": str(1000 + self.counter),
+            "run_id": str(self.run_id),
             "server_url": "https://github.example",
             "workspace": str(workspace or ""),
             "token": self.secrets.get("GITHUB_TOKEN", ""),
@@ -264,12 +272,20 @@ class Runner:
             limit = render(strategy["max-parallel"], contexts)
             if not isinstance(limit, int) or limit < 1:
                 raise ValueError(f"{workflow}/{job_id}: max-parallel evaluates to {limit!r}")
-        return [
-            self._run_instance(data, workflow, job_id, job, event, needs, entry)
+        # Matrix jobs run in parallel on GitHub; here in lockstep, one step of each in turn, so
+        # that e.g. every instance checks out before any pushes (the state-commit race).
+        started = [
+            self._start_instance(data, workflow, job_id, job, event, needs, entry)
             for entry in entries
         ]
+        active = [steps for _, steps in started]
+        while active:
+            for steps in list(active):
+                if next(steps, None) is None:
+                    active.remove(steps)
+        return [run for run, _ in started]
 
-    def _run_instance(
+    def _start_instance(
         self,
         data: dict[str, Any],
         workflow: str,
@@ -278,13 +294,25 @@ class Runner:
         event: Event,
         needs: dict[str, Any],
         matrix: dict[str, Any],
-    ) -> JobRun:
+    ) -> tuple[JobRun, Iterator[StepRun]]:
         self.counter += 1
         workspace = self.root / f"{self.counter:02d}-{workflow}-{job_id}" / "work"
-        temp = workspace.parent / "temp"
         workspace.mkdir(parents=True)
-        temp.mkdir()
+        (workspace.parent / "temp").mkdir()
         run = JobRun(workflow, job_id, matrix, workspace)
+        return run, self._steps(run, data, job, event, needs)
+
+    def _steps(
+        self,
+        run: JobRun,
+        data: dict[str, Any],
+        job: dict[str, Any],
+        event: Event,
+        needs: dict[str, Any],
+    ) -> Iterator[StepRun]:
+        """Run the job's steps one at a time, yielding each step's record."""
+        workflow, matrix, workspace = run.workflow, run.matrix, run.workspace
+        temp = workspace.parent / "temp"
         contexts: dict[str, Any] = {
             "github": self._github(workflow, event, workspace),
             "needs": needs,
@@ -316,6 +344,7 @@ class Runner:
             name = step_name(step)
             step_id = step.get("id")
             contexts["env"] = dict(env)
+            started = time.monotonic()
             if not condition(step.get("if"), contexts, status):
                 record = StepRun(name, step_id, "skipped", note="if: false")
             else:
@@ -334,7 +363,9 @@ class Runner:
                     record = self._run_action(run, step, name, inputs, step_env, event, temp)
                 if record.outcome == "failure" and not step.get("continue-on-error"):
                     run.result = "failure"
+            record.seconds = time.monotonic() - started
             run.steps.append(record)
+            yield record
             if step_id:
                 contexts["steps"][step_id] = {
                     "outputs": record.outputs,
@@ -346,7 +377,6 @@ class Runner:
             key: to_string(render(value, contexts))
             for key, value in (job.get("outputs") or {}).items()
         }
-        return run
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -365,7 +395,7 @@ class Runner:
                 "GITHUB_REF": f"refs/heads/{event.ref_name}",
                 "GITHUB_SHA": event.sha,
                 "GITHUB_REPOSITORY": self.repository,
-                "GITHUB_RUN_ID": str(1000 + self.counter),
+                "GITHUB_RUN_ID": str(self.run_id),
                 "GITHUB_SERVER_URL": "https://github.example",
                 "GITHUB_WORKSPACE": str(run.workspace),
                 "RUNNER_TEMP": str(temp),
@@ -390,8 +420,8 @@ class Runner:
             raise ValueError(f"{run.workflow}/{run.job}/{name}: ${{{{ }}}} in run: (injection)")
         note = ""
         if INSTALL_STEP.search(script):
-            note = "replaced: the tool under test is already installed (reconciler --version)"
-            script = "reconciler --version"
+            note = "replaced: the tool under test is already installed (on PATH)"
+            script = "command -v reconciler"
         shell = step.get("shell") or shell
         if shell == "bash":
             argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
@@ -478,15 +508,10 @@ class Runner:
         def checkout_git(*args: str) -> str:
             return git(*args, cwd=run.workspace, env=self.base_env)
 
-        checkout_git("init", "-q", "-b", "checkout")
-        checkout_git("remote", "add", "origin", self.remote.as_uri())
-        checkout_git(
-            "fetch", "-q", "--depth=1", "origin", f"+refs/heads/{ref}:refs/remotes/origin/{ref}"
-        )
+        uri = self.remote.as_uri()
+        checkout_git("clone", "-q", "--depth=1", "--no-tags", "--branch", ref, uri, ".")
         if detach:
-            checkout_git("checkout", "-q", "--detach", f"refs/remotes/origin/{ref}")
-        else:
-            checkout_git("checkout", "-q", "-B", ref, f"refs/remotes/origin/{ref}")
+            checkout_git("checkout", "-q", "--detach")
         if not inputs.get("ref"):
             head = checkout_git("rev-parse", "HEAD").strip()
             assert head == event.sha, f"checkout of {ref} gave {head}, the event is {event.sha}"
@@ -532,7 +557,7 @@ class Runner:
             "sha": event.sha,
             "ref": f"refs/heads/{event.ref_name}",
             "serverUrl": "https://github.example",
-            "runId": 1000 + self.counter,
+            "runId": self.run_id,
         }
         env = self._process_env(run, step_env, event, temp)
         env.update(
