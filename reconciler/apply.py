@@ -343,6 +343,9 @@ class Executor:
 
     async def _replace(self, a: ReplaceAction) -> None:
         """Create new, then delete old; undo the new one if the old cannot be deleted."""
+        if a.body.get("enabled") is False:
+            await self._retire_for_disabled(a)
+            return
         old_entry = self.writer.state.entries.get(a.name)
         self.writer.change(
             st.begin_pending, "replace", a.name, a.fingerprint, self.now(), a.old_schedule_id
@@ -351,6 +354,21 @@ class Executor:
         new_id = await self._create(a)
         if new_id is not None:
             await self._retire_old(a, new_id, old_entry)
+
+    async def _retire_for_disabled(self, a: ReplaceAction) -> None:
+        """Replace into a disabled manifest: delete the old task and forget the name.
+
+        API.md section 2: ``enabled`` must be true on create, so the new half cannot be made
+        now. A disabled manifest that has no task is exactly the plan-semantics row "enabled:
+        false, not yet created" (skip; created once enabled), which is where this leaves it.
+        No journal: if the DELETE fails the entry stays and the next plan shows the replace.
+        """
+        await self._delete(a.old_schedule_id)
+        self.writer.change(st.forget, a.name)
+        self.report.done.append(
+            f"replaced {a.name!r}: deleted {a.old_schedule_id}; the manifest is disabled, so "
+            "its new task is created when it is enabled (API.md 2: no disabled creates)"
+        )
 
     async def _retire_old(
         self, a: ReplaceAction, new_id: str, old_entry: st.StateEntry | None

@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,13 @@ import httpx
 from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
+from reconciler import session
 from reconciler.cli import cli
+from reconciler.commands import GlobalOptions
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, RequestRecord
 from reconciler.emulator.core import Reply
+from reconciler.environments import Environment
+from reconciler.session import Target
 
 # Every manifest below fires in 2027; the suite starts a month earlier so nothing is near firing.
 START = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
@@ -123,6 +128,24 @@ class RecordingEmulator(Emulator):
         self.bodies.clear()
 
 
+def embedded_with(emulator: Emulator) -> Callable[..., Target]:
+    """``resolve_target`` whose embedded emulator is ``emulator`` instead of a fresh one.
+
+    The commands then take the production path of the embedded default (in-process through
+    ``httpx.ASGITransport``, no sockets) while the test can read the emulator's request log.
+    Install it as ``reconciler.engine.resolve_target``.
+    """
+    real = session.resolve_target
+
+    def resolve(
+        options: GlobalOptions, env: Environment, environ: Mapping[str, str] | None = None
+    ) -> Target:
+        target = real(options, env, environ)
+        return target if target.emulator is None else replace(target, emulator=emulator)
+
+    return resolve
+
+
 def writes(emulator: Emulator) -> list[RequestRecord]:
     """The write calls the emulator received (POST/PUT/DELETE on the vendor API)."""
     return [
@@ -149,13 +172,25 @@ def _yaml_text(data: Any) -> str:
 class Project:
     """A temporary repository driven through the CLI against one emulator."""
 
-    def __init__(self, root: Path, emulator: RecordingEmulator, url: str | None) -> None:
+    def __init__(
+        self, root: Path, emulator: RecordingEmulator, url: str | None, *, config: bool = False
+    ) -> None:
         self.root = root
         self.emulator = emulator
         self.url = url  # served emulator (``--endpoint``); None: the embedded default
         self.schedules = root / "schedules"
         self.schedules.mkdir(exist_ok=True)
         self.state_path = root / ".reconciler" / "state.json"
+        # With ``config`` the commands find the project through --config (paths in the file are
+        # relative to it), so the test need not change the working directory.
+        self.config: Path | None = None
+        if config:
+            self.config = root / "reconciler.yaml"
+            self.config.write_text(
+                "environments:\n  default:\n    manifests: schedules\n"
+                "    state: .reconciler/state.json\n",
+                encoding="utf-8",
+            )
 
     # ---- manifests
 
@@ -189,9 +224,12 @@ class Project:
 
     def args(self, *args: str, now: datetime | None = None) -> list[str]:
         moment = now if now is not None else self.emulator.now()
-        head = ["--now", moment.isoformat()]
+        # The client paces requests to 50/s by default (the vendor's budget); loopback has none.
+        head = ["--now", moment.isoformat(), "--rate-limit", "10000"]
         if self.url is not None:
             head += ["--endpoint", self.url]
+        if self.config is not None:
+            head += ["--config", str(self.config)]
         return [*head, *args]
 
     def run(self, *args: str, now: datetime | None = None, input: str | None = None) -> Result:

@@ -119,7 +119,7 @@ def test_active_limit_counts_unmanaged_tasks(project: Project) -> None:
     does not: the refusal counts the unmanaged tasks and sends nothing."""
     for i in range(999):
         project.emulator.add_schedule(body(f"foreign_{i:04d}"))
-    fast = ("--rate-limit", "100000", "--concurrency", "64")
+    fast = ("--concurrency", "64")
     project.write("one")
     project.write("two")
     refused = project.run(*fast, "apply", "--auto-approve")

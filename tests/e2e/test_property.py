@@ -1,0 +1,154 @@
+"""Property: whatever the manifests and whatever the app held before, one apply converges.
+
+Random manifest sets meet random remote starting states: tasks managed from an earlier apply
+(some edited or deleted out of band since, some whose manifest changed or went away) and tasks
+nobody manages (some named like a manifest). After ``apply``, ``plan`` has no change left and a
+second ``apply`` makes no write call at all.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler import engine
+from tests.e2e.helpers import (
+    Project,
+    RecordingEmulator,
+    body,
+    embedded_with,
+    intelligent,
+    periodical,
+    single,
+)
+
+TRIGGERS: dict[str, dict[str, Any]] = {
+    "single_zone1": single("2027-03-01 10:00:00", zone_type=1),
+    "single_zone2": single("2027-03-01 10:00:00", zone_type=2),
+    "single_later": single("2027-04-01 08:30:00", zone_type=1),
+    "weekly": periodical(point=("MON", "THU")),
+    "monthly": periodical(time_unit="month", point=("01", "15"), time="10:30:00"),
+    "intelligent": intelligent(),
+}
+REMOTE = ("none", "managed", "edited", "deleted", "foreign")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One manifest: enabled flag, text and trigger."""
+
+    enabled: bool
+    alert: str
+    trigger: str
+
+    def body(self, name: str) -> dict[str, Any]:
+        return body(name, alert=self.alert, trigger=TRIGGERS[self.trigger], enabled=self.enabled)
+
+
+specs = st.builds(
+    Spec,
+    enabled=st.booleans(),
+    alert=st.sampled_from(["Hello", "Hallo", "Bonjour"]),
+    trigger=st.sampled_from(sorted(TRIGGERS)),
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """What one name looks like before the apply under test."""
+
+    remote: str  # one of REMOTE
+    before: Spec  # body of the earlier apply (managed) or of the foreign task
+    after: Spec | None  # the manifest now; None: no manifest
+
+
+cases = st.builds(
+    Case,
+    remote=st.sampled_from(REMOTE),
+    before=specs.map(lambda s: Spec(True, s.alert, s.trigger)),  # created, so enabled
+    after=st.none() | specs,
+)
+worlds = st.dictionaries(st.sampled_from([f"s{i}" for i in range(6)]), cases, max_size=6)
+
+
+def converge_world(project: Project, world: dict[str, Case]) -> None:
+    """Build the starting state of ``world``, write its manifests; nothing applied yet."""
+    em = project.emulator
+    managed = {n: c for n, c in world.items() if c.remote in ("managed", "edited", "deleted")}
+    project.write("anchor")  # keeps the manifest set non-empty (that rule has its own test)
+    for name, case in managed.items():
+        project.write_body(case.before.body(name))
+    first = project.apply()
+    assert first.exit_code == 0, first.output
+    ids = project.state_ids()
+    for name, case in managed.items():
+        sid = ids[name]
+        if case.remote == "edited":
+            edited = case.before.body(name)
+            edited["push"]["body"]["notification"]["alert"] = "edited out of band"
+            em.api_update(sid, json.dumps(edited).encode())
+        elif case.remote == "deleted":
+            em.api_delete(sid)
+    for name, case in world.items():
+        if case.remote == "foreign":
+            em.add_schedule(case.before.body(name))
+        if case.after is None:
+            if name in managed:
+                project.remove(name)
+        else:
+            project.write_body(case.after.body(name))
+    project.mark()
+
+
+EMULATOR = RecordingEmulator()  # in-process (embedded path); emptied for every example
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world=worlds)
+def test_apply_converges_and_a_second_apply_writes_nothing(world: dict[str, Case]) -> None:
+    """After `apply` (with overrides for mass deletes and the fire guard), `plan` shows no change
+    and a second `apply` sends no POST, PUT or DELETE. Every enabled manifest without a foreign
+    namesake then has exactly one task with its body, and the state maps it."""
+    EMULATOR.fresh()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        mp.setattr(engine, "resolve_target", embedded_with(EMULATOR))
+        project = Project(Path(tmp), EMULATOR, None, config=True)
+        converge_world(project, world)
+
+        result = project.apply("--allow-mass-delete", "--force")
+        assert result.exit_code == 0, result.output
+
+        plan = project.run("plan", "--format", "json", "--detailed-exitcode")
+        assert plan.exit_code == 0, plan.output
+        left = {a["kind"] for a in json.loads(plan.stdout)["actions"]}
+        assert left <= {"conflict", "unmanaged", "skip"}, plan.stdout
+
+        project.mark()
+        again = project.apply("--allow-mass-delete", "--force")
+        assert again.exit_code == 0, again.output
+        assert project.writes() == []
+
+        remote = project.remote()
+        state = project.state_ids()
+        assert project.state()["pending"] == {}
+        for name, case in world.items():
+            foreign = case.remote == "foreign"
+            if case.after is not None and case.after.enabled and not foreign:
+                (task,) = remote[name]
+                assert state[name] == task["schedule_id"]
+                assert task["push"]["body"]["notification"]["alert"] == case.after.alert
+            elif case.after is None and not foreign:
+                assert name not in remote and name not in state
+            if foreign:
+                assert name not in state
+                assert len(remote[name]) == 1
