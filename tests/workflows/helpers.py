@@ -1,7 +1,7 @@
 """Set-up for the workflow rehearsal: a user's repository with its remote, events, the runner.
 
-The repository is what docs/github.md step 1 describes: ``.github/workflows`` and
-``.github/scripts`` copied from this repository, ``/.reconciler/`` git-ignored, no
+The repository is what docs/github.md step 1 describes: the three workflows and four scripts
+copied from this repository (``USER_FILES``), ``/.reconciler/`` git-ignored, no
 ``reconciler.yaml`` (one environment, ``default``). The manifests arrive in a pull request
 branch copied from this repository's ``schedules/``.
 """
@@ -22,6 +22,17 @@ from tests.workflows.runner import Event, Runner, git, node_binary, tool_shims
 
 PROJECT = Path(__file__).resolve().parents[2]
 WORKFLOWS = PROJECT / ".github" / "workflows"
+# Exactly what docs/github.md step 1 tells users to copy: a workflow needing anything else
+# fails the rehearsal.
+USER_FILES = (
+    ".github/workflows/plan.yml",
+    ".github/workflows/apply.yml",
+    ".github/workflows/drift.yml",
+    ".github/scripts/environments.py",
+    ".github/scripts/credentials.sh",
+    ".github/scripts/commit-state.sh",
+    ".github/scripts/github-report.js",
+)
 REPOSITORY = "octo/schedules"
 PR_NUMBER = 7
 # A fixed "now" for the CLI (hidden --now, RECONCILER_NOW) and the emulator's clock: the
@@ -50,8 +61,10 @@ class Repository:
         git("init", "-q", "--bare", "-b", "main", str(self.remote), cwd=root, env=self.env)
         git("init", "-q", "-b", "main", str(self.dev), cwd=root, env=self.env)
         self.git("remote", "add", "origin", self.remote.as_uri())
-        for part in ("workflows", "scripts"):
-            shutil.copytree(PROJECT / ".github" / part, self.dev / ".github" / part)
+        for name in USER_FILES:
+            # Contents only, as when pasted into GitHub's web editor: no executable bits.
+            (self.dev / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.dev / name).write_bytes((PROJECT / name).read_bytes())
         (self.dev / ".gitignore").write_text("/.reconciler/\n", encoding="utf-8")
         self.commit("Add the reconciler workflows")
         self.git("push", "-q", "origin", "main")

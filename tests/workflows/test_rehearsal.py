@@ -240,3 +240,22 @@ def test_emulator_mode_applies_without_credentials_and_commits_nothing(tmp_path:
     assert f"{len(SCHEDULES)} action(s) done" in job.step("Apply the plan file").stdout
     assert job.step("Commit the state file").outcome == "skipped"
     assert repo.remote_tip() == event.sha
+
+
+def test_plan_without_secrets_fails_instead_of_planning_against_a_fake(tmp_path: Path) -> None:
+    """A pull request in a repository without the credential secrets (and without
+    RECONCILER_EMULATOR) gets a failed plan job, not a plan computed against an emulator."""
+    env = base_env(tmp_path, None)
+    repo = Repository(tmp_path, env)
+    runner = make_runner(tmp_path, repo.remote, env, use_node=False)
+    runner.secrets = {"GITHUB_TOKEN": "ghs_fake-token-of-the-rehearsal"}
+    event = repo.open_pull_request("add-schedules", {"schedules": PROJECT / "schedules"})
+    job = runner.run_workflow(WORKFLOWS / "plan.yml", event).job("plan", name="default")
+    assert job.result == "failure", job.log()
+    assert job.step("plan").outputs == {"exitcode": "1"}, job.log()
+    assert "ENGAGELAB_APP_KEY" in job.step("plan").stderr
+    assert "to create" not in (job.workspace / "plan.md").read_text(encoding="utf-8")
+    assert job.step("Upload the plan file").outcome == "skipped"
+    failed = job.step("Fail if the plan failed")
+    assert failed.outcome == "failure"
+    assert "::error::reconciler plan failed with exit code 1" in failed.stdout
