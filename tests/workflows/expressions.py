@@ -80,8 +80,8 @@ def _number(value: Any) -> float:
 def _compare(left: Any, right: Any) -> float:
     """Negative, zero or positive like cmp; NaN when GitHub would call them incomparable."""
     if isinstance(left, str) and isinstance(right, str):
-        a, b = left.casefold(), right.casefold()
-        return float((a > b) - (a < b))
+        x, y = left.casefold(), right.casefold()
+        return float((x > y) - (x < y))
     if type(left) is type(right) and isinstance(left, dict | list):
         return 0.0 if left is right else math.nan
     a, b = _number(left), _number(right)
