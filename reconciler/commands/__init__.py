@@ -29,7 +29,11 @@ class EnvOption(click.Option):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.envvar is None and self.name:
-            self.envvar = f"{ENV_PREFIX}_{self.name.upper()}"
+            # Named after the flag the user types (--format -> RECONCILER_FORMAT), not after the
+            # Python parameter it lands in (fmt).
+            longs = [o for o in self.opts if o.startswith("--")]
+            flag = longs[0][2:] if longs else self.name
+            self.envvar = f"{ENV_PREFIX}_{flag.replace('-', '_').upper()}"
             self.show_envvar = True
 
 
