@@ -148,6 +148,7 @@ def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
             old = p.old_schedule_id
             if old and old in inventory.schedules:
                 out.finish_deletes.append((name, old))
+                out.notes.append(_still_active(name, old))
             elif old and old not in inventory.gone and not inventory.complete:
                 out.unresolved.append(name)
             else:
@@ -170,6 +171,7 @@ def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
                 )
                 if p.old_schedule_id in inventory.schedules:
                     out.finish_deletes.append((name, p.old_schedule_id))
+                    out.notes.append(_still_active(name, p.old_schedule_id))
                 else:
                     out.state = st.clear_pending(out.state, name)
             if len(matches) > 1:
@@ -184,6 +186,26 @@ def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
         else:
             out.unresolved.append(name)
     return out
+
+
+def _still_active(name: str, old: str) -> str:
+    return (
+        f"{name!r}: the task {old} it replaced is still active (an interrupted replace); "
+        "apply deletes it before anything else"
+    )
+
+
+def planning_state(healing: Healing) -> State:
+    """The healed state as the planner must see it: journalled deletes as already done.
+
+    Apply finishes them before it runs the plan, and the inventory handed to the planner leaves
+    the old tasks out; a pending entry left in would make the planner distrust the name's
+    entry and report its new task as a conflict.
+    """
+    state = healing.state
+    for name, _ in healing.finish_deletes:
+        state = st.clear_pending(state, name)
+    return state
 
 
 async def finish_healing(

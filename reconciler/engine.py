@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.apply import Healing, heal_journal, journal_ids, require_healed
+from reconciler.apply import (
+    Healing,
+    heal_journal,
+    journal_ids,
+    planning_state,
+    require_healed,
+)
 from reconciler.client import EngageLabClient
 from reconciler.commands import GlobalOptions
 from reconciler.environments import Environment
@@ -112,7 +118,9 @@ async def observe(
             gone=inventory.gone | retiring,
             total_count=inventory.total_count - len(retiring),
         )
-    plan = make_plan(desired, inventory, healing.state, now=ws.now, tz=ws.env.tz, options=options)
+    plan = make_plan(
+        desired, inventory, planning_state(healing), now=ws.now, tz=ws.env.tz, options=options
+    )
     return Observation(desired=desired, inventory=inventory, healing=healing, plan=plan)
 
 

@@ -130,8 +130,17 @@ def plan(
     if out:
         Path(out).write_text(obs.plan.to_json(), encoding="utf-8")
         click.echo(f"Plan saved to {out}; apply it with `reconciler apply {out}`.", err=True)
+    if obs.healing.changed and not obs.plan.has_changes:
+        click.echo(
+            "The journal of an interrupted apply has work left (see the warnings above); "
+            "`reconciler apply` finishes it.",
+            err=True,
+        )
     obs.plan.check_safe()
-    return 2 if detailed_exitcode and obs.plan.has_changes else 0
+    # Journal work left (e.g. the old half of an interrupted replace, still able to fire) is a
+    # change: CI applies on exit code 2 only.
+    changes = obs.plan.has_changes or obs.healing.changed
+    return 2 if detailed_exitcode and changes else 0
 
 
 @click.command()
@@ -259,6 +268,7 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
             return await engine.observe(ws, client, state, desired, PlanOptions())
 
     obs = asyncio.run(run())
+    _warn(obs.healing.notes)
     plan = obs.plan
     title = f"Drift in `{ws.env.name}`"
     if fmt == "json":
@@ -275,4 +285,5 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
             else render.render_drift_markdown(plan, title, env=ws.env.name)
         )
         Path(report_path).write_text(report, encoding="utf-8")
-    return 2 if plan.drift_items() else 0
+    # An interrupted apply (e.g. a replaced task still active) leaves work as well.
+    return 2 if plan.drift_items() or obs.healing.changed else 0

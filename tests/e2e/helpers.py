@@ -9,9 +9,11 @@ request log: every safety test asserts it is empty after a refusal.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -105,8 +107,17 @@ class RecordingEmulator(Emulator):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(clock=FixedClock(), **kwargs)
+        super().__init__(clock=FixedClock(), sleep=self._sleep, **kwargs)
         self.bodies: list[tuple[str, str, dict[str, Any]]] = []  # (method, id or "", body)
+        self._generation = 0
+
+    async def _sleep(self, seconds: float) -> None:
+        """Fault delays (latency, held answers) that end early when the test moves on, so a
+        held answer to a killed client does not keep the server busy until shutdown."""
+        generation = self._generation
+        deadline = time.monotonic() + seconds
+        while self._generation == generation and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
 
     def api_create(self, raw: bytes) -> Reply:
         self.bodies.append(("POST", "", json.loads(raw)))
@@ -116,10 +127,18 @@ class RecordingEmulator(Emulator):
         self.bodies.append(("PUT", schedule_id, json.loads(raw)))
         return super().api_update(schedule_id, raw)
 
+    def fresh_faults(self) -> None:
+        """No faults from now on, and every held answer released."""
+        from reconciler.emulator import Faults
+
+        self._generation += 1
+        self.faults = Faults()
+
     def fresh(self) -> None:
         """Empty, no faults, default limits, clock at START, nothing logged."""
         from reconciler.emulator import Faults
 
+        self._generation += 1
         self.faults = Faults()
         self.max_active = 1000
         self.reset()

@@ -1,0 +1,162 @@
+"""Crash safety: `reconciler apply` killed (SIGKILL) after the server committed a create but before
+the state file recorded it, then run again, ends with exactly one task per manifest.
+
+The apply runs as a real subprocess against the served emulator. The emulator's "commit then
+time out" fault applies every write and then holds the answer, so the process is certainly
+between the remote create and the state write when it is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from reconciler.emulator import Faults
+from tests.e2e.helpers import Project, single
+
+HANG = Faults(commit_then_timeout_rate=1.0, hang_seconds=30)
+
+
+@contextmanager
+def apply_process(project: Project) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m reconciler ... apply --auto-approve` in the project, killed on exit."""
+    args = [sys.executable, "-m", "reconciler", *project.args("apply", "--auto-approve")]
+    with subprocess.Popen(
+        args, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+
+
+def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            raise AssertionError(f"apply ended early ({proc.returncode}): {err.decode()}")
+        assert time.monotonic() < deadline, "the writes never reached the emulator"
+        time.sleep(0.01)
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=10) == -signal.SIGKILL
+
+
+def test_apply_killed_after_creates_committed_heals_without_duplicates(
+    project: Project,
+) -> None:
+    """Three creates committed on the server, the process killed while waiting for the answers:
+    the state holds only the pending journal. The next apply adopts the three tasks (no second
+    POST), leaving one task per manifest, a complete state and an empty journal."""
+    names = ["alpha", "beta", "gamma"]
+    for name in names:
+        project.write(name)
+    project.emulator.faults = HANG
+    with apply_process(project) as proc:
+        wait_for(lambda: len(project.emulator.schedules()) == len(names), proc)
+        kill(proc)
+    crashed = project.state()
+    assert crashed["entries"] == {}
+    assert set(crashed["pending"]) == set(names)
+    assert [m for m, _ in project.write_summary()] == ["POST"] * len(names)
+
+    project.emulator.fresh_faults()
+    project.mark()
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    assert project.writes() == []  # adopted, not created again
+    healed = project.state()
+    assert healed["pending"] == {}
+    assert project.state_ids() == project.remote_ids()
+    assert set(project.remote_ids()) == set(names)
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_killed_inside_a_replace_heals_to_the_new_task(project: Project) -> None:
+    """A replace killed after its POST committed: the next apply adopts the new task and
+    deletes the old one, so exactly one task carries the name and the state points at it."""
+    project.write("promo", trigger=single(zone_type=1))
+    project.write("steady")
+    assert project.apply().exit_code == 0
+    old = project.state_ids()["promo"]
+    project.write("promo", trigger=single(zone_type=2))
+    project.mark()
+    project.emulator.faults = HANG
+    with apply_process(project) as proc:
+        wait_for(lambda: len(project.remote()["promo"]) == 2, proc)
+        kill(proc)
+    assert project.state()["pending"]["promo"]["op"] == "replace"
+    project.emulator.fresh_faults()
+    project.mark()
+
+    plan = project.run("plan", "--format", "json", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output  # the old task still fires: apply has work left
+    assert old in plan.stderr
+    assert json.loads(plan.stdout)["actions"] == []  # the adopted task is ours, no conflict
+    assert project.run("drift").exit_code == 2
+    assert project.writes() == []
+
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    assert project.write_summary() == [("DELETE", f"/v4/schedules/{old}")]
+    (task,) = project.remote()["promo"]
+    assert task["trigger"]["single"]["zone_type"] == 2
+    assert project.state_ids() == project.remote_ids()
+    assert project.state()["pending"] == {}
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_lost_create_answers_are_resolved_in_the_same_run(project: Project) -> None:
+    """The server commits each create and drops the connection: the client cannot know the
+    outcome, so apply looks the tasks up instead of posting again. One POST per manifest, and
+    the state records every task."""
+    names = ["alpha", "beta"]
+    for name in names:
+        project.write(name)
+    project.emulator.faults = Faults(commit_then_timeout_rate=1.0, hang_seconds=0)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    assert [m for m, _ in project.write_summary()] == ["POST"] * len(names)
+    assert project.state_ids() == project.remote_ids()
+    assert set(project.state_ids()) == set(names)
+    assert project.state()["pending"] == {}
+
+
+def test_create_answers_held_past_the_timeout_are_resolved(project: Project) -> None:
+    """Creates committed but answered after the client's --timeout: same outcome, no duplicate."""
+    project.write("alpha")
+    project.emulator.faults = Faults(commit_then_timeout_rate=1.0, hang_seconds=5)
+    result = project.run("--timeout", "0.3", "apply", "--auto-approve")
+    project.emulator.fresh_faults()
+    assert result.exit_code == 0, result.output
+    assert project.write_summary() == [("POST", "/v4/schedules")]
+    assert project.state_ids() == project.remote_ids() == {"alpha": project.state_ids()["alpha"]}
+    assert project.state()["pending"] == {}
+
+
+def test_replace_with_lost_answers_ends_with_the_new_task_only(project: Project) -> None:
+    """A replace whose POST and DELETE answers are both lost still ends with one task (the new
+    one) in the state and on the server, and nothing journalled."""
+    project.write("promo", trigger=single(zone_type=1))
+    assert project.apply().exit_code == 0
+    old = project.state_ids()["promo"]
+    project.write("promo", trigger=single(zone_type=2))
+    project.mark()
+    project.emulator.faults = Faults(commit_then_timeout_rate=1.0, hang_seconds=0)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    (task,) = project.remote()["promo"]
+    assert task["schedule_id"] != old
+    assert project.state_ids() == {"promo": task["schedule_id"]}
+    assert project.state()["pending"] == {}
+    assert [m for m, _ in project.write_summary()].count("POST") == 1
