@@ -479,6 +479,12 @@ def parse_state(raw: bytes, *, path: Path, hint: str | Callable[[], str] | None 
             f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); it may be "
             "truncated"
         ) from None
+    except RecursionError:
+        raise corrupt("is not a reconciler state file (its JSON is nested too deeply)") from None
+    except ValueError:  # json's only other ValueError: an int over sys.get_int_max_str_digits
+        raise corrupt(
+            "is not a reconciler state file (it holds a number too long to read)"
+        ) from None
     if not isinstance(data, dict):
         raise corrupt("is not a reconciler state file (expected a JSON object)")
     version = data.get("version")

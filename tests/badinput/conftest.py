@@ -1,0 +1,100 @@
+"""Fixtures and campaign size for the bad-input campaign.
+
+Size: the default run tries a few hundred bad inputs in seconds; ``RECONCILER_CAMPAIGN=full``
+(the switch the crash, fault and churn campaigns use too) raises every hypothesis test's
+``max_examples`` so the campaign tries well over 500::
+
+    RECONCILER_CAMPAIGN=full .venv/bin/pytest tests/badinput -q
+
+The default run is derandomized (the same examples every time, so CI is reproducible); the
+full run explores new examples on every run. A failing example hypothesis finds is kept as a
+hand-written case in the ``test_*_cases.py`` module of its input kind once fixed.
+
+The number of bad inputs tried is printed in the terminal summary ("bad-input campaign: ...").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from reconciler.emulator import Emulator
+from reconciler.testing import serve_emulator
+
+from .helpers import NOW, write_project
+from .server import ScriptedServer, serve_asgi
+from .tally import TALLY
+
+FULL = os.environ.get("RECONCILER_CAMPAIGN", "").strip().lower() == "full"
+
+
+def examples(default: int, full: int) -> Any:
+    """Hypothesis settings for one generated bad-input family (default vs full campaign)."""
+    return settings(
+        max_examples=full if FULL else default,
+        deadline=None,
+        derandomize=not FULL,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+class _FixedClock:
+    def __call__(self) -> Any:
+        return NOW
+
+
+@pytest.fixture(scope="session")
+def _served() -> Iterator[tuple[Emulator, str]]:
+    emulator = Emulator(clock=_FixedClock())
+    with serve_emulator(emulator) as url:
+        yield emulator, url
+
+
+@pytest.fixture
+def served(_served: tuple[Emulator, str]) -> tuple[Emulator, str]:
+    """A served emulator (demo credentials), empty and with an empty request log."""
+    emulator, url = _served
+    emulator.reset()
+    emulator.set_time(NOW)
+    emulator.clear_log()
+    return emulator, url
+
+
+@pytest.fixture(scope="session")
+def _scripted() -> Iterator[tuple[ScriptedServer, str]]:
+    app = ScriptedServer()
+    with serve_asgi(app) as url:
+        yield app, url
+
+
+@pytest.fixture
+def scripted(_scripted: tuple[ScriptedServer, str]) -> tuple[ScriptedServer, str]:
+    """The scripted server, answering like a healthy app until a test scripts otherwise."""
+    app, url = _scripted
+    app.reset()
+    return app, url
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository with one valid manifest, as the current directory."""
+    write_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if TALLY:
+        total = sum(TALLY.values())
+        parts = ", ".join(f"{kind} {n}" for kind, n in sorted(TALLY.items()))
+        size = "full" if FULL else "default"
+        terminalreporter.write_line(
+            f"bad-input campaign ({size}): {total} bad inputs ({parts}); each ended in exit 1 "
+            "with a message, no traceback, no write call"
+        )
