@@ -79,7 +79,10 @@ def test_zone_type_change_is_a_replace(project: Project) -> None:
     result = project.apply()
     assert result.exit_code == 0, result.output
 
-    assert project.write_summary() == [("POST", "/v4/schedules"), ("DELETE", f"/v4/schedules/{old}")]
+    assert project.write_summary() == [
+        ("POST", "/v4/schedules"),
+        ("DELETE", f"/v4/schedules/{old}"),
+    ]
     new = project.state_ids()["promo"]
     assert new != old
     assert project.remote_ids() == {"promo": new}

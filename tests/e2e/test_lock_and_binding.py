@@ -36,7 +36,8 @@ def lock_held_elsewhere(project: Project) -> Iterator[subprocess.Popen[str]]:
         stdout=subprocess.PIPE,
         text=True,
     ) as proc:
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
+        assert proc.stdout is not None
         try:
             assert proc.stdout.readline().strip() == "locked"
             yield proc

@@ -20,7 +20,8 @@ def test_plan_json_is_versioned_and_counts_actions(project: Project) -> None:
     assert result.exit_code == 2, result.output
     data = json.loads(result.stdout)
     assert (data["format_version"], data["type"], data["has_changes"]) == (1, "plan", True)
-    assert data["summary"]["update"] == 1 and data["summary"]["create"] == 1
+    assert data["summary"]["update"] == 1
+    assert data["summary"]["create"] == 1
     (update,) = [a for a in data["actions"] if a["kind"] == "update"]
     assert update["name"] == "a"
     assert {"path": "push.body.notification.alert", "old": "v1", "new": "v2"}.items() <= (
@@ -64,10 +65,12 @@ def test_drift_reports_an_out_of_band_edit(project: Project) -> None:
     md, js = project.root / "drift.md", project.root / "drift.json"
     result = project.run("drift", "--report", str(md))
     assert result.exit_code == 2, result.output
-    assert "promo" in result.stdout and "quiet" not in result.stdout
+    assert "promo" in result.stdout
+    assert "quiet" not in result.stdout
     report = md.read_text(encoding="utf-8")
     assert report.splitlines()[0] == "<!-- reconciler-drift:default -->"
-    assert "<b>promo</b>" in report and "Theirs" in report
+    assert "<b>promo</b>" in report
+    assert "Theirs" in report
 
     assert project.run("drift", "--report", str(js)).exit_code == 2
     data = json.loads(js.read_text(encoding="utf-8"))

@@ -148,7 +148,8 @@ def test_apply_converges_and_a_second_apply_writes_nothing(world: dict[str, Case
                 assert state[name] == task["schedule_id"]
                 assert task["push"]["body"]["notification"]["alert"] == case.after.alert
             elif case.after is None and not foreign:
-                assert name not in remote and name not in state
+                assert name not in remote
+                assert name not in state
             if foreign:
                 assert name not in state
                 assert len(remote[name]) == 1

@@ -167,7 +167,5 @@ def test_incomplete_inventory_allows_no_delete_and_no_recreate(project: Project)
     project.emulator.faults = Faults(churn_per_page=1, seed=7)
 
     result = project.apply()
-    assert_refused(
-        project, result, "incomplete inventory", "'gone_out_of_band'", "'removed'"
-    )
+    assert_refused(project, result, "incomplete inventory", "'gone_out_of_band'", "'removed'")
     assert project.state_ids() == ids

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from tests.e2e.helpers import Project, body, single
 
 
-def plan_json(project: Project) -> dict[str, object]:
+def plan_json(project: Project) -> dict[str, Any]:
     result = project.run("plan", "--format", "json")
     assert result.exit_code == 0, result.output
-    data: dict[str, object] = json.loads(result.stdout)
+    data: dict[str, Any] = json.loads(result.stdout)
     return data
 
 
 def kinds(project: Project) -> dict[str, str]:
     """name -> action kind of the current plan."""
     actions = plan_json(project)["actions"]
-    assert isinstance(actions, list)
     return {a["name"]: a["kind"] for a in actions}
 
 
@@ -61,7 +61,7 @@ def test_remote_edit_is_undone_by_one_put(project: Project) -> None:
     project.mark()
 
     plan = plan_json(project)
-    (action,) = plan["actions"]  # type: ignore[misc]
+    (action,) = plan["actions"]
     assert (action["kind"], action["cause"]) == ("update", "remote")
     assert project.apply().exit_code == 0
     assert project.write_summary() == [("PUT", f"/v4/schedules/{sid}")]
@@ -194,3 +194,19 @@ def test_unmanaged_task_is_reported_and_never_touched(project: Project) -> None:
     assert all(foreign not in path for _, path in project.write_summary())
     assert project.remote()["foreign"][0]["push"]["body"]["notification"]["alert"] == "Not ours"
     assert "foreign" not in project.state_ids()
+
+
+def test_immediate_intelligent_push_is_sent_once(project: Project) -> None:
+    """An intelligent push with backup_time "now" is sent on creation; its vanished task is
+    never created (and so sent) again."""
+    project.write("now_push", trigger={"intelligent": {"backup_time": "now"}})
+    assert project.apply().exit_code == 0
+    assert project.write_summary() == [("POST", "/v4/schedules")]
+    project.emulator.advance(60)
+    assert "now_push" not in project.remote()
+    project.mark()
+    for _ in range(2):
+        result = project.apply()
+        assert result.exit_code == 0, result.output
+    assert project.writes() == []
+    assert kinds(project) == {"now_push": "skip"}

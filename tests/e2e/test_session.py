@@ -50,9 +50,7 @@ def test_embedded_default_says_so_on_its_first_line(workdir: Project) -> None:
     assert run("plan", "--detailed-exitcode").exit_code == 0
 
 
-def test_ci_without_credentials_refuses(
-    workdir: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ci_without_credentials_refuses(workdir: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """Under CI=true a missing secret must not turn into a silent emulator run: plan and apply
     exit 1 naming the variables, and nothing (not even the emulator's data) is written."""
     monkeypatch.setenv("CI", "true")
