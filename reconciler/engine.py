@@ -102,9 +102,15 @@ async def observe(
     state: State,
     desired: list[Desired],
     options: PlanOptions,
+    progress: Progress | None = None,
 ) -> Observation:
     """Read the remote side completely, heal the journal in memory, and plan."""
-    inventory = await read_inventory(client, known_ids=journal_ids(state))
+
+    def reading(done: int, started: int) -> None:
+        if progress is not None and (done % 100 == 0 or done == started):
+            progress(f"reading remote schedules: {done}/{started}")
+
+    inventory = await read_inventory(client, known_ids=journal_ids(state), progress=reading)
     healing = heal_journal(state, inventory, ws.now)
     require_healed(healing)
     retiring = {sid for _, sid in healing.finish_deletes}

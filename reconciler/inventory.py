@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +90,11 @@ class _Listing:
 
 
 async def read_inventory(
-    client: EngageLabClient, *, known_ids: Iterable[str] = (), max_attempts: int = 3
+    client: EngageLabClient,
+    *,
+    known_ids: Iterable[str] = (),
+    max_attempts: int = 3,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Inventory:
     """Every active task with its full detail, and whether that is provably all of them.
 
@@ -98,6 +102,7 @@ async def read_inventory(
     404 puts them in ``Inventory.gone``; an answer puts them in ``schedules`` (they exist).
     The list is re-read up to ``max_attempts`` times while it does not add up; after that the
     inventory is returned with ``complete=False`` and the reasons in ``problems``.
+    ``progress(details_read, details_started)`` is called as details arrive (for a terminal).
 
     Raises AuthError (wrong credentials), the error of page 1 when even that cannot be read,
     and InventoryError when a task's detail cannot be read: without it the planner could not
@@ -105,7 +110,7 @@ async def read_inventory(
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-    reader = _Reader(client)
+    reader = _Reader(client, progress)
     try:
         return await reader.run(list(dict.fromkeys(known_ids)), max_attempts)
     finally:
@@ -115,9 +120,13 @@ async def read_inventory(
 class _Reader:
     """One inventory read: the list passes, and one detail task per id (never two)."""
 
-    def __init__(self, client: EngageLabClient) -> None:
+    def __init__(
+        self, client: EngageLabClient, progress: Callable[[int, int], None] | None = None
+    ) -> None:
         self.client = client
         self.details: dict[str, asyncio.Task[_Detail]] = {}
+        self.progress = progress
+        self.read = 0
 
     async def run(self, known_ids: list[str], max_attempts: int) -> Inventory:
         seen: dict[str, ListedSchedule] = {}
@@ -220,6 +229,10 @@ class _Reader:
             raise
         except RemoteError as exc:
             return exc
+        finally:
+            self.read += 1
+            if self.progress is not None:
+                self.progress(self.read, len(self.details))
 
     async def cancel_pending(self) -> None:
         pending = [t for t in self.details.values() if not t.done()]

@@ -122,7 +122,7 @@ def plan(
 
     async def run() -> engine.Observation:
         async with ws.target.client() as client:
-            return await engine.observe(ws, client, state, desired, options)
+            return await engine.observe(ws, client, state, desired, options, _progress())
 
     obs = asyncio.run(run())
     _warn(obs.healing.notes)
@@ -181,7 +181,7 @@ def apply(
         with ws.store.lock(lock_timeout, "reconciler apply"):
             state = engine.load_state(ws)
             async with ws.target.client() as client:
-                obs = await engine.observe(ws, client, state, desired, options)
+                obs = await engine.observe(ws, client, state, desired, options, _progress())
                 _warn(obs.healing.notes)
                 plan = obs.plan
                 if saved is not None:
@@ -265,7 +265,7 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
 
     async def run() -> engine.Observation:
         async with ws.target.client() as client:
-            return await engine.observe(ws, client, state, desired, PlanOptions())
+            return await engine.observe(ws, client, state, desired, PlanOptions(), _progress())
 
     obs = asyncio.run(run())
     _warn(obs.healing.notes)
