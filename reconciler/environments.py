@@ -35,10 +35,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from reconciler import yamlfull
 from reconciler.config import DATA_CENTERS
 from reconciler.errors import ConfigError
+from reconciler.yamlfull import _flow_too_deep as flow_too_deep  # the manifests' guard
 
 DEFAULT_ENV = "default"
 DEFAULT_MANIFESTS = "schedules"
@@ -47,6 +49,7 @@ DEFAULT_APP_KEY_ENV = "ENGAGELAB_APP_KEY"
 DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable name, not a secret
 DEFAULT_FIRE_GUARD_MINUTES = 5.0
 DEFAULT_MASS_DELETE_RATIO = 0.3
+MAX_CONFIG_BYTES = 1024 * 1024
 DATA_CENTER_NAMES = tuple(DATA_CENTERS)
 
 TOP_KEYS = ("environments", "default")
@@ -147,6 +150,11 @@ def load_environments(path: Path, *, required: bool = False) -> EnvironmentSet:
     path = Path(path)
     base = path.parent
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"the config file {path} is larger than 1 MiB; it should hold a few environments",
+                hint="check --config / RECONCILER_CONFIG: is it the right file?",
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if required:
@@ -199,6 +207,8 @@ class _Problems:
 def _parse(text: str, path: Path) -> EnvironmentSet:
     yaml = YAML(typ="rt")
     try:
+        if flow_too_deep(text) is not None:  # ruamel's scanner is quadratic in that depth
+            raise _unreadable(text, path)
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -207,6 +217,11 @@ def _parse(text: str, path: Path) -> EnvironmentSet:
         raise ConfigError(
             f"{path}:{line}: {reason}", hint=f"fix the YAML syntax of {path} at that line"
         ) from None
+    except (YAMLError, RecursionError, ValueError, KeyError, TypeError):
+        # A control character (ReaderError), nesting past the recursion limit, or a value that
+        # does not fit its !!tag (ruamel's constructors raise bare errors): located by the
+        # manifest loader, which turns each of these into a problem with a line.
+        raise _unreadable(text, path) from None
     problems = _Problems(path)
     base = path.parent
     if data is None:  # an empty file (or only comments): the defaults
@@ -255,6 +270,15 @@ def _parse(text: str, path: Path) -> EnvironmentSet:
     _shared_state_files(envs, raw_envs, problems)
     problems.raise_if_any()
     return EnvironmentSet(tuple(envs), default if isinstance(default, str) else None, path, True)
+
+
+def _unreadable(text: str, path: Path) -> ConfigError:
+    """The error for YAML that ruamel.yaml cannot load, at the line the full loader names."""
+    problems = [p for p in yamlfull.load_all(text)[1] if p.severity == "error"]
+    first = problems[0] if problems else None
+    where = f"{path}:{first.line}" if first is not None and first.line else str(path)
+    reason = first.message if first is not None else "invalid YAML"
+    return ConfigError(f"{where}: {reason}", hint=f"fix the YAML syntax of {path} at that line")
 
 
 def _environment(

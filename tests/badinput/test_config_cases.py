@@ -1,0 +1,138 @@
+"""Malformed ``reconciler.yaml``: every command that reads it fails naming the file, no call.
+
+The config file picks the app, the state file and the limits, so nothing may start on a config
+that cannot be read: each case is checked with every config-reading command against a served
+emulator (exit 1, an ``error:`` message naming ``reconciler.yaml``, no request to the API).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.emulator import Emulator
+
+from .helpers import TASK_ID, assert_clean_failure, endpoint_args, invoke, run_module
+from .tally import tally
+
+COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("plan",),
+    ("apply", "--auto-approve"),
+    ("drift",),
+    ("import", f"weekly_digest={TASK_ID}"),
+    ("state", "list"),
+    ("state", "rm", "weekly_digest"),
+    ("history", "weekly_digest"),
+    ("test-send", "weekly_digest", "--regid", "device-1", "--dry-run"),
+)
+
+GOOD = "environments:\n  staging:\n    timezone: Europe/Berlin\n    max_deletes: 3\n"
+
+CASES: dict[str, bytes] = {
+    "unclosed-flow": b"environments: {staging: {timezone: UTC}\n",
+    "unclosed-quote": b'environments:\n  staging:\n    timezone: "UTC\n',
+    "tab-indent": b"environments:\n\tstaging: {}\n",
+    "duplicate-environment": b"environments:\n  staging: {}\n  staging: {}\n",
+    "duplicate-setting": GOOD.encode() + b"    max_deletes: 4\n",
+    "root-list": b"- staging\n- production\n",
+    "root-scalar": b"staging\n",
+    "environments-list": b"environments: [staging, production]\n",
+    "environments-empty": b"environments: {}\n",
+    "environment-scalar": b"environments:\n  staging: yes\n",
+    "unknown-top-key": b"environment:\n  staging: {}\n",
+    "unknown-setting": GOOD.encode() + b"    max_delete: 4\n",
+    "bad-timezone": b"environments:\n  staging:\n    timezone: Mars/Olympus_Mons\n",
+    "timezone-number": b"environments:\n  staging:\n    timezone: 5\n",
+    "bad-data-center": b"environments:\n  staging:\n    data_center: moon\n",
+    "endpoint-and-data-center": (
+        b"environments:\n  staging:\n    data_center: sgp\n    endpoint: http://127.0.0.1:1\n"
+    ),
+    "endpoint-not-url": b"environments:\n  staging:\n    endpoint: localhost\n",
+    "max-deletes-negative": b"environments:\n  staging:\n    max_deletes: -1\n",
+    "max-deletes-bool": b"environments:\n  staging:\n    max_deletes: true\n",
+    "ratio-above-one": b"environments:\n  staging:\n    mass_delete_ratio: 1.5\n",
+    "fire-guard-infinite": b"environments:\n  staging:\n    fire_guard_minutes: .inf\n",
+    "state-empty": b"environments:\n  staging:\n    state: ''\n",
+    "app-key-env-not-a-name": b"environments:\n  staging:\n    app_key_env: 'MY KEY'\n",
+    "env-name-with-slash": b"environments:\n  ../escape: {}\n",
+    "env-name-rtl": "environments:\n  stag\u202eing: {}\n".encode(),
+    "env-name-emoji": "environments:\n  \U0001f680: {}\n".encode(),
+    "default-unknown": GOOD.encode() + b"default: production\n",
+    "two-envs-one-state": (b"environments:\n  a:\n    state: s.json\n  b:\n    state: s.json\n"),
+    "two-envs-no-default": b"environments:\n  a: {}\n  b: {}\n",
+    "nul-byte": b"environments:\n  staging: {timezone: \x00}\n",
+    "control-character": b"environments:\n  staging:\n    timezone: \x07UTC\n",
+    "invalid-utf8": b"environments:\n  staging:\n    timezone: \xff\n",
+    "utf16": GOOD.encode("utf-16"),
+    "binary-garbage": bytes(range(256)),
+    "tag-int-mismatch": b"environments:\n  staging:\n    max_deletes: !!int three\n",
+    "tag-bool-mismatch": b"environments:\n  staging:\n    max_deletes: !!bool maybe\n",
+    "tag-timestamp-mismatch": b"environments:\n  staging:\n    state: !!timestamp 2027-02-30\n",
+    "huge-integer": b"environments:\n  staging:\n    max_deletes: " + b"9" * 5000 + b"\n",
+    "deep-flow": b"environments: " + b"[" * 10_000 + b"]" * 10_000 + b"\n",
+    "deep-flow-maps": b"environments: " + b"{a: " * 10_000 + b"1" + b"}" * 10_000 + b"\n",
+    "deep-block": b"environments:\n"
+    + b"".join(b" " * (n + 2) + b"k%d:\n" % n for n in range(1_200)),
+    "billion-laughs": (
+        b"a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + b"".join(
+            b"%s: &%s [%s]\n" % (c, c, b", ".join([b"*" + p] * 9))
+            for p, c in zip(b"abcdefgh", b"bcdefghi", strict=True)
+            for p, c in [(bytes([p]), bytes([c]))]
+        )
+        + b"environments: *i\n"
+    ),
+    "undefined-alias": b"environments: *nothing\n",
+    "ten-megabytes": GOOD.encode() + b"#" + b"x" * (10 * 1024 * 1024) + b"\n",
+    "just-over-one-mebibyte": GOOD.encode() + b"#" + b"x" * (1024 * 1024) + b"\n",
+}
+
+
+@pytest.fixture
+def config(project: Path) -> Path:
+    return project / "reconciler.yaml"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed_config_is_refused_by_every_command(
+    config: Path, served: tuple[Emulator, str], case: str
+) -> None:
+    """Each command exits 1 with an ``error:`` naming reconciler.yaml, and makes no call."""
+    emulator, url = served
+    config.write_bytes(CASES[case])
+    for command in COMMANDS:
+        outcome = invoke([*endpoint_args(url), "--env", "staging", *command])
+        assert_clean_failure(outcome, where="reconciler.yaml")
+    assert emulator.request_log == []
+    tally("config")
+
+
+def test_the_good_config_is_accepted(config: Path, served: tuple[Emulator, str]) -> None:
+    """Control: the config the cases are made from works (so the cases can fail)."""
+    _, url = served
+    config.write_text(GOOD, encoding="utf-8")
+    outcome = invoke([*endpoint_args(url), "--env", "staging", "plan"])
+    assert outcome.exit_code == 0, outcome.text
+
+
+def test_an_explicit_missing_config_is_refused(project: Path, served: tuple[Emulator, str]) -> None:
+    """``--config`` naming a file that is not there: exit 1 naming it, no call."""
+    emulator, url = served
+    outcome = invoke([*endpoint_args(url), "--config", "nowhere.yaml", "state", "list"])
+    assert_clean_failure(outcome, where="nowhere.yaml")
+    assert emulator.request_log == []
+    tally("config")
+
+
+@pytest.mark.parametrize("case", ["nul-byte", "deep-flow", "tag-bool-mismatch"])
+def test_malformed_config_as_a_subprocess(
+    config: Path, served: tuple[Emulator, str], case: str
+) -> None:
+    """``python -m reconciler`` fails cleanly on the same files (real stderr, no traceback)."""
+    emulator, url = served
+    config.write_bytes(CASES[case])
+    outcome = run_module([*endpoint_args(url), "apply", "--auto-approve"], cwd=config.parent)
+    assert_clean_failure(outcome, where="reconciler.yaml")
+    assert emulator.request_log == []
+    tally("config")
