@@ -197,6 +197,12 @@ class Plan(BaseModel):
                 f"plan file is not JSON (line {exc.lineno}): {exc.msg}",
                 hint="write plan files with `reconciler plan --out FILE`",
             ) from exc
+        except (RecursionError, ValueError):  # nested too deeply; an int too long to convert
+            raise PlanError(
+                "plan file is not a plan (its JSON is nested too deeply or holds a number too "
+                "long to read)",
+                hint="write plan files with `reconciler plan --out FILE`",
+            ) from None
         version = data.get("format_version") if isinstance(data, dict) else None
         if version != FORMAT_VERSION:
             raise PlanError(

@@ -78,6 +78,36 @@ def _same(state: Any) -> Any:
     return state
 
 
+def _read_plan(plan_file: str) -> Any:
+    """The saved plan in ``plan_file``; every failure is a PlanError naming the file."""
+    from reconciler.errors import PlanError
+    from reconciler.plan import Plan
+
+    hint = "write plan files with `reconciler plan --out FILE`"
+    try:
+        text = Path(plan_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise PlanError(f"cannot read the plan file {plan_file}: {reason}", hint=hint) from exc
+    try:
+        return Plan.from_json(text)
+    except PlanError as exc:
+        raise PlanError(f"{plan_file}: {exc.message}", hint=exc.hint) from exc
+
+
+def _write(path: str, text: str, what: str) -> None:
+    """Write an output file (``--out``, ``--report``); a failure is a message naming the path."""
+    from reconciler.errors import UsageError
+
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the {what} to {path}: {exc.strerror or exc}",
+            hint="check that its directory exists and is writable",
+        ) from exc
+
+
 def _unresolved_conflicts(plan: Any) -> list[str]:
     """Manifests apply cannot realise: a task of that name exists and is not managed."""
     from reconciler.plan import ConflictAction
@@ -128,7 +158,7 @@ def plan(
     _warn(obs.healing.notes)
     click.echo(_render(obs.plan, fmt, ws.env.name), nl=False)
     if out:
-        Path(out).write_text(obs.plan.to_json(), encoding="utf-8")
+        _write(out, obs.plan.to_json(), "plan")
         click.echo(f"Plan saved to {out}; apply it with `reconciler apply {out}`.", err=True)
     if obs.healing.changed and not obs.plan.has_changes:
         click.echo(
@@ -161,11 +191,10 @@ def apply(
     from reconciler import apply as applying
     from reconciler import engine, render
     from reconciler.errors import ApplyError, UnsafePlanError, UsageError
-    from reconciler.plan import Plan
 
     ws = engine.open_workspace(global_options(ctx))
     strict = safety.pop("strict")
-    saved = Plan.from_json(Path(plan_file).read_text(encoding="utf-8")) if plan_file else None
+    saved = _read_plan(plan_file) if plan_file else None
     desired, warnings = engine.load_desired(ws, strict=strict)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if saved is None and not auto_approve and not interactive:
@@ -284,6 +313,6 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
             if report_path.endswith(".json")
             else render.render_drift_markdown(plan, title, env=ws.env.name)
         )
-        Path(report_path).write_text(report, encoding="utf-8")
+        _write(report_path, report, "drift report")
     # An interrupted apply (e.g. a replaced task still active) leaves work as well.
     return 2 if plan.drift_items() or obs.healing.changed else 0
