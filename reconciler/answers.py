@@ -44,7 +44,7 @@ class AnswerReader:
         """The JSON body of a success answer; MalformedResponseError when it is not JSON."""
         try:
             return json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # also too deep, or an over-long number
             raise malformed(
                 where,
                 f"HTTP {response.status_code} body is not JSON "
@@ -74,7 +74,7 @@ class AnswerReader:
         """Vendor code and message of an error answer; a description when it has none."""
         try:
             data = json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, too deep, or an over-long number
             return None, (
                 f"the answer is not JSON ({content_type(response)}): {self.snippet(response)}"
             )

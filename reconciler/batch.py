@@ -241,7 +241,7 @@ def _custom_args_object(value: Any) -> dict[str, Any] | None:
     if isinstance(value, str):
         try:
             decoded = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return decoded if isinstance(decoded, dict) else None
     return None

@@ -241,6 +241,50 @@ class _Reader:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
+TRIGGER_KINDS = ("single", "periodical", "intelligent")
+MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (yamlfull.MAX_DEPTH)
+
+
+def _shape_problem(body: dict[str, Any]) -> str | None:
+    """Why a detail is not a schedule the planner can reason about, or None.
+
+    API.md 2: a trigger of exactly one kind and a push object. A body without them (or nested
+    deeper than any manifest can be) cannot be compared, replaced or guarded; planning on it
+    would be guessing.
+    """
+    trigger = body.get("trigger")
+    if not isinstance(trigger, dict):
+        return "the detail has no 'trigger' object"
+    kinds = [kind for kind in TRIGGER_KINDS if trigger.get(kind) is not None]
+    if len(kinds) != 1:
+        found = ", ".join(kinds) or "none"
+        return f"the detail's trigger needs exactly one of {', '.join(TRIGGER_KINDS)} ({found})"
+    if not isinstance(trigger[kinds[0]], dict):
+        return f"the detail's trigger.{kinds[0]} is not an object"
+    if not isinstance(body.get("push"), dict):
+        return "the detail has no 'push' object"
+    if _deeper_than(body, MAX_BODY_DEPTH):
+        return f"the detail is nested more than {MAX_BODY_DEPTH} levels deep"
+    return None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests containers more than ``limit`` levels (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: list[Any] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _assemble(
     seen: dict[str, ListedSchedule],
     outcomes: dict[str, _Detail],
@@ -263,6 +307,10 @@ def _assemble(
         enabled = outcome.get("enabled")
         if not isinstance(enabled, bool):
             failures.append(f"{schedule_id}: malformed answer: the detail has no boolean 'enabled'")
+            continue
+        shape = _shape_problem(outcome)
+        if shape is not None:
+            failures.append(f"{schedule_id}: malformed answer: {shape}")
             continue
         body = {k: v for k, v in outcome.items() if k != "schedule_id"}
         schedules[schedule_id] = RemoteSchedule(

@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.errors import MalformedResponseError
 
 _HINT = "the server's answer is not what the EngageLab API documents; check --endpoint"
+MAX_PLAUSIBLE_TOTAL = 100_000  # 100 times the vendor's limit of 1000 active schedules
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,13 @@ def parse_page(data: Any, where: str) -> SchedulePage:
     total_pages = expect_int(obj, "total_pages", where)
     if total_count < 0 or total_pages < 0:
         raise malformed(where, "negative total_count or total_pages")
+    if total_count > MAX_PLAUSIBLE_TOTAL:
+        # Believing it would mean paging for ever (inventory reads total_count / 50 pages).
+        raise malformed(
+            where,
+            f"total_count {total_count} is not believable: an app holds at most 1000 active "
+            "schedules (API.md 2.4)",
+        )
     page = obj.get("page")
     return SchedulePage(
         total_count=total_count,
@@ -225,6 +233,8 @@ def _msg_record(item: Any, where: str) -> MsgRecord:
             item = json.loads(item)
         except json.JSONDecodeError as exc:
             raise malformed(where, f"the item is not JSON ({exc.msg})") from exc
+        except (ValueError, RecursionError) as exc:  # too deep, or an over-long number
+            raise malformed(where, "the item is not JSON that can be read") from exc
     obj = expect_dict(item, where, "the item")
     ts = obj.get("ts")
     if isinstance(ts, bool) or not isinstance(ts, int | float):

@@ -245,7 +245,7 @@ def _read_holder(fd: int) -> LockHolder | None:
             started=str(data["started"]),
             command=str(data["command"]),
         )
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None  # being written right now, or written by something else
 
 

@@ -44,6 +44,12 @@ def examples(default: int, full: int) -> Any:
     )
 
 
+def subprocess_cases(cases: list[Any]) -> list[Any]:
+    """The cases also run as ``python -m reconciler`` subprocesses: one by default (each costs
+    a process start-up), all of them in the full campaign."""
+    return cases if FULL else cases[:1]
+
+
 class _FixedClock:
     def __call__(self) -> Any:
         return NOW

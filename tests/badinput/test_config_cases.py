@@ -13,6 +13,7 @@ import pytest
 
 from reconciler.emulator import Emulator
 
+from .conftest import subprocess_cases
 from .helpers import TASK_ID, assert_clean_failure, endpoint_args, invoke, run_module
 from .tally import tally
 
@@ -125,7 +126,7 @@ def test_an_explicit_missing_config_is_refused(project: Path, served: tuple[Emul
     tally("config")
 
 
-@pytest.mark.parametrize("case", ["nul-byte", "deep-flow", "tag-bool-mismatch"])
+@pytest.mark.parametrize("case", subprocess_cases(["nul-byte", "deep-flow", "tag-bool-mismatch"]))
 def test_malformed_config_as_a_subprocess(
     config: Path, served: tuple[Emulator, str], case: str
 ) -> None:

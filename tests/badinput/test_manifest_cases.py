@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.emulator import Emulator
 
+from .conftest import subprocess_cases
 from .helpers import (
     VALID_MANIFEST,
     assert_clean_failure,
@@ -154,13 +155,15 @@ def test_a_bad_file_among_good_ones_stops_apply(bare: Path, served: tuple[Emulat
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "bad-invalid-utf8.yaml",
-        "bad-deep-block-sequences.yaml",
-        "bad-billion-laughs.yaml",
-        "bad-ten-megabytes.yaml",
-        "bad-huge-integer.yaml",
-    ],
+    subprocess_cases(
+        [
+            "bad-ten-megabytes.yaml",
+            "bad-invalid-utf8.yaml",
+            "bad-deep-block-sequences.yaml",
+            "bad-billion-laughs.yaml",
+            "bad-huge-integer.yaml",
+        ]
+    ),
 )
 def test_bad_manifest_as_a_subprocess(bare: Path, served: tuple[Emulator, str], name: str) -> None:
     """``python -m reconciler`` (a real process, real stderr) fails cleanly on the same files."""

@@ -13,6 +13,7 @@ import pytest
 
 from reconciler.emulator import Emulator
 
+from .conftest import subprocess_cases
 from .helpers import (
     assert_clean_failure,
     assert_no_traceback,
@@ -132,7 +133,7 @@ def test_unwritable_output_path_is_a_message(
     tally("output-path")
 
 
-@pytest.mark.parametrize("case", ["deep-nesting", "invalid-utf8"])
+@pytest.mark.parametrize("case", subprocess_cases(["deep-nesting", "invalid-utf8"]))
 def test_malformed_saved_plan_as_a_subprocess(
     project: Path, served: tuple[Emulator, str], good_plan: bytes, case: str
 ) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from reconciler.emulator import Emulator
 
+from .conftest import subprocess_cases
 from .helpers import (
     STATE_PATH,
     TASK_ID,
@@ -215,7 +216,9 @@ def test_the_valid_state_is_accepted(state_file: Path, served: tuple[Emulator, s
     assert outcome.exit_code == 0, outcome.text
 
 
-@pytest.mark.parametrize("case", ["deep-nesting", "version-huge", "truncated-at-half"])
+@pytest.mark.parametrize(
+    "case", subprocess_cases(["deep-nesting", "version-huge", "truncated-at-half"])
+)
 def test_malformed_state_as_a_subprocess(
     state_file: Path, served: tuple[Emulator, str], case: str
 ) -> None:
