@@ -323,7 +323,9 @@ class Options(StrictModel):
 
     @field_validator("cid")
     @classmethod
-    def _cid(cls, value: str) -> str:
+    def _cid(cls, value: str | None) -> str | None:
+        if value is None:  # `cid: null` is no cid (field validators also see explicit nulls)
+            return value
         if not _CID.fullmatch(value):
             fail(f"{value!r} must be 1 to 64 letters, digits, _ or - (API.md 5)")
         return value
@@ -351,7 +353,9 @@ class PushBody(StrictModel):
 
     @field_validator("notification", "message")
     @classmethod
-    def _content_limit(cls, value: StrictModel, info: ValidationInfo) -> StrictModel:
+    def _content_limit(cls, value: StrictModel | None, info: ValidationInfo) -> StrictModel | None:
+        if value is None:  # `notification: null` is no notification
+            return value
         size = _content_size(value)
         if size > CONTENT_MAX_BYTES:
             fail(
@@ -362,7 +366,11 @@ class PushBody(StrictModel):
 
     @field_validator("live_activity")
     @classmethod
-    def _live_activity(cls, value: LiveActivity, info: ValidationInfo) -> LiveActivity:
+    def _live_activity(
+        cls, value: LiveActivity | None, info: ValidationInfo
+    ) -> LiveActivity | None:
+        if value is None:  # `live_activity: null` combines with anything
+            return value
         others = [k for k in ("notification", "message") if info.data.get(k) is not None]
         if others:
             fail(f"cannot be combined with {' or '.join(others)} (API.md 5)")
@@ -371,7 +379,9 @@ class PushBody(StrictModel):
 
     @field_validator("voip")
     @classmethod
-    def _voip(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    def _voip(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        if value is None:  # `voip: null` combines with anything
+            return value
         others = [
             k for k in ("notification", "message", "live_activity") if info.data.get(k) is not None
         ]

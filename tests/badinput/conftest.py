@@ -40,7 +40,12 @@ def examples(default: int, full: int) -> Any:
         deadline=None,
         derandomize=not FULL,
         database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            # Fixtures (the served emulator, the repository) are reset by each example itself.
+            HealthCheck.function_scoped_fixture,
+        ],
     )
 
 
