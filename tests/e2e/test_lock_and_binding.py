@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from reconciler.emulator import Faults
 from reconciler.testing import serve_emulator
 from tests.e2e.helpers import Project, RecordingEmulator, writes
 
@@ -135,3 +136,33 @@ def test_state_of_the_served_emulator_is_refused_by_the_embedded_one(project: Pr
     assert result.exit_code == 1, result.output
     assert "belongs to another app or endpoint" in result.output
     assert project.state() == before
+
+
+def test_two_real_applies_one_waits_out_the_other(project: Project) -> None:
+    """A real `reconciler apply` process is busy (its create's answer is held by the server):
+    a second apply fails at once naming that process, sends nothing, and once the first one
+    finishes there is exactly one task."""
+    project.write("a")
+    project.emulator.faults = Faults(commit_then_timeout_rate=1.0, hang_seconds=30)
+    args = [sys.executable, "-m", "reconciler", *project.args("apply", "--auto-approve")]
+    with subprocess.Popen(
+        args, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as first:
+        try:
+            deadline = time.monotonic() + 20
+            while not project.writes():
+                assert first.poll() is None, first.communicate()
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            second = project.apply("--lock-timeout", "0")
+            project.emulator.fresh_faults()  # let the first apply get its answer
+            assert first.wait(timeout=20) == 0, first.communicate()
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+    assert second.exit_code == 1, second.output
+    assert "is locked by `reconciler apply`" in second.output
+    assert f"pid {first.pid}" in second.output
+    assert project.write_summary() == [("POST", "/v4/schedules")]
+    assert project.state_ids() == project.remote_ids()
