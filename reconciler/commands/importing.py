@@ -30,7 +30,7 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
     from reconciler import engine
     from reconciler import state as st
     from reconciler.canonical import fingerprint
-    from reconciler.errors import NotFoundError, UsageError
+    from reconciler.errors import InventoryError, NotFoundError, UsageError
     from reconciler.inventory import read_inventory
 
     if bool(pairs) == all_matching:
@@ -67,6 +67,16 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
             async with ws.target.client() as client:
                 if all_matching:
                     inventory = await read_inventory(client)
+                    if not inventory.complete:
+                        # A task the list missed could be a second one of the same name: adopting
+                        # one of two would leave the other firing unmanaged.
+                        raise InventoryError(
+                            "the remote list could not be read completely ("
+                            + "; ".join(inventory.problems)
+                            + "); nothing was imported",
+                            hint="re-run when the API answers every page, or import single "
+                            "tasks with NAME=SCHEDULE_ID",
+                        )
                     for name, tasks in sorted(inventory.by_name().items()):
                         free = [t for t in tasks if t.schedule_id not in claimed]
                         if name not in by_name or name in state.entries or not free:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.emulator import Faults
 from tests.e2e.helpers import Project, body
 
 
@@ -64,3 +65,18 @@ def test_import_all_matching_skips_ambiguous_names(project: Project) -> None:
     assert result.exit_code == 0, result.output
     assert "skipped 'twice': 2 remote tasks" in result.output
     assert not project.state_path.exists() or project.state()["entries"] == {}
+
+
+def test_import_all_matching_refuses_an_incomplete_read(project: Project) -> None:
+    """import --all-matching adopts nothing when the list does not add up (churn): a task the
+    list missed could be a second one of the same name."""
+    project.out_of_band_create(body("ours"))
+    for i in range(60):  # more than one page (50), so churn moves the list between pages
+        project.emulator.add_schedule(body(f"foreign_{i:02d}"))
+    project.write("ours")
+    project.emulator.faults = Faults(churn_per_page=1, seed=7)
+    result = project.run("import", "--all-matching")
+    assert result.exit_code == 1, result.output
+    assert "could not be read completely" in result.output
+    assert "nothing was imported" in result.output
+    assert not project.state_path.exists()
