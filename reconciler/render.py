@@ -207,7 +207,11 @@ def render_text(plan: Plan, color: bool) -> str:
     )
     out.append("")
     if not plan.has_changes:
-        out.append("No changes. The remote schedules match the manifests.")
+        if plan.of_kind("conflict"):
+            # A conflict is not a change apply can make, but the app does not match either.
+            out.append("No changes to apply; resolve the conflicts above with `reconciler import`.")
+        else:
+            out.append("No changes. The remote schedules match the manifests.")
     out.append(_paint(summary_line(plan), "bold", color))
     extra = _extra_counts(plan)
     if extra:

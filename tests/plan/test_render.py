@@ -64,6 +64,14 @@ def test_text_says_no_changes_for_an_empty_plan() -> None:
     assert text.rstrip().endswith("Plan: 0 to create, 0 to update, 0 to replace, 0 to delete.")
 
 
+def test_text_does_not_claim_a_match_while_a_conflict_is_open() -> None:
+    """A conflict changes nothing, but the app does not match: the text points at import."""
+    d = desired("ours")
+    text = render_text(plan([d], inventory(remote("id-x", body("ours")))), color=False)
+    assert "match the manifests" not in text
+    assert "resolve the conflicts above with `reconciler import`" in text
+
+
 def test_text_lists_violations_and_warnings() -> None:
     """Safety violations and warnings are printed under their own headings."""
     _, r, e = managed("vault", "id-v", protected=True)
