@@ -313,6 +313,23 @@ def _plan_live(
     """A managed name whose task is on the server and whose manifest exists."""
     sid = entry.schedule_id
     if timing.is_finished(d.body, world.now, world.tz):
+        if not timing.is_finished(remote.body, world.now, world.tz) and diff_bodies(
+            remote.body, d.body
+        ):
+            # The manifest was changed so that it never fires again (an `end` moved into the
+            # past, say) while its task would go on firing: the only way to match it is to
+            # delete the task. The API would refuse an update to a finished trigger.
+            world.warnings.append(
+                f"{d.name!r} ({d.source}): the manifest's trigger is entirely in the past but "
+                f"its remote task {sid} would still fire; it is deleted"
+            )
+            return DeleteAction(
+                name=d.name,
+                schedule_id=sid,
+                old_body=remote.body,
+                protected=entry.protected or d.protected,
+                fires_at=_fires_at(remote, world),
+            )
         world.warnings.append(
             f"{d.name!r} ({d.source}): the manifest's trigger is entirely in the past but the "
             f"remote task {sid} is still active; it is left as it is"

@@ -276,13 +276,30 @@ def test_manifest_with_trigger_entirely_in_the_past_is_skipped_with_a_warning() 
 
 
 def test_past_manifest_with_live_remote_task_is_left_alone_with_a_warning() -> None:
-    """Row 9 variant: a still-listed task whose manifest trigger is past is not updated."""
-    _, r, e = managed("late", "id-1")
-    past = desired("late", trigger=single(time="2026-06-01 10:00:00"))
+    """Row 9 variant: a still-listed task whose trigger (like its manifest's) is past, not yet
+    expired by the server, is neither updated nor deleted."""
+    _, r, e = managed("late", "id-1", trigger=single(time="2026-12-31 10:00:00"))
+    past = desired("late", trigger=single(time="2026-12-31 10:00:00"))
     p = plan([past], inventory(r), state({"late": e}))
     (action,) = p.actions
     assert isinstance(action, SkipAction)
     assert "still active" in p.warnings[0]
+
+
+def test_manifest_moved_into_the_past_deletes_a_task_that_would_still_fire() -> None:
+    """A periodical whose manifest `end` moved into the past, while its task would go on
+    firing, is deleted: the manifest says it never fires again and the API cannot update a
+    finished trigger."""
+    running = periodical(start="2026-12-01 00:00:00", end="2027-06-30 00:00:00")
+    _, r, e = managed("weekly", "id-w", trigger=running)
+    ended = desired(
+        "weekly", trigger=periodical(start="2026-12-01 00:00:00", end="2026-12-20 00:00:00")
+    )
+    p = plan([ended], inventory(r), state({"weekly": e}))
+    (action,) = p.actions
+    assert isinstance(action, DeleteAction)
+    assert action.schedule_id == "id-w"
+    assert "would still fire" in p.warnings[0]
 
 
 def test_remote_task_in_neither_state_nor_manifests_is_unmanaged() -> None:
