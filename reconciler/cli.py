@@ -158,6 +158,10 @@ def cli(ctx: click.Context, /, **kwargs: Any) -> None:
         logging.basicConfig(
             level=logging.DEBUG, stream=sys.stderr, format="debug: %(name)s: %(message)s"
         )
+        # httpcore's DEBUG trace prints raw response headers, and a proxy that echoes the
+        # Authorization header it received would put the credentials there. The traffic is
+        # still shown: httpx logs method, URL and status, the client its timings and retries.
+        logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
 def format_error(exc: ReconcilerError) -> str:

@@ -16,7 +16,7 @@ The number of bad inputs tried is printed in the terminal summary ("bad-input ca
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,17 @@ def examples(default: int, full: int) -> Any:
             HealthCheck.function_scoped_fixture,
         ],
     )
+
+
+def commands_for(
+    case: str, always: Sequence[tuple[str, ...]], others: Sequence[tuple[str, ...]]
+) -> list[tuple[str, ...]]:
+    """The commands one hand-written case runs: ``always`` and, by turns, one of ``others``
+    (every one of them in the full campaign). The commands of a family share the code that
+    reads the bad input, and each in-process run still costs a few milliseconds to tens."""
+    if FULL or not others:
+        return [*always, *others]
+    return [*always, others[sum(case.encode()) % len(others)]]
 
 
 def subprocess_cases(cases: list[Any]) -> list[Any]:

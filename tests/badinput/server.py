@@ -126,6 +126,9 @@ class ScriptedServer:
 
     route: Route = healthy
     seen: list[Seen] = field(default_factory=list)
+    # Echo the request's Authorization header back in a response header, as some debugging
+    # proxies do (a way for credentials to reach logs that print response headers).
+    echo_authorization: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -145,21 +148,21 @@ class ScriptedServer:
         with self._lock:
             self.seen.append(record)
         answer = self.route(record.method, record.path, record.query)
+        response_headers = [
+            (b"content-type", answer.content_type.encode()),
+            (b"content-length", str(len(answer.body)).encode()),
+        ]
+        if self.echo_authorization:
+            response_headers.append((b"x-echo-authorization", record.authorization.encode()))
         await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status,
-                "headers": [
-                    (b"content-type", answer.content_type.encode()),
-                    (b"content-length", str(len(answer.body)).encode()),
-                ],
-            }
+            {"type": "http.response.start", "status": answer.status, "headers": response_headers}
         )
         await send({"type": "http.response.body", "body": answer.body})
 
-    def reset(self, route: Route = healthy) -> None:
+    def reset(self, route: Route = healthy, *, echo_authorization: bool = False) -> None:
         with self._lock:
             self.route = route
+            self.echo_authorization = echo_authorization
             self.seen.clear()
 
     def writes(self) -> list[Seen]:

@@ -2,9 +2,11 @@
 
 A scripted server on 127.0.0.1 (``--endpoint``) answers like a healthy one-task app except for
 one answer: an HTML error page, truncated JSON, a wrong shape, a missing field, a detail that is
-neither a list nor an object, a page whose ``total_count`` is not a whole number... Every read
-command (plan, apply, drift, import, history) must exit 1 with an ``error:`` message naming the
-request or the task, without a traceback, and the server must see no POST, PUT or DELETE.
+neither a list nor an object, a page whose ``total_count`` is not a whole number... ``apply``
+and, by turns, one more read command (plan, drift, import; all of them with
+``RECONCILER_CAMPAIGN=full``), or ``history`` for msg-ids answers, must exit 1 with an
+``error:`` message naming the request or the task, without a traceback, and the server must see
+no POST, PUT or DELETE.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .answers import app_with, healthy_detail, healthy_page
-from .conftest import FULL, subprocess_cases
+from .conftest import FULL, commands_for, subprocess_cases
 from .helpers import STATE_PATH, assert_clean_failure, invoke, run_module, valid_state_bytes
 from .server import TASK_ID, Answer, ScriptedServer, task_body
 from .tally import tally
@@ -28,9 +30,7 @@ def read_commands(case: str) -> list[tuple[str, ...]]:
     """``apply`` (the one that would write) and, by turns, one more read command per case;
     every read command for every case in the full campaign. The commands share one read path
     (``engine.observe``), and each run costs a client start-up."""
-    if FULL:
-        return [APPLY, *OTHER_READS]
-    return [APPLY, OTHER_READS[sum(case.encode()) % len(OTHER_READS)]]
+    return commands_for(case, [APPLY], OTHER_READS)
 
 
 DEEP = b"[" * 100_000 + b"]" * 100_000

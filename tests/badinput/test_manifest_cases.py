@@ -2,8 +2,9 @@
 
 Readable cases are files in ``fixtures/manifests/`` named for what they prove; binary, huge and
 deeply nested ones are built here. Each is run through ``validate`` and through every command
-that loads manifests (``plan``, ``apply``, ``drift``, ``import``, ``test-send``) against a served
-emulator, which must not see a single request.
+that loads manifests (``apply`` always, one of ``plan``, ``drift``, ``import``, ``test-send`` by
+turns; all of them with ``RECONCILER_CAMPAIGN=full``) against a served emulator, which must not
+see a single request.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from reconciler.emulator import Emulator
 
-from .conftest import subprocess_cases
+from .conftest import commands_for, subprocess_cases
 from .helpers import (
     VALID_MANIFEST,
     assert_clean_failure,
@@ -112,7 +113,9 @@ def _refused_everywhere(
     (root / "schedules" / name).write_bytes(content)
     where = f"schedules/{name}"
     assert_validate_failure(invoke(["validate"]), path=where)
-    for command in MANIFEST_COMMANDS:
+    for command in commands_for(
+        name, MANIFEST_COMMANDS[1:2], MANIFEST_COMMANDS[:1] + MANIFEST_COMMANDS[2:]
+    ):
         assert_clean_failure(invoke([*endpoint_args(url), *command]), where=where)
     assert emulator.request_log == [], "a bad manifest must stop every command before any call"
     tally("manifest")

@@ -1,0 +1,1 @@
+"""Issue 6: the secrets suite."""
