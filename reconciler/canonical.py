@@ -88,7 +88,15 @@ def zone_type(body: Mapping[str, Any]) -> int | None:
     return None
 
 
+# A tuple, not ``str | int | float``: isinstance is three times faster with it.
+_LEAVES = (str, int, float)
+
+
 def _canon(value: Any) -> Any:
+    if isinstance(value, _LEAVES) or value is None:
+        # Most values are leaves; asking for them first skips two slow ABC checks (Mapping and
+        # list | tuple) per leaf: a plan canonicalises every body several times.
+        return value
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key in sorted(value, key=str):
@@ -104,6 +112,8 @@ def _canon(value: Any) -> Any:
 
 def _copy(value: Any) -> Any:
     """A structural copy that changes nothing (pass-through objects stay as the user wrote)."""
+    if isinstance(value, _LEAVES) or value is None:
+        return value
     if isinstance(value, Mapping):
         return {key: _copy(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
