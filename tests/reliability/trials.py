@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -152,39 +153,93 @@ def run_and_kill(
     return False
 
 
+def prepare_first(rng: Random, em: Emulator, project: Project) -> Setup:
+    """A first generation of manifests next to unmanaged tasks, with no state file yet."""
+    manifests = make_manifests(rng, rng.randint(6, 14))
+    unmanaged = add_unmanaged(em, rng, rng.randint(1, 3))
+    project.write(manifests, rng)
+    change = Change(manifests=manifests, created=sorted(manifests))
+    return Setup(em, project, change, unmanaged, Counter(create=len(manifests)))
+
+
+def crash_faults(rng: Random, seed: int) -> Faults | None:
+    """For some trials, lost answers and 5xx on top of the kills (journalled ambiguous creates)."""
+    if rng.random() >= 0.3:
+        return None
+    return Faults(
+        latency_ms=2.0,
+        error_rate=0.1,
+        commit_then_timeout_rate=0.1,
+        hang_seconds=rng.choice([0.0, 0.8]),
+        seed=seed,
+    )
+
+
 def crash_trial(seed: int, tmp: Path, kill_points: list[KillPoint] | None = None) -> None:
-    """One crash trial (module docstring); raises AssertionError naming what broke."""
+    """One crash trial (module docstring); raises AssertionError naming what broke.
+
+    Variants, by seed: the killed apply is the very first one (no state file yet) in a fifth of
+    the trials; in three tenths the server also loses answers and fails requests meanwhile
+    (then the re-run may take up to ``MAX_FAULT_RUNS`` runs); in half a new commit changes the
+    manifests again before the re-run.
+    """
     figures = campaign.figures("crash")
     rng = Random(seed)
-    em = new_emulator(
-        Faults(latency_ms=rng.choice([1.0, 2.0, 4.0]), jitter_ms=rng.choice([0.0, 3.0]), seed=seed)
-    )
+    quiet = Faults(latency_ms=rng.choice([1.0, 2.0, 4.0]), jitter_ms=rng.choice([0.0, 3.0]))
+    em = new_emulator(quiet)
     project = Project.create(tmp / "project")
-    extra = ("--concurrency", rng.choice(["1", "4", "16"]), *UNLIMITED)
+    extra: tuple[str, ...] = ("--concurrency", rng.choice(["1", "4", "16"]), *UNLIMITED)
+    first = rng.random() < 0.2
     with serve_emulator(em) as url:
-        setup = prepare(rng, em, project, url)
+        setup = prepare_first(rng, em, project) if first else prepare(rng, em, project, url)
+        faults = crash_faults(rng, seed)
+        history: list[str] = ["first-apply"] if first else []
+        if faults is not None:
+            em.faults = faults
+            extra = (*extra, "--timeout", "0.5")
+            history.append("faults")
         base = len(em.request_log)
         tasks = len(em.schedules())
         points = kill_points or [
             choose_kill(rng, setup.planned, tasks) for _ in range(rng.choice([1, 1, 2]))
         ]
-        history: list[str] = []
         for i, point in enumerate(points):
             killed = run_and_kill(em, project, url, point, tmp / f"killed-{i}.log", extra)
             history.append(f"{point}:{'killed' if killed else 'finished'}")
             figures.runs += 1
             figures.kills += killed
-        with (tmp / "final.log").open("wb") as out:
-            final = spawn_apply(project, url, out, extra)
-            code = final.wait(timeout=KILL_WAIT_SECONDS)
-        figures.runs += 1
-        output = (tmp / "final.log").read_text("utf-8", "replace")
-        where = f"seed {seed}, {' '.join(extra)}, kills {history}, planned {dict(setup.planned)}"
-        assert code == 0, f"{where}: the re-run after the kill failed:\n{output}"
-        verdict = verify(em, project, setup.change.manifests, setup.unmanaged)
+        expected = setup.change.manifests
+        if rng.random() < 0.5:
+            # A new commit arrives before the re-run: it must converge to that one instead.
+            expected = mutate(rng, expected, 2).manifests
+            project.write(expected, rng)
+            history.append("new-manifests")
+        where = f"seed {seed}, {' '.join(extra)}, {history}, planned {dict(setup.planned)}"
+        outputs: list[str] = []
+        for run in range(1, (MAX_FAULT_RUNS if faults else 1) + 1):
+            code, output = run_to_end(project, url, tmp / f"final-{run}.log", extra)
+            outputs.append(f"--- re-run {run}: exit {code}\n{output}")
+            figures.runs += 1
+            if code == 0:
+                break
+        assert code == 0, f"{where}: the re-run after the kill failed:\n" + "\n".join(outputs)
+        em.faults = quiet
+        verdict = verify(em, project, expected, setup.unmanaged)
         check_plan_is_empty(project, url, where)
         _count(figures, em, base, setup.planned, verdict)
-    assert verdict.ok, f"{where}: {verdict.describe()}"
+    assert verdict.ok, f"{where}: {verdict.describe()}\n" + "\n".join(outputs)
+
+
+def run_to_end(project: Project, url: str, log: Path, extra: tuple[str, ...]) -> tuple[int, str]:
+    """One apply, not killed, with HTTP traffic logged (``--debug``): exit code and output."""
+    with log.open("wb") as out:
+        proc = spawn_apply(project, url, out, (*extra, "--debug"))
+        try:
+            code = proc.wait(timeout=KILL_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+    return code, log.read_text("utf-8", "replace")
 
 
 def check_plan_is_empty(project: Project, url: str, where: str) -> None:
