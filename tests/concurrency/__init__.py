@@ -1,0 +1,1 @@
+"""Issue 6: the concurrency suite."""
