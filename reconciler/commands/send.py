@@ -239,7 +239,9 @@ def test_send(
 
     report = asyncio.run(run())
     if report.stopped is not None:
-        if report.delivered:
+        # Show which targets got it, and which may have (a lost answer): the hint tells the
+        # user to check those before sending to them again.
+        if report.delivered or any(o.status == "unknown" for o in report.outcomes):
             click.echo(_render_report(plan, report, fmt), nl=False)
         raise report.stopped
     click.echo(_render_report(plan, report, fmt), nl=False)

@@ -18,7 +18,14 @@ import pytest
 
 from .answers import app_with, healthy_detail, healthy_page
 from .conftest import FULL, commands_for, subprocess_cases
-from .helpers import STATE_PATH, assert_clean_failure, invoke, run_module, valid_state_bytes
+from .helpers import (
+    STATE_PATH,
+    assert_clean_failure,
+    describe,
+    invoke,
+    run_module,
+    valid_state_bytes,
+)
 from .server import TASK_ID, Answer, ScriptedServer, task_body
 from .tally import tally
 
@@ -147,6 +154,33 @@ MSG_ID_CASES: dict[str, Answer] = {
     "item-without-msg-id": Answer.json({"count": 1, "MsgIds": ['{"ts": 1707278411611}']}),
 }
 
+# Answers to a test send's batch push (API.md 6). The push itself is the write the command is
+# for; what must not happen is a second one: an unusable answer leaves the outcome unknown and
+# a re-send could push twice to real devices.
+BATCH_CASES: dict[str, Answer] = {
+    "html-page-200": _raw(HTML_PAGE, 200, "text/html"),
+    "html-page-400": _raw(b"<html><title>Bad Request</title></html>", 400, "text/html"),
+    "truncated-json": _raw(b'{"results": {"device-1": {"tar'),
+    "deep-nesting": _raw(DEEP),
+    "huge-integer": _raw(b'{"results": {"device-1": {"msg_id": ' + b"9" * 5000 + b"}}}"),
+    "a-list": Answer.json([]),
+    "results-list": Answer.json({"results": []}),
+    "result-string": Answer.json({"results": {"device-1": "ok"}}),
+    "success-string": Answer.json(
+        {"results": {"device-1": {"target": "device-1", "success": "yes"}}}
+    ),
+    "success-without-msg-id": Answer.json(
+        {"results": {"device-1": {"target": "device-1", "success": True}}}
+    ),
+    "failure-error-number": Answer.json(
+        {"results": {"device-1": {"target": "device-1", "success": False, "error": 5}}}
+    ),
+    "no-results": Answer.json({}),
+    "result-for-another-target": Answer.json(
+        {"results": {"device-9": {"target": "device-9", "success": True, "msg_id": 1}}}
+    ),
+}
+
 SLOW_CASES: dict[str, Answer] = {  # retried with backoff before failing: full campaign only
     "html-page-502": _raw(HTML_PAGE, 502, "text/html"),
     "html-page-503": _raw(b"<html><title>Service Unavailable</title></html>", 503, "text/html"),
@@ -219,6 +253,27 @@ def test_malformed_msg_ids_stop_history(
         outcome = invoke(["--endpoint", url, "history", "--id", TASK_ID, "--format", fmt])
         assert_clean_failure(outcome, where=f"GET /v4/schedules/{TASK_ID}/msg-ids")
     assert app.writes() == []
+    tally("answer")
+
+
+@pytest.mark.parametrize("case", sorted(BATCH_CASES))
+def test_malformed_batch_answer_stops_test_send_without_resending(
+    project: Path, scripted: tuple[ScriptedServer, str], case: str
+) -> None:
+    """``test-send`` on a bad batch-push answer: exit 1 with a message, the batch sent once."""
+    app, url = scripted
+    healthy = app_with()
+    answer = BATCH_CASES[case]
+
+    def route(method: str, path: str, query: str) -> Answer:
+        return answer if path.startswith("/v4/batch/") else healthy(method, path, query)
+
+    app.reset(route)
+    outcome = invoke(["--endpoint", url, "test-send", "weekly_digest", "--regid", "device-1"])
+    assert_clean_failure(outcome, where=["batch", "not delivered"])
+    if "may have been sent" in outcome.text:  # which targets are in doubt must be shown
+        assert "device-1" in outcome.stdout, describe(outcome)
+    assert [w.path for w in app.writes()] == ["/v4/batch/push/regid"], "re-sent a test push"
     tally("answer")
 
 
