@@ -349,6 +349,12 @@ def _check_value(key: str, value: Any) -> Any:
         return text
     if key == "endpoint":
         parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is not None and (parts.username is not None or parts.password is not None):
+            # Not repeated: what sits there looks like an AppKey and Master Secret.
+            return _Bad(
+                "the URL contains a user name or password; set the credentials in the "
+                "variables named by app_key_env / master_secret_env instead"
+            )
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             return _Bad(f"{value!r} is not an http(s) URL (e.g. https://pushapi-sgp.engagelab.com)")
         return str(value).rstrip("/")

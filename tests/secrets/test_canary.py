@@ -469,6 +469,23 @@ def test_malformed_credentials_are_refused_without_echo(
     assert leaks(outcome.text) == []
 
 
+@pytest.mark.parametrize("scheme", ["http", "ftp"])
+def test_credentials_in_the_config_endpoint_are_refused_without_echo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    """``endpoint: http://KEY:SECRET@host`` in reconciler.yaml (valid scheme or not): refused
+    naming the file and line, the URL not repeated."""
+    _project(tmp_path)
+    endpoint = f"{scheme}://{CANARY_KEY}:{CANARY_SECRET}@127.0.0.1:9"
+    config = f"environments:\n  staging:\n    endpoint: {endpoint}\n"
+    (tmp_path / "reconciler.yaml").write_text(config, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    outcome = invoke(["--env", "staging", "plan"], env=CANARY_ENV)
+    assert outcome.exit_code == 1, describe(outcome)
+    assert "reconciler.yaml:3" in outcome.stderr or "user name or password" in outcome.stderr
+    assert leaks(outcome.text) == [], outcome.text
+
+
 def test_credentials_in_the_endpoint_url_are_refused_without_echo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
