@@ -66,8 +66,16 @@ class Target:
 
 
 def load_environment(options: GlobalOptions) -> Environment:
-    """The environment selected by ``--env`` in ``--config`` (or the single default one)."""
-    env = environment_for(Path(options.config_path), options.env)
+    """The environment selected by ``--env`` in ``--config`` (or the single default one).
+
+    A config file named on purpose (``--config`` / ``RECONCILER_CONFIG`` other than the default
+    name) must exist: a typo there must not silently apply with the defaults, another state
+    file and perhaps another app (as ``reconciler state`` already refuses).
+    """
+    from reconciler.commands import GlobalOptions
+
+    required = options.config_path != GlobalOptions().config_path
+    env = environment_for(Path(options.config_path), options.env, required=required)
     if options.timezone:
         try:
             ZoneInfo(options.timezone)

@@ -117,12 +117,21 @@ def test_the_good_config_is_accepted(config: Path, served: tuple[Emulator, str])
     assert outcome.exit_code == 0, outcome.text
 
 
-def test_an_explicit_missing_config_is_refused(project: Path, served: tuple[Emulator, str]) -> None:
-    """``--config`` naming a file that is not there: exit 1 naming it, no call."""
+@pytest.mark.parametrize("how", ["option", "variable"])
+def test_an_explicit_missing_config_is_refused(
+    project: Path, served: tuple[Emulator, str], how: str
+) -> None:
+    """``--config`` / ``RECONCILER_CONFIG`` naming a file that is not there: every command
+    exits 1 naming it and makes no call (before the fix, plan and apply silently used the
+    defaults: another state file, perhaps another app)."""
     emulator, url = served
-    outcome = invoke([*endpoint_args(url), "--config", "nowhere.yaml", "state", "list"])
-    assert_clean_failure(outcome, where="nowhere.yaml")
+    head = ["--config", "nowhere.yaml"] if how == "option" else []
+    env = {"RECONCILER_CONFIG": "nowhere.yaml"} if how == "variable" else None
+    for command in COMMANDS:
+        outcome = invoke([*endpoint_args(url), *head, *command], env=env)
+        assert_clean_failure(outcome, where="nowhere.yaml")
     assert emulator.request_log == []
+    assert not (project / ".reconciler").exists()
     tally("config")
 
 
