@@ -110,7 +110,12 @@ async def observe(
         if progress is not None and (done % 100 == 0 or done == started):
             progress(f"reading remote schedules: {done}/{started}")
 
-    inventory = await read_inventory(client, known_ids=journal_ids(state), progress=reading)
+    # Healing drops a journalled create when a complete read lacks its task: that absence must
+    # be confirmed by a second identical pass (inventory.read_inventory, ``confirm``).
+    confirm = any(p.op in ("create", "replace") for p in state.pending.values())
+    inventory = await read_inventory(
+        client, known_ids=journal_ids(state), progress=reading, confirm=confirm
+    )
     healing = heal_journal(state, inventory, ws.now)
     require_healed(healing)
     retiring = {sid for _, sid in healing.finish_deletes}

@@ -95,6 +95,7 @@ async def read_inventory(
     known_ids: Iterable[str] = (),
     max_attempts: int = 3,
     progress: Callable[[int, int], None] | None = None,
+    confirm: bool = False,
 ) -> Inventory:
     """Every active task with its full detail, and whether that is provably all of them.
 
@@ -102,6 +103,12 @@ async def read_inventory(
     404 puts them in ``Inventory.gone``; an answer puts them in ``schedules`` (they exist).
     The list is re-read up to ``max_attempts`` times while it does not add up; after that the
     inventory is returned with ``complete=False`` and the reasons in ``problems``.
+    With ``confirm``, a pass that adds up counts only when the next pass lists the same ids:
+    one pass can add up and still miss a task (one deleted before a page boundary moves the
+    next task onto a page already read, one created meanwhile keeps the total). A deleted task
+    never comes back, so two equal passes cannot both be fooled that way. Whoever concludes
+    from an absence that a task of unknown id does not exist (healing journalled creates) needs
+    this; known ids are looked up one by one anyway.
     ``progress(details_read, details_started)`` is called as details arrive (for a terminal).
 
     Raises AuthError (wrong credentials), the error of page 1 when even that cannot be read,
@@ -112,7 +119,7 @@ async def read_inventory(
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
     reader = _Reader(client, progress)
     try:
-        return await reader.run(list(dict.fromkeys(known_ids)), max_attempts)
+        return await reader.run(list(dict.fromkeys(known_ids)), max_attempts, confirm)
     finally:
         await reader.cancel_pending()
 
@@ -128,14 +135,22 @@ class _Reader:
         self.progress = progress
         self.read = 0
 
-    async def run(self, known_ids: list[str], max_attempts: int) -> Inventory:
+    async def run(self, known_ids: list[str], max_attempts: int, confirm: bool) -> Inventory:
         seen: dict[str, ListedSchedule] = {}
         listing: _Listing | None = None
+        trusted = False
+        previous: set[str] | None = None  # ids of the last pass that added up
         for attempt in range(1, max_attempts + 1):
             listing = await self.list_once()
             seen.update(listing.rows)
             if listing.consistent:
-                break
+                ids = set(listing.rows)
+                if not confirm or ids == previous:
+                    trusted = True
+                    break
+                previous = ids
+                continue
+            previous = None
             logger.debug(
                 "list read %d of %d does not add up: %s",
                 attempt,
@@ -143,6 +158,11 @@ class _Reader:
                 "; ".join(listing.problems),
             )
         assert listing is not None
+        if not trusted and listing.consistent:
+            listing.problems.append(
+                "two consecutive reads of the list did not show the same tasks (tasks were "
+                "created or deleted meanwhile)"
+            )
         for schedule_id in known_ids:
             if schedule_id not in seen:
                 self.fetch_detail(schedule_id)  # churn or deleted: ask the task itself

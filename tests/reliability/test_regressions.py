@@ -6,17 +6,23 @@ process left it), so each test hits its window every time instead of by timing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from random import Random
 
+import httpx
 import pytest
 
 from reconciler import canonical
 from reconciler import state as st
+from reconciler.client import EngageLabClient
+from reconciler.config import ClientSettings, Credentials
+from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults, create_app
+from reconciler.inventory import Inventory, read_inventory
 from reconciler.testing import serve_emulator
-from tests.reliability.trials import UNLIMITED
+from tests.reliability.trials import UNLIMITED, churn_trial
 from tests.reliability.world import NOW, Body, Project, invoke, new_emulator, verify
 
 
@@ -32,7 +38,7 @@ def _single(name: str, alert: str, zone_type: int) -> Body:
 class World:
     """A served emulator and a project with one applied manifest, ``digest``."""
 
-    def __init__(self, tmp: Path, url: str, em: object) -> None:
+    def __init__(self, tmp: Path, url: str, em: Emulator) -> None:
         self.project = Project.create(tmp / "project")
         self.url = url
         self.em = em
@@ -66,7 +72,7 @@ def _crash_mid_replace(world: World, *, old_deleted_debt: bool) -> tuple[str, st
     state = store.load()
     old = state.entries["digest"].schedule_id
     new_body = _single("digest", "v2", 2)
-    new = world.em.add_schedule(new_body)  # type: ignore[attr-defined]
+    new = world.em.add_schedule(new_body)
     fp = canonical.fingerprint(new_body)
     if old_deleted_debt:
         state = st.record_create(state, "digest", new, fp, False, NOW)
@@ -85,7 +91,90 @@ def test_manifest_edited_after_a_crash_mid_replace_is_applied_by_the_re_run(
     _crash_mid_replace(world, old_deleted_debt=debt)
     manifests = world.write(_single("digest", "v3", 2))
     world.apply()
-    verdict = verify(world.em, world.project, manifests, {})  # type: ignore[arg-type]
+    verdict = verify(world.em, world.project, manifests, {})
     assert verdict.ok, verdict.describe()
-    tasks = [t for t in world.em.schedules() if t["name"] == "digest"]  # type: ignore[attr-defined]
+    tasks = [t for t in world.em.schedules() if t["name"] == "digest"]
     assert json.dumps(tasks).count('"v3"') == 1
+
+
+# -- churn campaign, seeds 1 and 3: a journalled create healed from a read fooled by churn -----
+#
+# Between two list pages one task before a page boundary was deleted and another created at the
+# end: the total stayed the same, the ids added up, and the read passed as complete, yet the
+# task that moved onto the page already read was never seen. When that task was one a killed
+# apply had created (journalled, id unknown), the journal was healed as "never reached the
+# server" and the task was created a second time. Fixed in inventory.py: when the journal holds
+# creates, a read is complete only when two consecutive passes list the same ids.
+
+
+def _body(name: str) -> Body:
+    return _single(name, "hi", 1)
+
+
+def test_journalled_create_at_a_page_boundary_is_not_created_twice_under_churn(
+    world: World,
+) -> None:
+    """Task 51 (first of page 2) was created before a kill; churn shifts it onto page 1."""
+    world.em.add_schedule(_body("churn_pre_0"))
+    manifests = world.write(*(_body(f"m{i:02d}") for i in range(49)))
+    world.apply()
+    fresh = _body("fresh")
+    world.em.add_schedule(fresh)  # the POST went through
+    store = world.project.store()
+    store.save(st.begin_pending(store.load(), "create", "fresh", canonical.fingerprint(fresh), NOW))
+    manifests = world.write(*manifests.values(), fresh)
+    # Emulator seed 1: after page 1, churn_pre_0 is deleted and churn_00001 created.
+    world.em.faults = Faults(churn_per_page=2, seed=1)
+    result = invoke(world.project, world.url, ["apply", "--auto-approve"], UNLIMITED)
+    assert result.exit_code in (0, 1), result.output
+    world.em.faults = Faults()
+    fresh_tasks = [t for t in world.em.schedules() if t["name"] == "fresh"]
+    assert len(fresh_tasks) == 1, result.output
+    world.apply()
+    verdict = verify(world.em, world.project, manifests, {})
+    assert verdict.ok, verdict.describe()
+
+
+@pytest.mark.parametrize("seed", [1, 3], ids=["seed-1", "seed-3"])
+def test_churn_campaign_seed_with_crashed_creates_at_a_page_boundary(
+    seed: int, tmp_path: Path
+) -> None:
+    """The churn campaign seeds that first created a journalled task twice now converge."""
+    churn_trial(seed, tmp_path)
+
+
+def _churned_boundary() -> tuple[Emulator, str]:
+    """51 tasks, the last one first of page 2; churn seed 1 moves it onto page 1 after page 1
+    is read and creates another, so the total stays 51. Returns the emulator and its id."""
+    em = new_emulator()
+    em.add_schedule(_body("churn_pre_0"))
+    for i in range(49):
+        em.add_schedule(_body(f"m{i:02d}"))
+    fresh = em.add_schedule(_body("fresh"))
+    em.faults = Faults(churn_per_page=2, seed=1)
+    return em, fresh
+
+
+def _read(em: Emulator, *, confirm: bool) -> Inventory:
+    settings = ClientSettings(
+        base_url="http://emulator.test",
+        credentials=Credentials(app_key=DEMO_APP_KEY, master_secret=DEMO_MASTER_SECRET),
+    )
+
+    async def go() -> Inventory:
+        transport = httpx.ASGITransport(app=create_app(em))
+        async with EngageLabClient(settings, transport=transport) as client:
+            return await read_inventory(client, confirm=confirm)
+
+    return asyncio.run(go())
+
+
+def test_a_confirmed_read_never_passes_as_complete_without_a_task_churn_moved() -> None:
+    """read_inventory(confirm=True): the moved task is found or the read is incomplete."""
+    fooled_em, fooled_id = _churned_boundary()
+    fooled = _read(fooled_em, confirm=False)
+    assert fooled.complete  # the trap is set: a read that adds up...
+    assert fooled_id not in fooled.schedules  # ...without the task
+    em, fresh = _churned_boundary()
+    inventory = _read(em, confirm=True)
+    assert fresh in inventory.schedules or not inventory.complete

@@ -21,10 +21,14 @@ from pathlib import Path
 from random import Random
 from typing import Literal
 
+from reconciler import canonical
+from reconciler import state as st
 from reconciler.emulator import Emulator, Faults
+from reconciler.inventory import PAGE_SIZE
 from reconciler.testing import serve_emulator
 from tests.reliability import campaign
 from tests.reliability.world import (
+    NOW,
     Body,
     Change,
     Project,
@@ -401,7 +405,63 @@ def churn_trial(seed: int, tmp: Path) -> None:
         result = invoke(project, url, ["apply", "--auto-approve"], UNLIMITED)
         assert result.exit_code == 0, f"{where}: {result.output}"
         verdict = verify(em, project, remaining, unmanaged)
-        figures.runs += 7
-        _count(figures, em, base, Counter(update=3, create=2, delete=1), verdict)
+        assert verdict.ok, f"{where}: {verdict.describe()}"
+
+        # 4. a crash left journalled creates, some of them done, while tasks come and go
+        final, runs, churn_ops = crashed_creates_under_churn(em, project, url, rng, remaining)
+        churned += churn_ops
+        verdict = verify(em, project, final, unmanaged)
+        figures.runs += 7 + runs
+        _count(
+            figures,
+            em,
+            base,
+            Counter(update=3, create=2 + len(final) - len(remaining), delete=1),
+            verdict,
+        )
         figures.faults["churn"] += churned  # tasks created or deleted between list pages
     assert verdict.ok, f"{where}: {verdict.describe()}"
+
+
+def crashed_creates_under_churn(
+    em: Emulator, project: Project, url: str, rng: Random, manifests: dict[str, Body]
+) -> tuple[dict[str, Body], int, int]:
+    """Journalled creates (the state a kill after the POSTs leaves), healed under list churn.
+
+    Churn-deletable tasks fill the list up so that the first new task is often the first of a
+    page: a churn delete before it then moves it onto a page already read while a churn create
+    keeps the total unchanged. Every run under churn may refuse (exit 1: the journal cannot be
+    resolved from a read that does not add up) but must never create a second task of a name.
+    Returns the manifests, the runs made and the churn operations.
+    """
+    if rng.random() < 0.7:
+        for i in range(-len(em.schedules()) % PAGE_SIZE):
+            em.add_schedule(make_body(rng, f"{CHURN_SEEDED}_fill_{i}"))
+    store = project.store()
+    state = store.load()
+    final = dict(manifests)
+    for i in range(rng.randint(1, 3)):
+        name = f"fresh_{i}"
+        final[name] = make_body(rng, name, 3)
+        if rng.random() < 0.7:
+            em.add_schedule(final[name])  # the POST went through before the kill
+        state = st.begin_pending(state, "create", name, canonical.fingerprint(final[name]), NOW)
+    store.save(state)
+    project.write(final, rng)
+    churn = Faults(churn_per_page=rng.choice([2, 4]), seed=rng.randrange(10**6))
+    em.faults = churn
+    start = len(em.request_log)
+    runs = 0
+    for runs in range(1, 4):
+        result = invoke(project, url, ["apply", "--auto-approve"], UNLIMITED)
+        assert result.exit_code in (0, 1), result.output
+        names = Counter(t["name"] for t in em.schedules() if not t["name"].startswith("churn_"))
+        doubled = [n for n, k in names.items() if k > 1]
+        assert not doubled, f"{churn}: duplicates {doubled} after run {runs}:\n{result.output}"
+        if result.exit_code == 0:
+            break
+    churn_ops = churn.churn_per_page * len(list_reads(em.request_log[start:]))
+    em.faults = Faults()
+    result = invoke(project, url, ["apply", "--auto-approve"], UNLIMITED)
+    assert result.exit_code == 0, result.output
+    return final, runs + 1, churn_ops
