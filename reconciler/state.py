@@ -35,13 +35,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.errors import StateBindingError, StateCorruptError, StateError, StateLockedError
 
 STATE_VERSION = 1
+
+_V = TypeVar("_V")
 
 
 class StateEntry(BaseModel):
@@ -137,7 +139,7 @@ def record_create(
         created_at=now,
         updated_at=now,
     )
-    pending = {k: v for k, v in state.pending.items() if k != name}
+    pending = _without(state.pending, name)
     return state.model_copy(update={"entries": {**state.entries, name: entry}, "pending": pending})
 
 
@@ -149,7 +151,7 @@ def record_update(
     entry = old.model_copy(
         update={"fingerprint": fingerprint, "protected": protected, "updated_at": now}
     )
-    pending = {k: v for k, v in state.pending.items() if k != name}
+    pending = _without(state.pending, name)
     return state.model_copy(update={"entries": {**state.entries, name: entry}, "pending": pending})
 
 
@@ -157,9 +159,9 @@ def forget(state: State, name: str) -> State:
     """``state`` without ``name`` (entry and pending journal); the remote task is not touched."""
     if name not in state.entries and name not in state.pending:
         get_entry(state, name)  # raises with a did-you-mean
-    entries = {k: v for k, v in state.entries.items() if k != name}
-    pending = {k: v for k, v in state.pending.items() if k != name}
-    return state.model_copy(update={"entries": entries, "pending": pending})
+    return state.model_copy(
+        update={"entries": _without(state.entries, name), "pending": _without(state.pending, name)}
+    )
 
 
 def rename(state: State, old: str, new: str) -> State:
@@ -201,8 +203,18 @@ def clear_pending(state: State, name: str) -> State:
     """``state`` without the journal entry of ``name`` (a no-op when there is none)."""
     if name not in state.pending:
         return state
-    pending = {k: v for k, v in state.pending.items() if k != name}
-    return state.model_copy(update={"pending": pending})
+    return state.model_copy(update={"pending": _without(state.pending, name)})
+
+
+def _without(items: dict[str, _V], name: str) -> dict[str, _V]:
+    """A copy of ``items`` without ``name``, in order.
+
+    A C-level copy: apply calls these helpers once per remote write, and a comprehension over
+    1000 entries each time added up.
+    """
+    out = dict(items)
+    out.pop(name, None)
+    return out
 
 
 def get_entry(state: State, name: str, *, path: Path | None = None) -> StateEntry:

@@ -161,7 +161,6 @@ def tool_env() -> dict[str, str]:
     """The environment of a tool run: no credentials, no CI, no RECONCILER_* from outside."""
     drop = ("ENGAGELAB_", "RECONCILER_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop) and k != "CI"}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
