@@ -110,9 +110,12 @@ async def observe(
         if progress is not None and (done % 100 == 0 or done == started):
             progress(f"reading remote schedules: {done}/{started}")
 
-    # Healing drops a journalled create when a complete read lacks its task: that absence must
-    # be confirmed by a second identical pass (inventory.read_inventory, ``confirm``).
-    confirm = any(p.op in ("create", "replace") for p in state.pending.values())
+    # Two conclusions rest on a task's absence from a complete read: healing drops a journalled
+    # create, and a manifest without a state entry is created (no same-name task, no conflict).
+    # Such an absence must be confirmed by a second identical pass (read_inventory ``confirm``).
+    confirm = any(p.op in ("create", "replace") for p in state.pending.values()) or any(
+        d.name not in state.entries for d in desired
+    )
     inventory = await read_inventory(
         client, known_ids=journal_ids(state), progress=reading, confirm=confirm
     )

@@ -135,6 +135,30 @@ def test_journalled_create_at_a_page_boundary_is_not_created_twice_under_churn(
     assert verdict.ok, verdict.describe()
 
 
+def test_a_new_manifest_named_like_a_foreign_task_at_a_page_boundary_is_a_conflict(
+    world: World,
+) -> None:
+    """Someone else's task of the new manifest's name, moved by churn: a conflict, no create.
+
+    The same fooled read as above, with an empty journal: the conflict rule (DESIGN.md "remote
+    task with the manifest's name but not in state") saw no task of that name and created a
+    second one. Fixed in engine.py: a manifest without a state entry also asks for a confirmed
+    read.
+    """
+    world.em.add_schedule(_body("churn_pre_0"))
+    manifests = world.write(*(_body(f"m{i:02d}") for i in range(49)))
+    world.apply()
+    foreign = world.em.add_schedule(_single("fresh", "someone else's", 1))
+    world.write(*manifests.values(), _body("fresh"))
+    world.em.faults = Faults(churn_per_page=2, seed=1)
+    result = invoke(world.project, world.url, ["apply", "--auto-approve"], UNLIMITED)
+    world.em.faults = Faults()
+    assert result.exit_code in (0, 1), result.output
+    fresh_tasks = [t["schedule_id"] for t in world.em.schedules() if t["name"] == "fresh"]
+    assert fresh_tasks == [foreign], result.output
+    assert "fresh" not in world.project.store().load().entries
+
+
 @pytest.mark.parametrize("seed", [1, 3], ids=["seed-1", "seed-3"])
 def test_churn_campaign_seed_with_crashed_creates_at_a_page_boundary(
     seed: int, tmp_path: Path

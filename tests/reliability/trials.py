@@ -408,7 +408,9 @@ def churn_trial(seed: int, tmp: Path) -> None:
         assert verdict.ok, f"{where}: {verdict.describe()}"
 
         # 4. a crash left journalled creates, some of them done, while tasks come and go
-        final, runs, churn_ops = crashed_creates_under_churn(em, project, url, rng, remaining)
+        final, runs, churn_ops = crashed_creates_under_churn(
+            em, project, url, rng, remaining, unmanaged
+        )
         churned += churn_ops
         verdict = verify(em, project, final, unmanaged)
         figures.runs += 7 + runs
@@ -424,15 +426,23 @@ def churn_trial(seed: int, tmp: Path) -> None:
 
 
 def crashed_creates_under_churn(
-    em: Emulator, project: Project, url: str, rng: Random, manifests: dict[str, Body]
+    em: Emulator,
+    project: Project,
+    url: str,
+    rng: Random,
+    manifests: dict[str, Body],
+    unmanaged: dict[str, Body],
 ) -> tuple[dict[str, Body], int, int]:
     """Journalled creates (the state a kill after the POSTs leaves), healed under list churn.
 
-    Churn-deletable tasks fill the list up so that the first new task is often the first of a
-    page: a churn delete before it then moves it onto a page already read while a churn create
-    keeps the total unchanged. Every run under churn may refuse (exit 1: the journal cannot be
-    resolved from a read that does not add up) but must never create a second task of a name.
-    Returns the manifests, the runs made and the churn operations.
+    Each new manifest's create was done before the kill, or never left, or someone else made
+    a task of that name meanwhile (a conflict: it must never get a second task; it is added to
+    ``unmanaged``). Churn-deletable tasks fill the list up so that the first new task is often
+    the first of a page: a churn delete before it then moves it onto a page already read while
+    a churn create keeps the total unchanged. Every run under churn may refuse (exit 1: the
+    journal cannot be resolved from a read that does not add up) but must never create a
+    second task of a name. Returns the manifests apply must realise, the runs made and the
+    churn operations.
     """
     if rng.random() < 0.7:
         for i in range(-len(em.schedules()) % PAGE_SIZE):
@@ -440,14 +450,24 @@ def crashed_creates_under_churn(
     store = project.store()
     state = store.load()
     final = dict(manifests)
+    written = dict(manifests)
+    # Half the trials have no journal at all: only the conflict rule stands between a new
+    # manifest and a second task of a name someone else already uses.
+    fates = ["done", "done", "lost", "foreign"] if rng.random() < 0.5 else ["foreign"]
     for i in range(rng.randint(1, 3)):
         name = f"fresh_{i}"
-        final[name] = make_body(rng, name, 3)
-        if rng.random() < 0.7:
+        written[name] = make_body(rng, name, 3)
+        fate = rng.choice(fates)
+        if fate == "foreign":
+            sid = em.add_schedule(make_body(rng, name, 4))
+            unmanaged[sid] = next(t for t in em.schedules() if t["schedule_id"] == sid)
+            continue
+        final[name] = written[name]
+        if fate == "done":
             em.add_schedule(final[name])  # the POST went through before the kill
         state = st.begin_pending(state, "create", name, canonical.fingerprint(final[name]), NOW)
     store.save(state)
-    project.write(final, rng)
+    project.write(written, rng)
     churn = Faults(churn_per_page=rng.choice([2, 4]), seed=rng.randrange(10**6))
     em.faults = churn
     start = len(em.request_log)
