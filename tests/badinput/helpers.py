@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from click.testing import CliRunner
 
@@ -109,6 +108,7 @@ def run_module(
 
 
 def describe(outcome: Outcome) -> str:
+    """How a run ended, for assertion messages."""
     return (
         f"exit {outcome.exit_code}, escaped {outcome.escaped!r}\n"
         f"--- stdout ---\n{outcome.stdout[-3000:]}\n--- stderr ---\n{outcome.stderr[-3000:]}"
@@ -168,10 +168,6 @@ def write_project(root: Path, manifests: Mapping[str, str | bytes] | None = None
 def endpoint_args(url: str) -> list[str]:
     """Global options pointing a command at a served emulator or scripted server."""
     return ["--endpoint", url]
-
-
-def kinds(values: Any) -> str:
-    return type(values).__name__
 
 
 STATE_PATH = Path(".reconciler") / "state.json"
