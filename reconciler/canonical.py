@@ -59,7 +59,12 @@ def canonical_json(body: Any) -> str:
 
 def fingerprint(body: Mapping[str, Any]) -> str:
     """``"sha256:<hex>"`` of the canonical JSON of the canonical form of ``body``."""
-    digest = hashlib.sha256(canonical_json(canonicalize(body)).encode("utf-8")).hexdigest()
+    return fingerprint_of_canonical(canonicalize(body))
+
+
+def fingerprint_of_canonical(body: Mapping[str, Any]) -> str:
+    """``fingerprint(body)`` for a body already in canonical form, without a second pass."""
+    digest = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
     return f"sha256:{digest}"
 
 

@@ -6,6 +6,7 @@ Subcommands live in ``reconciler/commands/`` and are imported only when invoked,
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -174,4 +175,8 @@ def format_error(exc: ReconcilerError) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    # One command is a short process whose objects (modules, models, manifests, the remote
+    # bodies) mostly live to its end: with the default thresholds the cycle collector ran ~280
+    # times in a plan of 1000 schedules, for 0.1 s of CPU, and found next to nothing.
+    gc.set_threshold(10_000, 10, 10)
     cli.main(args=argv, prog_name="reconciler")

@@ -69,7 +69,8 @@ def normal_form(
 
 def body_fingerprint(body: Mapping[str, Any]) -> str:
     """Fingerprint of :func:`normal_form`: equal for bodies that :func:`diff_bodies` calls equal."""
-    return canonical.fingerprint(normal_form(body))
+    # A normal form is canonical (the default rules only remove keys): no second pass.
+    return canonical.fingerprint_of_canonical(normal_form(body))
 
 
 def fingerprint_matches(fingerprint: str, body: Mapping[str, Any]) -> bool:

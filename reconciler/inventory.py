@@ -18,8 +18,10 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from reconciler import canonical
 from reconciler.client import EngageLabClient
 from reconciler.errors import (
     AuthError,
@@ -48,6 +50,11 @@ class RemoteSchedule:
     name: str
     enabled: bool
     body: dict[str, Any]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """``canonical.fingerprint(body)``, computed once (the plan needs it twice)."""
+        return canonical.fingerprint(self.body)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,16 @@ def parse_api_datetime(value: str) -> datetime | None:
     if not _DATETIME.fullmatch(value):
         return None
     try:
-        return datetime.strptime(value, API_DATETIME_FORMAT)
+        # The fields by position (the pattern fixed them): strptime takes ~10 µs a call, three
+        # calls per manifest.
+        return datetime(
+            int(value[0:4]),
+            int(value[5:7]),
+            int(value[8:10]),
+            int(value[11:13]),
+            int(value[14:16]),
+            int(value[17:19]),
+        )
     except ValueError:
         return None
 

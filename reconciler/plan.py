@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -40,7 +41,7 @@ from reconciler.actions import (
     drift_of,
     sort_key,
 )
-from reconciler.diff import FieldChange, diff_bodies, fingerprint_matches, needs_replacement
+from reconciler.diff import FieldChange, body_fingerprint, diff_bodies, needs_replacement
 from reconciler.errors import PlanError, StalePlanError, UnsafePlanError
 from reconciler.inventory import Inventory, RemoteSchedule
 from reconciler.safety import PlanOptions, violations
@@ -82,6 +83,11 @@ class Desired:
     protected: bool = False
     source: str = ""  # "path:line" of the manifest, for messages
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """``canonical.fingerprint(body)``, computed once (digest, in-sync check, new bodies)."""
+        return canonical.fingerprint(self.body)
+
 
 class PlanInputs(BaseModel):
     """Digests of what the plan was computed from (a saved plan is stale when they move)."""
@@ -102,15 +108,13 @@ def _sha(payload: Any) -> str:
 
 def desired_digest(desired: Sequence[Desired]) -> str:
     """Digest of the desired set: names, body fingerprints and protections (not file paths)."""
-    rows = sorted((d.name, canonical.fingerprint(d.body), d.protected) for d in desired)
+    rows = sorted((d.name, d.fingerprint, d.protected) for d in desired)
     return _sha([list(r) for r in rows])
 
 
 def observed_digest(inventory: Inventory) -> str:
     """Digest of the remote observation: ids and body fingerprints, completeness, confirmed-gone."""
-    rows = sorted(
-        (s.schedule_id, canonical.fingerprint(s.body)) for s in inventory.schedules.values()
-    )
+    rows = sorted((s.schedule_id, s.fingerprint) for s in inventory.schedules.values())
     return _sha(
         {
             "schedules": [list(r) for r in rows],
@@ -283,17 +287,22 @@ def _fires_at(remote: RemoteSchedule, world: _World) -> str | None:
         return None
 
 
+def _describes(fingerprint: str, side: Desired | RemoteSchedule) -> bool:
+    """``fingerprint_matches(fingerprint, side.body)``, reusing the side's plain fingerprint."""
+    return fingerprint == side.fingerprint or fingerprint == body_fingerprint(side.body)
+
+
 def _cause(entry: StateEntry, desired: Desired, remote: RemoteSchedule) -> Cause:
-    manifest_changed = not fingerprint_matches(entry.fingerprint, desired.body)
-    remote_changed = not fingerprint_matches(entry.fingerprint, remote.body)
+    manifest_changed = not _describes(entry.fingerprint, desired)
+    remote_changed = not _describes(entry.fingerprint, remote)
     if manifest_changed and remote_changed:
         return "both"
     return "manifest" if manifest_changed else "remote"
 
 
 def _new_body(d: Desired) -> tuple[dict[str, Any], str]:
-    body = canonical.canonicalize(dict(d.body))
-    return body, canonical.fingerprint(body)
+    # fingerprint(body) == fingerprint(d.body): canonicalize is idempotent.
+    return canonical.canonicalize(dict(d.body)), d.fingerprint
 
 
 def _conflict(d: Desired, remotes: list[RemoteSchedule], stale: str | None = None) -> Action:
@@ -337,7 +346,7 @@ def _plan_live(
         return SkipAction(name=d.name, reason="trigger entirely in the past", source=d.source)
     changes = diff_bodies(remote.body, d.body)
     if not changes:
-        if fingerprint_matches(entry.fingerprint, d.body) and d.protected == entry.protected:
+        if _describes(entry.fingerprint, d) and d.protected == entry.protected:
             return None  # in sync
         reason = (
             "lifecycle.prevent_destroy changed"
@@ -347,7 +356,7 @@ def _plan_live(
         return RefreshAction(
             name=d.name,
             schedule_id=sid,
-            fingerprint=canonical.fingerprint(d.body),
+            fingerprint=d.fingerprint,
             protected=d.protected,
             old_protected=entry.protected,
             reason=reason,

@@ -26,8 +26,10 @@ Every datetime returned is aware and in UTC, so comparisons never depend on the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from contextlib import suppress
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -61,7 +63,38 @@ def _local(naive: datetime, tz: tzinfo) -> datetime:
 
 def parse_local(text: str, tz: tzinfo) -> datetime:
     """Parse an API ``"yyyy-MM-dd HH:mm:ss"`` time as wall-clock time in ``tz`` (result in UTC)."""
-    return _local(datetime.strptime(text, DATETIME_FORMAT), tz)
+    return _local(_parse_datetime(text), tz)
+
+
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+_TIME = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
+def _parse_datetime(text: str) -> datetime:
+    """``datetime.strptime(text, DATETIME_FORMAT)``, without strptime for the exact form.
+
+    strptime takes ~10 µs a call and a plan makes three per schedule; any other text, or an
+    impossible date, still goes to strptime for its answer or its error.
+    """
+    if _DATETIME.fullmatch(text):
+        with suppress(ValueError):
+            return datetime(
+                int(text[0:4]),
+                int(text[5:7]),
+                int(text[8:10]),
+                int(text[11:13]),
+                int(text[14:16]),
+                int(text[17:19]),
+            )
+    return datetime.strptime(text, DATETIME_FORMAT)
+
+
+def _parse_time(text: str) -> time:
+    """``datetime.strptime(text, TIME_FORMAT).time()``, the same way."""
+    if _TIME.fullmatch(text):
+        with suppress(ValueError):
+            return time(int(text[0:2]), int(text[3:5]), int(text[6:8]))
+    return datetime.strptime(text, TIME_FORMAT).time()
 
 
 def is_immediate(body: Mapping[str, Any]) -> bool:
@@ -114,9 +147,9 @@ def _periodical_fires_on(spec: Mapping[str, Any], start: date, day: date) -> boo
 
 
 def _next_periodical(spec: Mapping[str, Any], after: datetime, tz: tzinfo) -> datetime | None:
-    start_naive = datetime.strptime(str(spec["start"]), DATETIME_FORMAT)
-    end_naive = datetime.strptime(str(spec["end"]), DATETIME_FORMAT)
-    at = datetime.strptime(str(spec["time"]), TIME_FORMAT).time()
+    start_naive = _parse_datetime(str(spec["start"]))
+    end_naive = _parse_datetime(str(spec["end"]))
+    at = _parse_time(str(spec["time"]))
     start, end = _local(start_naive, tz), _local(end_naive, tz)
     if end < start or end <= after:
         return None
