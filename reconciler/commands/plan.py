@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from typing import Any
 
 import click
 
-from reconciler.commands import global_options, option
+from reconciler.commands import global_options, option, run_async
 from reconciler.commands.state import lock_timeout_option
 
 FORMATS = click.Choice(["text", "json", "markdown"])
@@ -154,7 +153,7 @@ def plan(
         async with ws.target.client() as client:
             return await engine.observe(ws, client, state, desired, options, _progress())
 
-    obs = asyncio.run(run())
+    obs = run_async(run())
     _warn(obs.healing.notes)
     click.echo(_render(obs.plan, fmt, ws.env.name), nl=False)
     if out:
@@ -255,7 +254,7 @@ def apply(
                 _warn(conflicts)
                 return report
 
-    report = asyncio.run(run())
+    report = run_async(run())
     if report is None:
         return 0
     click.echo(report.summary())
@@ -296,7 +295,7 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
         async with ws.target.client() as client:
             return await engine.observe(ws, client, state, desired, PlanOptions(), _progress())
 
-    obs = asyncio.run(run())
+    obs = run_async(run())
     _warn(obs.healing.notes)
     plan = obs.plan
     title = f"Drift in `{ws.env.name}`"
