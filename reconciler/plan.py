@@ -344,7 +344,8 @@ def _plan_live(
             f"remote task {sid} is still active; it is left as it is"
         )
         return SkipAction(name=d.name, reason="trigger entirely in the past", source=d.source)
-    changes = diff_bodies(remote.body, d.body)
+    # Equal fingerprints mean equal canonical bodies: no field can differ, no diff to compute.
+    changes = [] if remote.fingerprint == d.fingerprint else diff_bodies(remote.body, d.body)
     if not changes:
         if _describes(entry.fingerprint, d) and d.protected == entry.protected:
             return None  # in sync
