@@ -154,4 +154,5 @@ def plan_options(
         fire_guard_minutes=int(guard),
         force=force,
         mass_delete_ratio=ws.env.mass_delete_ratio,
+        max_active=ws.env.max_active,
     )

@@ -14,6 +14,7 @@ They come from an optional ``reconciler.yaml`` at the repository root::
         max_deletes: 5                  # default: no absolute limit
         fire_guard_minutes: 5           # default 5
         mass_delete_ratio: 0.3          # default 0.3
+        max_active: 1000                # default 1000 (API.md 2.4); only if raised for the app
 
 Without the file there is one environment, ``default``, with every default. Relative paths
 resolve against the directory of the file. Every problem is reported with file and line, all at
@@ -49,6 +50,7 @@ DEFAULT_APP_KEY_ENV = "ENGAGELAB_APP_KEY"
 DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable name, not a secret
 DEFAULT_FIRE_GUARD_MINUTES = 5.0
 DEFAULT_MASS_DELETE_RATIO = 0.3
+DEFAULT_MAX_ACTIVE = 1000  # API.md 2.4: active tasks per app
 MAX_CONFIG_BYTES = 1024 * 1024
 DATA_CENTER_NAMES = tuple(DATA_CENTERS)
 
@@ -64,6 +66,7 @@ ENV_KEYS = (
     "max_deletes",
     "fire_guard_minutes",
     "mass_delete_ratio",
+    "max_active",
 )
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -95,6 +98,9 @@ class Environment:
     max_deletes: int | None = None  # None: only the ratio rule applies
     fire_guard_minutes: float = DEFAULT_FIRE_GUARD_MINUTES
     mass_delete_ratio: float = DEFAULT_MASS_DELETE_RATIO
+    # The app's active-task limit: only an app whose limit EngageLab raised, or an emulator
+    # served with --max-active (the benchmarks' 5000 schedules), needs another value.
+    max_active: int = DEFAULT_MAX_ACTIVE
     source: Path | None = None  # the reconciler.yaml it was read from, if any
 
     @property
@@ -324,6 +330,7 @@ def _build(name: str, values: dict[str, Any], base: Path, source: Path | None) -
         max_deletes=values.get("max_deletes"),
         fire_guard_minutes=values.get("fire_guard_minutes", DEFAULT_FIRE_GUARD_MINUTES),
         mass_delete_ratio=values.get("mass_delete_ratio", DEFAULT_MASS_DELETE_RATIO),
+        max_active=values.get("max_active", DEFAULT_MAX_ACTIVE),
         source=source,
     )
 
@@ -376,6 +383,10 @@ def _check_value(key: str, value: Any) -> Any:
         if not _is_number(value) or not 0 < float(value) <= 1:
             return _Bad(f"{value!r} must be a fraction above 0 and at most 1 (e.g. 0.3)")
         return float(value)
+    if key == "max_active":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            return _Bad(f"{value!r} must be a whole number ≥ 1")
+        return int(value)
     raise AssertionError(key)  # pragma: no cover - ENV_KEYS and this function go together
 
 

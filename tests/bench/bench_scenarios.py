@@ -16,7 +16,8 @@ Scenarios, at every size N of ``--sizes``:
 
 Lower bound of a network scenario = max(critical-path round trips x latency, necessary
 requests / rate), where the necessary requests are the ones no correct tool can skip: every list
-page and every detail (a plan must compare whole bodies), plus one write per change.
+page and every detail (a plan must compare whole bodies), plus one write per change; a plan that
+creates reads the list twice (an absence is only trusted when two passes agree).
 
 Baselines in the same run, at the sizes in ``--sdk-sizes``: the official SDK
 (``engagelab-apppush``) used as its README shows, one call after another: every create, every
@@ -151,11 +152,13 @@ def run_size(size: int, s: Settings, *, sdk: bool) -> list[Row]:
             rows.append(row)
             return row
 
+        # A plan that creates confirms the absence of its names with a second, identical pass
+        # over the list (engine.observe, ``confirm``): two reads of the empty list, then the POSTs.
         creates = network(
             "apply (creates)",
             ["apply", "--auto-approve"],
-            pages(0) + size,
-            read_round_trips(0) + 1,
+            2 * pages(0) + size,
+            2 * read_round_trips(0) + 1,
             expect=f"{size} remote write(s)",
         )
         plan = network(
