@@ -164,7 +164,7 @@ def test_churn_campaign_seed_with_crashed_creates_at_a_page_boundary(
     seed: int, tmp_path: Path
 ) -> None:
     """The churn campaign seeds that first created a journalled task twice now converge."""
-    churn_trial(seed, tmp_path)
+    churn_trial(seed, tmp_path, campaign_name="regressions")
 
 
 def _churned_boundary() -> tuple[Emulator, str]:

@@ -195,7 +195,11 @@ def crash_trial(seed: int, tmp: Path, kill_points: list[KillPoint] | None = None
     extra: tuple[str, ...] = ("--concurrency", rng.choice(["1", "4", "16"]), *UNLIMITED)
     first = rng.random() < 0.2
     with serve_emulator(em) as url:
-        setup = prepare_first(rng, em, project) if first else prepare(rng, em, project, url)
+        # Now and then a world of several list pages.
+        size = (45, 80) if rng.random() < 0.15 else (8, 18)
+        setup = (
+            prepare_first(rng, em, project) if first else prepare(rng, em, project, url, size=size)
+        )
         faults = crash_faults(rng, seed)
         history: list[str] = ["first-apply"] if first else []
         if faults is not None:
@@ -227,6 +231,7 @@ def crash_trial(seed: int, tmp: Path, kill_points: list[KillPoint] | None = None
             if code == 0:
                 break
         assert code == 0, f"{where}: the re-run after the kill failed:\n" + "\n".join(outputs)
+        figures.max_runs_to_converge = max(figures.max_runs_to_converge, run)
         em.faults = quiet
         verdict = verify(em, project, expected, setup.unmanaged)
         check_plan_is_empty(project, url, where)
@@ -326,7 +331,7 @@ def fault_trial(seed: int, tmp: Path, faults: Faults | None = None) -> int:
 CHURN_SEEDED = "churn_pre"  # deletable by the churn fault (its prefix is the emulator's churn_)
 
 
-def churn_trial(seed: int, tmp: Path) -> None:
+def churn_trial(seed: int, tmp: Path, campaign_name: str = "churn") -> None:
     """Unmanaged tasks come and go while the list is paged (``Faults.churn_per_page``).
 
     1. No change: the plan reports no managed task missing, deleted or to be created, and apply
@@ -336,7 +341,7 @@ def churn_trial(seed: int, tmp: Path) -> None:
        the total between any two pages): the plan shows the violation and exits 1, apply exits 1
        and sends no DELETE; with the churn gone, the delete goes through.
     """
-    figures = campaign.figures("churn")
+    figures = campaign.figures(campaign_name)
     rng = Random(seed)
     em = new_emulator()
     project = Project.create(tmp / "project")

@@ -175,9 +175,6 @@ def mutate(rng: Random, current: Mapping[str, Body], generation: int) -> Change:
     """A mixed change: at least one create, update, delete and replace (when there are enough)."""
     names = sorted(current)
     rng.shuffle(names)
-    # Disabled manifests are not replaced here: a replace creates, and a create must be enabled
-    # (API.md 2); what apply does with a disabled replacement is tested on its own.
-    names.sort(key=lambda name: current[name]["enabled"] is False)
     n = len(names)
     counts = [
         rng.randint(1, max(1, n // 5)),  # replaced
@@ -191,7 +188,6 @@ def mutate(rng: Random, current: Mapping[str, Body], generation: int) -> Change:
         groups.append(names[at : at + k])
         at += k
     replaced_names, deleted, updated, disabled = groups
-    replaced_names = [name for name in replaced_names if current[name]["enabled"] is not False]
     out = {name: body for name, body in current.items() if name not in deleted}
     for name in updated:
         out[name] = edited(rng, current[name], generation)
