@@ -2,17 +2,19 @@
 
 * ``crash_trial``: an applied world is changed (creates, updates, deletes, replaces, a disabled
   task, tasks deleted out of band, unmanaged tasks around), then ``reconciler apply`` runs as a
-  child process and is SIGKILLed at seeded points: after the k-th write, after the k-th request,
-  or a random delay after its first request. Then apply runs to completion, once, and the world
-  must have converged (``world.verify``) with a plan showing no changes.
+  child process and is killed (mostly SIGKILL) at seeded points: after the k-th write, after the
+  k-th request, or a random delay after its first request. Then apply runs to completion and
+  the world must have converged (``world.verify``) with a plan showing no changes.
 * ``fault_trial``: the same kind of change applied through a server answering 20 % of requests
   with 5xx, committing 5 % of writes and then hanging or dropping the answer, with latency,
   jitter and a rate limit. apply is re-run until it exits 0, at most ``MAX_FAULT_RUNS`` times.
+* ``churn_trial``: more than 50 tasks while unmanaged tasks come and go between list pages.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -54,15 +56,17 @@ KILL_WAIT_SECONDS = 60.0  # a run that neither finishes nor reaches its kill poi
 
 @dataclass(frozen=True)
 class KillPoint:
-    """When to SIGKILL a run: after the k-th write or request it sent, or ``value`` seconds
-    after its first request."""
+    """When to stop a run: after the k-th write or request it sent, or ``value`` seconds after
+    its first request; and how: SIGKILL (a runner that vanishes), SIGTERM (a runner shut down:
+    Python dies at once as well) or SIGINT (Ctrl-C: Python unwinds, cancelling requests)."""
 
     mode: Literal["write", "request", "delay"]
     value: float
+    signal: signal.Signals = signal.SIGKILL
 
     def __str__(self) -> str:
         unit = "s" if self.mode == "delay" else ""
-        return f"{self.mode}@{self.value:g}{unit}"
+        return f"{self.signal.name}:{self.mode}@{self.value:g}{unit}"
 
 
 @dataclass
@@ -113,12 +117,13 @@ def expected_writes(planned: Counter[str]) -> int:
 def choose_kill(rng: Random, planned: Counter[str], tasks: int) -> KillPoint:
     """A kill point that falls inside the run: ``tasks`` is how many tasks the server holds."""
     mode = rng.choice(["write", "write", "write", "request", "request", "delay"])
+    sig = rng.choices([signal.SIGKILL, signal.SIGINT, signal.SIGTERM], weights=[7, 2, 1])[0]
     if mode == "write":
-        return KillPoint("write", rng.randint(1, max(1, expected_writes(planned))))
+        return KillPoint("write", rng.randint(1, max(1, expected_writes(planned))), sig)
     if mode == "request":
         # the list page(s), one detail per task, then the writes
-        return KillPoint("request", rng.randint(1, 1 + tasks + expected_writes(planned)))
-    return KillPoint("delay", round(rng.uniform(0.0, 0.12), 3))
+        return KillPoint("request", rng.randint(1, 1 + tasks + expected_writes(planned)), sig)
+    return KillPoint("delay", round(rng.uniform(0.0, 0.12), 3), sig)
 
 
 def run_and_kill(
@@ -146,8 +151,13 @@ def run_and_kill(
             else:
                 hit = first_request is not None and time.monotonic() - first_request >= point.value
             if hit:
-                proc.kill()
-                proc.wait()
+                proc.send_signal(point.signal)
+                try:
+                    proc.wait(timeout=KILL_WAIT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                    raise AssertionError(f"apply did not stop on {point}") from None
                 return True
             if time.monotonic() > deadline:
                 proc.kill()
@@ -182,10 +192,11 @@ def crash_faults(rng: Random, seed: int) -> Faults | None:
 def crash_trial(seed: int, tmp: Path, kill_points: list[KillPoint] | None = None) -> None:
     """One crash trial (module docstring); raises AssertionError naming what broke.
 
-    Variants, by seed: the killed apply is the very first one (no state file yet) in a fifth of
-    the trials; in three tenths the server also loses answers and fails requests meanwhile
-    (then the re-run may take up to ``MAX_FAULT_RUNS`` runs); in half a new commit changes the
-    manifests again before the re-run.
+    Variants, by seed: most kills are SIGKILL, some SIGINT or SIGTERM; the killed apply is the
+    very first one (no state file yet) in a fifth of the trials; a world of several list pages
+    in about one in seven; in three tenths the server also loses answers and fails requests
+    meanwhile (then the re-run may take up to ``MAX_FAULT_RUNS`` runs); in half a new commit
+    changes the manifests again before the re-run.
     """
     figures = campaign.figures("crash")
     rng = Random(seed)
