@@ -26,7 +26,7 @@ BASE_SEED = int(os.environ.get("RECONCILER_CAMPAIGN_SEED", "0") or "0")
 # campaign -> (default size, full size); full sizes meet issue 6 (>= 50 crash trials, >= 20
 # fault seeds).
 SIZES: dict[str, tuple[int, int]] = {
-    "crash": (4, 60),
+    "crash": (3, 60),
     "fault": (2, 24),
     "churn": (2, 20),
 }

@@ -303,13 +303,22 @@ def fault_plan(seed: int) -> Faults:
 
 
 def fault_trial(seed: int, tmp: Path, faults: Faults | None = None) -> int:
-    """One fault trial; returns how many apply runs it took to converge."""
+    """One fault trial; returns how many apply runs it took to converge.
+
+    Variants, by seed: the first apply of a project (no state file) in a fifth of the trials,
+    a world of several list pages in another fifth.
+    """
     figures = campaign.figures("fault")
     rng = Random(seed)
     em = new_emulator()
     project = Project.create(tmp / "project")
     with serve_emulator(em) as url:
-        setup = prepare(rng, em, project, url, size=(10, 24))
+        variant = rng.random()
+        if variant < 0.2:
+            setup = prepare_first(rng, em, project)
+        else:
+            size = (45, 80) if variant < 0.4 else (10, 24)
+            setup = prepare(rng, em, project, url, size=size)
         injected = faults or fault_plan(seed)
         em.faults = injected
         base = len(em.request_log)
