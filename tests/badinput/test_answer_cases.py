@@ -277,7 +277,6 @@ def test_malformed_batch_answer_stops_test_send_without_resending(
     tally("answer")
 
 
-@pytest.mark.skipif(not FULL, reason="retried with backoff for seconds: RECONCILER_CAMPAIGN=full")
 @pytest.mark.parametrize("case", sorted(SLOW_CASES))
 def test_retried_error_pages_end_in_a_message(
     project: Path, scripted: tuple[ScriptedServer, str], case: str
