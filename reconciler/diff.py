@@ -87,13 +87,17 @@ def format_path(parts: Sequence[_PathPart]) -> str:
     """``("push", "to", "tag", 0)`` -> ``push.to.tag[0]``; odd keys quoted: ``extras["a.b"]``."""
     out = ""
     for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _SIMPLE_KEY.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f'["{part}"]'
+        out = extend_path(out, part)
     return out
+
+
+def extend_path(path: str, part: _PathPart) -> str:
+    """``format_path`` of the parts of ``path`` and then ``part`` (to build paths on a walk)."""
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    if _SIMPLE_KEY.match(part):
+        return f"{path}.{part}" if path else part
+    return f'{path}["{part}"]'
 
 
 def _sort_key(parts: Sequence[_PathPart]) -> tuple[tuple[int, int, str], ...]:

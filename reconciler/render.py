@@ -26,7 +26,7 @@ from reconciler.actions import (
     UnmanagedAction,
     UpdateAction,
 )
-from reconciler.diff import FieldChange, format_path
+from reconciler.diff import FieldChange, extend_path
 from reconciler.plan import Plan
 
 RENDER_FORMAT_VERSION = 1
@@ -78,7 +78,13 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 def _value(value: Any) -> str:
+    if type(value) is str:
+        # What json.dumps gives for a string, at a tenth of the cost (most values are strings).
+        return _json_string(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+_json_string = json.encoder.encode_basestring
 
 
 def _change_lines(change: FieldChange) -> tuple[str, str]:
@@ -90,19 +96,24 @@ def _change_lines(change: FieldChange) -> tuple[str, str]:
     return "~", f"{change.path}: {_value(change.old)} -> {_value(change.new)}"
 
 
-def _leaves(node: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str, Any]]:
+def _leaves(node: Any, path: str = "") -> list[tuple[str, Any]]:
     """Every leaf of a body as (path, value); lists of scalars stay whole, like in diffs."""
+    # The path is extended on the way down (format_path of the parts, one part at a time): a
+    # plan of 1000 creates shows some 17 000 leaves.
     if isinstance(node, dict):
         out: list[tuple[str, Any]] = []
         for key in sorted(node):
-            out.extend(_leaves(node[key], (*prefix, key)))
+            out.extend(_leaves(node[key], extend_path(path, key)))
         return out
-    if isinstance(node, list) and any(isinstance(v, dict | list) for v in node):
+    if isinstance(node, list) and any(isinstance(v, _CONTAINERS) for v in node):
         out = []
         for i, item in enumerate(node):
-            out.extend(_leaves(item, (*prefix, i)))
+            out.extend(_leaves(item, extend_path(path, i)))
         return out
-    return [(format_path(prefix), node)]
+    return [(path, node)]
+
+
+_CONTAINERS = (dict, list)
 
 
 def _about(a: Action) -> str:
