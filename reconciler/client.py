@@ -330,8 +330,11 @@ class EngageLabClient:
                 failure.__cause__ = lost.cause
             else:
                 if response.is_success:
+                    self._limiter.recover()
                     return response
                 error = self._answers.error(response, method, path)
+                if isinstance(error, RateLimitError):
+                    self._limiter.throttle()  # slow every request down, not only this one
                 if gone_after_unknown_ok and outcome_unknown and isinstance(error, NotFoundError):
                     logger.debug("%s %s: 404 after an unknown outcome: it had worked", method, path)
                     return response

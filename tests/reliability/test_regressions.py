@@ -21,8 +21,11 @@ from reconciler.client import EngageLabClient
 from reconciler.config import ClientSettings, Credentials
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults, create_app
 from reconciler.inventory import Inventory, read_inventory
+from reconciler.ratelimit import RECOVERY_SECONDS, THROTTLE_INTERVAL, Limiter
 from reconciler.testing import serve_emulator
-from tests.reliability.trials import UNLIMITED, churn_trial
+from tests.client.helpers import Script, client_for, error, reply
+from tests.reliability import campaign
+from tests.reliability.trials import MAX_FAULT_RUNS, UNLIMITED, churn_trial, fault_trial
 from tests.reliability.world import NOW, Body, Project, invoke, new_emulator, verify
 
 
@@ -202,3 +205,76 @@ def test_a_confirmed_read_never_passes_as_complete_without_a_task_churn_moved() 
     em, fresh = _churned_boundary()
     inventory = _read(em, confirm=True)
     assert fresh in inventory.schedules or not inventory.complete
+
+
+# -- fault campaign, seed 3: 429s from a server slower than --rate-limit used up the retries ----
+#
+# A world of several pages, the client at 40 requests/s, the server allowing 20/s and failing a
+# fifth of the requests: every refused request waited its Retry-After, but the others went on at
+# 40/s, so the server stayed saturated, the run's retry budget ran out, and every re-run started
+# the same way: ten runs, no convergence. Fixed in ratelimit.py: a 429 halves the client's rate
+# (once per second at most), which then grows back over RECOVERY_SECONDS.
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_burst_of_429s_halves_the_request_rate_once() -> None:
+    """Sixteen 429s answered together halve the rate once, not sixteen times."""
+    clock = _Clock()
+    limiter = Limiter(rate=40.0, concurrency=16, clock=clock)
+    for _ in range(16):
+        limiter.throttle()
+    assert limiter.bucket.rate == 20.0
+    clock.now += THROTTLE_INTERVAL
+    limiter.throttle()
+    assert limiter.bucket.rate == 10.0
+
+
+def test_the_rate_grows_back_to_the_configured_one_after_a_429() -> None:
+    """After a 429 the rate climbs linearly and stops at --rate-limit."""
+    clock = _Clock()
+    limiter = Limiter(rate=40.0, concurrency=16, clock=clock)
+    limiter.throttle()
+    clock.now += RECOVERY_SECONDS / 4
+    limiter.recover()
+    assert limiter.bucket.rate == pytest.approx(30.0)
+    clock.now += RECOVERY_SECONDS
+    limiter.recover()
+    assert limiter.bucket.rate == 40.0
+
+
+def test_answered_requests_never_raise_the_rate_above_the_configured_one() -> None:
+    """Without a 429, success changes nothing: the configured rate is a ceiling."""
+    limiter = Limiter(rate=40.0, concurrency=16, clock=_Clock())
+    limiter.recover()
+    assert limiter.bucket.rate == 40.0
+
+
+@pytest.mark.skipif(not campaign.FULL, reason="about 30 s: RECONCILER_CAMPAIGN=full")
+def test_fault_campaign_seed_3_converges_against_a_server_slower_than_the_client(
+    tmp_path: Path,
+) -> None:
+    """The fault campaign seed that never converged (429 storm) converges within the bound."""
+    assert fault_trial(3, tmp_path) <= MAX_FAULT_RUNS
+
+
+def test_a_429_slows_every_later_request_of_the_client_down() -> None:
+    """The client hands a 429 to its shared limiter: the next requests go at half the rate."""
+    page = {"total_count": 0, "total_pages": 0, "page": 1, "schedules": []}
+    script = Script(
+        [error(429, 28100, "slow down", headers={"Retry-After": "1"}), reply(200, page)]
+    )
+
+    async def go() -> tuple[float, float]:
+        async with client_for(script, rate_limit=40.0) as client:
+            await client.list_schedules(1)
+            return client.settings.rate_limit, client._limiter.bucket.rate
+
+    configured, now = asyncio.run(go())
+    assert (configured, now) == (40.0, pytest.approx(20.0, rel=0.01))
