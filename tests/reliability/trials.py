@@ -302,13 +302,15 @@ def fault_plan(seed: int) -> Faults:
     )
 
 
-def fault_trial(seed: int, tmp: Path, faults: Faults | None = None) -> int:
+def fault_trial(
+    seed: int, tmp: Path, faults: Faults | None = None, campaign_name: str = "fault"
+) -> int:
     """One fault trial; returns how many apply runs it took to converge.
 
     Variants, by seed: the first apply of a project (no state file) in a fifth of the trials,
     a world of several list pages in another fifth.
     """
-    figures = campaign.figures("fault")
+    figures = campaign.figures(campaign_name)
     rng = Random(seed)
     em = new_emulator()
     project = Project.create(tmp / "project")
