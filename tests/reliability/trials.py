@@ -71,7 +71,7 @@ class KillPoint:
 
 @dataclass
 class Setup:
-    """An applied world and the change to apply next."""
+    """A world (applied, or a new project) and the manifests apply must realise next."""
 
     em: Emulator
     project: Project
@@ -134,7 +134,7 @@ def run_and_kill(
     log_path: Path,
     extra: tuple[str, ...] = (),
 ) -> bool:
-    """Run apply and SIGKILL it at ``point``; True when it was killed before it finished."""
+    """Run apply and stop it at ``point``; True when it was stopped before it finished."""
     start = len(em.request_log)
     with log_path.open("wb") as out:
         proc = spawn_apply(project, url, out, extra)
@@ -194,7 +194,7 @@ def crash_trial(seed: int, tmp: Path, kill_points: list[KillPoint] | None = None
 
     Variants, by seed: most kills are SIGKILL, some SIGINT or SIGTERM; the killed apply is the
     very first one (no state file yet) in a fifth of the trials; a world of several list pages
-    in about one in seven; in three tenths the server also loses answers and fails requests
+    in about one in eight; in three tenths the server also loses answers and fails requests
     meanwhile (then the re-run may take up to ``MAX_FAULT_RUNS`` runs); in half a new commit
     changes the manifests again before the re-run.
     """
