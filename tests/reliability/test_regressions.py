@@ -24,7 +24,6 @@ from reconciler.inventory import Inventory, read_inventory
 from reconciler.ratelimit import RECOVERY_SECONDS, THROTTLE_INTERVAL, Limiter
 from reconciler.testing import serve_emulator
 from tests.client.helpers import Script, client_for, error, reply
-from tests.reliability import campaign
 from tests.reliability.trials import MAX_FAULT_RUNS, UNLIMITED, churn_trial, fault_trial
 from tests.reliability.world import NOW, Body, Project, invoke, new_emulator, verify
 
@@ -256,7 +255,6 @@ def test_answered_requests_never_raise_the_rate_above_the_configured_one() -> No
     assert limiter.bucket.rate == 40.0
 
 
-@pytest.mark.skipif(not campaign.FULL, reason="about 30 s: RECONCILER_CAMPAIGN=full")
 def test_fault_campaign_seed_3_converges_against_a_server_slower_than_the_client(
     tmp_path: Path,
 ) -> None:
