@@ -21,46 +21,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-NOW = "2026-11-25T00:00:00+00:00"  # the example dates (2027) stay valid whenever this runs
+if __package__ in (None, ""):  # run as a script: make `tests.bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-MANIFEST = """\
-name: {name}
-enabled: true
-trigger:
-  periodical:
-    start: "2027-01-01 00:00:00"
-    end: "2027-06-30 00:00:00"
-    time: "12:00:00"
-    time_unit: day
-    point: []
-    zone_type: 1
-push:
-  from: push
-  to:
-    registration_id:
-      - 1a0018970ab49abda3e
-      - 100d85590955c1d2793
-  body:
-    platform: android
-    notification:
-      alert: repeats periodic tasks
-      android:
-        title: repeats periodic tasks
-        extras:
-          key1: value1
-    options:
-      time_to_live: 60
-  request_id: "67890"
-  custom_args:
-    Engagelab: push to you
-"""
+# One manifest template and one fixed "now" for every benchmark (tests/bench/harness.py).
+from tests.bench.harness import MANIFEST, NOW
+
+ALERT = "repeats periodic tasks"
 
 
 def write_manifests(directory: Path, count: int, name: str) -> None:
     directory.mkdir()
     for i in range(count):
-        text = MANIFEST.format(name=name.format(i=i))
+        text = MANIFEST.format(name=name.format(i=i), alert=ALERT)
         (directory / f"periodical_{i:04d}.yaml").write_text(text, encoding="utf-8")
 
 
