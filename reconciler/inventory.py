@@ -90,10 +90,21 @@ class _Listing:
     rows: dict[str, ListedSchedule]
     total_count: int
     problems: list[str]
+    pages: int = 1  # list requests this pass made
 
     @property
     def consistent(self) -> bool:
         return not self.problems
+
+    @property
+    def snapshot(self) -> bool:
+        """One answer held the whole list: it cannot have missed a task churn moved.
+
+        Churn fools a read only across page boundaries (a task moves onto a page already read).
+        A pass of one page that is not full, holding ``total_count`` tasks, is a single answer
+        of the server: there is no boundary, so a confirming second pass would add nothing.
+        """
+        return self.consistent and self.pages == 1 and len(self.rows) < PAGE_SIZE
 
 
 async def read_inventory(
@@ -113,7 +124,8 @@ async def read_inventory(
     With ``confirm``, a pass that adds up counts only when the next pass lists the same ids:
     one pass can add up and still miss a task (one deleted before a page boundary moves the
     next task onto a page already read, one created meanwhile keeps the total). A deleted task
-    never comes back, so two equal passes cannot both be fooled that way. Whoever concludes
+    never comes back, so two equal passes cannot both be fooled that way; a list that fits in one
+    page that is not full is one answer and needs no second pass. Whoever concludes
     from an absence that a task of unknown id does not exist (healing journalled creates) needs
     this; known ids are looked up one by one anyway.
     ``progress(details_read, details_started)`` is called as details arrive (for a terminal).
@@ -152,7 +164,7 @@ class _Reader:
             seen.update(listing.rows)
             if listing.consistent:
                 ids = set(listing.rows)
-                if not confirm or ids == previous:
+                if not confirm or listing.snapshot or ids == previous:
                     trusted = True
                     break
                 previous = ids
@@ -208,8 +220,10 @@ class _Reader:
         # total_pages may be too small (API.md section 3): go on while ids are missing and the
         # last page was not empty; every non-empty page adds at least one row, hence the cap.
         n = last
+        extra = 0
         while not problems and len(rows) < max(totals) and last_items and n <= max(totals) + 1:
             n += 1
+            extra += 1
             result = await self.page(n)
             if isinstance(result, RemoteError):
                 problems.append(f"page {n} could not be read: {result.message}")
@@ -228,7 +242,9 @@ class _Reader:
                 f"the list reported {first.total_count} task(s) but {len(rows)} distinct "
                 "id(s) were read"
             )
-        return _Listing(rows=rows, total_count=max(totals), problems=problems)
+        return _Listing(
+            rows=rows, total_count=max(totals), problems=problems, pages=max(last, 1) + extra
+        )
 
     async def page(self, n: int) -> SchedulePage | RemoteError:
         try:

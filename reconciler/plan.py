@@ -84,9 +84,14 @@ class Desired:
     source: str = ""  # "path:line" of the manifest, for messages
 
     @cached_property
+    def canonical(self) -> dict[str, Any]:
+        """``canonical.canonicalize(body)``, computed once: the body every write sends."""
+        return canonical.canonicalize(self.body)
+
+    @cached_property
     def fingerprint(self) -> str:
         """``canonical.fingerprint(body)``, computed once (digest, in-sync check, new bodies)."""
-        return canonical.fingerprint(self.body)
+        return canonical.fingerprint_of_canonical(self.canonical)
 
 
 class PlanInputs(BaseModel):
@@ -301,8 +306,9 @@ def _cause(entry: StateEntry, desired: Desired, remote: RemoteSchedule) -> Cause
 
 
 def _new_body(d: Desired) -> tuple[dict[str, Any], str]:
-    # fingerprint(body) == fingerprint(d.body): canonicalize is idempotent.
-    return canonical.canonicalize(dict(d.body)), d.fingerprint
+    # fingerprint(body) == fingerprint(d.body): canonicalize is idempotent. Both were computed
+    # while the list was on its way (engine.observe); actions copy the mapping they are given.
+    return d.canonical, d.fingerprint
 
 
 def _conflict(d: Desired, remotes: list[RemoteSchedule], stale: str | None = None) -> Action:

@@ -245,3 +245,31 @@ def test_auth_failure_on_a_later_page_stops_the_whole_read() -> None:
 
     with pytest.raises(AuthError):
         _read(RevokedOnPage3(200))
+
+
+@pytest.mark.parametrize("count", [0, 1, 49])
+def test_a_confirmed_read_of_a_list_in_one_partial_page_reads_it_once(count: int) -> None:
+    """confirm=True: a list that one non-full page holds is one answer; no second pass."""
+    server = FakeServer(count)
+    inv = _read(server, confirm=True)
+    assert inv.complete
+    assert len(inv.schedules) == count
+    assert server.count_of("GET /v4/schedules?") == 1
+
+
+@pytest.mark.parametrize("count", [50, 51, 120])
+def test_a_confirmed_read_of_a_full_or_longer_list_reads_it_twice(count: int) -> None:
+    """confirm=True: a full page may hide a page boundary, so two equal passes are needed."""
+    server = FakeServer(count)
+    inv = _read(server, confirm=True)
+    assert inv.complete
+    assert server.count_of("GET /v4/schedules?") == 2 * math.ceil(count / 50)
+    assert server.count_of("GET /v4/schedules/") == count  # details once, not per pass
+
+
+def test_a_one_page_list_that_does_not_add_up_is_read_again_even_if_short() -> None:
+    """A single page with fewer rows than total_count is no snapshot: it is read again."""
+    server = FakeServer(3, page_hook=lambda n, rows: rows[:2])
+    inv = _read(server, confirm=True)
+    assert not inv.complete
+    assert server.count_of("GET /v4/schedules?") >= 3
