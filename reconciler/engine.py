@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,9 +24,10 @@ from reconciler.client import EngageLabClient
 from reconciler.commands import GlobalOptions
 from reconciler.environments import Environment
 from reconciler.errors import Problem
-from reconciler.inventory import Inventory, read_inventory
+from reconciler.inventory import Inventory, RemoteList, read_inventory, read_list
 from reconciler.manifests import load_manifests
-from reconciler.plan import Desired, Plan, PlanOptions, make_plan
+from reconciler.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
+from reconciler.safety import fire_guard_violations
 from reconciler.session import Target, load_environment, now_of, resolve_target
 from reconciler.state import State, StateStore, binding_for, check_binding
 
@@ -111,14 +112,13 @@ async def observe(
         if progress is not None and (done % 100 == 0 or done == started):
             progress(f"reading remote schedules: {done}/{started}")
 
-    # Two conclusions rest on a task's absence from a complete read: healing drops a journalled
-    # create, and a manifest without a state entry is created (no same-name task, no conflict).
-    # Such an absence must be confirmed by a second identical pass (read_inventory ``confirm``).
-    confirm = any(p.op in ("create", "replace") for p in state.pending.values()) or any(
-        d.name not in state.entries for d in desired
-    )
     read = asyncio.ensure_future(
-        read_inventory(client, known_ids=journal_ids(state), progress=reading, confirm=confirm)
+        read_inventory(
+            client,
+            known_ids=journal_ids(state),
+            progress=reading,
+            confirm=_needs_confirmed_read(state, desired),
+        )
     )
     try:
         await _fingerprint_while_reading(desired)
@@ -144,6 +144,44 @@ async def observe(
         desired, inventory, planning_state(healing), now=ws.now, tz=ws.env.tz, options=options
     )
     return Observation(desired=desired, inventory=inventory, healing=healing, plan=plan)
+
+
+def _needs_confirmed_read(state: State, desired: Sequence[Desired]) -> bool:
+    # Two conclusions rest on a task's absence from a complete read: healing drops a journalled
+    # create, and a manifest without a state entry is created (no same-name task, no conflict).
+    # Such an absence must be confirmed by a second identical pass (read_inventory ``confirm``).
+    return any(p.op in ("create", "replace") for p in state.pending.values()) or any(
+        d.name not in state.entries for d in desired
+    )
+
+
+async def check_saved_by_list(
+    ws: Workspace,
+    client: EngageLabClient,
+    state: State,
+    desired: Sequence[Desired],
+    saved: Plan,
+) -> RemoteList | None:
+    """Vouch for a saved plan by reading the list alone; None when only a full read can.
+
+    The plan holds every body it was computed from. What a full re-read adds is the contents
+    of tasks whose list row (id, name, enabled) did not move: a task the plan writes gets the
+    reviewed manifest's full body either way, and one it does not write is not touched (the
+    next plan or drift shows its edit). So the list decides, and one request in fifty of a
+    full read is made. Declined, for a full read instead (``observe`` and ``check_fresh``):
+    plan files without the list digest, a journal to heal (healing matches bodies), a list
+    that differs from the plan's, and a guarded change whose recorded firing is near or past
+    (the next firing must be computed from the task as it is now).
+    """
+    if saved.inputs.listed_digest is None or state.pending:
+        return None
+    if fire_guard_violations(saved.actions, ws.clock(), saved.options):
+        return None
+    listed = await read_list(client, confirm=_needs_confirmed_read(state, desired))
+    rows = [(r.schedule_id, r.name, r.enabled) for r in listed.rows.values()]
+    if listed_digest(rows, listed.complete) != saved.inputs.listed_digest:
+        return None
+    return listed
 
 
 async def _fingerprint_while_reading(desired: list[Desired]) -> None:

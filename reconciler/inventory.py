@@ -31,7 +31,7 @@ from reconciler.errors import (
 )
 from reconciler.responses import ListedSchedule, SchedulePage
 
-__all__ = ["Inventory", "RemoteSchedule", "read_inventory"]
+__all__ = ["Inventory", "RemoteList", "RemoteSchedule", "read_inventory", "read_list"]
 
 logger = logging.getLogger("reconciler.inventory")
 
@@ -147,14 +147,32 @@ class _Reader:
     """One inventory read: the list passes, and one detail task per id (never two)."""
 
     def __init__(
-        self, client: EngageLabClient, progress: Callable[[int, int], None] | None = None
+        self,
+        client: EngageLabClient,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        details: bool = True,
     ) -> None:
         self.client = client
+        self.want_details = details
         self.details: dict[str, asyncio.Task[_Detail]] = {}
         self.progress = progress
         self.read = 0
 
     async def run(self, known_ids: list[str], max_attempts: int, confirm: bool) -> Inventory:
+        seen, listing = await self.passes(max_attempts, confirm)
+        for schedule_id in known_ids:
+            if schedule_id not in seen:
+                self.fetch_detail(schedule_id)  # churn or deleted: ask the task itself
+        outcomes = dict(
+            zip(self.details, await asyncio.gather(*self.details.values()), strict=True)
+        )
+        return _assemble(seen, outcomes, set(known_ids), listing, max_attempts)
+
+    async def passes(
+        self, max_attempts: int, confirm: bool
+    ) -> tuple[dict[str, ListedSchedule], _Listing]:
+        """List passes until one adds up (and, with ``confirm``, is confirmed) or attempts end."""
         seen: dict[str, ListedSchedule] = {}
         listing: _Listing | None = None
         trusted = False
@@ -182,13 +200,7 @@ class _Reader:
                 "two consecutive reads of the list did not show the same tasks (tasks were "
                 "created or deleted meanwhile)"
             )
-        for schedule_id in known_ids:
-            if schedule_id not in seen:
-                self.fetch_detail(schedule_id)  # churn or deleted: ask the task itself
-        outcomes = dict(
-            zip(self.details, await asyncio.gather(*self.details.values()), strict=True)
-        )
-        return _assemble(seen, outcomes, set(known_ids), listing, max_attempts)
+        return seen, listing
 
     async def list_once(self) -> _Listing:
         first = await self.client.list_schedules(1)
@@ -257,7 +269,8 @@ class _Reader:
     def take(self, page: SchedulePage, rows: dict[str, ListedSchedule]) -> None:
         for item in page.items:
             rows[item.schedule_id] = item
-            self.fetch_detail(item.schedule_id)
+            if self.want_details:
+                self.fetch_detail(item.schedule_id)
 
     def fetch_detail(self, schedule_id: str) -> None:
         if schedule_id not in self.details:
@@ -282,6 +295,35 @@ class _Reader:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class RemoteList:
+    """The list alone (ids, names, enabled flags), and whether it provably holds every task."""
+
+    rows: dict[str, ListedSchedule]  # by schedule_id, oldest first
+    complete: bool
+    problems: tuple[str, ...] = ()
+
+
+async def read_list(
+    client: EngageLabClient, *, max_attempts: int = 3, confirm: bool = False
+) -> RemoteList:
+    """Every page of the list, with the completeness rules of :func:`read_inventory`, no detail.
+
+    For callers that already hold the bodies (a saved plan) and only need to know that the set
+    of tasks, their names and their enabled flags are what they were.
+    """
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+    seen, listing = await _Reader(client, details=False).passes(max_attempts, confirm)
+    if listing.consistent:
+        return RemoteList(rows=listing.rows, complete=True)
+    return RemoteList(
+        rows=seen,
+        complete=False,
+        problems=(*listing.problems, f"the list still did not add up after {max_attempts} read(s)"),
+    )
 
 
 TRIGGER_KINDS = ("single", "periodical", "intelligent")

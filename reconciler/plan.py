@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
@@ -67,11 +67,13 @@ __all__ = [
     "UnmanagedAction",
     "UpdateAction",
     "desired_digest",
+    "listed_digest",
     "make_plan",
     "observed_digest",
 ]
 
 FORMAT_VERSION: Literal[1] = 1
+MANIFESTS_MOVED = "the manifests changed since the plan was made"
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,9 @@ class PlanInputs(BaseModel):
     state_lineage: str
     state_serial: int
     inventory_complete: bool
+    # The list alone (ids, names, enabled): what `apply PLAN_FILE` re-reads to check the plan
+    # is fresh without every detail. None in plan files made before it existed.
+    listed_digest: str | None = None
 
 
 def _sha(payload: Any) -> str:
@@ -127,6 +132,21 @@ def observed_digest(inventory: Inventory) -> str:
             "gone": sorted(inventory.gone),
         }
     )
+
+
+def listed_digest(rows: Iterable[tuple[str, str, bool]], complete: bool) -> str:
+    """Digest of the list view of the remote side: (id, name, enabled) rows and completeness.
+
+    Computed from an Inventory when planning and from a bare list read (inventory.read_list)
+    when a saved plan is applied: equal digests mean no task appeared, vanished, was renamed or
+    switched on or off in between.
+    """
+    return _sha({"rows": sorted(list(r) for r in rows), "complete": complete})
+
+
+def inventory_rows(inventory: Inventory) -> list[tuple[str, str, bool]]:
+    """The (id, name, enabled) rows of an Inventory, for :func:`listed_digest`."""
+    return [(s.schedule_id, s.name, s.enabled) for s in inventory.schedules.values()]
 
 
 class Plan(BaseModel):
@@ -189,11 +209,18 @@ class Plan(BaseModel):
     # -- artifact -----------------------------------------------------------------------------
     def compute_checksum(self) -> str:
         """sha256 of the canonical JSON of everything but the checksum itself."""
-        return _sha(self.model_dump(mode="json", exclude={"checksum"}))
+        return _sha(self._dump(exclude={"checksum"}))
+
+    def _dump(self, exclude: set[str] | None = None) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude=exclude)
+        if data["inputs"].get("listed_digest") is None:
+            # Plan files made before the field existed keep their content and checksum.
+            del data["inputs"]["listed_digest"]
+        return data
 
     def to_json(self) -> str:
         """The plan file: stable, sorted, versioned JSON (``format_version`` 1)."""
-        data = self.model_dump(mode="json")
+        data = self._dump()
         return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -237,11 +264,20 @@ class Plan(BaseModel):
         self, desired: Sequence[Desired], inventory: Inventory, state: State
     ) -> list[str]:
         """Why this plan no longer describes the world (empty list when it still does)."""
+        local = self.local_stale_reasons(desired, state)
+        manifests = [r for r in local if r == MANIFESTS_MOVED]
+        remote = (
+            ["the remote schedules changed since the plan was made"]
+            if observed_digest(inventory) != self.inputs.observed_digest
+            else []
+        )
+        return [*manifests, *remote, *(r for r in local if r != MANIFESTS_MOVED)]
+
+    def local_stale_reasons(self, desired: Sequence[Desired], state: State) -> list[str]:
+        """The stale reasons that need no remote read: manifests and state file moved."""
         reasons: list[str] = []
         if desired_digest(desired) != self.inputs.desired_digest:
-            reasons.append("the manifests changed since the plan was made")
-        if observed_digest(inventory) != self.inputs.observed_digest:
-            reasons.append("the remote schedules changed since the plan was made")
+            reasons.append(MANIFESTS_MOVED)
         never_saved = state.serial == 0 and self.inputs.state_serial == 0
         # A state file that does not exist yet gets a fresh random lineage on every load; two
         # never-saved states are the same empty state.
@@ -253,14 +289,21 @@ class Plan(BaseModel):
             )
         return reasons
 
+    def check_local(self, desired: Sequence[Desired], state: State) -> None:
+        """Raise StalePlanError when the manifests or the state file moved (no remote read)."""
+        _raise_stale(self.local_stale_reasons(desired, state))
+
     def check_fresh(self, desired: Sequence[Desired], inventory: Inventory, state: State) -> None:
         """Raise StalePlanError when the plan's inputs no longer match the world."""
-        reasons = self.stale_reasons(desired, inventory, state)
-        if reasons:
-            raise StalePlanError(
-                "the saved plan is stale: " + "; ".join(reasons),
-                hint="run `reconciler plan` again and review the new plan",
-            )
+        _raise_stale(self.stale_reasons(desired, inventory, state))
+
+
+def _raise_stale(reasons: list[str]) -> None:
+    if reasons:
+        raise StalePlanError(
+            "the saved plan is stale: " + "; ".join(reasons),
+            hint="run `reconciler plan` again and review the new plan",
+        )
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -563,6 +606,7 @@ def make_plan(
             state_lineage=state.lineage,
             state_serial=state.serial,
             inventory_complete=inventory.complete,
+            listed_digest=listed_digest(inventory_rows(inventory), inventory.complete),
         ),
         active_before=active_before,
         active_after=active_after,

@@ -112,16 +112,26 @@ def violations(
             "them not managed). Delete some schedules first."
         )
 
-    if not options.force:
-        guard = options.fire_guard_minutes
-        for a in actions:
-            if isinstance(a, UpdateAction | ReplaceAction | DeleteAction) and a.fires_at:
-                fires = datetime.fromisoformat(a.fires_at)
-                minutes = (fires - now).total_seconds() / 60
-                if minutes <= guard:
-                    out.append(
-                        f"{a.name!r} fires at {a.fires_at} (in {max(minutes, 0):.1f} min, within "
-                        f"--fire-guard {guard:g}): a {a.kind} now races the push. Re-run with "
-                        "--force, or wait until it has fired."
-                    )
+    out.extend(fire_guard_violations(actions, now, options))
+    return out
+
+
+def fire_guard_violations(
+    actions: Sequence[Action], now: datetime, options: PlanOptions
+) -> list[str]:
+    """Changes to tasks that fire within the guard (by the next firing each action recorded)."""
+    if options.force:
+        return []
+    out: list[str] = []
+    guard = options.fire_guard_minutes
+    for a in actions:
+        if isinstance(a, UpdateAction | ReplaceAction | DeleteAction) and a.fires_at:
+            fires = datetime.fromisoformat(a.fires_at)
+            minutes = (fires - now).total_seconds() / 60
+            if minutes <= guard:
+                out.append(
+                    f"{a.name!r} fires at {a.fires_at} (in {max(minutes, 0):.1f} min, within "
+                    f"--fire-guard {guard:g}): a {a.kind} now races the push. Re-run with "
+                    "--force, or wait until it has fired."
+                )
     return out

@@ -175,6 +175,13 @@ def plan(
 @click.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True))
 @option("--auto-approve", is_flag=True, default=False, help="Do not ask for confirmation.")
+@option(
+    "--full-refresh",
+    is_flag=True,
+    default=False,
+    help="With PLAN_FILE: re-read every task's detail and refuse the plan if any task changed "
+    "(default: re-read the list only; see README, Saved plans).",
+)
 @lock_timeout_option(30.0)
 @_safety_options
 @click.pass_context
@@ -183,6 +190,7 @@ def apply(
     /,
     plan_file: str | None,
     auto_approve: bool,
+    full_refresh: bool,
     lock_timeout: float,
     **safety: Any,
 ) -> int:
@@ -208,28 +216,45 @@ def apply(
     async def run() -> applying.ApplyReport | None:
         with ws.store.lock(lock_timeout, "reconciler apply"):
             state = engine.load_state(ws)
+            if saved is not None:
+                saved.check_local(desired, state)  # before any request
             async with ws.target.client() as client:
-                obs = await engine.observe(ws, client, state, desired, options, _progress())
-                _warn(obs.healing.notes)
-                plan = obs.plan
-                if saved is not None:
-                    saved.check_fresh(obs.desired, obs.inventory, obs.healing.state)
-                    # Same inputs, same options, but a later clock: a schedule may have come
-                    # within the fire guard since the plan was saved.
-                    if obs.plan.violations:
-                        raise UnsafePlanError(
-                            obs.plan.violations,
-                            hint="the saved plan was safe when it was made; make a new one "
-                            "(with the override a line names, e.g. `reconciler plan --force "
-                            "--out FILE`) or wait",
-                        )
+                listed = None
+                if saved is not None and not full_refresh:
+                    listed = await engine.check_saved_by_list(ws, client, state, desired, saved)
+                if listed is not None:
+                    assert saved is not None
+                    click.echo(
+                        f"The remote list matches the saved plan ({len(listed.rows)} task(s)); "
+                        "task contents are those the plan was made from (--full-refresh "
+                        "re-reads them).",
+                        err=True,
+                    )
+                    healing = applying.Healing(state=state)
                     plan = saved
+                else:
+                    obs = await engine.observe(ws, client, state, desired, options, _progress())
+                    _warn(obs.healing.notes)
+                    healing = obs.healing
+                    plan = obs.plan
+                    if saved is not None:
+                        saved.check_fresh(obs.desired, obs.inventory, obs.healing.state)
+                        # Same inputs, same options, but a later clock: a schedule may have come
+                        # within the fire guard since the plan was saved.
+                        if obs.plan.violations:
+                            raise UnsafePlanError(
+                                obs.plan.violations,
+                                hint="the saved plan was safe when it was made; make a new one "
+                                "(with the override a line names, e.g. `reconciler plan --force "
+                                "--out FILE`) or wait",
+                            )
+                        plan = saved
                 plan.check_safe()
-                writer = applying.StateWriter(ws.store, obs.healing.state)
-                if obs.healing.changed or not ws.store.path.exists():
+                writer = applying.StateWriter(ws.store, healing.state)
+                if healing.changed or not ws.store.path.exists():
                     writer.change(_same)  # the binding and the healed journal become durable
                     writer.flush()
-                failures = await applying.finish_healing(client, writer, obs.healing)
+                failures = await applying.finish_healing(client, writer, healing)
                 conflicts = _unresolved_conflicts(plan)
                 if not plan.has_changes:
                     # With a conflict the app does not match the manifests: say what is left.

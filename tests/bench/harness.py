@@ -138,6 +138,11 @@ def read_round_trips(count: int) -> int:
     return 2 if pages(count) == 1 else 3
 
 
+def list_round_trips(count: int) -> int:
+    """Round trips on the critical path of reading the list alone: page 1, then the others."""
+    return 1 if pages(count) == 1 else 2
+
+
 def lower_bound(round_trips: int, requests: int, latency: float, rate: float) -> float:
     """No client can do better: the critical path at this latency, or the requests at this rate."""
     return max(round_trips * latency, requests / rate)

@@ -1,13 +1,18 @@
 """Saved plans: `plan --out FILE` then `apply FILE` does exactly that plan, and only while the
-manifests, the remote side and the state file are still what the plan was computed from."""
+manifests, the remote side and the state file are still what the plan was computed from.
+
+The remote side is checked by its list (ids, names, enabled flags) unless the plan cannot be
+vouched for that way; `--full-refresh` re-reads every detail as well."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import Result
 
+from reconciler.plan import Plan
 from tests.e2e.helpers import Project, body, single
 
 
@@ -59,15 +64,104 @@ def test_plan_is_stale_after_a_manifest_edit(project: Project) -> None:
     assert_stale(project, project.run("apply", str(plan)), "the manifests changed")
 
 
-def test_plan_is_stale_after_a_remote_change(project: Project) -> None:
-    """A task edited on the server after `plan --out` makes the plan stale."""
+def reads(project: Project) -> list[str]:
+    """The GET requests on the vendor API since the last mark: list pages and details."""
+    return [
+        "list" if r.path == "/v4/schedules" else "detail"
+        for r in project.emulator.request_log
+        if r.method == "GET" and r.path.startswith("/v4/")
+    ]
+
+
+def test_a_saved_plan_is_checked_by_the_list_without_reading_details(project: Project) -> None:
+    """Applying a fresh saved update plan reads the list once and no detail, then PUTs."""
+    for name in ("a", "b", "c"):
+        project.write(name, alert="v1")
+    assert project.apply().exit_code == 0
+    project.write("a", alert="v2")
+    plan = saved_plan(project)
+    project.mark()
+    result = project.run("apply", str(plan))
+    assert result.exit_code == 0, result.output
+    assert "The remote list matches the saved plan (3 task(s))" in result.output
+    assert reads(project) == ["list"]
+    assert project.write_summary() == [("PUT", f"/v4/schedules/{project.state_ids()['a']}")]
+
+
+def test_full_refresh_makes_a_remote_content_edit_stale(project: Project) -> None:
+    """`--full-refresh`: a task edited on the server after `plan --out` makes the plan stale."""
     project.write("a", alert="v1")
     assert project.apply().exit_code == 0
     project.write("a", alert="v2")
     plan = saved_plan(project)
     project.out_of_band_update(project.state_ids()["a"], body("a", alert="someone else"))
     project.mark()
+    result = project.run("apply", "--full-refresh", str(plan))
+    assert_stale(project, result, "the remote schedules changed")
+    assert reads(project).count("detail") == 1
+
+
+def test_a_content_edit_to_a_task_the_plan_updates_is_overwritten_by_the_reviewed_body(
+    project: Project,
+) -> None:
+    """Without --full-refresh, a content edit made after the plan to a task the plan updates
+    does not stop it: the full-body PUT gives the task exactly the reviewed manifest."""
+    project.write("a", alert="v1")
+    assert project.apply().exit_code == 0
+    project.write("a", alert="v2")
+    plan = saved_plan(project)
+    sid = project.state_ids()["a"]
+    project.out_of_band_update(sid, body("a", alert="someone else"))
+    project.mark()
+    result = project.run("apply", str(plan))
+    assert result.exit_code == 0, result.output
+    assert project.write_summary() == [("PUT", f"/v4/schedules/{sid}")]
+    [task] = project.remote()["a"]
+    assert task["push"]["body"]["notification"]["alert"] == "v2"
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_switched_off_task_makes_the_plan_stale(project: Project) -> None:
+    """An enabled flag flipped on the server after `plan --out` shows in the list: stale."""
+    project.write("a", alert="v1")
+    project.write("b")
+    assert project.apply().exit_code == 0
+    project.write("a", alert="v2")
+    plan = saved_plan(project)
+    project.out_of_band_update(project.state_ids()["b"], body("b", enabled=False))
+    project.mark()
     assert_stale(project, project.run("apply", str(plan)), "the remote schedules changed")
+
+
+def test_a_deleted_task_makes_the_plan_stale(project: Project) -> None:
+    """A task deleted on the server after `plan --out` shows in the list: stale, nothing sent."""
+    project.write("a", alert="v1")
+    project.write("b")
+    assert project.apply().exit_code == 0
+    project.write("a", alert="v2")
+    plan = saved_plan(project)
+    project.out_of_band_delete(project.state_ids()["b"])
+    project.mark()
+    assert_stale(project, project.run("apply", str(plan)), "the remote schedules changed")
+
+
+def test_a_plan_file_without_the_list_digest_is_checked_by_a_full_read(project: Project) -> None:
+    """Plan files made before the list digest existed: every detail is read, as before."""
+    project.write("a", alert="v1")
+    assert project.apply().exit_code == 0
+    project.write("a", alert="v2")
+    plan = saved_plan(project)
+    older = Plan.from_json(plan.read_text(encoding="utf-8"))
+    older = older.model_copy(
+        update={"inputs": older.inputs.model_copy(update={"listed_digest": None})}
+    )
+    data = json.loads(older.model_copy(update={"checksum": older.compute_checksum()}).to_json())
+    plan.write_text(json.dumps(data), encoding="utf-8")
+    project.mark()
+    result = project.run("apply", str(plan))
+    assert result.exit_code == 0, result.output
+    assert "The remote list matches" not in result.output
+    assert reads(project).count("detail") == 1
 
 
 def test_plan_is_stale_after_a_new_remote_task(project: Project) -> None:

@@ -113,6 +113,15 @@ def test_plan_file_format_v1_is_stable() -> None:
     assert plan(*mixed()).to_json() == golden
 
 
+def test_a_plan_file_without_the_listed_digest_still_loads_and_round_trips() -> None:
+    """Plan files made before ``listed_digest`` existed: valid, same checksum, same text."""
+    older = (FIXTURES / "plan-v1-mixed-no-listed-digest.json").read_text(encoding="utf-8")
+    assert "listed_digest" not in older
+    loaded = Plan.from_json(older)
+    assert loaded.inputs.listed_digest is None
+    assert loaded.to_json() == older
+
+
 def test_edited_plan_file_is_refused() -> None:
     """A plan file whose content no longer matches its checksum is refused."""
     data = json.loads(plan(*mixed()).to_json())
