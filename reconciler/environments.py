@@ -30,18 +30,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from reconciler import yamlfull
 from reconciler.config import DATA_CENTERS
 from reconciler.errors import ConfigError
 from reconciler.yamlfull import _flow_too_deep as flow_too_deep  # the manifests' guard
+
+if TYPE_CHECKING:
+    from ruamel.yaml.comments import CommentedMap
 
 DEFAULT_ENV = "default"
 DEFAULT_MANIFESTS = "schedules"
@@ -211,6 +210,11 @@ class _Problems:
 
 
 def _parse(text: str, path: Path) -> EnvironmentSet:
+    # Imported here: without a reconciler.yaml (the usual case) no command pays for ruamel.yaml.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = YAML(typ="rt")
     try:
         if flow_too_deep(text) is not None:  # ruamel's scanner is quadratic in that depth

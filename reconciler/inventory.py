@@ -80,7 +80,8 @@ class Inventory:
         return out
 
 
-_Detail = dict[str, Any] | None | RemoteError  # body, 404, or the failure
+# The task, 404, the failure, or why the answer is malformed.
+_Detail = RemoteSchedule | None | RemoteError | str
 
 
 @dataclass
@@ -278,7 +279,9 @@ class _Reader:
 
     async def detail(self, schedule_id: str) -> _Detail:
         try:
-            return await self.client.get_schedule(schedule_id)
+            # Checked and fingerprinted as it arrives: the work is spread over the read, while
+            # the process mostly waits, instead of piling up after the last answer.
+            return _remote_of(schedule_id, await self.client.get_schedule(schedule_id))
         except NotFoundError:
             return None
         except AuthError:
@@ -370,6 +373,22 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+def _remote_of(schedule_id: str, detail: dict[str, Any]) -> RemoteSchedule | str:
+    """The task a detail answer describes, or why it is malformed."""
+    enabled = detail.get("enabled")
+    if not isinstance(enabled, bool):
+        return "the detail has no boolean 'enabled'"
+    shape = _shape_problem(detail)
+    if shape is not None:
+        return shape
+    body = {k: v for k, v in detail.items() if k != "schedule_id"}
+    remote = RemoteSchedule(
+        schedule_id=schedule_id, name=detail["name"], enabled=enabled, body=body
+    )
+    _ = remote.fingerprint  # cached on the instance
+    return remote
+
+
 def _assemble(
     seen: dict[str, ListedSchedule],
     outcomes: dict[str, _Detail],
@@ -389,18 +408,10 @@ def _assemble(
         if isinstance(outcome, RemoteError):
             failures.append(f"{schedule_id}: {outcome.message}")
             continue
-        enabled = outcome.get("enabled")
-        if not isinstance(enabled, bool):
-            failures.append(f"{schedule_id}: malformed answer: the detail has no boolean 'enabled'")
+        if isinstance(outcome, str):
+            failures.append(f"{schedule_id}: malformed answer: {outcome}")
             continue
-        shape = _shape_problem(outcome)
-        if shape is not None:
-            failures.append(f"{schedule_id}: malformed answer: {shape}")
-            continue
-        body = {k: v for k, v in outcome.items() if k != "schedule_id"}
-        schedules[schedule_id] = RemoteSchedule(
-            schedule_id=schedule_id, name=outcome["name"], enabled=enabled, body=body
-        )
+        schedules[schedule_id] = outcome
     if failures:
         shown = "\n".join(f"  - {f}" for f in failures[:20])
         more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""

@@ -253,7 +253,9 @@ class Plan(BaseModel):
                 f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}",
                 hint="re-create the plan with `reconciler plan --out FILE`",
             ) from exc
-        if plan.checksum != plan.compute_checksum():
+        # The checksum covers what the file says (to_json writes exactly what compute_checksum
+        # hashes), so the parsed JSON is hashed instead of a second dump of the model.
+        if plan.checksum != _sha({k: v for k, v in data.items() if k != "checksum"}):
             raise PlanError(
                 "plan file checksum does not match its content (was it edited?)",
                 hint="re-create the plan with `reconciler plan --out FILE`",
@@ -275,9 +277,12 @@ class Plan(BaseModel):
 
     def local_stale_reasons(self, desired: Sequence[Desired], state: State) -> list[str]:
         """The stale reasons that need no remote read: manifests and state file moved."""
+        moved = desired_digest(desired) != self.inputs.desired_digest
+        return ([MANIFESTS_MOVED] if moved else []) + self.state_stale_reasons(state)
+
+    def state_stale_reasons(self, state: State) -> list[str]:
+        """Why the state file is not the one the plan was made with (empty when it is)."""
         reasons: list[str] = []
-        if desired_digest(desired) != self.inputs.desired_digest:
-            reasons.append(MANIFESTS_MOVED)
         never_saved = state.serial == 0 and self.inputs.state_serial == 0
         # A state file that does not exist yet gets a fresh random lineage on every load; two
         # never-saved states are the same empty state.
@@ -288,6 +293,10 @@ class Plan(BaseModel):
                 f"the state file moved from serial {self.inputs.state_serial} to {state.serial}"
             )
         return reasons
+
+    def check_state(self, state: State) -> None:
+        """Raise StalePlanError when the state file moved since the plan was made."""
+        _raise_stale(self.state_stale_reasons(state))
 
     def check_local(self, desired: Sequence[Desired], state: State) -> None:
         """Raise StalePlanError when the manifests or the state file moved (no remote read)."""

@@ -217,13 +217,14 @@ def apply(
         with ws.store.lock(lock_timeout, "reconciler apply"):
             state = engine.load_state(ws)
             if saved is not None:
-                saved.check_local(desired, state)  # before any request
+                saved.check_state(state)  # before any request
             async with ws.target.client() as client:
                 listed = None
                 if saved is not None and not full_refresh:
                     listed = await engine.check_saved_by_list(ws, client, state, desired, saved)
                 if listed is not None:
                     assert saved is not None
+                    saved.check_local(desired, state)
                     click.echo(
                         f"The remote list matches the saved plan ({len(listed.rows)} task(s)); "
                         "task contents are those the plan was made from (--full-refresh "

@@ -9,20 +9,45 @@ plane under ``/_emulator/``.
 Modules: ``wire`` (codes, formats), ``validation`` (request checks), ``firing`` (occurrences),
 ``store`` (data and its file), ``faults`` (fault switches), ``auth``, ``outbox`` (what is
 sent: batch results, msg-id records, churn tasks), ``core`` (the rules), ``app`` /
-``middleware`` / ``control`` (HTTP), ``serve`` (uvicorn).
+``middleware`` / ``control`` (HTTP), ``serve`` (uvicorn), ``demo`` (the demo credentials).
 """
 
-from reconciler.emulator.app import create_app
-from reconciler.emulator.core import (
-    DEMO_APP_KEY,
-    DEMO_MASTER_SECRET,
-    Emulator,
-    Reply,
-    RequestRecord,
-)
-from reconciler.emulator.faults import Faults
-from reconciler.emulator.middleware import ConnectionDropped
-from reconciler.emulator.wire import WireError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.emulator.app import create_app
+    from reconciler.emulator.core import Emulator, Reply, RequestRecord
+    from reconciler.emulator.demo import DEMO_APP_KEY, DEMO_MASTER_SECRET
+    from reconciler.emulator.faults import Faults
+    from reconciler.emulator.middleware import ConnectionDropped
+    from reconciler.emulator.wire import WireError
+
+# Loaded on first use: a command talking to a served emulator needs only the demo credentials,
+# and importing the HTTP side (Starlette) for them cost 25 ms of every such command's start-up.
+_HOMES = {
+    "create_app": "app",
+    "DEMO_APP_KEY": "demo",
+    "DEMO_MASTER_SECRET": "demo",
+    "Emulator": "core",
+    "Reply": "core",
+    "RequestRecord": "core",
+    "Faults": "faults",
+    "ConnectionDropped": "middleware",
+    "WireError": "wire",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEMO_APP_KEY",

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from reconciler.emulator import firing, outbox, store, wire
 from reconciler.emulator.auth import AuthResult, check_basic_auth
+from reconciler.emulator.demo import DEMO_APP_KEY, DEMO_MASTER_SECRET
 from reconciler.emulator.faults import FaultDice, Faults
 from reconciler.emulator.validation import (
     batch_envelope_error,
@@ -37,8 +38,6 @@ from reconciler.emulator.validation import (
 )
 from reconciler.emulator.wire import WireError, invalid, not_found
 
-DEMO_APP_KEY = "emulatordemoappkey000001"  # 24 characters, like a real AppKey (API.md section 1)
-DEMO_MASTER_SECRET = "emulator-demo-master-secret"  # noqa: S105 - a public, documented demo pair
 CHURN_PREFIX = "churn_"  # outbox.churn_body names its tasks so
 REQUEST_LOG_LIMIT = 100_000
 _TICK = timedelta(microseconds=1)

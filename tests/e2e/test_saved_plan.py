@@ -183,6 +183,7 @@ def test_plan_is_stale_after_the_state_moved(project: Project) -> None:
     assert project.run("state", "rm", "b").exit_code == 0
     project.mark()
     assert_stale(project, project.run("apply", str(plan)), "the state file moved")
+    assert reads(project) == []  # refused before any request
 
 
 def test_saved_plan_cannot_be_applied_twice(project: Project) -> None:
