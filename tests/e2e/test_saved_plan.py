@@ -7,9 +7,11 @@ vouched for that way; `--full-refresh` re-reads every detail as well."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 
 from reconciler.plan import Plan
@@ -90,10 +92,7 @@ def test_a_saved_plan_is_checked_by_the_list_without_reading_details(project: Pr
 
 def test_full_refresh_makes_a_remote_content_edit_stale(project: Project) -> None:
     """`--full-refresh`: a task edited on the server after `plan --out` makes the plan stale."""
-    project.write("a", alert="v1")
-    assert project.apply().exit_code == 0
-    project.write("a", alert="v2")
-    plan = saved_plan(project)
+    plan = planned_update(project)
     project.out_of_band_update(project.state_ids()["a"], body("a", alert="someone else"))
     project.mark()
     result = project.run("apply", "--full-refresh", str(plan))
@@ -106,10 +105,7 @@ def test_a_content_edit_to_a_task_the_plan_updates_is_overwritten_by_the_reviewe
 ) -> None:
     """Without --full-refresh, a content edit made after the plan to a task the plan updates
     does not stop it: the full-body PUT gives the task exactly the reviewed manifest."""
-    project.write("a", alert="v1")
-    assert project.apply().exit_code == 0
-    project.write("a", alert="v2")
-    plan = saved_plan(project)
+    plan = planned_update(project)
     sid = project.state_ids()["a"]
     project.out_of_band_update(sid, body("a", alert="someone else"))
     project.mark()
@@ -121,36 +117,35 @@ def test_a_content_edit_to_a_task_the_plan_updates_is_overwritten_by_the_reviewe
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
 
 
-def test_a_switched_off_task_makes_the_plan_stale(project: Project) -> None:
-    """An enabled flag flipped on the server after `plan --out` shows in the list: stale."""
+def planned_update(project: Project, *others: str) -> Path:
+    """'a' (and ``others``) applied at v1, then 'a' changed to v2: the saved plan of that."""
     project.write("a", alert="v1")
-    project.write("b")
+    for name in others:
+        project.write(name)
     assert project.apply().exit_code == 0
     project.write("a", alert="v2")
-    plan = saved_plan(project)
-    project.out_of_band_update(project.state_ids()["b"], body("b", enabled=False))
-    project.mark()
-    assert_stale(project, project.run("apply", str(plan)), "the remote schedules changed")
+    return saved_plan(project)
 
 
-def test_a_deleted_task_makes_the_plan_stale(project: Project) -> None:
-    """A task deleted on the server after `plan --out` shows in the list: stale, nothing sent."""
-    project.write("a", alert="v1")
-    project.write("b")
-    assert project.apply().exit_code == 0
-    project.write("a", alert="v2")
-    plan = saved_plan(project)
-    project.out_of_band_delete(project.state_ids()["b"])
+LIST_CHANGES: dict[str, Callable[[Project, str], None]] = {
+    "switched off": lambda p, sid: p.out_of_band_update(sid, body("b", enabled=False)),
+    "deleted": lambda p, sid: p.out_of_band_delete(sid),
+}
+
+
+@pytest.mark.parametrize("change", list(LIST_CHANGES))
+def test_a_change_the_list_shows_makes_the_plan_stale(project: Project, change: str) -> None:
+    """Another task switched off or deleted after `plan --out` shows in the list: stale, and
+    nothing is sent."""
+    plan = planned_update(project, "b")
+    LIST_CHANGES[change](project, project.state_ids()["b"])
     project.mark()
     assert_stale(project, project.run("apply", str(plan)), "the remote schedules changed")
 
 
 def test_a_plan_file_without_the_list_digest_is_checked_by_a_full_read(project: Project) -> None:
     """Plan files made before the list digest existed: every detail is read, as before."""
-    project.write("a", alert="v1")
-    assert project.apply().exit_code == 0
-    project.write("a", alert="v2")
-    plan = saved_plan(project)
+    plan = planned_update(project)
     older = Plan.from_json(plan.read_text(encoding="utf-8"))
     older = older.model_copy(
         update={"inputs": older.inputs.model_copy(update={"listed_digest": None})}
@@ -175,11 +170,7 @@ def test_plan_is_stale_after_a_new_remote_task(project: Project) -> None:
 
 def test_plan_is_stale_after_the_state_moved(project: Project) -> None:
     """A state write after `plan --out` (here `state rm`) makes the plan stale."""
-    project.write("a", alert="v1")
-    project.write("b")
-    assert project.apply().exit_code == 0
-    project.write("a", alert="v2")
-    plan = saved_plan(project)
+    plan = planned_update(project, "b")
     assert project.run("state", "rm", "b").exit_code == 0
     project.mark()
     assert_stale(project, project.run("apply", str(plan)), "the state file moved")
