@@ -130,7 +130,9 @@ def prepare_tls() -> None:
         except BaseException as exc:  # handed to the caller of _tls_context
             future.set_exception(exc)
 
-    threading.Thread(target=build, name="reconciler-tls", daemon=True).start()
+    # Not a daemon: a command that fails fast must not finalise the interpreter while the
+    # thread is inside OpenSSL (that crashed the process with SIGSEGV); exit waits ~17 ms.
+    threading.Thread(target=build, name="reconciler-tls").start()
 
 
 def _tls_context(base_url: str) -> ssl.SSLContext:

@@ -110,9 +110,10 @@ def resolve_target(
     if credentials is not None and not options.emulator:
         base_url = resolve_base_url(endpoint, data_center)
         settings = settings_from_options(options, credentials, base_url=base_url)
-        from reconciler.client import prepare_tls
+        if base_url.lower().startswith("https://"):
+            from reconciler.client import prepare_tls
 
-        prepare_tls()  # the CA bundle loads while the manifests are read
+            prepare_tls()  # the CA bundle loads while the manifests are read
         return Target(env=env, settings=settings, binding_endpoint=base_url, banner=None)
 
     if credentials is None and not options.emulator and environ.get("CI", "").lower() == "true":

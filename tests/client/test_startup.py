@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import subprocess
 import sys
+from pathlib import Path
 
 from reconciler import client
 
@@ -65,3 +67,28 @@ def test_the_environment_file_reader_does_not_import_ruamel_without_a_file() -> 
     )
     assert "reconciler.environments" in modules
     assert not any(m.startswith("ruamel") for m in modules)
+
+
+def test_a_command_failing_fast_with_the_tls_thread_running_exits_cleanly(tmp_path: Path) -> None:
+    """With credentials for an https endpoint the CA bundle loads in a thread; a command that
+    fails before needing it (here: a bad manifest) must still exit 1, not crash finalising the
+    interpreter under that thread (it did, with SIGSEGV, while the thread was a daemon)."""
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "bad.yaml").write_text("name: [unclosed\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "ENGAGELAB_APP_KEY": "a" * 24,
+        "ENGAGELAB_MASTER_SECRET": "s" * 24,
+        "CI": "",
+    }
+    for _ in range(5):
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler", "--endpoint", "https://127.0.0.1:9", "plan"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        assert "bad.yaml" in done.stderr
