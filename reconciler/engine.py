@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from reconciler.apply import (
     Healing,
@@ -32,6 +33,7 @@ from reconciler.session import Target, load_environment, now_of, resolve_target
 from reconciler.state import State, StateStore, binding_for, check_binding
 
 Progress = Callable[[str], None]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -112,21 +114,15 @@ async def observe(
         if progress is not None and (done % 100 == 0 or done == started):
             progress(f"reading remote schedules: {done}/{started}")
 
-    read = asyncio.ensure_future(
+    inventory = await _while_fingerprinting(
+        desired,
         read_inventory(
             client,
             known_ids=journal_ids(state),
             progress=reading,
             confirm=_needs_confirmed_read(state, desired),
-        )
+        ),
     )
-    try:
-        await _fingerprint_while_reading(desired)
-        inventory = await read
-    finally:
-        if not read.done():  # we were cancelled (or interrupted) before the read finished
-            read.cancel()
-            await asyncio.gather(read, return_exceptions=True)
     healing = heal_journal(state, inventory, ws.now)
     require_healed(healing)
     retiring = {sid for _, sid in healing.finish_deletes}
@@ -177,20 +173,26 @@ async def check_saved_by_list(
         return None
     if fire_guard_violations(saved.actions, ws.clock(), saved.options):
         return None
-    read = asyncio.ensure_future(
-        read_list(client, confirm=_needs_confirmed_read(state, desired))
+    # The fingerprints are for the caller's check of the manifests (Plan.check_local).
+    listed = await _while_fingerprinting(
+        desired, read_list(client, confirm=_needs_confirmed_read(state, desired))
     )
-    try:
-        await _fingerprint_while_reading(desired)  # for the caller's check of the manifests
-        listed = await read
-    finally:
-        if not read.done():
-            read.cancel()
-            await asyncio.gather(read, return_exceptions=True)
     rows = [(r.schedule_id, r.name, r.enabled) for r in listed.rows.values()]
     if listed_digest(rows, listed.complete) != saved.inputs.listed_digest:
         return None
     return listed
+
+
+async def _while_fingerprinting(desired: Sequence[Desired], read: Awaitable[_T]) -> _T:
+    """The result of ``read``, with every manifest fingerprinted while it is on its way."""
+    task = asyncio.ensure_future(read)
+    try:
+        await _fingerprint_while_reading(desired)
+        return await task
+    finally:
+        if not task.done():  # we were cancelled (or interrupted) before the read finished
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 async def _fingerprint_while_reading(desired: Sequence[Desired]) -> None:
