@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "state": "reconciler.commands.state:state",
     "test-send": "reconciler.commands.send:test_send",
     "history": "reconciler.commands.send:history",
+    "remote": "reconciler.commands.remote:remote",
+    "export": "reconciler.commands.remote:export",
 }
 
 

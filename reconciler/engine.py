@@ -25,7 +25,14 @@ from reconciler.client import EngageLabClient
 from reconciler.commands import GlobalOptions
 from reconciler.environments import Environment
 from reconciler.errors import Problem
-from reconciler.inventory import Inventory, RemoteList, read_inventory, read_list
+from reconciler.ignore import split_ignored
+from reconciler.inventory import (
+    Inventory,
+    RemoteList,
+    RemoteSchedule,
+    read_inventory,
+    read_list,
+)
 from reconciler.manifests import load_manifests
 from reconciler.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
 from reconciler.safety import fire_guard_violations
@@ -98,6 +105,7 @@ class Observation:
     inventory: Inventory  # as the planner saw it (tasks the journal deletes are left out)
     healing: Healing
     plan: Plan
+    ignored: tuple[RemoteSchedule, ...] = ()  # left out by the environment's ignore rules
 
 
 async def observe(
@@ -136,10 +144,42 @@ async def observe(
             gone=inventory.gone | retiring,
             total_count=inventory.total_count - len(retiring),
         )
+    inventory, ignored = without_ignored(ws, inventory, state)
     plan = make_plan(
         desired, inventory, planning_state(healing), now=ws.now, tz=ws.env.tz, options=options
     )
-    return Observation(desired=desired, inventory=inventory, healing=healing, plan=plan)
+    return Observation(
+        desired=desired, inventory=inventory, healing=healing, plan=plan, ignored=ignored
+    )
+
+
+def managed_ids(state: State) -> set[str]:
+    """Ids the state owns or the journal is working on: never ignored."""
+    return {e.schedule_id for e in state.entries.values()} | set(journal_ids(state))
+
+
+def without_ignored(
+    ws: Workspace, inventory: Inventory, state: State
+) -> tuple[Inventory, tuple[RemoteSchedule, ...]]:
+    """The inventory less the tasks the environment's ignore rules leave to someone else.
+
+    ``total_count`` is kept: an ignored task still takes one of the app's active slots.
+    """
+    kept, ignored = split_ignored(
+        inventory.schedules, lambda t: t.name, ws.env.ignore, managed_ids(state)
+    )
+    if not ignored:
+        return inventory, ()
+    return (
+        Inventory(
+            schedules=kept,
+            complete=inventory.complete,
+            problems=inventory.problems,
+            gone=inventory.gone,
+            total_count=inventory.total_count,
+        ),
+        tuple(ignored[sid] for sid in sorted(ignored)),
+    )
 
 
 def _needs_confirmed_read(state: State, desired: Sequence[Desired]) -> bool:
@@ -177,7 +217,8 @@ async def check_saved_by_list(
     listed = await _while_fingerprinting(
         desired, read_list(client, confirm=_needs_confirmed_read(state, desired))
     )
-    rows = [(r.schedule_id, r.name, r.enabled) for r in listed.rows.values()]
+    kept, _ = split_ignored(listed.rows, lambda r: r.name, ws.env.ignore, managed_ids(state))
+    rows = [(r.schedule_id, r.name, r.enabled) for r in kept.values()]
     if listed_digest(rows, listed.complete) != saved.inputs.listed_digest:
         return None
     return listed

@@ -15,6 +15,9 @@ They come from an optional ``reconciler.yaml`` at the repository root::
         fire_guard_minutes: 5           # default 5
         mass_delete_ratio: 0.3          # default 0.3
         max_active: 1000                # default 1000 (API.md 2.4); only if raised for the app
+        ignore:                         # remote tasks another team or tool owns
+          names: ["adhoc_*"]            # shell-style name patterns
+          ids: ["0b8f1c2e-..."]         # exact schedule ids
 
 Without the file there is one environment, ``default``, with every default. Relative paths
 resolve against the directory of the file. Every problem is reported with file and line, all at
@@ -37,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from reconciler import yamlfull
 from reconciler.config import DATA_CENTERS
 from reconciler.errors import ConfigError
+from reconciler.ignore import NO_RULES, IgnoreRules, parse_rules
 from reconciler.yamlfull import _flow_too_deep as flow_too_deep  # the manifests' guard
 
 if TYPE_CHECKING:
@@ -66,6 +70,7 @@ ENV_KEYS = (
     "fire_guard_minutes",
     "mass_delete_ratio",
     "max_active",
+    "ignore",
 )
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -100,6 +105,7 @@ class Environment:
     # The app's active-task limit: only an app whose limit EngageLab raised, or an emulator
     # served with --max-active (the benchmarks' 5000 schedules), needs another value.
     max_active: int = DEFAULT_MAX_ACTIVE
+    ignore: IgnoreRules = NO_RULES  # remote tasks left out of plans and drift
     source: Path | None = None  # the reconciler.yaml it was read from, if any
 
     @property
@@ -335,6 +341,7 @@ def _build(name: str, values: dict[str, Any], base: Path, source: Path | None) -
         fire_guard_minutes=values.get("fire_guard_minutes", DEFAULT_FIRE_GUARD_MINUTES),
         mass_delete_ratio=values.get("mass_delete_ratio", DEFAULT_MASS_DELETE_RATIO),
         max_active=values.get("max_active", DEFAULT_MAX_ACTIVE),
+        ignore=values.get("ignore", NO_RULES),
         source=source,
     )
 
@@ -391,6 +398,9 @@ def _check_value(key: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             return _Bad(f"{value!r} must be a whole number ≥ 1")
         return int(value)
+    if key == "ignore":
+        rules = parse_rules(value)
+        return _Bad(rules) if isinstance(rules, str) else rules
     raise AssertionError(key)  # pragma: no cover - ENV_KEYS and this function go together
 
 

@@ -51,6 +51,16 @@ def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _note_ignored(count: int) -> None:
+    """One line for the tasks the ignore rules leave out (never a conflict, never drift)."""
+    if count:
+        click.echo(
+            f"{count} remote task(s) ignored by the environment's `ignore:` rules "
+            "(`reconciler remote list` shows them).",
+            err=True,
+        )
+
+
 def _progress() -> Callable[[str], None] | None:
     """Progress lines on stderr, only when a person is watching a terminal."""
     if not sys.stderr.isatty():
@@ -155,6 +165,7 @@ def plan(
 
     obs = run_async(run())
     _warn(obs.healing.notes)
+    _note_ignored(len(obs.ignored))
     click.echo(_render(obs.plan, fmt, ws.env.name), nl=False)
     if out:
         _write(out, obs.plan.to_json(), "plan")
@@ -323,6 +334,7 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
 
     obs = run_async(run())
     _warn(obs.healing.notes)
+    _note_ignored(len(obs.ignored))
     plan = obs.plan
     title = f"Drift in `{ws.env.name}`"
     if fmt == "json":
