@@ -305,6 +305,13 @@ class Executor:
 
     async def run(self, plan: Plan) -> ApplyReport:
         actions = plan.actions
+        if plan.renames:
+            # Declared renames move their state entries first, durably: whatever happens next,
+            # the entry already carries the manifest's name, so a re-run plans an update of the
+            # same task (never a delete of the old name and a create of the new one).
+            for new_name, old_name in sorted(plan.renames.items()):
+                self.writer.change(st.rename, old_name, new_name)
+            self.writer.flush()
         self._bookkeeping(actions)
         await self._phase("delete", [a for a in actions if isinstance(a, DeleteAction)])
         await self._phase(

@@ -86,7 +86,13 @@ def load_desired(ws: Workspace, *, strict: bool = False) -> tuple[list[Desired],
     result = load_manifests([ws.env.manifests], now=ws.now, tz=ws.env.tz)
     result.raise_for_errors(strict=strict)
     desired = [
-        Desired(name=m.name, body=m.body, protected=m.protected, source=f"{m.path}:{m.line}")
+        Desired(
+            name=m.name,
+            body=m.body,
+            protected=m.protected,
+            source=f"{m.path}:{m.line}",
+            previous_names=m.previous_names,
+        )
         for m in result.manifests
     ]
     return desired, list(result.warnings)

@@ -53,6 +53,11 @@ class Manifest:
         """``lifecycle.prevent_destroy``."""
         return self.schedule.protected
 
+    @property
+    def previous_names(self) -> tuple[str, ...]:
+        """``lifecycle.previous_names``."""
+        return self.schedule.previous_names
+
     def where(self) -> str:
         return f"{self.path}:{self.line}:{self.col}"
 

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictStr,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -316,6 +317,20 @@ class Lifecycle(StrictModel):
         default=False,
         description="refuse to delete or replace this schedule (remembered after removal)",
     )
+    previous_names: list[StrictStr] = Field(
+        default_factory=list,
+        description="names this schedule had before: the plan renames its task (one PUT) "
+        "instead of deleting it and creating a new one",
+    )
+
+    @field_validator("previous_names")
+    @classmethod
+    def _previous_names(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            fail("lists a name twice")
+        if any(not name for name in value):
+            fail("must not hold an empty name")
+        return value
 
 
 class Schedule(StrictModel):
@@ -361,6 +376,16 @@ class Schedule(StrictModel):
     @property
     def protected(self) -> bool:
         return self.lifecycle is not None and self.lifecycle.prevent_destroy
+
+    @property
+    def previous_names(self) -> tuple[str, ...]:
+        return tuple(self.lifecycle.previous_names) if self.lifecycle is not None else ()
+
+    @model_validator(mode="after")
+    def _not_its_own_previous_name(self) -> Schedule:
+        if self.name in self.previous_names:
+            fail("lifecycle.previous_names lists the schedule's own name")
+        return self
 
     def to_api(self) -> dict[str, Any]:
         """The canonical API body (no ``lifecycle``); byte-stable for the same input."""

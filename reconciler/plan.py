@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler import canonical, timing
 from reconciler.actions import (
@@ -84,6 +84,7 @@ class Desired:
     body: dict[str, Any]
     protected: bool = False
     source: str = ""  # "path:line" of the manifest, for messages
+    previous_names: tuple[str, ...] = ()  # lifecycle.previous_names: a declared rename
 
     @cached_property
     def canonical(self) -> dict[str, Any]:
@@ -118,8 +119,15 @@ def _sha(payload: Any) -> str:
 
 def desired_digest(desired: Sequence[Desired]) -> str:
     """Digest of the desired set: names, body fingerprints and protections (not file paths)."""
-    rows = sorted((d.name, d.fingerprint, d.protected) for d in desired)
-    return _sha([list(r) for r in rows])
+    # A declared rename is part of what the plan was made from; rows without one keep the
+    # digest of plan files made before renames existed.
+    rows: list[list[Any]] = []
+    for d in sorted(desired, key=lambda d: d.name):
+        row: list[Any] = [d.name, d.fingerprint, d.protected]
+        if d.previous_names:
+            row.append(list(d.previous_names))
+        rows.append(row)
+    return _sha(rows)
 
 
 def observed_digest(inventory: Inventory) -> str:
@@ -165,13 +173,16 @@ class Plan(BaseModel):
     actions: list[Action]
     violations: list[str]
     warnings: list[str]
+    # Declared renames (lifecycle.previous_names), new name -> old name: apply moves each state
+    # entry before any request, and the action under the new name sends the new name.
+    renames: dict[str, str] = Field(default_factory=dict)
     checksum: str = ""
 
     # -- views --------------------------------------------------------------------------------
     @property
     def has_changes(self) -> bool:
         """True when apply would write anything (remote or state)."""
-        return any(
+        return bool(self.renames) or any(
             a.kind in CHANGE_KINDS or (isinstance(a, SkipAction) and a.forget) for a in self.actions
         )
 
@@ -216,6 +227,8 @@ class Plan(BaseModel):
         if data["inputs"].get("listed_digest") is None:
             # Plan files made before the field existed keep their content and checksum.
             del data["inputs"]["listed_digest"]
+        if not data.get("renames", True):
+            del data["renames"]  # the same for plans without a rename
         return data
 
     def to_json(self) -> str:
@@ -451,6 +464,60 @@ def _plan_live(
     )
 
 
+def _declared_renames(
+    by_name: Mapping[str, Desired], entries: Mapping[str, StateEntry], warnings: list[str]
+) -> dict[str, str]:
+    """new name -> old name for each manifest whose ``previous_names`` holds a managed name.
+
+    Like a ``moved`` block: the state entry follows the manifest, so the plan updates the task
+    (its name is part of the full body) instead of deleting it and creating another.
+    """
+    renames: dict[str, str] = {}
+    claimed: dict[str, str] = {}
+    for name in sorted(by_name):
+        d = by_name[name]
+        if not d.previous_names:
+            continue
+        for old in d.previous_names:
+            if old in by_name:
+                raise PlanError(
+                    f"{name!r} ({d.source}) lists {old!r} in lifecycle.previous_names, but a "
+                    f"manifest named {old!r} exists ({by_name[old].source})",
+                    hint="a name belongs to one manifest: drop it from previous_names or "
+                    "rename the other manifest",
+                )
+            if old in claimed:
+                raise PlanError(
+                    f"{claimed[old]!r} and {name!r} both list {old!r} in "
+                    "lifecycle.previous_names",
+                    hint="one task can follow one manifest: keep the name in one of them",
+                )
+            claimed[old] = name
+        managed = [old for old in d.previous_names if old in entries]
+        if name in entries or not managed:
+            stale = ", ".join(repr(o) for o in d.previous_names if o not in entries)
+            if stale:
+                warnings.append(
+                    f"{name!r} ({d.source}): lifecycle.previous_names {stale} manage(s) no "
+                    "task any more; the rename is done and the entry can be removed"
+                )
+            if name in entries and managed:
+                warnings.append(
+                    f"{name!r} ({d.source}): both {name!r} and its previous name(s) "
+                    f"{', '.join(repr(o) for o in managed)} are managed; nothing is renamed "
+                    "(the previous name's task is planned on its own)"
+                )
+            continue
+        if len(managed) > 1:
+            raise PlanError(
+                f"{name!r} ({d.source}): several previous names are managed "
+                f"({', '.join(repr(o) for o in managed)}); only one task can become {name!r}",
+                hint="keep the previous name whose task should continue under the new name",
+            )
+        renames[name] = managed[0]
+    return renames
+
+
 def _plan_gone(
     name: str, d: Desired | None, entry: StateEntry, others: list[RemoteSchedule], world: _World
 ) -> Action:
@@ -553,6 +620,9 @@ def make_plan(
         if sid in claimed:
             warnings.append(f"state entries {claimed[sid]!r} and {name!r} share schedule id {sid}")
         claimed.setdefault(sid, name)
+    renames = _declared_renames(by_name, entries, warnings)
+    for new, old in renames.items():
+        entries[new] = entries.pop(old)
     free: dict[str, list[RemoteSchedule]] = {}  # remote tasks no state entry claims, by name
     for sid in sorted(inventory.schedules):
         if sid not in claimed:
@@ -625,5 +695,6 @@ def make_plan(
             actions, inventory, len(entries), len(by_name), active_before, now, options
         ),
         warnings=warnings,
+        renames=renames,
     )
     return plan.model_copy(update={"checksum": plan.compute_checksum()})

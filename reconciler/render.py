@@ -145,6 +145,10 @@ def _about(a: Action) -> str:
     return a.reason + ("; forgotten from state" if a.forget else "")
 
 
+def _rename_about() -> str:
+    return "lifecycle.previous_names; the state entry follows, the task is kept"
+
+
 def _headline(a: Action) -> str:
     about = _about(a)
     return f"{a.name}  ({about})" if about else a.name
@@ -193,6 +197,8 @@ def _extra_counts(plan: Plan) -> str | None:
         (c["skip"], "skipped"),
     ]
     shown = [f"{n} {what}" for n, what in parts if n]
+    if plan.renames:
+        shown.insert(0, f"{len(plan.renames)} renamed")
     return "Also: " + ", ".join(shown) + "." if shown else None
 
 
@@ -205,12 +211,14 @@ def _list_block(title: str, items: list[str], style: str, color: bool) -> list[s
 def render_text(plan: Plan, color: bool) -> str:
     """Terraform-like text: markers ``+ ~ - -/+``, field diffs, violations, summary line."""
     out = [f"Reconciler plan at {plan.planned_at} (time zone {plan.timezone})", ""]
+    for new, old in sorted(plan.renames.items()):
+        out.append(f"{_paint('  ~ rename', 'yellow', color)} {old} -> {new}  ({_rename_about()})")
     for a in plan.actions:
         marker, style, verb = _LOOK[a.kind]
         out.append(f"{_paint(f'{marker:>3} {verb}', style, color)} {_headline(a)}")
         for mark, text in _detail_lines(a):
             out.append(f"      {_paint(mark, _MARK_STYLE[mark], color)} {text}")
-    if not plan.actions:
+    if not plan.actions and not plan.renames:
         out.append("  (no schedules)")
     out += _list_block("Warnings:", plan.warnings, "yellow", color)
     out += _list_block(
@@ -301,6 +309,10 @@ def render_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
     out += ["", summary_line(plan) if plan.has_changes else "No changes."]
     out += _md_list("Safety violations — apply will refuse this plan:", plan.violations)
     out += _md_list("Warnings:", plan.warnings)
+    out += _md_list(
+        "Renames (the task is kept; its state entry follows the manifest):",
+        [f"`{old}` → `{new}`" for new, old in sorted(plan.renames.items())],
+    )
     for a in plan.actions:
         marker, _, verb = _LOOK[a.kind]
         about = _about(a)
