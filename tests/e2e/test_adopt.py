@@ -7,14 +7,18 @@ against the served emulator, as a team's scripts would have made them.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import engagelab
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
 
+from reconciler import engine
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
-from tests.e2e.helpers import Project, body, periodical
+from tests.e2e.helpers import Project, RecordingEmulator, body, embedded_with, periodical
+from tests.test_manifests_roundtrip import schedules
 
 
 @pytest.fixture
@@ -298,3 +302,32 @@ def test_a_bad_ignore_block_is_a_config_error(project: Project) -> None:
     assert result.exit_code == 1
     assert "reconciler.yaml:4" in result.output or "reconciler.yaml:3" in result.output
     assert "names" in result.output
+
+
+EMULATOR = RecordingEmulator()  # in-process (embedded path); emptied for every example
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=schedules)
+def test_every_body_the_emulator_accepts_exports_to_a_no_op_plan(raw: dict[str, Any]) -> None:
+    """Property: a body the emulator stores, exported and adopted, plans as no change (or, for a
+    body the manifests cannot express, is marked and not adopted)."""
+    EMULATOR.fresh()
+    raw = {**raw, "enabled": True}
+    try:
+        EMULATOR.add_schedule(raw)
+    except ValueError:
+        assume(False)  # the API refuses it: nothing to export
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine, "resolve_target", embedded_with(EMULATOR))
+        project = Project(Path(tmp), EMULATOR, None, config=True)
+        exported = project.run("export", "--adopt")
+        if exported.exit_code == 1:
+            assert "NEEDS ATTENTION" in exported.output, exported.output
+            assert not project.state_path.exists() or project.state_ids() == {}
+            return
+        assert exported.exit_code == 0, exported.output
+        project.mark()
+        planned = project.run("plan", "--detailed-exitcode")
+        assert planned.exit_code == 0, planned.output
+        assert project.writes() == []
