@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "history": "reconciler.commands.send:history",
     "remote": "reconciler.commands.remote:remote",
     "export": "reconciler.commands.remote:export",
+    "calendar": "reconciler.commands.calendar:calendar",
 }
 
 
