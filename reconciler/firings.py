@@ -46,6 +46,18 @@ class Firing:
     def is_span(self) -> bool:
         return self.end is not None
 
+    def local_date(self, tz: tzinfo) -> date:
+        """The calendar day it fires on: for a span, the devices' local date."""
+        if self.end is None:
+            return self.start.astimezone(tz).date()
+        return (self.start + EARLIEST_OFFSET).date()
+
+    def local_time(self, tz: tzinfo) -> str:
+        """``HH:MM`` in ``tz``; for a span, the devices' local wall time."""
+        if self.end is None:
+            return self.start.astimezone(tz).strftime("%H:%M")
+        return (self.start + EARLIEST_OFFSET).strftime("%H:%M") + " local"
+
 
 def firings(
     schedules: Iterable[tuple[str, Mapping[str, Any], str]],
@@ -222,7 +234,7 @@ def render_html(
     """A self-contained page: one month grid per month of the window, firings in their days."""
     by_day: dict[date, list[Firing]] = {}
     for f in items:
-        by_day.setdefault(f.start.astimezone(tz).date(), []).append(f)
+        by_day.setdefault(f.local_date(tz), []).append(f)
     first = start.astimezone(tz).date().replace(day=1)
     last = (end - timedelta(microseconds=1)).astimezone(tz).date()
     months: list[str] = []
@@ -263,7 +275,7 @@ def _month_table(month: date, by_day: Mapping[date, list[Firing]], tz: tzinfo) -
             pushes = "".join(
                 f'<span class="push{" span" if f.is_span else ""}" '
                 f'title="{html.escape(f.name)}">'
-                f"{f.start.astimezone(tz).strftime('%H:%M')} {html.escape(f.name)}</span>"
+                f"{f.local_time(tz)} {html.escape(f.name)}</span>"
                 for f in by_day.get(day, [])
             )
             css = "" if day.month == month.month else ' class="out"'
