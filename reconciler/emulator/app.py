@@ -19,7 +19,7 @@ from starlette.routing import Mount, Route
 from reconciler.emulator import wire
 from reconciler.emulator.control import control_routes
 from reconciler.emulator.core import Emulator, Reply
-from reconciler.emulator.middleware import FaultLayer
+from reconciler.emulator.middleware import FAULT_KEY, AnswerLayer, FaultLayer
 from reconciler.emulator.wire import WireError, error_body
 
 
@@ -36,7 +36,10 @@ def create_app(emulator: Emulator) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(FaultLayer, emulator=emulator)],
+        middleware=[
+            Middleware(AnswerLayer, emulator=emulator),
+            Middleware(FaultLayer, emulator=emulator),
+        ],
         exception_handlers={HTTPException: _http_error},
     )
 
@@ -47,18 +50,33 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     message = f"no such endpoint: {request.method} {request.url.path}"
     if exc.status_code == 405:
         message = f"method {request.method} not allowed on {request.url.path}"
-    return JSONResponse(error_body(exc.status_code, message), status_code=exc.status_code)
+    return _error(error_body(exc.status_code, message), exc.status_code)
 
 
-def _answer(call: Callable[[], Reply]) -> Response:
+def _error(body: object, status: int) -> Response:
+    # The page's error answers say "application/json; charset=utf-8".
+    return JSONResponse(body, status_code=status, media_type=wire.JSON_UTF8)
+
+
+def _answer(request: Request, call: Callable[[], Reply], *, charset: bool = False) -> Response:
+    """Run ``call``; its reply or its error in the vendor envelope.
+
+    ``charset``: list, detail and msg-ids answers carry ``; charset=utf-8`` (as the page shows
+    them); create, update and delete answers plain ``application/json``.
+    """
     try:
         reply = call()
     except WireError as exc:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        if exc.fault is not None:
+            request.scope[FAULT_KEY] = exc.fault
+        return _error(exc.body(), exc.status)
     if reply.body is None:
         # API.md section 3: delete answers 200 with an empty body.
         return Response(b"", status_code=reply.status, media_type="application/json")
-    return JSONResponse(reply.body, status_code=reply.status, headers=dict(reply.headers))
+    media_type = wire.JSON_UTF8 if charset else "application/json"
+    return JSONResponse(
+        reply.body, status_code=reply.status, headers=dict(reply.headers), media_type=media_type
+    )
 
 
 class _Api:
@@ -81,31 +99,33 @@ class _Api:
                 wire.SCHEDULE_AUTH,
                 "Basic authentication failed: AppKey and Master Secret do not match",
             )
-        return JSONResponse(err.body(), status_code=err.status)
+        return _error(err.body(), err.status)
 
     async def schedules(self, request: Request) -> Response:
         if denied := self._denied(request, batch=False):
             return denied
         if request.method == "POST":
             raw = await request.body()
-            return _answer(lambda: self.em.api_create(raw))
-        return _answer(lambda: self.em.api_list(request.query_params.get("page")))
+            return _answer(request, lambda: self.em.api_create(raw))
+        page = request.query_params.get("page")
+        return _answer(request, lambda: self.em.api_list(page), charset=True)
 
     async def schedule(self, request: Request) -> Response:
         if denied := self._denied(request, batch=False):
             return denied
         schedule_id = request.path_params["schedule_id"]
         if request.method == "GET":
-            return _answer(lambda: self.em.api_get(schedule_id))
+            return _answer(request, lambda: self.em.api_get(schedule_id), charset=True)
         if request.method == "DELETE":
-            return _answer(lambda: self.em.api_delete(schedule_id))
+            return _answer(request, lambda: self.em.api_delete(schedule_id))
         raw = await request.body()
-        return _answer(lambda: self.em.api_update(schedule_id, raw))
+        return _answer(request, lambda: self.em.api_update(schedule_id, raw))
 
     async def msg_ids(self, request: Request) -> Response:
         if denied := self._denied(request, batch=False):
             return denied
-        return _answer(lambda: self.em.api_msg_ids(request.path_params["schedule_id"]))
+        schedule_id = request.path_params["schedule_id"]
+        return _answer(request, lambda: self.em.api_msg_ids(schedule_id), charset=True)
 
     async def batch_regid(self, request: Request) -> Response:
         return await self._batch(request, "regid")
@@ -117,4 +137,4 @@ class _Api:
         if denied := self._denied(request, batch=True):
             return denied
         raw = await request.body()
-        return _answer(lambda: self.em.api_batch(by, raw))
+        return _answer(request, lambda: self.em.api_batch(by, raw))

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from reconciler.emulator.core import Emulator
+from reconciler.emulator.core import Emulator, check_clock
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.wire import error_body
 
@@ -29,18 +29,9 @@ def control_routes(emulator: Emulator) -> list[BaseRoute]:
             data = await _json_object(request)
             if isinstance(data, Response):
                 return data
-            if set(data) == {"now"} and isinstance(data["now"], str):
-                try:
-                    moment = datetime.fromisoformat(data["now"])
-                except ValueError:
-                    return _bad(f"now: {data['now']!r} is not an ISO 8601 date-time")
-                if moment.tzinfo is None:
-                    return _bad("now: give a time zone offset, e.g. 2027-01-01T09:00:00+00:00")
-                em.set_time(moment)
-            elif set(data) == {"advance"} and _is_number(data["advance"]):
-                em.advance(float(data["advance"]))
-            else:
-                return _bad('send {"now": "<ISO 8601 with offset>"} or {"advance": <seconds>}')
+            problem = _move_clock(em, data)
+            if problem is not None:
+                return _bad(problem)
         return JSONResponse({"now": em.now().isoformat(), "timezone": em.tz.key})
 
     async def faults(request: Request) -> Response:
@@ -90,8 +81,54 @@ def control_routes(emulator: Emulator) -> list[BaseRoute]:
     ]
 
 
+def _move_clock(em: Emulator, data: dict[str, Any]) -> str | None:
+    """Apply ``{"now": ...}`` or ``{"advance": ...}``; the reason it cannot, or None.
+
+    Through the control plane the clock only moves forward while the emulator holds data:
+    going back would leave tasks created, fired or sent "in the future". After a reset (or
+    before the first create) ``now`` may name any time in range.
+    """
+    usage = 'send {"now": "<ISO 8601 with offset>"} or {"advance": <seconds, >= 0>}'
+    if set(data) == {"now"} and isinstance(data["now"], str):
+        text = data["now"]
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return f"now: {text[:60]!r} is not an ISO 8601 date-time"
+        if moment.tzinfo is None:
+            return "now: give a time zone offset, e.g. 2027-01-01T09:00:00+00:00"
+        try:
+            check_clock(moment)
+        except ValueError as exc:
+            return f"now: {exc}"
+        if moment < em.now() and em.holds_data():
+            return (
+                f"now: {text!r} is before the emulator's time {em.now().isoformat()}; the "
+                "clock only moves forward while tasks or pushes exist (POST /_emulator/reset "
+                "first to start over at an earlier time)"
+            )
+        em.set_time(moment)
+        return None
+    if set(data) == {"advance"} and _is_number(data["advance"]):
+        seconds = float(data["advance"]) if abs(data["advance"]) < 1e300 else math.inf
+        if seconds < 0:
+            return (
+                f"advance: {data['advance']!r} is negative; the clock only moves forward "
+                '(to start over, POST /_emulator/reset and send {"now": ...})'
+            )
+        try:
+            em.advance(seconds)
+        except ValueError as exc:
+            return f"advance: {exc}"
+        return None
+    return usage
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool):
+        return False
+    # An int of any size is finite (math.isfinite would overflow converting a huge one).
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _bad(message: str) -> Response:
@@ -101,7 +138,7 @@ def _bad(message: str) -> Response:
 async def _json_object(request: Request) -> dict[str, Any] | Response:
     try:
         data = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         return _bad("the body must be a JSON object")
     if not isinstance(data, dict):
         return _bad("the body must be a JSON object")

@@ -14,6 +14,7 @@ import asyncio
 import copy
 import json
 import math
+import re
 import threading
 import time
 import uuid
@@ -41,6 +42,12 @@ from reconciler.emulator.wire import WireError, invalid, not_found
 CHURN_PREFIX = "churn_"  # outbox.churn_body names its tasks so
 REQUEST_LOG_LIMIT = 100_000
 _TICK = timedelta(microseconds=1)
+# The clock's range: tasks reach a year past now and are read in any time zone, so the clock
+# keeps well inside what ``datetime`` can hold (year 1..9999).
+CLOCK_MIN = datetime(1971, 1, 1, tzinfo=UTC)
+CLOCK_MAX = datetime(9990, 1, 1, tzinfo=UTC)
+_CLOCK_SPAN = (CLOCK_MAX - CLOCK_MIN).total_seconds()
+_PAGE_RE = re.compile(r"[0-9]{1,9}")  # ASCII digits; more pages than 10^9 cannot exist
 
 
 @dataclass(frozen=True)
@@ -123,17 +130,29 @@ class Emulator:
         return (base + self._offset).astimezone(self.tz)
 
     def set_time(self, moment: datetime) -> None:
-        """Jump to ``moment`` (aware) and fire everything due by then."""
+        """Jump to ``moment`` (aware) and fire everything due by then.
+
+        ``ValueError`` when ``moment`` is outside ``CLOCK_MIN``..``CLOCK_MAX``; the clock is
+        then left where it was.
+        """
         if moment.tzinfo is None:
             raise ValueError("set_time needs an aware datetime")
+        check_clock(moment)
         with self._lock:
             self._offset = moment - self._clock()
             self._tick()
 
     def advance(self, seconds: float) -> None:
-        """Move the clock forward (or back, if negative) and fire everything due."""
+        """Move the clock forward (or back, if negative) and fire everything due.
+
+        ``ValueError`` for a non-finite amount or one that leaves the clock's range.
+        """
+        if not math.isfinite(seconds) or abs(seconds) > _CLOCK_SPAN:
+            raise ValueError(f"cannot move the clock by {seconds!r} s: out of range")
         with self._lock:
-            self._offset += timedelta(seconds=seconds)
+            step = timedelta(seconds=seconds)
+            check_clock(self.now() + step)
+            self._offset += step
             self._tick()
 
     # ------------------------------------------------------------------ faults
@@ -201,6 +220,11 @@ class Emulator:
             self._dice = FaultDice(self._dice.faults, self._monotonic)
             self._persist()
 
+    def holds_data(self) -> bool:
+        """Whether any task (in any status) or sent push exists."""
+        with self._lock:
+            return bool(self._store.tasks or self._store.pushes)
+
     def save(self) -> None:
         """Write the data file now (every mutation already does; this is for shutdown)."""
         with self._lock:
@@ -252,6 +276,7 @@ class Emulator:
             if not body["enabled"]:
                 # API.md section 2: enabled must be true on create.
                 raise invalid("enabled must be true when a task is created")
+            self._no_target_fault()
             if len(self._store.active()) >= self.max_active:
                 raise invalid(
                     f"too many scheduled tasks: at most {self.max_active} active tasks per app"
@@ -264,8 +289,8 @@ class Emulator:
         """``GET /v4/schedules?page=N``: 50 per page, oldest first, active only."""
         page = 1
         if page_param:
-            if not page_param.isdigit() or int(page_param) < 1:
-                raise invalid(f"page must be an integer >= 1, got {page_param!r}")
+            if not _PAGE_RE.fullmatch(page_param) or int(page_param) < 1:
+                raise invalid(f"page must be an integer >= 1, got {page_param[:40]!r}")
             page = int(page_param)
         with self._lock:
             self._tick()
@@ -317,6 +342,7 @@ class Emulator:
                 raise invalid(f"update target task: {schedule_id} has expired and cannot change")
             body = validate_schedule(decode_json(raw), now=now, tz=self.tz)
             check_replaceable(task.body["trigger"], body["trigger"])
+            self._no_target_fault()
             task.body = body
             task.anchor = now
             task.processed_until = max(task.processed_until, now - _TICK)
@@ -337,6 +363,10 @@ class Emulator:
 
     def api_batch(self, by: str, raw: bytes) -> Reply:
         """``POST /v4/batch/push/{regid|alias}`` (API.md section 6)."""
+        code = self._dice.batch_error()
+        if code is not None:
+            # A global error: the whole call refused before anything is read or sent.
+            raise WireError(400, code, wire.BATCH_FAULT_MESSAGES[code], fault="batch_error")
         payload = decode_json(raw, batch_envelope_error, wire.MAX_BATCH_BODY_BYTES)
         requests = validate_batch(payload)
         with self._lock:
@@ -346,6 +376,11 @@ class Emulator:
         return Reply(200, body)
 
     # ------------------------------------------------------------------ internals
+
+    def _no_target_fault(self) -> None:
+        """The ``no_target_rate`` fault: 404 / 28105 for a valid write, nothing applied."""
+        if self._dice.no_target():
+            raise WireError(404, wire.SCHEDULE_NO_TARGET, wire.NO_TARGET_MESSAGE, fault="no_target")
 
     def _active_task(self, schedule_id: str) -> store.Task:
         task = self._store.tasks.get(schedule_id)
@@ -428,3 +463,12 @@ class Emulator:
     def _persist(self) -> None:
         if self.data_path is not None:
             store.save(self.data_path, self._store)
+
+
+def check_clock(moment: datetime) -> None:
+    """``ValueError`` unless ``moment`` is within the clock's range (CLOCK_MIN..CLOCK_MAX)."""
+    if not CLOCK_MIN <= moment <= CLOCK_MAX:
+        raise ValueError(
+            f"{moment.isoformat()} is outside the emulator's clock range "
+            f"({CLOCK_MIN.date()} to {CLOCK_MAX.date()})"
+        )

@@ -15,6 +15,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 CommitFault = Literal["hang", "drop"]
+MAX_RETRY_AFTER = 86_400  # a tiny rate would otherwise ask for years (or overflow)
+RateLimitShape = Literal["429", "28100"]
+RATE_LIMIT_SHAPES: tuple[RateLimitShape, ...] = ("429", "28100")
+# Global batch errors the ``batch_error`` fault may answer (all HTTP 400, docs/emulator.md).
+BATCH_ERRORS = (21038, 21043, 23009, 21009, 23008)
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,13 @@ class Faults:
     - ``commit_then_timeout_rate``: fraction of successful writes (POST/PUT/DELETE) that are
       applied but whose answer is delayed by ``hang_seconds`` (> 0) or, with ``hang_seconds``
       0, never sent: the connection is dropped.
-    - ``rate_limit``: schedule requests per second; beyond it 429 with ``Retry-After``.
+    - ``rate_limit``: schedule requests per second; beyond it the answer ``rate_limit_shape``
+      names: ``"429"`` (HTTP 429 with ``Retry-After``) or ``"28100"`` (the vendor page's shape:
+      HTTP 400, code 28100, message "rate limit exceeded", no ``Retry-After``).
+    - ``no_target_rate``: fraction of valid schedule creates and updates answered 404/28105
+      ("no push target for the scheduled time"), nothing applied.
+    - ``batch_error``: a global batch error code (21038, 21043, 23009, 21009 or 23008) answered
+      with HTTP 400 to a fraction ``batch_error_rate`` of batch push calls, nothing sent.
     - ``batch_qps``: batch push targets per second; targets beyond it fail with 23008.
     - ``churn_per_page``: unmanaged ``churn_*`` tasks created or deleted after each list page.
     - ``fire_error_rate``: fraction of firings recorded as failed (code 1011) in msg-ids.
@@ -40,16 +51,25 @@ class Faults:
     commit_then_timeout_rate: float = 0.0
     hang_seconds: float = 0.0
     rate_limit: float | None = None
+    rate_limit_shape: RateLimitShape = "429"
     batch_qps: float | None = None
+    no_target_rate: float = 0.0
+    batch_error: int | None = None
+    batch_error_rate: float = 1.0
     churn_per_page: int = 0
     fire_error_rate: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number")
         for name in ("latency_ms", "jitter_ms", "hang_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
-        for name in ("error_rate", "commit_then_timeout_rate", "fire_error_rate"):
+        rates = ("error_rate", "commit_then_timeout_rate", "fire_error_rate", "no_target_rate")
+        for name in (*rates, "batch_error_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be a fraction between 0 and 1")
         for name in ("rate_limit", "batch_qps"):
@@ -58,6 +78,12 @@ class Faults:
                 raise ValueError(f"{name} must be > 0 (or null for no limit)")
         if self.churn_per_page < 0:
             raise ValueError("churn_per_page must be >= 0")
+        if self.rate_limit_shape not in RATE_LIMIT_SHAPES:
+            raise ValueError(f"rate_limit_shape must be one of {', '.join(RATE_LIMIT_SHAPES)}")
+        if self.batch_error is not None and self.batch_error not in BATCH_ERRORS:
+            raise ValueError(
+                f"batch_error must be one of {', '.join(map(str, BATCH_ERRORS))} (or null)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,16 +97,23 @@ class Faults:
             raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(known)}")
         values: dict[str, Any] = {}
         for key, value in data.items():
-            if value is None and key in ("rate_limit", "batch_qps"):
+            if value is None and key in ("rate_limit", "batch_qps", "batch_error"):
                 values[key] = None
-            elif key in ("churn_per_page", "seed"):
+            elif key == "rate_limit_shape":
+                if not isinstance(value, str):
+                    raise ValueError(f"{key} must be a string")
+                values[key] = value
+            elif key in ("churn_per_page", "seed", "batch_error"):
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise ValueError(f"{key} must be an integer")
                 values[key] = value
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{key} must be a number")
             else:
-                values[key] = float(value)
+                try:
+                    values[key] = float(value)
+                except OverflowError:
+                    raise ValueError(f"{key} is too large") from None
         return cls(**values)
 
 
@@ -110,7 +143,8 @@ class TokenBucket:
     def retry_after(self) -> int:
         """Whole seconds until a token is available (``Retry-After`` wants an integer)."""
         self._refill()
-        return max(1, math.ceil((1.0 - self._tokens) / self.rate))
+        wait = (1.0 - self._tokens) / self.rate
+        return max(1, math.ceil(wait)) if wait < MAX_RETRY_AFTER else MAX_RETRY_AFTER
 
 
 class FaultDice:
@@ -159,6 +193,17 @@ class FaultDice:
             return True
         with self._lock:
             return self._targets.take()
+
+    def no_target(self) -> bool:
+        """For a valid schedule write: answer 404/28105 instead (``no_target_rate``)."""
+        return self._roll(self.faults.no_target_rate)
+
+    def batch_error(self) -> int | None:
+        """The global error code to answer this batch call with, if any."""
+        code = self.faults.batch_error
+        if code is None or not self._roll(self.faults.batch_error_rate):
+            return None
+        return code
 
     def fire_fails(self) -> bool:
         return self._roll(self.faults.fire_error_rate)

@@ -78,6 +78,7 @@ def build_server(
         log_level=log_level,
         access_log=False,
         lifespan="off",
+        date_header=False,  # the app sends Date from the emulator's clock
         timeout_graceful_shutdown=graceful_seconds,
         **kwargs,
     )

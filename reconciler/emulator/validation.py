@@ -9,6 +9,7 @@ the vendor documents for it; messages name the offending field.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -45,13 +46,66 @@ def decode_json(raw: bytes, fail: Fail = invalid, max_bytes: int = wire.MAX_BODY
     """The JSON value of a request body, whatever its Content-Type (API.md section 3 decision).
 
     ``fail`` builds the error for the endpoint (28100 for schedules, 21015 for batch push).
+    Strict JSON only: ``NaN``/``Infinity``, numbers too large for a double, text that is not
+    UTF-8 (lone surrogates included) and nesting deeper than ``wire.MAX_DEPTH`` are refused
+    here, so nothing later (validation, the answer, the data file) can trip over them.
     """
     if len(raw) > max_bytes:
         raise fail(f"request body too long: {len(raw)} bytes, at most {max_bytes}")
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        deep = f"request data is not JSON we accept: nested more than {wire.MAX_DEPTH} levels"
+        raise fail(deep) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise fail(f"request data is not JSON: {exc}") from exc
+    problem = _unusable(value)
+    if problem is not None:
+        raise fail(f"request data is not JSON we accept: {problem}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
+def _unusable(value: Any) -> str | None:
+    """Why a decoded body cannot be kept and echoed: too deep, or text that is not UTF-8.
+
+    Iterative, so that no body can exhaust the interpreter's stack.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not _is_utf8(item):
+                return "a string holds a lone surrogate (\\ud800-\\udfff), which is not text"
+            continue
+        if isinstance(item, dict):
+            children: list[Any] = [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > wire.MAX_DEPTH:
+            return f"nested more than {wire.MAX_DEPTH} levels"
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- schedules
@@ -65,6 +119,9 @@ def validate_schedule(body: Any, *, now: datetime, tz: ZoneInfo) -> dict[str, An
     if not isinstance(body, dict):
         raise invalid("section is invalid: the body must be a JSON object")
     missing = [k for k in SCHEDULE_KEYS if k not in body]
+    if missing == ["push"]:
+        # The code table files a missing push under 28102 "push param is nil or invalid".
+        raise push_invalid("push param is nil or invalid: push is missing")
     if missing:
         raise invalid(
             f"section is invalid: missing {', '.join(missing)} "
@@ -99,19 +156,37 @@ def check_replaceable(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         )
 
 
-def _check_name(name: Any) -> None:
-    # API.md section 2 decision: letters, digits, "_", CJK, plus space and "-" (vendor examples).
+# The name rule as the project documents it (README, field reference): ASCII letters, digits,
+# "_" and Chinese characters, plus space and "-" (used by the vendor's own examples), at least
+# one of them not a space or "-". Written out here, not imported: the emulator keeps its own.
+_NAME_CHARS = re.compile(
+    r"[A-Za-z0-9_ \-\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+_NAME_SEPARATORS = " -"
+
+
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` breaks the name rule, or None (the tests compare this with the models)."""
     if not isinstance(name, str) or not name:
-        raise invalid("name: must be a non-empty string")
-    size = len(name.encode("utf-8"))
+        return "must be a non-empty string"
+    size = len(name.encode("utf-8", errors="surrogatepass"))
     if size > 255:
-        raise invalid(f"name: at most 255 bytes (UTF-8), got {size}")
-    bad = sorted({c for c in name if not (c.isalnum() or c in "_ -")})
+        return f"at most 255 bytes (UTF-8), got {size}"
+    bad = sorted({c for c in name if not _NAME_CHARS.fullmatch(c)})
     if bad:
-        raise invalid(
-            f"name: characters {''.join(bad)!r} not allowed "
-            "(letters, digits, '_', CJK, space and '-' only)"
+        return (
+            f"characters {''.join(bad)!r} not allowed "
+            "(ASCII letters, digits, '_', Chinese characters, space and '-' only)"
         )
+    if all(c in _NAME_SEPARATORS for c in name):
+        return "needs at least one letter, digit, '_' or Chinese character"
+    return None
+
+
+def _check_name(name: Any) -> None:
+    problem = name_problem(name)
+    if problem is not None:
+        raise invalid(f"name: {problem}")
 
 
 def _check_trigger(trigger: Any, *, now: datetime, tz: ZoneInfo) -> None:
@@ -182,7 +257,7 @@ def _check_periodical(spec: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> N
         if unit.lower() == "week":
             ok = isinstance(p, str) and p.upper() in WEEKDAYS
         else:
-            ok = isinstance(p, str) and len(p) == 2 and p.isdigit() and 1 <= int(p) <= 31
+            ok = isinstance(p, str) and wire.MONTH_POINT_RE.fullmatch(p) is not None
         if not ok:
             expected = "MON..SUN" if unit.lower() == "week" else '"01".."31" (strings)'
             raise time_invalid(f"{where}.point: {p!r} is not one of {expected}")
@@ -191,7 +266,7 @@ def _check_periodical(spec: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> N
 def _zone_type(spec: Mapping[str, Any], kind: str) -> None:
     # API.md section 3 decision: zone_type outside 1/2 is rejected with 28100.
     zone = spec.get("zone_type")
-    if isinstance(zone, bool) or zone not in (1, 2):
+    if isinstance(zone, bool) or not isinstance(zone, int) or zone not in (1, 2):
         raise invalid(f"trigger.{kind}.zone_type must be 1 or 2, got {zone!r}")
 
 
@@ -384,7 +459,7 @@ def validate_batch(body: Any) -> list[dict[str, Any]]:
     """The ``requests`` of a batch push, or a global error (no partial results, section 6).
 
     21015: the envelope is wrong (not an object, ``requests`` missing, empty or over 500);
-    21016: a request's fields fail their checks; 21003: a target appears twice.
+    21016: a request's fields fail their checks; 21003: a target or a cid appears twice.
     """
     envelope = batch_envelope_error
     check = _batch_error(wire.BATCH_CHECK_FAILED)
@@ -394,6 +469,7 @@ def validate_batch(body: Any) -> list[dict[str, Any]]:
     if not 1 <= len(requests) <= MAX_BATCH:
         raise envelope(f"requests: 1..{MAX_BATCH} entries allowed, got {len(requests)}")
     seen: set[str] = set()
+    cids: set[str] = set()
     for i, item in enumerate(requests):
         where = f"requests[{i}]"
         if not isinstance(item, dict):
@@ -420,6 +496,15 @@ def validate_batch(body: Any) -> list[dict[str, Any]]:
             check_message(item["message"], f"{where}.message", check)
         if "options" in item:
             check_options(item["options"], f"{where}.options", check)
-        if "custom_args" in item and not isinstance(item["custom_args"], dict | str):
+            cid = item["options"].get("cid")
+            # "All target or cid values must be unique within a batch."
+            if cid is not None and cid in cids:
+                raise WireError(
+                    400, wire.BATCH_VALUE_INVALID, f"{where}.options.cid {cid!r} appears twice"
+                )
+            if cid is not None:
+                cids.add(cid)
+        if "custom_args" in item and not isinstance(item["custom_args"], dict):
+            # Typed "object" by the batch page (schedules also take text; see section 5).
             raise check(f"{where}.custom_args must be an object")
     return requests

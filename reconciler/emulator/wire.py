@@ -17,6 +17,7 @@ SCHEDULE_AUTH: Final = 28101
 SCHEDULE_PUSH_INVALID: Final = 28102
 SCHEDULE_TIME_INVALID: Final = 28103
 SCHEDULE_NOT_FOUND: Final = 28104
+SCHEDULE_NO_TARGET: Final = 28105
 SCHEDULE_INTERNAL: Final = 28200
 SCHEDULE_TIMEOUT: Final = 28203
 
@@ -27,6 +28,27 @@ BATCH_VALUE_INVALID: Final = 21003
 BATCH_REQUEST_INVALID: Final = 21015
 BATCH_CHECK_FAILED: Final = 21016
 BATCH_RATE_LIMITED: Final = 23008
+BATCH_NO_PERMISSION: Final = 21038
+BATCH_PAYMENT_DUE: Final = 21043
+BATCH_IP_NOT_ALLOWED: Final = 23009
+BATCH_INTERNAL: Final = 21009
+
+# Global batch errors a fault can inject (docs/emulator.md): all HTTP 400, whole batch refused,
+# nothing sent. 23008 here is the whole call over the quota (the page files it at 400 too).
+BATCH_FAULT_MESSAGES: Final[dict[int, str]] = {
+    BATCH_NO_PERMISSION: "the app has no push permission",
+    BATCH_PAYMENT_DUE: "the app has no push permission: payment outstanding",
+    BATCH_IP_NOT_ALLOWED: "the IP address is not on the app's allow-list",
+    BATCH_INTERNAL: "internal system error, do not retry",
+    BATCH_RATE_LIMITED: "API rate limit exceeded",
+}
+
+NO_TARGET_MESSAGE: Final = (
+    "The push task is invalid. There is no push target for the scheduled time"
+)
+RATE_LIMIT_MESSAGE: Final = "rate limit exceeded"
+# The page shows this on list, detail and msg-ids answers and on error answers.
+JSON_UTF8: Final = "application/json; charset=utf-8"
 
 PAGE_SIZE: Final = 50  # API.md section 3: "50 per page"
 MAX_BODY_BYTES: Final = 128 * 1024  # not published; a generous bound for one schedule body
@@ -34,20 +56,26 @@ MAX_BODY_BYTES: Final = 128 * 1024  # not published; a generous bound for one sc
 MAX_BATCH_BODY_BYTES: Final = 8 * 1024 * 1024
 MAX_CONTENT_BYTES: Final = 4000  # API.md section 5: notification / message content
 APP_KEY_LENGTH: Final = 24  # API.md section 1
+# Not published: deeper bodies are refused before anything walks them recursively. Manifests
+# nest at most 100 levels, so every body the client can send fits.
+MAX_DEPTH: Final = 128
 
-_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-_TIME_RE = re.compile(r"^\d{2}:\d{2}:\d{2}$")
+# ASCII digits only: "\d" would also take "２０２７" or "²" (docs/emulator.md, formats).
+_DATETIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+_TIME_RE = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}")
+MONTH_POINT_RE: Final = re.compile(r"0[1-9]|[12][0-9]|3[01]")
 DATETIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 
 
 class WireError(Exception):
     """An error answer: HTTP status plus the vendor's ``{"error": {code, message}}`` body."""
 
-    def __init__(self, status: int, code: int, message: str) -> None:
+    def __init__(self, status: int, code: int, message: str, *, fault: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.fault = fault  # the injected fault this answer stands for, if any (request log)
 
     def body(self) -> dict[str, Any]:
         return error_body(self.code, self.message)
@@ -85,7 +113,7 @@ def not_found(schedule_id: str) -> WireError:
 
 def parse_datetime(value: object) -> datetime | None:
     """A naive ``datetime`` from ``"yyyy-MM-dd HH:mm:ss"`` (complete, zero-padded), or None."""
-    if not isinstance(value, str) or not _DATETIME_RE.match(value):
+    if not isinstance(value, str) or not _DATETIME_RE.fullmatch(value):
         return None
     try:
         return datetime.strptime(value, DATETIME_FORMAT)
@@ -95,7 +123,7 @@ def parse_datetime(value: object) -> datetime | None:
 
 def parse_time_of_day(value: object) -> time | None:
     """A ``time`` from ``"HH:mm:ss"`` (24 h, zero-padded), or None."""
-    if not isinstance(value, str) or not _TIME_RE.match(value):
+    if not isinstance(value, str) or not _TIME_RE.fullmatch(value):
         return None
     try:
         return datetime.strptime(value, "%H:%M:%S").time()

@@ -30,7 +30,7 @@ REJECTED: list[tuple[str, Any, int]] = [
     ("missing-name", modified(SINGLE, "name", DELETE), 28100),
     ("missing-enabled", modified(SINGLE, "enabled", DELETE), 28100),
     ("missing-trigger", modified(SINGLE, "trigger", DELETE), 28100),
-    ("missing-push", modified(SINGLE, "push", DELETE), 28100),
+    ("missing-push", modified(SINGLE, "push", DELETE), 28102),
     ("unknown-section", {**SINGLE, "lifecycle": {"prevent_destroy": True}}, 28100),
     ("empty-name", modified(SINGLE, "name", ""), 28100),
     ("name-not-string", modified(SINGLE, "name", 42), 28100),
