@@ -365,6 +365,11 @@ class Schedule(StrictModel):
                 f"{value!r} contains {shown}; names may hold letters, digits, _ and Chinese "
                 "characters (API.md 2)"
             )
+        if all(c in " -" for c in value):
+            fail(
+                f"{value!r} has only spaces and hyphens; a name needs at least one letter, "
+                "digit, _ or Chinese character"
+            )
         return value
 
     @property
