@@ -87,7 +87,9 @@ _AUDIENCE_OPTIONS: dict[str, str] = {
 }
 
 # Global batch errors (API.md section 6): the whole call failed, nothing was sent, and every
-# later batch would fail the same way. What each means and what to do about it.
+# later batch would fail the same way. What each means and what to do about it. None of them is
+# sent again by ``send_batches``; 21009 in particular is "do not retry" on the page (the client
+# does not retry a 400 either, see tests/batch/test_global_errors.py).
 GLOBAL_ERRORS: dict[int, tuple[str, str]] = {
     21004: (
         "basic authentication failed",
@@ -109,6 +111,13 @@ GLOBAL_ERRORS: dict[int, tuple[str, str]] = {
     21009: (
         "internal error of the EngageLab server (not to be retried)",
         "contact EngageLab support; do not repeat the send blindly",
+    ),
+    # 23008 for a whole call (no results): nothing was sent, so the client retried it with
+    # backoff (API.md section 6: retry what failed for the rate limit); this is the give-up.
+    23008: (
+        "the whole batch was over the app's push quota (API rate limit), also after the "
+        "client's retries",
+        "wait a minute and send again; the quota is shared with the app's other pushes",
     ),
     21003: ("a parameter value is invalid", "check the request with --dry-run"),
     21015: ("the request parameters are invalid", "check the request with --dry-run"),

@@ -11,7 +11,7 @@ import json
 import engagelab
 import pytest
 
-from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator
+from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults
 
 
 @pytest.fixture
@@ -155,3 +155,48 @@ def test_sdk_sends_a_batch_push_by_alias(sdk: engagelab.Client) -> None:
     )
     result = sdk.push.batch_by_alias(param)
     assert result.results["user_alias_1"].success is True
+
+
+def one_batch() -> engagelab.BatchPushParam:
+    notification = engagelab.NotificationMessage(
+        android=engagelab.AndroidNotification(alert="Hi, Push!", title="Send to Android")
+    )
+    return engagelab.BatchPushParam(
+        requests=[
+            engagelab.BatchPushRequest(
+                target="registration_id_1", platform="android", notification=notification
+            )
+        ]
+    )
+
+
+@pytest.mark.parametrize("code", [21038, 21043, 23009, 21009, 23008])
+def test_sdk_sees_each_global_batch_error(
+    sdk: engagelab.Client, emulator: Emulator, code: int
+) -> None:
+    """Each injected global batch error reaches the SDK as ApiError with HTTP 400 and its code;
+    nothing was sent."""
+    emulator.faults = Faults(batch_error=code)
+    with pytest.raises(engagelab.ApiError) as caught:
+        sdk.push.batch_by_regid(one_batch())
+    assert (caught.value.status_code, caught.value.error.code) == (400, code)
+    assert emulator.pushes() == []
+
+
+def test_sdk_sees_the_page_shaped_rate_limit(sdk: engagelab.Client, emulator: Emulator) -> None:
+    """rate_limit_shape "28100": the SDK gets ApiError 400 / 28100 "rate limit exceeded"."""
+    emulator.faults = Faults(rate_limit=1, rate_limit_shape="28100")
+    sdk.schedule.list(1)
+    with pytest.raises(engagelab.ApiError) as caught:
+        sdk.schedule.list(1)
+    assert (caught.value.status_code, caught.value.error.code) == (400, 28100)
+    assert "rate limit exceeded" in str(caught.value.error.message)
+
+
+def test_sdk_sees_no_push_target(sdk: engagelab.Client, emulator: Emulator) -> None:
+    """no_target_rate 1: a create reaches the SDK as ApiError 404 / 28105."""
+    emulator.faults = Faults(no_target_rate=1.0)
+    with pytest.raises(engagelab.ApiError) as caught:
+        sdk.schedule.create(task())
+    assert (caught.value.status_code, caught.value.error.code) == (404, 28105)
+    assert emulator.schedules() == []
