@@ -123,6 +123,36 @@ def emulator() -> None:
     help="Schedule requests per second before 429 answers.",
 )
 @_opt(
+    "--rate-limit-shape",
+    env="RATE_LIMIT_SHAPE",
+    default="429",
+    show_default=True,
+    type=click.Choice(["429", "28100"]),
+    help="How an over-the-limit request is answered: 429 with Retry-After, or 400/28100.",
+)
+@_opt(
+    "--no-target-rate",
+    env="NO_TARGET_RATE",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Fraction of valid schedule creates/updates answered 404/28105.",
+)
+@_opt(
+    "--batch-error",
+    env="BATCH_ERROR",
+    default=None,
+    type=click.Choice(["21038", "21043", "23009", "21009", "23008"]),
+    help="Global batch error (HTTP 400) answered to batch push calls.",
+)
+@_opt(
+    "--batch-error-rate",
+    env="BATCH_ERROR_RATE",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="With --batch-error: fraction of batch calls answered with it.",
+)
+@_opt(
     "--batch-qps",
     env="BATCH_QPS",
     default=None,
@@ -172,6 +202,10 @@ def serve(ctx: click.Context, /, **kw: Any) -> int:
         commit_then_timeout_rate=kw["commit_then_timeout_rate"],
         hang_seconds=kw["hang_seconds"],
         rate_limit=kw["rate_limit"],
+        rate_limit_shape=kw["rate_limit_shape"],
+        no_target_rate=kw["no_target_rate"],
+        batch_error=int(kw["batch_error"]) if kw["batch_error"] else None,
+        batch_error_rate=kw["batch_error_rate"],
         batch_qps=kw["batch_qps"],
         churn_per_page=kw["churn_per_page"],
         fire_error_rate=kw["fire_error_rate"],

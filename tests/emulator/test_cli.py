@@ -84,3 +84,39 @@ def test_port_in_use_is_reported() -> None:
         result = CliRunner().invoke(cli, ["emulator", "serve", "--port", str(port)])
     assert result.exit_code == 1
     assert "cannot listen" in result.output
+
+
+def test_serve_takes_the_new_fault_switches_and_dates_by_its_clock() -> None:
+    """--rate-limit-shape, --no-target-rate and --batch-error reach the faults; answers carry
+    one Date header, the emulated --now, not the machine's time."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "--now", "2027-01-04T09:00:00+00:00",
+         "emulator", "serve", "--port", "0", "--rate-limit-shape", "28100",
+         "--no-target-rate", "1", "--batch-error", "21009", "--batch-error-rate", "0.5"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+        with httpx.Client(base_url=url, auth=AUTH, timeout=10) as client:
+            faults = client.get("/_emulator/faults")
+            created = client.post("/v4/schedules", json=single("x"))
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    wanted = {
+        "rate_limit_shape": "28100",
+        "no_target_rate": 1.0,
+        "batch_error": 21009,
+        "batch_error_rate": 0.5,
+    }
+    assert {k: faults.json()[k] for k in wanted} == wanted
+    assert created.status_code == 404
+    assert faults.headers.get_list("date") == ["Mon, 04 Jan 2027 09:00:00 GMT"]
