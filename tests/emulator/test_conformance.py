@@ -6,6 +6,7 @@ Every test runs twice through ``api``: over real HTTP (uvicorn on 127.0.0.1) and
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -482,3 +483,137 @@ def test_a_single_time_within_the_year_still_validates(api: httpx.Client) -> Non
     create(api, single(time=at(timedelta(days=30))))
     body = json.loads(json.dumps(periodical(time_unit="week", point=["mon", "FRI"])))
     create(api, body)
+
+
+# ----------------------------------------------------------------------------- vendor examples
+# The page's own request bodies, verbatim but for the dates (moved into the emulator's window:
+# the page's 2022/2024 dates are in the past for it).
+
+VENDOR_PUSH: dict[str, Any] = {
+    "from": "push",
+    "to": {"registration_id": ["1a0018970ab49abda3e", "100d85590955c1d2793"]},
+    "body": {
+        "platform": "android",
+        "notification": {
+            "alert": "Scheduled task from API",
+            "android": {"title": "Scheduled task from API", "extras": {"key1": "value1"}},
+        },
+        "options": {"time_to_live": 60},
+    },
+    "request_id": "12345",
+    "custom_args": {"Engagelab": "push to you"},
+}
+VENDOR_PERIODICAL = {
+    "start": "2027-01-01 00:00:00",
+    "end": "2027-02-10 00:00:00",
+    "time": "12:00:00",
+    "time_unit": "day",
+    "point": [],
+    "zone_type": 1,
+}
+VENDOR_SCHEDULES = [
+    (
+        "single",
+        {
+            "name": "Timed Push Example_single",
+            "enabled": True,
+            "trigger": {"single": {"time": "2027-11-23 19:20:00", "zone_type": 1}},
+            "push": VENDOR_PUSH,
+        },
+    ),
+    (
+        "periodical",
+        {
+            "name": "Timed Push Example_periodical",
+            "enabled": True,
+            "trigger": {"periodical": VENDOR_PERIODICAL},
+            "push": VENDOR_PUSH,
+        },
+    ),
+    (
+        "intelligent",
+        {
+            "name": "Intelligent delivery",
+            "enabled": True,
+            "trigger": {"intelligent": {"backup_time": "2027-02-01 00:00:00"}},
+            "push": VENDOR_PUSH,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "body", [b for _, b in VENDOR_SCHEDULES], ids=[i for i, _ in VENDOR_SCHEDULES]
+)
+def test_vendor_schedule_examples_are_accepted(api: httpx.Client, body: dict[str, Any]) -> None:
+    """The page's three create examples are accepted and read back as sent."""
+    sid = create(api, body)
+    [detail] = api.get(f"/v4/schedules/{sid}").json()
+    assert detail == {"schedule_id": sid, **body}
+
+
+def test_vendor_update_examples(api: httpx.Client) -> None:
+    """The page's "correct" updates (platform to iOS; end extended) succeed, its "wrong" ones
+    (only the platform; only the end) are refused with 400."""
+    sid = create(api, VENDOR_SCHEDULES[1][1])
+    ios_push = copy.deepcopy(VENDOR_PUSH)
+    ios_push["body"]["platform"] = "ios"
+    ios_push["body"]["notification"] = {
+        "alert": "API Terminal Scheduled Task",
+        "ios": {"alert": {"title": "hello", "body": "welcome"}, "extras": {"key1": "value1"}},
+    }
+    right = {
+        "name": "Scheduled Push Example",
+        "enabled": True,
+        "trigger": {"periodical": VENDOR_PERIODICAL},
+        "push": ios_push,
+    }
+    assert api.put(f"/v4/schedules/{sid}", json=right).status_code == 200
+    extended = modified(right, "trigger.periodical.end", "2027-03-10 00:00:00")
+    assert api.put(f"/v4/schedules/{sid}", json=extended).json()["trigger"] == extended["trigger"]
+    for wrong in (
+        {"push": {"body": {"platform": "ios"}}},
+        {"trigger": {"periodical": {"end": "2027-03-10 00:00:00"}}},
+    ):
+        assert api.put(f"/v4/schedules/{sid}", json=wrong).status_code == 400
+
+
+def test_vendor_regid_batch_example_is_accepted(api: httpx.Client) -> None:
+    """The batch page's registration-id example (builder_id, extras, apns_production,
+    custom_args, an iOS "+1" badge) gets a msg_id per target."""
+    body = {
+        "requests": [
+            {
+                "target": "registration_id_1",
+                "platform": "android",
+                "notification": {
+                    "android": {
+                        "alert": "Hi, Push!",
+                        "title": "Send to Android",
+                        "builder_id": 1,
+                        "extras": {"newsid": 321},
+                    }
+                },
+                "options": {"time_to_live": 60, "apns_production": False},
+                "custom_args": {"business": "info"},
+            },
+            {
+                "target": "registration_id_2",
+                "platform": "ios",
+                "notification": {
+                    "ios": {
+                        "alert": "Hi, MTPush!",
+                        "sound": "default",
+                        "badge": "+1",
+                        "extras": {"newsid": 321},
+                    }
+                },
+                "options": {"time_to_live": 60, "apns_production": False},
+            },
+        ]
+    }
+    results = api.post("/v4/batch/push/regid", json=body).json()["results"]
+    assert {t: r["success"] for t, r in results.items()} == {
+        "registration_id_1": True,
+        "registration_id_2": True,
+    }
