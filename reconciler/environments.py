@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from reconciler import yamlfull
+from reconciler import files, yamlfull
 from reconciler.config import DATA_CENTERS
 from reconciler.errors import ConfigError
 from reconciler.ignore import NO_RULES, IgnoreRules, parse_rules
@@ -54,7 +54,7 @@ DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable
 DEFAULT_FIRE_GUARD_MINUTES = 5.0
 DEFAULT_MASS_DELETE_RATIO = 0.3
 DEFAULT_MAX_ACTIVE = 1000  # API.md 2.4: active tasks per app
-MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_BYTES = files.MAX_CONFIG_BYTES
 DATA_CENTER_NAMES = tuple(DATA_CENTERS)
 
 TOP_KEYS = ("environments", "default")
@@ -161,12 +161,11 @@ def load_environments(path: Path, *, required: bool = False) -> EnvironmentSet:
     path = Path(path)
     base = path.parent
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"the config file {path} is larger than 1 MiB; it should hold a few environments",
-                hint="check --config / RECONCILER_CONFIG: is it the right file?",
-            )
-        text = path.read_text(encoding="utf-8")
+        # A regular file only, and at most MAX_CONFIG_BYTES of it: a FIFO would block the
+        # command forever, /dev/zero would fill the memory.
+        raw = files.read_regular(path, limit=MAX_CONFIG_BYTES)
+        # Newlines as read_text gave them (universal newlines), for the same line numbers.
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         if required:
             raise ConfigError(
@@ -174,6 +173,12 @@ def load_environments(path: Path, *, required: bool = False) -> EnvironmentSet:
                 hint="check --config / RECONCILER_CONFIG, or drop it to use the defaults",
             ) from None
         return EnvironmentSet((_build(DEFAULT_ENV, {}, base, None),), None, path, False)
+    except files.UnusableFileError as exc:
+        raise ConfigError(
+            f"cannot read the config file {path}: {files.reason(exc)}",
+            hint="check --config / RECONCILER_CONFIG: it must name a readable UTF-8 YAML file "
+            "that holds a few environments",
+        ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"cannot read the config file {path}: {exc}",

@@ -23,6 +23,7 @@ them into a message and an exit code; nothing else prints tracebacks or calls ``
     ├── StateError                   the state file
     │   ├── StateCorruptError        unreadable / wrong schema (points at the .backup)
     │   ├── StateBindingError        bound to another app or endpoint
+    │   ├── StateInvariantError      parses, but names, ids or journal contradict each other
     │   └── StateLockedError         another apply holds the lock
     ├── PlanError
     │   ├── UnsafePlanError          safety rules refused the plan (all reasons listed)
@@ -198,6 +199,26 @@ class StateCorruptError(StateError):
 
 class StateBindingError(StateError):
     """The state file belongs to another app or endpoint."""
+
+
+class StateInvariantError(StateError):
+    """A state file that parses but contradicts itself; each problem comes with its repair.
+
+    Raised on load, before any request: acting on such a file can leave two live tasks of one
+    schedule or delete a task no name manages.
+    """
+
+    def __init__(self, path: object, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(
+            f"  - {message}\n    repair: {repair}" for message, repair in self.problems
+        )
+        super().__init__(
+            f"the state file {path} is inconsistent ({len(self.problems)} problem(s)); nothing "
+            f"was sent:\n{lines}",
+            hint="run the repair commands above (with the same --config / --env as this "
+            "command); each keeps the previous file as the .backup",
+        )
 
 
 class StateLockedError(StateError):

@@ -8,9 +8,10 @@ and positions, so which one ran never shows in the result.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -20,13 +21,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from reconciler import yamlfast
+from reconciler import files, yamlfast
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest_messages import describe_error
 from reconciler.models import Schedule, name_warning
 from reconciler.yamlfast import PathKey, Position
 
-MAX_FILE_BYTES = 1024 * 1024
+MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -111,30 +112,88 @@ def load_manifests(paths: Sequence[Path], *, now: datetime, tz: ZoneInfo) -> Man
 
 
 def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Problem]]:
-    """The files to load (path, display name), in a stable order, and unusable paths."""
+    """The files to load (path, display name), in a stable order, and unusable paths.
+
+    Symbolic links inside a searched directory are followed while they stay inside it (a
+    linked sub-directory's schedules are as much part of the tree as any other); one that
+    leads outside is an error, never skipped: skipping would plan its schedules as deletes,
+    and following would read any file the link names (``x.yaml -> ../.env``) into messages.
+    A file reached twice (through a link and directly) is loaded once.
+    """
     found: list[tuple[Path, str]] = []
     problems: list[Problem] = []
     seen: set[str] = set()
 
     def add(path: Path, display: str) -> None:
-        key = os.path.normcase(os.path.abspath(path))
+        key = os.path.normcase(os.path.realpath(path))
         if key not in seen:
             seen.add(key)
             found.append((path, display))
 
     for given in paths:
         if given.is_dir():
-            for root, dirs, names in os.walk(given):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    if name.endswith(SUFFIXES) and not name.startswith("."):
-                        full = Path(root, name)
-                        add(full, full.as_posix())
+            _walk(given, add, problems)
         elif given.exists():
             add(given, given.as_posix())
+        elif given.is_symlink():
+            problems.append(Problem(given.as_posix(), None, None, _BROKEN_LINK))
         else:
             problems.append(Problem(given.as_posix(), None, None, "no such file or directory"))
     return found, problems
+
+
+_BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
+
+
+def _inside(real: str, root: str) -> bool:
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _walk(
+    given: Path, add: Callable[[Path, str], None], problems: list[Problem]
+) -> None:
+    """Every manifest file under ``given``, following links that stay inside it."""
+    root = os.path.realpath(given)
+    visited: set[str] = set()
+
+    def outside(full: str, kind: str) -> Problem:
+        return Problem(
+            Path(full).as_posix(),
+            None,
+            None,
+            f"is a symbolic link to a {kind} outside {given.as_posix()}; manifests are read "
+            "only inside the manifest directory (copy it in, or point `manifests:` at the "
+            "directory that holds it)",
+        )
+
+    for dirpath, dirs, names in os.walk(given, followlinks=True):
+        visited.add(os.path.realpath(dirpath))
+        keep: list[str] = []
+        for d in sorted(dirs):
+            if d.startswith("."):
+                continue
+            full = os.path.join(dirpath, d)
+            if os.path.islink(full):
+                real = os.path.realpath(full)
+                if not _inside(real, root):
+                    problems.append(outside(full, "directory"))
+                    continue
+                if real in visited:  # a loop, or a directory that is walked anyway
+                    continue
+            keep.append(d)
+        dirs[:] = keep
+        for name in sorted(names):
+            if not name.endswith(SUFFIXES) or name.startswith("."):
+                continue
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                if not os.path.exists(full):
+                    problems.append(Problem(Path(full).as_posix(), None, None, _BROKEN_LINK))
+                    continue
+                if not _inside(os.path.realpath(full), root):
+                    problems.append(outside(full, "file"))
+                    continue
+            add(Path(full), Path(full).as_posix())
 
 
 @dataclass
@@ -172,20 +231,18 @@ def _load_file(path: Path, display: str, context: dict[str, Any]) -> _FileResult
 def _read(path: Path, display: str, problems: list[Problem]) -> str | None:
     """The file's text, or ``None`` after adding the reason it cannot be used."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        # Regular files only (a FIFO would block forever) and at most the cap.
+        data = files.read_regular(path, limit=MAX_FILE_BYTES)
+    except files.UnusableFileError as exc:
+        message = (
+            "file is larger than 1 MiB; a manifest file holds a few schedules — split it"
+            if exc.errno == errno.EFBIG
+            else f"cannot read the file: {files.reason(exc)}"
+        )
+        problems.append(Problem(display, None, None, message))
+        return None
     except OSError as exc:
         problems.append(Problem(display, None, None, f"cannot read the file: {exc.strerror}"))
-        return None
-    if len(data) > MAX_FILE_BYTES:
-        problems.append(
-            Problem(
-                display,
-                None,
-                None,
-                "file is larger than 1 MiB; a manifest file holds a few schedules — split it",
-            )
-        )
         return None
     nul = data.find(b"\x00")
     if nul != -1:

@@ -8,6 +8,9 @@ use it against the wrong app.
 - ``StateStore``: load (strict, with errors that point at the ``.backup``), atomic save (temp file,
   fsync, previous version kept as ``<path>.backup``, rename, fsync of the directory) and an
   exclusive ``flock`` on ``<path>.lock`` that names its holder.
+- ``invariant_problems``: what makes a parsed state unusable although it matches the schema
+  (two names on one schedule_id, a name twice, a journal entry at odds with the entries), each
+  with the ``reconciler state rm`` command that repairs it; ``load`` refuses such a state.
 - ``binding_for`` / ``check_binding``: a state file is bound to one endpoint + AppKey (by hash; the
   AppKey itself is never written).
 - ``get_entry``, ``record_create``, ``record_update``, ``forget``, ``rename``, ``begin_pending``,
@@ -29,7 +32,7 @@ import stat
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +42,14 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reconciler.errors import StateBindingError, StateCorruptError, StateError, StateLockedError
+from reconciler import files
+from reconciler.errors import (
+    StateBindingError,
+    StateCorruptError,
+    StateError,
+    StateInvariantError,
+    StateLockedError,
+)
 
 STATE_VERSION = 1
 
@@ -231,6 +241,159 @@ def get_entry(state: State, name: str, *, path: Path | None = None) -> StateEntr
         ) from None
 
 
+# --------------------------------------------------------------------------- invariants
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken invariant of a state file and the command that repairs it."""
+
+    message: str
+    repair: str
+
+
+def _rm(name: str, *, pending: bool = False, force: bool = False) -> str:
+    flags = (" --pending" if pending else "") + (" --force" if force else "")
+    return f"reconciler state rm{flags} {shlex.quote(name)}"
+
+
+def debt_of(state: State, name: str, *, keep_entries: bool) -> str | None:
+    """The old task the journal entry of ``name`` still has to delete, if nobody else holds it.
+
+    A journalled delete, or a replace, owes the deletion of its ``old_schedule_id``; dropping
+    that entry leaves the old task firing with nobody to delete it, unless a remaining entry
+    manages that id (then there is no debt, the journal was wrong) or another journal entry
+    owes the same deletion. ``keep_entries``: whether the state entries stay (``rm --pending``)
+    or the name's entry goes too (``rm``).
+    """
+    p = state.pending.get(name)
+    if p is None or p.op not in ("delete", "replace") or not p.old_schedule_id:
+        return None
+    old = p.old_schedule_id
+    for other, entry in state.entries.items():
+        if entry.schedule_id == old and (keep_entries or other != name):
+            return None
+    for other, q in state.pending.items():
+        if other != name and q.old_schedule_id == old:
+            return None
+    return old
+
+
+def invariant_problems(
+    state: State, duplicates: Mapping[str, Sequence[str]] | None = None
+) -> list[Violation]:
+    """Every invariant ``state`` breaks, each with its repair; empty when the state is usable.
+
+    The invariants: one name per schedule_id (two names on one id make two applies delete and
+    recreate one task and leave another unmanaged), one entry per name (``duplicates``: names
+    a JSON object held twice, as a bad merge of the file leaves them; only the last survives
+    parsing), and every journal entry consistent with the entries (it never owes the deletion
+    of a task an entry manages, and a replace journals the task its entry still holds).
+    """
+    out: list[Violation] = []
+    dups = duplicates or {}
+    for name in sorted(set(dups.get("entries", ()))):
+        sid = state.entries[name].schedule_id if name in state.entries else "?"
+        out.append(
+            Violation(
+                f"the name {name!r} appears more than once under `entries` (two versions of the "
+                f"file merged?); only the last one (schedule_id {sid}) was read",
+                f"`{_rm(name)}`, then `reconciler plan` lists the tasks named {name!r}; adopt "
+                f"the right one with `reconciler import {shlex.quote(name + '=SCHEDULE_ID')}`",
+            )
+        )
+    for name in sorted(set(dups.get("pending", ()))):
+        force = debt_of(state, name, keep_entries=True) is not None
+        out.append(
+            Violation(
+                f"the name {name!r} appears more than once under `pending` (two versions of the "
+                "file merged?); only the last journal entry was read",
+                f"`{_rm(name, pending=True, force=force)}` and then `reconciler plan`",
+            )
+        )
+    by_id: dict[str, list[str]] = {}
+    for name in sorted(state.entries):
+        by_id.setdefault(state.entries[name].schedule_id, []).append(name)
+    for sid, names in sorted(by_id.items()):
+        if len(names) < 2:
+            continue
+        listed = " and ".join(repr(n) for n in names)
+        options = " or ".join(f"`{_rm(n)}`" for n in names)
+        out.append(
+            Violation(
+                f"the names {listed} all point at schedule_id {sid}; one task can back only one "
+                "name (two versions of the file merged?)",
+                f"forget the names whose manifest does not describe task {sid}: {options}; then "
+                "`reconciler plan` shows their own tasks as conflicts to adopt with "
+                "`reconciler import NAME=SCHEDULE_ID`",
+            )
+        )
+    old_ids: dict[str, str] = {}
+    for key in sorted(state.pending):
+        p = state.pending[key]
+        force = debt_of(state, key, keep_entries=True) is not None
+        repair = f"`{_rm(key, pending=True, force=force)}` and then `reconciler plan`"
+        entry = state.entries.get(key)
+        if p.name != key:
+            out.append(
+                Violation(f"the journal entry under {key!r} is about {p.name!r}", repair)
+            )
+            continue
+        old = p.old_schedule_id
+        if p.op in ("delete", "replace") and not old:
+            out.append(
+                Violation(f"the journalled {p.op} of {key!r} names no old schedule_id", repair)
+            )
+            continue
+        if old is None:
+            continue
+        owners = [n for n, e in state.entries.items() if e.schedule_id == old and n != key]
+        if owners:
+            out.append(
+                Violation(
+                    f"the journalled {p.op} of {key!r} is about schedule_id {old}, which the "
+                    f"entry {owners[0]!r} manages: finishing it could delete that task",
+                    repair,
+                )
+            )
+        elif p.op == "delete" and entry is not None and entry.schedule_id == old:
+            out.append(
+                Violation(
+                    f"the journalled delete of {key!r} is about schedule_id {old}, the task its "
+                    "own entry manages: finishing it would delete that task",
+                    repair,
+                )
+            )
+        elif p.op == "replace" and (entry is None or entry.schedule_id != old):
+            holds = f"its entry holds {entry.schedule_id}" if entry else "it has no entry"
+            out.append(
+                Violation(
+                    f"the journalled replace of {key!r} retires schedule_id {old}, but {holds}",
+                    repair,
+                )
+            )
+        elif old in old_ids and p.op in ("delete", "replace"):
+            out.append(
+                Violation(
+                    f"the journal entries {old_ids[old]!r} and {key!r} both retire schedule_id "
+                    f"{old}",
+                    repair,
+                )
+            )
+        if p.op in ("delete", "replace"):
+            old_ids.setdefault(old, key)
+    return out
+
+
+def require_invariants(
+    state: State, *, path: Path, duplicates: Mapping[str, Sequence[str]] | None = None
+) -> None:
+    """Raise ``StateInvariantError`` listing every broken invariant with its repair."""
+    problems = invariant_problems(state, duplicates)
+    if problems:
+        raise StateInvariantError(path, [(v.message, v.repair) for v in problems])
+
+
 # --------------------------------------------------------------------------- lock holder
 
 
@@ -284,7 +447,13 @@ class StateStore:
         now: Callable[[], datetime] = _utcnow,
         poll_interval: float = 0.2,
     ) -> None:
-        self.path = Path(path)
+        self.given = Path(path)
+        # A state file shared between checkouts through a symbolic link is worked on where it
+        # lives: lock, backup and temporary file beside the target, and saves replace the target,
+        # not the link (a lock beside the link would lock nothing the other checkout sees).
+        # Resolved once, so every later step agrees on one file.
+        resolved = os.path.realpath(self.given)
+        self.path = self.given if resolved == os.path.abspath(self.given) else Path(resolved)
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._sleep = sleep
@@ -295,12 +464,31 @@ class StateStore:
     def __repr__(self) -> str:
         return f"StateStore({str(self.path)!r})"
 
+    def own_files(self) -> list[Path]:
+        """The files this store keeps (state, backup, lock, and the link it was named by).
+
+        An output of any command (``plan --out``, ``drift --report``) must never be one of
+        them; the journal of interrupted writes lives inside the state file itself.
+        """
+        return list(dict.fromkeys([self.path, self.backup_path, self.lock_path, self.given]))
+
     # ---- load
 
-    def load(self) -> State:
-        """The state on disk; a fresh ``State`` when there is no file yet."""
+    def load(self, *, check: bool = True) -> State:
+        """The state on disk; a fresh ``State`` when there is no file yet.
+
+        ``check`` (the default) refuses a state that breaks an invariant
+        (``invariant_problems``); only the repair commands read one without.
+        """
+        state, duplicates = self.load_raw()
+        if check:
+            require_invariants(state, path=self.path, duplicates=duplicates)
+        return state
+
+    def load_raw(self) -> tuple[State, dict[str, list[str]]]:
+        """The state on disk (unchecked) and the names its JSON objects held twice."""
         try:
-            raw = self.path.read_bytes()
+            raw = files.read_regular(self.path, limit=files.MAX_STATE_BYTES)
         except FileNotFoundError:
             if self.backup_path.exists():
                 # save() never leaves a backup without the file: someone removed it.
@@ -309,18 +497,23 @@ class StateStore:
                     f"{self.backup_path} exists",
                     hint=self._restore_hint(),
                 ) from None
-            return State()
+            return State(), {}
         except OSError as exc:
             raise StateError(
-                f"cannot read the state file {self.path}: {exc.strerror}",
-                hint="check that the path is a readable file",
+                f"cannot read the state file {self.path}: {files.reason(exc)}",
+                hint="check that the path is a readable regular file",
             ) from exc
-        return parse_state(raw, path=self.path, hint=self._restore_hint)
+        duplicates: dict[str, list[str]] = {}
+        state = parse_state(raw, path=self.path, hint=self._restore_hint, duplicates=duplicates)
+        return state, duplicates
 
     def _restore_hint(self) -> str:
         target, backup = shlex.quote(str(self.path)), shlex.quote(str(self.backup_path))
         try:
-            previous = parse_state(self.backup_path.read_bytes(), path=self.backup_path)
+            previous = parse_state(
+                files.read_regular(self.backup_path, limit=files.MAX_STATE_BYTES),
+                path=self.backup_path,
+            )
         except FileNotFoundError:
             return (
                 f"there is no backup at {self.backup_path}; rebuild the state by adopting the "
@@ -420,13 +613,7 @@ class StateStore:
         with their process, so a crashed apply never leaves a stale lock behind.
         """
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StateError(
-                f"cannot open the lock file {self.lock_path}: {exc.strerror}",
-                hint="check that its directory is writable",
-            ) from exc
+        fd = self._open_lock()
         try:
             self._acquire(fd, max(0.0, timeout))
             holder = LockHolder(
@@ -445,6 +632,43 @@ class StateStore:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+    def _open_lock(self) -> int:
+        """Open ``<path>.lock`` without following a link and make sure it is ours to truncate.
+
+        The holder's details are written into the lock file (truncating it first): a lock file
+        that is a symbolic link, a hard link or anything but a regular file would make that
+        write land on another file, so it is refused instead (``O_NOFOLLOW``; ``O_NONBLOCK``
+        so that a FIFO in its place cannot block the open).
+        """
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+        hint = (
+            f"remove {self.lock_path} (the reconciler creates it again; it holds only the "
+            "name of the command holding the lock) and check who created it"
+        )
+        try:
+            fd = os.open(self.lock_path, flags, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StateError(
+                    f"the lock file {self.lock_path} is a symbolic link; refusing to follow it "
+                    "(writing the lock holder through it would overwrite its target)",
+                    hint=hint,
+                ) from exc
+            raise StateError(
+                f"cannot open the lock file {self.lock_path}: {exc.strerror}",
+                hint="check that its directory is writable and that it is a regular file",
+            ) from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            os.close(fd)
+            what = "not a regular file" if not stat.S_ISREG(info.st_mode) else "hard-linked"
+            raise StateError(
+                f"the lock file {self.lock_path} is {what}; refusing to write the lock holder "
+                "into it",
+                hint=hint,
+            )
+        return fd
 
     def _acquire(self, fd: int, timeout: float) -> None:
         deadline = self._monotonic() + timeout
@@ -473,8 +697,18 @@ class StateStore:
         )
 
 
-def parse_state(raw: bytes, *, path: Path, hint: str | Callable[[], str] | None = None) -> State:
-    """Validate the bytes of a state file; every failure names ``path``."""
+def parse_state(
+    raw: bytes,
+    *,
+    path: Path,
+    hint: str | Callable[[], str] | None = None,
+    duplicates: dict[str, list[str]] | None = None,
+) -> State:
+    """Validate the bytes of a state file; every failure names ``path``.
+
+    ``duplicates``, when given, receives the names found twice under ``entries`` / ``pending``
+    (JSON allows repeated keys and keeps the last; a merge of two versions produces them).
+    """
 
     def corrupt(what: str) -> StateCorruptError:
         text = hint() if callable(hint) else hint
@@ -482,8 +716,20 @@ def parse_state(raw: bytes, *, path: Path, hint: str | Callable[[], str] | None 
 
     if not raw.strip():
         raise corrupt("is empty (a write was probably interrupted)")
+    repeated: list[tuple[str, int]] = []  # (key, id of the object that held it twice)
+
+    def pairs_hook(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    repeated.append((key, id(out)))
+                seen.add(key)
+        return out
+
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, object_pairs_hook=pairs_hook)
     except UnicodeDecodeError:
         raise corrupt("is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -512,6 +758,12 @@ def parse_state(raw: bytes, *, path: Path, hint: str | Callable[[], str] | None 
             if newer
             else "this is not a version any reconciler wrote; restore it from git or the backup",
         )
+    if duplicates is not None and repeated:
+        for section in ("entries", "pending"):
+            holder = data.get(section)
+            found = [key for key, owner in repeated if owner == id(holder)]
+            if found:
+                duplicates[section] = sorted(set(found))
     try:
         return State.model_validate(data)
     except ValidationError as exc:

@@ -89,14 +89,15 @@ def _same(state: Any) -> Any:
 
 def _read_plan(plan_file: str) -> Any:
     """The saved plan in ``plan_file``; every failure is a PlanError naming the file."""
+    from reconciler import files
     from reconciler.errors import PlanError
     from reconciler.plan import Plan
 
     hint = "write plan files with `reconciler plan --out FILE`"
     try:
-        text = Path(plan_file).read_text(encoding="utf-8")
+        text = files.read_regular(Path(plan_file), limit=files.MAX_PLAN_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        reason = files.reason(exc) if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise PlanError(f"cannot read the plan file {plan_file}: {reason}", hint=hint) from exc
     try:
         return Plan.from_json(text)
@@ -104,15 +105,35 @@ def _read_plan(plan_file: str) -> Any:
         raise PlanError(f"{plan_file}: {exc.message}", hint=exc.hint) from exc
 
 
+def _check_output(ws: Any, path: str | None, what: str) -> None:
+    """Refuse an unusable output path before anything is read from the server.
+
+    A plan of a large app takes a while to read; a typo in the directory must not cost that.
+    The state file, its backup and lock (also through a link) are never outputs.
+    """
+    if path is None:
+        return
+    from reconciler import files
+    from reconciler.errors import UsageError
+
+    protected = ws.store.own_files()
+    if ws.target.emulator is not None:
+        protected.append(ws.env.state.parent / "emulator.json")
+    files.check_output(
+        path, what=what, protected=protected, error=lambda m, h: UsageError(m, hint=h)
+    )
+
+
 def _write(path: str, text: str, what: str) -> None:
     """Write an output file (``--out``, ``--report``); a failure is a message naming the path."""
+    from reconciler import files
     from reconciler.errors import UsageError
 
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        files.write_regular(path, text.encode("utf-8"))
     except OSError as exc:
         raise UsageError(
-            f"cannot write the {what} to {path}: {exc.strerror or exc}",
+            f"cannot write the {what} to {path}: {files.reason(exc)}",
             hint="check that its directory exists and is writable",
         ) from exc
 
@@ -152,6 +173,7 @@ def plan(
     from reconciler import engine
 
     ws = engine.open_workspace(global_options(ctx))
+    _check_output(ws, out, "plan")
     strict = safety.pop("strict")
     desired, warnings = engine.load_desired(ws, strict=strict)
     ws.say_where()
@@ -184,7 +206,7 @@ def plan(
 
 
 @click.command()
-@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True))
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
 @option("--auto-approve", is_flag=True, default=False, help="Do not ask for confirmation.")
 @option(
     "--full-refresh",
@@ -323,6 +345,7 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
     from reconciler.plan import PlanOptions
 
     ws = engine.open_workspace(global_options(ctx))
+    _check_output(ws, report_path, "drift report")
     desired, warnings = engine.load_desired(ws)
     ws.say_where()
     _warn([str(w) for w in warnings])

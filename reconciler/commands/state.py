@@ -17,7 +17,20 @@ from click.core import ParameterSource
 
 from reconciler.commands import F, global_options, option
 from reconciler.environments import Environment, environment_for
-from reconciler.state import State, StateEntry, StateStore, forget, get_entry, rename
+from reconciler.errors import StateError
+from reconciler.state import (
+    PendingEntry,
+    State,
+    StateEntry,
+    StateStore,
+    Violation,
+    clear_pending,
+    debt_of,
+    forget,
+    get_entry,
+    invariant_problems,
+    rename,
+)
 
 # State edits are quick and made by a person: if an apply holds the lock, say so at once rather
 # than hang the terminal. ``--lock-timeout`` (RECONCILER_LOCK_TIMEOUT) waits instead.
@@ -76,7 +89,8 @@ def state() -> None:
 def list_(ctx: click.Context, fmt: str) -> int:
     """List the managed schedules: name, schedule_id, protection, last update."""
     store = _store(ctx)
-    current = store.load()
+    current, duplicates = store.load_raw()  # a broken state is listed, with what is wrong
+    _warn_inconsistent(invariant_problems(current, duplicates))
     if fmt == "json":
         click.echo(json.dumps(_list_json(store.path, current), indent=2, ensure_ascii=False))
         return 0
@@ -124,7 +138,7 @@ def _list_json(path: Path, current: State) -> dict[str, Any]:
 def show(ctx: click.Context, name: str) -> int:
     """Print the state entry of NAME as JSON."""
     store = _store(ctx)
-    current = store.load()
+    current, _ = store.load_raw()  # looking at a broken state is how it gets repaired
     if name not in current.entries and name in current.pending:
         out: dict[str, Any] = {"name": name, "schedule_id": None}
     else:
@@ -137,29 +151,82 @@ def show(ctx: click.Context, name: str) -> int:
 
 @state.command("rm")
 @click.argument("names", metavar="NAME...", nargs=-1, required=True)
+@option(
+    "--pending",
+    "pending_only",
+    is_flag=True,
+    default=False,
+    help="Remove only the journal entry of NAME (an interrupted write); keep its state entry.",
+)
+@option(
+    "--force",
+    is_flag=True,
+    default=False,
+    help="Also drop a journalled delete of an old task (that task then stays live, unmanaged).",
+)
 @lock_timeout_option()
 @click.pass_context
-def rm(ctx: click.Context, names: tuple[str, ...], lock_timeout: float) -> int:
+def rm(
+    ctx: click.Context, names: tuple[str, ...], pending_only: bool, force: bool,
+    lock_timeout: float,
+) -> int:
     """Forget NAME: the remote task stays as it is, but is no longer managed.
 
     Afterwards `plan` reports it as unmanaged (or as a conflict while a manifest of that name
-    exists); `reconciler import NAME=SCHEDULE_ID` adopts it again.
+    exists); `reconciler import NAME=SCHEDULE_ID` adopts it again. This is also the repair of
+    an inconsistent state file (the error names the command). A journalled delete of an old
+    task (an interrupted replace) is kept unless --force: dropping it leaves that task firing.
     """
     store = _store(ctx)
     with store.lock(lock_timeout, _command_line(ctx)):
-        current = store.load()
-        for name in names:  # check every name before changing anything
-            if name not in current.pending:
+        # Unchecked: this command repairs the states that a checked load refuses.
+        current, _ = store.load_raw()
+        unique = list(dict.fromkeys(names))
+        for name in unique:  # check every name before changing anything
+            if pending_only:
+                if name not in current.pending:
+                    raise StateError(
+                        f"the state file {store.path} has no journal entry named {name!r}",
+                        hint="list the journal with `reconciler state list`",
+                    )
+            elif name not in current.pending:
                 get_entry(current, name, path=store.path)
-        removed: list[tuple[str, StateEntry | None]] = []
+        debts = {
+            name: old
+            for name in unique
+            if (old := debt_of(current, name, keep_entries=pending_only)) is not None
+        }
+        if debts and not force:
+            raise StateError(
+                "refusing to drop journalled work that is not finished: "
+                + "; ".join(
+                    f"{name!r} still has to delete its old task {old} (an interrupted "
+                    f"{current.pending[name].op}), which keeps firing until then"
+                    for name, old in sorted(debts.items())
+                ),
+                hint="run `reconciler apply` to finish it (it deletes the old task before "
+                "anything else); or add --force to drop the journal entry anyway and delete "
+                "the old task yourself",
+            )
+        removed: list[tuple[str, StateEntry | None, PendingEntry | None]] = []
         updated = current
-        for name in dict.fromkeys(names):
-            removed.append((name, updated.entries.get(name)))
-            updated = forget(updated, name)
+        for name in unique:
+            entry = None if pending_only else updated.entries.get(name)
+            removed.append((name, entry, updated.pending.get(name)))
+            updated = clear_pending(updated, name) if pending_only else forget(updated, name)
         saved = store.save(updated)
-    for name, entry in removed:
+    for name, entry, journal in removed:
+        if journal is not None:
+            click.echo(
+                f"removed the journal entry of {name!r} (an interrupted {journal.op}) from "
+                f"{store.path}"
+            )
+        if name in debts:
+            click.echo(
+                f"  WARNING: the old task {debts[name]} was not deleted and still fires; the "
+                "reconciler no longer knows it has to delete it"
+            )
         if entry is None:
-            click.echo(f"removed the pending journal entry of {name!r} from {store.path}")
             continue
         click.echo(f"removed {name!r} (schedule_id {entry.schedule_id}) from {store.path}")
         note = (
@@ -173,7 +240,17 @@ def rm(ctx: click.Context, names: tuple[str, ...], lock_timeout: float) -> int:
             f"  to manage it again: reconciler import {shlex.quote(f'{name}={entry.schedule_id}')}"
         )
     click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
+    _warn_inconsistent(invariant_problems(updated))
     return 0
+
+
+def _warn_inconsistent(problems: list[Violation]) -> None:
+    """Broken invariants, on stderr; the commands that act on the state refuse until repaired."""
+    for violation in problems:
+        click.echo(
+            f"warning: inconsistent state: {violation.message}\n  repair: {violation.repair}",
+            err=True,
+        )
 
 
 @state.command("mv")

@@ -62,9 +62,13 @@ _states = st.builds(
 @settings(max_examples=150, deadline=None)
 @given(state=_states)
 def test_save_then_load_is_identity(state: State) -> None:
-    """load(save(s)) equals the state save returned, which is s with serial + 1."""
+    """load(save(s)) equals the state save returned, which is s with serial + 1.
+
+    Generated states may break the invariants (two names on one id...); those are checked on
+    load by their own tests, so this one reads without the check.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(Path(tmp) / "state.json")
         saved = store.save(state)
         assert saved == state.model_copy(update={"serial": state.serial + 1})
-        assert store.load() == saved
+        assert store.load(check=False) == saved
