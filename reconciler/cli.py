@@ -7,18 +7,25 @@ Subcommands live in ``reconciler/commands/`` and are imported only when invoked,
 from __future__ import annotations
 
 import atexit
+import errno
 import gc
 import importlib
 import logging
+import os
 import sys
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 import click
 
 from reconciler import __version__
-from reconciler.commands import GlobalOptions, option
+from reconciler.commands import FiniteFloatRange, GlobalOptions, option
 from reconciler.errors import ReconcilerError
+
+# Errors of a write to stdout or stderr that reach ``main``: every other write (state, plan
+# file, report) is turned into a message where it happens.
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT})
 
 # name -> "module:attribute"; the module is imported on first use.
 COMMANDS: dict[str, str] = {
@@ -88,6 +95,14 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except OSError as exc:
+            if exc.errno not in _OUTPUT_ERRNOS:
+                raise
+            _output_failed(exc)
+        try:
+            sys.stdout.flush()  # now, so that a failure is reported as one
+        except OSError as exc:
+            _output_failed(exc)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -131,7 +146,7 @@ def _parse_now(
     "--rate-limit",
     "rate_limit",
     default=None,
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloatRange(min=0.1),
     help="Requests per second to the API (default 50).",
 )
 @option(
@@ -143,7 +158,7 @@ def _parse_now(
 @option(
     "--timeout",
     default=None,
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloatRange(min=0.1, max=3600),
     help="Seconds to wait for one answer (default 30).",
 )
 @option(
@@ -170,11 +185,36 @@ def cli(ctx: click.Context, /, **kwargs: Any) -> None:
 
 
 def format_error(exc: ReconcilerError) -> str:
-    """The text a user sees for an expected failure: what, where, and what to do."""
+    """The text a user sees for an expected failure: what, where, and what to do.
+
+    Any configured credential in it is replaced (``redact``): messages quote files and
+    answers, and whatever they quote, the AppKey and Master Secret are never printed.
+    """
+    from reconciler.redact import redact
+
     text = f"error: {exc.message}"
     if exc.hint:
         text += f"\nhint: {exc.hint}"
-    return text
+    return redact(text)
+
+
+def _output_failed(exc: OSError) -> None:
+    """Report a failed write to stdout (a full disk, a closed pipe) and exit 1, no traceback.
+
+    Standard output is pointed at /dev/null first: the interpreter flushes it once more at
+    exit, and that second failure would print its own traceback-like complaint.
+    """
+    with suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    if exc.errno != errno.EPIPE:  # a reader that went away (`| head`) is not worth a word
+        with suppress(OSError):
+            click.echo(
+                f"error: cannot write the output: {exc.strerror or exc}\n"
+                "hint: check the free space and permissions of where the output goes",
+                err=True,
+            )
+    sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

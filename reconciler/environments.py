@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from reconciler import files, yamlfull
+from reconciler import files, redact, yamlfull
+from reconciler.commands import MAX_FIRE_GUARD_MINUTES
 from reconciler.config import DATA_CENTERS
 from reconciler.errors import ConfigError
 from reconciler.ignore import NO_RULES, IgnoreRules, parse_rules
@@ -191,7 +192,11 @@ def environment_for(
     config_path: str | Path, name: str | None, *, required: bool = False
 ) -> Environment:
     """Shortcut for commands: load ``config_path`` and select ``name`` (``--env``)."""
-    return load_environments(Path(config_path), required=required).select(name)
+    env = load_environments(Path(config_path), required=required).select(name)
+    # The variables this environment reads its credentials from: their values are hidden in
+    # every message from here on.
+    redact.watch((env.app_key_env, env.master_secret_env))
+    return env
 
 
 # --------------------------------------------------------------------------- parsing
@@ -392,8 +397,16 @@ def _check_value(key: str, value: Any) -> Any:
             return _Bad(f"{value!r} must be a whole number ≥ 0")
         return int(value)
     if key == "fire_guard_minutes":
-        if not _is_number(value) or float(value) < 0:
-            return _Bad(f"{value!r} must be a number of minutes ≥ 0")
+        # Whole minutes, as the guard compares them: 0.9 used to become 0, the guard off.
+        if (
+            not _is_number(value)
+            or not 0 <= float(value) <= MAX_FIRE_GUARD_MINUTES
+            or float(value) != int(value)
+        ):
+            return _Bad(
+                f"{value!r} must be a number of minutes: a whole number from 0 to "
+                f"{MAX_FIRE_GUARD_MINUTES} (a week); fractions are not supported"
+            )
         return float(value)
     if key == "mass_delete_ratio":
         if not _is_number(value) or not 0 < float(value) <= 1:

@@ -12,7 +12,7 @@ import errno
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from reconciler import files, yamlfast
+from reconciler import files, redact, yamlfast
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest_messages import describe_error
 from reconciler.models import Schedule, name_warning
@@ -106,6 +106,12 @@ def load_manifests(paths: Sequence[Path], *, now: datetime, tz: ZoneInfo) -> Man
         for name, line, col in loaded.names:
             names.setdefault(name, []).append((display, line, col))
     result.problems.extend(_duplicate_names(names))
+    # Messages quote the files (a key, a value); a file holding a credential (a link to .env,
+    # a pasted secret) must not put it into the terminal, the CI log or an annotation.
+    result.problems = [
+        p if (text := redact.redact(p.message)) == p.message else replace(p, message=text)
+        for p in result.problems
+    ]
     order = {display: n for n, (_, display) in enumerate(files)}
     result.problems.sort(key=lambda p: (order.get(p.path, -1), p.line or 0, p.col or 0))
     return result

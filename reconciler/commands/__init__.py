@@ -7,6 +7,7 @@ subcommand receives.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,57 @@ def option(*param_decls: str, **attrs: Any) -> Callable[[F], F]:
     """``click.option`` with a ``RECONCILER_<OPTION>`` environment variable."""
     attrs.setdefault("cls", EnvOption)
     return click.option(*param_decls, **attrs)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` and ``inf``.
+
+    Python's float() reads both, and ``nan`` passes every range check (each comparison is
+    false); a timeout of nan or inf then fails deep inside the client with a traceback.
+    """
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+MAX_FIRE_GUARD_MINUTES = 7 * 24 * 60  # a week: longer guards would block every change anyway
+
+
+class WholeMinutes(click.ParamType[int, Any]):
+    """A whole number of minutes from 0 to ``MAX_FIRE_GUARD_MINUTES`` (``5`` or ``5.0``).
+
+    The fire guard compares whole minutes; ``0.9`` used to become 0 (the guard off) without a
+    word, so a fraction is refused rather than rounded either way.
+    """
+
+    name = "minutes"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number: float = value
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number of minutes", param, ctx)
+        if not math.isfinite(number) or number != int(number):
+            self.fail(
+                f"{value!r} is not a whole number of minutes (fractions are not supported)",
+                param,
+                ctx,
+            )
+        if not 0 <= number <= MAX_FIRE_GUARD_MINUTES:
+            self.fail(
+                f"{value!r} is not between 0 and {MAX_FIRE_GUARD_MINUTES} minutes (a week)",
+                param,
+                ctx,
+            )
+        return int(number)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from reconciler.commands import global_options, option, run_async
+from reconciler.commands import WholeMinutes, global_options, option, run_async
 from reconciler.commands.state import lock_timeout_option
 
 FORMATS = click.Choice(["text", "json", "markdown"])
@@ -32,9 +32,9 @@ def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
     fn = option(
         "--fire-guard",
-        type=click.FloatRange(min=0),
+        type=WholeMinutes(),
         default=None,
-        help="Minutes before a firing in which changes need --force (default 5).",
+        help="Whole minutes before a firing in which changes need --force (default 5).",
     )(fn)
     fn = option(
         "--force",

@@ -74,11 +74,15 @@ def _targets(
     if aliases:
         return "alias", [(t, f"--alias {t!r}") for t in aliases]
     assert targets_file is not None
+    from reconciler import files
+
     path = Path(targets_file)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = files.read_regular(path, limit=files.MAX_TARGETS_BYTES)
+        # Newlines as read_text gave them (universal newlines), for the same line numbers.
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        reason = files.reason(exc) if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise UsageError(
             f"cannot read the targets file {targets_file}: {reason}",
             hint="one registration id or alias per line; # starts a comment",

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from reconciler.commands import F, global_options, option
+from reconciler.commands import F, FiniteFloatRange, global_options, option
 from reconciler.environments import Environment, environment_for
 from reconciler.errors import StateError
 from reconciler.state import (
@@ -42,7 +42,7 @@ def lock_timeout_option(default: float = DEFAULT_LOCK_TIMEOUT) -> Callable[[F], 
     return option(
         "--lock-timeout",
         "lock_timeout",
-        type=click.FloatRange(min=0),
+        type=FiniteFloatRange(min=0),
         default=default,
         show_default=True,
         help="Seconds to wait for the state lock held by another command (0: fail at once).",
