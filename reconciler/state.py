@@ -252,6 +252,9 @@ class Violation:
     repair: str
 
 
+_ADOPT = "reconciler import --all-matching"
+
+
 def _rm(name: str, *, pending: bool = False, force: bool = False) -> str:
     flags = (" --pending" if pending else "") + (" --force" if force else "")
     return f"reconciler state rm{flags} {shlex.quote(name)}"
@@ -298,8 +301,9 @@ def invariant_problems(
             Violation(
                 f"the name {name!r} appears more than once under `entries` (two versions of the "
                 f"file merged?); only the last one (schedule_id {sid}) was read",
-                f"`{_rm(name)}`, then `reconciler plan` lists the tasks named {name!r}; adopt "
-                f"the right one with `reconciler import {shlex.quote(name + '=SCHEDULE_ID')}`",
+                f"`{_rm(name)}`, then `{_ADOPT}` adopts the task named {name!r} again (if "
+                "there are two, `reconciler plan` lists both: import the right one with "
+                f"`reconciler import {shlex.quote(name + '=SCHEDULE_ID')}`)",
             )
         )
     for name in sorted(set(dups.get("pending", ()))):
@@ -318,14 +322,15 @@ def invariant_problems(
         if len(names) < 2:
             continue
         listed = " and ".join(repr(n) for n in names)
-        options = " or ".join(f"`{_rm(n)}`" for n in names)
+        forget_all = "reconciler state rm " + " ".join(shlex.quote(n) for n in names)
         out.append(
             Violation(
                 f"the names {listed} all point at schedule_id {sid}; one task can back only one "
                 "name (two versions of the file merged?)",
-                f"forget the names whose manifest does not describe task {sid}: {options}; then "
-                "`reconciler plan` shows their own tasks as conflicts to adopt with "
-                "`reconciler import NAME=SCHEDULE_ID`",
+                # Which name the task belongs to is known only to the server (its name there):
+                # forget them all and let import match each name to its own task.
+                f"`{forget_all}` (the tasks are untouched), then `{_ADOPT}` adopts each "
+                "name's own task again",
             )
         )
     old_ids: dict[str, str] = {}
