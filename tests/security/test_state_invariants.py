@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.state import StateStore, invariant_problems
+from reconciler.state import StateStore
 from tests.e2e.helpers import Project
 
 REPAIR = re.compile(r"`(reconciler (?:state rm|import) [^`]*)`")
@@ -123,6 +123,8 @@ def test_the_suggested_repair_makes_the_state_usable_and_keeps_every_task(
     for command in _repairs(refused.stderr):
         repaired = project.run(*shlex.split(command)[1:])
         assert repaired.exit_code == 0, repaired.output
+    from reconciler.state import invariant_problems
+
     assert invariant_problems(StateStore(project.state_path).load(check=False)) == []
 
     project.mark()
