@@ -10,6 +10,7 @@ import atexit
 import errno
 import gc
 import importlib
+import io
 import logging
 import os
 import sys
@@ -90,7 +91,12 @@ class LazyGroup(click.Group):
             click.echo("aborted", err=True)
             sys.exit(1)
         except click.ClickException as exc:
-            exc.show()
+            # click quotes the offending value; a credential given by mistake stays hidden.
+            from reconciler.redact import redact
+
+            shown = io.StringIO()
+            exc.show(file=shown)
+            click.echo(redact(shown.getvalue()), err=True, nl=False)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

@@ -109,3 +109,13 @@ def test_a_link_loop_in_the_tree_ends(repo: Path) -> None:
     result = invoke(("validate",))
     assert result.exit_code == 0, result.text
     assert "1 schedule(s) in 1 file(s): valid" in result.stdout
+
+
+def test_a_credential_given_as_an_option_value_is_redacted(repo: Path) -> None:
+    """The AppKey pasted into the wrong option (`--data-center KEY`): click's usage error
+    quotes the value, and the printed message shows `<redacted>` instead."""
+    result = invoke(("--data-center", APP_KEY, "plan"), env=CREDENTIALS)
+    assert result.exit_code == 1, result.text
+    assert "--data-center" in result.stderr
+    assert APP_KEY not in result.text
+    assert "<redacted>" in result.stderr
