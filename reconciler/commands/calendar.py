@@ -62,6 +62,16 @@ def calendar(
 
     options = global_options(ctx)
     env = load_environment(options)
+    if out is not None:  # never a FIFO, a device or one of the state's own files
+        from reconciler import files
+        from reconciler.state import StateStore
+
+        files.check_output(
+            str(out),
+            what="calendar",
+            protected=StateStore(env.state).own_files(),
+            error=lambda m, h: UsageError(m, hint=h),
+        )
     tz = env.tz if options.timezone is None else ZoneInfo(options.timezone)  # checked by now
     now = now_of(options)
     start = _moment(from_, tz, "--from") if from_ else now
@@ -91,6 +101,14 @@ def calendar(
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8", newline="")
+        from reconciler import files
+
+        try:
+            files.write_regular(str(out), text.encode("utf-8"))
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the calendar to {out}: {files.reason(exc)}",
+                hint="check that its directory exists and is writable",
+            ) from exc
         click.echo(f"{len(items)} firing(s) written to {out}", err=True)
     return 0

@@ -32,6 +32,7 @@ FIFO_CASES = {
     "--config": (("--config", "fifo", "plan"), "the config file fifo"),
     "--out": (("plan", "--out", "fifo"), "the plan to fifo"),
     "--report": (("drift", "--report", "fifo"), "the drift report to fifo"),
+    "calendar --out": (("calendar", "--out", "fifo"), "the calendar to fifo"),
     "--targets-file": (
         ("test-send", "weekly_digest", "--targets-file", "fifo"),
         "the targets file fifo",

@@ -34,13 +34,15 @@ def _state_files(project: Project) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("target", ["state.json", "state.json.backup", "state.json.lock"])
 @pytest.mark.parametrize("link", [False, True])
-@pytest.mark.parametrize("command", [("plan", "--out"), ("drift", "--report")])
+@pytest.mark.parametrize(
+    "command", [("plan", "--out"), ("drift", "--report"), ("calendar", "--out")]
+)
 def test_outputs_never_overwrite_the_state_files(
     applied: Project, target: str, link: bool, command: tuple[str, str]
 ) -> None:
-    """`plan --out` / `drift --report` naming the state file, its backup or its lock (directly
-    or through a link in the working directory) exit 1 with a message, leave every state file
-    as it was, and send no request."""
+    """`plan --out` / `drift --report` / `calendar --out` naming the state file, its backup or
+    its lock (directly or through a link in the working directory) exit 1 with a message, leave
+    every state file as it was, and send no request."""
     before = _state_files(applied)
     path = applied.state_path.parent / target
     if link:
