@@ -325,7 +325,8 @@ def invariant_problems(
         forget_all = "reconciler state rm " + " ".join(shlex.quote(n) for n in names)
         out.append(
             Violation(
-                f"the names {listed} all point at schedule_id {sid}; one task can back only one "
+                f"the names {listed} {'both' if len(names) == 2 else 'all'} point at "
+                f"schedule_id {sid}; one task can back only one "
                 "name (two versions of the file merged?)",
                 # Which name the task belongs to is known only to the server (its name there):
                 # forget them all and let import match each name to its own task.

@@ -62,7 +62,7 @@ def test_states_apply_writes_are_consistent(name: str) -> None:
 BROKEN = {
     "two names on one id": (
         state({"a": "1", "b": "1"}),
-        "all point at schedule_id 1",
+        "both point at schedule_id 1",
         "reconciler state rm a b",
     ),
     "a journal entry filed under another name": (
