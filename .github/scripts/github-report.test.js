@@ -139,7 +139,7 @@ test("a huge plan is cut below GitHub's body limit and keeps marker and footer",
   const body = planBody(args({ markdown: huge, exitcode: "2" }));
   assert.ok(body.length <= BODY_LIMIT, `${body.length} > ${BODY_LIMIT}`);
   assert.equal(body.split("\n")[0], "<!-- reconciler-plan:staging -->");
-  assert.match(body, /full plan is in the artifact `plan-staging`/);
+  assert.match(body, /full plan is in the job summary of the \[workflow run\]\(.*\) and in the artifact `plan-staging`/);
   assert.match(body, /workflow run/);
 });
 
