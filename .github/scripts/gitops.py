@@ -65,8 +65,9 @@ def output(**values: str) -> None:
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False, timeout=120
+    done = subprocess.run(  # noqa: S603 - fixed program, arguments are paths and refs
+        ["git", "-C", str(repo), *args],  # noqa: S607 - git from PATH, as in every step
+        capture_output=True, text=True, check=False, timeout=120,
     )
     if done.returncode != 0:
         raise Refused(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}")
@@ -87,8 +88,8 @@ def raw_settings(text: str | None) -> dict[str, dict[str, Any]]:
 
 
 def show(repo: Path, commit: str, path: str) -> str | None:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "show", f"{commit}:{path}"],
+    done = subprocess.run(  # noqa: S603 - fixed program, arguments are a ref and a path
+        ["git", "-C", str(repo), "show", f"{commit}:{path}"],  # noqa: S607 - git from PATH
         capture_output=True, text=True, check=False, timeout=60,
     )
     return done.stdout if done.returncode == 0 else None
@@ -166,7 +167,8 @@ def cmd_matrix(args: argparse.Namespace) -> None:
         since = {}
         for env in envs:
             marker = Path(args.since_state) / APPLIED_DIR / env.name
-            since[env.name] = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+            text = marker.read_text(encoding="utf-8") if marker.is_file() else ""
+            since[env.name] = text.strip() or None
         envs = changed_envs(root, envs, since)
     emit_matrix(envs, root, config)
 
@@ -264,7 +266,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         environ[env.app_key_env] = key
         environ[env.master_secret_env] = secret
     argv = ["reconciler", "--config", args.config, "--env", env.name, *args.rest]
-    return subprocess.run(argv, env=environ, check=False).returncode
+    return subprocess.run(argv, env=environ, check=False).returncode  # noqa: S603 - our CLI
 
 
 def cmd_state_in(args: argparse.Namespace) -> None:
@@ -289,8 +291,8 @@ def serial_of(path: Path) -> int:
 
 def cmd_state_check(args: argparse.Namespace) -> None:
     committed = serial_of(Path(args.branch_dir) / args.state_file)
-    uploaded_path = Path(args.last_dir) / args.state_file
-    uploaded = serial_of(uploaded_path)
+    # upload-artifact stores a single file without its directories.
+    uploaded = serial_of(Path(args.last_dir) / Path(args.state_file).name)
     if uploaded > committed:
         run = args.last_run or "RUN_ID"
         raise Refused(
