@@ -9,6 +9,7 @@ Subcommands (each writes its results to ``$GITHUB_OUTPUT`` when set, and prints 
 ``pr``        decide whether a pull request may be planned with credentials, and build the
               planning workspace from the default branch's settings and the pull request's
               manifests (copied as plain files). Outputs ``trusted``, ``reason``, ``matrix``.
+``validate``  ``reconciler validate --format github`` of each environment's manifests.
 ``run``       run ``reconciler`` with the environment's credentials: the GitHub environment's
               fixed secrets ENGAGELAB_APP_KEY / ENGAGELAB_MASTER_SECRET, handed over under the
               variable names the (trusted) reconciler.yaml gives the environment.
@@ -269,6 +270,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return subprocess.run(argv, env=environ, check=False).returncode  # noqa: S603 - our CLI
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``reconciler validate --format github`` of each named environment's manifests directory,
+    from the config's directory, so annotations name the files as the repository does."""
+    config = Path(args.config)
+    root = config.parent
+    status = 0
+    for name in args.names.split():
+        env = load_environments(config).select(name)
+        manifests = os.path.relpath(env.manifests.resolve(), root.resolve())
+        argv = ["reconciler", "--config", config.name, "--env", name, "validate", "--format",
+                "github", manifests]
+        done = subprocess.run(argv, cwd=root, check=False)  # noqa: S603 - our CLI
+        status = status or done.returncode
+    return 1 if status else 0
+
+
 def cmd_state_in(args: argparse.Namespace) -> None:
     source = Path(args.branch_dir) / args.state_file
     target = Path(args.state_file)
@@ -335,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base-ref", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--fork", default="false")
+    p = sub.add_parser("validate")
+    p.add_argument("--config", required=True)
+    p.add_argument("--names", default="")
     p = sub.add_parser("run")
     p.add_argument("--config", required=True)
     p.add_argument("--env", required=True)
@@ -359,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.rest[:1] == ["--"]:
                 args.rest = args.rest[1:]
             return cmd_run(args)
+        if args.command == "validate":
+            return cmd_validate(args)
         handler = {
             "matrix": cmd_matrix,
             "pr": cmd_pr,
