@@ -88,6 +88,7 @@ class StepRun:
     note: str = ""  # why the step was replaced or skipped
     seconds: float = 0.0
     tokens: list[str] = field(default_factory=list)  # job tokens the step's process could read
+    secrets: list[str] = field(default_factory=list)  # secrets (by name) in its environment
 
 
 class CheckoutError(RuntimeError):
@@ -639,6 +640,15 @@ class Runner:
                 found.append(token)
         return found
 
+    def secrets_in(self, env: Mapping[str, str]) -> list[str]:
+        """Names of the repository's and environments' secrets whose value is in ``env``."""
+        known = dict(self.secrets)
+        for name, conf in self.environments.items():
+            for key, value in (conf.get("secrets") or {}).items():
+                known[f"{name}/{key}"] = value
+        values = list(env.values())
+        return sorted(n for n, v in known.items() if v and any(v in text for text in values))
+
     def _run_script(
         self,
         run: JobRun,
@@ -702,6 +712,7 @@ class Runner:
             outputs=parse_output_file(files["output"].read_text(encoding="utf-8")),
             note=note,
             tokens=reachable,
+            secrets=self.secrets_in(env),
         )
 
     def _run_action(
@@ -878,6 +889,7 @@ class Runner:
         record.stdout, record.stderr = done.stdout, done.stderr
         record.outcome = "success" if done.returncode == 0 else "failure"
         record.outputs = parse_output_file(output.read_text(encoding="utf-8"))
+        record.secrets = self.secrets_in(env)
         record.note = "replaced: github-script's script run by Node.js against a fake GitHub"
 
 
