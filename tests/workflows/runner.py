@@ -729,11 +729,11 @@ class Runner:
         uses = str(step["uses"])
         action = uses.split("@", 1)[0]
         record = StepRun(name, step.get("id"), "success", command=uses)
-        if uses.startswith("./"):
-            return self._composite(run, (run.workspace / uses).resolve(), name, inputs,
-                                   step_env, event, temp, contexts)
-        if PROJECT_ACTION.match(uses):
-            return self._composite(run, PROJECT, name, inputs, step_env, event, temp, contexts)
+        if uses.startswith("./") or PROJECT_ACTION.match(uses):
+            where = (run.workspace / uses).resolve() if uses.startswith("./") else PROJECT
+            composite = self._composite(run, where, name, inputs, step_env, event, temp, contexts)
+            composite.id = step.get("id")
+            return composite
         if action == "actions/checkout":
             try:
                 self._checkout(run, inputs, event, contexts["github"]["token"])
