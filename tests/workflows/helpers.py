@@ -123,6 +123,29 @@ class Repository:
         self.pulls: dict[int, dict[str, Any]] = {}
         self.runner: Runner | None = None
 
+    def commit_to_main(self, files: dict[str, str | Path], message: str) -> Event:
+        """A maintainer's change straight on main (files: target -> text or source path);
+        the push event of it."""
+        before = self.remote_tip()
+        self.git("fetch", "-q", "origin", "main")
+        self.git("checkout", "-q", "-B", "main", "FETCH_HEAD")
+        for target, source in files.items():
+            destination = self.dev / target
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(source, Path) and source.is_dir():
+                shutil.copytree(source, destination, dirs_exist_ok=True)
+            elif isinstance(source, Path):
+                shutil.copy2(source, destination)
+            else:
+                destination.write_text(source, encoding="utf-8")
+        sha = self.commit(message)
+        self.git("push", "-q", "origin", "main")
+        return Event(
+            "push", "main", sha,
+            {"before": before, "after": sha,
+             "repository": {"full_name": REPOSITORY, "default_branch": "main"}},
+        )
+
     def git(self, *args: str) -> str:
         return git(*args, cwd=self.dev, env=self.env)
 
@@ -142,7 +165,8 @@ class Repository:
     ) -> Event:
         """Commit ``files`` (target -> source) on ``branch`` from main, push it (and
         ``refs/pull/<number>/head``), return the event of this kind for it."""
-        self.git("checkout", "-q", "-B", branch, "main")
+        self.git("fetch", "-q", "origin", "main")
+        self.git("checkout", "-q", "-B", branch, "FETCH_HEAD")
         for target, source in files.items():
             destination = self.dev / target
             if source.is_dir():
@@ -302,3 +326,48 @@ def edit_in_console(endpoint: str, schedule_id: str, alert: str) -> int:
         body.pop("schedule_id", None)
         body["push"]["body"]["notification"]["alert"] = alert
         return client.put(f"/v4/schedules/{schedule_id}", json=body).status_code
+
+
+class Listener:
+    """An HTTP server on 127.0.0.1 that records every request (path and headers) and answers
+    401: what a pull request author would point ``endpoint:`` at to collect credentials."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_any(self) -> None:
+                requests.append({"path": self.path, "headers": dict(self.headers.items())})
+                body = b'{"error": {"code": 401, "message": "unauthorized"}}'
+                self.send_response(401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_any
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Listener:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def credentials_seen(self) -> list[str]:
+        """Every Authorization header received (empty: nothing was sent)."""
+        return [r["headers"].get("Authorization", "") for r in self.requests
+                if r["headers"].get("Authorization")]
