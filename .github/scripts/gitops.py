@@ -266,8 +266,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if key or secret:
         environ[env.app_key_env] = key
         environ[env.master_secret_env] = secret
-    argv = ["reconciler", "--config", args.config, "--env", env.name, *args.rest]
-    return subprocess.run(argv, env=environ, check=False).returncode  # noqa: S603 - our CLI
+    # From the config's directory: paths in plans and reports read as in the repository
+    # (schedules/x.yaml, not plan-ws/schedules/x.yaml), so a pull request's plan and the merge's
+    # plan of the same change are the same file.
+    config = Path(args.config)
+    argv = ["reconciler", "--config", config.name, "--env", env.name, *args.rest]
+    done = subprocess.run(argv, env=environ, cwd=config.parent, check=False)  # noqa: S603
+    return done.returncode
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -335,7 +340,7 @@ def cmd_same_plan(args: argparse.Namespace) -> None:
         same = key(Path(args.a)) == key(Path(args.b))
     except (OSError, ValueError):
         same = False
-    output(same=str(same).lower())
+    print(f"same={str(same).lower()}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,6 +106,12 @@ const pulls = {
 };
 
 const repos = {
+  listPullRequestsAssociatedWithCommit: call(
+    "repos.listPullRequestsAssociatedWithCommit",
+    async ({ commit_sha }) => ({
+      data: db.pulls.filter((p) => p.merge_commit_sha === commit_sha || p.head.sha === commit_sha),
+    }),
+  ),
   createCommitStatus: call("repos.createCommitStatus", async (params) => {
     db.statuses.push({ ...params });
     return { data: { ...params } };

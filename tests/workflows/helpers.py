@@ -229,6 +229,7 @@ class Repository:
         for pull in self.pulls.values():
             if pull["head"]["ref"] == branch:
                 pull["state"] = "closed"
+                pull["merge_commit_sha"] = sha
         if self.runner is not None:
             self.register(self.runner)
         return Event(

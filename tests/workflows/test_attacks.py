@@ -208,6 +208,23 @@ def test_apply_applies_the_plan_the_approver_saw(world: World) -> None:
     assert live == [_name(first)], _log(runs)
 
 
+def test_merge_applies_the_pull_requests_own_plan_file(world: World) -> None:
+    """When nothing moved between the pull request's plan and the merge, the file applied is
+    the pull request's reviewed plan itself, and the approver is told so."""
+    world.repo.open_pull_request("first", {"schedules/single.yaml": SCHEDULES / "single.yaml"})
+    world.runner.trigger(world.repo.merge("first"))  # the state exists from now on
+    world.repo.open_pull_request("add", {"schedules": SCHEDULES}, number=8)
+    pr_runs = world.repo.trigger_pull_request(world.runner, 8)
+    reviewed = only(pr_runs, "plan").job("plan", name="default").workspace / "plan.json"
+    seen: list[dict[str, Any]] = []
+    world.runner.approver = lambda view: seen.append(view) is None
+    runs = world.runner.trigger(world.repo.merge("add"))
+    applied = only(runs, "apply").job("apply", name="default").workspace / "plan.json"
+    assert applied.read_bytes() == reviewed.read_bytes(), _log(runs)
+    assert "reviewed in pull request #8, unchanged" in "\n".join(seen[-1]["summaries"].values())
+    assert len(world.emulator.schedules()) == 5
+
+
 # -- 3. a lost state push stops the next apply -----------------------------------------------
 
 
