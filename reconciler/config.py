@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -36,6 +37,35 @@ DEFAULT_TIMEOUT = 30.0  # seconds for one answer
 DEFAULT_MAX_RETRIES = 5
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1): traffic that never
+    leaves the machine, the only place a plain-http endpoint may point."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_problem(endpoint: str) -> str | None:
+    """Why ``endpoint`` may not be used, when it is plain http to a host other than loopback.
+
+    Every request carries the AppKey and Master Secret as HTTP Basic auth: over plain http they
+    would cross the network readable by anyone on the path. A local emulator (loopback) is the
+    one legitimate plain-http endpoint; everything else must be https (docs/github.md).
+    """
+    parts = urlsplit(endpoint)
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return (
+            f"the endpoint {endpoint!r} is plain http to a host that is not this machine; "
+            "the credentials would cross the network unencrypted"
+        )
+    return None
+
+
 def resolve_base_url(endpoint: str | None, data_center: str | None) -> str:
     """The API base URL (without ``/v4``): an explicit endpoint wins over a data-centre name.
 
@@ -60,6 +90,12 @@ def resolve_base_url(endpoint: str | None, data_center: str | None) -> str:
             raise ConfigError(
                 f"the endpoint {endpoint!r} has a query or fragment",
                 hint="give only scheme, host, port and optional path prefix",
+            )
+        problem = plain_http_problem(endpoint)
+        if problem:
+            raise ConfigError(
+                problem,
+                hint="use https://, or http:// only for an emulator on 127.0.0.1 / localhost",
             )
         return endpoint.rstrip("/")
     name = (data_center or DEFAULT_DATA_CENTER).lower()

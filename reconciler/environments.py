@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from reconciler import files, redact, yamlfull
 from reconciler.commands import MAX_FIRE_GUARD_MINUTES
-from reconciler.config import DATA_CENTERS
+from reconciler.config import DATA_CENTERS, plain_http_problem
 from reconciler.errors import ConfigError
 from reconciler.ignore import NO_RULES, IgnoreRules, parse_rules
 from reconciler.yamlfull import _flow_too_deep as flow_too_deep  # the manifests' guard
@@ -75,6 +75,11 @@ ENV_KEYS = (
 )
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Variables a CI runner sets itself (GitHub's job token, the runner's own tokens, action inputs)
+# or that configure this tool. A credential name among them would send that value to the API
+# as the AppKey or Master Secret, so *_env may not name them (docs/github.md, "Credentials").
+RESERVED_VAR_PREFIXES = ("GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_", "RECONCILER_", "CI_")
+RESERVED_VARS = frozenset({"PATH", "HOME", "CI", "GH_TOKEN", "GITHUB_TOKEN"})
 
 
 def default_state_path(name: str) -> Path:
@@ -385,12 +390,22 @@ def _check_value(key: str, value: Any) -> Any:
             )
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             return _Bad(f"{value!r} is not an http(s) URL (e.g. https://pushapi-sgp.engagelab.com)")
+        problem = plain_http_problem(value)
+        if problem:
+            return _Bad(f"{problem}; use https:// (http:// only for an emulator on 127.0.0.1)")
         return str(value).rstrip("/")
     if key == "timezone":
         return _check_timezone(value)
     if key in ("app_key_env", "master_secret_env"):
         if not isinstance(value, str) or not _VAR_NAME.match(value):
             return _Bad(f"{value!r} is not an environment variable name (e.g. PROD_APP_KEY)")
+        upper = value.upper()
+        if upper in RESERVED_VARS or upper.startswith(RESERVED_VAR_PREFIXES):
+            return _Bad(
+                f"{value!r} is a variable of the CI runner or of this tool, not a credential; "
+                "use a name such as PROD_APP_KEY (not GITHUB_*, RUNNER_*, ACTIONS_*, INPUT_*, "
+                "RECONCILER_*)"
+            )
         return str(value)
     if key == "max_deletes":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

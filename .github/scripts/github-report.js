@@ -1,7 +1,12 @@
 // Keeps exactly one GitHub conversation item per environment, found again through a hidden
 // marker on its first line:
 //   - postPlan:    the sticky pull-request comment with the Markdown plan (plan.yml);
-//   - reportDrift: the one open issue labelled `drift` for an environment (drift.yml).
+//   - reportDrift: the one open issue labelled `drift` for an environment (drift.yml);
+//   - reportDriftFailure: the one open "drift check failing" issue of an environment;
+//   - reportGate: the required commit status `reconciler/plan` and, when a pull request is not
+//     planned with credentials, one comment saying a maintainer must review it;
+//   - replanOpenPulls: after the default branch or the state moved, mark every open pull
+//     request's plan pending and dispatch plan.yml for it.
 // Called from actions/github-script with its `github` (Octokit) and `context`; no other
 // dependencies, so it runs under `node --test` with a fake Octokit (github-report.test.js).
 "use strict";
@@ -52,7 +57,10 @@ function planBody({ name, markdown, exitcode, runUrl, sha }) {
       "for the error. Do not merge until the plan succeeds: the merge applies whatever the " +
       "plan computes then.";
   }
-  const note = `*Plan cut to fit a comment; the full plan is in the artifact \`plan-${name}\`.*`;
+  const note =
+    `*The plan is longer than a comment may be (65,536 characters): the part above is its ` +
+    `beginning; the full plan is in the job summary of the [workflow run](${runUrl}) and in the ` +
+    `artifact \`plan-${name}\`.*`;
   return `${marker}\n${truncate(text, BODY_LIMIT - marker.length - footer.length - 1, note)}${footer}`;
 }
 
@@ -65,9 +73,12 @@ function findByMarker(items, marker) {
 // Create or update the one plan comment of `name` on the pull request of `context`.
 // With no changes (exit code 0) and no earlier comment, nothing is posted: a pull request that
 // touches one app of hundreds gets one comment, not hundreds.
-async function postPlan({ github, context, core }, { name, markdown, exitcode, runUrl, sha }) {
+async function postPlan(
+  { github, context, core },
+  { name, markdown, exitcode, runUrl, sha, issueNumber },
+) {
   const { owner, repo } = context.repo;
-  const issue_number = context.issue.number;
+  const issue_number = issueNumber || context.issue.number;
   const body = planBody({ name, markdown, exitcode, runUrl, sha });
   const marker = firstLine(body);
   const comments = await github.paginate(github.rest.issues.listComments, {
@@ -178,4 +189,141 @@ async function reportDrift({ github, context, core }, { name, drifted, report, r
   return { action: "created", numbers: [created.data.number] };
 }
 
-module.exports = { postPlan, reportDrift, planBody, truncate, planMarker, driftMarker, BODY_LIMIT };
+function failingMarker(name) {
+  return `<!-- reconciler-drift-failing:${name} -->`;
+}
+
+// Open or update the one "drift check failing" issue of `name` (failed=true), or close it.
+async function reportDriftFailure({ github, context, core }, { name, failed, exitcode, runUrl }) {
+  const { owner, repo } = context.repo;
+  const marker = failingMarker(name);
+  const issues = await github.paginate(github.rest.issues.listForRepo, {
+    owner,
+    repo,
+    state: "open",
+    labels: "drift",
+    per_page: 100,
+  });
+  const open = findByMarker(issues, marker).filter((issue) => !issue.pull_request);
+  if (!failed) {
+    for (const issue of open) {
+      await github.rest.issues.createComment({
+        owner,
+        repo,
+        issue_number: issue.number,
+        body: `The drift check of \`${name}\` works again ([workflow run](${runUrl})). Closing.`,
+      });
+      await github.rest.issues.update({
+        owner,
+        repo,
+        issue_number: issue.number,
+        state: "closed",
+        state_reason: "completed",
+      });
+    }
+    return { action: open.length ? "closed" : "none" };
+  }
+  const title = `Drift check failing in ${name}`;
+  const body =
+    `${marker}\nThe hourly drift check of \`${name}\` failed (exit code ${exitcode || "none"}): ` +
+    `drift in this app is not being detected. See the [workflow run](${runUrl}) for the error ` +
+    "(an expired or rotated secret of the GitHub environment is the usual cause).";
+  const [current] = open;
+  if (current) {
+    await github.rest.issues.update({ owner, repo, issue_number: current.number, title, body });
+    core.info(`updated drift-failing issue #${current.number} for ${name}`);
+    return { action: "updated", numbers: [current.number] };
+  }
+  await ensureLabel(github, owner, repo, "drift", "d93f0b", "Live EngageLab schedules differ from git");
+  const created = await github.rest.issues.create({ owner, repo, title, body, labels: ["drift"] });
+  core.info(`opened drift-failing issue #${created.data.number} for ${name}`);
+  return { action: "created", numbers: [created.data.number] };
+}
+
+const GATE_MARKER = "<!-- reconciler-gate -->";
+
+// The required status `reconciler/plan` on the pull request's head commit, and one comment
+// when the pull request is not planned with credentials.
+async function reportGate(
+  { github, context, core },
+  { state, description, reason, trusted, sha, issueNumber, runUrl },
+) {
+  const { owner, repo } = context.repo;
+  await github.rest.repos.createCommitStatus({
+    owner,
+    repo,
+    sha,
+    state,
+    context: "reconciler/plan",
+    description: description.slice(0, 140),
+    target_url: runUrl,
+  });
+  const comments = await github.paginate(github.rest.issues.listComments, {
+    owner,
+    repo,
+    issue_number: issueNumber,
+    per_page: 100,
+  });
+  const [keep] = findByMarker(comments, GATE_MARKER);
+  if (trusted) {
+    if (keep) await github.rest.issues.deleteComment({ owner, repo, comment_id: keep.id });
+    return;
+  }
+  const body =
+    `${GATE_MARKER}\n### Not planned: a maintainer must review this pull request\n\n` +
+    `This pull request was validated only, never planned with credentials, because ${reason || "it is not trusted"}. ` +
+    "A maintainer must review those changes; once merged, the apply workflow plans them with the " +
+    `default branch's settings and the protected environment's reviewers see that plan before anything is applied.\n\n<sub>[workflow run](${runUrl})</sub>`;
+  if (keep) {
+    if (keep.body !== body) {
+      await github.rest.issues.updateComment({ owner, repo, comment_id: keep.id, body });
+    }
+  } else {
+    await github.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body });
+  }
+  core.info(`pull request #${issueNumber} not planned: ${reason}`);
+}
+
+// Every open pull request's plan is stale: status pending, plan.yml dispatched for it.
+async function replanOpenPulls({ github, context, core }, { ref, workflow = "plan.yml" }) {
+  const { owner, repo } = context.repo;
+  const pulls = await github.paginate(github.rest.pulls.list, {
+    owner,
+    repo,
+    state: "open",
+    per_page: 100,
+  });
+  for (const pull of pulls) {
+    await github.rest.repos.createCommitStatus({
+      owner,
+      repo,
+      sha: pull.head.sha,
+      state: "pending",
+      context: "reconciler/plan",
+      description: "the default branch or the state moved: planning again",
+    });
+    await github.rest.actions.createWorkflowDispatch({
+      owner,
+      repo,
+      workflow_id: workflow,
+      ref,
+      inputs: { pr: String(pull.number) },
+    });
+    core.info(`re-planning pull request #${pull.number}`);
+  }
+  return pulls.map((pull) => pull.number);
+}
+
+module.exports = {
+  postPlan,
+  reportDrift,
+  reportDriftFailure,
+  reportGate,
+  replanOpenPulls,
+  planBody,
+  truncate,
+  planMarker,
+  driftMarker,
+  failingMarker,
+  BODY_LIMIT,
+};

@@ -4,7 +4,16 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { postPlan, reportDrift, planBody, truncate, BODY_LIMIT } = require("./github-report.js");
+const {
+  postPlan,
+  reportDrift,
+  reportDriftFailure,
+  reportGate,
+  replanOpenPulls,
+  planBody,
+  truncate,
+  BODY_LIMIT,
+} = require("./github-report.js");
 
 const BOT = { login: "github-actions[bot]", type: "Bot" };
 const HUMAN = { login: "alice", type: "User" };
@@ -53,6 +62,22 @@ function fakeGitHub() {
       },
     },
   };
+  state.statuses = [];
+  state.dispatches = [];
+  state.pulls = [];
+  rest.repos = {
+    createCommitStatus: async (params) => {
+      state.statuses.push(params);
+      return { data: {} };
+    },
+  };
+  rest.actions = {
+    createWorkflowDispatch: async (params) => {
+      state.dispatches.push(params);
+      return { data: {} };
+    },
+  };
+  rest.pulls = { list: async () => ({ data: state.pulls }) };
   const paginate = async (method, params) => (await method(params)).data;
   return { state, github: { rest, paginate } };
 }
@@ -139,7 +164,7 @@ test("a huge plan is cut below GitHub's body limit and keeps marker and footer",
   const body = planBody(args({ markdown: huge, exitcode: "2" }));
   assert.ok(body.length <= BODY_LIMIT, `${body.length} > ${BODY_LIMIT}`);
   assert.equal(body.split("\n")[0], "<!-- reconciler-plan:staging -->");
-  assert.match(body, /full plan is in the artifact `plan-staging`/);
+  assert.match(body, /full plan is in the job summary of the \[workflow run\]\(.*\) and in the artifact `plan-staging`/);
   assert.match(body, /workflow run/);
 });
 
@@ -223,4 +248,48 @@ test("a label created meanwhile by another job is not an error", async () => {
   };
   await reportDrift({ github, context, core }, driftArgs({ drifted: true, report: DRIFT }));
   assert.equal(state.issues.length, 1);
+});
+
+
+test("a failing drift check opens one issue, updates it, and closes it once it works", async () => {
+  const { state, github } = fakeGitHub();
+  const args = { name: "prod", failed: true, exitcode: "1", runUrl: "u" };
+  assert.equal((await reportDriftFailure({ github, context, core }, args)).action, "created");
+  assert.equal((await reportDriftFailure({ github, context, core }, args)).action, "updated");
+  assert.equal(state.issues.length, 1);
+  assert.equal(state.issues[0].title, "Drift check failing in prod");
+  const done = await reportDriftFailure({ github, context, core }, { ...args, failed: false });
+  assert.equal(done.action, "closed");
+  assert.equal(state.issues[0].state, "closed");
+});
+
+test("the gate sets the required status and tells an untrusted pull request why", async () => {
+  const { state, github } = fakeGitHub();
+  const common = { sha: "abc", issueNumber: 7, runUrl: "u" };
+  await reportGate({ github, context, core }, {
+    ...common, state: "failure", description: "not planned", trusted: false,
+    reason: "it changes endpoint of 'prod' in reconciler.yaml",
+  });
+  assert.deepEqual(state.statuses.map((s) => [s.context, s.state, s.sha]), [
+    ["reconciler/plan", "failure", "abc"],
+  ]);
+  assert.equal(state.comments.length, 1);
+  assert.match(state.comments[0].body, /a maintainer must review/);
+  assert.match(state.comments[0].body, /changes endpoint of 'prod'/);
+  await reportGate({ github, context, core }, {
+    ...common, state: "success", description: "1 planned", trusted: true, reason: "",
+  });
+  assert.equal(state.comments.length, 0, "the note goes once the pull request is trusted");
+});
+
+test("re-planning marks every open pull request pending and dispatches plan.yml", async () => {
+  const { state, github } = fakeGitHub();
+  state.pulls.push({ number: 3, head: { sha: "s3" } }, { number: 4, head: { sha: "s4" } });
+  const numbers = await replanOpenPulls({ github, context, core }, { ref: "main" });
+  assert.deepEqual(numbers, [3, 4]);
+  assert.deepEqual(state.statuses.map((s) => [s.sha, s.state]), [["s3", "pending"], ["s4", "pending"]]);
+  assert.deepEqual(state.dispatches.map((d) => [d.workflow_id, d.ref, d.inputs.pr]), [
+    ["plan.yml", "main", "3"],
+    ["plan.yml", "main", "4"],
+  ]);
 });

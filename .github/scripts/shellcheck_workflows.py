@@ -58,11 +58,16 @@ def run_scripts(path: Path) -> Iterator[tuple[int, int, str, str]]:
     if not isinstance(doc, dict):
         return
     workflow_shell = _shell_of(doc)
-    for job in (doc.get("jobs") or {}).values():
+    jobs = list((doc.get("jobs") or {}).values())
+    runs = doc.get("runs")
+    if isinstance(runs, CommentedMap) and runs.get("using") == "composite":
+        # A composite action (action.yml): every run step names its shell itself.
+        jobs.append(runs)
+    for job in jobs:
         if not isinstance(job, CommentedMap):
             continue
         job_shell = _shell_of(job) or workflow_shell
-        if job_shell is None and not _runs_on_windows(job):
+        if job_shell is None and "using" not in job and not _runs_on_windows(job):
             job_shell = "bash"
         for step in job.get("steps") or []:
             if not isinstance(step, CommentedMap) or "run" not in step:

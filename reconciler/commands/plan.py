@@ -157,7 +157,8 @@ def _unresolved_conflicts(plan: Any) -> list[str]:
     "--detailed-exitcode",
     is_flag=True,
     default=False,
-    help="Exit 2 when the plan has changes (0 none, 1 error).",
+    help="Exit 2 when the plan has changes or a manifest is not realised (a conflict), "
+    "0 when clean, 1 on error.",
 )
 @_safety_options
 @click.pass_context
@@ -200,8 +201,11 @@ def plan(
         )
     obs.plan.check_safe()
     # Journal work left (e.g. the old half of an interrupted replace, still able to fire) is a
-    # change: CI applies on exit code 2 only.
-    changes = obs.plan.has_changes or obs.healing.changed
+    # change: CI applies on exit code 2 only. A plan without changes is still not clean while a
+    # manifest is not realised (a conflict: a task of its name exists, unmanaged): exit 2, as
+    # `drift` does for the same app, so a CI gate and the pull-request comment see it. Foreign
+    # tasks no manifest names are not a difference from the manifests: they keep exit 0.
+    changes = obs.plan.has_changes or obs.healing.changed or bool(_unresolved_conflicts(obs.plan))
     return 2 if detailed_exitcode and changes else 0
 
 

@@ -2,9 +2,9 @@
 
 ``rehearsal`` (module scope, ~10 s) runs, like GitHub would for a new repository:
 
-1. ``plan.yml`` for a pull request adding this repository's ``schedules/``;
-2. the merge, then ``apply.yml`` for the push to ``main`` (plan, apply of that plan file,
-   state file committed back to the remote);
+1. the workflows a pull request adding this repository's ``schedules/`` starts (``plan.yml``);
+2. the merge, then the workflows of the push to ``main`` (``apply.yml``: plan, the reviewer's
+   approval, apply of that plan file, state committed to the state branch);
 3. ``drift.yml`` on the hourly schedule (expected clean);
 4. an out-of-band edit of one schedule through the API with the demo credentials;
 5. ``drift.yml`` again (expected to report that schedule).
@@ -27,13 +27,19 @@ from reconciler.testing import serve_emulator
 from tests.workflows.helpers import (
     NOW,
     PROJECT,
-    WORKFLOWS,
     Repository,
     base_env,
     edit_in_console,
     make_runner,
 )
 from tests.workflows.runner import Runner, WorkflowRun, load_fake_github
+
+
+def only(runs: list[WorkflowRun], name: str) -> WorkflowRun:
+    """The one run of workflow ``name`` among ``runs`` (a readable error otherwise)."""
+    found = [run for run in runs if run.workflow == name]
+    assert len(found) == 1, f"{len(found)} runs of {name}: {[r.workflow for r in runs]}"
+    return found[0]
 
 EDITED = "Weekly_digest"
 EDITED_ALERT = "Edited in the EngageLab console"
@@ -71,15 +77,15 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
         repo = Repository(root, env)
         runner = make_runner(root, repo.remote, env, use_node=True)
 
-        pull_request = repo.open_pull_request("add-schedules", {"schedules": PROJECT / "schedules"})
-        plan = runner.run_workflow(WORKFLOWS / "plan.yml", pull_request)
+        repo.open_pull_request("add-schedules", {"schedules": PROJECT / "schedules"})
+        plan = only(repo.trigger_pull_request(runner), "plan")
         github_after_plan = copy.deepcopy(load_fake_github(runner.github_db))
 
         push = repo.merge("add-schedules")
-        apply = runner.run_workflow(WORKFLOWS / "apply.yml", push)
+        apply = only(runner.trigger(push), "apply")
         live_after_apply = emulator.schedules()
 
-        drift_clean = runner.run_workflow(WORKFLOWS / "drift.yml", repo.schedule_event())
+        drift_clean = only(runner.trigger(repo.schedule_event()), "drift")
         github_after_clean = copy.deepcopy(load_fake_github(runner.github_db))
 
         # If apply did not create it, there is nothing to edit: edit_status stays 0 and the
@@ -89,7 +95,7 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
         if edited is not None:
             edit_status = edit_in_console(endpoint, edited["schedule_id"], EDITED_ALERT)
 
-        drift_edited = runner.run_workflow(WORKFLOWS / "drift.yml", repo.schedule_event())
+        drift_edited = only(runner.trigger(repo.schedule_event()), "drift")
         github_after_edit = copy.deepcopy(load_fake_github(runner.github_db))
 
         yield Rehearsal(

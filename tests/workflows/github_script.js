@@ -17,6 +17,7 @@ const dbPath = process.env.FAKE_GITHUB_DB;
 const db = fs.existsSync(dbPath)
   ? JSON.parse(fs.readFileSync(dbPath, "utf8"))
   : { next: 100, comments: [], issues: [], labels: [], calls: [] };
+for (const key of ["pulls", "statuses", "dispatches", "artifacts", "calls"]) db[key] = db[key] || [];
 const BOT = { login: "github-actions[bot]", type: "Bot" };
 
 function httpError(status, message) {
@@ -95,13 +96,47 @@ const issues = {
   }),
 };
 
+const pulls = {
+  get: call("pulls.get", async ({ pull_number }) => ({
+    data: byId(db.pulls, "number", pull_number),
+  })),
+  list: call("pulls.list", async ({ state = "open" }) => ({
+    data: db.pulls.filter((pull) => state === "all" || pull.state === state),
+  })),
+};
+
+const repos = {
+  listPullRequestsAssociatedWithCommit: call(
+    "repos.listPullRequestsAssociatedWithCommit",
+    async ({ commit_sha }) => ({
+      data: db.pulls.filter((p) => p.merge_commit_sha === commit_sha || p.head.sha === commit_sha),
+    }),
+  ),
+  createCommitStatus: call("repos.createCommitStatus", async (params) => {
+    db.statuses.push({ ...params });
+    return { data: { ...params } };
+  }),
+};
+
+const actions = {
+  createWorkflowDispatch: call("actions.createWorkflowDispatch", async (params) => {
+    db.dispatches.push({ ...params });
+    return { data: {} };
+  }),
+  listArtifactsForRepo: call("actions.listArtifactsForRepo", async ({ name, per_page = 30 }) => {
+    const artifacts = db.artifacts.filter((a) => !name || a.name === name).slice(0, per_page);
+    return { data: { total_count: artifacts.length, artifacts } };
+  }),
+};
+
 const github = {
-  rest: { issues },
+  rest: { issues, pulls, repos, actions },
   paginate: async (method, params) => (await method(params)).data,
 };
 
 const context = JSON.parse(process.env.FAKE_GITHUB_CONTEXT);
 const core = {
+  setOutput: (name, value) => fs.appendFileSync(process.env.GITHUB_OUTPUT, `${name}=${value}\n`),
   info: (message) => console.log(message),
   warning: (message) => console.log(`::warning::${message}`),
   error: (message) => console.log(`::error::${message}`),

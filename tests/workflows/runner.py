@@ -8,30 +8,53 @@ each in turn, as the parallel jobs they are), each in a fresh checkout of a loca
 outcomes, job outputs and ``fromJSON`` matrices are all evaluated from the YAML (see
 ``expressions.py``). The ``run:`` scripts are executed verbatim with bash.
 
+What GitHub decides around the steps is modelled too, because the attacks on a GitOps set-up
+go through it:
+
+- the event: ``pull_request`` runs the pull request's own workflow files at its head commit
+  (secrets only for same-repository pull requests), ``pull_request_target`` runs the default
+  branch's files with ``github.ref`` on the base branch and the base tip checked out by default
+  (secrets even for forks); ``Runner.trigger`` picks the workflows an event starts, read from the
+  remote at that commit;
+- GitHub environments (``Runner.environments``): their secrets join the repository's for a job
+  that names the environment; ``branches`` limits which ``github.ref_name`` may use one, and
+  ``reviewers`` calls ``Runner.approver`` before the job starts, with what the approver can see
+  then (the summaries and artifacts of the run so far), recorded in ``Runner.approvals``;
+- the job token: one per job, its ``permissions:`` recorded in the file ``$HARNESS_TOKENS``;
+  ``actions/checkout`` writes it into ``.git/config`` (as the real action's ``extraheader``)
+  unless ``persist-credentials: false``; the remote's pre-receive hook (``install_hook``)
+  accepts a push only with a token in ``GH_TOKEN`` allowed ``contents: write``, and never to a
+  protected branch (pull requests required) unless the pusher is a maintainer;
+- composite actions (``uses: ./`` and the published reference of this project's action) run
+  their steps with ``inputs``, ``github.action_path`` and their declared outputs.
+
 Only what cannot run here is replaced, each replacement recorded on the step (``note``):
 
-- ``actions/checkout``: a ``git clone`` of the bare remote at the ref GitHub would check out;
+- ``actions/checkout``: a ``git clone`` of the bare remote at the ref GitHub would check out
+  (``path``, ``ref``, ``fetch-depth: 0`` for the whole history);
 - ``actions/setup-python``: nothing (the test's interpreter is first on ``PATH``);
-- ``actions/upload-artifact``: the listed files are copied to ``artifacts/<name>/``, honouring
-  ``if-no-files-found``;
+- ``actions/upload-artifact`` / ``download-artifact``: files copied to and from
+  ``artifacts/runs/<run id>/<name>/`` (the least common ancestor of the paths as the root, as
+  the real action), each upload also listed in the fake GitHub's artifacts;
 - ``actions/github-script``: the step's ``script:`` runs under Node.js against a fake GitHub
   (``github_script.js``), or is skipped with the reason when Node.js is missing;
-- the "Install reconciler" step (``pip install "$INSTALL_SPEC"``): replaced by
-  ``command -v reconciler``, since the tool under test is already on ``PATH`` (``tool_shims``)
-  and installing into the shared virtual environment would be slow and unsafe.
+- every ``run:`` script with ``pip install``: replaced by ``command -v reconciler``, since the
+  tool under test is already on ``PATH`` (``tool_shims``) and installing into the shared
+  virtual environment would be slow and unsafe.
 
-Not modelled: ``permissions``, ``concurrency``, ``environment`` protection rules,
-``timeout-minutes`` beyond a generous subprocess timeout.
+Not modelled: ``concurrency``, ``timeout-minutes`` beyond a generous subprocess timeout.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +64,11 @@ from ruamel.yaml import YAML
 from tests.workflows.expressions import condition, render, to_string
 
 HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parents[1]
 GITHUB_SCRIPT_JS = HERE / "github_script.js"
+SERVER_URL = "https://github.example"
+# `uses:` of this project's published action (in a user's repository) runs this checkout's.
+PROJECT_ACTION = re.compile(r"^[\w.-]+/engagelab-reconciler@")
 INSTALL_STEP = re.compile(r"\bpip install\b")
 STEP_TIMEOUT = 120.0
 
@@ -60,6 +87,12 @@ class StepRun:
     outputs: dict[str, str] = field(default_factory=dict)
     note: str = ""  # why the step was replaced or skipped
     seconds: float = 0.0
+    tokens: list[str] = field(default_factory=list)  # job tokens the step's process could read
+    secrets: list[str] = field(default_factory=list)  # secrets (by name) in its environment
+
+
+class CheckoutError(RuntimeError):
+    """actions/checkout of a ref the remote does not have."""
 
 
 @dataclass
@@ -75,6 +108,7 @@ class JobRun:
     outputs: dict[str, str] = field(default_factory=dict)
     summary: str = ""
     note: str = ""
+    environment: str | None = None
 
     def step(self, name_or_id: str) -> StepRun:
         """The step with this name or id; a readable error listing the steps otherwise."""
@@ -116,11 +150,24 @@ class WorkflowRun:
 class Event:
     """What triggered a workflow run: GitHub's ``github`` context, in short."""
 
-    name: str  # "pull_request", "push", "schedule", "workflow_dispatch"
-    ref_name: str  # the branch: the pull request's head branch for pull_request
-    sha: str
+    name: str  # "pull_request", "pull_request_target", "push", "schedule", "workflow_dispatch"
+    ref_name: str  # the branch the run belongs to (pull_request: "<number>/merge")
+    sha: str  # the commit the run's workflow files and default checkout come from
     payload: dict[str, Any]
     inputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        if self.name == "pull_request":
+            return f"refs/pull/{self.ref_name}"
+        return f"refs/heads/{self.ref_name}"
+
+    @property
+    def fork(self) -> bool:
+        pull = self.payload.get("pull_request") or {}
+        head = ((pull.get("head") or {}).get("repo") or {}).get("full_name")
+        base = ((pull.get("base") or {}).get("repo") or {}).get("full_name")
+        return bool(pull) and head != base
 
 
 def parse_output_file(text: str) -> dict[str, str]:
@@ -179,10 +226,62 @@ class Runner:
     counter: int = 0  # job instances started, for workspace names
     run_id: int = 1000  # GITHUB_RUN_ID, one per workflow run
     runs: list[WorkflowRun] = field(default_factory=list)
+    # GitHub environments: name -> {"secrets": {...}, "reviewers": bool, "branches": [...]}
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Called before a job of an environment with reviewers starts; False rejects the job.
+    approver: Callable[[dict[str, Any]], bool] | None = None
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    default_branch: str = "main"
+    current: WorkflowRun | None = None  # the run in progress
 
     @property
     def artifacts(self) -> Path:
         return self.root / "artifacts"
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.root / "tokens.json"
+
+    def mint_token(self, permissions: dict[str, str]) -> str:
+        """A job token with these permissions, as the remote's hook will look it up."""
+        tokens = json.loads(self.tokens_file.read_text()) if self.tokens_file.exists() else {}
+        token = f"ghs_job{self.run_id}x{self.counter}x{os.urandom(6).hex()}"
+        tokens[token] = permissions
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.tokens_file.write_text(json.dumps(tokens), encoding="utf-8")
+        return token
+
+    # -- events ------------------------------------------------------------------------------
+
+    def trigger(self, event: Event) -> list[WorkflowRun]:
+        """Run every workflow ``event`` starts, from the files GitHub reads for it: the pull
+        request's own head for ``pull_request``, the default branch otherwise."""
+        if event.name == "pull_request":
+            commit = ((event.payload.get("pull_request") or {}).get("head") or {})["sha"]
+        else:
+            commit = git("rev-parse", f"refs/heads/{self.default_branch}", cwd=self.remote,
+                         env=self.base_env).strip()
+        names = git("ls-tree", "--name-only", f"{commit}:.github/workflows", cwd=self.remote,
+                    env=self.base_env).split()
+        runs = []
+        for name in sorted(names):
+            if not name.endswith((".yml", ".yaml")):
+                continue
+            text = git("show", f"{commit}:.github/workflows/{name}", cwd=self.remote,
+                       env=self.base_env)
+            data = YAML(typ="safe", pure=True).load(text)
+            triggers = data.get("on") or data.get(True) or {}
+            if isinstance(triggers, str):
+                triggers = {triggers: None}
+            elif isinstance(triggers, list):
+                triggers = dict.fromkeys(triggers)
+            if event.name not in triggers:
+                continue
+            path = self.root / "workflow-files" / f"{self.run_id + 1}-{name}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            runs.append(self.run_workflow(path, event))
+        return runs
 
     # -- workflows and jobs ------------------------------------------------------------------
 
@@ -192,6 +291,7 @@ class Runner:
         self.run_id += 1
         name = str(data.get("name") or path.stem)
         run = WorkflowRun(name, [])
+        self.current = run
         results: dict[str, dict[str, Any]] = {}
         pending = dict(data["jobs"])
         while pending:
@@ -216,21 +316,24 @@ class Runner:
         self.runs.append(run)
         return run
 
-    def _github(self, workflow: str, event: Event, workspace: Path | None) -> dict[str, Any]:
+    def _github(
+        self, workflow: str, event: Event, workspace: Path | None, token: str = ""
+    ) -> dict[str, Any]:
         owner = self.repository.split("/")[0]
         return {
             "event_name": event.name,
             "event": event.payload,
             "ref_name": event.ref_name,
-            "ref": f"refs/heads/{event.ref_name}",
+            "ref": event.ref,
             "sha": event.sha,
             "repository": self.repository,
             "repository_owner": owner,
             "workflow": workflow,
             "run_id": str(self.run_id),
-            "server_url": "https://github.example",
+            "server_url": SERVER_URL,
             "workspace": str(workspace or ""),
-            "token": self.secrets.get("GITHUB_TOKEN", ""),
+            "token": token,
+            "action_path": "",
         }
 
     def _run_job(
@@ -313,12 +416,16 @@ class Runner:
         """Run the job's steps one at a time, yielding each step's record."""
         workflow, matrix, workspace = run.workflow, run.matrix, run.workspace
         temp = workspace.parent / "temp"
+        permissions = job.get("permissions", data.get("permissions"))
+        if permissions is None:
+            permissions = {"contents": "read"}  # the repository setting docs/github.md asks for
+        token = self.mint_token(dict(permissions or {}))
         contexts: dict[str, Any] = {
-            "github": self._github(workflow, event, workspace),
+            "github": self._github(workflow, event, workspace, token),
             "needs": needs,
             "vars": self.variables,
             "inputs": event.inputs,
-            "secrets": self.secrets,
+            "secrets": {},
             "matrix": matrix,
             "strategy": {},
             "runner": {"os": "Linux", "temp": str(temp)},
@@ -326,6 +433,33 @@ class Runner:
             "steps": {},
             "env": {},
         }
+        secrets = {} if event.name == "pull_request" and event.fork else dict(self.secrets)
+        if job.get("environment") is not None:
+            environment = render(job["environment"], contexts)
+            if isinstance(environment, dict):
+                environment = environment.get("name")
+            name = to_string(environment)
+            conf = self.environments.get(name) or {}
+            run.environment = name
+            branches = conf.get("branches")
+            if branches is not None and event.ref_name not in branches:
+                run.result = "failure"
+                run.note = (f"branch {event.ref_name!r} may not use environment {name!r} "
+                            "(deployment branch policy)")
+                return
+            if conf.get("reviewers"):
+                seen = self._visible()
+                approved = self.approver(seen) if self.approver is not None else True
+                self.approvals.append({"environment": name, "job": run.job, "matrix": matrix,
+                                       "approved": approved, "saw": seen})
+                if not approved:
+                    run.result = "failure"
+                    run.note = f"rejected by the reviewers of {name!r}"
+                    return
+            if not (event.name == "pull_request" and event.fork):
+                secrets.update(conf.get("secrets") or {})
+        secrets["GITHUB_TOKEN"] = token
+        contexts["secrets"] = secrets
         env: dict[str, str] = {}
         for level in (data.get("env") or {}, job.get("env") or {}):
             for key, value in level.items():
@@ -334,14 +468,51 @@ class Runner:
         shell = ((job.get("defaults") or {}).get("run") or {}).get("shell") or (
             (data.get("defaults") or {}).get("run") or {}
         ).get("shell")
+        yield from self._run_steps(run, job["steps"], contexts, env, shell, event, temp)
+        contexts["env"] = dict(env)
+        run.outputs = {
+            key: to_string(render(value, contexts))
+            for key, value in (job.get("outputs") or {}).items()
+        }
+
+    def _visible(self) -> dict[str, Any]:
+        """What a reviewer can see before approving: the run's finished jobs' summaries and
+        its artifacts so far."""
+        summaries = {}
+        if self.current is not None:
+            for done in self.current.jobs:
+                label = f"{done.job} {json.dumps(done.matrix, sort_keys=True)}"
+                summaries[label] = done.summary
+        artifacts: dict[str, dict[str, str]] = {}
+        folder = self.artifacts / "runs" / str(self.run_id)
+        if folder.is_dir():
+            for artifact in sorted(folder.iterdir()):
+                artifacts[artifact.name] = {
+                    f.relative_to(artifact).as_posix(): f.read_text(errors="replace")
+                    for f in sorted(artifact.rglob("*"))
+                    if f.is_file()
+                }
+        return {"summaries": summaries, "artifacts": artifacts}
+
+    def _run_steps(
+        self,
+        run: JobRun,
+        steps: list[dict[str, Any]],
+        contexts: dict[str, Any],
+        env: dict[str, str],
+        shell: str | None,
+        event: Event,
+        temp: Path,
+        prefix: str = "",
+    ) -> Iterator[StepRun]:
         status = {
             "always": lambda: True,
             "cancelled": lambda: False,
             "success": lambda: run.result == "success",
             "failure": lambda: run.result == "failure",
         }
-        for step in job["steps"]:
-            name = step_name(step)
+        for step in steps:
+            name = prefix + step_name(step)
             step_id = step.get("id")
             contexts["env"] = dict(env)
             started = time.monotonic()
@@ -354,13 +525,18 @@ class Runner:
                     step_env[key] = to_string(render(value, contexts))
                 contexts["env"] = dict(step_env)
                 if "run" in step:
-                    record = self._run_script(run, step, name, step_env, shell, event, temp)
+                    record = self._run_script(
+                        run, step, name, step_env, step.get("shell") or shell, event, temp,
+                        contexts["github"],
+                    )
                 else:
                     inputs = {
                         key: to_string(render(value, contexts))
                         for key, value in (step.get("with") or {}).items()
                     }
-                    record = self._run_action(run, step, name, inputs, step_env, event, temp)
+                    record = self._run_action(
+                        run, step, name, inputs, step_env, event, temp, contexts
+                    )
                 if record.outcome == "failure" and not step.get("continue-on-error"):
                     run.result = "failure"
             record.seconds = time.monotonic() - started
@@ -372,11 +548,52 @@ class Runner:
                     "outcome": record.outcome,
                     "conclusion": record.outcome,
                 }
-        contexts["env"] = dict(env)
-        run.outputs = {
-            key: to_string(render(value, contexts))
-            for key, value in (job.get("outputs") or {}).items()
+
+    def _composite(
+        self,
+        run: JobRun,
+        action_dir: Path,
+        name: str,
+        inputs: dict[str, str],
+        step_env: dict[str, str],
+        event: Event,
+        temp: Path,
+        outer: dict[str, Any],
+    ) -> StepRun:
+        """A composite action's steps, run in the job's workspace like GitHub does."""
+        spec = YAML(typ="safe", pure=True).load((action_dir / "action.yml").read_text("utf-8"))
+        if (spec.get("runs") or {}).get("using") != "composite":
+            raise ValueError(f"{action_dir}: only composite actions are modelled")
+        values = {
+            key: inputs.get(key, to_string((decl or {}).get("default", "")))
+            for key, decl in (spec.get("inputs") or {}).items()
         }
+        unknown = set(inputs) - set(values)
+        if unknown:
+            raise ValueError(f"{run.workflow}/{run.job}/{name}: unknown inputs {sorted(unknown)}")
+        github = dict(outer["github"], action_path=str(action_dir))
+        contexts: dict[str, Any] = {
+            **outer, "github": github, "inputs": values, "steps": {}, "env": dict(step_env)
+        }
+        env = dict(step_env, GITHUB_ACTION_PATH=str(action_dir))
+        result_before = run.result
+        run.result = "success"
+        records = list(self._run_steps(
+            run, spec["runs"]["steps"], contexts, env, None, event, temp, prefix=f"{name} > "
+        ))
+        failed = run.result == "failure"
+        run.result = "failure" if failed or result_before == "failure" else result_before
+        # Steps of the action's other commands are skipped by their `if:`: left out of the log.
+        run.steps = [r for r in run.steps if not (r in records and r.outcome == "skipped")]
+        outputs = {
+            key: to_string(render((decl or {}).get("value", ""), contexts))
+            for key, decl in (spec.get("outputs") or {}).items()
+        }
+        ran = [r.name for r in records if r.outcome != "skipped"]
+        return StepRun(
+            name, None, "failure" if failed else "success", command=str(action_dir),
+            outputs=outputs, note=f"composite: ran {ran}",
+        )
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -392,18 +609,45 @@ class Runner:
                 "GITHUB_JOB": run.job,
                 "GITHUB_EVENT_NAME": event.name,
                 "GITHUB_REF_NAME": event.ref_name,
-                "GITHUB_REF": f"refs/heads/{event.ref_name}",
+                "GITHUB_REF": event.ref,
                 "GITHUB_SHA": event.sha,
                 "GITHUB_REPOSITORY": self.repository,
                 "GITHUB_RUN_ID": str(self.run_id),
-                "GITHUB_SERVER_URL": "https://github.example",
+                "GITHUB_SERVER_URL": SERVER_URL,
                 "GITHUB_WORKSPACE": str(run.workspace),
                 "RUNNER_TEMP": str(temp),
                 "RUNNER_OS": "Linux",
+                "HARNESS_TOKENS": str(self.tokens_file),
             }
         )
         env.update(step_env)
         return env
+
+    def reachable_tokens(self, run: JobRun, env: Mapping[str, str]) -> list[str]:
+        """Job tokens a process of this step could read: in its environment or persisted in a
+        ``.git/config`` of the workspace (what actions/checkout leaves without
+        ``persist-credentials: false``)."""
+        if not self.tokens_file.exists():
+            return []
+        tokens = list(json.loads(self.tokens_file.read_text(encoding="utf-8")))
+        texts = [v for k, v in env.items() if k != "HARNESS_TOKENS"]
+        texts += [p.read_text(errors="replace") for p in run.workspace.rglob(".git/config")]
+        joined = "\n".join(texts)
+        found = []
+        for token in tokens:
+            header = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+            if token in joined or header in joined:
+                found.append(token)
+        return found
+
+    def secrets_in(self, env: Mapping[str, str]) -> list[str]:
+        """Names of the repository's and environments' secrets whose value is in ``env``."""
+        known = dict(self.secrets)
+        for name, conf in self.environments.items():
+            for key, value in (conf.get("secrets") or {}).items():
+                known[f"{name}/{key}"] = value
+        values = list(env.values())
+        return sorted(n for n, v in known.items() if v and any(v in text for text in values))
 
     def _run_script(
         self,
@@ -414,6 +658,7 @@ class Runner:
         shell: str | None,
         event: Event,
         temp: Path,
+        github: dict[str, Any],
     ) -> StepRun:
         script = str(step["run"])
         if "${{" in script:
@@ -422,7 +667,6 @@ class Runner:
         if INSTALL_STEP.search(script):
             note = "replaced: the tool under test is already installed (on PATH)"
             script = "command -v reconciler"
-        shell = step.get("shell") or shell
         if shell == "bash":
             argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
         elif shell is None:
@@ -443,6 +687,7 @@ class Runner:
             GITHUB_ENV=str(files["env"]),
             GITHUB_PATH=str(files["path"]),
         )
+        reachable = self.reachable_tokens(run, env)
         done = subprocess.run(
             [*argv, str(script_file)],
             cwd=run.workspace,
@@ -460,12 +705,14 @@ class Runner:
             name,
             step.get("id"),
             "success" if done.returncode == 0 else "failure",
-            command=script,
+            command=str(step["run"]),
             returncode=done.returncode,
             stdout=done.stdout,
             stderr=done.stderr,
             outputs=parse_output_file(files["output"].read_text(encoding="utf-8")),
             note=note,
+            tokens=reachable,
+            secrets=self.secrets_in(env),
         )
 
     def _run_action(
@@ -477,12 +724,22 @@ class Runner:
         step_env: dict[str, str],
         event: Event,
         temp: Path,
+        contexts: dict[str, Any],
     ) -> StepRun:
         uses = str(step["uses"])
         action = uses.split("@", 1)[0]
         record = StepRun(name, step.get("id"), "success", command=uses)
+        if uses.startswith("./") or PROJECT_ACTION.match(uses):
+            where = (run.workspace / uses).resolve() if uses.startswith("./") else PROJECT
+            composite = self._composite(run, where, name, inputs, step_env, event, temp, contexts)
+            composite.id = step.get("id")
+            return composite
         if action == "actions/checkout":
-            self._checkout(run, inputs, event)
+            try:
+                self._checkout(run, inputs, event, contexts["github"]["token"])
+            except CheckoutError as exc:
+                record.outcome, record.stderr = "failure", str(exc)
+                return record
             record.note = "replaced: git clone of the local remote"
         elif action == "actions/setup-python":
             if not inputs.get("python-version"):
@@ -490,49 +747,100 @@ class Runner:
             record.note = f"replaced: the test's Python stands in for {inputs['python-version']}"
         elif action == "actions/upload-artifact":
             self._upload(run, inputs, record)
+        elif action == "actions/download-artifact":
+            self._download(run, inputs, record)
         elif action == "actions/github-script":
             self._github_script(run, inputs, step_env, event, temp, record)
         else:
             raise ValueError(f"{run.workflow}/{run.job}: action {uses} is not modelled")
         return record
 
-    def _checkout(self, run: JobRun, inputs: dict[str, str], event: Event) -> None:
-        """What actions/checkout leaves: the ref in a shallow clone with ``origin`` set."""
+    def _checkout(
+        self, run: JobRun, inputs: dict[str, str], event: Event, token: str
+    ) -> None:
+        """What actions/checkout leaves: the ref in a clone with ``origin`` set, shallow unless
+        ``fetch-depth: 0`` (then every branch too), and the job token in ``.git/config`` unless
+        ``persist-credentials: false``."""
         ref = inputs.get("ref") or ""
-        detach = False
         if not ref:
-            # GitHub checks out the event's commit: the pull request's merge commit (here its
-            # head branch, based on the tip of the base branch) or the pushed commit.
-            ref, detach = event.ref_name, event.name == "pull_request"
+            # The event's commit: the pull request's merge commit (here its head, based on the
+            # tip of the base branch), the pushed commit, or the base tip (pull_request_target).
+            ref = event.sha
+        target = (run.workspace / inputs.get("path", "")).resolve()
+        if not target.is_relative_to(run.workspace.resolve()):
+            raise ValueError(f"checkout path {inputs.get('path')} leaves the workspace")
+        target.mkdir(parents=True, exist_ok=True)
 
         def checkout_git(*args: str) -> str:
-            return git(*args, cwd=run.workspace, env=self.base_env)
+            return git(*args, cwd=target, env=self.base_env)
 
-        uri = self.remote.as_uri()
-        checkout_git("clone", "-q", "--depth=1", "--no-tags", "--branch", ref, uri, ".")
-        if detach:
-            checkout_git("checkout", "-q", "--detach")
-        if not inputs.get("ref"):
-            head = checkout_git("rev-parse", "HEAD").strip()
-            assert head == event.sha, f"checkout of {ref} gave {head}, the event is {event.sha}"
+        checkout_git("init", "-q")
+        checkout_git("remote", "add", "origin", self.remote.as_uri())
+        full = inputs.get("fetch-depth") == "0"
+        depth = [] if full else ["--depth=1"]
+        wanted = ref if re.fullmatch(r"[0-9a-f]{40}", ref) or ref.startswith("refs/") else (
+            f"refs/heads/{ref}"
+        )
+        refspecs = [wanted]
+        if full:
+            refspecs.append("+refs/heads/*:refs/remotes/origin/*")
+        try:
+            checkout_git("fetch", "-q", "--no-tags", *depth, "origin", *refspecs)
+        except RuntimeError as exc:
+            raise CheckoutError(f"checkout of {ref!r} failed: no such ref") from exc
+        checkout_git("checkout", "-q", "--detach", "FETCH_HEAD")
+        if not ref.startswith("refs/") and not re.fullmatch(r"[0-9a-f]{40}", ref):
+            checkout_git("checkout", "-q", "-B", ref)
+        if inputs.get("persist-credentials", "true") != "false":
+            header = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+            checkout_git("config", "--local", f"http.{SERVER_URL}/.extraheader",
+                         f"AUTHORIZATION: basic {header}")
+
+    def _artifact_dir(self, run_id: int | str, name: str) -> Path:
+        return self.artifacts / "runs" / str(run_id) / name
 
     def _upload(self, run: JobRun, inputs: dict[str, str], record: StepRun) -> None:
-        target = self.artifacts / inputs["name"]
-        found = []
+        found: list[Path] = []
         for line in inputs.get("path", "").splitlines():
             pattern = line.strip()
             if not pattern:
                 continue
-            for source in sorted(run.workspace.glob(pattern)):
-                destination = target / source.relative_to(run.workspace)
+            found += [p for p in sorted(run.workspace.glob(pattern)) if p.is_file()]
+        record.outputs = {"files": " ".join(p.relative_to(run.workspace).as_posix()
+                                            for p in found)}
+        if not found:
+            if inputs.get("if-no-files-found", "warn") == "error":
+                record.outcome = "failure"
+            record.note = "no files found"
+            return
+        # The least common ancestor of the files is the artifact's root (upload-artifact v4).
+        root = Path(os.path.commonpath([str(p.parent) for p in found]))
+        targets = [self._artifact_dir(self.run_id, inputs["name"]), self.artifacts / inputs["name"]]
+        for target in targets:
+            if target.exists():
+                shutil.rmtree(target)
+            for source in found:
+                destination = target / source.relative_to(root)
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, destination)
-                found.append(source.relative_to(run.workspace).as_posix())
-        record.outputs = {"files": " ".join(found)}
-        record.note = f"replaced: copied {found} to {target}"
-        if not found and inputs.get("if-no-files-found", "warn") == "error":
+        record.note = f"replaced: copied {[p.name for p in found]} to {targets[0]}"
+        if self.github_db is not None:
+            db = load_fake_github(self.github_db)
+            db.setdefault("artifacts", []).insert(
+                0, {"id": len(db.get("artifacts", [])) + 1, "name": inputs["name"],
+                    "workflow_run": {"id": self.run_id}},
+            )
+            self.github_db.write_text(json.dumps(db, indent=1), encoding="utf-8")
+
+    def _download(self, run: JobRun, inputs: dict[str, str], record: StepRun) -> None:
+        source = self._artifact_dir(inputs.get("run-id") or self.run_id, inputs["name"])
+        if not source.is_dir():
             record.outcome = "failure"
-            record.note = "no files found, if-no-files-found: error"
+            record.note = f"artifact {inputs['name']} not found"
+            return
+        target = run.workspace / inputs.get("path", "")
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        record.note = f"replaced: copied {source} to {target}"
 
     def _github_script(
         self,
@@ -555,12 +863,15 @@ class Runner:
             "payload": event.payload,
             "eventName": event.name,
             "sha": event.sha,
-            "ref": f"refs/heads/{event.ref_name}",
-            "serverUrl": "https://github.example",
+            "ref": event.ref,
+            "serverUrl": SERVER_URL,
             "runId": self.run_id,
         }
         env = self._process_env(run, step_env, event, temp)
+        output = temp / f"output-{len(run.steps)}"
+        output.write_text("", encoding="utf-8")
         env.update(
+            GITHUB_OUTPUT=str(output),
             GITHUB_SCRIPT=inputs["script"],
             FAKE_GITHUB_DB=str(self.github_db),
             FAKE_GITHUB_CONTEXT=json.dumps(context),
@@ -577,6 +888,8 @@ class Runner:
         record.returncode = done.returncode
         record.stdout, record.stderr = done.stdout, done.stderr
         record.outcome = "success" if done.returncode == 0 else "failure"
+        record.outputs = parse_output_file(output.read_text(encoding="utf-8"))
+        record.secrets = self.secrets_in(env)
         record.note = "replaced: github-script's script run by Node.js against a fake GitHub"
 
 

@@ -1,0 +1,407 @@
+"""Trusted helper of the GitHub action (action.yml): always runs from the action's own, pinned
+checkout, never from a pull request. Reads pull-request files as data only.
+
+Subcommands (each writes its results to ``$GITHUB_OUTPUT`` when set, and prints them):
+
+``matrix``    the environments of reconciler.yaml as a job matrix; with ``--since-state DIR``
+              only those whose manifests or settings changed since the commit each one was last
+              applied at (``DIR/.reconciler-applied/<env>``; missing: changed).
+``pr``        decide whether a pull request may be planned with credentials, and build the
+              planning workspace from the default branch's settings and the pull request's
+              manifests (copied as plain files). Outputs ``trusted``, ``reason``, ``matrix``.
+``validate``  ``reconciler validate --format github`` of each environment's manifests.
+``run``       run ``reconciler`` with the environment's credentials: the GitHub environment's
+              fixed secrets ENGAGELAB_APP_KEY / ENGAGELAB_MASTER_SECRET, handed over under the
+              variable names the (trusted) reconciler.yaml gives the environment.
+``state-in``  copy an environment's state file from the state branch checkout into place.
+``state-check`` refuse to apply when the last uploaded state has a higher serial than the
+              committed one (a state push was lost), printing how to restore it.
+``same-plan`` whether two plan files are the same plan of the same inputs (``same=true``).
+
+Errors are one ``::error::`` annotation and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from reconciler.environments import Environment, load_environments
+from reconciler.errors import ConfigError
+
+# GitHub starts at most 256 jobs from one matrix in one workflow run.
+MATRIX_LIMIT = 256
+CONFIG = "reconciler.yaml"
+# Settings that decide where requests go, with which credentials, or which files are read and
+# written. A pull request changing one of them is never planned with credentials.
+CONNECTION_FIELDS = ("endpoint", "data_center", "app_key_env", "master_secret_env", "state",
+                     "manifests")
+# Paths whose change alters the tool or the workflows themselves.
+TOOL_PATHS = ("reconciler/", "pyproject.toml", "setup.py", "setup.cfg", "requirements/",
+              ".github/", "action.yml", "action.yaml", ".ci/")
+APPLIED_DIR = ".reconciler-applied"
+FIXED_KEY = "ENGAGELAB_APP_KEY"
+FIXED_SECRET = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable's name
+
+
+class Refused(Exception):
+    """A problem to report as one annotation."""
+
+
+def output(**values: str) -> None:
+    path = os.environ.get("GITHUB_OUTPUT")
+    for key, value in values.items():
+        print(f"{key}={value}")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            for key, value in values.items():
+                fh.write(f"{key}={value}\n")
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(  # noqa: S603 - fixed program, arguments are paths and refs
+        ["git", "-C", str(repo), *args],  # noqa: S607 - git from PATH, as in every step
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    if done.returncode != 0:
+        raise Refused(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def raw_settings(text: str | None) -> dict[str, dict[str, Any]]:
+    """``environments:`` of a reconciler.yaml as plain data (no file: one ``default``)."""
+    from ruamel.yaml import YAML
+
+    if text is None:
+        return {"default": {}}
+    data = YAML(typ="safe", pure=True).load(text) or {}
+    envs = data.get("environments") if isinstance(data, dict) else None
+    if not isinstance(envs, dict):
+        return {"default": {}}
+    return {str(k): dict(v or {}) for k, v in envs.items()}
+
+
+def show(repo: Path, commit: str, path: str) -> str | None:
+    done = subprocess.run(  # noqa: S603 - fixed program, arguments are a ref and a path
+        ["git", "-C", str(repo), "show", f"{commit}:{path}"],  # noqa: S607 - git from PATH
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    return done.stdout if done.returncode == 0 else None
+
+
+def relative(env: Environment, root: Path) -> str:
+    try:
+        return Path(os.path.relpath(env.manifests.resolve(), root.resolve())).as_posix()
+    except ValueError:
+        return env.manifests.as_posix()
+
+
+def changed_envs(
+    repo: Path, envs: Sequence[Environment], since: dict[str, str | None]
+) -> list[Environment]:
+    """The environments whose manifests directory or settings changed since their commit."""
+    head_settings = raw_settings(show(repo, "HEAD", CONFIG))
+    chosen = []
+    for env in envs:
+        commit = since.get(env.name)
+        if not commit:
+            chosen.append(env)
+            continue
+        files = git(repo, "diff", "--name-only", commit, "HEAD").split()
+        prefix = relative(env, repo).rstrip("/") + "/"
+        before = raw_settings(show(repo, commit, CONFIG)).get(env.name)
+        if before != head_settings.get(env.name) or any(f.startswith(prefix) for f in files):
+            chosen.append(env)
+    return chosen
+
+
+def entries(envs: Iterable[Environment], root: Path) -> list[dict[str, str]]:
+    out = []
+    for env in envs:
+        state = Path(os.path.relpath(env.state.resolve(), root.resolve())).as_posix()
+        if state.startswith("../"):
+            raise Refused(f"environment {env.name}: its state file {env.state} is outside the "
+                          "repository; the state branch can only hold files inside it")
+        out.append({"name": env.name, "state_file": state})
+    if len(out) > MATRIX_LIMIT:
+        raise Refused(f"{len(out)} environments, but one workflow run starts at most "
+                      f"{MATRIX_LIMIT} matrix jobs; split them over several config files")
+    return out
+
+
+def emit_matrix(envs: list[Environment], root: Path, config: Path) -> None:
+    rows = entries(envs, root)
+    seen: set[tuple[str, str]] = set()
+    validate = []
+    for env in envs:
+        key = (env.manifests.as_posix(), env.timezone)
+        if key not in seen:
+            seen.add(key)
+            validate.append(env.name)
+    output(
+        matrix=json.dumps({"include": rows}, separators=(",", ":")),
+        count=str(len(rows)),
+        names=" ".join(r["name"] for r in rows),
+        validate=" ".join(validate),
+        config=config.as_posix(),
+    )
+
+
+def cmd_matrix(args: argparse.Namespace) -> None:
+    root = Path(args.repo)
+    config = Path(args.config)
+    envs = list(load_environments(config).environments)
+    wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+    if wanted:
+        unknown = sorted(set(wanted) - {e.name for e in envs})
+        if unknown:
+            raise Refused(f"unknown environment(s) {', '.join(unknown)} in {config}")
+        envs = [e for e in envs if e.name in wanted]
+    elif args.since_state:
+        since = {}
+        for env in envs:
+            marker = Path(args.since_state) / APPLIED_DIR / env.name
+            text = marker.read_text(encoding="utf-8") if marker.is_file() else ""
+            since[env.name] = text.strip() or None
+        envs = changed_envs(root, envs, since)
+    emit_matrix(envs, root, config)
+
+
+def regular_files(directory: Path) -> list[Path]:
+    """Every file under ``directory``; a symlink or special file anywhere is refused (it could
+    point the trusted job at a file outside the pull request, e.g. /proc/self/environ)."""
+    found = []
+    for path in sorted(directory.rglob("*")):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            raise Refused(f"{path} is a symbolic link or special file; manifests must be files")
+        if path.is_file():
+            found.append(path)
+    return found
+
+
+def cmd_pr(args: argparse.Namespace) -> None:
+    base, pr, out = Path(args.base), Path(args.pr), Path(args.out)
+    reasons: list[str] = []
+    if args.fork == "true":
+        reasons.append("it comes from a fork")
+    merge_base = git(pr, "merge-base", "HEAD", f"origin/{args.base_ref}").strip()
+    files = git(pr, "diff", "--name-only", f"{merge_base}...HEAD").split()
+    tool = sorted({f for f in files if f.startswith(TOOL_PATHS)})
+    if tool:
+        reasons.append("it changes the tool or the workflows: " + ", ".join(tool[:10]))
+    base_text = (base / CONFIG).read_text(encoding="utf-8") if (base / CONFIG).is_file() else None
+    pr_text = (pr / CONFIG).read_text(encoding="utf-8") if (pr / CONFIG).is_file() else None
+    trusted_envs = raw_settings(base_text)
+    for name, settings in raw_settings(pr_text).items():
+        known = trusted_envs.get(name)
+        if known is None:
+            reasons.append(f"it adds the environment {name!r} to {CONFIG}")
+            continue
+        moved = [f for f in CONNECTION_FIELDS if settings.get(f) != known.get(f)]
+        if moved:
+            reasons.append(f"it changes {', '.join(moved)} of {name!r} in {CONFIG}")
+    # The planning workspace: the pull request's reconciler.yaml (equal to the default branch's
+    # in everything that matters above) and its manifests, copied as plain files.
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    # Always a file: a config named with --config must exist (empty: the one default environment).
+    (out / CONFIG).write_text(pr_text or "", encoding="utf-8")
+    envs: list[Environment] = []
+    try:
+        envs = list(load_environments(out / CONFIG).environments)
+    except ConfigError as exc:
+        reasons.append(f"its {CONFIG} is invalid: {exc.message}")
+    copied: set[Path] = set()
+    for env in envs:
+        rel = Path(os.path.relpath(env.manifests.resolve(), out.resolve()))
+        if rel.as_posix().startswith("../") or rel.is_absolute():
+            reasons.append(f"the manifests of {env.name!r} lie outside the repository")
+            continue
+        if rel in copied or not (pr / rel).is_dir():
+            continue
+        copied.add(rel)
+        try:
+            sources = regular_files(pr / rel)
+        except Refused as exc:
+            reasons.append(str(exc))
+            continue
+        for source in sources:
+            target = out / source.relative_to(pr)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+    trusted = not reasons
+    chosen: list[Environment] = []
+    if envs:
+        pr_envs = raw_settings(pr_text)
+        base_envs = raw_settings(show(pr, merge_base, CONFIG))
+        for env in envs:
+            prefix = Path(os.path.relpath(env.manifests.resolve(), out.resolve())).as_posix()
+            if pr_envs.get(env.name) != base_envs.get(env.name) or any(
+                f.startswith(prefix.rstrip("/") + "/") for f in files
+            ):
+                chosen.append(env)
+    rows = entries(chosen, out) if trusted else []
+    output(
+        trusted=str(trusted).lower(),
+        reason="; ".join(reasons).replace("\n", " "),
+        matrix=json.dumps({"include": rows}, separators=(",", ":")),
+        count=str(len(rows)),
+        names=" ".join(e.name for e in envs),
+        merge_base=merge_base,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    env = load_environments(Path(args.config)).select(args.env)
+    environ = dict(os.environ)
+    key, secret = environ.pop(FIXED_KEY, ""), environ.pop(FIXED_SECRET, "")
+    if key or secret:
+        environ[env.app_key_env] = key
+        environ[env.master_secret_env] = secret
+    # From the config's directory: paths in plans and reports read as in the repository
+    # (schedules/x.yaml, not plan-ws/schedules/x.yaml), so a pull request's plan and the merge's
+    # plan of the same change are the same file.
+    config = Path(args.config)
+    argv = ["reconciler", "--config", config.name, "--env", env.name, *args.rest]
+    done = subprocess.run(argv, env=environ, cwd=config.parent, check=False)  # noqa: S603
+    return done.returncode
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``reconciler validate --format github`` of each named environment's manifests directory,
+    from the config's directory, so annotations name the files as the repository does."""
+    config = Path(args.config)
+    root = config.parent
+    status = 0
+    for name in args.names.split():
+        env = load_environments(config).select(name)
+        manifests = os.path.relpath(env.manifests.resolve(), root.resolve())
+        argv = ["reconciler", "--config", config.name, "--env", name, "validate", "--format",
+                "github", manifests]
+        done = subprocess.run(argv, cwd=root, check=False)  # noqa: S603 - our CLI
+        status = status or done.returncode
+    return 1 if status else 0
+
+
+def cmd_state_in(args: argparse.Namespace) -> None:
+    source = Path(args.branch_dir) / args.state_file
+    target = Path(args.state_file)
+    if source.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        print(f"state of {args.env}: {args.state_file} from the state branch")
+    else:
+        print(f"state of {args.env}: none on the state branch yet (first apply)")
+
+
+def serial_of(path: Path) -> int:
+    if not path.is_file():
+        return -1
+    try:
+        return int(json.loads(path.read_text(encoding="utf-8")).get("serial", 0))
+    except (ValueError, AttributeError) as exc:
+        raise Refused(f"{path} is not a state file: {exc}") from exc
+
+
+def cmd_state_check(args: argparse.Namespace) -> None:
+    committed = serial_of(Path(args.branch_dir) / args.state_file)
+    # upload-artifact stores a single file without its directories.
+    uploaded = serial_of(Path(args.last_dir) / Path(args.state_file).name)
+    if uploaded > committed:
+        run = args.last_run or "RUN_ID"
+        raise Refused(
+            f"the state of {args.env} uploaded by apply run {run} has serial {uploaded}, the "
+            f"state branch {args.branch} holds serial {committed}: that run's state push was "
+            "lost, and applying now would work from an old state (schedules it created would "
+            "be unknown). Restore it, then re-run this workflow:  "
+            f"gh run download {run} --name state-{args.env} --dir restore && "
+            f"git fetch origin {args.branch} && git switch {args.branch} && "
+            f"cp restore/{args.state_file} {args.state_file} && git add -f {args.state_file} && "
+            f"git commit -m 'reconciler: restore state of {args.env}' && "
+            f"git push origin {args.branch}"
+        )
+    print(f"state of {args.env}: committed serial {committed}, last uploaded {uploaded}: ok")
+
+
+def cmd_same_plan(args: argparse.Namespace) -> None:
+    def key(path: Path) -> Any:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data.get("inputs"), data.get("actions"), data.get("options")
+
+    try:
+        same = key(Path(args.a)) == key(Path(args.b))
+    except (OSError, ValueError):
+        same = False
+    print(f"same={str(same).lower()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("matrix")
+    p.add_argument("--config", default=os.environ.get("RECONCILER_CONFIG") or CONFIG)
+    p.add_argument("--repo", default=".")
+    p.add_argument("--only", default="")
+    p.add_argument("--since-state", default="")
+    p = sub.add_parser("pr")
+    p.add_argument("--base", default=".")
+    p.add_argument("--pr", required=True)
+    p.add_argument("--base-ref", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--fork", default="false")
+    p = sub.add_parser("validate")
+    p.add_argument("--config", required=True)
+    p.add_argument("--names", default="")
+    p = sub.add_parser("run")
+    p.add_argument("--config", required=True)
+    p.add_argument("--env", required=True)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("state-in")
+    p.add_argument("--env", required=True)
+    p.add_argument("--state-file", required=True)
+    p.add_argument("--branch-dir", required=True)
+    p = sub.add_parser("state-check")
+    p.add_argument("--env", required=True)
+    p.add_argument("--state-file", required=True)
+    p.add_argument("--branch-dir", required=True)
+    p.add_argument("--branch", required=True)
+    p.add_argument("--last-dir", required=True)
+    p.add_argument("--last-run", default="")
+    p = sub.add_parser("same-plan")
+    p.add_argument("a")
+    p.add_argument("b")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            if args.rest[:1] == ["--"]:
+                args.rest = args.rest[1:]
+            return cmd_run(args)
+        if args.command == "validate":
+            return cmd_validate(args)
+        handler = {
+            "matrix": cmd_matrix,
+            "pr": cmd_pr,
+            "state-in": cmd_state_in,
+            "state-check": cmd_state_check,
+            "same-plan": cmd_same_plan,
+        }[args.command]
+        handler(args)
+    except (Refused, ConfigError) as exc:
+        text = exc.message if isinstance(exc, ConfigError) else str(exc)
+        if isinstance(exc, ConfigError) and exc.hint:
+            text += f"\nhint: {exc.hint}"
+        print("::error::" + text.replace("%", "%25").replace("\n", "%0A"), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
