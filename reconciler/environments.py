@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from reconciler import files, redact, yamlfull
+from reconciler import files, redact, yamlread
 from reconciler.commands import MAX_FIRE_GUARD_MINUTES
 from reconciler.config import DATA_CENTERS, plain_http_problem
 from reconciler.errors import ConfigError
 from reconciler.ignore import NO_RULES, IgnoreRules, parse_rules
-from reconciler.yamlfull import _flow_too_deep as flow_too_deep  # the manifests' guard
+from reconciler.yamlread import flow_too_deep  # the manifests' guard
 
 if TYPE_CHECKING:
     from ruamel.yaml.comments import CommentedMap
@@ -304,8 +304,8 @@ def _parse(text: str, path: Path) -> EnvironmentSet:
 
 
 def _unreadable(text: str, path: Path) -> ConfigError:
-    """The error for YAML that ruamel.yaml cannot load, at the line the full loader names."""
-    problems = [p for p in yamlfull.load_all(text)[1] if p.severity == "error"]
+    """The error for YAML that ruamel.yaml cannot load, at the line the manifest reader names."""
+    problems = [p for p in yamlread.load_all(text)[1] if p.severity == "error"]
     first = problems[0] if problems else None
     where = f"{path}:{first.line}" if first is not None and first.line else str(path)
     reason = first.message if first is not None else "invalid YAML"

@@ -330,7 +330,7 @@ async def read_list(
 
 
 TRIGGER_KINDS = ("single", "periodical", "intelligent")
-MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (yamlfull.MAX_DEPTH)
+MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (yamlread.MAX_DEPTH)
 
 
 def _shape_problem(body: dict[str, Any]) -> str | None:

@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 from reconciler.model_base import RULE_ERROR, describe
 from reconciler.models import Schedule
 from reconciler.push_models import UNION_TAGS
-from reconciler.yamlfast import PathKey
+from reconciler.yamlread import PathKey
 
 _ITEM = re.compile(r"\[(\d+)\] ")
 

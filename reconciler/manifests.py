@@ -1,9 +1,8 @@
 """Find, read and load manifest files into validated ``Schedule`` models, with every problem.
 
 ``load_manifests`` never stops at the first problem: it reads every file, validates every
-document and reports each problem with ``file:line:col``. Files are parsed by the fast reader
-(``yamlfast``) and, when it declines, by ruamel.yaml (``yamlfull``); both give the same data
-and positions, so which one ran never shows in the result.
+document and reports each problem with ``file:line:col``. Files are parsed by ``yamlread``
+(libyaml, with the project's YAML 1.2 scalar rules), whatever YAML style they are written in.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
@@ -21,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from reconciler import files, redact, yamlfast
+from reconciler import files, redact, yamlread
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest_messages import describe_error
 from reconciler.models import Schedule, name_warning
-from reconciler.yamlfast import PathKey, Position
+from reconciler.yamlread import Document, PathKey, Position
 
 MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
 SUFFIXES = (".yaml", ".yml")
@@ -209,22 +208,14 @@ class _FileResult:
     names: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-@dataclass
-class _Document:
-    data: Any
-    positions: dict[PathKey, Position]
-    problems: list[tuple[PathKey, str]] = field(default_factory=list)
-
-
 def _load_file(path: Path, display: str, context: dict[str, Any]) -> _FileResult:
     result = _FileResult()
     text = _read(path, display, result.problems)
     if text is None:
         return result
-    try:
-        documents = [_Document(d.data, d.positions) for d in yamlfast.load_all(text)]
-    except yamlfast.Unsupported:
-        documents = _load_full(text, display, result.problems)
+    documents, syntax = yamlread.load_all(text)
+    for s in syntax:
+        result.problems.append(Problem(display, s.line, s.col, s.message, s.severity))
     if not documents and not result.problems:
         result.problems.append(
             Problem(display, 1, 1, "file is empty: it should hold at least one schedule")
@@ -279,24 +270,8 @@ def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, col
 
 
-def _load_full(text: str, display: str, problems: list[Problem]) -> list[_Document]:
-    from reconciler import yamlfull
-
-    loaded, syntax = yamlfull.load_all(text)
-    for s in syntax:
-        problems.append(Problem(display, s.line, s.col, s.message, s.severity))
-    documents = [_Document(d.data, d.positions, d.problems) for d in loaded]
-    if any(not isinstance(d.data, dict) for d in documents):
-        roots = yamlfull.root_positions(text) if not syntax else []
-        for n, document in enumerate(documents):
-            if () not in document.positions and n < len(roots):
-                line, col = roots[n]
-                document.positions[()] = (line, col, line, col)
-    return documents
-
-
 def _validate(
-    document: _Document,
+    document: Document,
     number: int,
     count: int,
     display: str,
@@ -371,7 +346,7 @@ def dotted_path(path: PathKey) -> str:
     return out
 
 
-def _locate(positions: dict[PathKey, Position], data: Any, path: PathKey) -> tuple[int, int]:
+def _locate(positions: Mapping[PathKey, Position], data: Any, path: PathKey) -> tuple[int, int]:
     """Line and column for a path: the value for scalars, the key for containers, and the
     nearest enclosing key for a path that does not exist (a missing key)."""
     probe = path
