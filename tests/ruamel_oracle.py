@@ -12,7 +12,6 @@ import math
 import re
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from reconciler.yamlread import PathKey, Position
@@ -41,8 +40,9 @@ class SyntaxProblem:
     severity: str = "error"
 
 
-@lru_cache(maxsize=1)
 def _yaml() -> Any:
+    # A new loader each time: ruamel.yaml keeps a %YAML 1.1 directive's version for later
+    # texts given to the same loader.
     from ruamel.yaml import YAML
     from ruamel.yaml.resolver import VersionedResolver
 

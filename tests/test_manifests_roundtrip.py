@@ -1,8 +1,8 @@
 """Property: canonical body -> YAML file -> load_manifests -> canonical body is the identity.
 
 Bodies are generated within the rules of API.md sections 2 and 5, canonicalised, written as
-YAML (block style by ruamel.yaml, which the fast reader mostly takes, and JSON, which goes to
-ruamel.yaml), loaded like any manifest, and must come back byte for byte.
+YAML (block style by ruamel.yaml, and JSON, which is flow-style YAML), loaded like any
+manifest, and must come back byte for byte.
 """
 
 from __future__ import annotations
