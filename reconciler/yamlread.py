@@ -6,14 +6,15 @@ documents), each node with its start mark. PyYAML's own resolver and constructor
 YAML 1.1 (``yes`` is true, ``017`` is octal, ``1:30`` is 90, timestamps become datetimes), so
 they are not used: the composer is handed a resolver that only says "plain" or "text", and this
 module gives every plain scalar its value by the rules below, the rules ruamel.yaml's YAML 1.2
-loader applies (``tests/test_yaml_reader.py`` compares the two on generated documents):
+loader applies (``tests/test_yaml_reader.py`` compares the two on generated documents;
+``docs/yaml.md`` lists them and the few deliberate differences):
 
 - ``null``/``Null``/``NULL``/``~``/nothing is null; ``true``/``True``/``TRUE`` and the three
   ``false`` spellings are booleans; ``yes``, ``no``, ``on``, ``off``, ``y``, ``n`` are text;
 - integers: decimal (a leading zero is still decimal), ``0x``, ``0o``, ``0b``, with ``_``
   allowed between digits; floats with a ``.`` or an exponent; ``.inf``/``.nan`` are refused
   (JSON cannot carry them); ``1:30`` (YAML 1.1 sexagesimal) is text;
-- a plain ``2027-01-01 00:00:00`` stays the text it is written as (``docs/manifests.md``);
+- a plain ``2027-01-01 00:00:00`` stays the text it is written as (the API wants that text);
 - quoted and block scalars are text; explicit core tags (``!!str``, ``!!int``, ``!!float``,
   ``!!bool``, ``!!null``) are honoured, and a value that does not fit its tag is an error;
 - a key twice in one mapping is an error; ``<<`` merges mappings as YAML's merge key does.

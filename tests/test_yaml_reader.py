@@ -12,8 +12,6 @@ few places where the reader deliberately differs from ruamel.yaml are listed in 
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -271,27 +269,6 @@ def test_the_c_parser_is_used() -> None:
     assert yaml.__with_libyaml__, "PyYAML was installed without libyaml"
     assert issubclass(yamlread._Parser, yaml.CSafeLoader.__mro__[1])  # yaml._yaml.CParser
     assert type(yaml.CSafeLoader.__mro__[1]).__module__ != "yaml.parser"
-
-
-def test_reading_any_style_never_imports_ruamel(tmp_path: Path) -> None:
-    """Flow style, anchors, block scalars and several documents are read without ruamel.yaml
-    (before, each such file went to its pure-Python loader)."""
-    (tmp_path / "m.yaml").write_text(
-        '{"name": "Flow", "enabled": true, "push": {"body": {"alert": &a "x"}, "y": *a}}\n'
-        "---\nname: Block\nenabled: true\nnote: |\n  text\n",
-        encoding="utf-8",
-    )
-    code = (
-        "import sys; from pathlib import Path; from datetime import datetime, UTC\n"
-        "from zoneinfo import ZoneInfo\n"
-        "from reconciler.manifests import load_manifests\n"
-        f"load_manifests([Path({str(tmp_path)!r})], now=datetime.now(UTC), tz=ZoneInfo('UTC'))\n"
-        "print(sorted(m for m in sys.modules if m.startswith('ruamel')))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    assert done.stdout.strip() == "[]"
 
 
 # -- generated documents -----------------------------------------------------------------

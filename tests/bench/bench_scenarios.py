@@ -42,6 +42,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tests.bench import bench_validate
 from tests.bench.harness import (
     NOW,
     Measured,
@@ -321,10 +322,20 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="smoke run: sizes 100 and 300, SDK at 100"
     )
     parser.add_argument("--json", dest="json_path", default=None, help="also write rows here")
+    parser.add_argument(
+        "--validate-only",
+        action="store_true",
+        help="only validate in every YAML style (block, flow, mixed, anchors) at 1000 and 5000",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.sdk_sizes, args.validate_runs = "100,300", "100", 1
     sizes = [int(x) for x in args.sizes.split(",") if x]
+    # validate in every YAML style, at the sizes its targets are stated for (bench_validate.py)
+    style_sizes = [n for n in sizes if n in bench_validate.TARGETS] or sizes[-1:]
+    if args.validate_only:
+        print(bench_validate.report(bench_validate.run_styles(style_sizes, args.validate_runs)))
+        return 0
     sdk_sizes = {int(x) for x in args.sdk_sizes.split(",") if x}
     settings = Settings(args.latency_ms / 1000, args.rate, args.concurrency, args.validate_runs)
 
@@ -354,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {line}")
     else:
         print("The targets (issue 9) are stated for N=1000, which this run left out.")
+    print()
+    print(bench_validate.report(bench_validate.run_styles(style_sizes, args.validate_runs)))
     if args.json_path:
         data = [{**asdict(r), "ratio": r.ratio, "speedup": r.speedup} for r in rows]
         Path(args.json_path).write_text(json.dumps(data, indent=2), encoding="utf-8")

@@ -148,7 +148,13 @@ def time_validate(directory: Path, count: int) -> Run:
     with tempfile.TemporaryFile("w+") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            command, env=tool_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=out, text=True
+            command,
+            cwd=directory.parent,  # not the repository: `-m` would import from the cwd first
+            env=tool_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            text=True,
         )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
