@@ -215,6 +215,15 @@ DIFFERENT: dict[str, Loaded] = {
     ),
     # a plain scalar starting with ':' inside [ ] or { }: valid YAML 1.2, refused by libyaml
     "{a: :b}\n": ([], [(1, 5, "error")]),
+    # a byte-order mark may start any document in YAML 1.2 (ruamel read it as part of the text)
+    "a: 1\n---\n\ufeff- x\n": (
+        [
+            ({"a": 1}, {(): (1, 1, 1, 1), ("a",): (1, 1, 1, 4)}, []),
+            (["x"], {(): (3, 2, 3, 2), (0,): (3, 4, 3, 4)}, []),
+        ],
+        [],
+    ),
+    "\ufeff{[": ([], [(2, 1, "error")]),
     # an escaped lone surrogate: an error at the scalar (ruamel: a problem at the same place)
     'a: "\\ud800"\n': ([], [(1, 4, "error")]),
 }
