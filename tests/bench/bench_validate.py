@@ -44,14 +44,14 @@ TARGETS = {1000: 0.5, 5000: 2.0}  # seconds, wall, whole process
 # subset reader, everything else through ruamel.yaml's pure-Python loader), measured with this
 # benchmark's files on the 2-core development machine while other work kept it busy.
 BEFORE: dict[tuple[str, int], float] = {
-    ("block", 1000): 0.45,
-    ("flow", 1000): 4.29,
-    ("mixed", 1000): 3.50,
-    ("anchors", 1000): 3.52,
-    ("block", 5000): 1.25,
-    ("flow", 5000): 20.83,
-    ("mixed", 5000): 17.07,
-    ("anchors", 5000): 16.95,
+    ("block", 1000): 0.44,
+    ("flow", 1000): 2.58,
+    ("mixed", 1000): 3.59,
+    ("anchors", 1000): 3.66,
+    ("block", 5000): 1.39,
+    ("flow", 5000): 12.68,
+    ("mixed", 5000): 16.69,
+    ("anchors", 5000): 16.84,
 }
 
 MIXED = """\
