@@ -524,13 +524,16 @@ class _Converter:
         out: dict[str, Any] = {}
         others: set[Any] = set()  # keys that are not text, for the duplicate check
         merge: Node | None = None
+        # The fast tests compare tags by identity: the composer stores the very string the
+        # resolver returned. An explicit tag is another string and takes the general path.
+        plain, text, not_text = _PLAIN, _STR, _NOT_TEXT_START
         for key_node, value_node in node.value:
+            tag = key_node.tag
             if type(key_node) is ScalarNode and (
-                key_node.tag == _STR
-                or (key_node.tag == _PLAIN and key_node.value[:1] not in _NOT_TEXT_START)
+                tag is text or (tag is plain and key_node.value[:1] not in not_text)
             ):
                 key: Any = key_node.value
-            elif key_node.tag == _PLAIN and key_node.value == _MERGE_KEY:
+            elif tag == _PLAIN and key_node.value == _MERGE_KEY:
                 if merge is not None:
                     raise _duplicate(node, key_node, "merge key", _MERGE_KEY)
                 merge = value_node
@@ -550,7 +553,7 @@ class _Converter:
                 raise _TooBig
             if type(value_node) is ScalarNode:
                 tag = value_node.tag
-                if tag == _STR or (tag == _PLAIN and value_node.value[:1] not in _NOT_TEXT_START):
+                if tag is text or (tag is plain and value_node.value[:1] not in not_text):
                     out[key] = value_node.value
                 else:
                     out[key] = self.scalar(value_node, (*path, key))
