@@ -18,6 +18,9 @@ Scenarios, at every size N of ``--sizes``:
   This is the SDK loop's situation: it too knows what to send before it starts.
 - ``drift``: 10 tasks edited out of band (through the API, not the tool) among N.
 
+After them, ``validate`` again in every YAML style (block, flow, mixed, anchors) at 1000 and
+5000 (``bench_validate.py``; ``--validate-only`` runs just that).
+
 Lower bound of a network scenario = max(critical-path round trips x latency, necessary
 requests / rate), where the necessary requests are the ones no correct tool can skip: every list
 page and every detail (a plan must compare whole bodies), plus one write per change; a plan that
