@@ -12,6 +12,7 @@ DIR`` as a fresh process, start-up and imports included, ``--runs`` times per st
 - ``flow``: the whole document as JSON, the way the vendor's examples are pasted;
 - ``mixed``: block style with flow mappings and sequences inside (``extras: {key1: value1}``);
 - ``anchors``: block style with anchors and aliases (the alert reused as title and custom arg).
+- ``warnings``: block style, names with spaces as the vendor writes them (a warning per file).
 
 Printed per style and size: median and best wall time, the CPU time of the process (user +
 system, from ``wait4``: far less sensitive than wall time to other processes on the machine),
@@ -110,6 +111,10 @@ STYLES: dict[str, Callable[[int], str]] = {
     "flow": lambda i: json.dumps(manifest_body(i), ensure_ascii=False) + "\n",
     "mixed": lambda i: MIXED.format(name=schedule_name(i), alert=alert(i, 0)),
     "anchors": lambda i: ANCHORS.format(name=schedule_name(i), alert=alert(i, 0)),
+    # block style with the vendor's own naming style (spaces): one warning per file
+    "warnings": lambda i: manifest_text(i).replace(
+        schedule_name(i), f"Timed Push Example_periodical {i:05d}"
+    ),
 }
 
 
