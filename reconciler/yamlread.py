@@ -27,11 +27,14 @@ values after alias expansion are refused (alias bombs).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -70,7 +73,13 @@ _MERGE_EXPECTED = "a mapping or list of mappings"
 _REUSED_ANCHOR = "invalid YAML: an anchor is defined twice"  # replaced by a warning, see load_all
 _REUSED_ANCHOR_CONTEXT = "found duplicate anchor; first occurrence"
 _BRACKETS = re.compile(r"[\[\]{}]")
-_TAG_NAMES = {"timestamp": "timestamp", "binary": "binary", "set": "set", "omap": "omap"}
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+    r"(?:(?:[Tt]|[ \t]+)([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?"
+)
+# how a value of these tags is named in the message refusing it (its Python type)
+_TAG_NAMES = {"binary": "bytes", "datetime": "datetime", "date": "date"}
 
 
 @dataclass(slots=True)
@@ -459,6 +468,27 @@ def _float(value: str) -> float:
     return float(text)
 
 
+def _fits(value: str, tag: str) -> bool:
+    """Whether a scalar is a valid !!timestamp or !!binary (so that a value that does not fit
+    its tag is reported as such; one that does is still refused, as any non-JSON value)."""
+    if tag == _CORE + "timestamp":
+        match = _TIMESTAMP.fullmatch(value)
+        if match is None:
+            return False
+        year, month, day, hour, minute, second = (int(g or 0) for g in match.groups())
+        try:
+            datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            return False
+        return True
+    if tag == _CORE + "binary":
+        try:
+            base64.b64decode(value.encode("ascii"), validate=False)
+        except (UnicodeEncodeError, binascii.Error):
+            return False
+    return True
+
+
 def _int(node: ScalarNode, value: str, *, explicit: bool) -> int:
     digits = value.replace("_", "")
     sign = 1
@@ -647,6 +677,10 @@ class _Converter:
         elif tag == _CORE + "null":
             value = None
         else:
+            if not _fits(node.value, tag):
+                raise _unreadable(node, tag, explicit=True)
+            if tag == _CORE + "timestamp":  # named as the Python value it would be
+                tag = "datetime" if len(node.value) > 10 else "date"
             return self.unsupported(tag, path)
         if type(value) is float and not math.isfinite(value):
             if path is None:

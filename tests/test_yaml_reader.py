@@ -126,6 +126,11 @@ CORPUS = [
     "a: !!int 1.5\nb: 2\n",
     "a: !!int 017\nb: !!float 1\nc: !!null x\n",
     "a: 0x_\n",
+    "a: !!timestamp ik\n",
+    "a: !!timestamp 2027-02-30\n",
+    "a: !!timestamp 2027-01-01\nb: !!timestamp 2027-01-01 10:00:00\n",
+    "a: !!binary aGVsbG8=\n",
+    "a: !!binary é\n",
     "a: 0b2\nb: 0o8\nc: _1\nd: 1__0\ne: 08\n",
     "a: \x07b\n",
     "a: 中\x07b\n",
@@ -224,6 +229,23 @@ DIFFERENT: dict[str, Loaded] = {
         [],
     ),
     "\ufeff{[": ([], [(2, 1, "error")]),
+    # a value with a tag of its own is refused naming the tag (ruamel: "TaggedScalar")
+    "a: !foo x\n": (
+        [
+            (
+                {"a": None},
+                {(): (1, 1, 1, 1), ("a",): (1, 1, 1, 4)},
+                [
+                    (
+                        ("a",),
+                        "a YAML !foo-tagged value cannot be sent to the API; write it as text "
+                        "in quotes",
+                    )
+                ],
+            )
+        ],
+        [],
+    ),
     # an escaped lone surrogate: an error at the scalar (ruamel: a problem at the same place)
     'a: "\\ud800"\n': ([], [(1, 4, "error")]),
 }
