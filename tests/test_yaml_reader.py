@@ -337,11 +337,13 @@ scalars = st.one_of(
     ),
     st.text(characters, max_size=12).filter(_no_colon_start),
 )  # fmt: skip
-values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
-    max_leaves=15,
-)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4)
+
+
+values = st.recursive(scalars, _containers, max_leaves=15)
 documents = st.dictionaries(keys, values, min_size=1, max_size=6)
 
 
