@@ -153,13 +153,14 @@ def _parse_now(
     "rate_limit",
     default=None,
     type=FiniteFloatRange(min=0.1),
-    help="Requests per second to the API (default 50).",
+    help="Most requests per second to the API; the client finds the server's pace below it "
+    "(default 500, the vendor's published quota).",
 )
 @option(
     "--concurrency",
     default=None,
     type=click.IntRange(min=1, max=256),
-    help="Requests in flight at once (default 16).",
+    help="Requests in flight at once (default: sized from the rate and the round-trip time).",
 )
 @option(
     "--timeout",

@@ -45,7 +45,7 @@ from reconciler.errors import (
     ServerError,
     UsageError,
 )
-from reconciler.ratelimit import Limiter
+from reconciler.ratelimit import Limiter, Outcome, Ticket
 from reconciler.responses import (
     BatchResponse,
     BatchResult,
@@ -182,7 +182,9 @@ class EngageLabClient:
         # every connection (with a socket poll each) on every request event, so its cost grows
         # with the square of the pool size; at 32+ connections the client itself became the
         # bottleneck (tests/bench/bench_inventory.py). An injected transport gets one client.
-        sizes = _pool_sizes(settings.concurrency) if transport is None else [settings.concurrency]
+        # Sized for the largest window the limiter may open; connections open only when used.
+        most = self._limiter.max_window
+        sizes = _pool_sizes(most) if transport is None else [most]
         # One TLS context for all pools: each pool would otherwise load the CA bundle again
         # (~30 ms apiece, 0.2 s of start-up at concurrency 48; tests/bench/bench_scenarios.py).
         self._tls = _tls_context(settings.base_url) if transport is None else None
@@ -231,6 +233,11 @@ class EngageLabClient:
     def max_in_flight(self) -> int:
         """The most requests that were in flight at once (for benchmarks and tests)."""
         return self._limiter.max_in_flight
+
+    @property
+    def rate(self) -> float:
+        """The request rate the client paces at now (it adapts; ratelimit.py)."""
+        return self._limiter.controller.rate
 
     # -- endpoints (API.md section 3) ---------------------------------------------------------
 
@@ -332,9 +339,14 @@ class EngageLabClient:
         )
         where = f"POST {path}"
         try:
-            return parse_batch(self._answers.json(response, where), where, targets)
+            result = parse_batch(self._answers.json(response, where), where, targets)
         except MalformedResponseError as exc:
             raise ambiguous(f"the answer (HTTP {response.status_code}) is unusable") from exc
+        refused = len(result.rate_limited_targets)
+        if refused:
+            # 23008: the push quota counts targets; slow the whole client by the refused share.
+            self._limiter.refused_share(refused / len(targets))
+        return result
 
     # -- machinery ----------------------------------------------------------------------------
 
@@ -360,7 +372,7 @@ class EngageLabClient:
             failure: RemoteError
             retry_after: float | None = None
             try:
-                response = await self._attempt(method, path, json_body, attempt)
+                response, ticket = await self._attempt(method, path, json_body, attempt)
             except _Lost as lost:
                 if lost.sent and ambiguous is not None:
                     raise ambiguous(lost.description) from lost.cause
@@ -373,11 +385,18 @@ class EngageLabClient:
                 failure.__cause__ = lost.cause
             else:
                 if response.is_success:
-                    self._limiter.recover()
+                    self._limiter.answered(ticket, "ok")
                     return response
                 error = self._answers.error(response, method, path)
+                # Every request slows down (or not) on this answer, not only this one.
+                self._limiter.answered(ticket, _pace_signal(error))
                 if isinstance(error, RateLimitError):
-                    self._limiter.throttle()  # slow every request down, not only this one
+                    logger.debug(
+                        "%s %s refused for the rate; pacing at %.1f requests/s",
+                        method,
+                        path,
+                        self._limiter.controller.rate,
+                    )
                 if gone_after_unknown_ok and outcome_unknown and isinstance(error, NotFoundError):
                     logger.debug("%s %s: 404 after an unknown outcome: it had worked", method, path)
                     return response
@@ -408,9 +427,12 @@ class EngageLabClient:
 
     async def _attempt(
         self, method: str, path: str, json_body: Any, attempt: int
-    ) -> httpx.Response:
-        """One attempt inside the limiter: a response (any status) or ``_Lost``."""
-        async with self._limiter.slot():
+    ) -> tuple[httpx.Response, Ticket]:
+        """One attempt inside the limiter: a response (any status) and its ticket, or ``_Lost``.
+
+        The caller reports the answer to the limiter once it knows what the answer means.
+        """
+        async with self._limiter.slot() as ticket:
             started = self._clock()
             self.stats.requests += 1
             try:
@@ -420,6 +442,7 @@ class EngageLabClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # No connection was made, so the request cannot have reached the server.
                 self._log_lost(method, path, attempt, started, exc)
+                self._limiter.lost(ticket, timed_out=isinstance(exc, httpx.TimeoutException))
                 raise _Lost(_describe(exc), sent=False, cause=exc) from exc
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
                 raise ConnectionFailedError(
@@ -428,10 +451,10 @@ class EngageLabClient:
                 ) from exc
             except (httpx.RequestError, TimeoutError) as exc:
                 self._log_lost(method, path, attempt, started, exc)
+                timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException)
+                self._limiter.lost(ticket, timed_out=timed_out)
                 what = (
-                    f"no answer within {self.settings.timeout:g} s"
-                    if isinstance(exc, TimeoutError | httpx.TimeoutException)
-                    else _describe(exc)
+                    f"no answer within {self.settings.timeout:g} s" if timed_out else _describe(exc)
                 )
                 raise _Lost(what, sent=True, cause=exc) from exc
         status = response.status_code
@@ -444,11 +467,11 @@ class EngageLabClient:
             (self._clock() - started) * 1000,
             attempt,
         )
-        return response
+        return response, ticket
 
     async def _send(self, method: str, path: str, json_body: Any) -> httpx.Response:
-        """Send on the least busy pool; with at most ``concurrency`` requests in flight (the
-        limiter) and pools adding up to ``concurrency``, that pool always has a free connection.
+        """Send on the least busy pool; with at most ``max_window`` requests in flight (the
+        limiter) and pools adding up to ``max_window``, that pool always has a free connection.
         """
         index = self._pool_load.index(min(self._pool_load))
         self._pool_load[index] += 1
@@ -500,6 +523,15 @@ def _pool_sizes(concurrency: int) -> list[int]:
     count = -(-concurrency // POOL_SIZE)
     base, extra = divmod(concurrency, count)
     return [base + 1] * extra + [base] * (count - extra)
+
+
+def _pace_signal(error: ApiError) -> Outcome:
+    """What an error answer says about the request rate (ratelimit.py)."""
+    if isinstance(error, RateLimitError):
+        return "refused"
+    if isinstance(error, ServerError) or error.status >= 500:
+        return "overloaded"
+    return "other"
 
 
 def _retryable(error: ApiError) -> bool:

@@ -31,8 +31,11 @@ DEFAULT_DATA_CENTER = "sgp"
 
 APP_KEY_LENGTH = 24  # API.md section 1
 
-DEFAULT_RATE_LIMIT = 50.0  # requests/s; the schedule API's own limit is not published
-DEFAULT_CONCURRENCY = 16
+# The ceiling of the adaptive request rate (ratelimit.py): the vendor's published quota of 500
+# requests/s per AppKey. The schedule API's own limit is not published; a lower one is found by
+# the client from the server's refusals, a higher one is never needed by a well-behaved client.
+DEFAULT_RATE_LIMIT = 500.0
+DEFAULT_CONCURRENCY: int | None = None  # None: sized from the rate and the round trip
 DEFAULT_TIMEOUT = 30.0  # seconds for one answer
 DEFAULT_MAX_RETRIES = 5
 
@@ -173,8 +176,8 @@ class ClientSettings:
 
     base_url: str
     credentials: Credentials
-    rate_limit: float = DEFAULT_RATE_LIMIT
-    concurrency: int = DEFAULT_CONCURRENCY
+    rate_limit: float = DEFAULT_RATE_LIMIT  # the ceiling of the adaptive rate
+    concurrency: int | None = DEFAULT_CONCURRENCY  # None: adaptive (Little's law)
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     backoff_base: float = 0.5  # seconds; first retry waits up to this (full jitter)
@@ -186,7 +189,7 @@ class ClientSettings:
     def __post_init__(self) -> None:
         if self.rate_limit <= 0:
             raise ConfigError(f"rate limit must be positive, got {self.rate_limit}")
-        if self.concurrency < 1:
+        if self.concurrency is not None and self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
         if self.timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {self.timeout}")
@@ -205,8 +208,6 @@ def settings_from_options(
         base_url=base_url or resolve_base_url(options.endpoint, options.data_center),
         credentials=credentials,
         rate_limit=options.rate_limit if options.rate_limit is not None else DEFAULT_RATE_LIMIT,
-        concurrency=(
-            options.concurrency if options.concurrency is not None else DEFAULT_CONCURRENCY
-        ),
+        concurrency=options.concurrency,  # None: adaptive
         timeout=options.timeout if options.timeout is not None else DEFAULT_TIMEOUT,
     )

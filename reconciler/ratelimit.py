@@ -1,11 +1,21 @@
-"""Pace outgoing requests: at most N per second (token bucket) and at most M in flight (semaphore).
+"""Pace outgoing requests at the server's pace: a rate that adapts, and a window sized from it.
 
-The rate adapts to the server (additive increase, multiplicative decrease): a 429 halves it, at
-most once per ``THROTTLE_INTERVAL``, and it then grows back linearly, by the configured rate
-every ``RECOVERY_SECONDS``. The schedule API's own limit is not published (API.md section 1),
-so the configured rate may be above it; retrying each refused request after its ``Retry-After``
-while the others go on at the old rate keeps the server saturated until the retry budget runs
-out (an apply that never converged in the fault campaign, tests/reliability).
+- ``TokenBucket`` spaces requests at the current rate.
+- ``RateController`` decides that rate, and how many requests may be in flight, from the answers.
+  It starts at the ceiling (``--rate-limit``) and
+  * on a refusal for the rate (429, 400/28100 "rate limit exceeded", 23008) cuts the rate to a
+    tenth at once, then, when the answers of the requests already in flight have arrived (one
+    round trip), settles at 90 % of the rate the server was seen to accept: the requests sent at
+    the old rate are lost anyway, but the ones behind them do not join them (a plain halving
+    still sends at several times a slow server's limit for a few round trips: a storm);
+  * on a 5xx or a timeout halves it, at most once per second: an overloaded server gets air, a
+    server with occasional errors does not drive the rate to its floor;
+  * otherwise grows it additively: quickly back to the last rate known to be accepted, then
+    slowly (5 % per second) above it, up to the ceiling. Near a server's limit the rate thus
+    spends seconds between two refusals, and each refusal costs one round trip at the cut rate.
+- The window of requests in flight follows Little's law: the rate times the measured round-trip
+  time, with headroom for its variation. A fixed ``--concurrency`` overrides it.
+- ``Limiter`` puts them together for asyncio callers: a slot of the window, then a token.
 
 The clock and the sleep are parameters so that tests check the pacing without waiting for it.
 """
@@ -13,19 +23,39 @@ The clock and the sleep are parameters so that tests check the pacing without wa
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
+# What an answer says about the pace: "refused" (the rate is too high), "overloaded" (5xx or
+# no answer in time), "ok" (a 2xx), "other" (anything else: no signal about the pace).
+Outcome = Literal["ok", "refused", "overloaded", "other"]
+
 # Shorter waits are not worth a trip through the event loop; the debt is not forgotten (the
 # next reservation starts later), so the long-run rate still holds.
 MIN_SLEEP = 0.001
-THROTTLE_INTERVAL = 1.0  # seconds: the 429s of one burst halve the rate once, not once each
-THROTTLE_FLOOR = 1 / 64  # the rate never drops below this share of the configured one
-RECOVERY_SECONDS = 30.0  # time to grow back by the configured rate after a 429
+
+CUT = 0.1  # share of the rate kept for the round trip after a refusal
+SETTLE = 0.9  # then: this share of the rate the server accepted during that round trip
+MIN_SAMPLE = 4  # fewer answers from that round trip: halve instead of estimating from them
+FAST_CLIMB = 1.0  # below the last accepted rate: regain this share of the ceiling per second
+SLOW_CLIMB = 0.05  # above it: add this share of the current rate per second
+OVERLOAD_FACTOR = 0.5  # a 5xx or a timeout multiplies the rate by this...
+OVERLOAD_INTERVAL = 1.0  # ...at most once per this many seconds
+MIN_RATE = 1.0  # requests per second; never slower (unless the ceiling is lower)
+
+HEADROOM = 1.5  # window = rate x round trip x HEADROOM + EXTRA (round trips vary)
+EXTRA = 2
+INITIAL_WINDOW = 32  # before the first answer there is no round trip to size from
+MAX_WINDOW = 64  # connections; at 500/s it sustains 85 ms per answer with the headroom
+RTT_WEIGHT = 0.125  # smoothing of the measured round trip (as TCP's SRTT)
 
 
 class TokenBucket:
@@ -33,7 +63,8 @@ class TokenBucket:
 
     Implemented as the equivalent "generic cell rate algorithm": every caller reserves the next
     free send time synchronously, then sleeps until it. Reservations are made in call order, so
-    waiting callers are served first come, first served, without a lock.
+    waiting callers are served first come, first served, without a lock. A lower rate voids the
+    reservations made at the old one: their holders take new ones when they wake.
     """
 
     def __init__(
@@ -49,13 +80,24 @@ class TokenBucket:
         if burst < 1:
             raise ValueError(f"burst must be at least 1, got {burst}")
         self.burst = burst
-        self.set_rate(rate)
         self._clock = clock
         self._sleep = sleep
+        self._generation = 0
         self._tat = clock()  # theoretical arrival time of the next request
+        self._set(rate)
 
     def set_rate(self, rate: float) -> None:
-        """Refill at ``rate`` per second from now on (reservations already made stand)."""
+        """Refill at ``rate`` per second from now on.
+
+        A higher rate keeps the reservations already made; a lower one voids them (their
+        holders would otherwise still go out at the old rate, which the server just refused).
+        """
+        if rate < self.rate:
+            self._generation += 1
+            self._tat = self._clock() + 1.0 / rate
+        self._set(rate)
+
+    def _set(self, rate: float) -> None:
         self.rate = rate
         self._interval = 1.0 / rate
         self._tolerance = (self.burst - 1) * self._interval
@@ -69,65 +111,271 @@ class TokenBucket:
 
     async def acquire(self) -> float:
         """Wait until one request may be sent; return the time waited."""
-        wait = self.reserve()
-        if wait >= MIN_SLEEP:
-            await self._sleep(wait)
-        return wait
+        waited = 0.0
+        while True:
+            generation = self._generation
+            wait = self.reserve()
+            if wait >= MIN_SLEEP:
+                await self._sleep(wait)
+            waited += wait
+            if self._generation == generation:
+                return waited
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One request as sent: when, and at which rate (its answer is judged against both)."""
+
+    sent_at: float
+    rate: float
+
+
+@dataclass
+class _Episode:
+    """A refusal being measured: the answers of the requests sent before the cut."""
+
+    cut_at: float
+    rate_before: float
+    ok: int = 0
+    refused: int = 0
+    rate_sum: float = 0.0
+
+    def count(self, ticket: Ticket, refused: bool) -> None:
+        if refused:
+            self.refused += 1
+        else:
+            self.ok += 1
+        self.rate_sum += ticket.rate
+
+    def accepted_rate(self) -> float | None:
+        """The rate the server accepted: the old rate times the share it let through."""
+        answers = self.ok + self.refused
+        if answers < MIN_SAMPLE:
+            return None
+        return self.rate_sum / answers * self.ok / answers
+
+
+class RateController:
+    """The current rate and window, from the answers (module docstring); no asyncio in here."""
+
+    def __init__(
+        self, ceiling: float, *, concurrency: int | None = None, clock: Clock = time.monotonic
+    ) -> None:
+        if ceiling <= 0:
+            raise ValueError(f"rate must be positive, got {ceiling}")
+        if concurrency is not None and concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.ceiling = ceiling
+        self.fixed_concurrency = concurrency
+        self.floor = min(MIN_RATE, ceiling)
+        self._clock = clock
+        self.rate = ceiling
+        self.good = ceiling  # the highest rate the server is believed to accept
+        self.srtt: float | None = None
+        self._episode: _Episode | None = None
+        self._quiet_until = -math.inf  # refusals of requests sent before this start no cut
+        self._last_overload = -math.inf
+        self._grown_at = clock()
+        self.refusals = 0  # answers that said "too fast" (for benchmarks and tests)
+        self.cuts = 0
+
+    @property
+    def max_window(self) -> int:
+        """The most requests that will ever be in flight (connection pools are sized by it)."""
+        return self.fixed_concurrency or MAX_WINDOW
+
+    @property
+    def window(self) -> int:
+        """Requests allowed in flight now: Little's law on the rate and the round trip."""
+        if self.fixed_concurrency is not None:
+            return self.fixed_concurrency
+        if self.srtt is None:
+            return INITIAL_WINDOW
+        size = math.ceil(self.rate * self.srtt * HEADROOM) + EXTRA
+        return max(1, min(MAX_WINDOW, size))
+
+    def ticket(self) -> Ticket:
+        """Stamp a request as it is sent."""
+        return Ticket(self._clock(), self.rate)
+
+    def answered(self, ticket: Ticket, outcome: Outcome) -> None:
+        """An answer (any status) arrived for ``ticket``: learn the round trip and the pace."""
+        now = self._clock()
+        sample = max(0.0, now - ticket.sent_at)
+        self.srtt = sample if self.srtt is None else self.srtt + RTT_WEIGHT * (sample - self.srtt)
+        self._judge(ticket, outcome, now)
+
+    def lost(self, ticket: Ticket, *, timed_out: bool) -> None:
+        """No answer: a timeout says the server is overloaded, a refused connection nothing."""
+        self._judge(ticket, "overloaded" if timed_out else "other", self._clock())
+
+    def refused_share(self, share: float) -> None:
+        """A batch answer refused ``share`` of its targets for the rate (23008).
+
+        The rate counts requests, the server's quota counts targets, so the answer's own
+        numbers say by how much to slow down: by that share, but at most by half per round trip
+        (answers within a round trip of the last cut were sent before it).
+        """
+        now = self._clock()
+        if share <= 0 or now - (self.srtt or 0.0) < self._quiet_until:
+            return
+        self.refusals += 1
+        self.cuts += 1
+        self._quiet_until = now
+        self.rate = max(self.floor, self.rate * max(OVERLOAD_FACTOR, 1.0 - share))
+        self.good = self.rate
+        self._grown_at = now
+
+    def _judge(self, ticket: Ticket, outcome: Outcome, now: float) -> None:
+        episode = self._episode
+        if episode is not None:
+            if ticket.sent_at < episode.cut_at:
+                # Sent at the old rate: a sample of what the server accepted at it.
+                if outcome in ("ok", "refused"):
+                    episode.count(ticket, outcome == "refused")
+                if outcome == "refused":
+                    self.refusals += 1
+                return
+            self._settle(episode, now)  # the first answer to a request sent after the cut
+        if outcome == "refused":
+            self.refusals += 1
+            if ticket.sent_at >= self._quiet_until:
+                self._cut(ticket, now)
+        elif outcome == "overloaded":
+            if now - self._last_overload >= OVERLOAD_INTERVAL:
+                self._last_overload = now
+                self.rate = max(self.floor, self.rate * OVERLOAD_FACTOR)
+                self._grown_at = now
+        elif outcome == "ok":
+            self._grow(now)
+
+    def _cut(self, ticket: Ticket, now: float) -> None:
+        self.cuts += 1
+        self._episode = _Episode(cut_at=now, rate_before=self.rate)
+        self._episode.count(ticket, refused=True)
+        self._quiet_until = now
+        self.rate = max(self.floor, self.rate * CUT)
+
+    def _settle(self, episode: _Episode, now: float) -> None:
+        self._episode = None
+        # Requests sent during the cut met a server still drained by the ones before it: their
+        # refusals say nothing about the settled rate.
+        self._quiet_until = now
+        accepted = episode.accepted_rate()
+        target = episode.rate_before * OVERLOAD_FACTOR if accepted is None else accepted * SETTLE
+        self.rate = max(self.floor, min(self.ceiling, target))
+        self.good = self.rate
+        self._grown_at = now
+
+    def _grow(self, now: float) -> None:
+        elapsed = now - self._grown_at
+        self._grown_at = now
+        if elapsed <= 0 or self.rate >= self.ceiling:
+            return
+        if self.rate < self.good:
+            self.rate = min(self.good, self.rate + self.ceiling * FAST_CLIMB * elapsed)
+        else:
+            self.rate += self.rate * SLOW_CLIMB * elapsed
+        self.rate = min(self.ceiling, self.rate)
+
+
+class _Gate:
+    """A semaphore whose size can change while tasks wait on it (first come, first served)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.inside = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def enter(self) -> None:
+        if self.inside < self.limit and not self._waiters:
+            self.inside += 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.leave()  # let in just before the cancellation: pass the place on
+            raise
+
+    def leave(self) -> None:
+        self.inside -= 1
+        self._wake()
+
+    def resize(self, limit: int) -> None:
+        self.limit = limit
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.inside < self.limit:
+            future = self._waiters.popleft()
+            if not future.done():
+                self.inside += 1
+                future.set_result(None)
 
 
 class Limiter:
-    """Both limits together: a semaphore slot first, then a token, held for one request."""
+    """The controller's rate and window applied: a slot of the window first, then a token.
+
+    ``concurrency`` None sizes the window from the rate and the round trip; a number fixes it.
+    """
 
     def __init__(
         self,
         *,
         rate: float,
-        concurrency: int,
+        concurrency: int | None = None,
         burst: int = 1,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.controller = RateController(rate, concurrency=concurrency, clock=clock)
         self.bucket = TokenBucket(rate, burst=burst, clock=clock, sleep=sleep)
-        self.configured_rate = rate
-        self.concurrency = concurrency
-        self._clock = clock
-        self._last_throttle: float | None = None
-        self._throttled_rate = rate  # the rate set by the last throttle
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self._gate = _Gate(self.controller.window)
         self.in_flight = 0
         self.max_in_flight = 0
 
-    def throttle(self) -> None:
-        """The server refused a request for its rate (429): halve ours (module docstring)."""
-        now = self._clock()
-        if self._last_throttle is not None and now - self._last_throttle < THROTTLE_INTERVAL:
-            return
-        self._last_throttle = now
-        floor = self.configured_rate * THROTTLE_FLOOR
-        self._throttled_rate = max(floor, self.bucket.rate / 2)
-        self.bucket.set_rate(self._throttled_rate)
+    @property
+    def max_window(self) -> int:
+        return self.controller.max_window
 
-    def recover(self) -> None:
-        """A request was answered: let the rate grow back towards the configured one."""
-        if self._last_throttle is None or self.bucket.rate >= self.configured_rate:
-            return
-        grown = self.configured_rate * (self._clock() - self._last_throttle) / RECOVERY_SECONDS
-        self.bucket.set_rate(min(self.configured_rate, self._throttled_rate + grown))
+    def answered(self, ticket: Ticket, outcome: Outcome) -> None:
+        self.controller.answered(ticket, outcome)
+        self._apply()
+
+    def lost(self, ticket: Ticket, *, timed_out: bool) -> None:
+        self.controller.lost(ticket, timed_out=timed_out)
+        self._apply()
+
+    def refused_share(self, share: float) -> None:
+        self.controller.refused_share(share)
+        self._apply()
+
+    def _apply(self) -> None:
+        c = self.controller
+        if c.rate != self.bucket.rate:
+            self.bucket.set_rate(c.rate)
+        window = c.window
+        if window != self._gate.limit:
+            self._gate.resize(window)
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one of ``concurrency`` slots; entered only once the rate allows a request.
+    async def slot(self) -> AsyncIterator[Ticket]:
+        """Hold a place in the window; entered only once the rate allows a request.
 
-        The slot is taken before the token so that the token's time is the send time: a token
-        taken while waiting for a slot would let a burst through once slots free up.
+        The place is taken before the token so that the token's time is the send time: a token
+        taken while waiting for a place would let a burst through once places free up.
         """
-        async with self._semaphore:
+        await self._gate.enter()
+        try:
             await self.bucket.acquire()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
-                yield
+                yield self.controller.ticket()
             finally:
                 self.in_flight -= 1
+        finally:
+            self._gate.leave()

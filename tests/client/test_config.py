@@ -137,12 +137,13 @@ def test_impossible_limits_are_config_errors(bad: dict[str, float]) -> None:
 
 
 def test_settings_from_options_take_defaults_for_unset_options() -> None:
-    """Unset global options fall back to 50 req/s, 16 in flight, 30 s (issue 4 defaults)."""
+    """Unset global options fall back to a 500 req/s ceiling (the vendor's published quota),
+    an adaptive window (None) and 30 s."""
     s = settings_from_options(GlobalOptions(data_center="hk"), CREDS)
     assert (s.base_url, s.rate_limit, s.concurrency, s.timeout) == (
         DATA_CENTERS["hk"],
-        50.0,
-        16,
+        500.0,
+        None,
         30.0,
     )
 
