@@ -31,6 +31,9 @@ from reconciler.responses import malformed
 logger = logging.getLogger("reconciler.client")
 
 SNIPPET = 200  # characters of an unparseable answer quoted in a message
+# The word "rate" with "limit" or "exceed(ed)": "rate limit exceeded", "rate exceeded",
+# "API-Rate-Limit überschritten"; not "separate" or "generate" in a validation message.
+_RATE_REFUSAL = re.compile(r"\brate\b.*\b(limit|exceed)|\b(limit|exceed)\w*\b.*\brate\b", re.I)
 
 
 class AnswerReader:
@@ -120,8 +123,9 @@ def error_class(status: int, code: int | None, message: str) -> type[ApiError]:
     if status == 404 or code == 28104:
         # Any 404 means "gone" (API.md section 3, decision on 28104 / 28404).
         return NotFoundError
-    if status == 429 or code == 23008 or (code == 28100 and "rate" in message.lower()):
-        # 28100 also covers "rate exceeded" (API.md section 4): that one is worth a retry.
+    if status == 429 or code == 23008 or (code == 28100 and _RATE_REFUSAL.search(message)):
+        # 28100 at HTTP 400 also means "rate limit exceeded" (docs/api-errors.md): told apart
+        # from the validation errors of the same code by its message, and worth a retry.
         return RateLimitError
     if status >= 500 or code in (28200, 28203):
         return ServerError

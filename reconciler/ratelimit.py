@@ -263,6 +263,9 @@ class RateController:
         self._quiet_until = now
         accepted = episode.accepted_rate()
         target = episode.rate_before * OVERLOAD_FACTOR if accepted is None else accepted * SETTLE
+        # At most a tenth per round trip: a round trip with every request refused (a quota
+        # spent for a while) says "much slower", not "zero".
+        target = max(target, episode.rate_before * CUT)
         self.rate = max(self.floor, min(self.ceiling, target))
         self.good = self.rate
         self._grown_at = now

@@ -21,7 +21,7 @@ from reconciler.client import EngageLabClient
 from reconciler.config import ClientSettings, Credentials
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults, create_app
 from reconciler.inventory import Inventory, read_inventory
-from reconciler.ratelimit import RECOVERY_SECONDS, THROTTLE_INTERVAL, Limiter
+from reconciler.ratelimit import RateController
 from reconciler.testing import serve_emulator
 from tests.client.helpers import Script, client_for, error, reply
 from tests.reliability.trials import MAX_FAULT_RUNS, UNLIMITED, churn_trial, fault_trial
@@ -211,8 +211,9 @@ def test_a_confirmed_read_never_passes_as_complete_without_a_task_churn_moved() 
 # A world of several pages, the client at 40 requests/s, the server allowing 20/s and failing a
 # fifth of the requests: every refused request waited its Retry-After, but the others went on at
 # 40/s, so the server stayed saturated, the run's retry budget ran out, and every re-run started
-# the same way: ten runs, no convergence. Fixed in ratelimit.py: a 429 halves the client's rate
-# (once per second at most), which then grows back over RECOVERY_SECONDS.
+# the same way: ten runs, no convergence. Fixed in ratelimit.py: a refusal cuts the client's
+# whole rate (once per round trip: the refusals of requests already in flight do not cut again),
+# which settles below what the server accepted and then grows back towards --rate-limit.
 
 
 class _Clock:
@@ -223,36 +224,49 @@ class _Clock:
         return self.now
 
 
-def test_a_burst_of_429s_halves_the_request_rate_once() -> None:
-    """Sixteen 429s answered together halve the rate once, not sixteen times."""
+def test_a_burst_of_429s_cuts_the_request_rate_once() -> None:
+    """Sixteen 429s for requests sent together cut the rate once, not sixteen times; a 429 for
+    a request sent after the rate settled cuts it again."""
     clock = _Clock()
-    limiter = Limiter(rate=40.0, concurrency=16, clock=clock)
-    for _ in range(16):
-        limiter.throttle()
-    assert limiter.bucket.rate == 20.0
-    clock.now += THROTTLE_INTERVAL
-    limiter.throttle()
-    assert limiter.bucket.rate == 10.0
+    controller = RateController(40.0, clock=clock)
+    tickets = [controller.ticket() for _ in range(16)]
+    clock.now += 0.05
+    for ticket in tickets:
+        controller.answered(ticket, "refused")
+    assert controller.cuts == 1
+    assert controller.rate < 40.0
+    settling = controller.ticket()
+    clock.now += 0.05
+    controller.answered(settling, "ok")
+    settled = controller.rate
+    late = controller.ticket()
+    clock.now += 0.05
+    controller.answered(late, "refused")
+    assert controller.cuts == 2
+    assert controller.rate < settled
 
 
 def test_the_rate_grows_back_to_the_configured_one_after_a_429() -> None:
-    """After a 429 the rate climbs linearly and stops at --rate-limit."""
+    """After a 429 the rate climbs back and stops at --rate-limit."""
     clock = _Clock()
-    limiter = Limiter(rate=40.0, concurrency=16, clock=clock)
-    limiter.throttle()
-    clock.now += RECOVERY_SECONDS / 4
-    limiter.recover()
-    assert limiter.bucket.rate == pytest.approx(30.0)
-    clock.now += RECOVERY_SECONDS
-    limiter.recover()
-    assert limiter.bucket.rate == 40.0
+    controller = RateController(40.0, clock=clock)
+    controller.answered(controller.ticket(), "refused")
+    clock.now += 0.05
+    controller.answered(controller.ticket(), "ok")
+    assert controller.rate < 40.0
+    for _ in range(100):
+        clock.now += 1.0
+        controller.answered(controller.ticket(), "ok")
+    assert controller.rate == 40.0
 
 
 def test_answered_requests_never_raise_the_rate_above_the_configured_one() -> None:
-    """Without a 429, success changes nothing: the configured rate is a ceiling."""
-    limiter = Limiter(rate=40.0, concurrency=16, clock=_Clock())
-    limiter.recover()
-    assert limiter.bucket.rate == 40.0
+    """Without a refusal, success changes nothing: the configured rate is a ceiling."""
+    clock = _Clock()
+    controller = RateController(40.0, clock=clock)
+    clock.now += 10
+    controller.answered(controller.ticket(), "ok")
+    assert controller.rate == 40.0
 
 
 def test_fault_campaign_seed_3_converges_against_a_server_slower_than_the_client(
@@ -263,7 +277,8 @@ def test_fault_campaign_seed_3_converges_against_a_server_slower_than_the_client
 
 
 def test_a_429_slows_every_later_request_of_the_client_down() -> None:
-    """The client hands a 429 to its shared limiter: the next requests go at half the rate."""
+    """The client hands a 429 to its shared limiter: the next requests go slower (a single
+    refusal, too few answers to measure the server's rate by: half the rate)."""
     page = {"total_count": 0, "total_pages": 0, "page": 1, "schedules": []}
     script = Script(
         [error(429, 28100, "slow down", headers={"Retry-After": "1"}), reply(200, page)]
