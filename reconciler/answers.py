@@ -124,7 +124,7 @@ def error_class(status: int, code: int | None, message: str) -> type[ApiError]:
         # Any 404 means "gone" (API.md section 3, decision on 28104 / 28404).
         return NotFoundError
     if status == 429 or code == 23008 or (code == 28100 and _RATE_REFUSAL.search(message)):
-        # 28100 at HTTP 400 also means "rate limit exceeded" (docs/api-errors.md): told apart
+        # 28100 at HTTP 400 also means "rate limit exceeded" (docs/rate-control.md): told apart
         # from the validation errors of the same code by its message, and worth a retry.
         return RateLimitError
     if status >= 500 or code in (28200, 28203):

@@ -17,6 +17,8 @@
   time, with headroom for its variation. A fixed ``--concurrency`` overrides it.
 - ``Limiter`` puts them together for asyncio callers: a slot of the window, then a token.
 
+The reasoning and the measured behaviour are in docs/rate-control.md.
+
 The clock and the sleep are parameters so that tests check the pacing without waiting for it.
 """
 

@@ -19,7 +19,7 @@ from reconciler.errors import (
     ServerError,
 )
 
-from .helpers import Script, client_for, error, reply, run, schedule_body
+from .helpers import FakeSleep, Script, client_for, error, reply, run, schedule_body
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,44 @@ def test_error_bodies_map_to_the_error_tree(answer: httpx.Response, cls: type, c
     assert info.value.status == answer.status_code
     assert info.value.method == "GET"
     assert info.value.path == "/v4/schedules/s1"
+
+
+@pytest.mark.parametrize(
+    ("message", "cls"),
+    [
+        ("rate limit exceeded", RateLimitError),
+        ("API-Rate-Limit überschritten", RateLimitError),
+        ("request exceeded the rate", RateLimitError),
+        ("The schedule-task is invalid: separate sections are invalid", RequestRejectedError),
+        ("generate failed: time_unit is invalid", RequestRejectedError),
+    ],
+)
+def test_28100_is_a_rate_refusal_only_when_its_message_says_rate_limit(
+    message: str, cls: type
+) -> None:
+    """400/28100 is both "invalid parameter" and "rate limit exceeded": the message tells them
+    apart by the word "rate" with "limit" or "exceed", not by the letters r-a-t-e anywhere."""
+    with pytest.raises(ApiError) as info:
+        run(client_for(Script([error(400, 28100, message)]), max_retries=0).get_schedule("s1"))
+    assert type(info.value) is cls
+
+
+def test_a_400_28100_rate_refusal_is_backed_off_and_retried_not_a_bad_request() -> None:
+    """The documented 400/28100 "rate limit exceeded" gets another attempt, after a wait, and
+    slows the client; the create it refused is retried (nothing was created)."""
+    created = reply(200, {"schedule_id": "n", "name": "weekly_digest"})
+    script = Script([error(400, 28100, "rate limit exceeded"), created])
+    sleep = FakeSleep()
+
+    async def go() -> float:
+        async with client_for(script, sleep=sleep, rate_limit=500.0) as client:
+            await client.create_schedule(schedule_body())
+            return client.rate
+
+    rate = run(go())
+    assert len(script.requests) == 2
+    assert rate < 500.0
+    assert max(sleep.calls) > 0  # a backoff wait before the second attempt
 
 
 def test_api_error_message_says_what_where_and_the_vendor_text() -> None:
