@@ -213,6 +213,7 @@ class ServedEmulator:
         self.latency_ms = latency_ms
         self.max_active = max_active
         self.url = ""
+        self.server_limit: float | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._http: httpx.Client | None = None
 
@@ -265,9 +266,18 @@ class ServedEmulator:
         return response.json()
 
     def set_latency(self, latency_ms: float) -> None:
-        faults = self.call("GET", "/_emulator/faults")
-        faults["latency_ms"] = latency_ms
-        self.call("PUT", "/_emulator/faults", faults)
+        self.set_faults(latency_ms=latency_ms)
+
+    def set_faults(self, **changes: Any) -> dict[str, Any]:
+        """Change some fault switches; returns the previous ones."""
+        faults: dict[str, Any] = self.call("GET", "/_emulator/faults")
+        self.call("PUT", "/_emulator/faults", {**faults, **changes})
+        return faults
+
+    def set_server_limit(self, requests_per_second: float | None) -> None:
+        """The server's own request limit (the ``rate_limit`` fault: 429 beyond it); None: off."""
+        self.set_faults(rate_limit=requests_per_second)
+        self.server_limit = requests_per_second
 
     def reset(self) -> None:
         """No tasks, no request log (latency stays)."""
@@ -275,22 +285,31 @@ class ServedEmulator:
 
     def take_requests(self) -> Counter[str]:
         """Vendor API requests since the last call, by method; the log is cleared."""
-        records = self.call("GET", "/_emulator/requests")["requests"]
+        return Counter(r["method"] for r in self.take_log())
+
+    def take_log(self) -> list[dict[str, Any]]:
+        """The request log since the last call (method, path, status, fault); cleared."""
+        records: list[dict[str, Any]] = self.call("GET", "/_emulator/requests")["requests"]
         self.call("DELETE", "/_emulator/requests")
-        return Counter(r["method"] for r in records)
+        return records
 
     def seed(self, bodies: list[dict[str, Any]]) -> list[str]:
-        """Create tasks fast (latency off meanwhile); their ids in order."""
-        self.set_latency(0)
+        """Create tasks fast (latency and the server limit off meanwhile); their ids in order."""
+        before = self.set_faults(latency_ms=0, rate_limit=None)
         try:
             ids = [self.call("POST", "/v4/schedules", b)["schedule_id"] for b in bodies]
         finally:
-            self.set_latency(self.latency_ms)
+            self.call("PUT", "/_emulator/faults", before)
         self.take_requests()
         return ids
 
     def put(self, schedule_id: str, body: dict[str, Any]) -> None:
-        self.call("PUT", f"/v4/schedules/{schedule_id}", body)
+        """An out-of-band edit (the server limit off meanwhile, it is not the tool's traffic)."""
+        before = self.set_faults(rate_limit=None)
+        try:
+            self.call("PUT", f"/v4/schedules/{schedule_id}", body)
+        finally:
+            self.call("PUT", "/_emulator/faults", before)
 
 
 # -- the official SDK, one call after another -------------------------------------------------
