@@ -388,9 +388,11 @@ def verdicts(rows: list[Row], at: int) -> list[str]:
             continue
         what = f"{r.scenario}, {r.client} client, server {_limit(r.server_limit)}"
         if r.scenario == "validate":
-            limit = TARGET_VALIDATE_S
+            limit, rss = TARGET_VALIDATE_S, TARGET_RSS_MB
             out.append(_verdict(f"validate {at} ≤ {limit} s", r.wall, limit))
-        elif r.client == "default":
+            out.append(_verdict(f"validate: RSS ≤ {rss:g} MB", r.peak_rss_mb, rss))
+            continue
+        if r.client == "default":
             assert r.ratio is not None
             out.append(_verdict(f"{what}: ≤ {TARGET_RATIO}× bound", r.ratio, TARGET_RATIO))
             below = r.server_limit is not None and r.server_limit < DEFAULT_RATE_LIMIT
