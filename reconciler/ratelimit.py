@@ -293,6 +293,8 @@ class _Gate:
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def enter(self) -> None:
+        while self._waiters and self._waiters[0].done():  # cancelled while waiting
+            self._waiters.popleft()
         if self.inside < self.limit and not self._waiters:
             self.inside += 1
             return

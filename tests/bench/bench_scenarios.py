@@ -8,9 +8,9 @@ emulator's request log).
 
 Every network scenario runs once per **server** and **client**:
 
-- servers (``--server-limits``): the emulator's own request limit (its ``rate_limit`` fault, 429
-  beyond it), below, at and above the client's default ceiling of 500 requests/s; ``none`` for
-  no limit;
+- servers (``--server-limits``, at the sizes of ``--limit-sizes``; other sizes run against a
+  server without a limit): the emulator's own request limit (its ``rate_limit`` fault, 429
+  beyond it), below, at and above the client's default ceiling of 500 requests/s;
 - clients (``--clients``): ``default`` (no ``--rate-limit``, no ``--concurrency``: what users
   run) and ``tuned`` (``--rate-limit`` set to what the server allows, at most ``--rate``, and
   ``--concurrency`` ``--concurrency``: what someone who knows the server would pick).
@@ -43,6 +43,7 @@ another: every create, every list page then every detail (what a plan and drift 
 update.
 
 Run:  .venv/bin/python -m tests.bench [--quick] [--sizes 100,1000,5000] [--sdk-sizes 1000]
+      [--server-limits 100,500,1000] [--limit-sizes 1000] [--clients default,tuned]
 """
 
 from __future__ import annotations
@@ -148,6 +149,11 @@ class Settings:
     validate_runs: int
     server_limits: list[float | None] = field(default_factory=lambda: [None])
     clients: list[str] = field(default_factory=lambda: ["default"])
+    limit_sizes: set[int] = field(default_factory=set)  # sizes run against server_limits
+
+    def limits_at(self, size: int) -> list[float | None]:
+        """Servers to run against at ``size``: the limited ones only at ``limit_sizes``."""
+        return self.server_limits if size in self.limit_sizes else [None]
 
     def client(self, label: str, server_limit: float | None) -> Client:
         if label == "default":
@@ -200,7 +206,7 @@ def run_size(size: int, s: Settings, *, sdk: bool) -> list[Row]:
         )
 
         network_rows: list[Row] = []
-        for server_limit in s.server_limits:
+        for server_limit in s.limits_at(size):
             for label in s.clients:
                 client = s.client(label, server_limit)
                 em.reset()
@@ -431,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the emulator's request limits to run against, req/s ('none': no limit)",
     )
     parser.add_argument(
+        "--limit-sizes",
+        default="1000",
+        help="sizes run against --server-limits (the others: a server without a limit)",
+    )
+    parser.add_argument(
         "--clients", default="default,tuned", help="'default' and/or 'tuned' settings"
     )
     parser.add_argument("--rate", type=float, default=500.0, help="tuned client's rate, req/s")
@@ -450,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.sdk_sizes, args.validate_runs = "300", "300", 1
-        args.server_limits = "100,500"
+        args.server_limits, args.limit_sizes = "100,500", "300"
     sizes = [int(x) for x in args.sizes.split(",") if x]
     # validate in every YAML style, at the sizes its targets are stated for (bench_validate.py)
     style_sizes = [n for n in sizes if n in bench_validate.TARGETS] or sizes[-1:]
@@ -469,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         args.validate_runs,
         _limits(args.server_limits),
         clients,
+        {int(x) for x in args.limit_sizes.split(",") if x},
     )
 
     load_before = os.getloadavg()
