@@ -119,3 +119,28 @@ def test_connection_pools_add_up_to_the_concurrency_in_pools_of_at_most_8(
     assert sum(sizes) == concurrency
     assert max(sizes) <= POOL_SIZE
     assert max(sizes) - min(sizes) <= 1
+
+
+def test_a_window_that_grows_lets_waiting_requests_in_and_a_cancelled_waiter_holds_no_place() -> (
+    None
+):
+    """The window changes size while requests wait: growing it from 1 to 3 lets two waiting
+    requests in at once; a request cancelled while waiting takes no place."""
+    from reconciler.ratelimit import _Gate
+
+    async def go() -> None:
+        gate = _Gate(1)
+        await gate.enter()
+        waiting = [asyncio.ensure_future(gate.enter()) for _ in range(3)]
+        await asyncio.sleep(0)
+        assert gate.inside == 1
+        waiting[0].cancel()
+        await asyncio.sleep(0)
+        gate.resize(3)
+        await asyncio.sleep(0)
+        assert [w.done() and not w.cancelled() for w in waiting] == [False, True, True]
+        assert gate.inside == 3
+        gate.leave()
+        assert gate.inside == 2
+
+    asyncio.run(go())
