@@ -215,7 +215,8 @@ def test_a_task_the_list_keeps_showing_is_never_gone(known: bool) -> None:
         _read(server, known_ids=["id-0002"] if known else [])
     assert "cannot be trusted" in info.value.message
     assert "id-0002" in info.value.message
-    assert info.value.hint is not None and "nothing was changed" in info.value.hint
+    assert info.value.hint is not None
+    assert "nothing was changed" in info.value.hint
 
 
 def test_a_404_that_is_not_the_vendors_never_means_gone() -> None:
@@ -246,7 +247,9 @@ def test_list_and_detail_names_that_disagree_are_not_trusted() -> None:
     with pytest.raises(InventoryError) as info:
         _read(server)
     message = info.value.message
-    assert "id-0001" in message and "'task_id-0001'" in message and "'someone_else'" in message
+    assert "id-0001" in message
+    assert "'task_id-0001'" in message
+    assert "'someone_else'" in message
 
 
 def test_a_rename_between_list_and_detail_is_accepted_when_the_list_agrees_again() -> None:
