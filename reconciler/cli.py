@@ -151,7 +151,6 @@ def _parse_now(
 @option(
     "--read-deadline",
     "read_deadline",
-    envvar="RECONCILER_READ_DEADLINE",
     default=None,
     type=click.FloatRange(min=1.0, max=86_400.0),
     help="Seconds a whole read of the remote schedules may take (default 300).",

@@ -269,7 +269,7 @@ class EngageLabClient:
         try:
             with self._answers.scrubbing():
                 created = parse_created(self._answers.json(response, where), where)
-            self._no_secret_in_id(created.schedule_id, where)
+            self._no_secret_in(created.schedule_id, created.name, where=where)
             return created
         except MalformedResponseError as exc:
             raise ambiguous(f"the answer (HTTP {response.status_code}) has no usable id") from exc
@@ -283,7 +283,7 @@ class EngageLabClient:
         with self._answers.scrubbing():
             result = parse_page(self._answers.json(response, f"GET {path}"), f"GET {path}")
         for item in result.items:
-            self._no_secret_in_id(item.schedule_id, f"GET {path}")
+            self._no_secret_in(item.schedule_id, item.name, where=f"GET {path}")
         return result
 
     async def get_schedule(self, schedule_id: str) -> dict[str, Any]:
@@ -295,7 +295,9 @@ class EngageLabClient:
         response = await self._request("GET", path)
         with self._answers.scrubbing():
             data = self._answers.json(response, f"GET {path}")
-            return parse_detail(data, f"GET {path}", schedule_id)
+            detail = parse_detail(data, f"GET {path}", schedule_id)
+        self._no_secret_in(detail["name"], where=f"GET {path}")
+        return detail
 
     async def update_schedule(self, schedule_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """``PUT /v4/schedules/{id}`` with the full body (API.md 2.4); returns the stored task.
@@ -362,12 +364,12 @@ class EngageLabClient:
 
     # -- machinery ----------------------------------------------------------------------------
 
-    def _no_secret_in_id(self, schedule_id: str, where: str) -> None:
-        """Refuse an id that spells a credential: it would go into request paths and so into
-        messages and debug logs (a server echoing the AppKey as an id)."""
-        if self._answers.scrub.finds(schedule_id):
+    def _no_secret_in(self, *texts: str, where: str) -> None:
+        """Refuse ids and names that spell a credential: ids go into request paths (and so into
+        messages and debug logs), names into plans and reports (a server echoing the AppKey)."""
+        if any(self._answers.scrub.finds(text) for text in texts):
             raise MalformedResponseError(
-                f"{where}: malformed answer: a schedule id holds the credentials",
+                f"{where}: malformed answer: a schedule id or name holds the credentials",
                 hint="the server's answer is not what the EngageLab API sends; check "
                 "--endpoint and any proxy in between",
             )
