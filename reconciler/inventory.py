@@ -12,10 +12,10 @@ so a managed task is never missed because of churn.
 
 Answers that no honest server gives, even one whose tasks change while it is read, stop the read
 with an ``InventoryError`` before anything is planned (docs/threat-model.md): a page that is not
-full although its own total says more follow, a total that would take more pages than any app
-can fill, one id under two names, a listed task whose detail has another name or says it does
-not exist (unless a fresh read of the list agrees). Pages in flight are bounded, and a whole read
-has a deadline (``ClientSettings.read_deadline``).
+full although its own total says more follow (on every re-read), a total that would take more
+pages than any app can fill, one id under two names, a listed task whose detail has another
+name or says it does not exist (unless a fresh read of the list agrees). Pages in flight are
+bounded, and a whole read has a deadline (``ClientSettings.read_deadline``).
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ class _Listing:
     total_count: int
     problems: list[str]
     pages: int = 1  # list requests this pass made
+    lie: str | None = None  # a page no honest server sends (the pass stopped there)
 
     @property
     def consistent(self) -> bool:
@@ -286,6 +287,9 @@ class _Reader:
                 "; ".join(listing.problems),
             )
         assert listing is not None
+        if listing.lie is not None:
+            # Every read ended the same way: not the timing of a task changing meanwhile.
+            raise untrusted(f"{listing.lie} (on the last of {max_attempts} reads)")
         if not trusted and listing.consistent:
             listing.problems.append(
                 "two consecutive reads of the list did not show the same tasks (tasks were "
@@ -297,10 +301,11 @@ class _Reader:
         first = await self.client.list_schedules(1)
         count, total = len(first.items), first.total_count
         if count > total or (count == 0 and total > 0):
-            raise untrusted(f"page 1 holds {count} task(s) but its total_count is {total}")
+            why = f"page 1 holds {count} task(s) but its total_count is {total}"
+            return _Listing(rows={}, total_count=total, problems=[why], lie=why)
         # The page size is the documented one, or the server's own when page 1 is full of it
         # and more follow (a page is short only at the end: it holds the tail of the list).
-        size = count if 0 < count < total else PAGE_SIZE
+        size = count if 0 < count < total else max(count, PAGE_SIZE)
         need = math.ceil(total / size)
         if need > MAX_LIST_PAGES:
             raise untrusted(
@@ -313,6 +318,7 @@ class _Reader:
         rows: dict[str, ListedSchedule] = {}
         totals = {total}
         problems: list[str] = []
+        lie: str | None = None
         last_items = count
         # Pages before details: they are on the critical path, and the limiter serves in order.
         # At most PAGE_WINDOW of them at once, started in page order as earlier ones arrive.
@@ -335,7 +341,9 @@ class _Reader:
                     problems.append(f"page {n} could not be read: {result.message}")
                     last_items = 0
                     continue
-                _check_page(result, n, size)
+                lie = _page_lie(result, n, size)
+                if lie is not None:
+                    break  # no more pages of this pass (the rest are cancelled below)
                 totals.add(result.total_count)
                 self.take(result, rows, n)
                 last_items = len(result.items)
@@ -345,17 +353,28 @@ class _Reader:
         # Ids still missing after the pages the total needs (a row served twice, or a stale
         # total_pages): one more page, if the last was not empty, shows whether more follow.
         n = last
-        while not problems and len(totals) == 1 and len(rows) < total and last_items and n <= need:
+        while (
+            lie is None
+            and not problems
+            and len(totals) == 1
+            and len(rows) < total
+            and last_items
+            and n <= need
+        ):
             n += 1
             result = await self.page(n)
             if isinstance(result, RemoteError):
                 problems.append(f"page {n} could not be read: {result.message}")
                 break
-            _check_page(result, n, size)
+            lie = _page_lie(result, n, size)
+            if lie is not None:
+                break
             totals.add(result.total_count)
             self.take(result, rows, n)
             last_items = len(result.items)
-        if len(totals) > 1:
+        if lie is not None:
+            problems.append(lie)
+        elif len(totals) > 1:
             problems.append(
                 f"the total changed from {total} to "
                 f"{', '.join(str(t) for t in sorted(totals - {total}))} while the "
@@ -365,7 +384,9 @@ class _Reader:
             problems.append(
                 f"the list reported {total} task(s) but {len(rows)} distinct id(s) were read"
             )
-        return _Listing(rows=rows, total_count=max(totals), problems=problems, pages=max(n, 1))
+        return _Listing(
+            rows=rows, total_count=max(totals), problems=problems, pages=max(n, 1), lie=lie
+        )
 
     async def page(self, n: int) -> SchedulePage | RemoteError:
         try:
@@ -444,23 +465,25 @@ async def read_list(
     )
 
 
-def _check_page(page: SchedulePage, n: int, size: int) -> None:
-    """Refuse page ``n`` when no honest server could have sent it (``size``: page size).
+def _page_lie(page: SchedulePage, n: int, size: int) -> str | None:
+    """Why no honest server sends page ``n`` as it is (``size``: the page size), or None.
 
     A page is computed from one state of the list, together with its own total: it is full,
     or it holds the tail of the list (then the tasks before it and on it add up to its total),
     or it is empty because the list ends before it. Tasks changing between pages change the
-    totals, never this.
+    totals, not this; a server that counts and lists in two steps can be caught between them,
+    so the pass is read again, and only a lie on every read stops the read (``passes``).
     """
     count = len(page.items)
     if count > size:
-        raise untrusted(f"page {n} holds {count} tasks, page 1 showed pages of {size}")
+        return f"page {n} holds {count} tasks, page 1 showed pages of {size}"
     before = (n - 1) * size
     if count < size and before + count < page.total_count:
-        raise untrusted(
+        return (
             f"page {n} holds {count} task(s), not a full page of {size}, yet its total_count "
             f"{page.total_count} says more follow"
         )
+    return None
 
 
 TRIGGER_KINDS = ("single", "periodical", "intelligent")

@@ -356,4 +356,22 @@ def test_a_page_that_is_short_before_its_own_total_ends_the_read() -> None:
     server = FakeServer(3, page_hook=lambda n, rows: rows[:2] if n == 1 else [])
     with pytest.raises(InventoryError, match="page 2 holds 0 task"):
         _read(server, confirm=True)
+    assert server.count_of("GET /v4/schedules?page=2") == 3  # the same on every re-read
     assert server.count_of("GET /v4/schedules/") <= 2
+
+
+def test_a_short_page_seen_once_is_read_again_not_refused() -> None:
+    """A server that counts and lists in two steps can show a short page once (a task created
+    between them): the pass is read again, and a read that then adds up is complete."""
+    served = {"n": 0}
+
+    def once_short(n: int, rows: list[str]) -> list[str]:
+        if n == 2:
+            served["n"] += 1
+            return rows[:-1] if served["n"] == 1 else rows
+        return rows
+
+    server = FakeServer(60, page_hook=once_short)
+    inv = _read(server)
+    assert inv.complete
+    assert len(inv.schedules) == 60
