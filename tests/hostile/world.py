@@ -33,7 +33,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 # Short enough that slow lies end quickly, long enough for an honest loopback read.
 TIMEOUT = 1.0
-READ_DEADLINE = 5.0 if FULL else 2.0
+READ_DEADLINE = 8.0 if FULL else 3.0
+RATE_LIMIT = 5000.0  # requests/s: loopback; the default 50/s would make the reads take seconds
 BOUND = 30.0  # seconds any one run may take, whatever the lie
 
 
@@ -69,7 +70,8 @@ def build_world(root: Path, tasks: int) -> Iterator[World]:
     app = HostileApp(emulator)
     write_project(root, {f"hostile_{i:04d}.yaml": manifest(i) for i in range(tasks)})
     with serve_asgi(app) as url, _inside(root):
-        outcome = invoke(["--endpoint", url, *COMMANDS["apply"]], env=CANARY_ENV)
+        setup = ["--endpoint", url, "--rate-limit", str(RATE_LIMIT), *COMMANDS["apply"]]
+        outcome = invoke(setup, env=CANARY_ENV)
         assert outcome.exit_code == 0, describe(outcome)
         state = json.loads((root / ".reconciler" / "state.json").read_text())
         names = {e["schedule_id"]: name for name, e in state["entries"].items()}
@@ -116,6 +118,8 @@ def run_against(world: World, lie: Lie, command: str, target: int = 0) -> Run:
         str(TIMEOUT),
         "--read-deadline",
         str(READ_DEADLINE),
+        "--rate-limit",
+        str(RATE_LIMIT),
         *COMMANDS[command],
     ]
     started = time.monotonic()
