@@ -34,6 +34,7 @@ from reconciler.client import EngageLabClient
 from reconciler.errors import (
     AuthError,
     InventoryError,
+    MalformedResponseError,
     NotFoundError,
     RemoteError,
 )
@@ -391,7 +392,9 @@ class _Reader:
     async def page(self, n: int) -> SchedulePage | RemoteError:
         try:
             return await self.client.list_schedules(n)
-        except AuthError:
+        except (AuthError, MalformedResponseError):
+            # A page of the wrong shape (an id like '..', credentials in a name) is no passing
+            # failure to read around: the whole read stops, as it does for page 1.
             raise
         except RemoteError as exc:
             return exc

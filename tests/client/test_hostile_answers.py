@@ -100,6 +100,28 @@ def test_a_list_row_with_an_unsafe_id_is_a_malformed_answer(bad: str) -> None:
     assert "not a schedule id" in info.value.message
 
 
+def test_an_unsafe_id_on_a_later_page_stops_the_whole_read() -> None:
+    """A '..' on page 2 is no passing failure to read around (an incomplete read would still
+    be planned on): the read stops with the malformed answer, and no detail is asked for it."""
+    rows = [{"schedule_id": f"id{i}", "name": f"n{i}", "enabled": True} for i in range(51)]
+    rows[50]["schedule_id"] = ".."
+    requests: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(str(request.url.raw_path, "ascii"))
+        if request.url.path == "/v4/schedules":
+            n = int(request.url.params["page"])
+            page = rows[(n - 1) * 50 : n * 50]
+            return reply(200, {"total_count": 51, "total_pages": 2, "schedules": page})
+        sid = request.url.path.rsplit("/", 1)[1]
+        return reply(200, [{"schedule_id": sid, **schedule_body(f"n{sid[2:]}")}])
+
+    with pytest.raises(MalformedResponseError, match=r"'\.\.' is not a schedule id"):
+        run(_inventory_of(handler))
+    assert not any(path.startswith("/v4/schedules/..") for path in requests)
+    assert "/v4/schedules" not in [p.split("?")[0] for p in requests if "?" not in p]
+
+
 def test_a_create_answered_with_an_unsafe_id_is_ambiguous_not_adopted() -> None:
     """A create whose answer names the new task '..' is not recorded under that id: its outcome
     is unknown (the journal looks the task up by name and body next time)."""
