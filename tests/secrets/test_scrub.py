@@ -26,7 +26,7 @@ from reconciler.client import EngageLabClient
 from reconciler.config import ClientSettings, Credentials
 from reconciler.errors import ReconcilerError
 from reconciler.inventory import read_inventory
-from tests.badinput.conftest import FULL
+from tests.reliability.campaign import FULL
 
 PIECE = 12  # the shortest piece of a secret that counts as a leak
 
