@@ -152,7 +152,7 @@ def _parse_now(
     "--read-deadline",
     "read_deadline",
     default=None,
-    type=click.FloatRange(min=1.0, max=86_400.0),
+    type=FiniteFloatRange(min=1.0, max=86_400.0),
     help="Seconds a whole read of the remote schedules may take (default 300).",
 )
 @option(
