@@ -3,18 +3,22 @@
 ``AnswerReader`` turns a non-2xx answer into the ``reconciler.errors`` tree (status, vendor
 code, vendor message; API.md sections 4 and 6) and a 2xx body into JSON, and quotes what it
 cannot parse (an HTML gateway page, plain text) in a short snippet. Everything it copies out of
-an answer is scrubbed of the AppKey, the Master Secret and their Basic auth token.
+an answer is scrubbed of the AppKey, the Master Secret and their Basic auth token, in every
+encoding a server could echo them in (``Scrubber``), before it is shortened.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -23,6 +27,7 @@ from reconciler.errors import (
     AuthError,
     NotFoundError,
     RateLimitError,
+    ReconcilerError,
     RequestRejectedError,
     ServerError,
 )
@@ -34,6 +39,61 @@ SNIPPET = 200  # characters of an unparseable answer quoted in a message
 # The word "rate" with "limit" or "exceed(ed)": "rate limit exceeded", "rate exceeded",
 # "API-Rate-Limit überschritten"; not "separate" or "generate" in a validation message.
 _RATE_REFUSAL = re.compile(r"\brate\b.*\b(limit|exceed)|\b(limit|exceed)\w*\b.*\brate\b", re.I)
+MASK = "***"
+MIN_DERIVED = 6  # the shortest encoded spelling of a secret that is masked
+
+
+def secret_forms(secret: str) -> tuple[set[str], set[str]]:
+    """The spellings of ``secret`` a server could echo: (case-insensitive ones, exact ones).
+
+    Raw and URL-encoded (``%2f`` and ``%2F`` alike; ``+`` or ``%20`` for a space) are matched in
+    any case: a secret upper-cased by a proxy still gives most of it away. Base64 (standard and
+    URL-safe alphabet, with and without padding, also URL-encoded) is matched exactly: another
+    case is another value.
+    """
+    loose = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    exact: set[str] = set()
+    raw = secret.encode()
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        for form in (encoded, encoded.rstrip("=")):
+            exact.add(form)
+            loose.add(quote(form, safe=""))
+    # Derived spellings of a tiny secret (a test's "s" is "cw" in base64) would mask half of
+    # every message; the secret itself is always masked.
+    loose = {f for f in loose if f == secret or len(f) >= MIN_DERIVED}
+    exact = {f for f in exact if len(f) >= MIN_DERIVED}
+    return loose, exact - loose
+
+
+class Scrubber:
+    """Masks every form of a set of secrets (see ``secret_forms``) in a text.
+
+    Each secret is given on its own: the Basic token (base64 of ``appkey:secret``) is one of
+    them (``Credentials.secrets``), so its forms are covered like those of each half.
+    """
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        loose: set[str] = set()
+        exact: set[str] = set()
+        for secret in secrets:
+            if secret:
+                more_loose, more_exact = secret_forms(secret)
+                loose |= more_loose
+                exact |= more_exact
+        # Longest first, so a token is masked whole before any shorter form inside it.
+        alternatives = [(f, True) for f in loose] + [(f, False) for f in exact - loose]
+        alternatives.sort(key=lambda item: (-len(item[0]), item[0]))
+        parts = [f"(?i:{re.escape(f)})" if ci else re.escape(f) for f, ci in alternatives]
+        self._pattern = re.compile("|".join(parts)) if parts else None
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def finds(self, text: str) -> bool:
+        """Whether ``text`` holds any form of a secret."""
+        return self._pattern is not None and self._pattern.search(text) is not None
 
 
 class AnswerReader:
@@ -41,7 +101,22 @@ class AnswerReader:
 
     def __init__(self, *, host: str, secrets: Sequence[str]) -> None:
         self.host = host
-        self._secrets = tuple(s for s in secrets if s)
+        self.scrub = Scrubber(secrets)
+
+    @contextmanager
+    def scrubbing(self) -> Iterator[None]:
+        """Mask the secrets in any error raised inside: its message quotes the server's data."""
+        try:
+            yield
+        except ReconcilerError as exc:
+            self.scrub_error(exc)
+            raise
+
+    def scrub_error(self, exc: ReconcilerError) -> None:
+        exc.message = self.scrub(exc.message)
+        exc.args = (exc.message, *exc.args[1:])
+        if exc.hint is not None:
+            exc.hint = self.scrub(exc.hint)
 
     def json(self, response: httpx.Response, where: str) -> Any:
         """The JSON body of a success answer; MalformedResponseError when it is not JSON."""
@@ -57,8 +132,8 @@ class AnswerReader:
     def error(self, response: httpx.Response, method: str, path: str) -> ApiError:
         """The error-tree exception for a non-2xx answer."""
         status = response.status_code
-        code, message = self._error_body(response)
-        cls = error_class(status, code, message)
+        code, message, enveloped = self._error_body(response)
+        cls = error_class(status, code, message, enveloped=enveloped)
         hint: str | None = None
         if cls is AuthError:
             where = "--data-center" if self.host.endswith(".engagelab.com") else "--endpoint"
@@ -70,58 +145,81 @@ class AnswerReader:
             hint = "lower --rate-limit (RECONCILER_RATE_LIMIT) or try again later"
         elif cls is ServerError:
             hint = "the EngageLab server is in trouble; try again later"
+        elif status == 404 and cls is not NotFoundError:
+            hint = (
+                "this 404 is not the EngageLab API's own not-found answer (code 28104), so it "
+                "says nothing about the task; check --endpoint and any proxy in between"
+            )
         logger.debug("%s %s error body: %s", method, path, self.snippet(response))
         return cls(message, status=status, code=code, method=method, path=path, hint=hint)
 
-    def _error_body(self, response: httpx.Response) -> tuple[int | None, str]:
-        """Vendor code and message of an error answer; a description when it has none."""
+    def _error_body(self, response: httpx.Response) -> tuple[int | None, str, bool]:
+        """Vendor code and message of an error answer (a description when it has none), and
+        whether they came in the vendor's ``{"error": {...}}`` envelope."""
         try:
             data = json.loads(response.content)
         except (ValueError, RecursionError):  # not JSON, too deep, or an over-long number
-            return None, (
-                f"the answer is not JSON ({content_type(response)}): {self.snippet(response)}"
+            return (
+                None,
+                f"the answer is not JSON ({content_type(response)}): {self.snippet(response)}",
+                False,
             )
         err = data.get("error") if isinstance(data, dict) else None
+        enveloped = isinstance(err, dict)
         if not isinstance(err, dict) and isinstance(data, dict) and "code" in data:
             err = data  # some gateways put code/message at the top level
         if not isinstance(err, dict):
-            return None, f"unexpected error answer: {self.snippet(response)}"
+            return None, f"unexpected error answer: {self.snippet(response)}", False
         code = err.get("code")
         raw = err.get("message")
         message = self.scrub(raw) if isinstance(raw, str) and raw else "(no message)"
         if isinstance(code, bool) or not isinstance(code, int):
             code = None
-        return code, message
+        return code, message, enveloped
 
     def snippet(self, response: httpx.Response) -> str:
-        """A short, single-line, scrubbed quote of a body (an HTML page by its title)."""
-        text = response.content[: SNIPPET * 8].decode("utf-8", errors="replace")
+        """A short, single-line, scrubbed quote of a body (an HTML page by its title).
+
+        The whole body is scrubbed before anything is cut or collapsed: a cut through a secret
+        would leave a piece the scrubber no longer recognises (answers are size-capped by the
+        client, so the whole body is bounded).
+        """
+        text = self.scrub(response.content.decode("utf-8", errors="replace"))
         title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         if title:
             text = f"HTML page {title.group(1).strip()!r}"
-        text = " ".join(text.split())
+        # Again after collapsing: a secret spelled with a run of whitespace is whole only now.
+        text = self.scrub(" ".join(text.split()))
         if not text:
             return "(empty body)"
         if len(text) > SNIPPET:
             text = text[:SNIPPET] + "…"
-        return self.scrub(text)
-
-    def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
         return text
 
 
-def error_class(status: int, code: int | None, message: str) -> type[ApiError]:
-    """Which error an answer is, by HTTP status and vendor code (API.md sections 4 and 6)."""
+# The vendor's "schedule does not exist (wrong id, or already sent)": 28104 in its code table,
+# 28404 in its delete example (docs/api.md section 3).
+NOT_FOUND_CODES = frozenset({28104, 28404})
+
+
+def error_class(
+    status: int, code: int | None, message: str, *, enveloped: bool = True
+) -> type[ApiError]:
+    """Which error an answer is, by HTTP status and vendor code (API.md sections 4 and 6).
+
+    Only the vendor's own not-found answer (HTTP 404 with 28104 or 28404 in its
+    ``{"error": ...}`` envelope) is a ``NotFoundError``: callers conclude from it that a task is
+    gone (and may recreate it). Any other 404 (an HTML page of a proxy, a wrong path prefix, a
+    gateway's own JSON) says nothing about the task and is a rejection like any other 4xx
+    (docs/api.md section 3, docs/threat-model.md).
+    """
     if status == 401 or code in (28101, 21004, 21008):
         return AuthError
     if code == 28105:
         # 404 in the code table but means "no push target at that time": a rejection of the
         # request, not a missing task (API.md section 4).
         return RequestRejectedError
-    if status == 404 or code == 28104:
-        # Any 404 means "gone" (API.md section 3, decision on 28104 / 28404).
+    if status == 404 and code in NOT_FOUND_CODES and enveloped:
         return NotFoundError
     if status == 429 or code == 23008 or (code == 28100 and _RATE_REFUSAL.search(message)):
         # 28100 at HTTP 400 also means "rate limit exceeded" (docs/rate-control.md): told apart

@@ -149,6 +149,13 @@ def _parse_now(
     help="EngageLab data centre of the app (default sgp).",
 )
 @option(
+    "--read-deadline",
+    "read_deadline",
+    default=None,
+    type=FiniteFloatRange(min=1.0, max=86_400.0),
+    help="Seconds a whole read of the remote schedules may take (default 300).",
+)
+@option(
     "--rate-limit",
     "rate_limit",
     default=None,

@@ -24,10 +24,11 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -53,6 +54,7 @@ from reconciler.responses import (
     ListedSchedule,
     MsgRecord,
     SchedulePage,
+    is_safe_id,
     parse_batch,
     parse_created,
     parse_detail,
@@ -97,6 +99,10 @@ class ClientStats:
     transport_errors: int = 0
     retry_wait_seconds: float = 0.0
     by_status: dict[int, int] = field(default_factory=dict)
+
+
+class _TooLarge(Exception):
+    """Internal: an answer's body passed the size cap (``ClientSettings.max_answer_bytes``)."""
 
 
 class _Lost(Exception):
@@ -229,6 +235,11 @@ class EngageLabClient:
         for pool in self._pools:
             await pool.aclose()
 
+    def scrubbing(self) -> AbstractContextManager[None]:
+        """A block whose errors get the credentials masked in every spelling (their messages
+        quote the server's answers: names, ids, bodies)."""
+        return self._answers.scrubbing()
+
     @property
     def max_in_flight(self) -> int:
         """The most requests that were in flight at once (for benchmarks and tests)."""
@@ -263,7 +274,10 @@ class EngageLabClient:
         where = "POST /v4/schedules"
         response = await self._request("POST", "/v4/schedules", json_body=body, ambiguous=ambiguous)
         try:
-            return parse_created(self._answers.json(response, where), where)
+            with self._answers.scrubbing():
+                created = parse_created(self._answers.json(response, where), where)
+            self._no_secret_in(created.schedule_id, created.name, where=where)
+            return created
         except MalformedResponseError as exc:
             raise ambiguous(f"the answer (HTTP {response.status_code}) has no usable id") from exc
 
@@ -273,39 +287,50 @@ class EngageLabClient:
             raise UsageError(f"page numbers start at 1, got {page}")
         path = f"/v4/schedules?page={page}"
         response = await self._request("GET", path)
-        return parse_page(self._answers.json(response, f"GET {path}"), f"GET {path}")
+        with self._answers.scrubbing():
+            result = parse_page(self._answers.json(response, f"GET {path}"), f"GET {path}")
+        for item in result.items:
+            self._no_secret_in(item.schedule_id, item.name, where=f"GET {path}")
+        return result
 
     async def get_schedule(self, schedule_id: str) -> dict[str, Any]:
         """``GET /v4/schedules/{id}``: the full schedule object (with ``schedule_id``).
 
         Raises NotFoundError for 404 (no such task, or a single one already sent).
         """
-        path = f"/v4/schedules/{_id(schedule_id)}"
+        path = f"/v4/schedules/{self._segment(schedule_id)}"
         response = await self._request("GET", path)
-        return parse_detail(self._answers.json(response, f"GET {path}"), f"GET {path}", schedule_id)
+        with self._answers.scrubbing():
+            data = self._answers.json(response, f"GET {path}")
+            detail = parse_detail(data, f"GET {path}", schedule_id)
+        self._no_secret_in(detail["name"], where=f"GET {path}")
+        return detail
 
     async def update_schedule(self, schedule_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """``PUT /v4/schedules/{id}`` with the full body (API.md 2.4); returns the stored task.
 
         Retried like a read: a full-body PUT applied twice leaves the same task.
         """
-        path = f"/v4/schedules/{_id(schedule_id)}"
+        path = f"/v4/schedules/{self._segment(schedule_id)}"
         response = await self._request("PUT", path, json_body=body)
-        return parse_detail(self._answers.json(response, f"PUT {path}"), f"PUT {path}", schedule_id)
+        with self._answers.scrubbing():
+            data = self._answers.json(response, f"PUT {path}")
+            return parse_detail(data, f"PUT {path}", schedule_id)
 
     async def delete_schedule(self, schedule_id: str) -> None:
         """``DELETE /v4/schedules/{id}``.
 
         A 404 on a retry, after an attempt whose outcome was unknown, means that attempt worked.
         """
-        path = f"/v4/schedules/{_id(schedule_id)}"
+        path = f"/v4/schedules/{self._segment(schedule_id)}"
         await self._request("DELETE", path, gone_after_unknown_ok=True)
 
     async def get_msg_ids(self, schedule_id: str) -> list[MsgRecord]:
         """``GET /v4/schedules/{id}/msg-ids``: every firing, decoded into typed records."""
-        path = f"/v4/schedules/{_id(schedule_id)}/msg-ids"
+        path = f"/v4/schedules/{self._segment(schedule_id)}/msg-ids"
         response = await self._request("GET", path)
-        return parse_msg_ids(self._answers.json(response, f"GET {path}"), f"GET {path}")
+        with self._answers.scrubbing():
+            return parse_msg_ids(self._answers.json(response, f"GET {path}"), f"GET {path}")
 
     # -- batch single push (API.md section 6) -------------------------------------------------
 
@@ -339,7 +364,8 @@ class EngageLabClient:
         )
         where = f"POST {path}"
         try:
-            result = parse_batch(self._answers.json(response, where), where, targets)
+            with self._answers.scrubbing():
+                result = parse_batch(self._answers.json(response, where), where, targets)
         except MalformedResponseError as exc:
             raise ambiguous(f"the answer (HTTP {response.status_code}) is unusable") from exc
         refused = len(result.rate_limited_targets)
@@ -349,6 +375,22 @@ class EngageLabClient:
         return result
 
     # -- machinery ----------------------------------------------------------------------------
+
+    def _no_secret_in(self, *texts: str, where: str) -> None:
+        """Refuse ids and names that spell a credential: ids go into request paths (and so into
+        messages and debug logs), names into plans and reports (a server echoing the AppKey)."""
+        if any(self._answers.scrub.finds(text) for text in texts):
+            raise MalformedResponseError(
+                f"{where}: malformed answer: a schedule id or name holds the credentials",
+                hint="the server's answer is not what the EngageLab API sends; check "
+                "--endpoint and any proxy in between",
+            )
+
+    def _segment(self, schedule_id: str) -> str:
+        """``schedule_id`` as a path segment (``_id``), never one spelling a credential."""
+        if self._answers.scrub.finds(schedule_id):
+            raise UsageError("a schedule id that holds the credentials is never sent")
+        return _id(schedule_id)
 
     async def _request(
         self,
@@ -373,6 +415,19 @@ class EngageLabClient:
             retry_after: float | None = None
             try:
                 response, ticket = await self._attempt(method, path, json_body, attempt)
+            except _TooLarge:
+                what = (
+                    f"the answer of {self._host} is larger than "
+                    f"{self.settings.max_answer_bytes} bytes; reading stopped there"
+                )
+                if ambiguous is not None:
+                    raise ambiguous(what) from None
+                # Not retried: a server that sent it once will send it again.
+                raise MalformedResponseError(
+                    f"{method} {path}: {what}",
+                    hint="the server's answer is not what the EngageLab API sends; check "
+                    "--endpoint and any proxy in between",
+                ) from None
             except _Lost as lost:
                 if lost.sent and ambiguous is not None:
                     raise ambiguous(lost.description) from lost.cause
@@ -476,11 +531,31 @@ class EngageLabClient:
         index = self._pool_load.index(min(self._pool_load))
         self._pool_load[index] += 1
         try:
-            response = await self._pools[index].request(method, path, json=json_body)
-            await response.aread()
+            async with self._pools[index].stream(method, path, json=json_body) as response:
+                await self._read_capped(response)
             return response
         finally:
             self._pool_load[index] -= 1
+
+    async def _read_capped(self, response: httpx.Response) -> None:
+        """Read the body, but never more than ``max_answer_bytes`` of it (``_TooLarge``).
+
+        Streamed, so a huge (or endless) body costs at most the cap in memory; the count is
+        of decoded bytes, so a compressed bomb is stopped too.
+        """
+        cap = self.settings.max_answer_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _TooLarge
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise _TooLarge
+            chunks.append(chunk)
+        # What ``aread`` would have stored; every reader of the answer uses ``.content``.
+        response._content = b"".join(chunks)
 
     def _log_lost(
         self, method: str, path: str, attempt: int, started: float, exc: BaseException
@@ -556,7 +631,13 @@ def _describe(exc: BaseException) -> str:
 
 
 def _id(schedule_id: str) -> str:
-    """A schedule id safe to put in a path: ids are uuids; refuse anything that could escape."""
-    if not schedule_id or "/" in schedule_id or "?" in schedule_id or "#" in schedule_id:
-        raise UsageError(f"{schedule_id!r} is not a schedule id")
-    return schedule_id
+    """A schedule id as one path segment: only ids of the safe pattern (``responses.SAFE_ID``:
+    no '.' or '..', which would address the collection), and percent-encoded all the same."""
+    if not is_safe_id(schedule_id):
+        shown = repr(schedule_id) if len(schedule_id) <= 80 else "a long text"
+        raise UsageError(
+            f"{shown} is not a schedule id (letters, digits, '-' and '_')",
+            hint="schedule ids come from the server or the state file; check where this one "
+            "came from",
+        )
+    return quote(schedule_id, safe="")

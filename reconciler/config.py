@@ -38,6 +38,13 @@ DEFAULT_RATE_LIMIT = 500.0
 DEFAULT_CONCURRENCY: int | None = None  # None: sized from the rate and the round trip
 DEFAULT_TIMEOUT = 30.0  # seconds for one answer
 DEFAULT_MAX_RETRIES = 5
+# A whole read of the remote side (every list page and detail). An honest read of the vendor's
+# maximum of 1000 tasks at the default rate takes well under a minute, retries included; a
+# server that drips answers or claims endless pages is stopped at this instead of read for hours.
+DEFAULT_READ_DEADLINE = 300.0
+# The largest answer body read. The largest honest ones (a list page, a detail, a long msg-ids
+# list, a batch of 500 results) are far below a MiB; a server sending more is not believed.
+DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -185,6 +192,8 @@ class ClientSettings:
     max_retry_after: float = 120.0  # ...except a Retry-After up to this; longer ones give up
     retry_budget_min: int = 20
     retry_budget_ratio: float = 0.5
+    read_deadline: float = DEFAULT_READ_DEADLINE  # seconds for a whole read of the remote side
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
     def __post_init__(self) -> None:
         if self.rate_limit <= 0:
@@ -195,6 +204,11 @@ class ClientSettings:
             raise ConfigError(f"timeout must be positive, got {self.timeout}")
         if self.max_retries < 0:
             raise ConfigError(f"max retries must be 0 or more, got {self.max_retries}")
+        # "not >" also refuses NaN, which compares false with everything.
+        if not self.read_deadline > 0 or self.read_deadline == float("inf"):
+            raise ConfigError(f"read deadline must be a positive number, got {self.read_deadline}")
+        if self.max_answer_bytes < 1:
+            raise ConfigError(f"answer size cap must be positive, got {self.max_answer_bytes}")
 
 
 def settings_from_options(
@@ -210,4 +224,7 @@ def settings_from_options(
         rate_limit=options.rate_limit if options.rate_limit is not None else DEFAULT_RATE_LIMIT,
         concurrency=options.concurrency,  # None: adaptive
         timeout=options.timeout if options.timeout is not None else DEFAULT_TIMEOUT,
+        read_deadline=(
+            options.read_deadline if options.read_deadline is not None else DEFAULT_READ_DEADLINE
+        ),
     )

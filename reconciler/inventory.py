@@ -7,8 +7,15 @@ list is complete only when the distinct ids read equal ``total_count`` and no pa
 total (API.md section 3: ``total_pages`` alone is not trusted). When tasks are created or
 deleted while we page, offsets shift and a task can slip between two pages: the list is read
 again, a bounded number of times, and otherwise reported incomplete. Ids the caller knows from
-the state file and did not see in the list are looked up one by one (404: gone), so a managed
-task is never missed because of churn.
+the state file and did not see in the list are looked up one by one (the vendor's 28104: gone),
+so a managed task is never missed because of churn.
+
+Answers that no honest server gives, even one whose tasks change while it is read, stop the read
+with an ``InventoryError`` before anything is planned (docs/threat-model.md): a page that is not
+full although its own total says more follow (on every re-read), a total that would take more
+pages than any app can fill, one id under two names, a listed task whose detail has another
+name or says it does not exist (unless a fresh read of the list agrees). Pages in flight are
+bounded, and a whole read has a deadline (``ClientSettings.read_deadline``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -26,16 +34,34 @@ from reconciler.client import EngageLabClient
 from reconciler.errors import (
     AuthError,
     InventoryError,
+    MalformedResponseError,
     NotFoundError,
     RemoteError,
 )
-from reconciler.responses import ListedSchedule, SchedulePage
+from reconciler.responses import MAX_PLAUSIBLE_TOTAL, ListedSchedule, SchedulePage, quoted
 
 __all__ = ["Inventory", "RemoteList", "RemoteSchedule", "read_inventory", "read_list"]
 
 logger = logging.getLogger("reconciler.inventory")
 
 PAGE_SIZE = 50  # API.md section 3
+# The most list pages one pass may take: enough for the largest believable total at the
+# documented page size. A server claiming a total that its pages would need more for (one row
+# a page, a hundred thousand claimed) is refused at page 1 instead of paged for an hour.
+MAX_LIST_PAGES = -(-MAX_PLAUSIBLE_TOTAL // PAGE_SIZE)
+# List pages requested at once: more than any real app has (1000 tasks are 20 pages), so an
+# honest read is not slowed, but a bound on the requests a lying total can start.
+PAGE_WINDOW = 64
+_UNTRUSTED_HINT = (
+    "nothing was changed: the server's answers contradict each other, so no plan can be based "
+    "on them. Check --endpoint and any proxy in between; against the EngageLab API itself, "
+    "try again later"
+)
+
+
+def untrusted(what: str) -> InventoryError:
+    """The error for answers no honest server gives: the read stops, nothing is planned."""
+    return InventoryError(f"the server's answers cannot be trusted: {what}", hint=_UNTRUSTED_HINT)
 
 
 @dataclass(frozen=True)
@@ -92,6 +118,7 @@ class _Listing:
     total_count: int
     problems: list[str]
     pages: int = 1  # list requests this pass made
+    lie: str | None = None  # a page no honest server sends (the pass stopped there)
 
     @property
     def consistent(self) -> bool:
@@ -139,9 +166,30 @@ async def read_inventory(
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
     reader = _Reader(client, progress)
     try:
-        return await reader.run(list(dict.fromkeys(known_ids)), max_attempts, confirm)
+        async with _deadline(client):
+            return await reader.run(list(dict.fromkeys(known_ids)), max_attempts, confirm)
     finally:
         await reader.cancel_pending()
+
+
+@asynccontextmanager
+async def _deadline(client: EngageLabClient) -> AsyncIterator[None]:
+    """Stop a whole read after ``read_deadline`` seconds with a clear InventoryError; mask the
+    credentials in any error of the read (they quote names and ids the server sent)."""
+    seconds = client.settings.read_deadline
+    try:
+        with client.scrubbing():
+            async with asyncio.timeout(seconds) as timer:
+                yield
+    except TimeoutError:
+        if not timer.expired():
+            raise
+        raise InventoryError(
+            f"reading the remote schedules did not finish within {seconds:g} s",
+            hint="nothing was changed; the server answers too slowly or claims more tasks than "
+            "it sends. If the app really needs longer, raise --read-deadline "
+            "(RECONCILER_READ_DEADLINE)",
+        ) from None
 
 
 class _Reader:
@@ -168,7 +216,51 @@ class _Reader:
         outcomes = dict(
             zip(self.details, await asyncio.gather(*self.details.values()), strict=True)
         )
+        await self.check_agreement(seen, outcomes, set(known_ids))
         return _assemble(seen, outcomes, set(known_ids), listing, max_attempts)
+
+    async def check_agreement(
+        self, seen: dict[str, ListedSchedule], outcomes: dict[str, _Detail], known: set[str]
+    ) -> None:
+        """Refuse a read whose list and details disagree, unless a fresh list explains it.
+
+        A listed task whose detail says 28104, or is named otherwise than its row, was deleted,
+        fired or renamed between the two answers, or the server (or something in between) is
+        lying. One more list pass tells them apart: a task it no longer shows is gone (for an
+        id the state file holds, only when that pass adds up: concluding "gone" may recreate
+        it), a row now showing the detail's name was renamed. Anything else is an error
+        naming the ids: planning on it could recreate a live task or adopt the wrong one.
+        """
+        disputed: dict[str, str] = {}
+        for schedule_id, outcome in outcomes.items():
+            row = seen.get(schedule_id)
+            if row is None:
+                continue
+            if outcome is None:
+                disputed[schedule_id] = "the list shows it, its detail says it does not exist"
+            elif isinstance(outcome, RemoteSchedule) and outcome.name != row.name:
+                disputed[schedule_id] = (
+                    f"the list names it {quoted(row.name)}, its detail {quoted(outcome.name)}"
+                )
+        if not disputed:
+            return
+        self.want_details = False
+        again = await self.list_once()
+        unresolved: list[str] = []
+        for schedule_id, why in disputed.items():
+            outcome = outcomes[schedule_id]
+            now = again.rows.get(schedule_id)
+            if outcome is None and now is None and (again.consistent or schedule_id not in known):
+                continue
+            if isinstance(outcome, RemoteSchedule) and now is not None and now.name == outcome.name:
+                continue
+            unresolved.append(f"{schedule_id}: {why}")
+        if unresolved:
+            shown = "; ".join(unresolved[:10])
+            more = f" (and {len(unresolved) - 10} more)" if len(unresolved) > 10 else ""
+            raise untrusted(
+                f"the list and the details disagree, also on a second read: {shown}{more}"
+            )
 
     async def passes(
         self, max_attempts: int, confirm: bool
@@ -196,6 +288,9 @@ class _Reader:
                 "; ".join(listing.problems),
             )
         assert listing is not None
+        if listing.lie is not None:
+            # Every read ended the same way: not the timing of a task changing meanwhile.
+            raise untrusted(f"{listing.lie} (on the last of {max_attempts} reads)")
         if not trusted and listing.consistent:
             listing.problems.append(
                 "two consecutive reads of the list did not show the same tasks (tasks were "
@@ -205,70 +300,113 @@ class _Reader:
 
     async def list_once(self) -> _Listing:
         first = await self.client.list_schedules(1)
-        size = len(first.items) or PAGE_SIZE
-        need = math.ceil(first.total_count / size)
+        count, total = len(first.items), first.total_count
+        if count > total or (count == 0 and total > 0):
+            why = f"page 1 holds {count} task(s) but its total_count is {total}"
+            return _Listing(rows={}, total_count=total, problems=[why], lie=why)
+        # The page size is the documented one, or the server's own when page 1 is full of it
+        # and more follow (a page is short only at the end: it holds the tail of the list).
+        size = count if 0 < count < total else max(count, PAGE_SIZE)
+        need = math.ceil(total / size)
+        if need > MAX_LIST_PAGES:
+            raise untrusted(
+                f"page 1 holds {count} task(s) and claims {total} in all: that is {need} pages, "
+                f"more than the {MAX_LIST_PAGES} that the largest believable app fills"
+            )
         # total_pages is believed only up to one page beyond what total_count needs: a huge
         # value must not start a million requests, and one extra page shows a stale count.
         last = min(max(first.total_pages, need), need + 1)
-        # Pages before details: they are on the critical path, and the limiter serves in order.
-        pending = [asyncio.create_task(self.page(n)) for n in range(2, last + 1)]
         rows: dict[str, ListedSchedule] = {}
-        totals = {first.total_count}
+        totals = {total}
         problems: list[str] = []
-        self.take(first, rows)
-        last_items = len(first.items)
+        lie: str | None = None
+        last_items = count
+        # Pages before details: they are on the critical path, and the limiter serves in order.
+        # At most PAGE_WINDOW of them at once, started in page order as earlier ones arrive.
+        pending: dict[int, asyncio.Task[SchedulePage | RemoteError]] = {}
+        started = 1
+
+        def start_pages() -> None:
+            nonlocal started
+            while started < last and len(pending) < PAGE_WINDOW:
+                started += 1
+                pending[started] = asyncio.create_task(self.page(started))
+
         try:
-            for n, task in zip(range(2, last + 1), pending, strict=True):
-                result = await task
+            start_pages()
+            self.take(first, rows, 1)
+            for n in range(2, last + 1):
+                start_pages()
+                result = await pending.pop(n)
                 if isinstance(result, RemoteError):
                     problems.append(f"page {n} could not be read: {result.message}")
                     last_items = 0
                     continue
+                lie = _page_lie(result, n, size)
+                if lie is not None:
+                    break  # no more pages of this pass (the rest are cancelled below)
                 totals.add(result.total_count)
-                self.take(result, rows)
+                self.take(result, rows, n)
                 last_items = len(result.items)
         finally:
-            for task in pending:
-                task.cancel()  # only matters when one page raised (AuthError)
-        # total_pages may be too small (API.md section 3): go on while ids are missing and the
-        # last page was not empty; every non-empty page adds at least one row, hence the cap.
+            for task in pending.values():
+                task.cancel()  # only matters when one page raised (AuthError, a lie)
+        # Ids still missing after the pages the total needs (a row served twice, or a stale
+        # total_pages): one more page, if the last was not empty, shows whether more follow.
         n = last
-        extra = 0
-        while not problems and len(rows) < max(totals) and last_items and n <= max(totals) + 1:
+        while (
+            lie is None
+            and not problems
+            and len(totals) == 1
+            and len(rows) < total
+            and last_items
+            and n <= need
+        ):
             n += 1
-            extra += 1
             result = await self.page(n)
             if isinstance(result, RemoteError):
                 problems.append(f"page {n} could not be read: {result.message}")
                 break
+            lie = _page_lie(result, n, size)
+            if lie is not None:
+                break
             totals.add(result.total_count)
-            self.take(result, rows)
+            self.take(result, rows, n)
             last_items = len(result.items)
-        if len(totals) > 1:
+        if lie is not None:
+            problems.append(lie)
+        elif len(totals) > 1:
             problems.append(
-                f"the total changed from {first.total_count} to "
-                f"{', '.join(str(t) for t in sorted(totals - {first.total_count}))} while the "
+                f"the total changed from {total} to "
+                f"{', '.join(str(t) for t in sorted(totals - {total}))} while the "
                 "pages were read (tasks were created or deleted meanwhile)"
             )
-        elif len(rows) != first.total_count and not problems:
+        elif len(rows) != total and not problems:
             problems.append(
-                f"the list reported {first.total_count} task(s) but {len(rows)} distinct "
-                "id(s) were read"
+                f"the list reported {total} task(s) but {len(rows)} distinct id(s) were read"
             )
         return _Listing(
-            rows=rows, total_count=max(totals), problems=problems, pages=max(last, 1) + extra
+            rows=rows, total_count=max(totals), problems=problems, pages=max(n, 1), lie=lie
         )
 
     async def page(self, n: int) -> SchedulePage | RemoteError:
         try:
             return await self.client.list_schedules(n)
-        except AuthError:
+        except (AuthError, MalformedResponseError):
+            # A page of the wrong shape (an id like '..', credentials in a name) is no passing
+            # failure to read around: the whole read stops, as it does for page 1.
             raise
         except RemoteError as exc:
             return exc
 
-    def take(self, page: SchedulePage, rows: dict[str, ListedSchedule]) -> None:
+    def take(self, page: SchedulePage, rows: dict[str, ListedSchedule], n: int) -> None:
         for item in page.items:
+            before = rows.get(item.schedule_id)
+            if before is not None and before.name != item.name:
+                raise untrusted(
+                    f"task {item.schedule_id} is listed twice, as {quoted(before.name)} and "
+                    f"as {quoted(item.name)} (page {n})"
+                )
             rows[item.schedule_id] = item
             if self.want_details:
                 self.fetch_detail(item.schedule_id)
@@ -319,7 +457,8 @@ async def read_list(
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-    seen, listing = await _Reader(client, details=False).passes(max_attempts, confirm)
+    async with _deadline(client):
+        seen, listing = await _Reader(client, details=False).passes(max_attempts, confirm)
     if listing.consistent:
         return RemoteList(rows=listing.rows, complete=True)
     return RemoteList(
@@ -327,6 +466,27 @@ async def read_list(
         complete=False,
         problems=(*listing.problems, f"the list still did not add up after {max_attempts} read(s)"),
     )
+
+
+def _page_lie(page: SchedulePage, n: int, size: int) -> str | None:
+    """Why no honest server sends page ``n`` as it is (``size``: the page size), or None.
+
+    A page is computed from one state of the list, together with its own total: it is full,
+    or it holds the tail of the list (then the tasks before it and on it add up to its total),
+    or it is empty because the list ends before it. Tasks changing between pages change the
+    totals, not this; a server that counts and lists in two steps can be caught between them,
+    so the pass is read again, and only a lie on every read stops the read (``passes``).
+    """
+    count = len(page.items)
+    if count > size:
+        return f"page {n} holds {count} tasks, page 1 showed pages of {size}"
+    before = (n - 1) * size
+    if count < size and before + count < page.total_count:
+        return (
+            f"page {n} holds {count} task(s), not a full page of {size}, yet its total_count "
+            f"{page.total_count} says more follow"
+        )
+    return None
 
 
 TRIGGER_KINDS = ("single", "periodical", "intelligent")

@@ -9,6 +9,7 @@ documented shape (API.md sections 3 and 6), so a surprise from the server is a m
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,12 @@ from reconciler.errors import MalformedResponseError
 
 _HINT = "the server's answer is not what the EngageLab API documents; check --endpoint"
 MAX_PLAUSIBLE_TOTAL = 100_000  # 100 times the vendor's limit of 1000 active schedules
+
+# What a schedule id may look like before it goes into a request path. The vendor's ids are
+# uuids ("a9b85590-6cec-4f91-b277-2d82b0e20ef6"); letters, digits, '-' and '_' leave room for
+# other id styles while excluding everything a path or URL gives a meaning to: '.' and '..'
+# (the collection itself, or its parent), '/', '?', '#', '%', whitespace, control characters.
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,33 @@ class BatchResponse:
         return [r.target for r in self.results.values() if r.rate_limited]
 
 
+def is_safe_id(value: str) -> bool:
+    """Whether ``value`` is a schedule id that may be put into a request path (``SAFE_ID``)."""
+    return SAFE_ID.fullmatch(value) is not None
+
+
+def quoted(value: str, limit: int = 80) -> str:
+    """``value`` quoted for a message, or only its length when it is long.
+
+    Never a cut: a piece of a value can hold a piece of a credential that the client's scrubber
+    (which sees the whole message) would no longer recognise.
+    """
+    return repr(value) if len(value) <= limit else f"a {len(value)}-character text"
+
+
+def expect_id(obj: dict[str, Any], key: str, where: str) -> str:
+    """A schedule id from the server, refused unless it is safe in a path (``SAFE_ID``)."""
+    value = expect_str(obj, key, where)
+    if not is_safe_id(value):
+        raise malformed(
+            where,
+            f"{key!r} {quoted(value)} is not a schedule id this tool can trust (ids are letters, "
+            "digits, '-' and '_'; a server answering otherwise is not answering for the "
+            "EngageLab API)",
+        )
+    return value
+
+
 def malformed(where: str, what: str) -> MalformedResponseError:
     return MalformedResponseError(f"{where}: malformed answer: {what}", hint=_HINT)
 
@@ -155,7 +189,7 @@ def _kind(value: Any) -> str:
 def parse_created(data: Any, where: str) -> CreatedSchedule:
     obj = expect_dict(data, where)
     return CreatedSchedule(
-        schedule_id=expect_str(obj, "schedule_id", where), name=expect_str(obj, "name", where)
+        schedule_id=expect_id(obj, "schedule_id", where), name=expect_str(obj, "name", where)
     )
 
 
@@ -172,7 +206,7 @@ def parse_page(data: Any, where: str) -> SchedulePage:
         r = expect_dict(row, row_where, "the row")
         items.append(
             ListedSchedule(
-                schedule_id=expect_str(r, "schedule_id", row_where),
+                schedule_id=expect_id(r, "schedule_id", row_where),
                 name=expect_str(r, "name", row_where),
                 enabled=expect_bool(r, "enabled", row_where),
             )
@@ -211,7 +245,8 @@ def parse_detail(data: Any, where: str, schedule_id: str | None = None) -> dict[
     expect_str(data, "name", where)
     got = data.get("schedule_id")
     if schedule_id is not None and got is not None and got != schedule_id:
-        raise malformed(where, f"asked for schedule {schedule_id!r}, got {got!r}")
+        shown = quoted(got) if isinstance(got, str) else _kind(got)
+        raise malformed(where, f"asked for schedule {schedule_id!r}, got {shown}")
     return data
 
 

@@ -107,6 +107,7 @@ class GlobalOptions:
     rate_limit: float | None = None
     concurrency: int | None = None
     timeout: float | None = None
+    read_deadline: float | None = None
     emulator: bool = False
     timezone: str | None = None
     now: datetime | None = None

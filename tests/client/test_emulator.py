@@ -170,7 +170,13 @@ def test_endless_churn_is_detected_and_no_managed_task_is_missed() -> None:
     assert set(ids) <= set(inv.schedules)
     assert inv.gone == frozenset()
     pages_1 = [r for r in em.request_log if r.path == "/v4/schedules" and r.query == "page=1"]
-    assert len(pages_1) == 3
+    assert len(pages_1) == 3 + _rechecked(em)
+
+
+def _rechecked(em: Emulator) -> int:
+    """1 when a listed task vanished before its detail was read: one more list pass checks
+    that the list no longer shows it (a list and a detail that disagree are not trusted)."""
+    return int(any(r.status == 404 and r.path.startswith("/v4/schedules/") for r in em.request_log))
 
 
 def test_churn_can_make_the_list_skip_a_task() -> None:
@@ -196,7 +202,7 @@ def test_churn_that_settles_gives_a_complete_read_on_the_next_attempt() -> None:
 
     inv = _inventory(_client(Mangle(em, stop_churn_after_first_pass)), known_ids=ids)
     reads = [r for r in em.request_log if r.path == "/v4/schedules" and r.query == "page=1"]
-    assert len(reads) == 2  # the first pass did not add up; the second did
+    assert len(reads) == 2 + _rechecked(em)  # the first pass did not add up; the second did
     assert inv.complete
     assert inv.problems == ()
     assert set(ids) <= set(inv.schedules)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,14 +187,96 @@ def test_known_id_missing_from_the_list_but_found_is_included() -> None:
 
 
 def test_listed_task_deleted_before_its_detail_is_dropped() -> None:
-    """A task listed then 404 on detail was deleted meanwhile: absent, and not in ``gone``."""
-    server = FakeServer(
-        3,
-        detail_hook=lambda sid: error(404, 28104, "gone") if sid == "id-0002" else None,
-    )
+    """A task listed then 28104 on detail, and no longer listed by a fresh read, was deleted
+    meanwhile: absent, and not in ``gone`` (the caller did not ask about it)."""
+    server = FakeServer(3)
+
+    def deleted_now(sid: str) -> httpx.Response | None:
+        if sid != "id-0002":
+            return None
+        server.ids.remove(sid)
+        return error(404, 28104, "gone")
+
+    server.detail_hook = deleted_now
     inv = _read(server)
     assert set(inv.schedules) == {"id-0000", "id-0001"}
     assert inv.gone == frozenset()
+    assert server.count_of("GET /v4/schedules?page=1") == 2  # the pass, and the re-check
+
+
+@pytest.mark.parametrize("known", [False, True])
+def test_a_task_the_list_keeps_showing_is_never_gone(known: bool) -> None:
+    """The list shows a task, its detail says 28104, and a fresh list still shows it: the
+    answers contradict each other; InventoryError naming the id (nothing planned on it)."""
+    server = FakeServer(
+        3, detail_hook=lambda sid: error(404, 28104, "gone") if sid == "id-0002" else None
+    )
+    with pytest.raises(InventoryError) as info:
+        _read(server, known_ids=["id-0002"] if known else [])
+    assert "cannot be trusted" in info.value.message
+    assert "id-0002" in info.value.message
+    assert info.value.hint is not None
+    assert "nothing was changed" in info.value.hint
+
+
+def test_a_404_that_is_not_the_vendors_never_means_gone() -> None:
+    """A proxy's HTML 404 for a known task (listed or not) is a failed read, not "gone": the
+    inventory fails instead of handing the planner a task to recreate."""
+    html = httpx.Response(404, text="<html><title>404 Not Found</title></html>")
+    for listed in (True, False):
+        server = FakeServer(3, detail_hook=lambda sid: html if sid == "id-0002" else None)
+        if not listed:
+            server.ids.remove("id-0002")
+            server.hidden.add("id-0002")
+        with pytest.raises(InventoryError) as info:
+            _read(server, known_ids=["id-0002"], client_kw={"max_retries": 0})
+        assert "id-0002" in info.value.message
+        assert "404 Not Found" in info.value.message
+
+
+def test_list_and_detail_names_that_disagree_are_not_trusted() -> None:
+    """A row named one way and a detail named another (on a second read too): InventoryError
+    naming the id and both names, instead of silently taking the detail's."""
+
+    def renamed(sid: str) -> httpx.Response | None:
+        if sid != "id-0001":
+            return None
+        return reply(200, [{"schedule_id": sid, **schedule_body("someone_else")}])
+
+    server = FakeServer(3, detail_hook=renamed)
+    with pytest.raises(InventoryError) as info:
+        _read(server)
+    message = info.value.message
+    assert "id-0001" in message
+    assert "'task_id-0001'" in message
+    assert "'someone_else'" in message
+
+
+def test_a_rename_between_list_and_detail_is_accepted_when_the_list_agrees_again() -> None:
+    """Renamed between the row and the detail, and the fresh list shows the new name: the
+    task is read under its new name (a real change, not a lie)."""
+    server = FakeServer(3)
+    names = {"id-0001": "task_id-0001"}
+
+    def renamed(sid: str) -> httpx.Response | None:
+        if sid != "id-0001":
+            return None
+        names[sid] = "renamed"
+        return reply(200, [{"schedule_id": sid, **schedule_body("renamed")}])
+
+    server.detail_hook = renamed
+    original_page = server.page
+
+    def page(n: int) -> httpx.Response:
+        answer = original_page(n)
+        data = json.loads(answer.content)
+        for row in data["schedules"]:
+            row["name"] = names.get(row["schedule_id"], row["name"])
+        return reply(200, data)
+
+    server.page = page  # type: ignore[method-assign]
+    inv = _read(server)
+    assert inv.schedules["id-0001"].name == "renamed"
 
 
 def test_a_detail_that_cannot_be_read_fails_the_inventory() -> None:
@@ -267,9 +350,28 @@ def test_a_confirmed_read_of_a_full_or_longer_list_reads_it_twice(count: int) ->
     assert server.count_of("GET /v4/schedules/") == count  # details once, not per pass
 
 
-def test_a_one_page_list_that_does_not_add_up_is_read_again_even_if_short() -> None:
-    """A single page with fewer rows than total_count is no snapshot: it is read again."""
-    server = FakeServer(3, page_hook=lambda n, rows: rows[:2])
-    inv = _read(server, confirm=True)
-    assert not inv.complete
-    assert server.count_of("GET /v4/schedules?") >= 3
+def test_a_page_that_is_short_before_its_own_total_ends_the_read() -> None:
+    """Page 1 holds 2 of 3 tasks (so pages hold 2) and page 2 none, yet both claim 3: no
+    server sends that, even one whose tasks change meanwhile. InventoryError, no more reading."""
+    server = FakeServer(3, page_hook=lambda n, rows: rows[:2] if n == 1 else [])
+    with pytest.raises(InventoryError, match="page 2 holds 0 task"):
+        _read(server, confirm=True)
+    assert server.count_of("GET /v4/schedules?page=2") == 3  # the same on every re-read
+    assert server.count_of("GET /v4/schedules/") <= 2
+
+
+def test_a_short_page_seen_once_is_read_again_not_refused() -> None:
+    """A server that counts and lists in two steps can show a short page once (a task created
+    between them): the pass is read again, and a read that then adds up is complete."""
+    served = {"n": 0}
+
+    def once_short(n: int, rows: list[str]) -> list[str]:
+        if n == 2:
+            served["n"] += 1
+            return rows[:-1] if served["n"] == 1 else rows
+        return rows
+
+    server = FakeServer(60, page_hook=once_short)
+    inv = _read(server)
+    assert inv.complete
+    assert len(inv.schedules) == 60

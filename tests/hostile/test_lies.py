@@ -1,0 +1,45 @@
+"""Every lie of the hostile server against plan, apply and drift: no write ever reaches it, no
+traceback, no hang, no secret in the output, and a clear error where the answers cannot be
+trusted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability.campaign import FULL
+from tests.secrets.conftest import CANARY_KEY, CANARY_SECRET
+
+from .lies import LIE_NAMES, lies
+from .world import COMMANDS, World, check, run_against
+
+
+def test_the_honest_server_leaves_nothing_to_do(world: World) -> None:
+    """Without a lie the project is in sync: plan shows no change and sends no write (so any
+    write in the tests below is the lie's doing)."""
+    from .server import Lie
+
+    run = run_against(world, Lie(), "plan")
+    check(run)
+    assert run.outcome.exit_code == 0
+    assert "No changes" in run.outcome.stdout
+
+
+def _cases() -> list[object]:
+    """Every lie with every command in the full campaign; by default each lie with one command
+    in turn (the commands share the read that the lies attack)."""
+    names = list(COMMANDS)
+    return [
+        pytest.param(index, command, id=f"{lie}-{command}")
+        for index, lie in enumerate(LIE_NAMES)
+        for command in (names if FULL else [names[index % len(names)]])
+    ]
+
+
+@pytest.mark.parametrize(("index", "command"), _cases())
+def test_a_lying_server_gets_no_write_and_no_secret(world: World, index: int, command: str) -> None:
+    """One lie, one command: nothing written, no traceback, bounded time, no secret shown;
+    exit 1 naming the problem when the answers cannot be trusted."""
+    lie = lies(CANARY_KEY, CANARY_SECRET)[index]
+    # Every other lie is aimed at one of the last tasks, on the last list page.
+    target = -(index + 1) if index % 2 else index * 7
+    check(run_against(world, lie, command, target=target))

@@ -1,0 +1,229 @@
+"""A server that echoes the credentials, in any encoding, anywhere in any answer, never gets them
+into a message, a hint, a traceback or a log line.
+
+The forms checked are computed here, independently of the scrubber: the AppKey, the Master
+Secret and their Basic token (base64 of ``appkey:secret``), each raw, upper- and lower-cased,
+URL-encoded (both hex cases, ``+`` or ``%20`` for spaces), and in base64 (standard and URL-safe,
+with and without padding). Not only the whole form must be absent: no piece of 12 characters of
+it may show either (a cut through a secret leaks the piece before the cut).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import traceback
+from collections.abc import Callable
+from urllib.parse import quote, quote_plus
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler.client import EngageLabClient
+from reconciler.config import ClientSettings, Credentials
+from reconciler.errors import ReconcilerError
+from reconciler.inventory import read_inventory
+from tests.reliability.campaign import FULL
+
+PIECE = 12  # the shortest piece of a secret that counts as a leak
+
+_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+# Printable ASCII and a little more, without '*' (the mask itself).
+_SECRET_ALPHABET = st.characters(
+    min_codepoint=32, max_codepoint=0x24F, blacklist_characters="*", blacklist_categories=("Cs",)
+)
+_FILLER = st.text(
+    alphabet=st.sampled_from(list("abcdefgh XYZ<>/=:\n\t\"'{}-_.%+0123456789")), max_size=3000
+)
+
+
+def b64_forms(raw: bytes) -> list[str]:
+    out = []
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        out += [encoded, encoded.rstrip("=")]
+    return out
+
+
+def encodings(value: str) -> list[str]:
+    """Every spelling of ``value`` a server could echo (see the module docstring)."""
+    forms = [value, value.upper(), value.lower(), quote(value, safe=""), quote_plus(value, safe="")]
+    forms += [f.lower() for f in forms[3:]]  # %2f as well as %2F
+    b64 = b64_forms(value.encode())
+    return forms + b64 + [quote(f, safe="") for f in b64]
+
+
+def all_forms(key: str, secret: str) -> list[str]:
+    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+    return [f for v in (key, secret, token) for f in encodings(v)]
+
+
+def leaked_pieces(text: str, forms: list[str]) -> list[str]:
+    """Pieces of ``PIECE`` characters of any form found in ``text`` (case-insensitive for the
+    forms that are not base64: those are checked exactly)."""
+    lowered = text.lower()
+    found = []
+    for form in forms:
+        for i in range(max(1, len(form) - PIECE + 1)):
+            piece = form[i : i + PIECE]
+            if piece in text or (not _is_base64ish(form) and piece.lower() in lowered):
+                found.append(piece)
+    return found
+
+
+def _is_base64ish(form: str) -> bool:
+    return all(c.isalnum() or c in "+/=-_%" for c in form)
+
+
+class Kind:
+    """How the echo is wrapped: which answer, on which call."""
+
+    def __init__(self, name: str, answer: Callable[[str], httpx.Response]) -> None:
+        self.name = name
+        self.answer = answer
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+KINDS = [
+    Kind("html 502", lambda body: httpx.Response(502, text=f"<html>{body}</html>")),
+    Kind("html title", lambda body: httpx.Response(500, text=f"<title>{body}</title>")),
+    Kind("text 404", lambda body: httpx.Response(404, text=body)),
+    Kind(
+        "json message",
+        lambda body: httpx.Response(400, json={"error": {"code": 1, "message": body}}),
+    ),
+    Kind("json top-level", lambda body: httpx.Response(403, json={"code": 2, "message": body})),
+    Kind("json odd shape", lambda body: httpx.Response(400, json={"detail": body})),
+    Kind("200 not json", lambda body: httpx.Response(200, text=body)),
+    Kind(
+        "page with the echo as an id",
+        lambda body: httpx.Response(
+            200,
+            json={
+                "total_count": 1,
+                "total_pages": 1,
+                "schedules": [{"schedule_id": body, "name": "x", "enabled": True}],
+            },
+        ),
+    ),
+    Kind(
+        "page with the echo as a name, twice",
+        lambda body: httpx.Response(
+            200,
+            json={
+                "total_count": 2,
+                "total_pages": 1,
+                "schedules": [
+                    {"schedule_id": "a1", "name": body, "enabled": True},
+                    {"schedule_id": "a1", "name": "other", "enabled": True},
+                ],
+            },
+        ),
+    ),
+]
+
+
+def everything_shown(exc: BaseException, logs: list[str]) -> str:
+    parts = ["".join(traceback.format_exception(exc)), repr(exc), str(exc), *logs]
+    if isinstance(exc, ReconcilerError):
+        parts.append(str(exc.hint))
+    return "\n".join(parts)
+
+
+class _Logs(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _run_read(creds: Credentials, answer: httpx.Response) -> tuple[BaseException, list[str]]:
+    logs = _Logs()
+    root = logging.getLogger("reconciler")
+    before = root.level
+    root.setLevel(logging.DEBUG)
+    root.addHandler(logs)
+
+    async def go() -> None:
+        client = EngageLabClient(
+            ClientSettings(
+                base_url="https://pushapi-sgp.engagelab.com",
+                credentials=creds,
+                rate_limit=1e6,
+                max_retries=0,
+            ),
+            transport=httpx.MockTransport(lambda request: answer),
+            rng=random.Random(0),
+        )
+        async with client:
+            await read_inventory(client)
+
+    try:
+        asyncio.run(go())
+    except ReconcilerError as exc:
+        return exc, logs.lines
+    finally:
+        root.removeHandler(logs)
+        root.setLevel(before)
+    raise AssertionError("the echoing answer was accepted")
+
+
+@settings(
+    max_examples=600 if FULL else 120,
+    deadline=None,
+    derandomize=not FULL,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    key=st.text(alphabet=_KEY_ALPHABET, min_size=24, max_size=24),
+    secret=st.text(alphabet=_SECRET_ALPHABET, min_size=PIECE, max_size=40).filter(
+        lambda s: s.strip() == s and s.strip() != ""
+    ),
+    which=st.sampled_from(["key", "secret", "token"]),
+    form=st.integers(min_value=0, max_value=30),
+    before=_FILLER,
+    after=_FILLER,
+    kind=st.sampled_from(KINDS),
+)
+def test_an_echoed_secret_in_any_encoding_at_any_offset_never_shows(
+    key: str, secret: str, which: str, form: int, before: str, after: str, kind: Kind
+) -> None:
+    """Property: a credential echoed in any of its encodings, at any offset of an answer of
+    any length and kind, shows nowhere (message, hint, traceback, debug log), whole or cut."""
+    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+    value = {"key": key, "secret": secret, "token": token}[which]
+    spellings = encodings(value)
+    body = before + spellings[form % len(spellings)] + after
+    exc, logs = _run_read(Credentials(app_key=key, master_secret=secret), kind.answer(body))
+    shown = everything_shown(exc, logs)
+    assert leaked_pieces(shown, all_forms(key, secret)) == []
+
+
+KEY = "CanaryKey7Q2x9Z4w8K1mP3d"
+SECRET = "canary/master secret+Vb7Xq29%LmZ"
+
+
+def test_a_token_straddling_the_quote_limit_is_masked_whole() -> None:
+    """The Basic token placed across the 200th character of a long HTML page: no piece of it
+    is quoted (the answer is scrubbed before it is shortened)."""
+    token = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
+    for offset in range(150, 200):  # the token starts 171 to 220 characters in
+        body = "x" * offset + f"Authorization: Basic {token} " + "y" * 5000
+        exc, logs = _run_read(Credentials(KEY, SECRET), httpx.Response(502, text=body))
+        assert leaked_pieces(everything_shown(exc, logs), all_forms(KEY, SECRET)) == []
+
+
+def test_a_secret_deep_in_a_megabyte_answer_is_masked() -> None:
+    """A megabyte answer opening with whitespace (collapsed away in the quote), then the
+    secrets URL-encoded: none of it shows."""
+    body = " \n" * 700 + quote(SECRET, safe="") + " " + quote(KEY, safe="").lower()
+    body += " " * 1_000_000
+    exc, logs = _run_read(Credentials(KEY, SECRET), httpx.Response(400, text=body))
+    assert leaked_pieces(everything_shown(exc, logs), all_forms(KEY, SECRET)) == []
