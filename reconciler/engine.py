@@ -150,7 +150,8 @@ async def observe(
             gone=inventory.gone | retiring,
             total_count=inventory.total_count - len(retiring),
         )
-    inventory, ignored = without_ignored(ws, inventory, state)
+    # After healing: a create the journal just resolved is managed, never ignored.
+    inventory, ignored = without_ignored(ws, inventory, healing.state, desired)
     plan = make_plan(
         desired, inventory, planning_state(healing), now=ws.now, tz=ws.env.tz, options=options
     )
@@ -165,14 +166,19 @@ def managed_ids(state: State) -> set[str]:
 
 
 def without_ignored(
-    ws: Workspace, inventory: Inventory, state: State
+    ws: Workspace, inventory: Inventory, state: State, desired: Sequence[Desired]
 ) -> tuple[Inventory, tuple[RemoteSchedule, ...]]:
     """The inventory less the tasks the environment's ignore rules leave to someone else.
 
-    ``total_count`` is kept: an ignored task still takes one of the app's active slots.
+    ``total_count`` is kept: an ignored task still takes one of the app's active slots. A task
+    the state owns, or one named like a manifest, is never left out (``split_ignored``).
     """
     kept, ignored = split_ignored(
-        inventory.schedules, lambda t: t.name, ws.env.ignore, managed_ids(state)
+        inventory.schedules,
+        lambda t: t.name,
+        ws.env.ignore,
+        managed_ids(state),
+        (d.name for d in desired),
     )
     if not ignored:
         return inventory, ()
@@ -223,7 +229,13 @@ async def check_saved_by_list(
     listed = await _while_fingerprinting(
         desired, read_list(client, confirm=_needs_confirmed_read(state, desired))
     )
-    kept, _ = split_ignored(listed.rows, lambda r: r.name, ws.env.ignore, managed_ids(state))
+    kept, _ = split_ignored(
+        listed.rows,
+        lambda r: r.name,
+        ws.env.ignore,
+        managed_ids(state),
+        (d.name for d in desired),
+    )
     rows = [(r.schedule_id, r.name, r.enabled) for r in kept.values()]
     if listed_digest(rows, listed.complete) != saved.inputs.listed_digest:
         return None

@@ -64,18 +64,24 @@ def split_ignored(
     name_of: Any,
     rules: IgnoreRules,
     managed_ids: Iterable[str],
+    wanted_names: Iterable[str] = (),
 ) -> tuple[dict[str, _T], dict[str, _T]]:
-    """``(kept, ignored)`` of ``tasks`` (by schedule id); managed ids are always kept.
+    """``(kept, ignored)`` of ``tasks`` (by schedule id).
 
-    ``name_of(task)`` gives a task's name (inventory rows and full schedules both have one).
+    Always kept: managed ids (the state's claim is stronger), and tasks carrying a name the
+    manifests want (``wanted_names``: manifest names and the names renames lead to). Hiding
+    such a task would switch off the same-name check, and the plan would create a second task
+    of that name; kept, it shows as a conflict. ``name_of(task)`` gives a task's name.
     """
     if not rules:
         return dict(tasks), {}
     managed = set(managed_ids)
+    wanted = set(wanted_names)
     kept: dict[str, _T] = {}
     ignored: dict[str, _T] = {}
     for sid, task in tasks.items():
-        if sid not in managed and rules.matches(sid, name_of(task)):
+        name = name_of(task)
+        if sid not in managed and name not in wanted and rules.matches(sid, name):
             ignored[sid] = task
         else:
             kept[sid] = task

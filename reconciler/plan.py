@@ -465,7 +465,10 @@ def _plan_live(
 
 
 def _declared_renames(
-    by_name: Mapping[str, Desired], entries: Mapping[str, StateEntry], warnings: list[str]
+    by_name: Mapping[str, Desired],
+    entries: Mapping[str, StateEntry],
+    live_names: set[str],
+    warnings: list[str],
 ) -> dict[str, str]:
     """new name -> old name for each manifest whose ``previous_names`` holds a managed name.
 
@@ -508,6 +511,15 @@ def _declared_renames(
                     "(the previous name's task is planned on its own)"
                 )
             continue
+        if name in live_names:
+            # A new manifest of this name would be a conflict; renaming a managed task onto it
+            # would leave two live tasks of one name.
+            raise PlanError(
+                f"{name!r} ({d.source}) renames {managed[0]!r}, but a remote task named "
+                f"{name!r} exists that this state does not manage",
+                hint="adopt it (`reconciler import`), delete or rename it, or choose another "
+                "name; `reconciler remote list` shows it",
+            )
         if len(managed) > 1:
             raise PlanError(
                 f"{name!r} ({d.source}): several previous names are managed "
@@ -620,7 +632,9 @@ def make_plan(
         if sid in claimed:
             warnings.append(f"state entries {claimed[sid]!r} and {name!r} share schedule id {sid}")
         claimed.setdefault(sid, name)
-    renames = _declared_renames(by_name, entries, warnings)
+    owned = {e.schedule_id for e in entries.values()}
+    live_names = {t.name for sid, t in inventory.schedules.items() if sid not in owned}
+    renames = _declared_renames(by_name, entries, live_names, warnings)
     for new, old in renames.items():
         entries[new] = entries.pop(old)
     free: dict[str, list[RemoteSchedule]] = {}  # remote tasks no state entry claims, by name

@@ -85,6 +85,15 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
                             ids = ", ".join(t.schedule_id for t in free)
                             lines.append(f"skipped {name!r}: {len(free)} remote tasks ({ids})")
                             continue
+                        rule = ws.env.ignore.rule_for(free[0].schedule_id, name)
+                        if rule is not None:
+                            # Declared as someone else's: the bulk import leaves it alone; an
+                            # explicit NAME=ID is the deliberate way to take it over.
+                            lines.append(
+                                f"skipped {name!r}: task {free[0].schedule_id} is ignored by "
+                                f"reconciler.yaml ({rule}); import it by NAME=ID to take it over"
+                            )
+                            continue
                         wanted[name] = free[0].schedule_id
                 bodies: dict[str, dict[str, object]] = {}
                 for name, sid in sorted(wanted.items()):

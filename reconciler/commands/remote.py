@@ -79,10 +79,17 @@ def _classify(ws: Workspace, inventory: Inventory, state: State, manifests: dict
         task = inventory.schedules[sid]
         if sid in owned:
             tasks.append(RemoteTask(task, "managed", managed_as=owner.get(sid, task.name)))
+        elif task.name in manifests:
+            # Named like a manifest: the same-name rule beats an ignore rule (engine.py).
+            tasks.append(RemoteTask(task, "conflict", why=f"the manifest {manifests[task.name]}"))
+        elif task.name in state.entries or task.name in state.pending:
+            # The name is the state's (its manifest removed, a delete still to come): adopting
+            # this task under it would orphan the managed one.
+            tasks.append(
+                RemoteTask(task, "conflict", why=f"the state's entry {task.name!r}")
+            )
         elif (rule := ws.env.ignore.rule_for(sid, task.name)) is not None:
             tasks.append(RemoteTask(task, "ignored", why=rule))
-        elif task.name in manifests:
-            tasks.append(RemoteTask(task, "conflict", why=manifests[task.name]))
         else:
             tasks.append(RemoteTask(task, "unmanaged"))
     return RemoteView(tasks, inventory.complete, inventory.problems, manifests)
@@ -292,8 +299,16 @@ def export(
 
     ws = engine.open_workspace(global_options(ctx))
     target_dir = Path(out_dir) if out_dir is not None else ws.env.manifests
-    if target_dir.exists() and not target_dir.is_dir():
-        raise UsageError(f"{target_dir} is not a directory", hint="pass a directory to --dir")
+    if adopt and not _inside(target_dir, ws.env.manifests):
+        # Adopted tasks whose manifests the environment does not read would be deleted by the
+        # next apply (managed names without manifests).
+        raise UsageError(
+            f"--adopt writes manifests the environment reads: {target_dir} is outside its "
+            f"manifest directory {ws.env.manifests}",
+            hint="drop --dir (or name a directory inside the manifest directory), or export "
+            "without --adopt to look at the files first",
+        )
+    _usable_directory(target_dir)  # before any request
     ws.say_where()
 
     def work() -> tuple[list[_Planned], list[str]]:
@@ -404,8 +419,8 @@ def _select(
                 skipped.append(f"{label}: ignored by reconciler.yaml ({t.why})")
         elif t.status == "conflict":
             skipped.append(
-                f"{label}: the manifest {t.why} already has this name; adopt the task with "
-                f"`reconciler import {t.task.name}={t.task.schedule_id}`"
+                f"{label}: {t.why} already has this name; to manage this task instead, "
+                f"`reconciler import {t.task.name}={t.task.schedule_id}` (with its manifest)"
             )
         elif named.get(t.task.name, 0) > 1:
             skipped.append(
@@ -423,18 +438,16 @@ def _prepare(
     from reconciler.export import file_stem, manifest_text
     from reconciler.manifests import load_manifests
 
-    existing = (
-        {p.stem for p in target_dir.iterdir() if p.suffix in (".yaml", ".yml")}
-        if target_dir.is_dir() and not overwrite
-        else set()
-    )
+    taken, replaceable = _existing_stems(ws, target_dir, overwrite)
     schema = _schema_ref(ws, target_dir)
     now = ws.clock()
     planned: list[_Planned] = []
-    taken = set(existing)
     with tempfile.TemporaryDirectory(prefix="reconciler-export-") as tmp:
         for task in tasks:
-            stem = file_stem(task.name, task.schedule_id, taken)
+            # --overwrite refreshes a file that holds this schedule alone (an earlier export);
+            # every other existing file keeps its name.
+            others = taken | {s for s, n in replaceable.items() if n != task.name}
+            stem = file_stem(task.name, task.schedule_id, others)
             taken.add(stem)
             path = target_dir / f"{stem}.yaml"
             draft = manifest_text(
@@ -458,6 +471,60 @@ def _prepare(
     return planned
 
 
+def _existing_stems(
+    ws: Workspace, target_dir: Path, overwrite: bool
+) -> tuple[set[str], dict[str, str]]:
+    """(stems that must not be written, {stem: name} of files --overwrite may replace).
+
+    Every file in the directory is taken (``reconciler.yaml``, notes, anything) except, with
+    ``--overwrite``, a YAML file holding exactly one manifest: it may be replaced by an export
+    of that same schedule.
+    """
+    from reconciler.manifests import load_manifests
+
+    if not target_dir.is_dir():
+        return set(), {}
+    taken: set[str] = set()
+    replaceable: dict[str, str] = {}
+    for path in target_dir.iterdir():
+        stem = path.name.rsplit(".", 1)[0] if path.suffix else path.name
+        if overwrite and path.suffix in (".yaml", ".yml") and path.is_file():
+            loaded = load_manifests([path], now=ws.now, tz=ws.env.tz)
+            if len(loaded.manifests) == 1 and not loaded.errors:
+                replaceable[stem] = loaded.manifests[0].name
+                continue
+        taken.add(stem)
+    return taken, replaceable
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _usable_directory(target: Path) -> None:
+    """Refuse (before any request) a directory that cannot be made or written to.
+
+    Nothing is created yet: the nearest existing directory on the way is probed with a
+    temporary file, so an unknown id or a failed read leaves no empty directory behind.
+    """
+    from reconciler.errors import UsageError
+
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "not a directory", str(existing))
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".reconciler-export-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write manifests to {target}: {exc.strerror or exc}",
+            hint="pass --dir a directory you can write to",
+        ) from None
+
+
 def _schema_ref(ws: Workspace, target_dir: Path) -> str | None:
     """The modeline's path to the manifest directory's ``schedule.schema.json``, if it has one."""
     schema = ws.env.manifests / "schedule.schema.json"
@@ -467,18 +534,37 @@ def _schema_ref(ws: Workspace, target_dir: Path) -> str | None:
 
 
 def _write_all(planned: list[_Planned], target_dir: Path) -> None:
-    """Write every file atomically; nothing is written if the directory cannot be made."""
-    if not planned:
-        return
-    target_dir.mkdir(parents=True, exist_ok=True)
+    """Write every file atomically (the directory was made and probed before the read)."""
+    from reconciler.errors import UsageError
+
+    if planned:
+        try:
+            target_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot make {target_dir}: {exc.strerror or exc}",
+                hint="pass --dir a directory you can write to",
+            ) from None
     for p in planned:
-        fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=f".{p.path.name}.", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=f".{p.path.name}.", suffix=".tmp")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write {p.path}: {exc.strerror or exc}",
+                hint="pass --dir a directory you can write to",
+            ) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(p.text)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, p.path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise UsageError(
+                f"cannot write {p.path}: {exc.strerror or exc}",
+                hint="check the directory and free space, then export again",
+            ) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
