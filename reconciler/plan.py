@@ -581,6 +581,24 @@ def _plan_new(d: Desired, others: list[RemoteSchedule], world: _World) -> Action
     )
 
 
+def _named(remote: RemoteSchedule | None, name: str) -> RemoteSchedule | None:
+    """``remote`` as the task of state name ``name``, when the server altered the name.
+
+    A server that normalises names stores "promo " as "promo"; the two are one name
+    (canonical.name_key), and without this every plan would PUT the name back, forever.
+    """
+    if remote is None or remote.name == name or canonical.name_key(remote.name) != (
+        canonical.name_key(name)
+    ):
+        return remote
+    return RemoteSchedule(
+        schedule_id=remote.schedule_id,
+        name=name,
+        enabled=remote.enabled,
+        body={**remote.body, "name": name},
+    )
+
+
 def make_plan(
     desired: Sequence[Desired],
     inventory: Inventory,
@@ -594,6 +612,8 @@ def make_plan(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("make_plan needs a timezone-aware `now`")
     by_name: dict[str, Desired] = {}
+    by_key: dict[str, Desired] = {}
+    warnings: list[str] = []
     for item in desired:
         if item.name in by_name:
             raise PlanError(
@@ -601,9 +621,23 @@ def make_plan(
                 f"{item.source}",
                 hint="names are the keys of schedules: rename one of them",
             )
-        by_name[item.name] = item
+        key = canonical.name_key(item.name)
+        if key in by_key:
+            other = by_key[key]
+            raise PlanError(
+                f"the manifests named {other.name!r} ({other.source}) and {item.name!r} "
+                f"({item.source}) differ only in whitespace or character forms; the server may "
+                f"store both as {key!r}",
+                hint="names are the keys of schedules: rename one of them",
+            )
+        by_name[item.name] = by_key[key] = item
+        if key != item.name:
+            warnings.append(
+                f"{item.name!r} ({item.source}): the server may store this name as {key!r} "
+                "(surrounding or repeated whitespace, or a compatibility character); the "
+                f"reconciler treats both spellings as one name. Prefer {key!r}."
+            )
 
-    warnings: list[str] = []
     entries = dict(state.entries)
     for name in sorted(state.pending):
         # apply heals the journal before planning; a leftover must not be trusted either way.
@@ -623,22 +657,25 @@ def make_plan(
     renames = _declared_renames(by_name, entries, warnings)
     for new, old in renames.items():
         entries[new] = entries.pop(old)
-    free: dict[str, list[RemoteSchedule]] = {}  # remote tasks no state entry claims, by name
+    # Remote tasks no state entry claims, by name key: a server that normalises names would
+    # store a create of "promo " as a second "promo" (canonical.name_key).
+    free: dict[str, list[RemoteSchedule]] = {}
     for sid in sorted(inventory.schedules):
         if sid not in claimed:
             task = inventory.schedules[sid]
-            free.setdefault(task.name, []).append(task)
+            free.setdefault(canonical.name_key(task.name), []).append(task)
 
     world = _World(inventory=inventory, now=now, tz=tz, warnings=warnings)
     actions: list[Action] = []
     for name in sorted(set(by_name) | set(entries)):
         d, entry = by_name.get(name), entries.get(name)
-        others = free.get(name, [])
+        key = canonical.name_key(name)
+        others = free.get(key, [])
         action: Action | None
         if entry is None:
             assert d is not None
             action = _plan_new(d, others, world)
-        elif (remote := inventory.schedules.get(entry.schedule_id)) is None:
+        elif (remote := _named(inventory.schedules.get(entry.schedule_id), name)) is None:
             action = _plan_gone(name, d, entry, others, world)
         elif d is None:  # row: managed remote task, manifest removed -> delete
             action = DeleteAction(
@@ -656,14 +693,14 @@ def make_plan(
                     "they are reported as unmanaged"
                 )
         if isinstance(action, ConflictAction):
-            free.pop(name, None)
+            free.pop(key, None)
         if action is not None:
             actions.append(action)
-    for name in sorted(free):  # row: not in state, not in manifests -> unmanaged
-        for remote in free[name]:
+    for key in sorted(free):  # row: not in state, not in manifests -> unmanaged
+        for remote in free[key]:
             actions.append(
                 UnmanagedAction(
-                    name=name,
+                    name=remote.name,
                     schedule_id=remote.schedule_id,
                     enabled=bool(remote.body.get("enabled", remote.enabled)),
                 )
