@@ -320,6 +320,131 @@ class Plan(BaseModel):
         _raise_stale(self.stale_reasons(desired, inventory, state))
 
 
+    # -- a saved plan is data, not a signed order ------------------------------------------
+    def write_problems(
+        self, state: State, desired: Sequence[Desired], remote: Iterable[tuple[str, str]]
+    ) -> list[str]:
+        """Every write of this plan that the state file and the manifests do not back.
+
+        The checksum proves no authorship: anyone who can edit a plan file can recompute it.
+        So each action is checked as the planner would have made it from ``state`` (pending
+        names count as not in state, as in make_plan) and ``desired``: deletes, updates,
+        replaces, recreates, refreshes and forgets target the id the state records for their
+        name; bodies and fingerprints are the manifest's; prevent_destroy is what state and
+        manifest say; a create names a manifest that neither the state nor any unclaimed
+        remote task (``remote``: (id, name) pairs) already has; one write per name.
+        """
+        entries = {n: e for n, e in state.entries.items() if n not in state.pending}
+        wanted = {d.name: d for d in desired}
+        claimed = {e.schedule_id for e in entries.values()}
+        taken = {canonical.name_key(name) for sid, name in remote if sid not in claimed}
+        problems: list[str] = []
+        writers: dict[str, str] = {}
+        for a in self.actions:
+            if isinstance(a, ConflictAction | UnmanagedAction) or (
+                isinstance(a, SkipAction) and not a.forget
+            ):
+                continue  # no write, no state change
+            what = f"{a.kind} {a.name!r}"
+            if a.name in writers:
+                problems.append(f"{what}: more than one write for one name ({writers[a.name]})")
+                continue
+            writers[a.name] = a.kind
+            entry, d = entries.get(a.name), wanted.get(a.name)
+            if isinstance(a, CreateAction):
+                if entry is not None:
+                    problems.append(
+                        f"{what}: the state already manages it as {entry.schedule_id}"
+                    )
+                elif canonical.name_key(a.name) in taken:
+                    problems.append(f"{what}: a remote task of that name exists")
+            else:
+                target = _target_of(a)
+                if entry is None:
+                    problems.append(f"{what}: the state manages no schedule of that name")
+                elif target is not None and target != entry.schedule_id:
+                    problems.append(
+                        f"{what}: targets {target}, but the state records {entry.schedule_id} "
+                        "for it"
+                    )
+            problems.extend(_body_problems(a, what, d, entry))
+        return problems
+
+    def check_writes(
+        self, state: State, desired: Sequence[Desired], remote: Iterable[tuple[str, str]]
+    ) -> None:
+        """Raise PlanError, before any request, when :meth:`write_problems` finds any."""
+        problems = self.write_problems(state, desired, remote)
+        if problems:
+            raise PlanError(
+                "the saved plan does not match the state file and the manifests (was it "
+                "edited?): " + "; ".join(problems),
+                hint="nothing was sent; re-create the plan with `reconciler plan --out FILE` "
+                "and review it",
+            )
+
+    def recheck_violations(
+        self,
+        state: State,
+        desired: Sequence[Desired],
+        *,
+        complete: bool,
+        active_now: int,
+        now: datetime,
+    ) -> list[str]:
+        """The safety rules applied afresh to this plan's own actions.
+
+        A saved plan's ``violations`` are part of the file, which anyone can edit; the rules
+        need only the actions (checked by :meth:`write_problems`), the state and the clock.
+        The fire guard is left to the caller: it needs the tasks' firing times as they are
+        now, not as the file recorded them (engine.check_saved_by_list, a fresh plan).
+        """
+        managed = sum(1 for n in state.entries if n not in state.pending)
+        return violations(
+            self.actions,
+            Inventory(schedules={}, complete=complete),
+            managed,
+            len(desired),
+            max(self.active_before, active_now),
+            now,
+            self.options.model_copy(update={"force": True}),
+        )
+
+
+def _target_of(a: Action) -> str | None:
+    """The remote id (or state entry id) a non-create action works on."""
+    if isinstance(a, ReplaceAction | RecreateAction):
+        return a.old_schedule_id
+    if isinstance(a, DeleteAction | UpdateAction | ExpiredAction | RefreshAction):
+        return a.schedule_id
+    if isinstance(a, SkipAction):
+        return a.schedule_id
+    return None
+
+
+def _body_problems(a: Action, what: str, d: Desired | None, entry: StateEntry | None) -> list[str]:
+    """What a write's body, fingerprint and protection say that its manifest does not."""
+    if isinstance(a, DeleteAction):
+        remembered = (entry is not None and entry.protected) or (d is not None and d.protected)
+        if remembered and not a.protected:
+            return [f"{what}: the state or manifest has prevent_destroy, the plan says not"]
+        return []
+    if not isinstance(a, CreateAction | UpdateAction | ReplaceAction | RecreateAction):
+        if isinstance(a, RefreshAction):
+            if d is None:
+                return [f"{what}: no manifest of that name"]
+            if a.fingerprint != d.fingerprint or a.protected != d.protected:
+                return [f"{what}: the recorded fingerprint or protection is not the manifest's"]
+        return []
+    if d is None:
+        return [f"{what}: no manifest of that name"]
+    if canonical.fingerprint(a.body) != d.fingerprint or a.fingerprint != d.fingerprint:
+        return [f"{what}: its body is not the manifest's ({d.source})"]
+    if a.protected != d.protected:
+        return [f"{what}: its prevent_destroy is not the manifest's ({d.source})"]
+    return []
+
+
 def _raise_stale(reasons: list[str]) -> None:
     if reasons:
         raise StalePlanError(
