@@ -177,7 +177,8 @@ def plan_healed(
             gone=inventory.gone | retiring,
             total_count=inventory.total_count - len(retiring),
         )
-    inventory, ignored = without_ignored(ws, inventory, state)
+    # The healed state: a task adopted from the journal is ours, never ignored.
+    inventory, ignored = without_ignored(ws, inventory, healing.state)
     plan = make_plan(
         desired, inventory, planning_state(healing), now=ws.now, tz=ws.env.tz, options=options
     )
@@ -213,6 +214,12 @@ def without_ignored(
         ),
         tuple(ignored[sid] for sid in sorted(ignored)),
     )
+
+
+def kept_rows(ws: Workspace, listed: RemoteList, state: State) -> list[tuple[str, str]]:
+    """(id, name) of the listed tasks the ignore rules leave in, as the planner saw them."""
+    kept, _ = split_ignored(listed.rows, lambda r: r.name, ws.env.ignore, managed_ids(state))
+    return [(sid, row.name) for sid, row in kept.items()]
 
 
 def _needs_confirmed_read(state: State, desired: Sequence[Desired]) -> bool:

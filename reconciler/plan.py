@@ -339,6 +339,16 @@ class Plan(BaseModel):
         claimed = {e.schedule_id for e in entries.values()}
         taken = {canonical.name_key(name) for sid, name in remote if sid not in claimed}
         problems: list[str] = []
+        for new, old in sorted(self.renames.items()):
+            # A declared rename moves an entry: it must be one the manifests declare.
+            d = wanted.get(new)
+            if d is None or old not in d.previous_names or old not in entries or new in entries:
+                problems.append(
+                    f"rename {old!r} -> {new!r}: not a rename the manifests declare "
+                    "(lifecycle.previous_names) of a managed name"
+                )
+                continue
+            entries[new] = entries.pop(old)
         writers: dict[str, str] = {}
         for a in self.actions:
             if isinstance(a, ConflictAction | UnmanagedAction) or (

@@ -269,8 +269,7 @@ def apply(
                 if listed is not None:
                     assert saved is not None
                     saved.check_local(desired, state)
-                    rows = [(r.schedule_id, r.name) for r in listed.rows.values()]
-                    saved.check_writes(state, desired, rows)  # before any write
+                    saved.check_writes(state, desired, engine.kept_rows(ws, listed, state))
                     _recheck(saved, state, len(listed.rows), listed.complete)
                     click.echo(
                         f"The remote list matches the saved plan ({len(listed.rows)} task(s)); "

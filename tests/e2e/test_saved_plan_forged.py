@@ -188,6 +188,45 @@ def test_a_saved_plan_whose_violations_were_erased_is_refused(project: Project) 
     assert project.writes() == []
 
 
+def test_a_forged_rename_is_refused(project: Project) -> None:
+    """A rename the manifests do not declare (lifecycle.previous_names) would move one managed
+    task's entry under another name and let the plan overwrite that task: refused, no write."""
+    ids = _setup(project)
+    project.write("c", alert="v1")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+
+    def steal(data: dict[str, Any]) -> None:
+        data["renames"] = {"c": "a"}
+        data["actions"] = [_update("c", ids["a"])]
+
+    _forge(out, steal)
+    for refresh in ((), ("--full-refresh",)):
+        project.mark()
+        result = project.run("apply", *refresh, str(out))
+        assert result.exit_code == 1, result.output
+        assert "not a rename the manifests declare" in result.output, result.output
+        assert project.writes() == []
+
+
+def test_an_honest_saved_rename_still_applies(project: Project) -> None:
+    """A declared rename saved with `plan --out` passes the checks: one PUT of the same id."""
+    project.write("Old_name")
+    assert project.apply().exit_code == 0
+    sid = project.state_ids()["Old_name"]
+    project.remove("Old_name")
+    data = body("New_name")
+    data["lifecycle"] = {"previous_names": ["Old_name"]}
+    project.write_body(data)
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 0, result.output
+    assert project.write_summary() == [("PUT", f"/v4/schedules/{sid}")]
+    assert project.state_ids() == {"New_name": sid}
+
+
 def test_an_honest_saved_plan_still_applies(project: Project) -> None:
     """The checks pass every plan `reconciler plan --out` writes: update, delete and create in
     one saved plan are carried out."""
