@@ -21,22 +21,20 @@ emulator's request log for writes to tasks the reconciler does not manage. All m
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
 import time
-import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
-from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults
-from reconciler.emulator.core import CHURN_PREFIX, RequestRecord
+from reconciler.emulator import Emulator, Faults
+from reconciler.emulator.core import CHURN_PREFIX
 from reconciler.testing import serve_emulator
-from tests.reliability import campaign
+from tests.reliability import campaign, hygiene
 from tests.reliability.trials import (
     KILL_WAIT_SECONDS,
     UNLIMITED,
@@ -61,46 +59,6 @@ from tests.reliability.world import (
     writes,
 )
 
-TRACEBACK = "Traceback (most recent call last)"
-
-
-def _secret_forms() -> dict[str, str]:
-    pair = f"{DEMO_APP_KEY}:{DEMO_MASTER_SECRET}"
-    forms = {
-        "AppKey": DEMO_APP_KEY,
-        "Master Secret": DEMO_MASTER_SECRET,
-        "Basic token": base64.b64encode(pair.encode()).decode(),
-        "URL-encoded pair": urllib.parse.quote(pair, safe=""),
-        "base64 Master Secret": base64.b64encode(DEMO_MASTER_SECRET.encode()).decode(),
-        "base64 AppKey": base64.b64encode(DEMO_APP_KEY.encode()).decode(),
-    }
-    return forms
-
-
-SECRET_FORMS = _secret_forms()
-
-
-def leaks_in(text: str) -> list[str]:
-    """The credential forms ``text`` holds (the emulator's pair, which every run here uses)."""
-    return [what for what, value in SECRET_FORMS.items() if value in text]
-
-
-def files_text(roots: Iterable[Path]) -> dict[str, str]:
-    """Every file under ``roots`` except run logs (those are outputs, searched as such)."""
-    out: dict[str, str] = {}
-    for root in roots:
-        for path in root.rglob("*"):
-            if path.is_file() and not path.is_symlink() and path.suffix != ".log":
-                out[str(path)] = path.read_text("utf-8", "replace")
-    return out
-
-
-def foreign(log: Iterable[RequestRecord], unmanaged: set[str]) -> int:
-    """PUT/DELETE requests on a task the reconciler does not own (an unmanaged task)."""
-    return sum(
-        1 for r in writes(log) if r.method != "POST" and r.path.rsplit("/", 1)[-1] in unmanaged
-    )
-
 
 @dataclass
 class Tally:
@@ -116,14 +74,9 @@ class Tally:
         self.outputs.append(text)
         return text
 
-    def problems(self) -> list[str]:
-        found: list[str] = []
-        for i, text in enumerate(self.outputs):
-            if TRACEBACK in text:
-                found.append(f"run {i}: traceback")
-            for what in leaks_in(text):
-                found.append(f"run {i}: {what} in the output")
-        return found
+    def tails(self) -> str:
+        """The end of every run's output, for a failing trial's message (plans can be long)."""
+        return "\n".join(f"--- run {i}:\n...{t[-2500:]}" for i, t in enumerate(self.outputs))
 
 
 def _close(
@@ -139,10 +92,6 @@ def _close(
     """Add the trial to its campaign's figures; the broken promises it found, as text."""
     figures = campaign.figures(tally.name)
     log = em.request_log[base:]
-    file_leaks = [
-        f"{path}: {what}" for path, text in files_text(roots).items() for what in leaks_in(text)
-    ]
-    foreign_writes = foreign(log, set(unmanaged))
     figures.trials += 1
     figures.runs += tally.runs
     figures.kills += tally.kills
@@ -152,13 +101,8 @@ def _close(
     figures.actions.update(planned)
     figures.duplicates += duplicates
     figures.losses += losses
-    figures.foreign_writes += foreign_writes
-    figures.leaks += len(file_leaks) + sum(len(leaks_in(t)) for t in tally.outputs)
     figures.hangs += tally.hangs
-    figures.tracebacks += sum(t.count(TRACEBACK) for t in tally.outputs)
-    problems = tally.problems() + [f"credential in {f}" for f in file_leaks]
-    if foreign_writes:
-        problems.append(f"{foreign_writes} write(s) to tasks the reconciler does not manage")
+    problems = hygiene.check(figures, tally.outputs, log, set(unmanaged), roots)
     if tally.hangs:
         problems.append(f"{tally.hangs} run(s) hung")
     return problems
@@ -189,7 +133,7 @@ def run_cli(project: Project, url: str, args: Sequence[str], tally: Tally) -> tu
     tally.runs += 1
     text = result.output
     if result.exception is not None and not isinstance(result.exception, SystemExit):
-        text += f"\n{TRACEBACK} (in-process): {result.exception!r}"
+        text += f"\n{hygiene.TRACEBACK} (in-process): {result.exception!r}"
     return result.exit_code, tally.output(text)
 
 
@@ -336,7 +280,7 @@ def shared_state_trial(seed: int, tmp: Path) -> None:
         problems.append(f"the converging applies exited {converge}")
     if not verdict.ok:
         problems.append(verdict.describe())
-    assert not problems, f"{where}: " + "; ".join(problems) + "\n" + "\n".join(tally.outputs)
+    assert not problems, f"{where}: " + "; ".join(problems) + "\n" + tally.tails()
 
 
 def race_trial(seed: int, tmp: Path) -> None:
@@ -387,7 +331,7 @@ def race_trial(seed: int, tmp: Path) -> None:
         problems.append(f"the converging apply exited {final}")
     if not verdict.ok:
         problems.append(verdict.describe())
-    assert not problems, f"{where}: " + "; ".join(problems) + "\n" + "\n".join(tally.outputs)
+    assert not problems, f"{where}: " + "; ".join(problems) + "\n" + tally.tails()
 
 
 def _orphans(em: Emulator, project: Project, unmanaged: Mapping[str, Body]) -> list[str]:
@@ -465,12 +409,13 @@ def journal_edit_trial(seed: int, tmp: Path) -> None:
         problems.append(f"the re-run exited {code}")
     if not verdict.ok:
         problems.append(verdict.describe())
-    assert not problems, f"{where}: " + "; ".join(problems) + "\n" + "\n".join(tally.outputs)
+    assert not problems, f"{where}: " + "; ".join(problems) + "\n" + tally.tails()
 
 
 # -- interrupted replaces under each safety rule ----------------------------------------------
 
 FLASH = "flash_guarded"
+UNRESOLVED = "cannot be resolved from an incomplete remote read"
 KEEP = "keep_protected"
 
 
@@ -594,7 +539,10 @@ def replace_safety_trial(seed: int, tmp: Path) -> None:
         after = project.store().load()
         where = f"seed {seed}, rule {rule.name}, moving {moving}, journal {journal}"
         problems: list[str] = []
-        if code != 1 or rule.reason not in output:
+        # Under list churn a replace whose new task the read did not show cannot be resolved
+        # either way: apply stops before planning, with its own message, and keeps the journal.
+        unresolved = rule.name == "incomplete read" and UNRESOLVED in output
+        if code != 1 or (rule.reason not in output and not unresolved):
             problems.append(f"the re-run under the rule exited {code} without {rule.reason!r}")
         allowed = {f"/v4/schedules/{old_ids[n]}" for n in moving}
         stray = [w for w in refused_writes if w[0] != "DELETE" or w[1] not in allowed]
@@ -602,7 +550,7 @@ def replace_safety_trial(seed: int, tmp: Path) -> None:
             problems.append(f"writes beyond the journal's deletes while refused: {stray}")
         if dups:
             problems.append(f"two live tasks of one schedule while refused: {dups}")
-        if after.pending:
+        if after.pending and not unresolved:
             problems.append(f"journal left while refused: {sorted(after.pending)}")
         # The rule lifted: the change converges.
         project.config.write_text(CONFIG, encoding="utf-8")
@@ -622,4 +570,4 @@ def replace_safety_trial(seed: int, tmp: Path) -> None:
         problems.append(f"the apply after lifting the rule exited {code}")
     if not verdict.ok:
         problems.append(verdict.describe())
-    assert not problems, f"{where}: " + "; ".join(problems) + "\n" + "\n".join(tally.outputs)
+    assert not problems, f"{where}: " + "; ".join(problems) + "\n" + tally.tails()
