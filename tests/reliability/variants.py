@@ -560,7 +560,10 @@ def replace_safety_trial(seed: int, tmp: Path) -> None:
         check_plan_is_empty(project, url, where)
         problems = _close(
             tally, em, base, [project.root], unmanaged,
-            Counter({"replace": len(moving), f"rule:{rule.name}": 1}),
+            Counter(
+                {"replace": len(moving), f"rule:{rule.name}": 1, "unresolved": int(unresolved)}
+            )
+            + Counter(f"journal-after-kill:{op}" for op in journal.values()),
             sum(len(v) - 1 for v in dups.values()) + sum(
                 len(v) - 1 for v in verdict.duplicates.values()
             ),
