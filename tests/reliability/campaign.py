@@ -66,8 +66,10 @@ class Figures:
     hangs: int = 0  # runs that neither finished nor reached their kill point in time
     tracebacks: int = 0  # Python tracebacks in any run's output
     max_runs_to_converge: int = 0
+    hygiene_counted: bool = False  # the four counts above were taken (hygiene.check ran)
 
     def as_dict(self) -> dict[str, object]:
+        counted = self.hygiene_counted
         return {
             "trials": self.trials,
             "runs": self.runs,
@@ -79,10 +81,10 @@ class Figures:
             "actions": dict(sorted(self.actions.items())),
             "duplicates": self.duplicates,
             "losses": self.losses,
-            "foreign_writes": self.foreign_writes,
-            "leaks": self.leaks,
-            "hangs": self.hangs,
-            "tracebacks": self.tracebacks,
+            "foreign_writes": self.foreign_writes if counted else "not counted",
+            "leaks": self.leaks if counted else "not counted",
+            "hangs": self.hangs if counted else "not counted",
+            "tracebacks": self.tracebacks if counted else "not counted",
             "max_runs_to_converge": self.max_runs_to_converge,
         }
 

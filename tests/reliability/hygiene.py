@@ -78,6 +78,7 @@ def check(
     foreign_writes = foreign(log, unmanaged)
     if foreign_writes:
         problems.append(f"{foreign_writes} write(s) to tasks the reconciler does not manage")
+    figures.hygiene_counted = True
     figures.tracebacks += sum(t.count(TRACEBACK) for t in outputs)
     figures.leaks += len(file_leaks) + sum(len(leaks_in(t)) for t in outputs)
     figures.foreign_writes += foreign_writes

@@ -345,6 +345,9 @@ def fault_trial(
                 project, url, ["apply", "--auto-approve", "--allow-mass-delete"], FAULT_CLIENT
             )
             outputs.append(f"--- run {runs}: exit {result.exit_code}\n{result.output}")
+            if result.exception is not None and not isinstance(result.exception, SystemExit):
+                # In-process, an escaped exception ends in exit 1 too: count it as a traceback.
+                outputs.append(f"{hygiene.TRACEBACK} (in-process): {result.exception!r}")
             assert result.exit_code in (0, 1), "\n".join(outputs)
             if result.exit_code == 0:
                 break
@@ -354,6 +357,10 @@ def fault_trial(
         verdict = verify(em, project, setup.change.manifests, setup.unmanaged)
         where = f"seed {seed}, {injected}, runs {runs}"
         _count(figures, em, base, setup.planned, verdict)
+        unclean = hygiene.check(
+            figures, outputs, em.request_log[base:], set(setup.unmanaged), [project.root]
+        )
+        assert not unclean, f"{where}: " + "; ".join(unclean)
         assert result.exit_code == 0, f"{where}: no convergence in {MAX_FAULT_RUNS} runs:\n" + (
             "\n".join(outputs)
         )
