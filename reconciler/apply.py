@@ -39,6 +39,7 @@ from reconciler.actions import (
     SkipAction,
     UpdateAction,
 )
+from reconciler.canonical import name_key
 from reconciler.client import EngageLabClient
 from reconciler.diff import fingerprint_matches
 from reconciler.errors import (
@@ -151,14 +152,26 @@ def journal_ids(state: State) -> list[str]:
 def find_created(
     inventory: Inventory, name: str, fingerprint: str, exclude: set[str]
 ) -> list[str]:
-    """Ids of tasks named ``name`` with the journalled body that nobody else owns (sorted)."""
-    return sorted(
-        task.schedule_id
-        for task in inventory.schedules.values()
-        if task.name == name
-        and task.schedule_id not in exclude
-        and fingerprint_matches(fingerprint, task.body)
-    )
+    """Ids of tasks named ``name`` with the journalled body that nobody else owns.
+
+    Names are compared as a server may compare or store them (canonical.name_key): a server
+    that stored "promo " as "promo" did make the task, and taking it as "never created" would
+    make the next run create it a second time. Such a task's body is compared under the
+    journalled name. Tasks with the exact name come first, then by id.
+    """
+    key = name_key(name)
+    found: list[tuple[bool, str]] = []
+    for task in inventory.schedules.values():
+        if task.schedule_id in exclude:
+            continue
+        if task.name == name:
+            if fingerprint_matches(fingerprint, task.body):
+                found.append((False, task.schedule_id))
+        elif name_key(task.name) == key and fingerprint_matches(
+            fingerprint, {**task.body, "name": name}
+        ):
+            found.append((True, task.schedule_id))
+    return [sid for _, sid in sorted(found)]
 
 
 def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
@@ -199,6 +212,9 @@ def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
             out.state = st.record_create(out.state, name, found, p.fingerprint, protected, now)
             claimed.add(found)
             out.notes.append(f"{name!r}: adopted {found}, created before a crash")
+            stored = inventory.schedules[found].name
+            if stored != name:
+                out.notes.append(f"{name!r}: the server stored the name of {found} as {stored!r}")
             if p.op == "replace" and p.old_schedule_id:
                 out.state = st.begin_pending(
                     out.state, "delete", name, p.fingerprint, now, p.old_schedule_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -47,6 +48,20 @@ def canonicalize(body: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(periodical, dict):
             trigger["periodical"] = _canon_periodical(periodical)
     return out
+
+
+def name_key(name: str) -> str:
+    """The form in which a server may store or compare a schedule name.
+
+    The vendor documents neither whether names are unique nor how they are compared, and
+    servers that strip surrounding whitespace were seen (``"promo "`` stored as ``"promo"``).
+    Two names with one key are one name wherever a duplicate could follow: the journal's
+    lookup of a create whose answer was lost, and the planner's search for a same-name task.
+    The key is NFKC (a compatibility ideograph becomes its unified form) with surrounding
+    whitespace removed and inner runs of whitespace as one space; case is kept, as servers
+    keep it. See docs/threat-model.md.
+    """
+    return " ".join(unicodedata.normalize("NFKC", name).split())
 
 
 def canonical_json(body: Any) -> str:

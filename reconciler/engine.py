@@ -123,6 +123,23 @@ async def observe(
     progress: Progress | None = None,
 ) -> Observation:
     """Read the remote side completely, heal the journal in memory, and plan."""
+    inventory, healing = await read_and_heal(ws, client, state, desired, progress)
+    return plan_healed(ws, desired, inventory, healing, options)
+
+
+async def read_and_heal(
+    ws: Workspace,
+    client: EngageLabClient,
+    state: State,
+    desired: list[Desired],
+    progress: Progress | None = None,
+) -> tuple[Inventory, Healing]:
+    """The first half of :func:`observe`: the complete read and the journal healed in memory.
+
+    Apply pays the journal's debts (the old halves of interrupted replaces) between this and
+    :func:`plan_healed`: they finish changes already approved, so neither an unresolved name
+    nor a safety rule of the new plan may hold them up.
+    """
 
     def reading(done: int, started: int) -> None:
         if progress is not None and (done % 100 == 0 or done == started):
@@ -137,7 +154,17 @@ async def observe(
             confirm=_needs_confirmed_read(state, desired),
         ),
     )
-    healing = heal_journal(state, inventory, ws.now)
+    return inventory, heal_journal(state, inventory, ws.now)
+
+
+def plan_healed(
+    ws: Workspace,
+    desired: list[Desired],
+    inventory: Inventory,
+    healing: Healing,
+    options: PlanOptions,
+) -> Observation:
+    """The second half of :func:`observe`: plan on the healed journal (none left unresolved)."""
     require_healed(healing)
     retiring = {sid for _, sid in healing.finish_deletes}
     if retiring:
@@ -192,6 +219,20 @@ def without_ignored(
         ),
         tuple(ignored[sid] for sid in sorted(ignored)),
     )
+
+
+def kept_rows(
+    ws: Workspace, listed: RemoteList, state: State, desired: Sequence[Desired]
+) -> list[tuple[str, str]]:
+    """(id, name) of the listed tasks the ignore rules leave in, as the planner saw them."""
+    kept, _ = split_ignored(
+        listed.rows,
+        lambda r: r.name,
+        ws.env.ignore,
+        managed_ids(state),
+        (d.name for d in desired),
+    )
+    return [(sid, row.name) for sid, row in kept.items()]
 
 
 def _needs_confirmed_read(state: State, desired: Sequence[Desired]) -> bool:

@@ -320,6 +320,141 @@ class Plan(BaseModel):
         _raise_stale(self.stale_reasons(desired, inventory, state))
 
 
+    # -- a saved plan is data, not a signed order ------------------------------------------
+    def write_problems(
+        self, state: State, desired: Sequence[Desired], remote: Iterable[tuple[str, str]]
+    ) -> list[str]:
+        """Every write of this plan that the state file and the manifests do not back.
+
+        The checksum proves no authorship: anyone who can edit a plan file can recompute it.
+        So each action is checked as the planner would have made it from ``state`` (pending
+        names count as not in state, as in make_plan) and ``desired``: deletes, updates,
+        replaces, recreates, refreshes and forgets target the id the state records for their
+        name; bodies and fingerprints are the manifest's; prevent_destroy is what state and
+        manifest say; a create names a manifest that neither the state nor any unclaimed
+        remote task (``remote``: (id, name) pairs) already has; one write per name.
+        """
+        entries = {n: e for n, e in state.entries.items() if n not in state.pending}
+        wanted = {d.name: d for d in desired}
+        claimed = {e.schedule_id for e in entries.values()}
+        taken = {canonical.name_key(name) for sid, name in remote if sid not in claimed}
+        problems: list[str] = []
+        for new, old in sorted(self.renames.items()):
+            # A declared rename moves an entry: it must be one the manifests declare.
+            d = wanted.get(new)
+            if d is None or old not in d.previous_names or old not in entries or new in entries:
+                problems.append(
+                    f"rename {old!r} -> {new!r}: not a rename the manifests declare "
+                    "(lifecycle.previous_names) of a managed name"
+                )
+                continue
+            entries[new] = entries.pop(old)
+        writers: dict[str, str] = {}
+        for a in self.actions:
+            if isinstance(a, ConflictAction | UnmanagedAction) or (
+                isinstance(a, SkipAction) and not a.forget
+            ):
+                continue  # no write, no state change
+            what = f"{a.kind} {a.name!r}"
+            if a.name in writers:
+                problems.append(f"{what}: more than one write for one name ({writers[a.name]})")
+                continue
+            writers[a.name] = a.kind
+            entry, d = entries.get(a.name), wanted.get(a.name)
+            if isinstance(a, CreateAction):
+                if entry is not None:
+                    problems.append(
+                        f"{what}: the state already manages it as {entry.schedule_id}"
+                    )
+                elif canonical.name_key(a.name) in taken:
+                    problems.append(f"{what}: a remote task of that name exists")
+            else:
+                target = _target_of(a)
+                if entry is None:
+                    problems.append(f"{what}: the state manages no schedule of that name")
+                elif target is not None and target != entry.schedule_id:
+                    problems.append(
+                        f"{what}: targets {target}, but the state records {entry.schedule_id} "
+                        "for it"
+                    )
+            problems.extend(_body_problems(a, what, d, entry))
+        return problems
+
+    def check_writes(
+        self, state: State, desired: Sequence[Desired], remote: Iterable[tuple[str, str]]
+    ) -> None:
+        """Raise PlanError, before any request, when :meth:`write_problems` finds any."""
+        problems = self.write_problems(state, desired, remote)
+        if problems:
+            raise PlanError(
+                "the saved plan does not match the state file and the manifests (was it "
+                "edited?): " + "; ".join(problems),
+                hint="nothing was sent; re-create the plan with `reconciler plan --out FILE` "
+                "and review it",
+            )
+
+    def recheck_violations(
+        self,
+        state: State,
+        desired: Sequence[Desired],
+        *,
+        complete: bool,
+        active_now: int,
+        now: datetime,
+    ) -> list[str]:
+        """The safety rules applied afresh to this plan's own actions.
+
+        A saved plan's ``violations`` are part of the file, which anyone can edit; the rules
+        need only the actions (checked by :meth:`write_problems`), the state and the clock.
+        The fire guard is left to the caller: it needs the tasks' firing times as they are
+        now, not as the file recorded them (engine.check_saved_by_list, a fresh plan).
+        """
+        managed = sum(1 for n in state.entries if n not in state.pending)
+        return violations(
+            self.actions,
+            Inventory(schedules={}, complete=complete),
+            managed,
+            len(desired),
+            max(self.active_before, active_now),
+            now,
+            self.options.model_copy(update={"force": True}),
+        )
+
+
+def _target_of(a: Action) -> str | None:
+    """The remote id (or state entry id) a non-create action works on."""
+    if isinstance(a, ReplaceAction | RecreateAction):
+        return a.old_schedule_id
+    if isinstance(a, DeleteAction | UpdateAction | ExpiredAction | RefreshAction):
+        return a.schedule_id
+    if isinstance(a, SkipAction):
+        return a.schedule_id
+    return None
+
+
+def _body_problems(a: Action, what: str, d: Desired | None, entry: StateEntry | None) -> list[str]:
+    """What a write's body, fingerprint and protection say that its manifest does not."""
+    if isinstance(a, DeleteAction):
+        remembered = (entry is not None and entry.protected) or (d is not None and d.protected)
+        if remembered and not a.protected:
+            return [f"{what}: the state or manifest has prevent_destroy, the plan says not"]
+        return []
+    if not isinstance(a, CreateAction | UpdateAction | ReplaceAction | RecreateAction):
+        if isinstance(a, RefreshAction):
+            if d is None:
+                return [f"{what}: no manifest of that name"]
+            if a.fingerprint != d.fingerprint or a.protected != d.protected:
+                return [f"{what}: the recorded fingerprint or protection is not the manifest's"]
+        return []
+    if d is None:
+        return [f"{what}: no manifest of that name"]
+    if canonical.fingerprint(a.body) != d.fingerprint or a.fingerprint != d.fingerprint:
+        return [f"{what}: its body is not the manifest's ({d.source})"]
+    if a.protected != d.protected:
+        return [f"{what}: its prevent_destroy is not the manifest's ({d.source})"]
+    return []
+
+
 def _raise_stale(reasons: list[str]) -> None:
     if reasons:
         raise StalePlanError(
@@ -593,6 +728,24 @@ def _plan_new(d: Desired, others: list[RemoteSchedule], world: _World) -> Action
     )
 
 
+def _named(remote: RemoteSchedule | None, name: str) -> RemoteSchedule | None:
+    """``remote`` as the task of state name ``name``, when the server altered the name.
+
+    A server that normalises names stores "promo " as "promo"; the two are one name
+    (canonical.name_key), and without this every plan would PUT the name back, forever.
+    """
+    if remote is None or remote.name == name or canonical.name_key(remote.name) != (
+        canonical.name_key(name)
+    ):
+        return remote
+    return RemoteSchedule(
+        schedule_id=remote.schedule_id,
+        name=name,
+        enabled=remote.enabled,
+        body={**remote.body, "name": name},
+    )
+
+
 def make_plan(
     desired: Sequence[Desired],
     inventory: Inventory,
@@ -606,6 +759,8 @@ def make_plan(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("make_plan needs a timezone-aware `now`")
     by_name: dict[str, Desired] = {}
+    by_key: dict[str, Desired] = {}
+    warnings: list[str] = []
     for item in desired:
         if item.name in by_name:
             raise PlanError(
@@ -613,9 +768,23 @@ def make_plan(
                 f"{item.source}",
                 hint="names are the keys of schedules: rename one of them",
             )
-        by_name[item.name] = item
+        key = canonical.name_key(item.name)
+        if key in by_key:
+            other = by_key[key]
+            raise PlanError(
+                f"the manifests named {other.name!r} ({other.source}) and {item.name!r} "
+                f"({item.source}) differ only in whitespace or character forms; the server may "
+                f"store both as {key!r}",
+                hint="names are the keys of schedules: rename one of them",
+            )
+        by_name[item.name] = by_key[key] = item
+        if key != item.name:
+            warnings.append(
+                f"{item.name!r} ({item.source}): the server may store this name as {key!r} "
+                "(surrounding or repeated whitespace, or a compatibility character); the "
+                f"reconciler treats both spellings as one name. Prefer {key!r}."
+            )
 
-    warnings: list[str] = []
     entries = dict(state.entries)
     for name in sorted(state.pending):
         # apply heals the journal before planning; a leftover must not be trusted either way.
@@ -637,22 +806,25 @@ def make_plan(
     renames = _declared_renames(by_name, entries, live_names, warnings)
     for new, old in renames.items():
         entries[new] = entries.pop(old)
-    free: dict[str, list[RemoteSchedule]] = {}  # remote tasks no state entry claims, by name
+    # Remote tasks no state entry claims, by name key: a server that normalises names would
+    # store a create of "promo " as a second "promo" (canonical.name_key).
+    free: dict[str, list[RemoteSchedule]] = {}
     for sid in sorted(inventory.schedules):
         if sid not in claimed:
             task = inventory.schedules[sid]
-            free.setdefault(task.name, []).append(task)
+            free.setdefault(canonical.name_key(task.name), []).append(task)
 
     world = _World(inventory=inventory, now=now, tz=tz, warnings=warnings)
     actions: list[Action] = []
     for name in sorted(set(by_name) | set(entries)):
         d, entry = by_name.get(name), entries.get(name)
-        others = free.get(name, [])
+        key = canonical.name_key(name)
+        others = free.get(key, [])
         action: Action | None
         if entry is None:
             assert d is not None
             action = _plan_new(d, others, world)
-        elif (remote := inventory.schedules.get(entry.schedule_id)) is None:
+        elif (remote := _named(inventory.schedules.get(entry.schedule_id), name)) is None:
             action = _plan_gone(name, d, entry, others, world)
         elif d is None:  # row: managed remote task, manifest removed -> delete
             action = DeleteAction(
@@ -670,14 +842,14 @@ def make_plan(
                     "they are reported as unmanaged"
                 )
         if isinstance(action, ConflictAction):
-            free.pop(name, None)
+            free.pop(key, None)
         if action is not None:
             actions.append(action)
-    for name in sorted(free):  # row: not in state, not in manifests -> unmanaged
-        for remote in free[name]:
+    for key in sorted(free):  # row: not in state, not in manifests -> unmanaged
+        for remote in free[key]:
             actions.append(
                 UnmanagedAction(
-                    name=name,
+                    name=remote.name,
                     schedule_id=remote.schedule_id,
                     enabled=bool(remote.body.get("enabled", remote.enabled)),
                 )

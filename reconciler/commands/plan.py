@@ -199,6 +199,13 @@ def plan(
             "`reconciler apply` finishes it.",
             err=True,
         )
+    elif obs.healing.changed and not obs.plan.is_safe:
+        click.echo(
+            "The journal of an interrupted apply has work left (see the warnings above); "
+            "`reconciler apply` finishes it even while the safety rules below refuse the "
+            "rest of this plan.",
+            err=True,
+        )
     obs.plan.check_safe()
     # Journal work left (e.g. the old half of an interrupted replace, still able to fire) is a
     # change: CI applies on exit code 2 only. A plan without changes is still not clean while a
@@ -234,7 +241,7 @@ def apply(
     """Make the remote app match the manifests (or carry out a saved PLAN_FILE)."""
     from reconciler import apply as applying
     from reconciler import engine, render
-    from reconciler.errors import ApplyError, UnsafePlanError, UsageError
+    from reconciler.errors import ApplyError, ReconcilerError, UnsafePlanError, UsageError
 
     ws = engine.open_workspace(global_options(ctx))
     strict = safety.pop("strict")
@@ -262,37 +269,32 @@ def apply(
                 if listed is not None:
                     assert saved is not None
                     saved.check_local(desired, state)
+                    saved.check_writes(state, desired, engine.kept_rows(ws, listed, state, desired))
+                    _recheck(saved, state, len(listed.rows), listed.complete)
                     click.echo(
                         f"The remote list matches the saved plan ({len(listed.rows)} task(s)); "
                         "task contents are those the plan was made from (--full-refresh "
                         "re-reads them).",
                         err=True,
                     )
-                    healing = applying.Healing(state=state)
+                    writer, failures = await _pay_debts(client, applying.Healing(state=state))
                     plan = saved
                 else:
-                    obs = await engine.observe(ws, client, state, desired, options, _progress())
-                    _warn(obs.healing.notes)
-                    healing = obs.healing
-                    plan = obs.plan
-                    if saved is not None:
-                        saved.check_fresh(obs.desired, obs.inventory, obs.healing.state)
-                        # Same inputs, same options, but a later clock: a schedule may have come
-                        # within the fire guard since the plan was saved.
-                        if obs.plan.violations:
-                            raise UnsafePlanError(
-                                obs.plan.violations,
-                                hint="the saved plan was safe when it was made; make a new one "
-                                "(with the override a line names, e.g. `reconciler plan --force "
-                                "--out FILE`) or wait",
-                            )
-                        plan = saved
-                plan.check_safe()
-                writer = applying.StateWriter(ws.store, healing.state)
-                if healing.changed or not ws.store.path.exists():
-                    writer.change(_same)  # the binding and the healed journal become durable
-                    writer.flush()
-                failures = await applying.finish_healing(client, writer, healing)
+                    inventory, healing = await engine.read_and_heal(
+                        ws, client, state, desired, _progress()
+                    )
+                    _warn(healing.notes)
+                    # The journal's debts (the old task of an interrupted replace, still able
+                    # to fire next to its successor) finish changes approved earlier: paid
+                    # before, and whatever, the rules for new changes say about this plan.
+                    writer, failures = await _pay_debts(client, healing)
+                    try:
+                        plan = _checked_plan(
+                            engine.plan_healed(ws, desired, inventory, healing, options)
+                        )
+                    except ReconcilerError:
+                        _warn(failures)
+                        raise
                 conflicts = _unresolved_conflicts(plan)
                 if not plan.has_changes:
                     # With a conflict the app does not match the manifests: say what is left.
@@ -316,6 +318,50 @@ def apply(
                 report.failures[:0] = failures
                 _warn(conflicts)
                 return report
+
+    async def _pay_debts(
+        client: Any, healing: applying.Healing
+    ) -> tuple[applying.StateWriter, list[str]]:
+        writer = applying.StateWriter(ws.store, healing.state)
+        if healing.changed or not ws.store.path.exists():
+            writer.change(_same)  # the binding and the healed journal become durable
+            writer.flush()
+        return writer, await applying.finish_healing(client, writer, healing)
+
+    def _recheck(plan: Any, state: Any, active_now: int, complete: bool) -> None:
+        """The safety rules on the saved plan's own actions (its recorded verdicts are data)."""
+        unsafe = plan.recheck_violations(
+            state, desired, complete=complete, active_now=active_now, now=ws.clock()
+        )
+        if unsafe:
+            raise UnsafePlanError(
+                unsafe, hint="make a new plan with `reconciler plan --out FILE` and review it"
+            )
+
+    def _checked_plan(obs: engine.Observation) -> Any:
+        """The plan to carry out: the fresh one, or the saved one while it still holds."""
+        if saved is None:
+            obs.plan.check_safe()
+            return obs.plan
+        saved.check_fresh(obs.desired, obs.inventory, obs.healing.state)
+        rows = [(sid, task.name) for sid, task in obs.inventory.schedules.items()]
+        saved.check_writes(applying.planning_state(obs.healing), desired, rows)
+        # Same inputs, same options, but a later clock: a schedule may have come within the
+        # fire guard since the plan was saved.
+        if obs.plan.violations:
+            raise UnsafePlanError(
+                obs.plan.violations,
+                hint="the saved plan was safe when it was made; make a new one (with the "
+                "override a line names, e.g. `reconciler plan --force --out FILE`) or wait",
+            )
+        _recheck(
+            saved,
+            applying.planning_state(obs.healing),
+            len(obs.inventory.schedules),
+            obs.inventory.complete,
+        )
+        saved.check_safe()
+        return saved
 
     report = run_async(run())
     if report is None:

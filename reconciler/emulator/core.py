@@ -272,7 +272,7 @@ class Emulator:
         payload = decode_json(raw)
         with self._lock:
             now = self._tick()
-            body = validate_schedule(payload, now=now, tz=self.tz)
+            body = self._stored_name(validate_schedule(payload, now=now, tz=self.tz))
             if not body["enabled"]:
                 # API.md section 2: enabled must be true on create.
                 raise invalid("enabled must be true when a task is created")
@@ -331,6 +331,12 @@ class Emulator:
             items = [json.dumps(r, separators=(",", ":")) for r in task.msg_records]
             return Reply(200, {"count": len(items), "MsgIds": items})
 
+    def _stored_name(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` as stored: the ``strip_names`` fault strips the name's surrounding space."""
+        if self._dice.faults.strip_names:
+            body["name"] = body["name"].strip()
+        return body
+
     def api_update(self, schedule_id: str, raw: bytes) -> Reply:
         """``PUT /v4/schedules/{id}``: full body; same kind and zone_type; not expired."""
         with self._lock:
@@ -340,7 +346,7 @@ class Emulator:
                 raise not_found(schedule_id)
             if task.status == "expired":
                 raise invalid(f"update target task: {schedule_id} has expired and cannot change")
-            body = validate_schedule(decode_json(raw), now=now, tz=self.tz)
+            body = self._stored_name(validate_schedule(decode_json(raw), now=now, tz=self.tz))
             check_replaceable(task.body["trigger"], body["trigger"])
             self._no_target_fault()
             task.body = body

@@ -42,6 +42,8 @@ class Faults:
     - ``batch_qps``: batch push targets per second; targets beyond it fail with 23008.
     - ``churn_per_page``: unmanaged ``churn_*`` tasks created or deleted after each list page.
     - ``fire_error_rate``: fraction of firings recorded as failed (code 1011) in msg-ids.
+    - ``strip_names``: a create or update stores its name with surrounding whitespace removed
+      (a server that normalises names; the answer to the create names the stored form).
     - ``seed``: seeds every random choice above.
     """
 
@@ -58,6 +60,7 @@ class Faults:
     batch_error_rate: float = 1.0
     churn_per_page: int = 0
     fire_error_rate: float = 0.0
+    strip_names: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -102,6 +105,10 @@ class Faults:
             elif key == "rate_limit_shape":
                 if not isinstance(value, str):
                     raise ValueError(f"{key} must be a string")
+                values[key] = value
+            elif key == "strip_names":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be true or false")
                 values[key] = value
             elif key in ("churn_per_page", "seed", "batch_error"):
                 if isinstance(value, bool) or not isinstance(value, int):

@@ -57,8 +57,14 @@ def test_faults_put_replaces_and_get_shows(anon: httpx.Client, emulator: Emulato
 
 @pytest.mark.parametrize(
     "body",
-    [{"eror_rate": 0.1}, {"error_rate": 2}, {"latency_ms": "slow"}, {"seed": 1.5}],
-    ids=["unknown-key", "out-of-range", "not-a-number", "seed-not-int"],
+    [
+        {"eror_rate": 0.1},
+        {"error_rate": 2},
+        {"latency_ms": "slow"},
+        {"seed": 1.5},
+        {"strip_names": 1},
+    ],
+    ids=["unknown-key", "out-of-range", "not-a-number", "seed-not-int", "switch-not-bool"],
 )
 def test_faults_put_rejects_bad_values(
     anon: httpx.Client, emulator: Emulator, body: object
@@ -67,6 +73,15 @@ def test_faults_put_rejects_bad_values(
     response = anon.put("/_emulator/faults", json=body)
     assert response.status_code == 400
     assert emulator.faults == Faults()
+
+
+def test_strip_names_fault_stores_names_stripped(api: httpx.Client, emulator: Emulator) -> None:
+    """With ``strip_names`` a create of " promo " is stored, answered and listed as "promo"."""
+    emulator.faults = Faults(strip_names=True)
+    created = api.post("/v4/schedules", json=single(" promo "))
+    assert created.status_code == 200, created.text
+    assert created.json()["name"] == "promo"
+    assert [row["name"] for row in api.get("/v4/schedules").json()["schedules"]] == ["promo"]
 
 
 def test_faults_put_takes_effect_at_once(api: httpx.Client) -> None:

@@ -29,6 +29,12 @@ SIZES: dict[str, tuple[int, int]] = {
     "crash": (3, 60),
     "fault": (2, 24),
     "churn": (2, 20),
+    # The crash campaign's variants (tests/reliability/variants.py). replace-safety cycles
+    # through its safety rules by seed: the default size meets each rule once.
+    "shared-state": (3, 30),
+    "race": (2, 24),
+    "journal-edit": (2, 30),
+    "replace-safety": (7, 42),
 }
 
 
@@ -55,9 +61,15 @@ class Figures:
     actions: Counter[str] = field(default_factory=Counter)  # planned action kind -> count
     duplicates: int = 0
     losses: int = 0
+    foreign_writes: int = 0  # PUT/DELETE requests on tasks the reconciler does not manage
+    leaks: int = 0  # credential forms found in any output or file the runs left
+    hangs: int = 0  # runs that neither finished nor reached their kill point in time
+    tracebacks: int = 0  # Python tracebacks in any run's output
     max_runs_to_converge: int = 0
+    hygiene_counted: bool = False  # the four counts above were taken (hygiene.check ran)
 
     def as_dict(self) -> dict[str, object]:
+        counted = self.hygiene_counted
         return {
             "trials": self.trials,
             "runs": self.runs,
@@ -69,6 +81,10 @@ class Figures:
             "actions": dict(sorted(self.actions.items())),
             "duplicates": self.duplicates,
             "losses": self.losses,
+            "foreign_writes": self.foreign_writes if counted else "not counted",
+            "leaks": self.leaks if counted else "not counted",
+            "hangs": self.hangs if counted else "not counted",
+            "tracebacks": self.tracebacks if counted else "not counted",
             "max_runs_to_converge": self.max_runs_to_converge,
         }
 

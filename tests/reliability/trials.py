@@ -28,7 +28,7 @@ from reconciler import state as st
 from reconciler.emulator import Emulator, Faults
 from reconciler.inventory import PAGE_SIZE
 from reconciler.testing import serve_emulator
-from tests.reliability import campaign
+from tests.reliability import campaign, hygiene
 from tests.reliability.world import (
     NOW,
     Body,
@@ -223,7 +223,11 @@ def crash_trial(seed: int, tmp: Path, kill_points: list[KillPoint] | None = None
             choose_kill(rng, setup.planned, tasks) for _ in range(rng.choice([1, 1, 2]))
         ]
         for i, point in enumerate(points):
-            killed = run_and_kill(em, project, url, point, tmp / f"killed-{i}.log", extra)
+            try:
+                killed = run_and_kill(em, project, url, point, tmp / f"killed-{i}.log", extra)
+            except AssertionError:
+                figures.hangs += 1  # neither finished nor reached its kill point in time
+                raise
             history.append(f"{point}:{'killed' if killed else 'finished'}")
             figures.runs += 1
             figures.kills += killed
@@ -239,6 +243,7 @@ def crash_trial(seed: int, tmp: Path, kill_points: list[KillPoint] | None = None
             code, output = run_to_end(project, url, tmp / f"final-{run}.log", extra)
             outputs.append(f"--- re-run {run}: exit {code}\n{output}")
             figures.runs += 1
+            figures.hangs += code == -signal.SIGKILL  # only run_to_end's timeout kills it
             if code == 0:
                 break
         assert code == 0, f"{where}: the re-run after the kill failed:\n" + "\n".join(outputs)
@@ -247,6 +252,15 @@ def crash_trial(seed: int, tmp: Path, kill_points: list[KillPoint] | None = None
         verdict = verify(em, project, expected, setup.unmanaged)
         check_plan_is_empty(project, url, where)
         _count(figures, em, base, setup.planned, verdict)
+        killed_logs = [p.read_text("utf-8", "replace") for p in sorted(tmp.glob("killed-*.log"))]
+        unclean = hygiene.check(
+            figures,
+            [*killed_logs, *outputs],
+            em.request_log[base:],
+            set(setup.unmanaged),
+            [project.root],
+        )
+    assert not unclean, f"{where}: " + "; ".join(unclean)
     assert verdict.ok, f"{where}: {verdict.describe()}\n" + "\n".join(outputs)
 
 
@@ -331,6 +345,9 @@ def fault_trial(
                 project, url, ["apply", "--auto-approve", "--allow-mass-delete"], FAULT_CLIENT
             )
             outputs.append(f"--- run {runs}: exit {result.exit_code}\n{result.output}")
+            if result.exception is not None and not isinstance(result.exception, SystemExit):
+                # In-process, an escaped exception ends in exit 1 too: count it as a traceback.
+                outputs.append(f"{hygiene.TRACEBACK} (in-process): {result.exception!r}")
             assert result.exit_code in (0, 1), "\n".join(outputs)
             if result.exit_code == 0:
                 break
@@ -340,6 +357,10 @@ def fault_trial(
         verdict = verify(em, project, setup.change.manifests, setup.unmanaged)
         where = f"seed {seed}, {injected}, runs {runs}"
         _count(figures, em, base, setup.planned, verdict)
+        unclean = hygiene.check(
+            figures, outputs, em.request_log[base:], set(setup.unmanaged), [project.root]
+        )
+        assert not unclean, f"{where}: " + "; ".join(unclean)
         assert result.exit_code == 0, f"{where}: no convergence in {MAX_FAULT_RUNS} runs:\n" + (
             "\n".join(outputs)
         )

@@ -1,0 +1,193 @@
+"""An interrupted replace is finished even while a safety rule refuses the rest of the plan.
+
+A replace that died after its new task was created leaves two live tasks of one schedule, both
+firing. Deleting the old one pays a debt the journal recorded for a change applied half-way; the
+safety rules (fire guard, mass delete, prevent_destroy, active limit) guard *new* changes, so
+none of them may hold it up: apply deletes the old task, then refuses the plan as before.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from reconciler import canonical
+from tests.e2e.helpers import Project, body, single
+
+PROMO_AT = "2027-03-05 10:00:00"
+
+
+def interrupted_replace(project: Project) -> tuple[str, str]:
+    """"promo" replaced (zone_type 1 -> 2) by an apply that died after the POST committed.
+
+    The state is what such a crash leaves (tests/e2e/test_crash.py makes it by killing a real
+    apply): the old entry, and a pending replace of it with the new body's fingerprint. The new
+    task exists on the server. Returns (old id, new id)."""
+    project.write("promo", trigger=single(PROMO_AT, zone_type=1))
+    assert project.apply().exit_code == 0
+    old = project.state_ids()["promo"]
+    new_body = project.write("promo", trigger=single(PROMO_AT, zone_type=2))
+    new = project.out_of_band_create(new_body)
+    data = project.state()
+    data["pending"]["promo"] = {
+        "op": "replace",
+        "name": "promo",
+        "fingerprint": canonical.fingerprint(new_body),
+        "old_schedule_id": old,
+        "started_at": datetime(2026, 12, 1, tzinfo=UTC).isoformat(),
+    }
+    project.state_path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    project.mark()
+    return old, new
+
+
+class Rule:
+    """One safety rule: ``setup`` writes manifests applied with "promo", ``violate`` then makes
+    the plan break the rule; ``reason`` is in the refusal."""
+
+    reason = ""
+
+    def setup(self, project: Project) -> None:
+        pass
+
+    def violate(self, project: Project) -> None:
+        pass
+
+
+class FireGuard(Rule):
+    """An update of "flash", which then fires in 3 minutes (default guard: 5)."""
+
+    reason = "'flash' fires at"
+    at = "2027-03-01 10:00:00"
+
+    def setup(self, project: Project) -> None:
+        project.write("flash", trigger=single(self.at), alert="v1")
+
+    def violate(self, project: Project) -> None:
+        hour = datetime.strptime(self.at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        project.emulator.set_time(hour.replace(hour=9, minute=57))
+        project.write("flash", trigger=single(self.at), alert="v2")
+
+
+class OldTaskInGuard(FireGuard):
+    """As FireGuard, at the time the old "promo" task fires as well."""
+
+    at = PROMO_AT
+
+
+class MassDelete(Rule):
+    """Four of eleven managed manifests removed (more than 30 %)."""
+
+    reason = "mass delete: 4 of 11"
+    names = tuple(f"s{i:02d}" for i in range(10))
+
+    def setup(self, project: Project) -> None:
+        for name in self.names:
+            project.write(name)
+
+    def violate(self, project: Project) -> None:
+        for name in self.names[:4]:
+            project.remove(name)
+
+
+class PreventDestroy(Rule):
+    """The manifest of a prevent_destroy schedule ("keep") removed."""
+
+    reason = "'keep' has lifecycle.prevent_destroy"
+
+    def setup(self, project: Project) -> None:
+        project.write("keep", protected=True)
+
+    def violate(self, project: Project) -> None:
+        project.remove("keep")
+
+
+class MaxActive(Rule):
+    """An active limit of 2 ("promo" and "steady") and a new manifest ("extra") to create."""
+
+    reason = "active limit: apply would need 3"
+
+    def setup(self, project: Project) -> None:
+        project.write("steady")
+
+    def violate(self, project: Project) -> None:
+        (project.root / "reconciler.yaml").write_text(
+            "environments:\n  default:\n    max_active: 2\n", encoding="utf-8"
+        )
+        project.write("extra")
+
+
+RULES: dict[str, Rule] = {
+    "fire guard": FireGuard(),
+    "fire guard on the old task itself": OldTaskInGuard(),
+    "mass delete": MassDelete(),
+    "prevent_destroy elsewhere": PreventDestroy(),
+    "active limit": MaxActive(),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_an_interrupted_replace_is_finished_while_a_rule_refuses_the_plan(
+    project: Project, rule: str
+) -> None:
+    """With an unrelated safety violation in the plan, apply still deletes the replaced task
+    (one DELETE, nothing else), exits 1 naming the rule, and leaves one "promo" task (the new
+    one) that the state points at with an empty journal."""
+    RULES[rule].setup(project)
+    old, new = interrupted_replace(project)
+    RULES[rule].violate(project)
+    project.mark()
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert "the plan is unsafe and was not applied" in result.output
+    assert RULES[rule].reason in result.output, result.output
+    assert project.write_summary() == [("DELETE", f"/v4/schedules/{old}")]
+    assert [t["schedule_id"] for t in project.remote()["promo"]] == [new]
+    assert project.state_ids()["promo"] == new
+    assert project.state()["pending"] == {}
+
+
+def test_plan_says_apply_finishes_the_journal_while_it_refuses(project: Project) -> None:
+    """`reconciler plan` (read-only) refuses the unsafe plan and says that apply still finishes
+    the interrupted replace."""
+    PreventDestroy().setup(project)
+    interrupted_replace(project)
+    PreventDestroy().violate(project)
+    project.mark()
+    result = project.run("plan")
+    assert result.exit_code == 1
+    assert "finishes it even while the safety rules below refuse" in result.output
+    assert project.writes() == []
+
+
+def test_an_unresolved_name_does_not_hold_up_a_resolved_replace(project: Project) -> None:
+    """Another journalled create that an incomplete read cannot resolve stops the plan, but the
+    replace whose new task was found is finished first (its old task deleted)."""
+    from reconciler.emulator import Faults
+
+    old, new = interrupted_replace(project)
+    data = project.state()
+    data["pending"]["ghost"] = {
+        "op": "create",
+        "name": "ghost",
+        "fingerprint": canonical.fingerprint(body("ghost")),
+        "started_at": datetime(2026, 12, 1, tzinfo=UTC).isoformat(),
+    }
+    project.state_path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    project.write("ghost")
+    # Unmanaged tasks appear and vanish between list pages: the read never adds up.
+    for i in range(60):
+        project.out_of_band_create(body(f"filler{i:02d}"))
+    project.emulator.faults = Faults(churn_per_page=3)
+    project.mark()
+    result = project.apply()
+    project.emulator.fresh_faults()
+    assert result.exit_code == 1, result.output
+    assert "cannot be resolved from an incomplete remote read" in result.output
+    assert [w for w in project.write_summary() if w[1].endswith(old)] == [
+        ("DELETE", f"/v4/schedules/{old}")
+    ]
+    assert [t["schedule_id"] for t in project.remote()["promo"]] == [new]
+    assert "ghost" in project.state()["pending"]

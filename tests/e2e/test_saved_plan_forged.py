@@ -1,0 +1,248 @@
+"""Hand-edited saved plans: the checksum of a plan file is not a signature (anyone who can edit
+the file can recompute it), so `apply PLAN_FILE` checks every write of the plan against the
+state file and the manifests before it sends any request.
+
+Each test makes an honest plan, forges it (an action added or retargeted, the checksum
+recomputed), and proves that apply refuses it with no write reaching the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler import canonical
+from reconciler.plan import Plan
+from tests.e2e.helpers import Project, body
+
+Forge = Callable[[dict[str, Any], dict[str, str]], None]
+
+
+def _setup(project: Project) -> dict[str, str]:
+    """Two managed schedules ("a", "b") and a foreign task ("intruder") nobody manages."""
+    project.write("a", alert="v1")
+    project.write("b", alert="v1")
+    assert project.apply().exit_code == 0
+    ids = dict(project.state_ids())
+    ids["intruder"] = project.out_of_band_create(body("intruder", alert="not ours"))
+    return ids
+
+
+def _forge(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Edit the plan file's JSON and recompute its checksum, as an attacker can."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    edit(data)
+    plan = Plan.model_validate(data)
+    path.write_text(
+        plan.model_copy(update={"checksum": plan.compute_checksum()}).to_json(), encoding="utf-8"
+    )
+    Plan.from_json(path.read_text(encoding="utf-8"))  # the forgery passes the checksum test
+
+
+def _delete(name: str, sid: str) -> dict[str, Any]:
+    return {"kind": "delete", "name": name, "schedule_id": sid, "old_body": {}}
+
+
+def _update(name: str, sid: str, alert: str = "v1") -> dict[str, Any]:
+    new = canonical.canonicalize(body(name, alert=alert))
+    return {
+        "kind": "update",
+        "name": name,
+        "schedule_id": sid,
+        "body": new,
+        "fingerprint": canonical.fingerprint(new),
+        "changes": [],
+        "cause": "manifest",
+    }
+
+
+def _create(name: str, alert: str = "v1") -> dict[str, Any]:
+    new = canonical.canonicalize(body(name, alert=alert))
+    return {"kind": "create", "name": name, "body": new, "fingerprint": canonical.fingerprint(new)}
+
+
+def _replace(name: str, old: str) -> dict[str, Any]:
+    new = canonical.canonicalize(body(name, alert="v1"))
+    return {
+        "kind": "replace",
+        "name": name,
+        "old_schedule_id": old,
+        "body": new,
+        "fingerprint": canonical.fingerprint(new),
+        "changes": [],
+        "cause": "manifest",
+        "reason": "zone_type changed",
+    }
+
+
+def _add(action: Callable[[dict[str, str]], dict[str, Any]]) -> Forge:
+    def edit(data: dict[str, Any], ids: dict[str, str]) -> None:
+        data["actions"] = [a for a in data["actions"] if a["kind"] != "unmanaged"]
+        data["actions"].append(action(ids))
+
+    return edit
+
+
+FORGERIES: dict[str, Forge] = {
+    "delete of the foreign task under its own name": _add(
+        lambda ids: _delete("intruder", ids["intruder"])
+    ),
+    "delete of the foreign task under a managed name": _add(
+        lambda ids: _delete("a", ids["intruder"])
+    ),
+    "update of the foreign task under its own name": _add(
+        lambda ids: _update("intruder", ids["intruder"])
+    ),
+    "update of the foreign task under a managed name": _add(
+        lambda ids: _update("a", ids["intruder"])
+    ),
+    "update of a managed task with a body that is not its manifest": _add(
+        lambda ids: _update("a", ids["a"], alert="forged")
+    ),
+    "update of one managed task under another's name": _add(lambda ids: _update("a", ids["b"])),
+    "replace whose old task is the foreign one": _add(lambda ids: _replace("a", ids["intruder"])),
+    "create of a name the state already manages": _add(lambda ids: _create("a")),
+    "create of the foreign task's name": _add(lambda ids: _create("intruder")),
+}
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
+def test_a_forged_write_is_refused_before_any_request(project: Project, forgery: str) -> None:
+    """A saved plan edited to write a task the state does not own (or to write a body that is
+    not the manifest's, or to create a name that exists) is refused with exit 1 and a message
+    naming the action; no POST, PUT or DELETE reaches the server, the foreign task lives on."""
+    ids = _setup(project)
+    if "foreign task's name" in forgery:
+        project.write("intruder", alert="v1")  # a manifest of that name (a conflict)
+    out = project.root / "plan.json"
+    made = project.run("plan", "--out", str(out))
+    assert made.exit_code == 0, made.output
+    _forge(out, lambda data: FORGERIES[forgery](data, ids))
+    for refresh in ((), ("--full-refresh",)):
+        project.mark()
+        result = project.run("apply", *refresh, str(out))
+        assert result.exit_code == 1, result.output
+        assert "the saved plan does not match the state file" in result.output, result.output
+        assert "Traceback" not in result.output
+        assert project.writes() == []
+    assert ids["intruder"] in {t["schedule_id"] for t in project.emulator.schedules()}
+
+
+def test_two_creates_of_one_name_in_a_saved_plan_are_refused(project: Project) -> None:
+    """A plan file holding the same create twice would make two tasks of one schedule: it is
+    refused before any POST."""
+    project.write("a")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+
+    def twice(data: dict[str, Any]) -> None:
+        data["actions"] = data["actions"] * 2
+
+    _forge(out, twice)
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert "more than one write" in result.output, result.output
+    assert project.writes() == []
+
+
+@pytest.mark.parametrize("flag", [False, True], ids=["flag-cleared", "flag-kept"])
+def test_a_forged_delete_of_a_protected_task_is_refused(project: Project, flag: bool) -> None:
+    """The plan's own `protected` flags and verdicts are not trusted: a delete added to the
+    plan of a task the state remembers as prevent_destroy is refused, whether the forger
+    cleared the action's flag (it is not the state's) or kept it (the rule is applied afresh)."""
+    project.write("a", protected=True)
+    project.write("b")
+    assert project.apply().exit_code == 0
+    ids = project.state_ids()
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+    _forge(out, lambda data: data["actions"].append({**_delete("a", ids["a"]), "protected": flag}))
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert "prevent_destroy" in result.output
+    assert project.writes() == []
+    assert ids["a"] in {t["schedule_id"] for t in project.emulator.schedules()}
+
+
+def test_a_saved_plan_whose_violations_were_erased_is_refused(project: Project) -> None:
+    """An honest plan refused by a safety rule (a protected schedule's manifest removed) is
+    written with its violation; erasing the violation from the file does not make it
+    applicable: the rules are applied to the plan's actions again before any write."""
+    project.write("a", protected=True)
+    project.write("b")
+    assert project.apply().exit_code == 0
+    project.remove("a")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 1  # unsafe, but written
+    _forge(out, lambda data: data.update(violations=[]))
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert "prevent_destroy" in result.output
+    assert project.writes() == []
+
+
+def test_a_forged_rename_is_refused(project: Project) -> None:
+    """A rename the manifests do not declare (lifecycle.previous_names) would move one managed
+    task's entry under another name and let the plan overwrite that task: refused, no write."""
+    ids = _setup(project)
+    project.write("c", alert="v1")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+
+    def steal(data: dict[str, Any]) -> None:
+        data["renames"] = {"c": "a"}
+        data["actions"] = [_update("c", ids["a"])]
+
+    _forge(out, steal)
+    for refresh in ((), ("--full-refresh",)):
+        project.mark()
+        result = project.run("apply", *refresh, str(out))
+        assert result.exit_code == 1, result.output
+        assert "not a rename the manifests declare" in result.output, result.output
+        assert project.writes() == []
+
+
+def test_an_honest_saved_rename_still_applies(project: Project) -> None:
+    """A declared rename saved with `plan --out` passes the checks: one PUT of the same id."""
+    project.write("Old_name")
+    assert project.apply().exit_code == 0
+    sid = project.state_ids()["Old_name"]
+    project.remove("Old_name")
+    data = body("New_name")
+    data["lifecycle"] = {"previous_names": ["Old_name"]}
+    project.write_body(data)
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 0, result.output
+    assert project.write_summary() == [("PUT", f"/v4/schedules/{sid}")]
+    assert project.state_ids() == {"New_name": sid}
+
+
+def test_an_honest_saved_plan_still_applies(project: Project) -> None:
+    """The checks pass every plan `reconciler plan --out` writes: update, delete and create in
+    one saved plan are carried out."""
+    ids = _setup(project)
+    project.write("a", alert="v2")
+    project.remove("b")
+    project.write("c")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(project.write_summary()) == sorted(
+        [
+            ("PUT", f"/v4/schedules/{ids['a']}"),
+            ("DELETE", f"/v4/schedules/{ids['b']}"),
+            ("POST", "/v4/schedules"),
+        ]
+    )

@@ -1,0 +1,97 @@
+"""Names a server may store in another spelling ("promo " as "promo") are one name to the
+planner and to the journal: never a second task because a server stripped a space."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler import canonical
+from reconciler.apply import heal_journal
+from reconciler.errors import PlanError
+from reconciler.plan import ConflictAction, CreateAction, Desired
+from reconciler.state import PendingEntry
+from tests.plan.builders import NOW, body, entry, inventory, plan, remote, state
+
+
+def _desired(name: str) -> Desired:
+    return Desired(name, body(name), False, "schedules/promo.yaml:1")
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("promo ", "promo"),
+        (" promo", "promo"),
+        ("spring  sale", "spring sale"),
+        ("\u2f00x", "\u4e00x"),  # a compatibility ideograph (KANGXI RADICAL ONE) and its form
+        ("promo", "promo"),
+        ("Promo", "Promo"),  # case is kept: servers keep it
+    ],
+)
+def test_name_key_is_the_form_a_server_may_store(name: str, key: str) -> None:
+    """The key strips surrounding whitespace, folds inner runs and applies NFKC, nothing more."""
+    assert canonical.name_key(name) == key
+
+
+def test_a_journalled_create_is_adopted_when_the_server_stripped_its_name() -> None:
+    """The POST of "promo " was answered by nothing; the server holds "promo" with the same
+    body otherwise. Healing adopts it instead of concluding the POST never took effect (which
+    made the next run create a second task)."""
+    sent = body("promo ")
+    stored = {**sent, "name": "promo"}
+    pending = PendingEntry(
+        op="create", name="promo ", fingerprint=canonical.fingerprint(sent), started_at=NOW
+    )
+    healing = heal_journal(state(pending={"promo ": pending}), inventory(remote("x1", stored)), NOW)
+    assert healing.unresolved == []
+    assert healing.state.pending == {}
+    assert healing.state.entries["promo "].schedule_id == "x1"
+    assert any("stored the name of x1 as 'promo'" in n for n in healing.notes)
+
+
+def test_a_same_key_task_with_another_body_is_not_adopted() -> None:
+    """Only the body decides ownership beside the name: a "promo" with other content is not the
+    journalled create (it becomes a conflict in the plan, not a second task)."""
+    sent = body("promo ")
+    other = body("promo", alert="someone else's")
+    pending = PendingEntry(
+        op="create", name="promo ", fingerprint=canonical.fingerprint(sent), started_at=NOW
+    )
+    inv = inventory(remote("x1", other))
+    healing = heal_journal(state(pending={"promo ": pending}), inv, NOW)
+    assert "promo " not in healing.state.entries
+    p = plan([_desired("promo ")], inv, healing.state)
+    assert [type(a) for a in p.actions] == [ConflictAction]
+
+
+def test_a_manifest_whose_name_a_server_would_strip_conflicts_with_the_stripped_task() -> None:
+    """An unmanaged remote "promo" and a manifest "promo ": a create would be a second "promo"
+    on a normalising server, so the plan shows a conflict and a warning about the name."""
+    p = plan([_desired("promo ")], inventory(remote("x1", body("promo"))))
+    assert [a.kind for a in p.actions] == ["conflict"]
+    assert any("may store this name as 'promo'" in w for w in p.warnings)
+
+
+def test_a_managed_task_whose_name_the_server_stripped_is_in_sync() -> None:
+    """State "promo " -> x1, the server shows x1 as "promo": in sync, not an update that would
+    send the same name back on every run."""
+    sent = body("promo ")
+    p = plan(
+        [_desired("promo ")],
+        inventory(remote("x1", {**sent, "name": "promo"})),
+        state({"promo ": entry("x1", sent)}),
+    )
+    assert p.actions == []
+
+
+def test_two_manifests_that_differ_only_in_whitespace_are_refused() -> None:
+    """"a b" and "a  b" are one name to a normalising server: refused like a duplicate name."""
+    with pytest.raises(PlanError, match="differ only in whitespace"):
+        plan([_desired("a b"), _desired("a  b")])
+
+
+def test_plain_names_plan_as_before() -> None:
+    """Names without anything to normalise: a create, no warning."""
+    p = plan([_desired("promo")])
+    assert [type(a) for a in p.actions] == [CreateAction]
+    assert p.warnings == []
