@@ -33,7 +33,7 @@ from reconciler.inventory import (
     read_inventory,
     read_list,
 )
-from reconciler.manifests import load_manifests
+from reconciler.manifests import find_manifest_files, load_manifests
 from reconciler.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
 from reconciler.safety import fire_guard_violations
 from reconciler.session import Target, load_environment, now_of, resolve_target
@@ -96,6 +96,25 @@ def load_desired(ws: Workspace, *, strict: bool = False) -> tuple[list[Desired],
         for m in result.manifests
     ]
     return desired, list(result.warnings)
+
+
+def manifest_stamp(ws: Workspace) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime) of every manifest file: cheap evidence that the set did not move.
+
+    A command that reads the manifests before taking the state lock compares stamps once it
+    holds the lock: another command (``export --adopt``) may have written manifests and the
+    state meanwhile, and the state must never be planned against an older manifest set.
+    """
+    files, _ = find_manifest_files([ws.env.manifests])
+    out: list[tuple[str, int, int]] = []
+    for path, display in files:
+        try:
+            info = path.stat()
+        except OSError:
+            out.append((display, -1, -1))
+        else:
+            out.append((display, info.st_size, info.st_mtime_ns))
+    return tuple(out)
 
 
 def load_state(ws: Workspace) -> State:

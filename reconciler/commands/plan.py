@@ -246,6 +246,7 @@ def apply(
     ws = engine.open_workspace(global_options(ctx))
     strict = safety.pop("strict")
     saved = _read_plan(plan_file) if plan_file else None
+    stamp = engine.manifest_stamp(ws)
     desired, warnings = engine.load_desired(ws, strict=strict)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if saved is None and not auto_approve and not interactive:
@@ -258,7 +259,13 @@ def apply(
     options = saved.options if saved is not None else engine.plan_options(ws, **safety)
 
     async def run() -> applying.ApplyReport | None:
+        nonlocal desired
         with ws.store.lock(lock_timeout, "reconciler apply"):
+            if engine.manifest_stamp(ws) != stamp:
+                # Written while we waited for the lock (export --adopt holds it while it writes
+                # manifests and the state): plan the state against the manifests as they are.
+                desired, more = engine.load_desired(ws, strict=strict)
+                _warn([str(w) for w in more if w not in warnings])
             state = engine.load_state(ws)
             if saved is not None:
                 saved.check_state(state)  # before any request
