@@ -47,17 +47,19 @@ def violations(
     deletes = [a for a in actions if isinstance(a, DeleteAction)]
 
     if not inventory.complete:
+        # A create too: a task of the same name the read missed would make it a second one.
         blocked = [
             a
             for a in actions
-            if a.kind in ("delete", "recreate", "expired")
+            if a.kind in ("create", "replace", "delete", "recreate", "expired")
             or (isinstance(a, SkipAction) and a.forget)
         ]
         if blocked:
             problems = "; ".join(inventory.problems) or "the list did not add up"
             out.append(
-                f"incomplete inventory ({problems}): deleting, recreating or forgetting "
-                f"{_names(blocked)} is not allowed on a partial read. Re-run when the API "
+                f"incomplete inventory ({problems}): creating, replacing, deleting or "
+                f"forgetting {_names(blocked)} is not allowed on a partial read (a task the "
+                "read missed could be deleted by mistake or duplicated). Re-run when the API "
                 "answers completely."
             )
 

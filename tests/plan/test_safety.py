@@ -226,12 +226,17 @@ def test_incomplete_inventory_allows_no_recreate() -> None:
     assert p.violations[0].startswith("incomplete inventory (the list did not add up)")
 
 
-def test_incomplete_inventory_still_allows_creates_and_updates() -> None:
-    """Only deletes, recreates and forgetting are dangerous on a partial read."""
+def test_incomplete_inventory_allows_updates_but_not_creates() -> None:
+    """An update targets a task the read saw; a create on a partial read could duplicate a
+    same-name task the read missed, so it is refused like a delete."""
     _, r, e = managed("a", "id-a")
+    p = plan([desired("a", alert="x")], inventory(r, complete=False), state({"a": e}))
+    assert [a.kind for a in p.actions] == ["update"]
+    assert p.violations == []
     p = plan([desired("a", alert="x"), desired("b")], inventory(r, complete=False), state({"a": e}))
     assert [a.kind for a in p.actions] == ["update", "create"]
-    assert p.violations == []
+    assert len(p.violations) == 1
+    assert "creating, replacing, deleting or forgetting 'b'" in p.violations[0]
 
 
 def test_all_violations_are_reported_together() -> None:
