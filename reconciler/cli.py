@@ -182,7 +182,14 @@ def _parse_now(
     help="Use the embedded emulator even under CI=true (the default without credentials).",
 )
 @option("--timezone", default=None, help="IANA time zone for zone_type 1 times (default UTC).")
-@option("--now", default=None, callback=_parse_now, hidden=True, help="Pretend it is this time.")
+@option(
+    "--now",
+    default=None,
+    callback=_parse_now,
+    help="Decide as if it were this time (ISO 8601 with offset), for tests and rehearsals. "
+    "Without it the time is the server's (the Date of its first answer); a skew of more than "
+    "a minute from this machine's clock is reported.",
+)
 @option("--debug", is_flag=True, default=False, help="Log HTTP traffic (never credentials).")
 @click.pass_context
 def cli(ctx: click.Context, /, **kwargs: Any) -> None:

@@ -120,6 +120,7 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
                             hint="import a task under its own name (rename the manifest first)",
                         )
                     bodies[name] = body
+            ws.server_clock.follow(client)
             for name, body in bodies.items():
                 sid = wanted[name]
                 state = st.record_create(
