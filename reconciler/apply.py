@@ -352,7 +352,8 @@ class Executor:
         """State-only actions: no API call."""
         for a in actions:
             if isinstance(a, ExpiredAction) or (isinstance(a, SkipAction) and a.forget):
-                self.writer.change(st.forget, a.name)
+                # Its id is kept: `history NAME` must still answer "did it go out?".
+                self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
                 self.report.done.append(f"forgot {a.name!r} ({a.kind})")
             elif isinstance(a, RefreshAction):
                 self.writer.change(

@@ -280,18 +280,37 @@ def history(ctx: click.Context, /, name: str | None, schedule_id: str | None, fm
             hint="NAME is looked up in the state file; --id takes the id as it is",
         )
     ws = engine.open_workspace(global_options(ctx))
+    forgotten_note = None
     if schedule_id is None:
         assert name is not None
         state = engine.load_state(ws)
         entry = state.entries.get(name)
-        if entry is None:
+        gone = state.forgotten.get(name)
+        if entry is not None:
+            schedule_id = entry.schedule_id
+        elif gone:
+            # A one-shot that fired is forgotten by the next apply; "did it go out?" is asked
+            # exactly then, so the state keeps its id.
+            last = gone[-1]
+            schedule_id = last.schedule_id
+            earlier = ", ".join(f.schedule_id for f in gone[:-1])
+            also = f"; earlier tasks of that name: {earlier} (see them with --id)"
+            forgotten_note = (
+                f"{name!r} is no longer managed: its task {schedule_id} was forgotten from the "
+                f"state on {last.forgotten_at.astimezone(ws.env.tz):%Y-%m-%d %H:%M %Z} "
+                f"({last.reason})"
+                + (also if earlier else "")
+            )
+        else:
+            names = [*state.entries, *state.forgotten]
             raise UsageError(
                 f"no schedule named {name!r} in the state file {ws.store.path}",
-                hint=f"{_close(name, list(state.entries))}apply the manifest first "
+                hint=f"{_close(name, names)}apply the manifest first "
                 "(`reconciler apply`), or give the schedule id with --id SCHEDULE_ID",
             )
-        schedule_id = entry.schedule_id
     ws.say_where()
+    if forgotten_note:
+        _note(forgotten_note)
     title = f"{name!r} (schedule {schedule_id})" if name else f"schedule {schedule_id}"
 
     async def run() -> list[MsgRecord]:
