@@ -67,6 +67,17 @@ def _command_line(ctx: click.Context) -> str:
     return f"reconciler {ctx.command_path.split(' ', 1)[-1]}"
 
 
+def _manifest_names(env: Environment) -> tuple[set[str], int]:
+    """The names the environment's valid manifests carry, and the number of errors (which may
+    hide others); no API call."""
+    from datetime import UTC, datetime
+
+    from reconciler.manifests import load_manifests
+
+    loaded = load_manifests([env.manifests], now=datetime.now(UTC), tz=env.tz)
+    return {m.name for m in loaded.manifests}, len(loaded.errors)
+
+
 def _entry_json(name: str, entry: StateEntry) -> dict[str, Any]:
     return {"name": name, **entry.model_dump(mode="json")}
 
@@ -264,15 +275,40 @@ def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
     The remote task keeps its id (no delete and re-create); the next `plan` shows an update of
     its `name` field if the manifest now says NEW.
     """
-    store = _store(ctx)
+    from reconciler.errors import UsageError
+    from reconciler.models import name_error
+
+    problem = name_error(new)
+    if problem is not None:
+        raise UsageError(
+            f"cannot rename {old!r} to {new!r}: the new name {problem}",
+            hint="use the name the renamed manifest carries in its `name:` field",
+        )
+    env = _environment(ctx)
+    store = StateStore(env.state)
     with store.lock(lock_timeout, _command_line(ctx)):
         current = store.load()
         entry = get_entry(current, old, path=store.path)
         saved = store.save(rename(current, old, new))
     click.echo(f"moved {old!r} -> {new!r} (schedule_id {entry.schedule_id}) in {store.path}")
-    click.echo(
-        f"  the remote task is unchanged and still named {old!r}; `reconciler plan` shows the "
-        "rename as an update once the manifest is renamed"
-    )
+    carried, errors = _manifest_names(env)
+    if new in carried:
+        click.echo(
+            f"  the remote task is unchanged and still named {old!r}; `reconciler plan` shows "
+            f"the rename as an update of its name to {new!r}"
+        )
+    else:
+        # Not refused: the manifest may be renamed right after. Until it is, the next plan
+        # deletes the task (no manifest has its name) and creates OLD again if it still has one.
+        hidden = f" ({errors} manifest error(s): `reconciler validate` lists them)" * bool(errors)
+        consequence = f"deletes task {entry.schedule_id}"
+        if old in carried:
+            consequence += f" and creates {old!r} again"
+        click.echo(
+            f"warning: no valid manifest in {env.manifests} is named {new!r}{hidden}; until one "
+            f"is, `reconciler plan` {consequence}. Rename the manifest's `name:` to {new!r}, or "
+            f"undo with `reconciler state mv {shlex.quote(new)} {shlex.quote(old)}`",
+            err=True,
+        )
     click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
     return 0
