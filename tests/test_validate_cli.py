@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,17 @@ def test_committed_schema_matches_the_models() -> None:
     """
     result = CliRunner().invoke(cli, ["schema"])
     assert (EXAMPLES / "schedule.schema.json").read_text(encoding="utf-8") == result.stdout
+
+
+def test_a_duplicated_name_is_not_counted_as_a_valid_schedule(tmp_path: Path) -> None:
+    """Two manifests sharing a name and one unique one: the summary counts one valid schedule
+    (text and json), not three."""
+    text = (EXAMPLES / "weekly.yaml").read_text(encoding="utf-8")
+    for copy in ("a.yaml", "b.yaml"):
+        (tmp_path / copy).write_text(text, encoding="utf-8")
+    shutil.copyfile(EXAMPLES / "single.yaml", tmp_path / "c.yaml")
+    result = run("validate", tmp_path.as_posix())
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "1 schedule(s) in 3 file(s): 2 error(s), 0 warning(s)"
+    report = json.loads(run("validate", "--format", "json", tmp_path.as_posix()).stdout)
+    assert report["manifests"] == 1

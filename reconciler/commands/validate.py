@@ -60,7 +60,8 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], output_format: str, st
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
     valid = errors == 0
-    count = len(result.manifests)
+    # Valid schedules only: a manifest whose name another one uses is not one.
+    count = sum(1 for m in result.manifests if m.name not in result.duplicates)
     if output_format == "json":
         click.echo(
             json.dumps(
