@@ -8,6 +8,7 @@ subcommand receives.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,6 +95,41 @@ class WholeMinutes(click.ParamType[int, Any]):
                 ctx,
             )
         return int(number)
+SHARED_FORMAT_VAR = f"{ENV_PREFIX}_FORMAT"
+
+
+class FormatOption(EnvOption):
+    """``--format`` of one command: ``RECONCILER_<COMMAND>_FORMAT``, else the shared
+    ``RECONCILER_FORMAT`` when its value is one of this command's formats (ignored otherwise).
+
+    One CI job sets ``RECONCILER_FORMAT=github`` for validate's annotations and runs plan and
+    drift too: those have no ``github`` and must not fail on it.
+    """
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        own = super().resolve_envvar_value(ctx)
+        if own is not None:
+            return own
+        shared = os.environ.get(SHARED_FORMAT_VAR)
+        if shared and isinstance(self.type, click.Choice) and shared in self.type.choices:
+            return shared
+        return None
+
+
+def format_option(command: str, choices: list[str], help: str) -> Callable[[F], F]:
+    """``--format`` for ``command`` (its variable: ``RECONCILER_<COMMAND>_FORMAT``)."""
+    var = f"{ENV_PREFIX}_{command.replace('-', '_').replace(' ', '_').upper()}_FORMAT"
+    return click.option(
+        "--format",
+        "fmt",
+        cls=FormatOption,
+        envvar=var,
+        show_envvar=True,
+        type=click.Choice(choices),
+        default="text",
+        show_default=True,
+        help=f"{help} Also {SHARED_FORMAT_VAR}, where its value is one of these.",
+    )
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from reconciler.commands import WholeMinutes, global_options, option, run_async
+from reconciler.commands import WholeMinutes, format_option, global_options, option, run_async
 from reconciler.commands.state import lock_timeout_option
 
-FORMATS = click.Choice(["text", "json", "markdown"])
+FORMATS = ["text", "json", "markdown"]
 
 
 def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -152,7 +152,9 @@ def _unresolved_conflicts(plan: Any) -> list[str]:
 
 @click.command()
 @option("--out", "out", type=click.Path(dir_okay=False), default=None, help="Save the plan file.")
-@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option(
+    "plan", FORMATS, "text for people, json for machines, markdown for a pull-request comment."
+)
 @option(
     "--detailed-exitcode",
     is_flag=True,
@@ -384,7 +386,9 @@ def apply(
 
 
 @click.command()
-@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option(
+    "drift", FORMATS, "text for people, json for machines, markdown for an issue or comment."
+)
 @option(
     "--report",
     "report_path",

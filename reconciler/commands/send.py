@@ -18,9 +18,9 @@ from typing import Any, Literal, cast
 
 import click
 
-from reconciler.commands import global_options, option
+from reconciler.commands import format_option, global_options, option
 
-FORMATS = click.Choice(["text", "json"])
+FORMATS = ["text", "json"]
 FORMAT_VERSION = 1
 
 
@@ -201,7 +201,7 @@ def _render_report(plan: Any, report: Any, fmt: str) -> str:
     default=None,
     help="Which part to send when the push has both a notification and a message.",
 )
-@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option("test-send", FORMATS, "text for people, json for machines.")
 @option("--dry-run", is_flag=True, default=False, help="Print the batch requests; send nothing.")
 @click.pass_context
 def test_send(
@@ -262,7 +262,7 @@ def test_send(
 @click.command()
 @click.argument("name", required=False)
 @option("--id", "schedule_id", default=None, metavar="SCHEDULE_ID", help="A schedule id instead.")
-@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option("history", FORMATS, "text for people, json for machines.")
 @click.pass_context
 def history(ctx: click.Context, /, name: str | None, schedule_id: str | None, fmt: str) -> int:
     """List the executions of schedule NAME (from the state file) or --id SCHEDULE_ID.

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from reconciler.commands import F, FiniteFloatRange, global_options, option
+from reconciler.commands import F, FiniteFloatRange, format_option, global_options, option
 from reconciler.environments import Environment, environment_for
 from reconciler.errors import StateError
 from reconciler.state import (
@@ -88,14 +88,7 @@ def state() -> None:
 
 
 @state.command("list")
-@option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option("state list", ["text", "json"], "text for people, json for machines.")
 @click.pass_context
 def list_(ctx: click.Context, fmt: str) -> int:
     """List the managed schedules: name, schedule_id, protection, last update."""
