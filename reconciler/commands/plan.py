@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,23 @@ def _render(plan: Any, fmt: str, env: str) -> str:
 def _warn(lines: list[str]) -> None:
     for line in lines:
         click.echo(f"warning: {line}", err=True)
+
+
+def _confirm(question: str) -> bool:
+    """``click.confirm`` inside the event loop, where one Ctrl-C must abort at once.
+
+    ``asyncio.run`` answers the first SIGINT by cancelling its task, which cannot happen while
+    the loop is blocked reading the terminal: the read is simply resumed and the first Ctrl-C
+    was lost. For the prompt, SIGINT raises KeyboardInterrupt again (click turns it into Abort);
+    nothing has been written yet.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return click.confirm(question, default=False)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return click.confirm(question, default=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _same(state: Any) -> Any:
@@ -317,9 +336,7 @@ def apply(
                     return None
                 if saved is None:
                     click.echo(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
-                    if not auto_approve and not click.confirm(
-                        "Apply these changes?", default=False
-                    ):
+                    if not auto_approve and not _confirm("Apply these changes?"):
                         raise click.Abort
                 report = await applying.run_plan(
                     plan, client, writer, now=ws.clock, progress=_progress()
