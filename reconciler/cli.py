@@ -21,7 +21,13 @@ from typing import Any
 import click
 
 from reconciler import __version__
-from reconciler.commands import FiniteFloatRange, GlobalOptions, option
+from reconciler.commands import (
+    FiniteFloatRange,
+    GlobalOptions,
+    option,
+    remember_choice,
+    suggest,
+)
 from reconciler.errors import ReconcilerError
 
 # Errors of a write to stdout or stderr that reach ``main``: every other write (state, plan
@@ -195,6 +201,7 @@ def _parse_now(
 def cli(ctx: click.Context, /, **kwargs: Any) -> None:
     """Schedule-as-code for EngageLab Push: validate, plan and apply scheduled pushes."""
     ctx.obj = GlobalOptions(**kwargs)
+    remember_choice(_choosing_words(ctx.obj))
     if kwargs["debug"]:
         logging.basicConfig(
             level=logging.DEBUG, stream=sys.stderr, format="debug: %(name)s: %(message)s"
@@ -203,6 +210,22 @@ def cli(ctx: click.Context, /, **kwargs: Any) -> None:
         # Authorization header it received would put the credentials there. The traffic is
         # still shown: httpx logs method, URL and status, the client its timings and retries.
         logging.getLogger("httpcore").setLevel(logging.INFO)
+
+
+def _choosing_words(options: GlobalOptions) -> list[str]:
+    """The options that chose the app and environment, as they would be typed again."""
+    words: list[str] = []
+    if options.config_path != GlobalOptions().config_path:
+        words += ["--config", options.config_path]
+    if options.env:
+        words += ["--env", options.env]
+    if options.endpoint:
+        words += ["--endpoint", options.endpoint]
+    if options.data_center:
+        words += ["--data-center", options.data_center]
+    if options.emulator:
+        words.append("--emulator")
+    return words
 
 
 def format_error(exc: ReconcilerError) -> str:
@@ -216,7 +239,7 @@ def format_error(exc: ReconcilerError) -> str:
     text = f"error: {exc.message}"
     if exc.hint:
         text += f"\nhint: {exc.hint}"
-    return redact(text)
+    return redact(suggest(text))
 
 
 def _output_failed(exc: OSError) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Coroutine
+import re
+import shlex
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -96,6 +98,30 @@ class WholeMinutes(click.ParamType[int, Any]):
             )
         return int(number)
 SHARED_FORMAT_VAR = f"{ENV_PREFIX}_FORMAT"
+
+_SUGGESTED = re.compile(r"(?<!locked by )`reconciler ")
+# The top-level options that chose the app and environment of this command, as typed words.
+_chosen: list[str] = []
+
+
+def remember_choice(words: Sequence[str]) -> None:
+    """Set the options every suggested command repeats (called by the top-level command)."""
+    _chosen[:] = [shlex.quote(w) for w in words]
+
+
+def command(rest: str) -> str:
+    """``reconciler <options that chose the environment> rest``: a command to paste."""
+    return " ".join(["reconciler", *_chosen, rest])
+
+
+def suggest(text: str) -> str:
+    """``text`` with every suggested command in backticks repeating the options that chose the
+    environment: a hint pasted without ``--env prod`` would act on another app."""
+    if not _chosen:
+        return text
+    # Not the holder of the state lock ("locked by `reconciler apply` (pid ...)"): that names a
+    # running command, not one to type.
+    return _SUGGESTED.sub(f"`{command('')}", text)
 
 
 class FormatOption(EnvOption):

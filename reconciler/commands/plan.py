@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -12,7 +13,14 @@ from typing import Any
 
 import click
 
-from reconciler.commands import WholeMinutes, format_option, global_options, option, run_async
+from reconciler.commands import (
+    WholeMinutes,
+    format_option,
+    global_options,
+    option,
+    run_async,
+    suggest,
+)
 from reconciler.commands.state import lock_timeout_option
 
 FORMATS = ["text", "json", "markdown"]
@@ -76,13 +84,13 @@ def _render(plan: Any, fmt: str, env: str) -> str:
     if fmt == "json":
         return render.render_json(plan)
     if fmt == "markdown":
-        return render.render_markdown(plan, f"Plan for `{env}`", env=env)
-    return render.render_text(plan, render.use_color(sys.stdout, os.environ))
+        return suggest(render.render_markdown(plan, f"Plan for `{env}`", env=env))
+    return suggest(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
 
 
 def _warn(lines: list[str]) -> None:
     for line in lines:
-        click.echo(f"warning: {line}", err=True)
+        click.echo(suggest(f"warning: {line}"), err=True)
 
 
 def _confirm(question: str) -> bool:
@@ -213,7 +221,8 @@ def plan(
     click.echo(_render(obs.plan, fmt, ws.env.name), nl=False)
     if out:
         _write(out, obs.plan.to_json(), "plan")
-        click.echo(f"Plan saved to {out}; apply it with `reconciler apply {out}`.", err=True)
+        saved = f"Plan saved to {out}; apply it with `reconciler apply {shlex.quote(out)}`."
+        click.echo(suggest(saved), err=True)
     if obs.healing.changed and not obs.plan.has_changes:
         click.echo(
             "The journal of an interrupted apply has work left (see the warnings above); "
@@ -335,7 +344,9 @@ def apply(
                         raise ApplyError(failures)
                     return None
                 if saved is None:
-                    click.echo(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
+                    click.echo(
+                        suggest(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
+                    )
                     if not auto_approve and not _confirm("Apply these changes?"):
                         raise click.Abort
                 report = await applying.run_plan(
@@ -441,9 +452,9 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
     if fmt == "json":
         text = render.render_drift_json(plan)
     elif fmt == "markdown":
-        text = render.render_drift_markdown(plan, title, env=ws.env.name)
+        text = suggest(render.render_drift_markdown(plan, title, env=ws.env.name))
     else:
-        text = render.render_drift_text(plan, render.use_color(sys.stdout, os.environ))
+        text = suggest(render.render_drift_text(plan, render.use_color(sys.stdout, os.environ)))
     click.echo(text, nl=False)
     if report_path:
         report = (

@@ -15,7 +15,15 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from reconciler.commands import F, FiniteFloatRange, format_option, global_options, option
+from reconciler.commands import (
+    F,
+    FiniteFloatRange,
+    command,
+    format_option,
+    global_options,
+    option,
+    suggest,
+)
 from reconciler.environments import Environment, environment_for
 from reconciler.errors import StateError
 from reconciler.state import (
@@ -241,7 +249,8 @@ def rm(
             note += "; its prevent_destroy protection is forgotten with it"
         click.echo(note)
         click.echo(
-            f"  to manage it again: reconciler import {shlex.quote(f'{name}={entry.schedule_id}')}"
+            "  to manage it again: "
+            + command("import " + shlex.quote(f"{name}={entry.schedule_id}"))
         )
     click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
     _warn_inconsistent(invariant_problems(updated))
@@ -287,8 +296,10 @@ def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
     carried, errors = _manifest_names(env)
     if new in carried:
         click.echo(
-            f"  the remote task is unchanged and still named {old!r}; `reconciler plan` shows "
-            f"the rename as an update of its name to {new!r}"
+            suggest(
+                f"  the remote task is unchanged and still named {old!r}; `reconciler plan` "
+                f"shows the rename as an update of its name to {new!r}"
+            )
         )
     else:
         # Not refused: the manifest may be renamed right after. Until it is, the next plan
@@ -298,9 +309,11 @@ def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
         if old in carried:
             consequence += f" and creates {old!r} again"
         click.echo(
-            f"warning: no valid manifest in {env.manifests} is named {new!r}{hidden}; until one "
-            f"is, `reconciler plan` {consequence}. Rename the manifest's `name:` to {new!r}, or "
-            f"undo with `reconciler state mv {shlex.quote(new)} {shlex.quote(old)}`",
+            suggest(
+                f"warning: no valid manifest in {env.manifests} is named {new!r}{hidden}; until "
+                f"one is, `reconciler plan` {consequence}. Rename the manifest's `name:` to "
+                f"{new!r}, or undo with `reconciler state mv {shlex.quote(new)} {shlex.quote(old)}`"
+            ),
             err=True,
         )
     click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
