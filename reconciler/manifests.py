@@ -86,7 +86,7 @@ class ManifestSet:
     def raise_for_errors(self, strict: bool = False) -> None:
         """Raise ``ManifestError`` listing every problem if any error (or, strict, warning)."""
         if self.failing(strict=strict):
-            raise ManifestError(self.problems)
+            raise ManifestError([p.strictly() for p in self.problems] if strict else self.problems)
 
     def by_name(self) -> dict[str, Manifest]:
         return {m.name: m for m in self.manifests}

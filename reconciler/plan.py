@@ -202,12 +202,13 @@ class Plan(BaseModel):
             out[a.kind] += 1
         return out
 
-    def check_safe(self) -> None:
-        """Raise UnsafePlanError listing every violated safety rule."""
+    def check_safe(self, *, shown: bool = False) -> None:
+        """Raise UnsafePlanError for the violated safety rules (``shown``: already printed)."""
         if self.violations:
+            # Not every rule has an override (prevent_destroy, an incomplete read, the active
+            # limit): each line says what resolves it.
             raise UnsafePlanError(
-                self.violations,
-                hint="fix the causes above, or re-run with the override each line names",
+                self.violations, hint="each line says how to resolve it", shown=shown
             )
 
     def drift_items(self) -> list[DriftItem]:

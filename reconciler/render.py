@@ -187,12 +187,27 @@ def summary_line(plan: Plan) -> str:
     )
 
 
+_ENTRY_KINDS = frozenset({"update", "replace", "delete", "recreate", "expired", "refresh"})
+
+
+def in_sync_count(plan: Plan) -> int:
+    """Managed schedules the plan leaves alone: state entries without an action line."""
+    touched = {
+        a.name
+        for a in plan.actions
+        if a.kind in _ENTRY_KINDS
+        or (isinstance(a, SkipAction) and a.schedule_id is not None)
+        or (isinstance(a, ConflictAction) and a.stale_schedule_id is not None)
+    }
+    return max(0, plan.managed - len(touched))
+
+
 def _extra_counts(plan: Plan) -> str | None:
     c = plan.counts()
     parts = [
         (c["expired"], "expired (forgotten from state)"),
-        (c["refresh"], "state refresh"),
-        (c["conflict"], "conflict"),
+        (c["refresh"], "state refresh(es)"),
+        (c["conflict"], "conflict(s)"),
         (c["unmanaged"], "unmanaged"),
         (c["skip"], "skipped"),
     ]
@@ -219,7 +234,10 @@ def render_text(plan: Plan, color: bool) -> str:
         for mark, text in _detail_lines(a):
             out.append(f"      {_paint(mark, _MARK_STYLE[mark], color)} {text}")
     if not plan.actions and not plan.renames:
-        out.append("  (no schedules)")
+        synced = in_sync_count(plan)
+        out.append(
+            f"  (all {synced} managed schedule(s) in sync)" if synced else "  (no schedules)"
+        )
     out += _list_block("Warnings:", plan.warnings, "yellow", color)
     out += _list_block(
         "Safety violations (apply will refuse this plan):", plan.violations, "red", color

@@ -236,7 +236,7 @@ def plan(
             "rest of this plan.",
             err=True,
         )
-    obs.plan.check_safe()
+    obs.plan.check_safe(shown=True)
     # Journal work left (e.g. the old half of an interrupted replace, still able to fire) is a
     # change: CI applies on exit code 2 only. A plan without changes is still not clean while a
     # manifest is not realised (a conflict: a task of its name exists, unmanaged): exit 2, as

@@ -51,7 +51,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool
     now, zone = resolve_clock(ctx)
     targets = list(paths) or [Path(DEFAULT_PATH)]
     result = load_manifests(targets, now=now, tz=zone)
-    problems = [_strictly(p) for p in result.problems] if strict else result.problems
+    problems = [p.strictly() for p in result.problems] if strict else result.problems
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
     valid = errors == 0
@@ -91,14 +91,6 @@ def schema() -> None:
     from reconciler.models import manifest_json_schema
 
     click.echo(json.dumps(manifest_json_schema(), indent=2, ensure_ascii=False))
-
-
-def _strictly(problem: Problem) -> Problem:
-    if problem.severity != "warning":
-        return problem
-    return Problem(
-        problem.path, problem.line, problem.col, f"{problem.message} (--strict)", "error"
-    )
 
 
 def _as_json(problem: Problem) -> dict[str, Any]:

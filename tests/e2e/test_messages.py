@@ -3,7 +3,7 @@ what is in sync, one wording per thing."""
 
 from __future__ import annotations
 
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project, body, single
 
 
 def _prod(project: Project) -> None:
@@ -37,3 +37,57 @@ def test_error_hints_repeat_the_options_that_chose_the_environment(project: Proj
     result = project.run("--env", "prod", "state", "mv", "nope", "other")
     assert result.exit_code == 1
     assert f"`reconciler --env prod --endpoint {project.url} state list`" in result.output
+
+
+def test_a_plan_without_changes_says_how_many_are_in_sync(project: Project) -> None:
+    """A no-change plan over three managed schedules says they are in sync, not "(no
+    schedules)"."""
+    for name in ("a", "b", "c"):
+        project.write(name)
+    assert project.apply().exit_code == 0
+    result = project.run("plan")
+    assert result.exit_code == 0, result.output
+    assert "(all 3 managed schedule(s) in sync)" in result.output
+    assert "(no schedules)" not in result.output
+
+
+def test_an_unsafe_plan_lists_each_violation_once_and_says_apply_would_refuse(
+    project: Project,
+) -> None:
+    """plan with a protected schedule's manifest removed: the violation appears once, the error
+    says apply would refuse the plan (plan applies nothing), and no override is suggested for a
+    rule that has none."""
+    project.write("keep", protected=True)
+    project.write("other")
+    assert project.apply().exit_code == 0
+    project.remove("keep")
+    result = project.run("plan")
+    assert result.exit_code == 1, result.output
+    assert result.output.count("has lifecycle.prevent_destroy") == 1, result.output
+    assert "listed with it above; apply would refuse it" in result.output
+    assert "was not applied" not in result.output
+    assert "override" not in result.output
+
+
+def test_fire_guard_violation_reads_an_update(project: Project) -> None:
+    """The fire-guard line says "an update", not "a update"."""
+    project.write("flash", trigger=single("2026-12-01 00:03:00"))
+    assert project.apply().exit_code == 0
+    project.write("flash", trigger=single("2026-12-01 00:03:00"), alert="Changed")
+    result = project.run("plan")
+    assert result.exit_code == 1
+    assert "an update now races the push" in result.output
+
+
+def test_strict_marks_a_warning_once(project: Project) -> None:
+    """Under --strict a name-with-hyphen warning is one error, marked once (no "(--strict)"
+    after "(an error under --strict)"); plan --strict counts it as a problem."""
+    project.write("my-name")
+    validate = project.run("validate", "--strict")
+    assert validate.exit_code == 1
+    assert "(an error under --strict)\n" in validate.output
+    assert "(--strict) (--strict)" not in validate.output
+    assert "--strict) (--strict" not in validate.output
+    plan = project.run("plan", "--strict")
+    assert plan.exit_code == 1
+    assert "error: 1 problem(s) in the manifests" in plan.output
