@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -195,3 +196,16 @@ def test_a_duplicated_name_is_not_counted_as_a_valid_schedule(tmp_path: Path) ->
     assert result.stdout.splitlines()[-1] == "1 schedule(s) in 3 file(s): 2 error(s), 0 warning(s)"
     report = json.loads(run("validate", "--format", "json", tmp_path.as_posix()).stdout)
     assert report["manifests"] == 1
+
+
+def test_a_quoted_zone_type_is_called_quoted_text(tmp_path: Path) -> None:
+    """zone_type: "1" is refused saying it is text in quotes and how to fix it, not merely
+    "must be 1 or 2, got '1'"."""
+    text = (EXAMPLES / "single.yaml").read_text(encoding="utf-8")
+    quoted = re.sub(r"zone_type: *1", 'zone_type: "1"', text)
+    assert quoted != text
+    (tmp_path / "a.yaml").write_text(quoted, encoding="utf-8")
+    result = run("validate", tmp_path.as_posix())
+    assert result.exit_code == 1
+    assert "zone_type: must be 1 or 2, got the text '1' (in quotes)" in result.stdout
+    assert "remove the quotes" in result.stdout
