@@ -484,7 +484,10 @@ def _fires_at(remote: RemoteSchedule, world: _World) -> str | None:
     if remote.body.get("enabled", remote.enabled) is False:
         return None
     try:
-        return _iso(timing.next_fire(remote.body, world.now, world.tz))
+        # zone_type 2: the start of the span across device zones (the fire guard's concern is
+        # the first device that fires; one under way counts as firing now).
+        span = timing.next_fire_span(remote.body, world.now, world.tz)
+        return None if span is None else _iso(span[0])
     except (ValueError, KeyError, TypeError):
         world.warnings.append(
             f"{remote.name!r} (id {remote.schedule_id}): cannot read the remote trigger; "

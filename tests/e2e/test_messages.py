@@ -3,6 +3,8 @@ what is in sync, one wording per thing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.e2e.helpers import Project, body, single
 
 
@@ -91,3 +93,38 @@ def test_strict_marks_a_warning_once(project: Project) -> None:
     plan = project.run("plan", "--strict")
     assert plan.exit_code == 1
     assert "error: 1 problem(s) in the manifests" in plan.output
+
+
+def test_fires_next_is_shown_in_the_time_zone_for_creates_and_updates(project: Project) -> None:
+    """With --timezone Asia/Shanghai, "fires next" reads in that zone's wall time, for a create
+    as well as for an update."""
+    project.write("a", trigger=single("2027-03-01 10:00:00"))
+    created = project.run("--timezone", "Asia/Shanghai", "apply", "--auto-approve")
+    assert created.exit_code == 0, created.output
+    assert "# fires next at 2027-03-01 10:00:00 CST" in created.output, created.output
+    project.write("a", trigger=single("2027-03-01 10:00:00"), alert="Changed")
+    plan = project.run("--timezone", "Asia/Shanghai", "plan")
+    assert plan.exit_code == 0, plan.output
+    assert "# fires next at 2027-03-01 10:00:00 CST" in plan.output, plan.output
+
+
+def test_zone_type_2_fires_over_a_span_and_the_guard_watches_its_start(
+    project: Project,
+) -> None:
+    """A zone_type 2 one-shot at 10:00 device time fires from 10:00 at UTC+14 (20:00 UTC the day
+    before) to 10:00 at UTC-12: the plan shows that span, and at 09:00 UTC, with devices already
+    past 10:00, a change needs --force."""
+    project.write("z", trigger=single("2027-03-01 10:00:00", zone_type=2))
+    created = project.run("plan")
+    assert (
+        "fires next between 2027-02-28 20:00:00 UTC and 2027-03-01 22:00:00 UTC "
+        "(zone_type 2: each device's own time)"
+    ) in created.output, created.output
+    assert project.apply().exit_code == 0
+    project.emulator.set_time(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+    project.write("z", trigger=single("2027-03-01 10:00:00", zone_type=2), alert="Changed")
+    project.mark()
+    refused = project.apply()
+    assert refused.exit_code == 1, refused.output
+    assert "'z' fires at 2027-02-28T20:00:00+00:00" in refused.output
+    assert project.writes() == []
