@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.e2e.helpers import Project, body, single
 
 
@@ -128,3 +130,27 @@ def test_zone_type_2_fires_over_a_span_and_the_guard_watches_its_start(
     assert refused.exit_code == 1, refused.output
     assert "'z' fires at 2027-02-28T20:00:00+00:00" in refused.output
     assert project.writes() == []
+
+
+def test_apply_lists_each_action_with_its_result_and_new_ids(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """apply prints one line per action (created with its new id, updated, replaced old -> new)
+    before its counts, and its progress names replaces as replaces."""
+    project.write("u", alert="v1")
+    project.write("r", trigger=single(zone_type=1))
+    assert project.apply().exit_code == 0
+    before = project.state_ids()
+    project.write("u", alert="v2")
+    project.write("r", trigger=single(zone_type=2))
+    project.write("c")
+    progress: list[str] = []
+    monkeypatch.setattr("reconciler.commands.plan._progress", lambda: progress.append)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    after = project.state_ids()
+    assert f"  created 'c' ({after['c']})" in result.output
+    assert f"  updated 'u' ({before['u']})" in result.output
+    assert f"  replaced 'r' ({before['r']} -> {after['r']})" in result.output
+    assert "Apply complete: 3 action(s) done" in result.output
+    assert "replace and update: 2/2" in progress
