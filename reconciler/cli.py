@@ -10,7 +10,6 @@ import atexit
 import errno
 import gc
 import importlib
-import io
 import logging
 import os
 import sys
@@ -97,12 +96,7 @@ class LazyGroup(click.Group):
             click.echo("aborted", err=True)
             sys.exit(1)
         except click.ClickException as exc:
-            # click quotes the offending value; a credential given by mistake stays hidden.
-            from reconciler.redact import redact
-
-            shown = io.StringIO()
-            exc.show(file=shown)
-            click.echo(redact(shown.getvalue()), err=True, nl=False)
+            _show_click_error(exc)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -116,6 +110,38 @@ class LazyGroup(click.Group):
         except OSError as exc:
             _output_failed(exc)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    """click's usage errors in the tool's one style: ``error: ...`` (and ``hint: ...``).
+
+    click quotes the offending value; a credential given by mistake stays hidden (``redact``).
+    """
+    from reconciler.redact import redact
+
+    lines: list[str] = []
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        lines += [exc.ctx.get_usage(), f"Try '{exc.ctx.command_path} --help' for help."]
+    lines.append(f"error: {exc.format_message()}")
+    hint = _misplaced_global_option(exc)
+    if hint:
+        lines.append(f"hint: {hint}")
+    click.echo(redact("\n".join(lines)), err=True)
+
+
+def _misplaced_global_option(exc: click.ClickException) -> str | None:
+    """A hint when an option of ``reconciler`` itself came after the command (``plan --env``)."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None or exc.ctx.parent is None:
+        return None
+    name = exc.option_name
+    for param in cli.params:
+        if isinstance(param, click.Option) and name in param.opts:
+            value = "" if param.is_flag else f" {(param.metavar or param.name or 'VALUE').upper()}"
+            return (
+                f"{name} is an option of `reconciler` itself: give it before the command, "
+                f"e.g. `reconciler {name}{value} {exc.ctx.command_path.split(' ', 1)[-1]} ...`"
+            )
+    return None
 
 
 def _parse_now(

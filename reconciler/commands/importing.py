@@ -18,7 +18,7 @@ from reconciler.commands.state import lock_timeout_option
     default=False,
     help="Adopt every remote task whose name matches exactly one unmanaged manifest.",
 )
-@lock_timeout_option(30.0)
+@lock_timeout_option()
 @click.pass_context
 def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
             lock_timeout: float) -> int:

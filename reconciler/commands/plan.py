@@ -256,7 +256,7 @@ def plan(
     help="With PLAN_FILE: re-read every task's detail and refuse the plan if any task changed "
     "(default: re-read the list only; see README, Saved plans).",
 )
-@lock_timeout_option(30.0)
+@lock_timeout_option()
 @_safety_options
 @click.pass_context
 def apply(

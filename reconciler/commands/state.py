@@ -40,9 +40,10 @@ from reconciler.state import (
     rename,
 )
 
-# State edits are quick and made by a person: if an apply holds the lock, say so at once rather
-# than hang the terminal. ``--lock-timeout`` (RECONCILER_LOCK_TIMEOUT) waits instead.
-DEFAULT_LOCK_TIMEOUT = 0.0
+# One default for every command that takes the lock (apply, import, state rm/mv), so that
+# RECONCILER_LOCK_TIMEOUT and the help mean the same everywhere: long enough to wait out a
+# concurrent apply's writes, short enough to notice a stuck one. 0 fails at once.
+DEFAULT_LOCK_TIMEOUT = 30.0
 
 
 def lock_timeout_option(default: float = DEFAULT_LOCK_TIMEOUT) -> Callable[[F], F]:

@@ -154,3 +154,33 @@ def test_apply_lists_each_action_with_its_result_and_new_ids(
     assert f"  replaced 'r' ({before['r']} -> {after['r']})" in result.output
     assert "Apply complete: 3 action(s) done" in result.output
     assert "replace and update: 2/2" in progress
+
+
+def test_usage_errors_use_the_one_error_style_and_hint_misplaced_global_options(
+    project: Project,
+) -> None:
+    """`plan --timezone UTC`: exit 1, "error:" (not click's "Error:"), and a hint to give the
+    top-level option before the command."""
+    result = project.run("plan", "--timezone", "UTC")
+    assert result.exit_code == 1
+    assert "Error:" not in result.output
+    assert "error: No such option '--timezone'" in result.output
+    assert (
+        "hint: --timezone is an option of `reconciler` itself: give it before the command, "
+        "e.g. `reconciler --timezone TIMEZONE plan ...`"
+    ) in result.output
+
+
+@pytest.mark.parametrize("command", [["apply"], ["import"], ["state", "rm"], ["state", "mv"]])
+def test_lock_timeout_has_one_default(command: list[str]) -> None:
+    """Every command taking the state lock waits 30 s by default (one meaning for
+    RECONCILER_LOCK_TIMEOUT)."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    result = CliRunner().invoke(cli, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "--lock-timeout" in text
+    assert "default: 30.0" in text

@@ -160,7 +160,7 @@ def test_mv_refuses_an_existing_new_name(repo: Path) -> None:
 def test_rm_fails_at_once_while_another_command_holds_the_lock(repo: Path) -> None:
     """With the lock held (as by an apply), rm exits 1 naming the holder and --lock-timeout."""
     with _store(repo).lock(0, "reconciler apply"):
-        result = _run("state", "rm", "weekly-digest")
+        result = _run("state", "rm", "--lock-timeout", "0", "weekly-digest")
     assert result.exit_code == 1
     assert "is locked by `reconciler apply` (pid" in result.stderr
     assert "--lock-timeout" in result.stderr
@@ -170,7 +170,7 @@ def test_rm_fails_at_once_while_another_command_holds_the_lock(repo: Path) -> No
 def test_mv_takes_the_lock_too(repo: Path) -> None:
     """mv is refused while the lock is held, like rm."""
     with _store(repo).lock(0, "reconciler apply"):
-        result = _run("state", "mv", "weekly-digest", "weekly")
+        result = _run("state", "mv", "--lock-timeout", "0", "weekly-digest", "weekly")
     assert result.exit_code == 1
     assert "is locked by" in result.stderr
 
