@@ -233,9 +233,10 @@ def cli(ctx: click.Context, /, **kwargs: Any) -> None:
             level=logging.DEBUG, stream=sys.stderr, format="debug: %(name)s: %(message)s"
         )
         # httpcore's DEBUG trace prints raw response headers, and a proxy that echoes the
-        # Authorization header it received would put the credentials there. The traffic is
-        # still shown: httpx logs method, URL and status, the client its timings and retries.
+        # Authorization header it received would put the credentials there. httpx's own line
+        # per request repeats the client's, which has the timing and the attempt: one line each.
         logging.getLogger("httpcore").setLevel(logging.INFO)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _choosing_words(options: GlobalOptions) -> list[str]:

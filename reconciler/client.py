@@ -179,6 +179,7 @@ class EngageLabClient:
         self._rng = rng or random.Random()
         self._clock = clock
         self._host = urlsplit(settings.base_url).hostname or settings.base_url
+        self._base = settings.base_url.rstrip("/")  # for log lines (never holds credentials)
         self._answers = answers.AnswerReader(
             host=self._host, secrets=settings.credentials.secrets()
         )
@@ -522,8 +523,9 @@ class EngageLabClient:
         if self.server_offset is None:
             self.server_offset = _date_offset(response.headers.get("date"))
         logger.debug(
-            "%s %s -> %d in %.0f ms (attempt %d)",
+            "%s %s%s -> %d in %.0f ms (attempt %d)",  # the only line per request (--debug)
             method,
+            self._base,
             path,
             status,
             (self._clock() - started) * 1000,
@@ -569,8 +571,9 @@ class EngageLabClient:
     ) -> None:
         self.stats.transport_errors += 1
         logger.debug(
-            "%s %s -> %s after %.0f ms (attempt %d)",
+            "%s %s%s -> %s after %.0f ms (attempt %d)",
             method,
+            self._base,
             path,
             type(exc).__name__,
             (self._clock() - started) * 1000,

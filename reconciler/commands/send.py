@@ -218,7 +218,8 @@ def test_send(
 ) -> int:
     """Send schedule NAME's push now, only to the given devices (batch push API).
 
-    Never reaches the schedule's own audience. Exit 0 when every target got it, 1 otherwise.
+    Never reaches the schedule's own audience: its push.to is left out, only the given targets
+    receive the test. Exit 0 when every target got it, 1 otherwise.
     """
     from reconciler import batch, engine
 
@@ -230,7 +231,8 @@ def test_send(
     plan = batch.plan_send(name, push, kind, targets, content=chosen)
     ws.say_where()
     for item in plan.content.ignored:
-        _note(f"left out of the test send: {item}")
+        if not item.startswith("push.to "):  # every schedule has one: said once, in the help
+            _note(f"left out of the test send: {item}")
     if plan.duplicates:
         _note(f"{plan.duplicates} repeated target(s) are sent once")
     if dry_run:

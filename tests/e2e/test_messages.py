@@ -184,3 +184,27 @@ def test_lock_timeout_has_one_default(command: list[str]) -> None:
     text = " ".join(result.output.split())
     assert "--lock-timeout" in text
     assert "default: 30.0" in text
+
+
+def test_debug_logs_each_request_once(project: Project) -> None:
+    """``--debug`` prints one line per request (the client's, with the full URL, status and
+    timing), not a second one from httpx."""
+    import os
+    import subprocess
+    import sys
+
+    project.write("a")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", "--debug", "--endpoint", str(project.url), "plan"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "/v4/schedules?page=1" in line]
+    assert len(lines) == 1, proc.stderr
+    assert f"GET {project.url}/v4/schedules?page=1 -> 200 in " in lines[0]
