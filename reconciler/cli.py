@@ -167,6 +167,7 @@ def _parse_now(
     "--config",
     "config_path",
     envvar="RECONCILER_CONFIG",
+    show_envvar=True,
     default="reconciler.yaml",
     show_default=True,
     type=click.Path(dir_okay=False),

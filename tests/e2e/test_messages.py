@@ -208,3 +208,24 @@ def test_debug_logs_each_request_once(project: Project) -> None:
     lines = [line for line in proc.stderr.splitlines() if "/v4/schedules?page=1" in line]
     assert len(lines) == 1, proc.stderr
     assert f"GET {project.url}/v4/schedules?page=1 -> 200 in " in lines[0]
+
+
+def test_import_of_an_unknown_id_points_to_a_command_that_exists(project: Project) -> None:
+    """import NAME=ID with an id the app does not have: the hint names `reconciler drift`
+    (which lists unmanaged tasks with their ids), not a command that does not exist."""
+    project.write("a")
+    result = project.run("import", "a=00000000-0000-0000-0000-000000000000")
+    assert result.exit_code == 1
+    assert "no active remote task" in result.output
+    assert f"`reconciler --endpoint {project.url} drift` lists the tasks" in result.output
+    assert "list the app's tasks" not in result.output
+
+
+def test_config_help_names_its_variable() -> None:
+    """`reconciler --help` shows RECONCILER_CONFIG next to --config, as for every option."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    result = CliRunner().invoke(cli, ["--help"], terminal_width=200)
+    assert "env var: RECONCILER_CONFIG" in result.output
