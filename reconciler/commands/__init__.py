@@ -142,7 +142,9 @@ class FormatOption(EnvOption):
         return None
 
 
-def format_option(command: str, choices: list[str], help: str) -> Callable[[F], F]:
+def format_option(
+    command: str, choices: list[str], help: str, default: str = "text"
+) -> Callable[[F], F]:
     """``--format`` for ``command`` (its variable: ``RECONCILER_<COMMAND>_FORMAT``)."""
     var = f"{ENV_PREFIX}_{command.replace('-', '_').replace(' ', '_').upper()}_FORMAT"
     return click.option(
@@ -152,7 +154,7 @@ def format_option(command: str, choices: list[str], help: str) -> Callable[[F], 
         envvar=var,
         show_envvar=True,
         type=click.Choice(choices),
-        default="text",
+        default=default,
         show_default=True,
         help=f"{help} Also {SHARED_FORMAT_VAR}, where its value is one of these.",
     )

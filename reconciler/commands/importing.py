@@ -112,8 +112,8 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
                     except NotFoundError:
                         raise UsageError(
                             f"no active remote task {sid} (for {name!r})",
-                            hint="check the id for typos; `reconciler drift` lists the tasks "
-                            "no manifest manages, with their ids",
+                            hint="check the id for typos; `reconciler remote list` lists the "
+                            "app's tasks with their ids",
                         ) from None
                     if body.get("name") != name:
                         raise UsageError(

@@ -20,7 +20,7 @@ def test_shared_github_format_does_not_break_plan_and_drift(
     project.write("a")
     assert project.apply().exit_code == 0
     monkeypatch.setenv("RECONCILER_FORMAT", "github")
-    for args in (("plan",), ("drift",), ("state", "list")):
+    for args in (("plan",), ("drift",), ("state", "list"), ("remote", "list")):
         result = project.run(*args)
         assert result.exit_code == 0, (args, result.output)
         assert "Invalid value" not in result.output
@@ -53,6 +53,9 @@ def test_each_command_has_its_own_format_variable(
         (["history"], "RECONCILER_HISTORY_FORMAT"),
         (["test-send"], "RECONCILER_TEST_SEND_FORMAT"),
         (["state", "list"], "RECONCILER_STATE_LIST_FORMAT"),
+        (["remote", "list"], "RECONCILER_REMOTE_LIST_FORMAT"),
+        (["remote", "show"], "RECONCILER_REMOTE_SHOW_FORMAT"),
+        (["calendar"], "RECONCILER_CALENDAR_FORMAT"),
     ],
 )
 def test_format_help_names_its_variable(command: list[str], var: str) -> None:
@@ -61,5 +64,5 @@ def test_format_help_names_its_variable(command: list[str], var: str) -> None:
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert var in text
-    assert "for machines" in text
+    assert "--format" in text
     assert "Also RECONCILER_FORMAT, where its value is one of these" in text

@@ -211,13 +211,13 @@ def test_debug_logs_each_request_once(project: Project) -> None:
 
 
 def test_import_of_an_unknown_id_points_to_a_command_that_exists(project: Project) -> None:
-    """import NAME=ID with an id the app does not have: the hint names `reconciler drift`
-    (which lists unmanaged tasks with their ids), not a command that does not exist."""
+    """import NAME=ID with an id the app does not have: the hint names `reconciler remote list`
+    (which lists the app's tasks with their ids), a command that exists."""
     project.write("a")
     result = project.run("import", "a=00000000-0000-0000-0000-000000000000")
     assert result.exit_code == 1
     assert "no active remote task" in result.output
-    assert f"`reconciler --endpoint {project.url} drift` lists the tasks" in result.output
+    assert f"`reconciler --endpoint {project.url} remote list` lists the app's" in result.output
     assert "list the app's tasks" not in result.output
 
 
