@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import shlex
 import signal
 import sys
@@ -94,20 +95,42 @@ def _warn(lines: list[str]) -> None:
 
 
 def _confirm(question: str) -> bool:
-    """``click.confirm`` inside the event loop, where one Ctrl-C must abort at once.
+    """Ask ``question [y/N]`` on the terminal, inside the event loop; one Ctrl-C aborts at once.
 
     ``asyncio.run`` answers the first SIGINT by cancelling its task, which cannot happen while
-    the loop is blocked reading the terminal: the read is simply resumed and the first Ctrl-C
-    was lost. For the prompt, SIGINT raises KeyboardInterrupt again (click turns it into Abort);
-    nothing has been written yet.
+    the loop is blocked reading the terminal: the read was resumed and the first Ctrl-C lost.
+    For the prompt SIGINT raises KeyboardInterrupt again (nothing has been written yet), and
+    the answer is awaited in short ``select`` waits rather than one blocking read: a Ctrl-C
+    that lands between the prompt and the read would otherwise wait for the next key.
     """
     if threading.current_thread() is not threading.main_thread():
         return click.confirm(question, default=False)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return click.confirm(question, default=False)
+        while True:
+            click.echo(f"{question} [y/N]: ", nl=False)
+            line = _read_answer()
+            if line is None:  # end of input
+                raise click.Abort
+            answer = line.strip().lower()
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("", "n", "no"):
+                return False
+            click.echo("error: answer y or n")
+    except KeyboardInterrupt:
+        raise click.Abort from None
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _read_answer() -> str | None:
+    """One line from standard input (None at its end), waking every 0.2 s for signals."""
+    while True:
+        ready, _, _ = select.select([sys.stdin], [], [], 0.2)
+        if ready:
+            line = sys.stdin.readline()
+            return line or None
 
 
 def _same(state: Any) -> Any:

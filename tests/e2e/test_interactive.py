@@ -43,11 +43,9 @@ def _controlling_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="TIOCSCTTY pseudo-terminal handling")
-def test_one_ctrl_c_at_the_prompt_aborts_at_once_without_writes(tmp_path: Path) -> None:
-    """At "Apply these changes? [y/N]" a single Ctrl-C ends the command within seconds (exit 1,
-    "aborted"); the embedded emulator received no write."""
-    Project(tmp_path, RecordingEmulator(), url=None).write("a")
+def _apply_in_a_terminal(root: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``reconciler apply`` (embedded emulator) with a pseudo-terminal as its controlling
+    terminal; returns the process and the terminal's master side."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -58,7 +56,7 @@ def test_one_ctrl_c_at_the_prompt_aborts_at_once_without_writes(tmp_path: Path) 
     master, slave = os.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "--now", START.isoformat(), "apply"],
-        cwd=tmp_path,
+        cwd=root,
         env=env,
         stdin=slave,
         stdout=slave,
@@ -67,6 +65,26 @@ def test_one_ctrl_c_at_the_prompt_aborts_at_once_without_writes(tmp_path: Path) 
         preexec_fn=_controlling_terminal,
     )
     os.close(slave)
+    return proc, master
+
+
+def _embedded_tasks(root: Path) -> list[str]:
+    data = root / ".reconciler" / "emulator.json"
+    if not data.exists():
+        return []
+    return [t["name"] for t in Emulator(data_path=data, clock=lambda: START).schedules()]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TIOCSCTTY pseudo-terminal handling")
+@pytest.mark.parametrize("attempt", range(5))
+def test_one_ctrl_c_at_the_prompt_aborts_at_once_without_writes(
+    tmp_path: Path, attempt: int
+) -> None:
+    """At "Apply these changes? [y/N]" a single Ctrl-C, typed as soon as the prompt shows,
+    ends the command within seconds (exit 1, "aborted"); the embedded emulator received no
+    write. Five times: a Ctrl-C landing between the prompt and the read must not be lost."""
+    Project(tmp_path, RecordingEmulator(), url=None).write("a")
+    proc, master = _apply_in_a_terminal(tmp_path)
     try:
         shown = _read_until(master, PROMPT, 60)
         assert PROMPT in shown, shown.decode(errors="replace")
@@ -84,5 +102,24 @@ def test_one_ctrl_c_at_the_prompt_aborts_at_once_without_writes(tmp_path: Path) 
     assert code == 1, shown.decode(errors="replace")
     assert b"aborted" in shown
     assert b"Traceback" not in shown
-    data = tmp_path / ".reconciler" / "emulator.json"
-    assert not data.exists() or Emulator(data_path=data, clock=lambda: START).schedules() == []
+    assert _embedded_tasks(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TIOCSCTTY pseudo-terminal handling")
+def test_answering_y_at_the_prompt_applies(tmp_path: Path) -> None:
+    """Typing "y" and Enter at the prompt carries the plan out (exit 0, the task created)."""
+    Project(tmp_path, RecordingEmulator(), url=None).write("a")
+    proc, master = _apply_in_a_terminal(tmp_path)
+    try:
+        shown = _read_until(master, PROMPT, 60)
+        assert PROMPT in shown, shown.decode(errors="replace")
+        os.write(master, b"y\n")
+        code = proc.wait(timeout=30)
+        shown += _read_until(master, b"\x00", 2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(master)
+    assert code == 0, shown.decode(errors="replace")
+    assert _embedded_tasks(tmp_path) == ["a"]
