@@ -297,8 +297,10 @@ class ApplyReport:
     writes: int = 0
 
     def summary(self) -> str:
+        """Each action done (with the new ids), then the counts; failures follow as an error."""
         ok = f"Apply complete: {len(self.done)} action(s) done, {self.writes} remote write(s)"
-        return ok + (f", {len(self.failures)} failed." if self.failures else ".")
+        ok += f", {len(self.failures)} failed." if self.failures else "."
+        return "\n".join([*(f"  {done}" for done in self.done), ok])
 
 
 class Executor:
@@ -330,9 +332,10 @@ class Executor:
             self.writer.flush()
         self._bookkeeping(actions)
         await self._phase("delete", [a for a in actions if isinstance(a, DeleteAction)])
-        await self._phase(
-            "update", [a for a in actions if isinstance(a, UpdateAction | ReplaceAction)]
-        )
+        changes = [a for a in actions if isinstance(a, UpdateAction | ReplaceAction)]
+        # One phase (they may run together), labelled by what it holds.
+        kinds = sorted({a.kind for a in changes})
+        await self._phase(" and ".join(kinds), changes)
         creates = [a for a in actions if isinstance(a, CreateAction | RecreateAction)]
         if creates:
             # The journal must be durable before the first POST leaves (module docstring).
@@ -352,7 +355,8 @@ class Executor:
         """State-only actions: no API call."""
         for a in actions:
             if isinstance(a, ExpiredAction) or (isinstance(a, SkipAction) and a.forget):
-                self.writer.change(st.forget, a.name)
+                # Its id is kept: `history NAME` must still answer "did it go out?".
+                self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
                 self.report.done.append(f"forgot {a.name!r} ({a.kind})")
             elif isinstance(a, RefreshAction):
                 self.writer.change(

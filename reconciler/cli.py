@@ -10,7 +10,6 @@ import atexit
 import errno
 import gc
 import importlib
-import io
 import logging
 import os
 import sys
@@ -21,7 +20,13 @@ from typing import Any
 import click
 
 from reconciler import __version__
-from reconciler.commands import FiniteFloatRange, GlobalOptions, option
+from reconciler.commands import (
+    FiniteFloatRange,
+    GlobalOptions,
+    option,
+    remember_choice,
+    suggest,
+)
 from reconciler.errors import ReconcilerError
 
 # Errors of a write to stdout or stderr that reach ``main``: every other write (state, plan
@@ -91,12 +96,7 @@ class LazyGroup(click.Group):
             click.echo("aborted", err=True)
             sys.exit(1)
         except click.ClickException as exc:
-            # click quotes the offending value; a credential given by mistake stays hidden.
-            from reconciler.redact import redact
-
-            shown = io.StringIO()
-            exc.show(file=shown)
-            click.echo(redact(shown.getvalue()), err=True, nl=False)
+            _show_click_error(exc)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -110,6 +110,38 @@ class LazyGroup(click.Group):
         except OSError as exc:
             _output_failed(exc)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    """click's usage errors in the tool's one style: ``error: ...`` (and ``hint: ...``).
+
+    click quotes the offending value; a credential given by mistake stays hidden (``redact``).
+    """
+    from reconciler.redact import redact
+
+    lines: list[str] = []
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        lines += [exc.ctx.get_usage(), f"Try '{exc.ctx.command_path} --help' for help."]
+    lines.append(f"error: {exc.format_message()}")
+    hint = _misplaced_global_option(exc)
+    if hint:
+        lines.append(f"hint: {hint}")
+    click.echo(redact("\n".join(lines)), err=True)
+
+
+def _misplaced_global_option(exc: click.ClickException) -> str | None:
+    """A hint when an option of ``reconciler`` itself came after the command (``plan --env``)."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None or exc.ctx.parent is None:
+        return None
+    name = exc.option_name
+    for param in cli.params:
+        if isinstance(param, click.Option) and name in param.opts:
+            value = "" if param.is_flag else f" {(param.metavar or param.name or 'VALUE').upper()}"
+            return (
+                f"{name} is an option of `reconciler` itself: give it before the command, "
+                f"e.g. `reconciler {name}{value} {exc.ctx.command_path.split(' ', 1)[-1]} ...`"
+            )
+    return None
 
 
 def _parse_now(
@@ -135,6 +167,7 @@ def _parse_now(
     "--config",
     "config_path",
     envvar="RECONCILER_CONFIG",
+    show_envvar=True,
     default="reconciler.yaml",
     show_default=True,
     type=click.Path(dir_okay=False),
@@ -182,20 +215,45 @@ def _parse_now(
     help="Use the embedded emulator even under CI=true (the default without credentials).",
 )
 @option("--timezone", default=None, help="IANA time zone for zone_type 1 times (default UTC).")
-@option("--now", default=None, callback=_parse_now, hidden=True, help="Pretend it is this time.")
+@option(
+    "--now",
+    default=None,
+    callback=_parse_now,
+    help="Decide as if it were this time (ISO 8601 with offset), for tests and rehearsals. "
+    "Without it the time is the server's (the Date of its first answer); a skew of more than "
+    "a minute from this machine's clock is reported.",
+)
 @option("--debug", is_flag=True, default=False, help="Log HTTP traffic (never credentials).")
 @click.pass_context
 def cli(ctx: click.Context, /, **kwargs: Any) -> None:
     """Schedule-as-code for EngageLab Push: validate, plan and apply scheduled pushes."""
     ctx.obj = GlobalOptions(**kwargs)
+    remember_choice(_choosing_words(ctx.obj))
     if kwargs["debug"]:
         logging.basicConfig(
             level=logging.DEBUG, stream=sys.stderr, format="debug: %(name)s: %(message)s"
         )
         # httpcore's DEBUG trace prints raw response headers, and a proxy that echoes the
-        # Authorization header it received would put the credentials there. The traffic is
-        # still shown: httpx logs method, URL and status, the client its timings and retries.
+        # Authorization header it received would put the credentials there. httpx's own line
+        # per request repeats the client's, which has the timing and the attempt: one line each.
         logging.getLogger("httpcore").setLevel(logging.INFO)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _choosing_words(options: GlobalOptions) -> list[str]:
+    """The options that chose the app and environment, as they would be typed again."""
+    words: list[str] = []
+    if options.config_path != GlobalOptions().config_path:
+        words += ["--config", options.config_path]
+    if options.env:
+        words += ["--env", options.env]
+    if options.endpoint:
+        words += ["--endpoint", options.endpoint]
+    if options.data_center:
+        words += ["--data-center", options.data_center]
+    if options.emulator:
+        words.append("--emulator")
+    return words
 
 
 def format_error(exc: ReconcilerError) -> str:
@@ -209,7 +267,7 @@ def format_error(exc: ReconcilerError) -> str:
     text = f"error: {exc.message}"
     if exc.hint:
         text += f"\nhint: {exc.hint}"
-    return redact(text)
+    return redact(suggest(text))
 
 
 def _output_failed(exc: OSError) -> None:

@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -177,6 +179,7 @@ class EngageLabClient:
         self._rng = rng or random.Random()
         self._clock = clock
         self._host = urlsplit(settings.base_url).hostname or settings.base_url
+        self._base = settings.base_url.rstrip("/")  # for log lines (never holds credentials)
         self._answers = answers.AnswerReader(
             host=self._host, secrets=settings.credentials.secrets()
         )
@@ -184,6 +187,9 @@ class EngageLabClient:
             rate=settings.rate_limit, concurrency=settings.concurrency, clock=clock, sleep=sleep
         )
         self._first_attempts = 0
+        # The server's clock minus ours, from the ``Date`` header of the first answer that has
+        # a readable one: a schedule fires by the server's clock, not by this machine's.
+        self.server_offset: timedelta | None = None
         # Several small connection pools instead of one big one: httpcore's pool re-examines
         # every connection (with a socket poll each) on every request event, so its cost grows
         # with the square of the pool size; at 32+ connections the client itself became the
@@ -514,9 +520,12 @@ class EngageLabClient:
                 raise _Lost(what, sent=True, cause=exc) from exc
         status = response.status_code
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+        if self.server_offset is None:
+            self.server_offset = _date_offset(response.headers.get("date"))
         logger.debug(
-            "%s %s -> %d in %.0f ms (attempt %d)",
+            "%s %s%s -> %d in %.0f ms (attempt %d)",  # the only line per request (--debug)
             method,
+            self._base,
             path,
             status,
             (self._clock() - started) * 1000,
@@ -562,8 +571,9 @@ class EngageLabClient:
     ) -> None:
         self.stats.transport_errors += 1
         logger.debug(
-            "%s %s -> %s after %.0f ms (attempt %d)",
+            "%s %s%s -> %s after %.0f ms (attempt %d)",
             method,
+            self._base,
             path,
             type(exc).__name__,
             (self._clock() - started) * 1000,
@@ -623,6 +633,23 @@ def _note_gave_up(
     else:
         return
     failure.hint = f"{note}; {failure.hint}" if failure.hint else note
+
+
+def _date_offset(header: str | None) -> timedelta | None:
+    """The server's clock minus ours from an HTTP ``Date`` header; None if absent or unreadable.
+
+    ``Date`` has whole seconds: the offset read from it is up to a second (plus the latency of
+    the answer) behind, far less than any decision made with it (minutes).
+    """
+    if not header:
+        return None
+    try:
+        moment = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:  # "-0000": the sender does not know its zone
+        return None
+    return moment.astimezone(UTC) - datetime.now(UTC)
 
 
 def _describe(exc: BaseException) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from reconciler.apply import (
@@ -42,6 +42,52 @@ from reconciler.state import State, StateStore, binding_for, check_binding
 Progress = Callable[[str], None]
 _T = TypeVar("_T")
 
+# A server clock further than this from ours is worth a warning (the decisions follow the server
+# either way: a schedule fires by its clock).
+SKEW_WARNING = timedelta(minutes=1)
+
+
+@dataclass
+class ServerClock:
+    """The command's clock: ``--now`` if given, else the server's (its ``Date`` header), else ours.
+
+    Expiry, the fire guard and "does it still fire" are decided by the time the server fires
+    by; a runner with a wrong clock must not forget, recreate or guard schedules by its own.
+    """
+
+    fixed: datetime | None
+    offset: timedelta | None = None
+
+    def now(self) -> datetime:
+        if self.fixed is not None:
+            return self.fixed
+        return datetime.now(UTC) + (self.offset or timedelta(0))
+
+    def follow(self, client: EngageLabClient) -> None:
+        """Take the server's clock from the client's first answer (once; not under ``--now``)."""
+        if self.fixed is not None or self.offset is not None or client.server_offset is None:
+            return
+        self.offset = client.server_offset
+        if abs(self.offset) > SKEW_WARNING:
+            side = "ahead of" if self.offset > timedelta(0) else "behind"
+            print(
+                f"warning: the server's clock is {_span(abs(self.offset))} {side} this "
+                f"machine's; times are judged by the server's ({_iso(self.now())})",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _span(delta: timedelta) -> str:
+    days, minutes = divmod(round(delta.total_seconds() / 60), 1440)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    return " ".join(parts) or "under a minute"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -51,14 +97,16 @@ class Workspace:
     env: Environment
     target: Target
     store: StateStore
-    now: datetime
+    now: datetime  # when the command started (manifest checks run before any answer)
+    server_clock: ServerClock = field(default_factory=lambda: ServerClock(None))
 
     @property
     def binding(self) -> str:
         return binding_for(self.target.binding_endpoint, self.target.app_key)
 
     def clock(self) -> datetime:
-        return now_of(self.options)
+        """Now by the server's clock once an answer has come (``--now`` if given)."""
+        return self.server_clock.now()
 
     def say_where(self) -> None:
         """First line of output when the app is not a real one (DESIGN.md "Embedded default")."""
@@ -78,6 +126,7 @@ def open_workspace(options: GlobalOptions) -> Workspace:
         target=target,
         store=StateStore(env.state),
         now=now_of(options),
+        server_clock=ServerClock(options.now),
     )
 
 
@@ -173,7 +222,8 @@ async def read_and_heal(
             confirm=_needs_confirmed_read(state, desired),
         ),
     )
-    return inventory, heal_journal(state, inventory, ws.now)
+    ws.server_clock.follow(client)  # expiry and healing are judged by the server's clock
+    return inventory, heal_journal(state, inventory, ws.clock())
 
 
 def plan_healed(
@@ -199,7 +249,7 @@ def plan_healed(
     # After healing: a create the journal just resolved is managed, never ignored.
     inventory, ignored = without_ignored(ws, inventory, healing.state, desired)
     plan = make_plan(
-        desired, inventory, planning_state(healing), now=ws.now, tz=ws.env.tz, options=options
+        desired, inventory, planning_state(healing), now=ws.clock(), tz=ws.env.tz, options=options
     )
     return Observation(
         desired=desired, inventory=inventory, healing=healing, plan=plan, ignored=ignored
@@ -283,12 +333,13 @@ async def check_saved_by_list(
     """
     if saved.inputs.listed_digest is None or state.pending:
         return None
-    if fire_guard_violations(saved.actions, ws.clock(), saved.options):
-        return None
     # The fingerprints are for the caller's check of the manifests (Plan.check_local).
     listed = await _while_fingerprinting(
         desired, read_list(client, confirm=_needs_confirmed_read(state, desired))
     )
+    ws.server_clock.follow(client)  # the guard is judged by the server's clock
+    if fire_guard_violations(saved.actions, ws.clock(), saved.options):
+        return None
     kept, _ = split_ignored(
         listed.rows,
         lambda r: r.name,

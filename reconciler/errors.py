@@ -86,6 +86,13 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.where()}: {self.severity}: {self.message}"
 
+    def strictly(self) -> Problem:
+        """The problem as ``--strict`` sees it: a warning is an error, marked once."""
+        if self.severity != "warning":
+            return self
+        mark = "" if "--strict" in self.message else " (--strict)"
+        return Problem(self.path, self.line, self.col, f"{self.message}{mark}", "error")
+
 
 class ManifestError(ReconcilerError):
     """One or more manifest problems, all collected before failing."""
@@ -232,10 +239,19 @@ class PlanError(ReconcilerError):
 class UnsafePlanError(PlanError):
     """Safety rules refused the plan; every reason is listed."""
 
-    def __init__(self, reasons: Sequence[str], *, hint: str | None = None) -> None:
+    def __init__(
+        self, reasons: Sequence[str], *, hint: str | None = None, shown: bool = False
+    ) -> None:
         self.reasons = list(reasons)
-        text = "\n".join(f"  - {r}" for r in self.reasons)
-        super().__init__(f"the plan is unsafe and was not applied:\n{text}", hint=hint)
+        if shown:  # `plan` printed them with the plan (and applies nothing anyway)
+            message = (
+                f"the plan breaks {len(self.reasons)} safety rule(s), listed with it above; "
+                "apply would refuse it"
+            )
+        else:
+            text = "\n".join(f"  - {r}" for r in self.reasons)
+            message = f"the plan is unsafe and was not applied:\n{text}"
+        super().__init__(message, hint=hint)
 
 
 class StalePlanError(PlanError):

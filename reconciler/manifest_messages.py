@@ -70,6 +70,11 @@ def _has(node: Any, step: str | int) -> bool:
 
 def _sentence(kind: str, ctx: dict[str, Any], value: Any, fallback: str) -> str:
     got = describe(value)
+    if kind in ("literal_error", "int_type") and isinstance(value, str) and _NUMBER.fullmatch(
+        value.strip()
+    ):
+        # zone_type: "1" reads as text; "got '1'" alone looks like the allowed value.
+        got = f"the text {value!r} (in quotes); remove the quotes to give the number"
     if kind == "string_type":
         hint = ""
         if isinstance(value, bool):
@@ -104,6 +109,9 @@ def _sentence(kind: str, ctx: dict[str, Any], value: Any, fallback: str) -> str:
     if kind == "too_long":
         return f"must have at most {ctx.get('max_length')} items"
     return f"{fallback}, got {got}"
+
+
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def _prefixed(path: PathKey, message: str) -> str:

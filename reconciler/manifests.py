@@ -69,6 +69,7 @@ class ManifestSet:
     manifests: list[Manifest] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
+    duplicates: set[str] = field(default_factory=set)  # names used by more than one manifest
 
     @property
     def errors(self) -> list[Problem]:
@@ -85,7 +86,7 @@ class ManifestSet:
     def raise_for_errors(self, strict: bool = False) -> None:
         """Raise ``ManifestError`` listing every problem if any error (or, strict, warning)."""
         if self.failing(strict=strict):
-            raise ManifestError(self.problems)
+            raise ManifestError([p.strictly() for p in self.problems] if strict else self.problems)
 
     def by_name(self) -> dict[str, Manifest]:
         return {m.name: m for m in self.manifests}
@@ -105,6 +106,7 @@ def load_manifests(paths: Sequence[Path], *, now: datetime, tz: ZoneInfo) -> Man
         for name, line, col in loaded.names:
             names.setdefault(name, []).append((display, line, col))
     result.problems.extend(_duplicate_names(names))
+    result.duplicates = {name for name, places in names.items() if len(places) > 1}
     # Messages quote the files (a key, a value); a file holding a credential (a link to .env,
     # a pasted secret) must not put it into the terminal, the CI log or an annotation.
     result.problems = [

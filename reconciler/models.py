@@ -353,23 +353,9 @@ class Schedule(StrictModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not value:
-            fail("must not be empty")
-        size = len(value.encode("utf-8"))
-        if size > NAME_MAX_BYTES:
-            fail(f"is {size} bytes in UTF-8; the API allows at most {NAME_MAX_BYTES} (API.md 2)")
-        bad = sorted({c for c in value if c not in " -" and not _NAME_CHAR.fullmatch(c)})
-        if bad:
-            shown = ", ".join(repr(c) for c in bad)
-            fail(
-                f"{value!r} contains {shown}; names may hold letters, digits, _ and Chinese "
-                "characters (API.md 2)"
-            )
-        if all(c in " -" for c in value):
-            fail(
-                f"{value!r} has only spaces and hyphens; a name needs at least one letter, "
-                "digit, _ or Chinese character"
-            )
+        problem = name_error(value)
+        if problem is not None:
+            fail(problem)
         return value
 
     @property
@@ -396,6 +382,28 @@ class Schedule(StrictModel):
         """The canonical API body (no ``lifecycle``); byte-stable for the same input."""
         raw = self.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"lifecycle"})
         return canonicalize(raw)
+
+
+def name_error(value: str) -> str | None:
+    """Why ``value`` cannot be a schedule name, or None (also used by ``state mv``)."""
+    if not value:
+        return "must not be empty"
+    size = len(value.encode("utf-8"))
+    if size > NAME_MAX_BYTES:
+        return f"is {size} bytes in UTF-8; the API allows at most {NAME_MAX_BYTES} (API.md 2)"
+    bad = sorted({c for c in value if c not in " -" and not _NAME_CHAR.fullmatch(c)})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return (
+            f"{value!r} contains {shown}; names may hold letters, digits, _ and Chinese "
+            "characters (API.md 2)"
+        )
+    if all(c in " -" for c in value):
+        return (
+            f"{value!r} has only spaces and hyphens; a name needs at least one letter, "
+            "digit, _ or Chinese character"
+        )
+    return None
 
 
 def name_warning(name: str) -> str | None:

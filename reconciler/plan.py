@@ -202,12 +202,13 @@ class Plan(BaseModel):
             out[a.kind] += 1
         return out
 
-    def check_safe(self) -> None:
-        """Raise UnsafePlanError listing every violated safety rule."""
+    def check_safe(self, *, shown: bool = False) -> None:
+        """Raise UnsafePlanError for the violated safety rules (``shown``: already printed)."""
         if self.violations:
+            # Not every rule has an override (prevent_destroy, an incomplete read, the active
+            # limit): each line says what resolves it.
             raise UnsafePlanError(
-                self.violations,
-                hint="fix the causes above, or re-run with the override each line names",
+                self.violations, hint="each line says how to resolve it", shown=shown
             )
 
     def drift_items(self) -> list[DriftItem]:
@@ -282,11 +283,41 @@ class Plan(BaseModel):
         local = self.local_stale_reasons(desired, state)
         manifests = [r for r in local if r == MANIFESTS_MOVED]
         remote = (
-            ["the remote schedules changed since the plan was made"]
+            self._remote_changes(inventory, state)
             if observed_digest(inventory) != self.inputs.observed_digest
             else []
         )
         return [*manifests, *remote, *(r for r in local if r != MANIFESTS_MOVED)]
+
+    def _remote_changes(self, inventory: Inventory, state: State) -> list[str]:
+        """What moved on the server since the plan was made, by task where it can be told.
+
+        The tasks the plan saw are the state's (the state file is checked to be the plan's
+        own) less those it found gone, plus the unmanaged and conflicting ones it lists.
+        """
+        seen = {e.schedule_id: name for name, e in state.entries.items()}
+        for a in self.actions:
+            if isinstance(a, RecreateAction):
+                seen.pop(a.old_schedule_id, None)
+            elif isinstance(a, ExpiredAction) or (isinstance(a, SkipAction) and a.forget):
+                seen.pop(a.schedule_id or "", None)
+            elif isinstance(a, UnmanagedAction):
+                seen[a.schedule_id] = a.name
+            elif isinstance(a, ConflictAction):
+                seen.update(dict.fromkeys(a.schedule_ids, a.name))
+        now = inventory.schedules
+        appeared = [f"{t.name!r} ({sid})" for sid, t in now.items() if sid not in seen]
+        vanished = (
+            [f"{name!r} ({sid})" for sid, name in seen.items() if sid not in now]
+            if inventory.complete
+            else []
+        )
+        out = []
+        if appeared:
+            out.append(f"remote task(s) appeared since the plan was made: {_few(appeared)}")
+        if vanished:
+            out.append(f"remote task(s) vanished since the plan was made: {_few(vanished)}")
+        return out or ["the contents of remote schedules changed since the plan was made"]
 
     def local_stale_reasons(self, desired: Sequence[Desired], state: State) -> list[str]:
         """The stale reasons that need no remote read: manifests and state file moved."""
@@ -455,6 +486,11 @@ def _body_problems(a: Action, what: str, d: Desired | None, entry: StateEntry | 
     return []
 
 
+def _few(items: list[str], limit: int = 5) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(sorted(items)[:limit]) + more
+
+
 def _raise_stale(reasons: list[str]) -> None:
     if reasons:
         raise StalePlanError(
@@ -483,7 +519,10 @@ def _fires_at(remote: RemoteSchedule, world: _World) -> str | None:
     if remote.body.get("enabled", remote.enabled) is False:
         return None
     try:
-        return _iso(timing.next_fire(remote.body, world.now, world.tz))
+        # zone_type 2: the start of the span across device zones (the fire guard's concern is
+        # the first device that fires; one under way counts as firing now).
+        span = timing.next_fire_span(remote.body, world.now, world.tz)
+        return None if span is None else _iso(span[0])
     except (ValueError, KeyError, TypeError):
         world.warnings.append(
             f"{remote.name!r} (id {remote.schedule_id}): cannot read the remote trigger; "

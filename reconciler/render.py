@@ -10,7 +10,9 @@ import html
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.actions import (
     Action,
@@ -161,18 +163,66 @@ def _cause_text(cause: str) -> str:
 def _detail_lines(a: Action) -> list[tuple[str, str]]:
     """(marker, text) lines under an action: field diffs, or the fields of a new schedule."""
     if isinstance(a, UpdateAction | ReplaceAction):
-        lines = [_change_lines(c) for c in a.changes]
-        if a.fires_at:
-            lines.append(("#", f"fires next at {a.fires_at}"))
-        return lines
+        return [_change_lines(c) for c in a.changes]
     if isinstance(a, CreateAction | RecreateAction):
         return [("+", f"{path}: {_value(v)}") for path, v in _leaves(a.body)]
     if isinstance(a, RefreshAction) and a.protected != a.old_protected:
         old, new = str(a.old_protected).lower(), str(a.protected).lower()
         return [("~", f"lifecycle.prevent_destroy: {old} -> {new}")]
-    if isinstance(a, DeleteAction) and a.fires_at:
-        return [("#", f"fires next at {a.fires_at}")]
     return []
+
+
+def _fire_line(a: Action, plan: Plan) -> tuple[str, str] | None:
+    """When the schedule fires next, in the plan's time zone (a span for zone_type 2).
+
+    Changed and deleted schedules: their remote task (what the fire guard watches); new ones:
+    the body being created.
+    """
+    from reconciler import timing
+
+    tz = _zone(plan.timezone)
+    span: tuple[datetime, datetime] | None = None
+    try:
+        if isinstance(a, UpdateAction | ReplaceAction | DeleteAction):
+            if a.fires_at:
+                start = datetime.fromisoformat(a.fires_at)
+                late = _remote_zone_type(a) == 2
+                span = (start, start + timedelta(hours=26) if late else start)
+        elif isinstance(a, CreateAction | RecreateAction):
+            span = timing.next_fire_span(a.body, datetime.fromisoformat(plan.planned_at), tz)
+    except (ValueError, KeyError, TypeError):
+        return None
+    if span is None:
+        return None
+    first, last = (_local(t, tz) for t in span)
+    if first == last:
+        return ("#", f"fires next at {first}")
+    return ("#", f"fires next between {first} and {last} (zone_type 2: each device's own time)")
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _local(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _remote_zone_type(a: UpdateAction | ReplaceAction | DeleteAction) -> object:
+    """zone_type of the remote task an action changes (an update cannot change it)."""
+    if isinstance(a, DeleteAction):
+        body = a.old_body
+    else:
+        for c in a.changes:
+            if c.path.endswith(".zone_type"):
+                return c.old
+        body = a.body
+    trigger = body.get("trigger")
+    spec: object = next(iter(trigger.values()), None) if isinstance(trigger, dict) else None
+    return spec.get("zone_type") if isinstance(spec, dict) else None
 
 
 _MARK_STYLE = {"+": "green", "-": "red", "~": "yellow", "#": "dim"}
@@ -187,12 +237,27 @@ def summary_line(plan: Plan) -> str:
     )
 
 
+_ENTRY_KINDS = frozenset({"update", "replace", "delete", "recreate", "expired", "refresh"})
+
+
+def in_sync_count(plan: Plan) -> int:
+    """Managed schedules the plan leaves alone: state entries without an action line."""
+    touched = {
+        a.name
+        for a in plan.actions
+        if a.kind in _ENTRY_KINDS
+        or (isinstance(a, SkipAction) and a.schedule_id is not None)
+        or (isinstance(a, ConflictAction) and a.stale_schedule_id is not None)
+    }
+    return max(0, plan.managed - len(touched))
+
+
 def _extra_counts(plan: Plan) -> str | None:
     c = plan.counts()
     parts = [
         (c["expired"], "expired (forgotten from state)"),
-        (c["refresh"], "state refresh"),
-        (c["conflict"], "conflict"),
+        (c["refresh"], "state refresh(es)"),
+        (c["conflict"], "conflict(s)"),
         (c["unmanaged"], "unmanaged"),
         (c["skip"], "skipped"),
     ]
@@ -216,10 +281,14 @@ def render_text(plan: Plan, color: bool) -> str:
     for a in plan.actions:
         marker, style, verb = _LOOK[a.kind]
         out.append(f"{_paint(f'{marker:>3} {verb}', style, color)} {_headline(a)}")
-        for mark, text in _detail_lines(a):
+        fires = _fire_line(a, plan)
+        for mark, text in [*_detail_lines(a), *([fires] if fires else [])]:
             out.append(f"      {_paint(mark, _MARK_STYLE[mark], color)} {text}")
     if not plan.actions and not plan.renames:
-        out.append("  (no schedules)")
+        synced = in_sync_count(plan)
+        out.append(
+            f"  (all {synced} managed schedule(s) in sync)" if synced else "  (no schedules)"
+        )
     out += _list_block("Warnings:", plan.warnings, "yellow", color)
     out += _list_block(
         "Safety violations (apply will refuse this plan):", plan.violations, "red", color
@@ -261,7 +330,7 @@ def _fence(body: str, lang: str) -> str:
     return f"{ticks}{lang}\n{body}\n{ticks}"
 
 
-def _md_diff_lines(a: Action) -> list[str]:
+def _md_diff_lines(a: Action, plan: Plan) -> list[str]:
     lines: list[str] = []
     changes = a.changes if isinstance(a, UpdateAction | ReplaceAction) else []
     for c in changes:
@@ -274,6 +343,9 @@ def _md_diff_lines(a: Action) -> list[str]:
             lines.append(f"{'!' if mark == '~' else mark} {text}")
     if isinstance(a, DeleteAction):
         lines += [f"- {path}: {_value(v)}" for path, v in _leaves(a.old_body)]
+    fires = _fire_line(a, plan)
+    if fires:
+        lines.append(f"# {fires[1]}")
     return lines
 
 
@@ -319,7 +391,7 @@ def render_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
         summary = f"<code>{html.escape(marker)}</code> {verb} <b>{html.escape(a.name)}</b>" + (
             f" — {html.escape(about)}" if about else ""
         )
-        out += _md_details(summary, _md_diff_lines(a))
+        out += _md_details(summary, _md_diff_lines(a, plan))
     out.append("")
     out.append(f"<sub>planned at {plan.planned_at} · checksum <code>{plan.checksum}</code></sub>")
     return "\n".join(out) + "\n"

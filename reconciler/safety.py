@@ -133,7 +133,11 @@ def fire_guard_violations(
             if minutes <= guard:
                 out.append(
                     f"{a.name!r} fires at {a.fires_at} (in {max(minutes, 0):.1f} min, within "
-                    f"--fire-guard {guard:g}): a {a.kind} now races the push. Re-run with "
-                    "--force, or wait until it has fired."
+                    f"--fire-guard {guard:g}): {_article(a.kind)} {a.kind} now races the push. "
+                    "Re-run with --force, or wait until it has fired."
                 )
     return out
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

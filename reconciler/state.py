@@ -80,6 +80,25 @@ class PendingEntry(BaseModel):
     started_at: datetime
 
 
+class ForgottenEntry(BaseModel):
+    """A task the state stopped managing because it fired for good (or vanished while disabled).
+
+    Kept so that ``history NAME`` can still answer "did it go out?" after the entry is gone.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule_id: str
+    forgotten_at: datetime
+    reason: str
+
+
+# Forgotten tasks kept per name (newest last) and names kept in all (the most recently
+# forgotten): enough to answer for recent campaigns without growing the file for ever.
+FORGOTTEN_PER_NAME = 5
+FORGOTTEN_NAMES = 1000
+
+
 class State(BaseModel):
     """The whole state file of one environment."""
 
@@ -91,6 +110,8 @@ class State(BaseModel):
     binding: str | None = None  # hash of endpoint + AppKey; None until first bound
     entries: dict[str, StateEntry] = Field(default_factory=dict)  # by manifest name
     pending: dict[str, PendingEntry] = Field(default_factory=dict)  # by manifest name
+    # by manifest name, oldest first; written only when not empty
+    forgotten: dict[str, list[ForgottenEntry]] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- binding
@@ -172,6 +193,22 @@ def forget(state: State, name: str) -> State:
     return state.model_copy(
         update={"entries": _without(state.entries, name), "pending": _without(state.pending, name)}
     )
+
+
+def forget_fired(state: State, name: str, now: datetime, reason: str) -> State:
+    """``forget``, remembering the task's id and when and why it was forgotten (bounded)."""
+    entry = state.entries.get(name)
+    out = forget(state, name)
+    if entry is None:
+        return out
+    kept = [
+        *state.forgotten.get(name, ()),
+        ForgottenEntry(schedule_id=entry.schedule_id, forgotten_at=now, reason=reason),
+    ][-FORGOTTEN_PER_NAME:]
+    forgotten = {**_without(state.forgotten, name), name: kept}  # most recent name last
+    if len(forgotten) > FORGOTTEN_NAMES:
+        forgotten = dict(list(forgotten.items())[-FORGOTTEN_NAMES:])
+    return out.model_copy(update={"forgotten": forgotten})
 
 
 def rename(state: State, old: str, new: str) -> State:
@@ -551,7 +588,9 @@ class StateStore:
                 "pending": dict(sorted(new.pending.items())),
             }
         )
-        data = ordered.model_dump_json(indent=2).encode("utf-8") + b"\n"
+        # Without forgotten tasks the file keeps the layout it always had.
+        exclude = None if ordered.forgotten else {"forgotten"}
+        data = ordered.model_dump_json(indent=2, exclude=exclude).encode("utf-8") + b"\n"
         try:
             self._write_atomic(data)
         except OSError as exc:

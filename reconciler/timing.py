@@ -6,8 +6,9 @@ Works on canonical (or raw API) schedule bodies ``{name, enabled, trigger, push}
 Interpretation (API.md 2.1-2.3), with the approximations this module documents and owns:
 
 - Times in a trigger are local wall-clock times. zone_type 1 ("main site" zone) is read in the
-  environment's configured ``tz``. zone_type 2 (each device's own zone) is unknowable here, so it
-  is read in ``tz`` as well: a device far from ``tz`` may fire up to ~14 h earlier or later.
+  environment's configured ``tz``. zone_type 2 (each device's own zone) is read in ``tz`` as
+  well for expiry; :func:`next_fire_span` gives the span of moments across device zones (UTC+14
+  to UTC-12), whose start the fire guard watches and which plans show.
 - ``single``: fires once at ``time``.
 - ``periodical``: fires at ``time`` of day on the chosen days between ``start`` and ``end``
   (both inclusive). ``frequency`` N (default 1) means every N-th unit counted from the unit that
@@ -29,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from contextlib import suppress
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -196,3 +197,34 @@ def fires_within(body: Mapping[str, Any], now: datetime, tz: tzinfo, minutes: fl
     _require_aware(now, "now")
     nxt = next_fire(body, now, tz)
     return nxt is not None and nxt <= now.astimezone(UTC) + timedelta(minutes=minutes)
+
+
+# zone_type 2 fires at the trigger's wall time in each device's own zone: first where the clock
+# is furthest ahead (UTC+14), last where it is furthest behind (UTC-12), 26 hours later.
+EARLIEST_ZONE = timezone(timedelta(hours=14))
+LATEST_ZONE = timezone(timedelta(hours=-12))
+
+
+def zone_type(body: Mapping[str, Any]) -> int | None:
+    """The trigger's ``zone_type`` (1 or 2), None when it has none (intelligent)."""
+    _, spec = _trigger(body)
+    value = spec.get("zone_type")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def next_fire_span(
+    body: Mapping[str, Any], after: datetime, tz: tzinfo
+) -> tuple[datetime, datetime] | None:
+    """The first and last moment of the next firing still ahead somewhere, or None if never.
+
+    zone_type 1: one moment, in ``tz``. zone_type 2: the occurrence still pending in the last
+    zone (UTC-12), from when the first zone (UTC+14) reaches its wall time to when the last one
+    does; a firing already under way (some devices sent, others not) starts in the past.
+    """
+    if zone_type(body) != 2:
+        moment = next_fire(body, after, tz)
+        return None if moment is None else (moment, moment)
+    last = next_fire(body, after, LATEST_ZONE)
+    if last is None:
+        return None
+    return last - (EARLIEST_ZONE.utcoffset(None) - LATEST_ZONE.utcoffset(None)), last

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -118,7 +120,7 @@ def test_strict_turns_warnings_into_errors() -> None:
     result = run("validate", "--strict", fixture("warn-name-spaces.yaml"))
     assert result.exit_code == 1
     assert ":2:7: error: name:" in result.stdout
-    assert "(--strict)" in result.stdout
+    assert result.stdout.count("--strict") == 1  # marked once
 
 
 def test_strict_can_come_from_the_environment() -> None:
@@ -180,3 +182,30 @@ def test_committed_schema_matches_the_models() -> None:
     """
     result = CliRunner().invoke(cli, ["schema"])
     assert (EXAMPLES / "schedule.schema.json").read_text(encoding="utf-8") == result.stdout
+
+
+def test_a_duplicated_name_is_not_counted_as_a_valid_schedule(tmp_path: Path) -> None:
+    """Two manifests sharing a name and one unique one: the summary counts one valid schedule
+    (text and json), not three."""
+    text = (EXAMPLES / "weekly.yaml").read_text(encoding="utf-8")
+    for copy in ("a.yaml", "b.yaml"):
+        (tmp_path / copy).write_text(text, encoding="utf-8")
+    shutil.copyfile(EXAMPLES / "single.yaml", tmp_path / "c.yaml")
+    result = run("validate", tmp_path.as_posix())
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "1 schedule(s) in 3 file(s): 2 error(s), 0 warning(s)"
+    report = json.loads(run("validate", "--format", "json", tmp_path.as_posix()).stdout)
+    assert report["manifests"] == 1
+
+
+def test_a_quoted_zone_type_is_called_quoted_text(tmp_path: Path) -> None:
+    """zone_type: "1" is refused saying it is text in quotes and how to fix it, not merely
+    "must be 1 or 2, got '1'"."""
+    text = (EXAMPLES / "single.yaml").read_text(encoding="utf-8")
+    quoted = re.sub(r"zone_type: *1", 'zone_type: "1"', text)
+    assert quoted != text
+    (tmp_path / "a.yaml").write_text(quoted, encoding="utf-8")
+    result = run("validate", tmp_path.as_posix())
+    assert result.exit_code == 1
+    assert "zone_type: must be 1 or 2, got the text '1' (in quotes)" in result.stdout
+    assert "remove the quotes" in result.stdout

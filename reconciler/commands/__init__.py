@@ -8,7 +8,10 @@ subcommand receives.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Coroutine
+import os
+import re
+import shlex
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -94,6 +97,67 @@ class WholeMinutes(click.ParamType[int, Any]):
                 ctx,
             )
         return int(number)
+SHARED_FORMAT_VAR = f"{ENV_PREFIX}_FORMAT"
+
+_SUGGESTED = re.compile(r"(?<!locked by )`reconciler ")
+# The top-level options that chose the app and environment of this command, as typed words.
+_chosen: list[str] = []
+
+
+def remember_choice(words: Sequence[str]) -> None:
+    """Set the options every suggested command repeats (called by the top-level command)."""
+    _chosen[:] = [shlex.quote(w) for w in words]
+
+
+def command(rest: str) -> str:
+    """``reconciler <options that chose the environment> rest``: a command to paste."""
+    return " ".join(["reconciler", *_chosen, rest])
+
+
+def suggest(text: str) -> str:
+    """``text`` with every suggested command in backticks repeating the options that chose the
+    environment: a hint pasted without ``--env prod`` would act on another app."""
+    if not _chosen:
+        return text
+    # Not the holder of the state lock ("locked by `reconciler apply` (pid ...)"): that names a
+    # running command, not one to type.
+    return _SUGGESTED.sub(f"`{command('')}", text)
+
+
+class FormatOption(EnvOption):
+    """``--format`` of one command: ``RECONCILER_<COMMAND>_FORMAT``, else the shared
+    ``RECONCILER_FORMAT`` when its value is one of this command's formats (ignored otherwise).
+
+    One CI job sets ``RECONCILER_FORMAT=github`` for validate's annotations and runs plan and
+    drift too: those have no ``github`` and must not fail on it.
+    """
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        own = super().resolve_envvar_value(ctx)
+        if own is not None:
+            return own
+        shared = os.environ.get(SHARED_FORMAT_VAR)
+        if shared and isinstance(self.type, click.Choice) and shared in self.type.choices:
+            return shared
+        return None
+
+
+def format_option(
+    command: str, choices: list[str], help: str, default: str = "text"
+) -> Callable[[F], F]:
+    """``--format`` for ``command`` (its variable: ``RECONCILER_<COMMAND>_FORMAT``)."""
+    var = f"{ENV_PREFIX}_{command.replace('-', '_').replace(' ', '_').upper()}_FORMAT"
+    return click.option(
+        "--format",
+        "fmt",
+        cls=FormatOption,
+        envvar=var,
+        show_envvar=True,
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help=f"{help} Also {SHARED_FORMAT_VAR}, where its value is one of these.",
+    )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from reconciler.commands import global_options, option
+from reconciler.commands import format_option, global_options, option
 
 DEFAULT_DAYS = 31
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -34,13 +34,10 @@ def _moment(text: str, tz: tzinfo, what: str) -> datetime:
 @click.command("calendar")
 @option("--from", "from_", default=None, help="Start of the window (default: now).")
 @option("--to", "to", default=None, help=f"End of the window (default: {DEFAULT_DAYS} days on).")
-@option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json", "ics", "html"]),
-    default="text",
-    show_default=True,
-    help="ics: for a calendar application; html: a month view to open in a browser.",
+@format_option(
+    "calendar",
+    ["text", "markdown", "json", "ics", "html"],
+    "ics: for a calendar application; html: a month view to open in a browser.",
 )
 @option(
     "--out",

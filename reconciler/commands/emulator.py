@@ -248,7 +248,8 @@ def serve(ctx: click.Context, /, **kw: Any) -> int:
         f"  credentials: {credentials}; time zone: {em.tz.key}; "
         f"data: {kw['data_path'] or 'in memory'}; control plane: /_emulator/"
     )
-    server = build_server(em, sock)
+    # uvicorn's own start/stop lines only with --debug: the lines above say what matters.
+    server = build_server(em, sock, log_level="info" if glob.debug else "warning")
     try:
         with _clean_stop_on_signals():
             server.run(sockets=[sock])

@@ -18,7 +18,7 @@ from reconciler.commands.state import lock_timeout_option
     default=False,
     help="Adopt every remote task whose name matches exactly one unmanaged manifest.",
 )
-@lock_timeout_option(30.0)
+@lock_timeout_option()
 @click.pass_context
 def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
             lock_timeout: float) -> int:
@@ -112,7 +112,8 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
                     except NotFoundError:
                         raise UsageError(
                             f"no active remote task {sid} (for {name!r})",
-                            hint="list the app's tasks, or check the id for typos",
+                            hint="check the id for typos; `reconciler remote list` lists the "
+                            "app's tasks with their ids",
                         ) from None
                     if body.get("name") != name:
                         raise UsageError(
@@ -120,6 +121,7 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
                             hint="import a task under its own name (rename the manifest first)",
                         )
                     bodies[name] = body
+            ws.server_clock.follow(client)
             for name, body in bodies.items():
                 sid = wanted[name]
                 state = st.record_create(

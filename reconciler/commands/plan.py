@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import os
+import select
+import shlex
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from reconciler.commands import WholeMinutes, global_options, option, run_async
+from reconciler.commands import (
+    WholeMinutes,
+    format_option,
+    global_options,
+    option,
+    run_async,
+    suggest,
+)
 from reconciler.commands.state import lock_timeout_option
 
-FORMATS = click.Choice(["text", "json", "markdown"])
+FORMATS = ["text", "json", "markdown"]
 
 
 def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,13 +85,52 @@ def _render(plan: Any, fmt: str, env: str) -> str:
     if fmt == "json":
         return render.render_json(plan)
     if fmt == "markdown":
-        return render.render_markdown(plan, f"Plan for `{env}`", env=env)
-    return render.render_text(plan, render.use_color(sys.stdout, os.environ))
+        return suggest(render.render_markdown(plan, f"Plan for `{env}`", env=env))
+    return suggest(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
 
 
 def _warn(lines: list[str]) -> None:
     for line in lines:
-        click.echo(f"warning: {line}", err=True)
+        click.echo(suggest(f"warning: {line}"), err=True)
+
+
+def _confirm(question: str) -> bool:
+    """Ask ``question [y/N]`` on the terminal, inside the event loop; one Ctrl-C aborts at once.
+
+    ``asyncio.run`` answers the first SIGINT by cancelling its task, which cannot happen while
+    the loop is blocked reading the terminal: the read was resumed and the first Ctrl-C lost.
+    For the prompt SIGINT raises KeyboardInterrupt again (nothing has been written yet), and
+    the answer is awaited in short ``select`` waits rather than one blocking read: a Ctrl-C
+    that lands between the prompt and the read would otherwise wait for the next key.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return click.confirm(question, default=False)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        while True:
+            click.echo(f"{question} [y/N]: ", nl=False)
+            line = _read_answer()
+            if line is None:  # end of input
+                raise click.Abort
+            answer = line.strip().lower()
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("", "n", "no"):
+                return False
+            click.echo("error: answer y or n")
+    except KeyboardInterrupt:
+        raise click.Abort from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _read_answer() -> str | None:
+    """One line from standard input (None at its end), waking every 0.2 s for signals."""
+    while True:
+        ready, _, _ = select.select([sys.stdin], [], [], 0.2)
+        if ready:
+            line = sys.stdin.readline()
+            return line or None
 
 
 def _same(state: Any) -> Any:
@@ -152,7 +202,9 @@ def _unresolved_conflicts(plan: Any) -> list[str]:
 
 @click.command()
 @option("--out", "out", type=click.Path(dir_okay=False), default=None, help="Save the plan file.")
-@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option(
+    "plan", FORMATS, "text for people, json for machines, markdown for a pull-request comment."
+)
 @option(
     "--detailed-exitcode",
     is_flag=True,
@@ -192,7 +244,8 @@ def plan(
     click.echo(_render(obs.plan, fmt, ws.env.name), nl=False)
     if out:
         _write(out, obs.plan.to_json(), "plan")
-        click.echo(f"Plan saved to {out}; apply it with `reconciler apply {out}`.", err=True)
+        saved = f"Plan saved to {out}; apply it with `reconciler apply {shlex.quote(out)}`."
+        click.echo(suggest(saved), err=True)
     if obs.healing.changed and not obs.plan.has_changes:
         click.echo(
             "The journal of an interrupted apply has work left (see the warnings above); "
@@ -206,7 +259,7 @@ def plan(
             "rest of this plan.",
             err=True,
         )
-    obs.plan.check_safe()
+    obs.plan.check_safe(shown=True)
     # Journal work left (e.g. the old half of an interrupted replace, still able to fire) is a
     # change: CI applies on exit code 2 only. A plan without changes is still not clean while a
     # manifest is not realised (a conflict: a task of its name exists, unmanaged): exit 2, as
@@ -226,7 +279,7 @@ def plan(
     help="With PLAN_FILE: re-read every task's detail and refuse the plan if any task changed "
     "(default: re-read the list only; see README, Saved plans).",
 )
-@lock_timeout_option(30.0)
+@lock_timeout_option()
 @_safety_options
 @click.pass_context
 def apply(
@@ -314,10 +367,10 @@ def apply(
                         raise ApplyError(failures)
                     return None
                 if saved is None:
-                    click.echo(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
-                    if not auto_approve and not click.confirm(
-                        "Apply these changes?", default=False
-                    ):
+                    click.echo(
+                        suggest(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
+                    )
+                    if not auto_approve and not _confirm("Apply these changes?"):
                         raise click.Abort
                 report = await applying.run_plan(
                     plan, client, writer, now=ws.clock, progress=_progress()
@@ -384,7 +437,9 @@ def apply(
 
 
 @click.command()
-@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option(
+    "drift", FORMATS, "text for people, json for machines, markdown for an issue or comment."
+)
 @option(
     "--report",
     "report_path",
@@ -420,9 +475,9 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
     if fmt == "json":
         text = render.render_drift_json(plan)
     elif fmt == "markdown":
-        text = render.render_drift_markdown(plan, title, env=ws.env.name)
+        text = suggest(render.render_drift_markdown(plan, title, env=ws.env.name))
     else:
-        text = render.render_drift_text(plan, render.use_color(sys.stdout, os.environ))
+        text = suggest(render.render_drift_text(plan, render.use_color(sys.stdout, os.environ)))
     click.echo(text, nl=False)
     if report_path:
         report = (

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.commands import global_options, option, run_async
+from reconciler.commands import format_option, global_options, option, run_async, suggest
 from reconciler.commands.state import lock_timeout_option
 
 if TYPE_CHECKING:
@@ -123,14 +123,7 @@ def remote() -> None:
 
 
 @remote.command("list")
-@option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option("remote list", ["text", "json"], "text for people, json for machines.")
 @click.pass_context
 def list_(ctx: click.Context, /, fmt: str) -> int:
     """Every remote task (all pages) with managed / unmanaged / conflict / ignored marked.
@@ -184,18 +177,16 @@ def _print_table(view: RemoteView) -> None:
     summary = ", ".join(f"{counts[k]} {k}" for k in sorted(counts))
     click.echo(f"\n{len(view.tasks)} remote task(s): {summary}")
     if counts.get("unmanaged"):
-        click.echo("`reconciler export --adopt` writes manifests for the unmanaged ones.")
+        click.echo(suggest("`reconciler export --adopt` writes manifests for the unmanaged ones."))
 
 
 @remote.command("show")
 @click.argument("which", metavar="ID|NAME")
-@option(
-    "--format",
-    "fmt",
-    type=click.Choice(["yaml", "json"]),
+@format_option(
+    "remote show",
+    ["yaml", "json"],
+    "yaml: the body as a manifest would hold it; json: as the API returned it.",
     default="yaml",
-    show_default=True,
-    help="yaml: the body as a manifest would hold it; json: as the API returned it.",
 )
 @click.pass_context
 def show(ctx: click.Context, /, which: str, fmt: str) -> int:
@@ -274,7 +265,7 @@ class _Planned:
     default=False,
     help="Replace an existing file of the same name (default: never; pick another name).",
 )
-@lock_timeout_option(30.0)
+@lock_timeout_option()
 @click.pass_context
 def export(
     ctx: click.Context,
@@ -366,7 +357,9 @@ def export(
     )
     if planned and not adopt and done:
         click.echo(
-            "Next: `reconciler export --adopt` (or `reconciler import NAME=ID`) to manage them."
+            suggest(
+                "Next: `reconciler export --adopt` (or `reconciler import NAME=ID`) to manage them."
+            )
         )
     if attention:
         raise UsageError(

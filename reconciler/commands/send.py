@@ -18,9 +18,9 @@ from typing import Any, Literal, cast
 
 import click
 
-from reconciler.commands import global_options, option
+from reconciler.commands import format_option, global_options, option
 
-FORMATS = click.Choice(["text", "json"])
+FORMATS = ["text", "json"]
 FORMAT_VERSION = 1
 
 
@@ -201,7 +201,7 @@ def _render_report(plan: Any, report: Any, fmt: str) -> str:
     default=None,
     help="Which part to send when the push has both a notification and a message.",
 )
-@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option("test-send", FORMATS, "text for people, json for machines.")
 @option("--dry-run", is_flag=True, default=False, help="Print the batch requests; send nothing.")
 @click.pass_context
 def test_send(
@@ -218,7 +218,8 @@ def test_send(
 ) -> int:
     """Send schedule NAME's push now, only to the given devices (batch push API).
 
-    Never reaches the schedule's own audience. Exit 0 when every target got it, 1 otherwise.
+    Never reaches the schedule's own audience: its push.to is left out, only the given targets
+    receive the test. Exit 0 when every target got it, 1 otherwise.
     """
     from reconciler import batch, engine
 
@@ -230,7 +231,8 @@ def test_send(
     plan = batch.plan_send(name, push, kind, targets, content=chosen)
     ws.say_where()
     for item in plan.content.ignored:
-        _note(f"left out of the test send: {item}")
+        if not item.startswith("push.to "):  # every schedule has one: said once, in the help
+            _note(f"left out of the test send: {item}")
     if plan.duplicates:
         _note(f"{plan.duplicates} repeated target(s) are sent once")
     if dry_run:
@@ -262,7 +264,7 @@ def test_send(
 @click.command()
 @click.argument("name", required=False)
 @option("--id", "schedule_id", default=None, metavar="SCHEDULE_ID", help="A schedule id instead.")
-@option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option("history", FORMATS, "text for people, json for machines.")
 @click.pass_context
 def history(ctx: click.Context, /, name: str | None, schedule_id: str | None, fmt: str) -> int:
     """List the executions of schedule NAME (from the state file) or --id SCHEDULE_ID.
@@ -280,18 +282,37 @@ def history(ctx: click.Context, /, name: str | None, schedule_id: str | None, fm
             hint="NAME is looked up in the state file; --id takes the id as it is",
         )
     ws = engine.open_workspace(global_options(ctx))
+    forgotten_note = None
     if schedule_id is None:
         assert name is not None
         state = engine.load_state(ws)
         entry = state.entries.get(name)
-        if entry is None:
+        gone = state.forgotten.get(name)
+        if entry is not None:
+            schedule_id = entry.schedule_id
+        elif gone:
+            # A one-shot that fired is forgotten by the next apply; "did it go out?" is asked
+            # exactly then, so the state keeps its id.
+            last = gone[-1]
+            schedule_id = last.schedule_id
+            earlier = ", ".join(f.schedule_id for f in gone[:-1])
+            also = f"; earlier tasks of that name: {earlier} (see them with --id)"
+            forgotten_note = (
+                f"{name!r} is no longer managed: its task {schedule_id} was forgotten from the "
+                f"state on {last.forgotten_at.astimezone(ws.env.tz):%Y-%m-%d %H:%M %Z} "
+                f"({last.reason})"
+                + (also if earlier else "")
+            )
+        else:
+            names = [*state.entries, *state.forgotten]
             raise UsageError(
                 f"no schedule named {name!r} in the state file {ws.store.path}",
-                hint=f"{_close(name, list(state.entries))}apply the manifest first "
+                hint=f"{_close(name, names)}apply the manifest first "
                 "(`reconciler apply`), or give the schedule id with --id SCHEDULE_ID",
             )
-        schedule_id = entry.schedule_id
     ws.say_where()
+    if forgotten_note:
+        _note(forgotten_note)
     title = f"{name!r} (schedule {schedule_id})" if name else f"schedule {schedule_id}"
 
     async def run() -> list[MsgRecord]:

@@ -15,7 +15,15 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from reconciler.commands import F, FiniteFloatRange, global_options, option
+from reconciler.commands import (
+    F,
+    FiniteFloatRange,
+    command,
+    format_option,
+    global_options,
+    option,
+    suggest,
+)
 from reconciler.environments import Environment, environment_for
 from reconciler.errors import StateError
 from reconciler.state import (
@@ -32,9 +40,10 @@ from reconciler.state import (
     rename,
 )
 
-# State edits are quick and made by a person: if an apply holds the lock, say so at once rather
-# than hang the terminal. ``--lock-timeout`` (RECONCILER_LOCK_TIMEOUT) waits instead.
-DEFAULT_LOCK_TIMEOUT = 0.0
+# One default for every command that takes the lock (apply, import, state rm/mv), so that
+# RECONCILER_LOCK_TIMEOUT and the help mean the same everywhere: long enough to wait out a
+# concurrent apply's writes, short enough to notice a stuck one. 0 fails at once.
+DEFAULT_LOCK_TIMEOUT = 30.0
 
 
 def lock_timeout_option(default: float = DEFAULT_LOCK_TIMEOUT) -> Callable[[F], F]:
@@ -67,6 +76,17 @@ def _command_line(ctx: click.Context) -> str:
     return f"reconciler {ctx.command_path.split(' ', 1)[-1]}"
 
 
+def _manifest_names(env: Environment) -> tuple[set[str], int]:
+    """The names the environment's valid manifests carry, and the number of errors (which may
+    hide others); no API call."""
+    from datetime import UTC, datetime
+
+    from reconciler.manifests import load_manifests
+
+    loaded = load_manifests([env.manifests], now=datetime.now(UTC), tz=env.tz)
+    return {m.name for m in loaded.manifests}, len(loaded.errors)
+
+
 def _entry_json(name: str, entry: StateEntry) -> dict[str, Any]:
     return {"name": name, **entry.model_dump(mode="json")}
 
@@ -77,14 +97,7 @@ def state() -> None:
 
 
 @state.command("list")
-@option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option("state list", ["text", "json"], "text for people, json for machines.")
 @click.pass_context
 def list_(ctx: click.Context, fmt: str) -> int:
     """List the managed schedules: name, schedule_id, protection, last update."""
@@ -237,7 +250,8 @@ def rm(
             note += "; its prevent_destroy protection is forgotten with it"
         click.echo(note)
         click.echo(
-            f"  to manage it again: reconciler import {shlex.quote(f'{name}={entry.schedule_id}')}"
+            "  to manage it again: "
+            + command("import " + shlex.quote(f"{name}={entry.schedule_id}"))
         )
     click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
     _warn_inconsistent(invariant_problems(updated))
@@ -264,15 +278,44 @@ def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
     The remote task keeps its id (no delete and re-create); the next `plan` shows an update of
     its `name` field if the manifest now says NEW.
     """
-    store = _store(ctx)
+    from reconciler.errors import UsageError
+    from reconciler.models import name_error
+
+    problem = name_error(new)
+    if problem is not None:
+        raise UsageError(
+            f"cannot rename {old!r} to {new!r}: the new name {problem}",
+            hint="use the name the renamed manifest carries in its `name:` field",
+        )
+    env = _environment(ctx)
+    store = StateStore(env.state)
     with store.lock(lock_timeout, _command_line(ctx)):
         current = store.load()
         entry = get_entry(current, old, path=store.path)
         saved = store.save(rename(current, old, new))
     click.echo(f"moved {old!r} -> {new!r} (schedule_id {entry.schedule_id}) in {store.path}")
-    click.echo(
-        f"  the remote task is unchanged and still named {old!r}; `reconciler plan` shows the "
-        "rename as an update once the manifest is renamed"
-    )
+    carried, errors = _manifest_names(env)
+    if new in carried:
+        click.echo(
+            suggest(
+                f"  the remote task is unchanged and still named {old!r}; `reconciler plan` "
+                f"shows the rename as an update of its name to {new!r}"
+            )
+        )
+    else:
+        # Not refused: the manifest may be renamed right after. Until it is, the next plan
+        # deletes the task (no manifest has its name) and creates OLD again if it still has one.
+        hidden = f" ({errors} manifest error(s): `reconciler validate` lists them)" * bool(errors)
+        consequence = f"deletes task {entry.schedule_id}"
+        if old in carried:
+            consequence += f" and creates {old!r} again"
+        click.echo(
+            suggest(
+                f"warning: no valid manifest in {env.manifests} is named {new!r}{hidden}; until "
+                f"one is, `reconciler plan` {consequence}. Rename the manifest's `name:` to "
+                f"{new!r}, or undo with `reconciler state mv {shlex.quote(new)} {shlex.quote(old)}`"
+            ),
+            err=True,
+        )
     click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
     return 0

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from reconciler.commands import global_options, option
+from reconciler.commands import format_option, global_options, option
 from reconciler.errors import Problem, UsageError
 
 DEFAULT_PATH = "schedules"
@@ -34,19 +34,14 @@ def resolve_clock(ctx: click.Context) -> tuple[datetime, ZoneInfo]:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@option(
-    "--format",
-    "output_format",
-    envvar="RECONCILER_FORMAT",  # RECONCILER_<OPTION>, not the parameter's name
-    show_envvar=True,
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for machines, github for pull-request annotations.",
+@format_option(
+    "validate",
+    ["text", "json", "github"],
+    "text for people, json for machines, github for pull-request annotations.",
 )
 @option("--strict", is_flag=True, default=False, help="Treat warnings as errors.")
 @click.pass_context
-def validate(ctx: click.Context, paths: tuple[Path, ...], output_format: str, strict: bool) -> int:
+def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool) -> int:
     """Check manifests (default: schedules/) and report every problem at once.
 
     Exit code 0 when valid, 1 when any error (or, with --strict, any warning) was found.
@@ -56,12 +51,13 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], output_format: str, st
     now, zone = resolve_clock(ctx)
     targets = list(paths) or [Path(DEFAULT_PATH)]
     result = load_manifests(targets, now=now, tz=zone)
-    problems = [_strictly(p) for p in result.problems] if strict else result.problems
+    problems = [p.strictly() for p in result.problems] if strict else result.problems
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
     valid = errors == 0
-    count = len(result.manifests)
-    if output_format == "json":
+    # Valid schedules only: a manifest whose name another one uses is not one.
+    count = sum(1 for m in result.manifests if m.name not in result.duplicates)
+    if fmt == "json":
         click.echo(
             json.dumps(
                 {
@@ -77,7 +73,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], output_format: str, st
             )
         )
     else:
-        render = _github if output_format == "github" else str
+        render = _github if fmt == "github" else str
         for problem in problems:
             click.echo(render(problem))
         summary = f"{count} schedule(s) in {result.files} file(s)"
@@ -95,14 +91,6 @@ def schema() -> None:
     from reconciler.models import manifest_json_schema
 
     click.echo(json.dumps(manifest_json_schema(), indent=2, ensure_ascii=False))
-
-
-def _strictly(problem: Problem) -> Problem:
-    if problem.severity != "warning":
-        return problem
-    return Problem(
-        problem.path, problem.line, problem.col, f"{problem.message} (--strict)", "error"
-    )
 
 
 def _as_json(problem: Problem) -> dict[str, Any]:

@@ -116,6 +116,7 @@ class Emulator:
             if loaded is not None:
                 self._store = loaded
                 self._reschedule_all()
+                self._resume_clock()
 
     def __repr__(self) -> str:  # never show credentials
         return f"Emulator(timezone={self.tz.key!r}, tasks={len(self._store.tasks)})"
@@ -128,6 +129,21 @@ class Emulator:
         if base.tzinfo is None:
             raise ValueError("the emulator clock must return aware datetimes")
         return (base + self._offset).astimezone(self.tz)
+
+    def _resume_clock(self) -> None:
+        """Never start before the latest moment the loaded data has seen.
+
+        Time does not run backwards for a server: a process that ran ahead (``--now``, a clock
+        advanced through the control plane) recorded firings up to then. Starting the next
+        process at an earlier time would answer, and date its answers, as if they had not
+        happened yet, and a client would create the sent campaigns again.
+        """
+        latest = max(
+            (max(t.created_at, t.processed_until) for t in self._store.tasks.values()),
+            default=None,
+        )
+        if latest is not None and latest > self.now():
+            self._offset = latest - self._clock()
 
     def set_time(self, moment: datetime) -> None:
         """Jump to ``moment`` (aware) and fire everything due by then.

@@ -1,8 +1,8 @@
 """Bad command-line options and arguments: exit 1, a message naming the option, no API call.
 
-Values click checks itself (ranges, choices) are reported by click as ``Error: ...`` after the
-usage line; the reconciler's own checks say ``error: ...``. Either way: exit 1 (never click's 2,
-which would read as "changes" to a CI job), no traceback, no request to the served emulator.
+Values click checks itself (ranges, choices) are reported after the usage line, in the same
+``error: ...`` style as the reconciler's own checks. Either way: exit 1 (never click's 2, which
+would read as "changes" to a CI job), no traceback, no request to the served emulator.
 """
 
 from __future__ import annotations

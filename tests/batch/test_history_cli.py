@@ -128,7 +128,7 @@ def test_name_needs_a_state_entry(repo: Path, url: str, emulator: Emulator) -> N
     result = run("--endpoint", url, "history", "daily_digest")
     assert result.exit_code == 1
     assert "no schedule named 'daily_digest' in the state file" in result.stderr
-    assert "reconciler apply" in result.stderr
+    assert f"`reconciler --endpoint {url} apply`" in result.stderr
     assert "--id SCHEDULE_ID" in result.stderr
     assert emulator.request_log == []
 

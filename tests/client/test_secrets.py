@@ -80,8 +80,8 @@ def test_debug_log_shows_the_traffic_without_credentials(caplog: pytest.LogCaptu
     )
     run(client_for(script).list_schedules(1))
     text = caplog.text
-    assert "GET /v4/schedules?page=1 -> 503" in text
-    assert "GET /v4/schedules?page=1 -> 200" in text
+    assert "GET https://pushapi-sgp.engagelab.com/v4/schedules?page=1 -> 503" in text
+    assert "GET https://pushapi-sgp.engagelab.com/v4/schedules?page=1 -> 200" in text
     assert "retrying GET /v4/schedules?page=1" in text
     assert "Authorization" not in text
     assert "Basic " not in text

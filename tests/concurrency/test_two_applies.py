@@ -229,11 +229,11 @@ def test_second_apply_waits_then_finds_nothing_to_do(
 def test_state_edit_during_apply_refuses_and_changes_nothing(
     project: Path, gated: tuple[Emulator, WriteGate, str]
 ) -> None:
-    """``state rm`` while an apply runs refuses at once (its default) naming the apply, and
+    """``state rm --lock-timeout 0`` while an apply runs refuses at once naming the apply, and
     the apply's result is complete afterwards."""
     emulator, gate, url = gated
     first = _hold_first_apply(project, gate, url)
-    edit = run_module(["state", "rm", "digest_a"], cwd=project)
+    edit = run_module(["state", "rm", "--lock-timeout", "0", "digest_a"], cwd=project)
     assert edit.exit_code == 1, describe(edit)
     assert f"locked by `reconciler apply` (pid {first.pid}" in edit.stderr
     gate.opened.set()

@@ -96,7 +96,7 @@ def test_full_refresh_makes_a_remote_content_edit_stale(project: Project) -> Non
     project.out_of_band_update(project.state_ids()["a"], body("a", alert="someone else"))
     project.mark()
     result = project.run("apply", "--full-refresh", str(plan))
-    assert_stale(project, result, "the remote schedules changed")
+    assert_stale(project, result, "the contents of remote schedules changed")
     assert reads(project).count("detail") == 1
 
 
@@ -131,6 +131,10 @@ LIST_CHANGES: dict[str, Callable[[Project, str], None]] = {
     "switched off": lambda p, sid: p.out_of_band_update(sid, body("b", enabled=False)),
     "deleted": lambda p, sid: p.out_of_band_delete(sid),
 }
+STALE_BECAUSE = {
+    "switched off": "the contents of remote schedules changed",
+    "deleted": "remote task(s) vanished since the plan was made: 'b' (",
+}
 
 
 @pytest.mark.parametrize("change", list(LIST_CHANGES))
@@ -140,7 +144,7 @@ def test_a_change_the_list_shows_makes_the_plan_stale(project: Project, change: 
     plan = planned_update(project, "b")
     LIST_CHANGES[change](project, project.state_ids()["b"])
     project.mark()
-    assert_stale(project, project.run("apply", str(plan)), "the remote schedules changed")
+    assert_stale(project, project.run("apply", str(plan)), STALE_BECAUSE[change])
 
 
 def test_a_plan_file_without_the_list_digest_is_checked_by_a_full_read(project: Project) -> None:
@@ -160,12 +164,17 @@ def test_a_plan_file_without_the_list_digest_is_checked_by_a_full_read(project: 
 
 
 def test_plan_is_stale_after_a_new_remote_task(project: Project) -> None:
-    """A task created on the server by someone else after `plan --out` makes the plan stale."""
+    """A task created on the server by someone else after `plan --out` makes the plan stale,
+    and the error names it."""
     project.write("a")
     plan = saved_plan(project)
-    project.out_of_band_create(body("stranger"))
+    sid = project.out_of_band_create(body("stranger"))
     project.mark()
-    assert_stale(project, project.run("apply", str(plan)), "the remote schedules changed")
+    assert_stale(
+        project,
+        project.run("apply", str(plan)),
+        f"remote task(s) appeared since the plan was made: 'stranger' ({sid})",
+    )
 
 
 def test_plan_is_stale_after_the_state_moved(project: Project) -> None:

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_serve_answers_and_saves_on_ctrl_c(tmp_path: Path) -> None:
-    """The served emulator takes a create over HTTP; Ctrl-C exits 0 with the task on disk."""
+    """The served emulator takes a create over HTTP; Ctrl-C exits 0 with the task on disk. Its
+    output is its own lines: no uvicorn access or start-up lines (those come with --debug)."""
     data = tmp_path / "em.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "--now", "2027-01-04T09:00:00+00:00",
@@ -47,6 +48,8 @@ def test_serve_answers_and_saves_on_ctrl_c(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 0, err
     assert "emulator stopped" in out
+    assert "INFO:" not in out + err
+    assert "POST /v4/schedules" not in out + err
     saved = Emulator(data_path=data).schedules()
     assert [s["name"] for s in saved] == ["served"]
 

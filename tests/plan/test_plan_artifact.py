@@ -208,7 +208,7 @@ def test_plan_is_stale_when_manifests_remote_or_state_moved() -> None:
     reasons = p.stale_reasons(want[1:], moved_inv, moved_st)
     assert reasons == [
         "the manifests changed since the plan was made",
-        "the remote schedules changed since the plan was made",
+        "remote task(s) appeared since the plan was made: 'x' (id-x)",
         "the state file moved from serial 3 to 4",
     ]
     with pytest.raises(StalePlanError, match="stale"):

@@ -53,7 +53,8 @@ def test_text_ends_with_the_summary_line() -> None:
     lines = render_text(plan(*mixed()), color=False).splitlines()
     assert "Plan: 2 to create, 1 to update, 1 to replace, 2 to delete." in lines
     assert (
-        lines[-1] == "Also: 1 expired (forgotten from state), 1 conflict, 1 unmanaged, 1 skipped."
+        lines[-1]
+        == "Also: 1 expired (forgotten from state), 1 conflict(s), 1 unmanaged, 1 skipped."
     )
 
 

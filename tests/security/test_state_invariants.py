@@ -19,7 +19,9 @@ import pytest
 from reconciler.state import StateStore
 from tests.e2e.helpers import Project
 
-REPAIR = re.compile(r"`(reconciler (?:state rm|import) [^`]*)`")
+# A suggested command repeats the options that chose the environment (here --endpoint URL);
+# the repair itself is what follows them.
+REPAIR = re.compile(r"`reconciler (?:--\S+ \S+ )*((?:state rm|import) [^`]*)`")
 
 
 def _applied(project: Project) -> dict[str, str]:
@@ -89,7 +91,7 @@ def _repairs(text: str) -> list[str]:
     """The commands of the first problem's repair line, in order (not the examples that need
     a person's choice of SCHEDULE_ID)."""
     line = next((x for x in text.splitlines() if x.strip().startswith("repair:")), "")
-    found = [c for c in REPAIR.findall(line) if "SCHEDULE_ID" not in c]
+    found = [f"reconciler {c}" for c in REPAIR.findall(line) if "SCHEDULE_ID" not in c]
     assert found, f"no repair command in:\n{text}"
     return found
 

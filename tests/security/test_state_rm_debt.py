@@ -41,7 +41,7 @@ def test_state_rm_refuses_to_drop_the_deletion_of_an_old_task(project: Project) 
         result = project.run(*args)
         assert result.exit_code == 1, result.output
         assert old in result.stderr
-        assert "reconciler apply" in result.stderr
+        assert f"`reconciler --endpoint {project.url} apply`" in result.stderr
         assert project.state_path.read_bytes() == before
 
 

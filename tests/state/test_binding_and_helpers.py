@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -187,3 +188,24 @@ def test_clear_pending_without_an_entry_is_a_no_op() -> None:
     """Clearing twice (e.g. after a resumed run) is harmless."""
     state = _one()
     assert clear_pending(state, "weekly") is state
+
+
+def test_forget_fired_keeps_a_bounded_list_of_ids_per_name(tmp_path: Path) -> None:
+    """Each forget of a fired task keeps its id, time and reason; only the newest
+    FORGOTTEN_PER_NAME per name stay; a state file without any has no ``forgotten`` key."""
+    from reconciler import state as st
+
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    state = st.State()
+    store = st.StateStore(tmp_path / "state.json")
+    store.save(st.record_create(state, "kept", "id-k", "fp", False, at))
+    assert "forgotten" not in json.loads(store.path.read_text(encoding="utf-8"))
+    for i in range(st.FORGOTTEN_PER_NAME + 2):
+        state = st.record_create(state, "promo", f"id-{i}", "fp", False, at)
+        state = st.forget_fired(state, "promo", at + timedelta(days=i), "trigger time passed")
+    kept = state.forgotten["promo"]
+    assert [f.schedule_id for f in kept] == [f"id-{i}" for i in range(2, st.FORGOTTEN_PER_NAME + 2)]
+    assert kept[-1].forgotten_at == at + timedelta(days=st.FORGOTTEN_PER_NAME + 1)
+    assert "promo" not in state.entries
+    store.save(state)
+    assert st.StateStore(store.path).load().forgotten == state.forgotten

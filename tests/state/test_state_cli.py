@@ -160,7 +160,7 @@ def test_mv_refuses_an_existing_new_name(repo: Path) -> None:
 def test_rm_fails_at_once_while_another_command_holds_the_lock(repo: Path) -> None:
     """With the lock held (as by an apply), rm exits 1 naming the holder and --lock-timeout."""
     with _store(repo).lock(0, "reconciler apply"):
-        result = _run("state", "rm", "weekly-digest")
+        result = _run("state", "rm", "--lock-timeout", "0", "weekly-digest")
     assert result.exit_code == 1
     assert "is locked by `reconciler apply` (pid" in result.stderr
     assert "--lock-timeout" in result.stderr
@@ -170,7 +170,7 @@ def test_rm_fails_at_once_while_another_command_holds_the_lock(repo: Path) -> No
 def test_mv_takes_the_lock_too(repo: Path) -> None:
     """mv is refused while the lock is held, like rm."""
     with _store(repo).lock(0, "reconciler apply"):
-        result = _run("state", "mv", "weekly-digest", "weekly")
+        result = _run("state", "mv", "--lock-timeout", "0", "weekly-digest", "weekly")
     assert result.exit_code == 1
     assert "is locked by" in result.stderr
 
@@ -218,3 +218,54 @@ def test_lock_timeout_option_makes_rm_wait_before_failing(repo: Path) -> None:
         result = _run("state", "rm", "--lock-timeout", "0.2", "weekly-digest")
     assert result.exit_code == 1
     assert "after waiting 0.2s" in result.stderr
+
+
+def _in_a_month() -> str:
+    """A one-shot time that stays valid whenever the test runs."""
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pytest.mark.parametrize("bad", ["bad name!", "", "x" * 256])
+def test_mv_refuses_a_new_name_no_manifest_could_have(repo: Path, bad: str) -> None:
+    """mv to a name the name rules forbid is exit 1 with the rule, and the file is unchanged."""
+    before = (repo / ".reconciler/state.json").read_bytes()
+    result = _run("state", "mv", "weekly-digest", bad)
+    assert result.exit_code == 1, result.output
+    assert "error: cannot rename 'weekly-digest'" in result.stderr
+    assert "the new name" in result.stderr
+    assert "Traceback" not in result.output
+    assert (repo / ".reconciler/state.json").read_bytes() == before
+
+
+def test_mv_says_when_no_manifest_carries_the_new_name(repo: Path) -> None:
+    """mv to a name no manifest has is done, with a warning naming what the next plan would do
+    (delete the task, create the old name again) and the command that undoes it."""
+    (repo / "schedules").mkdir()
+    (repo / "schedules" / "weekly.yaml").write_text(
+        "name: weekly-digest\nenabled: true\n"
+        f"trigger: {{single: {{time: '{_in_a_month()}', zone_type: 1}}}}\n"
+        "push: {to: all, body: {platform: all, notification: {alert: hi}}}\n",
+        encoding="utf-8",
+    )
+    result = _run("state", "mv", "weekly-digest", "weekly_typo")
+    assert result.exit_code == 0, result.output
+    assert "warning: no valid manifest in schedules is named 'weekly_typo'" in result.stderr
+    assert "deletes task sch_weekly and creates 'weekly-digest' again" in result.stderr
+    assert "reconciler state mv weekly_typo weekly-digest" in result.stderr
+
+
+def test_mv_to_the_renamed_manifests_name_has_no_warning(repo: Path) -> None:
+    """After renaming the manifest first, mv finds it and says the plan shows an update."""
+    (repo / "schedules").mkdir()
+    (repo / "schedules" / "weekly.yaml").write_text(
+        "name: weekly\nenabled: true\n"
+        f"trigger: {{single: {{time: '{_in_a_month()}', zone_type: 1}}}}\n"
+        "push: {to: all, body: {platform: all, notification: {alert: hi}}}\n",
+        encoding="utf-8",
+    )
+    result = _run("state", "mv", "weekly-digest", "weekly")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    assert "an update of its name to 'weekly'" in result.stdout

@@ -1,0 +1,125 @@
+"""``apply`` at its confirmation prompt, in a real pseudo-terminal: one Ctrl-C aborts at once."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.emulator import Emulator
+from tests.e2e.helpers import START, Project, RecordingEmulator
+
+PROMPT = b"Apply these changes? [y/N]"
+
+
+def _read_until(fd: int, wanted: bytes, seconds: float) -> bytes:
+    """What the terminal showed until ``wanted`` appeared (or the time ran out, or it closed)."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while wanted not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+def _controlling_terminal() -> None:
+    # In the child, after setsid: the pty on stdin becomes its controlling terminal, so that the
+    # line discipline turns a typed Ctrl-C into SIGINT for it, as in a real terminal.
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _apply_in_a_terminal(root: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``reconciler apply`` (embedded emulator) with a pseudo-terminal as its controlling
+    terminal; returns the process and the terminal's master side."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("RECONCILER_")
+        and k not in ("ENGAGELAB_APP_KEY", "ENGAGELAB_MASTER_SECRET", "CI")
+    }
+    env["NO_COLOR"] = "1"
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "--now", START.isoformat(), "apply"],
+        cwd=root,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=_controlling_terminal,
+    )
+    os.close(slave)
+    return proc, master
+
+
+def _embedded_tasks(root: Path) -> list[str]:
+    data = root / ".reconciler" / "emulator.json"
+    if not data.exists():
+        return []
+    return [t["name"] for t in Emulator(data_path=data, clock=lambda: START).schedules()]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TIOCSCTTY pseudo-terminal handling")
+@pytest.mark.parametrize("attempt", range(5))
+def test_one_ctrl_c_at_the_prompt_aborts_at_once_without_writes(
+    tmp_path: Path, attempt: int
+) -> None:
+    """At "Apply these changes? [y/N]" a single Ctrl-C, typed as soon as the prompt shows,
+    ends the command within seconds (exit 1, "aborted"); the embedded emulator received no
+    write. Five times: a Ctrl-C landing between the prompt and the read must not be lost."""
+    Project(tmp_path, RecordingEmulator(), url=None).write("a")
+    proc, master = _apply_in_a_terminal(tmp_path)
+    try:
+        shown = _read_until(master, PROMPT, 60)
+        assert PROMPT in shown, shown.decode(errors="replace")
+        os.write(master, b"\x03")  # Ctrl-C, typed once
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("one Ctrl-C at the prompt did not end apply within 10 s")
+        shown += _read_until(master, b"\x00", 2)  # the rest of the output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(master)
+    assert code == 1, shown.decode(errors="replace")
+    assert b"aborted" in shown
+    assert b"Traceback" not in shown
+    assert _embedded_tasks(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TIOCSCTTY pseudo-terminal handling")
+def test_answering_y_at_the_prompt_applies(tmp_path: Path) -> None:
+    """Typing "y" and Enter at the prompt carries the plan out (exit 0, the task created)."""
+    Project(tmp_path, RecordingEmulator(), url=None).write("a")
+    proc, master = _apply_in_a_terminal(tmp_path)
+    try:
+        shown = _read_until(master, PROMPT, 60)
+        assert PROMPT in shown, shown.decode(errors="replace")
+        os.write(master, b"y\n")
+        code = proc.wait(timeout=30)
+        shown += _read_until(master, b"\x00", 2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(master)
+    assert code == 0, shown.decode(errors="replace")
+    assert _embedded_tasks(tmp_path) == ["a"]

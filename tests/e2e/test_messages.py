@@ -1,0 +1,231 @@
+"""What the commands tell a user: suggested commands that act on the same app, counts that say
+what is in sync, one wording per thing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.e2e.helpers import Project, body, single
+
+
+def _prod(project: Project) -> None:
+    (project.root / "reconciler.yaml").write_text(
+        "environments:\n  default: {}\n  prod:\n    manifests: schedules\n"
+        "    state: .reconciler/prod/state.json\n",
+        encoding="utf-8",
+    )
+
+
+def test_suggested_commands_repeat_the_options_that_chose_the_environment(
+    project: Project,
+) -> None:
+    """Under --env prod (and --endpoint), the conflict's "adopt with `reconciler import ...`" in
+    plan and apply carries both, so pasting it adopts the task in the same app and state."""
+    _prod(project)
+    project.write("a")
+    sid = project.out_of_band_create(body("a"))
+    expected = f"`reconciler --env prod --endpoint {project.url} import a={sid}`"
+    plan = project.run("--env", "prod", "plan")
+    assert plan.exit_code == 0, plan.output
+    assert expected in plan.output, plan.output
+    apply = project.run("--env", "prod", "apply", "--auto-approve")
+    assert expected in apply.output, apply.output
+    assert "`reconciler import" not in apply.output
+
+
+def test_error_hints_repeat_the_options_that_chose_the_environment(project: Project) -> None:
+    """An error's hint under --env prod names `reconciler --env prod ...`, not a bare command."""
+    _prod(project)
+    result = project.run("--env", "prod", "state", "mv", "nope", "other")
+    assert result.exit_code == 1
+    assert f"`reconciler --env prod --endpoint {project.url} state list`" in result.output
+
+
+def test_a_plan_without_changes_says_how_many_are_in_sync(project: Project) -> None:
+    """A no-change plan over three managed schedules says they are in sync, not "(no
+    schedules)"."""
+    for name in ("a", "b", "c"):
+        project.write(name)
+    assert project.apply().exit_code == 0
+    result = project.run("plan")
+    assert result.exit_code == 0, result.output
+    assert "(all 3 managed schedule(s) in sync)" in result.output
+    assert "(no schedules)" not in result.output
+
+
+def test_an_unsafe_plan_lists_each_violation_once_and_says_apply_would_refuse(
+    project: Project,
+) -> None:
+    """plan with a protected schedule's manifest removed: the violation appears once, the error
+    says apply would refuse the plan (plan applies nothing), and no override is suggested for a
+    rule that has none."""
+    project.write("keep", protected=True)
+    project.write("other")
+    assert project.apply().exit_code == 0
+    project.remove("keep")
+    result = project.run("plan")
+    assert result.exit_code == 1, result.output
+    assert result.output.count("has lifecycle.prevent_destroy") == 1, result.output
+    assert "listed with it above; apply would refuse it" in result.output
+    assert "was not applied" not in result.output
+    assert "override" not in result.output
+
+
+def test_fire_guard_violation_reads_an_update(project: Project) -> None:
+    """The fire-guard line says "an update", not "a update"."""
+    project.write("flash", trigger=single("2026-12-01 00:03:00"))
+    assert project.apply().exit_code == 0
+    project.write("flash", trigger=single("2026-12-01 00:03:00"), alert="Changed")
+    result = project.run("plan")
+    assert result.exit_code == 1
+    assert "an update now races the push" in result.output
+
+
+def test_strict_marks_a_warning_once(project: Project) -> None:
+    """Under --strict a name-with-hyphen warning is one error, marked once (no "(--strict)"
+    after "(an error under --strict)"); plan --strict counts it as a problem."""
+    project.write("my-name")
+    validate = project.run("validate", "--strict")
+    assert validate.exit_code == 1
+    assert "(an error under --strict)\n" in validate.output
+    assert "(--strict) (--strict)" not in validate.output
+    assert "--strict) (--strict" not in validate.output
+    plan = project.run("plan", "--strict")
+    assert plan.exit_code == 1
+    assert "error: 1 problem(s) in the manifests" in plan.output
+
+
+def test_fires_next_is_shown_in_the_time_zone_for_creates_and_updates(project: Project) -> None:
+    """With --timezone Asia/Shanghai, "fires next" reads in that zone's wall time, for a create
+    as well as for an update."""
+    project.write("a", trigger=single("2027-03-01 10:00:00"))
+    created = project.run("--timezone", "Asia/Shanghai", "apply", "--auto-approve")
+    assert created.exit_code == 0, created.output
+    assert "# fires next at 2027-03-01 10:00:00 CST" in created.output, created.output
+    project.write("a", trigger=single("2027-03-01 10:00:00"), alert="Changed")
+    plan = project.run("--timezone", "Asia/Shanghai", "plan")
+    assert plan.exit_code == 0, plan.output
+    assert "# fires next at 2027-03-01 10:00:00 CST" in plan.output, plan.output
+
+
+def test_zone_type_2_fires_over_a_span_and_the_guard_watches_its_start(
+    project: Project,
+) -> None:
+    """A zone_type 2 one-shot at 10:00 device time fires from 10:00 at UTC+14 (20:00 UTC the day
+    before) to 10:00 at UTC-12: the plan shows that span, and at 09:00 UTC, with devices already
+    past 10:00, a change needs --force."""
+    project.write("z", trigger=single("2027-03-01 10:00:00", zone_type=2))
+    created = project.run("plan")
+    assert (
+        "fires next between 2027-02-28 20:00:00 UTC and 2027-03-01 22:00:00 UTC "
+        "(zone_type 2: each device's own time)"
+    ) in created.output, created.output
+    assert project.apply().exit_code == 0
+    project.emulator.set_time(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+    project.write("z", trigger=single("2027-03-01 10:00:00", zone_type=2), alert="Changed")
+    project.mark()
+    refused = project.apply()
+    assert refused.exit_code == 1, refused.output
+    assert "'z' fires at 2027-02-28T20:00:00+00:00" in refused.output
+    assert project.writes() == []
+
+
+def test_apply_lists_each_action_with_its_result_and_new_ids(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """apply prints one line per action (created with its new id, updated, replaced old -> new)
+    before its counts, and its progress names replaces as replaces."""
+    project.write("u", alert="v1")
+    project.write("r", trigger=single(zone_type=1))
+    assert project.apply().exit_code == 0
+    before = project.state_ids()
+    project.write("u", alert="v2")
+    project.write("r", trigger=single(zone_type=2))
+    project.write("c")
+    progress: list[str] = []
+    monkeypatch.setattr("reconciler.commands.plan._progress", lambda: progress.append)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    after = project.state_ids()
+    assert f"  created 'c' ({after['c']})" in result.output
+    assert f"  updated 'u' ({before['u']})" in result.output
+    assert f"  replaced 'r' ({before['r']} -> {after['r']})" in result.output
+    assert "Apply complete: 3 action(s) done" in result.output
+    assert "replace and update: 2/2" in progress
+
+
+def test_usage_errors_use_the_one_error_style_and_hint_misplaced_global_options(
+    project: Project,
+) -> None:
+    """`plan --timezone UTC`: exit 1, "error:" (not click's "Error:"), and a hint to give the
+    top-level option before the command."""
+    result = project.run("plan", "--timezone", "UTC")
+    assert result.exit_code == 1
+    assert "Error:" not in result.output
+    assert "error: No such option '--timezone'" in result.output
+    assert (
+        "hint: --timezone is an option of `reconciler` itself: give it before the command, "
+        "e.g. `reconciler --timezone TIMEZONE plan ...`"
+    ) in result.output
+
+
+@pytest.mark.parametrize("command", [["apply"], ["import"], ["state", "rm"], ["state", "mv"]])
+def test_lock_timeout_has_one_default(command: list[str]) -> None:
+    """Every command taking the state lock waits 30 s by default (one meaning for
+    RECONCILER_LOCK_TIMEOUT)."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    result = CliRunner().invoke(cli, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "--lock-timeout" in text
+    assert "default: 30.0" in text
+
+
+def test_debug_logs_each_request_once(project: Project) -> None:
+    """``--debug`` prints one line per request (the client's, with the full URL, status and
+    timing), not a second one from httpx."""
+    import os
+    import subprocess
+    import sys
+
+    project.write("a")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", "--debug", "--endpoint", str(project.url), "plan"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "/v4/schedules?page=1" in line]
+    assert len(lines) == 1, proc.stderr
+    assert f"GET {project.url}/v4/schedules?page=1 -> 200 in " in lines[0]
+
+
+def test_import_of_an_unknown_id_points_to_a_command_that_exists(project: Project) -> None:
+    """import NAME=ID with an id the app does not have: the hint names `reconciler remote list`
+    (which lists the app's tasks with their ids), a command that exists."""
+    project.write("a")
+    result = project.run("import", "a=00000000-0000-0000-0000-000000000000")
+    assert result.exit_code == 1
+    assert "no active remote task" in result.output
+    assert f"`reconciler --endpoint {project.url} remote list` lists the app's" in result.output
+    assert "list the app's tasks" not in result.output
+
+
+def test_config_help_names_its_variable() -> None:
+    """`reconciler --help` shows RECONCILER_CONFIG next to --config, as for every option."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    result = CliRunner().invoke(cli, ["--help"], terminal_width=200)
+    assert "env var: RECONCILER_CONFIG" in result.output
