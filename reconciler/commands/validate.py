@@ -56,6 +56,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], output_format: str, st
     now, zone = resolve_clock(ctx)
     targets = list(paths) or [Path(DEFAULT_PATH)]
     result = load_manifests(targets, now=now, tz=zone)
+    result.problems.extend(_policy_problems(ctx, result.manifests, now))
     problems = [_strictly(p) for p in result.problems] if strict else result.problems
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
@@ -95,6 +96,32 @@ def schema() -> None:
     from reconciler.models import manifest_json_schema
 
     click.echo(json.dumps(manifest_json_schema(), indent=2, ensure_ascii=False))
+
+
+def _policy_problems(ctx: click.Context, manifests: list[Any], now: datetime) -> list[Problem]:
+    """The environment's push policies (reconciler.yaml ``policies:``), as manifest problems.
+
+    A new one-shot is one without an entry in the environment's state file, when there is one.
+    """
+    from reconciler import policies
+    from reconciler.session import load_environment
+
+    env = load_environment(global_options(ctx))
+    if not env.policies:
+        return []
+    known: set[str] = set()
+    if env.policies.min_lead_time is not None and Path(env.state).exists():
+        from reconciler.errors import StateError
+        from reconciler.state import StateStore
+
+        try:
+            known = set(StateStore(env.state).load().entries)
+        except StateError:
+            known = set()  # validate checks manifests; `reconciler state` reports the file
+    found = policies.check(
+        policies.subjects_of(manifests), env.policies, now=now, tz=env.tz, known=known
+    )
+    return [v.problem() for v in found]
 
 
 def _strictly(problem: Problem) -> Problem:
