@@ -45,6 +45,7 @@ Position = tuple[int, int, int, int]
 RULES = ("quiet_hours", "frequency_cap", "blackout_dates", "min_lead_time", "required_fields")
 LEVELS = ("error", "warning")
 MAX_DAYS = 400  # a periodical trigger spans at most a year (docs/api.md section 2.2)
+ONE_DAY = timedelta(days=1)
 _SHOWN = 3  # firing days / schedules named in one message before "and N more"
 
 
@@ -573,11 +574,13 @@ def _occurrences(subjects: Sequence[Subject], now: datetime, tz: tzinfo) -> list
             upcoming = timing.next_fire(body, now, tz)
             at = timing._parse_time(str(spec["time"]))
             start_day = timing._parse_datetime(str(spec["start"])).date()
-            last = timing._parse_datetime(str(spec["end"])).date()
+            end = timing._parse_datetime(str(spec["end"]))
         except (KeyError, ValueError):
             continue
         if upcoming is None:
             continue
+        # The end is inclusive to the second: the last day fires only up to that time.
+        last = end.date() if datetime.combine(end.date(), at) <= end else end.date() - ONE_DAY
         # next_fire reads a zone_type 2 wall time in tz too: its date is the wall date.
         first_day = upcoming.astimezone(tz).date()
         last = min(last, first_day + timedelta(days=MAX_DAYS))
