@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -401,15 +402,15 @@ class _Occurrences:
     kind: str
     spread: bool  # zone_type 2: the wall time is each device's own
     at: time  # wall time of day: in the environment's zone, or on the devices for zone_type 2
-    days: list[date]
-    shifted: Mapping[date, time]  # zone_type 1 days a clock change moves the wall time on
+    days: list[int]  # local days (proleptic ordinals: cheap to make, hash and compare)
+    shifted: Mapping[int, time]  # zone_type 1 days a clock change moves the wall time on
     time_key: PathKey
 
-    def at_on(self, day: date) -> time:
+    def at_on(self, day: int) -> time:
         return self.shifted.get(day, self.at)
 
-    def when(self, day: date, tz: tzinfo) -> str:
-        text = f"{day.isoformat()} {self.at_on(day):%H:%M}"
+    def when(self, day: int, tz: tzinfo) -> str:
+        text = f"{date.fromordinal(day).isoformat()} {self.at_on(day):%H:%M}"
         return text + (" device local time" if self.spread else f" {tz}")
 
 
@@ -532,7 +533,7 @@ def _duration(span: timedelta) -> str:
 def _occurrences(subjects: Sequence[Subject], now: datetime, tz: tzinfo) -> list[_Occurrences]:
     out: list[_Occurrences] = []
     now = now.astimezone(UTC)
-    shift_cache: dict[tuple[time, date, date], dict[date, time]] = {}
+    shift_cache: dict[tuple[time, int, int], dict[int, time]] = {}
     for subject in subjects:
         body = subject.body
         if body.get("enabled") is False:
@@ -563,7 +564,7 @@ def _occurrences(subjects: Sequence[Subject], now: datetime, tz: tzinfo) -> list
                     kind,
                     first.end is not None,
                     local.time(),
-                    [local.date()],
+                    [local.date().toordinal()],
                     {},
                     _TIME_KEYS[kind],
                 )
@@ -588,8 +589,8 @@ def _occurrences(subjects: Sequence[Subject], now: datetime, tz: tzinfo) -> list
             spec, start_day, max(first_day - timedelta(days=1), start_day), last
         )
         # The first listed day may be today's firing already past: keep what next_fire found on.
-        days = [d for d in days if d >= first_day]
-        shifted: dict[date, time] = {}
+        days = days[bisect_left(days, first_day.toordinal()) :]
+        shifted: dict[int, time] = {}
         if not spread and days:
             cache_key = (at, days[0], days[-1])
             if cache_key not in shift_cache:
@@ -602,24 +603,20 @@ def _occurrences(subjects: Sequence[Subject], now: datetime, tz: tzinfo) -> list
     return out
 
 
-def _periodical_dates(spec: Mapping[str, Any], start: date, first: date, last: date) -> list[date]:
-    """The local days in ``[first, last]`` a periodical trigger fires on, in order.
+def _periodical_dates(spec: Mapping[str, Any], start: date, first: date, last: date) -> list[int]:
+    """The local days in ``[first, last]`` a periodical trigger fires on, in order (ordinals).
 
     The same rule as ``timing._periodical_fires_on`` (every N-th day, week or month counted from
     the one holding ``start``; a month point a month lacks is skipped), stepped by unit.
     """
     unit = str(spec.get("time_unit", "")).lower()
     freq = timing._frequency(spec)
-    out: list[date] = []
+    out: list[int] = []
     if unit == "day":
         skip = max(0, (first - start).days)
         k = -(-skip // freq)  # the first multiple of freq at or after ``first``
-        day = start + timedelta(days=k * freq)
-        step = timedelta(days=freq)
-        while day <= last:
-            out.append(day)
-            day += step
-    elif unit == "week":
+        return list(range(start.toordinal() + k * freq, last.toordinal() + 1, freq))
+    if unit == "week":
         points = sorted(timing._week_points(spec))
         monday = start - timedelta(days=start.weekday())
         skip_weeks = max(0, (first - monday).days // 7)
@@ -628,7 +625,7 @@ def _periodical_dates(spec: Mapping[str, Any], start: date, first: date, last: d
             for p in points:
                 day = week + timedelta(days=p)
                 if first <= day <= last and day >= start:
-                    out.append(day)
+                    out.append(day.toordinal())
             week += timedelta(weeks=freq)
     elif unit == "month":
         points = sorted(timing._month_points(spec))
@@ -645,15 +642,16 @@ def _periodical_dates(spec: Mapping[str, Any], start: date, first: date, last: d
                 except ValueError:
                     continue  # 30 February: that month does not fire
                 if first <= day <= last and day >= start:
-                    out.append(day)
+                    out.append(day.toordinal())
             index += freq
     return out
 
 
-def _shifted_days(at: time, first: date, last: date, tz: tzinfo) -> dict[date, time]:
+def _shifted_days(at: time, first_day: int, last_day: int, tz: tzinfo) -> dict[int, time]:
     """Days in ``[first, last]`` on which wall time ``at`` does not exist in ``tz`` (a clock
     change skips it), with the wall time a firing then happens at (zoneinfo's fold 0)."""
-    out: dict[date, time] = {}
+    out: dict[int, time] = {}
+    first, last = date.fromordinal(first_day), date.fromordinal(last_day)
 
     def actual(day: date) -> time:
         moment = datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
@@ -668,7 +666,7 @@ def _shifted_days(at: time, first: date, last: date, tz: tzinfo) -> dict[date, t
             if (hi - lo).days <= 1:
                 for day in (lo, hi):
                     if actual(day) != at:
-                        out[day] = actual(day)
+                        out[day.toordinal()] = actual(day)
             elif (hi - lo).days < 64:
                 return
             else:
@@ -680,7 +678,7 @@ def _shifted_days(at: time, first: date, last: date, tz: tzinfo) -> dict[date, t
         if (hi - lo).days <= 1:
             for day in (lo, hi):
                 if actual(day) != at:
-                    out[day] = actual(day)
+                    out[day.toordinal()] = actual(day)
             return
         mid = lo + (hi - lo) // 2
         scan(lo, mid)
@@ -694,7 +692,7 @@ def _quiet(occurrences: Sequence[_Occurrences], rule: QuietHours, tz: tzinfo) ->
     out: list[Violation] = []
     for occ in occurrences:
         if rule.contains(occ.at):
-            bad = [d for d in occ.days if rule.contains(occ.at_on(d))]
+            bad = [d for d in occ.days if d not in occ.shifted or rule.contains(occ.shifted[d])]
         else:
             bad = [d for d in occ.shifted if rule.contains(occ.shifted[d])]
         if not bad:
@@ -713,7 +711,7 @@ def _quiet(occurrences: Sequence[_Occurrences], rule: QuietHours, tz: tzinfo) ->
     return out
 
 
-def _days(days: Sequence[date], occ: _Occurrences, tz: tzinfo) -> str:
+def _days(days: Sequence[int], occ: _Occurrences, tz: tzinfo) -> str:
     shown = ", ".join(occ.when(d, tz) for d in sorted(days)[:_SHOWN])
     more = len(days) - _SHOWN
     return f"at {shown}" + (f" and {more} more time(s)" if more > 0 else "")
@@ -721,8 +719,9 @@ def _days(days: Sequence[date], occ: _Occurrences, tz: tzinfo) -> str:
 
 def _blackout(occurrences: Sequence[_Occurrences], rule: Blackout, tz: tzinfo) -> list[Violation]:
     out: list[Violation] = []
+    dates = {d.toordinal() for d in rule.dates}
     for occ in occurrences:
-        bad = [d for d in occ.days if d in rule.dates]
+        bad = [d for d in occ.days if d in dates]
         if bad:
             out.append(
                 _violation(
@@ -768,50 +767,104 @@ def audience_atoms(to: Any) -> frozenset[tuple[str, str]]:
     return frozenset(atoms)
 
 
+def _walk(
+    members: Sequence[int],
+    atoms: Sequence[tuple[tuple[str, str], ...]],
+    to_all: Sequence[bool],
+    cap: int,
+) -> list[tuple[int, int, tuple[str, str] | None]]:
+    """One day's firings in time order: (schedule, position, atom) of each over the cap."""
+    out: list[tuple[int, int, tuple[str, str] | None]] = []
+    counts: dict[tuple[str, str], int] = {}
+    top = 0  # the largest count of any atom so far
+    top_atom: tuple[str, str] | None = None
+    alls = 0
+    for pos, n in enumerate(members):
+        atom: tuple[str, str] | None
+        if to_all[n]:
+            before, atom = alls + top, top_atom
+        else:
+            before, atom = -1, None
+            for a in atoms[n]:
+                c = counts.get(a, 0)
+                if c > before:
+                    before, atom = c, a
+            before += alls
+        if before >= cap:
+            out.append((n, pos, atom))
+        if to_all[n]:
+            alls += 1
+        else:
+            for a in atoms[n]:
+                c = counts.get(a, 0) + 1
+                counts[a] = c
+                if c > top:
+                    top, top_atom = c, a
+    return out
+
+
 def _cap(occurrences: Sequence[_Occurrences], rule: FrequencyCap, tz: tzinfo) -> list[Violation]:
-    # Every audience atom, with the schedules reaching it (``all`` reaches every atom).
-    reach: dict[tuple[str, str], list[int]] = {}
-    everyone: list[int] = []
-    for n, occ in enumerate(occurrences):
+    """Firings beyond the cap: on each day, in time order, a firing is over the cap when N
+    firings reaching one of its audience atoms came before it that day (``all`` reaches every
+    atom). One violation per schedule: its first such day, the firings before it there, and
+    how many other days it is over the cap.
+
+    Linear in the firings: a schedule fires at most once a day, and each day is walked once.
+    """
+    cap = rule.max_per_day
+    atoms: list[tuple[tuple[str, str], ...]] = []
+    to_all: list[bool] = []
+    for occ in occurrences:
         push = occ.subject.body.get("push")
-        atoms = audience_atoms(push.get("to") if isinstance(push, Mapping) else None)
-        if ALL in atoms:
-            everyone.append(n)
-        for atom in atoms - {ALL}:
-            reach.setdefault(atom, []).append(n)
-    groups = {frozenset(members + everyone) for members in reach.values()}
-    groups.add(frozenset(everyone))
-    # A schedule fires at most once a local day: a group within the cap can never exceed it.
-    found: dict[tuple[int, frozenset[int]], set[date]] = {}
-    for group in groups:
-        if len(group) <= rule.max_per_day:
+        reached = audience_atoms(push.get("to") if isinstance(push, Mapping) else None)
+        to_all.append(ALL in reached)
+        atoms.append(tuple(sorted(reached - {ALL})))
+    order = sorted(
+        range(len(occurrences)),
+        key=lambda i: (occurrences[i].at, occurrences[i].subject.name),
+    )
+    by_day: dict[int, list[int]] = {}
+    for n in order:  # each day's list comes out in time order
+        if not atoms[n] and not to_all[n]:
+            continue  # reaches no one we can name: it cannot collide
+        for day in occurrences[n].days:
+            by_day.setdefault(day, []).append(n)
+    moved = {day for occ in occurrences for day in occ.shifted}
+    over: dict[int, list[int]] = {}
+    first_seen: dict[int, tuple[int, list[int], tuple[str, str] | None]] = {}
+    # Days with the same firings in the same order come out the same: walk each list once.
+    walked: dict[tuple[int, ...], list[tuple[int, int, tuple[str, str] | None]]] = {}
+    for day in sorted(by_day):  # in order: a schedule's first day over the cap comes first
+        members = by_day[day]
+        if len(members) <= cap:
             continue
-        by_day: dict[date, list[int]] = {}
-        for n in group:
-            for day in occurrences[n].days:
-                by_day.setdefault(day, []).append(n)
-        for day, firing in by_day.items():
-            if len(firing) <= rule.max_per_day:
-                continue
-            firing.sort(key=lambda i: (occurrences[i].at_on(day), occurrences[i].subject.name))
-            for k in range(rule.max_per_day, len(firing)):
-                found.setdefault((firing[k], frozenset(firing[:k])), set()).add(day)
+        if day in moved:  # a clock change moved some wall times: re-sort this day
+            members.sort(key=lambda i: (occurrences[i].at_on(day), occurrences[i].subject.name))
+        key = tuple(members)
+        found = walked.get(key)
+        if found is None:
+            found = walked[key] = _walk(members, atoms, to_all, cap)
+        for n, pos, atom in found:
+            days = over.setdefault(n, [])
+            if not days:
+                first_seen[n] = (day, members[:pos], atom)
+            days.append(day)
     out: list[Violation] = []
-    for (n, before), days in found.items():
+    for n, days in over.items():
         occ = occurrences[n]
-        first = min(days)
-        others = sorted(
-            before, key=lambda i: (occurrences[i].at_on(first), occurrences[i].subject.name)
-        )
+        first, earlier, atom = first_seen[n]
+        # The firings before it that reach the same atom (or everyone).
+        shared = [i for i in earlier if to_all[i] or (atom is not None and atom in atoms[i])]
         named = ", ".join(
             f"{occurrences[i].subject.name!r} ({occurrences[i].subject.where()}, "
             f"{occurrences[i].when(first, tz)})"
-            for i in others[:_SHOWN]
+            for i in shared[:_SHOWN]
         )
-        more = len(others) - _SHOWN
+        more = len(shared) - _SHOWN
         if more > 0:
             named += f" and {more} more"
-        on = f"on {first.isoformat()}" + (
+        audience = "everyone (all)" if atom is None else f"{atom[0]} {atom[1]!r}"
+        on = f"on {date.fromordinal(first).isoformat()}" + (
             f" and {len(days) - 1} more day(s)" if len(days) > 1 else ""
         )
         out.append(
@@ -820,9 +873,8 @@ def _cap(occurrences: Sequence[_Occurrences], rule: FrequencyCap, tz: tzinfo) ->
                 rule.level,
                 occ.subject,
                 occ.time_key,
-                f"{occ.subject.name!r} at {occ.when(first, tz)} is firing {len(before) + 1} of "
-                f"the day to an audience it shares with {named} ({on}); at most "
-                f"{rule.max_per_day} a day",
+                f"{occ.subject.name!r} at {occ.when(first, tz)} is firing {len(shared) + 1} of "
+                f"the day to {audience}, after {named} ({on}); at most {cap} a day",
             )
         )
     return out
