@@ -33,6 +33,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from itertools import islice
 from typing import Any
 
 from reconciler import timing
@@ -618,15 +619,13 @@ def _periodical_dates(spec: Mapping[str, Any], start: date, first: date, last: d
         return list(range(start.toordinal() + k * freq, last.toordinal() + 1, freq))
     if unit == "week":
         points = sorted(timing._week_points(spec))
-        monday = start - timedelta(days=start.weekday())
-        skip_weeks = max(0, (first - monday).days // 7)
-        week = monday + timedelta(weeks=(skip_weeks // freq) * freq)
-        while week <= last:
-            for p in points:
-                day = week + timedelta(days=p)
-                if first <= day <= last and day >= start:
-                    out.append(day.toordinal())
-            week += timedelta(weeks=freq)
+        monday = start.toordinal() - start.weekday()
+        lo = max(first, start).toordinal()
+        hi = last.toordinal()
+        week = monday + ((max(0, lo - monday) // 7) // freq) * freq * 7
+        while week <= hi:
+            out.extend(day for p in points if lo <= (day := week + p) <= hi)
+            week += 7 * freq
     elif unit == "month":
         points = sorted(timing._month_points(spec))
         index = start.year * 12 + start.month - 1
@@ -638,11 +637,11 @@ def _periodical_dates(spec: Mapping[str, Any], start: date, first: date, last: d
             year, month = divmod(index, 12)
             for p in points:
                 try:
-                    day = date(year, month + 1, p)
+                    fires = date(year, month + 1, p)
                 except ValueError:
                     continue  # 30 February: that month does not fire
-                if first <= day <= last and day >= start:
-                    out.append(day.toordinal())
+                if first <= fires <= last and fires >= start:
+                    out.append(fires.toordinal())
             index += freq
     return out
 
@@ -721,7 +720,7 @@ def _blackout(occurrences: Sequence[_Occurrences], rule: Blackout, tz: tzinfo) -
     out: list[Violation] = []
     dates = {d.toordinal() for d in rule.dates}
     for occ in occurrences:
-        bad = [d for d in occ.days if d in dates]
+        bad = sorted(dates.intersection(occ.days))
         if bad:
             out.append(
                 _violation(
@@ -772,9 +771,10 @@ def _walk(
     atoms: Sequence[tuple[tuple[str, str], ...]],
     to_all: Sequence[bool],
     cap: int,
-) -> list[tuple[int, int, tuple[str, str] | None]]:
-    """One day's firings in time order: (schedule, position, atom) of each over the cap."""
-    out: list[tuple[int, int, tuple[str, str] | None]] = []
+) -> list[tuple[int, int, int, tuple[str, str] | None]]:
+    """One day's firings in time order: (schedule, position, firings before it to the same
+    atom, atom) of each over the cap."""
+    out: list[tuple[int, int, int, tuple[str, str] | None]] = []
     counts: dict[tuple[str, str], int] = {}
     top = 0  # the largest count of any atom so far
     top_atom: tuple[str, str] | None = None
@@ -791,7 +791,7 @@ def _walk(
                     before, atom = c, a
             before += alls
         if before >= cap:
-            out.append((n, pos, atom))
+            out.append((n, pos, before, atom))
         if to_all[n]:
             alls += 1
         else:
@@ -823,49 +823,73 @@ def _cap(occurrences: Sequence[_Occurrences], rule: FrequencyCap, tz: tzinfo) ->
         range(len(occurrences)),
         key=lambda i: (occurrences[i].at, occurrences[i].subject.name),
     )
-    by_day: dict[int, list[int]] = {}
-    for n in order:  # each day's list comes out in time order
-        if not atoms[n] and not to_all[n]:
-            continue  # reaches no one we can name: it cannot collide
-        for day in occurrences[n].days:
-            by_day.setdefault(day, []).append(n)
+    # Schedules firing on the same days (the same trigger dates) are handled as one group,
+    # and days on which the same groups fire share one merged, time-ordered list and one walk.
+    rank = {n: r for r, n in enumerate(order)}
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for n in order:
+        if atoms[n] or to_all[n]:  # else it reaches no one we can name: it cannot collide
+            groups.setdefault(tuple(occurrences[n].days), []).append(n)
+    day_groups: dict[int, list[int]] = {}
+    for g, days_of_group in enumerate(groups):
+        for day in days_of_group:
+            day_groups.setdefault(day, []).append(g)
+    group_members = list(groups.values())
     moved = {day for occ in occurrences for day in occ.shifted}
-    over: dict[int, list[int]] = {}
-    first_seen: dict[int, tuple[int, list[int], tuple[str, str] | None]] = {}
-    # Days with the same firings in the same order come out the same: walk each list once.
-    walked: dict[tuple[int, ...], list[tuple[int, int, tuple[str, str] | None]]] = {}
-    for day in sorted(by_day):  # in order: a schedule's first day over the cap comes first
-        members = by_day[day]
+    total: dict[int, int] = {}  # schedule -> days over the cap
+    first_seen: dict[int, tuple[int, Sequence[int], int, tuple[str, str] | None]] = {}
+    key_days: dict[tuple[int, ...], int] = {}  # walked list -> days it stands for
+    merged: dict[tuple[int, ...], list[int]] = {}
+    walked: dict[tuple[int, ...], list[tuple[int, int, int, tuple[str, str] | None]]] = {}
+    for day in sorted(day_groups):  # in order: a schedule's first day over the cap comes first
+        key = tuple(day_groups[day])
+        members = merged.get(key)
+        if members is None:
+            members = [n for g in key for n in group_members[g]]
+            members.sort(key=rank.__getitem__)
+            merged[key] = members
         if len(members) <= cap:
             continue
-        if day in moved:  # a clock change moved some wall times: re-sort this day
-            members.sort(key=lambda i: (occurrences[i].at_on(day), occurrences[i].subject.name))
-        key = tuple(members)
-        found = walked.get(key)
-        if found is None:
+        if day in moved:  # a clock change moved some wall times: this day's own order
+            members = sorted(
+                members, key=lambda i: (occurrences[i].at_on(day), occurrences[i].subject.name)
+            )
+            found = _walk(members, atoms, to_all, cap)
+            for n, _, _, _ in found:
+                total[n] = total.get(n, 0) + 1
+        elif key in walked:
+            key_days[key] += 1
+            continue  # every schedule over the cap here has been seen on an earlier day
+        else:
             found = walked[key] = _walk(members, atoms, to_all, cap)
-        for n, pos, atom in found:
-            days = over.setdefault(n, [])
-            if not days:
-                first_seen[n] = (day, members[:pos], atom)
-            days.append(day)
+            key_days[key] = 1
+        for n, pos, before, atom in found:
+            if n not in first_seen:
+                first_seen[n] = (day, members[:pos], before, atom)
+    for key, count in key_days.items():
+        for n, _, _, _ in walked[key]:
+            total[n] = total.get(n, 0) + count
     out: list[Violation] = []
-    for n, days in over.items():
+    for n, days_over in total.items():
         occ = occurrences[n]
-        first, earlier, atom = first_seen[n]
-        # The firings before it that reach the same atom (or everyone).
-        shared = [i for i in earlier if to_all[i] or (atom is not None and atom in atoms[i])]
+        first, earlier, count, atom = first_seen[n]
+        # The first firings before it that reach the same atom (or everyone).
+        shared = list(
+            islice(
+                (i for i in earlier if to_all[i] or (atom is not None and atom in atoms[i])),
+                _SHOWN,
+            )
+        )
         named = ", ".join(
             f"{occurrences[i].subject.name!r} ({occurrences[i].subject.where()}, "
             f"{occurrences[i].when(first, tz)})"
             for i in shared[:_SHOWN]
         )
-        more = len(shared) - _SHOWN
-        if more > 0:
-            named += f" and {more} more"
+        if count > len(shared):
+            named += f" and {count - len(shared)} more"
         audience = "everyone (all)" if atom is None else f"{atom[0]} {atom[1]!r}"
         on = f"on {date.fromordinal(first).isoformat()}" + (
-            f" and {len(days) - 1} more day(s)" if len(days) > 1 else ""
+            f" and {days_over - 1} more day(s)" if days_over > 1 else ""
         )
         out.append(
             _violation(
@@ -873,7 +897,7 @@ def _cap(occurrences: Sequence[_Occurrences], rule: FrequencyCap, tz: tzinfo) ->
                 rule.level,
                 occ.subject,
                 occ.time_key,
-                f"{occ.subject.name!r} at {occ.when(first, tz)} is firing {len(shared) + 1} of "
+                f"{occ.subject.name!r} at {occ.when(first, tz)} is firing {count + 1} of "
                 f"the day to {audience}, after {named} ({on}); at most {cap} a day",
             )
         )
