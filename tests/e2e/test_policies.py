@@ -91,3 +91,26 @@ def test_allow_policy_naming_no_rule_of_the_environment_is_refused(project: Proj
     assert "has no such policy" in result.output
     assert "quiet_hours" in result.output
     assert project.emulator.request_log == []
+
+
+def test_min_lead_time_applies_to_new_one_shots_not_to_created_ones(project: Project) -> None:
+    """A one-shot created long ago is not new: as its time nears, plan still goes through; a
+    new one-shot for the same moment is refused (its manifest has no state entry)."""
+    from datetime import UTC, datetime
+
+    project.write("existing", trigger=single("2027-03-01 12:00:00"))
+    assert project.apply().exit_code == 0
+    (project.root / "reconciler.yaml").write_text(
+        "environments:\n  default:\n    timezone: Europe/Berlin\n    policies:\n"
+        "      min_lead_time: {hours: 2}\n",
+        encoding="utf-8",
+    )
+    project.emulator.set_time(datetime(2027, 3, 1, 10, 0, tzinfo=UTC))  # 11:00 in Berlin
+    assert project.run("plan").exit_code == 0
+    project.write("newcomer", trigger=single("2027-03-01 12:00:00"))
+    project.mark()
+    refused = project.run("plan")
+    assert refused.exit_code == 1, refused.output
+    assert "policy min_lead_time: new one-shot 'newcomer'" in refused.output
+    assert "'existing'" not in refused.output
+    assert project.emulator.request_log == []

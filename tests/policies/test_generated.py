@@ -165,9 +165,7 @@ def test_generated_collisions_are_caught_at_the_exact_line(
         assert [(v.rule, v.name, v.path, v.line, v.col) for v in found] == [
             ("frequency_cap", later, f"{directory.as_posix()}/{later}.yaml", TIME_LINE, 11)
         ]
-        assert f"after '{earlier}' ({directory.as_posix()}/{earlier}.yaml:1:1" in (
-            found[0].message
-        )
+        assert f"after '{earlier}' ({directory.as_posix()}/{earlier}.yaml:1:1" in (found[0].message)
 
 
 @SETTINGS
