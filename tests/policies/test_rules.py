@@ -318,3 +318,11 @@ def test_no_policies_no_work() -> None:
     """An environment without policies checks nothing (and costs nothing)."""
     assert policies.check([], policies.NO_POLICIES, now=NOW, tz=UTC) == []
     assert not policies.NO_POLICIES
+
+
+def test_the_example_config_sets_every_rule() -> None:
+    """reconciler.example.yaml documents the schema: it loads, and production sets all five."""
+    example = Path(__file__).resolve().parents[2] / "reconciler.example.yaml"
+    env = load_environments(example).select("production")
+    assert env.policies.names == list(policies.RULES)
+    assert env.policies.min_lead_time == policies.LeadTime(timedelta(hours=1), "error")
