@@ -952,6 +952,58 @@ def judge(
     return Verdict(refused, warnings, allowed)
 
 
+def for_validate(options: Any, manifests: Sequence[Any], now: datetime) -> list[Problem]:
+    """``validate``: the violations of the selected environment's policies, as problems.
+
+    Without ``--env``, in a config with several environments and no ``default:``, each
+    environment checks the manifests inside its own manifest directory. A new one-shot is one
+    without an entry in the environment's state file, when there is one.
+    """
+    from dataclasses import replace
+    from pathlib import Path
+
+    from reconciler.commands import GlobalOptions
+    from reconciler.environments import load_environments
+
+    required = options.config_path != GlobalOptions().config_path
+    loaded = load_environments(Path(options.config_path), required=required)
+    if options.env is None and loaded.default is None and len(loaded.environments) > 1:
+        chosen = [(env, True) for env in loaded.environments]
+    else:
+        chosen = [(loaded.select(options.env), False)]
+    out: list[Problem] = []
+    for env, by_directory in chosen:
+        if not env.policies:
+            continue
+        if options.timezone:  # validated by the command before
+            env = replace(env, timezone=options.timezone)
+        mine = list(manifests)
+        if by_directory:
+            root = Path(env.manifests).resolve()
+            mine = [m for m in mine if Path(m.path).resolve().is_relative_to(root)]
+        found = check(
+            subjects_of(mine), env.policies, now=now, tz=env.tz, known=_state_names(env)
+        )
+        out += [v.problem() for v in found]
+    return out
+
+
+def _state_names(env: Any) -> set[str]:
+    """Names in the environment's state file; none without one (or for an unreadable one:
+    validate checks manifests, `reconciler state` reports the file)."""
+    from pathlib import Path
+
+    from reconciler.errors import StateError
+    from reconciler.state import StateStore
+
+    if env.policies.min_lead_time is None or not Path(env.state).exists():
+        return set()
+    try:
+        return set(StateStore(env.state).load().entries)
+    except StateError:
+        return set()
+
+
 def enforce(
     env: Any,
     manifests: Iterable[Any],

@@ -99,29 +99,10 @@ def schema() -> None:
 
 
 def _policy_problems(ctx: click.Context, manifests: list[Any], now: datetime) -> list[Problem]:
-    """The environment's push policies (reconciler.yaml ``policies:``), as manifest problems.
-
-    A new one-shot is one without an entry in the environment's state file, when there is one.
-    """
+    """The push policies of reconciler.yaml (reconciler/policies.py), as manifest problems."""
     from reconciler import policies
-    from reconciler.session import load_environment
 
-    env = load_environment(global_options(ctx))
-    if not env.policies:
-        return []
-    known: set[str] = set()
-    if env.policies.min_lead_time is not None and Path(env.state).exists():
-        from reconciler.errors import StateError
-        from reconciler.state import StateStore
-
-        try:
-            known = set(StateStore(env.state).load().entries)
-        except StateError:
-            known = set()  # validate checks manifests; `reconciler state` reports the file
-    found = policies.check(
-        policies.subjects_of(manifests), env.policies, now=now, tz=env.tz, known=known
-    )
-    return [v.problem() for v in found]
+    return policies.for_validate(global_options(ctx), manifests, now)
 
 
 def _strictly(problem: Problem) -> Problem:

@@ -93,3 +93,35 @@ def test_a_bad_policies_block_is_a_config_error_with_its_line(repo: Path) -> Non
     assert "reconciler.yaml:5: prod.policies.quiet_hours.from: '10pm' must be a time" in (
         result.output
     )
+
+
+def test_several_environments_without_a_default_each_check_their_own_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --env and no `default:`: validate does not fail on the choice; each environment's
+    policies apply to the manifests in its own directory only, and --env picks one."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reconciler.yaml").write_text(
+        """\
+environments:
+  eu:
+    manifests: schedules/eu
+    timezone: Europe/Berlin
+    policies:
+      quiet_hours: {from: "22:00", to: "08:00"}
+  us:
+    manifests: schedules/us
+    timezone: America/New_York
+""",
+        encoding="utf-8",
+    )
+    for region in ("eu", "us"):
+        (tmp_path / "schedules" / region).mkdir(parents=True)
+        (tmp_path / "schedules" / region / "late.yaml").write_text(
+            single_text(f"late_{region}", "2027-01-10 23:15:00"), encoding="utf-8"
+        )
+    result = run("validate")
+    assert result.exit_code == 1, result.output
+    assert "schedules/eu/late.yaml:5:11: error: policy quiet_hours" in result.stdout
+    assert "schedules/us/late.yaml" not in result.stdout
+    assert run("--env", "us", "validate").exit_code == 0
