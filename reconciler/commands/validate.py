@@ -100,9 +100,17 @@ def schema() -> None:
 
 def _policy_problems(ctx: click.Context, manifests: list[Any], now: datetime) -> list[Problem]:
     """The push policies of reconciler.yaml (reconciler/policies.py), as manifest problems."""
+    options = global_options(ctx)
+    if not Path(options.config_path).exists():
+        # No config, no policies: the plain run pays for no import (a --config named on purpose
+        # that is missing is reported by the environment loader, as by every command).
+        from reconciler.commands import GlobalOptions
+
+        if options.config_path == GlobalOptions().config_path:
+            return []
     from reconciler import policies
 
-    return policies.for_validate(global_options(ctx), manifests, now)
+    return policies.for_validate(options, manifests, now)
 
 
 def _strictly(problem: Problem) -> Problem:
