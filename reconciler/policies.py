@@ -683,8 +683,10 @@ def _shifted_days(at: time, first_day: int, last_day: int, tz: tzinfo) -> dict[i
         scan(lo, mid)
         scan(mid, hi)
 
-    scan(first, last)
-    return out
+    # One day past the end: a skipped time keeps the old offset (fold 0), so the change shows
+    # only on the next day.
+    scan(first, last + ONE_DAY)
+    return {day: at_day for day, at_day in out.items() if day <= last_day}
 
 
 def _quiet(occurrences: Sequence[_Occurrences], rule: QuietHours, tz: tzinfo) -> list[Violation]:

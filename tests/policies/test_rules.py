@@ -326,3 +326,13 @@ def test_the_example_config_sets_every_rule() -> None:
     env = load_environments(example).select("production")
     assert env.policies.names == list(policies.RULES)
     assert env.policies.min_lead_time == policies.LeadTime(timedelta(hours=1), "error")
+
+
+def test_a_clock_change_on_the_last_day_of_a_periodical_is_found(tmp_path: Path) -> None:
+    """The skipped 02:30 on 28 March 2027 is found when it is the trigger's last day too (the
+    offset changes only on the day after it, outside the trigger's span)."""
+    text = periodical_text("p", at="02:30:00", end="2027-03-28 23:00:00")
+    subjects = load(tmp_path, {"p.yaml": text})
+    found = check(subjects, rules(quiet_hours={"from": "03:00", "to": "06:00"}))
+    assert len(found) == 1
+    assert "fires at 2027-03-28 03:30 Europe/Berlin, inside" in found[0].message
