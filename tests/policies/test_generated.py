@@ -214,3 +214,74 @@ def test_generated_quiet_hour_violations_are_caught_at_the_exact_line(
         ("quiet_hours", f"{directory.as_posix()}/q.yaml", TIME_LINE, 11)
     ]
     assert f"{hh:02d}:{mm:02d}" in found[0].message
+
+
+@SETTINGS
+@given(
+    start_day=st.integers(0, 10),
+    length=st.integers(0, 20),
+    unit=st.sampled_from(["day", "week", "month"]),
+    frequency=st.integers(1, 3),
+    periodical_minute=st.integers(0, 24 * 60 - 1),
+    single_day=st.integers(0, 30),
+    single_minute=st.integers(0, 24 * 60 - 1),
+    to=st.tuples(audiences(), audiences()),
+    zone_types=st.tuples(st.sampled_from([1, 2]), st.sampled_from([1, 2])),
+)
+def test_generated_periodical_collisions_are_caught_at_the_exact_line(
+    start_day: int,
+    length: int,
+    unit: str,
+    frequency: int,
+    periodical_minute: int,
+    single_day: int,
+    single_minute: int,
+    to: tuple[str, str],
+    zone_types: tuple[int, int],
+) -> None:
+    """A periodical and a one-shot with `max_per_day: 1` collide exactly on a day the
+    periodical fires (its days taken from ``firings``) when the audiences overlap; the later
+    firing of that day is reported at its trigger time."""
+    base = date(2027, 2, 1)  # no clock change in Berlin before the end of March
+    start = base + timedelta(days=start_day)
+    point = {"day": "[]", "week": "[MON, WED, SAT]", "month": "['02', '09', '15', '28']"}[unit]
+    ph, pm = divmod(periodical_minute, 60)
+    sh, sm = divmod(single_minute, 60)
+    single_at = datetime.combine(base + timedelta(days=single_day), datetime.min.time())
+    single_at += timedelta(minutes=single_minute)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp, "schedules")
+        subjects = load(
+            directory,
+            {
+                "one.yaml": periodical_text(
+                    "one",
+                    at=f"{ph:02d}:{pm:02d}:00",
+                    start=f"{start.isoformat()} 00:00:00",
+                    end=f"{(start + timedelta(days=length)).isoformat()} 23:59:59",
+                    unit=unit,
+                    point=point,
+                    frequency=frequency,
+                    zone_type=zone_types[0],
+                    to=to[0],
+                ),
+                "two.yaml": single_text(
+                    "two", f"{single_at:%Y-%m-%d %H:%M:%S}", zone_type=zone_types[1], to=to[1]
+                ),
+            },
+        )
+        found = check(subjects, rules(frequency_cap={"max_per_day": 1}))
+        body = subjects[0].body if subjects[0].name == "one" else subjects[1].body
+        days = {
+            f.local_date(BERLIN)
+            for f in firings(
+                [("one", body, "")], start=NOW, end=NOW + timedelta(days=400), tz=BERLIN
+            )
+        }
+        if not (single_at.date() in days and _overlap(*to)):
+            assert found == []
+            return
+        later = "two" if (sh * 60 + sm, "two") > (ph * 60 + pm, "one") else "one"
+        assert [(v.name, v.path, v.line, v.col) for v in found] == [
+            (later, f"{directory.as_posix()}/{later}.yaml", TIME_LINE, 11)
+        ]
