@@ -535,6 +535,7 @@ def _occurrences(subjects: Sequence[Subject], now: datetime, tz: tzinfo) -> list
     out: list[_Occurrences] = []
     now = now.astimezone(UTC)
     shift_cache: dict[tuple[time, int, int], dict[int, time]] = {}
+    by_trigger: dict[tuple[Any, ...], tuple[time, list[int], dict[int, time]] | None] = {}
     for subject in subjects:
         body = subject.body
         if body.get("enabled") is False:
@@ -572,36 +573,58 @@ def _occurrences(subjects: Sequence[Subject], now: datetime, tz: tzinfo) -> list
             )
             continue
         spec = body["trigger"]["periodical"]
-        try:
-            upcoming = timing.next_fire(body, now, tz)
-            at = timing._parse_time(str(spec["time"]))
-            start_day = timing._parse_datetime(str(spec["start"])).date()
-            end = timing._parse_datetime(str(spec["end"]))
-        except (KeyError, ValueError):
-            continue
-        if upcoming is None:
-            continue
-        # The end is inclusive to the second: the last day fires only up to that time.
-        last = end.date() if datetime.combine(end.date(), at) <= end else end.date() - ONE_DAY
-        # next_fire reads a zone_type 2 wall time in tz too: its date is the wall date.
-        first_day = upcoming.astimezone(tz).date()
-        last = min(last, first_day + timedelta(days=MAX_DAYS))
-        days = _periodical_dates(
-            spec, start_day, max(first_day - timedelta(days=1), start_day), last
+        # Teams copy triggers: equal triggers fire on equal days, worked out once.
+        key = (
+            *(str(spec.get(k)) for k in ("start", "end", "time", "time_unit", "frequency")),
+            tuple(str(p) for p in spec.get("point") or ()),
+            spread,
         )
-        # The first listed day may be today's firing already past: keep what next_fire found on.
-        days = days[bisect_left(days, first_day.toordinal()) :]
-        shifted: dict[int, time] = {}
-        if not spread and days:
-            cache_key = (at, days[0], days[-1])
-            if cache_key not in shift_cache:
-                shift_cache[cache_key] = _shifted_days(at, days[0], days[-1], tz)
-            moved = shift_cache[cache_key]
-            if moved:
-                listed = set(days)
-                shifted = {d: t for d, t in moved.items() if d in listed}
+        if key not in by_trigger:
+            by_trigger[key] = _periodical(body, spec, spread, now, tz, shift_cache)
+        worked = by_trigger[key]
+        if worked is None:
+            continue
+        at, days, shifted = worked
         out.append(_Occurrences(subject, kind, spread, at, days, shifted, _TIME_KEYS[kind]))
     return out
+
+
+def _periodical(
+    body: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    spread: bool,
+    now: datetime,
+    tz: tzinfo,
+    shift_cache: dict[tuple[time, int, int], dict[int, time]],
+) -> tuple[time, list[int], dict[int, time]] | None:
+    """Wall time, future firing days and clock-change days of a periodical trigger."""
+    try:
+        upcoming = timing.next_fire(body, now, tz)
+        at = timing._parse_time(str(spec["time"]))
+        start_day = timing._parse_datetime(str(spec["start"])).date()
+        end = timing._parse_datetime(str(spec["end"]))
+    except (KeyError, ValueError):
+        return None
+    if upcoming is None:
+        return None
+    # The end is inclusive to the second: the last day fires only up to that time.
+    last = end.date() if datetime.combine(end.date(), at) <= end else end.date() - ONE_DAY
+    # next_fire reads a zone_type 2 wall time in tz too: its date is the wall date.
+    first_day = upcoming.astimezone(tz).date()
+    last = min(last, first_day + timedelta(days=MAX_DAYS))
+    days = _periodical_dates(spec, start_day, max(first_day - ONE_DAY, start_day), last)
+    # The first listed day may be today's firing already past: keep what next_fire found on.
+    days = days[bisect_left(days, first_day.toordinal()) :]
+    shifted: dict[int, time] = {}
+    if not spread and days:
+        cache_key = (at, days[0], days[-1])
+        if cache_key not in shift_cache:
+            shift_cache[cache_key] = _shifted_days(at, days[0], days[-1], tz)
+        moved = shift_cache[cache_key]
+        if moved:
+            listed = set(days)
+            shifted = {d: t for d, t in moved.items() if d in listed}
+    return at, days, shifted
 
 
 def _periodical_dates(spec: Mapping[str, Any], start: date, first: date, last: date) -> list[int]:
