@@ -1018,11 +1018,11 @@ def _state_names(env: Any) -> set[str]:
     validate checks manifests, `reconciler state` reports the file)."""
     from pathlib import Path
 
+    if env.policies.min_lead_time is None or not Path(env.state).exists():
+        return set()
     from reconciler.errors import StateError
     from reconciler.state import StateStore
 
-    if env.policies.min_lead_time is None or not Path(env.state).exists():
-        return set()
     try:
         return set(StateStore(env.state).load().entries)
     except StateError:
