@@ -39,7 +39,7 @@ class Manifest:
     line: int
     col: int
     # Where each field was written (as yamlfast gives it), for problems found after loading.
-    positions: dict[PathKey, Position] | None = None
+    positions: Mapping[PathKey, Position] | None = None
 
     @property
     def name(self) -> str:

@@ -938,7 +938,14 @@ def subjects_of(manifests: Iterable[Any]) -> list[Subject]:
     for m in manifests:
         out.append(
             Subject(
-                m.name, m.body, m.path, m.line, m.col, m.positions or {}, tuple(m.previous_names)
+                m.name,
+                m.body,
+                m.path,
+                m.line,
+                m.col,
+                # Not ``or``: the reader computes positions on demand; len() computes them all.
+                m.positions if m.positions is not None else {},
+                tuple(m.previous_names),
             )
         )
     return out
