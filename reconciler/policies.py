@@ -22,7 +22,7 @@ Speed: :func:`reconciler.firings.firings` costs ~25 µs a firing, so a year of d
 trigger fires at one wall time on the days :func:`_periodical_dates` lists (the rules of
 ``timing``, stepped by unit instead of tested day by day; a property test holds it equal to
 ``firings``), and a zone_type 1 firing moves off that wall time only on a day a clock change
-skips it, which :func:`_shifted_days` finds once per distinct wall time.
+skips it, which :func:`_shifted_days` checks on the days around each clock change.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -673,43 +674,41 @@ def _shifted_days(at: time, first_day: int, last_day: int, tz: tzinfo) -> dict[i
     """Days in ``[first, last]`` on which wall time ``at`` does not exist in ``tz`` (a clock
     change skips it), with the wall time a firing then happens at (zoneinfo's fold 0)."""
     out: dict[int, time] = {}
-    first, last = date.fromordinal(first_day), date.fromordinal(last_day)
+    for change in _clock_changes(first_day, last_day, tz):
+        # A change between noon of the day before and noon of ``change`` skips its hour on
+        # one of the two days (or, from 23:00 or later, on the day after).
+        for day in (change - 1, change, change + 1):
+            if first_day <= day <= last_day:
+                wall = datetime.combine(date.fromordinal(day), at).replace(tzinfo=tz)
+                actual = wall.astimezone(UTC).astimezone(tz).time().replace(tzinfo=None)
+                if actual != at:
+                    out[day] = actual
+    return out
 
-    def actual(day: date) -> time:
-        moment = datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
-        return moment.astimezone(tz).time().replace(tzinfo=None)
 
-    def offset(day: date) -> timedelta | None:
-        return datetime.combine(day, at).replace(tzinfo=tz).utcoffset()
+@lru_cache(maxsize=64)
+def _clock_changes(first_day: int, last_day: int, tz: tzinfo) -> tuple[int, ...]:
+    """Days ``D`` around ``[first, last]`` whose noon has another UTC offset than the noon
+    before: the days a clock change falls on (or just after). Once per window and zone."""
+    noon = time(12)
+    found: list[int] = []
 
-    # The offset at ``at`` changes at most a few times a year: bisect each change to its day.
-    def scan(lo: date, hi: date) -> None:
-        if offset(lo) == offset(hi):
-            if (hi - lo).days <= 1:
-                for day in (lo, hi):
-                    if actual(day) != at:
-                        out[day.toordinal()] = actual(day)
-            elif (hi - lo).days < 64:
-                return
-            else:
-                # Equal ends may hide two changes (a whole summer) within a long span.
-                mid = lo + (hi - lo) // 2
-                scan(lo, mid)
-                scan(mid, hi)
+    def offset(day: int) -> timedelta | None:
+        return datetime.combine(date.fromordinal(day), noon).replace(tzinfo=tz).utcoffset()
+
+    def scan(lo: int, hi: int) -> None:
+        if hi - lo <= 1:
+            if offset(lo) != offset(hi):
+                found.append(hi)
             return
-        if (hi - lo).days <= 1:
-            for day in (lo, hi):
-                if actual(day) != at:
-                    out[day.toordinal()] = actual(day)
-            return
-        mid = lo + (hi - lo) // 2
+        if offset(lo) == offset(hi) and hi - lo < 64:
+            return  # zones change at most twice a year, months apart
+        mid = (lo + hi) // 2
         scan(lo, mid)
         scan(mid, hi)
 
-    # One day past the end: a skipped time keeps the old offset (fold 0), so the change shows
-    # only on the next day.
-    scan(first, last + ONE_DAY)
-    return {day: at_day for day, at_day in out.items() if day <= last_day}
+    scan(first_day - 1, last_day + 1)
+    return tuple(found)
 
 
 def _quiet(occurrences: Sequence[_Occurrences], rule: QuietHours, tz: tzinfo) -> list[Violation]:
