@@ -33,7 +33,7 @@ from reconciler.inventory import (
     read_inventory,
     read_list,
 )
-from reconciler.manifests import find_manifest_files, load_manifests
+from reconciler.manifests import Manifest, find_manifest_files, load_manifests
 from reconciler.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
 from reconciler.safety import fire_guard_violations
 from reconciler.session import Target, load_environment, now_of, resolve_target
@@ -130,10 +130,17 @@ def open_workspace(options: GlobalOptions) -> Workspace:
     )
 
 
-def load_desired(ws: Workspace, *, strict: bool = False) -> tuple[list[Desired], list[Problem]]:
-    """The manifests of the environment as planner input; raises ManifestError on any error."""
+def load_desired(
+    ws: Workspace, *, strict: bool = False, loaded: list[Manifest] | None = None
+) -> tuple[list[Desired], list[Problem]]:
+    """The manifests of the environment as planner input; raises ManifestError on any error.
+
+    ``loaded`` receives the manifests themselves (the policies locate fields in them).
+    """
     result = load_manifests([ws.env.manifests], now=ws.now, tz=ws.env.tz)
     result.raise_for_errors(strict=strict)
+    if loaded is not None:
+        loaded.extend(result.manifests)
     desired = [
         Desired(
             name=m.name,

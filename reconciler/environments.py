@@ -18,6 +18,8 @@ They come from an optional ``reconciler.yaml`` at the repository root::
         ignore:                         # remote tasks another team or tool owns
           names: ["adhoc_*"]            # shell-style name patterns
           ids: ["0b8f1c2e-..."]         # exact schedule ids
+        policies:                       # push policies (reconciler/policies.py)
+          quiet_hours: {from: "22:00", to: "08:00", level: error}
 
 Without the file there is one environment, ``default``, with every default. Relative paths
 resolve against the directory of the file. Every problem is reported with file and line, all at
@@ -42,6 +44,7 @@ from reconciler.commands import MAX_FIRE_GUARD_MINUTES
 from reconciler.config import DATA_CENTERS, plain_http_problem
 from reconciler.errors import ConfigError
 from reconciler.ignore import NO_RULES, IgnoreRules, parse_rules
+from reconciler.policies import NO_POLICIES, Policies, parse_policies
 from reconciler.yamlread import flow_too_deep  # the manifests' guard
 
 if TYPE_CHECKING:
@@ -72,6 +75,7 @@ ENV_KEYS = (
     "mass_delete_ratio",
     "max_active",
     "ignore",
+    "policies",
 )
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -112,6 +116,7 @@ class Environment:
     # served with --max-active (the benchmarks' 5000 schedules), needs another value.
     max_active: int = DEFAULT_MAX_ACTIVE
     ignore: IgnoreRules = NO_RULES  # remote tasks left out of plans and drift
+    policies: Policies = NO_POLICIES  # checked by validate, plan and apply
     source: Path | None = None  # the reconciler.yaml it was read from, if any
 
     @property
@@ -323,6 +328,13 @@ def _environment(
             continue
         value = settings[key]
         line = _value_line(settings, key)
+        if key == "policies":  # nested rules: each problem at its own line
+            parsed = parse_policies(value, _key_line(settings, key))
+            if isinstance(parsed, Policies):
+                values[key] = parsed
+            for at, message in parsed if isinstance(parsed, list) else ():
+                problems.add(at, f"{name}.{message}")
+            continue
         checked = _check_value(key, value)
         if isinstance(checked, _Bad):
             problems.add(line, f"{name}.{key}: {checked.reason}")
@@ -357,6 +369,7 @@ def _build(name: str, values: dict[str, Any], base: Path, source: Path | None) -
         mass_delete_ratio=values.get("mass_delete_ratio", DEFAULT_MASS_DELETE_RATIO),
         max_active=values.get("max_active", DEFAULT_MAX_ACTIVE),
         ignore=values.get("ignore", NO_RULES),
+        policies=values.get("policies", NO_POLICIES),
         source=source,
     )
 

@@ -38,6 +38,8 @@ class Manifest:
     path: str
     line: int
     col: int
+    # Where each field was written (as yamlfast gives it), for problems found after loading.
+    positions: Mapping[PathKey, Position] | None = None
 
     @property
     def name(self) -> str:
@@ -320,7 +322,7 @@ def _validate(
     if document.problems:
         return
     line, col = (root[0], root[1]) if root else (1, 1)
-    result.manifests.append(Manifest(schedule, display, line, col))
+    result.manifests.append(Manifest(schedule, display, line, col, positions))
 
 
 def _kind(value: Any) -> str:

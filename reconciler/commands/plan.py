@@ -54,6 +54,14 @@ def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         help="Change schedules even when they fire within the fire guard.",
     )(fn)
     fn = option(
+        "--allow-policy",
+        "allow_policy",
+        multiple=True,
+        metavar="NAME",
+        help="Let a plan that breaks the policy NAME of reconciler.yaml through, as a justified "
+        "exception shown in the plan (repeatable).",
+    )(fn)
+    fn = option(
         "--strict",
         is_flag=True,
         default=False,
@@ -131,6 +139,22 @@ def _read_answer() -> str | None:
         if ready:
             line = sys.stdin.readline()
             return line or None
+
+
+def _check_policies(ws: Any, loaded: list[Any], state: Any, allow: Any, strict: bool) -> Any:
+    """The environment's push policies: refused before any request, warnings on stderr."""
+    from reconciler import policies
+
+    verdict = policies.enforce(
+        ws.env,
+        loaded,
+        known=state.entries.keys(),
+        now=ws.now,
+        allow=tuple(allow),
+        strict=strict,
+    )
+    _warn([str(v) for v in verdict.warnings])
+    return verdict
 
 
 def _same(state: Any) -> Any:
@@ -223,15 +247,18 @@ def plan(
     **safety: Any,
 ) -> int:
     """Show what apply would change; reads only, writes nothing but --out."""
-    from reconciler import engine
+    from reconciler import engine, policies
 
     ws = engine.open_workspace(global_options(ctx))
     _check_output(ws, out, "plan")
     strict = safety.pop("strict")
-    desired, warnings = engine.load_desired(ws, strict=strict)
+    allow = safety.pop("allow_policy")
+    loaded: list[Any] = []
+    desired, warnings = engine.load_desired(ws, strict=strict, loaded=loaded)
     ws.say_where()
     _warn([str(w) for w in warnings])
     state = engine.load_state(ws)
+    verdict = _check_policies(ws, loaded, state, allow, strict)
     options = engine.plan_options(ws, **safety)
 
     async def run() -> engine.Observation:
@@ -241,7 +268,8 @@ def plan(
     obs = run_async(run())
     _warn(obs.healing.notes)
     _note_ignored(len(obs.ignored))
-    click.echo(_render(obs.plan, fmt, ws.env.name), nl=False)
+    rendered = _render(obs.plan, fmt, ws.env.name)
+    click.echo(policies.with_exceptions(rendered, fmt, verdict.allowed), nl=False)
     if out:
         _write(out, obs.plan.to_json(), "plan")
         saved = f"Plan saved to {out}; apply it with `reconciler apply {shlex.quote(out)}`."
@@ -293,14 +321,16 @@ def apply(
 ) -> int:
     """Make the remote app match the manifests (or carry out a saved PLAN_FILE)."""
     from reconciler import apply as applying
-    from reconciler import engine, render
+    from reconciler import engine, policies, render
     from reconciler.errors import ApplyError, ReconcilerError, UnsafePlanError, UsageError
 
     ws = engine.open_workspace(global_options(ctx))
     strict = safety.pop("strict")
+    allow = safety.pop("allow_policy")
     saved = _read_plan(plan_file) if plan_file else None
     stamp = engine.manifest_stamp(ws)
-    desired, warnings = engine.load_desired(ws, strict=strict)
+    loaded: list[Any] = []
+    desired, warnings = engine.load_desired(ws, strict=strict, loaded=loaded)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if saved is None and not auto_approve and not interactive:
         raise UsageError(
@@ -317,9 +347,11 @@ def apply(
             if engine.manifest_stamp(ws) != stamp:
                 # Written while we waited for the lock (export --adopt holds it while it writes
                 # manifests and the state): plan the state against the manifests as they are.
-                desired, more = engine.load_desired(ws, strict=strict)
+                loaded.clear()
+                desired, more = engine.load_desired(ws, strict=strict, loaded=loaded)
                 _warn([str(w) for w in more if w not in warnings])
             state = engine.load_state(ws)
+            verdict = _check_policies(ws, loaded, state, allow, strict)
             if saved is not None:
                 saved.check_state(state)  # before any request
             async with ws.target.client() as client:
@@ -367,9 +399,8 @@ def apply(
                         raise ApplyError(failures)
                     return None
                 if saved is None:
-                    click.echo(
-                        suggest(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
-                    )
+                    text = render.render_text(plan, render.use_color(sys.stdout, os.environ))
+                    click.echo(suggest(policies.with_exceptions(text, "text", verdict.allowed)))
                     if not auto_approve and not _confirm("Apply these changes?"):
                         raise click.Abort
                 report = await applying.run_plan(

@@ -51,6 +51,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool
     now, zone = resolve_clock(ctx)
     targets = list(paths) or [Path(DEFAULT_PATH)]
     result = load_manifests(targets, now=now, tz=zone)
+    result.problems.extend(_policy_problems(ctx, result.manifests, now))
     problems = [p.strictly() for p in result.problems] if strict else result.problems
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
@@ -91,6 +92,21 @@ def schema() -> None:
     from reconciler.models import manifest_json_schema
 
     click.echo(json.dumps(manifest_json_schema(), indent=2, ensure_ascii=False))
+
+
+def _policy_problems(ctx: click.Context, manifests: list[Any], now: datetime) -> list[Problem]:
+    """The push policies of reconciler.yaml (reconciler/policies.py), as manifest problems."""
+    options = global_options(ctx)
+    if not Path(options.config_path).exists():
+        # No config, no policies: the plain run pays for no import (a --config named on purpose
+        # that is missing is reported by the environment loader, as by every command).
+        from reconciler.commands import GlobalOptions
+
+        if options.config_path == GlobalOptions().config_path:
+            return []
+    from reconciler import policies
+
+    return policies.for_validate(options, manifests, now)
 
 
 def _as_json(problem: Problem) -> dict[str, Any]:
