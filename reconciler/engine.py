@@ -83,7 +83,9 @@ def open_workspace(options: GlobalOptions) -> Workspace:
 
 def load_desired(ws: Workspace, *, strict: bool = False) -> tuple[list[Desired], list[Problem]]:
     """The manifests of the environment as planner input; raises ManifestError on any error."""
-    result = load_manifests([ws.env.manifests], now=ws.now, tz=ws.env.tz)
+    result = load_manifests(
+        [ws.env.manifests], now=ws.now, tz=ws.env.tz, overlay=ws.env.overlay
+    )
     result.raise_for_errors(strict=strict)
     desired = [
         Desired(

@@ -18,6 +18,7 @@ They come from an optional ``reconciler.yaml`` at the repository root::
         ignore:                         # remote tasks another team or tool owns
           names: ["adhoc_*"]            # shell-style name patterns
           ids: ["0b8f1c2e-..."]         # exact schedule ids
+        overlay: overlays/staging       # patches by schedule name (docs/layers.md)
 
 Without the file there is one environment, ``default``, with every default. Relative paths
 resolve against the directory of the file. Every problem is reported with file and line, all at
@@ -72,6 +73,7 @@ ENV_KEYS = (
     "mass_delete_ratio",
     "max_active",
     "ignore",
+    "overlay",
 )
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -113,6 +115,7 @@ class Environment:
     max_active: int = DEFAULT_MAX_ACTIVE
     ignore: IgnoreRules = NO_RULES  # remote tasks left out of plans and drift
     source: Path | None = None  # the reconciler.yaml it was read from, if any
+    overlay: Path | None = None  # directory of patches over the manifests (docs/layers.md)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -358,6 +361,7 @@ def _build(name: str, values: dict[str, Any], base: Path, source: Path | None) -
         max_active=values.get("max_active", DEFAULT_MAX_ACTIVE),
         ignore=values.get("ignore", NO_RULES),
         source=source,
+        overlay=resolve(values["overlay"]) if "overlay" in values else None,
     )
 
 
@@ -368,7 +372,7 @@ class _Bad:
 
 def _check_value(key: str, value: Any) -> Any:
     """The validated Python value of one setting, or ``_Bad`` with the reason."""
-    if key in ("manifests", "state"):
+    if key in ("manifests", "state", "overlay"):
         if not isinstance(value, str) or not value.strip():
             return _Bad("must be a path (a non-empty string)")
         return value

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from reconciler import files, redact, yamlread
+from reconciler import files, layers, redact, yamlread
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest_messages import describe_error
 from reconciler.models import Schedule, name_warning
@@ -38,6 +38,7 @@ class Manifest:
     path: str
     line: int
     col: int
+    stack: layers.Stack | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -91,20 +92,29 @@ class ManifestSet:
         return {m.name: m for m in self.manifests}
 
 
-def load_manifests(paths: Sequence[Path], *, now: datetime, tz: ZoneInfo) -> ManifestSet:
-    """Load every manifest under ``paths`` (directories are searched for *.yaml / *.yml)."""
+def load_manifests(
+    paths: Sequence[Path], *, now: datetime, tz: ZoneInfo, overlay: Path | None = None
+) -> ManifestSet:
+    """Load every manifest under ``paths`` (directories are searched for *.yaml / *.yml),
+    each merged with its defaults and bases and, given ``overlay``, that directory's patches
+    (``reconciler.layers``)."""
     files, problems = find_manifest_files(paths)
+    stacker = layers.Stacker.for_paths(paths, _read, overlay)
+    files = stacker.take_layer_files(files)
     result = ManifestSet(files=len(files))
     result.problems.extend(problems)
     context = {"now": now, "tz": tz}
     names: dict[str, list[tuple[str, int, int]]] = {}
     for path, display in files:
-        loaded = _load_file(path, display, context)
+        loaded = _load_file(path, display, context, stacker)
         result.manifests.extend(loaded.manifests)
         result.problems.extend(loaded.problems)
         for name, line, col in loaded.names:
             names.setdefault(name, []).append((display, line, col))
     result.problems.extend(_duplicate_names(names))
+    result.problems.extend(stacker.finish())
+    # A default's problem is found once per manifest under it; it is reported once.
+    result.problems = list(dict.fromkeys(result.problems))
     # Messages quote the files (a key, a value); a file holding a credential (a link to .env,
     # a pasted secret) must not put it into the terminal, the CI log or an annotation.
     result.problems = [
@@ -208,7 +218,9 @@ class _FileResult:
     names: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def _load_file(path: Path, display: str, context: dict[str, Any]) -> _FileResult:
+def _load_file(
+    path: Path, display: str, context: dict[str, Any], stacker: layers.Stacker
+) -> _FileResult:
     result = _FileResult()
     text = _read(path, display, result.problems)
     if text is None:
@@ -221,7 +233,7 @@ def _load_file(path: Path, display: str, context: dict[str, Any]) -> _FileResult
             Problem(display, 1, 1, "file is empty: it should hold at least one schedule")
         )
     for number, document in enumerate(documents, 1):
-        _validate(document, number, len(documents), display, context, result)
+        _validate(document, number, len(documents), (path, display), context, result, stacker)
     return result
 
 
@@ -274,10 +286,12 @@ def _validate(
     document: Document,
     number: int,
     count: int,
-    display: str,
+    file: tuple[Path, str],
     context: dict[str, Any],
     result: _FileResult,
+    stacker: layers.Stacker,
 ) -> None:
+    path_of_file, display = file
     data = document.data
     positions = document.positions
     root = positions.get(())
@@ -300,9 +314,13 @@ def _validate(
             )
         result.problems.append(Problem(display, *where, message))
         return
+    stack = stacker.stack(data, positions, path_of_file, display)
+    if stack is None:
+        return  # a defaults or base file under it is unusable; said there, once
+    data = stack.data
     name = data.get("name")
     if isinstance(name, str):
-        line, col = _locate(positions, data, ("name",))
+        _, line, col = stack.locate(("name",))
         result.names.append((name, line, col))
         warning = name_warning(name)
         if warning:
@@ -312,13 +330,13 @@ def _validate(
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             path, message = describe_error(error, data)
-            line, col = _locate(positions, data, path)
-            result.problems.append(Problem(display, line, col, message))
+            # At the file the value was written in: a default's, a base's, the overlay's.
+            result.problems.append(Problem(*stack.locate(path), message))
         return
     if document.problems:
         return
     line, col = (root[0], root[1]) if root else (1, 1)
-    result.manifests.append(Manifest(schedule, display, line, col))
+    result.manifests.append(Manifest(schedule, display, line, col, stack))
 
 
 def _kind(value: Any) -> str:

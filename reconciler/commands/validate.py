@@ -45,17 +45,41 @@ def resolve_clock(ctx: click.Context) -> tuple[datetime, ZoneInfo]:
     help="text for people, json for machines, github for pull-request annotations.",
 )
 @option("--strict", is_flag=True, default=False, help="Treat warnings as errors.")
+@option(
+    "--explain",
+    metavar="NAME",
+    default=None,
+    help="Print schedule NAME's merged body (defaults, bases, overlay) with where each value "
+    "was written.",
+)
 @click.pass_context
-def validate(ctx: click.Context, paths: tuple[Path, ...], output_format: str, strict: bool) -> int:
+def validate(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    output_format: str,
+    strict: bool,
+    explain: str | None,
+) -> int:
     """Check manifests (default: schedules/) and report every problem at once.
 
+    With --env, the environment's manifests with its overlay (docs/layers.md).
     Exit code 0 when valid, 1 when any error (or, with --strict, any warning) was found.
     """
+    from reconciler.layers import environment_targets
     from reconciler.manifests import load_manifests
 
+    if explain is not None and output_format != "text":
+        raise UsageError("--explain prints text", hint="drop --format (or use --format text)")
     now, zone = resolve_clock(ctx)
-    targets = list(paths) or [Path(DEFAULT_PATH)]
-    result = load_manifests(targets, now=now, tz=zone)
+    targets, overlay, zone = environment_targets(ctx, list(paths), zone)
+    targets = targets or [Path(DEFAULT_PATH)]
+    result = load_manifests(targets, now=now, tz=zone, overlay=overlay)
+    found = True
+    if explain is not None:
+        from reconciler.layers import explain_text
+
+        text, found = explain_text(result, explain)
+        click.echo(text)
     problems = [_strictly(p) for p in result.problems] if strict else result.problems
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
@@ -86,7 +110,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], output_format: str, st
             click.echo(f"{summary}: valid{tail}")
         else:
             click.echo(f"{summary}: {errors} error(s), {warnings} warning(s)")
-    return 0 if valid else 1
+    return 0 if valid and (explain is None or found) else 1
 
 
 @click.command()
