@@ -114,11 +114,18 @@ def validate(
 
 
 @click.command()
-def schema() -> None:
+@click.option(
+    "--kind",
+    type=click.Choice(["manifest", "defaults", "overlay"]),
+    default="manifest",
+    show_default=True,
+    help="manifest, defaults (_defaults.yaml and base files) or overlay (docs/layers.md).",
+)
+def schema(kind: str) -> None:
     """Print the JSON Schema of a manifest (point your editor at it, see the README)."""
-    from reconciler.models import manifest_json_schema
+    from reconciler.layers import layered_schema
 
-    click.echo(json.dumps(manifest_json_schema(), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(layered_schema(kind), indent=2, ensure_ascii=False))
 
 
 def _strictly(problem: Problem) -> Problem:
