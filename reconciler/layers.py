@@ -515,9 +515,7 @@ class Stacker:
         if defaults is None or bases is None:
             return None
         layers = [Layer(f.data, f.display, "defaults", f.positions) for f in defaults]
-        layers += [
-            Layer(_without_extends(b.data), b.display, "base", b.positions) for b in bases
-        ]
+        layers += [Layer(_without_extends(b.data), b.display, "base", b.positions) for b in bases]
         layers.append(Layer(_without_extends(data), display, "manifest", positions))
         patches = [self._every] if self._every is not None else []
         if named is not None:
