@@ -238,7 +238,22 @@ class Stacker:
     ) -> Stacker:
         stacker = cls([p for p in paths if p.is_dir()], read_text, overlay)
         if overlay is not None:
-            stacker._read_overlay(overlay)
+            real = os.path.realpath(overlay)
+            inside = [r for r in stacker.roots if _inside(real, os.path.realpath(r))]
+            if inside:
+                # Its patches would also be read as schedules (and fail as such).
+                stacker.problems.append(
+                    Problem(
+                        overlay.as_posix(),
+                        None,
+                        None,
+                        f"the overlay directory is inside the manifest directory "
+                        f"{inside[0].as_posix()}; move it out (e.g. overlays/<environment>)",
+                    )
+                )
+                stacker.overlay = None
+            else:
+                stacker._read_overlay(overlay)
         return stacker
 
     # ---------------------------------------------------------------- manifest layout
@@ -338,19 +353,22 @@ class Stacker:
         for directory in reversed(chain):
             key = str(directory)
             if key not in self._defaults:
-                self._defaults[key] = self._defaults_in(directory)
+                self._defaults[key] = self._defaults_in(directory, root)
             found = self._defaults[key]
             if found is None:
                 return None
             out.extend(found)
         return out
 
-    def _defaults_in(self, directory: Path) -> list[_LayerFile] | None:
+    def _defaults_in(self, directory: Path, root: Path) -> list[_LayerFile] | None:
         found: list[_LayerFile] = []
         for name in DEFAULTS_NAMES:
             candidate = directory / name
             if not candidate.is_file():
                 continue
+            if not _inside(os.path.realpath(candidate), os.path.realpath(root)):
+                # a link out of the tree: the walk reports it; its text is never read
+                return None
             loaded = self._layer_file(candidate, candidate.as_posix(), "defaults")
             if loaded is None:
                 return None
@@ -379,8 +397,7 @@ class Stacker:
             return None
         target = Path(os.path.normpath(Path(holder.display).parent / value))
         real = os.path.realpath(target)
-        real_root = os.path.realpath(root)
-        if not (real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)):
+        if not _inside(real, os.path.realpath(root)):
             refuse(
                 f"{value!r} leads outside the manifest directory {root.as_posix()}; bases are "
                 "read only inside it"
@@ -567,6 +584,10 @@ class Stacker:
                     )
                 )
         return self.problems
+
+
+def _inside(real: str, root: str) -> bool:
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _without_extends(data: dict[str, Any]) -> dict[str, Any]:

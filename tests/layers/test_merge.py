@@ -291,3 +291,31 @@ def test_overlay_problems_point_at_the_overlay(tmp_path: Path) -> None:
     assert ("p.yaml", 5, 10, "trigger.single.time") in got
     assert ("p.yaml", 7, 3, "c.name") in got
     assert len(got) == 3, result.problems
+
+
+def test_a_defaults_link_leading_outside_is_never_read(tmp_path: Path) -> None:
+    """A _defaults.yaml linking out of the manifest directory is refused by the walk, its text
+    is not merged into the manifests, and they are not loaded."""
+    root = tmp_path / "s"
+    write(tmp_path, "secret.yaml", "push:\n  from: s3cr3t-value\n")
+    root.mkdir()
+    (root / "_defaults.yaml").symlink_to(tmp_path / "secret.yaml")
+    write(root, "a.yaml", MANIFEST.format(name="a"))
+    result = load(root)
+    assert result.manifests == []
+    assert all("s3cr3t" not in p.message for p in result.problems)
+    assert any(
+        "outside" in p.message and p.path.endswith("_defaults.yaml") for p in result.problems
+    )
+
+
+def test_an_overlay_inside_the_manifest_directory_is_refused(tmp_path: Path) -> None:
+    """An overlay directory under the manifests would be read as schedules: it is an error."""
+    root = tmp_path / "s"
+    write(root, "a.yaml", MANIFEST.format(name="a"))
+    write(root, "overlay/p.yaml", "a:\n  enabled: false\n")
+    result = load(root, overlay=root / "overlay")
+    assert any(
+        p.path == (root / "overlay").as_posix() and "inside the manifest directory" in p.message
+        for p in result.problems
+    )
