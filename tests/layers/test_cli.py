@@ -162,3 +162,23 @@ def test_schemas_know_extends_defaults_and_overlays() -> None:
     assert "shift" in patch["properties"]
     assert "name" not in patch["properties"]
     assert "extends" not in patch["properties"]
+
+
+def test_ci_matrix_validates_each_overlay(tmp_path: Path) -> None:
+    """The GitHub matrix validates environments that share manifests but not their overlay
+    separately (one validate of the shared directory would miss the overlay's problems)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "reconciler.yaml").write_text(CONFIG, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / ".github" / "scripts" / "gitops.py"), "matrix"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RECONCILER_"))},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "validate=staging production" in done.stdout.splitlines()
