@@ -137,7 +137,9 @@ def load_desired(
 
     ``loaded`` receives the manifests themselves (the policies locate fields in them).
     """
-    result = load_manifests([ws.env.manifests], now=ws.now, tz=ws.env.tz)
+    result = load_manifests(
+        [ws.env.manifests], now=ws.now, tz=ws.env.tz, overlay=ws.env.overlay
+    )
     result.raise_for_errors(strict=strict)
     if loaded is not None:
         loaded.extend(result.manifests)

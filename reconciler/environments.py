@@ -20,6 +20,7 @@ They come from an optional ``reconciler.yaml`` at the repository root::
           ids: ["0b8f1c2e-..."]         # exact schedule ids
         policies:                       # push policies (reconciler/policies.py)
           quiet_hours: {from: "22:00", to: "08:00", level: error}
+        overlay: overlays/staging       # patches by schedule name (docs/layers.md)
 
 Without the file there is one environment, ``default``, with every default. Relative paths
 resolve against the directory of the file. Every problem is reported with file and line, all at
@@ -76,6 +77,7 @@ ENV_KEYS = (
     "max_active",
     "ignore",
     "policies",
+    "overlay",
 )
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -118,6 +120,7 @@ class Environment:
     ignore: IgnoreRules = NO_RULES  # remote tasks left out of plans and drift
     policies: Policies = NO_POLICIES  # checked by validate, plan and apply
     source: Path | None = None  # the reconciler.yaml it was read from, if any
+    overlay: Path | None = None  # directory of patches over the manifests (docs/layers.md)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -371,6 +374,7 @@ def _build(name: str, values: dict[str, Any], base: Path, source: Path | None) -
         ignore=values.get("ignore", NO_RULES),
         policies=values.get("policies", NO_POLICIES),
         source=source,
+        overlay=resolve(values["overlay"]) if "overlay" in values else None,
     )
 
 
@@ -381,7 +385,7 @@ class _Bad:
 
 def _check_value(key: str, value: Any) -> Any:
     """The validated Python value of one setting, or ``_Bad`` with the reason."""
-    if key in ("manifests", "state"):
+    if key in ("manifests", "state", "overlay"):
         if not isinstance(value, str) or not value.strip():
             return _Bad("must be a path (a non-empty string)")
         return value

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from reconciler import files, redact, yamlread
+from reconciler import files, layers, redact, yamlread
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest_messages import describe_error
 from reconciler.models import Schedule, name_warning
@@ -38,8 +38,10 @@ class Manifest:
     path: str
     line: int
     col: int
-    # Where each field was written (as yamlfast gives it), for problems found after loading.
+    # Where each field was written in the manifest's own file, for problems found after
+    # loading (policies); ``stack`` knows the layer (defaults, base, overlay) of every value.
     positions: Mapping[PathKey, Position] | None = None
+    stack: layers.Stack | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -94,21 +96,30 @@ class ManifestSet:
         return {m.name: m for m in self.manifests}
 
 
-def load_manifests(paths: Sequence[Path], *, now: datetime, tz: ZoneInfo) -> ManifestSet:
-    """Load every manifest under ``paths`` (directories are searched for *.yaml / *.yml)."""
+def load_manifests(
+    paths: Sequence[Path], *, now: datetime, tz: ZoneInfo, overlay: Path | None = None
+) -> ManifestSet:
+    """Load every manifest under ``paths`` (directories are searched for *.yaml / *.yml),
+    each merged with its defaults and bases and, given ``overlay``, that directory's patches
+    (``reconciler.layers``)."""
     files, problems = find_manifest_files(paths)
+    stacker = layers.Stacker.for_paths(paths, _read, overlay)
+    files = stacker.take_layer_files(files)
     result = ManifestSet(files=len(files))
     result.problems.extend(problems)
     context = {"now": now, "tz": tz}
     names: dict[str, list[tuple[str, int, int]]] = {}
     for path, display in files:
-        loaded = _load_file(path, display, context)
+        loaded = _load_file(path, display, context, stacker)
         result.manifests.extend(loaded.manifests)
         result.problems.extend(loaded.problems)
         for name, line, col in loaded.names:
             names.setdefault(name, []).append((display, line, col))
     result.problems.extend(_duplicate_names(names))
     result.duplicates = {name for name, places in names.items() if len(places) > 1}
+    result.problems.extend(stacker.finish())
+    # A default's problem is found once per manifest under it; it is reported once.
+    result.problems = list(dict.fromkeys(result.problems))
     # Messages quote the files (a key, a value); a file holding a credential (a link to .env,
     # a pasted secret) must not put it into the terminal, the CI log or an annotation.
     result.problems = [
@@ -212,7 +223,9 @@ class _FileResult:
     names: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def _load_file(path: Path, display: str, context: dict[str, Any]) -> _FileResult:
+def _load_file(
+    path: Path, display: str, context: dict[str, Any], stacker: layers.Stacker
+) -> _FileResult:
     result = _FileResult()
     text = _read(path, display, result.problems)
     if text is None:
@@ -225,7 +238,7 @@ def _load_file(path: Path, display: str, context: dict[str, Any]) -> _FileResult
             Problem(display, 1, 1, "file is empty: it should hold at least one schedule")
         )
     for number, document in enumerate(documents, 1):
-        _validate(document, number, len(documents), display, context, result)
+        _validate(document, number, len(documents), (path, display), context, result, stacker)
     return result
 
 
@@ -278,10 +291,12 @@ def _validate(
     document: Document,
     number: int,
     count: int,
-    display: str,
+    file: tuple[Path, str],
     context: dict[str, Any],
     result: _FileResult,
+    stacker: layers.Stacker,
 ) -> None:
+    path_of_file, display = file
     data = document.data
     positions = document.positions
     root = positions.get(())
@@ -304,9 +319,13 @@ def _validate(
             )
         result.problems.append(Problem(display, *where, message))
         return
+    stack = stacker.stack(data, positions, path_of_file, display)
+    if stack is None:
+        return  # a defaults or base file under it is unusable; said there, once
+    data = stack.data
     name = data.get("name")
     if isinstance(name, str):
-        line, col = _locate(positions, data, ("name",))
+        _, line, col = stack.locate(("name",))
         result.names.append((name, line, col))
         warning = name_warning(name)
         if warning:
@@ -316,13 +335,13 @@ def _validate(
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             path, message = describe_error(error, data)
-            line, col = _locate(positions, data, path)
-            result.problems.append(Problem(display, line, col, message))
+            # At the file the value was written in: a default's, a base's, the overlay's.
+            result.problems.append(Problem(*stack.locate(path), message))
         return
     if document.problems:
         return
     line, col = (root[0], root[1]) if root else (1, 1)
-    result.manifests.append(Manifest(schedule, display, line, col, positions))
+    result.manifests.append(Manifest(schedule, display, line, col, positions, stack))
 
 
 def _kind(value: Any) -> str:

@@ -141,7 +141,9 @@ def emit_matrix(envs: list[Environment], root: Path, config: Path) -> None:
     seen: set[tuple[str, str]] = set()
     validate = []
     for env in envs:
-        key = (env.manifests.as_posix(), env.timezone)
+        # An overlay changes what is validated: environments sharing manifests differ there.
+        overlay = env.overlay.as_posix() if env.overlay is not None else ""
+        key = (env.manifests.as_posix(), env.timezone, overlay)
         if key not in seen:
             seen.add(key)
             validate.append(env.name)

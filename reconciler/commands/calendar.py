@@ -80,7 +80,7 @@ def calendar(
             "the window is longer than 400 days; a schedule spans at most a year",
             hint="give a shorter --from/--to window",
         )
-    result = load_manifests([env.manifests], now=now, tz=tz)
+    result = load_manifests([env.manifests], now=now, tz=tz, overlay=env.overlay)
     result.raise_for_errors()
     items = fr.firings(
         ((m.name, m.body, m.where()) for m in result.manifests), start=start, end=end, tz=tz

@@ -40,18 +40,42 @@ def resolve_clock(ctx: click.Context) -> tuple[datetime, ZoneInfo]:
     "text for people, json for machines, github for pull-request annotations.",
 )
 @option("--strict", is_flag=True, default=False, help="Treat warnings as errors.")
+@option(
+    "--explain",
+    metavar="NAME",
+    default=None,
+    help="Print schedule NAME's merged body (defaults, bases, overlay) with where each value "
+    "was written.",
+)
 @click.pass_context
-def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool) -> int:
+def validate(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fmt: str,
+    strict: bool,
+    explain: str | None,
+) -> int:
     """Check manifests (default: schedules/) and report every problem at once.
 
+    With --env, the environment's manifests with its overlay (docs/layers.md).
     Exit code 0 when valid, 1 when any error (or, with --strict, any warning) was found.
     """
+    from reconciler.layers import environment_targets
     from reconciler.manifests import load_manifests
 
+    if explain is not None and fmt != "text":
+        raise UsageError("--explain prints text", hint="drop --format (or use --format text)")
     now, zone = resolve_clock(ctx)
-    targets = list(paths) or [Path(DEFAULT_PATH)]
-    result = load_manifests(targets, now=now, tz=zone)
+    targets, overlay, zone = environment_targets(ctx, list(paths), zone)
+    targets = targets or [Path(DEFAULT_PATH)]
+    result = load_manifests(targets, now=now, tz=zone, overlay=overlay)
     result.problems.extend(_policy_problems(ctx, result.manifests, now))
+    found = True
+    if explain is not None:
+        from reconciler.layers import explain_text
+
+        text, found = explain_text(result, explain)
+        click.echo(text)
     problems = [p.strictly() for p in result.problems] if strict else result.problems
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
@@ -83,15 +107,22 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool
             click.echo(f"{summary}: valid{tail}")
         else:
             click.echo(f"{summary}: {errors} error(s), {warnings} warning(s)")
-    return 0 if valid else 1
+    return 0 if valid and (explain is None or found) else 1
 
 
 @click.command()
-def schema() -> None:
+@click.option(
+    "--kind",
+    type=click.Choice(["manifest", "defaults", "overlay"]),
+    default="manifest",
+    show_default=True,
+    help="manifest, defaults (_defaults.yaml and base files) or overlay (docs/layers.md).",
+)
+def schema(kind: str) -> None:
     """Print the JSON Schema of a manifest (point your editor at it, see the README)."""
-    from reconciler.models import manifest_json_schema
+    from reconciler.layers import layered_schema
 
-    click.echo(json.dumps(manifest_json_schema(), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(layered_schema(kind), indent=2, ensure_ascii=False))
 
 
 def _policy_problems(ctx: click.Context, manifests: list[Any], now: datetime) -> list[Problem]:
