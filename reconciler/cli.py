@@ -182,7 +182,11 @@ def _parse_now(
     help="Use the embedded emulator even under CI=true (the default without credentials).",
 )
 @option("--timezone", default=None, help="IANA time zone for zone_type 1 times (default UTC).")
-@option("--now", default=None, callback=_parse_now, hidden=True, help="Pretend it is this time.")
+# click.option, not ``option``: no RECONCILER_NOW. A variable left in a CI job's environment
+# would move "now" for every run and so switch the fire guard off without a word.
+@click.option(
+    "--now", default=None, callback=_parse_now, hidden=True, help="Pretend it is this time."
+)
 @option("--debug", is_flag=True, default=False, help="Log HTTP traffic (never credentials).")
 @click.pass_context
 def cli(ctx: click.Context, /, **kwargs: Any) -> None:
