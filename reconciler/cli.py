@@ -16,6 +16,7 @@ import os
 import sys
 from contextlib import suppress
 from datetime import datetime
+from types import TracebackType
 from typing import Any
 
 import click
@@ -79,7 +80,24 @@ class LazyGroup(click.Group):
 
         Exit codes: 0 success / no changes, 2 changes present (plan, drift), 1 any error,
         including click's usage errors (click's own 2 would read as "changes").
+
+        Everything written to stdout and stderr meanwhile has the configured credentials
+        redacted (``redact.scrubbed_output``): a task name, an alert or a file name can hold
+        one as well as an error message can.
         """
+        from reconciler.redact import scrubbed_output
+
+        with scrubbed_output():
+            return self._main(args, prog_name, complete_var, standalone_mode, **extra)
+
+    def _main(
+        self,
+        args: list[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        standalone_mode: bool,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
@@ -245,4 +263,23 @@ def main(argv: list[str] | None = None) -> None:
     # finds nothing worth freeing before the process ends: 70 ms after a plan of 1000
     # schedules. Frozen objects are skipped. (Files are closed by then; stdio is flushed anyway.)
     atexit.register(gc.freeze)
+    sys.excepthook = _redacted_traceback
     cli.main(args=argv, prog_name="reconciler")
+
+
+def _redacted_traceback(
+    kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """Print an unexpected error's traceback as Python would, with the credentials redacted.
+
+    It is printed after the command's scrubbed streams are gone, and the values in a message
+    (a name, a body) can be a credential like anything else the command prints.
+    """
+    import traceback
+
+    from reconciler.redact import output_scrubber
+
+    text = "".join(traceback.format_exception(kind, exc, tb))
+    with suppress(OSError, ValueError):
+        sys.stderr.write(output_scrubber()(text))
+        sys.stderr.flush()
