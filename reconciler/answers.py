@@ -9,7 +9,6 @@ encoding a server could echo them in (``Scrubber``), before it is shortened.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
@@ -18,7 +17,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -31,6 +29,7 @@ from reconciler.errors import (
     RequestRejectedError,
     ServerError,
 )
+from reconciler.redact import Scrubber
 from reconciler.responses import malformed
 
 logger = logging.getLogger("reconciler.client")
@@ -40,68 +39,12 @@ SNIPPET = 200  # characters of an unparseable answer quoted in a message
 # "API-Rate-Limit überschritten"; not "separate" or "generate" in a validation message.
 _RATE_REFUSAL = re.compile(r"\brate\b.*\b(limit|exceed)|\b(limit|exceed)\w*\b.*\brate\b", re.I)
 MASK = "***"
-MIN_DERIVED = 6  # the shortest encoded spelling of a secret that is masked
-
-
-def secret_forms(secret: str) -> tuple[set[str], set[str]]:
-    """The spellings of ``secret`` a server could echo: (case-insensitive ones, exact ones).
-
-    Raw and URL-encoded (``%2f`` and ``%2F`` alike; ``+`` or ``%20`` for a space) are matched in
-    any case: a secret upper-cased by a proxy still gives most of it away. Base64 (standard and
-    URL-safe alphabet, with and without padding, also URL-encoded) is matched exactly: another
-    case is another value.
-    """
-    loose = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
-    exact: set[str] = set()
-    raw = secret.encode()
-    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
-        for form in (encoded, encoded.rstrip("=")):
-            exact.add(form)
-            loose.add(quote(form, safe=""))
-    # Derived spellings of a tiny secret (a test's "s" is "cw" in base64) would mask half of
-    # every message; the secret itself is always masked.
-    loose = {f for f in loose if f == secret or len(f) >= MIN_DERIVED}
-    exact = {f for f in exact if len(f) >= MIN_DERIVED}
-    return loose, exact - loose
-
-
-class Scrubber:
-    """Masks every form of a set of secrets (see ``secret_forms``) in a text.
-
-    Each secret is given on its own: the Basic token (base64 of ``appkey:secret``) is one of
-    them (``Credentials.secrets``), so its forms are covered like those of each half.
-    """
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        loose: set[str] = set()
-        exact: set[str] = set()
-        for secret in secrets:
-            if secret:
-                more_loose, more_exact = secret_forms(secret)
-                loose |= more_loose
-                exact |= more_exact
-        # Longest first, so a token is masked whole before any shorter form inside it.
-        alternatives = [(f, True) for f in loose] + [(f, False) for f in exact - loose]
-        alternatives.sort(key=lambda item: (-len(item[0]), item[0]))
-        parts = [f"(?i:{re.escape(f)})" if ci else re.escape(f) for f, ci in alternatives]
-        self._pattern = re.compile("|".join(parts)) if parts else None
-
-    def __call__(self, text: str) -> str:
-        if self._pattern is None:
-            return text
-        return self._pattern.sub(MASK, text)
-
-    def finds(self, text: str) -> bool:
-        """Whether ``text`` holds any form of a secret."""
-        return self._pattern is not None and self._pattern.search(text) is not None
-
-
 class AnswerReader:
     """Decodes answers and maps error answers for one client (its host and its secrets)."""
 
     def __init__(self, *, host: str, secrets: Sequence[str]) -> None:
         self.host = host
-        self.scrub = Scrubber(secrets)
+        self.scrub = Scrubber(secrets, mask=MASK)
 
     @contextmanager
     def scrubbing(self) -> Iterator[None]:

@@ -15,6 +15,7 @@ import os
 import sys
 from contextlib import suppress
 from datetime import datetime
+from types import TracebackType
 from typing import Any
 
 import click
@@ -84,7 +85,24 @@ class LazyGroup(click.Group):
 
         Exit codes: 0 success / no changes, 2 changes present (plan, drift), 1 any error,
         including click's usage errors (click's own 2 would read as "changes").
+
+        Everything written to stdout and stderr meanwhile has the configured credentials
+        redacted (``redact.scrubbed_output``): a task name, an alert or a file name can hold
+        one as well as an error message can.
         """
+        from reconciler.redact import scrubbed_output
+
+        with scrubbed_output():
+            return self._main(args, prog_name, complete_var, standalone_mode, **extra)
+
+    def _main(
+        self,
+        args: list[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        standalone_mode: bool,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
@@ -215,13 +233,15 @@ def _parse_now(
     help="Use the embedded emulator even under CI=true (the default without credentials).",
 )
 @option("--timezone", default=None, help="IANA time zone for zone_type 1 times (default UTC).")
-@option(
+# click.option, not ``option``: no RECONCILER_NOW. A variable left in a CI job's environment
+# would move "now" for every run and so switch the fire guard off without a word.
+@click.option(
     "--now",
     default=None,
     callback=_parse_now,
     help="Decide as if it were this time (ISO 8601 with offset), for tests and rehearsals. "
     "Without it the time is the server's (the Date of its first answer); a skew of more than "
-    "a minute from this machine's clock is reported.",
+    "a minute from this machine's clock is reported. Read from no environment variable.",
 )
 @option("--debug", is_flag=True, default=False, help="Log HTTP traffic (never credentials).")
 @click.pass_context
@@ -299,4 +319,23 @@ def main(argv: list[str] | None = None) -> None:
     # finds nothing worth freeing before the process ends: 70 ms after a plan of 1000
     # schedules. Frozen objects are skipped. (Files are closed by then; stdio is flushed anyway.)
     atexit.register(gc.freeze)
+    sys.excepthook = _redacted_traceback
     cli.main(args=argv, prog_name="reconciler")
+
+
+def _redacted_traceback(
+    kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """Print an unexpected error's traceback as Python would, with the credentials redacted.
+
+    It is printed after the command's scrubbed streams are gone, and the values in a message
+    (a name, a body) can be a credential like anything else the command prints.
+    """
+    import traceback
+
+    from reconciler.redact import output_scrubber
+
+    text = "".join(traceback.format_exception(kind, exc, tb))
+    with suppress(OSError, ValueError):
+        sys.stderr.write(output_scrubber()(text))
+        sys.stderr.flush()

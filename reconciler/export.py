@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -154,3 +154,36 @@ def file_stem(name: str, schedule_id: str, taken: Iterable[str]) -> str:
     while f"{candidates[-1]}-{n}" in used:
         n += 1
     return f"{candidates[-1]}-{n}"
+
+
+def without_credentials(
+    body: Mapping[str, Any], scrub: Callable[[str], str]
+) -> tuple[dict[str, Any], list[str]]:
+    """``body`` with ``scrub`` applied to every key and string in it, and where it changed any.
+
+    ``scrub`` replaces the configured credentials (``redact.output_scrubber``): a task whose
+    name or alert holds the AppKey or Master Secret must not put it into a manifest (a file
+    that is committed) nor into the file's name.
+    """
+    found: list[str] = []
+
+    def clean(value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            cleaned = scrub(value)
+            if cleaned != value:
+                found.append(path or "the body")
+            return cleaned
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                name = scrub(str(key))
+                if name != key:
+                    found.append(f"a key under {path or 'the body'}")
+                out[name] = clean(item, f"{path}.{name}" if path else name)
+            return out
+        if isinstance(value, list):
+            return [clean(item, f"{path}[{n}]") for n, item in enumerate(value)]
+        return value
+
+    cleaned: dict[str, Any] = clean(body, "")
+    return cleaned, found

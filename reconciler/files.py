@@ -28,6 +28,8 @@ MAX_CONFIG_BYTES = 1 * MIB  # reconciler.yaml holds a few environments
 MAX_PLAN_BYTES = 64 * MIB  # a saved plan of 5000 schedules with full bodies is ~15 MiB
 MAX_TARGETS_BYTES = 16 * MIB  # 100,000 registration ids of ~64 characters is ~6.5 MiB
 MAX_STATE_BYTES = 64 * MIB  # a state file of 5000 schedules is ~2 MiB
+# The embedded emulator's data file also keeps its push log (10,000 batch pushes at most).
+MAX_EMULATOR_DATA_BYTES = 256 * MIB
 
 ErrorFactory = Callable[[str, str], ReconcilerError]  # (message, hint) -> error
 

@@ -163,6 +163,7 @@ def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], 
 
 
 _BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
+MAX_DIRECTORY_DEPTH = 64  # levels of sub-directories searched below a manifest directory
 
 
 def _inside(real: str, root: str) -> bool:
@@ -186,8 +187,24 @@ def _walk(
             "directory that holds it)",
         )
 
+    base_depth = os.path.normpath(given).count(os.sep)
     for dirpath, dirs, names in os.walk(given, followlinks=True):
         visited.add(os.path.realpath(dirpath))
+        if os.path.normpath(dirpath).count(os.sep) - base_depth >= MAX_DIRECTORY_DEPTH:
+            # Not walked further: the walk recurses once per level (RecursionError near 1000)
+            # and each level costs more than the last; no real manifest tree is this deep.
+            if any(not d.startswith(".") for d in dirs):
+                problems.append(
+                    Problem(
+                        Path(dirpath).as_posix(),
+                        None,
+                        None,
+                        f"holds directories more than {MAX_DIRECTORY_DEPTH} levels below "
+                        f"{given.as_posix()}; manifests are not searched that deep (move them "
+                        "higher up, or remove the nested directories)",
+                    )
+                )
+            dirs[:] = []
         keep: list[str] = []
         for d in sorted(dirs):
             if d.startswith("."):

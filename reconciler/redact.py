@@ -5,13 +5,22 @@ the environment variables the configuration names, and their Basic-auth token) i
 to be shown. Errors quote user files (a manifest that is a copy of ``.env``, a mistyped key
 that happens to be the secret); whatever their source, a credential never reaches the
 terminal, a CI log or a pull-request annotation.
+
+``scrubbed_output`` applies this to every write to stdout and stderr while a command runs (a
+task name, an alert text or a file name equal to a credential is as much a leak as an error
+message), in every spelling ``Scrubber`` knows, with one compiled pattern.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterable, Mapping
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, TextIO
+from urllib.parse import quote, quote_plus
 
 DEFAULT_VARIABLES = ("ENGAGELAB_APP_KEY", "ENGAGELAB_MASTER_SECRET")
 REDACTED = "<redacted>"
@@ -27,8 +36,11 @@ def watch(names: Iterable[str]) -> None:
 
     Called with the ``app_key_env`` / ``master_secret_env`` of every configured environment.
     """
+    global _output_scrubber
     for name in names:
-        _variables.setdefault(name, None)
+        if name not in _variables:
+            _variables[name] = None
+            _output_scrubber = None  # rebuilt with the new values on the next write
 
 
 def secrets(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -51,3 +63,138 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
         if value in text:
             text = text.replace(value, REDACTED)
     return text
+
+
+MIN_DERIVED = 6  # the shortest encoded spelling of a secret that is masked
+
+
+def secret_forms(secret: str) -> tuple[set[str], set[str]]:
+    """The spellings of ``secret`` a server could echo: (case-insensitive ones, exact ones).
+
+    Raw and URL-encoded (``%2f`` and ``%2F`` alike; ``+`` or ``%20`` for a space) are matched in
+    any case: a secret upper-cased by a proxy still gives most of it away. Base64 (standard and
+    URL-safe alphabet, with and without padding, also URL-encoded) is matched exactly: another
+    case is another value.
+    """
+    loose = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    exact: set[str] = set()
+    raw = secret.encode()
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        for form in (encoded, encoded.rstrip("=")):
+            exact.add(form)
+            loose.add(quote(form, safe=""))
+    # Derived spellings of a tiny secret (a test's "s" is "cw" in base64) would mask half of
+    # every message; the secret itself is always masked.
+    loose = {f for f in loose if f == secret or len(f) >= MIN_DERIVED}
+    exact = {f for f in exact if len(f) >= MIN_DERIVED}
+    return loose, exact - loose
+
+
+class Scrubber:
+    """Masks every form of a set of secrets (see ``secret_forms``) in a text.
+
+    Each secret is given on its own: the Basic token (base64 of ``appkey:secret``) is one of
+    them (``Credentials.secrets``), so its forms are covered like those of each half.
+    """
+
+    def __init__(self, secrets: Sequence[str], *, mask: str = REDACTED) -> None:
+        self._mask = mask
+        loose: set[str] = set()
+        exact: set[str] = set()
+        for secret in secrets:
+            if secret:
+                more_loose, more_exact = secret_forms(secret)
+                loose |= more_loose
+                exact |= more_exact
+        # Longest first, so a token is masked whole before any shorter form inside it.
+        alternatives = [(f, True) for f in loose] + [(f, False) for f in exact - loose]
+        alternatives.sort(key=lambda item: (-len(item[0]), item[0]))
+        parts = [f"(?i:{re.escape(f)})" if ci else re.escape(f) for f, ci in alternatives]
+        self._pattern = re.compile("|".join(parts)) if parts else None
+        # A pre-test of plain substring checks: the case-insensitive alternatives give the
+        # pattern no first-character prefilter, so it costs ~4 us on every line (a plan of 1000
+        # creates writes 8000). For ASCII text, lower() folds case exactly as the pattern does.
+        self._folded = tuple(sorted({f.lower() for f in loose}))
+        self._exact = tuple(sorted(exact - loose))
+        self._pretest = all(f.isascii() for f in (*self._folded, *self._exact))
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None or not self._may_hold(text):
+            return text
+        return self._pattern.sub(self._mask, text)
+
+    def _may_hold(self, text: str) -> bool:
+        """False only when ``text`` certainly holds no form of a secret."""
+        if not self._pretest or not text.isascii():
+            return True  # non-ASCII case folding is the pattern's to judge
+        folded = text.lower()
+        return any(f in folded for f in self._folded) or any(f in text for f in self._exact)
+
+    def finds(self, text: str) -> bool:
+        """Whether ``text`` holds any form of a secret."""
+        return self._pattern is not None and self._pattern.search(text) is not None
+
+
+# The scrubber of the output streams: built on the first write, again after ``watch`` named new
+# variables, and afresh for every command (``scrubbed_output``).
+_output_scrubber: Scrubber | None = None
+
+
+def output_scrubber() -> Scrubber:
+    """The scrubber of every configured credential, in all its spellings, with ``REDACTED``."""
+    global _output_scrubber
+    if _output_scrubber is None:
+        _output_scrubber = Scrubber(secrets())
+    return _output_scrubber
+
+
+class ScrubbingStream:
+    """A text stream that writes to ``target`` with every configured credential redacted.
+
+    Each write is scrubbed whole (``click.echo`` writes a message and its newline at once);
+    everything else (``fileno``, ``isatty``, ``encoding``...) is the target's. There is no
+    ``buffer``: bytes written to it would pass unscrubbed, and without it click writes text.
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        scrubber = _output_scrubber or output_scrubber()
+        self._target.write(scrubber(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "buffer":
+            raise AttributeError(name)
+        return getattr(self._target, name)
+
+
+@contextmanager
+def scrubbed_output() -> Iterator[None]:
+    """Run the block with ``sys.stdout`` and ``sys.stderr`` passing through ``ScrubbingStream``.
+
+    The credentials are read afresh (the environment may differ from the last command's, as in
+    tests that run several commands in one process).
+    """
+    global _output_scrubber
+    _output_scrubber = None
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, ScrubbingStream):
+        sys.stdout = ScrubbingStream(sys.stdout)
+    if not isinstance(sys.stderr, ScrubbingStream):
+        sys.stderr = ScrubbingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(OSError, ValueError):  # a failed flush was reported in the block
+                stream.flush()
+        sys.stdout, sys.stderr = saved

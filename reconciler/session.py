@@ -138,11 +138,18 @@ def resolve_target(
 
     data_path = env.state.parent / "emulator.json"
     fixed_now = options.now
-    emulator = Emulator(
-        timezone=env.timezone,
-        data_path=data_path,
-        clock=(lambda: fixed_now) if fixed_now is not None else None,
-    )
+    try:
+        emulator = Emulator(
+            timezone=env.timezone,
+            data_path=data_path,
+            clock=(lambda: fixed_now) if fixed_now is not None else None,
+        )
+    except ValueError as exc:  # the data file: unreadable, not JSON, or of the wrong shape
+        raise ConfigError(
+            f"cannot use the embedded emulator's data file: {exc}",
+            hint=f"move {data_path} away to start the embedded emulator afresh (its tasks are "
+            "test data only; nothing on EngageLab depends on them)",
+        ) from exc
     settings = settings_from_options(options, demo, base_url=EMBEDDED_BASE_URL)
     banner = (
         f"Using the embedded emulator (data in {data_path}): no {env.app_key_env} / "

@@ -50,6 +50,7 @@ from reconciler.errors import (
     StateInvariantError,
     StateLockedError,
 )
+from reconciler.responses import is_safe_id, quoted
 
 STATE_VERSION = 1
 
@@ -290,6 +291,7 @@ class Violation:
 
 
 _ADOPT = "reconciler import --all-matching"
+_ID_RULE = "letters, digits, '-' and '_'"  # what responses.SAFE_ID admits
 
 
 def _rm(name: str, *, pending: bool = False, force: bool = False) -> str:
@@ -352,6 +354,19 @@ def invariant_problems(
                 f"`{_rm(name, pending=True, force=force)}` and then `reconciler plan`",
             )
         )
+    for name in sorted(state.entries):
+        sid = state.entries[name].schedule_id
+        if not is_safe_id(sid):
+            # Caught here, before any request: the client refuses such an id only when it
+            # builds a URL, after the list (and other tasks' details) were read.
+            out.append(
+                Violation(
+                    f"the entry {name!r} has schedule_id {quoted(sid)}, which is not a schedule "
+                    f"id ({_ID_RULE}; edited by hand?)",
+                    f"`{_rm(name)}` (the task is untouched), then `{_ADOPT}` adopts the task "
+                    f"named {name!r} again",
+                )
+            )
     by_id: dict[str, list[str]] = {}
     for name in sorted(state.entries):
         by_id.setdefault(state.entries[name].schedule_id, []).append(name)
@@ -383,6 +398,15 @@ def invariant_problems(
             )
             continue
         old = p.old_schedule_id
+        if old and not is_safe_id(old):
+            out.append(
+                Violation(
+                    f"the journalled {p.op} of {key!r} names old schedule_id {quoted(old)}, "
+                    f"which is not a schedule id ({_ID_RULE}; edited by hand?)",
+                    repair,
+                )
+            )
+            continue
         if p.op in ("delete", "replace") and not old:
             out.append(
                 Violation(f"the journalled {p.op} of {key!r} names no old schedule_id", repair)

@@ -17,10 +17,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from reconciler.commands import global_options, option
+from reconciler.commands import FiniteFloatRange, global_options, option
 from reconciler.errors import ConfigError, UsageError
 
 ENV = "RECONCILER_EMULATOR_"
+# Upper bounds of the injected delays: a minute per answer, an hour for a held answer. Larger
+# values only stall the client under test; nan and inf are refused by the type as well (they
+# pass click's FloatRange and ended in a traceback from the fault settings' own check).
+MAX_DELAY_MS = 60_000.0
+MAX_HANG_SECONDS = 3_600.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -82,21 +87,21 @@ def emulator() -> None:
     "--latency-ms",
     env="LATENCY_MS",
     default=0.0,
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0, max=MAX_DELAY_MS),
     help="Fixed latency added to every API answer.",
 )
 @_opt(
     "--jitter-ms",
     env="JITTER_MS",
     default=0.0,
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0, max=MAX_DELAY_MS),
     help="Random extra latency, 0..N ms.",
 )
 @_opt(
     "--error-rate",
     env="ERROR_RATE",
     default=0.0,
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     help="Fraction of API requests answered 500/28200 or 503/28203.",
 )
 @_opt(
@@ -104,14 +109,14 @@ def emulator() -> None:
     "commit_then_timeout_rate",
     env="COMMIT_TIMEOUT_RATE",
     default=0.0,
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     help="Fraction of successful writes applied but answered late or never.",
 )
 @_opt(
     "--hang-seconds",
     env="HANG_SECONDS",
     default=0.0,
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0, max=MAX_HANG_SECONDS),
     help="With --commit-timeout-rate: answer this late (0 drops the connection).",
 )
 @_opt(
@@ -119,7 +124,7 @@ def emulator() -> None:
     "rate_limit",
     env="RATE_LIMIT",
     default=None,
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     help="Schedule requests per second before 429 answers.",
 )
 @_opt(
@@ -134,7 +139,7 @@ def emulator() -> None:
     "--no-target-rate",
     env="NO_TARGET_RATE",
     default=0.0,
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     help="Fraction of valid schedule creates/updates answered 404/28105.",
 )
 @_opt(
@@ -149,14 +154,14 @@ def emulator() -> None:
     env="BATCH_ERROR_RATE",
     default=1.0,
     show_default=True,
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     help="With --batch-error: fraction of batch calls answered with it.",
 )
 @_opt(
     "--batch-qps",
     env="BATCH_QPS",
     default=None,
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     help="Batch push targets per second before 23008 results.",
 )
 @_opt(
@@ -170,7 +175,7 @@ def emulator() -> None:
     "--fire-error-rate",
     env="FIRE_ERROR_RATE",
     default=0.0,
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     help="Fraction of firings recorded as failed (code 1011).",
 )
 @_opt("--seed", env="SEED", default=0, type=int, help="Seed for every injected fault.")

@@ -428,34 +428,50 @@ def _select(
 def _prepare(
     ws: Workspace, tasks: list[RemoteSchedule], target_dir: Path, overwrite: bool
 ) -> list[_Planned]:
-    from reconciler.export import file_stem, manifest_text
+    from reconciler.export import file_stem, manifest_text, without_credentials
     from reconciler.manifests import load_manifests
+    from reconciler.redact import REDACTED, output_scrubber
 
     taken, replaceable = _existing_stems(ws, target_dir, overwrite)
     schema = _schema_ref(ws, target_dir)
     now = ws.clock()
     planned: list[_Planned] = []
+    scrub = output_scrubber()
     with tempfile.TemporaryDirectory(prefix="reconciler-export-") as tmp:
         for task in tasks:
+            # A credential in the task (its name, an alert, even its id) is written as a
+            # placeholder, never into the file or its name; the file needs attention and is
+            # not adopted.
+            body, found = without_credentials(task.body, scrub)
+            schedule_id = scrub(task.schedule_id)
+            if schedule_id != task.schedule_id:
+                found.append("the schedule id")
             # --overwrite refreshes a file that holds this schedule alone (an earlier export);
             # every other existing file keeps its name.
             others = taken | {s for s, n in replaceable.items() if n != task.name}
-            stem = file_stem(task.name, task.schedule_id, others)
+            stem = file_stem(scrub(task.name), schedule_id, others)
             taken.add(stem)
             path = target_dir / f"{stem}.yaml"
             draft = manifest_text(
-                task.body, schedule_id=task.schedule_id, exported_at=now, schema_ref=schema
+                body, schedule_id=schedule_id, exported_at=now, schema_ref=schema
             )
             check = Path(tmp, f"{stem}.yaml")
             check.write_text(draft, encoding="utf-8")
             loaded = load_manifests([check], now=ws.now, tz=ws.env.tz)
             errors = tuple(p.message for p in loaded.problems if p.severity == "error")
             notes = tuple(p.message for p in loaded.problems if p.severity != "error")
+            if found:
+                errors = (
+                    f"the remote task holds the configured AppKey or Master Secret (in "
+                    f"{', '.join(found)}); it is written as {REDACTED}: put the intended value "
+                    "in its place, and rotate the credential if it was pasted there by mistake",
+                    *errors,
+                )
             text = draft
             if errors:
                 text = manifest_text(
-                    task.body,
-                    schedule_id=task.schedule_id,
+                    body,
+                    schedule_id=schedule_id,
                     exported_at=now,
                     schema_ref=schema,
                     problems=[f"error: {e}" for e in errors],

@@ -115,7 +115,15 @@ class Emulator:
             loaded = store.load(self.data_path)
             if loaded is not None:
                 self._store = loaded
-                self._reschedule_all()
+                try:
+                    self._reschedule_all()
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    # The file's shape was checked, the bodies only by the requests that
+                    # created them: an edited body whose trigger is not one fails here.
+                    raise ValueError(
+                        f"{self.data_path}: not an emulator data file (a task's trigger cannot "
+                        f"be read: {type(exc).__name__}: {str(exc)[:200]})"
+                    ) from exc
                 self._resume_clock()
 
     def __repr__(self) -> str:  # never show credentials

@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from reconciler.files import MAX_EMULATOR_DATA_BYTES, read_regular, reason
+
 FORMAT_VERSION = 1
 FIRST_MSG_ID = 1_000_001
 MAX_PUSH_LOG = 10_000  # sent batch pushes kept for inspection
@@ -61,16 +63,26 @@ class Task:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Task:
+    def from_json(cls, data: Any) -> Task:
+        """A task from the file; ``ValueError`` naming the first field of the wrong shape."""
+        data = _typed(data, dict, "a task")
+        schedule_id = _typed(data.get("schedule_id"), str, "a task's schedule_id")
+        where = f"task {schedule_id[:40]!r}"
+        status = data.get("status")
+        if status not in ("active", "sent", "expired"):
+            raise ValueError(f"{where}: status {str(status)[:40]!r} is not active, sent or expired")
+        records = _typed(data.get("msg_records", []), list, f"{where}: msg_records")
+        for record in records:
+            _typed(record, dict, f"{where}: a msg_records entry")
         return cls(
-            schedule_id=data["schedule_id"],
-            seq=int(data["seq"]),
-            body=data["body"],
-            created_at=datetime.fromisoformat(data["created_at"]),
-            anchor=datetime.fromisoformat(data["anchor"]),
-            processed_until=datetime.fromisoformat(data["processed_until"]),
-            status=data["status"],
-            msg_records=list(data.get("msg_records", [])),
+            schedule_id=schedule_id,
+            seq=_whole(data.get("seq"), f"{where}: seq"),
+            body=_typed(data.get("body"), dict, f"{where}: body"),
+            created_at=_moment(data.get("created_at"), f"{where}: created_at"),
+            anchor=_moment(data.get("anchor"), f"{where}: anchor"),
+            processed_until=_moment(data.get("processed_until"), f"{where}: processed_until"),
+            status=status,
+            msg_records=records,
         )
 
 
@@ -112,32 +124,77 @@ class Store:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Store:
+    def from_json(cls, data: Any) -> Store:
+        """The store from the file's JSON; ``ValueError`` naming the first thing of the wrong
+        shape (each would otherwise fail later, in the middle of a request)."""
+        data = _typed(data, dict, "the top level")
         if data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported format version {data.get('version')!r}")
-        tasks = [Task.from_json(t) for t in data["tasks"]]
+            raise ValueError(f"unsupported format version {str(data.get('version'))[:40]!r}")
+        tasks = [Task.from_json(t) for t in _typed(data.get("tasks"), list, "tasks")]
         tasks.sort(key=lambda t: t.seq)
+        by_id = {t.schedule_id: t for t in tasks}
+        if len(by_id) != len(tasks):
+            raise ValueError("two tasks have the same schedule_id")
+        pushes = _typed(data.get("pushes", []), list, "pushes")
+        for push in pushes:
+            _typed(push, dict, "a pushes entry")
         return cls(
-            tasks={t.schedule_id: t for t in tasks},
-            next_seq=int(data["next_seq"]),
-            next_msg_id=int(data["next_msg_id"]),
-            pushes=list(data.get("pushes", [])),
+            tasks=by_id,
+            next_seq=_whole(data.get("next_seq"), "next_seq"),
+            next_msg_id=_whole(data.get("next_msg_id"), "next_msg_id"),
+            pushes=pushes,
         )
 
 
-def load(path: Path) -> Store | None:
-    """The store saved at ``path``, None when there is no file; ValueError when unreadable."""
+_KINDS: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+
+
+def _typed(value: Any, kind: type, what: str) -> Any:
+    if not isinstance(value, kind):
+        raise ValueError(f"{what} is not {_KINDS[kind]}")
+    return value
+
+
+def _whole(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} is not a whole number")
+    return value
+
+
+def _moment(value: Any, what: str) -> datetime:
     try:
-        text = path.read_text(encoding="utf-8")
+        moment = datetime.fromisoformat(_typed(value, str, what))
+    except ValueError:
+        raise ValueError(f"{what} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{what} has no time zone offset")
+    return moment
+
+
+def load(path: Path) -> Store | None:
+    """The store saved at ``path``, None when there is no file; ValueError when unusable.
+
+    Read as a bounded regular file: a FIFO in its place would block the open forever and a link
+    to /dev/zero would fill the memory.
+    """
+    try:
+        raw = read_regular(path, limit=MAX_EMULATOR_DATA_BYTES)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the emulator data file: {reason(exc)}") from exc
     try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise TypeError("the top level is not an object")
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
         return Store.from_json(data)
+    except RecursionError:
+        raise ValueError(f"{path}: not an emulator data file (nested too deeply)") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{path}: not an emulator data file ({exc})") from exc
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; the emulator never writes them.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def save(path: Path, store: Store) -> None:

@@ -81,8 +81,9 @@ def install_hook(remote: Path) -> None:
 def refuse_pushes(remote: Path, *refs: str) -> None:
     """From now on the remote refuses workflow pushes to ``refs`` (a lost push)."""
     (remote / "refused-refs").write_text("\n".join(refs), encoding="utf-8")
-# A fixed "now" for the CLI (hidden --now, RECONCILER_NOW) and the emulator's clock: the
-# example manifests fire in 2027, and the test must not start failing once that is past.
+# A fixed "now" for the CLI (hidden --now, added by the shim from TEST_RECONCILER_NOW) and the
+# emulator's clock: the example manifests fire in 2027, and the test must not start failing once
+# that is past.
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 SECRETS = {
     "ENGAGELAB_APP_KEY": DEMO_APP_KEY,
@@ -274,7 +275,7 @@ def base_env(root: Path, endpoint: str | None) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "GIT_CONFIG_NOSYSTEM": "1",
         # Test glue, not set by the workflows: the fixed clock and where the "live app" is.
-        "RECONCILER_NOW": NOW.isoformat(),
+        "TEST_RECONCILER_NOW": NOW.isoformat(),
     }
     if endpoint is not None:
         env["RECONCILER_ENDPOINT"] = endpoint

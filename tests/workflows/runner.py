@@ -908,9 +908,15 @@ def _needs(job: dict[str, Any]) -> list[str]:
 
 
 def tool_shims(directory: Path, python: str) -> Path:
-    """``python`` and ``reconciler`` commands running ``python`` (the test's interpreter)."""
+    """``python`` and ``reconciler`` commands running ``python`` (the test's interpreter).
+
+    ``reconciler`` gets the hidden ``--now`` from ``TEST_RECONCILER_NOW`` when that is set: the
+    CLI itself reads no "now" from the environment (a stray variable would defeat the fire
+    guard), and the workflows under test do not pass it.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    for name, command in (("python", ""), ("python3", ""), ("reconciler", " -m reconciler")):
+    now = '${TEST_RECONCILER_NOW:+--now "$TEST_RECONCILER_NOW"}'
+    for name, command in (("python", ""), ("python3", ""), ("reconciler", f" -m reconciler {now}")):
         shim = directory / name
         shim.write_text(f'#!/bin/sh\nexec "{python}"{command} "$@"\n', encoding="utf-8")
         shim.chmod(0o755)

@@ -1,0 +1,162 @@
+"""Probe: credentials in what successful commands print.
+
+The redaction of configured credentials is applied to error messages only; a task name or an
+alert text on the server that holds the AppKey or the Master Secret is printed verbatim by
+``remote list``, ``remote show`` and ``plan``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.emulator import Emulator
+from tests.badinput.helpers import invoke
+from tests.secrets.conftest import (
+    CANARY_ENV,
+    CANARY_KEY,
+    CANARY_SECRET,
+    canary_emulator,
+    leaks,
+)
+
+__all__ = ["canary_emulator"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("remote", "list"), ("remote", "show", "--format", "json", "Canary_task"), ("plan",)],
+    ids=["remote-list", "remote-show", "plan"],
+)
+def test_successful_commands_never_print_the_credentials(
+    canary_emulator: tuple[Emulator, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+) -> None:
+    """Promise: the AppKey and Master Secret are never printed, whatever their source.
+
+    A remote task named after the AppKey (a teammate's paste) whose alert holds the Master
+    Secret: every command that shows remote tasks must print ``<redacted>`` in their place,
+    as error messages already do.
+    """
+    emulator, url = canary_emulator
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schedules").mkdir()
+    emulator.reset()
+    task = {
+        "name": CANARY_KEY,
+        "enabled": True,
+        "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}},
+        "push": {
+            "to": "all",
+            "body": {"platform": "all", "notification": {"alert": f"key {CANARY_SECRET}"}},
+        },
+    }
+    with httpx.Client(base_url=url, auth=(CANARY_KEY, CANARY_SECRET)) as api:
+        assert api.post("/v4/schedules", json=task).status_code == 200
+        other = {**task, "name": "Canary_task"}
+        assert api.post("/v4/schedules", json=other).status_code == 200
+
+    outcome = invoke(["--endpoint", url, *args], env=CANARY_ENV)
+
+    assert outcome.escaped is None
+    assert leaks(outcome.stdout + outcome.stderr) == [], outcome.stdout
+
+
+MANIFEST = """name: {name}
+enabled: true
+trigger:
+  single:
+    time: "2027-03-01 10:00:00"
+    zone_type: 1
+push:
+  to: all
+  body:
+    platform: all
+    notification:
+      alert: {alert}
+"""
+
+
+@pytest.mark.parametrize(
+    "args", [("validate",), ("plan",), ("drift",)], ids=["validate", "plan", "drift"]
+)
+def test_a_credential_in_a_manifest_file_name_or_text_is_never_printed(
+    canary_emulator: tuple[Emulator, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+) -> None:
+    """Promise: the AppKey and Master Secret are never printed, whatever their source.
+
+    Manifest problems have their message redacted, but not the path in front of it: a file
+    named ``<AppKey>.yaml`` with a warning prints the AppKey in ``validate`` and ``drift``;
+    ``plan`` prints the source path of every action and the alert text holding the secret.
+    """
+    emulator, url = canary_emulator
+    emulator.reset()
+    monkeypatch.chdir(tmp_path)
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    (schedules / f"{CANARY_KEY}.yaml").write_text(
+        MANIFEST.format(name="has-hyphen", alert="hi"), encoding="utf-8"
+    )
+    (schedules / "pasted.yaml").write_text(
+        MANIFEST.format(name="Pasted", alert=f"text {CANARY_SECRET}"), encoding="utf-8"
+    )
+
+    outcome = invoke(["--endpoint", url, *args], env=CANARY_ENV)
+
+    assert outcome.escaped is None
+    assert leaks(outcome.stdout + outcome.stderr) == [], outcome.stdout + outcome.stderr
+
+
+def test_export_never_writes_a_credential_into_a_manifest_or_its_name(
+    canary_emulator: tuple[Emulator, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Promise: the AppKey and Master Secret never reach a file, whatever their source.
+
+    ``export --adopt`` of a remote task whose alert holds the AppKey and the Master Secret
+    wrote both into a manifest (a file that gets committed) and adopted it. Now the file holds
+    ``<redacted>`` in their place, is marked NEEDS ATTENTION and is not adopted; a clean task
+    beside it is exported and adopted as before. (A task *named* after a credential is refused
+    by the client as a malformed answer before export sees it.)
+    """
+    emulator, url = canary_emulator
+    emulator.reset()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schedules").mkdir()
+    task = {
+        "name": "Leaky_task",
+        "enabled": True,
+        "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}},
+        "push": {
+            "to": "all",
+            "body": {"platform": "all", "notification": {"alert": f"{CANARY_KEY} {CANARY_SECRET}"}},
+        },
+    }
+    clean = {**task, "name": "Clean_task"}
+    clean["push"] = {"to": "all", "body": {"platform": "all", "notification": {"alert": "Hi"}}}
+    with httpx.Client(base_url=url, auth=(CANARY_KEY, CANARY_SECRET)) as api:
+        assert api.post("/v4/schedules", json=task).status_code == 200
+        assert api.post("/v4/schedules", json=clean).status_code == 200
+
+    outcome = invoke(["--endpoint", url, "export", "--adopt"], env=CANARY_ENV)
+
+    assert outcome.escaped is None
+    assert outcome.exit_code == 1, outcome.stdout + outcome.stderr
+    assert leaks(outcome.stdout + outcome.stderr) == []
+    written = sorted((tmp_path / "schedules").iterdir())
+    assert len(written) == 2, outcome.stdout + outcome.stderr
+    for path in written:
+        assert leaks(path.name) == [], path.name
+        assert leaks(path.read_text(encoding="utf-8")) == [], path.name
+    marked = [p for p in written if "NEEDS ATTENTION" in p.read_text(encoding="utf-8")]
+    assert len(marked) == 1
+    assert "<redacted>" in marked[0].read_text(encoding="utf-8")
+    state = json.loads((tmp_path / ".reconciler" / "state.json").read_text(encoding="utf-8"))
+    assert sorted(state["entries"]) == ["Clean_task"]
