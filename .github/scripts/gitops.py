@@ -75,17 +75,75 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
-def raw_settings(text: str | None) -> dict[str, dict[str, Any]]:
-    """``environments:`` of a reconciler.yaml as plain data (no file: one ``default``)."""
+def raw_settings(text: str | None, where: str = CONFIG) -> dict[str, dict[str, Any]]:
+    """``environments:`` of a reconciler.yaml as plain data (no file: one ``default``).
+
+    Text that is not YAML is refused with the line of the error only: the parser's own message
+    quotes the offending text, which may be a file of the runner a link pointed at."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     if text is None:
         return {"default": {}}
-    data = YAML(typ="safe", pure=True).load(text) or {}
+    try:
+        data = YAML(typ="safe", pure=True).load(text) or {}
+    except YAMLError as exc:
+        mark = exc.problem_mark if isinstance(exc, MarkedYAMLError) else None
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise Refused(f"{where} is not valid YAML{line}; fix its syntax") from None
     envs = data.get("environments") if isinstance(data, dict) else None
     if not isinstance(envs, dict):
         return {"default": {}}
     return {str(k): dict(v or {}) for k, v in envs.items()}
+
+
+def read_config(path: Path) -> str | None:
+    """The text of a reconciler.yaml, never through a symbolic link (a pull request's link
+    could point at any file of the runner); ``None`` when there is none."""
+    if path.is_symlink():
+        raise Refused(f"{path} is a symbolic link; {CONFIG} must be a plain file")
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise Refused(f"{path} is not a plain file")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise Refused(f"{path} cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(f"{path} is not UTF-8 text") from None
+
+
+def changed_files(repo: Path, *revisions: str) -> list[str]:
+    """Paths changed between ``revisions``: NUL-separated (no quoting of unusual names) and
+    without rename detection, so a move counts as a deletion of the old path and an addition
+    of the new one (both sides matter: a file moved out of a watched directory changed it)."""
+    out = git(repo, "diff", "-z", "--no-renames", "--name-only", *revisions)
+    return [f for f in out.split("\0") if f]
+
+
+def inside_without_links(root: Path, rel: Path) -> bool:
+    """Whether ``root/rel`` lies inside ``root`` with no symbolic link on the way (a link as the
+    manifests directory, or as one of its parents, would make the trusted job read files
+    outside the pull request)."""
+    current = root
+    for part in rel.parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            return False
+        current = current / part
+        if current.is_symlink():
+            return False
+    try:
+        current.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def show(repo: Path, commit: str, path: str) -> str | None:
@@ -107,16 +165,16 @@ def changed_envs(
     repo: Path, envs: Sequence[Environment], since: dict[str, str | None]
 ) -> list[Environment]:
     """The environments whose manifests directory or settings changed since their commit."""
-    head_settings = raw_settings(show(repo, "HEAD", CONFIG))
+    head_settings = raw_settings(show(repo, "HEAD", CONFIG), f"{CONFIG} at HEAD")
     chosen = []
     for env in envs:
         commit = since.get(env.name)
         if not commit:
             chosen.append(env)
             continue
-        files = git(repo, "diff", "--name-only", commit, "HEAD").split()
+        files = changed_files(repo, commit, "HEAD")
         prefix = relative(env, repo).rstrip("/") + "/"
-        before = raw_settings(show(repo, commit, CONFIG)).get(env.name)
+        before = raw_settings(show(repo, commit, CONFIG), f"{CONFIG} at {commit}").get(env.name)
         if before != head_settings.get(env.name) or any(f.startswith(prefix) for f in files):
             chosen.append(env)
     return chosen
@@ -194,14 +252,22 @@ def cmd_pr(args: argparse.Namespace) -> None:
     if args.fork == "true":
         reasons.append("it comes from a fork")
     merge_base = git(pr, "merge-base", "HEAD", f"origin/{args.base_ref}").strip()
-    files = git(pr, "diff", "--name-only", f"{merge_base}...HEAD").split()
+    files = changed_files(pr, f"{merge_base}...HEAD")
     tool = sorted({f for f in files if f.startswith(TOOL_PATHS)})
     if tool:
         reasons.append("it changes the tool or the workflows: " + ", ".join(tool[:10]))
-    base_text = (base / CONFIG).read_text(encoding="utf-8") if (base / CONFIG).is_file() else None
-    pr_text = (pr / CONFIG).read_text(encoding="utf-8") if (pr / CONFIG).is_file() else None
+    base_text = read_config(base / CONFIG)
     trusted_envs = raw_settings(base_text)
-    for name, settings in raw_settings(pr_text).items():
+    pr_text: str | None = None
+    pr_envs: dict[str, dict[str, Any]] = {}
+    try:
+        pr_text = read_config(pr / CONFIG)
+        pr_envs = raw_settings(pr_text, f"the pull request's {CONFIG}")
+    except Refused as exc:
+        # Never planned, and its text never used: the workspace gets an empty config.
+        reasons.append(str(exc))
+        pr_text = None
+    for name, settings in pr_envs.items():
         known = trusted_envs.get(name)
         if known is None:
             reasons.append(f"it adds the environment {name!r} to {CONFIG}")
@@ -227,6 +293,10 @@ def cmd_pr(args: argparse.Namespace) -> None:
         if rel.as_posix().startswith("../") or rel.is_absolute():
             reasons.append(f"the manifests of {env.name!r} lie outside the repository")
             continue
+        if not inside_without_links(pr, rel):
+            reasons.append(f"the manifests directory {rel.as_posix()} of {env.name!r} is (or "
+                           "lies under) a symbolic link, or resolves outside the pull request")
+            continue
         if rel in copied or not (pr / rel).is_dir():
             continue
         copied.add(rel)
@@ -239,17 +309,20 @@ def cmd_pr(args: argparse.Namespace) -> None:
             target = out / source.relative_to(pr)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
-    trusted = not reasons
     chosen: list[Environment] = []
     if envs:
-        pr_envs = raw_settings(pr_text)
-        base_envs = raw_settings(show(pr, merge_base, CONFIG))
+        try:
+            base_envs = raw_settings(show(pr, merge_base, CONFIG), f"{CONFIG} at {merge_base}")
+        except Refused as exc:
+            reasons.append(str(exc))
+            base_envs = {}
         for env in envs:
             prefix = Path(os.path.relpath(env.manifests.resolve(), out.resolve())).as_posix()
             if pr_envs.get(env.name) != base_envs.get(env.name) or any(
                 f.startswith(prefix.rstrip("/") + "/") for f in files
             ):
                 chosen.append(env)
+    trusted = not reasons
     rows = entries(chosen, out) if trusted else []
     output(
         trusted=str(trusted).lower(),
