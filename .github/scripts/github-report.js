@@ -284,6 +284,90 @@ async function reportGate(
   core.info(`pull request #${issueNumber} not planned: ${reason}`);
 }
 
+// Whether a workflow run is one of `workflow` (a file name under .github/workflows) of this
+// repository, started by one of `events` on the default branch: only such a run executed the
+// default branch's reviewed workflow, so only its artifacts can be trusted. Any other run (a
+// developer's own workflow on a branch, a fork's `pull_request` run, a dispatch on another
+// branch) can upload an artifact of any name.
+function isTrustedRun(run, { owner, repo, workflow, defaultBranch, events }) {
+  if (!run) return false;
+  const full = `${owner}/${repo}`;
+  const path = String(run.path || "").split("@", 1)[0];
+  return (
+    path === `.github/workflows/${workflow}` &&
+    run.head_branch === defaultBranch &&
+    ((run.head_repository || {}).full_name || "") === full &&
+    (!run.repository || run.repository.full_name === full) &&
+    events.includes(run.event)
+  );
+}
+
+// The run of the newest artifact `name` uploaded by a trusted run of `workflow` (see
+// isTrustedRun), or null. Artifacts are listed newest first; each candidate's run is checked
+// through the API, never taken from the artifact's own fields alone.
+async function lastTrustedArtifact(
+  { github, context },
+  { name, workflow, defaultBranch, events = ["push", "workflow_dispatch"] },
+) {
+  const { owner, repo } = context.repo;
+  const { data } = await github.rest.actions.listArtifactsForRepo({
+    owner,
+    repo,
+    name,
+    per_page: 100,
+  });
+  for (const artifact of data.artifacts || []) {
+    const ref = artifact.workflow_run || {};
+    if (artifact.expired || !ref.id) continue;
+    if (ref.head_branch && ref.head_branch !== defaultBranch) continue;
+    let run;
+    try {
+      ({ data: run } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: ref.id }));
+    } catch (error) {
+      if (error.status === 404) continue;
+      throw error;
+    }
+    if (isTrustedRun(run, { owner, repo, workflow, defaultBranch, events })) return run;
+  }
+  return null;
+}
+
+// The plan run of pull request `pull` at its head commit: the newest successful run of the
+// plan workflow on the default branch (pull_request_target, or the re-plan's dispatch) whose
+// run name says it planned that pull request at that commit, and that uploaded `artifact`.
+// The run name is set by the default branch's plan workflow from the event (number and head
+// commit), not from anything the pull request's files hold.
+async function reviewedPlanRun(
+  { github, context },
+  { pull, artifact, workflow = "plan.yml", defaultBranch },
+) {
+  const { owner, repo } = context.repo;
+  const title = `plan #${pull.number} @ ${pull.head.sha}`;
+  const runs = await github.paginate(github.rest.actions.listWorkflowRuns, {
+    owner,
+    repo,
+    workflow_id: workflow,
+    branch: defaultBranch,
+    per_page: 100,
+  });
+  const events = ["pull_request_target", "workflow_dispatch"];
+  const run = runs.find(
+    (r) =>
+      isTrustedRun(r, { owner, repo, workflow, defaultBranch, events }) &&
+      r.conclusion === "success" &&
+      r.display_title === title,
+  );
+  if (!run) return null;
+  const { data } = await github.rest.actions.listWorkflowRunArtifacts({
+    owner,
+    repo,
+    run_id: run.id,
+    name: artifact,
+  });
+  const found = (data.artifacts || []).some((a) => a.name === artifact && !a.expired);
+  return found ? run : null;
+}
+
 // Every open pull request's plan is stale: status pending, plan.yml dispatched for it.
 async function replanOpenPulls({ github, context, core }, { ref, workflow = "plan.yml" }) {
   const { owner, repo } = context.repo;
@@ -307,7 +391,7 @@ async function replanOpenPulls({ github, context, core }, { ref, workflow = "pla
       repo,
       workflow_id: workflow,
       ref,
-      inputs: { pr: String(pull.number) },
+      inputs: { pr: String(pull.number), "head-sha": pull.head.sha },
     });
     core.info(`re-planning pull request #${pull.number}`);
   }
@@ -315,6 +399,9 @@ async function replanOpenPulls({ github, context, core }, { ref, workflow = "pla
 }
 
 module.exports = {
+  isTrustedRun,
+  lastTrustedArtifact,
+  reviewedPlanRun,
   postPlan,
   reportDrift,
   reportDriftFailure,

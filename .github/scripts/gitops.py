@@ -16,7 +16,8 @@ Subcommands (each writes its results to ``$GITHUB_OUTPUT`` when set, and prints 
 ``state-in``  copy an environment's state file from the state branch checkout into place.
 ``state-check`` refuse to apply when the last uploaded state has a higher serial than the
               committed one (a state push was lost), printing how to restore it.
-``same-plan`` whether two plan files are the same plan of the same inputs (``same=true``).
+``same-plan`` whether two plan files are the same plan (``same=true``): equal in everything but
+              ``planned_at`` and ``checksum``.
 
 Errors are one ``::error::`` annotation and exit 1.
 """
@@ -408,8 +409,13 @@ def cmd_state_check(args: argparse.Namespace) -> None:
 
 def cmd_same_plan(args: argparse.Namespace) -> None:
     def key(path: Path) -> Any:
+        # The whole plan but when it was made and its checksum: anything else (renames,
+        # violations, counts) is part of what the apply does, so a file differing in it is
+        # not the plan this run computed, whoever uploaded it.
         data = json.loads(path.read_text(encoding="utf-8"))
-        return data.get("inputs"), data.get("actions"), data.get("options")
+        if not isinstance(data, dict):
+            raise ValueError("not a plan")
+        return {k: v for k, v in data.items() if k not in ("planned_at", "checksum")}
 
     try:
         same = key(Path(args.a)) == key(Path(args.b))
