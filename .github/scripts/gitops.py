@@ -14,8 +14,10 @@ Subcommands (each writes its results to ``$GITHUB_OUTPUT`` when set, and prints 
               fixed secrets ENGAGELAB_APP_KEY / ENGAGELAB_MASTER_SECRET, handed over under the
               variable names the (trusted) reconciler.yaml gives the environment.
 ``state-in``  copy an environment's state file from the state branch checkout into place.
-``state-check`` refuse to apply when the last uploaded state has a higher serial than the
-              committed one (a state push was lost), printing how to restore it.
+``state-check`` refuse to apply when the committed state is not the last one a trusted apply
+              run uploaded: a higher uploaded serial (a state push was lost), or another
+              lineage, a higher committed serial or other content (changed outside the apply),
+              printing how to restore it.
 ``same-plan`` whether two plan files are the same plan (``same=true``): equal in everything but
               ``planned_at`` and ``checksum``.
 
@@ -378,32 +380,73 @@ def cmd_state_in(args: argparse.Namespace) -> None:
         print(f"state of {args.env}: none on the state branch yet (first apply)")
 
 
-def serial_of(path: Path) -> int:
-    if not path.is_file():
+def load_state(path: Path) -> dict[str, Any] | None:
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise Refused(f"{path} is not a state file: {exc}") from None
+    if not isinstance(data, dict):
+        raise Refused(f"{path} is not a state file: not a JSON object")
+    return data
+
+
+def serial_of(data: dict[str, Any] | None) -> int:
+    if data is None:
         return -1
     try:
-        return int(json.loads(path.read_text(encoding="utf-8")).get("serial", 0))
-    except (ValueError, AttributeError) as exc:
-        raise Refused(f"{path} is not a state file: {exc}") from exc
+        return int(data.get("serial", 0))
+    except (TypeError, ValueError) as exc:
+        raise Refused(f"a state file has no valid serial: {exc}") from None
 
 
 def cmd_state_check(args: argparse.Namespace) -> None:
-    committed = serial_of(Path(args.branch_dir) / args.state_file)
+    """Compare the state branch's file with the last state a trusted apply run uploaded (the
+    artifact). Only the apply's commit step may update the state branch (docs/github.md), but
+    what can be checked here is checked: the branch must hold exactly what that run uploaded,
+    or a later state of the same lineage never seen by an apply would be trusted (an entry
+    bound to a foreign task would make the next apply delete that task)."""
+    committed_data = load_state(Path(args.branch_dir) / args.state_file)
     # upload-artifact stores a single file without its directories.
-    uploaded = serial_of(Path(args.last_dir) / Path(args.state_file).name)
+    uploaded_data = load_state(Path(args.last_dir) / Path(args.state_file).name)
+    committed, uploaded = serial_of(committed_data), serial_of(uploaded_data)
+    run = args.last_run or "RUN_ID"
+    restore = (
+        f"gh run download {run} --name state-{args.env} --dir restore && "
+        f"git fetch origin {args.branch} && git switch {args.branch} && "
+        f"cp restore/{Path(args.state_file).name} {args.state_file} && "
+        f"git add -f {args.state_file} && "
+        f"git commit -m 'reconciler: restore state of {args.env}' && "
+        f"git push origin {args.branch}"
+    )
     if uploaded > committed:
-        run = args.last_run or "RUN_ID"
         raise Refused(
             f"the state of {args.env} uploaded by apply run {run} has serial {uploaded}, the "
             f"state branch {args.branch} holds serial {committed}: that run's state push was "
             "lost, and applying now would work from an old state (schedules it created would "
-            "be unknown). Restore it, then re-run this workflow:  "
-            f"gh run download {run} --name state-{args.env} --dir restore && "
-            f"git fetch origin {args.branch} && git switch {args.branch} && "
-            f"cp restore/{args.state_file} {args.state_file} && git add -f {args.state_file} && "
-            f"git commit -m 'reconciler: restore state of {args.env}' && "
-            f"git push origin {args.branch}"
+            f"be unknown). Restore it, then re-run this workflow:  {restore}"
         )
+    if uploaded_data is not None and committed_data is not None:
+        lineage = (committed_data.get("lineage"), uploaded_data.get("lineage"))
+        if lineage[0] != lineage[1]:
+            problem = f"has lineage {lineage[0]}, the one apply run {run} uploaded {lineage[1]}"
+        elif committed != uploaded:
+            problem = (f"has serial {committed}, newer than the serial {uploaded} apply run "
+                       f"{run} uploaded")
+        elif committed_data != uploaded_data:
+            problem = f"differs from the one apply run {run} uploaded at the same serial"
+        else:
+            problem = ""
+        if problem:
+            raise Refused(
+                f"the state of {args.env} on the state branch {args.branch} {problem}: it was "
+                "changed outside the apply workflow (only its commit step may update that "
+                "branch), and an apply from it could delete or change tasks it was pointed at. "
+                "Check the branch's history (git log -p origin/"
+                f"{args.branch} -- {args.state_file}); to go on from the last applied state, "
+                f"restore it, then re-run this workflow:  {restore}"
+            )
     print(f"state of {args.env}: committed serial {committed}, last uploaded {uploaded}: ok")
 
 

@@ -389,10 +389,12 @@ def test_open_pull_requests_are_planned_again_when_main_moves(world: World) -> N
     )
     runs = world.runner.trigger(world.repo.merge("merged-one"))
     dispatches = world.github()["dispatches"]
-    assert [d["inputs"] for d in dispatches] == [{"pr": "7"}], _log(runs)
+    head = world.repo.pulls[7]["head"]["sha"]
+    # The head commit too: the re-plan run is named for it, which is how the apply finds it.
+    assert [d["inputs"] for d in dispatches] == [{"pr": "7", "head-sha": head}], _log(runs)
     pending = [s for s in world.github()["statuses"] if s["state"] == "pending"]
-    assert [s["sha"] for s in pending] == [world.repo.pulls[7]["head"]["sha"]]
-    replan = only(world.runner.trigger(world.repo.dispatch(pr="7")), "plan")
+    assert [s["sha"] for s in pending] == [head]
+    replan = only(world.runner.trigger(world.repo.dispatch(pr="7", **{"head-sha": head})), "plan")
     assert replan.job("plan", name="default").result == "success", replan.log()
     assert world.github()["statuses"][-1]["state"] == "success"
 
