@@ -242,6 +242,18 @@ async function reportDriftFailure({ github, context, core }, { name, failed, exi
 
 const GATE_MARKER = "<!-- reconciler-gate -->";
 
+// Text from a pull request (file and environment names) shown in a comment as plain text: every
+// character Markdown or HTML could read as markup is escaped, line breaks become spaces, so the
+// text cannot add links, images, mentions' formatting, headings or hidden HTML to the comment.
+function escapeMarkdown(text) {
+  return String(text || "")
+    .replace(/[\r\n]+/g, " ")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/[\\`*_{}\[\]()#+\-.!|~@:]/g, (c) => `\\${c}`);
+}
+
 // The required status `reconciler/plan` on the pull request's head commit, and one comment
 // when the pull request is not planned with credentials.
 async function reportGate(
@@ -271,7 +283,7 @@ async function reportGate(
   }
   const body =
     `${GATE_MARKER}\n### Not planned: a maintainer must review this pull request\n\n` +
-    `This pull request was validated only, never planned with credentials, because ${reason || "it is not trusted"}. ` +
+    `This pull request was validated only, never planned with credentials, because ${reason ? escapeMarkdown(reason) : "it is not trusted"}. ` +
     "A maintainer must review those changes; once merged, the apply workflow plans them with the " +
     `default branch's settings and the protected environment's reviewers see that plan before anything is applied.\n\n<sub>[workflow run](${runUrl})</sub>`;
   if (keep) {
@@ -399,6 +411,7 @@ async function replanOpenPulls({ github, context, core }, { ref, workflow = "pla
 }
 
 module.exports = {
+  escapeMarkdown,
   isTrustedRun,
   lastTrustedArtifact,
   reviewedPlanRun,
