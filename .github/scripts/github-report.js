@@ -189,14 +189,22 @@ async function reportDrift({ github, context, core }, { name, drifted, report, r
   return { action: "created", numbers: [created.data.number] };
 }
 
+const RUN_FAILING_MARKER = "<!-- reconciler-drift-run-failing -->";
+
 function failingMarker(name) {
   return `<!-- reconciler-drift-failing:${name} -->`;
 }
 
 // Open or update the one "drift check failing" issue of `name` (failed=true), or close it.
-async function reportDriftFailure({ github, context, core }, { name, failed, exitcode, runUrl }) {
+// `run: true` reports the drift run as a whole (its first job failed, e.g. an invalid
+// reconciler.yaml on the default branch, so no environment was checked): one issue of its own,
+// closed by the next run whose first job succeeds.
+async function reportDriftFailure(
+  { github, context, core },
+  { name, failed, exitcode, runUrl, run = false },
+) {
   const { owner, repo } = context.repo;
-  const marker = failingMarker(name);
+  const marker = run ? RUN_FAILING_MARKER : failingMarker(name);
   const issues = await github.paginate(github.rest.issues.listForRepo, {
     owner,
     repo,
@@ -211,7 +219,9 @@ async function reportDriftFailure({ github, context, core }, { name, failed, exi
         owner,
         repo,
         issue_number: issue.number,
-        body: `The drift check of \`${name}\` works again ([workflow run](${runUrl})). Closing.`,
+        body: run
+          ? `The drift run works again ([workflow run](${runUrl})). Closing.`
+          : `The drift check of \`${name}\` works again ([workflow run](${runUrl})). Closing.`,
       });
       await github.rest.issues.update({
         owner,
@@ -223,11 +233,14 @@ async function reportDriftFailure({ github, context, core }, { name, failed, exi
     }
     return { action: open.length ? "closed" : "none" };
   }
-  const title = `Drift check failing in ${name}`;
-  const body =
-    `${marker}\nThe hourly drift check of \`${name}\` failed (exit code ${exitcode || "none"}): ` +
-    `drift in this app is not being detected. See the [workflow run](${runUrl}) for the error ` +
-    "(an expired or rotated secret of the GitHub environment is the usual cause).";
+  const title = run ? "Drift run failing" : `Drift check failing in ${name}`;
+  const body = run
+    ? `${marker}\nThe hourly drift run failed before checking any environment: drift is not ` +
+      `being detected at all. See the [workflow run](${runUrl}) for the failed job (an invalid ` +
+      "`reconciler.yaml` on the default branch is the usual cause)."
+    : `${marker}\nThe hourly drift check of \`${name}\` failed (exit code ${exitcode || "none"}): ` +
+      `drift in this app is not being detected. See the [workflow run](${runUrl}) for the error ` +
+      "(an expired or rotated secret of the GitHub environment is the usual cause).";
   const [current] = open;
   if (current) {
     await github.rest.issues.update({ owner, repo, issue_number: current.number, title, body });

@@ -265,6 +265,23 @@ test("a failing drift check opens one issue, updates it, and closes it once it w
   assert.equal(state.issues[0].state, "closed");
 });
 
+test("a failed drift run has one issue of its own, apart from each environment's", async () => {
+  const { state, github } = fakeGitHub();
+  const env = { name: "prod", failed: true, exitcode: "1", runUrl: "u" };
+  const run = { name: "", run: true, failed: true, runUrl: "u" };
+  assert.equal((await reportDriftFailure({ github, context, core }, env)).action, "created");
+  assert.equal((await reportDriftFailure({ github, context, core }, run)).action, "created");
+  assert.equal((await reportDriftFailure({ github, context, core }, run)).action, "updated");
+  assert.deepEqual(state.issues.map((i) => i.title).sort(), [
+    "Drift check failing in prod",
+    "Drift run failing",
+  ]);
+  const done = await reportDriftFailure({ github, context, core }, { ...run, failed: false });
+  assert.equal(done.action, "closed");
+  const open = state.issues.filter((i) => i.state === "open").map((i) => i.title);
+  assert.deepEqual(open, ["Drift check failing in prod"], "the environment's issue stays open");
+});
+
 test("the gate sets the required status and tells an untrusted pull request why", async () => {
   const { state, github } = fakeGitHub();
   const common = { sha: "abc", issueNumber: 7, runUrl: "u" };
