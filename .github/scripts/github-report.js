@@ -189,14 +189,22 @@ async function reportDrift({ github, context, core }, { name, drifted, report, r
   return { action: "created", numbers: [created.data.number] };
 }
 
+const RUN_FAILING_MARKER = "<!-- reconciler-drift-run-failing -->";
+
 function failingMarker(name) {
   return `<!-- reconciler-drift-failing:${name} -->`;
 }
 
 // Open or update the one "drift check failing" issue of `name` (failed=true), or close it.
-async function reportDriftFailure({ github, context, core }, { name, failed, exitcode, runUrl }) {
+// `run: true` reports the drift run as a whole (its first job failed, e.g. an invalid
+// reconciler.yaml on the default branch, so no environment was checked): one issue of its own,
+// closed by the next run whose first job succeeds.
+async function reportDriftFailure(
+  { github, context, core },
+  { name, failed, exitcode, runUrl, run = false },
+) {
   const { owner, repo } = context.repo;
-  const marker = failingMarker(name);
+  const marker = run ? RUN_FAILING_MARKER : failingMarker(name);
   const issues = await github.paginate(github.rest.issues.listForRepo, {
     owner,
     repo,
@@ -211,7 +219,9 @@ async function reportDriftFailure({ github, context, core }, { name, failed, exi
         owner,
         repo,
         issue_number: issue.number,
-        body: `The drift check of \`${name}\` works again ([workflow run](${runUrl})). Closing.`,
+        body: run
+          ? `The drift run works again ([workflow run](${runUrl})). Closing.`
+          : `The drift check of \`${name}\` works again ([workflow run](${runUrl})). Closing.`,
       });
       await github.rest.issues.update({
         owner,
@@ -223,11 +233,14 @@ async function reportDriftFailure({ github, context, core }, { name, failed, exi
     }
     return { action: open.length ? "closed" : "none" };
   }
-  const title = `Drift check failing in ${name}`;
-  const body =
-    `${marker}\nThe hourly drift check of \`${name}\` failed (exit code ${exitcode || "none"}): ` +
-    `drift in this app is not being detected. See the [workflow run](${runUrl}) for the error ` +
-    "(an expired or rotated secret of the GitHub environment is the usual cause).";
+  const title = run ? "Drift run failing" : `Drift check failing in ${name}`;
+  const body = run
+    ? `${marker}\nThe hourly drift run failed before checking any environment: drift is not ` +
+      `being detected at all. See the [workflow run](${runUrl}) for the failed job (an invalid ` +
+      "`reconciler.yaml` on the default branch is the usual cause)."
+    : `${marker}\nThe hourly drift check of \`${name}\` failed (exit code ${exitcode || "none"}): ` +
+      `drift in this app is not being detected. See the [workflow run](${runUrl}) for the error ` +
+      "(an expired or rotated secret of the GitHub environment is the usual cause).";
   const [current] = open;
   if (current) {
     await github.rest.issues.update({ owner, repo, issue_number: current.number, title, body });
@@ -241,6 +254,18 @@ async function reportDriftFailure({ github, context, core }, { name, failed, exi
 }
 
 const GATE_MARKER = "<!-- reconciler-gate -->";
+
+// Text from a pull request (file and environment names) shown in a comment as plain text: every
+// character Markdown or HTML could read as markup is escaped, line breaks become spaces, so the
+// text cannot add links, images, mentions' formatting, headings or hidden HTML to the comment.
+function escapeMarkdown(text) {
+  return String(text || "")
+    .replace(/[\r\n]+/g, " ")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/[\\`*_{}\[\]()#+\-.!|~@:]/g, (c) => `\\${c}`);
+}
 
 // The required status `reconciler/plan` on the pull request's head commit, and one comment
 // when the pull request is not planned with credentials.
@@ -271,7 +296,7 @@ async function reportGate(
   }
   const body =
     `${GATE_MARKER}\n### Not planned: a maintainer must review this pull request\n\n` +
-    `This pull request was validated only, never planned with credentials, because ${reason || "it is not trusted"}. ` +
+    `This pull request was validated only, never planned with credentials, because ${reason ? escapeMarkdown(reason) : "it is not trusted"}. ` +
     "A maintainer must review those changes; once merged, the apply workflow plans them with the " +
     `default branch's settings and the protected environment's reviewers see that plan before anything is applied.\n\n<sub>[workflow run](${runUrl})</sub>`;
   if (keep) {
@@ -282,6 +307,90 @@ async function reportGate(
     await github.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body });
   }
   core.info(`pull request #${issueNumber} not planned: ${reason}`);
+}
+
+// Whether a workflow run is one of `workflow` (a file name under .github/workflows) of this
+// repository, started by one of `events` on the default branch: only such a run executed the
+// default branch's reviewed workflow, so only its artifacts can be trusted. Any other run (a
+// developer's own workflow on a branch, a fork's `pull_request` run, a dispatch on another
+// branch) can upload an artifact of any name.
+function isTrustedRun(run, { owner, repo, workflow, defaultBranch, events }) {
+  if (!run) return false;
+  const full = `${owner}/${repo}`;
+  const path = String(run.path || "").split("@", 1)[0];
+  return (
+    path === `.github/workflows/${workflow}` &&
+    run.head_branch === defaultBranch &&
+    ((run.head_repository || {}).full_name || "") === full &&
+    (!run.repository || run.repository.full_name === full) &&
+    events.includes(run.event)
+  );
+}
+
+// The run of the newest artifact `name` uploaded by a trusted run of `workflow` (see
+// isTrustedRun), or null. Artifacts are listed newest first; each candidate's run is checked
+// through the API, never taken from the artifact's own fields alone.
+async function lastTrustedArtifact(
+  { github, context },
+  { name, workflow, defaultBranch, events = ["push", "workflow_dispatch"] },
+) {
+  const { owner, repo } = context.repo;
+  const { data } = await github.rest.actions.listArtifactsForRepo({
+    owner,
+    repo,
+    name,
+    per_page: 100,
+  });
+  for (const artifact of data.artifacts || []) {
+    const ref = artifact.workflow_run || {};
+    if (artifact.expired || !ref.id) continue;
+    if (ref.head_branch && ref.head_branch !== defaultBranch) continue;
+    let run;
+    try {
+      ({ data: run } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: ref.id }));
+    } catch (error) {
+      if (error.status === 404) continue;
+      throw error;
+    }
+    if (isTrustedRun(run, { owner, repo, workflow, defaultBranch, events })) return run;
+  }
+  return null;
+}
+
+// The plan run of pull request `pull` at its head commit: the newest successful run of the
+// plan workflow on the default branch (pull_request_target, or the re-plan's dispatch) whose
+// run name says it planned that pull request at that commit, and that uploaded `artifact`.
+// The run name is set by the default branch's plan workflow from the event (number and head
+// commit), not from anything the pull request's files hold.
+async function reviewedPlanRun(
+  { github, context },
+  { pull, artifact, workflow = "plan.yml", defaultBranch },
+) {
+  const { owner, repo } = context.repo;
+  const title = `plan #${pull.number} @ ${pull.head.sha}`;
+  const runs = await github.paginate(github.rest.actions.listWorkflowRuns, {
+    owner,
+    repo,
+    workflow_id: workflow,
+    branch: defaultBranch,
+    per_page: 100,
+  });
+  const events = ["pull_request_target", "workflow_dispatch"];
+  const run = runs.find(
+    (r) =>
+      isTrustedRun(r, { owner, repo, workflow, defaultBranch, events }) &&
+      r.conclusion === "success" &&
+      r.display_title === title,
+  );
+  if (!run) return null;
+  const { data } = await github.rest.actions.listWorkflowRunArtifacts({
+    owner,
+    repo,
+    run_id: run.id,
+    name: artifact,
+  });
+  const found = (data.artifacts || []).some((a) => a.name === artifact && !a.expired);
+  return found ? run : null;
 }
 
 // Every open pull request's plan is stale: status pending, plan.yml dispatched for it.
@@ -307,7 +416,7 @@ async function replanOpenPulls({ github, context, core }, { ref, workflow = "pla
       repo,
       workflow_id: workflow,
       ref,
-      inputs: { pr: String(pull.number) },
+      inputs: { pr: String(pull.number), "head-sha": pull.head.sha },
     });
     core.info(`re-planning pull request #${pull.number}`);
   }
@@ -315,6 +424,10 @@ async function replanOpenPulls({ github, context, core }, { ref, workflow = "pla
 }
 
 module.exports = {
+  escapeMarkdown,
+  isTrustedRun,
+  lastTrustedArtifact,
+  reviewedPlanRun,
   postPlan,
   reportDrift,
   reportDriftFailure,

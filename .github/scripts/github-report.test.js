@@ -10,6 +10,8 @@ const {
   reportDriftFailure,
   reportGate,
   replanOpenPulls,
+  escapeMarkdown,
+  isTrustedRun,
   planBody,
   truncate,
   BODY_LIMIT,
@@ -263,6 +265,23 @@ test("a failing drift check opens one issue, updates it, and closes it once it w
   assert.equal(state.issues[0].state, "closed");
 });
 
+test("a failed drift run has one issue of its own, apart from each environment's", async () => {
+  const { state, github } = fakeGitHub();
+  const env = { name: "prod", failed: true, exitcode: "1", runUrl: "u" };
+  const run = { name: "", run: true, failed: true, runUrl: "u" };
+  assert.equal((await reportDriftFailure({ github, context, core }, env)).action, "created");
+  assert.equal((await reportDriftFailure({ github, context, core }, run)).action, "created");
+  assert.equal((await reportDriftFailure({ github, context, core }, run)).action, "updated");
+  assert.deepEqual(state.issues.map((i) => i.title).sort(), [
+    "Drift check failing in prod",
+    "Drift run failing",
+  ]);
+  const done = await reportDriftFailure({ github, context, core }, { ...run, failed: false });
+  assert.equal(done.action, "closed");
+  const open = state.issues.filter((i) => i.state === "open").map((i) => i.title);
+  assert.deepEqual(open, ["Drift check failing in prod"], "the environment's issue stays open");
+});
+
 test("the gate sets the required status and tells an untrusted pull request why", async () => {
   const { state, github } = fakeGitHub();
   const common = { sha: "abc", issueNumber: 7, runUrl: "u" };
@@ -292,4 +311,35 @@ test("re-planning marks every open pull request pending and dispatches plan.yml"
     ["plan.yml", "main", "3"],
     ["plan.yml", "main", "4"],
   ]);
+});
+
+test("the gate's comment shows a pull request's file names as plain text, not Markdown", async () => {
+  const { state, github } = fakeGitHub();
+  const reason =
+    "it changes the tool or the workflows: .github/x](https://evil.example/phish)[y.yml, " +
+    ".github/<img src=x onerror=alert(1)>.yml, .github/\n# Approved by @security-team.yml";
+  await reportGate({ github, context, core }, {
+    sha: "abc", issueNumber: 7, runUrl: "u", state: "failure", description: "not planned",
+    trusted: false, reason,
+  });
+  const body = state.comments[0].body;
+  assert.doesNotMatch(body, /\]\(https/);
+  assert.doesNotMatch(body, /<img/);
+  assert.doesNotMatch(body, /\n# Approved/);
+  assert.match(body, /&lt;img src=x onerror=alert\\\(1\\\)&gt;/);
+  assert.equal(escapeMarkdown("a_b*c"), "a\\_b\\*c");
+});
+
+test("only runs of the named workflow on the default branch of this repository are trusted", () => {
+  const where = { owner: "octo", repo: "schedules", workflow: "apply.yml", defaultBranch: "main",
+    events: ["push", "workflow_dispatch"] };
+  const good = { path: ".github/workflows/apply.yml", head_branch: "main", event: "push",
+    head_repository: { full_name: "octo/schedules" } };
+  assert.equal(isTrustedRun(good, where), true);
+  assert.equal(isTrustedRun({ ...good, path: ".github/workflows/mine.yml" }, where), false);
+  assert.equal(isTrustedRun({ ...good, head_branch: "evil" }, where), false);
+  assert.equal(isTrustedRun({ ...good, event: "pull_request" }, where), false);
+  assert.equal(
+    isTrustedRun({ ...good, head_repository: { full_name: "mallory/schedules" } }, where), false);
+  assert.equal(isTrustedRun(null, where), false);
 });

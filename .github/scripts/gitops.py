@@ -14,9 +14,12 @@ Subcommands (each writes its results to ``$GITHUB_OUTPUT`` when set, and prints 
               fixed secrets ENGAGELAB_APP_KEY / ENGAGELAB_MASTER_SECRET, handed over under the
               variable names the (trusted) reconciler.yaml gives the environment.
 ``state-in``  copy an environment's state file from the state branch checkout into place.
-``state-check`` refuse to apply when the last uploaded state has a higher serial than the
-              committed one (a state push was lost), printing how to restore it.
-``same-plan`` whether two plan files are the same plan of the same inputs (``same=true``).
+``state-check`` refuse to apply when the committed state is not the last one a trusted apply
+              run uploaded: a higher uploaded serial (a state push was lost), or another
+              lineage, a higher committed serial or other content (changed outside the apply),
+              printing how to restore it.
+``same-plan`` whether two plan files are the same plan (``same=true``): equal in everything but
+              ``planned_at`` and ``checksum``.
 
 Errors are one ``::error::`` annotation and exit 1.
 """
@@ -75,17 +78,75 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
-def raw_settings(text: str | None) -> dict[str, dict[str, Any]]:
-    """``environments:`` of a reconciler.yaml as plain data (no file: one ``default``)."""
+def raw_settings(text: str | None, where: str = CONFIG) -> dict[str, dict[str, Any]]:
+    """``environments:`` of a reconciler.yaml as plain data (no file: one ``default``).
+
+    Text that is not YAML is refused with the line of the error only: the parser's own message
+    quotes the offending text, which may be a file of the runner a link pointed at."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     if text is None:
         return {"default": {}}
-    data = YAML(typ="safe", pure=True).load(text) or {}
+    try:
+        data = YAML(typ="safe", pure=True).load(text) or {}
+    except YAMLError as exc:
+        mark = exc.problem_mark if isinstance(exc, MarkedYAMLError) else None
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise Refused(f"{where} is not valid YAML{line}; fix its syntax") from None
     envs = data.get("environments") if isinstance(data, dict) else None
     if not isinstance(envs, dict):
         return {"default": {}}
     return {str(k): dict(v or {}) for k, v in envs.items()}
+
+
+def read_config(path: Path) -> str | None:
+    """The text of a reconciler.yaml, never through a symbolic link (a pull request's link
+    could point at any file of the runner); ``None`` when there is none."""
+    if path.is_symlink():
+        raise Refused(f"{path} is a symbolic link; {CONFIG} must be a plain file")
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise Refused(f"{path} is not a plain file")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise Refused(f"{path} cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(f"{path} is not UTF-8 text") from None
+
+
+def changed_files(repo: Path, *revisions: str) -> list[str]:
+    """Paths changed between ``revisions``: NUL-separated (no quoting of unusual names) and
+    without rename detection, so a move counts as a deletion of the old path and an addition
+    of the new one (both sides matter: a file moved out of a watched directory changed it)."""
+    out = git(repo, "diff", "-z", "--no-renames", "--name-only", *revisions)
+    return [f for f in out.split("\0") if f]
+
+
+def inside_without_links(root: Path, rel: Path) -> bool:
+    """Whether ``root/rel`` lies inside ``root`` with no symbolic link on the way (a link as the
+    manifests directory, or as one of its parents, would make the trusted job read files
+    outside the pull request)."""
+    current = root
+    for part in rel.parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            return False
+        current = current / part
+        if current.is_symlink():
+            return False
+    try:
+        current.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def show(repo: Path, commit: str, path: str) -> str | None:
@@ -107,16 +168,16 @@ def changed_envs(
     repo: Path, envs: Sequence[Environment], since: dict[str, str | None]
 ) -> list[Environment]:
     """The environments whose manifests directory or settings changed since their commit."""
-    head_settings = raw_settings(show(repo, "HEAD", CONFIG))
+    head_settings = raw_settings(show(repo, "HEAD", CONFIG), f"{CONFIG} at HEAD")
     chosen = []
     for env in envs:
         commit = since.get(env.name)
         if not commit:
             chosen.append(env)
             continue
-        files = git(repo, "diff", "--name-only", commit, "HEAD").split()
+        files = changed_files(repo, commit, "HEAD")
         prefix = relative(env, repo).rstrip("/") + "/"
-        before = raw_settings(show(repo, commit, CONFIG)).get(env.name)
+        before = raw_settings(show(repo, commit, CONFIG), f"{CONFIG} at {commit}").get(env.name)
         if before != head_settings.get(env.name) or any(f.startswith(prefix) for f in files):
             chosen.append(env)
     return chosen
@@ -194,14 +255,22 @@ def cmd_pr(args: argparse.Namespace) -> None:
     if args.fork == "true":
         reasons.append("it comes from a fork")
     merge_base = git(pr, "merge-base", "HEAD", f"origin/{args.base_ref}").strip()
-    files = git(pr, "diff", "--name-only", f"{merge_base}...HEAD").split()
+    files = changed_files(pr, f"{merge_base}...HEAD")
     tool = sorted({f for f in files if f.startswith(TOOL_PATHS)})
     if tool:
         reasons.append("it changes the tool or the workflows: " + ", ".join(tool[:10]))
-    base_text = (base / CONFIG).read_text(encoding="utf-8") if (base / CONFIG).is_file() else None
-    pr_text = (pr / CONFIG).read_text(encoding="utf-8") if (pr / CONFIG).is_file() else None
+    base_text = read_config(base / CONFIG)
     trusted_envs = raw_settings(base_text)
-    for name, settings in raw_settings(pr_text).items():
+    pr_text: str | None = None
+    pr_envs: dict[str, dict[str, Any]] = {}
+    try:
+        pr_text = read_config(pr / CONFIG)
+        pr_envs = raw_settings(pr_text, f"the pull request's {CONFIG}")
+    except Refused as exc:
+        # Never planned, and its text never used: the workspace gets an empty config.
+        reasons.append(str(exc))
+        pr_text = None
+    for name, settings in pr_envs.items():
         known = trusted_envs.get(name)
         if known is None:
             reasons.append(f"it adds the environment {name!r} to {CONFIG}")
@@ -227,6 +296,10 @@ def cmd_pr(args: argparse.Namespace) -> None:
         if rel.as_posix().startswith("../") or rel.is_absolute():
             reasons.append(f"the manifests of {env.name!r} lie outside the repository")
             continue
+        if not inside_without_links(pr, rel):
+            reasons.append(f"the manifests directory {rel.as_posix()} of {env.name!r} is (or "
+                           "lies under) a symbolic link, or resolves outside the pull request")
+            continue
         if rel in copied or not (pr / rel).is_dir():
             continue
         copied.add(rel)
@@ -239,17 +312,20 @@ def cmd_pr(args: argparse.Namespace) -> None:
             target = out / source.relative_to(pr)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
-    trusted = not reasons
     chosen: list[Environment] = []
     if envs:
-        pr_envs = raw_settings(pr_text)
-        base_envs = raw_settings(show(pr, merge_base, CONFIG))
+        try:
+            base_envs = raw_settings(show(pr, merge_base, CONFIG), f"{CONFIG} at {merge_base}")
+        except Refused as exc:
+            reasons.append(str(exc))
+            base_envs = {}
         for env in envs:
             prefix = Path(os.path.relpath(env.manifests.resolve(), out.resolve())).as_posix()
             if pr_envs.get(env.name) != base_envs.get(env.name) or any(
                 f.startswith(prefix.rstrip("/") + "/") for f in files
             ):
                 chosen.append(env)
+    trusted = not reasons
     rows = entries(chosen, out) if trusted else []
     output(
         trusted=str(trusted).lower(),
@@ -304,39 +380,85 @@ def cmd_state_in(args: argparse.Namespace) -> None:
         print(f"state of {args.env}: none on the state branch yet (first apply)")
 
 
-def serial_of(path: Path) -> int:
-    if not path.is_file():
+def load_state(path: Path) -> dict[str, Any] | None:
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise Refused(f"{path} is not a state file: {exc}") from None
+    if not isinstance(data, dict):
+        raise Refused(f"{path} is not a state file: not a JSON object")
+    return data
+
+
+def serial_of(data: dict[str, Any] | None) -> int:
+    if data is None:
         return -1
     try:
-        return int(json.loads(path.read_text(encoding="utf-8")).get("serial", 0))
-    except (ValueError, AttributeError) as exc:
-        raise Refused(f"{path} is not a state file: {exc}") from exc
+        return int(data.get("serial", 0))
+    except (TypeError, ValueError) as exc:
+        raise Refused(f"a state file has no valid serial: {exc}") from None
 
 
 def cmd_state_check(args: argparse.Namespace) -> None:
-    committed = serial_of(Path(args.branch_dir) / args.state_file)
+    """Compare the state branch's file with the last state a trusted apply run uploaded (the
+    artifact). Only the apply's commit step may update the state branch (docs/github.md), but
+    what can be checked here is checked: the branch must hold exactly what that run uploaded,
+    or a later state of the same lineage never seen by an apply would be trusted (an entry
+    bound to a foreign task would make the next apply delete that task)."""
+    committed_data = load_state(Path(args.branch_dir) / args.state_file)
     # upload-artifact stores a single file without its directories.
-    uploaded = serial_of(Path(args.last_dir) / Path(args.state_file).name)
+    uploaded_data = load_state(Path(args.last_dir) / Path(args.state_file).name)
+    committed, uploaded = serial_of(committed_data), serial_of(uploaded_data)
+    run = args.last_run or "RUN_ID"
+    restore = (
+        f"gh run download {run} --name state-{args.env} --dir restore && "
+        f"git fetch origin {args.branch} && git switch {args.branch} && "
+        f"cp restore/{Path(args.state_file).name} {args.state_file} && "
+        f"git add -f {args.state_file} && "
+        f"git commit -m 'reconciler: restore state of {args.env}' && "
+        f"git push origin {args.branch}"
+    )
     if uploaded > committed:
-        run = args.last_run or "RUN_ID"
         raise Refused(
             f"the state of {args.env} uploaded by apply run {run} has serial {uploaded}, the "
             f"state branch {args.branch} holds serial {committed}: that run's state push was "
             "lost, and applying now would work from an old state (schedules it created would "
-            "be unknown). Restore it, then re-run this workflow:  "
-            f"gh run download {run} --name state-{args.env} --dir restore && "
-            f"git fetch origin {args.branch} && git switch {args.branch} && "
-            f"cp restore/{args.state_file} {args.state_file} && git add -f {args.state_file} && "
-            f"git commit -m 'reconciler: restore state of {args.env}' && "
-            f"git push origin {args.branch}"
+            f"be unknown). Restore it, then re-run this workflow:  {restore}"
         )
+    if uploaded_data is not None and committed_data is not None:
+        lineage = (committed_data.get("lineage"), uploaded_data.get("lineage"))
+        if lineage[0] != lineage[1]:
+            problem = f"has lineage {lineage[0]}, the one apply run {run} uploaded {lineage[1]}"
+        elif committed != uploaded:
+            problem = (f"has serial {committed}, newer than the serial {uploaded} apply run "
+                       f"{run} uploaded")
+        elif committed_data != uploaded_data:
+            problem = f"differs from the one apply run {run} uploaded at the same serial"
+        else:
+            problem = ""
+        if problem:
+            raise Refused(
+                f"the state of {args.env} on the state branch {args.branch} {problem}: it was "
+                "changed outside the apply workflow (only its commit step may update that "
+                "branch), and an apply from it could delete or change tasks it was pointed at. "
+                "Check the branch's history (git log -p origin/"
+                f"{args.branch} -- {args.state_file}); to go on from the last applied state, "
+                f"restore it, then re-run this workflow:  {restore}"
+            )
     print(f"state of {args.env}: committed serial {committed}, last uploaded {uploaded}: ok")
 
 
 def cmd_same_plan(args: argparse.Namespace) -> None:
     def key(path: Path) -> Any:
+        # The whole plan but when it was made and its checksum: anything else (renames,
+        # violations, counts) is part of what the apply does, so a file differing in it is
+        # not the plan this run computed, whoever uploaded it.
         data = json.loads(path.read_text(encoding="utf-8"))
-        return data.get("inputs"), data.get("actions"), data.get("options")
+        if not isinstance(data, dict):
+            raise ValueError("not a plan")
+        return {k: v for k, v in data.items() if k not in ("planned_at", "checksum")}
 
     try:
         same = key(Path(args.a)) == key(Path(args.b))

@@ -17,7 +17,7 @@ const dbPath = process.env.FAKE_GITHUB_DB;
 const db = fs.existsSync(dbPath)
   ? JSON.parse(fs.readFileSync(dbPath, "utf8"))
   : { next: 100, comments: [], issues: [], labels: [], calls: [] };
-for (const key of ["pulls", "statuses", "dispatches", "artifacts", "calls"]) db[key] = db[key] || [];
+for (const key of ["pulls", "statuses", "dispatches", "artifacts", "runs", "calls"]) db[key] = db[key] || [];
 const BOT = { login: "github-actions[bot]", type: "Bot" };
 
 function httpError(status, message) {
@@ -127,11 +127,43 @@ const actions = {
     const artifacts = db.artifacts.filter((a) => !name || a.name === name).slice(0, per_page);
     return { data: { total_count: artifacts.length, artifacts } };
   }),
+  listWorkflowRunArtifacts: call("actions.listWorkflowRunArtifacts", async ({ run_id, name }) => {
+    const artifacts = db.artifacts.filter(
+      (a) => a.workflow_run.id === Number(run_id) && (!name || a.name === name),
+    );
+    return { data: { total_count: artifacts.length, artifacts } };
+  }),
+  getWorkflowRun: call("actions.getWorkflowRun", async ({ run_id }) => ({
+    data: byId(db.runs, "id", Number(run_id)),
+  })),
+  // Newest first, as GitHub lists them; workflow_id is the workflow's file name.
+  listWorkflowRuns: call(
+    "actions.listWorkflowRuns",
+    async ({ workflow_id, branch, event, status, head_sha, per_page = 30 }) => {
+      const workflow_runs = db.runs
+        .filter(
+          (r) =>
+            r.path === `.github/workflows/${workflow_id}` &&
+            (!branch || r.head_branch === branch) &&
+            (!event || r.event === event) &&
+            (!head_sha || r.head_sha === head_sha) &&
+            (!status || r.status === status || r.conclusion === status),
+        )
+        .slice(0, per_page);
+      return { data: { total_count: workflow_runs.length, workflow_runs } };
+    },
+  ),
 };
 
 const github = {
   rest: { issues, pulls, repos, actions },
-  paginate: async (method, params) => (await method(params)).data,
+  // Octokit's paginate returns the list of a "list" response ({total_count, <items>}).
+  paginate: async (method, params) => {
+    const { data } = await method(params);
+    if (Array.isArray(data)) return data;
+    const key = Object.keys(data).find((k) => Array.isArray(data[k]));
+    return key ? data[key] : data;
+  },
 };
 
 const context = JSON.parse(process.env.FAKE_GITHUB_CONTEXT);

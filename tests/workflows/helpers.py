@@ -170,11 +170,13 @@ class Repository:
         self.git("checkout", "-q", "-B", branch, "FETCH_HEAD")
         for target, source in files.items():
             destination = self.dev / target
-            if source.is_dir():
-                shutil.copytree(source, destination, dirs_exist_ok=True)
+            # Links are committed as links, as git does: following them would hide what a
+            # pull request carrying a symbolic link does to the workflows.
+            if source.is_dir() and not source.is_symlink():
+                shutil.copytree(source, destination, symlinks=True, dirs_exist_ok=True)
             else:
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, destination)
+                shutil.copy2(source, destination, follow_symlinks=False)
         sha = self.commit(f"Add {', '.join(files)}")
         return self.push_pull_request(branch, sha, number=number, fork=fork, event=event)
 

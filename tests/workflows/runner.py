@@ -280,18 +280,19 @@ class Runner:
             path = self.root / "workflow-files" / f"{self.run_id + 1}-{name}"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-            runs.append(self.run_workflow(path, event))
+            runs.append(self.run_workflow(path, event, f".github/workflows/{name}"))
         return runs
 
     # -- workflows and jobs ------------------------------------------------------------------
 
-    def run_workflow(self, path: Path, event: Event) -> WorkflowRun:
+    def run_workflow(self, path: Path, event: Event, workflow_path: str = "") -> WorkflowRun:
         """Run every job of the workflow at ``path`` for ``event``, like one GitHub run."""
         data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
         self.run_id += 1
         name = str(data.get("name") or path.stem)
         run = WorkflowRun(name, [])
         self.current = run
+        self._record_run(data, event, workflow_path or f".github/workflows/{path.name}")
         results: dict[str, dict[str, Any]] = {}
         pending = dict(data["jobs"])
         while pending:
@@ -314,7 +315,50 @@ class Runner:
                     "outputs": outputs,
                 }
         self.runs.append(run)
+        self._record_run_conclusion(
+            "failure" if any(j.result == "failure" for j in run.jobs) else "success")
         return run
+
+    # -- the runs as GitHub's API lists them (provenance of artifacts) ------------------------
+
+    def _record_run(self, data: dict[str, Any], event: Event, workflow_path: str) -> None:
+        """List the run in the fake GitHub as the API shows it (actions.getWorkflowRun): the
+        workflow file, the event, the branch and repository of the head, the run name: what a
+        workflow can check before it trusts an artifact of the run."""
+        if self.github_db is None:
+            return
+        pull = event.payload.get("pull_request") or {}
+        head = pull.get("head") or {}
+        if event.name == "pull_request":
+            head_branch = str(head.get("ref", ""))
+            head_repo = str((head.get("repo") or {}).get("full_name", self.repository))
+        else:
+            head_branch, head_repo = event.ref_name, self.repository
+        title = data.get("run-name") or data.get("name") or workflow_path
+        contexts = {"github": self._github(str(data.get("name") or ""), event, None),
+                    "inputs": event.inputs}
+        pulls = [] if not pull or event.fork else [
+            {"number": pull.get("number"), "head": {"ref": head.get("ref"), "sha": head.get("sha")},
+             "base": {"ref": (pull.get("base") or {}).get("ref")}}]
+        db = load_fake_github(self.github_db)
+        db.setdefault("runs", []).insert(0, {
+            "id": self.run_id, "path": workflow_path, "event": event.name,
+            "head_branch": head_branch, "head_sha": event.sha,
+            "head_repository": {"full_name": head_repo},
+            "repository": {"full_name": self.repository},
+            "display_title": to_string(render(title, contexts)), "status": "in_progress",
+            "conclusion": None, "pull_requests": pulls,
+        })
+        self.github_db.write_text(json.dumps(db, indent=1), encoding="utf-8")
+
+    def _record_run_conclusion(self, conclusion: str) -> None:
+        if self.github_db is None:
+            return
+        db = load_fake_github(self.github_db)
+        for entry in db.get("runs", []):
+            if entry["id"] == self.run_id:
+                entry.update(status="completed", conclusion=conclusion)
+        self.github_db.write_text(json.dumps(db, indent=1), encoding="utf-8")
 
     def _github(
         self, workflow: str, event: Event, workspace: Path | None, token: str = ""
@@ -826,9 +870,11 @@ class Runner:
         record.note = f"replaced: copied {[p.name for p in found]} to {targets[0]}"
         if self.github_db is not None:
             db = load_fake_github(self.github_db)
+            this = next((r for r in db.get("runs", []) if r["id"] == self.run_id), {})
             db.setdefault("artifacts", []).insert(
                 0, {"id": len(db.get("artifacts", [])) + 1, "name": inputs["name"],
-                    "workflow_run": {"id": self.run_id}},
+                    "workflow_run": {"id": self.run_id, "head_branch": this.get("head_branch"),
+                                     "head_sha": this.get("head_sha")}},
             )
             self.github_db.write_text(json.dumps(db, indent=1), encoding="utf-8")
 

@@ -389,10 +389,12 @@ def test_open_pull_requests_are_planned_again_when_main_moves(world: World) -> N
     )
     runs = world.runner.trigger(world.repo.merge("merged-one"))
     dispatches = world.github()["dispatches"]
-    assert [d["inputs"] for d in dispatches] == [{"pr": "7"}], _log(runs)
+    head = world.repo.pulls[7]["head"]["sha"]
+    # The head commit too: the re-plan run is named for it, which is how the apply finds it.
+    assert [d["inputs"] for d in dispatches] == [{"pr": "7", "head-sha": head}], _log(runs)
     pending = [s for s in world.github()["statuses"] if s["state"] == "pending"]
-    assert [s["sha"] for s in pending] == [world.repo.pulls[7]["head"]["sha"]]
-    replan = only(world.runner.trigger(world.repo.dispatch(pr="7")), "plan")
+    assert [s["sha"] for s in pending] == [head]
+    replan = only(world.runner.trigger(world.repo.dispatch(pr="7", **{"head-sha": head})), "plan")
     assert replan.job("plan", name="default").result == "success", replan.log()
     assert world.github()["statuses"][-1]["state"] == "success"
 
@@ -411,6 +413,24 @@ def test_failing_drift_check_opens_an_issue(world: World) -> None:
     issues = [i for i in world.github()["issues"] if i["state"] == "open"]
     assert [i["title"] for i in issues] == ["Drift check failing in default"], _log(runs)
     assert any(job.result == "failure" for job in _jobs(runs))
+
+
+def test_drift_run_whose_first_job_fails_opens_its_own_issue(world: World) -> None:
+    """An invalid reconciler.yaml on the default branch fails the first job: no environment is
+    checked, so no environment's job reports. The run opens one "drift run failing" issue, and
+    the next run that gets past its first job closes it."""
+    good = (world.repo.dev / "reconciler.yaml").read_text("utf-8")
+    world.repo.commit_to_main({"reconciler.yaml": "environments: [\n"}, "Break the config")
+    for _ in range(2):
+        runs = world.runner.trigger(world.repo.schedule_event())
+    assert any(job.result == "failure" for job in _jobs(runs)), _log(runs)
+    issues = [i for i in world.github()["issues"] if i["state"] == "open"]
+    assert [i["title"] for i in issues] == ["Drift run failing"], _log(runs)
+    world.repo.commit_to_main({"reconciler.yaml": good}, "Repair the config")
+    runs = world.runner.trigger(world.repo.schedule_event())
+    titles = [i["title"] for i in world.github()["issues"] if i["state"] == "open"]
+    assert "Drift run failing" not in titles, _log(runs)
+    assert titles == ["Drift check failing in default"], "(the app has no manifests yet)"
 
 
 def test_drift_dispatched_from_another_branch_does_nothing(world: World) -> None:
