@@ -33,7 +33,7 @@ class CreateAction(_Action):
 
 
 class UpdateAction(_Action):
-    """Changed schedule. Apply: full-body PUT of ``body`` to ``schedule_id`` (API.md 2.4), then
+    """Changed schedule. Apply: full-body PUT of ``body`` to ``schedule_id`` (docs/api.md 2.4), then
     record ``fingerprint`` and ``protected``. ``cause`` says who changed: manifest/remote/both."""
 
     kind: Literal["update"] = "update"
@@ -48,8 +48,8 @@ class UpdateAction(_Action):
 
 
 class ReplaceAction(_Action):
-    """Kind or zone_type change (API.md 2.4). Apply: journal, POST ``body`` (new id), record it,
-    then DELETE ``old_schedule_id``; if that delete fails, DELETE the new task again (undo) and
+    """Kind or zone_type change (docs/api.md 2.4). Apply: journal, POST ``body`` (new id), record
+    it, then DELETE ``old_schedule_id``; if that delete fails, DELETE the new task again (undo) and
     restore the old entry."""
 
     kind: Literal["replace"] = "replace"
@@ -151,7 +151,7 @@ Action = Annotated[
     Field(discriminator="kind"),
 ]
 
-# Ordering (DESIGN.md): deletes, then updates, then creates, so slots free up under the 1000
+# Ordering (docs/design.md): deletes, then updates, then creates, so slots free up under the 1000
 # limit before new tasks need them; reports come last.
 GROUP: dict[str, int] = {
     "delete": 0, "expired": 0,

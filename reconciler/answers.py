@@ -1,7 +1,7 @@
 """Read an HTTP answer of the EngageLab API: its JSON, or the error it stands for.
 
 ``AnswerReader`` turns a non-2xx answer into the ``reconciler.errors`` tree (status, vendor
-code, vendor message; API.md sections 4 and 6) and a 2xx body into JSON, and quotes what it
+code, vendor message; docs/api.md sections 4 and 6) and a 2xx body into JSON, and quotes what it
 cannot parse (an HTML gateway page, plain text) in a short snippet. Everything it copies out of
 an answer is scrubbed of the AppKey, the Master Secret and their Basic auth token, in every
 encoding a server could echo them in (``Scrubber``), before it is shortened.
@@ -148,7 +148,7 @@ NOT_FOUND_CODES = frozenset({28104, 28404})
 def error_class(
     status: int, code: int | None, message: str, *, enveloped: bool = True
 ) -> type[ApiError]:
-    """Which error an answer is, by HTTP status and vendor code (API.md sections 4 and 6).
+    """Which error an answer is, by HTTP status and vendor code (docs/api.md sections 4 and 6).
 
     Only the vendor's own not-found answer (HTTP 404 with 28104 or 28404 in its
     ``{"error": ...}`` envelope) is a ``NotFoundError``: callers conclude from it that a task is
@@ -160,7 +160,7 @@ def error_class(
         return AuthError
     if code == 28105:
         # 404 in the code table but means "no push target at that time": a rejection of the
-        # request, not a missing task (API.md section 4).
+        # request, not a missing task (docs/api.md section 4).
         return RequestRejectedError
     if status == 404 and code in NOT_FOUND_CODES and enveloped:
         return NotFoundError

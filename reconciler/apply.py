@@ -441,7 +441,7 @@ class Executor:
     async def _retire_for_disabled(self, a: ReplaceAction) -> None:
         """Replace into a disabled manifest: delete the old task and forget the name.
 
-        API.md section 2: ``enabled`` must be true on create, so the new half cannot be made
+        docs/api.md section 2: ``enabled`` must be true on create, so the new half cannot be made
         now. A disabled manifest that has no task is exactly the plan-semantics row "enabled:
         false, not yet created" (skip; created once enabled), which is where this leaves it.
         No journal: if the DELETE fails the entry stays and the next plan shows the replace.
@@ -450,7 +450,7 @@ class Executor:
         self.writer.change(st.forget, a.name)
         self.report.done.append(
             f"replaced {a.name!r}: deleted {a.old_schedule_id}; the manifest is disabled, so "
-            "its new task is created when it is enabled (API.md 2: no disabled creates)"
+            "its new task is created when it is enabled (docs/api.md 2: no disabled creates)"
         )
 
     async def _retire_old(

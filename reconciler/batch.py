@@ -1,4 +1,4 @@
-"""Test sends of a manifest's push through the batch push API (API.md section 6).
+"""Test sends of a manifest's push through the batch push API (docs/api.md section 6).
 
 Two halves. The pure half turns a schedule's ``push`` object into batch requests: it refuses
 content a batch request cannot carry, maps the platform, drops what only makes sense for the
@@ -70,13 +70,13 @@ ContentKind = Literal["notification", "message"]
 BatchPlatform = Literal["android", "ios", "all"]
 Sleep = Callable[[float], Awaitable[None]]
 
-MAX_BATCH = 500  # API.md section 6: 1..500 requests per call
+MAX_BATCH = 500  # docs/api.md section 6: 1..500 requests per call
 # Not published by the vendor: the emulator's bound on a request body (128 KiB) less a margin
 # for JSON encoders that escape more than httpx does.
 MAX_BATCH_BYTES = 120 * 1024
 _ENVELOPE_BYTES = len(b'{"requests":[]}')
-RATE_LIMITED = 23008  # API.md section 6: this target was over the push QPS quota
-ALIAS_MAX_BYTES = 40  # API.md section 5: aliases are at most 40 bytes
+RATE_LIMITED = 23008  # docs/api.md section 6: this target was over the push QPS quota
+ALIAS_MAX_BYTES = 40  # docs/api.md section 5: aliases are at most 40 bytes
 
 # Push options that belong to a campaign's audience, not to its content (see module docstring).
 _AUDIENCE_OPTIONS: dict[str, str] = {
@@ -86,7 +86,7 @@ _AUDIENCE_OPTIONS: dict[str, str] = {
     "and could make the server drop the real campaign as a duplicate)",
 }
 
-# Global batch errors (API.md section 6): the whole call failed, nothing was sent, and every
+# Global batch errors (docs/api.md section 6): the whole call failed, nothing was sent, and every
 # later batch would fail the same way. What each means and what to do about it. None of them is
 # sent again by ``send_batches``; 21009 in particular is "do not retry" on the page (the client
 # does not retry a 400 either, see tests/batch/test_global_errors.py).
@@ -113,7 +113,7 @@ GLOBAL_ERRORS: dict[int, tuple[str, str]] = {
         "contact EngageLab support; do not repeat the send blindly",
     ),
     # 23008 for a whole call (no results): nothing was sent, so the client retried it with
-    # backoff (API.md section 6: retry what failed for the rate limit); this is the give-up.
+    # backoff (docs/api.md section 6: retry what failed for the rate limit); this is the give-up.
     23008: (
         "the whole batch was over the app's push quota (API rate limit), also after the "
         "client's retries",
@@ -140,7 +140,7 @@ class BatchContent:
     ignored: tuple[str, ...] = ()
 
     def request(self, target: str) -> dict[str, Any]:
-        """One batch request (API.md section 6) for ``target``."""
+        """One batch request (docs/api.md section 6) for ``target``."""
         item: dict[str, Any] = {"target": target, "platform": self.platform}
         item[self.kind] = self.content
         if self.options:
@@ -153,7 +153,7 @@ class BatchContent:
 def batch_platform(platform: Any) -> BatchPlatform:
     """The smallest batch platform (android, ios or all) that covers a push's platform.
 
-    The batch API names only android, ios and all (API.md section 6); HarmonyOS and several
+    The batch API names only android, ios and all (docs/api.md section 6); HarmonyOS and several
     platforms therefore become ``all``, which reaches no one else since targets are explicit.
     """
     names = [platform] if isinstance(platform, str) else list(platform or [])
@@ -173,12 +173,12 @@ def refusal_reasons(push: Mapping[str, Any], content: ContentKind | None = None)
     if body.get("live_activity") is not None:
         reasons.append(
             "push.body.live_activity: a batch request cannot carry an iOS Live Activity "
-            "(only notification or message, API.md section 6)"
+            "(only notification or message, docs/api.md section 6)"
         )
     if body.get("voip") is not None:
         reasons.append(
             "push.body.voip: a batch request cannot carry a VoIP push "
-            "(only notification or message, API.md section 6)"
+            "(only notification or message, docs/api.md section 6)"
         )
     present = [k for k in ("notification", "message") if body.get(k) is not None]
     if content is not None and content not in present:
@@ -186,7 +186,7 @@ def refusal_reasons(push: Mapping[str, Any], content: ContentKind | None = None)
     elif content is None and len(present) == 2:
         reasons.append(
             "push.body has both notification and message; a batch request carries one of them "
-            "(API.md section 6): choose with --content notification or --content message"
+            "(docs/api.md section 6): choose with --content notification or --content message"
         )
     elif not present and not reasons:
         reasons.append("push.body has neither notification nor message")
@@ -194,7 +194,7 @@ def refusal_reasons(push: Mapping[str, Any], content: ContentKind | None = None)
     if custom_args is not None and _custom_args_object(custom_args) is None:
         reasons.append(
             "push.custom_args is text that is not a JSON object; the batch API takes an object "
-            "(API.md section 6)"
+            "(docs/api.md section 6)"
         )
     return reasons
 
@@ -244,7 +244,7 @@ def prepare(
 
 
 def _custom_args_object(value: Any) -> dict[str, Any] | None:
-    """``custom_args`` as the object the batch API wants (API.md 5: text in some examples)."""
+    """``custom_args`` as the object the batch API wants (docs/api.md 5: text in some examples)."""
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, str):
@@ -299,7 +299,7 @@ def check_targets(by: By, targets: Sequence[tuple[str, str]]) -> list[str]:
             problems.append(f"{where}: {target!r} contains whitespace")
         elif by == "alias" and len(target.encode("utf-8")) > ALIAS_MAX_BYTES:
             problems.append(
-                f"{where}: alias {target!r} is longer than {ALIAS_MAX_BYTES} bytes (API.md 5)"
+                f"{where}: alias {target!r} is longer than {ALIAS_MAX_BYTES} bytes (docs/api.md 5)"
             )
     return problems
 
@@ -307,7 +307,7 @@ def check_targets(by: By, targets: Sequence[tuple[str, str]]) -> list[str]:
 def build_batches(
     content: BatchContent, targets: Sequence[str], *, max_bytes: int | None = None
 ) -> list[list[dict[str, Any]]]:
-    """One request per target, in target order, cut into batches of at most 500 (API.md 6).
+    """One request per target, in target order, cut into batches of at most 500 (docs/api.md 6).
 
     A batch is also cut before its JSON body would pass ``max_bytes`` (``MAX_BATCH_BYTES``):
     the vendor publishes no body limit, but 500 requests of 4000-byte content would make a
@@ -402,7 +402,7 @@ class BatchPusher(Protocol):
 class RetryPolicy:
     """How often and how patiently targets rate-limited with 23008 are sent again.
 
-    The push quota is counted per second (API.md section 6), so waits start at a second and
+    The push quota is counted per second (docs/api.md section 6), so waits start at a second and
     double up to ``max_delay``; no jitter, since one sender works through its batches in turn.
     """
 
@@ -483,7 +483,7 @@ async def send_batches(
 ) -> SendReport:
     """Send ``batches`` in order; retry 23008 targets; stop at the first global error.
 
-    A global error (API.md section 6) or a call whose outcome is unknown ends the run: later
+    A global error (docs/api.md section 6) or a call whose outcome is unknown ends the run: later
     batches are not sent and ``SendReport.stopped`` holds a one-message error. Targets that
     failed for any other reason are reported, never re-sent: only 23008 says "not sent, try
     again"; anything else re-sent could reach a device twice.

@@ -17,11 +17,11 @@ TriggerKind = Literal["single", "periodical", "intelligent"]
 
 TRIGGER_KINDS: tuple[TriggerKind, ...] = ("single", "periodical", "intelligent")
 
-# The four sections of a schedule object (API.md section 2); anything else at the top level is
+# The four sections of a schedule object (docs/api.md section 2); anything else at the top level is
 # either server-only (schedule_id) or reconciler-only (lifecycle) and never part of the body.
 SECTIONS = ("name", "enabled", "trigger", "push")
 
-# Vendor-extensible objects (API.md section 5): copied untouched, keys and nulls included.
+# Vendor-extensible objects (docs/api.md section 5): copied untouched, keys and nulls included.
 PASSTHROUGH_KEYS = frozenset({"extras", "custom_args", "third_party_channel", "multi_language"})
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
@@ -32,7 +32,7 @@ def canonicalize(body: Mapping[str, Any]) -> dict[str, Any]:
     """The canonical schedule body ``{name, enabled, trigger, push}`` of a raw API dict.
 
     Drops server-only keys and ``None`` values, sorts mapping keys, and normalises the spellings
-    the API treats as equal (API.md 2.2): ``time_unit`` lower-case, week points upper-case,
+    the API treats as equal (docs/api.md 2.2): ``time_unit`` lower-case, week points upper-case,
     month points as zero-padded strings, points sorted, ``point`` of a daily trigger ``[]``.
     Idempotent: ``canonicalize(canonicalize(x)) == canonicalize(x)``.
     """
@@ -84,7 +84,7 @@ def fingerprint_of_canonical(body: Mapping[str, Any]) -> str:
 
 
 def trigger_kind(body: Mapping[str, Any]) -> TriggerKind:
-    """Which trigger the body has; ``ValueError`` unless it has exactly one (API.md 2)."""
+    """Which trigger the body has; ``ValueError`` unless it has exactly one (docs/api.md 2)."""
     trigger = body.get("trigger")
     if not isinstance(trigger, Mapping):
         raise ValueError("schedule body has no trigger object")
@@ -148,7 +148,7 @@ def _canon_periodical(periodical: dict[str, Any]) -> dict[str, Any]:
         periodical["time_unit"] = unit
     points = periodical.get("point")
     if unit == "day":
-        # API.md 2.2: point is irrelevant for daily triggers; the vendor sends [] (required key).
+        # docs/api.md 2.2: point means nothing for daily triggers; the vendor sends [] (required).
         periodical["point"] = []
     elif isinstance(points, list):
         if unit == "week":
@@ -165,7 +165,7 @@ def _week_key(point: Any) -> tuple[int, str]:
 
 
 def _month_point(point: Any) -> Any:
-    """``1`` / ``"1"`` / ``"01"`` all mean the first of the month (API.md 2.2: "01".."31")."""
+    """``1`` / ``"1"`` / ``"01"`` all mean the first of the month (docs/api.md 2.2: "01".."31")."""
     if isinstance(point, bool):
         return point
     if isinstance(point, int) and 0 <= point < 100:

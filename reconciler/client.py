@@ -1,4 +1,4 @@
-"""Async client for the EngageLab schedule and batch-push API (API.md sections 3 and 6).
+"""Async client for the EngageLab schedule and batch-push API (docs/api.md sections 3 and 6).
 
 Small ``httpx`` connection pools behind a semaphore and a token bucket. Reads, updates and
 deletes are retried with exponential backoff and full jitter on connection errors, 429 and 5xx,
@@ -89,7 +89,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # Answers that say "not now" rather than "never": worth another attempt of an idempotent call.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_BATCH_MAX = 500  # API.md section 6: 1..500 requests per batch
+_BATCH_MAX = 500  # docs/api.md section 6: 1..500 requests per batch
 
 
 @dataclass
@@ -256,7 +256,7 @@ class EngageLabClient:
         """The request rate the client paces at now (it adapts; ratelimit.py)."""
         return self._limiter.controller.rate
 
-    # -- endpoints (API.md section 3) ---------------------------------------------------------
+    # -- endpoints (docs/api.md section 3) ---------------------------------------------------------
 
     async def create_schedule(self, body: dict[str, Any]) -> CreatedSchedule:
         """``POST /v4/schedules``. Sent at most once once it may have reached the server.
@@ -313,7 +313,7 @@ class EngageLabClient:
         return detail
 
     async def update_schedule(self, schedule_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``PUT /v4/schedules/{id}`` with the full body (API.md 2.4); returns the stored task.
+        """``PUT /v4/schedules/{id}`` with the full body (docs/api.md 2.4); returns the stored task.
 
         Retried like a read: a full-body PUT applied twice leaves the same task.
         """
@@ -338,7 +338,7 @@ class EngageLabClient:
         with self._answers.scrubbing():
             return parse_msg_ids(self._answers.json(response, f"GET {path}"), f"GET {path}")
 
-    # -- batch single push (API.md section 6) -------------------------------------------------
+    # -- batch single push (docs/api.md section 6) -------------------------------------------------
 
     async def batch_push(
         self, by: Literal["regid", "alias"], requests: list[dict[str, Any]]
@@ -355,7 +355,7 @@ class EngageLabClient:
             raise UsageError(f"a batch holds 1 to {_BATCH_MAX} requests, got {len(requests)}")
         targets = [str(r.get("target", "")) for r in requests]
         if len(set(targets)) != len(targets):
-            raise UsageError("targets within one batch must be unique (API.md section 6)")
+            raise UsageError("targets within one batch must be unique (docs/api.md section 6)")
 
         def ambiguous(what: str) -> AmbiguousPushError:
             return AmbiguousPushError(

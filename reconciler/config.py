@@ -1,7 +1,7 @@
 """Connection settings: which host to talk to, with which credentials, how fast and how patiently.
 
 Everything here is resolved before the first network call, so a typo in a data-centre name or a
-malformed AppKey is a clear error instead of a 401 from the wrong host (API.md section 1).
+malformed AppKey is a clear error instead of a 401 from the wrong host (docs/api.md section 1).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from reconciler.errors import ConfigError, CredentialsError
 if TYPE_CHECKING:
     from reconciler.commands import GlobalOptions
 
-# API.md section 1: an AppKey lives in exactly one of these.
+# docs/api.md section 1: an AppKey lives in exactly one of these.
 DATA_CENTERS: dict[str, str] = {
     "sgp": "https://pushapi-sgp.engagelab.com",
     "hk": "https://pushapi-hk.engagelab.com",
@@ -29,7 +29,7 @@ DATA_CENTERS: dict[str, str] = {
 }
 DEFAULT_DATA_CENTER = "sgp"
 
-APP_KEY_LENGTH = 24  # API.md section 1
+APP_KEY_LENGTH = 24  # docs/api.md section 1
 
 # The ceiling of the adaptive request rate (ratelimit.py): the vendor's published quota of 500
 # requests/s per AppKey. The schedule API's own limit is not published; a lower one is found by
@@ -145,7 +145,7 @@ def credentials_from_env(
     """Credentials from the environment; None when neither variable is set.
 
     Half-set credentials or an AppKey that is not 24 characters are a CredentialsError, raised
-    before any call (API.md section 1). Empty values count as unset; surrounding whitespace
+    before any call (docs/api.md section 1). Empty values count as unset; surrounding whitespace
     (a trailing newline from a secrets file) is dropped.
     """
     app_key = environ.get(key_var, "").strip()

@@ -50,7 +50,7 @@ def drop_default(path: Sequence[str], value: Any) -> DefaultRule:
 
 
 SERVER_DEFAULTS: tuple[DefaultRule, ...] = (
-    # API.md 2.2: frequency is optional, "every N units"; absent means every unit.
+    # docs/api.md 2.2: frequency is optional, "every N units"; absent means every unit.
     drop_default(("trigger", "periodical", "frequency"), 1),
 )
 """The default rules applied on both sides of every diff. Add a rule here when the server is
@@ -230,7 +230,7 @@ def same_body(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
 def needs_replacement(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
     """Why ``old`` cannot be updated into ``new`` in place, or None when an update can do it.
 
-    API.md 2.4: a trigger cannot change kind (single <-> periodical <-> intelligent) and
+    docs/api.md 2.4: a trigger cannot change kind (single <-> periodical <-> intelligent) and
     zone_type cannot change between 1 and 2 on update; both force a replacement.
     """
     old_kind, new_kind = canonical.trigger_kind(dict(old)), canonical.trigger_kind(dict(new))

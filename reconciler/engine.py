@@ -109,7 +109,7 @@ class Workspace:
         return self.server_clock.now()
 
     def say_where(self) -> None:
-        """First line of output when the app is not a real one (DESIGN.md "Embedded default")."""
+        """First line of output when the app is not real (docs/design.md "Embedded default")."""
         if self.target.banner:
             # Flushed: stderr may be a buffered stream (CliRunner, some CI runners) and this
             # line must come before anything the command prints next.

@@ -14,7 +14,7 @@ They come from an optional ``reconciler.yaml`` at the repository root::
         max_deletes: 5                  # default: no absolute limit
         fire_guard_minutes: 5           # default 5
         mass_delete_ratio: 0.3          # default 0.3
-        max_active: 1000                # default 1000 (API.md 2.4); only if raised for the app
+        max_active: 1000                # default 1000 (docs/api.md 2.4); only if raised for the app
         ignore:                         # remote tasks another team or tool owns
           names: ["adhoc_*"]            # shell-style name patterns
           ids: ["0b8f1c2e-..."]         # exact schedule ids
@@ -58,7 +58,7 @@ DEFAULT_APP_KEY_ENV = "ENGAGELAB_APP_KEY"
 DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable name, not a secret
 DEFAULT_FIRE_GUARD_MINUTES = 5.0
 DEFAULT_MASS_DELETE_RATIO = 0.3
-DEFAULT_MAX_ACTIVE = 1000  # API.md 2.4: active tasks per app
+DEFAULT_MAX_ACTIVE = 1000  # docs/api.md 2.4: active tasks per app
 MAX_CONFIG_BYTES = files.MAX_CONFIG_BYTES
 DATA_CENTER_NAMES = tuple(DATA_CENTERS)
 

@@ -1,6 +1,6 @@
 """A schedule's delivery history: its msg-id records as a table or JSON, times in a time zone.
 
-Pure: takes the ``MsgRecord`` list the client decoded (API.md section 3) and renders it. The
+Pure: takes the ``MsgRecord`` list the client decoded (docs/api.md section 3) and renders it. The
 execution time is shown in the environment's time zone, as people read it; the JSON carries the
 same instant with its offset and the raw ``ts`` in epoch milliseconds.
 """

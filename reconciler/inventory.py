@@ -1,10 +1,10 @@
 """Read the remote side completely: every page of the list, every detail, checked for gaps.
 
-The planner deletes and recreates only from a read it can trust (DESIGN.md, safety rules), so
+The planner deletes and recreates only from a read it can trust (docs/design.md, safety rules), so
 this module says whether the read is complete instead of assuming it. Page 1 comes first, then
 the remaining pages concurrently, and each detail GET starts as soon as its page arrives. The
 list is complete only when the distinct ids read equal ``total_count`` and no page saw another
-total (API.md section 3: ``total_pages`` alone is not trusted). When tasks are created or
+total (docs/api.md section 3: ``total_pages`` alone is not trusted). When tasks are created or
 deleted while we page, offsets shift and a task can slip between two pages: the list is read
 again, a bounded number of times, and otherwise reported incomplete. Ids the caller knows from
 the state file and did not see in the list are looked up one by one (the vendor's 28104: gone),
@@ -44,7 +44,7 @@ __all__ = ["Inventory", "RemoteList", "RemoteSchedule", "read_inventory", "read_
 
 logger = logging.getLogger("reconciler.inventory")
 
-PAGE_SIZE = 50  # API.md section 3
+PAGE_SIZE = 50  # docs/api.md section 3
 # The most list pages one pass may take: enough for the largest believable total at the
 # documented page size. A server claiming a total that its pages would need more for (one row
 # a page, a hundred thousand claimed) is refused at page 1 instead of paged for an hour.
@@ -496,7 +496,7 @@ MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (yamlread.MAX_DEPTH)
 def _shape_problem(body: dict[str, Any]) -> str | None:
     """Why a detail is not a schedule the planner can reason about, or None.
 
-    API.md 2: a trigger of exactly one kind and a push object. A body without them (or nested
+    docs/api.md 2: a trigger of exactly one kind and a push object. A body without them (or nested
     deeper than any manifest can be) cannot be compared, replaced or guarded; planning on it
     would be guessing.
     """

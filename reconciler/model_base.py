@@ -1,6 +1,6 @@
 """The base of every manifest model and the helpers their validators share.
 
-``StrictModel`` forbids unknown keys (typo protection, API.md 5) and coerces nothing: a YAML
+``StrictModel`` forbids unknown keys (typo protection, docs/api.md 5) and coerces nothing: a YAML
 value of the wrong type is an error, not a guess. ``fail`` raises the one error type whose
 message ``manifests.py`` shows unchanged.
 """
@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ConfigDict, JsonValue
 from pydantic_core import PydanticCustomError
 
-# Objects the vendor leaves open (API.md 5): any keys, any JSON values, passed through as is.
+# Objects the vendor leaves open (docs/api.md 5): any keys, any JSON values, passed through as is.
 JsonObject = dict[str, JsonValue]
 
 RULE_ERROR = "manifest_rule"

@@ -1,4 +1,4 @@
-"""pydantic models of a schedule manifest, enforcing every rule of API.md sections 2 and 5.
+"""pydantic models of a schedule manifest, enforcing every rule of docs/api.md sections 2 and 5.
 
 A manifest is the API's schedule object (name, enabled, trigger, push) plus the
 reconciler-only ``lifecycle`` block. Time rules are relative to the validation context
@@ -38,7 +38,7 @@ DATETIME_SCHEMA = {
     "examples": ["2027-03-01 09:00:00"],
 }
 
-# Name charset (API.md 2, "Decision (name charset)"): ASCII letters, digits, "_" and Chinese
+# Name charset (docs/api.md 2, "Decision (name charset)"): ASCII letters, digits, "_" and Chinese
 # characters; spaces and hyphens only with a warning.
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 NAME_MAX_BYTES = 255
@@ -90,13 +90,13 @@ def _api_datetime(value: str, what: str) -> datetime:
             fail(f"{value!r} is not a real date and time")
         fail(
             f'{value!r} is not a {what} in the form "yyyy-MM-dd HH:mm:ss" '
-            '(e.g. "2027-03-01 09:00:00"); the API accepts no other form (API.md 2.1)'
+            '(e.g. "2027-03-01 09:00:00"); the API accepts no other form (docs/api.md 2.1)'
         )
     return parsed
 
 
 def _not_beyond_one_year(moment: datetime, value: str, info: ValidationInfo) -> None:
-    # API.md 2.1: at most one year in the future. zone_type 1 times are in the app's time zone,
+    # docs/api.md 2.1: at most one year in the future. zone_type 1 times are in the app's time zone,
     # the environment's `timezone`; zone_type 2 (device time) is checked against it as well.
     # Past times are not errors: the planner skips a schedule that can no longer fire.
     now, zone = _context(info)
@@ -105,7 +105,7 @@ def _not_beyond_one_year(moment: datetime, value: str, info: ValidationInfo) -> 
         fail(
             f"{value} is more than one year ahead (it is now "
             f"{now.astimezone(zone).strftime(API_DATETIME_FORMAT)} in {zone}); the API accepts "
-            "times at most one year in the future (API.md 2.1)"
+            "times at most one year in the future (docs/api.md 2.1)"
         )
 
 
@@ -118,7 +118,7 @@ ApiDateTime = Annotated[str, WithJsonSchema(DATETIME_SCHEMA)]
 
 
 class Single(StrictModel):
-    """``trigger.single``: fire once (API.md 2.1)."""
+    """``trigger.single``: fire once (docs/api.md 2.1)."""
 
     time: ApiDateTime
     zone_type: ZoneType
@@ -135,7 +135,7 @@ def _lower(value: Any) -> Any:
 
 
 class Periodical(StrictModel):
-    """``trigger.periodical``: fire every day, week or month between start and end (API.md
+    """``trigger.periodical``: fire every day, week or month between start and end (docs/api.md
     2.2)."""
 
     start: ApiDateTime
@@ -163,7 +163,7 @@ class Periodical(StrictModel):
     @field_validator("start")
     @classmethod
     def _start(cls, value: str) -> str:
-        # API.md 2.2 limits the span (see `end`), not how far ahead a periodical task starts.
+        # docs/api.md 2.2 limits the span (see `end`), not how far ahead a periodical task starts.
         _api_datetime(value, "date-time")
         return value
 
@@ -175,11 +175,11 @@ class Periodical(StrictModel):
         start = parse_api_datetime(start_text) if isinstance(start_text, str) else None
         if start is not None:
             if end <= start:
-                fail(f"end {value} must be after start {start_text} (API.md 2.2)")
+                fail(f"end {value} must be after start {start_text} (docs/api.md 2.2)")
             if end > one_year_after(start):
                 fail(
                     f"runs from {start_text} to {value}, more than one year; the API allows "
-                    "at most one year between start and end (API.md 2.2)"
+                    "at most one year between start and end (docs/api.md 2.2)"
                 )
         return value
 
@@ -190,7 +190,7 @@ class Periodical(StrictModel):
         if not match or int(match[1]) > 23 or int(match[2]) > 59 or int(match[3]) > 59:
             fail(
                 f'{value!r} is not a time of day in the form "HH:mm:ss" (24 h, zero-padded, '
-                'e.g. "09:00:00") (API.md 2.2)'
+                'e.g. "09:00:00") (docs/api.md 2.2)'
             )
         return value
 
@@ -207,7 +207,9 @@ class Periodical(StrictModel):
             fail(f"must be a list (e.g. [MON, FRI] or [1, 15]), got {describe(value)}")
         if unit == "day":
             if value:
-                fail("is not used with time_unit day (API.md 2.2): remove it or write point: []")
+                fail(
+                    "is not used with time_unit day (docs/api.md 2.2): remove it or write point: []"
+                )
             return value
         if unit == "week":
             return _week_points(value)
@@ -225,7 +227,7 @@ def _week_points(points: list[Any]) -> list[str]:
         if day not in WEEKDAYS:
             fail(
                 f"[{n}] {describe(point)} is not a weekday; use MON, TUE, WED, THU, FRI, SAT or "
-                "SUN (any case) (API.md 2.2)"
+                "SUN (any case) (docs/api.md 2.2)"
             )
         if day in out:
             fail(f"[{n}] {day} is listed twice")
@@ -250,7 +252,10 @@ def _month_points(points: list[Any]) -> list[str]:
     for n, point in enumerate(points):
         day = _month_point_text(point)
         if day is None:
-            fail(f'[{n}] {describe(point)} is not a day of the month; use "01".."31" (API.md 2.2)')
+            fail(
+                f'[{n}] {describe(point)} is not a day of the month; use "01".."31" '
+                "(docs/api.md 2.2)"
+            )
         if day in out:
             fail(f"[{n}] {day} is listed twice")
         out.append(day)
@@ -258,7 +263,7 @@ def _month_points(points: list[Any]) -> list[str]:
 
 
 class Intelligent(StrictModel):
-    """``trigger.intelligent``: intelligent delivery (API.md 2.3)."""
+    """``trigger.intelligent``: intelligent delivery (docs/api.md 2.3)."""
 
     backup_time: Annotated[
         str,
@@ -293,14 +298,14 @@ class Trigger(StrictModel):
             if len(kinds) > 1:
                 fail(
                     f"has {' and '.join(kinds)}; give exactly one of single, periodical, "
-                    "intelligent (a schedule has one trigger, API.md 2)"
+                    "intelligent (a schedule has one trigger, docs/api.md 2)"
                 )
         return data
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Trigger:
         if self.kind_or_none() is None:
-            fail("needs one of single, periodical or intelligent (API.md 2)")
+            fail("needs one of single, periodical or intelligent (docs/api.md 2)")
         return self
 
     def kind_or_none(self) -> TriggerKind | None:
@@ -390,13 +395,13 @@ def name_error(value: str) -> str | None:
         return "must not be empty"
     size = len(value.encode("utf-8"))
     if size > NAME_MAX_BYTES:
-        return f"is {size} bytes in UTF-8; the API allows at most {NAME_MAX_BYTES} (API.md 2)"
+        return f"is {size} bytes in UTF-8; the API allows at most {NAME_MAX_BYTES} (docs/api.md 2)"
     bad = sorted({c for c in value if c not in " -" and not _NAME_CHAR.fullmatch(c)})
     if bad:
         shown = ", ".join(repr(c) for c in bad)
         return (
             f"{value!r} contains {shown}; names may hold letters, digits, _ and Chinese "
-            "characters (API.md 2)"
+            "characters (docs/api.md 2)"
         )
     if all(c in " -" for c in value):
         return (
@@ -407,7 +412,7 @@ def name_error(value: str) -> str | None:
 
 
 def name_warning(name: str) -> str | None:
-    """The warning for a name the API accepts but does not document (API.md 2, Decision)."""
+    """The warning for a name the API accepts but does not document (docs/api.md 2, Decision)."""
     found = [what for what, char in (("spaces", " "), ("hyphens", "-")) if char in name]
     if not found:
         return None

@@ -2,7 +2,7 @@
 
 :func:`make_plan` compares the desired schedules (manifests), the observed remote inventory and
 the state file, and returns a :class:`Plan`. It reads no files, calls no network and reads no
-clock: ``now`` and ``tz`` are parameters. The plan-semantics table of DESIGN.md is implemented
+clock: ``now`` and ``tz`` are parameters. The plan-semantics table of docs/design.md is implemented
 row by row in the ``_plan_*`` functions (rows are marked ``# row:``); the action types live in
 :mod:`reconciler.actions`, the safety rules in :mod:`reconciler.safety` (both re-exported here).
 A Plan is an artifact: it serialises (:meth:`Plan.to_json`), carries digests of its inputs and a

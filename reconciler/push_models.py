@@ -1,6 +1,6 @@
-"""pydantic models of the ``push`` object of a schedule (API.md section 5).
+"""pydantic models of the ``push`` object of a schedule (docs/api.md section 5).
 
-Field lists follow API.md and the vendor's SDK models (``engagelab-apppush`` 0.1.1). Keys the
+Field lists follow docs/api.md and the vendor's SDK models (``engagelab-apppush`` 0.1.1). Keys the
 API spells with hyphens (``content-available``) are aliases; the manifest uses the API's
 spelling. ``extras``, ``custom_args``, ``third_party_channel`` and ``multi_language`` take any
 keys; an unknown key anywhere else is an error.
@@ -64,7 +64,8 @@ def _max_bytes(limit: int, what: str) -> Callable[[str], str]:
         size = len(value.encode("utf-8"))
         if size > limit:
             fail(
-                f"{value!r} is {size} bytes in UTF-8; a {what} may have at most {limit} (API.md 5)"
+                f"{value!r} is {size} bytes in UTF-8; a {what} may have at most {limit} "
+                "(docs/api.md 5)"
             )
         return value
 
@@ -85,7 +86,7 @@ class Seg(StrictModel):
 
 
 class Audience(StrictModel):
-    """``push.to`` as an object: the union (OR) of the given targets (API.md 5)."""
+    """``push.to`` as an object: the union (OR) of the given targets (docs/api.md 5)."""
 
     registration_id: NonEmptyList | None = None
     alias: AliasList | None = None
@@ -100,7 +101,7 @@ class Audience(StrictModel):
         if not any(getattr(self, name) is not None for name in type(self).model_fields):
             fail(
                 "needs at least one of registration_id, alias, tag, tag_and, tag_not, seg, "
-                "live_activity_id, or write to: all (API.md 5)"
+                "live_activity_id, or write to: all (docs/api.md 5)"
             )
         return self
 
@@ -113,7 +114,7 @@ def _to(value: Any) -> Any:
     if (isinstance(value, str) and value != "all") or not isinstance(value, str | dict):
         fail(
             f'must be "all" or a mapping of targets (registration_id, alias, tag, tag_and, '
-            f"tag_not, seg, live_activity_id), got {describe(value)} (API.md 5)"
+            f"tag_not, seg, live_activity_id), got {describe(value)} (docs/api.md 5)"
         )
     return value
 
@@ -129,14 +130,14 @@ def _platform(value: Any) -> Any:
     if isinstance(value, str):
         if value == "all" or value in PLATFORMS:
             return value
-        fail(f'{value!r} is not a platform; use "all", "android", "ios" or "hmos" (API.md 5)')
+        fail(f'{value!r} is not a platform; use "all", "android", "ios" or "hmos" (docs/api.md 5)')
     if isinstance(value, list):
         if not value:
             fail('must not be an empty list; use "all" or some of android, ios, hmos')
         seen: list[str] = []
         for n, item in enumerate(value):
             if item not in PLATFORMS:
-                fail(f"[{n}] {describe(item)} is not one of android, ios, hmos (API.md 5)")
+                fail(f"[{n}] {describe(item)} is not one of android, ios, hmos (docs/api.md 5)")
             if item in seen:
                 fail(f"[{n}] {item} is listed twice")
             seen.append(item)
@@ -327,7 +328,7 @@ class Options(StrictModel):
         if value is None:  # `cid: null` is no cid (field validators also see explicit nulls)
             return value
         if not _CID.fullmatch(value):
-            fail(f"{value!r} must be 1 to 64 letters, digits, _ or - (API.md 5)")
+            fail(f"{value!r} must be 1 to 64 letters, digits, _ or - (docs/api.md 5)")
         return value
 
 
@@ -338,7 +339,7 @@ def _content_size(value: StrictModel) -> int:
 
 def _ios_only(platform: Any, what: str) -> None:
     if platform is not None and platform not in ("ios", ["ios"]):
-        fail(f"{what} is iOS only: set platform: ios (API.md 5)")
+        fail(f"{what} is iOS only: set platform: ios (docs/api.md 5)")
 
 
 class PushBody(StrictModel):
@@ -360,7 +361,7 @@ class PushBody(StrictModel):
         if size > CONTENT_MAX_BYTES:
             fail(
                 f"is {size} bytes as JSON; notification and message content may have at most "
-                f"{CONTENT_MAX_BYTES} (API.md 5)"
+                f"{CONTENT_MAX_BYTES} (docs/api.md 5)"
             )
         return value
 
@@ -373,7 +374,7 @@ class PushBody(StrictModel):
             return value
         others = [k for k in ("notification", "message") if info.data.get(k) is not None]
         if others:
-            fail(f"cannot be combined with {' or '.join(others)} (API.md 5)")
+            fail(f"cannot be combined with {' or '.join(others)} (docs/api.md 5)")
         _ios_only(info.data.get("platform"), "live_activity")
         return value
 
@@ -386,7 +387,7 @@ class PushBody(StrictModel):
             k for k in ("notification", "message", "live_activity") if info.data.get(k) is not None
         ]
         if others:
-            fail(f"cannot be combined with {', '.join(others)}: voip goes alone (API.md 5)")
+            fail(f"cannot be combined with {', '.join(others)}: voip goes alone (docs/api.md 5)")
         _ios_only(info.data.get("platform"), "voip")
         return value
 
@@ -395,12 +396,12 @@ class PushBody(StrictModel):
         if all(
             getattr(self, k) is None for k in ("notification", "message", "live_activity", "voip")
         ):
-            fail("needs one of notification, message, live_activity or voip (API.md 5)")
+            fail("needs one of notification, message, live_activity or voip (docs/api.md 5)")
         return self
 
 
 class Push(StrictModel):
-    """``push``: a full create-push body (API.md 5)."""
+    """``push``: a full create-push body (docs/api.md 5)."""
 
     from_: str | None = Field(default=None, alias="from", description="sender label")
     to: To

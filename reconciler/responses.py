@@ -2,7 +2,7 @@
 
 Every function takes the decoded JSON and a ``where`` text ("GET /v4/schedules?page=2") and
 raises ``MalformedResponseError`` naming the place and the field when the answer is not of the
-documented shape (API.md sections 3 and 6), so a surprise from the server is a message, not a
+documented shape (docs/api.md sections 3 and 6), so a surprise from the server is a message, not a
 ``KeyError`` traceback.
 """
 
@@ -45,7 +45,7 @@ class ListedSchedule:
 
 @dataclass(frozen=True)
 class SchedulePage:
-    """One page of ``GET /v4/schedules``. ``total_pages`` is never trusted alone (API.md 3)."""
+    """One page of ``GET /v4/schedules``. ``total_pages`` is never trusted alone (docs/api.md 3)."""
 
     total_count: int
     total_pages: int
@@ -55,7 +55,7 @@ class SchedulePage:
 
 @dataclass(frozen=True)
 class MsgRecord:
-    """One firing of a schedule, decoded from a ``MsgIds`` item (API.md section 3)."""
+    """One firing of a schedule, decoded from a ``MsgIds`` item (docs/api.md section 3)."""
 
     msg_id: str
     executed_at: datetime  # from ``ts`` (epoch milliseconds), aware, UTC
@@ -70,7 +70,7 @@ class MsgRecord:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """The outcome for one target of a batch push (API.md section 6)."""
+    """The outcome for one target of a batch push (docs/api.md section 6)."""
 
     target: str
     success: bool
@@ -220,7 +220,7 @@ def parse_page(data: Any, where: str) -> SchedulePage:
         raise malformed(
             where,
             f"total_count {total_count} is not believable: an app holds at most 1000 active "
-            "schedules (API.md 2.4)",
+            "schedules (docs/api.md 2.4)",
         )
     page = obj.get("page")
     return SchedulePage(
@@ -234,7 +234,7 @@ def parse_page(data: Any, where: str) -> SchedulePage:
 def parse_detail(data: Any, where: str, schedule_id: str | None = None) -> dict[str, Any]:
     """A full schedule object; the API sends a one-element list, we also accept a bare object.
 
-    (API.md section 3, decision "Detail may come back as a list or a bare object".)
+    (docs/api.md section 3, decision "Detail may come back as a list or a bare object".)
     """
     if isinstance(data, list):
         if len(data) != 1:
@@ -251,7 +251,7 @@ def parse_detail(data: Any, where: str, schedule_id: str | None = None) -> dict[
 
 
 def parse_msg_ids(data: Any, where: str) -> list[MsgRecord]:
-    """Decode ``MsgIds``; the list's length counts, not ``count`` (API.md section 3)."""
+    """Decode ``MsgIds``; the list's length counts, not ``count`` (docs/api.md section 3)."""
     obj = expect_dict(data, where)
     items = obj.get("MsgIds")
     if items is None:
@@ -263,7 +263,7 @@ def parse_msg_ids(data: Any, where: str) -> list[MsgRecord]:
 
 def _msg_record(item: Any, where: str) -> MsgRecord:
     if isinstance(item, str):
-        # Each item is itself a JSON-encoded string (API.md section 3).
+        # Each item is itself a JSON-encoded string (docs/api.md section 3).
         try:
             item = json.loads(item)
         except json.JSONDecodeError as exc:

@@ -1,4 +1,4 @@
-"""The safety rules of DESIGN.md, checked on a plan's actions before any call, all together.
+"""The safety rules of docs/design.md, checked on a plan's actions before any call, all together.
 
 Pure: every figure comes in as a parameter. Each message says what is wrong, for which schedules,
 and what to do (which override flag, or which other step).
@@ -16,7 +16,7 @@ from reconciler.inventory import Inventory
 
 
 class PlanOptions(BaseModel):
-    """Thresholds and overrides of the safety rules (DESIGN.md "Safety rules")."""
+    """Thresholds and overrides of the safety rules (docs/design.md "Safety rules")."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -24,7 +24,7 @@ class PlanOptions(BaseModel):
     allow_mass_delete: bool = False
     fire_guard_minutes: int = 5
     force: bool = False
-    max_active: int = 1000  # API.md 2.4
+    max_active: int = 1000  # docs/api.md 2.4
     mass_delete_ratio: float = 0.3
     mass_delete_min_managed: int = 10
 
@@ -42,7 +42,7 @@ def violations(
     now: datetime,
     options: PlanOptions,
 ) -> list[str]:
-    """Every safety rule of DESIGN.md the plan breaks, in a fixed rule order."""
+    """Every safety rule of docs/design.md the plan breaks, in a fixed rule order."""
     out: list[str] = []
     deletes = [a for a in actions if isinstance(a, DeleteAction)]
 
@@ -110,7 +110,7 @@ def violations(
         unmanaged = sum(1 for a in actions if a.kind in ("unmanaged", "conflict"))
         out.append(
             f"active limit: apply would need {peak} active schedules at its peak (limit "
-            f"{options.max_active}, API.md 2.4; {active_before} active now, {unmanaged} of "
+            f"{options.max_active}, docs/api.md 2.4; {active_before} active now, {unmanaged} of "
             "them not managed). Delete some schedules first."
         )
 

@@ -98,7 +98,7 @@ def resolve_target(
 ) -> Target:
     """Decide between the real API and the embedded emulator, before any call.
 
-    Without credentials the embedded emulator is used (DESIGN.md "Embedded default"), except
+    Without credentials the embedded emulator is used (docs/design.md "Embedded default"), except
     under ``CI=true`` where a missing secret must not silently turn a deploy into a no-op:
     there it needs ``--emulator``.
     """

@@ -1,8 +1,8 @@
 """The state file: the name -> schedule_id mapping, kept on disk safely.
 
 Schedules created through the API are invisible in the vendor console, so this file is the only
-handle on them (DESIGN.md "State file"). Everything here serves one goal: never lose it and never
-use it against the wrong app.
+handle on them (docs/design.md "The state file"). Everything here serves one goal: never lose it
+and never use it against the wrong app.
 
 - ``State`` / ``StateEntry`` / ``PendingEntry``: the schema (planner and apply code against them).
 - ``StateStore``: load (strict, with errors that point at the ``.backup``), atomic save (temp file,

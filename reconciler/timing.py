@@ -3,7 +3,7 @@
 Works on canonical (or raw API) schedule bodies ``{name, enabled, trigger, push}``;
 ``now``/``after`` and the time zone are always parameters.
 
-Interpretation (API.md 2.1-2.3), with the approximations this module documents and owns:
+Interpretation (docs/api.md 2.1-2.3), with the approximations this module documents and owns:
 
 - Times in a trigger are local wall-clock times. zone_type 1 ("main site" zone) is read in the
   environment's configured ``tz``. zone_type 2 (each device's own zone) is read in ``tz`` as
@@ -47,7 +47,7 @@ def _trigger(body: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     ((kind, spec),) = trigger.items()
     if kind not in ("single", "periodical", "intelligent") or not isinstance(spec, Mapping):
         raise ValueError(
-            f"unknown trigger kind {kind!r} (API.md 2: single, periodical, intelligent)"
+            f"unknown trigger kind {kind!r} (docs/api.md 2: single, periodical, intelligent)"
         )
     return str(kind), spec
 
@@ -188,7 +188,7 @@ def next_fire(body: Mapping[str, Any], after: datetime, tz: tzinfo) -> datetime 
 
 
 def is_finished(body: Mapping[str, Any], now: datetime, tz: tzinfo) -> bool:
-    """True when the trigger can never fire again after ``now`` (API.md 2.4: "expired")."""
+    """True when the trigger can never fire again after ``now`` (docs/api.md 2.4: "expired")."""
     return next_fire(body, now, tz) is None
 
 

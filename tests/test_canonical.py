@@ -79,7 +79,7 @@ def test_passthrough_objects_are_left_as_written() -> None:
 
 
 def test_time_unit_is_lower_cased() -> None:
-    """time_unit is case-insensitive (API.md 2.2)."""
+    """time_unit is case-insensitive (docs/api.md 2.2)."""
     assert periodical("WEEK", ["MON"])["time_unit"] == "week"
 
 
@@ -95,7 +95,7 @@ def test_month_points_are_zero_padded_sorted_strings() -> None:
 
 @pytest.mark.parametrize("point", [None, [], ["MON"]])
 def test_daily_point_is_always_the_empty_list(point: Any) -> None:
-    """point is irrelevant for day (API.md 2.2), so every form compares equal: []."""
+    """point is irrelevant for day (docs/api.md 2.2), so every form compares equal: []."""
     spec = {"time_unit": "DAY", "time": "12:00:00"}
     if point is not None:
         spec["point"] = point

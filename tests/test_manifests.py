@@ -1,4 +1,4 @@
-"""Manifest loading: every rule of API.md sections 2 and 5, proved by a fixture file each.
+"""Manifest loading: every rule of docs/api.md sections 2 and 5, proved by a fixture file each.
 
 Each ``bad-*.yaml`` fixture breaks exactly one rule (its first line says which); the test
 asserts the message and the ``line:col`` of the offending node. ``good-*.yaml`` fixtures prove
@@ -36,7 +36,7 @@ class Bad:
 
 
 BAD = [
-    # name and enabled (API.md 2)
+    # name and enabled (docs/api.md 2)
     Bad("bad-name-empty.yaml", 2, 7, "name: must not be empty"),
     Bad("bad-name-too-long.yaml", 2, 7, "name: is 258 bytes in UTF-8; the API allows at most 255"),
     Bad("bad-name-charset.yaml", 2, 7, "name: 'Sale!2027' contains '!'"),
@@ -45,7 +45,7 @@ BAD = [
     ),
     Bad("bad-name-missing.yaml", 2, 1, "missing required key 'name'"),
     Bad("bad-enabled-yes.yaml", 3, 10, "enabled: must be true or false, got 'yes'"),
-    # trigger (API.md 2, 2.1, 2.2, 2.3)
+    # trigger (docs/api.md 2, 2.1, 2.2, 2.3)
     Bad(
         "bad-trigger-two-kinds.yaml", 4, 1, "trigger: has single and intelligent; give exactly one"
     ),
@@ -87,7 +87,7 @@ BAD = [
     Bad("bad-periodical-day-with-points.yaml", 10, 5, "point: is not used with time_unit day"),
     Bad("bad-periodical-frequency.yaml", 10, 16, "frequency: must be at most 100"),
     Bad("bad-intelligent-backup-time.yaml", 6, 18, "backup_time: 'tomorrow' is not a \"now\" or"),
-    # push (API.md 5)
+    # push (docs/api.md 5)
     Bad("bad-push-to-text.yaml", 9, 7, 'push.to: must be "all" or a mapping of targets'),
     Bad("bad-push-to-empty.yaml", 9, 3, "push.to: needs at least one of registration_id"),
     Bad("bad-push-tag-too-long.yaml", 12, 9, "push.to.tag[1]: 'tttttttttttttttttttttttttt"),
@@ -210,7 +210,7 @@ def test_spaces_in_a_name_are_a_warning_not_an_error() -> None:
 
 
 def test_hyphens_in_a_name_are_a_warning() -> None:
-    """Hyphens are accepted with a warning too (API.md 2, Decision)."""
+    """Hyphens are accepted with a warning too (docs/api.md 2, Decision)."""
     result = load("warn-name-hyphen.yaml")
     assert result.errors == []
     assert "contains hyphens" in result.warnings[0].message
@@ -282,7 +282,7 @@ def test_month_points_become_zero_padded_strings() -> None:
 
 
 def test_intelligent_backup_time_now_is_valid() -> None:
-    """backup_time: now is one of the two accepted forms (API.md 2.3)."""
+    """backup_time: now is one of the two accepted forms (docs/api.md 2.3)."""
     (manifest,) = load("good-intelligent-now.yaml").manifests
     assert manifest.body["trigger"] == {"intelligent": {"backup_time": "now"}}
 
@@ -308,7 +308,7 @@ def test_passthrough_objects_accept_any_keys_and_stay_as_written() -> None:
 
 
 def test_custom_args_may_be_a_string() -> None:
-    """Some vendor examples send custom_args as a string (API.md 5: accept both)."""
+    """Some vendor examples send custom_args as a string (docs/api.md 5: accept both)."""
     (manifest,) = load("good-custom-args-string.yaml").manifests
     assert manifest.body["push"]["custom_args"] == "push to you"
 
@@ -333,12 +333,12 @@ def test_json_style_manifest_loads() -> None:
 
 
 def test_live_activity_alone_on_ios_is_valid() -> None:
-    """live_activity with platform ios and nothing else is accepted (API.md 5)."""
+    """live_activity with platform ios and nothing else is accepted (docs/api.md 5)."""
     assert load("good-ios-live-activity.yaml").problems == []
 
 
 def test_voip_alone_on_ios_is_valid() -> None:
-    """voip with platform [ios] and nothing else is accepted (API.md 5)."""
+    """voip with platform [ios] and nothing else is accepted (docs/api.md 5)."""
     assert load("good-voip.yaml").problems == []
 
 

@@ -1,6 +1,6 @@
 """Property: canonical body -> YAML file -> load_manifests -> canonical body is the identity.
 
-Bodies are generated within the rules of API.md sections 2 and 5, canonicalised, written as
+Bodies are generated within the rules of docs/api.md sections 2 and 5, canonicalised, written as
 YAML (block style by ruamel.yaml, and JSON, which is flow-style YAML), loaded like any
 manifest, and must come back byte for byte.
 """

@@ -28,7 +28,7 @@ FORMATS = ["text", "json", "markdown"]
 
 
 def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Overrides of the safety rules (DESIGN.md "Safety rules"), shared by plan and apply."""
+    """Overrides of the safety rules (docs/design.md "Safety rules"), shared by plan and apply."""
     fn = option(
         "--max-deletes",
         type=click.IntRange(min=0),

@@ -1,8 +1,8 @@
 """``reconciler test-send`` and ``reconciler history``: a push to your own devices, and its record.
 
 ``test-send`` sends a manifest's push content now, only to the targets given, through the batch
-push API (API.md section 6; what is refused or left out is in ``reconciler/batch.py``).
-``history`` lists a schedule's executions from its msg-ids (API.md section 3). Both are thin:
+push API (docs/api.md section 6; what is refused or left out is in ``reconciler/batch.py``).
+``history`` lists a schedule's executions from its msg-ids (docs/api.md section 3). Both are thin:
 the decisions live in ``batch.py`` and ``history.py``.
 """
 

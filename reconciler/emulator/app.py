@@ -71,7 +71,7 @@ def _answer(request: Request, call: Callable[[], Reply], *, charset: bool = Fals
             request.scope[FAULT_KEY] = exc.fault
         return _error(exc.body(), exc.status)
     if reply.body is None:
-        # API.md section 3: delete answers 200 with an empty body.
+        # docs/api.md section 3: delete answers 200 with an empty body.
         return Response(b"", status_code=reply.status, media_type="application/json")
     media_type = wire.JSON_UTF8 if charset else "application/json"
     return JSONResponse(
@@ -80,7 +80,7 @@ def _answer(request: Request, call: Callable[[], Reply], *, charset: bool = Fals
 
 
 class _Api:
-    """Request handlers for the vendor endpoints (API.md sections 3 and 6)."""
+    """Request handlers for the vendor endpoints (docs/api.md sections 3 and 6)."""
 
     def __init__(self, emulator: Emulator) -> None:
         self.em = emulator

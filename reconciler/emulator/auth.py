@@ -1,4 +1,4 @@
-"""HTTP Basic authentication as the vendor does it (API.md section 1), in constant time."""
+"""HTTP Basic authentication as the vendor does it (docs/api.md section 1), in constant time."""
 
 from __future__ import annotations
 

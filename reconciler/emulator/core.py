@@ -1,4 +1,4 @@
-"""The emulated EngageLab app: the rules of API.md sections 2-4 and 6 applied to the store.
+"""The emulated EngageLab app: the rules of docs/api.md sections 2-4 and 6 applied to the store.
 
 ``Emulator`` owns the clock, the lock, the store and the fault dice. Its ``api_*`` methods are
 what the HTTP layer (``app.py``) calls: each takes already-authenticated raw input and returns a
@@ -298,7 +298,7 @@ class Emulator:
             now = self._tick()
             body = self._stored_name(validate_schedule(payload, now=now, tz=self.tz))
             if not body["enabled"]:
-                # API.md section 2: enabled must be true on create.
+                # docs/api.md section 2: enabled must be true on create.
                 raise invalid("enabled must be true when a task is created")
             self._no_target_fault()
             if len(self._store.active()) >= self.max_active:
@@ -340,7 +340,7 @@ class Emulator:
             return reply
 
     def api_get(self, schedule_id: str) -> Reply:
-        """``GET /v4/schedules/{id}``: a one-element list (API.md section 3 decision)."""
+        """``GET /v4/schedules/{id}``: a one-element list (docs/api.md section 3 decision)."""
         with self._lock:
             self._tick()
             return Reply(200, [copy.deepcopy(self._active_task(schedule_id).detail())])
@@ -392,7 +392,7 @@ class Emulator:
     # ------------------------------------------------------------------ batch push API
 
     def api_batch(self, by: str, raw: bytes) -> Reply:
-        """``POST /v4/batch/push/{regid|alias}`` (API.md section 6)."""
+        """``POST /v4/batch/push/{regid|alias}`` (docs/api.md section 6)."""
         code = self._dice.batch_error()
         if code is not None:
             # A global error: the whole call refused before anything is read or sent.

@@ -195,7 +195,7 @@ class FaultDice:
         return "hang" if self.faults.hang_seconds > 0 else "drop"
 
     def allow_target(self) -> bool:
-        """Spend one batch target from the push QPS budget (API.md section 6)."""
+        """Spend one batch target from the push QPS budget (docs/api.md section 6)."""
         if self._targets is None:
             return True
         with self._lock:

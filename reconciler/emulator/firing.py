@@ -29,7 +29,7 @@ def trigger_kind(trigger: Mapping[str, Any]) -> TriggerKind:
 
 
 def expiry(trigger: Mapping[str, Any], tz: ZoneInfo, anchor: datetime) -> datetime:
-    """The moment from which the task can never fire again (API.md section 2.4).
+    """The moment from which the task can never fire again (docs/api.md section 2.4).
 
     A single or intelligent task is over once its one occurrence has passed; a periodical one at
     ``end``. ``anchor`` is when the task was last written (``backup_time: "now"`` means then).
@@ -83,7 +83,7 @@ def _periodical(
 ) -> Iterator[datetime]:
     """Candidate firing times of a periodical trigger around (after, until], in order.
 
-    Enumerates local calendar days (a span is at most a year, API.md section 2.2), so a day a
+    Enumerates local calendar days (a span is at most a year, docs/api.md section 2.2), so a day a
     month lacks (30 February) is simply never produced.
     """
     start = _dt(spec["start"])

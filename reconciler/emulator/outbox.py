@@ -1,4 +1,4 @@
-"""What the emulated app sends: batch-push results (API.md section 6), msg-id records (section 3)
+"""What the emulated app sends: batch-push results (docs/api.md 6), msg-id records (section 3)
 and the unmanaged tasks of the churn fault.
 
 Pure functions over the store and the fault dice; ``Emulator`` calls them under its lock.

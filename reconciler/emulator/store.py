@@ -96,7 +96,7 @@ class Store:
     pushes: list[dict[str, Any]] = field(default_factory=list)
 
     def active(self) -> list[Task]:
-        """Active tasks, oldest created first (API.md section 3: list order)."""
+        """Active tasks, oldest created first (docs/api.md section 3: list order)."""
         return [t for t in self.tasks.values() if t.active]
 
     def take_msg_id(self) -> int:

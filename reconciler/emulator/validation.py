@@ -1,4 +1,4 @@
-"""The emulator's own wire validation of schedule bodies (API.md sections 2 and 5) and batch pushes
+"""The emulator's own wire validation of schedule bodies (docs/api.md 2 and 5) and batch pushes
 (section 6).
 
 Deliberately independent of ``reconciler.models``: if the client and the emulator shared one
@@ -34,7 +34,7 @@ OPTION_KEYS = {
     "voice_value", "enhanc_message", "plan_id", "cid", "auto_truncation",
 }  # fmt: skip
 BATCH_ITEM_KEYS = {"target", "platform", "notification", "message", "options", "custom_args"}
-BATCH_PLATFORMS = ("android", "ios", "all")  # API.md section 6
+BATCH_PLATFORMS = ("android", "ios", "all")  # docs/api.md section 6
 MAX_BATCH = 500
 _CID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BADGE_RE = re.compile(r"^[+-]?\d+$")
@@ -43,7 +43,7 @@ Fail = Callable[[str], WireError]  # builds the error for the endpoint's code
 
 
 def decode_json(raw: bytes, fail: Fail = invalid, max_bytes: int = wire.MAX_BODY_BYTES) -> Any:
-    """The JSON value of a request body, whatever its Content-Type (API.md section 3 decision).
+    """The JSON value of a request body, whatever its Content-Type (docs/api.md section 3 decision).
 
     ``fail`` builds the error for the endpoint (28100 for schedules, 21015 for batch push).
     Strict JSON only: ``NaN``/``Infinity``, numbers too large for a double, text that is not
@@ -114,7 +114,7 @@ def _is_utf8(text: str) -> bool:
 def validate_schedule(body: Any, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
     """Check a create or update body; return the stored form (without ``schedule_id``).
 
-    Updates are full-body (API.md section 2.4): all four sections are required every time.
+    Updates are full-body (docs/api.md section 2.4): all four sections are required every time.
     """
     if not isinstance(body, dict):
         raise invalid("section is invalid: the body must be a JSON object")
@@ -139,7 +139,7 @@ def validate_schedule(body: Any, *, now: datetime, tz: ZoneInfo) -> dict[str, An
 
 
 def check_replaceable(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """Refuse an update that changes the trigger kind or the zone_type (API.md section 2.4)."""
+    """Refuse an update that changes the trigger kind or the zone_type (docs/api.md section 2.4)."""
     old_kind, new_kind = trigger_kind(old), trigger_kind(new)
     if old_kind != new_kind:
         raise invalid(
@@ -250,7 +250,7 @@ def _check_periodical(spec: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> N
     if unit.lower() == "day":
         if point is not None and not isinstance(point, list):
             raise time_invalid(f"{where}.point must be a list")
-        return  # API.md section 2.2: irrelevant for "day"
+        return  # docs/api.md section 2.2: irrelevant for "day"
     if not isinstance(point, list) or not point:
         raise time_invalid(f"{where}.point: one or more points are required for {unit!r}")
     for p in point:
@@ -264,7 +264,7 @@ def _check_periodical(spec: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> N
 
 
 def _zone_type(spec: Mapping[str, Any], kind: str) -> None:
-    # API.md section 3 decision: zone_type outside 1/2 is rejected with 28100.
+    # docs/api.md section 3 decision: zone_type outside 1/2 is rejected with 28100.
     zone = spec.get("zone_type")
     if isinstance(zone, bool) or not isinstance(zone, int) or zone not in (1, 2):
         raise invalid(f"trigger.{kind}.zone_type must be 1 or 2, got {zone!r}")
@@ -419,7 +419,7 @@ def check_message(message: Any, where: str, fail: Fail) -> None:
 
 
 def check_options(options: Any, where: str, fail: Fail) -> None:
-    """Known option keys with their documented ranges (API.md section 5)."""
+    """Known option keys with their documented ranges (docs/api.md section 5)."""
     if not isinstance(options, dict):
         raise fail(f"{where} must be an object")
     unknown = sorted(set(options) - OPTION_KEYS)

@@ -1,7 +1,7 @@
 """Wire-level vocabulary of the emulated API: error codes, the error exception, time formats.
 
 Everything the other emulator modules need to speak the vendor's format lives here, so that the
-codes of API.md section 4 (schedules) and section 6 (batch push) are spelled in one place.
+codes of docs/api.md section 4 (schedules) and section 6 (batch push) are spelled in one place.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-# Schedule API codes (API.md section 4).
+# Schedule API codes (docs/api.md section 4).
 SCHEDULE_INVALID: Final = 28100
 SCHEDULE_AUTH: Final = 28101
 SCHEDULE_PUSH_INVALID: Final = 28102
@@ -21,7 +21,7 @@ SCHEDULE_NO_TARGET: Final = 28105
 SCHEDULE_INTERNAL: Final = 28200
 SCHEDULE_TIMEOUT: Final = 28203
 
-# Batch push codes (API.md section 6).
+# Batch push codes (docs/api.md section 6).
 BATCH_AUTH: Final = 21004
 BATCH_APPKEY_LENGTH: Final = 21008
 BATCH_VALUE_INVALID: Final = 21003
@@ -50,12 +50,12 @@ RATE_LIMIT_MESSAGE: Final = "rate limit exceeded"
 # The page shows this on list, detail and msg-ids answers and on error answers.
 JSON_UTF8: Final = "application/json; charset=utf-8"
 
-PAGE_SIZE: Final = 50  # API.md section 3: "50 per page"
+PAGE_SIZE: Final = 50  # docs/api.md section 3: "50 per page"
 MAX_BODY_BYTES: Final = 128 * 1024  # not published; a generous bound for one schedule body
 # 500 requests of up to ~4 KB content each, plus options and custom_args (not published either).
 MAX_BATCH_BODY_BYTES: Final = 8 * 1024 * 1024
-MAX_CONTENT_BYTES: Final = 4000  # API.md section 5: notification / message content
-APP_KEY_LENGTH: Final = 24  # API.md section 1
+MAX_CONTENT_BYTES: Final = 4000  # docs/api.md section 5: notification / message content
+APP_KEY_LENGTH: Final = 24  # docs/api.md section 1
 # Not published: deeper bodies are refused before anything walks them recursively. Manifests
 # nest at most 100 levels, so every body the client can send fits.
 MAX_DEPTH: Final = 128
@@ -82,7 +82,7 @@ class WireError(Exception):
 
 
 def error_body(code: int, message: str) -> dict[str, Any]:
-    """The vendor's error envelope (API.md section 4)."""
+    """The vendor's error envelope (docs/api.md section 4)."""
     return {"error": {"code": code, "message": message}}
 
 
@@ -102,7 +102,7 @@ def time_invalid(message: str) -> WireError:
 
 
 def not_found(schedule_id: str) -> WireError:
-    """404 / 28104 (API.md section 3 decision: 28104, never 28404)."""
+    """404 / 28104 (docs/api.md section 3 decision: 28104, never 28404)."""
     return WireError(
         404,
         SCHEDULE_NOT_FOUND,

@@ -89,7 +89,7 @@ TASK_ID = "00000000-0000-4000-8000-000000000001"
 
 
 def task_body(name: str = "remote_task", schedule_id: str = TASK_ID) -> dict[str, Any]:
-    """A well-formed detail object, as the vendor's detail GET returns it (API.md section 3)."""
+    """A well-formed detail object, as the vendor's detail GET returns it (docs/api.md 3)."""
     return {
         "schedule_id": schedule_id,
         "name": name,

@@ -48,7 +48,7 @@ _TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 _NAME_OK = re.compile(
     r"[A-Za-z0-9_ \-\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
 )
-# Characters a schedule name may not hold (API.md 2: letters, digits, _ and Chinese).
+# Characters a schedule name may not hold (docs/api.md 2: letters, digits, _ and Chinese).
 FORBIDDEN_NAME_CHARS = st.one_of(
     st.sampled_from(
         [
@@ -126,7 +126,7 @@ WRONG_VALUES: dict[tuple[str, ...], st.SearchStrategy[Any]] = {
         TEXT.filter(lambda s: s.lower() not in _PLATFORMS),
     ),
     ("push", "body", "notification"): NOT_DICT,
-    # (text or an object: the SDKs take both, API.md 5 and push_models.TextOrObject)
+    # (text or an object: the SDKs take both, docs/api.md 5 and push_models.TextOrObject)
     ("push", "body", "notification", "alert"): NOT_STR.filter(
         lambda v: v is not None and not isinstance(v, dict)
     ),
@@ -181,7 +181,7 @@ def wrong_type(draw: Draw) -> tuple[str, bytes]:
 
 @st.composite
 def too_long_text(draw: Draw) -> tuple[str, bytes]:
-    """An alert over 4000 bytes (API.md 5), in characters of 1 to 4 bytes."""
+    """An alert over 4000 bytes (docs/api.md 5), in characters of 1 to 4 bytes."""
     char = draw(st.sampled_from(["x", "é", "中", "\U0001f600"]))
     count = draw(st.integers(min_value=4001 // len(char.encode()) + 1, max_value=6000))
     body = copy.deepcopy(VALID_BODY)

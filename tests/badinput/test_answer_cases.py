@@ -154,7 +154,7 @@ MSG_ID_CASES: dict[str, Answer] = {
     "item-without-msg-id": Answer.json({"count": 1, "MsgIds": ['{"ts": 1707278411611}']}),
 }
 
-# Answers to a test send's batch push (API.md 6). The push itself is the write the command is
+# Answers to a test send's batch push (docs/api.md 6). The push itself is the write the command is
 # for; what must not happen is a second one: an unusable answer leaves the outcome unknown and
 # a re-send could push twice to real devices.
 BATCH_CASES: dict[str, Answer] = {

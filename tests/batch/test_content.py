@@ -1,4 +1,4 @@
-"""The pure side of test-send: what a batch request carries, refuses and leaves out (API.md 6)."""
+"""The pure side of test-send: what a batch request carries, refuses, leaves out (docs/api.md 6)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ NOTE = {"alert": "Hi"}
 def test_platform_becomes_the_smallest_batch_platform_covering_it(
     platform: Any, expected: str
 ) -> None:
-    """android and ios stay; hmos, all and several platforms become all (API.md 6 names three)."""
+    """android and ios stay; hmos, all and several become all (docs/api.md 6 names three)."""
     assert batch_platform(platform) == expected
 
 
@@ -98,7 +98,7 @@ def test_choosing_a_part_the_push_lacks_is_refused() -> None:
 
 
 def test_custom_args_text_holding_a_json_object_is_sent_as_the_object() -> None:
-    """custom_args may be text (API.md 5); JSON object text becomes the object batches want."""
+    """custom_args may be text (docs/api.md 5); JSON object text becomes the object batches want."""
     p = push(notification=NOTE)
     p["custom_args"] = '{"business": "info"}'
     assert prepare(p, name="n").custom_args == {"business": "info"}

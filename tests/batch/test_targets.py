@@ -40,14 +40,14 @@ def test_targets_with_whitespace_are_refused_with_where() -> None:
 
 
 def test_alias_over_40_bytes_is_refused() -> None:
-    """Aliases are at most 40 bytes (API.md 5); registration ids have no such limit here."""
+    """Aliases are at most 40 bytes (docs/api.md 5); registration ids have no such limit here."""
     long = "a" * 41
     assert len(check_targets("alias", [(long, "--alias")])) == 1
     assert check_targets("regid", [(long, "--regid")]) == []
 
 
 def test_1200_targets_make_batches_of_500_500_200_in_order() -> None:
-    """Batches hold at most 500 requests (API.md 6) and keep the targets' order."""
+    """Batches hold at most 500 requests (docs/api.md 6) and keep the targets' order."""
     targets = [f"r{i}" for i in range(1200)]
     batches = build_batches(prepare(PUSH, name="n"), targets)
     assert [len(b) for b in batches] == [MAX_BATCH, MAX_BATCH, 200]

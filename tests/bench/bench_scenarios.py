@@ -187,7 +187,7 @@ def run_size(size: int, s: Settings, *, sdk: bool) -> list[Row]:
         manifests = project / "schedules"
         write_manifests(manifests, size, revision=0)
         if size > 1000:
-            # The vendor's limit is 1000 active tasks (API.md 2.4); the emulator's is raised for
+            # The vendor's limit: 1000 active tasks (docs/api.md 2.4); the emulator's is raised for
             # the scaling runs, and the plan's safety rule must follow it.
             (project / "reconciler.yaml").write_text(
                 f"environments:\n  default:\n    max_active: {size}\n", encoding="utf-8"

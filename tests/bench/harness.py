@@ -37,7 +37,7 @@ from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
 ROOT = Path(__file__).resolve().parents[2]
 # The manifests' dates (2027) are in the future of this fixed "now", whenever the bench runs.
 NOW = "2026-11-25T00:00:00+00:00"
-PAGE_SIZE = 50  # API.md section 3: list pages hold 50 tasks
+PAGE_SIZE = 50  # docs/api.md section 3: list pages hold 50 tasks
 
 MANIFEST = """\
 name: {name}

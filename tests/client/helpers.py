@@ -103,7 +103,7 @@ def client_for(
 
 
 def schedule_body(name: str = "weekly_digest") -> dict[str, Any]:
-    """A valid API schedule body (API.md section 2)."""
+    """A valid API schedule body (docs/api.md section 2)."""
     return {
         "name": name,
         "enabled": True,

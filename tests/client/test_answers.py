@@ -154,13 +154,13 @@ def test_list_page_of_the_wrong_shape_names_the_field(body: dict[str, Any], what
 
 
 def test_detail_as_a_one_element_list_is_accepted() -> None:
-    """The API answers a detail GET with a list holding one schedule (API.md section 3)."""
+    """The API answers a detail GET with a list holding one schedule (docs/api.md section 3)."""
     body = {"schedule_id": "s1", **schedule_body()}
     assert run(client_for(Script([reply(200, [body])])).get_schedule("s1")) == body
 
 
 def test_detail_as_a_bare_object_is_accepted() -> None:
-    """Some answers are a bare object; the client accepts both (API.md section 3, decision)."""
+    """Some answers are a bare object; the client accepts both (docs/api.md section 3, decision)."""
     body = {"schedule_id": "s1", **schedule_body()}
     assert run(client_for(Script([reply(200, body)])).get_schedule("s1")) == body
 
@@ -204,7 +204,7 @@ def test_msg_ids_are_decoded_into_typed_records() -> None:
             }
         ),
     ]
-    # "count": 1 with two items, as in the vendor example: the list length wins (API.md 3).
+    # "count": 1 with two items, as in the vendor example: the list length wins (docs/api.md 3).
     answer = reply(200, {"count": 1, "MsgIds": items})
     records = run(client_for(Script([answer])).get_msg_ids("s1"))
     assert [r.msg_id for r in records] == ["1088009", "1088010"]
@@ -242,7 +242,7 @@ def test_update_returns_the_stored_schedule() -> None:
 
 
 def test_delete_accepts_an_empty_200() -> None:
-    """DELETE answers 200 with an empty body (API.md section 3)."""
+    """DELETE answers 200 with an empty body (docs/api.md section 3)."""
     script = Script([reply(200)])
     run(client_for(script).delete_schedule("s1"))
     assert script.methods == ["DELETE"]

@@ -31,12 +31,12 @@ from .helpers import CANARY_KEY, CANARY_SECRET, CREDS
     ],
 )
 def test_each_data_centre_maps_to_its_host(name: str, host: str) -> None:
-    """Every data centre of API.md section 1 resolves to its own host, case-insensitively."""
+    """Every data centre of docs/api.md section 1 resolves to its own host, case-insensitively."""
     assert resolve_base_url(None, name) == f"https://{host}.engagelab.com"
 
 
 def test_default_data_centre_is_singapore() -> None:
-    """Without endpoint or data centre the client talks to Singapore (API.md section 1)."""
+    """Without endpoint or data centre the client talks to Singapore (docs/api.md section 1)."""
     assert resolve_base_url(None, None) == DATA_CENTERS["sgp"]
 
 
@@ -96,7 +96,7 @@ def test_app_key_without_secret_is_an_error() -> None:
 
 
 def test_app_key_of_wrong_length_is_an_error_that_does_not_show_it() -> None:
-    """An AppKey must be 24 characters (API.md section 1); the message gives only its length."""
+    """An AppKey must be 24 characters (docs/api.md 1); the message gives only its length."""
     bad = CANARY_KEY[:20]
     with pytest.raises(CredentialsError) as info:
         credentials_from_env({"ENGAGELAB_APP_KEY": bad, "ENGAGELAB_MASTER_SECRET": "x"})

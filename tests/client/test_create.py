@@ -124,7 +124,7 @@ def _batch(*targets: str) -> list[dict[str, Any]]:
 
 
 def test_batch_push_results_separate_sent_and_rate_limited_targets() -> None:
-    """A partial 23008 answer lists exactly the targets the caller may retry (API.md 6)."""
+    """A partial 23008 answer lists exactly the targets the caller may retry (docs/api.md 6)."""
     answer = {
         "results": {
             "r1": {"target": "r1", "success": True, "msg_id": 1088009},
@@ -182,7 +182,7 @@ def test_batch_push_global_failure_is_a_clean_rejection() -> None:
 def test_batch_push_refuses_impossible_batches_before_sending(
     by: Any, requests: list[dict[str, Any]], match: str
 ) -> None:
-    """Batch size 1..500, unique targets, regid/alias only (API.md 6): checked locally."""
+    """Batch size 1..500, unique targets, regid/alias only (docs/api.md 6): checked locally."""
     script = Script([reply(200, {"results": {}})])
     with pytest.raises(UsageError, match=match):
         run(client_for(script).batch_push(by, requests))

@@ -110,7 +110,7 @@ def test_an_empty_app_is_a_complete_empty_inventory() -> None:
 
 
 def test_total_pages_is_not_trusted_when_it_is_too_small() -> None:
-    """The vendor example's "1000 tasks in 5 pages": all 20 pages are read anyway (API.md 3)."""
+    """The vendor example's "1000 tasks in 5 pages": all 20 pages are read (docs/api.md 3)."""
     server = FakeServer(1000, reported_pages=lambda total: 5)
     inv = _read(server)
     assert inv.complete

@@ -25,7 +25,7 @@ DETAIL = [{"schedule_id": "s1", **schedule_body()}]
 
 
 def test_get_is_retried_after_a_503_and_the_retry_is_counted() -> None:
-    """503/28203 ("retry later", API.md section 4) is retried; stats count one retry."""
+    """503/28203 ("retry later", docs/api.md section 4) is retried; stats count one retry."""
     script = Script([error(503, 28203, "schedule server timeout"), reply(200, PAGE)])
     client = client_for(script)
     page = run(client.list_schedules(1))

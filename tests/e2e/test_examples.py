@@ -66,7 +66,7 @@ def test_removed_manifest_is_one_delete(project: Project) -> None:
 
 
 def test_zone_type_change_is_a_replace(project: Project) -> None:
-    """A zone_type change cannot be PUT (API.md 2.4): one POST of the new task, then one DELETE
+    """A zone_type change cannot be PUT (docs/api.md 2.4): one POST of the new task, then one DELETE
     of the old one, and the state points at the new id."""
     project.write("promo", trigger=single(zone_type=1))
     assert project.apply().exit_code == 0

@@ -1,4 +1,4 @@
-"""Every safety rule of DESIGN.md: a refused plan exits 1, names the rule, and writes nothing."""
+"""Every safety rule of docs/design.md: a refused plan exits 1, names the rule, writes nothing."""
 
 from __future__ import annotations
 

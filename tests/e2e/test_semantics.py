@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md "Plan semantics", end to end through the CLI and the served emulator."""
+"""Every row of docs/design.md "Plan semantics", end to end: the CLI and the served emulator."""
 
 from __future__ import annotations
 

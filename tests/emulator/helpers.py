@@ -45,7 +45,7 @@ class FakeMonotonic:
 
 
 def push(**body_overrides: Any) -> dict[str, Any]:
-    """A valid push section (API.md section 5)."""
+    """A valid push section (docs/api.md section 5)."""
     body: dict[str, Any] = {
         "platform": "android",
         "notification": {"alert": "Hello", "android": {"title": "Hi", "extras": {"k": "v"}}},

@@ -1,4 +1,4 @@
-"""HTTP Basic auth (API.md section 1): 401/28101 on schedules, 21004/21008 on batch push."""
+"""HTTP Basic auth (docs/api.md section 1): 401/28101 on schedules, 21004/21008 on batch push."""
 
 from __future__ import annotations
 

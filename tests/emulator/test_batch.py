@@ -1,4 +1,4 @@
-"""Batch single push (API.md section 6): per-target results, partial rate limits, global errors."""
+"""Batch single push (docs/api.md 6): per-target results, partial rate limits, global errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lifecycle rules (API.md section 2.4): the clock fires tasks, records msg-ids, expires them.
+"""Lifecycle rules (docs/api.md section 2.4): the clock fires tasks, records msg-ids, expires them.
 
 START is Monday 2027-01-04 09:00 UTC; the test emulator's time zone is UTC.
 """

@@ -1,4 +1,4 @@
-"""Schedule endpoints (API.md section 3): shapes of every success answer, paging, not-found."""
+"""Schedule endpoints (docs/api.md section 3): shapes of every success answer, paging, not-found."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire validation of schedule bodies: each rule answers its documented code (API.md 2, 4, 5)."""
+"""Wire validation of schedule bodies: every rule gets the documented code (docs/api.md 2, 4, 5)."""
 
 from __future__ import annotations
 

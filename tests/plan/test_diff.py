@@ -54,7 +54,7 @@ def test_non_default_frequency_does_diff() -> None:
 
 
 def test_daily_points_are_irrelevant() -> None:
-    """For time_unit day the point list means nothing (API.md 2.2): [] vs absent is no diff."""
+    """For time_unit day the point list means nothing (docs/api.md 2.2): [] vs absent is no diff."""
     with_points = body("a", trigger=periodical(time_unit="day", point=[]))
     without = copy.deepcopy(with_points)
     del without["trigger"]["periodical"]["point"]
@@ -130,7 +130,7 @@ def test_fingerprint_matches_plain_and_normal_form() -> None:
 
 
 def test_zone_type_change_needs_replacement() -> None:
-    """zone_type 1 -> 2 cannot be updated (API.md 2.4)."""
+    """zone_type 1 -> 2 cannot be updated (docs/api.md 2.4)."""
     assert (
         needs_replacement(
             body("a", trigger=single(zone_type=1)), body("a", trigger=single(zone_type=2))
@@ -140,7 +140,7 @@ def test_zone_type_change_needs_replacement() -> None:
 
 
 def test_trigger_kind_change_needs_replacement() -> None:
-    """periodical -> intelligent cannot be updated (API.md 2.4)."""
+    """periodical -> intelligent cannot be updated (docs/api.md 2.4)."""
     assert needs_replacement(body("a", trigger=periodical()), body("a", trigger=intelligent())) == (
         "trigger kind changes from periodical to intelligent"
     )

@@ -1,4 +1,4 @@
-"""One test per row of DESIGN.md "Plan semantics", plus the edge cases around each row."""
+"""One test per row of docs/design.md "Plan semantics", plus the edge cases around each row."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_changed_manifest_gives_full_body_update_with_field_changes() -> None:
     (action,) = p.actions
     assert isinstance(action, UpdateAction)
     assert action.schedule_id == "id-1"
-    assert action.body == new.body  # full body: all four sections (API.md 2.4)
+    assert action.body == new.body  # full body: all four sections (docs/api.md 2.4)
     assert set(action.body) == {"name", "enabled", "trigger", "push"}
     assert action.changes == [FieldChange("push.body.notification.alert", "old text", "new text")]
     assert action.cause == "manifest"
@@ -109,7 +109,7 @@ def test_edit_on_both_sides_gives_update_with_cause_both() -> None:
 
 
 def test_disabling_a_created_schedule_is_an_update() -> None:
-    """Row 3: enabled true -> false on an existing task is an update (API.md 2: allowed)."""
+    """Row 3: enabled true -> false on an existing task is an update (docs/api.md 2: allowed)."""
     _, r, e = managed("news", "id-1")
     (action,) = plan([desired("news", enabled=False)], inventory(r), state({"news": e})).actions
     assert isinstance(action, UpdateAction)
@@ -117,7 +117,7 @@ def test_disabling_a_created_schedule_is_an_update() -> None:
 
 
 def test_zone_type_change_forces_replacement() -> None:
-    """Row 4: zone_type 1 -> 2 cannot be updated (API.md 2.4) -> replace, with the reason."""
+    """Row 4: zone_type 1 -> 2 cannot be updated (docs/api.md 2.4) -> replace, with the reason."""
     _, r, e = managed("news", "id-1", trigger=single(zone_type=1))
     (action,) = plan(
         [desired("news", trigger=single(zone_type=2))], inventory(r), state({"news": e})
@@ -129,7 +129,7 @@ def test_zone_type_change_forces_replacement() -> None:
 
 
 def test_trigger_kind_change_forces_replacement() -> None:
-    """Row 4: single -> periodical cannot be updated (API.md 2.4) -> replace."""
+    """Row 4: single -> periodical cannot be updated (docs/api.md 2.4) -> replace."""
     _, r, e = managed("news", "id-1")
     (action,) = plan(
         [desired("news", trigger=periodical())], inventory(r), state({"news": e})

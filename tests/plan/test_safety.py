@@ -1,4 +1,4 @@
-"""One test per safety rule of DESIGN.md, checked on the Plan and reported all together."""
+"""One test per safety rule of docs/design.md, checked on the Plan and reported all together."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""When triggers fire (API.md 2.1-2.3), with the documented zone approximation."""
+"""When triggers fire (docs/api.md 2.1-2.3), with the documented zone approximation."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_weekly_frequency_counts_weeks_from_the_start_week() -> None:
 
 
 def test_monthly_skips_days_a_month_lacks() -> None:
-    """A month point "31" does not fire in February or April (API.md 2.2: not an error)."""
+    """A month point "31" does not fire in February or April (docs/api.md 2.2: not an error)."""
     b = body(
         "x",
         trigger=periodical(
@@ -112,7 +112,7 @@ def test_monthly_frequency_counts_months_from_start() -> None:
 
 
 def test_periodical_after_end_is_finished() -> None:
-    """A periodical trigger whose end passed can never fire again (API.md 2.4: expired)."""
+    """A periodical trigger whose end passed can never fire again (docs/api.md 2.4: expired)."""
     b = body("x", trigger=periodical(start="2026-01-01 00:00:00", end="2026-06-01 00:00:00"))
     assert is_finished(b, utc(2027, 1, 1), TZ)
 

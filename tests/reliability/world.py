@@ -376,7 +376,7 @@ def verify(
     except Exception as exc:  # the verdict reports, the caller asserts
         v.state_problems.append(f"state file does not load: {exc}")
         return v
-    # DESIGN.md: a disabled manifest that has no task yet is skipped, not created.
+    # docs/design.md: a disabled manifest that has no task yet is skipped, not created.
     expected = {
         name
         for name, body in manifests.items()

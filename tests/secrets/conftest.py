@@ -21,7 +21,7 @@ from reconciler.emulator import Emulator
 from reconciler.testing import serve_emulator
 from tests.badinput.helpers import NOW
 
-CANARY_KEY = "CanaryKey7Q2x9Z4w8K1mP3d"  # 24 characters, like a real AppKey (API.md 1)
+CANARY_KEY = "CanaryKey7Q2x9Z4w8K1mP3d"  # 24 characters, like a real AppKey (docs/api.md 1)
 CANARY_SECRET = "canary-master-secret-Vb7Xq29LmZ"
 TOKEN = base64.b64encode(f"{CANARY_KEY}:{CANARY_SECRET}".encode()).decode()
 CANARIES = {"AppKey": CANARY_KEY, "Master Secret": CANARY_SECRET, "Basic token": TOKEN}
