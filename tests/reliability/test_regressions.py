@@ -144,8 +144,8 @@ def test_a_new_manifest_named_like_a_foreign_task_at_a_page_boundary_is_a_confli
 
     The same fooled read as above, with an empty journal: the conflict rule (docs/design.md "Plan
     semantics": a remote task with the manifest's name that the state does not own) saw no task
-    of that name and created a second one. Fixed in engine.py: a manifest without a state entry also asks for a confirmed
-    read.
+    of that name and created a second one. Fixed in engine.py: a manifest without a state entry
+    also asks for a confirmed read.
     """
     world.em.add_schedule(_body("churn_pre_0"))
     manifests = world.write(*(_body(f"m{i:02d}") for i in range(49)))
