@@ -40,7 +40,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from reconciler import files
 from reconciler.errors import (
@@ -105,10 +105,15 @@ class State(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = STATE_VERSION
-    lineage: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    serial: int = 0
-    binding: str | None = None  # hash of endpoint + AppKey; None until first bound
+    # Strict and bounded: a hand edit or a bad merge that writes ``serial: true`` or ``-5``, or an
+    # empty lineage, would defeat the checks that compare them (a newer serial, another lineage).
+    version: StrictInt = STATE_VERSION
+    lineage: str = Field(
+        default_factory=lambda: str(uuid.uuid4()), pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"
+    )
+    serial: StrictInt = Field(default=0, ge=0)
+    # hash of endpoint + AppKey; None until first bound
+    binding: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
     entries: dict[str, StateEntry] = Field(default_factory=dict)  # by manifest name
     pending: dict[str, PendingEntry] = Field(default_factory=dict)  # by manifest name
     # by manifest name, oldest first; written only when not empty
