@@ -8,8 +8,8 @@ batches one after the other, retrying targets the server rate-limited (23008) wi
 exponential backoff, and stops the whole run at the first global error, because such an error
 (auth, permission, allow-list, parameters) fails every later batch the same way.
 
-What a test send carries, and what it refuses or leaves out (the README's "Test sends" section
-says the same for users):
+What a test send carries, and what it refuses or leaves out (docs/test-send.md says the
+same for users):
 
 * **Refused** (no call is made; every reason is listed):
   ``body.live_activity`` and ``body.voip`` (a batch request has no field for them);

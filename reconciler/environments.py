@@ -83,7 +83,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Variables a CI runner sets itself (GitHub's job token, the runner's own tokens, action inputs)
 # or that configure this tool. A credential name among them would send that value to the API
-# as the AppKey or Master Secret, so *_env may not name them (docs/github.md, "Credentials").
+# as the AppKey or Master Secret, so *_env may not name them (docs/github.md, "Threat model").
 RESERVED_VAR_PREFIXES = ("GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_", "RECONCILER_", "CI_")
 RESERVED_VARS = frozenset({"PATH", "HOME", "CI", "GH_TOKEN", "GITHUB_TOKEN"})
 

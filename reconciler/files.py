@@ -21,8 +21,8 @@ from reconciler.errors import ReconcilerError
 KIB = 1024
 MIB = 1024 * KIB
 
-# Caps of the input files (docs/threat-model.md, "Input files"). Each is far above any real
-# file of its kind and far below what would hurt the machine.
+# Caps of the input files (docs/threat-model.md, "Files, state and options"). Each is far above
+# any real file of its kind and far below what would hurt the machine.
 MAX_MANIFEST_BYTES = 1 * MIB  # a manifest file holds a few schedules
 MAX_CONFIG_BYTES = 1 * MIB  # reconciler.yaml holds a few environments
 MAX_PLAN_BYTES = 64 * MIB  # a saved plan of 5000 schedules with full bodies is ~15 MiB

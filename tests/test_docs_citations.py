@@ -93,3 +93,80 @@ def test_relative_links_in_the_docs_resolve() -> None:
         if not (path.parent / target).exists()
     ]
     assert bad == []
+
+
+# A section cited by its title, in any document but api.md (cited by number):
+# `docs/github.md, "Threat model"`.
+NAMED_SECTION = re.compile(r'docs/((?!api\.md)[\w-]+\.md),?\s+"([^"]+)"')
+README_MAX_LINES = 200
+
+
+def _doc_headings(text: str) -> list[str]:
+    """The Markdown headings of a page, leaving out `#` lines inside fenced code."""
+    headings: list[str] = []
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{1,6} ", line):
+            headings.append(line.lstrip("#").strip())
+    return headings
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_every_section_cited_by_title_exists() -> None:
+    """`docs/X.md "Title"` (or `docs/X.md, "Title"`) names a heading of X, or a bold term that
+    opens one of its paragraphs: a message pointing at a section that was renamed or moved is
+    caught here."""
+    bad: list[str] = []
+    for path, text in _texts():
+        flat = re.sub(r"\s+", " ", text.replace('"""', "").replace("#", ""))
+        for name, title in NAMED_SECTION.findall(flat):
+            doc = ROOT / "docs" / name
+            if not doc.is_file():
+                continue  # reported by test_every_cited_document_exists
+            body = doc.read_text("utf-8")
+            if title not in _doc_headings(body) and f"**{title}" not in body:
+                bad.append(f'{path.relative_to(ROOT)}: docs/{name} "{title}"')
+    assert bad == [], "\n".join(sorted(set(bad)))
+
+
+def test_anchors_of_relative_links_resolve() -> None:
+    """A link to `page.md#anchor` in the README or docs lands on a heading of that page."""
+    link = re.compile(r"\]\((?!https?:|mailto:)([^)\s#]*)#([^)\s]+)\)")
+    bad: list[str] = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text("utf-8")
+        for target, anchor in link.findall(text):
+            page = path if target == "" else path.parent / target
+            if not page.is_file():
+                continue  # reported by test_relative_links_in_the_docs_resolve
+            anchors = {_anchor(h) for h in _doc_headings(page.read_text("utf-8"))}
+            if anchor not in anchors:
+                bad.append(f"{path.relative_to(ROOT)}: {target}#{anchor}")
+    assert bad == []
+
+
+def test_the_readme_is_a_first_screen_that_links_every_doc() -> None:
+    """The README stays short (at most 200 lines) and its Documentation list links every page
+    under docs/, so a page is never left where nobody finds it."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert len(readme.splitlines()) <= README_MAX_LINES
+    docs = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    assert len(docs) > 10  # guards the test itself: a wrong root would pass vacuously
+    unlinked = [name for name in docs if f"](docs/{name})" not in readme]
+    assert unlinked == []
+
+
+@pytest.mark.parametrize("marker", ["main-command", "test-command"])
+def test_the_readme_keeps_its_command_markers(marker: str) -> None:
+    """`.ci/run` reads the test command from between the README's test-command markers: each
+    marked block holds exactly one fenced command line."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    found = re.search(rf"<!-- {marker} -->\n```\n([^\n]+)\n```\n<!-- /{marker} -->", readme)
+    assert found is not None
+    assert found.group(1).startswith("python3 -m venv .venv && .venv/bin/pip install -q -e ")

@@ -305,7 +305,7 @@ def plan(
     is_flag=True,
     default=False,
     help="With PLAN_FILE: re-read every task's detail and refuse the plan if any task changed "
-    "(default: re-read the list only; see README, Saved plans).",
+    '(default: re-read the list only; see docs/workflow.md "Saved plans").',
 )
 @lock_timeout_option()
 @_safety_options

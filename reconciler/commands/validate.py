@@ -119,7 +119,7 @@ def validate(
     help="manifest, defaults (_defaults.yaml and base files) or overlay (docs/layers.md).",
 )
 def schema(kind: str) -> None:
-    """Print the JSON Schema of a manifest (point your editor at it, see the README)."""
+    """Print the JSON Schema of a manifest (point your editor at it: docs/manifests.md)."""
     from reconciler.layers import layered_schema
 
     click.echo(json.dumps(layered_schema(kind), indent=2, ensure_ascii=False))

@@ -1,8 +1,8 @@
 """When a validated trigger fires: occurrence and expiry computation, pure and clock-free.
 
 All inputs are wire dicts that ``validation`` has accepted; all results are aware UTC datetimes.
-zone_type 1 and 2 are both read in the emulator's time zone (the emulator has no devices; the
-README documents this).
+zone_type 1 and 2 are both read in the emulator's time zone (the emulator has no devices;
+docs/emulator.md documents this).
 """
 
 from __future__ import annotations

@@ -156,9 +156,10 @@ def check_replaceable(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         )
 
 
-# The name rule as the project documents it (README, field reference): ASCII letters, digits,
-# "_" and Chinese characters, plus space and "-" (used by the vendor's own examples), at least
-# one of them not a space or "-". Written out here, not imported: the emulator keeps its own.
+# The name rule as the project documents it (docs/manifests.md, field reference): ASCII
+# letters, digits, "_" and Chinese characters, plus space and "-" (used by the vendor's own
+# examples), at least one of them not a space or "-". Written out here, not imported: the
+# emulator keeps its own.
 _NAME_CHARS = re.compile(
     r"[A-Za-z0-9_ \-\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
 )

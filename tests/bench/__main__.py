@@ -1,7 +1,7 @@
 """``python -m tests.bench``: every scenario benchmark in one run, one table (bench_scenarios.py).
 
 The focused benchmarks (bench_validate.py, bench_inventory.py, bench_emulator.py,
-test_bench_state_save.py) keep their own commands; see the README.
+test_bench_state_save.py) keep their own commands; docs/performance.md lists them.
 """
 
 from __future__ import annotations

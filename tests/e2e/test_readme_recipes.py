@@ -1,8 +1,11 @@
-"""The README's emulator recipes work as written: a served emulator with a state file of its
-own next to the embedded one, and driving the embedded emulator's data from outside."""
+"""The emulator recipes of docs/emulator.md ("Running it") work as written: a served emulator
+with a state file of its own next to the embedded one, and driving the embedded emulator's data
+from outside. The `reconciler.yaml` recipe is read from the page itself, between its
+`<!-- recipe:served-environment -->` markers, so the page and this test cannot drift apart."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,14 +18,19 @@ from reconciler.emulator import Emulator
 from reconciler.testing import serve_emulator
 from tests.e2e.helpers import Project, RecordingEmulator, single
 
-LOCAL_ENV = """\
-default: default
-environments:
-  default: {}
-  local:
-    endpoint: %s
-    state: .reconciler/local/state.json
-"""
+EMULATOR_DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
+# The address the recipe names; the test serves on a free port and puts that in its place.
+RECIPE_ENDPOINT = "http://127.0.0.1:8787"
+
+
+def recipe(name: str) -> str:
+    """The fenced block between `<!-- recipe:NAME -->` and `<!-- /recipe:NAME -->`."""
+    text = EMULATOR_DOC.read_text("utf-8")
+    found = re.search(
+        rf"<!-- recipe:{name} -->\n```[a-z]*\n(.*?)```\n<!-- /recipe:{name} -->", text, re.S
+    )
+    assert found is not None, f"no recipe {name!r} in {EMULATOR_DOC}"
+    return found.group(1)
 
 
 def run(*args: str) -> Result:
@@ -32,16 +40,20 @@ def run(*args: str) -> Result:
 def test_a_served_emulator_gets_an_environment_of_its_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the embedded emulator's state in .reconciler/state.json, the README's `local`
-    environment (endpoint + its own state file) plans and applies against a served emulator;
-    the plain commands keep using the embedded one."""
+    """With the embedded emulator's state in .reconciler/state.json, the `local` environment of
+    docs/emulator.md (endpoint + its own state file), copied from the page, plans and applies
+    against a served emulator; the plain commands keep using the embedded one."""
     monkeypatch.chdir(tmp_path)
     at = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
     Project(tmp_path, RecordingEmulator(), url=None).write("a", trigger=single(at))
     assert run("apply", "--auto-approve").exit_code == 0  # embedded: binds the default state
     served = Emulator()
     with serve_emulator(served) as url:
-        (tmp_path / "reconciler.yaml").write_text(LOCAL_ENV % url, encoding="utf-8")
+        config = recipe("served-environment")
+        assert config.count(RECIPE_ENDPOINT) == 1, config
+        (tmp_path / "reconciler.yaml").write_text(
+            config.replace(RECIPE_ENDPOINT, url), encoding="utf-8"
+        )
         result = run("--env", "local", "apply", "--auto-approve")
         assert result.exit_code == 0, result.output
         assert [s["name"] for s in served.schedules()] == ["a"]

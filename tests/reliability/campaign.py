@@ -1,7 +1,7 @@
 """Campaign sizes and figures: how many seeds each campaign runs, and what it counted.
 
 The default test run keeps every campaign small (a few seconds each). The full size, the one the
-README's figures come from, is selected with an environment variable::
+figures in docs/reliability.md come from, is selected with an environment variable::
 
     RECONCILER_CAMPAIGN=full .venv/bin/pytest tests/reliability -q
 
@@ -109,7 +109,7 @@ def summary_lines() -> list[str]:
 
 
 def write_report(path: Path) -> None:
-    """The figures as JSON (``RECONCILER_CAMPAIGN_REPORT=FILE``), e.g. for the README."""
+    """The figures as JSON (``RECONCILER_CAMPAIGN_REPORT=FILE``), e.g. for docs/reliability.md."""
     data = {
         "size": "full" if FULL else "default",
         "base_seed": BASE_SEED,
