@@ -127,10 +127,14 @@ def _local(moment: datetime, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _when(f: Firing, tz: tzinfo) -> str:
+def when(f: Firing, tz: tzinfo) -> str:
+    """When it fires, in ``tz``; a zone_type 2 firing as the span ``start .. end``."""
     if f.end is None:
         return _local(f.start, tz)
     return f"{_local(f.start, tz)} .. {_local(f.end, tz)} (device time zones)"
+
+
+_when = when
 
 
 def render_text(items: Sequence[Firing], tz: tzinfo, start: datetime, end: datetime) -> str:

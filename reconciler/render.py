@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reconciler import firing_changes
 from reconciler.actions import (
     Action,
     ConflictAction,
@@ -294,6 +295,9 @@ def render_text(plan: Plan, color: bool) -> str:
         "Safety violations (apply will refuse this plan):", plan.violations, "red", color
     )
     out.append("")
+    next_days = firing_changes.summary(_firing_rows(plan))
+    if next_days:
+        out += [next_days, ""]
     if not plan.has_changes:
         if plan.of_kind("conflict"):
             # A conflict is not a change apply can make, but the app does not match either.
@@ -320,8 +324,17 @@ def render_json(plan: Plan) -> str:
         summary=plan.counts(),
         has_changes=plan.has_changes,
         safe=plan.is_safe,
+        firings_next_7_days=firing_changes.as_json(_firing_rows(plan), _zone(plan.timezone)),
     )
     return _dump(data)
+
+
+def _firing_rows(plan: Plan) -> list[firing_changes.FiringChange]:
+    """The firings in the next 7 days the plan changes (none for a plan without a clock)."""
+    try:
+        return firing_changes.changes(plan, _zone(plan.timezone))
+    except ValueError:  # planned_at not a date-time: a plan file from elsewhere
+        return []
 
 
 def _fence(body: str, lang: str) -> str:
@@ -385,6 +398,11 @@ def render_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
         "Renames (the task is kept; its state entry follows the manifest):",
         [f"`{old}` → `{new}`" for new, old in sorted(plan.renames.items())],
     )
+    # Before the schedules' details: a comment too long for GitHub keeps its beginning.
+    tz = _zone(plan.timezone)
+    rows = _firing_rows(plan)
+    if rows:
+        out += firing_changes.markdown(rows, tz, firing_changes.window(plan)[0])
     for a in plan.actions:
         marker, _, verb = _LOOK[a.kind]
         about = _about(a)
