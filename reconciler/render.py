@@ -318,6 +318,8 @@ def _dump(data: Any) -> str:
 def render_json(plan: Plan) -> str:
     """The plan for machines: ``{"format_version": 1, "type": "plan", "summary": ..., ...}``."""
     data = plan.model_dump(mode="json")
+    if not data["policy_exceptions"]:
+        del data["policy_exceptions"]  # shown only when there are some, as before the field
     data.update(
         format_version=RENDER_FORMAT_VERSION,
         type="plan",

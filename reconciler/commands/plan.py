@@ -157,6 +157,45 @@ def _check_policies(ws: Any, loaded: list[Any], state: Any, allow: Any, strict: 
     return verdict
 
 
+def _saved_exceptions(saved: Any, given: tuple[str, ...]) -> tuple[str, ...]:
+    """The rules a saved plan's exceptions name: what its apply allows, and no other.
+
+    ``--allow-policy`` on such an apply may repeat them (the way before plans recorded
+    them); one the plan was not made with is refused before anything is read.
+    """
+    from reconciler.errors import UsageError
+
+    recorded = tuple(dict.fromkeys(e.rule for e in saved.policy_exceptions))
+    extra = [name for name in given if name not in recorded]
+    if extra:
+        made = ", ".join(f"--allow-policy {r}" for r in recorded) or "no --allow-policy"
+        raise UsageError(
+            f"--allow-policy {extra[0]}: the saved plan was made with {made}; applying it "
+            "allows the exceptions it records and no other",
+            hint=f"make a new plan with `reconciler plan --allow-policy {extra[0]} --out FILE` "
+            "and review it",
+        )
+    return recorded
+
+
+def _check_saved_exceptions(saved: Any, verdict: Any) -> None:
+    """Refuse, before any request, a violation that a saved plan's recorded rules would let
+    through but that the plan did not record (a schedule that came to break the rule since)."""
+    from reconciler.errors import ManifestError
+
+    recorded = {(e.rule, e.schedule) for e in saved.policy_exceptions}
+    fresh = [v for v in verdict.allowed if (v.rule, v.name) not in recorded]
+    if saved.policy_exceptions:
+        lines = "; ".join(f"{e.rule} ({e.schedule})" for e in saved.policy_exceptions)
+        click.echo(f"Policy exceptions recorded in the saved plan: {lines}", err=True)
+    if fresh:
+        raise ManifestError(
+            [v.problem("error") for v in fresh],
+            hint="the saved plan's policy exceptions do not cover these; make a new plan with "
+            "`reconciler plan --out FILE` and review it",
+        )
+
+
 def _same(state: Any) -> Any:
     return state
 
@@ -268,10 +307,12 @@ def plan(
     obs = run_async(run())
     _warn(obs.healing.notes)
     _note_ignored(len(obs.ignored))
-    rendered = _render(obs.plan, fmt, ws.env.name)
+    # A saved plan records its exceptions: apply of it allows those and no other.
+    made = obs.plan.with_policy_exceptions(v.as_json() for v in verdict.allowed)
+    rendered = _render(made, fmt, ws.env.name)
     click.echo(policies.with_exceptions(rendered, fmt, verdict.allowed), nl=False)
     if out:
-        _write(out, obs.plan.to_json(), "plan")
+        _write(out, made.to_json(), "plan")
         saved = f"Plan saved to {out}; apply it with `reconciler apply {shlex.quote(out)}`."
         click.echo(suggest(saved), err=True)
     if obs.healing.changed and not obs.plan.has_changes:
@@ -328,6 +369,10 @@ def apply(
     strict = safety.pop("strict")
     allow = safety.pop("allow_policy")
     saved = _read_plan(plan_file) if plan_file else None
+    if saved is not None:
+        # A rule taken out of reconciler.yaml since the plan was made has nothing to allow.
+        names = ws.env.policies.names
+        allow = tuple(r for r in _saved_exceptions(saved, allow) if r in names)
     stamp = engine.manifest_stamp(ws)
     loaded: list[Any] = []
     desired, warnings = engine.load_desired(ws, strict=strict, loaded=loaded)
@@ -353,6 +398,7 @@ def apply(
             state = engine.load_state(ws)
             verdict = _check_policies(ws, loaded, state, allow, strict)
             if saved is not None:
+                _check_saved_exceptions(saved, verdict)
                 saved.check_state(state)  # before any request
             async with ws.target.client() as client:
                 listed = None
