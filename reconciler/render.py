@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,6 +63,7 @@ _DRIFT_LOOK: dict[str, tuple[str, str, str]] = {
     "remote_delete": ("-", "red", "remote deletion"),
     "unmanaged": ("?", "cyan", "unmanaged"),
     "unapplied": (">", "magenta", "unapplied"),
+    "policy": ("!", "red", "policy"),
 }
 
 
@@ -431,9 +432,10 @@ def drift_summary_line(items: list[DriftItem]) -> str:
     if not items:
         return "No drift."
     c = _drift_counts(items)
+    policy = f", {c['policy']} policy violation(s)" if c["policy"] else ""
     return (
         f"Drift: {c['remote_edit']} remote edit(s), {c['remote_delete']} remote deletion(s), "
-        f"{c['unmanaged']} unmanaged, {c['unapplied']} unapplied manifest change(s)."
+        f"{c['unmanaged']} unmanaged, {c['unapplied']} unapplied manifest change(s){policy}."
     )
 
 
@@ -442,9 +444,11 @@ def _drift_head(item: DriftItem) -> str:
     return f"{item.name}{where}: {item.detail}"
 
 
-def render_drift_text(plan: Plan, color: bool) -> str:
-    """Drift report for a terminal: one line per item, field diffs under remote edits."""
-    items = plan.drift_items()
+def render_drift_text(plan: Plan, color: bool, extra: Sequence[DriftItem] = ()) -> str:
+    """Drift report for a terminal: one line per item, field diffs under remote edits.
+
+    ``extra``: drift found beside the plan (policy violations of live tasks)."""
+    items = [*plan.drift_items(), *extra]
     out = [f"Drift report at {plan.planned_at} (time zone {plan.timezone})", ""]
     for item in items:
         marker, style, verb = _DRIFT_LOOK[item.kind]
@@ -457,9 +461,9 @@ def render_drift_text(plan: Plan, color: bool) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_drift_json(plan: Plan) -> str:
+def render_drift_json(plan: Plan, extra: Sequence[DriftItem] = ()) -> str:
     """Drift for machines: ``{"format_version": 1, "type": "drift", "items": [...], ...}``."""
-    items = plan.drift_items()
+    items = [*plan.drift_items(), *extra]
     return _dump(
         {
             "format_version": RENDER_FORMAT_VERSION,
@@ -475,14 +479,19 @@ def render_drift_json(plan: Plan) -> str:
     )
 
 
-def render_drift_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
+def render_drift_markdown(
+    plan: Plan, title: str, *, env: str = "default", extra: Sequence[DriftItem] = ()
+) -> str:
     """Drift as Markdown: hidden marker line first, counts table, one <details> per item."""
-    items = plan.drift_items()
+    items = [*plan.drift_items(), *extra]
     c = _drift_counts(items)
     out = [f"<!-- reconciler-drift:{env} -->", f"### {html.escape(title, quote=False)}", ""]
-    out += _md_counts_table(
-        ["remote edits", "remote deletions", "unmanaged", "unapplied"], list(c.values())
-    )
+    headers = ["remote edits", "remote deletions", "unmanaged", "unapplied"]
+    values = [c["remote_edit"], c["remote_delete"], c["unmanaged"], c["unapplied"]]
+    if c["policy"]:  # the column only when there is one: reports without policies keep theirs
+        headers.append("policy violations")
+        values.append(c["policy"])
+    out += _md_counts_table(headers, values)
     out += ["", drift_summary_line(items)]
     out += _md_list("Warnings:", plan.warnings)
     for item in items:

@@ -524,18 +524,32 @@ def apply(
     default=None,
     help="Also write the report to this file (.json: JSON, otherwise Markdown).",
 )
+@option(
+    "--allow-policy",
+    "allow_policy",
+    multiple=True,
+    metavar="NAME",
+    help="Do not report live tasks breaking the policy NAME of reconciler.yaml as drift; list "
+    "them as justified exceptions instead (repeatable).",
+)
 @click.pass_context
-def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
-    """Report remote edits, remote deletions, unmanaged tasks and unapplied manifest changes.
+def drift(
+    ctx: click.Context, /, fmt: str, report_path: str | None, allow_policy: tuple[str, ...]
+) -> int:
+    """Report remote edits, remote deletions, unmanaged tasks, unapplied manifest changes and
+    live tasks breaking the environment's push policies.
 
     Exit 0 when the app matches manifests and state, 2 on any drift, 1 on error.
     """
-    from reconciler import engine, render
+    from reconciler import engine, policies, render
     from reconciler.plan import PlanOptions
 
     ws = engine.open_workspace(global_options(ctx))
     _check_output(ws, report_path, "drift report")
-    desired, warnings = engine.load_desired(ws)
+    # A misspelt rule must not allow nothing silently: refused before any request.
+    policies.judge([], ws.env.policies, allow_policy, strict=False, env=ws.env.name)
+    loaded: list[Any] = []
+    desired, warnings = engine.load_desired(ws, loaded=loaded)
     ws.say_where()
     _warn([str(w) for w in warnings])
     state = engine.load_state(ws)
@@ -548,20 +562,49 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
     _warn(obs.healing.notes)
     _note_ignored(len(obs.ignored))
     plan = obs.plan
+    broken, allowed = _live_policy_violations(ws, obs, loaded, allow_policy)
     title = f"Drift in `{ws.env.name}`"
-    if fmt == "json":
-        text = render.render_drift_json(plan)
-    elif fmt == "markdown":
-        text = suggest(render.render_drift_markdown(plan, title, env=ws.env.name))
-    else:
-        text = suggest(render.render_drift_text(plan, render.use_color(sys.stdout, os.environ)))
-    click.echo(text, nl=False)
+
+    def rendered(kind: str) -> str:
+        if kind == "json":
+            text = render.render_drift_json(plan, broken)
+        elif kind == "markdown":
+            text = render.render_drift_markdown(plan, title, env=ws.env.name, extra=broken)
+        else:
+            color = render.use_color(sys.stdout, os.environ)
+            text = render.render_drift_text(plan, color, broken)
+        return policies.with_exceptions(text, kind, allowed)
+
+    click.echo(rendered(fmt) if fmt == "json" else suggest(rendered(fmt)), nl=False)
     if report_path:
-        report = (
-            render.render_drift_json(plan)
-            if report_path.endswith(".json")
-            else render.render_drift_markdown(plan, title, env=ws.env.name)
-        )
-        _write(report_path, report, "drift report")
+        _write(report_path, rendered("json" if report_path.endswith(".json") else "markdown"),
+               "drift report")  # fmt: skip
     # An interrupted apply (e.g. a replaced task still active) leaves work as well.
-    return 2 if plan.drift_items() or obs.healing.changed else 0
+    return 2 if plan.drift_items() or broken or obs.healing.changed else 0
+
+
+def _live_policy_violations(
+    ws: Any, obs: Any, loaded: list[Any], allow: tuple[str, ...]
+) -> tuple[list[Any], list[Any]]:
+    """Drift items for the managed tasks whose live version breaks a push policy that git's
+    version does not, and the violations ``--allow-policy`` lets through (docs/policies.md)."""
+    from reconciler import policies
+    from reconciler.actions import DriftItem
+
+    live = [
+        (name, entry.schedule_id, obs.inventory.schedules[entry.schedule_id].body)
+        for name, entry in sorted(obs.healing.state.entries.items())
+        if entry.schedule_id in obs.inventory.schedules
+    ]
+    reported, allowed = policies.for_drift(ws.env, loaded, live, now=ws.clock(), allow=allow)
+    ids = {name: sid for name, sid, _ in live}
+    items = [
+        DriftItem(
+            kind="policy",
+            name=v.name,
+            schedule_id=ids.get(v.name),
+            detail=f"the live task breaks policy {v.rule} ({v.severity}): {v.message}",
+        )
+        for v in reported
+    ]
+    return items, allowed
