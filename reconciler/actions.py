@@ -169,7 +169,9 @@ class DriftItem(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["remote_edit", "remote_delete", "unmanaged", "unapplied"]
+    # policy: the live version of a managed task breaks a push policy git's version does not
+    # (docs/policies.md "Drift"); made by the drift command, not from a plan's actions.
+    kind: Literal["remote_edit", "remote_delete", "unmanaged", "unapplied", "policy"]
     name: str
     schedule_id: str | None
     detail: str

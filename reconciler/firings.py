@@ -92,19 +92,22 @@ def _of_one(
     spread = zone_type(body) == 2
     if kind == "intelligent" and timing.is_immediate(body):
         return []  # sent once, when it is created: no moment in a calendar
-    # A span starting before the window may reach into it: look back by its width.
-    after = start - (EARLIEST_OFFSET + LATEST_OFFSET if spread else timedelta(0))
+    # zone_type 2: the trigger's wall times are the devices' own, read in no zone of ours (a
+    # clock change of the environment's zone moves nothing on a device elsewhere): they are
+    # enumerated as UTC wall times, and a span reaching into the window starts up to
+    # LATEST_OFFSET before it.
+    zone = UTC if spread else tz
+    after = start - (LATEST_OFFSET if spread else timedelta(0))
     after -= timedelta(microseconds=1)  # next_fire is strictly after: include ``start``
     out: list[Firing] = []
     while len(out) < MAX_FIRINGS_PER_SCHEDULE:
-        at = timing.next_fire(body, after, tz)
+        at = timing.next_fire(body, after, zone)
         if at is None:
             break
         after = at
         if spread:
-            local = at.astimezone(tz).replace(tzinfo=None)
-            first = local.replace(tzinfo=UTC) - EARLIEST_OFFSET
-            last = local.replace(tzinfo=UTC) + LATEST_OFFSET
+            first = at - EARLIEST_OFFSET  # ``at`` is the wall time itself (read in UTC)
+            last = at + LATEST_OFFSET
             if first >= end:
                 break
             if last >= start:
@@ -124,10 +127,14 @@ def _local(moment: datetime, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _when(f: Firing, tz: tzinfo) -> str:
+def when(f: Firing, tz: tzinfo) -> str:
+    """When it fires, in ``tz``; a zone_type 2 firing as the span ``start .. end``."""
     if f.end is None:
         return _local(f.start, tz)
     return f"{_local(f.start, tz)} .. {_local(f.end, tz)} (device time zones)"
+
+
+_when = when
 
 
 def render_text(items: Sequence[Firing], tz: tzinfo, start: datetime, end: datetime) -> str:

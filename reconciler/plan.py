@@ -60,6 +60,7 @@ __all__ = [
     "Plan",
     "PlanInputs",
     "PlanOptions",
+    "PolicyException",
     "RecreateAction",
     "RefreshAction",
     "ReplaceAction",
@@ -157,6 +158,21 @@ def inventory_rows(inventory: Inventory) -> list[tuple[str, str, bool]]:
     return [(s.schedule_id, s.name, s.enabled) for s in inventory.schedules.values()]
 
 
+class PolicyException(BaseModel):
+    """A push-policy violation the plan was made with, allowed by ``--allow-policy``
+    (docs/policies.md): apply of a saved plan allows these and no other."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str
+    severity: str
+    schedule: str
+    path: str
+    line: int
+    col: int
+    message: str
+
+
 class Plan(BaseModel):
     """Ordered actions, safety verdicts and the digests of the inputs, checksummed."""
 
@@ -176,6 +192,8 @@ class Plan(BaseModel):
     # Declared renames (lifecycle.previous_names), new name -> old name: apply moves each state
     # entry before any request, and the action under the new name sends the new name.
     renames: dict[str, str] = Field(default_factory=dict)
+    # The justified exceptions to the environment's push policies the plan was made with.
+    policy_exceptions: list[PolicyException] = Field(default_factory=list)
     checksum: str = ""
 
     # -- views --------------------------------------------------------------------------------
@@ -230,7 +248,18 @@ class Plan(BaseModel):
             del data["inputs"]["listed_digest"]
         if not data.get("renames", True):
             del data["renames"]  # the same for plans without a rename
+        if not data.get("policy_exceptions", True):
+            del data["policy_exceptions"]  # and for plans without a policy exception
         return data
+
+    def with_policy_exceptions(self, allowed: Iterable[Mapping[str, Any]]) -> Plan:
+        """This plan recording the policy violations ``--allow-policy`` let through (each as
+        ``policies.Violation.as_json``), checksummed again."""
+        items = [PolicyException.model_validate(dict(v)) for v in allowed]
+        if not items and not self.policy_exceptions:
+            return self
+        plan = self.model_copy(update={"policy_exceptions": items})
+        return plan.model_copy(update={"checksum": plan.compute_checksum()})
 
     def to_json(self) -> str:
         """The plan file: stable, sorted, versioned JSON (``format_version`` 1)."""

@@ -1083,7 +1083,49 @@ def refuse(verdict: Verdict) -> None:
 
 
 def exception_lines(allowed: Sequence[Violation]) -> list[str]:
-    return [f"{v.problem().where()}: {v.rule}: {v.message}" for v in allowed]
+    # A live task (drift) has no line: ``remote task ID`` alone.
+    return [
+        f"{v.path if v.line == 0 else v.problem().where()}: {v.rule}: {v.message}" for v in allowed
+    ]
+
+
+@dataclass(frozen=True)
+class LiveSubject(Subject):
+    """A managed task as the server holds it: located by its id (``path``), not by a line."""
+
+    def where(self) -> str:
+        return self.path
+
+
+def for_drift(
+    env: Any,
+    manifests: Iterable[Any],
+    live: Sequence[tuple[str, str, Mapping[str, Any]]],
+    *,
+    now: datetime,
+    allow: Sequence[str],
+) -> tuple[list[Violation], list[Violation]]:
+    """``drift``: the violations of the live versions of managed tasks (``live``: name, id and
+    body of each) that git's versions (``manifests``) do not have, as (reported, allowed).
+
+    A violation git's version has too was judged by ``validate`` and ``plan`` (refused, or let
+    through as an exception); one only the live version has came from outside git. A task that
+    exists is never new (``min_lead_time``). ``allow``: rules named by ``--allow-policy``.
+    """
+    policies: Policies = env.policies
+    if not policies or not live:
+        return [], []
+    names = [name for name, _, _ in live]
+    subjects = [LiveSubject(name, body, f"remote task {sid}", 0, 0) for name, sid, body in live]
+    found = check(subjects, policies, now=now, tz=env.tz, known=names)
+    if not found:
+        return [], []
+    in_git = {
+        (v.rule, v.name)
+        for v in check(subjects_of(manifests), policies, now=now, tz=env.tz, known=names)
+    }
+    fresh = [v for v in found if (v.rule, v.name) not in in_git]
+    return [v for v in fresh if v.rule not in allow], [v for v in fresh if v.rule in allow]
 
 
 def with_exceptions(rendered: str, fmt: str, allowed: Sequence[Violation]) -> str:

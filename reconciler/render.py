@@ -9,11 +9,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reconciler import firing_changes
 from reconciler.actions import (
     Action,
     ConflictAction,
@@ -62,6 +63,7 @@ _DRIFT_LOOK: dict[str, tuple[str, str, str]] = {
     "remote_delete": ("-", "red", "remote deletion"),
     "unmanaged": ("?", "cyan", "unmanaged"),
     "unapplied": (">", "magenta", "unapplied"),
+    "policy": ("!", "red", "policy"),
 }
 
 
@@ -294,6 +296,9 @@ def render_text(plan: Plan, color: bool) -> str:
         "Safety violations (apply will refuse this plan):", plan.violations, "red", color
     )
     out.append("")
+    next_days = firing_changes.summary(_firing_rows(plan))
+    if next_days:
+        out += [next_days, ""]
     if not plan.has_changes:
         if plan.of_kind("conflict"):
             # A conflict is not a change apply can make, but the app does not match either.
@@ -314,14 +319,25 @@ def _dump(data: Any) -> str:
 def render_json(plan: Plan) -> str:
     """The plan for machines: ``{"format_version": 1, "type": "plan", "summary": ..., ...}``."""
     data = plan.model_dump(mode="json")
+    if not data["policy_exceptions"]:
+        del data["policy_exceptions"]  # shown only when there are some, as before the field
     data.update(
         format_version=RENDER_FORMAT_VERSION,
         type="plan",
         summary=plan.counts(),
         has_changes=plan.has_changes,
         safe=plan.is_safe,
+        firings_next_7_days=firing_changes.as_json(_firing_rows(plan), _zone(plan.timezone)),
     )
     return _dump(data)
+
+
+def _firing_rows(plan: Plan) -> list[firing_changes.FiringChange]:
+    """The firings in the next 7 days the plan changes (none for a plan without a clock)."""
+    try:
+        return firing_changes.changes(plan, _zone(plan.timezone))
+    except ValueError:  # planned_at not a date-time: a plan file from elsewhere
+        return []
 
 
 def _fence(body: str, lang: str) -> str:
@@ -385,6 +401,11 @@ def render_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
         "Renames (the task is kept; its state entry follows the manifest):",
         [f"`{old}` → `{new}`" for new, old in sorted(plan.renames.items())],
     )
+    # Before the schedules' details: a comment too long for GitHub keeps its beginning.
+    tz = _zone(plan.timezone)
+    rows = _firing_rows(plan)
+    if rows:
+        out += firing_changes.markdown(rows, tz, firing_changes.window(plan)[0])
     for a in plan.actions:
         marker, _, verb = _LOOK[a.kind]
         about = _about(a)
@@ -411,9 +432,10 @@ def drift_summary_line(items: list[DriftItem]) -> str:
     if not items:
         return "No drift."
     c = _drift_counts(items)
+    policy = f", {c['policy']} policy violation(s)" if c["policy"] else ""
     return (
         f"Drift: {c['remote_edit']} remote edit(s), {c['remote_delete']} remote deletion(s), "
-        f"{c['unmanaged']} unmanaged, {c['unapplied']} unapplied manifest change(s)."
+        f"{c['unmanaged']} unmanaged, {c['unapplied']} unapplied manifest change(s){policy}."
     )
 
 
@@ -422,9 +444,11 @@ def _drift_head(item: DriftItem) -> str:
     return f"{item.name}{where}: {item.detail}"
 
 
-def render_drift_text(plan: Plan, color: bool) -> str:
-    """Drift report for a terminal: one line per item, field diffs under remote edits."""
-    items = plan.drift_items()
+def render_drift_text(plan: Plan, color: bool, extra: Sequence[DriftItem] = ()) -> str:
+    """Drift report for a terminal: one line per item, field diffs under remote edits.
+
+    ``extra``: drift found beside the plan (policy violations of live tasks)."""
+    items = [*plan.drift_items(), *extra]
     out = [f"Drift report at {plan.planned_at} (time zone {plan.timezone})", ""]
     for item in items:
         marker, style, verb = _DRIFT_LOOK[item.kind]
@@ -437,9 +461,9 @@ def render_drift_text(plan: Plan, color: bool) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_drift_json(plan: Plan) -> str:
+def render_drift_json(plan: Plan, extra: Sequence[DriftItem] = ()) -> str:
     """Drift for machines: ``{"format_version": 1, "type": "drift", "items": [...], ...}``."""
-    items = plan.drift_items()
+    items = [*plan.drift_items(), *extra]
     return _dump(
         {
             "format_version": RENDER_FORMAT_VERSION,
@@ -455,14 +479,19 @@ def render_drift_json(plan: Plan) -> str:
     )
 
 
-def render_drift_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
+def render_drift_markdown(
+    plan: Plan, title: str, *, env: str = "default", extra: Sequence[DriftItem] = ()
+) -> str:
     """Drift as Markdown: hidden marker line first, counts table, one <details> per item."""
-    items = plan.drift_items()
+    items = [*plan.drift_items(), *extra]
     c = _drift_counts(items)
     out = [f"<!-- reconciler-drift:{env} -->", f"### {html.escape(title, quote=False)}", ""]
-    out += _md_counts_table(
-        ["remote edits", "remote deletions", "unmanaged", "unapplied"], list(c.values())
-    )
+    headers = ["remote edits", "remote deletions", "unmanaged", "unapplied"]
+    values = [c["remote_edit"], c["remote_delete"], c["unmanaged"], c["unapplied"]]
+    if c["policy"]:  # the column only when there is one: reports without policies keep theirs
+        headers.append("policy violations")
+        values.append(c["policy"])
+    out += _md_counts_table(headers, values)
     out += ["", drift_summary_line(items)]
     out += _md_list("Warnings:", plan.warnings)
     for item in items:

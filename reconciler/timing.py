@@ -151,17 +151,22 @@ def _next_periodical(spec: Mapping[str, Any], after: datetime, tz: tzinfo) -> da
     start_naive = _parse_datetime(str(spec["start"]))
     end_naive = _parse_datetime(str(spec["end"]))
     at = _parse_time(str(spec["time"]))
-    start, end = _local(start_naive, tz), _local(end_naive, tz)
-    if end < start or end <= after:
+    if end_naive < start_naive:
         return None
     # One day of slack before the local date of ``after``: offsets never exceed a day.
     day = max(start_naive.date(), after.astimezone(tz).date() - timedelta(days=1))
     last = end_naive.date()
     while day <= last:
         if _periodical_fires_on(spec, start_naive.date(), day):
-            candidate = _local(datetime.combine(day, at), tz)
-            if start <= candidate <= end and candidate > after:
-                return candidate
+            wall = datetime.combine(day, at)
+            # A day's firing is inside the span when its wall time is (start and end are wall
+            # times too, docs/api.md 2.2): compared as instants, a wall time a clock change
+            # skips (02:30 on the spring-forward day, which fires at 03:30) would count as
+            # after a start of 03:00 that day. The emulator compares wall times as well.
+            if start_naive <= wall <= end_naive:
+                candidate = _local(wall, tz)
+                if candidate > after:
+                    return candidate
         day += timedelta(days=1)
     return None
 

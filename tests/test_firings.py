@@ -60,7 +60,10 @@ def triggers(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(triggers(), min_size=1, max_size=4), st.sampled_from(["UTC", "Asia/Shanghai"]))
+@given(
+    st.lists(triggers(), min_size=1, max_size=4),
+    st.sampled_from(["UTC", "Asia/Shanghai", "Europe/Berlin", "America/New_York"]),
+)
 def test_calendar_equals_the_emulators_firings_over_a_year(
     specs: list[dict[str, Any]], zone: str
 ) -> None:
@@ -83,6 +86,84 @@ def test_calendar_equals_the_emulators_firings_over_a_year(
         for f in firings(((n, b, "") for n, b in bodies.items()), start=begin, end=end, tz=tz)
     }
     assert planned == fired
+
+
+def _emulator_firings(
+    bodies: dict[str, dict[str, Any]], zone: str, begin: datetime, end: datetime
+) -> set[tuple[str, datetime]]:
+    """(name, instant) of every firing the emulator records between ``begin`` and ``end``."""
+    emulator = Emulator(clock=lambda: begin, timezone=zone)
+    ids = {name: emulator.add_schedule(b) for name, b in bodies.items()}
+    emulator.set_time(end)
+    return {
+        (name, datetime.fromtimestamp(json.loads(raw)["ts"] / 1000, UTC))
+        for name, sid in ids.items()
+        for raw in emulator.api_msg_ids(sid).body["MsgIds"]
+    }
+
+
+def _daily(start: str, end: str, at: str, zone_type: int = 1) -> dict[str, Any]:
+    return {
+        "periodical": {
+            "start": start,
+            "end": end,
+            "time": at,
+            "time_unit": "day",
+            "point": [],
+            "zone_type": zone_type,
+        }
+    }
+
+
+def test_calendar_equals_the_emulator_across_berlin_clock_changes() -> None:
+    """Around both clock changes of Europe/Berlin in 2027 (28 March, 31 October) the calendar
+    has exactly the emulator's firings: a daily 02:30 fires at 03:30 on the spring-forward day
+    and once on the autumn day; a span starting at 03:00 on the spring-forward day does not
+    fire that day's 02:30 (its wall time is before the start, docs/api.md 2.2); a span ending
+    at 02:45 that day fires it; a one-shot at the skipped 02:30 fires at 03:30."""
+    bodies = {
+        "spring": _body("spring", _daily("2027-03-20 00:00:00", "2027-04-05 00:00:00", "02:30:00")),
+        "starts_at_3": _body(
+            "starts_at_3", _daily("2027-03-28 03:00:00", "2027-04-05 00:00:00", "02:30:00")
+        ),
+        "ends_in_gap": _body(
+            "ends_in_gap", _daily("2027-03-20 00:00:00", "2027-03-28 02:45:00", "02:30:00")
+        ),
+        "autumn": _body("autumn", _daily("2027-10-25 00:00:00", "2027-11-05 00:00:00", "02:30:00")),
+        "one_shot": _body("one_shot", {"single": {"time": "2027-03-28 02:30:00", "zone_type": 1}}),
+    }
+    tz = ZoneInfo("Europe/Berlin")
+    begin, end = datetime(2027, 3, 1, tzinfo=UTC), datetime(2027, 12, 1, tzinfo=UTC)
+    fired = _emulator_firings(bodies, "Europe/Berlin", begin, end)
+    planned = {
+        (f.name, f.start)
+        for f in firings(((n, b, "") for n, b in bodies.items()), start=begin, end=end, tz=tz)
+    }
+    assert planned == fired
+    spring_day = {f for f in planned if f[1].date() == datetime(2027, 3, 28).date()}
+    three_thirty = datetime(2027, 3, 28, 1, 30, tzinfo=UTC)  # 03:30 CEST
+    assert spring_day == {("spring", three_thirty), ("ends_in_gap", three_thirty),
+                          ("one_shot", three_thirty)}  # fmt: skip
+    assert len([f for f in planned if f[0] == "autumn"]) == 11
+
+
+def test_a_zone_type_2_firing_on_the_environments_clock_change_keeps_its_wall_time() -> None:
+    """zone_type 2 wall times are the devices' own: a daily 02:30 in an environment whose zone
+    (Europe/Berlin) skips 02:30 on 28 March still spans 02:30 at UTC+14 to 02:30 at UTC-12 that
+    day, not 03:30 (no device elsewhere changes its clock with Berlin)."""
+    body = _body("d2", _daily("2027-03-26 00:00:00", "2027-03-30 00:00:00", "02:30:00", 2))
+    tz = ZoneInfo("Europe/Berlin")
+    items = firings(
+        [("d2", body, "")],
+        start=datetime(2027, 3, 26, tzinfo=UTC),
+        end=datetime(2027, 3, 30, tzinfo=UTC),
+        tz=tz,
+    )
+    spans = [(f.start, f.end) for f in items]
+    day = datetime(2027, 3, 28, 2, 30, tzinfo=UTC)  # the wall time, written as UTC
+    assert (day - timedelta(hours=14), day + timedelta(hours=12)) in spans
+    assert all(f.end is not None and f.end - f.start == timedelta(hours=26) for f in items)
+    assert [(f.start + timedelta(hours=14)).strftime("%H:%M") for f in items] == ["02:30"] * 4
 
 
 def test_a_zone_type_2_firing_is_the_span_of_its_local_time_across_zones() -> None:

@@ -157,6 +157,45 @@ def _check_policies(ws: Any, loaded: list[Any], state: Any, allow: Any, strict: 
     return verdict
 
 
+def _saved_exceptions(saved: Any, given: tuple[str, ...]) -> tuple[str, ...]:
+    """The rules a saved plan's exceptions name: what its apply allows, and no other.
+
+    ``--allow-policy`` on such an apply may repeat them (the way before plans recorded
+    them); one the plan was not made with is refused before anything is read.
+    """
+    from reconciler.errors import UsageError
+
+    recorded = tuple(dict.fromkeys(e.rule for e in saved.policy_exceptions))
+    extra = [name for name in given if name not in recorded]
+    if extra:
+        made = ", ".join(f"--allow-policy {r}" for r in recorded) or "no --allow-policy"
+        raise UsageError(
+            f"--allow-policy {extra[0]}: the saved plan was made with {made}; applying it "
+            "allows the exceptions it records and no other",
+            hint=f"make a new plan with `reconciler plan --allow-policy {extra[0]} --out FILE` "
+            "and review it",
+        )
+    return recorded
+
+
+def _check_saved_exceptions(saved: Any, verdict: Any) -> None:
+    """Refuse, before any request, a violation that a saved plan's recorded rules would let
+    through but that the plan did not record (a schedule that came to break the rule since)."""
+    from reconciler.errors import ManifestError
+
+    recorded = {(e.rule, e.schedule) for e in saved.policy_exceptions}
+    fresh = [v for v in verdict.allowed if (v.rule, v.name) not in recorded]
+    if saved.policy_exceptions:
+        lines = "; ".join(f"{e.rule} ({e.schedule})" for e in saved.policy_exceptions)
+        click.echo(f"Policy exceptions recorded in the saved plan: {lines}", err=True)
+    if fresh:
+        raise ManifestError(
+            [v.problem("error") for v in fresh],
+            hint="the saved plan's policy exceptions do not cover these; make a new plan with "
+            "`reconciler plan --out FILE` and review it",
+        )
+
+
 def _same(state: Any) -> Any:
     return state
 
@@ -268,10 +307,12 @@ def plan(
     obs = run_async(run())
     _warn(obs.healing.notes)
     _note_ignored(len(obs.ignored))
-    rendered = _render(obs.plan, fmt, ws.env.name)
+    # A saved plan records its exceptions: apply of it allows those and no other.
+    made = obs.plan.with_policy_exceptions(v.as_json() for v in verdict.allowed)
+    rendered = _render(made, fmt, ws.env.name)
     click.echo(policies.with_exceptions(rendered, fmt, verdict.allowed), nl=False)
     if out:
-        _write(out, obs.plan.to_json(), "plan")
+        _write(out, made.to_json(), "plan")
         saved = f"Plan saved to {out}; apply it with `reconciler apply {shlex.quote(out)}`."
         click.echo(suggest(saved), err=True)
     if obs.healing.changed and not obs.plan.has_changes:
@@ -328,6 +369,10 @@ def apply(
     strict = safety.pop("strict")
     allow = safety.pop("allow_policy")
     saved = _read_plan(plan_file) if plan_file else None
+    if saved is not None:
+        # A rule taken out of reconciler.yaml since the plan was made has nothing to allow.
+        names = ws.env.policies.names
+        allow = tuple(r for r in _saved_exceptions(saved, allow) if r in names)
     stamp = engine.manifest_stamp(ws)
     loaded: list[Any] = []
     desired, warnings = engine.load_desired(ws, strict=strict, loaded=loaded)
@@ -353,6 +398,7 @@ def apply(
             state = engine.load_state(ws)
             verdict = _check_policies(ws, loaded, state, allow, strict)
             if saved is not None:
+                _check_saved_exceptions(saved, verdict)
                 saved.check_state(state)  # before any request
             async with ws.target.client() as client:
                 listed = None
@@ -478,18 +524,32 @@ def apply(
     default=None,
     help="Also write the report to this file (.json: JSON, otherwise Markdown).",
 )
+@option(
+    "--allow-policy",
+    "allow_policy",
+    multiple=True,
+    metavar="NAME",
+    help="Do not report live tasks breaking the policy NAME of reconciler.yaml as drift; list "
+    "them as justified exceptions instead (repeatable).",
+)
 @click.pass_context
-def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
-    """Report remote edits, remote deletions, unmanaged tasks and unapplied manifest changes.
+def drift(
+    ctx: click.Context, /, fmt: str, report_path: str | None, allow_policy: tuple[str, ...]
+) -> int:
+    """Report remote edits, remote deletions, unmanaged tasks, unapplied manifest changes and
+    live tasks breaking the environment's push policies.
 
     Exit 0 when the app matches manifests and state, 2 on any drift, 1 on error.
     """
-    from reconciler import engine, render
+    from reconciler import engine, policies, render
     from reconciler.plan import PlanOptions
 
     ws = engine.open_workspace(global_options(ctx))
     _check_output(ws, report_path, "drift report")
-    desired, warnings = engine.load_desired(ws)
+    # A misspelt rule must not allow nothing silently: refused before any request.
+    policies.judge([], ws.env.policies, allow_policy, strict=False, env=ws.env.name)
+    loaded: list[Any] = []
+    desired, warnings = engine.load_desired(ws, loaded=loaded)
     ws.say_where()
     _warn([str(w) for w in warnings])
     state = engine.load_state(ws)
@@ -502,20 +562,49 @@ def drift(ctx: click.Context, /, fmt: str, report_path: str | None) -> int:
     _warn(obs.healing.notes)
     _note_ignored(len(obs.ignored))
     plan = obs.plan
+    broken, allowed = _live_policy_violations(ws, obs, loaded, allow_policy)
     title = f"Drift in `{ws.env.name}`"
-    if fmt == "json":
-        text = render.render_drift_json(plan)
-    elif fmt == "markdown":
-        text = suggest(render.render_drift_markdown(plan, title, env=ws.env.name))
-    else:
-        text = suggest(render.render_drift_text(plan, render.use_color(sys.stdout, os.environ)))
-    click.echo(text, nl=False)
+
+    def rendered(kind: str) -> str:
+        if kind == "json":
+            text = render.render_drift_json(plan, broken)
+        elif kind == "markdown":
+            text = render.render_drift_markdown(plan, title, env=ws.env.name, extra=broken)
+        else:
+            color = render.use_color(sys.stdout, os.environ)
+            text = render.render_drift_text(plan, color, broken)
+        return policies.with_exceptions(text, kind, allowed)
+
+    click.echo(rendered(fmt) if fmt == "json" else suggest(rendered(fmt)), nl=False)
     if report_path:
-        report = (
-            render.render_drift_json(plan)
-            if report_path.endswith(".json")
-            else render.render_drift_markdown(plan, title, env=ws.env.name)
-        )
-        _write(report_path, report, "drift report")
+        _write(report_path, rendered("json" if report_path.endswith(".json") else "markdown"),
+               "drift report")  # fmt: skip
     # An interrupted apply (e.g. a replaced task still active) leaves work as well.
-    return 2 if plan.drift_items() or obs.healing.changed else 0
+    return 2 if plan.drift_items() or broken or obs.healing.changed else 0
+
+
+def _live_policy_violations(
+    ws: Any, obs: Any, loaded: list[Any], allow: tuple[str, ...]
+) -> tuple[list[Any], list[Any]]:
+    """Drift items for the managed tasks whose live version breaks a push policy that git's
+    version does not, and the violations ``--allow-policy`` lets through (docs/policies.md)."""
+    from reconciler import policies
+    from reconciler.actions import DriftItem
+
+    live = [
+        (name, entry.schedule_id, obs.inventory.schedules[entry.schedule_id].body)
+        for name, entry in sorted(obs.healing.state.entries.items())
+        if entry.schedule_id in obs.inventory.schedules
+    ]
+    reported, allowed = policies.for_drift(ws.env, loaded, live, now=ws.clock(), allow=allow)
+    ids = {name: sid for name, sid, _ in live}
+    items = [
+        DriftItem(
+            kind="policy",
+            name=v.name,
+            schedule_id=ids.get(v.name),
+            detail=f"the live task breaks policy {v.rule} ({v.severity}): {v.message}",
+        )
+        for v in reported
+    ]
+    return items, allowed
