@@ -29,15 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import yamlread
 from reconciler.errors import Problem
-from reconciler.models import API_DATETIME_FORMAT, parse_api_datetime
+from reconciler.timing import DATETIME_FORMAT, parse_api_datetime
 from reconciler.yamlread import PathKey, Position
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    import click
-
     from reconciler.manifests import ManifestSet
+    from reconciler.options import GlobalOptions
 
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
 LAYER_PREFIX = "_"
@@ -192,7 +191,7 @@ def shifted(data: dict[str, Any], delta: timedelta) -> dict[str, Any]:
         node = out
         for step in path[:-1]:
             node = node.setdefault(str(step), {})
-        node[str(path[-1])] = (moment + delta).strftime(API_DATETIME_FORMAT)
+        node[str(path[-1])] = (moment + delta).strftime(DATETIME_FORMAT)
     return out
 
 
@@ -677,14 +676,12 @@ def explain_text(result: ManifestSet, name: str) -> tuple[str, bool]:
 
 
 def environment_targets(
-    ctx: click.Context, paths: list[Path], zone: ZoneInfo
+    options: GlobalOptions, paths: list[Path], zone: ZoneInfo
 ) -> tuple[list[Path], Path | None, ZoneInfo]:
     """With ``--env``: the environment's manifests (unless paths are given), its overlay and
     its time zone (unless ``--timezone``); without it, ``paths`` and ``zone`` as they are."""
-    from reconciler.commands import global_options
     from reconciler.session import load_environment
 
-    options = global_options(ctx)
     if options.env is None:
         return paths, None, zone
     env = load_environment(options)

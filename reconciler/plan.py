@@ -43,7 +43,7 @@ from reconciler.actions import (
 )
 from reconciler.diff import FieldChange, body_fingerprint, diff_bodies, needs_replacement
 from reconciler.errors import PlanError, StalePlanError, UnsafePlanError
-from reconciler.inventory import Inventory, RemoteSchedule
+from reconciler.remote import Inventory, RemoteSchedule
 from reconciler.safety import PlanOptions, violations
 from reconciler.state import State, StateEntry
 

@@ -12,7 +12,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from reconciler.actions import Action, DeleteAction, ReplaceAction, SkipAction, UpdateAction
-from reconciler.inventory import Inventory
+from reconciler.limits import (
+    DEFAULT_FIRE_GUARD_MINUTES,
+    DEFAULT_MASS_DELETE_MIN_MANAGED,
+    DEFAULT_MASS_DELETE_RATIO,
+    MAX_ACTIVE_TASKS,
+)
+from reconciler.remote import Inventory
 
 
 class PlanOptions(BaseModel):
@@ -22,11 +28,11 @@ class PlanOptions(BaseModel):
 
     max_deletes: int | None = None
     allow_mass_delete: bool = False
-    fire_guard_minutes: int = 5
+    fire_guard_minutes: int = DEFAULT_FIRE_GUARD_MINUTES
     force: bool = False
-    max_active: int = 1000  # docs/api.md 2.4
-    mass_delete_ratio: float = 0.3
-    mass_delete_min_managed: int = 10
+    max_active: int = MAX_ACTIVE_TASKS
+    mass_delete_ratio: float = DEFAULT_MASS_DELETE_RATIO
+    mass_delete_min_managed: int = DEFAULT_MASS_DELETE_MIN_MANAGED
 
 
 def _names(actions: Sequence[Action]) -> str:

@@ -21,7 +21,7 @@ from reconciler.commands.state import lock_timeout_option
 
 if TYPE_CHECKING:
     from reconciler.engine import Workspace
-    from reconciler.inventory import Inventory, RemoteSchedule
+    from reconciler.remote import Inventory, RemoteSchedule
     from reconciler.state import State
 
 TRIGGERS = ("single", "periodical", "intelligent")
