@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler import yamlread
 from reconciler.errors import Problem
 from reconciler.timing import DATETIME_FORMAT, parse_api_datetime
-from reconciler.yamlread import PathKey, Position
+from reconciler.yamlread import PathKey, Position, value_at
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -117,7 +117,7 @@ class Stack:
         if position is None:
             return layer.display, 1, 1
         key_line, key_col, value_line, value_col = position
-        value = _value_at(self.data, probe)
+        value = value_at(self.data, probe)
         if probe != path or not probe or isinstance(value, dict | list) or value is None:
             return layer.display, key_line, key_col
         return layer.display, value_line, value_col
@@ -126,7 +126,7 @@ class Stack:
         """``file:line`` where the value at ``path`` was written (``--explain``)."""
         layer = self.owner(path)
         position = layer.position(path)
-        container = isinstance(_value_at(self.data, path), dict | list)
+        container = isinstance(value_at(self.data, path), dict | list)
         line = 1 if position is None else position[0] if container else position[2]
         note = " (shift)" if layer.kind == "shift" else ""
         return f"{layer.display}:{line}{note}"
@@ -158,15 +158,6 @@ def _has(data: Any, path: PathKey) -> bool:
     return True
 
 
-def _value_at(data: Any, path: PathKey) -> Any:
-    for step in path:
-        try:
-            data = data[step]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
 def parse_shift(text: Any) -> timedelta | None:
     """``"+1d12h"`` -> 1.5 days; ``None`` for anything that is not a shift."""
     if not isinstance(text, str):
@@ -184,7 +175,7 @@ def shifted(data: dict[str, Any], delta: timedelta) -> dict[str, Any]:
     their problems are reported where they were written)."""
     out: dict[str, Any] = {}
     for path in SHIFTED_PATHS:
-        value = _value_at(data, path)
+        value = value_at(data, path)
         moment = parse_api_datetime(value) if isinstance(value, str) else None
         if moment is None:
             continue

@@ -41,14 +41,15 @@ from reconciler.actions import (
     drift_of,
     sort_key,
 )
-from reconciler.diff import FieldChange, body_fingerprint, diff_bodies, needs_replacement
+from reconciler.diff import FieldChange, diff_bodies, fingerprint_matches, needs_replacement
 from reconciler.errors import PlanError, StalePlanError, UnsafePlanError
+from reconciler.formats import PLAN_FILE_VERSION
 from reconciler.remote import Inventory, RemoteSchedule
 from reconciler.safety import PlanOptions, violations
 from reconciler.state import State, StateEntry
 
 __all__ = [
-    "FORMAT_VERSION",
+    "PLAN_FILE_VERSION",
     "Action",
     "ConflictAction",
     "CreateAction",
@@ -73,7 +74,6 @@ __all__ = [
     "observed_digest",
 ]
 
-FORMAT_VERSION: Literal[1] = 1
 MANIFESTS_MOVED = "the manifests changed since the plan was made"
 
 
@@ -178,7 +178,7 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format_version: Literal[1] = FORMAT_VERSION
+    format_version: Literal[1] = PLAN_FILE_VERSION
     planned_at: str  # UTC ISO 8601 of the injected ``now``
     timezone: str
     options: PlanOptions
@@ -283,9 +283,10 @@ class Plan(BaseModel):
                 hint="write plan files with `reconciler plan --out FILE`",
             ) from None
         version = data.get("format_version") if isinstance(data, dict) else None
-        if version != FORMAT_VERSION:
+        if version != PLAN_FILE_VERSION:
             raise PlanError(
-                f"plan file has format_version {version!r}; this reconciler reads {FORMAT_VERSION}",
+                f"plan file has format_version {version!r}; "
+                f"this reconciler reads {PLAN_FILE_VERSION}",
                 hint="re-create the plan with this version of `reconciler plan --out FILE`",
             )
         try:
@@ -560,14 +561,10 @@ def _fires_at(remote: RemoteSchedule, world: _World) -> str | None:
         return None
 
 
-def _describes(fingerprint: str, side: Desired | RemoteSchedule) -> bool:
-    """``fingerprint_matches(fingerprint, side.body)``, reusing the side's plain fingerprint."""
-    return fingerprint == side.fingerprint or fingerprint == body_fingerprint(side.body)
-
-
 def _cause(entry: StateEntry, desired: Desired, remote: RemoteSchedule) -> Cause:
-    manifest_changed = not _describes(entry.fingerprint, desired)
-    remote_changed = not _describes(entry.fingerprint, remote)
+    recorded = entry.fingerprint
+    manifest_changed = not fingerprint_matches(recorded, desired.body, plain=desired.fingerprint)
+    remote_changed = not fingerprint_matches(recorded, remote.body, plain=remote.fingerprint)
     if manifest_changed and remote_changed:
         return "both"
     return "manifest" if manifest_changed else "remote"
@@ -621,7 +618,10 @@ def _plan_live(
     # Equal fingerprints mean equal canonical bodies: no field can differ, no diff to compute.
     changes = [] if remote.fingerprint == d.fingerprint else diff_bodies(remote.body, d.body)
     if not changes:
-        if _describes(entry.fingerprint, d) and d.protected == entry.protected:
+        recorded = entry.fingerprint
+        if fingerprint_matches(recorded, d.body, plain=d.fingerprint) and (
+            d.protected == entry.protected
+        ):
             return None  # in sync
         reason = (
             "lifecycle.prevent_destroy changed"

@@ -30,9 +30,8 @@ from reconciler.actions import (
     UpdateAction,
 )
 from reconciler.diff import FieldChange, extend_path
+from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.plan import Plan
-
-RENDER_FORMAT_VERSION = 1
 
 _RESET = "\033[0m"
 _STYLES = {
@@ -322,7 +321,7 @@ def render_json(plan: Plan) -> str:
     if not data["policy_exceptions"]:
         del data["policy_exceptions"]  # shown only when there are some, as before the field
     data.update(
-        format_version=RENDER_FORMAT_VERSION,
+        format_version=JSON_OUTPUT_VERSION,
         type="plan",
         summary=plan.counts(),
         has_changes=plan.has_changes,
@@ -466,7 +465,7 @@ def render_drift_json(plan: Plan, extra: Sequence[DriftItem] = ()) -> str:
     items = [*plan.drift_items(), *extra]
     return _dump(
         {
-            "format_version": RENDER_FORMAT_VERSION,
+            "format_version": JSON_OUTPUT_VERSION,
             "type": "drift",
             "checked_at": plan.planned_at,
             "timezone": plan.timezone,
