@@ -26,11 +26,12 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from reconciler import state as st
 from reconciler.actions import (
     Action,
+    ConflictAction,
     CreateAction,
     DeleteAction,
     ExpiredAction,
@@ -38,6 +39,7 @@ from reconciler.actions import (
     RefreshAction,
     ReplaceAction,
     SkipAction,
+    UnmanagedAction,
     UpdateAction,
 )
 from reconciler.client import EngageLabClient
@@ -188,12 +190,11 @@ class Executor:
                 self.writer.change(st.rename, old_name, new_name)
             self.writer.flush()
         self._bookkeeping(actions)
-        await self._phase("delete", [a for a in actions if isinstance(a, DeleteAction)])
-        changes = [a for a in actions if isinstance(a, UpdateAction | ReplaceAction)]
+        deletes, changes, creates = _phases(actions)
+        await self._phase("delete", deletes)
         # One phase (they may run together), labelled by what it holds.
         kinds = sorted({a.kind for a in changes})
         await self._phase(" and ".join(kinds), changes)
-        creates = [a for a in actions if isinstance(a, CreateAction | RecreateAction)]
         if creates:
             # The journal must be durable before the first POST leaves (module docstring).
             for a in creates:
@@ -211,15 +212,23 @@ class Executor:
     def _bookkeeping(self, actions: Sequence[Action]) -> None:
         """State-only actions: no API call."""
         for a in actions:
-            if isinstance(a, ExpiredAction) or (isinstance(a, SkipAction) and a.forget):
-                # Its id is kept: `history NAME` must still answer "did it go out?".
-                self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
-                self.report.done.append(f"forgot {a.name!r} ({a.kind})")
-            elif isinstance(a, RefreshAction):
-                self.writer.change(
-                    st.record_update, a.name, a.fingerprint, a.protected, self.now()
-                )
-                self.report.done.append(f"refreshed {a.name!r} in the state")
+            match a:
+                case ExpiredAction() | SkipAction(forget=True):
+                    # Its id is kept: `history NAME` must still answer "did it go out?".
+                    self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
+                    self.report.done.append(f"forgot {a.name!r} ({a.kind})")
+                case RefreshAction():
+                    self.writer.change(
+                        st.record_update, a.name, a.fingerprint, a.protected, self.now()
+                    )
+                    self.report.done.append(f"refreshed {a.name!r} in the state")
+                case (
+                    CreateAction() | UpdateAction() | ReplaceAction() | DeleteAction()
+                    | RecreateAction() | ConflictAction() | UnmanagedAction() | SkipAction()
+                ):
+                    pass  # a remote write (the phases) or a report: nothing to book here
+                case _:
+                    assert_never(a)
         self.writer.flush()
 
     async def _phase(self, label: str, actions: Sequence[Action]) -> None:
@@ -243,24 +252,34 @@ class Executor:
         self.writer.flush()
 
     async def _do(self, a: Action) -> None:
-        if isinstance(a, DeleteAction):
-            await self._delete(a.schedule_id)
-            self.writer.change(st.forget, a.name)
-            self.report.done.append(f"deleted {a.name!r} ({a.schedule_id})")
-        elif isinstance(a, UpdateAction):
-            self.report.writes += 1
-            await self.client.update_schedule(a.schedule_id, a.body)
-            self.writer.change(st.record_update, a.name, a.fingerprint, a.protected, self.now())
-            self.report.done.append(f"updated {a.name!r} ({a.schedule_id})")
-        elif isinstance(a, ReplaceAction):
-            await self._replace(a)
-        elif isinstance(a, CreateAction | RecreateAction):
-            new_id = await self._create(a)
-            if new_id is not None:
+        match a:
+            case DeleteAction():
+                await self._delete(a.schedule_id)
+                self.writer.change(st.forget, a.name)
+                self.report.done.append(f"deleted {a.name!r} ({a.schedule_id})")
+            case UpdateAction():
+                self.report.writes += 1
+                await self.client.update_schedule(a.schedule_id, a.body)
                 self.writer.change(
-                    st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
+                    st.record_update, a.name, a.fingerprint, a.protected, self.now()
                 )
-                self.report.done.append(f"{a.kind}d {a.name!r} ({new_id})")
+                self.report.done.append(f"updated {a.name!r} ({a.schedule_id})")
+            case ReplaceAction():
+                await self._replace(a)
+            case CreateAction() | RecreateAction():
+                new_id = await self._create(a)
+                if new_id is not None:
+                    self.writer.change(
+                        st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
+                    )
+                    self.report.done.append(f"{a.kind}d {a.name!r} ({new_id})")
+            case (
+                ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction()
+                | SkipAction()
+            ):
+                pass  # no API call: state-only ones are booked by _bookkeeping, reports left
+            case _:
+                assert_never(a)
 
     async def _delete(self, schedule_id: str) -> None:
         self.report.writes += 1
@@ -383,6 +402,34 @@ class Executor:
             except ReconcilerError as exc:
                 self.report.failures.append(f"{a.kind} {a.name!r}: {exc}")
         self.writer.flush()
+
+
+def _phases(
+    actions: Sequence[Action],
+) -> tuple[
+    list[DeleteAction], list[UpdateAction | ReplaceAction], list[CreateAction | RecreateAction]
+]:
+    """The remote writes of a plan by phase, in plan order: deletes, then changes, then creates
+    (docs/design.md "Plan semantics": slots free up before new tasks need them)."""
+    deletes: list[DeleteAction] = []
+    changes: list[UpdateAction | ReplaceAction] = []
+    creates: list[CreateAction | RecreateAction] = []
+    for a in actions:
+        match a:
+            case DeleteAction():
+                deletes.append(a)
+            case UpdateAction() | ReplaceAction():
+                changes.append(a)
+            case CreateAction() | RecreateAction():
+                creates.append(a)
+            case (
+                ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction()
+                | SkipAction()
+            ):
+                pass  # no API call: state-only ones are booked first, reports left alone
+            case _:
+                assert_never(a)
+    return deletes, changes, creates
 
 
 def _restore_entry(state: State, name: str, entry: st.StateEntry) -> State:
