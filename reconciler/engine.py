@@ -138,17 +138,7 @@ def load_desired(
     result.raise_for_errors(strict=strict)
     if loaded is not None:
         loaded.extend(result.manifests)
-    desired = [
-        Desired(
-            name=m.name,
-            body=m.body,
-            protected=m.protected,
-            source=f"{m.path}:{m.line}",
-            previous_names=m.previous_names,
-        )
-        for m in result.manifests
-    ]
-    return desired, list(result.warnings)
+    return result.desired(), list(result.warnings)
 
 
 def manifest_stamp(ws: Workspace) -> tuple[tuple[str, int, int], ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -25,6 +25,9 @@ from reconciler.errors import ManifestError, Problem
 from reconciler.manifest_messages import describe_error
 from reconciler.models import Schedule, name_warning
 from reconciler.yamlread import Document, PathKey, Position, prefixed, value_at
+
+if TYPE_CHECKING:
+    from reconciler import plan
 
 MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
 SUFFIXES = (".yaml", ".yml")
@@ -91,6 +94,23 @@ class ManifestSet:
         """Raise ``ManifestError`` listing every problem if any error (or, strict, warning)."""
         if self.failing(strict=strict):
             raise ManifestError([p.strictly() for p in self.problems] if strict else self.problems)
+
+    def desired(self) -> list[plan.Desired]:
+        """The manifests as planner input, in load order."""
+        # Here, not at the top: `validate` loads manifests and never plans, so it does not pay
+        # for importing the planner.
+        from reconciler.plan import Desired
+
+        return [
+            Desired(
+                name=m.name,
+                body=m.body,
+                protected=m.protected,
+                source=f"{m.path}:{m.line}",
+                previous_names=m.previous_names,
+            )
+            for m in self.manifests
+        ]
 
     def by_name(self) -> dict[str, Manifest]:
         return {m.name: m for m in self.manifests}
