@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["apply_plan", "load_manifests", "load_state", "make_plan", "read_inventory"]
 
-StatePath = str | Path
+PathLike = str | Path
 
 
 def _zone(timezone: str) -> ZoneInfo:
@@ -47,10 +47,10 @@ def _now(now: datetime | None) -> datetime:
 
 
 def load_manifests(
-    *paths: StatePath,
+    *paths: PathLike,
     timezone: str = "UTC",
     now: datetime | None = None,
-    overlay: StatePath | None = None,
+    overlay: PathLike | None = None,
     strict: bool = False,
 ) -> list[Desired]:
     """The schedules the manifests under ``paths`` (files or directories) want, as planner
@@ -70,7 +70,7 @@ def load_manifests(
     return loaded.desired()
 
 
-def load_state(state_file: StatePath) -> State:
+def load_state(state_file: PathLike) -> State:
     """The state file (a fresh, empty state when it does not exist yet)."""
     return StateStore(Path(state_file)).load()
 
@@ -129,7 +129,7 @@ def make_plan(
 async def apply_plan(
     plan: Plan,
     client: EngageLabClient,
-    state_file: StatePath,
+    state_file: PathLike,
     *,
     lock_timeout: float = 0.0,
     now: Callable[[], datetime] | None = None,
