@@ -27,6 +27,7 @@ PLANNING_CORE = (
     "reconciler.diff",
     "reconciler.errors",
     "reconciler.files",
+    "reconciler.firing_changes",
     "reconciler.firings",
     "reconciler.healing",
     "reconciler.limits",
