@@ -1,12 +1,15 @@
 """The typed plan actions: one frozen model per kind, their order, and what each means as drift.
 
 Every action names one schedule. ``kind`` is the discriminator; :data:`Action` is the union the
-Plan holds. What apply must do with each kind is in each class's docstring. Pure data, no I/O.
+Plan holds, defined here once. Code that treats the kinds differently dispatches with ``match a:``
+over the classes and ends in ``case _: assert_never(a)``, so that mypy reports every dispatch
+that misses a kind (tests/test_action_dispatch.py proves the check works). What apply must do
+with each kind is in each class's docstring. Pure data, no I/O.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -159,9 +162,6 @@ GROUP: dict[str, int] = {
     "create": 2, "recreate": 2,
     "conflict": 3, "unmanaged": 3, "skip": 3,
 }  # fmt: skip
-CHANGE_KINDS = frozenset(
-    {"create", "update", "replace", "delete", "recreate", "expired", "refresh"}
-)
 
 
 class DriftItem(BaseModel):
@@ -180,104 +180,150 @@ class DriftItem(BaseModel):
 
 def drift_of(a: Action) -> list[DriftItem]:
     """What an action means for a drift report (expired, skip and plain refresh mean nothing)."""
-    if isinstance(a, UpdateAction | ReplaceAction):
-        sid = a.schedule_id if isinstance(a, UpdateAction) else a.old_schedule_id
-        out = []
-        if a.cause in ("remote", "both"):
-            out.append(
+    match a:
+        case UpdateAction(schedule_id=sid) | ReplaceAction(old_schedule_id=sid):
+            out = []
+            if a.cause in ("remote", "both"):
+                out.append(
+                    DriftItem(
+                        kind="remote_edit",
+                        name=a.name,
+                        schedule_id=sid,
+                        detail="edited outside the reconciler",
+                        changes=a.changes,
+                    )
+                )
+            if a.cause in ("manifest", "both"):
+                detail = "manifest changed, not applied"
+                if isinstance(a, ReplaceAction):
+                    detail += f" ({a.reason}: forces replacement)"
+                out.append(
+                    DriftItem(
+                        kind="unapplied",
+                        name=a.name,
+                        schedule_id=sid,
+                        detail=detail,
+                        changes=a.changes,
+                    )
+                )
+            return out
+        case RecreateAction():
+            return [
                 DriftItem(
-                    kind="remote_edit",
+                    kind="remote_delete",
+                    name=a.name,
+                    schedule_id=a.old_schedule_id,
+                    detail="deleted outside the reconciler; its trigger is still ahead",
+                )
+            ]
+        case SkipAction():
+            if not a.forget:
+                return []  # nothing to create now: nothing drifted
+            return [
+                DriftItem(
+                    kind="remote_delete",
+                    name=a.name,
+                    schedule_id=a.schedule_id,
+                    detail="deleted outside the reconciler; the manifest is disabled",
+                )
+            ]
+        case UnmanagedAction():
+            return [
+                DriftItem(
+                    kind="unmanaged",
+                    name=a.name,
+                    schedule_id=a.schedule_id,
+                    detail="remote task not managed by the reconciler",
+                )
+            ]
+        case ConflictAction():
+            return [
+                DriftItem(
+                    kind="unmanaged",
                     name=a.name,
                     schedule_id=sid,
-                    detail="edited outside the reconciler",
-                    changes=a.changes,
+                    detail="not managed but named like a manifest; adopt with "
+                    f"`reconciler import {a.name}={sid}`",
                 )
-            )
-        if a.cause in ("manifest", "both"):
-            detail = "manifest changed, not applied"
-            if isinstance(a, ReplaceAction):
-                detail += f" ({a.reason}: forces replacement)"
-            out.append(
+                for sid in a.schedule_ids
+            ]
+        case CreateAction():
+            return [
                 DriftItem(
-                    kind="unapplied", name=a.name, schedule_id=sid, detail=detail, changes=a.changes
+                    kind="unapplied",
+                    name=a.name,
+                    schedule_id=None,
+                    detail="new manifest, not created yet",
                 )
-            )
-        return out
-    if isinstance(a, RecreateAction):
-        return [
-            DriftItem(
-                kind="remote_delete",
-                name=a.name,
-                schedule_id=a.old_schedule_id,
-                detail="deleted outside the reconciler; its trigger is still ahead",
-            )
-        ]
-    if isinstance(a, SkipAction) and a.forget:
-        return [
-            DriftItem(
-                kind="remote_delete",
-                name=a.name,
-                schedule_id=a.schedule_id,
-                detail="deleted outside the reconciler; the manifest is disabled",
-            )
-        ]
-    if isinstance(a, UnmanagedAction):
-        return [
-            DriftItem(
-                kind="unmanaged",
-                name=a.name,
-                schedule_id=a.schedule_id,
-                detail="remote task not managed by the reconciler",
-            )
-        ]
-    if isinstance(a, ConflictAction):
-        return [
-            DriftItem(
-                kind="unmanaged",
-                name=a.name,
-                schedule_id=sid,
-                detail="not managed but named like a manifest; adopt with "
-                f"`reconciler import {a.name}={sid}`",
-            )
-            for sid in a.schedule_ids
-        ]
-    if isinstance(a, CreateAction):
-        return [
-            DriftItem(
-                kind="unapplied",
-                name=a.name,
-                schedule_id=None,
-                detail="new manifest, not created yet",
-            )
-        ]
-    if isinstance(a, DeleteAction):
-        return [
-            DriftItem(
-                kind="unapplied",
-                name=a.name,
-                schedule_id=a.schedule_id,
-                detail="manifest removed, remote task not deleted yet",
-            )
-        ]
-    if isinstance(a, RefreshAction) and a.protected != a.old_protected:
-        return [
-            DriftItem(
-                kind="unapplied",
-                name=a.name,
-                schedule_id=a.schedule_id,
-                detail=f"lifecycle.prevent_destroy changed to {str(a.protected).lower()}",
-            )
-        ]
-    return []  # expired, skip, fingerprint-only refresh: nothing drifted
+            ]
+        case DeleteAction():
+            return [
+                DriftItem(
+                    kind="unapplied",
+                    name=a.name,
+                    schedule_id=a.schedule_id,
+                    detail="manifest removed, remote task not deleted yet",
+                )
+            ]
+        case RefreshAction():
+            if a.protected == a.old_protected:
+                return []  # a fingerprint-only refresh: nothing drifted
+            return [
+                DriftItem(
+                    kind="unapplied",
+                    name=a.name,
+                    schedule_id=a.schedule_id,
+                    detail=f"lifecycle.prevent_destroy changed to {str(a.protected).lower()}",
+                )
+            ]
+        case ExpiredAction():
+            return []  # gone and never firing again: nothing to report
+        case _:
+            assert_never(a)
+
+
+def is_change(a: Action) -> bool:
+    """Whether apply writes anything for the action, remotely or in the state file (a conflict,
+    an unmanaged task and a plain skip are reports only)."""
+    match a:
+        case (
+            CreateAction() | UpdateAction() | ReplaceAction() | DeleteAction() | RecreateAction()
+            | ExpiredAction() | RefreshAction()
+        ):
+            return True
+        case SkipAction():
+            return a.forget
+        case ConflictAction() | UnmanagedAction():
+            return False
+        case _:
+            assert_never(a)
+
+
+def target_id(a: Action) -> str | None:
+    """The remote id (or the state entry's id) an action is about; None for a create and for a
+    conflict (which names several tasks, none of them managed)."""
+    match a:
+        case ReplaceAction(old_schedule_id=sid) | RecreateAction(old_schedule_id=sid):
+            return sid
+        case (
+            UpdateAction(schedule_id=sid)
+            | DeleteAction(schedule_id=sid)
+            | ExpiredAction(schedule_id=sid)
+            | RefreshAction(schedule_id=sid)
+            | UnmanagedAction(schedule_id=sid)
+        ):
+            return sid
+        case SkipAction():
+            return a.schedule_id
+        case CreateAction() | ConflictAction():
+            return None
+        case _:
+            assert_never(a)
 
 
 def action_id(a: Action) -> str:
     """The remote id an action is about ("" for creates)."""
-    for attr in ("schedule_id", "old_schedule_id"):
-        value = getattr(a, attr, None)
-        if isinstance(value, str):
-            return value
-    return ""
+    return target_id(a) or ""
 
 
 def sort_key(a: Action) -> tuple[int, str, str, str]:

@@ -4,8 +4,9 @@ The promise: never a duplicate task, never a lost one. It rests on three habits:
 
 * Every create (and the create half of a replace or recreate) is written to the state's
   ``pending`` journal, and that journal is saved, *before* the POST leaves. After a crash, or
-  after a create whose answer was lost, :func:`heal_journal` looks the task up by name and body
-  fingerprint: found means adopt it, a complete read without it means the POST never took effect.
+  after a create whose answer was lost, ``healing.heal_journal`` looks the task up by name and
+  body fingerprint: found means adopt it, a complete read without it means the POST never took
+  effect.
 * A replace records the new task together with a pending delete of the old one in one state
   write, so the old task is deleted on the next run even if the process dies in between.
 * Updates and deletes need no journal: a PUT repeated is harmless and a crash after it shows up
@@ -25,11 +26,12 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from reconciler import state as st
 from reconciler.actions import (
     Action,
+    ConflictAction,
     CreateAction,
     DeleteAction,
     ExpiredAction,
@@ -37,19 +39,18 @@ from reconciler.actions import (
     RefreshAction,
     ReplaceAction,
     SkipAction,
+    UnmanagedAction,
     UpdateAction,
 )
-from reconciler.canonical import name_key
 from reconciler.client import EngageLabClient
-from reconciler.diff import fingerprint_matches
 from reconciler.errors import (
     AmbiguousCreateError,
-    InventoryError,
     NotFoundError,
     ReconcilerError,
     RemoteError,
 )
-from reconciler.inventory import Inventory, read_inventory
+from reconciler.healing import Healing, find_created, journal_ids
+from reconciler.inventory import read_inventory
 from reconciler.plan import Plan
 from reconciler.state import State, StateStore
 
@@ -125,139 +126,6 @@ class StateWriter:
             self.state = self.state.model_copy(update={"serial": self._serial})
 
 
-# -- journal healing --------------------------------------------------------------------------
-
-
-@dataclass
-class Healing:
-    """What the journal says still has to happen, decided from a fresh inventory."""
-
-    state: State
-    finish_deletes: list[tuple[str, str]] = field(default_factory=list)  # (name, old id)
-    unresolved: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.notes or self.finish_deletes)
-
-
-def journal_ids(state: State) -> list[str]:
-    """Ids the inventory must confirm (listed or 404) for the journal to be healed."""
-    ids = {e.schedule_id for e in state.entries.values()}
-    ids |= {p.old_schedule_id for p in state.pending.values() if p.old_schedule_id}
-    return sorted(ids)
-
-
-def find_created(
-    inventory: Inventory, name: str, fingerprint: str, exclude: set[str]
-) -> list[str]:
-    """Ids of tasks named ``name`` with the journalled body that nobody else owns.
-
-    Names are compared as a server may compare or store them (canonical.name_key): a server
-    that stored "promo " as "promo" did make the task, and taking it as "never created" would
-    make the next run create it a second time. Such a task's body is compared under the
-    journalled name. Tasks with the exact name come first, then by id.
-    """
-    key = name_key(name)
-    found: list[tuple[bool, str]] = []
-    for task in inventory.schedules.values():
-        if task.schedule_id in exclude:
-            continue
-        if task.name == name:
-            if fingerprint_matches(fingerprint, task.body):
-                found.append((False, task.schedule_id))
-        elif name_key(task.name) == key and fingerprint_matches(
-            fingerprint, {**task.body, "name": name}
-        ):
-            found.append((True, task.schedule_id))
-    return [sid for _, sid in sorted(found)]
-
-
-def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
-    """Resolve every pending entry against what the server holds (pure).
-
-    create / recreate / replace: the task with the journalled name and fingerprint that no state
-    entry claims is adopted; if a complete read has no such task, the POST never took effect and
-    the entry is dropped; if the read is incomplete, the entry stays (``unresolved``) and nothing
-    may be planned for that name. delete: the old task is deleted if it still exists.
-    update: always dropped (the next plan repeats or refreshes it).
-    """
-    out = Healing(state=state)
-    claimed = {e.schedule_id for e in state.entries.values()}
-    for name in sorted(state.pending):
-        p = state.pending[name]
-        if p.op == "update":
-            out.state = st.clear_pending(out.state, name)
-            out.notes.append(f"{name!r}: interrupted update dropped from the journal")
-            continue
-        if p.op == "delete":
-            old = p.old_schedule_id
-            if old and old in inventory.schedules:
-                out.finish_deletes.append((name, old))
-                out.notes.append(_still_active(name, old))
-            elif old and old not in inventory.gone and not inventory.complete:
-                out.unresolved.append(name)
-            else:
-                out.state = st.clear_pending(out.state, name)
-                out.notes.append(f"{name!r}: the old task {old} is already gone")
-            continue
-        # create, recreate (journalled as "create"), replace: find the task we may have made
-        exclude = claimed | ({p.old_schedule_id} if p.old_schedule_id else set())
-        matches = find_created(inventory, name, p.fingerprint, exclude)
-        if matches:
-            found = matches[0]
-            entry = state.entries.get(name)
-            protected = entry.protected if entry is not None else False
-            out.state = st.record_create(out.state, name, found, p.fingerprint, protected, now)
-            claimed.add(found)
-            out.notes.append(f"{name!r}: adopted {found}, created before a crash")
-            stored = inventory.schedules[found].name
-            if stored != name:
-                out.notes.append(f"{name!r}: the server stored the name of {found} as {stored!r}")
-            if p.op == "replace" and p.old_schedule_id:
-                out.state = st.begin_pending(
-                    out.state, "delete", name, p.fingerprint, now, p.old_schedule_id
-                )
-                if p.old_schedule_id in inventory.schedules:
-                    out.finish_deletes.append((name, p.old_schedule_id))
-                    out.notes.append(_still_active(name, p.old_schedule_id))
-                else:
-                    out.state = st.clear_pending(out.state, name)
-            if len(matches) > 1:
-                extra = ", ".join(matches[1:])
-                out.notes.append(
-                    f"{name!r}: more tasks with the same name and body exist ({extra}); "
-                    "they are reported as conflicts, not deleted"
-                )
-        elif inventory.complete:
-            out.state = st.clear_pending(out.state, name)
-            out.notes.append(f"{name!r}: the interrupted {p.op} never reached the server")
-        else:
-            out.unresolved.append(name)
-    return out
-
-
-def _still_active(name: str, old: str) -> str:
-    return (
-        f"{name!r}: the task {old} it replaced is still active (an interrupted replace); "
-        "apply deletes it before anything else"
-    )
-
-
-def planning_state(healing: Healing) -> State:
-    """The healed state as the planner must see it: journalled deletes as already done.
-
-    Apply finishes them before it runs the plan, and the inventory handed to the planner leaves
-    the old tasks out; a pending entry left in would make the planner distrust the name's
-    entry and report its new task as a conflict.
-    """
-    state = healing.state
-    for name, _ in healing.finish_deletes:
-        state = st.clear_pending(state, name)
-    return state
-
-
 async def finish_healing(
     client: EngageLabClient, writer: StateWriter, healing: Healing
 ) -> list[str]:
@@ -274,15 +142,6 @@ async def finish_healing(
         writer.change(st.clear_pending, name)
     writer.flush()
     return failures
-
-
-def require_healed(healing: Healing) -> None:
-    if healing.unresolved:
-        names = ", ".join(repr(n) for n in healing.unresolved)
-        raise InventoryError(
-            f"interrupted writes of {names} cannot be resolved from an incomplete remote read",
-            hint="re-run when the API answers every page; nothing was changed",
-        )
 
 
 # -- execution --------------------------------------------------------------------------------
@@ -331,12 +190,11 @@ class Executor:
                 self.writer.change(st.rename, old_name, new_name)
             self.writer.flush()
         self._bookkeeping(actions)
-        await self._phase("delete", [a for a in actions if isinstance(a, DeleteAction)])
-        changes = [a for a in actions if isinstance(a, UpdateAction | ReplaceAction)]
+        deletes, changes, creates = _phases(actions)
+        await self._phase("delete", deletes)
         # One phase (they may run together), labelled by what it holds.
         kinds = sorted({a.kind for a in changes})
         await self._phase(" and ".join(kinds), changes)
-        creates = [a for a in actions if isinstance(a, CreateAction | RecreateAction)]
         if creates:
             # The journal must be durable before the first POST leaves (module docstring).
             for a in creates:
@@ -354,15 +212,23 @@ class Executor:
     def _bookkeeping(self, actions: Sequence[Action]) -> None:
         """State-only actions: no API call."""
         for a in actions:
-            if isinstance(a, ExpiredAction) or (isinstance(a, SkipAction) and a.forget):
-                # Its id is kept: `history NAME` must still answer "did it go out?".
-                self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
-                self.report.done.append(f"forgot {a.name!r} ({a.kind})")
-            elif isinstance(a, RefreshAction):
-                self.writer.change(
-                    st.record_update, a.name, a.fingerprint, a.protected, self.now()
-                )
-                self.report.done.append(f"refreshed {a.name!r} in the state")
+            match a:
+                case ExpiredAction() | SkipAction(forget=True):
+                    # Its id is kept: `history NAME` must still answer "did it go out?".
+                    self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
+                    self.report.done.append(f"forgot {a.name!r} ({a.kind})")
+                case RefreshAction():
+                    self.writer.change(
+                        st.record_update, a.name, a.fingerprint, a.protected, self.now()
+                    )
+                    self.report.done.append(f"refreshed {a.name!r} in the state")
+                case (
+                    CreateAction() | UpdateAction() | ReplaceAction() | DeleteAction()
+                    | RecreateAction() | ConflictAction() | UnmanagedAction() | SkipAction()
+                ):
+                    pass  # a remote write (the phases) or a report: nothing to book here
+                case _:
+                    assert_never(a)
         self.writer.flush()
 
     async def _phase(self, label: str, actions: Sequence[Action]) -> None:
@@ -386,24 +252,34 @@ class Executor:
         self.writer.flush()
 
     async def _do(self, a: Action) -> None:
-        if isinstance(a, DeleteAction):
-            await self._delete(a.schedule_id)
-            self.writer.change(st.forget, a.name)
-            self.report.done.append(f"deleted {a.name!r} ({a.schedule_id})")
-        elif isinstance(a, UpdateAction):
-            self.report.writes += 1
-            await self.client.update_schedule(a.schedule_id, a.body)
-            self.writer.change(st.record_update, a.name, a.fingerprint, a.protected, self.now())
-            self.report.done.append(f"updated {a.name!r} ({a.schedule_id})")
-        elif isinstance(a, ReplaceAction):
-            await self._replace(a)
-        elif isinstance(a, CreateAction | RecreateAction):
-            new_id = await self._create(a)
-            if new_id is not None:
+        match a:
+            case DeleteAction():
+                await self._delete(a.schedule_id)
+                self.writer.change(st.forget, a.name)
+                self.report.done.append(f"deleted {a.name!r} ({a.schedule_id})")
+            case UpdateAction():
+                self.report.writes += 1
+                await self.client.update_schedule(a.schedule_id, a.body)
                 self.writer.change(
-                    st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
+                    st.record_update, a.name, a.fingerprint, a.protected, self.now()
                 )
-                self.report.done.append(f"{a.kind}d {a.name!r} ({new_id})")
+                self.report.done.append(f"updated {a.name!r} ({a.schedule_id})")
+            case ReplaceAction():
+                await self._replace(a)
+            case CreateAction() | RecreateAction():
+                new_id = await self._create(a)
+                if new_id is not None:
+                    self.writer.change(
+                        st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
+                    )
+                    self.report.done.append(f"{a.kind}d {a.name!r} ({new_id})")
+            case (
+                ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction()
+                | SkipAction()
+            ):
+                pass  # no API call: state-only ones are booked by _bookkeeping, reports left
+            case _:
+                assert_never(a)
 
     async def _delete(self, schedule_id: str) -> None:
         self.report.writes += 1
@@ -526,6 +402,34 @@ class Executor:
             except ReconcilerError as exc:
                 self.report.failures.append(f"{a.kind} {a.name!r}: {exc}")
         self.writer.flush()
+
+
+def _phases(
+    actions: Sequence[Action],
+) -> tuple[
+    list[DeleteAction], list[UpdateAction | ReplaceAction], list[CreateAction | RecreateAction]
+]:
+    """The remote writes of a plan by phase, in plan order: deletes, then changes, then creates
+    (docs/design.md "Plan semantics": slots free up before new tasks need them)."""
+    deletes: list[DeleteAction] = []
+    changes: list[UpdateAction | ReplaceAction] = []
+    creates: list[CreateAction | RecreateAction] = []
+    for a in actions:
+        match a:
+            case DeleteAction():
+                deletes.append(a)
+            case UpdateAction() | ReplaceAction():
+                changes.append(a)
+            case CreateAction() | RecreateAction():
+                creates.append(a)
+            case (
+                ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction()
+                | SkipAction()
+            ):
+                pass  # no API call: state-only ones are booked first, reports left alone
+            case _:
+                assert_never(a)
+    return deletes, changes, creates
 
 
 def _restore_entry(state: State, name: str, entry: st.StateEntry) -> State:

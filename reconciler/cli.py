@@ -23,12 +23,12 @@ import click
 from reconciler import __version__
 from reconciler.commands import (
     FiniteFloatRange,
-    GlobalOptions,
     option,
     remember_choice,
     suggest,
 )
 from reconciler.errors import ReconcilerError
+from reconciler.options import GlobalOptions
 
 # Errors of a write to stdout or stderr that reach ``main``: every other write (state, plan
 # file, report) is turned into a message where it happens.
@@ -263,7 +263,7 @@ def cli(ctx: click.Context, /, **kwargs: Any) -> None:
 def _choosing_words(options: GlobalOptions) -> list[str]:
     """The options that chose the app and environment, as they would be typed again."""
     words: list[str] = []
-    if options.config_path != GlobalOptions().config_path:
+    if options.config_named:
         words += ["--config", options.config_path]
     if options.env:
         words += ["--env", options.env]

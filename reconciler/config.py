@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from reconciler.errors import ConfigError, CredentialsError
 
 if TYPE_CHECKING:
-    from reconciler.commands import GlobalOptions
+    from reconciler.options import GlobalOptions
 
 # docs/api.md section 1: an AppKey lives in exactly one of these.
 DATA_CENTERS: dict[str, str] = {

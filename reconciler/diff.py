@@ -73,10 +73,20 @@ def body_fingerprint(body: Mapping[str, Any]) -> str:
     return canonical.fingerprint_of_canonical(normal_form(body))
 
 
-def fingerprint_matches(fingerprint: str, body: Mapping[str, Any]) -> bool:
-    """Whether a recorded fingerprint describes ``body`` (plain canonical or normal-form hash)."""
+def fingerprint_matches(
+    fingerprint: str, body: Mapping[str, Any], *, plain: str | None = None
+) -> bool:
+    """Whether a recorded fingerprint describes ``body``: the one test of a recorded fingerprint.
+
+    Apply records the plain hash (``canonical.fingerprint``) of the body it sent; a server that
+    fills in a documented default (``SERVER_DEFAULTS``) answers with a body whose plain hash
+    differs, but whose normal-form hash is the recorded one. ``plain``: ``body``'s plain hash
+    when the caller has it already (the planner computes it once per body).
+    """
     # The plain hash first: it is what apply records, and the normal form costs a second pass.
-    return fingerprint == canonical.fingerprint(body) or fingerprint == body_fingerprint(body)
+    if fingerprint == (plain if plain is not None else canonical.fingerprint(body)):
+        return True
+    return fingerprint == body_fingerprint(body)
 
 
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")

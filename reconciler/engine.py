@@ -14,27 +14,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from reconciler.apply import (
+from reconciler.client import EngageLabClient
+from reconciler.environments import Environment
+from reconciler.errors import Problem
+from reconciler.healing import (
     Healing,
     heal_journal,
     journal_ids,
     planning_state,
     require_healed,
 )
-from reconciler.client import EngageLabClient
-from reconciler.commands import GlobalOptions
-from reconciler.environments import Environment
-from reconciler.errors import Problem
 from reconciler.ignore import split_ignored
-from reconciler.inventory import (
-    Inventory,
-    RemoteList,
-    RemoteSchedule,
-    read_inventory,
-    read_list,
-)
+from reconciler.inventory import RemoteList, read_inventory, read_list
 from reconciler.manifests import Manifest, find_manifest_files, load_manifests
+from reconciler.options import GlobalOptions
 from reconciler.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
+from reconciler.remote import Inventory, RemoteSchedule
 from reconciler.safety import fire_guard_violations
 from reconciler.session import Target, load_environment, now_of, resolve_target
 from reconciler.state import State, StateStore, binding_for, check_binding
@@ -143,17 +138,7 @@ def load_desired(
     result.raise_for_errors(strict=strict)
     if loaded is not None:
         loaded.extend(result.manifests)
-    desired = [
-        Desired(
-            name=m.name,
-            body=m.body,
-            protected=m.protected,
-            source=f"{m.path}:{m.line}",
-            previous_names=m.previous_names,
-        )
-        for m in result.manifests
-    ]
-    return desired, list(result.warnings)
+    return result.desired(), list(result.warnings)
 
 
 def manifest_stamp(ws: Workspace) -> tuple[tuple[str, int, int], ...]:

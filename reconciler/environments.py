@@ -41,10 +41,15 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from reconciler import files, redact, yamlread
-from reconciler.commands import MAX_FIRE_GUARD_MINUTES
 from reconciler.config import DATA_CENTERS, plain_http_problem
 from reconciler.errors import ConfigError
 from reconciler.ignore import NO_RULES, IgnoreRules, parse_rules
+from reconciler.limits import (
+    DEFAULT_FIRE_GUARD_MINUTES,
+    DEFAULT_MASS_DELETE_RATIO,
+    MAX_ACTIVE_TASKS,
+    MAX_FIRE_GUARD_MINUTES,
+)
 from reconciler.policies import NO_POLICIES, Policies, parse_policies
 from reconciler.yamlread import flow_too_deep  # the manifests' guard
 
@@ -56,9 +61,6 @@ DEFAULT_MANIFESTS = "schedules"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_APP_KEY_ENV = "ENGAGELAB_APP_KEY"
 DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable name, not a secret
-DEFAULT_FIRE_GUARD_MINUTES = 5.0
-DEFAULT_MASS_DELETE_RATIO = 0.3
-DEFAULT_MAX_ACTIVE = 1000  # docs/api.md 2.4: active tasks per app
 MAX_CONFIG_BYTES = files.MAX_CONFIG_BYTES
 DATA_CENTER_NAMES = tuple(DATA_CENTERS)
 
@@ -112,11 +114,11 @@ class Environment:
     app_key_env: str = DEFAULT_APP_KEY_ENV
     master_secret_env: str = DEFAULT_MASTER_SECRET_ENV
     max_deletes: int | None = None  # None: only the ratio rule applies
-    fire_guard_minutes: float = DEFAULT_FIRE_GUARD_MINUTES
+    fire_guard_minutes: float = float(DEFAULT_FIRE_GUARD_MINUTES)
     mass_delete_ratio: float = DEFAULT_MASS_DELETE_RATIO
     # The app's active-task limit: only an app whose limit EngageLab raised, or an emulator
     # served with --max-active (the benchmarks' 5000 schedules), needs another value.
-    max_active: int = DEFAULT_MAX_ACTIVE
+    max_active: int = MAX_ACTIVE_TASKS
     ignore: IgnoreRules = NO_RULES  # remote tasks left out of plans and drift
     policies: Policies = NO_POLICIES  # checked by validate, plan and apply
     source: Path | None = None  # the reconciler.yaml it was read from, if any
@@ -368,9 +370,9 @@ def _build(name: str, values: dict[str, Any], base: Path, source: Path | None) -
         app_key_env=values.get("app_key_env", DEFAULT_APP_KEY_ENV),
         master_secret_env=values.get("master_secret_env", DEFAULT_MASTER_SECRET_ENV),
         max_deletes=values.get("max_deletes"),
-        fire_guard_minutes=values.get("fire_guard_minutes", DEFAULT_FIRE_GUARD_MINUTES),
+        fire_guard_minutes=values.get("fire_guard_minutes", float(DEFAULT_FIRE_GUARD_MINUTES)),
         mass_delete_ratio=values.get("mass_delete_ratio", DEFAULT_MASS_DELETE_RATIO),
-        max_active=values.get("max_active", DEFAULT_MAX_ACTIVE),
+        max_active=values.get("max_active", MAX_ACTIVE_TASKS),
         ignore=values.get("ignore", NO_RULES),
         policies=values.get("policies", NO_POLICIES),
         source=source,

@@ -17,15 +17,20 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from reconciler import firings as fr
 from reconciler.actions import (
     Action,
+    ConflictAction,
     CreateAction,
     DeleteAction,
+    ExpiredAction,
     RecreateAction,
+    RefreshAction,
     ReplaceAction,
+    SkipAction,
+    UnmanagedAction,
     UpdateAction,
 )
 from reconciler.diff import FieldChange
@@ -98,12 +103,25 @@ class _Firings:
 
 
 def _of_action(a: Action, fire: _Firings, tz: tzinfo) -> list[FiringChange]:
-    if isinstance(a, CreateAction | RecreateAction):
-        return [FiringChange("new", f) for f in fire(a.name, a.body)]
-    if isinstance(a, DeleteAction):
-        return [FiringChange("removed", f) for f in fire(a.name, a.old_body)]
-    if not isinstance(a, UpdateAction | ReplaceAction):
-        return []
+    match a:
+        case CreateAction() | RecreateAction():
+            return [FiringChange("new", f) for f in fire(a.name, a.body)]
+        case DeleteAction():
+            return [FiringChange("removed", f) for f in fire(a.name, a.old_body)]
+        case UpdateAction() | ReplaceAction():
+            return _of_change(a, fire, tz)
+        case (
+            ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction()
+            | SkipAction()
+        ):
+            return []  # nothing that goes out changes
+        case _:
+            assert_never(a)
+
+
+def _of_change(
+    a: UpdateAction | ReplaceAction, fire: _Firings, tz: tzinfo
+) -> list[FiringChange]:
     new = fire(a.name, a.body)
     old_body = remote_body(a.body, a.changes)
     if old_body is None:  # the remote trigger cannot be told from the changes: say "changed"

@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler import timing
 from reconciler.canonical import trigger_kind, zone_type
+from reconciler.formats import JSON_OUTPUT_VERSION
 
 # The earliest and latest civil time zones in use: a local wall time T comes first at UTC+14
 # (T - 14 h in UTC) and last at UTC-12 (T + 12 h).
@@ -161,7 +162,7 @@ def render_markdown(items: Sequence[Firing], tz: tzinfo, title: str) -> str:
 
 def render_json(items: Sequence[Firing], tz: tzinfo, start: datetime, end: datetime) -> str:
     data = {
-        "format_version": 1,
+        "format_version": JSON_OUTPUT_VERSION,
         "type": "calendar",
         "timezone": str(tz),
         "from": start.astimezone(UTC).isoformat(),

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.responses import MsgRecord
 
-FORMAT_VERSION = 1
 _HEADERS = ("EXECUTED", "MSG_ID", "ERROR", "MESSAGE", "RETRY")
 
 
@@ -93,7 +93,7 @@ def to_json(
 ) -> dict[str, Any]:
     """The JSON document of ``reconciler history --format json``."""
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": JSON_OUTPUT_VERSION,
         "name": name,
         "schedule_id": schedule_id,
         "timezone": tz.key,

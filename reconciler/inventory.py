@@ -25,8 +25,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler import canonical
@@ -38,13 +37,14 @@ from reconciler.errors import (
     NotFoundError,
     RemoteError,
 )
-from reconciler.responses import MAX_PLAUSIBLE_TOTAL, ListedSchedule, SchedulePage, quoted
+from reconciler.limits import MAX_PLAUSIBLE_TOTAL, PAGE_SIZE
+from reconciler.remote import Inventory, RemoteSchedule
+from reconciler.responses import ListedSchedule, SchedulePage, quoted
 
 __all__ = ["Inventory", "RemoteList", "RemoteSchedule", "read_inventory", "read_list"]
 
 logger = logging.getLogger("reconciler.inventory")
 
-PAGE_SIZE = 50  # docs/api.md section 3
 # The most list pages one pass may take: enough for the largest believable total at the
 # documented page size. A server claiming a total that its pages would need more for (one row
 # a page, a hundred thousand claimed) is refused at page 1 instead of paged for an hour.
@@ -62,48 +62,6 @@ _UNTRUSTED_HINT = (
 def untrusted(what: str) -> InventoryError:
     """The error for answers no honest server gives: the read stops, nothing is planned."""
     return InventoryError(f"the server's answers cannot be trusted: {what}", hint=_UNTRUSTED_HINT)
-
-
-@dataclass(frozen=True)
-class RemoteSchedule:
-    """One active task on the server, with its full detail body.
-
-    ``body`` is the detail object without ``schedule_id``: ``{name, enabled, trigger, push}``
-    exactly as the server returned it (not canonicalised; ``diff.py`` does that).
-    """
-
-    schedule_id: str
-    name: str
-    enabled: bool
-    body: dict[str, Any]
-
-    @cached_property
-    def fingerprint(self) -> str:
-        """``canonical.fingerprint(body)``, computed once (the plan needs it twice)."""
-        return canonical.fingerprint(self.body)
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """What the server holds, and whether we may trust that it is all of it.
-
-    ``complete`` is False when the list did not add up (count mismatch, failed page, churn that
-    did not settle): the planner then allows no delete and no recreate.
-    ``gone`` holds ids the caller asked about (from the state file) that a detail GET
-    confirmed as 404.
-    """
-
-    schedules: dict[str, RemoteSchedule]  # by schedule_id
-    complete: bool = True
-    problems: tuple[str, ...] = ()
-    gone: frozenset[str] = field(default_factory=frozenset)
-    total_count: int = 0
-
-    def by_name(self) -> dict[str, list[RemoteSchedule]]:
-        out: dict[str, list[RemoteSchedule]] = {}
-        for s in self.schedules.values():
-            out.setdefault(s.name, []).append(s)
-        return out
 
 
 # The task, 404, the failure, or why the answer is malformed.
@@ -489,7 +447,6 @@ def _page_lie(page: SchedulePage, n: int, size: int) -> str | None:
     return None
 
 
-TRIGGER_KINDS = ("single", "periodical", "intelligent")
 MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (yamlread.MAX_DEPTH)
 
 
@@ -503,10 +460,11 @@ def _shape_problem(body: dict[str, Any]) -> str | None:
     trigger = body.get("trigger")
     if not isinstance(trigger, dict):
         return "the detail has no 'trigger' object"
-    kinds = [kind for kind in TRIGGER_KINDS if trigger.get(kind) is not None]
+    kinds = [kind for kind in canonical.TRIGGER_KINDS if trigger.get(kind) is not None]
     if len(kinds) != 1:
         found = ", ".join(kinds) or "none"
-        return f"the detail's trigger needs exactly one of {', '.join(TRIGGER_KINDS)} ({found})"
+        every = ", ".join(canonical.TRIGGER_KINDS)
+        return f"the detail's trigger needs exactly one of {every} ({found})"
     if not isinstance(trigger[kinds[0]], dict):
         return f"the detail's trigger.{kinds[0]} is not an object"
     if not isinstance(body.get("push"), dict):

@@ -29,15 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import yamlread
 from reconciler.errors import Problem
-from reconciler.models import API_DATETIME_FORMAT, parse_api_datetime
-from reconciler.yamlread import PathKey, Position
+from reconciler.timing import DATETIME_FORMAT, parse_api_datetime
+from reconciler.yamlread import PathKey, Position, value_at
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    import click
-
     from reconciler.manifests import ManifestSet
+    from reconciler.options import GlobalOptions
 
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
 LAYER_PREFIX = "_"
@@ -118,7 +117,7 @@ class Stack:
         if position is None:
             return layer.display, 1, 1
         key_line, key_col, value_line, value_col = position
-        value = _value_at(self.data, probe)
+        value = value_at(self.data, probe)
         if probe != path or not probe or isinstance(value, dict | list) or value is None:
             return layer.display, key_line, key_col
         return layer.display, value_line, value_col
@@ -127,7 +126,7 @@ class Stack:
         """``file:line`` where the value at ``path`` was written (``--explain``)."""
         layer = self.owner(path)
         position = layer.position(path)
-        container = isinstance(_value_at(self.data, path), dict | list)
+        container = isinstance(value_at(self.data, path), dict | list)
         line = 1 if position is None else position[0] if container else position[2]
         note = " (shift)" if layer.kind == "shift" else ""
         return f"{layer.display}:{line}{note}"
@@ -159,15 +158,6 @@ def _has(data: Any, path: PathKey) -> bool:
     return True
 
 
-def _value_at(data: Any, path: PathKey) -> Any:
-    for step in path:
-        try:
-            data = data[step]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
 def parse_shift(text: Any) -> timedelta | None:
     """``"+1d12h"`` -> 1.5 days; ``None`` for anything that is not a shift."""
     if not isinstance(text, str):
@@ -185,14 +175,14 @@ def shifted(data: dict[str, Any], delta: timedelta) -> dict[str, Any]:
     their problems are reported where they were written)."""
     out: dict[str, Any] = {}
     for path in SHIFTED_PATHS:
-        value = _value_at(data, path)
+        value = value_at(data, path)
         moment = parse_api_datetime(value) if isinstance(value, str) else None
         if moment is None:
             continue
         node = out
         for step in path[:-1]:
             node = node.setdefault(str(step), {})
-        node[str(path[-1])] = (moment + delta).strftime(API_DATETIME_FORMAT)
+        node[str(path[-1])] = (moment + delta).strftime(DATETIME_FORMAT)
     return out
 
 
@@ -677,14 +667,12 @@ def explain_text(result: ManifestSet, name: str) -> tuple[str, bool]:
 
 
 def environment_targets(
-    ctx: click.Context, paths: list[Path], zone: ZoneInfo
+    options: GlobalOptions, paths: list[Path], zone: ZoneInfo
 ) -> tuple[list[Path], Path | None, ZoneInfo]:
     """With ``--env``: the environment's manifests (unless paths are given), its overlay and
     its time zone (unless ``--timezone``); without it, ``paths`` and ``zone`` as they are."""
-    from reconciler.commands import global_options
     from reconciler.session import load_environment
 
-    options = global_options(ctx)
     if options.env is None:
         return paths, None, zone
     env = load_environment(options)

@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 from reconciler.model_base import RULE_ERROR, describe
 from reconciler.models import Schedule
 from reconciler.push_models import UNION_TAGS
-from reconciler.yamlread import PathKey
+from reconciler.yamlread import PathKey, prefixed
 
 _ITEM = re.compile(r"\[(\d+)\] ")
 
@@ -33,18 +33,18 @@ def describe_error(error: ErrorDetails, data: Any) -> tuple[PathKey, str]:
     value = error.get("input")
     if kind == "extra_forbidden" and path:
         parent, key = path[:-1], path[-1]
-        return path, _prefixed(parent, f"unknown key {key!r}{_suggestion(parent, str(key))}")
+        return path, prefixed(parent, f"unknown key {key!r}{_suggestion(parent, str(key))}")
     if kind == "missing" and path:
         parent, key = path[:-1], path[-1]
-        return path, _prefixed(parent, f"missing required key {key!r}")
+        return path, prefixed(parent, f"missing required key {key!r}")
     if kind == RULE_ERROR:
         reason = str(ctx.get("reason", error["msg"]))
         item = _ITEM.match(reason)
         if item:  # a rule about one list item: point at that item
             path = (*path, int(item[1]))
             reason = reason[item.end() :]
-        return path, _prefixed(path, reason)
-    return path, _prefixed(path, _sentence(kind, ctx, value, error["msg"]))
+        return path, prefixed(path, reason)
+    return path, prefixed(path, _sentence(kind, ctx, value, error["msg"]))
 
 
 def clean_path(loc: tuple[int | str, ...], data: Any) -> PathKey:
@@ -112,16 +112,6 @@ def _sentence(kind: str, ctx: dict[str, Any], value: Any, fallback: str) -> str:
 
 
 _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
-
-
-def _prefixed(path: PathKey, message: str) -> str:
-    dotted = ""
-    for step in path:
-        if isinstance(step, int):
-            dotted += f"[{step}]"
-        else:
-            dotted += f".{step}" if dotted else step
-    return f"{dotted}: {message}" if dotted else message
 
 
 def _suggestion(parent: PathKey, key: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -24,7 +24,10 @@ from reconciler import files, layers, redact, yamlread
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest_messages import describe_error
 from reconciler.models import Schedule, name_warning
-from reconciler.yamlread import Document, PathKey, Position
+from reconciler.yamlread import Document, PathKey, Position, prefixed, value_at
+
+if TYPE_CHECKING:
+    from reconciler import plan
 
 MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
 SUFFIXES = (".yaml", ".yml")
@@ -91,6 +94,23 @@ class ManifestSet:
         """Raise ``ManifestError`` listing every problem if any error (or, strict, warning)."""
         if self.failing(strict=strict):
             raise ManifestError([p.strictly() for p in self.problems] if strict else self.problems)
+
+    def desired(self) -> list[plan.Desired]:
+        """The manifests as planner input, in load order."""
+        # Here, not at the top: `validate` loads manifests and never plans, so it does not pay
+        # for importing the planner.
+        from reconciler.plan import Desired
+
+        return [
+            Desired(
+                name=m.name,
+                body=m.body,
+                protected=m.protected,
+                source=f"{m.path}:{m.line}",
+                previous_names=m.previous_names,
+            )
+            for m in self.manifests
+        ]
 
     def by_name(self) -> dict[str, Manifest]:
         return {m.name: m for m in self.manifests}
@@ -320,7 +340,7 @@ def _validate(
     label = f"document {number}: " if count > 1 else ""
     for path, message in document.problems:
         line, col = _locate(positions, data, path)
-        result.problems.append(Problem(display, line, col, _prefixed(path, message)))
+        result.problems.append(Problem(display, line, col, prefixed(path, message)))
     if data is None and document.problems:
         return  # the document could not be converted; said above
     if not isinstance(data, dict):
@@ -370,22 +390,6 @@ def _kind(value: Any) -> str:
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
-def _prefixed(path: PathKey, message: str) -> str:
-    dotted = dotted_path(path)
-    return f"{dotted}: {message}" if dotted else message
-
-
-def dotted_path(path: PathKey) -> str:
-    """``("trigger", "periodical", "point", 1)`` -> ``trigger.periodical.point[1]``."""
-    out = ""
-    for step in path:
-        if isinstance(step, int):
-            out += f"[{step}]"
-        else:
-            out += f".{step}" if out else step
-    return out
-
-
 def _locate(positions: Mapping[PathKey, Position], data: Any, path: PathKey) -> tuple[int, int]:
     """Line and column for a path: the value for scalars, the key for containers, and the
     nearest enclosing key for a path that does not exist (a missing key)."""
@@ -398,19 +402,10 @@ def _locate(positions: Mapping[PathKey, Position], data: Any, path: PathKey) -> 
     key_line, key_col, value_line, value_col = position
     if probe != path or not probe:
         return key_line, key_col
-    value = _value_at(data, path)
+    value = value_at(data, path)
     if isinstance(value, dict | list) or value is None:
         return key_line, key_col
     return value_line, value_col
-
-
-def _value_at(data: Any, path: PathKey) -> Any:
-    for step in path:
-        try:
-            data = data[step]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
 
 
 def _duplicate_names(names: dict[str, list[tuple[str, int, int]]]) -> list[Problem]:

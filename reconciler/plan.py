@@ -17,13 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler import canonical, timing
 from reconciler.actions import (
-    CHANGE_KINDS,
     GROUP,
     Action,
     Cause,
@@ -39,16 +38,19 @@ from reconciler.actions import (
     UnmanagedAction,
     UpdateAction,
     drift_of,
+    is_change,
     sort_key,
+    target_id,
 )
-from reconciler.diff import FieldChange, body_fingerprint, diff_bodies, needs_replacement
+from reconciler.diff import FieldChange, diff_bodies, fingerprint_matches, needs_replacement
 from reconciler.errors import PlanError, StalePlanError, UnsafePlanError
-from reconciler.inventory import Inventory, RemoteSchedule
+from reconciler.formats import PLAN_FILE_VERSION
+from reconciler.remote import Inventory, RemoteSchedule
 from reconciler.safety import PlanOptions, violations
 from reconciler.state import State, StateEntry
 
 __all__ = [
-    "FORMAT_VERSION",
+    "PLAN_FILE_VERSION",
     "Action",
     "ConflictAction",
     "CreateAction",
@@ -73,7 +75,6 @@ __all__ = [
     "observed_digest",
 ]
 
-FORMAT_VERSION: Literal[1] = 1
 MANIFESTS_MOVED = "the manifests changed since the plan was made"
 
 
@@ -178,7 +179,7 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format_version: Literal[1] = FORMAT_VERSION
+    format_version: Literal[1] = PLAN_FILE_VERSION
     planned_at: str  # UTC ISO 8601 of the injected ``now``
     timezone: str
     options: PlanOptions
@@ -200,9 +201,7 @@ class Plan(BaseModel):
     @property
     def has_changes(self) -> bool:
         """True when apply would write anything (remote or state)."""
-        return bool(self.renames) or any(
-            a.kind in CHANGE_KINDS or (isinstance(a, SkipAction) and a.forget) for a in self.actions
-        )
+        return bool(self.renames) or any(is_change(a) for a in self.actions)
 
     @property
     def is_safe(self) -> bool:
@@ -283,9 +282,10 @@ class Plan(BaseModel):
                 hint="write plan files with `reconciler plan --out FILE`",
             ) from None
         version = data.get("format_version") if isinstance(data, dict) else None
-        if version != FORMAT_VERSION:
+        if version != PLAN_FILE_VERSION:
             raise PlanError(
-                f"plan file has format_version {version!r}; this reconciler reads {FORMAT_VERSION}",
+                f"plan file has format_version {version!r}; "
+                f"this reconciler reads {PLAN_FILE_VERSION}",
                 hint="re-create the plan with this version of `reconciler plan --out FILE`",
             )
         try:
@@ -326,14 +326,25 @@ class Plan(BaseModel):
         """
         seen = {e.schedule_id: name for name, e in state.entries.items()}
         for a in self.actions:
-            if isinstance(a, RecreateAction):
-                seen.pop(a.old_schedule_id, None)
-            elif isinstance(a, ExpiredAction) or (isinstance(a, SkipAction) and a.forget):
-                seen.pop(a.schedule_id or "", None)
-            elif isinstance(a, UnmanagedAction):
-                seen[a.schedule_id] = a.name
-            elif isinstance(a, ConflictAction):
-                seen.update(dict.fromkeys(a.schedule_ids, a.name))
+            match a:
+                case RecreateAction():
+                    seen.pop(a.old_schedule_id, None)
+                case ExpiredAction():
+                    seen.pop(a.schedule_id, None)
+                case SkipAction():
+                    if a.forget:
+                        seen.pop(a.schedule_id or "", None)
+                case UnmanagedAction():
+                    seen[a.schedule_id] = a.name
+                case ConflictAction():
+                    seen.update(dict.fromkeys(a.schedule_ids, a.name))
+                case (
+                    CreateAction() | UpdateAction() | ReplaceAction() | DeleteAction()
+                    | RefreshAction()
+                ):
+                    pass  # a task the state already names, or none yet
+                case _:
+                    assert_never(a)
         now = inventory.schedules
         appeared = [f"{t.name!r} ({sid})" for sid, t in now.items() if sid not in seen]
         vanished = (
@@ -411,9 +422,7 @@ class Plan(BaseModel):
             entries[new] = entries.pop(old)
         writers: dict[str, str] = {}
         for a in self.actions:
-            if isinstance(a, ConflictAction | UnmanagedAction) or (
-                isinstance(a, SkipAction) and not a.forget
-            ):
+            if not is_change(a):
                 continue  # no write, no state change
             what = f"{a.kind} {a.name!r}"
             if a.name in writers:
@@ -429,7 +438,7 @@ class Plan(BaseModel):
                 elif canonical.name_key(a.name) in taken:
                     problems.append(f"{what}: a remote task of that name exists")
             else:
-                target = _target_of(a)
+                target = target_id(a)
                 if entry is None:
                     problems.append(f"{what}: the state manages no schedule of that name")
                 elif target is not None and target != entry.schedule_id:
@@ -481,31 +490,26 @@ class Plan(BaseModel):
         )
 
 
-def _target_of(a: Action) -> str | None:
-    """The remote id (or state entry id) a non-create action works on."""
-    if isinstance(a, ReplaceAction | RecreateAction):
-        return a.old_schedule_id
-    if isinstance(a, DeleteAction | UpdateAction | ExpiredAction | RefreshAction):
-        return a.schedule_id
-    if isinstance(a, SkipAction):
-        return a.schedule_id
-    return None
-
-
 def _body_problems(a: Action, what: str, d: Desired | None, entry: StateEntry | None) -> list[str]:
     """What a write's body, fingerprint and protection say that its manifest does not."""
-    if isinstance(a, DeleteAction):
-        remembered = (entry is not None and entry.protected) or (d is not None and d.protected)
-        if remembered and not a.protected:
-            return [f"{what}: the state or manifest has prevent_destroy, the plan says not"]
-        return []
-    if not isinstance(a, CreateAction | UpdateAction | ReplaceAction | RecreateAction):
-        if isinstance(a, RefreshAction):
+    match a:
+        case DeleteAction():
+            remembered = (entry is not None and entry.protected) or (d is not None and d.protected)
+            if remembered and not a.protected:
+                return [f"{what}: the state or manifest has prevent_destroy, the plan says not"]
+            return []
+        case RefreshAction():
             if d is None:
                 return [f"{what}: no manifest of that name"]
             if a.fingerprint != d.fingerprint or a.protected != d.protected:
                 return [f"{what}: the recorded fingerprint or protection is not the manifest's"]
-        return []
+            return []
+        case ExpiredAction() | SkipAction() | ConflictAction() | UnmanagedAction():
+            return []  # no body is written
+        case CreateAction() | UpdateAction() | ReplaceAction() | RecreateAction():
+            pass  # a body is written: checked below
+        case _:
+            assert_never(a)
     if d is None:
         return [f"{what}: no manifest of that name"]
     if canonical.fingerprint(a.body) != d.fingerprint or a.fingerprint != d.fingerprint:
@@ -560,14 +564,10 @@ def _fires_at(remote: RemoteSchedule, world: _World) -> str | None:
         return None
 
 
-def _describes(fingerprint: str, side: Desired | RemoteSchedule) -> bool:
-    """``fingerprint_matches(fingerprint, side.body)``, reusing the side's plain fingerprint."""
-    return fingerprint == side.fingerprint or fingerprint == body_fingerprint(side.body)
-
-
 def _cause(entry: StateEntry, desired: Desired, remote: RemoteSchedule) -> Cause:
-    manifest_changed = not _describes(entry.fingerprint, desired)
-    remote_changed = not _describes(entry.fingerprint, remote)
+    recorded = entry.fingerprint
+    manifest_changed = not fingerprint_matches(recorded, desired.body, plain=desired.fingerprint)
+    remote_changed = not fingerprint_matches(recorded, remote.body, plain=remote.fingerprint)
     if manifest_changed and remote_changed:
         return "both"
     return "manifest" if manifest_changed else "remote"
@@ -621,7 +621,10 @@ def _plan_live(
     # Equal fingerprints mean equal canonical bodies: no field can differ, no diff to compute.
     changes = [] if remote.fingerprint == d.fingerprint else diff_bodies(remote.body, d.body)
     if not changes:
-        if _describes(entry.fingerprint, d) and d.protected == entry.protected:
+        recorded = entry.fingerprint
+        if fingerprint_matches(recorded, d.body, plain=d.fingerprint) and (
+            d.protected == entry.protected
+        ):
             return None  # in sync
         reason = (
             "lifecycle.prevent_destroy changed"

@@ -35,12 +35,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import timing
 from reconciler.canonical import trigger_kind, zone_type
 from reconciler.errors import ManifestError, Problem, UsageError
 from reconciler.firings import EARLIEST_OFFSET, firings
+
+if TYPE_CHECKING:
+    from reconciler.options import GlobalOptions
 
 PathKey = tuple[str | int, ...]
 Position = tuple[int, int, int, int]
@@ -497,7 +500,7 @@ def _lead_time(
         if not isinstance(single, Mapping) or subject.body.get("enabled") is False:
             continue
         try:
-            naive = datetime.strptime(str(single["time"]), timing.DATETIME_FORMAT)
+            naive = timing.parse_datetime(str(single["time"]))
         except (KeyError, ValueError):
             continue
         if zone_type(subject.body) == 2:
@@ -601,9 +604,9 @@ def _periodical(
     """Wall time, future firing days and clock-change days of a periodical trigger."""
     try:
         upcoming = timing.next_fire(body, now, tz)
-        at = timing._parse_time(str(spec["time"]))
-        start_day = timing._parse_datetime(str(spec["start"])).date()
-        end = timing._parse_datetime(str(spec["end"]))
+        at = timing.parse_time(str(spec["time"]))
+        start_day = timing.parse_datetime(str(spec["start"])).date()
+        end = timing.parse_datetime(str(spec["end"]))
     except (KeyError, ValueError):
         return None
     if upcoming is None:
@@ -631,18 +634,18 @@ def _periodical(
 def _periodical_dates(spec: Mapping[str, Any], start: date, first: date, last: date) -> list[int]:
     """The local days in ``[first, last]`` a periodical trigger fires on, in order (ordinals).
 
-    The same rule as ``timing._periodical_fires_on`` (every N-th day, week or month counted from
+    The same rule as ``timing.periodical_fires_on`` (every N-th day, week or month counted from
     the one holding ``start``; a month point a month lacks is skipped), stepped by unit.
     """
     unit = str(spec.get("time_unit", "")).lower()
-    freq = timing._frequency(spec)
+    freq = timing.frequency(spec)
     out: list[int] = []
     if unit == "day":
         skip = max(0, (first - start).days)
         k = -(-skip // freq)  # the first multiple of freq at or after ``first``
         return list(range(start.toordinal() + k * freq, last.toordinal() + 1, freq))
     if unit == "week":
-        points = sorted(timing._week_points(spec))
+        points = sorted(timing.week_points(spec))
         monday = start.toordinal() - start.weekday()
         lo = max(first, start).toordinal()
         hi = last.toordinal()
@@ -651,7 +654,7 @@ def _periodical_dates(spec: Mapping[str, Any], start: date, first: date, last: d
             out.extend(day for p in points if lo <= (day := week + p) <= hi)
             week += 7 * freq
     elif unit == "month":
-        points = sorted(timing._month_points(spec))
+        points = sorted(timing.month_points(spec))
         index = start.year * 12 + start.month - 1
         begin = first.year * 12 + first.month - 1
         if begin > index:
@@ -996,7 +999,7 @@ def judge(
     return Verdict(refused, warnings, allowed)
 
 
-def for_validate(options: Any, manifests: Sequence[Any], now: datetime) -> list[Problem]:
+def for_validate(options: GlobalOptions, manifests: Sequence[Any], now: datetime) -> list[Problem]:
     """``validate``: the violations of the selected environment's policies, as problems.
 
     Without ``--env``, in a config with several environments and no ``default:``, each
@@ -1006,10 +1009,9 @@ def for_validate(options: Any, manifests: Sequence[Any], now: datetime) -> list[
     from dataclasses import replace
     from pathlib import Path
 
-    from reconciler.commands import GlobalOptions
     from reconciler.environments import load_environments
 
-    required = options.config_path != GlobalOptions().config_path
+    required = options.config_named
     loaded = load_environments(Path(options.config_path), required=required)
     if options.env is None and loaded.default is None and len(loaded.environments) > 1:
         chosen = [(env, True) for env in loaded.environments]

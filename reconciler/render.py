@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, TextIO
+from typing import Any, TextIO, assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler import firing_changes
@@ -30,9 +30,8 @@ from reconciler.actions import (
     UpdateAction,
 )
 from reconciler.diff import FieldChange, extend_path
+from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.plan import Plan
-
-RENDER_FORMAT_VERSION = 1
 
 _RESET = "\033[0m"
 _STYLES = {
@@ -122,31 +121,34 @@ _CONTAINERS = (dict, list)
 
 def _about(a: Action) -> str:
     """What to say about an action after its name (may be empty)."""
-    if isinstance(a, CreateAction):
-        return a.source
-    if isinstance(a, RecreateAction):
-        return f"deleted outside the reconciler; was id {a.old_schedule_id}"
-    if isinstance(a, UpdateAction):
-        return f"id {a.schedule_id}; changed in {_cause_text(a.cause)}"
-    if isinstance(a, ReplaceAction):
-        return f"id {a.old_schedule_id}; {a.reason}: forces replacement"
-    if isinstance(a, DeleteAction):
-        return f"id {a.schedule_id}; manifest removed"
-    if isinstance(a, ExpiredAction):
-        return f"id {a.schedule_id}; {a.reason}; forgotten from state"
-    if isinstance(a, RefreshAction):
-        return f"id {a.schedule_id}; {a.reason}; state only, no API call"
-    if isinstance(a, ConflictAction):
-        same = "; identical body" if a.identical else ""
-        return (
-            f"remote id {', '.join(a.schedule_ids)} has this name but is not managed{same}; "
-            f"adopt with `reconciler import {a.name}={a.schedule_ids[0]}`"
-        )
-    if isinstance(a, UnmanagedAction):
-        state = "enabled" if a.enabled else "disabled"
-        return f"id {a.schedule_id}, {state}; not managed, left alone"
-    assert isinstance(a, SkipAction)
-    return a.reason + ("; forgotten from state" if a.forget else "")
+    match a:
+        case CreateAction():
+            return a.source
+        case RecreateAction():
+            return f"deleted outside the reconciler; was id {a.old_schedule_id}"
+        case UpdateAction():
+            return f"id {a.schedule_id}; changed in {_cause_text(a.cause)}"
+        case ReplaceAction():
+            return f"id {a.old_schedule_id}; {a.reason}: forces replacement"
+        case DeleteAction():
+            return f"id {a.schedule_id}; manifest removed"
+        case ExpiredAction():
+            return f"id {a.schedule_id}; {a.reason}; forgotten from state"
+        case RefreshAction():
+            return f"id {a.schedule_id}; {a.reason}; state only, no API call"
+        case ConflictAction():
+            same = "; identical body" if a.identical else ""
+            return (
+                f"remote id {', '.join(a.schedule_ids)} has this name but is not managed{same}; "
+                f"adopt with `reconciler import {a.name}={a.schedule_ids[0]}`"
+            )
+        case UnmanagedAction():
+            state = "enabled" if a.enabled else "disabled"
+            return f"id {a.schedule_id}, {state}; not managed, left alone"
+        case SkipAction():
+            return a.reason + ("; forgotten from state" if a.forget else "")
+        case _:
+            assert_never(a)
 
 
 def _rename_about() -> str:
@@ -164,14 +166,20 @@ def _cause_text(cause: str) -> str:
 
 def _detail_lines(a: Action) -> list[tuple[str, str]]:
     """(marker, text) lines under an action: field diffs, or the fields of a new schedule."""
-    if isinstance(a, UpdateAction | ReplaceAction):
-        return [_change_lines(c) for c in a.changes]
-    if isinstance(a, CreateAction | RecreateAction):
-        return [("+", f"{path}: {_value(v)}") for path, v in _leaves(a.body)]
-    if isinstance(a, RefreshAction) and a.protected != a.old_protected:
-        old, new = str(a.old_protected).lower(), str(a.protected).lower()
-        return [("~", f"lifecycle.prevent_destroy: {old} -> {new}")]
-    return []
+    match a:
+        case UpdateAction() | ReplaceAction():
+            return [_change_lines(c) for c in a.changes]
+        case CreateAction() | RecreateAction():
+            return [("+", f"{path}: {_value(v)}") for path, v in _leaves(a.body)]
+        case RefreshAction():
+            if a.protected == a.old_protected:
+                return []
+            old, new = str(a.old_protected).lower(), str(a.protected).lower()
+            return [("~", f"lifecycle.prevent_destroy: {old} -> {new}")]
+        case DeleteAction() | ExpiredAction() | ConflictAction() | UnmanagedAction() | SkipAction():
+            return []
+        case _:
+            assert_never(a)
 
 
 def _fire_line(a: Action, plan: Plan) -> tuple[str, str] | None:
@@ -185,13 +193,22 @@ def _fire_line(a: Action, plan: Plan) -> tuple[str, str] | None:
     tz = _zone(plan.timezone)
     span: tuple[datetime, datetime] | None = None
     try:
-        if isinstance(a, UpdateAction | ReplaceAction | DeleteAction):
-            if a.fires_at:
-                start = datetime.fromisoformat(a.fires_at)
-                late = _remote_zone_type(a) == 2
-                span = (start, start + timedelta(hours=26) if late else start)
-        elif isinstance(a, CreateAction | RecreateAction):
-            span = timing.next_fire_span(a.body, datetime.fromisoformat(plan.planned_at), tz)
+        match a:
+            case UpdateAction() | ReplaceAction() | DeleteAction():
+                if a.fires_at:
+                    start = datetime.fromisoformat(a.fires_at)
+                    late = _remote_zone_type(a) == 2
+                    span = (start, start + timedelta(hours=26) if late else start)
+            case CreateAction() | RecreateAction():
+                now = datetime.fromisoformat(plan.planned_at)
+                span = timing.next_fire_span(a.body, now, tz)
+            case (
+                ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction()
+                | SkipAction()
+            ):
+                pass  # nothing fires that this action changes or creates
+            case _:
+                assert_never(a)
     except (ValueError, KeyError, TypeError):
         return None
     if span is None:
@@ -239,19 +256,28 @@ def summary_line(plan: Plan) -> str:
     )
 
 
-_ENTRY_KINDS = frozenset({"update", "replace", "delete", "recreate", "expired", "refresh"})
-
-
 def in_sync_count(plan: Plan) -> int:
     """Managed schedules the plan leaves alone: state entries without an action line."""
-    touched = {
-        a.name
-        for a in plan.actions
-        if a.kind in _ENTRY_KINDS
-        or (isinstance(a, SkipAction) and a.schedule_id is not None)
-        or (isinstance(a, ConflictAction) and a.stale_schedule_id is not None)
-    }
+    touched = {a.name for a in plan.actions if _names_an_entry(a)}
     return max(0, plan.managed - len(touched))
+
+
+def _names_an_entry(a: Action) -> bool:
+    """Whether an action line stands for a state entry (so it is not counted as in sync)."""
+    match a:
+        case (
+            UpdateAction() | ReplaceAction() | DeleteAction() | RecreateAction() | ExpiredAction()
+            | RefreshAction()
+        ):
+            return True
+        case SkipAction():
+            return a.schedule_id is not None
+        case ConflictAction():
+            return a.stale_schedule_id is not None
+        case CreateAction() | UnmanagedAction():
+            return False
+        case _:
+            assert_never(a)
 
 
 def _extra_counts(plan: Plan) -> str | None:
@@ -322,7 +348,7 @@ def render_json(plan: Plan) -> str:
     if not data["policy_exceptions"]:
         del data["policy_exceptions"]  # shown only when there are some, as before the field
     data.update(
-        format_version=RENDER_FORMAT_VERSION,
+        format_version=JSON_OUTPUT_VERSION,
         type="plan",
         summary=plan.counts(),
         has_changes=plan.has_changes,
@@ -466,7 +492,7 @@ def render_drift_json(plan: Plan, extra: Sequence[DriftItem] = ()) -> str:
     items = [*plan.drift_items(), *extra]
     return _dump(
         {
-            "format_version": RENDER_FORMAT_VERSION,
+            "format_version": JSON_OUTPUT_VERSION,
             "type": "drift",
             "checked_at": plan.planned_at,
             "timezone": plan.timezone,

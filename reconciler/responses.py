@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.errors import MalformedResponseError
+from reconciler.limits import MAX_ACTIVE_TASKS, MAX_PLAUSIBLE_TOTAL
 
 _HINT = "the server's answer is not what the EngageLab API documents; check --endpoint"
-MAX_PLAUSIBLE_TOTAL = 100_000  # 100 times the vendor's limit of 1000 active schedules
 
 # What a schedule id may look like before it goes into a request path. The vendor's ids are
 # uuids ("a9b85590-6cec-4f91-b277-2d82b0e20ef6"); letters, digits, '-' and '_' leave room for
@@ -216,10 +216,11 @@ def parse_page(data: Any, where: str) -> SchedulePage:
     if total_count < 0 or total_pages < 0:
         raise malformed(where, "negative total_count or total_pages")
     if total_count > MAX_PLAUSIBLE_TOTAL:
-        # Believing it would mean paging for ever (inventory reads total_count / 50 pages).
+        # Believing it would mean paging for ever (inventory reads total_count / PAGE_SIZE pages).
         raise malformed(
             where,
-            f"total_count {total_count} is not believable: an app holds at most 1000 active "
+            f"total_count {total_count} is not believable: an app holds at most "
+            f"{MAX_ACTIVE_TASKS} active "
             "schedules (docs/api.md 2.4)",
         )
     page = obj.get("page")

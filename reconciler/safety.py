@@ -8,11 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import assert_never
 
 from pydantic import BaseModel, ConfigDict
 
-from reconciler.actions import Action, DeleteAction, ReplaceAction, SkipAction, UpdateAction
-from reconciler.inventory import Inventory
+from reconciler.actions import (
+    Action,
+    ConflictAction,
+    CreateAction,
+    DeleteAction,
+    ExpiredAction,
+    RecreateAction,
+    RefreshAction,
+    ReplaceAction,
+    SkipAction,
+    UnmanagedAction,
+    UpdateAction,
+)
+from reconciler.limits import (
+    DEFAULT_FIRE_GUARD_MINUTES,
+    DEFAULT_MASS_DELETE_MIN_MANAGED,
+    DEFAULT_MASS_DELETE_RATIO,
+    MAX_ACTIVE_TASKS,
+)
+from reconciler.remote import Inventory
 
 
 class PlanOptions(BaseModel):
@@ -22,11 +41,25 @@ class PlanOptions(BaseModel):
 
     max_deletes: int | None = None
     allow_mass_delete: bool = False
-    fire_guard_minutes: int = 5
+    fire_guard_minutes: int = DEFAULT_FIRE_GUARD_MINUTES
     force: bool = False
-    max_active: int = 1000  # docs/api.md 2.4
-    mass_delete_ratio: float = 0.3
-    mass_delete_min_managed: int = 10
+    max_active: int = MAX_ACTIVE_TASKS
+    mass_delete_ratio: float = DEFAULT_MASS_DELETE_RATIO
+    mass_delete_min_managed: int = DEFAULT_MASS_DELETE_MIN_MANAGED
+
+
+def _rests_on_absence(a: Action) -> bool:
+    """Whether an action is only right if the read saw every task: it creates (a task of the
+    same name the read missed would make it a second one), deletes, or forgets a vanished one."""
+    match a:
+        case CreateAction() | ReplaceAction() | DeleteAction() | RecreateAction() | ExpiredAction():
+            return True
+        case SkipAction():
+            return a.forget
+        case UpdateAction() | RefreshAction() | ConflictAction() | UnmanagedAction():
+            return False
+        case _:
+            assert_never(a)
 
 
 def _names(actions: Sequence[Action]) -> str:
@@ -48,12 +81,7 @@ def violations(
 
     if not inventory.complete:
         # A create too: a task of the same name the read missed would make it a second one.
-        blocked = [
-            a
-            for a in actions
-            if a.kind in ("create", "replace", "delete", "recreate", "expired")
-            or (isinstance(a, SkipAction) and a.forget)
-        ]
+        blocked = [a for a in actions if _rests_on_absence(a)]
         if blocked:
             problems = "; ".join(inventory.problems) or "the list did not add up"
             out.append(
@@ -88,18 +116,28 @@ def violations(
     # Protection of a delete comes from state (the manifest is gone); of a replace from the
     # manifest, which is present and authoritative (as with terraform's prevent_destroy).
     for a in actions:
-        if isinstance(a, DeleteAction) and a.protected:
-            out.append(
-                f"{a.name!r} has lifecycle.prevent_destroy (remembered in state) and would be "
-                "deleted. To delete it, first apply its manifest with `prevent_destroy: false`; "
-                f"to stop managing it without deleting, use `reconciler state rm {a.name}`."
-            )
-        elif isinstance(a, ReplaceAction) and a.protected:
-            out.append(
-                f"{a.name!r} has lifecycle.prevent_destroy and would be replaced (deleted and "
-                f"re-created: {a.reason}). Set `prevent_destroy: false` in its manifest to allow"
-                " it."
-            )
+        match a:
+            case DeleteAction(protected=True):
+                out.append(
+                    f"{a.name!r} has lifecycle.prevent_destroy (remembered in state) and would be "
+                    "deleted. To delete it, first apply its manifest with `prevent_destroy: "
+                    "false`; to stop managing it without deleting, use "
+                    f"`reconciler state rm {a.name}`."
+                )
+            case ReplaceAction(protected=True):
+                out.append(
+                    f"{a.name!r} has lifecycle.prevent_destroy and would be replaced (deleted and "
+                    f"re-created: {a.reason}). Set `prevent_destroy: false` in its manifest to "
+                    "allow it."
+                )
+            case (
+                DeleteAction() | ReplaceAction() | CreateAction() | UpdateAction()
+                | RecreateAction() | ExpiredAction() | RefreshAction() | ConflictAction()
+                | UnmanagedAction() | SkipAction()
+            ):
+                pass  # destroys no protected task
+            case _:
+                assert_never(a)
 
     creates = sum(1 for a in actions if a.kind in ("create", "recreate"))
     replaces = sum(1 for a in actions if a.kind == "replace")

@@ -24,12 +24,12 @@ from reconciler.config import (
 )
 from reconciler.environments import Environment, environment_for
 from reconciler.errors import ConfigError
+from reconciler.options import GlobalOptions
 
 if TYPE_CHECKING:
     import httpx
 
     from reconciler.client import EngageLabClient
-    from reconciler.commands import GlobalOptions
     from reconciler.emulator import Emulator
 
 # The embedded emulator has no URL; this fixed name keeps its state binding stable across runs.
@@ -72,9 +72,7 @@ def load_environment(options: GlobalOptions) -> Environment:
     name) must exist: a typo there must not silently apply with the defaults, another state
     file and perhaps another app (as ``reconciler state`` already refuses).
     """
-    from reconciler.commands import GlobalOptions
-
-    required = options.config_path != GlobalOptions().config_path
+    required = options.config_named
     env = environment_for(Path(options.config_path), options.env, required=required)
     if options.timezone:
         try:

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from contextlib import suppress
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
+from reconciler.canonical import TRIGGER_KINDS, WEEKDAYS
+
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 TIME_FORMAT = "%H:%M:%S"
-WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 def _trigger(body: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
@@ -45,7 +45,7 @@ def _trigger(body: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
             "schedule body needs a trigger with exactly one of single/periodical/intelligent"
         )
     ((kind, spec),) = trigger.items()
-    if kind not in ("single", "periodical", "intelligent") or not isinstance(spec, Mapping):
+    if kind not in TRIGGER_KINDS or not isinstance(spec, Mapping):
         raise ValueError(
             f"unknown trigger kind {kind!r} (docs/api.md 2: single, periodical, intelligent)"
         )
@@ -64,38 +64,60 @@ def _local(naive: datetime, tz: tzinfo) -> datetime:
 
 def parse_local(text: str, tz: tzinfo) -> datetime:
     """Parse an API ``"yyyy-MM-dd HH:mm:ss"`` time as wall-clock time in ``tz`` (result in UTC)."""
-    return _local(_parse_datetime(text), tz)
+    return _local(parse_datetime(text), tz)
 
 
-_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+# The one form the API reads and writes (docs/api.md 2.1), as a pattern: the manifests' schema
+# and checks, the planner and the policies all parse with the functions below.
+DATETIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+_DATETIME = re.compile(DATETIME_PATTERN)
 _TIME = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
-def _parse_datetime(text: str) -> datetime:
+def parse_api_datetime(text: str) -> datetime | None:
+    """A naive datetime for an exact ``"yyyy-MM-dd HH:mm:ss"`` of a real moment, else ``None``.
+
+    The fields by position (the pattern fixed them): strptime takes ~10 µs a call, and a plan
+    makes three per schedule, validation three per manifest.
+    """
+    if not _DATETIME.fullmatch(text):
+        return None
+    try:
+        return datetime(
+            int(text[0:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[14:16]),
+            int(text[17:19]),
+        )
+    except ValueError:
+        return None
+
+
+def parse_api_time(text: str) -> time | None:
+    """The time of day of an exact ``"HH:mm:ss"`` (24 h, zero-padded), else ``None``."""
+    if not _TIME.fullmatch(text):
+        return None
+    try:
+        return time(int(text[0:2]), int(text[3:5]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def parse_datetime(text: str) -> datetime:
     """``datetime.strptime(text, DATETIME_FORMAT)``, without strptime for the exact form.
 
-    strptime takes ~10 µs a call and a plan makes three per schedule; any other text, or an
-    impossible date, still goes to strptime for its answer or its error.
+    Any other text, or an impossible date, still goes to strptime for its answer or its error.
     """
-    if _DATETIME.fullmatch(text):
-        with suppress(ValueError):
-            return datetime(
-                int(text[0:4]),
-                int(text[5:7]),
-                int(text[8:10]),
-                int(text[11:13]),
-                int(text[14:16]),
-                int(text[17:19]),
-            )
-    return datetime.strptime(text, DATETIME_FORMAT)
+    parsed = parse_api_datetime(text)
+    return parsed if parsed is not None else datetime.strptime(text, DATETIME_FORMAT)
 
 
-def _parse_time(text: str) -> time:
+def parse_time(text: str) -> time:
     """``datetime.strptime(text, TIME_FORMAT).time()``, the same way."""
-    if _TIME.fullmatch(text):
-        with suppress(ValueError):
-            return time(int(text[0:2]), int(text[3:5]), int(text[6:8]))
-    return datetime.strptime(text, TIME_FORMAT).time()
+    parsed = parse_api_time(text)
+    return parsed if parsed is not None else datetime.strptime(text, TIME_FORMAT).time()
 
 
 def is_immediate(body: Mapping[str, Any]) -> bool:
@@ -104,7 +126,7 @@ def is_immediate(body: Mapping[str, Any]) -> bool:
     return kind == "intelligent" and str(spec.get("backup_time", "")).lower() == "now"
 
 
-def _frequency(spec: Mapping[str, Any]) -> int:
+def frequency(spec: Mapping[str, Any]) -> int:
     raw = spec.get("frequency")
     if raw is None:
         return 1
@@ -112,7 +134,7 @@ def _frequency(spec: Mapping[str, Any]) -> int:
     return value if value >= 1 else 1
 
 
-def _month_points(spec: Mapping[str, Any]) -> frozenset[int]:
+def month_points(spec: Mapping[str, Any]) -> frozenset[int]:
     out: set[int] = set()
     for p in spec.get("point") or ():
         try:
@@ -122,25 +144,25 @@ def _month_points(spec: Mapping[str, Any]) -> frozenset[int]:
     return frozenset(out)
 
 
-def _week_points(spec: Mapping[str, Any]) -> frozenset[int]:
+def week_points(spec: Mapping[str, Any]) -> frozenset[int]:
     names = {str(p).upper() for p in spec.get("point") or ()}
     return frozenset(i for i, n in enumerate(WEEKDAYS) if n in names)
 
 
-def _periodical_fires_on(spec: Mapping[str, Any], start: date, day: date) -> bool:
+def periodical_fires_on(spec: Mapping[str, Any], start: date, day: date) -> bool:
     """Whether the periodical trigger fires on local calendar ``day`` (ignoring start/end)."""
     unit = str(spec.get("time_unit", "")).lower()
-    freq = _frequency(spec)
+    freq = frequency(spec)
     if unit == "day":
         return (day - start).days % freq == 0
     if unit == "week":
-        if day.weekday() not in _week_points(spec):
+        if day.weekday() not in week_points(spec):
             return False
         start_monday = start - timedelta(days=start.weekday())
         day_monday = day - timedelta(days=day.weekday())
         return ((day_monday - start_monday).days // 7) % freq == 0
     if unit == "month":
-        if day.day not in _month_points(spec):
+        if day.day not in month_points(spec):
             return False
         months = (day.year * 12 + day.month) - (start.year * 12 + start.month)
         return months % freq == 0
@@ -148,16 +170,16 @@ def _periodical_fires_on(spec: Mapping[str, Any], start: date, day: date) -> boo
 
 
 def _next_periodical(spec: Mapping[str, Any], after: datetime, tz: tzinfo) -> datetime | None:
-    start_naive = _parse_datetime(str(spec["start"]))
-    end_naive = _parse_datetime(str(spec["end"]))
-    at = _parse_time(str(spec["time"]))
+    start_naive = parse_datetime(str(spec["start"]))
+    end_naive = parse_datetime(str(spec["end"]))
+    at = parse_time(str(spec["time"]))
     if end_naive < start_naive:
         return None
     # One day of slack before the local date of ``after``: offsets never exceed a day.
     day = max(start_naive.date(), after.astimezone(tz).date() - timedelta(days=1))
     last = end_naive.date()
     while day <= last:
-        if _periodical_fires_on(spec, start_naive.date(), day):
+        if periodical_fires_on(spec, start_naive.date(), day):
             wall = datetime.combine(day, at)
             # A day's firing is inside the span when its wall time is (start and end are wall
             # times too, docs/api.md 2.2): compared as instants, a wall time a clock change

@@ -44,6 +44,33 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 PathKey = tuple[str | int, ...]
 Position = tuple[int, int, int, int]
 
+
+def dotted_path(path: PathKey) -> str:
+    """``("trigger", "periodical", "point", 1)`` -> ``trigger.periodical.point[1]``."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += f".{step}" if out else step
+    return out
+
+
+def prefixed(path: PathKey, message: str) -> str:
+    """``message`` after the dotted path it is about (``trigger.single.time: ...``)."""
+    dotted = dotted_path(path)
+    return f"{dotted}: {message}" if dotted else message
+
+
+def value_at(data: Any, path: PathKey) -> Any:
+    """The value at ``path`` in loaded YAML data, or None where the path leads nowhere."""
+    for step in path:
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
 MAX_NODES = 50_000  # after alias expansion; a manifest has a few dozen
 MAX_DEPTH = 100
 

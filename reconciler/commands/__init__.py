@@ -1,8 +1,8 @@
 """Click commands, one module each; ``cli.py`` loads them lazily by name.
 
 Shared here: the ``option`` decorator that gives every option its ``RECONCILER_<OPTION>``
-environment variable, and ``GlobalOptions``, the settings of the top-level command that every
-subcommand receives.
+environment variable, and ``global_options``, which hands every subcommand the settings of the
+top-level command (``reconciler.options.GlobalOptions``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import os
 import re
 import shlex
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 import click
+
+from reconciler.limits import MAX_FIRE_GUARD_MINUTES
+from reconciler.options import GlobalOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -62,9 +63,6 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
-
-
-MAX_FIRE_GUARD_MINUTES = 7 * 24 * 60  # a week: longer guards would block every change anyway
 
 
 class WholeMinutes(click.ParamType[int, Any]):
@@ -158,24 +156,6 @@ def format_option(
         show_default=True,
         help=f"{help} Also {SHARED_FORMAT_VAR}, where its value is one of these.",
     )
-
-
-@dataclass(frozen=True)
-class GlobalOptions:
-    """Settings of the top-level command, shared by every subcommand."""
-
-    env: str | None = None
-    config_path: str = "reconciler.yaml"
-    endpoint: str | None = None
-    data_center: str | None = None
-    rate_limit: float | None = None
-    concurrency: int | None = None
-    timeout: float | None = None
-    read_deadline: float | None = None
-    emulator: bool = False
-    timezone: str | None = None
-    now: datetime | None = None
-    debug: bool = False
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

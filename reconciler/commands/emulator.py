@@ -19,6 +19,7 @@ import click
 
 from reconciler.commands import FiniteFloatRange, global_options, option
 from reconciler.errors import ConfigError, UsageError
+from reconciler.limits import MAX_ACTIVE_TASKS
 
 ENV = "RECONCILER_EMULATOR_"
 # Upper bounds of the injected delays: a minute per answer, an hour for a held answer. Larger
@@ -182,10 +183,10 @@ def emulator() -> None:
 @_opt(
     "--max-active",
     env="MAX_ACTIVE",
-    default=1000,
+    default=MAX_ACTIVE_TASKS,
     type=click.IntRange(min=1),
     show_default=True,
-    help="Active task limit (the vendor's is 1000).",
+    help=f"Active task limit (the vendor's is {MAX_ACTIVE_TASKS}).",
 )
 @click.pass_context
 def serve(ctx: click.Context, /, **kw: Any) -> int:

@@ -364,6 +364,7 @@ def apply(
     from reconciler import apply as applying
     from reconciler import engine, policies, render
     from reconciler.errors import ApplyError, ReconcilerError, UnsafePlanError, UsageError
+    from reconciler.healing import Healing, planning_state
 
     ws = engine.open_workspace(global_options(ctx))
     strict = safety.pop("strict")
@@ -415,7 +416,7 @@ def apply(
                         "re-reads them).",
                         err=True,
                     )
-                    writer, failures = await _pay_debts(client, applying.Healing(state=state))
+                    writer, failures = await _pay_debts(client, Healing(state=state))
                     plan = saved
                 else:
                     inventory, healing = await engine.read_and_heal(
@@ -457,7 +458,7 @@ def apply(
                 return report
 
     async def _pay_debts(
-        client: Any, healing: applying.Healing
+        client: Any, healing: Healing
     ) -> tuple[applying.StateWriter, list[str]]:
         writer = applying.StateWriter(ws.store, healing.state)
         if healing.changed or not ws.store.path.exists():
@@ -482,7 +483,7 @@ def apply(
             return obs.plan
         saved.check_fresh(obs.desired, obs.inventory, obs.healing.state)
         rows = [(sid, task.name) for sid, task in obs.inventory.schedules.items()]
-        saved.check_writes(applying.planning_state(obs.healing), desired, rows)
+        saved.check_writes(planning_state(obs.healing), desired, rows)
         # Same inputs, same options, but a later clock: a schedule may have come within the
         # fire guard since the plan was saved.
         if obs.plan.violations:
@@ -493,7 +494,7 @@ def apply(
             )
         _recheck(
             saved,
-            applying.planning_state(obs.healing),
+            planning_state(obs.healing),
             len(obs.inventory.schedules),
             obs.inventory.complete,
         )

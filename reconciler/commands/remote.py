@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.canonical import TRIGGER_KINDS
 from reconciler.commands import format_option, global_options, option, run_async, suggest
 from reconciler.commands.state import lock_timeout_option
+from reconciler.formats import JSON_OUTPUT_VERSION
 
 if TYPE_CHECKING:
     from reconciler.engine import Workspace
-    from reconciler.inventory import Inventory, RemoteSchedule
+    from reconciler.remote import Inventory, RemoteSchedule
     from reconciler.state import State
 
-TRIGGERS = ("single", "periodical", "intelligent")
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def list_(ctx: click.Context, /, fmt: str) -> int:
     view = _read_view(ws, confirm=False)
     if fmt == "json":
         data = {
-            "format_version": 1,
+            "format_version": JSON_OUTPUT_VERSION,
             "environment": ws.env.name,
             "complete": view.complete,
             "problems": list(view.problems),
@@ -243,7 +244,7 @@ class _Planned:
     "--trigger",
     "triggers",
     multiple=True,
-    type=click.Choice(TRIGGERS),
+    type=click.Choice(TRIGGER_KINDS),
     help="Export only tasks with this trigger kind (repeatable).",
 )
 @option(

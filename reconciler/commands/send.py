@@ -19,9 +19,9 @@ from typing import Any, Literal, cast
 import click
 
 from reconciler.commands import format_option, global_options, option
+from reconciler.formats import JSON_OUTPUT_VERSION
 
 FORMATS = ["text", "json"]
-FORMAT_VERSION = 1
 
 
 def _note(text: str) -> None:
@@ -107,7 +107,7 @@ def _push_of(desired: Sequence[Any], name: str, manifests: Path) -> dict[str, An
 def _render_dry_run(plan: Any, fmt: str) -> str:
     if fmt == "json":
         doc = {
-            "format_version": FORMAT_VERSION,
+            "format_version": JSON_OUTPUT_VERSION,
             "dry_run": True,
             "name": plan.name,
             "endpoint": f"POST {plan.path}",
@@ -146,7 +146,7 @@ def _outcome_json(o: Any) -> dict[str, Any]:
 def _render_report(plan: Any, report: Any, fmt: str) -> str:
     if fmt == "json":
         doc = {
-            "format_version": FORMAT_VERSION,
+            "format_version": JSON_OUTPUT_VERSION,
             "dry_run": False,
             "name": plan.name,
             "endpoint": f"POST {plan.path}",

@@ -26,6 +26,7 @@ from reconciler.commands import (
 )
 from reconciler.environments import Environment, environment_for
 from reconciler.errors import StateError
+from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.state import (
     PendingEntry,
     State,
@@ -136,7 +137,7 @@ def list_(ctx: click.Context, fmt: str) -> int:
 
 def _list_json(path: Path, current: State) -> dict[str, Any]:
     return {
-        "format_version": 1,
+        "format_version": JSON_OUTPUT_VERSION,
         "state_file": str(path),
         "lineage": current.lineage,
         "serial": current.serial,

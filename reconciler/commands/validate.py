@@ -66,7 +66,7 @@ def validate(
     if explain is not None and fmt != "text":
         raise UsageError("--explain prints text", hint="drop --format (or use --format text)")
     now, zone = resolve_clock(ctx)
-    targets, overlay, zone = environment_targets(ctx, list(paths), zone)
+    targets, overlay, zone = environment_targets(global_options(ctx), list(paths), zone)
     targets = targets or [Path(DEFAULT_PATH)]
     result = load_manifests(targets, now=now, tz=zone, overlay=overlay)
     result.problems.extend(_policy_problems(ctx, result.manifests, now))
@@ -128,13 +128,10 @@ def schema(kind: str) -> None:
 def _policy_problems(ctx: click.Context, manifests: list[Any], now: datetime) -> list[Problem]:
     """The push policies of reconciler.yaml (reconciler/policies.py), as manifest problems."""
     options = global_options(ctx)
-    if not Path(options.config_path).exists():
+    if not Path(options.config_path).exists() and not options.config_named:
         # No config, no policies: the plain run pays for no import (a --config named on purpose
         # that is missing is reported by the environment loader, as by every command).
-        from reconciler.commands import GlobalOptions
-
-        if options.config_path == GlobalOptions().config_path:
-            return []
+        return []
     from reconciler import policies
 
     return policies.for_validate(options, manifests, now)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from reconciler.files import MAX_EMULATOR_DATA_BYTES, read_regular, reason
 
-FORMAT_VERSION = 1
+DATA_FILE_VERSION = 1
 FIRST_MSG_ID = 1_000_001
 MAX_PUSH_LOG = 10_000  # sent batch pushes kept for inspection
 
@@ -116,7 +116,7 @@ class Store:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "version": FORMAT_VERSION,
+            "version": DATA_FILE_VERSION,
             "next_seq": self.next_seq,
             "next_msg_id": self.next_msg_id,
             "tasks": [t.to_json() for t in self.tasks.values()],
@@ -128,7 +128,7 @@ class Store:
         """The store from the file's JSON; ``ValueError`` naming the first thing of the wrong
         shape (each would otherwise fail later, in the middle of a request)."""
         data = _typed(data, dict, "the top level")
-        if data.get("version") != FORMAT_VERSION:
+        if data.get("version") != DATA_FILE_VERSION:
             raise ValueError(f"unsupported format version {str(data.get('version'))[:40]!r}")
         tasks = [Task.from_json(t) for t in _typed(data.get("tasks"), list, "tasks")]
         tasks.sort(key=lambda t: t.seq)

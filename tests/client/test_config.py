@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.commands import GlobalOptions
 from reconciler.config import (
     DATA_CENTERS,
     ClientSettings,
@@ -14,6 +13,7 @@ from reconciler.config import (
     settings_from_options,
 )
 from reconciler.errors import ConfigError, CredentialsError
+from reconciler.options import GlobalOptions
 
 from .helpers import CANARY_KEY, CANARY_SECRET, CREDS
 

@@ -26,10 +26,10 @@ from ruamel.yaml import YAML
 
 from reconciler import session
 from reconciler.cli import cli
-from reconciler.commands import GlobalOptions
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, RequestRecord
 from reconciler.emulator.core import Reply
 from reconciler.environments import Environment
+from reconciler.options import GlobalOptions
 from reconciler.session import Target
 
 # Every manifest below fires in 2027; the suite starts a month earlier so nothing is near firing.

@@ -8,8 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from reconciler import canonical
-from reconciler.inventory import Inventory, RemoteSchedule
 from reconciler.plan import Desired, Plan, PlanOptions, make_plan
+from reconciler.remote import Inventory, RemoteSchedule
 from reconciler.state import State, StateEntry
 
 NOW = datetime(2027, 1, 1, 12, 0, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from reconciler import canonical
-from reconciler.apply import heal_journal
 from reconciler.errors import PlanError
+from reconciler.healing import heal_journal
 from reconciler.plan import ConflictAction, CreateAction, Desired
 from reconciler.state import PendingEntry
 from tests.plan.builders import NOW, body, entry, inventory, plan, remote, state

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reconciler.errors import PlanError, StalePlanError
-from reconciler.inventory import Inventory
 from reconciler.plan import Desired, Plan, PlanOptions, make_plan
+from reconciler.remote import Inventory
 from reconciler.state import State
 from tests.plan.builders import (
     NOW,

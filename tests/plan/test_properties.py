@@ -13,7 +13,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.inventory import Inventory, RemoteSchedule
 from reconciler.plan import (
     CreateAction,
     DeleteAction,
@@ -26,6 +25,7 @@ from reconciler.plan import (
     SkipAction,
     UpdateAction,
 )
+from reconciler.remote import Inventory, RemoteSchedule
 from reconciler.state import State, StateEntry
 from tests.plan.builders import NOW, body, entry, intelligent, periodical, plan, remote, single
 

@@ -26,7 +26,7 @@ from typing import Literal
 from reconciler import canonical
 from reconciler import state as st
 from reconciler.emulator import Emulator, Faults
-from reconciler.inventory import PAGE_SIZE
+from reconciler.limits import PAGE_SIZE
 from reconciler.testing import serve_emulator
 from tests.reliability import campaign, hygiene
 from tests.reliability.world import (

@@ -1,0 +1,165 @@
+"""The Python API for scripts: load manifests, read the app, plan, apply (docs/python-api.md).
+
+Thin wrappers of what the ``reconciler`` command runs, with the same rules: a plan is made from a
+complete read and a healed state, apply refuses an unsafe or stale plan, holds the state file's
+lock, journals every create before it is sent and saves the state as it goes. What the command
+adds on top (environments, policies, confirmation, output) stays with the command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reconciler.errors import ConfigError, PlanError
+from reconciler.plan import Desired, Plan, PlanOptions
+from reconciler.remote import Inventory
+from reconciler.state import State, StateStore, binding_for, check_binding
+
+if TYPE_CHECKING:
+    from reconciler.apply import ApplyReport
+    from reconciler.client import EngageLabClient
+
+__all__ = ["apply_plan", "load_manifests", "load_state", "make_plan", "read_inventory"]
+
+PathLike = str | Path
+
+
+def _zone(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"timezone {timezone!r} is not an IANA time zone name",
+            hint="use a name such as UTC, Europe/Berlin or Asia/Singapore",
+        ) from None
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("`now` must be timezone-aware (e.g. datetime.now(UTC))")
+    return now
+
+
+def load_manifests(
+    *paths: PathLike,
+    timezone: str = "UTC",
+    now: datetime | None = None,
+    overlay: PathLike | None = None,
+    strict: bool = False,
+) -> list[Desired]:
+    """The schedules the manifests under ``paths`` (files or directories) want, as planner
+    input; raises ``ManifestError`` listing every problem (``strict``: warnings too).
+
+    ``timezone`` is the app's (the environment's ``timezone``): trigger times are read in it.
+    """
+    from reconciler import manifests
+
+    loaded = manifests.load_manifests(
+        [Path(p) for p in paths or ("schedules",)],
+        now=_now(now),
+        tz=_zone(timezone),
+        overlay=Path(overlay) if overlay is not None else None,
+    )
+    loaded.raise_for_errors(strict=strict)
+    return loaded.desired()
+
+
+def load_state(state_file: PathLike) -> State:
+    """The state file (a fresh, empty state when it does not exist yet)."""
+    return StateStore(Path(state_file)).load()
+
+
+async def read_inventory(
+    client: EngageLabClient, *, state: State | None = None, confirm: bool = True
+) -> Inventory:
+    """Every active task of the app with its full detail, and whether that is provably all.
+
+    Tasks ``state`` manages that the list does not show are looked up one by one. ``confirm``
+    (the default) reads the list until two passes agree, as the command does whenever an
+    absence decides something (a create of a name the state does not manage).
+    """
+    from reconciler import inventory
+    from reconciler.healing import journal_ids
+
+    known = journal_ids(state) if state is not None else []
+    return await inventory.read_inventory(client, known_ids=known, confirm=confirm)
+
+
+def make_plan(
+    desired: list[Desired],
+    inventory: Inventory,
+    state: State | None = None,
+    *,
+    timezone: str = "UTC",
+    now: datetime | None = None,
+    options: PlanOptions | None = None,
+) -> Plan:
+    """The plan that makes the app match ``desired``: ordered, checked against the safety rules
+    (``plan.violations``; ``options`` sets their thresholds), checksummed. Pure: no I/O.
+
+    ``state`` is the state file's content (``load_state``); without it nothing is managed yet.
+    A state holding an interrupted write (a journal entry) is refused: ``reconciler apply``
+    resolves it against the server first.
+    """
+    from reconciler import plan
+
+    state = state if state is not None else State()
+    if state.pending:
+        names = ", ".join(repr(n) for n in sorted(state.pending))
+        raise PlanError(
+            f"the state holds interrupted writes of {names}",
+            hint="run `reconciler apply` once: it resolves them against the server",
+        )
+    return plan.make_plan(
+        desired,
+        inventory,
+        state,
+        now=_now(now),
+        tz=_zone(timezone),
+        options=options or PlanOptions(),
+    )
+
+
+async def apply_plan(
+    plan: Plan,
+    client: EngageLabClient,
+    state_file: PathLike,
+    *,
+    lock_timeout: float = 0.0,
+    now: Callable[[], datetime] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ApplyReport:
+    """Carry out ``plan`` against the app ``client`` talks to, recording every task in
+    ``state_file`` as it goes.
+
+    Refuses, before any request, a plan that breaks a safety rule (``UnsafePlanError``), a state
+    file that moved since the plan was made (``StalePlanError``: plan again) and a state file
+    bound to another app or endpoint. ``report.failures`` lists what did not succeed; the
+    state records everything that did.
+    """
+    from reconciler.apply import StateWriter, run_plan
+
+    plan.check_safe()
+    store = StateStore(Path(state_file))
+    settings = client.settings
+    binding = binding_for(settings.base_url, settings.credentials.app_key)
+    with store.lock(lock_timeout, "reconciler Python API apply_plan"):
+        state = check_binding(store.load(), binding, path=store.path)
+        plan.check_state(state)
+        writer = StateWriter(store, state)
+        if not store.path.exists():
+            writer.change(_bound)  # the binding becomes durable before the first write
+            writer.flush()
+        return await run_plan(
+            plan, client, writer, now=now or (lambda: datetime.now(UTC)), progress=progress
+        )
+
+
+def _bound(state: State) -> State:
+    return state

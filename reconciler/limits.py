@@ -1,0 +1,29 @@
+"""The numbers that bound what the tool does, one place each: the vendor's documented limits,
+what the reader believes of a server, and the defaults of the safety rules.
+
+Imported by the planner, the reader, the config loader, the emulator and the command line alike
+(pure constants: importing this costs nothing, so ``reconciler --help`` may use it).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- the vendor's limits (docs/api.md) --------------------------------------------------------
+
+MAX_ACTIVE_TASKS: Final = 1000  # docs/api.md 2.4: active scheduled tasks per app
+PAGE_SIZE: Final = 50  # docs/api.md section 3: tasks per list page
+NAME_MAX_BYTES: Final = 255  # docs/api.md 2: a schedule name, in UTF-8 bytes
+
+# -- what the reader believes ------------------------------------------------------------------
+
+# A list total larger than this is no honest answer: 100 times the vendor's limit of active tasks
+# (a raised limit for one app stays far below it).
+MAX_PLAUSIBLE_TOTAL: Final = 100 * MAX_ACTIVE_TASKS
+
+# -- the safety rules (docs/design.md "Safety rules") ----------------------------------------
+
+DEFAULT_FIRE_GUARD_MINUTES: Final = 5
+MAX_FIRE_GUARD_MINUTES: Final = 7 * 24 * 60  # a week: longer guards would block every change
+DEFAULT_MASS_DELETE_RATIO: Final = 0.3
+DEFAULT_MASS_DELETE_MIN_MANAGED: Final = 10

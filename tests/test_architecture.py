@@ -1,0 +1,201 @@
+"""The layering of the package, checked: the planning core does no I/O and imports none of it, the
+layers below the command line do not import it, and each module's private names stay its own.
+
+The contract is written out in docs/python-api.md ("The planning core"); these tests are what
+keeps it true.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "reconciler"
+
+# The modules that turn manifests (already loaded), a remote read and the state into a Plan,
+# check it and render it, and the pure data they need. Nothing here reads a file through YAML,
+# talks HTTP or knows the command line.
+PLANNING_CORE = (
+    "reconciler.actions",
+    "reconciler.canonical",
+    "reconciler.diff",
+    "reconciler.errors",
+    "reconciler.files",
+    "reconciler.firing_changes",
+    "reconciler.firings",
+    "reconciler.healing",
+    "reconciler.limits",
+    "reconciler.model_base",
+    "reconciler.models",
+    "reconciler.options",
+    "reconciler.plan",
+    "reconciler.push_models",
+    "reconciler.redact",
+    "reconciler.remote",
+    "reconciler.render",
+    "reconciler.responses",
+    "reconciler.safety",
+    "reconciler.state",
+    "reconciler.timing",
+)
+
+# What the core may not pull in: the HTTP stack, the YAML readers, the command line, the
+# emulator's server, and the modules of the package that do I/O or drive a run.
+FORBIDDEN_LIBRARIES = ("httpx", "httpcore", "yaml", "ruamel", "click", "starlette", "uvicorn")
+FORBIDDEN_MODULES = (
+    "reconciler.answers",
+    "reconciler.apply",
+    "reconciler.batch",
+    "reconciler.cli",
+    "reconciler.client",
+    "reconciler.commands",
+    "reconciler.config",
+    "reconciler.emulator",
+    "reconciler.engine",
+    "reconciler.environments",
+    "reconciler.inventory",
+    "reconciler.layers",
+    "reconciler.manifests",
+    "reconciler.ratelimit",
+    "reconciler.session",
+    "reconciler.testing",
+    "reconciler.yamlread",
+)
+FORBIDDEN = FORBIDDEN_LIBRARIES + FORBIDDEN_MODULES
+
+# The command line: the only modules that may import click's side of the package.
+CLI_MODULES = ("reconciler.cli", "reconciler.__main__", "reconciler.commands")
+
+
+def _module_path(module: str) -> Path:
+    relative = Path(*module.split(".")[1:])
+    package = PACKAGE / relative / "__init__.py"
+    return package if package.is_file() else PACKAGE / relative.with_suffix(".py")
+
+
+def _is_under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _imported_names(path: Path) -> list[tuple[int, str, list[str]]]:
+    """Every import statement of a file, at any depth (functions, ``TYPE_CHECKING`` blocks):
+    (line, module, imported names)."""
+    out: list[tuple[int, str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [alias.name for alias in node.names]
+            out.append((node.lineno, node.module, names))
+            if node.module == "reconciler":  # `from reconciler import apply` imports a module
+                out += [(node.lineno, f"reconciler.{n}", []) for n in names]
+    return out
+
+
+def _package_modules() -> list[str]:
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        out.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return out
+
+
+def test_the_core_list_names_real_modules() -> None:
+    """Guards the tests below: every core module exists, none is also forbidden."""
+    for module in PLANNING_CORE:
+        assert _module_path(module).is_file(), module
+        assert not _is_under(module, FORBIDDEN), module
+
+
+@pytest.mark.parametrize("module", PLANNING_CORE)
+def test_importing_a_core_module_loads_no_io_module(module: str) -> None:
+    """Importing a planning-core module in a fresh interpreter leaves no HTTP, YAML, CLI or
+    server library, and no I/O module of the package, in ``sys.modules``."""
+    code = (
+        "import importlib, json, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = json.loads(done.stdout)
+    leaked = sorted(name for name in loaded if _is_under(name, FORBIDDEN))
+    assert leaked == [], f"importing {module} loads {leaked}"
+
+
+@pytest.mark.parametrize("module", PLANNING_CORE)
+def test_a_core_module_has_no_hidden_io_import(module: str) -> None:
+    """No import statement of a core module, not even inside a function or a ``TYPE_CHECKING``
+    block, names a forbidden module: a lazy import would only hide the dependency."""
+    found = [
+        f"{module}:{line}: {name}"
+        for line, name, _ in _imported_names(_module_path(module))
+        if _is_under(name, FORBIDDEN)
+    ]
+    assert found == []
+
+
+def test_only_the_command_line_imports_the_command_line_package() -> None:
+    """engine, session, config, layers and every other module below the command line take their
+    options as ``reconciler.options.GlobalOptions``, never from the click package."""
+    found = [
+        f"{module}:{line}: {name}"
+        for module in _package_modules()
+        if not _is_under(module, CLI_MODULES)
+        for line, name, _ in _imported_names(_module_path(module))
+        if _is_under(name, CLI_MODULES)
+    ]
+    assert found == []
+
+
+def test_reading_and_planning_do_not_import_apply() -> None:
+    """The journal's healing, which the read side (engine) needs before it plans, is a pure module
+    of its own: only the two ways to apply (the command and the Python API, with the package's
+    re-export of it) import the apply machinery."""
+    allowed = ("reconciler", "reconciler.api", "reconciler.apply", "reconciler.commands.plan")
+    found = [
+        f"{module}:{line}"
+        for module in _package_modules()
+        if module not in allowed
+        for line, name, _ in _imported_names(_module_path(module))
+        if name == "reconciler.apply"
+    ]
+    assert found == []
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    """A ``_name`` is its module's own: another module neither imports it nor calls it as
+    ``module._name`` (what two modules share is public, in the module that owns the fact)."""
+    found: list[str] = []
+    for module in _package_modules():
+        path = _module_path(module)
+        tree = ast.parse(path.read_text("utf-8"))
+        aliases: set[str] = set()
+        for line, name, names in _imported_names(path):
+            if name.startswith("reconciler"):
+                found += [f"{module}:{line}: {name}.{n}" for n in names if _private(n)]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "reconciler":
+                aliases |= {a.asname or a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                aliases |= {a.asname for a in node.names if a.asname}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and _private(node.attr)
+            ):
+                found.append(f"{module}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert found == []
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
