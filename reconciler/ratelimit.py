@@ -2,17 +2,19 @@
 
 - ``TokenBucket`` spaces requests at the current rate.
 - ``RateController`` decides that rate, and how many requests may be in flight, from the answers.
-  It starts at the ceiling (``--rate-limit``) and
+  It starts at the ceiling (``--rate-limit``), or at the limit an earlier run found, and
   * on a refusal for the rate (429, 400/28100 "rate limit exceeded", 23008) cuts the rate to a
     tenth at once, then, when the answers of the requests already in flight have arrived (one
-    round trip), settles at 90 % of the rate the server was seen to accept: the requests sent at
-    the old rate are lost anyway, but the ones behind them do not join them (a plain halving
-    still sends at several times a slow server's limit for a few round trips: a storm);
+    round trip), settles at 90 % of the rate the server was seen to accept once its allowance
+    ran out (the requests from the first refused one on): the requests sent at the old rate are
+    lost anyway, but the ones behind them do not join them (a plain halving still sends at
+    several times a slow server's limit for a few round trips: a storm);
   * on a 5xx or a timeout halves it, at most once per second: an overloaded server gets air, a
     server with occasional errors does not drive the rate to its floor;
-  * otherwise grows it additively: quickly back to the last rate known to be accepted, then
-    slowly (5 % per second) above it, up to the ceiling. Near a server's limit the rate thus
-    spends seconds between two refusals, and each refusal costs one round trip at the cut rate.
+  * otherwise grows it: with a limit known, on a cubic curve in the time since the last settle
+    (as TCP CUBIC): back to the limit in four seconds, flat around it, then above it ever
+    faster; without one, back quickly to the last rate known to be accepted, then 5 % per
+    second, up to the ceiling.
 - The window of requests in flight follows Little's law: the rate times the measured round-trip
   time, with headroom for its variation. A fixed ``--concurrency`` overrides it.
 - ``Limiter`` puts them together for asyncio callers: a slot of the window, then a token.
@@ -39,6 +41,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from reconciler import files
 
 logger = logging.getLogger(__name__)
 
@@ -484,6 +488,7 @@ class Limiter:
 # -- the limit remembered between runs -------------------------------------------------------------
 
 PACE_FILE_VERSION = 1
+PACE_FILE_MAX = 64 * 1024  # bytes; a few endpoints take a few hundred
 
 
 def read_remembered_limit(path: Path, endpoint: str, *, now: float) -> float | None:
@@ -528,7 +533,9 @@ def remember_limit(path: Path, endpoint: str, limit: float | None, *, now: float
 
 def _read_pace_file(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # A regular file of bounded size only: a FIFO or a link to /dev/zero put there must not
+        # stall or exhaust every command (docs/threat-model.md, as for the emulator's data).
+        data = json.loads(files.read_regular(path, limit=PACE_FILE_MAX).decode("utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("version") != PACE_FILE_VERSION:
