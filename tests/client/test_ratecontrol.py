@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from reconciler.client import EngageLabClient
+from reconciler.commands import GlobalOptions
 from reconciler.emulator import Emulator, Faults, create_app
+from reconciler.environments import Environment
 from reconciler.inventory import read_inventory
 from reconciler.ratelimit import (
     HINT_MAX_AGE,
@@ -27,6 +29,7 @@ from reconciler.ratelimit import (
     read_remembered_limit,
     remember_limit,
 )
+from reconciler.session import resolve_target
 from tests.client.helpers import CREDS, Script, client_for, reply, settings
 from tests.client.pace import Shape, VirtualLoop, commands, run_virtual, traffic
 
@@ -423,3 +426,17 @@ def test_a_pace_file_that_is_a_fifo_or_endless_is_no_limit(tmp_path: Path) -> No
     endless = tmp_path / "endless.json"
     endless.symlink_to("/dev/zero")
     assert read_remembered_limit(endless, "https://api", now=time.time()) is None
+
+
+def test_the_pace_file_lives_next_to_the_state_except_for_the_embedded_emulator(
+    tmp_path: Path,
+) -> None:
+    """A served endpoint (and the real API) keeps its limit in ``pace.json`` beside the
+    environment's state file; the embedded emulator, which has no limit, has no pace file."""
+    env = Environment(
+        name="staging", manifests=tmp_path / "schedules", state=tmp_path / "st" / "state.json"
+    )
+    served = resolve_target(GlobalOptions(endpoint="http://127.0.0.1:9"), env, environ={})
+    assert served.pace_file == tmp_path / "st" / "pace.json"
+    embedded = resolve_target(GlobalOptions(), env, environ={})
+    assert embedded.pace_file is None
