@@ -270,10 +270,13 @@ class EngageLabClient:
             return
         controller = self._limiter.controller
         learned = controller.learned_limit()
-        if learned is not None and controller.cuts == 0 and learned <= self._remembered_limit:
-            return  # only the remembered limit, not confirmed by a refusal: let it age
-        if learned is None and controller.limit is None and controller.cuts == 0:
-            return  # no limit known before or now
+        if controller.cuts == 0:
+            if controller.limit is None:
+                return  # no limit known before, none found
+            if learned is None and self.settings.rate_limit <= self._remembered_limit:
+                return  # a lower --rate-limit says nothing about the server above it
+            if learned is not None and learned <= self._remembered_limit:
+                return  # only the remembered limit, not confirmed by a refusal: let it age
         remember_limit(self._pace_file, self.settings.base_url, learned, now=time.time())
 
     def scrubbing(self) -> AbstractContextManager[None]:

@@ -34,6 +34,7 @@ from tests.client.helpers import CREDS, Script, client_for, reply, settings
 from tests.client.pace import Shape, VirtualLoop, commands, run_virtual, traffic
 
 CEILING = 500.0
+BASE_URL = "http://127.0.0.1:9"
 
 
 class Clock:
@@ -440,3 +441,22 @@ def test_the_pace_file_lives_next_to_the_state_except_for_the_embedded_emulator(
     assert served.pace_file == tmp_path / "st" / "pace.json"
     embedded = resolve_target(GlobalOptions(), env, environ={})
     assert embedded.pace_file is None
+
+
+def test_a_run_under_a_lower_rate_limit_keeps_the_remembered_limit(tmp_path: Path) -> None:
+    """A run with ``--rate-limit`` below the remembered limit runs at its own ceiling without a
+    refusal; that says nothing about the server above it, so the remembered limit stays."""
+    pace = tmp_path / "pace.json"
+    remember_limit(pace, BASE_URL, 100.0, now=time.time())
+
+    async def go() -> None:
+        async with EngageLabClient(
+            settings(base_url=BASE_URL, rate_limit=50),
+            transport=httpx.MockTransport(lambda _r: reply(200, [{"schedule_id": "a", "name": "task_a"}])),
+            pace_file=pace,
+        ) as client:
+            assert client.rate == 50
+            await client.get_schedule("a")
+
+    asyncio.run(go())
+    assert read_remembered_limit(pace, BASE_URL, now=time.time()) == 100.0
