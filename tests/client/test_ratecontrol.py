@@ -449,10 +449,12 @@ def test_a_run_under_a_lower_rate_limit_keeps_the_remembered_limit(tmp_path: Pat
     pace = tmp_path / "pace.json"
     remember_limit(pace, BASE_URL, 100.0, now=time.time())
 
+    answer = reply(200, [{"schedule_id": "a", "name": "task_a"}])
+
     async def go() -> None:
         async with EngageLabClient(
             settings(base_url=BASE_URL, rate_limit=50),
-            transport=httpx.MockTransport(lambda _r: reply(200, [{"schedule_id": "a", "name": "task_a"}])),
+            transport=httpx.MockTransport(lambda _r: answer),
             pace_file=pace,
         ) as client:
             assert client.rate == 50
