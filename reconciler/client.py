@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -48,7 +49,13 @@ from reconciler.errors import (
     ServerError,
     UsageError,
 )
-from reconciler.ratelimit import Limiter, Outcome, Ticket
+from reconciler.ratelimit import (
+    Limiter,
+    Outcome,
+    Ticket,
+    read_remembered_limit,
+    remember_limit,
+)
 from reconciler.responses import (
     BatchResponse,
     BatchResult,
@@ -162,6 +169,8 @@ class EngageLabClient:
 
     ``transport`` replaces the network (``httpx.MockTransport``, ``httpx.ASGITransport`` of the
     emulator); ``sleep``, ``rng`` and ``clock`` make backoff and pacing testable without waiting.
+    ``pace_file`` keeps the server's request limit between runs: read when the client is made,
+    written when it closes (docs/rate-control.md "Between runs").
     """
 
     def __init__(
@@ -172,6 +181,7 @@ class EngageLabClient:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pace_file: Path | None = None,
     ) -> None:
         self.settings = settings
         self.stats = ClientStats()
@@ -183,8 +193,19 @@ class EngageLabClient:
         self._answers = answers.AnswerReader(
             host=self._host, secrets=settings.credentials.secrets()
         )
+        self._pace_file = pace_file
+        remembered = (
+            None
+            if pace_file is None
+            else read_remembered_limit(pace_file, settings.base_url, now=time.time())
+        )
+        self._remembered_limit = remembered or 0.0
         self._limiter = Limiter(
-            rate=settings.rate_limit, concurrency=settings.concurrency, clock=clock, sleep=sleep
+            rate=settings.rate_limit,
+            concurrency=settings.concurrency,
+            clock=clock,
+            sleep=sleep,
+            limit=remembered,
         )
         self._first_attempts = 0
         # The server's clock minus ours, from the ``Date`` header of the first answer that has
@@ -240,6 +261,23 @@ class EngageLabClient:
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
+        self._remember_pace()
+
+    def _remember_pace(self) -> None:
+        """Keep the limit this run found for the next one; forget it once the server took the
+        ceiling; leave the file alone when this run learned nothing new."""
+        if self._pace_file is None:
+            return
+        controller = self._limiter.controller
+        learned = controller.learned_limit()
+        if controller.cuts == 0:
+            if controller.limit is None:
+                return  # no limit known before, none found
+            if learned is None and self.settings.rate_limit <= self._remembered_limit:
+                return  # a lower --rate-limit says nothing about the server above it
+            if learned is not None and learned <= self._remembered_limit:
+                return  # only the remembered limit, not confirmed by a refusal: let it age
+        remember_limit(self._pace_file, self.settings.base_url, learned, now=time.time())
 
     def scrubbing(self) -> AbstractContextManager[None]:
         """A block whose errors get the credentials masked in every spelling (their messages

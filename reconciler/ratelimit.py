@@ -2,20 +2,24 @@
 
 - ``TokenBucket`` spaces requests at the current rate.
 - ``RateController`` decides that rate, and how many requests may be in flight, from the answers.
-  It starts at the ceiling (``--rate-limit``) and
+  It starts at the ceiling (``--rate-limit``), or at the limit an earlier run found, and
   * on a refusal for the rate (429, 400/28100 "rate limit exceeded", 23008) cuts the rate to a
     tenth at once, then, when the answers of the requests already in flight have arrived (one
-    round trip), settles at 90 % of the rate the server was seen to accept: the requests sent at
-    the old rate are lost anyway, but the ones behind them do not join them (a plain halving
-    still sends at several times a slow server's limit for a few round trips: a storm);
+    round trip), settles at 90 % of the rate the server was seen to accept once its allowance
+    ran out (the requests from the first refused one on): the requests sent at the old rate are
+    lost anyway, but the ones behind them do not join them (a plain halving still sends at
+    several times a slow server's limit for a few round trips: a storm);
   * on a 5xx or a timeout halves it, at most once per second: an overloaded server gets air, a
     server with occasional errors does not drive the rate to its floor;
-  * otherwise grows it additively: quickly back to the last rate known to be accepted, then
-    slowly (5 % per second) above it, up to the ceiling. Near a server's limit the rate thus
-    spends seconds between two refusals, and each refusal costs one round trip at the cut rate.
+  * otherwise grows it: with a limit known, on a cubic curve in the time since the last settle
+    (as TCP CUBIC): back to the limit in four seconds, flat around it, then above it ever
+    faster; without one, back quickly to the last rate known to be accepted, then 5 % per
+    second, up to the ceiling.
 - The window of requests in flight follows Little's law: the rate times the measured round-trip
   time, with headroom for its variation. A fixed ``--concurrency`` overrides it.
 - ``Limiter`` puts them together for asyncio callers: a slot of the window, then a token.
+- ``read_remembered_limit`` / ``remember_limit``: the limit found by one run, kept for the next
+  (a command is a process; without it every command would pay for finding the limit again).
 
 The reasoning and the measured behaviour are in docs/rate-control.md.
 
@@ -25,13 +29,22 @@ The clock and the sleep are parameters so that tests check the pacing without wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
 import math
+import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reconciler import files
+
+logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -47,8 +60,22 @@ MIN_SLEEP = 0.001
 CUT = 0.1  # share of the rate kept for the round trip after a refusal
 SETTLE = 0.9  # then: this share of the rate the server accepted during that round trip
 MIN_SAMPLE = 4  # fewer answers from that round trip: halve instead of estimating from them
+CLEAR_SAMPLE = 8  # answers enough to trust a measured share over a known limit
 FAST_CLIMB = 1.0  # below the last accepted rate: regain this share of the ceiling per second
-SLOW_CLIMB = 0.05  # above it: add this share of the current rate per second
+SLOW_CLIMB = 0.05  # above it, with no limit known: add this share of the current rate per second
+# With a limit known (the rate the server was last found to accept), the rate follows a cubic
+# curve in the time since the last settle, as TCP CUBIC does: from SETTLE x limit back to the
+# limit in RETURN seconds, flat around it, then probing above it ever faster (10 % above after
+# twice RETURN, 80 % after three times). A sawtooth of linear growth would spend its seconds
+# just below and above the limit, and every crossing costs refusals.
+RETURN = 4.0
+CUBIC = (1.0 - SETTLE) / RETURN**3
+MIN_CYCLE = 1.0  # seconds of answers needed to measure the limit from a cycle's successes
+NEAR = 1.25  # a refusal at up to this multiple of the known limit: the limit moved a little
+HINT_MAX_AGE = 3_600.0  # seconds; an older remembered limit is not trusted
+# A remembered limit not yet confirmed by a refusal in this run is probed this many times
+# faster: if the server's limit went up since, the run must not crawl at the old one.
+HINT_PROBE = 8.0
 OVERLOAD_FACTOR = 0.5  # a 5xx or a timeout multiplies the rate by this...
 OVERLOAD_INTERVAL = 1.0  # ...at most once per this many seconds
 MIN_RATE = 1.0  # requests per second; never slower (unless the ceiling is lower)
@@ -138,30 +165,41 @@ class _Episode:
 
     cut_at: float
     rate_before: float
-    ok: int = 0
-    refused: int = 0
-    rate_sum: float = 0.0
+    answers: list[tuple[Ticket, bool]] = field(default_factory=list)  # (ticket, refused)
 
     def count(self, ticket: Ticket, refused: bool) -> None:
-        if refused:
-            self.refused += 1
-        else:
-            self.ok += 1
-        self.rate_sum += ticket.rate
+        self.answers.append((ticket, refused))
+
+    @property
+    def size(self) -> int:
+        return len(self.answers)
 
     def accepted_rate(self) -> float | None:
-        """The rate the server accepted: the old rate times the share it let through."""
-        answers = self.ok + self.refused
-        if answers < MIN_SAMPLE:
+        """The rate the server accepted once its allowance ran out, or None (too few answers).
+
+        Only requests sent from the first refused one on are the sample: the ones before it
+        were accepted from the server's burst allowance (a token bucket holds about a second
+        of its rate), and counting them would settle far above the server's sustained rate.
+        """
+        if len(self.answers) < MIN_SAMPLE:
             return None
-        return self.rate_sum / answers * self.ok / answers
+        first = min(t.sent_at for t, refused in self.answers if refused)
+        sample = [(t, refused) for t, refused in self.answers if refused or t.sent_at >= first]
+        ok = sum(1 for _, refused in sample if not refused)
+        mean_rate = sum(t.rate for t, _ in sample) / len(sample)
+        return mean_rate * ok / len(sample)
 
 
 class RateController:
     """The current rate and window, from the answers (module docstring); no asyncio in here."""
 
     def __init__(
-        self, ceiling: float, *, concurrency: int | None = None, clock: Clock = time.monotonic
+        self,
+        ceiling: float,
+        *,
+        concurrency: int | None = None,
+        clock: Clock = time.monotonic,
+        limit: float | None = None,
     ) -> None:
         if ceiling <= 0:
             raise ValueError(f"rate must be positive, got {ceiling}")
@@ -180,6 +218,18 @@ class RateController:
         self._grown_at = clock()
         self.refusals = 0  # answers that said "too fast" (for benchmarks and tests)
         self.cuts = 0
+        # The rate the server was last found to accept (None: never refused), and when the rate
+        # last settled below it: the origin of the cubic curve back to it and above.
+        self.limit: float | None = None
+        self._epoch = self._cycle_start = self._grown_at
+        self._cycle_ok = 0  # answers "ok" to requests sent since _cycle_start
+        if limit is not None and limit > 0:
+            # Remembered from an earlier run: start on the curve's plateau, at the limit, not
+            # at the ceiling: the first refusals of a run cost one round trip at the excess
+            # rate (at 500/s against 100/s and 50 ms, some 20 requests).
+            self.limit = min(ceiling, max(self.floor, limit))
+            self.rate = self.good = self.limit
+            self._epoch = self._grown_at - RETURN
 
     @property
     def max_window(self) -> int:
@@ -226,6 +276,7 @@ class RateController:
         self._quiet_until = now
         self.rate = max(self.floor, self.rate * max(OVERLOAD_FACTOR, 1.0 - share))
         self.good = self.rate
+        self.limit = None  # a share of targets says nothing about the request rate's limit
         self._grown_at = now
 
     def _judge(self, ticket: Ticket, outcome: Outcome, now: float) -> None:
@@ -249,6 +300,8 @@ class RateController:
                 self.rate = max(self.floor, self.rate * OVERLOAD_FACTOR)
                 self._grown_at = now
         elif outcome == "ok":
+            if ticket.sent_at >= self._cycle_start:
+                self._cycle_ok += 1
             self._grow(now)
 
     def _cut(self, ticket: Ticket, now: float) -> None:
@@ -263,25 +316,67 @@ class RateController:
         # Requests sent during the cut met a server still drained by the ones before it: their
         # refusals say nothing about the settled rate.
         self._quiet_until = now
+        before = episode.rate_before
         accepted = episode.accepted_rate()
-        target = episode.rate_before * OVERLOAD_FACTOR if accepted is None else accepted * SETTLE
+        known = self.limit
+        if accepted is not None and accepted < before * SETTLE and episode.size >= CLEAR_SAMPLE:
+            limit = accepted  # a clear overshoot, measured: far above the limit (or it dropped)
+        elif known is not None and before <= known * NEAR:
+            # Refused near the known limit (probing above it, or the limit moved a little). A
+            # round trip's answers are too few to measure a share from, and the rate of the
+            # refusal overstates the limit: below the limit the server's allowance filled up,
+            # and the probe above it spent that first. What the server accepted since the last
+            # settle (its allowance empty then and empty now) is its limit.
+            limit = before
+            span = now - self._cycle_start
+            if span >= MIN_CYCLE:
+                measured = self._cycle_ok / span
+                # Not below SETTLE x the refused rate: a cycle that sent less than it could
+                # (no more requests to send for a while) measures the demand, not the server.
+                limit = min(before, max(measured, before * SETTLE))
+        elif accepted is not None:
+            limit = accepted
+        else:
+            limit = None
+        target = before * OVERLOAD_FACTOR if limit is None else limit * SETTLE
         # At most a tenth per round trip: a round trip with every request refused (a quota
         # spent for a while) says "much slower", not "zero".
-        target = max(target, episode.rate_before * CUT)
+        target = max(target, before * CUT)
         self.rate = max(self.floor, min(self.ceiling, target))
+        self.limit = None if limit is None else max(self.rate, min(self.ceiling, limit))
         self.good = self.rate
-        self._grown_at = now
+        self._grown_at = self._epoch = self._cycle_start = now
+        self._cycle_ok = 0
 
     def _grow(self, now: float) -> None:
         elapsed = now - self._grown_at
         self._grown_at = now
         if elapsed <= 0 or self.rate >= self.ceiling:
             return
+        if self.limit is not None:
+            # On the cubic curve: back to the limit in RETURN seconds, then above it; below the
+            # curve (after a 5xx) regain it quickly.
+            t = now - self._epoch - RETURN
+            probe = CUBIC * (HINT_PROBE if self.cuts == 0 else 1.0)
+            curve = min(self.ceiling, self.limit * (1.0 + probe * t**3))
+            if self.rate < curve:
+                self.rate = min(curve, self.rate + self.ceiling * FAST_CLIMB * elapsed)
+            return
         if self.rate < self.good:
             self.rate = min(self.good, self.rate + self.ceiling * FAST_CLIMB * elapsed)
         else:
             self.rate += self.rate * SLOW_CLIMB * elapsed
         self.rate = min(self.ceiling, self.rate)
+
+    def learned_limit(self) -> float | None:
+        """The limit to remember for the next run: None when none is known or the server took
+        the ceiling since (the next run then starts at the ceiling again). A remembered limit
+        this run probed above without a refusal moves up to 90 % of the rate it reached."""
+        if self.limit is None or self.rate >= self.ceiling:
+            return None
+        if self.cuts == 0:
+            return max(self.limit, self.rate * SETTLE)
+        return self.limit
 
 
 class _Gate:
@@ -327,6 +422,7 @@ class Limiter:
     """The controller's rate and window applied: a slot of the window first, then a token.
 
     ``concurrency`` None sizes the window from the rate and the round trip; a number fixes it.
+    ``limit`` is a limit remembered from an earlier run (``read_remembered_limit``).
     """
 
     def __init__(
@@ -337,9 +433,10 @@ class Limiter:
         burst: int = 1,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        limit: float | None = None,
     ) -> None:
-        self.controller = RateController(rate, concurrency=concurrency, clock=clock)
-        self.bucket = TokenBucket(rate, burst=burst, clock=clock, sleep=sleep)
+        self.controller = RateController(rate, concurrency=concurrency, clock=clock, limit=limit)
+        self.bucket = TokenBucket(self.controller.rate, burst=burst, clock=clock, sleep=sleep)
         self._gate = _Gate(self.controller.window)
         self.in_flight = 0
         self.max_in_flight = 0
@@ -386,3 +483,68 @@ class Limiter:
                 self.in_flight -= 1
         finally:
             self._gate.leave()
+
+
+# -- the limit remembered between runs -------------------------------------------------------------
+
+PACE_FILE_VERSION = 1
+PACE_FILE_MAX = 64 * 1024  # bytes; a few endpoints take a few hundred
+
+
+def read_remembered_limit(path: Path, endpoint: str, *, now: float) -> float | None:
+    """The limit an earlier run found at ``endpoint`` (requests/s), or None.
+
+    ``now`` is the wall-clock time (``time.time()``); a limit older than HINT_MAX_AGE is not
+    trusted. A missing, unreadable or malformed file is no limit: the run then finds it.
+    """
+    entry = _read_pace_file(path).get(endpoint)
+    if not isinstance(entry, dict):
+        return None
+    limit, at = _finite(entry.get("limit")), _finite(entry.get("at"))
+    if limit is None or at is None or limit <= 0 or not 0 <= now - at <= HINT_MAX_AGE:
+        return None
+    return limit
+
+
+def remember_limit(path: Path, endpoint: str, limit: float | None, *, now: float) -> None:
+    """Keep ``limit`` for ``endpoint`` (None: forget it); best effort, never raises.
+
+    The file holds endpoints and numbers only. It is replaced whole (a concurrent reader sees
+    the old or the new file); a failure to write it costs the next run one search, no more.
+    """
+    endpoints = _read_pace_file(path)
+    if limit is None:
+        if endpoint not in endpoints:
+            return
+        del endpoints[endpoint]
+    else:
+        endpoints[endpoint] = {"limit": round(limit, 2), "at": math.floor(now)}
+    text = json.dumps({"version": PACE_FILE_VERSION, "endpoints": endpoints}, indent=2) + "\n"
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        logger.debug("could not remember the request limit in %s: %s", path, exc.strerror)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+def _read_pace_file(path: Path) -> dict[str, Any]:
+    try:
+        # A regular file of bounded size only: a FIFO or a link to /dev/zero put there must not
+        # stall or exhaust every command (docs/threat-model.md, as for the emulator's data).
+        data = json.loads(files.read_regular(path, limit=PACE_FILE_MAX).decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != PACE_FILE_VERSION:
+        return {}
+    endpoints = data.get("endpoints")
+    return dict(endpoints) if isinstance(endpoints, dict) else {}
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None

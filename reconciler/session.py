@@ -59,10 +59,16 @@ class Target:
 
         return httpx.ASGITransport(app=create_app(self.emulator))
 
+    @property
+    def pace_file(self) -> Path | None:
+        """Where the server's request limit is kept between runs (not for the embedded
+        emulator, which has none): next to the state file, like the emulator's data."""
+        return None if self.emulator is not None else self.env.state.parent / "pace.json"
+
     def client(self) -> EngageLabClient:
         from reconciler.client import EngageLabClient
 
-        return EngageLabClient(self.settings, transport=self.transport())
+        return EngageLabClient(self.settings, transport=self.transport(), pace_file=self.pace_file)
 
 
 def load_environment(options: GlobalOptions) -> Environment:

@@ -232,6 +232,8 @@ def _check_output(ws: Any, path: str | None, what: str) -> None:
     protected = ws.store.own_files()
     if ws.target.emulator is not None:
         protected.append(ws.env.state.parent / "emulator.json")
+    if ws.target.pace_file is not None:
+        protected.append(ws.target.pace_file)
     files.check_output(
         path, what=what, protected=protected, error=lambda m, h: UsageError(m, hint=h)
     )

@@ -10,7 +10,8 @@ Every network scenario runs once per **server** and **client**:
 
 - servers (``--server-limits``, at the sizes of ``--limit-sizes``; other sizes run against a
   server without a limit): the emulator's own request limit (its ``rate_limit`` fault, 429
-  beyond it), below, at and above the client's default ceiling of 500 requests/s;
+  beyond it, or 400/28100 with ``--limit-shape 28100``), below, at and above the client's
+  default ceiling of 500 requests/s;
 - clients (``--clients``): ``default`` (no ``--rate-limit``, no ``--concurrency``: what users
   run) and ``tuned`` (``--rate-limit`` set to what the server allows, at most ``--rate``, and
   ``--concurrency`` ``--concurrency``: what someone who knows the server would pick).
@@ -43,7 +44,8 @@ another: every create, every list page then every detail (what a plan and drift 
 update.
 
 Run:  .venv/bin/python -m tests.bench [--quick] [--sizes 100,1000,5000] [--sdk-sizes 1000]
-      [--server-limits 100,500,1000] [--limit-sizes 1000] [--clients default,tuned]
+      [--server-limits 100,500,1000] [--limit-sizes 1000] [--limit-shape 429|28100]
+      [--clients default,tuned]
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ class Settings:
     server_limits: list[float | None] = field(default_factory=lambda: [None])
     clients: list[str] = field(default_factory=lambda: ["default"])
     limit_sizes: set[int] = field(default_factory=set)  # sizes run against server_limits
+    limit_shape: str = "429"  # how the server refuses beyond its limit: "429" or "28100"
 
     def limits_at(self, size: int) -> list[float | None]:
         """Servers to run against at ``size``: the limited ones only at ``limit_sizes``."""
@@ -210,7 +213,7 @@ def run_size(size: int, s: Settings, *, sdk: bool) -> list[Row]:
             for label in s.clients:
                 client = s.client(label, server_limit)
                 em.reset()
-                em.set_server_limit(server_limit)
+                em.set_server_limit(server_limit, s.limit_shape)
                 shutil.rmtree(project / ".reconciler", ignore_errors=True)
                 write_manifests(manifests, size, revision=0)
                 network_rows += _network_scenarios(size, s, em, project, client)
@@ -442,6 +445,12 @@ def main(argv: list[str] | None = None) -> int:
         help="sizes run against --server-limits (the others: a server without a limit)",
     )
     parser.add_argument(
+        "--limit-shape",
+        choices=["429", "28100"],
+        default="429",
+        help="the limited server's refusal: 429 with Retry-After, or 400/28100 without",
+    )
+    parser.add_argument(
         "--clients", default="default,tuned", help="'default' and/or 'tuned' settings"
     )
     parser.add_argument("--rate", type=float, default=500.0, help="tuned client's rate, req/s")
@@ -481,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         _limits(args.server_limits),
         clients,
         {int(x) for x in args.limit_sizes.split(",") if x},
+        args.limit_shape,
     )
 
     load_before = os.getloadavg()
@@ -492,7 +502,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(
-        f"latency {args.latency_ms:g} ms; default client: ceiling {DEFAULT_RATE_LIMIT:g}/s, "
+        f"latency {args.latency_ms:g} ms; refusal beyond a server limit: {args.limit_shape}; "
+        f"default client: ceiling {DEFAULT_RATE_LIMIT:g}/s, "
         f"adaptive; tuned client: --rate-limit min({args.rate:g}, server limit) --concurrency "
         f"{args.concurrency}; {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before, "
         f"{load_after[0]:.2f} after"

@@ -274,9 +274,10 @@ class ServedEmulator:
         self.call("PUT", "/_emulator/faults", {**faults, **changes})
         return faults
 
-    def set_server_limit(self, requests_per_second: float | None) -> None:
-        """The server's own request limit (the ``rate_limit`` fault: 429 beyond it); None: off."""
-        self.set_faults(rate_limit=requests_per_second)
+    def set_server_limit(self, requests_per_second: float | None, shape: str = "429") -> None:
+        """The server's own request limit (the ``rate_limit`` fault; beyond it 429, or with
+        ``shape`` "28100" the schedule page's 400/28100 "rate limit exceeded"); None: off."""
+        self.set_faults(rate_limit=requests_per_second, rate_limit_shape=shape)
         self.server_limit = requests_per_second
 
     def reset(self) -> None:

@@ -18,6 +18,7 @@ import random
 import selectors
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -152,6 +153,52 @@ class Traffic:
         return self.server.refused_between(s, e) / max(1, total)
 
 
+def commands(
+    *,
+    limit: float,
+    requests: list[int],
+    pace_file: Path | None,
+    shape: Shape = "429",
+    gap: float = 0.5,
+    latency: float = 0.05,
+) -> list[Traffic]:
+    """Commands one after another against one server, as a user runs them: each a new default
+    client (a new process: nothing in memory carries over) sending ``requests[i]`` detail reads
+    at once, ``gap`` seconds apart (a process's start-up); only ``pace_file`` is shared."""
+
+    async def go(loop: VirtualLoop) -> list[Traffic]:
+        server = RateLimitedServer(loop, limit, latency=latency, shape=shape)
+        runs: list[Traffic] = []
+        for count in requests:
+            await asyncio.sleep(gap)
+            first = len(server.arrivals)
+            client = EngageLabClient(
+                ClientSettings(
+                    base_url="http://sim",
+                    credentials=CREDS,
+                    max_retries=50,
+                    retry_budget_min=10_000,
+                ),
+                transport=server,
+                clock=loop.time,
+                rng=random.Random(0),
+                pace_file=pace_file,
+            )
+            started = loop.time()
+            async with client:
+                results = await asyncio.gather(
+                    *(client.get_schedule(f"id{i}") for i in range(count)),
+                    return_exceptions=True,
+                )
+            failures = sum(1 for r in results if isinstance(r, BaseException))
+            # This command's arrivals only (the server object is shared).
+            own = RateLimitedServer(loop, None, arrivals=server.arrivals[first:])
+            runs.append(Traffic(own, client, started, loop.time(), failures))
+        return runs
+
+    return run_virtual(go)
+
+
 def traffic(
     *,
     limit: float | None,
@@ -176,9 +223,7 @@ def traffic(
             max_retries=50,
             retry_budget_min=10_000,
         )
-        client = EngageLabClient(
-            settings, transport=server, clock=loop.time, rng=random.Random(0)
-        )
+        client = EngageLabClient(settings, transport=server, clock=loop.time, rng=random.Random(0))
         started = loop.time()
         async with client:
             results = await asyncio.gather(

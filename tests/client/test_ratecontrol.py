@@ -8,19 +8,33 @@ bucket like the emulator's, 50 ms from the client; nothing sleeps for real.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from reconciler.client import EngageLabClient
+from reconciler.commands import GlobalOptions
 from reconciler.emulator import Emulator, Faults, create_app
+from reconciler.environments import Environment
 from reconciler.inventory import read_inventory
-from reconciler.ratelimit import INITIAL_WINDOW, MAX_WINDOW, RateController
+from reconciler.ratelimit import (
+    HINT_MAX_AGE,
+    INITIAL_WINDOW,
+    MAX_WINDOW,
+    RateController,
+    read_remembered_limit,
+    remember_limit,
+)
+from reconciler.session import resolve_target
 from tests.client.helpers import CREDS, Script, client_for, reply, settings
-from tests.client.pace import Shape, VirtualLoop, run_virtual, traffic
+from tests.client.pace import Shape, VirtualLoop, commands, run_virtual, traffic
 
 CEILING = 500.0
+BASE_URL = "http://127.0.0.1:9"
 
 
 class Clock:
@@ -285,3 +299,166 @@ def _body(name: str) -> dict[str, object]:
         },
     }
 
+
+# -- the first refusal's measurement, the cubic curve, and the limit kept between runs ---------
+
+
+def test_the_first_refusal_measures_the_rate_after_the_servers_allowance_ran_out() -> None:
+    """A server with a token bucket accepts a second's worth at any rate, then only its own
+    rate. Forty-five requests at 500/s: the first twenty accepted from that allowance, then a
+    fifth of the next twenty-five (100/s). The rate settles at 90 % of the 100/s measured from
+    the first refused request on, not at 90 % of the 278/s the whole round trip would say."""
+    clock = Clock()
+    c = RateController(CEILING, clock=clock)
+    tickets = []
+    for _ in range(45):
+        tickets.append(c.ticket())
+        clock.now += 1 / CEILING
+    clock.now += 0.05
+    outcomes = ["ok"] * 20 + ["ok" if i % 5 == 4 else "refused" for i in range(25)]
+    for ticket, outcome in zip(tickets[20:], outcomes[20:], strict=True):
+        c.answered(ticket, outcome)  # type: ignore[arg-type]
+    for ticket in tickets[:20]:  # answers arrive in any order
+        c.answered(ticket, "ok")
+    after = c.ticket()
+    clock.now += 0.05
+    c.answered(after, "ok")
+    assert c.rate == pytest.approx(90.0)
+    assert c.limit == pytest.approx(100.0)
+
+
+def test_after_settling_the_rate_returns_to_the_limit_and_stays_near_it_before_probing() -> None:
+    """Once a limit is measured the rate follows a cubic curve: back to the limit in four
+    seconds, within 2 % of it from three to five seconds, and only then above it, ever faster
+    (10 % above at eight seconds), never above the ceiling."""
+    clock = Clock()
+    c = RateController(CEILING, clock=clock)
+    old = [c.ticket() for _ in range(40)]
+    clock.now += 0.05
+    for i, ticket in enumerate(old):
+        c.answered(ticket, "ok" if i % 5 == 4 else "refused")
+    after = c.ticket()
+    clock.now += 0.05
+    c.answered(after, "ok")
+    settled_at = clock.now
+    rates = {}
+    while clock.now < settled_at + 20:
+        clock.now += 0.01
+        c.answered(c.ticket(), "ok")
+        rates[round(clock.now - settled_at, 2)] = c.rate
+    assert all(98 <= rates[t] <= 102 for t in (3.0, 4.0, 5.0))
+    assert rates[8.0] == pytest.approx(110.0, rel=0.01)
+    assert max(rates.values()) <= CEILING
+
+
+@pytest.mark.parametrize("shape", ["429", "400"])
+def test_commands_after_the_first_start_at_the_remembered_limit(
+    shape: Shape, tmp_path: Path
+) -> None:
+    """The benchmark's failure: every command is a new process, and each paid for finding a
+    100/s server's limit again (about one round trip at 500/s: 20 refusals, 2 % of a
+    1000-request command). With the limit kept in the pace file, the commands after the first
+    (1000, 2000 and 1000 requests, as plan, apply and drift) have fewer than 1 % refused and
+    each takes at most 1.3 times the server's bound."""
+    runs = commands(
+        limit=100,
+        requests=[1000, 1000, 2000, 1000],
+        pace_file=tmp_path / "pace.json",
+        shape=shape,
+    )
+    for t in runs[1:]:
+        assert t.failures == 0
+        assert t.refused / t.requests < 0.01
+        assert t.finished - t.started <= 1.3 * (t.requests - t.refused) / 100
+    first = runs[0]  # finding the limit: one round trip of refusals at the ceiling's excess
+    assert first.refused <= (CEILING - 100) * 0.05 * 1.2
+
+
+def test_a_remembered_limit_the_server_has_since_raised_is_left_behind(tmp_path: Path) -> None:
+    """A limit remembered at 100/s against a server that now allows 500/s: the run probes
+    above it without waiting for a refusal and the next run starts near what it reached, so
+    one command crawls a little, not every command for an hour."""
+    pace = tmp_path / "pace.json"
+    remember_limit(pace, "http://sim", 100.0, now=time.time())
+    first, second = commands(limit=500, requests=[1000, 1000], pace_file=pace)
+    assert first.refused == second.refused == 0
+    assert first.finished - first.started <= 1000 / 100
+    assert second.finished - second.started <= 1.5 * 1000 / 500
+
+
+def test_the_pace_file_is_best_effort_and_holds_numbers_only(tmp_path: Path) -> None:
+    """A missing, malformed or other-version file, an entry for another endpoint or an entry
+    older than an hour is no limit; a kept one reads back; forgetting removes it; the file
+    holds the endpoint and numbers, never a credential; a directory that cannot be written
+    is no error."""
+    pace = tmp_path / "sub" / "pace.json"
+    now = 1_800_000_000.0
+    assert read_remembered_limit(pace, "https://api", now=now) is None
+    remember_limit(pace, "https://api", 123.456, now=now)
+    assert read_remembered_limit(pace, "https://api", now=now + 10) == pytest.approx(123.46)
+    assert read_remembered_limit(pace, "https://other", now=now) is None
+    assert read_remembered_limit(pace, "https://api", now=now + HINT_MAX_AGE + 1) is None
+    text = pace.read_text(encoding="utf-8")
+    assert CREDS.app_key not in text
+    assert CREDS.master_secret not in text
+    remember_limit(pace, "https://api", None, now=now)
+    assert read_remembered_limit(pace, "https://api", now=now) is None
+    for garbage in (
+        "{",
+        "[]",
+        '{"version": 2, "endpoints": {}}',
+        '{"version": 1}',
+        '{"version": 1, "endpoints": {"https://api": {"limit": "x", "at": 1}}}',
+        '{"version": 1, "endpoints": {"https://api": {"limit": 1e999, "at": 1}}}',
+    ):
+        pace.write_text(garbage, encoding="utf-8")
+        assert read_remembered_limit(pace, "https://api", now=now) is None
+    blocked = tmp_path / "file"
+    blocked.write_text("", encoding="utf-8")
+    remember_limit(blocked / "pace.json", "https://api", 50.0, now=now)  # no error
+
+
+def test_a_pace_file_that_is_a_fifo_or_endless_is_no_limit(tmp_path: Path) -> None:
+    """A FIFO without a writer or a link to /dev/zero in the pace file's place neither stalls
+    nor exhausts the run: it is read as no limit."""
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    assert read_remembered_limit(fifo, "https://api", now=time.time()) is None
+    endless = tmp_path / "endless.json"
+    endless.symlink_to("/dev/zero")
+    assert read_remembered_limit(endless, "https://api", now=time.time()) is None
+
+
+def test_the_pace_file_lives_next_to_the_state_except_for_the_embedded_emulator(
+    tmp_path: Path,
+) -> None:
+    """A served endpoint (and the real API) keeps its limit in ``pace.json`` beside the
+    environment's state file; the embedded emulator, which has no limit, has no pace file."""
+    env = Environment(
+        name="staging", manifests=tmp_path / "schedules", state=tmp_path / "st" / "state.json"
+    )
+    served = resolve_target(GlobalOptions(endpoint="http://127.0.0.1:9"), env, environ={})
+    assert served.pace_file == tmp_path / "st" / "pace.json"
+    embedded = resolve_target(GlobalOptions(), env, environ={})
+    assert embedded.pace_file is None
+
+
+def test_a_run_under_a_lower_rate_limit_keeps_the_remembered_limit(tmp_path: Path) -> None:
+    """A run with ``--rate-limit`` below the remembered limit runs at its own ceiling without a
+    refusal; that says nothing about the server above it, so the remembered limit stays."""
+    pace = tmp_path / "pace.json"
+    remember_limit(pace, BASE_URL, 100.0, now=time.time())
+
+    answer = reply(200, [{"schedule_id": "a", "name": "task_a"}])
+
+    async def go() -> None:
+        async with EngageLabClient(
+            settings(base_url=BASE_URL, rate_limit=50),
+            transport=httpx.MockTransport(lambda _r: answer),
+            pace_file=pace,
+        ) as client:
+            assert client.rate == 50
+            await client.get_schedule("a")
+
+    asyncio.run(go())
+    assert read_remembered_limit(pace, BASE_URL, now=time.time()) == 100.0
