@@ -49,6 +49,6 @@ def test_a_now_at_the_end_of_time_is_a_clear_error(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "schedules").mkdir()
     result = CliRunner().invoke(cli, ["--now", "9999-12-31T23:59:00+00:00", command])
-    assert result.exit_code == 2, result.output  # click's usage error for a bad option
+    assert result.exit_code == 1, result.output
     assert not isinstance(result.exception, OverflowError), result.exception
     assert "year" in result.output
