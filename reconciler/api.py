@@ -139,8 +139,9 @@ async def apply_plan(
     ``state_file`` as it goes.
 
     Refuses, before any request, a plan that breaks a safety rule (``UnsafePlanError``), a state
-    file that moved since the plan was made (``StalePlanError``: plan again) and a state file
-    bound to another app or endpoint. ``report.failures`` lists what did not succeed; the
+    file that moved since the plan was made (``StalePlanError``: plan again), a state file
+    bound to another app or endpoint, and a write to a task the state does not record for its
+    name (``PlanError``: an edited plan file). ``report.failures`` lists what did not succeed; the
     state records everything that did.
     """
     from reconciler.apply import StateWriter, run_plan
@@ -152,6 +153,9 @@ async def apply_plan(
     with store.lock(lock_timeout, "reconciler Python API apply_plan"):
         state = check_binding(store.load(), binding, path=store.path)
         plan.check_state(state)
+        # A plan read with Plan.from_json is data anyone can edit (its checksum is no
+        # signature): each write must target what this state file owns.
+        plan.check_writes(state, None, ())
         writer = StateWriter(store, state)
         if not store.path.exists():
             writer.change(_bound)  # the binding becomes durable before the first write

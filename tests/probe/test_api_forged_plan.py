@@ -1,0 +1,72 @@
+"""Probe: the Python API's ``apply_plan`` carrying out a plan file someone edited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import reconciler
+from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, create_app
+from reconciler.errors import PlanError
+from tests.test_python_api import _manifest
+
+
+def _client(emulator: Emulator) -> reconciler.EngageLabClient:
+    settings = reconciler.ClientSettings(
+        base_url="http://emulator.test",
+        credentials=reconciler.Credentials(DEMO_APP_KEY, DEMO_MASTER_SECRET),
+    )
+    return reconciler.EngageLabClient(
+        settings, transport=httpx.ASGITransport(app=create_app(emulator))
+    )
+
+
+def _forged(plan: reconciler.Plan, action: dict[str, Any]) -> reconciler.Plan:
+    """The plan file with one action added and its checksum recomputed, as anyone can."""
+    data = json.loads(plan.to_json())
+    data["actions"].append(action)
+    edited = reconciler.Plan.model_validate(data)
+    text = edited.model_copy(update={"checksum": edited.compute_checksum()}).to_json()
+    return reconciler.Plan.from_json(text)  # passes the checksum test
+
+
+@pytest.mark.parametrize("under", ["intruder", "promo"])
+def test_apply_plan_never_deletes_a_task_its_state_does_not_own(
+    tmp_path: Path, under: str
+) -> None:
+    """Promise: never write to a task the state does not own.
+
+    A script reads a plan file (``Plan.from_json``: "the plan file of ``reconciler plan
+    --out``") and hands it to ``apply_plan``. The file was edited to delete a foreign task
+    (``intruder``, made by another state file), under its own name or a managed one, and its
+    checksum recomputed. ``reconciler apply FILE`` refuses it (``Plan.check_writes``);
+    ``apply_plan`` checked only the checksum, the state's serial and the recorded verdicts,
+    and deleted the foreign task.
+    """
+    emulator = Emulator()
+    mine, theirs = tmp_path / "state.json", tmp_path / "theirs.json"
+
+    async def run() -> None:
+        async with _client(emulator) as client:
+            for name, state_file in (("promo", mine), ("intruder", theirs)):
+                desired = reconciler.load_manifests(_manifest(tmp_path / name, name))
+                state = reconciler.load_state(state_file)
+                inventory = await reconciler.read_inventory(client, state=state)
+                made = reconciler.make_plan(desired, inventory, state)
+                await reconciler.apply_plan(made, client, state_file)
+            foreign = reconciler.load_state(theirs).entries["intruder"].schedule_id
+            state = reconciler.load_state(mine)
+            desired = reconciler.load_manifests(tmp_path / "promo")
+            inventory = await reconciler.read_inventory(client, state=state)
+            honest = reconciler.make_plan(desired, inventory, state)
+            delete = {"kind": "delete", "name": under, "schedule_id": foreign, "old_body": {}}
+            with pytest.raises(PlanError, match="does not match the state file"):
+                await reconciler.apply_plan(_forged(honest, delete), client, mine)
+
+    asyncio.run(run())
+    assert len(emulator.state()["schedules"]) == 2, "the foreign task was deleted"
