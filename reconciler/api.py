@@ -140,13 +140,17 @@ async def apply_plan(
 
     Refuses, before any request, a plan that breaks a safety rule (``UnsafePlanError``), a state
     file that moved since the plan was made (``StalePlanError``: plan again), a state file
-    bound to another app or endpoint, and a write to a task the state does not record for its
-    name (``PlanError``: an edited plan file). ``report.failures`` lists what did not succeed; the
-    state records everything that did.
+    bound to another app or endpoint, a write to a task the state does not record for its
+    name (``PlanError``: an edited plan file), and a change of a task that has come within the
+    fire guard since the plan was made (``UnsafePlanError``). ``report.failures`` lists what
+    did not succeed; the state records everything that did.
     """
     from reconciler.apply import StateWriter, run_plan
+    from reconciler.errors import UnsafePlanError
+    from reconciler.safety import fire_guard_violations
 
     plan.check_safe()
+    clock = now or (lambda: datetime.now(UTC))
     store = StateStore(Path(state_file))
     settings = client.settings
     binding = binding_for(settings.base_url, settings.credentials.app_key)
@@ -156,13 +160,20 @@ async def apply_plan(
         # A plan read with Plan.from_json is data anyone can edit (its checksum is no
         # signature): each write must target what this state file owns.
         plan.check_writes(state, None, ())
+        # The guard was judged when the plan was made; a plan kept (a file, a notebook) may
+        # have come within it since, as `reconciler apply FILE` also checks.
+        racing = fire_guard_violations(plan.actions, clock(), plan.options)
+        if racing:
+            raise UnsafePlanError(
+                racing,
+                hint=f"the plan was made at {plan.planned_at}; make it again (make_plan) once "
+                "the task has fired, or with PlanOptions(force=True)",
+            )
         writer = StateWriter(store, state)
         if not store.path.exists():
             writer.change(_bound)  # the binding becomes durable before the first write
             writer.flush()
-        return await run_plan(
-            plan, client, writer, now=now or (lambda: datetime.now(UTC)), progress=progress
-        )
+        return await run_plan(plan, client, writer, now=clock, progress=progress)
 
 
 def _bound(state: State) -> State:

@@ -1,9 +1,11 @@
-"""Probe: the Python API's ``apply_plan`` carrying out a plan file someone edited."""
+"""Probe: the Python API's ``apply_plan`` carrying out a plan someone edited, or one kept for
+a while."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,8 @@ import pytest
 
 import reconciler
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, create_app
-from reconciler.errors import PlanError
+from reconciler.errors import PlanError, UnsafePlanError
+from reconciler.plan import Desired
 from tests.test_python_api import _manifest
 
 
@@ -70,3 +73,48 @@ def test_apply_plan_never_deletes_a_task_its_state_does_not_own(
 
     asyncio.run(run())
     assert len(emulator.state()["schedules"]) == 2, "the foreign task was deleted"
+
+
+def test_apply_plan_refuses_a_kept_plan_whose_task_now_fires_within_the_guard(
+    tmp_path: Path,
+) -> None:
+    """Promise: no change races a push (the fire guard), whichever way the plan is carried out.
+
+    A plan kept for an hour (made in a notebook, saved with ``to_json``, applied by a job
+    runner) updates a task that was an hour from firing then and fires in 3 minutes now.
+    ``reconciler apply FILE`` judges the guard by the clock of the apply; ``apply_plan`` used
+    the verdict recorded in the plan and sent the update while the push was due.
+    """
+    emulator = Emulator()
+    soon = (datetime.now(UTC) + timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S")
+    state_file = tmp_path / "state.json"
+
+    def manifest(alert: str) -> list[Desired]:
+        folder = tmp_path / alert
+        folder.mkdir()
+        (folder / "soon.yaml").write_text(
+            f'name: soon\nenabled: true\ntrigger:\n  single: {{time: "{soon}", zone_type: 1}}\n'
+            "push: {from: push, to: all, body: {platform: all, notification: {alert: "
+            f"{alert}}}}}}}\n",
+            "utf-8",
+        )
+        return reconciler.load_manifests(folder)
+
+    async def run() -> None:
+        async with _client(emulator) as client:
+            state = reconciler.load_state(state_file)
+            inventory = await reconciler.read_inventory(client)
+            made = reconciler.make_plan(manifest("v1"), inventory, state)
+            await reconciler.apply_plan(made, client, state_file)
+            state = reconciler.load_state(state_file)
+            inventory = await reconciler.read_inventory(client, state=state)
+            an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+            kept = reconciler.make_plan(manifest("v2"), inventory, state, now=an_hour_ago)
+            assert kept.is_safe
+            assert [a.kind for a in kept.actions] == ["update"]
+            with pytest.raises(UnsafePlanError, match="within --fire-guard"):
+                await reconciler.apply_plan(kept, client, state_file)
+
+    asyncio.run(run())
+    (task,) = emulator.state()["schedules"]
+    assert task["push"]["body"]["notification"]["alert"] == "v1", "the update raced the push"
