@@ -105,7 +105,8 @@ def make_plan(
 
     ``state`` is the state file's content (``load_state``); without it nothing is managed yet.
     A state holding an interrupted write (a journal entry) is refused: ``reconciler apply``
-    resolves it against the server first.
+    resolves it against the server first; so is an inventory read without this state (a
+    managed task the list did not show was not looked up, and would be created again).
     """
     from reconciler import plan
 
@@ -115,6 +116,19 @@ def make_plan(
         raise PlanError(
             f"the state holds interrupted writes of {names}",
             hint="run `reconciler apply` once: it resolves them against the server",
+        )
+    unread = sorted(
+        name
+        for name, entry in state.entries.items()
+        if entry.schedule_id not in inventory.schedules and entry.schedule_id not in inventory.gone
+    )
+    if unread:
+        # The list alone does not prove a managed task gone (a list lagging behind a create
+        # omits it): planned as gone, it would be created a second time.
+        raise PlanError(
+            f"the inventory was read without this state: the managed task(s) of "
+            f"{', '.join(repr(n) for n in unread[:5])} were not looked up",
+            hint="read it with read_inventory(client, state=state), the state passed here",
         )
     return plan.make_plan(
         desired,

@@ -118,3 +118,64 @@ def test_apply_plan_refuses_a_kept_plan_whose_task_now_fires_within_the_guard(
     asyncio.run(run())
     (task,) = emulator.state()["schedules"]
     assert task["push"]["body"]["notification"]["alert"] == "v1", "the update raced the push"
+
+
+class _LaggingList(httpx.AsyncBaseTransport):
+    """The emulator, its list not showing tasks created in this run yet (a list that lags
+    behind creates); details answer as ever."""
+
+    def __init__(self, emulator: Emulator, hidden: set[str]) -> None:
+        self.inner = httpx.ASGITransport(app=create_app(emulator))
+        self.hidden = hidden
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "GET" or request.url.path != "/v4/schedules":
+            return response
+        data = json.loads(await response.aread())
+        data["schedules"] = [r for r in data["schedules"] if r["schedule_id"] not in self.hidden]
+        data["total_count"] = len(data["schedules"])
+        data["total_pages"] = 1 if data["schedules"] else 0
+        return httpx.Response(200, json=data)
+
+
+def test_make_plan_refuses_an_inventory_read_without_its_state(tmp_path: Path) -> None:
+    """Promise: never two live tasks of one schedule.
+
+    A script applies, then reads again with ``read_inventory(client)`` (no ``state=``) and
+    plans with the state. The list lags behind the create and does not show the new task:
+    read with the state, the task is looked up by id and found; read without it, nothing
+    was looked up, make_plan took the task as deleted and apply_plan created it again.
+    """
+    emulator = Emulator()
+    hidden: set[str] = set()
+    settings = reconciler.ClientSettings(
+        base_url="http://emulator.test",
+        credentials=reconciler.Credentials(DEMO_APP_KEY, DEMO_MASTER_SECRET),
+    )
+    state_file = tmp_path / "state.json"
+    desired = reconciler.load_manifests(_manifest(tmp_path / "schedules"))
+    refused: list[str] = []
+
+    async def run() -> None:
+        transport = _LaggingList(emulator, hidden)
+        async with reconciler.EngageLabClient(settings, transport=transport) as client:
+            state = reconciler.load_state(state_file)
+            first = reconciler.make_plan(desired, await reconciler.read_inventory(client), state)
+            await reconciler.apply_plan(first, client, state_file)
+            state = reconciler.load_state(state_file)
+            hidden.update(e.schedule_id for e in state.entries.values())
+            unread = await reconciler.read_inventory(client)
+            try:
+                again = reconciler.make_plan(desired, unread, state)
+            except PlanError as exc:
+                refused.append(exc.message)
+            else:  # what a script does with the plan it got
+                await reconciler.apply_plan(again, client, state_file)
+            looked_up = await reconciler.read_inventory(client, state=state)
+            assert not reconciler.make_plan(desired, looked_up, state).has_changes
+
+    asyncio.run(run())
+    assert len(emulator.state()["schedules"]) == 1, "the schedule was created twice"
+    assert refused
+    assert "read without this state" in refused[0]
