@@ -105,7 +105,8 @@ def make_plan(
 
     ``state`` is the state file's content (``load_state``); without it nothing is managed yet.
     A state holding an interrupted write (a journal entry) is refused: ``reconciler apply``
-    resolves it against the server first.
+    resolves it against the server first; so is an inventory read without this state (a
+    managed task the list did not show was not looked up, and would be created again).
     """
     from reconciler import plan
 
@@ -115,6 +116,19 @@ def make_plan(
         raise PlanError(
             f"the state holds interrupted writes of {names}",
             hint="run `reconciler apply` once: it resolves them against the server",
+        )
+    unread = sorted(
+        name
+        for name, entry in state.entries.items()
+        if entry.schedule_id not in inventory.schedules and entry.schedule_id not in inventory.gone
+    )
+    if unread:
+        # The list alone does not prove a managed task gone (a list lagging behind a create
+        # omits it): planned as gone, it would be created a second time.
+        raise PlanError(
+            f"the inventory was read without this state: the managed task(s) of "
+            f"{', '.join(repr(n) for n in unread[:5])} were not looked up",
+            hint="read it with read_inventory(client, state=state), the state passed here",
         )
     return plan.make_plan(
         desired,
@@ -139,26 +153,41 @@ async def apply_plan(
     ``state_file`` as it goes.
 
     Refuses, before any request, a plan that breaks a safety rule (``UnsafePlanError``), a state
-    file that moved since the plan was made (``StalePlanError``: plan again) and a state file
-    bound to another app or endpoint. ``report.failures`` lists what did not succeed; the
-    state records everything that did.
+    file that moved since the plan was made (``StalePlanError``: plan again), a state file
+    bound to another app or endpoint, a write to a task the state does not record for its
+    name (``PlanError``: an edited plan file), and a change of a task that has come within the
+    fire guard since the plan was made (``UnsafePlanError``). ``report.failures`` lists what
+    did not succeed; the state records everything that did.
     """
     from reconciler.apply import StateWriter, run_plan
+    from reconciler.errors import UnsafePlanError
+    from reconciler.safety import fire_guard_violations
 
     plan.check_safe()
+    clock = now or (lambda: datetime.now(UTC))
     store = StateStore(Path(state_file))
     settings = client.settings
     binding = binding_for(settings.base_url, settings.credentials.app_key)
     with store.lock(lock_timeout, "reconciler Python API apply_plan"):
         state = check_binding(store.load(), binding, path=store.path)
         plan.check_state(state)
+        # A plan read with Plan.from_json is data anyone can edit (its checksum is no
+        # signature): each write must target what this state file owns.
+        plan.check_writes(state, None, ())
+        # The guard was judged when the plan was made; a plan kept (a file, a notebook) may
+        # have come within it since, as `reconciler apply FILE` also checks.
+        racing = fire_guard_violations(plan.actions, clock(), plan.options)
+        if racing:
+            raise UnsafePlanError(
+                racing,
+                hint=f"the plan was made at {plan.planned_at}; make it again (make_plan) once "
+                "the task has fired, or with PlanOptions(force=True)",
+            )
         writer = StateWriter(store, state)
         if not store.path.exists():
             writer.change(_bound)  # the binding becomes durable before the first write
             writer.flush()
-        return await run_plan(
-            plan, client, writer, now=now or (lambda: datetime.now(UTC)), progress=progress
-        )
+        return await run_plan(plan, client, writer, now=clock, progress=progress)
 
 
 def _bound(state: State) -> State:

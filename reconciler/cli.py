@@ -28,6 +28,7 @@ from reconciler.commands import (
     suggest,
 )
 from reconciler.errors import ReconcilerError
+from reconciler.limits import MAX_YEAR, MIN_YEAR
 from reconciler.options import GlobalOptions
 
 # Errors of a write to stdout or stderr that reach ``main``: every other write (state, plan
@@ -175,6 +176,8 @@ def _parse_now(
         ) from exc
     if parsed.tzinfo is None:
         raise click.BadParameter("give a time zone offset, e.g. 2027-01-01T09:00:00+00:00")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise click.BadParameter(f"give a year from {MIN_YEAR} to {MAX_YEAR}, not {parsed.year}")
     return parsed
 
 

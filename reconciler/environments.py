@@ -345,6 +345,16 @@ def _environment(
             problems.add(line, f"{name}.{key}: {checked.reason}")
         else:
             values[key] = checked
+    for key in ("manifests", "overlay"):
+        if key in values and _holds(base / Path(values[key]).expanduser(), base):
+            # `manifests: /` (or `..`, `~`, `.`) read every YAML file of the disk or the
+            # repository (.github, other projects, secrets) and printed their contents as errors.
+            problems.add(
+                _value_line(settings, key),
+                f"{name}.{key}: {values[key]!r} holds the directory of this file, so every YAML "
+                "file below it would be read; name a directory of its own (e.g. "
+                f"{'schedules' if key == 'manifests' else 'overlays/' + name})",
+            )
     if "data_center" in values and "endpoint" in values:
         problems.add(
             _key_line(settings, "endpoint"),
@@ -353,6 +363,11 @@ def _environment(
     if len(problems.items) > before:
         return None
     return _build(name, values, base, path)
+
+
+def _holds(directory: Path, config_dir: Path) -> bool:
+    """True when ``directory`` (links resolved) is the config file's directory or above it."""
+    return Path(os.path.realpath(config_dir)).is_relative_to(os.path.realpath(directory))
 
 
 def _build(name: str, values: dict[str, Any], base: Path, source: Path | None) -> Environment:

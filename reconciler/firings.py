@@ -101,23 +101,28 @@ def _of_one(
     after = start - (LATEST_OFFSET if spread else timedelta(0))
     after -= timedelta(microseconds=1)  # next_fire is strictly after: include ``start``
     out: list[Firing] = []
-    while len(out) < MAX_FIRINGS_PER_SCHEDULE:
-        at = timing.next_fire(body, after, zone)
-        if at is None:
-            break
-        after = at
-        if spread:
-            first = at - EARLIEST_OFFSET  # ``at`` is the wall time itself (read in UTC)
-            last = at + LATEST_OFFSET
-            if first >= end:
+    try:
+        while len(out) < MAX_FIRINGS_PER_SCHEDULE:
+            at = timing.next_fire(body, after, zone)
+            if at is None:
                 break
-            if last >= start:
-                out.append(Firing(first, name, last, kind, source))
-        else:
-            if at >= end:
-                break
-            if at >= start:
-                out.append(Firing(at, name, None, kind, source))
+            after = at
+            if spread:
+                first = at - EARLIEST_OFFSET  # ``at`` is the wall time itself (read in UTC)
+                last = at + LATEST_OFFSET
+                if first >= end:
+                    break
+                if last >= start:
+                    out.append(Firing(first, name, last, kind, source))
+            else:
+                if at >= end:
+                    break
+                if at >= start:
+                    out.append(Firing(at, name, None, kind, source))
+    except (ValueError, KeyError, TypeError, OverflowError):
+        # Only a server's answer gets here (manifests are checked): a trigger without a
+        # readable time, or one at the end of the calendar, has no firing to show.
+        return out
     return out
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
+from reconciler.canonical import name_key
+
 _T = TypeVar("_T")
 
 # Keys of the ``ignore:`` mapping, in the order the docs list them.
@@ -71,17 +73,19 @@ def split_ignored(
     Always kept: managed ids (the state's claim is stronger), and tasks carrying a name the
     manifests want (``wanted_names``: manifest names and the names renames lead to). Hiding
     such a task would switch off the same-name check, and the plan would create a second task
-    of that name; kept, it shows as a conflict. ``name_of(task)`` gives a task's name.
+    of that name; kept, it shows as a conflict. Names are compared as that check compares them
+    (``canonical.name_key``: "promo" is kept for a manifest "promo ", which a server may store
+    as "promo"). ``name_of(task)`` gives a task's name.
     """
     if not rules:
         return dict(tasks), {}
     managed = set(managed_ids)
-    wanted = set(wanted_names)
+    wanted = {name_key(n) for n in wanted_names}
     kept: dict[str, _T] = {}
     ignored: dict[str, _T] = {}
     for sid, task in tasks.items():
         name = name_of(task)
-        if sid not in managed and name not in wanted and rules.matches(sid, name):
+        if sid not in managed and name_key(name) not in wanted and rules.matches(sid, name):
             ignored[sid] = task
         else:
             kept[sid] = task

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
 LAYER_PREFIX = "_"
 EXTENDS = "extends"
+# Bases one manifest may stack: far above any real hierarchy, far below the recursion limit (a
+# generated chain of 1500 bases ended in RecursionError).
+MAX_BASES = 32
 SHIFT = "shift"
 EVERY = "*"
 # The trigger values a shift moves: the full date-times (times of day and weekdays stay, so a
@@ -405,6 +408,9 @@ class Stacker:
         key = os.path.normcase(real)
         if key in seen:
             refuse(f"{value!r} extends, directly or through other bases, the file that names it")
+            return None
+        if len(seen) > MAX_BASES:
+            refuse(f"more than {MAX_BASES} bases in one chain; merge some of them")
             return None
         if not target.exists():
             here = Path(holder.display).parent.as_posix()

@@ -21,6 +21,13 @@ NAME_MAX_BYTES: Final = 255  # docs/api.md 2: a schedule name, in UTF-8 bytes
 # (a raised limit for one app stays far below it).
 MAX_PLAUSIBLE_TOTAL: Final = 100 * MAX_ACTIVE_TASKS
 
+# -- the dates a command line takes ------------------------------------------------------------
+
+# `--now`, `calendar --from/--to`: windows reach a year around them and are converted between
+# zones, so a date near year 1 or 9999 would overflow Python's calendar (a traceback).
+MIN_YEAR: Final = 1970
+MAX_YEAR: Final = 9000
+
 # -- the safety rules (docs/design.md "Safety rules") ----------------------------------------
 
 DEFAULT_FIRE_GUARD_MINUTES: Final = 5

@@ -183,6 +183,18 @@ def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], 
 
 
 _BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
+# A file or directory name with a control character: printed in a problem, a plan or a CI log,
+# "x\n::error::y.yaml" starts a line GitHub Actions runs as a workflow command.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_NAME = (
+    "its name holds a control character (a line break, an escape); such names are not read: "
+    "rename it"
+)
+
+
+def _shown(path: str) -> str:
+    """``path`` with its control characters escaped (Python's ``\\n``, ``\\x1b``), for a message."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], Path(path).as_posix())
 MAX_DIRECTORY_DEPTH = 64  # levels of sub-directories searched below a manifest directory
 
 
@@ -230,6 +242,9 @@ def _walk(
             if d.startswith("."):
                 continue
             full = os.path.join(dirpath, d)
+            if _CONTROL.search(d):
+                problems.append(Problem(_shown(full), None, None, _CONTROL_NAME))
+                continue
             if os.path.islink(full):
                 real = os.path.realpath(full)
                 if not _inside(real, root):
@@ -243,6 +258,9 @@ def _walk(
             if not name.endswith(SUFFIXES) or name.startswith("."):
                 continue
             full = os.path.join(dirpath, name)
+            if _CONTROL.search(name):
+                problems.append(Problem(_shown(full), None, None, _CONTROL_NAME))
+                continue
             if os.path.islink(full):
                 if not os.path.exists(full):
                     problems.append(Problem(Path(full).as_posix(), None, None, _BROKEN_LINK))

@@ -393,7 +393,7 @@ class Plan(BaseModel):
 
     # -- a saved plan is data, not a signed order ------------------------------------------
     def write_problems(
-        self, state: State, desired: Sequence[Desired], remote: Iterable[tuple[str, str]]
+        self, state: State, desired: Sequence[Desired] | None, remote: Iterable[tuple[str, str]]
     ) -> list[str]:
         """Every write of this plan that the state file and the manifests do not back.
 
@@ -404,16 +404,19 @@ class Plan(BaseModel):
         name; bodies and fingerprints are the manifest's; prevent_destroy is what state and
         manifest say; a create names a manifest that neither the state nor any unclaimed
         remote task (``remote``: (id, name) pairs) already has; one write per name.
+        Without ``desired`` (the Python API's apply_plan has no manifests) the targets and
+        renames are checked against the state, the bodies are not.
         """
         entries = {n: e for n, e in state.entries.items() if n not in state.pending}
-        wanted = {d.name: d for d in desired}
+        wanted = {d.name: d for d in desired or ()}
         claimed = {e.schedule_id for e in entries.values()}
         taken = {canonical.name_key(name) for sid, name in remote if sid not in claimed}
         problems: list[str] = []
         for new, old in sorted(self.renames.items()):
             # A declared rename moves an entry: it must be one the manifests declare.
             d = wanted.get(new)
-            if d is None or old not in d.previous_names or old not in entries or new in entries:
+            declared = desired is None or (d is not None and old in d.previous_names)
+            if not declared or old not in entries or new in entries:
                 problems.append(
                     f"rename {old!r} -> {new!r}: not a rename the manifests declare "
                     "(lifecycle.previous_names) of a managed name"
@@ -446,11 +449,12 @@ class Plan(BaseModel):
                         f"{what}: targets {target}, but the state records {entry.schedule_id} "
                         "for it"
                     )
-            problems.extend(_body_problems(a, what, d, entry))
+            if desired is not None or isinstance(a, DeleteAction):
+                problems.extend(_body_problems(a, what, d, entry))
         return problems
 
     def check_writes(
-        self, state: State, desired: Sequence[Desired], remote: Iterable[tuple[str, str]]
+        self, state: State, desired: Sequence[Desired] | None, remote: Iterable[tuple[str, str]]
     ) -> None:
         """Raise PlanError, before any request, when :meth:`write_problems` finds any."""
         problems = self.write_problems(state, desired, remote)

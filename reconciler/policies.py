@@ -577,6 +577,8 @@ def _occurrences(subjects: Sequence[Subject], now: datetime, tz: tzinfo) -> list
             )
             continue
         spec = body["trigger"]["periodical"]
+        if not isinstance(spec, Mapping):  # a live task's answer: no readable trigger
+            continue
         # Teams copy triggers: equal triggers fire on equal days, worked out once.
         key = (
             *(str(spec.get(k)) for k in ("start", "end", "time", "time_unit", "frequency")),

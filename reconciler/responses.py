@@ -186,10 +186,29 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+# Control characters, which no schedule name of the API holds (docs/api.md 2): printed as they
+# are, a name "x\n::error::..." starts a line that GitHub Actions runs as a workflow command, and
+# an escape sequence rewrites the terminal (its title, even its clipboard).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    # Whitespace stays whitespace, so the name keeps its canonical.name_key (the planner's
+    # same-name search still finds "promo\n" for a manifest "promo").
+    return " " if char.isspace() else f"\\x{ord(char):02x}"
+
+
+def expect_name(obj: dict[str, Any], where: str) -> str:
+    """A schedule's name from the server, its control characters made harmless to print
+    (whitespace as a space, the others as ``\\xNN``): names reach plans, reports and CI logs."""
+    return _CONTROL.sub(_visible, expect_str(obj, "name", where))
+
+
 def parse_created(data: Any, where: str) -> CreatedSchedule:
     obj = expect_dict(data, where)
     return CreatedSchedule(
-        schedule_id=expect_id(obj, "schedule_id", where), name=expect_str(obj, "name", where)
+        schedule_id=expect_id(obj, "schedule_id", where), name=expect_name(obj, where)
     )
 
 
@@ -207,7 +226,7 @@ def parse_page(data: Any, where: str) -> SchedulePage:
         items.append(
             ListedSchedule(
                 schedule_id=expect_id(r, "schedule_id", row_where),
-                name=expect_str(r, "name", row_where),
+                name=expect_name(r, row_where),
                 enabled=expect_bool(r, "enabled", row_where),
             )
         )
@@ -243,7 +262,7 @@ def parse_detail(data: Any, where: str, schedule_id: str | None = None) -> dict[
         data = data[0]
     if not isinstance(data, dict):
         raise malformed(where, f"the answer is {_kind(data)}, expected a schedule (list or object)")
-    expect_str(data, "name", where)
+    data["name"] = expect_name(data, where)
     got = data.get("schedule_id")
     if schedule_id is not None and got is not None and got != schedule_id:
         shown = quoted(got) if isinstance(got, str) else _kind(got)

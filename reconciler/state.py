@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -299,9 +300,35 @@ _ADOPT = "reconciler import --all-matching"
 _ID_RULE = "letters, digits, '-' and '_'"  # what responses.SAFE_ID admits
 
 
+# A name with a control character (an edited file) is printed as a line break or an escape
+# sequence: "b\n::error::..." starts a line GitHub Actions runs as a workflow command.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def shell_word(name: str) -> str:
+    """``name`` as one word of a shell command line, printed without a control character
+    (bash's ``$'...'`` quoting then spells them ``\\xNN``)."""
+    if not _CONTROL.search(name):
+        return shlex.quote(name)
+    spelled = "".join(
+        "\\" + c if c in "\\'"
+        else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        if _CONTROL.match(c)
+        else c
+        for c in name
+    )
+    return f"$'{spelled}'"
+
+
+def shown_name(name: str) -> str:
+    """``name`` for a listing: as it is, or as :func:`shell_word` spells it when it holds a
+    control character."""
+    return shell_word(name) if _CONTROL.search(name) else name
+
+
 def _rm(name: str, *, pending: bool = False, force: bool = False) -> str:
     flags = (" --pending" if pending else "") + (" --force" if force else "")
-    return f"reconciler state rm{flags} {shlex.quote(name)}"
+    return f"reconciler state rm{flags} {shell_word(name)}"
 
 
 def debt_of(state: State, name: str, *, keep_entries: bool) -> str | None:
@@ -372,6 +399,19 @@ def invariant_problems(
                     f"named {name!r} again",
                 )
             )
+    for name in sorted(n for n in {*state.entries, *state.pending} if _CONTROL.search(n)):
+        # No manifest has such a name (models.name_error); printed by plan, drift and state
+        # list, it would put a line of its own into a CI log.
+        debt = name not in state.entries and debt_of(state, name, keep_entries=True) is not None
+        repair = _rm(name) if name in state.entries else _rm(name, pending=True, force=debt)
+        out.append(
+            Violation(
+                f"the name {name!r} holds a control character (edited by hand?); no schedule "
+                "name does",
+                f"`{repair}` (the task is untouched), then `{_ADOPT}` adopts it under its "
+                "manifest's name",
+            )
+        )
     by_id: dict[str, list[str]] = {}
     for name in sorted(state.entries):
         by_id.setdefault(state.entries[name].schedule_id, []).append(name)

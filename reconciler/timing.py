@@ -169,12 +169,21 @@ def periodical_fires_on(spec: Mapping[str, Any], start: date, day: date) -> bool
     return False
 
 
+# docs/api.md 2.2: a periodical trigger spans at most a year; the slack keeps any span the API
+# accepts (29 February, a clock change) readable.
+MAX_PERIODICAL_SPAN = timedelta(days=400)
+
+
 def _next_periodical(spec: Mapping[str, Any], after: datetime, tz: tzinfo) -> datetime | None:
     start_naive = parse_datetime(str(spec["start"]))
     end_naive = parse_datetime(str(spec["end"]))
     at = parse_time(str(spec["time"]))
     if end_naive < start_naive:
         return None
+    if end_naive - start_naive > MAX_PERIODICAL_SPAN:
+        # Only a server's answer can hold one (manifests are checked): a span to 9999 of a
+        # trigger that never fires would be walked day by day, seconds for each task.
+        raise ValueError("the periodical trigger spans more than the year the API allows")
     # One day of slack before the local date of ``after``: offsets never exceed a day.
     day = max(start_naive.date(), after.astimezone(tz).date() - timedelta(days=1))
     last = end_naive.date()
@@ -202,6 +211,15 @@ def next_fire(body: Mapping[str, Any], after: datetime, tz: tzinfo) -> datetime 
     _require_aware(after, "after")
     after = after.astimezone(UTC)
     kind, spec = _trigger(body)
+    try:
+        return _next_fire(kind, spec, after, tz)
+    except OverflowError:
+        # A server's answer, not a manifest (those are checked): a date at the end of the
+        # calendar (9999-12-31 read in UTC-12) is no readable trigger either.
+        raise ValueError("a date of the trigger is out of the range of dates") from None
+
+
+def _next_fire(kind: str, spec: Mapping[str, Any], after: datetime, tz: tzinfo) -> datetime | None:
     if kind == "single":
         at = parse_local(str(spec["time"]), tz)
         return at if at > after else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,9 +9,9 @@ from zoneinfo import ZoneInfo
 import click
 
 from reconciler.commands import format_option, global_options, option
+from reconciler.limits import MAX_YEAR, MIN_YEAR
 
 DEFAULT_DAYS = 31
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _moment(text: str, tz: tzinfo, what: str) -> datetime:
@@ -20,14 +19,17 @@ def _moment(text: str, tz: tzinfo, what: str) -> datetime:
     from reconciler.errors import UsageError
 
     try:
-        if _DATE.match(text):
-            return datetime.fromisoformat(text).replace(tzinfo=tz)
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(
             f"{what} {text!r} is not a date or date-time",
             hint=f"e.g. {what} 2027-03-01 or {what} '2027-03-01 08:00'",
         ) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:  # the window is converted and widened
+        raise UsageError(
+            f"{what} {text!r} is outside the years {MIN_YEAR} to {MAX_YEAR}",
+            hint=f"give a date the schedules can reach, e.g. {what} 2027-03-01",
+        )
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 

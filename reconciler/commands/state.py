@@ -39,6 +39,8 @@ from reconciler.state import (
     get_entry,
     invariant_problems,
     rename,
+    shell_word,
+    shown_name,
 )
 
 # One default for every command that takes the lock (apply, import, state rm/mv), so that
@@ -117,7 +119,8 @@ def list_(ctx: click.Context, fmt: str) -> int:
         rows = [("NAME", "SCHEDULE_ID", "PROTECTED", "UPDATED")]
         for name, entry in sorted(current.entries.items()):
             updated = entry.updated_at.isoformat(timespec="seconds")
-            rows.append((name, entry.schedule_id, "yes" if entry.protected else "no", updated))
+            protected = "yes" if entry.protected else "no"
+            rows.append((shown_name(name), entry.schedule_id, protected, updated))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         for row in rows:
             cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:3])]
@@ -252,7 +255,7 @@ def rm(
         click.echo(note)
         click.echo(
             "  to manage it again: "
-            + command("import " + shlex.quote(f"{name}={entry.schedule_id}"))
+            + command("import " + shell_word(f"{name}={entry.schedule_id}"))
         )
     click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
     _warn_inconsistent(invariant_problems(updated))

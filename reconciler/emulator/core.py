@@ -117,7 +117,7 @@ class Emulator:
                 self._store = loaded
                 try:
                     self._reschedule_all()
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                     # The file's shape was checked, the bodies only by the requests that
                     # created them: an edited body whose trigger is not one fails here.
                     raise ValueError(

@@ -88,8 +88,13 @@ def _periodical(
     """
     start = _dt(spec["start"])
     end = _dt(spec["end"])
+    if end - start > timedelta(days=400):
+        # Validated on create (a year, docs/api.md 2.2); an edited data file running to 9999
+        # would be walked day by day for seconds, then overflow.
+        raise ValueError(f"periodical span {spec['start']} to {spec['end']} is over a year")
     at = parse_time_of_day(spec["time"])
-    assert at is not None  # validated
+    if at is None:  # validated on create; a data file edited since is refused on load
+        raise ValueError(f"time {spec['time']!r} is not HH:MM:SS")
     unit = str(spec["time_unit"]).lower()
     every = int(spec.get("frequency") or 1)
     points = {str(p).upper() for p in (spec.get("point") or [])}
@@ -130,5 +135,6 @@ def _matches(
 
 def _dt(value: object) -> datetime:
     parsed = parse_datetime(value)
-    assert parsed is not None  # validated before it reaches the store
+    if parsed is None:  # validated on create; a data file edited since is refused on load
+        raise ValueError(f"{value!r} is not a date-time (yyyy-MM-dd HH:mm:ss)")
     return parsed

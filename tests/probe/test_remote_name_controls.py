@@ -1,0 +1,59 @@
+"""Probe: remote task names holding control characters, printed by ``plan``, ``drift`` and
+``remote list`` into a terminal or a GitHub Actions log."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.helpers import Project, body
+
+EVIL = "evil\n::error title=forged::annotation\x1b]0;pwned\x07\r::stop-commands::x"
+
+
+def _renamed_on_the_server(project: Project, name: str) -> str:
+    """A task the emulator holds under ``name``, which its API would refuse: what another
+    tool's task, or a server that is not EngageLab's, answers."""
+    sid = project.out_of_band_create(body("placeholder"))
+    project.emulator._store.tasks[sid].body["name"] = name
+    return sid
+
+
+@pytest.mark.parametrize(
+    "command", [["plan"], ["drift"], ["remote", "list"], ["drift", "--format", "markdown"]]
+)
+def test_a_remote_name_never_starts_a_workflow_command_or_an_escape_sequence(
+    project: Project, command: list[str]
+) -> None:
+    """Promise: a server's answer (or a task another tool made) cannot drive the CI runner or
+    the terminal through the tool's output.
+
+    The API's names hold letters, digits, ``_`` and ideographs (docs/api.md 2); an unmanaged
+    task named ``evil\\n::error title=forged::...`` was printed as is, so its second line ran
+    as a GitHub Actions workflow command (a forged annotation; ``::stop-commands::`` silences
+    the job's own), and ``ESC ] 0;... BEL`` set the terminal's title (OSC 52 writes its
+    clipboard).
+    """
+    _renamed_on_the_server(project, EVIL)
+    project.write("mine")
+    result = project.run(*command)
+    assert result.exit_code in (0, 2), result.output
+    lines = result.output.splitlines()
+    assert not [line for line in lines if line.lstrip().startswith("::")], result.output
+    assert "\x1b" not in result.output
+    assert "\r" not in result.output
+    if command == ["remote", "list"]:
+        assert "evil ::error title=forged::annotation\\x1b]0;pwned\\x07" in result.output
+
+
+def test_a_remote_name_with_a_newline_is_still_one_name_with_the_manifests(
+    project: Project,
+) -> None:
+    """The planner's same-name search is unchanged: a live "promo\\n" (whitespace made a
+    space) is still a conflict for a manifest "promo", never a second task."""
+    sid = _renamed_on_the_server(project, "promo\n")
+    project.write("promo")
+    project.mark()
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    assert project.writes() == []
+    assert sid in result.output

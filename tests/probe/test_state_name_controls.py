@@ -1,0 +1,48 @@
+"""Probe: a state file entry whose name holds a line break (the state is committed to git)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.e2e.helpers import Project
+
+FORGED = "b\n::error title=forged::annotation\x1b]0;pwned\x07"
+
+
+@pytest.mark.parametrize("command", [["plan"], ["drift"], ["state", "list"]])
+def test_a_state_name_with_a_line_break_is_refused_and_never_printed_raw(
+    project: Project, command: list[str]
+) -> None:
+    """Promise: a committed file cannot drive the CI runner through the tool's output, and
+    a bad state file is a clear message with its repair, before any request.
+
+    A pull request edits ``.reconciler/state.json`` so that an entry's name is
+    ``b<LF>::error title=forged::...``: ``plan`` and ``drift`` printed it as the name of a
+    delete, the second line running as a GitHub Actions workflow command. Such a name is now
+    a state invariant, named escaped, with a repair command that a shell can run.
+    """
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    data["entries"][FORGED] = data["entries"].pop("mine")
+    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    project.mark()
+
+    result = project.run(*command)
+
+    assert project.writes() == []
+    assert all(not line.startswith("::") for line in result.output.splitlines()), result.output
+    assert "\x1b" not in result.output
+    repair = "state rm $'b\\x0a::error title=forged::annotation\\x1b]0;pwned\\x07'"
+    assert repair in result.output
+    if command != ["state", "list"]:
+        assert result.exit_code == 1, result.output
+    # The repair, as printed, is one shell word that names the entry.
+    word = repair.removeprefix("state rm ")
+    echoed = subprocess.run(
+        ["bash", "-c", f"printf %s {word}"], capture_output=True, text=True, check=True
+    )
+    assert echoed.stdout == FORGED
