@@ -20,13 +20,13 @@ if TYPE_CHECKING:
     from typing import Any
 
     from reconciler.api import apply_plan, load_manifests, load_state, make_plan, read_inventory
-    from reconciler.apply import ApplyReport
-    from reconciler.client import EngageLabClient
-    from reconciler.config import ClientSettings, Credentials
+    from reconciler.apply.executor import ApplyReport
+    from reconciler.config.connection import ClientSettings, Credentials
     from reconciler.errors import ReconcilerError
-    from reconciler.plan import Desired, Plan, PlanOptions
-    from reconciler.remote import Inventory, RemoteSchedule
-    from reconciler.state import State
+    from reconciler.planning.plan import Desired, Plan, PlanOptions
+    from reconciler.remote.client import EngageLabClient
+    from reconciler.remote.observed import Inventory, RemoteSchedule
+    from reconciler.state.store import State
 
 # Loaded on first use: `reconciler --help` imports this package and must not pay for the
 # planner, pydantic or the HTTP client (tests/test_python_api.py checks it does not).
@@ -36,17 +36,17 @@ _HOMES = {
     "load_state": "api",
     "make_plan": "api",
     "read_inventory": "api",
-    "ApplyReport": "apply",
-    "EngageLabClient": "client",
-    "ClientSettings": "config",
-    "Credentials": "config",
+    "ApplyReport": "apply.executor",
+    "EngageLabClient": "remote.client",
+    "ClientSettings": "config.connection",
+    "Credentials": "config.connection",
     "ReconcilerError": "errors",
-    "Desired": "plan",
-    "Plan": "plan",
-    "PlanOptions": "plan",
-    "Inventory": "remote",
-    "RemoteSchedule": "remote",
-    "State": "state",
+    "Desired": "planning.plan",
+    "Plan": "planning.plan",
+    "PlanOptions": "planning.plan",
+    "Inventory": "remote.observed",
+    "RemoteSchedule": "remote.observed",
+    "State": "state.store",
 }
 
 

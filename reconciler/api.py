@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.errors import ConfigError, PlanError
-from reconciler.plan import Desired, Plan, PlanOptions
-from reconciler.remote import Inventory
-from reconciler.state import State, StateStore, binding_for, check_binding
+from reconciler.planning.plan import Desired, Plan, PlanOptions
+from reconciler.remote.observed import Inventory
+from reconciler.state.store import State, StateStore, binding_for, check_binding
 
 if TYPE_CHECKING:
-    from reconciler.apply import ApplyReport
-    from reconciler.client import EngageLabClient
+    from reconciler.apply.executor import ApplyReport
+    from reconciler.remote.client import EngageLabClient
 
 __all__ = ["apply_plan", "load_manifests", "load_state", "make_plan", "read_inventory"]
 
@@ -58,7 +58,7 @@ def load_manifests(
 
     ``timezone`` is the app's (the environment's ``timezone``): trigger times are read in it.
     """
-    from reconciler import manifests
+    from reconciler.manifests import load as manifests
 
     loaded = manifests.load_manifests(
         [Path(p) for p in paths or ("schedules",)],
@@ -84,8 +84,8 @@ async def read_inventory(
     (the default) reads the list until two passes agree, as the command does whenever an
     absence decides something (a create of a name the state does not manage).
     """
-    from reconciler import inventory
-    from reconciler.healing import journal_ids
+    from reconciler.apply.healing import journal_ids
+    from reconciler.remote import inventory
 
     known = journal_ids(state) if state is not None else []
     return await inventory.read_inventory(client, known_ids=known, confirm=confirm)
@@ -108,7 +108,7 @@ def make_plan(
     resolves it against the server first; so is an inventory read without this state (a
     managed task the list did not show was not looked up, and would be created again).
     """
-    from reconciler import plan
+    from reconciler.planning import plan
 
     state = state if state is not None else State()
     if state.pending:
@@ -159,9 +159,9 @@ async def apply_plan(
     fire guard since the plan was made (``UnsafePlanError``). ``report.failures`` lists what
     did not succeed; the state records everything that did.
     """
-    from reconciler.apply import StateWriter, run_plan
+    from reconciler.apply.executor import StateWriter, run_plan
     from reconciler.errors import UnsafePlanError
-    from reconciler.safety import fire_guard_violations
+    from reconciler.planning.safety import fire_guard_violations
 
     plan.check_safe()
     clock = now or (lambda: datetime.now(UTC))

@@ -1,6 +1,6 @@
 """The oracle of the YAML reader's tests: manifests loaded by ruamel.yaml's YAML 1.2 loader.
 
-This is how the reconciler read YAML before ``reconciler/yamlread.py`` (ruamel.yaml's
+This is how the reconciler read YAML before ``reconciler/manifests/yamlread.py`` (ruamel.yaml's
 round-trip loader, a resolver that keeps timestamps as text, positions from its line/column
 records). ``tests/test_yaml_reader.py`` checks that the libyaml-based reader gives the same
 data, positions and problems. Pure Python and slow (about 2.4 ms a manifest): tests only.
@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.yamlread import PathKey, Position
+from reconciler.manifests.yamlread import PathKey, Position
 
 MAX_NODES = 50_000  # after alias expansion; a manifest has a few dozen
 MAX_DEPTH = 100

@@ -17,8 +17,8 @@ import sys
 import typing
 from pathlib import Path
 
-from reconciler import actions
-from reconciler.actions import GROUP, Action
+from reconciler.planning import actions
+from reconciler.planning.actions import GROUP, Action
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ def test_mypy_reports_a_match_that_misses_an_action_kind(tmp_path: Path) -> None
     names = [c.__name__ for c in _kinds()]
     parts = [
         "from typing import assert_never\n",
-        f"from reconciler.actions import Action, {', '.join(names)}\n\n",
+        f"from reconciler.planning.actions import Action, {', '.join(names)}\n\n",
         _dispatch("complete", names),
     ]
     for missing in names:

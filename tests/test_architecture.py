@@ -22,50 +22,50 @@ PACKAGE = ROOT / "reconciler"
 # check it and render it, and the pure data they need. Nothing here reads a file through YAML,
 # talks HTTP or knows the command line.
 PLANNING_CORE = (
-    "reconciler.actions",
-    "reconciler.canonical",
-    "reconciler.diff",
+    "reconciler.planning.actions",
+    "reconciler.planning.canonical",
+    "reconciler.planning.diff",
     "reconciler.errors",
     "reconciler.files",
-    "reconciler.firing_changes",
-    "reconciler.firings",
-    "reconciler.healing",
+    "reconciler.planning.firing_changes",
+    "reconciler.planning.firings",
+    "reconciler.apply.healing",
     "reconciler.limits",
-    "reconciler.model_base",
-    "reconciler.models",
+    "reconciler.manifests.base",
+    "reconciler.manifests.models",
     "reconciler.options",
-    "reconciler.plan",
-    "reconciler.push_models",
+    "reconciler.planning.plan",
+    "reconciler.manifests.push",
     "reconciler.redact",
-    "reconciler.remote",
-    "reconciler.render",
-    "reconciler.responses",
-    "reconciler.safety",
-    "reconciler.state",
-    "reconciler.timing",
+    "reconciler.remote.observed",
+    "reconciler.render.plans",
+    "reconciler.remote.responses",
+    "reconciler.planning.safety",
+    "reconciler.state.store",
+    "reconciler.planning.timing",
 )
 
 # What the core may not pull in: the HTTP stack, the YAML readers, the command line, the
 # emulator's server, and the modules of the package that do I/O or drive a run.
 FORBIDDEN_LIBRARIES = ("httpx", "httpcore", "yaml", "ruamel", "click", "starlette", "uvicorn")
 FORBIDDEN_MODULES = (
-    "reconciler.answers",
-    "reconciler.apply",
-    "reconciler.batch",
+    "reconciler.remote.answers",
+    "reconciler.apply.executor",
+    "reconciler.testsend.batch",
     "reconciler.cli",
-    "reconciler.client",
+    "reconciler.remote.client",
     "reconciler.commands",
-    "reconciler.config",
+    "reconciler.config.connection",
     "reconciler.emulator",
-    "reconciler.engine",
-    "reconciler.environments",
-    "reconciler.inventory",
-    "reconciler.layers",
-    "reconciler.manifests",
-    "reconciler.ratelimit",
-    "reconciler.session",
+    "reconciler.ops.observe",
+    "reconciler.config.environments",
+    "reconciler.remote.inventory",
+    "reconciler.manifests.layers",
+    "reconciler.manifests.load",
+    "reconciler.remote.ratelimit",
+    "reconciler.config.session",
     "reconciler.testing",
-    "reconciler.yamlread",
+    "reconciler.manifests.yamlread",
 )
 FORBIDDEN = FORBIDDEN_LIBRARIES + FORBIDDEN_MODULES
 
@@ -159,13 +159,18 @@ def test_reading_and_planning_do_not_import_apply() -> None:
     """The journal's healing, which the read side (engine) needs before it plans, is a pure module
     of its own: only the two ways to apply (the command and the Python API, with the package's
     re-export of it) import the apply machinery."""
-    allowed = ("reconciler", "reconciler.api", "reconciler.apply", "reconciler.commands.plan")
+    allowed = (
+        "reconciler",
+        "reconciler.api",
+        "reconciler.apply.executor",
+        "reconciler.commands.plan",
+    )
     found = [
         f"{module}:{line}"
         for module in _package_modules()
         if module not in allowed
         for line, name, _ in _imported_names(_module_path(module))
-        if name == "reconciler.apply"
+        if name == "reconciler.apply.executor"
     ]
     assert found == []
 

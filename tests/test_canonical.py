@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.canonical import (
+from reconciler.planning.canonical import (
     canonical_json,
     canonicalize,
     fingerprint,

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 
-from reconciler.canonical import canonical_json, canonicalize
-from reconciler.export import file_stem, manifest_text
-from reconciler.manifests import load_manifests
+from reconciler.manifests.export import file_stem, manifest_text
+from reconciler.manifests.load import load_manifests
+from reconciler.planning.canonical import canonical_json, canonicalize
 from tests.test_manifests_roundtrip import NOW, schedules
 
 FLOW = re.compile(r"^\s*(?:- )*[^\s#'\"][^:]*:\s[\[{](?![\]}])", re.MULTILINE)

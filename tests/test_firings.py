@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.emulator import Emulator
-from reconciler.firings import Firing, firings, render_ics, render_json, render_text
+from reconciler.planning.firings import Firing, firings, render_ics, render_json, render_text
 
 START = datetime(2027, 1, 1, tzinfo=UTC)
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reconciler.errors import ManifestError
-from reconciler.manifests import ManifestSet, load_manifests
+from reconciler.manifests.load import ManifestSet, load_manifests
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures" / "manifests"

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from reconciler.canonical import WEEKDAYS, canonical_json, canonicalize, fingerprint
-from reconciler.manifests import load_manifests
+from reconciler.manifests.load import load_manifests
+from reconciler.planning.canonical import WEEKDAYS, canonical_json, canonicalize, fingerprint
 
 NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
 FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from reconciler.manifests import ManifestSet, load_manifests
+from reconciler.manifests.load import ManifestSet, load_manifests
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 ROOT = Path(__file__).parent.parent
@@ -86,7 +86,7 @@ def test_reading_any_style_never_imports_ruamel(tmp_path: Path) -> None:
     code = (
         "import sys; from pathlib import Path; from datetime import datetime, UTC\n"
         "from zoneinfo import ZoneInfo\n"
-        "from reconciler.manifests import load_manifests\n"
+        "from reconciler.manifests.load import load_manifests\n"
         f"load_manifests([Path({str(tmp_path)!r})], now=datetime.now(UTC), tz=ZoneInfo('UTC'))\n"
         "print(sorted(m for m in sys.modules if m.startswith('ruamel')))\n"
     )

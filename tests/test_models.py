@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from reconciler.canonical import canonical_json
-from reconciler.manifest_messages import allowed_keys
-from reconciler.models import Schedule, manifest_json_schema, name_warning, one_year_after
+from reconciler.manifests.messages import allowed_keys
+from reconciler.manifests.models import Schedule, manifest_json_schema, name_warning, one_year_after
+from reconciler.planning.canonical import canonical_json
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 CONTEXT = {"now": NOW, "tz": ZoneInfo("UTC")}

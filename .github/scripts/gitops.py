@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.environments import Environment, load_environments
+from reconciler.config.environments import Environment, load_environments
 from reconciler.errors import ConfigError
 
 # GitHub starts at most 256 jobs from one matrix in one workflow run.

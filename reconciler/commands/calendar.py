@@ -54,16 +54,16 @@ def calendar(
 ) -> int:
     """Every firing of every enabled manifest between --from and --to, in the environment's
     time zone; a zone_type 2 firing is shown as the span of its local time across all zones."""
-    from reconciler import firings as fr
+    from reconciler.config.session import load_environment, now_of
     from reconciler.errors import UsageError
-    from reconciler.manifests import load_manifests
-    from reconciler.session import load_environment, now_of
+    from reconciler.manifests.load import load_manifests
+    from reconciler.planning import firings as fr
 
     options = global_options(ctx)
     env = load_environment(options)
     if out is not None:  # never a FIFO, a device or one of the state's own files
         from reconciler import files
-        from reconciler.state import StateStore
+        from reconciler.state.store import StateStore
 
         files.check_output(
             str(out),

@@ -27,11 +27,11 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
     The remote body is recorded as last applied; the next plan shows any difference from the
     manifest as an update. Nothing is written to the API.
     """
-    from reconciler import engine
-    from reconciler import state as st
-    from reconciler.canonical import fingerprint
     from reconciler.errors import InventoryError, NotFoundError, UsageError
-    from reconciler.inventory import read_inventory
+    from reconciler.ops import observe as engine
+    from reconciler.planning.canonical import fingerprint
+    from reconciler.remote.inventory import read_inventory
+    from reconciler.state import store as st
 
     if bool(pairs) == all_matching:
         raise UsageError(

@@ -88,7 +88,7 @@ def _progress() -> Callable[[str], None] | None:
 
 
 def _render(plan: Any, fmt: str, env: str) -> str:
-    from reconciler import render
+    from reconciler.render import plans as render
 
     if fmt == "json":
         return render.render_json(plan)
@@ -143,7 +143,7 @@ def _read_answer() -> str | None:
 
 def _check_policies(ws: Any, loaded: list[Any], state: Any, allow: Any, strict: bool) -> Any:
     """The environment's push policies: refused before any request, warnings on stderr."""
-    from reconciler import policies
+    from reconciler.config import policies
 
     verdict = policies.enforce(
         ws.env,
@@ -204,7 +204,7 @@ def _read_plan(plan_file: str) -> Any:
     """The saved plan in ``plan_file``; every failure is a PlanError naming the file."""
     from reconciler import files
     from reconciler.errors import PlanError
-    from reconciler.plan import Plan
+    from reconciler.planning.plan import Plan
 
     hint = "write plan files with `reconciler plan --out FILE`"
     try:
@@ -255,7 +255,7 @@ def _write(path: str, text: str, what: str) -> None:
 
 def _unresolved_conflicts(plan: Any) -> list[str]:
     """Manifests apply cannot realise: a task of that name exists and is not managed."""
-    from reconciler.plan import ConflictAction
+    from reconciler.planning.plan import ConflictAction
 
     return [
         f"{a.name!r} was not created: remote task(s) {', '.join(a.schedule_ids)} carry its name "
@@ -288,7 +288,8 @@ def plan(
     **safety: Any,
 ) -> int:
     """Show what apply would change; reads only, writes nothing but --out."""
-    from reconciler import engine, policies
+    from reconciler.config import policies
+    from reconciler.ops import observe as engine
 
     ws = engine.open_workspace(global_options(ctx))
     _check_output(ws, out, "plan")
@@ -363,10 +364,12 @@ def apply(
     **safety: Any,
 ) -> int:
     """Make the remote app match the manifests (or carry out a saved PLAN_FILE)."""
-    from reconciler import apply as applying
-    from reconciler import engine, policies, render
+    from reconciler.apply import executor as applying
+    from reconciler.apply.healing import Healing, planning_state
+    from reconciler.config import policies
     from reconciler.errors import ApplyError, ReconcilerError, UnsafePlanError, UsageError
-    from reconciler.healing import Healing, planning_state
+    from reconciler.ops import observe as engine
+    from reconciler.render import plans as render
 
     ws = engine.open_workspace(global_options(ctx))
     strict = safety.pop("strict")
@@ -544,8 +547,10 @@ def drift(
 
     Exit 0 when the app matches manifests and state, 2 on any drift, 1 on error.
     """
-    from reconciler import engine, policies, render
-    from reconciler.plan import PlanOptions
+    from reconciler.config import policies
+    from reconciler.ops import observe as engine
+    from reconciler.planning.plan import PlanOptions
+    from reconciler.render import plans as render
 
     ws = engine.open_workspace(global_options(ctx))
     _check_output(ws, report_path, "drift report")
@@ -591,8 +596,8 @@ def _live_policy_violations(
 ) -> tuple[list[Any], list[Any]]:
     """Drift items for the managed tasks whose live version breaks a push policy that git's
     version does not, and the violations ``--allow-policy`` lets through (docs/policies.md)."""
-    from reconciler import policies
-    from reconciler.actions import DriftItem
+    from reconciler.config import policies
+    from reconciler.planning.actions import DriftItem
 
     live = [
         (name, entry.schedule_id, obs.inventory.schedules[entry.schedule_id].body)

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.canonical import TRIGGER_KINDS
 from reconciler.commands import format_option, global_options, option, run_async, suggest
 from reconciler.commands.state import lock_timeout_option
 from reconciler.formats import JSON_OUTPUT_VERSION
+from reconciler.planning.canonical import TRIGGER_KINDS
 
 if TYPE_CHECKING:
-    from reconciler.engine import Workspace
-    from reconciler.remote import Inventory, RemoteSchedule
-    from reconciler.state import State
+    from reconciler.ops.observe import Workspace
+    from reconciler.remote.observed import Inventory, RemoteSchedule
+    from reconciler.state.store import State
 
 
 
@@ -39,7 +39,7 @@ class RemoteTask:
 
     @property
     def trigger(self) -> str:
-        from reconciler.canonical import trigger_kind
+        from reconciler.planning.canonical import trigger_kind
 
         try:
             return trigger_kind(self.task.body)
@@ -71,7 +71,7 @@ class RemoteView:
 def _classify(ws: Workspace, inventory: Inventory, state: State, manifests: dict[str, str]) -> (
     RemoteView
 ):
-    from reconciler.engine import managed_ids
+    from reconciler.ops.observe import managed_ids
 
     owner = {e.schedule_id: n for n, e in state.entries.items()}
     owned = managed_ids(state)
@@ -97,8 +97,8 @@ def _classify(ws: Workspace, inventory: Inventory, state: State, manifests: dict
 
 
 def _read_view(ws: Workspace, *, confirm: bool) -> RemoteView:
-    from reconciler import engine
-    from reconciler.inventory import read_inventory
+    from reconciler.ops import observe as engine
+    from reconciler.remote.inventory import read_inventory
 
     desired, _ = engine.load_desired(ws)
     manifests = {d.name: d.source for d in desired}
@@ -131,8 +131,8 @@ def list_(ctx: click.Context, /, fmt: str) -> int:
 
     Exit 1 when the list could not be read completely (what was read is still shown).
     """
-    from reconciler import engine
     from reconciler.errors import InventoryError
+    from reconciler.ops import observe as engine
 
     ws = engine.open_workspace(global_options(ctx))
     ws.say_where()
@@ -192,9 +192,9 @@ def _print_table(view: RemoteView) -> None:
 @click.pass_context
 def show(ctx: click.Context, /, which: str, fmt: str) -> int:
     """One remote task (by schedule id, or every task of that name) with its full body."""
-    from reconciler import engine
     from reconciler.errors import UsageError
-    from reconciler.export import dump_yaml, normal_form
+    from reconciler.manifests.export import dump_yaml, normal_form
+    from reconciler.ops import observe as engine
 
     ws = engine.open_workspace(global_options(ctx))
     ws.say_where()
@@ -285,9 +285,9 @@ def export(
     written (e.g. a name with characters the docs do not allow) is written with the problem
     marked at the top, and not adopted. Exit 1 when any file needs attention.
     """
-    from reconciler import engine
-    from reconciler import state as st
     from reconciler.errors import InventoryError, UsageError
+    from reconciler.ops import observe as engine
+    from reconciler.state import store as st
 
     ws = engine.open_workspace(global_options(ctx))
     target_dir = Path(out_dir) if out_dir is not None else ws.env.manifests
@@ -429,8 +429,8 @@ def _select(
 def _prepare(
     ws: Workspace, tasks: list[RemoteSchedule], target_dir: Path, overwrite: bool
 ) -> list[_Planned]:
-    from reconciler.export import file_stem, manifest_text, without_credentials
-    from reconciler.manifests import load_manifests
+    from reconciler.manifests.export import file_stem, manifest_text, without_credentials
+    from reconciler.manifests.load import load_manifests
     from reconciler.redact import REDACTED, output_scrubber
 
     taken, replaceable = _existing_stems(ws, target_dir, overwrite)
@@ -490,7 +490,7 @@ def _existing_stems(
     ``--overwrite``, a YAML file holding exactly one manifest: it may be replaced by an export
     of that same schedule.
     """
-    from reconciler.manifests import load_manifests
+    from reconciler.manifests.load import load_manifests
 
     if not target_dir.is_dir():
         return set(), {}

@@ -1,7 +1,8 @@
 """``reconciler test-send`` and ``reconciler history``: a push to your own devices, and its record.
 
 ``test-send`` sends a manifest's push content now, only to the targets given, through the batch
-push API (docs/api.md section 6; what is refused or left out is in ``reconciler/batch.py``).
+push API (docs/api.md section 6; what is refused or left out is in
+``reconciler/testsend/batch.py``).
 ``history`` lists a schedule's executions from its msg-ids (docs/api.md section 3). Both are thin:
 the decisions live in ``batch.py`` and ``history.py``.
 """
@@ -50,8 +51,8 @@ def _targets(
     by: str | None,
 ) -> tuple[Literal["regid", "alias"], list[tuple[str, str]]]:
     """Which endpoint and which ``(target, where)`` pairs the flags name."""
-    from reconciler.batch import parse_targets
     from reconciler.errors import UsageError
+    from reconciler.testsend.batch import parse_targets
 
     given = [flag for flag, v in (("--regid", regids), ("--alias", aliases)) if v]
     if targets_file is not None:
@@ -221,7 +222,8 @@ def test_send(
     Never reaches the schedule's own audience: its push.to is left out, only the given targets
     receive the test. Exit 0 when every target got it, 1 otherwise.
     """
-    from reconciler import batch, engine
+    from reconciler.ops import observe as engine
+    from reconciler.testsend import batch
 
     kind, targets = _targets(regids, aliases, targets_file, by)
     ws = engine.open_workspace(global_options(ctx))
@@ -271,10 +273,10 @@ def history(ctx: click.Context, /, name: str | None, schedule_id: str | None, fm
 
     Times are shown in the environment's time zone.
     """
-    from reconciler import engine
-    from reconciler import history as hist
     from reconciler.errors import NotFoundError, UsageError
-    from reconciler.responses import MsgRecord
+    from reconciler.ops import observe as engine
+    from reconciler.remote import history as hist
+    from reconciler.remote.responses import MsgRecord
 
     if (name is None) == (schedule_id is None):
         raise UsageError(

@@ -24,10 +24,10 @@ from reconciler.commands import (
     option,
     suggest,
 )
-from reconciler.environments import Environment, environment_for
+from reconciler.config.environments import Environment, environment_for
 from reconciler.errors import StateError
 from reconciler.formats import JSON_OUTPUT_VERSION
-from reconciler.state import (
+from reconciler.state.store import (
     PendingEntry,
     State,
     StateEntry,
@@ -84,7 +84,7 @@ def _manifest_names(env: Environment) -> tuple[set[str], int]:
     hide others); no API call."""
     from datetime import UTC, datetime
 
-    from reconciler.manifests import load_manifests
+    from reconciler.manifests.load import load_manifests
 
     loaded = load_manifests([env.manifests], now=datetime.now(UTC), tz=env.tz)
     return {m.name for m in loaded.manifests}, len(loaded.errors)
@@ -283,7 +283,7 @@ def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
     its `name` field if the manifest now says NEW.
     """
     from reconciler.errors import UsageError
-    from reconciler.models import name_error
+    from reconciler.manifests.models import name_error
 
     problem = name_error(new)
     if problem is not None:

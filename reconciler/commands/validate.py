@@ -60,8 +60,8 @@ def validate(
     With --env, the environment's manifests with its overlay (docs/layers.md).
     Exit code 0 when valid, 1 when any error (or, with --strict, any warning) was found.
     """
-    from reconciler.layers import environment_targets
-    from reconciler.manifests import load_manifests
+    from reconciler.manifests.layers import environment_targets
+    from reconciler.manifests.load import load_manifests
 
     if explain is not None and fmt != "text":
         raise UsageError("--explain prints text", hint="drop --format (or use --format text)")
@@ -72,7 +72,7 @@ def validate(
     result.problems.extend(_policy_problems(ctx, result.manifests, now))
     found = True
     if explain is not None:
-        from reconciler.layers import explain_text
+        from reconciler.manifests.layers import explain_text
 
         text, found = explain_text(result, explain)
         click.echo(text)
@@ -120,19 +120,20 @@ def validate(
 )
 def schema(kind: str) -> None:
     """Print the JSON Schema of a manifest (point your editor at it: docs/manifests.md)."""
-    from reconciler.layers import layered_schema
+    from reconciler.manifests.layers import layered_schema
 
     click.echo(json.dumps(layered_schema(kind), indent=2, ensure_ascii=False))
 
 
 def _policy_problems(ctx: click.Context, manifests: list[Any], now: datetime) -> list[Problem]:
-    """The push policies of reconciler.yaml (reconciler/policies.py), as manifest problems."""
+    """The push policies of reconciler.yaml (reconciler/config/policies.py), as manifest
+    problems."""
     options = global_options(ctx)
     if not Path(options.config_path).exists() and not options.config_named:
         # No config, no policies: the plain run pays for no import (a --config named on purpose
         # that is missing is reported by the environment loader, as by every command).
         return []
-    from reconciler import policies
+    from reconciler.config import policies
 
     return policies.for_validate(options, manifests, now)
 

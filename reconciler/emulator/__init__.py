@@ -1,7 +1,8 @@
 """A faithful local EngageLab Push server: schedules, message ids and batch push.
 
-The emulator validates the wire format on its own (it never imports ``reconciler.models``), so
-a client bug cannot hide behind shared code. Use it in-process through ``httpx.ASGITransport``
+The emulator validates the wire format on its own (it never imports
+``reconciler.manifests.models``), so a client bug cannot hide behind shared code. Use it
+in-process through ``httpx.ASGITransport``
 (``create_app``), over real HTTP (``reconciler.testing.serve_emulator`` or
 ``reconciler emulator serve``), and drive it from Python (``Emulator``) or from its control
 plane under ``/_emulator/``.

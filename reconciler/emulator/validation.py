@@ -1,9 +1,9 @@
 """The emulator's own wire validation of schedule bodies (docs/api.md 2 and 5) and batch pushes
 (section 6).
 
-Deliberately independent of ``reconciler.models``: if the client and the emulator shared one
-validator, a client bug would be invisible. Every check raises a ``WireError`` carrying the code
-the vendor documents for it; messages name the offending field.
+Deliberately independent of ``reconciler.manifests.models``: if the client and the emulator
+shared one validator, a client bug would be invisible. Every check raises a ``WireError``
+carrying the code the vendor documents for it; messages name the offending field.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.client import EngageLabClient
-from reconciler.config import ClientSettings, Credentials
+from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, create_app
+from reconciler.remote.client import EngageLabClient
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)  # manifests in fixtures/ are valid at this time

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.batch import batch_platform, plan_send, prepare, refusal_reasons
 from reconciler.errors import UsageError
+from reconciler.testsend.batch import batch_platform, plan_send, prepare, refusal_reasons
 
 
 def push(**body: Any) -> dict[str, Any]:

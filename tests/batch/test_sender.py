@@ -12,9 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.batch import RetryPolicy, SendReport, build_batches, prepare, send_batches
-from reconciler.client import EngageLabClient
-from reconciler.config import ClientSettings, Credentials
+from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.emulator import Emulator, Faults
 from reconciler.errors import (
     AmbiguousPushError,
@@ -22,6 +20,8 @@ from reconciler.errors import (
     RateLimitError,
     RequestRejectedError,
 )
+from reconciler.remote.client import EngageLabClient
+from reconciler.testsend.batch import RetryPolicy, SendReport, build_batches, prepare, send_batches
 from tests.batch.helpers import (
     NOW,
     AdvancingSleep,

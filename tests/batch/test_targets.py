@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from reconciler.batch import (
+from reconciler.errors import UsageError
+from reconciler.testsend.batch import (
     MAX_BATCH,
     MAX_BATCH_BYTES,
     build_batches,
@@ -16,7 +17,6 @@ from reconciler.batch import (
     plan_send,
     prepare,
 )
-from reconciler.errors import UsageError
 
 PUSH = {"to": "all", "body": {"platform": "android", "notification": {"alert": "Hi"}}}
 

@@ -26,10 +26,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``tests.bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from reconciler.client import EngageLabClient
-from reconciler.config import ClientSettings, Credentials
+from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
-from reconciler.inventory import read_inventory
+from reconciler.remote.client import EngageLabClient
+from reconciler.remote.inventory import read_inventory
 from tests.bench.harness import ServedEmulator, manifest_body, sdk_client, sdk_read_all
 
 # Page 1, then all other pages at once, then the details of the last page to arrive.

@@ -60,7 +60,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from reconciler.config import DEFAULT_RATE_LIMIT
+from reconciler.config.connection import DEFAULT_RATE_LIMIT
 from tests.bench import bench_validate
 from tests.bench.harness import (
     NOW,

@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.state import State, StateStore, begin_pending, record_create
+from reconciler.state.store import State, StateStore, begin_pending, record_create
 
 ENTRIES = 1000
 ROUNDS = 50

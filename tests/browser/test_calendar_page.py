@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.firings import firings, render_html
+from reconciler.planning.firings import firings, render_html
 
 pytestmark = pytest.mark.browser
 

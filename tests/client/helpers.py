@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from reconciler.client import EngageLabClient
-from reconciler.config import ClientSettings, Credentials
+from reconciler.config.connection import ClientSettings, Credentials
+from reconciler.remote.client import EngageLabClient
 
 T = TypeVar("T")
 

@@ -23,9 +23,9 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from reconciler.client import EngageLabClient
-from reconciler.config import ClientSettings
+from reconciler.config.connection import ClientSettings
 from reconciler.emulator.faults import TokenBucket
+from reconciler.remote.client import EngageLabClient
 from tests.client.helpers import CREDS
 
 T = TypeVar("T")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.config import (
+from reconciler.config.connection import (
     DATA_CENTERS,
     ClientSettings,
     Credentials,

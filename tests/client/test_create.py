@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import canonical
 from reconciler.errors import (
     AmbiguousCreateError,
     AmbiguousPushError,
@@ -16,6 +15,7 @@ from reconciler.errors import (
     RequestRejectedError,
     UsageError,
 )
+from reconciler.planning import canonical
 
 from .helpers import FakeSleep, Script, client_for, error, reply, run, schedule_body
 

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.client import EngageLabClient
-from reconciler.config import ClientSettings, Credentials
+from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults, create_app
 from reconciler.errors import AmbiguousCreateError, AuthError, InventoryError, NotFoundError
-from reconciler.inventory import Inventory, read_inventory
+from reconciler.remote.client import EngageLabClient
+from reconciler.remote.inventory import Inventory, read_inventory
 from reconciler.testing import serve_emulator
 
 from .helpers import FakeSleep, run, schedule_body

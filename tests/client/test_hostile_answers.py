@@ -21,7 +21,7 @@ from reconciler.errors import (
     RequestRejectedError,
     UsageError,
 )
-from reconciler.inventory import MAX_LIST_PAGES, PAGE_WINDOW, read_inventory, read_list
+from reconciler.remote.inventory import MAX_LIST_PAGES, PAGE_WINDOW, read_inventory, read_list
 
 from .helpers import Script, client_for, error, reply, run, schedule_body
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from reconciler.errors import AuthError, InventoryError, ServerError
-from reconciler.inventory import read_inventory
+from reconciler.remote.inventory import read_inventory
 
 from .helpers import client_for, error, reply, run, schedule_body
 

@@ -16,12 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.client import EngageLabClient
 from reconciler.commands import GlobalOptions
+from reconciler.config.environments import Environment
+from reconciler.config.session import resolve_target
 from reconciler.emulator import Emulator, Faults, create_app
-from reconciler.environments import Environment
-from reconciler.inventory import read_inventory
-from reconciler.ratelimit import (
+from reconciler.remote.client import EngageLabClient
+from reconciler.remote.inventory import read_inventory
+from reconciler.remote.ratelimit import (
     HINT_MAX_AGE,
     INITIAL_WINDOW,
     MAX_WINDOW,
@@ -29,7 +30,6 @@ from reconciler.ratelimit import (
     read_remembered_limit,
     remember_limit,
 )
-from reconciler.session import resolve_target
 from tests.client.helpers import CREDS, Script, client_for, reply, settings
 from tests.client.pace import Shape, VirtualLoop, commands, run_virtual, traffic
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconciler import client
+from reconciler.remote import client
 
 
 def test_a_plain_http_endpoint_gets_a_context_that_trusts_nothing() -> None:
@@ -62,10 +62,10 @@ def test_the_emulator_package_still_exports_everything_on_use() -> None:
 def test_the_environment_file_reader_does_not_import_ruamel_without_a_file() -> None:
     """No reconciler.yaml (the usual case): the full YAML library is not imported for it."""
     modules = _imported_after(
-        "from pathlib import Path; from reconciler.environments import load_environments; "
+        "from pathlib import Path; from reconciler.config.environments import load_environments; "
         "load_environments(Path('/nonexistent/reconciler.yaml'))"
     )
-    assert "reconciler.environments" in modules
+    assert "reconciler.config.environments" in modules
     assert not any(m.startswith("ruamel") for m in modules)
 
 

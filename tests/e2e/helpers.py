@@ -24,13 +24,13 @@ import httpx
 from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
-from reconciler import session
 from reconciler.cli import cli
+from reconciler.config import session
+from reconciler.config.environments import Environment
+from reconciler.config.session import Target
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, RequestRecord
 from reconciler.emulator.core import Reply
-from reconciler.environments import Environment
 from reconciler.options import GlobalOptions
-from reconciler.session import Target
 
 # Every manifest below fires in 2027; the suite starts a month earlier so nothing is near firing.
 START = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
@@ -152,7 +152,7 @@ def embedded_with(emulator: Emulator) -> Callable[..., Target]:
 
     The commands then take the production path of the embedded default (in-process through
     ``httpx.ASGITransport``, no sockets) while the test can read the emulator's request log.
-    Install it as ``reconciler.engine.resolve_target``.
+    Install it as ``reconciler.ops.observe.resolve_target``.
     """
     real = session.resolve_target
 

@@ -15,8 +15,8 @@ import engagelab
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from reconciler import engine
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
+from reconciler.ops import observe as engine
 from tests.e2e.helpers import Project, RecordingEmulator, body, embedded_with, periodical
 from tests.test_manifests_roundtrip import schedules
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from reconciler.config import resolve_base_url
+from reconciler.config.connection import resolve_base_url
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
 from reconciler.errors import ConfigError
 from tests.e2e.helpers import Project, body

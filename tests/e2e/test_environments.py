@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import engine
+from reconciler.ops import observe as engine
 from tests.e2e.helpers import Project, RecordingEmulator, embedded_with, single
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reconciler import canonical
+from reconciler.planning import canonical
 from tests.e2e.helpers import Project, body, single
 
 PROMO_AT = "2027-03-05 10:00:00"

@@ -18,7 +18,7 @@ from tests.e2e.helpers import Project, RecordingEmulator, writes
 HOLDER = """
 import sys
 from pathlib import Path
-from reconciler.state import StateStore
+from reconciler.state.store import StateStore
 with StateStore(Path(sys.argv[1])).lock(0, "reconciler apply"):
     print("locked", flush=True)
     sys.stdin.readline()

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import engine
+from reconciler.ops import observe as engine
 from tests.e2e.helpers import (
     Project,
     RecordingEmulator,

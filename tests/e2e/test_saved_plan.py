@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from reconciler.plan import Plan
+from reconciler.planning.plan import Plan
 from tests.e2e.helpers import Project, body, single
 
 

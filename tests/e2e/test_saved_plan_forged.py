@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from reconciler import canonical
-from reconciler.plan import Plan
+from reconciler.planning import canonical
+from reconciler.planning.plan import Plan
 from tests.e2e.helpers import Project, body
 
 Forge = Callable[[dict[str, Any], dict[str, str]], None]

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.emulator import Emulator
-from reconciler.models import Schedule
+from reconciler.manifests.models import Schedule
 from tests.emulator.helpers import START, intelligent, periodical, single
 
 JSON_UTF8 = "application/json; charset=utf-8"

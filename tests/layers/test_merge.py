@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.layers import merge, parse_shift
-from reconciler.manifests import ManifestSet, load_manifests
+from reconciler.manifests.layers import merge, parse_shift
+from reconciler.manifests.load import ManifestSet, load_manifests
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 UTCZ = ZoneInfo("UTC")

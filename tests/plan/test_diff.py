@@ -7,8 +7,8 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import canonical
-from reconciler.diff import (
+from reconciler.planning import canonical
+from reconciler.planning.diff import (
     FieldChange,
     body_fingerprint,
     diff_bodies,

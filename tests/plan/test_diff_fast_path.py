@@ -8,8 +8,8 @@ from deepdiff import DeepDiff
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import diff
-from reconciler.diff import FieldChange, diff_bodies, normal_form
+from reconciler.planning import diff
+from reconciler.planning.diff import FieldChange, diff_bodies, normal_form
 from tests.plan.builders import body
 
 KEYS = st.sampled_from(["a", "b", "c", "extras", "alert", "tag"])

@@ -3,7 +3,7 @@ version's trigger is put back together from the planned body and the field chang
 
 from __future__ import annotations
 
-from reconciler.firing_changes import changes, remote_body
+from reconciler.planning.firing_changes import changes, remote_body
 from tests.plan.builders import (
     TZ,
     body,
@@ -63,7 +63,7 @@ def test_a_new_text_alone_marks_the_same_firings_as_new_content() -> None:
 
 def test_remote_body_puts_back_the_old_trigger_fields() -> None:
     """Each changed trigger field gets its old value; an added field is removed again."""
-    from reconciler.diff import FieldChange
+    from reconciler.planning.diff import FieldChange
 
     new = body("s", trigger=periodical(frequency=2))
     old = remote_body(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler import canonical
+from reconciler.apply.healing import heal_journal
 from reconciler.errors import PlanError
-from reconciler.healing import heal_journal
-from reconciler.plan import ConflictAction, CreateAction, Desired
-from reconciler.state import PendingEntry
+from reconciler.planning import canonical
+from reconciler.planning.plan import ConflictAction, CreateAction, Desired
+from reconciler.state.store import PendingEntry
 from tests.plan.builders import NOW, body, entry, inventory, plan, remote, state
 
 

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reconciler.errors import PlanError, StalePlanError
-from reconciler.plan import Desired, Plan, PlanOptions, make_plan
-from reconciler.remote import Inventory
-from reconciler.state import State
+from reconciler.planning.plan import Desired, Plan, PlanOptions, make_plan
+from reconciler.remote.observed import Inventory
+from reconciler.state.store import State
 from tests.plan.builders import (
     NOW,
     TZ,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler import canonical
-from reconciler.diff import FieldChange
 from reconciler.errors import PlanError
-from reconciler.plan import (
+from reconciler.planning import canonical
+from reconciler.planning.diff import FieldChange
+from reconciler.planning.plan import (
     ConflictAction,
     CreateAction,
     DeleteAction,
@@ -19,7 +19,7 @@ from reconciler.plan import (
     UnmanagedAction,
     UpdateAction,
 )
-from reconciler.state import PendingEntry
+from reconciler.state.store import PendingEntry
 from tests.plan.builders import (
     NOW,
     TZ,

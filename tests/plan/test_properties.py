@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.plan import (
+from reconciler.planning.plan import (
     CreateAction,
     DeleteAction,
     Desired,
@@ -25,8 +25,8 @@ from reconciler.plan import (
     SkipAction,
     UpdateAction,
 )
-from reconciler.remote import Inventory, RemoteSchedule
-from reconciler.state import State, StateEntry
+from reconciler.remote.observed import Inventory, RemoteSchedule
+from reconciler.state.store import State, StateEntry
 from tests.plan.builders import NOW, body, entry, intelligent, periodical, plan, remote, single
 
 NAMES = ["alpha", "beta", "gamma", "delta", "eps"]

@@ -6,7 +6,7 @@ import io
 import json
 import re
 
-from reconciler.render import (
+from reconciler.render.plans import (
     render_drift_json,
     render_drift_markdown,
     render_drift_text,

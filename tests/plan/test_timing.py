@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.timing import fires_within, is_finished, is_immediate, next_fire
+from reconciler.planning.timing import fires_within, is_finished, is_immediate, next_fire
 from tests.plan.builders import TZ, body, intelligent, periodical, single
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reconciler import policies
-from reconciler.manifests import load_manifests
+from reconciler.config import policies
+from reconciler.manifests.load import load_manifests
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import policies
-from reconciler.firings import firings
+from reconciler.config import policies
+from reconciler.planning.firings import firings
 from tests.policies.helpers import (
     BERLIN,
     NOW,

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler import policies
-from reconciler.environments import load_environments
+from reconciler.config import policies
+from reconciler.config.environments import load_environments
 from reconciler.errors import ConfigError
 from tests.policies.helpers import (
     NOW,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import engine
+from reconciler.ops import observe as engine
 from tests.e2e.helpers import Project, body
 
 

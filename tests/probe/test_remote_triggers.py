@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler import policies, render, timing
-from reconciler.plan import Desired, PlanOptions, make_plan
-from reconciler.remote import Inventory, RemoteSchedule
-from reconciler.state import State, StateEntry
+from reconciler.config import policies
+from reconciler.planning import timing
+from reconciler.planning.plan import Desired, PlanOptions, make_plan
+from reconciler.remote.observed import Inventory, RemoteSchedule
+from reconciler.render import plans as render
+from reconciler.state.store import State, StateEntry
 
 NOW = datetime(2027, 1, 9, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Berlin")

@@ -15,13 +15,13 @@ from random import Random
 import httpx
 import pytest
 
-from reconciler import canonical
-from reconciler import state as st
-from reconciler.client import EngageLabClient
-from reconciler.config import ClientSettings, Credentials
+from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults, create_app
-from reconciler.inventory import Inventory, read_inventory
-from reconciler.ratelimit import RateController
+from reconciler.planning import canonical
+from reconciler.remote.client import EngageLabClient
+from reconciler.remote.inventory import Inventory, read_inventory
+from reconciler.remote.ratelimit import RateController
+from reconciler.state import store as st
 from reconciler.testing import serve_emulator
 from tests.client.helpers import Script, client_for, error, reply
 from tests.reliability.trials import MAX_FAULT_RUNS, UNLIMITED, churn_trial, fault_trial

@@ -23,10 +23,10 @@ from pathlib import Path
 from random import Random
 from typing import Literal
 
-from reconciler import canonical
-from reconciler import state as st
 from reconciler.emulator import Emulator, Faults
 from reconciler.limits import PAGE_SIZE
+from reconciler.planning import canonical
+from reconciler.state import store as st
 from reconciler.testing import serve_emulator
 from tests.reliability import campaign, hygiene
 from tests.reliability.world import (

@@ -29,10 +29,10 @@ from typing import IO, Any
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.diff import fingerprint_matches, same_body
 from reconciler.emulator import Emulator, Faults
 from reconciler.emulator.core import CHURN_PREFIX, RequestRecord
-from reconciler.state import StateStore
+from reconciler.planning.diff import fingerprint_matches, same_body
+from reconciler.state.store import StateStore
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # every trigger below lies in 2027
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})

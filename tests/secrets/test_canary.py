@@ -129,7 +129,8 @@ CALLS_API = {"plan", "plan-out", "apply", "drift", "import", "import-id", "histo
 # What --debug prints for a request: one line, our client's, with the full URL (httpx's own
 # line would repeat it).
 OUR_TRAFFIC = re.compile(
-    r"debug: reconciler\.client: GET http://127\.0\.0\.1:\d+/v4/schedules\?page=1 -> (\d{3}) in "
+    r"debug: reconciler\.remote\.client: "
+    r"GET http://127\.0\.0\.1:\d+/v4/schedules\?page=1 -> (\d{3}) in "
 )
 HTTPX_TRAFFIC = re.compile(r"HTTP Request: ")
 

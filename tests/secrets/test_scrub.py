@@ -22,10 +22,10 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.client import EngageLabClient
-from reconciler.config import ClientSettings, Credentials
+from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.errors import ReconcilerError
-from reconciler.inventory import read_inventory
+from reconciler.remote.client import EngageLabClient
+from reconciler.remote.inventory import read_inventory
 from tests.reliability.campaign import FULL
 
 PIECE = 12  # the shortest piece of a secret that counts as a leak

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.state import StateStore
+from reconciler.state.store import StateStore
 from tests.e2e.helpers import Project, RecordingEmulator
 
 NAMES = [f"digest_{n:02d}" for n in range(12)]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.state import StateStore
+from reconciler.state.store import StateStore
 from tests.e2e.helpers import Project
 
 # A suggested command repeats the options that chose the environment (here --endpoint URL);
@@ -125,7 +125,7 @@ def test_the_suggested_repair_makes_the_state_usable_and_keeps_every_task(
     for command in _repairs(refused.stderr):
         repaired = project.run(*shlex.split(command)[1:])
         assert repaired.exit_code == 0, repaired.output
-    from reconciler.state import invariant_problems
+    from reconciler.state.store import invariant_problems
 
     assert invariant_problems(StateStore(project.state_path).load(check=False)) == []
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateBindingError, StateError
-from reconciler.state import (
+from reconciler.state.store import (
     State,
     StateStore,
     begin_pending,
@@ -193,7 +193,7 @@ def test_clear_pending_without_an_entry_is_a_no_op() -> None:
 def test_forget_fired_keeps_a_bounded_list_of_ids_per_name(tmp_path: Path) -> None:
     """Each forget of a fired task keeps its id, time and reason; only the newest
     FORGOTTEN_PER_NAME per name stay; a state file without any has no ``forgotten`` key."""
-    from reconciler import state as st
+    from reconciler.state import store as st
 
     at = datetime(2027, 1, 1, tzinfo=UTC)
     state = st.State()

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.environments import (
+from reconciler.config.environments import (
     DEFAULT_ENV,
     Environment,
     environment_for,

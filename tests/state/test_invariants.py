@@ -14,7 +14,7 @@ from typing import Literal
 import pytest
 
 from reconciler.errors import StateInvariantError
-from reconciler.state import (
+from reconciler.state.store import (
     PendingEntry,
     State,
     StateEntry,

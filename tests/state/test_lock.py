@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateLockedError
-from reconciler.state import StateStore
+from reconciler.state.store import StateStore
 
 # Takes the lock as "reconciler apply", says "locked", holds it until a line arrives on stdin,
 # then releases it, says "released" and waits for EOF.
@@ -27,7 +27,7 @@ _HOLDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from reconciler.state import StateStore
+    from reconciler.state.store import StateStore
 
     store = StateStore(Path(sys.argv[1]))
     with store.lock(0, "reconciler apply"):

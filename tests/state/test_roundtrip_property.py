@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.state import PendingEntry, State, StateEntry, StateStore
+from reconciler.state.store import PendingEntry, State, StateEntry, StateStore
 
 _zones = st.one_of(
     st.just(UTC),

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.state import StateStore
+from reconciler.state.store import StateStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateCorruptError, StateError
-from reconciler.state import STATE_VERSION, State, StateStore, record_create
+from reconciler.state.store import STATE_VERSION, State, StateStore, record_create
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)

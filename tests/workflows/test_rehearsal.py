@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.canonical import fingerprint
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
+from reconciler.planning.canonical import fingerprint
 from tests.workflows.conftest import EDITED, EDITED_ALERT, Rehearsal, only
 from tests.workflows.helpers import (
     PROJECT,

@@ -1,0 +1,3 @@
+"""Applying a plan: the journalled executor (``executor``) and the pure decision of what an
+interrupted apply still owes (``healing``), which the read side needs too.
+"""

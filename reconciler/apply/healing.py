@@ -1,0 +1,159 @@
+"""Journal healing, decided (pure): what the pending entries of the state say still has to happen,
+given a fresh read of the server.
+
+An apply journals every create before its POST (apply.py); after a crash or a lost answer the
+next run resolves each pending entry here, from the inventory alone, before it plans. Carrying
+out what is decided (the deletes a replace still owes) is apply's ``finish_healing``. Here, apart
+from the HTTP client, so that reading and planning need not import the apply machinery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from reconciler.errors import InventoryError
+from reconciler.planning.canonical import name_key
+from reconciler.planning.diff import fingerprint_matches
+from reconciler.remote.observed import Inventory
+from reconciler.state import store as st
+from reconciler.state.store import State
+
+
+@dataclass
+class Healing:
+    """What the journal says still has to happen, decided from a fresh inventory."""
+
+    state: State
+    finish_deletes: list[tuple[str, str]] = field(default_factory=list)  # (name, old id)
+    unresolved: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.notes or self.finish_deletes)
+
+
+def journal_ids(state: State) -> list[str]:
+    """Ids the inventory must confirm (listed or 404) for the journal to be healed."""
+    ids = {e.schedule_id for e in state.entries.values()}
+    ids |= {p.old_schedule_id for p in state.pending.values() if p.old_schedule_id}
+    return sorted(ids)
+
+
+def find_created(
+    inventory: Inventory, name: str, fingerprint: str, exclude: set[str]
+) -> list[str]:
+    """Ids of tasks named ``name`` with the journalled body that nobody else owns.
+
+    Names are compared as a server may compare or store them (canonical.name_key): a server
+    that stored "promo " as "promo" did make the task, and taking it as "never created" would
+    make the next run create it a second time. Such a task's body is compared under the
+    journalled name. Tasks with the exact name come first, then by id.
+    """
+    key = name_key(name)
+    found: list[tuple[bool, str]] = []
+    for task in inventory.schedules.values():
+        if task.schedule_id in exclude:
+            continue
+        if task.name == name:
+            if fingerprint_matches(fingerprint, task.body):
+                found.append((False, task.schedule_id))
+        elif name_key(task.name) == key and fingerprint_matches(
+            fingerprint, {**task.body, "name": name}
+        ):
+            found.append((True, task.schedule_id))
+    return [sid for _, sid in sorted(found)]
+
+
+def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
+    """Resolve every pending entry against what the server holds (pure).
+
+    create / recreate / replace: the task with the journalled name and fingerprint that no state
+    entry claims is adopted; if a complete read has no such task, the POST never took effect and
+    the entry is dropped; if the read is incomplete, the entry stays (``unresolved``) and nothing
+    may be planned for that name. delete: the old task is deleted if it still exists.
+    update: always dropped (the next plan repeats or refreshes it).
+    """
+    out = Healing(state=state)
+    claimed = {e.schedule_id for e in state.entries.values()}
+    for name in sorted(state.pending):
+        p = state.pending[name]
+        if p.op == "update":
+            out.state = st.clear_pending(out.state, name)
+            out.notes.append(f"{name!r}: interrupted update dropped from the journal")
+            continue
+        if p.op == "delete":
+            old = p.old_schedule_id
+            if old and old in inventory.schedules:
+                out.finish_deletes.append((name, old))
+                out.notes.append(_still_active(name, old))
+            elif old and old not in inventory.gone and not inventory.complete:
+                out.unresolved.append(name)
+            else:
+                out.state = st.clear_pending(out.state, name)
+                out.notes.append(f"{name!r}: the old task {old} is already gone")
+            continue
+        # create, recreate (journalled as "create"), replace: find the task we may have made
+        exclude = claimed | ({p.old_schedule_id} if p.old_schedule_id else set())
+        matches = find_created(inventory, name, p.fingerprint, exclude)
+        if matches:
+            found = matches[0]
+            entry = state.entries.get(name)
+            protected = entry.protected if entry is not None else False
+            out.state = st.record_create(out.state, name, found, p.fingerprint, protected, now)
+            claimed.add(found)
+            out.notes.append(f"{name!r}: adopted {found}, created before a crash")
+            stored = inventory.schedules[found].name
+            if stored != name:
+                out.notes.append(f"{name!r}: the server stored the name of {found} as {stored!r}")
+            if p.op == "replace" and p.old_schedule_id:
+                out.state = st.begin_pending(
+                    out.state, "delete", name, p.fingerprint, now, p.old_schedule_id
+                )
+                if p.old_schedule_id in inventory.schedules:
+                    out.finish_deletes.append((name, p.old_schedule_id))
+                    out.notes.append(_still_active(name, p.old_schedule_id))
+                else:
+                    out.state = st.clear_pending(out.state, name)
+            if len(matches) > 1:
+                extra = ", ".join(matches[1:])
+                out.notes.append(
+                    f"{name!r}: more tasks with the same name and body exist ({extra}); "
+                    "they are reported as conflicts, not deleted"
+                )
+        elif inventory.complete:
+            out.state = st.clear_pending(out.state, name)
+            out.notes.append(f"{name!r}: the interrupted {p.op} never reached the server")
+        else:
+            out.unresolved.append(name)
+    return out
+
+
+def _still_active(name: str, old: str) -> str:
+    return (
+        f"{name!r}: the task {old} it replaced is still active (an interrupted replace); "
+        "apply deletes it before anything else"
+    )
+
+
+def planning_state(healing: Healing) -> State:
+    """The healed state as the planner must see it: journalled deletes as already done.
+
+    Apply finishes them before it runs the plan, and the inventory handed to the planner leaves
+    the old tasks out; a pending entry left in would make the planner distrust the name's
+    entry and report its new task as a conflict.
+    """
+    state = healing.state
+    for name, _ in healing.finish_deletes:
+        state = st.clear_pending(state, name)
+    return state
+
+
+def require_healed(healing: Healing) -> None:
+    if healing.unresolved:
+        names = ", ".join(repr(n) for n in healing.unresolved)
+        raise InventoryError(
+            f"interrupted writes of {names} cannot be resolved from an incomplete remote read",
+            hint="re-run when the API answers every page; nothing was changed",
+        )

@@ -1,0 +1,394 @@
+"""The read side of every command: manifests, state and remote observed together, then planned.
+
+One job: gather the three inputs of the planner in the right order (manifests first, so a bad
+manifest stops everything before any call; state and its binding next; then the inventory and
+the journal healing) and hand back a ``Observation`` holding the plan. Writes belong to apply.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from reconciler.apply.healing import (
+    Healing,
+    heal_journal,
+    journal_ids,
+    planning_state,
+    require_healed,
+)
+from reconciler.config.environments import Environment
+from reconciler.config.ignore import split_ignored
+from reconciler.config.session import Target, load_environment, now_of, resolve_target
+from reconciler.errors import Problem
+from reconciler.manifests.load import Manifest, find_manifest_files, load_manifests
+from reconciler.options import GlobalOptions
+from reconciler.planning.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
+from reconciler.planning.safety import fire_guard_violations
+from reconciler.remote.client import EngageLabClient
+from reconciler.remote.inventory import RemoteList, read_inventory, read_list
+from reconciler.remote.observed import Inventory, RemoteSchedule
+from reconciler.state.store import State, StateStore, binding_for, check_binding
+
+Progress = Callable[[str], None]
+_T = TypeVar("_T")
+
+# A server clock further than this from ours is worth a warning (the decisions follow the server
+# either way: a schedule fires by its clock).
+SKEW_WARNING = timedelta(minutes=1)
+
+
+@dataclass
+class ServerClock:
+    """The command's clock: ``--now`` if given, else the server's (its ``Date`` header), else ours.
+
+    Expiry, the fire guard and "does it still fire" are decided by the time the server fires
+    by; a runner with a wrong clock must not forget, recreate or guard schedules by its own.
+    """
+
+    fixed: datetime | None
+    offset: timedelta | None = None
+
+    def now(self) -> datetime:
+        if self.fixed is not None:
+            return self.fixed
+        return datetime.now(UTC) + (self.offset or timedelta(0))
+
+    def follow(self, client: EngageLabClient) -> None:
+        """Take the server's clock from the client's first answer (once; not under ``--now``)."""
+        if self.fixed is not None or self.offset is not None or client.server_offset is None:
+            return
+        self.offset = client.server_offset
+        if abs(self.offset) > SKEW_WARNING:
+            side = "ahead of" if self.offset > timedelta(0) else "behind"
+            print(
+                f"warning: the server's clock is {_span(abs(self.offset))} {side} this "
+                f"machine's; times are judged by the server's ({_iso(self.now())})",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _span(delta: timedelta) -> str:
+    days, minutes = divmod(round(delta.total_seconds() / 60), 1440)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    return " ".join(parts) or "under a minute"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What one command works on: environment, API target, state file and the clock."""
+
+    options: GlobalOptions
+    env: Environment
+    target: Target
+    store: StateStore
+    now: datetime  # when the command started (manifest checks run before any answer)
+    server_clock: ServerClock = field(default_factory=lambda: ServerClock(None))
+
+    @property
+    def binding(self) -> str:
+        return binding_for(self.target.binding_endpoint, self.target.app_key)
+
+    def clock(self) -> datetime:
+        """Now by the server's clock once an answer has come (``--now`` if given)."""
+        return self.server_clock.now()
+
+    def say_where(self) -> None:
+        """First line of output when the app is not real (docs/design.md "Embedded default")."""
+        if self.target.banner:
+            # Flushed: stderr may be a buffered stream (CliRunner, some CI runners) and this
+            # line must come before anything the command prints next.
+            print(self.target.banner, file=sys.stderr, flush=True)
+
+
+def open_workspace(options: GlobalOptions) -> Workspace:
+    """Resolve environment, target and state file; no network, no file writes."""
+    env = load_environment(options)
+    target = resolve_target(options, env)
+    return Workspace(
+        options=options,
+        env=env,
+        target=target,
+        store=StateStore(env.state),
+        now=now_of(options),
+        server_clock=ServerClock(options.now),
+    )
+
+
+def load_desired(
+    ws: Workspace, *, strict: bool = False, loaded: list[Manifest] | None = None
+) -> tuple[list[Desired], list[Problem]]:
+    """The manifests of the environment as planner input; raises ManifestError on any error.
+
+    ``loaded`` receives the manifests themselves (the policies locate fields in them).
+    """
+    result = load_manifests(
+        [ws.env.manifests], now=ws.now, tz=ws.env.tz, overlay=ws.env.overlay
+    )
+    result.raise_for_errors(strict=strict)
+    if loaded is not None:
+        loaded.extend(result.manifests)
+    return result.desired(), list(result.warnings)
+
+
+def manifest_stamp(ws: Workspace) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime) of every manifest file: cheap evidence that the set did not move.
+
+    A command that reads the manifests before taking the state lock compares stamps once it
+    holds the lock: another command (``export --adopt``) may have written manifests and the
+    state meanwhile, and the state must never be planned against an older manifest set.
+    """
+    files, _ = find_manifest_files([ws.env.manifests])
+    out: list[tuple[str, int, int]] = []
+    for path, display in files:
+        try:
+            info = path.stat()
+        except OSError:
+            out.append((display, -1, -1))
+        else:
+            out.append((display, info.st_size, info.st_mtime_ns))
+    return tuple(out)
+
+
+def load_state(ws: Workspace) -> State:
+    """The state file, checked to belong to this app and endpoint (bound in memory if new)."""
+    return check_binding(ws.store.load(), ws.binding, path=ws.store.path)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything a plan was computed from, and the plan."""
+
+    desired: list[Desired]
+    inventory: Inventory  # as the planner saw it (tasks the journal deletes are left out)
+    healing: Healing
+    plan: Plan
+    ignored: tuple[RemoteSchedule, ...] = ()  # left out by the environment's ignore rules
+
+
+async def observe(
+    ws: Workspace,
+    client: EngageLabClient,
+    state: State,
+    desired: list[Desired],
+    options: PlanOptions,
+    progress: Progress | None = None,
+) -> Observation:
+    """Read the remote side completely, heal the journal in memory, and plan."""
+    inventory, healing = await read_and_heal(ws, client, state, desired, progress)
+    return plan_healed(ws, desired, inventory, healing, options)
+
+
+async def read_and_heal(
+    ws: Workspace,
+    client: EngageLabClient,
+    state: State,
+    desired: list[Desired],
+    progress: Progress | None = None,
+) -> tuple[Inventory, Healing]:
+    """The first half of :func:`observe`: the complete read and the journal healed in memory.
+
+    Apply pays the journal's debts (the old halves of interrupted replaces) between this and
+    :func:`plan_healed`: they finish changes already approved, so neither an unresolved name
+    nor a safety rule of the new plan may hold them up.
+    """
+
+    def reading(done: int, started: int) -> None:
+        if progress is not None and (done % 100 == 0 or done == started):
+            progress(f"reading remote schedules: {done}/{started}")
+
+    inventory = await _while_fingerprinting(
+        desired,
+        read_inventory(
+            client,
+            known_ids=journal_ids(state),
+            progress=reading,
+            confirm=_needs_confirmed_read(state, desired),
+        ),
+    )
+    ws.server_clock.follow(client)  # expiry and healing are judged by the server's clock
+    return inventory, heal_journal(state, inventory, ws.clock())
+
+
+def plan_healed(
+    ws: Workspace,
+    desired: list[Desired],
+    inventory: Inventory,
+    healing: Healing,
+    options: PlanOptions,
+) -> Observation:
+    """The second half of :func:`observe`: plan on the healed journal (none left unresolved)."""
+    require_healed(healing)
+    retiring = {sid for _, sid in healing.finish_deletes}
+    if retiring:
+        # Old halves of interrupted replaces are deleted before anything else; the plan must not
+        # show them as unmanaged tasks.
+        inventory = Inventory(
+            schedules={k: v for k, v in inventory.schedules.items() if k not in retiring},
+            complete=inventory.complete,
+            problems=inventory.problems,
+            gone=inventory.gone | retiring,
+            total_count=inventory.total_count - len(retiring),
+        )
+    # After healing: a create the journal just resolved is managed, never ignored.
+    inventory, ignored = without_ignored(ws, inventory, healing.state, desired)
+    plan = make_plan(
+        desired, inventory, planning_state(healing), now=ws.clock(), tz=ws.env.tz, options=options
+    )
+    return Observation(
+        desired=desired, inventory=inventory, healing=healing, plan=plan, ignored=ignored
+    )
+
+
+def managed_ids(state: State) -> set[str]:
+    """Ids the state owns or the journal is working on: never ignored."""
+    return {e.schedule_id for e in state.entries.values()} | set(journal_ids(state))
+
+
+def without_ignored(
+    ws: Workspace, inventory: Inventory, state: State, desired: Sequence[Desired]
+) -> tuple[Inventory, tuple[RemoteSchedule, ...]]:
+    """The inventory less the tasks the environment's ignore rules leave to someone else.
+
+    ``total_count`` is kept: an ignored task still takes one of the app's active slots. A task
+    the state owns, or one named like a manifest, is never left out (``split_ignored``).
+    """
+    kept, ignored = split_ignored(
+        inventory.schedules,
+        lambda t: t.name,
+        ws.env.ignore,
+        managed_ids(state),
+        (d.name for d in desired),
+    )
+    if not ignored:
+        return inventory, ()
+    return (
+        Inventory(
+            schedules=kept,
+            complete=inventory.complete,
+            problems=inventory.problems,
+            gone=inventory.gone,
+            total_count=inventory.total_count,
+        ),
+        tuple(ignored[sid] for sid in sorted(ignored)),
+    )
+
+
+def kept_rows(
+    ws: Workspace, listed: RemoteList, state: State, desired: Sequence[Desired]
+) -> list[tuple[str, str]]:
+    """(id, name) of the listed tasks the ignore rules leave in, as the planner saw them."""
+    kept, _ = split_ignored(
+        listed.rows,
+        lambda r: r.name,
+        ws.env.ignore,
+        managed_ids(state),
+        (d.name for d in desired),
+    )
+    return [(sid, row.name) for sid, row in kept.items()]
+
+
+def _needs_confirmed_read(state: State, desired: Sequence[Desired]) -> bool:
+    # Two conclusions rest on a task's absence from a complete read: healing drops a journalled
+    # create, and a manifest without a state entry is created (no same-name task, no conflict).
+    # Such an absence must be confirmed by a second identical pass (read_inventory ``confirm``).
+    return any(p.op in ("create", "replace") for p in state.pending.values()) or any(
+        d.name not in state.entries for d in desired
+    )
+
+
+async def check_saved_by_list(
+    ws: Workspace,
+    client: EngageLabClient,
+    state: State,
+    desired: Sequence[Desired],
+    saved: Plan,
+) -> RemoteList | None:
+    """Vouch for a saved plan by reading the list alone; None when only a full read can.
+
+    The plan holds every body it was computed from. What a full re-read adds is the contents
+    of tasks whose list row (id, name, enabled) did not move: a task the plan writes gets the
+    reviewed manifest's full body either way, and one it does not write is not touched (the
+    next plan or drift shows its edit). So the list decides, and one request in fifty of a
+    full read is made. Declined, for a full read instead (``observe`` and ``check_fresh``):
+    plan files without the list digest, a journal to heal (healing matches bodies), a list
+    that differs from the plan's, and a guarded change whose recorded firing is near or past
+    (the next firing must be computed from the task as it is now).
+    """
+    if saved.inputs.listed_digest is None or state.pending:
+        return None
+    # The fingerprints are for the caller's check of the manifests (Plan.check_local).
+    listed = await _while_fingerprinting(
+        desired, read_list(client, confirm=_needs_confirmed_read(state, desired))
+    )
+    ws.server_clock.follow(client)  # the guard is judged by the server's clock
+    if fire_guard_violations(saved.actions, ws.clock(), saved.options):
+        return None
+    kept, _ = split_ignored(
+        listed.rows,
+        lambda r: r.name,
+        ws.env.ignore,
+        managed_ids(state),
+        (d.name for d in desired),
+    )
+    rows = [(r.schedule_id, r.name, r.enabled) for r in kept.values()]
+    if listed_digest(rows, listed.complete) != saved.inputs.listed_digest:
+        return None
+    return listed
+
+
+async def _while_fingerprinting(desired: Sequence[Desired], read: Awaitable[_T]) -> _T:
+    """The result of ``read``, with every manifest fingerprinted while it is on its way."""
+    task = asyncio.ensure_future(read)
+    try:
+        await _fingerprint_while_reading(desired)
+        return await task
+    finally:
+        if not task.done():  # we were cancelled (or interrupted) before the read finished
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def _fingerprint_while_reading(desired: Sequence[Desired]) -> None:
+    """Fingerprint every manifest while the first list page is on its way.
+
+    The plan needs them all (digest, in-sync check, new bodies), and the read leaves the process
+    idle for a round trip before the details flood in: 25 ms of a 1000-schedule plan moved off
+    the critical path. Small slices (about 0.25 ms): the first request itself takes several
+    turns of the event loop (connect, send, receive), and slices of 100 delayed page 1 by 20 ms.
+    """
+    await asyncio.sleep(0)  # let the read send its first request
+    for start in range(0, len(desired), 10):
+        for d in desired[start : start + 10]:
+            _ = d.fingerprint  # cached on the Desired
+        await asyncio.sleep(0)
+
+
+def plan_options(
+    ws: Workspace,
+    *,
+    max_deletes: int | None,
+    allow_mass_delete: bool,
+    fire_guard: float | None,
+    force: bool,
+) -> PlanOptions:
+    """Safety thresholds: command-line flags win over reconciler.yaml, which wins over defaults."""
+    guard = fire_guard if fire_guard is not None else ws.env.fire_guard_minutes
+    return PlanOptions(
+        max_deletes=max_deletes if max_deletes is not None else ws.env.max_deletes,
+        allow_mass_delete=allow_mass_delete,
+        fire_guard_minutes=int(guard),
+        force=force,
+        mass_delete_ratio=ws.env.mass_delete_ratio,
+        max_active=ws.env.max_active,
+    )

@@ -1,0 +1,7 @@
+"""The planning core: manifests, the remote read and the state in, a checked Plan out.
+
+Pure: nothing here reads a file through YAML, talks HTTP or knows the command line
+(tests/test_architecture.py). ``canonical`` and ``diff`` compare bodies, ``timing``, ``firings``
+and ``firing_changes`` know when triggers fire, ``actions`` are the plan's steps, ``safety`` the
+rules checked before any call, and ``plan`` computes the Plan.
+"""

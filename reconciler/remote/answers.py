@@ -1,0 +1,196 @@
+"""Read an HTTP answer of the EngageLab API: its JSON, or the error it stands for.
+
+``AnswerReader`` turns a non-2xx answer into the ``reconciler.errors`` tree (status, vendor
+code, vendor message; docs/api.md sections 4 and 6) and a 2xx body into JSON, and quotes what it
+cannot parse (an HTML gateway page, plain text) in a short snippet. Everything it copies out of
+an answer is scrubbed of the AppKey, the Master Secret and their Basic auth token, in every
+encoding a server could echo them in (``Scrubber``), before it is shortened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from reconciler.errors import (
+    ApiError,
+    AuthError,
+    NotFoundError,
+    RateLimitError,
+    ReconcilerError,
+    RequestRejectedError,
+    ServerError,
+)
+from reconciler.redact import Scrubber
+from reconciler.remote.responses import malformed
+
+logger = logging.getLogger("reconciler.remote.client")
+
+SNIPPET = 200  # characters of an unparseable answer quoted in a message
+# The word "rate" with "limit" or "exceed(ed)": "rate limit exceeded", "rate exceeded",
+# "API-Rate-Limit überschritten"; not "separate" or "generate" in a validation message.
+_RATE_REFUSAL = re.compile(r"\brate\b.*\b(limit|exceed)|\b(limit|exceed)\w*\b.*\brate\b", re.I)
+MASK = "***"
+class AnswerReader:
+    """Decodes answers and maps error answers for one client (its host and its secrets)."""
+
+    def __init__(self, *, host: str, secrets: Sequence[str]) -> None:
+        self.host = host
+        self.scrub = Scrubber(secrets, mask=MASK)
+
+    @contextmanager
+    def scrubbing(self) -> Iterator[None]:
+        """Mask the secrets in any error raised inside: its message quotes the server's data."""
+        try:
+            yield
+        except ReconcilerError as exc:
+            self.scrub_error(exc)
+            raise
+
+    def scrub_error(self, exc: ReconcilerError) -> None:
+        exc.message = self.scrub(exc.message)
+        exc.args = (exc.message, *exc.args[1:])
+        if exc.hint is not None:
+            exc.hint = self.scrub(exc.hint)
+
+    def json(self, response: httpx.Response, where: str) -> Any:
+        """The JSON body of a success answer; MalformedResponseError when it is not JSON."""
+        try:
+            return json.loads(response.content)
+        except (ValueError, RecursionError) as exc:  # also too deep, or an over-long number
+            raise malformed(
+                where,
+                f"HTTP {response.status_code} body is not JSON "
+                f"({content_type(response)}): {self.snippet(response)}",
+            ) from exc
+
+    def error(self, response: httpx.Response, method: str, path: str) -> ApiError:
+        """The error-tree exception for a non-2xx answer."""
+        status = response.status_code
+        code, message, enveloped = self._error_body(response)
+        cls = error_class(status, code, message, enveloped=enveloped)
+        hint: str | None = None
+        if cls is AuthError:
+            where = "--data-center" if self.host.endswith(".engagelab.com") else "--endpoint"
+            hint = (
+                "check ENGAGELAB_APP_KEY and ENGAGELAB_MASTER_SECRET, and that the app lives "
+                f"on {self.host} ({where})"
+            )
+        elif cls is RateLimitError:
+            hint = "lower --rate-limit (RECONCILER_RATE_LIMIT) or try again later"
+        elif cls is ServerError:
+            hint = "the EngageLab server is in trouble; try again later"
+        elif status == 404 and cls is not NotFoundError:
+            hint = (
+                "this 404 is not the EngageLab API's own not-found answer (code 28104), so it "
+                "says nothing about the task; check --endpoint and any proxy in between"
+            )
+        logger.debug("%s %s error body: %s", method, path, self.snippet(response))
+        return cls(message, status=status, code=code, method=method, path=path, hint=hint)
+
+    def _error_body(self, response: httpx.Response) -> tuple[int | None, str, bool]:
+        """Vendor code and message of an error answer (a description when it has none), and
+        whether they came in the vendor's ``{"error": {...}}`` envelope."""
+        try:
+            data = json.loads(response.content)
+        except (ValueError, RecursionError):  # not JSON, too deep, or an over-long number
+            return (
+                None,
+                f"the answer is not JSON ({content_type(response)}): {self.snippet(response)}",
+                False,
+            )
+        err = data.get("error") if isinstance(data, dict) else None
+        enveloped = isinstance(err, dict)
+        if not isinstance(err, dict) and isinstance(data, dict) and "code" in data:
+            err = data  # some gateways put code/message at the top level
+        if not isinstance(err, dict):
+            return None, f"unexpected error answer: {self.snippet(response)}", False
+        code = err.get("code")
+        raw = err.get("message")
+        message = self.scrub(raw) if isinstance(raw, str) and raw else "(no message)"
+        if isinstance(code, bool) or not isinstance(code, int):
+            code = None
+        return code, message, enveloped
+
+    def snippet(self, response: httpx.Response) -> str:
+        """A short, single-line, scrubbed quote of a body (an HTML page by its title).
+
+        The whole body is scrubbed before anything is cut or collapsed: a cut through a secret
+        would leave a piece the scrubber no longer recognises (answers are size-capped by the
+        client, so the whole body is bounded).
+        """
+        text = self.scrub(response.content.decode("utf-8", errors="replace"))
+        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        if title:
+            text = f"HTML page {title.group(1).strip()!r}"
+        # Again after collapsing: a secret spelled with a run of whitespace is whole only now.
+        text = self.scrub(" ".join(text.split()))
+        if not text:
+            return "(empty body)"
+        if len(text) > SNIPPET:
+            text = text[:SNIPPET] + "…"
+        return text
+
+
+# The vendor's "schedule does not exist (wrong id, or already sent)": 28104 in its code table,
+# 28404 in its delete example (docs/api.md section 3).
+NOT_FOUND_CODES = frozenset({28104, 28404})
+
+
+def error_class(
+    status: int, code: int | None, message: str, *, enveloped: bool = True
+) -> type[ApiError]:
+    """Which error an answer is, by HTTP status and vendor code (docs/api.md sections 4 and 6).
+
+    Only the vendor's own not-found answer (HTTP 404 with 28104 or 28404 in its
+    ``{"error": ...}`` envelope) is a ``NotFoundError``: callers conclude from it that a task is
+    gone (and may recreate it). Any other 404 (an HTML page of a proxy, a wrong path prefix, a
+    gateway's own JSON) says nothing about the task and is a rejection like any other 4xx
+    (docs/api.md section 3, docs/threat-model.md).
+    """
+    if status == 401 or code in (28101, 21004, 21008):
+        return AuthError
+    if code == 28105:
+        # 404 in the code table but means "no push target at that time": a rejection of the
+        # request, not a missing task (docs/api.md section 4).
+        return RequestRejectedError
+    if status == 404 and code in NOT_FOUND_CODES and enveloped:
+        return NotFoundError
+    if status == 429 or code == 23008 or (code == 28100 and _RATE_REFUSAL.search(message)):
+        # 28100 at HTTP 400 also means "rate limit exceeded" (docs/rate-control.md): told apart
+        # from the validation errors of the same code by its message, and worth a retry.
+        return RateLimitError
+    if status >= 500 or code in (28200, 28203):
+        return ServerError
+    if 400 <= status < 500:
+        return RequestRejectedError
+    return ApiError
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def content_type(response: httpx.Response) -> str:
+    value: str = response.headers.get("Content-Type", "no content type")
+    return value.split(";")[0]

@@ -1,0 +1,1 @@
+"""Rendering: plans and drift reports as text (terminal), JSON (machines) and Markdown (PRs)."""

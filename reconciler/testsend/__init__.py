@@ -1,0 +1,1 @@
+"""Test sends: a manifest's push delivered now to your own devices (batch push API)."""
