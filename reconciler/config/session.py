@@ -115,7 +115,7 @@ def resolve_target(
         base_url = resolve_base_url(endpoint, data_center)
         settings = settings_from_options(options, credentials, base_url=base_url)
         if base_url.lower().startswith("https://"):
-            from reconciler.remote.client import prepare_tls
+            from reconciler.remote.tls import prepare_tls
 
             prepare_tls()  # the CA bundle loads while the manifests are read
         return Target(env=env, settings=settings, binding_endpoint=base_url, banner=None)

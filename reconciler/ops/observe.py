@@ -30,7 +30,8 @@ from reconciler.options import GlobalOptions
 from reconciler.planning.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
 from reconciler.planning.safety import fire_guard_violations
 from reconciler.remote.client import EngageLabClient
-from reconciler.remote.inventory import RemoteList, read_inventory, read_list
+from reconciler.remote.inventory import read_inventory
+from reconciler.remote.listing import RemoteList, read_list
 from reconciler.remote.observed import Inventory, RemoteSchedule
 from reconciler.state.store import State, StateStore, binding_for, check_binding
 

@@ -153,7 +153,7 @@ def observed_digest(inventory: Inventory) -> str:
 def listed_digest(rows: Iterable[tuple[str, str, bool]], complete: bool) -> str:
     """Digest of the list view of the remote side: (id, name, enabled) rows and completeness.
 
-    Computed from an Inventory when planning and from a bare list read (inventory.read_list)
+    Computed from an Inventory when planning and from a bare list read (listing.read_list)
     when a saved plan is applied: equal digests mean no task appeared, vanished, was renamed or
     switched on or off in between.
     """

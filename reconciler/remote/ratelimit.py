@@ -1,61 +1,43 @@
 """Pace outgoing requests at the server's pace: a rate that adapts, and a window sized from it.
 
-- ``TokenBucket`` spaces requests at the current rate.
-- ``RateController`` decides that rate, and how many requests may be in flight, from the answers.
-  It starts at the ceiling (``--rate-limit``), or at the limit an earlier run found, and
-  * on a refusal for the rate (429, 400/28100 "rate limit exceeded", 23008) cuts the rate to a
-    tenth at once, then, when the answers of the requests already in flight have arrived (one
-    round trip), settles at 90 % of the rate the server was seen to accept once its allowance
-    ran out (the requests from the first refused one on): the requests sent at the old rate are
-    lost anyway, but the ones behind them do not join them (a plain halving still sends at
-    several times a slow server's limit for a few round trips: a storm);
-  * on a 5xx or a timeout halves it, at most once per second: an overloaded server gets air, a
-    server with occasional errors does not drive the rate to its floor;
-  * otherwise grows it: with a limit known, on a cubic curve in the time since the last settle
-    (as TCP CUBIC): back to the limit in four seconds, flat around it, then above it ever
-    faster; without one, back quickly to the last rate known to be accepted, then 5 % per
-    second, up to the ceiling.
-- The window of requests in flight follows Little's law: the rate times the measured round-trip
-  time, with headroom for its variation. A fixed ``--concurrency`` overrides it.
-- ``Limiter`` puts them together for asyncio callers: a slot of the window, then a token.
-- ``read_remembered_limit`` / ``remember_limit``: the limit found by one run, kept for the next
-  (a command is a process; without it every command would pay for finding the limit again).
+``RateController`` decides that rate, and how many requests may be in flight, from the answers.
+It starts at the ceiling (``--rate-limit``), or at the limit an earlier run found (``pacefile``),
+and
+* on a refusal for the rate (429, 400/28100 "rate limit exceeded", 23008) cuts the rate to a
+  tenth at once, then, when the answers of the requests already in flight have arrived (one
+  round trip), settles at 90 % of the rate the server was seen to accept once its allowance
+  ran out (the requests from the first refused one on): the requests sent at the old rate are
+  lost anyway, but the ones behind them do not join them (a plain halving still sends at
+  several times a slow server's limit for a few round trips: a storm);
+* on a 5xx or a timeout halves it, at most once per second: an overloaded server gets air, a
+  server with occasional errors does not drive the rate to its floor;
+* otherwise grows it: with a limit known, on a cubic curve in the time since the last settle
+  (as TCP CUBIC): back to the limit in four seconds, flat around it, then above it ever
+  faster; without one, back quickly to the last rate known to be accepted, then 5 % per
+  second, up to the ceiling.
 
-The reasoning and the measured behaviour are in docs/rate-control.md.
+The window of requests in flight follows Little's law: the rate times the measured round-trip
+time, with headroom for its variation. A fixed ``--concurrency`` overrides it.
 
-The clock and the sleep are parameters so that tests check the pacing without waiting for it.
+``limiter`` applies both to the client's requests (a slot of the window, then a token); the
+reasoning and the measured behaviour are in docs/rate-control.md.
+
+The clock is a parameter so that tests check the pacing without waiting for it. No asyncio here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import logging
 import math
-import os
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from reconciler import files
-
-logger = logging.getLogger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 # What an answer says about the pace: "refused" (the rate is too high), "overloaded" (5xx or
 # no answer in time), "ok" (a 2xx), "other" (anything else: no signal about the pace).
 Outcome = Literal["ok", "refused", "overloaded", "other"]
-
-# Shorter waits are not worth a trip through the event loop; the debt is not forgotten (the
-# next reservation starts later), so the long-run rate still holds.
-MIN_SLEEP = 0.001
 
 CUT = 0.1  # share of the rate kept for the round trip after a refusal
 SETTLE = 0.9  # then: this share of the rate the server accepted during that round trip
@@ -72,7 +54,6 @@ RETURN = 4.0
 CUBIC = (1.0 - SETTLE) / RETURN**3
 MIN_CYCLE = 1.0  # seconds of answers needed to measure the limit from a cycle's successes
 NEAR = 1.25  # a refusal at up to this multiple of the known limit: the limit moved a little
-HINT_MAX_AGE = 3_600.0  # seconds; an older remembered limit is not trusted
 # A remembered limit not yet confirmed by a refusal in this run is probed this many times
 # faster: if the server's limit went up since, the run must not crawl at the old one.
 HINT_PROBE = 8.0
@@ -85,70 +66,6 @@ EXTRA = 2
 INITIAL_WINDOW = 32  # before the first answer there is no round trip to size from
 MAX_WINDOW = 64  # connections; at 500/s it sustains 85 ms per answer with the headroom
 RTT_WEIGHT = 0.125  # smoothing of the measured round trip (as TCP's SRTT)
-
-
-class TokenBucket:
-    """A token bucket of ``burst`` tokens refilled at ``rate`` per second.
-
-    Implemented as the equivalent "generic cell rate algorithm": every caller reserves the next
-    free send time synchronously, then sleeps until it. Reservations are made in call order, so
-    waiting callers are served first come, first served, without a lock. A lower rate voids the
-    reservations made at the old one: their holders take new ones when they wake.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        burst: int = 1,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError(f"rate must be positive, got {rate}")
-        if burst < 1:
-            raise ValueError(f"burst must be at least 1, got {burst}")
-        self.burst = burst
-        self._clock = clock
-        self._sleep = sleep
-        self._generation = 0
-        self._tat = clock()  # theoretical arrival time of the next request
-        self._set(rate)
-
-    def set_rate(self, rate: float) -> None:
-        """Refill at ``rate`` per second from now on.
-
-        A higher rate keeps the reservations already made; a lower one voids them (their
-        holders would otherwise still go out at the old rate, which the server just refused).
-        """
-        if rate < self.rate:
-            self._generation += 1
-            self._tat = self._clock() + 1.0 / rate
-        self._set(rate)
-
-    def _set(self, rate: float) -> None:
-        self.rate = rate
-        self._interval = 1.0 / rate
-        self._tolerance = (self.burst - 1) * self._interval
-
-    def reserve(self) -> float:
-        """Take one token; return how many seconds the caller must wait before using it."""
-        now = self._clock()
-        tat = max(self._tat, now)
-        self._tat = tat + self._interval
-        return max(0.0, tat - self._tolerance - now)
-
-    async def acquire(self) -> float:
-        """Wait until one request may be sent; return the time waited."""
-        waited = 0.0
-        while True:
-            generation = self._generation
-            wait = self.reserve()
-            if wait >= MIN_SLEEP:
-                await self._sleep(wait)
-            waited += wait
-            if self._generation == generation:
-                return waited
 
 
 @dataclass(frozen=True)
@@ -377,174 +294,3 @@ class RateController:
         if self.cuts == 0:
             return max(self.limit, self.rate * SETTLE)
         return self.limit
-
-
-class _Gate:
-    """A semaphore whose size can change while tasks wait on it (first come, first served)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.inside = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def enter(self) -> None:
-        while self._waiters and self._waiters[0].done():  # cancelled while waiting
-            self._waiters.popleft()
-        if self.inside < self.limit and not self._waiters:
-            self.inside += 1
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self.leave()  # let in just before the cancellation: pass the place on
-            raise
-
-    def leave(self) -> None:
-        self.inside -= 1
-        self._wake()
-
-    def resize(self, limit: int) -> None:
-        self.limit = limit
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.inside < self.limit:
-            future = self._waiters.popleft()
-            if not future.done():
-                self.inside += 1
-                future.set_result(None)
-
-
-class Limiter:
-    """The controller's rate and window applied: a slot of the window first, then a token.
-
-    ``concurrency`` None sizes the window from the rate and the round trip; a number fixes it.
-    ``limit`` is a limit remembered from an earlier run (``read_remembered_limit``).
-    """
-
-    def __init__(
-        self,
-        *,
-        rate: float,
-        concurrency: int | None = None,
-        burst: int = 1,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        limit: float | None = None,
-    ) -> None:
-        self.controller = RateController(rate, concurrency=concurrency, clock=clock, limit=limit)
-        self.bucket = TokenBucket(self.controller.rate, burst=burst, clock=clock, sleep=sleep)
-        self._gate = _Gate(self.controller.window)
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    @property
-    def max_window(self) -> int:
-        return self.controller.max_window
-
-    def answered(self, ticket: Ticket, outcome: Outcome) -> None:
-        self.controller.answered(ticket, outcome)
-        self._apply()
-
-    def lost(self, ticket: Ticket, *, timed_out: bool) -> None:
-        self.controller.lost(ticket, timed_out=timed_out)
-        self._apply()
-
-    def refused_share(self, share: float) -> None:
-        self.controller.refused_share(share)
-        self._apply()
-
-    def _apply(self) -> None:
-        c = self.controller
-        if c.rate != self.bucket.rate:
-            self.bucket.set_rate(c.rate)
-        window = c.window
-        if window != self._gate.limit:
-            self._gate.resize(window)
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[Ticket]:
-        """Hold a place in the window; entered only once the rate allows a request.
-
-        The place is taken before the token so that the token's time is the send time: a token
-        taken while waiting for a place would let a burst through once places free up.
-        """
-        await self._gate.enter()
-        try:
-            await self.bucket.acquire()
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            try:
-                yield self.controller.ticket()
-            finally:
-                self.in_flight -= 1
-        finally:
-            self._gate.leave()
-
-
-# -- the limit remembered between runs -------------------------------------------------------------
-
-PACE_FILE_VERSION = 1
-PACE_FILE_MAX = 64 * 1024  # bytes; a few endpoints take a few hundred
-
-
-def read_remembered_limit(path: Path, endpoint: str, *, now: float) -> float | None:
-    """The limit an earlier run found at ``endpoint`` (requests/s), or None.
-
-    ``now`` is the wall-clock time (``time.time()``); a limit older than HINT_MAX_AGE is not
-    trusted. A missing, unreadable or malformed file is no limit: the run then finds it.
-    """
-    entry = _read_pace_file(path).get(endpoint)
-    if not isinstance(entry, dict):
-        return None
-    limit, at = _finite(entry.get("limit")), _finite(entry.get("at"))
-    if limit is None or at is None or limit <= 0 or not 0 <= now - at <= HINT_MAX_AGE:
-        return None
-    return limit
-
-
-def remember_limit(path: Path, endpoint: str, limit: float | None, *, now: float) -> None:
-    """Keep ``limit`` for ``endpoint`` (None: forget it); best effort, never raises.
-
-    The file holds endpoints and numbers only. It is replaced whole (a concurrent reader sees
-    the old or the new file); a failure to write it costs the next run one search, no more.
-    """
-    endpoints = _read_pace_file(path)
-    if limit is None:
-        if endpoint not in endpoints:
-            return
-        del endpoints[endpoint]
-    else:
-        endpoints[endpoint] = {"limit": round(limit, 2), "at": math.floor(now)}
-    text = json.dumps({"version": PACE_FILE_VERSION, "endpoints": endpoints}, indent=2) + "\n"
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        logger.debug("could not remember the request limit in %s: %s", path, exc.strerror)
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-
-
-def _read_pace_file(path: Path) -> dict[str, Any]:
-    try:
-        # A regular file of bounded size only: a FIFO or a link to /dev/zero put there must not
-        # stall or exhaust every command (docs/threat-model.md, as for the emulator's data).
-        data = json.loads(files.read_regular(path, limit=PACE_FILE_MAX).decode("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != PACE_FILE_VERSION:
-        return {}
-    endpoints = data.get("endpoints")
-    return dict(endpoints) if isinstance(endpoints, dict) else {}
-
-
-def _finite(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None

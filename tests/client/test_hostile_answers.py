@@ -21,7 +21,8 @@ from reconciler.errors import (
     RequestRejectedError,
     UsageError,
 )
-from reconciler.remote.inventory import MAX_LIST_PAGES, PAGE_WINDOW, read_inventory, read_list
+from reconciler.remote.inventory import read_inventory
+from reconciler.remote.listing import MAX_LIST_PAGES, PAGE_WINDOW, read_list
 
 from .helpers import Script, client_for, error, reply, run, schedule_body
 

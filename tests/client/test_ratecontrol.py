@@ -22,14 +22,8 @@ from reconciler.config.session import resolve_target
 from reconciler.emulator import Emulator, Faults, create_app
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
-from reconciler.remote.ratelimit import (
-    HINT_MAX_AGE,
-    INITIAL_WINDOW,
-    MAX_WINDOW,
-    RateController,
-    read_remembered_limit,
-    remember_limit,
-)
+from reconciler.remote.pacefile import HINT_MAX_AGE, read_remembered_limit, remember_limit
+from reconciler.remote.ratelimit import INITIAL_WINDOW, MAX_WINDOW, RateController
 from tests.client.helpers import CREDS, Script, client_for, reply, settings
 from tests.client.pace import Shape, VirtualLoop, commands, run_virtual, traffic
 

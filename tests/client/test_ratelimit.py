@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from reconciler.remote.client import POOL_SIZE, _pool_sizes
-from reconciler.remote.ratelimit import Limiter, TokenBucket
+from reconciler.remote.limiter import Limiter, TokenBucket
+from reconciler.remote.transport import POOL_SIZE, _pool_sizes
 
 
 class FakeTime:
@@ -126,7 +126,7 @@ def test_a_window_that_grows_lets_waiting_requests_in_and_a_cancelled_waiter_hol
 ):
     """The window changes size while requests wait: growing it from 1 to 3 lets two waiting
     requests in at once; a request cancelled while waiting takes no place."""
-    from reconciler.remote.ratelimit import _Gate
+    from reconciler.remote.limiter import _Gate
 
     async def go() -> None:
         gate = _Gate(1)

@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconciler.remote import client
+from reconciler.remote import tls
 
 
 def test_a_plain_http_endpoint_gets_a_context_that_trusts_nothing() -> None:
     """http:// (an emulator on loopback) skips the CA bundle; the context it gets instead
     verifies certificates and holds none, so it could never accept a server by mistake."""
-    ctx = client._tls_context("http://127.0.0.1:8080")
+    ctx = tls.tls_context("http://127.0.0.1:8080")
     assert ctx.verify_mode == ssl.CERT_REQUIRED
     assert ctx.check_hostname
     assert ctx.get_ca_certs() == []
@@ -23,9 +23,9 @@ def test_a_plain_http_endpoint_gets_a_context_that_trusts_nothing() -> None:
 
 def test_an_https_endpoint_gets_the_verifying_context_loaded_in_the_background() -> None:
     """https:// gets httpx's verifying context with the CA bundle, built once and shared."""
-    client.prepare_tls()
-    first = client._tls_context("https://pushapi-sgp.engagelab.com")
-    second = client._tls_context("https://pushapi-sgp.engagelab.com")
+    tls.prepare_tls()
+    first = tls.tls_context("https://pushapi-sgp.engagelab.com")
+    second = tls.tls_context("https://pushapi-sgp.engagelab.com")
     assert first is second
     assert first.verify_mode == ssl.CERT_REQUIRED
     assert first.cert_store_stats()["x509_ca"] > 0

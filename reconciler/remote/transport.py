@@ -1,0 +1,292 @@
+"""One attempt of one request: the connection pools, the pace, the size cap, the traffic counts.
+
+``Transport`` is the lower half of ``EngageLabClient`` (``reconciler.remote.client``, the
+endpoints; ``reconciler.remote.retries``, the retries in between): it owns the ``httpx``
+clients, sends one attempt inside a slot of the ``Limiter`` and reads its answer up to
+``ClientSettings.max_answer_bytes``. An attempt that brings no usable answer raises ``Lost``
+(saying whether it may have reached the server) or ``TooLarge``; what to do then is the retry
+layer's decision. The limit the run found is kept in the pace file when the client closes.
+Debug logs never include request headers (they hold the credentials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler import __version__
+from reconciler.config.connection import ClientSettings
+from reconciler.errors import ConnectionFailedError
+from reconciler.remote import answers
+from reconciler.remote.limiter import Limiter, Sleep
+from reconciler.remote.pacefile import read_remembered_limit, remember_limit
+from reconciler.remote.ratelimit import Ticket
+from reconciler.remote.tls import tls_context
+
+# The client's own channel (with ``answers``): ``--debug`` shows it as reconciler.remote.client.
+logger = logging.getLogger("reconciler.remote.client")
+
+# httpcore asks for ``sniffio`` every time it creates a lock, i.e. several times per request.
+# When sniffio is not installed each ask is a failed import that searches sys.path on disk:
+# a fifth of the client's CPU time at 500 requests/s. Remember the absence once; an installed
+# sniffio is left alone.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]  # None: "known to be absent"
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client's traffic (attempts actually sent, retries, waits)."""
+
+    requests: int = 0
+    retries: int = 0
+    transport_errors: int = 0
+    retry_wait_seconds: float = 0.0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class TooLarge(Exception):
+    """Raised by an attempt: the answer's body passed the size cap
+    (``ClientSettings.max_answer_bytes``)."""
+
+
+class Lost(Exception):
+    """Raised by an attempt that failed without a usable answer (``sent``: it may have arrived)."""
+
+    def __init__(self, description: str, *, sent: bool, cause: BaseException) -> None:
+        super().__init__(description)
+        self.description = description
+        self.sent = sent
+        self.cause = cause
+
+
+class Transport:
+    """Sends one attempt of a request on the least busy pool, inside the limiter (module
+    docstring); the parameters are those of ``EngageLabClient``."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        pace_file: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stats = ClientStats()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._host = urlsplit(settings.base_url).hostname or settings.base_url
+        self._base = settings.base_url.rstrip("/")  # for log lines (never holds credentials)
+        self._answers = answers.AnswerReader(
+            host=self._host, secrets=settings.credentials.secrets()
+        )
+        self._pace_file = pace_file
+        remembered = (
+            None
+            if pace_file is None
+            else read_remembered_limit(pace_file, settings.base_url, now=time.time())
+        )
+        self._remembered_limit = remembered or 0.0
+        self._limiter = Limiter(
+            rate=settings.rate_limit,
+            concurrency=settings.concurrency,
+            clock=clock,
+            sleep=sleep,
+            limit=remembered,
+        )
+        self._first_attempts = 0
+        # The server's clock minus ours, from the ``Date`` header of the first answer that has
+        # a readable one: a schedule fires by the server's clock, not by this machine's.
+        self.server_offset: timedelta | None = None
+        # Several small connection pools instead of one big one: httpcore's pool re-examines
+        # every connection (with a socket poll each) on every request event, so its cost grows
+        # with the square of the pool size; at 32+ connections the client itself became the
+        # bottleneck (tests/bench/bench_inventory.py). An injected transport gets one client.
+        # Sized for the largest window the limiter may open; connections open only when used.
+        most = self._limiter.max_window
+        sizes = _pool_sizes(most) if transport is None else [most]
+        # One TLS context for all pools: each pool would otherwise load the CA bundle again
+        # (~30 ms apiece, 0.2 s of start-up at concurrency 48; tests/bench/bench_scenarios.py).
+        self._tls = tls_context(settings.base_url) if transport is None else None
+        self._pools = [self._new_http(size, transport) for size in sizes]
+        self._pool_load = [0] * len(self._pools)
+
+    def _new_http(self, size: int, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        creds = self.settings.credentials
+        return httpx.AsyncClient(
+            base_url=self.settings.base_url,
+            auth=httpx.BasicAuth(creds.app_key, creds.master_secret),
+            headers={
+                "Accept": "application/json",
+                "User-Agent": f"engagelab-reconciler/{__version__}",
+            },
+            timeout=httpx.Timeout(self.settings.timeout),
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            verify=self._tls if self._tls is not None else True,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+        self._remember_pace()
+
+    def _remember_pace(self) -> None:
+        """Keep the limit this run found for the next one; forget it once the server took the
+        ceiling; leave the file alone when this run learned nothing new."""
+        if self._pace_file is None:
+            return
+        controller = self._limiter.controller
+        learned = controller.learned_limit()
+        if controller.cuts == 0:
+            if controller.limit is None:
+                return  # no limit known before, none found
+            if learned is None and self.settings.rate_limit <= self._remembered_limit:
+                return  # a lower --rate-limit says nothing about the server above it
+            if learned is not None and learned <= self._remembered_limit:
+                return  # only the remembered limit, not confirmed by a refusal: let it age
+        remember_limit(self._pace_file, self.settings.base_url, learned, now=time.time())
+
+    async def _attempt(
+        self, method: str, path: str, json_body: Any, attempt: int
+    ) -> tuple[httpx.Response, Ticket]:
+        """One attempt inside the limiter: a response (any status) and its ticket, or ``Lost``.
+
+        The caller reports the answer to the limiter once it knows what the answer means.
+        """
+        async with self._limiter.slot() as ticket:
+            started = self._clock()
+            self.stats.requests += 1
+            try:
+                # Our own deadline as well as httpx's: in-process transports ignore httpx's.
+                async with asyncio.timeout(self.settings.timeout):
+                    response = await self._send(method, path, json_body)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # No connection was made, so the request cannot have reached the server.
+                self._log_lost(method, path, attempt, started, exc)
+                self._limiter.lost(ticket, timed_out=isinstance(exc, httpx.TimeoutException))
+                raise Lost(_describe(exc), sent=False, cause=exc) from exc
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+                raise ConnectionFailedError(
+                    f"{method} {path}: cannot send to {self._host}: {_describe(exc)}",
+                    hint="check --endpoint",
+                ) from exc
+            except (httpx.RequestError, TimeoutError) as exc:
+                self._log_lost(method, path, attempt, started, exc)
+                timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException)
+                self._limiter.lost(ticket, timed_out=timed_out)
+                what = (
+                    f"no answer within {self.settings.timeout:g} s" if timed_out else _describe(exc)
+                )
+                raise Lost(what, sent=True, cause=exc) from exc
+        status = response.status_code
+        self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+        if self.server_offset is None:
+            self.server_offset = _date_offset(response.headers.get("date"))
+        logger.debug(
+            "%s %s%s -> %d in %.0f ms (attempt %d)",  # the only line per request (--debug)
+            method,
+            self._base,
+            path,
+            status,
+            (self._clock() - started) * 1000,
+            attempt,
+        )
+        return response, ticket
+
+    async def _send(self, method: str, path: str, json_body: Any) -> httpx.Response:
+        """Send on the least busy pool; with at most ``max_window`` requests in flight (the
+        limiter) and pools adding up to ``max_window``, that pool always has a free connection.
+        """
+        index = self._pool_load.index(min(self._pool_load))
+        self._pool_load[index] += 1
+        try:
+            async with self._pools[index].stream(method, path, json=json_body) as response:
+                await self._read_capped(response)
+            return response
+        finally:
+            self._pool_load[index] -= 1
+
+    async def _read_capped(self, response: httpx.Response) -> None:
+        """Read the body, but never more than ``max_answer_bytes`` of it (``TooLarge``).
+
+        Streamed, so a huge (or endless) body costs at most the cap in memory; the count is
+        of decoded bytes, so a compressed bomb is stopped too.
+        """
+        cap = self.settings.max_answer_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise TooLarge
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise TooLarge
+            chunks.append(chunk)
+        # What ``aread`` would have stored; every reader of the answer uses ``.content``.
+        response._content = b"".join(chunks)
+
+    def _log_lost(
+        self, method: str, path: str, attempt: int, started: float, exc: BaseException
+    ) -> None:
+        self.stats.transport_errors += 1
+        logger.debug(
+            "%s %s%s -> %s after %.0f ms (attempt %d)",
+            method,
+            self._base,
+            path,
+            type(exc).__name__,
+            (self._clock() - started) * 1000,
+            attempt,
+        )
+
+
+POOL_SIZE = 8
+
+
+def _pool_sizes(concurrency: int) -> list[int]:
+    """Split ``concurrency`` connections into pools of at most POOL_SIZE, as even as possible."""
+    count = -(-concurrency // POOL_SIZE)
+    base, extra = divmod(concurrency, count)
+    return [base + 1] * extra + [base] * (count - extra)
+
+
+def _date_offset(header: str | None) -> timedelta | None:
+    """The server's clock minus ours from an HTTP ``Date`` header; None if absent or unreadable.
+
+    ``Date`` has whole seconds: the offset read from it is up to a second (plus the latency of
+    the answer) behind, far less than any decision made with it (minutes).
+    """
+    if not header:
+        return None
+    try:
+        moment = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:  # "-0000": the sender does not know its zone
+        return None
+    return moment.astimezone(UTC) - datetime.now(UTC)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
