@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 # 3.9 ms, -X importtime); mypy treats any constant of this name as typing's.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     from reconciler.api import apply_plan, load_manifests, load_state, make_plan, read_inventory
@@ -27,6 +28,26 @@ if TYPE_CHECKING:
     from reconciler.remote.client import EngageLabClient
     from reconciler.remote.observed import Inventory, RemoteSchedule
     from reconciler.state.store import State
+
+
+def _lazy_names(
+    package: str, homes: Mapping[str, str], namespace: dict[str, Any]
+) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) for ``package``: ``name`` comes from the submodule
+    ``homes[name]`` on first use and is kept in ``namespace`` (the package's globals), so later
+    uses are plain reads. Also serves ``reconciler.emulator``; it lives here, not in a module of
+    its own, so that ``import reconciler`` stays one module."""
+
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{home}"), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
+
 
 # Loaded on first use: `reconciler --help` imports this package and must not pay for the
 # planner, pydantic or the HTTP client (tests/test_python_api.py checks it does not).
@@ -51,14 +72,7 @@ _HOMES = {
 
 
 if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name stays an error there
-
-    def __getattr__(name: str) -> Any:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-        globals()[name] = value
-        return value
+    __getattr__ = _lazy_names(__name__, _HOMES, globals())
 
 
 __all__ = [

@@ -15,8 +15,9 @@ sent: batch results, msg-id records, churn tasks), ``core`` (the rules), ``app``
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reconciler import _lazy_names
 
 if TYPE_CHECKING:
     from reconciler.emulator.app import create_app
@@ -41,13 +42,8 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name stays an error there
+    __getattr__ = _lazy_names(__name__, _HOMES, globals())
 
 
 __all__ = [

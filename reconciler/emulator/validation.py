@@ -194,9 +194,7 @@ def _check_trigger(trigger: Any, *, now: datetime, tz: ZoneInfo) -> None:
     if not isinstance(trigger, dict):
         raise invalid("trigger: must be an object")
     kinds = [k for k in trigger if k in TRIGGER_KINDS]
-    unknown = sorted(set(trigger) - set(TRIGGER_KINDS))
-    if unknown:
-        raise invalid(f"trigger: unknown key(s) {', '.join(unknown)}")
+    _only(trigger, set(TRIGGER_KINDS), "trigger")
     if len(kinds) != 1:
         raise invalid("trigger: exactly one of single, periodical, intelligent is required")
     kind = kinds[0]
@@ -282,10 +280,11 @@ def _datetime(spec: Mapping[str, Any], key: str, where: str, tz: ZoneInfo) -> da
     return wire.localize(_naive(spec, key, where), tz)
 
 
-def _only(spec: Mapping[str, Any], allowed: set[str], where: str) -> None:
+def _only(spec: Mapping[str, Any], allowed: set[str], where: str, fail: Fail = invalid) -> None:
+    """Refuse keys outside ``allowed``, all of them named, with the endpoint's error."""
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise invalid(f"{where}: unknown key(s) {', '.join(unknown)}")
+        raise fail(f"{where}: unknown key(s) {', '.join(unknown)}")
 
 
 # --------------------------------------------------------------------------- push (section 5)
@@ -294,9 +293,7 @@ def _only(spec: Mapping[str, Any], allowed: set[str], where: str) -> None:
 def _check_push(push: Any) -> None:
     if not isinstance(push, dict):
         raise push_invalid("push param is nil or invalid: push must be an object")
-    unknown = sorted(set(push) - PUSH_KEYS)
-    if unknown:
-        raise push_invalid(f"push: unknown key(s) {', '.join(unknown)}")
+    _only(push, PUSH_KEYS, "push", push_invalid)
     for key in ("from", "request_id"):
         if key in push and not isinstance(push[key], str):
             raise push_invalid(f"push.{key} must be a string")
@@ -311,9 +308,7 @@ def _check_to(to: Any) -> None:
         return
     if not isinstance(to, dict) or not to:
         raise push_invalid('push.to is required: "all" or an object of targets')
-    unknown = sorted(set(to) - TO_KEYS)
-    if unknown:
-        raise push_invalid(f"push.to: unknown key(s) {', '.join(unknown)}")
+    _only(to, TO_KEYS, "push.to", push_invalid)
     for key in TO_LIST_KEYS:
         if key not in to:
             continue
@@ -334,9 +329,7 @@ def _check_to(to: Any) -> None:
 def _check_body(body: Any) -> None:
     if not isinstance(body, dict):
         raise push_invalid("push.body is required and must be an object")
-    unknown = sorted(set(body) - BODY_KEYS)
-    if unknown:
-        raise push_invalid(f"push.body: unknown key(s) {', '.join(unknown)}")
+    _only(body, BODY_KEYS, "push.body", push_invalid)
     platforms = _platforms(body.get("platform"))
     contents = [k for k in ("notification", "message", "live_activity", "voip") if k in body]
     if not contents:
@@ -385,9 +378,7 @@ def check_notification(notification: Any, where: str, fail: Fail) -> None:
     """Shape and size of a notification object (shared with the batch endpoints)."""
     if not isinstance(notification, dict) or not notification:
         raise fail(f"{where} must be a non-empty object")
-    unknown = sorted(set(notification) - NOTIFICATION_KEYS)
-    if unknown:
-        raise fail(f"{where}: unknown key(s) {', '.join(unknown)}")
+    _only(notification, NOTIFICATION_KEYS, where, fail)
     if _size(notification) > wire.MAX_CONTENT_BYTES:
         raise fail(f"{where} is larger than {wire.MAX_CONTENT_BYTES} bytes")
     for platform in PLATFORMS:
@@ -423,9 +414,7 @@ def check_options(options: Any, where: str, fail: Fail) -> None:
     """Known option keys with their documented ranges (docs/api.md section 5)."""
     if not isinstance(options, dict):
         raise fail(f"{where} must be an object")
-    unknown = sorted(set(options) - OPTION_KEYS)
-    if unknown:
-        raise fail(f"{where}: unknown key(s) {', '.join(unknown)}")
+    _only(options, OPTION_KEYS, where, fail)
     ttl = options.get("time_to_live")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
         raise fail(f"{where}.time_to_live must be a non-negative integer (seconds)")
@@ -475,9 +464,7 @@ def validate_batch(body: Any) -> list[dict[str, Any]]:
         where = f"requests[{i}]"
         if not isinstance(item, dict):
             raise check(f"{where} must be an object")
-        unknown = sorted(set(item) - BATCH_ITEM_KEYS)
-        if unknown:
-            raise check(f"{where}: unknown key(s) {', '.join(unknown)}")
+        _only(item, BATCH_ITEM_KEYS, where, check)
         target = item.get("target")
         if not isinstance(target, str) or not target:
             raise check(f"{where}.target is required (a non-empty string)")
