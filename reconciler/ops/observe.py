@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -256,6 +256,20 @@ def managed_ids(state: State) -> set[str]:
     return {e.schedule_id for e in state.entries.values()} | set(journal_ids(state))
 
 
+def _split_ignored(
+    ws: Workspace,
+    tasks: Mapping[str, _T],
+    name_of: Callable[[_T], str],
+    state: State,
+    desired: Sequence[Desired],
+) -> tuple[dict[str, _T], dict[str, _T]]:
+    """``split_ignored`` by the environment's ignore rules, never leaving out a task the state
+    owns or one named like a manifest: the one rule for the inventory and for a bare list."""
+    return split_ignored(
+        tasks, name_of, ws.env.ignore, managed_ids(state), (d.name for d in desired)
+    )
+
+
 def without_ignored(
     ws: Workspace, inventory: Inventory, state: State, desired: Sequence[Desired]
 ) -> tuple[Inventory, tuple[RemoteSchedule, ...]]:
@@ -264,13 +278,7 @@ def without_ignored(
     ``total_count`` is kept: an ignored task still takes one of the app's active slots. A task
     the state owns, or one named like a manifest, is never left out (``split_ignored``).
     """
-    kept, ignored = split_ignored(
-        inventory.schedules,
-        lambda t: t.name,
-        ws.env.ignore,
-        managed_ids(state),
-        (d.name for d in desired),
-    )
+    kept, ignored = _split_ignored(ws, inventory.schedules, lambda t: t.name, state, desired)
     if not ignored:
         return inventory, ()
     return (
@@ -289,13 +297,7 @@ def kept_rows(
     ws: Workspace, listed: RemoteList, state: State, desired: Sequence[Desired]
 ) -> list[tuple[str, str]]:
     """(id, name) of the listed tasks the ignore rules leave in, as the planner saw them."""
-    kept, _ = split_ignored(
-        listed.rows,
-        lambda r: r.name,
-        ws.env.ignore,
-        managed_ids(state),
-        (d.name for d in desired),
-    )
+    kept, _ = _split_ignored(ws, listed.rows, lambda r: r.name, state, desired)
     return [(sid, row.name) for sid, row in kept.items()]
 
 
@@ -335,13 +337,7 @@ async def check_saved_by_list(
     ws.server_clock.follow(client)  # the guard is judged by the server's clock
     if fire_guard_violations(saved.actions, ws.clock(), saved.options):
         return None
-    kept, _ = split_ignored(
-        listed.rows,
-        lambda r: r.name,
-        ws.env.ignore,
-        managed_ids(state),
-        (d.name for d in desired),
-    )
+    kept, _ = _split_ignored(ws, listed.rows, lambda r: r.name, state, desired)
     rows = [(r.schedule_id, r.name, r.enabled) for r in kept.values()]
     if listed_digest(rows, listed.complete) != saved.inputs.listed_digest:
         return None
