@@ -39,13 +39,11 @@ from reconciler.remote.responses import (
     parse_page,
 )
 from reconciler.remote.retries import RetryingTransport
-from reconciler.remote.transport import ClientStats
 
 # The result types live in ``responses``; they are re-exported here, next to their endpoints.
 __all__ = [
     "BatchResponse",
     "BatchResult",
-    "ClientStats",
     "CreatedSchedule",
     "EngageLabClient",
     "ListedSchedule",
