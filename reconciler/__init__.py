@@ -30,13 +30,14 @@ if TYPE_CHECKING:
     from reconciler.state.store import State
 
 
-def _lazy_names(
+def lazy_names(
     package: str, homes: Mapping[str, str], namespace: dict[str, Any]
 ) -> Callable[[str], Any]:
     """A module ``__getattr__`` (PEP 562) for ``package``: ``name`` comes from the submodule
     ``homes[name]`` on first use and is kept in ``namespace`` (the package's globals), so later
     uses are plain reads. Also serves ``reconciler.emulator``; it lives here, not in a module of
-    its own, so that ``import reconciler`` stays one module."""
+    its own, so that ``import reconciler`` stays one module. Not part of the Python API (not in
+    ``__all__``): the package's own plumbing."""
 
     def __getattr__(name: str) -> Any:
         home = homes.get(name)
@@ -72,7 +73,7 @@ _HOMES = {
 
 
 if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name stays an error there
-    __getattr__ = _lazy_names(__name__, _HOMES, globals())
+    __getattr__ = lazy_names(__name__, _HOMES, globals())
 
 
 __all__ = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler import _lazy_names
+from reconciler import lazy_names
 
 if TYPE_CHECKING:
     from reconciler.emulator.app import create_app
@@ -43,7 +43,7 @@ _HOMES = {
 
 
 if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name stays an error there
-    __getattr__ = _lazy_names(__name__, _HOMES, globals())
+    __getattr__ = lazy_names(__name__, _HOMES, globals())
 
 
 __all__ = [
