@@ -60,8 +60,8 @@ def validate(
     With --env, the environment's manifests with its overlay (docs/layers.md).
     Exit code 0 when valid, 1 when any error (or, with --strict, any warning) was found.
     """
-    from reconciler.manifests.layers import environment_targets
     from reconciler.manifests.load import load_manifests
+    from reconciler.manifests.overlays import environment_targets
 
     if explain is not None and fmt != "text":
         raise UsageError("--explain prints text", hint="drop --format (or use --format text)")
@@ -72,7 +72,7 @@ def validate(
     result.problems.extend(_policy_problems(ctx, result.manifests, now))
     found = True
     if explain is not None:
-        from reconciler.manifests.layers import explain_text
+        from reconciler.manifests.explain import explain_text
 
         text, found = explain_text(result, explain)
         click.echo(text)
@@ -120,7 +120,7 @@ def validate(
 )
 def schema(kind: str) -> None:
     """Print the JSON Schema of a manifest (point your editor at it: docs/manifests.md)."""
-    from reconciler.manifests.layers import layered_schema
+    from reconciler.manifests.layer_schema import layered_schema
 
     click.echo(json.dumps(layered_schema(kind), indent=2, ensure_ascii=False))
 

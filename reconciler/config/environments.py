@@ -43,7 +43,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from reconciler import files, redact
 from reconciler.config.connection import DATA_CENTERS, plain_http_problem
 from reconciler.config.ignore import NO_RULES, IgnoreRules, parse_rules
-from reconciler.config.policies import NO_POLICIES, Policies, parse_policies
+from reconciler.config.policies.parsing import parse_policies
+from reconciler.config.policies.rules import NO_POLICIES, Policies
 from reconciler.errors import ConfigError
 from reconciler.limits import (
     DEFAULT_FIRE_GUARD_MINUTES,

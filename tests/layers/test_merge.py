@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.manifests.layers import merge, parse_shift
+from reconciler.manifests.layers import merge
 from reconciler.manifests.load import ManifestSet, load_manifests
+from reconciler.manifests.overlays import parse_shift
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 UTCZ = ZoneInfo("UTC")

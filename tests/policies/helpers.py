@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reconciler.config import policies
+from reconciler.config.policies import checks
+from reconciler.config.policies.parsing import parse_policies
+from reconciler.config.policies.rules import Policies
+from reconciler.config.policies.subjects import Subject, Violation, subjects_of
 from reconciler.manifests.load import load_manifests
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -65,25 +68,25 @@ push:
 """
 
 
-def load(directory: Path, files: dict[str, str]) -> list[policies.Subject]:
+def load(directory: Path, files: dict[str, str]) -> list[Subject]:
     """Write ``files`` (name -> text) under ``directory`` and load them as policy subjects."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (directory / name).write_text(text, encoding="utf-8")
     result = load_manifests([directory], now=NOW, tz=BERLIN)
     assert not result.errors, [str(p) for p in result.errors]
-    return policies.subjects_of(result.manifests)
+    return subjects_of(result.manifests)
 
 
-def rules(**spec: Any) -> policies.Policies:
-    parsed = policies.parse_policies(spec, 1)
-    assert isinstance(parsed, policies.Policies), parsed
+def rules(**spec: Any) -> Policies:
+    parsed = parse_policies(spec, 1)
+    assert isinstance(parsed, Policies), parsed
     return parsed
 
 
 def check(
-    subjects: list[policies.Subject], spec: policies.Policies, **kwargs: Any
-) -> list[policies.Violation]:
+    subjects: list[Subject], spec: Policies, **kwargs: Any
+) -> list[Violation]:
     kwargs.setdefault("now", NOW)
     kwargs.setdefault("tz", BERLIN)
-    return policies.check(subjects, spec, **kwargs)
+    return checks.check(subjects, spec, **kwargs)

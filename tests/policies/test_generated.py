@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.config import policies
+from reconciler.config.policies.occurrences import occurrences_of
+from reconciler.config.policies.subjects import Subject
 from reconciler.planning.firings import firings
 from tests.policies.helpers import (
     BERLIN,
@@ -75,8 +76,8 @@ def test_firing_days_and_times_equal_those_of_firings(
     tz = ZoneInfo(zone)
     now = datetime(2027, 1, 1, tzinfo=UTC) + timedelta(days=now_days, hours=7)
     body = {"name": "p", "enabled": True, "trigger": {"periodical": spec}, "push": {"to": "all"}}
-    subject = policies.Subject("p", body, "p.yaml", 1, 1)
-    occurrences = policies._occurrences([subject], now, tz)
+    subject = Subject("p", body, "p.yaml", 1, 1)
+    occurrences = occurrences_of([subject], now, tz)
     reference = firings([("p", body, "p.yaml")], start=now, end=now + timedelta(days=800), tz=tz)
     if spec["zone_type"] == 2:
         # A span is the wall time on every device: firings() gives its day from UTC+14. The

@@ -8,8 +8,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.config import policies
 from reconciler.config.environments import load_environments
+from reconciler.config.policies import checks
+from reconciler.config.policies.rules import (
+    NO_POLICIES,
+    RULES,
+    FrequencyCap,
+    LeadTime,
+    QuietHours,
+    RequiredFields,
+)
+from reconciler.config.policies.subjects import Subject
 from reconciler.errors import ConfigError
 from tests.policies.helpers import (
     NOW,
@@ -49,13 +58,13 @@ environments:
     )
     env = load_environments(config).select("prod")
     p = env.policies
-    assert p.names == list(policies.RULES)
-    assert p.quiet_hours == policies.QuietHours(time(22), time(8), "error")
-    assert p.frequency_cap == policies.FrequencyCap(2, "warning")
+    assert p.names == list(RULES)
+    assert p.quiet_hours == QuietHours(time(22), time(8), "error")
+    assert p.frequency_cap == FrequencyCap(2, "warning")
     assert p.blackout_dates is not None
     assert p.blackout_dates.dates == {date(2026, 12, 24), date(2026, 12, 31), date(2027, 1, 1)}
-    assert p.min_lead_time == policies.LeadTime(timedelta(hours=2), "error")
-    assert p.required_fields == policies.RequiredFields(
+    assert p.min_lead_time == LeadTime(timedelta(hours=2), "error")
+    assert p.required_fields == RequiredFields(
         ("push.body.options.time_to_live",), "warning"
     )
 
@@ -281,7 +290,7 @@ def test_min_lead_time_for_new_one_shots_only(tmp_path: Path) -> None:
     assert "30 min from now" in found[0].message
     assert check(subjects, spec, now=now, known={"soon"}) == []
     renamed = [
-        policies.Subject(s.name, s.body, s.path, s.line, s.col, s.positions, ("old_soon",))
+        Subject(s.name, s.body, s.path, s.line, s.col, s.positions, ("old_soon",))
         for s in subjects
     ]
     assert check(renamed, spec, now=now, known={"old_soon"}) == []
@@ -316,16 +325,16 @@ def test_required_fields_missing_is_reported_at_the_nearest_written_parent(tmp_p
 
 def test_no_policies_no_work() -> None:
     """An environment without policies checks nothing (and costs nothing)."""
-    assert policies.check([], policies.NO_POLICIES, now=NOW, tz=UTC) == []
-    assert not policies.NO_POLICIES
+    assert checks.check([], NO_POLICIES, now=NOW, tz=UTC) == []
+    assert not NO_POLICIES
 
 
 def test_the_example_config_sets_every_rule() -> None:
     """reconciler.example.yaml documents the schema: it loads, and production sets all five."""
     example = Path(__file__).resolve().parents[2] / "reconciler.example.yaml"
     env = load_environments(example).select("production")
-    assert env.policies.names == list(policies.RULES)
-    assert env.policies.min_lead_time == policies.LeadTime(timedelta(hours=1), "error")
+    assert env.policies.names == list(RULES)
+    assert env.policies.min_lead_time == LeadTime(timedelta(hours=1), "error")
 
 
 def test_a_clock_change_on_the_last_day_of_a_periodical_is_found(tmp_path: Path) -> None:

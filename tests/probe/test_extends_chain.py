@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from reconciler.manifests.layers import MAX_BASES
+from reconciler.manifests.bases import MAX_BASES
 
 MANIFEST = """\
 extends: _b0.yaml

@@ -11,7 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.config import policies
+from reconciler.config.policies.checks import check
+from reconciler.config.policies.parsing import parse_policies
+from reconciler.config.policies.rules import Policies
+from reconciler.config.policies.subjects import LiveSubject
 from reconciler.planning import timing
 from reconciler.planning.plan import Desired, PlanOptions, make_plan
 from reconciler.remote.observed import Inventory, RemoteSchedule
@@ -74,15 +77,15 @@ def test_a_managed_task_with_an_out_of_range_trigger_is_planned_without_a_traceb
     render.render_markdown(plan, "plan")
     json.loads(render.render_json(plan))
 
-    rules = policies.parse_policies(
+    rules = parse_policies(
         {"quiet_hours": {"from": "22:00", "to": "08:00"},
          "frequency_cap": {"max_per_day": 1},
          "blackout_dates": {"dates": ["2027-01-10"]}},
         1,
     )
-    assert isinstance(rules, policies.Policies)
-    subject = policies.LiveSubject("a", live, "remote task t1", 0, 0)
-    policies.check([subject], rules, now=NOW, tz=TZ, known=["a"])
+    assert isinstance(rules, Policies)
+    subject = LiveSubject("a", live, "remote task t1", 0, 0)
+    check([subject], rules, now=NOW, tz=TZ, known=["a"])
 
 
 def test_a_periodical_span_longer_than_the_api_allows_is_no_readable_trigger() -> None:

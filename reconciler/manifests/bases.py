@@ -1,0 +1,87 @@
+"""``extends`` bases: the chain of base files under a manifest, each one checked before it is
+read (a path relative to the file that names it, inside the manifest directory, a base file,
+no cycle, at most ``MAX_BASES`` in a chain).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import Problem
+from reconciler.manifests.layer_files import (
+    DEFAULTS_NAMES,
+    EXTENDS,
+    LayerFile,
+    LayerFiles,
+    inside,
+    is_layer_file,
+    value_pos,
+)
+
+# Bases one manifest may stack: far above any real hierarchy, far below the recursion limit (a
+# generated chain of 1500 bases ended in RecursionError).
+MAX_BASES = 32
+
+
+def bases_under(
+    files: LayerFiles, holder: LayerFile, root: Path, seen: tuple[str, ...]
+) -> list[LayerFile] | None:
+    """The bases under ``holder`` (deepest first); ``None`` after recording a problem."""
+    if EXTENDS not in holder.data:
+        return []
+    value = holder.data[EXTENDS]
+    line, col = value_pos(holder.positions, (EXTENDS,))
+
+    def refuse(message: str) -> None:
+        files.problems.append(Problem(holder.display, line, col, f"{EXTENDS}: {message}"))
+
+    if not isinstance(value, str) or not value.strip():
+        refuse(f"{value!r} is not a file name; give the base file's path relative to this file")
+        return None
+    if os.path.isabs(value):
+        refuse(f"{value!r} is an absolute path; give it relative to this file")
+        return None
+    target = Path(os.path.normpath(Path(holder.display).parent / value))
+    real = os.path.realpath(target)
+    if not inside(real, os.path.realpath(root)):
+        refuse(
+            f"{value!r} leads outside the manifest directory {root.as_posix()}; bases are "
+            "read only inside it"
+        )
+        return None
+    if not is_layer_file(target):
+        refuse(
+            f"{value!r} is not a base file: a base's file name starts with '_' (a schedule "
+            "cannot be the base of another)"
+        )
+        return None
+    if os.path.basename(target) in DEFAULTS_NAMES:
+        refuse(f"{value!r} is a defaults file; it applies by directory, not by `extends`")
+        return None
+    key = os.path.normcase(real)
+    if key in seen:
+        refuse(f"{value!r} extends, directly or through other bases, the file that names it")
+        return None
+    if len(seen) > MAX_BASES:
+        refuse(f"more than {MAX_BASES} bases in one chain; merge some of them")
+        return None
+    if not target.exists():
+        here = Path(holder.display).parent.as_posix()
+        refuse(f"{value!r}: no such file (relative to {here})")
+        return None
+    base = files.layer_file(target, target.as_posix(), "base")
+    if base is None:
+        return None
+    below = bases_under(files, base, root, (*seen, key))
+    if below is None:
+        return None
+    return [*below, base]
+
+
+def without_extends(data: dict[str, Any]) -> dict[str, Any]:
+    """The mapping without its ``extends:`` (a reference to merge, not a value of the body)."""
+    if EXTENDS not in data:
+        return data
+    return {k: v for k, v in data.items() if k != EXTENDS}

@@ -1,0 +1,67 @@
+"""Shared defaults: the ``_defaults.yaml`` files over a manifest, from the manifest root down to
+the manifest's own directory (the nearest directory wins, so it comes last).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.manifests.layer_files import (
+    DEFAULTS_NAMES,
+    LayerFile,
+    LayerFiles,
+    inside,
+    root_of,
+)
+
+
+@dataclass
+class Defaults:
+    """The defaults files of one load's manifest directories; each directory looked at once."""
+
+    files: LayerFiles
+    roots: list[Path]
+    _found: dict[str, list[LayerFile] | None] = field(default_factory=dict)
+
+    def over(self, path: Path) -> list[LayerFile] | None:
+        """The defaults files over ``path`` (root first); ``None`` if one is unusable."""
+        root = root_of(self.roots, path)
+        chain: list[Path] = []
+        directory = path.parent
+        while True:
+            chain.append(directory)
+            if directory == root or directory == directory.parent:
+                break
+            directory = directory.parent
+        out: list[LayerFile] = []
+        for directory in reversed(chain):
+            key = str(directory)
+            if key not in self._found:
+                self._found[key] = self._in(directory, root)
+            found = self._found[key]
+            if found is None:
+                return None
+            out.extend(found)
+        return out
+
+    def any_over(self, path: Path) -> bool:
+        """Whether defaults apply to ``path`` (an unusable one counts: the stack reports it)."""
+        found = self.over(path)
+        return found is None or bool(found)
+
+    def _in(self, directory: Path, root: Path) -> list[LayerFile] | None:
+        found: list[LayerFile] = []
+        for name in DEFAULTS_NAMES:
+            candidate = directory / name
+            if not candidate.is_file():
+                continue
+            if not inside(os.path.realpath(candidate), os.path.realpath(root)):
+                # a link out of the tree: the walk reports it; its text is never read
+                return None
+            loaded = self.files.layer_file(candidate, candidate.as_posix(), "defaults")
+            if loaded is None:
+                return None
+            found.append(loaded)
+        return found

@@ -1,0 +1,140 @@
+"""Layer files: ``_defaults.yaml``, ``extends`` bases and overlay files, each read once as one
+YAML mapping, with every problem recorded at the file, line and column where it was written.
+
+Files whose name starts with ``_`` are layers (defaults or bases), never schedules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import Problem
+from reconciler.manifests import yamlread
+from reconciler.manifests.yamlread import PathKey, Position
+
+DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
+LAYER_PREFIX = "_"
+EXTENDS = "extends"
+
+ReadText = Callable[[Path, str, list[Problem]], str | None]
+
+
+def is_layer_file(path: Path | str) -> bool:
+    """Whether the file is a defaults or base file (its name starts with ``_``)."""
+    return os.path.basename(path).startswith(LAYER_PREFIX)
+
+
+@dataclass
+class LayerFile:
+    """One mapping of a layer file (a whole file, or one patch of an overlay file) and where
+    its values were written."""
+
+    display: str
+    data: dict[str, Any]
+    positions: Mapping[PathKey, Position]
+
+
+@dataclass
+class LayerFiles:
+    """The layer files of one load, each read once, and every problem the layers found, in the
+    order they were found."""
+
+    read_text: ReadText
+    problems: list[Problem] = field(default_factory=list)
+    _files: dict[str, LayerFile | None] = field(default_factory=dict)
+
+    def layer_file(self, path: Path, display: str, kind: str) -> LayerFile | None:
+        """The defaults (``kind`` "defaults") or base ("base") file at ``path``; ``None`` when
+        it is unusable (its problem recorded the first time it is asked for)."""
+        key = os.path.normcase(os.path.realpath(path))
+        if key in self._files:
+            return self._files[key]
+        loaded = self.read_mapping(path, display, f"a {kind} file")
+        if loaded is not None and "name" in loaded.data:
+            line, col = key_at(loaded.positions, ("name",))
+            self.problems.append(
+                Problem(
+                    display,
+                    line,
+                    col,
+                    "name: a file whose name starts with '_' is a defaults or base file, not a "
+                    "schedule, so it may not give a name; rename the file without the leading "
+                    "'_' if it is a schedule, or drop `name:`",
+                )
+            )
+            loaded = None
+        if loaded is not None and kind == "defaults" and EXTENDS in loaded.data:
+            line, col = key_at(loaded.positions, (EXTENDS,))
+            self.problems.append(
+                Problem(
+                    display,
+                    line,
+                    col,
+                    f"{EXTENDS}: a defaults file applies to its whole directory and cannot "
+                    "extend a base; put `extends:` into the manifests",
+                )
+            )
+            loaded = None
+        self._files[key] = loaded
+        return loaded
+
+    def read_mapping(self, path: Path, display: str, what: str) -> LayerFile | None:
+        """One YAML mapping from the file, or ``None`` after recording why not."""
+        text = self.read_text(path, display, self.problems)
+        if text is None:
+            return None
+        documents, syntax = yamlread.load_all(text)
+        for s in syntax:
+            self.problems.append(Problem(display, s.line, s.col, s.message, s.severity))
+        if any(s.severity == "error" for s in syntax):
+            return None
+        for document in documents:
+            for where, message in document.problems:
+                line, col = key_at(document.positions, where)
+                prefix = ".".join(str(step) for step in where)
+                self.problems.append(
+                    Problem(display, line, col, f"{prefix}: {message}" if prefix else message)
+                )
+        if len(documents) != 1 or not isinstance(documents[0].data, dict):
+            self.problems.append(
+                Problem(display, 1, 1, f"{what} holds exactly one YAML mapping (one document)")
+            )
+            return None
+        if documents[0].problems:
+            return None
+        return LayerFile(display, documents[0].data, documents[0].positions)
+
+
+def root_of(roots: list[Path], path: Path) -> Path:
+    """The manifest directory ``path`` is in (its own directory for a file named alone)."""
+    for root in roots:
+        try:
+            path.relative_to(root)
+        except ValueError:
+            continue
+        return root
+    return path.parent
+
+
+def inside(real: str, root: str) -> bool:
+    """Whether the real path ``real`` is ``root`` or below it."""
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def key_at(positions: Mapping[PathKey, Position], path: PathKey) -> tuple[int, int]:
+    """Line and column of the key at ``path``, or of the nearest enclosing key written."""
+    probe = path
+    while probe and probe not in positions:
+        probe = probe[:-1]
+    position = positions.get(probe)
+    return (position[0], position[1]) if position is not None else (1, 1)
+
+
+def value_pos(positions: Mapping[PathKey, Position], path: PathKey) -> tuple[int, int]:
+    """Line and column of the value at ``path``, else as :func:`key_at`."""
+    position = positions.get(path)
+    return (position[2], position[3]) if position is not None else key_at(positions, path)
