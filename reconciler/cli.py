@@ -21,15 +21,12 @@ from typing import Any
 import click
 
 from reconciler import __version__
-from reconciler.commands import (
-    FiniteFloatRange,
-    option,
-    remember_choice,
-    suggest,
-)
+from reconciler.commands import remember_choice, suggest
+from reconciler.commands.flags import setting_options
 from reconciler.errors import ReconcilerError
 from reconciler.limits import MAX_YEAR, MIN_YEAR
 from reconciler.options import GlobalOptions
+from reconciler.settings import GLOBAL_OPTIONS
 
 # Errors of a write to stdout or stderr that reach ``main``: every other write (state, plan
 # file, report) is turned into a message where it happens.
@@ -183,70 +180,7 @@ def _parse_now(
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
-@option("--env", "env", default=None, help="Environment from reconciler.yaml to work on.")
-@option(
-    "--config",
-    "config_path",
-    envvar="RECONCILER_CONFIG",
-    show_envvar=True,
-    default="reconciler.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="Environments file (optional; without it one default environment is used).",
-)
-@option("--endpoint", default=None, help="Explicit API base URL (e.g. an emulator).")
-@option(
-    "--data-center",
-    "data_center",
-    default=None,
-    type=click.Choice(["sgp", "hk", "usva", "defra", "jpn", "bra"], case_sensitive=False),
-    help="EngageLab data centre of the app (default sgp).",
-)
-@option(
-    "--read-deadline",
-    "read_deadline",
-    default=None,
-    type=FiniteFloatRange(min=1.0, max=86_400.0),
-    help="Seconds a whole read of the remote schedules may take (default 300).",
-)
-@option(
-    "--rate-limit",
-    "rate_limit",
-    default=None,
-    type=FiniteFloatRange(min=0.1),
-    help="Most requests per second to the API; the client finds the server's pace below it "
-    "(default 500, the vendor's published quota).",
-)
-@option(
-    "--concurrency",
-    default=None,
-    type=click.IntRange(min=1, max=256),
-    help="Requests in flight at once (default: sized from the rate and the round-trip time).",
-)
-@option(
-    "--timeout",
-    default=None,
-    type=FiniteFloatRange(min=0.1, max=3600),
-    help="Seconds to wait for one answer (default 30).",
-)
-@option(
-    "--emulator",
-    is_flag=True,
-    default=False,
-    help="Use the embedded emulator even under CI=true (the default without credentials).",
-)
-@option("--timezone", default=None, help="IANA time zone for zone_type 1 times (default UTC).")
-# click.option, not ``option``: no RECONCILER_NOW. A variable left in a CI job's environment
-# would move "now" for every run and so switch the fire guard off without a word.
-@click.option(
-    "--now",
-    default=None,
-    callback=_parse_now,
-    help="Decide as if it were this time (ISO 8601 with offset), for tests and rehearsals. "
-    "Without it the time is the server's (the Date of its first answer); a skew of more than "
-    "a minute from this machine's clock is reported. Read from no environment variable.",
-)
-@option("--debug", is_flag=True, default=False, help="Log HTTP traffic (never credentials).")
+@setting_options(GLOBAL_OPTIONS, now={"callback": _parse_now})
 @click.pass_context
 def cli(ctx: click.Context, /, **kwargs: Any) -> None:
     """Schedule-as-code for EngageLab Push: validate, plan and apply scheduled pushes."""

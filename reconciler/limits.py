@@ -30,7 +30,6 @@ MAX_YEAR: Final = 9000
 
 # -- the safety rules (docs/design.md "Safety rules") ----------------------------------------
 
-DEFAULT_FIRE_GUARD_MINUTES: Final = 5
+# (Their defaults a user can change are in reconciler/settings.py.)
 MAX_FIRE_GUARD_MINUTES: Final = 7 * 24 * 60  # a week: longer guards would block every change
-DEFAULT_MASS_DELETE_RATIO: Final = 0.3
 DEFAULT_MASS_DELETE_MIN_MANAGED: Final = 10

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-DEFAULT_CONFIG_PATH = "reconciler.yaml"
+from reconciler.settings import CONFIG
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class GlobalOptions:
     """Settings of the top-level command, shared by every subcommand."""
 
     env: str | None = None
-    config_path: str = DEFAULT_CONFIG_PATH
+    config_path: str = CONFIG.default
     endpoint: str | None = None
     data_center: str | None = None
     rate_limit: float | None = None
@@ -34,4 +34,4 @@ class GlobalOptions:
     def config_named(self) -> bool:
         """Whether a config file other than the default name was chosen: such a file must
         exist (a typo there must not silently run with the defaults)."""
-        return self.config_path != DEFAULT_CONFIG_PATH
+        return self.config_path != CONFIG.default

@@ -22,7 +22,9 @@ from contextlib import contextmanager, suppress
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
-DEFAULT_VARIABLES = ("ENGAGELAB_APP_KEY", "ENGAGELAB_MASTER_SECRET")
+from reconciler.settings import APP_KEY_ENV, MASTER_SECRET_ENV
+
+DEFAULT_VARIABLES = (APP_KEY_ENV.default, MASTER_SECRET_ENV.default)
 REDACTED = "<redacted>"
 # Shorter values would redact ordinary words; no real AppKey (24 characters) or Master Secret
 # is this short.

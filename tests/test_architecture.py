@@ -41,6 +41,7 @@ PLANNING_CORE = (
     "reconciler.render.plans",
     "reconciler.remote.responses",
     "reconciler.planning.safety",
+    "reconciler.settings",
     "reconciler.state.store",
     "reconciler.planning.timing",
 )

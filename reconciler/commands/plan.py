@@ -15,44 +15,22 @@ from typing import Any
 import click
 
 from reconciler.commands import (
-    WholeMinutes,
     format_option,
     global_options,
     option,
     run_async,
     suggest,
 )
+from reconciler.commands.flags import setting_options
 from reconciler.commands.state import lock_timeout_option
+from reconciler.settings import SAFETY_OPTIONS
 
 FORMATS = ["text", "json", "markdown"]
 
 
 def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Overrides of the safety rules (docs/design.md "Safety rules"), shared by plan and apply."""
-    fn = option(
-        "--max-deletes",
-        type=click.IntRange(min=0),
-        default=None,
-        help="Refuse plans deleting more than this many schedules (reconciler.yaml max_deletes).",
-    )(fn)
-    fn = option(
-        "--allow-mass-delete",
-        is_flag=True,
-        default=False,
-        help="Allow deleting more than 30 % of the managed schedules.",
-    )(fn)
-    fn = option(
-        "--fire-guard",
-        type=WholeMinutes(),
-        default=None,
-        help="Whole minutes before a firing in which changes need --force (default 5).",
-    )(fn)
-    fn = option(
-        "--force",
-        is_flag=True,
-        default=False,
-        help="Change schedules even when they fire within the fire guard.",
-    )(fn)
+    fn = setting_options(SAFETY_OPTIONS)(fn)
     fn = option(
         "--allow-policy",
         "allow_policy",

@@ -17,16 +17,17 @@ from click.core import ParameterSource
 
 from reconciler.commands import (
     F,
-    FiniteFloatRange,
     command,
     format_option,
     global_options,
     option,
     suggest,
 )
+from reconciler.commands.flags import setting_option
 from reconciler.config.environments import Environment, environment_for
 from reconciler.errors import StateError
 from reconciler.formats import JSON_OUTPUT_VERSION
+from reconciler.settings import LOCK_TIMEOUT
 from reconciler.state.store import (
     PendingEntry,
     State,
@@ -43,22 +44,10 @@ from reconciler.state.store import (
     shown_name,
 )
 
-# One default for every command that takes the lock (apply, import, state rm/mv), so that
-# RECONCILER_LOCK_TIMEOUT and the help mean the same everywhere: long enough to wait out a
-# concurrent apply's writes, short enough to notice a stuck one. 0 fails at once.
-DEFAULT_LOCK_TIMEOUT = 30.0
 
-
-def lock_timeout_option(default: float = DEFAULT_LOCK_TIMEOUT) -> Callable[[F], F]:
+def lock_timeout_option() -> Callable[[F], F]:
     """``--lock-timeout SECONDS`` (RECONCILER_LOCK_TIMEOUT), for every command taking the lock."""
-    return option(
-        "--lock-timeout",
-        "lock_timeout",
-        type=FiniteFloatRange(min=0),
-        default=default,
-        show_default=True,
-        help="Seconds to wait for the state lock held by another command (0: fail at once).",
-    )
+    return setting_option(LOCK_TIMEOUT)
 
 
 def _environment(ctx: click.Context) -> Environment:

@@ -126,7 +126,7 @@ def schema(kind: str) -> None:
 
 
 def _policy_problems(ctx: click.Context, manifests: list[Any], now: datetime) -> list[Problem]:
-    """The push policies of reconciler.yaml (reconciler/config/policies.py), as manifest
+    """The push policies of reconciler.yaml (reconciler/config/policies/), as manifest
     problems."""
     options = global_options(ctx)
     if not Path(options.config_path).exists() and not options.config_named:

@@ -14,34 +14,30 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError, CredentialsError
+from reconciler.settings import (
+    APP_KEY_ENV,
+    CONCURRENCY,
+    DATA_CENTER,
+    MASTER_SECRET_ENV,
+    RATE_LIMIT,
+    READ_DEADLINE,
+    TIMEOUT,
+)
 
 if TYPE_CHECKING:
     from reconciler.options import GlobalOptions
 
-# docs/api.md section 1: an AppKey lives in exactly one of these.
+# docs/api.md section 1: an AppKey lives in exactly one data centre, each an API host of this
+# one pattern.
 DATA_CENTERS: dict[str, str] = {
-    "sgp": "https://pushapi-sgp.engagelab.com",
-    "hk": "https://pushapi-hk.engagelab.com",
-    "usva": "https://pushapi-usva.engagelab.com",
-    "defra": "https://pushapi-defra.engagelab.com",
-    "jpn": "https://pushapi-jpn.engagelab.com",
-    "bra": "https://pushapi-bra.engagelab.com",
+    name: f"https://pushapi-{name}.engagelab.com" for name in DATA_CENTER.choices
 }
-DEFAULT_DATA_CENTER = "sgp"
 
 APP_KEY_LENGTH = 24  # docs/api.md section 1
 
-# The ceiling of the adaptive request rate (ratelimit.py): the vendor's published quota of 500
-# requests/s per AppKey. The schedule API's own limit is not published; a lower one is found by
-# the client from the server's refusals, a higher one is never needed by a well-behaved client.
-DEFAULT_RATE_LIMIT = 500.0
-DEFAULT_CONCURRENCY: int | None = None  # None: sized from the rate and the round trip
-DEFAULT_TIMEOUT = 30.0  # seconds for one answer
+# The defaults of the rate, concurrency, timeout and read deadline a user can set are in the
+# settings table (reconciler/settings.py); these are the client's own.
 DEFAULT_MAX_RETRIES = 5
-# A whole read of the remote side (every list page and detail). An honest read of the vendor's
-# maximum of 1000 tasks at the default rate takes well under a minute, retries included; a
-# server that drips answers or claims endless pages is stopped at this instead of read for hours.
-DEFAULT_READ_DEADLINE = 300.0
 # The largest answer body read. The largest honest ones (a list page, a detail, a long msg-ids
 # list, a batch of 500 results) are far below a MiB; a server sending more is not believed.
 DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
@@ -108,7 +104,7 @@ def resolve_base_url(endpoint: str | None, data_center: str | None) -> str:
                 hint="use https://, or http:// only for an emulator on 127.0.0.1 / localhost",
             )
         return endpoint.rstrip("/")
-    name = (data_center or DEFAULT_DATA_CENTER).lower()
+    name = (data_center or DATA_CENTER.default).lower()
     try:
         return DATA_CENTERS[name]
     except KeyError:
@@ -139,8 +135,8 @@ class Credentials:
 
 def credentials_from_env(
     environ: Mapping[str, str],
-    key_var: str = "ENGAGELAB_APP_KEY",
-    secret_var: str = "ENGAGELAB_MASTER_SECRET",  # noqa: S107 (a variable's name, not a secret)
+    key_var: str = APP_KEY_ENV.default,
+    secret_var: str = MASTER_SECRET_ENV.default,
 ) -> Credentials | None:
     """Credentials from the environment; None when neither variable is set.
 
@@ -183,16 +179,16 @@ class ClientSettings:
 
     base_url: str
     credentials: Credentials
-    rate_limit: float = DEFAULT_RATE_LIMIT  # the ceiling of the adaptive rate
-    concurrency: int | None = DEFAULT_CONCURRENCY  # None: adaptive (Little's law)
-    timeout: float = DEFAULT_TIMEOUT
+    rate_limit: float = RATE_LIMIT.default  # the ceiling of the adaptive rate
+    concurrency: int | None = CONCURRENCY.default  # None: adaptive (Little's law)
+    timeout: float = TIMEOUT.default
     max_retries: int = DEFAULT_MAX_RETRIES
     backoff_base: float = 0.5  # seconds; first retry waits up to this (full jitter)
     backoff_max: float = 20.0  # seconds; no single wait exceeds this...
     max_retry_after: float = 120.0  # ...except a Retry-After up to this; longer ones give up
     retry_budget_min: int = 20
     retry_budget_ratio: float = 0.5
-    read_deadline: float = DEFAULT_READ_DEADLINE  # seconds for a whole read of the remote side
+    read_deadline: float = READ_DEADLINE.default  # seconds for a whole read of the remote side
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
     def __post_init__(self) -> None:
@@ -221,10 +217,10 @@ def settings_from_options(
     return ClientSettings(
         base_url=base_url or resolve_base_url(options.endpoint, options.data_center),
         credentials=credentials,
-        rate_limit=options.rate_limit if options.rate_limit is not None else DEFAULT_RATE_LIMIT,
+        rate_limit=options.rate_limit if options.rate_limit is not None else RATE_LIMIT.default,
         concurrency=options.concurrency,  # None: adaptive
-        timeout=options.timeout if options.timeout is not None else DEFAULT_TIMEOUT,
+        timeout=options.timeout if options.timeout is not None else TIMEOUT.default,
         read_deadline=(
-            options.read_deadline if options.read_deadline is not None else DEFAULT_READ_DEADLINE
+            options.read_deadline if options.read_deadline is not None else READ_DEADLINE.default
         ),
     )

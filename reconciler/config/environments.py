@@ -1,26 +1,9 @@
-"""Environments: which manifests, state file, endpoint, time zone and limits a command works on.
+"""Environments: which manifests, state file, app, time zone and limits a command works on.
 
-They come from an optional ``reconciler.yaml`` at the repository root::
-
-    default: staging            # optional; else the only environment is the default
-    environments:
-      staging:
-        manifests: schedules            # default: schedules
-        state: .reconciler/staging/state.json
-        data_center: sgp                # or endpoint: https://...; not both
-        timezone: Asia/Shanghai         # IANA name, default UTC
-        app_key_env: STAGING_APP_KEY    # default ENGAGELAB_APP_KEY
-        master_secret_env: STAGING_SECRET   # default ENGAGELAB_MASTER_SECRET
-        max_deletes: 5                  # default: no absolute limit
-        fire_guard_minutes: 5           # default 5
-        mass_delete_ratio: 0.3          # default 0.3
-        max_active: 1000                # default 1000 (docs/api.md 2.4); only if raised for the app
-        ignore:                         # remote tasks another team or tool owns
-          names: ["adhoc_*"]            # shell-style name patterns
-          ids: ["0b8f1c2e-..."]         # exact schedule ids
-        policies:                       # push policies (reconciler/config/policies.py)
-          quiet_hours: {from: "22:00", to: "08:00", level: error}
-        overlay: overlays/staging       # patches by schedule name (docs/layers.md)
+One job: read the optional ``reconciler.yaml`` at the repository root into environments and
+choose one. The keys it accepts and the defaults an environment starts from are those of the
+settings table (``reconciler/settings.py``; every key and default in docs/settings.md); the check
+of each value is ``values.py``.
 
 Without the file there is one environment, ``default``, with every default. Relative paths
 resolve against the directory of the file. Every problem is reported with file and line, all at
@@ -29,67 +12,46 @@ once.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from reconciler import files, redact
-from reconciler.config.connection import DATA_CENTERS, plain_http_problem
-from reconciler.config.ignore import NO_RULES, IgnoreRules, parse_rules
+from reconciler.config.ignore import NO_RULES, IgnoreRules
 from reconciler.config.policies.parsing import parse_policies
 from reconciler.config.policies.rules import NO_POLICIES, Policies
+from reconciler.config.values import Bad, check_value, did_you_mean
 from reconciler.errors import ConfigError
-from reconciler.limits import (
-    DEFAULT_FIRE_GUARD_MINUTES,
-    DEFAULT_MASS_DELETE_RATIO,
-    MAX_ACTIVE_TASKS,
-    MAX_FIRE_GUARD_MINUTES,
-)
 from reconciler.manifests import yamlread
 from reconciler.manifests.yamlread import flow_too_deep  # the manifests' guard
+from reconciler.settings import (
+    APP_KEY_ENV,
+    ENDPOINT,
+    ENVIRONMENT_KEYS,
+    FIRE_GUARD,
+    MANIFESTS,
+    MASS_DELETE_RATIO,
+    MASTER_SECRET_ENV,
+    MAX_ACTIVE,
+    MAX_DELETES,
+    SETTINGS,
+    TIMEZONE,
+)
 
 if TYPE_CHECKING:
     from ruamel.yaml.comments import CommentedMap
 
 DEFAULT_ENV = "default"
-DEFAULT_MANIFESTS = "schedules"
-DEFAULT_TIMEZONE = "UTC"
-DEFAULT_APP_KEY_ENV = "ENGAGELAB_APP_KEY"
-DEFAULT_MASTER_SECRET_ENV = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable name, not a secret
 MAX_CONFIG_BYTES = files.MAX_CONFIG_BYTES
-DATA_CENTER_NAMES = tuple(DATA_CENTERS)
 
-TOP_KEYS = ("environments", "default")
-ENV_KEYS = (
-    "manifests",
-    "state",
-    "data_center",
-    "endpoint",
-    "timezone",
-    "app_key_env",
-    "master_secret_env",
-    "max_deletes",
-    "fire_guard_minutes",
-    "mass_delete_ratio",
-    "max_active",
-    "ignore",
-    "policies",
-    "overlay",
-)
+# The top level holds the environments, and the settings that are no environment's own.
+TOP_KEYS = ("environments", *(s.top_key for s in SETTINGS if s.top_key is not None))
+ENV_KEYS = tuple(s.key for s in ENVIRONMENT_KEYS if s.key is not None)
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Variables a CI runner sets itself (GitHub's job token, the runner's own tokens, action inputs)
-# or that configure this tool. A credential name among them would send that value to the API
-# as the AppKey or Master Secret, so *_env may not name them (docs/github.md, "Threat model").
-RESERVED_VAR_PREFIXES = ("GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_", "RECONCILER_", "CI_")
-RESERVED_VARS = frozenset({"PATH", "HOME", "CI", "GH_TOKEN", "GITHUB_TOKEN"})
 
 
 def default_state_path(name: str) -> Path:
@@ -110,17 +72,16 @@ class Environment:
     name: str
     manifests: Path
     state: Path
-    data_center: str | None = None  # None: the command-line flag or the client default
-    endpoint: str | None = None
-    timezone: str = DEFAULT_TIMEZONE
-    app_key_env: str = DEFAULT_APP_KEY_ENV
-    master_secret_env: str = DEFAULT_MASTER_SECRET_ENV
-    max_deletes: int | None = None  # None: only the ratio rule applies
-    fire_guard_minutes: float = float(DEFAULT_FIRE_GUARD_MINUTES)
-    mass_delete_ratio: float = DEFAULT_MASS_DELETE_RATIO
-    # The app's active-task limit: only an app whose limit EngageLab raised, or an emulator
-    # served with --max-active (the benchmarks' 5000 schedules), needs another value.
-    max_active: int = MAX_ACTIVE_TASKS
+    # None: the command-line flag or the client's default
+    data_center: str | None = None
+    endpoint: str | None = ENDPOINT.default
+    timezone: str = TIMEZONE.default
+    app_key_env: str = APP_KEY_ENV.default
+    master_secret_env: str = MASTER_SECRET_ENV.default
+    max_deletes: int | None = MAX_DELETES.default
+    fire_guard_minutes: float = float(FIRE_GUARD.default)
+    mass_delete_ratio: float = MASS_DELETE_RATIO.default
+    max_active: int = MAX_ACTIVE.default
     ignore: IgnoreRules = NO_RULES  # remote tasks left out of plans and drift
     policies: Policies = NO_POLICIES  # checked by validate, plan and apply
     source: Path | None = None  # the reconciler.yaml it was read from, if any
@@ -168,7 +129,7 @@ class EnvironmentSet:
                 hint=f"drop --env, or create {self.path} with an `environments:` map",
             )
         raise ConfigError(
-            f"no environment named {name!r} in {self.path}{_did_you_mean(name, self.names)}; "
+            f"no environment named {name!r} in {self.path}{did_you_mean(name, self.names)}; "
             f"known: {', '.join(self.names)}",
             hint="pass one of the known names to --env",
         )
@@ -307,7 +268,7 @@ def _parse(text: str, path: Path) -> EnvironmentSet:
         if not isinstance(default, str) or default not in names:
             problems.add(
                 _value_line(data, "default"),
-                f"`default: {default}` names no environment{_did_you_mean(str(default), names)}"
+                f"`default: {default}` names no environment{did_you_mean(str(default), names)}"
                 + (f"; known: {', '.join(names)}" if names else ""),
             )
     _shared_state_files(envs, raw_envs, problems)
@@ -330,8 +291,9 @@ def _environment(
     before = len(problems.items)
     _unknown_keys(settings, ENV_KEYS, f"in environment {name!r}", problems)
     values: dict[str, Any] = {}
-    for key in ENV_KEYS:
-        if key not in settings:
+    for setting in ENVIRONMENT_KEYS:
+        key = setting.key
+        if key is None or key not in settings:
             continue
         value = settings[key]
         line = _value_line(settings, key)
@@ -342,8 +304,8 @@ def _environment(
             for at, message in parsed if isinstance(parsed, list) else ():
                 problems.add(at, f"{name}.{message}")
             continue
-        checked = _check_value(key, value)
-        if isinstance(checked, _Bad):
+        checked = check_value(setting, value)
+        if isinstance(checked, Bad):
             problems.add(line, f"{name}.{key}: {checked.reason}")
         else:
             values[key] = checked
@@ -377,121 +339,15 @@ def _build(name: str, values: dict[str, Any], base: Path, source: Path | None) -
         # Relative to the config file, so the same file works from any working directory.
         return base / Path(value).expanduser()
 
+    paths = ("manifests", "state", "overlay")
     return Environment(
         name=name,
-        manifests=resolve(values.get("manifests", DEFAULT_MANIFESTS)),
+        manifests=resolve(values.get("manifests", MANIFESTS.default)),
         state=resolve(values["state"]) if "state" in values else base / default_state_path(name),
-        data_center=values.get("data_center"),
-        endpoint=values.get("endpoint"),
-        timezone=values.get("timezone", DEFAULT_TIMEZONE),
-        app_key_env=values.get("app_key_env", DEFAULT_APP_KEY_ENV),
-        master_secret_env=values.get("master_secret_env", DEFAULT_MASTER_SECRET_ENV),
-        max_deletes=values.get("max_deletes"),
-        fire_guard_minutes=values.get("fire_guard_minutes", float(DEFAULT_FIRE_GUARD_MINUTES)),
-        mass_delete_ratio=values.get("mass_delete_ratio", DEFAULT_MASS_DELETE_RATIO),
-        max_active=values.get("max_active", MAX_ACTIVE_TASKS),
-        ignore=values.get("ignore", NO_RULES),
-        policies=values.get("policies", NO_POLICIES),
-        source=source,
         overlay=resolve(values["overlay"]) if "overlay" in values else None,
-    )
-
-
-@dataclass(frozen=True)
-class _Bad:
-    reason: str
-
-
-def _check_value(key: str, value: Any) -> Any:
-    """The validated Python value of one setting, or ``_Bad`` with the reason."""
-    if key in ("manifests", "state", "overlay"):
-        if not isinstance(value, str) or not value.strip():
-            return _Bad("must be a path (a non-empty string)")
-        return value
-    if key == "data_center":
-        text = str(value).lower() if isinstance(value, str) else None
-        if text not in DATA_CENTER_NAMES:
-            return _Bad(
-                f"unknown data centre {value!r}{_did_you_mean(str(value), DATA_CENTER_NAMES)}; "
-                f"one of {', '.join(DATA_CENTER_NAMES)}"
-            )
-        return text
-    if key == "endpoint":
-        parts = urlsplit(value) if isinstance(value, str) else None
-        if parts is not None and (parts.username is not None or parts.password is not None):
-            # Not repeated: what sits there looks like an AppKey and Master Secret.
-            return _Bad(
-                "the URL contains a user name or password; set the credentials in the "
-                "variables named by app_key_env / master_secret_env instead"
-            )
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            return _Bad(f"{value!r} is not an http(s) URL (e.g. https://pushapi-sgp.engagelab.com)")
-        problem = plain_http_problem(value)
-        if problem:
-            return _Bad(f"{problem}; use https:// (http:// only for an emulator on 127.0.0.1)")
-        return str(value).rstrip("/")
-    if key == "timezone":
-        return _check_timezone(value)
-    if key in ("app_key_env", "master_secret_env"):
-        if not isinstance(value, str) or not _VAR_NAME.match(value):
-            return _Bad(f"{value!r} is not an environment variable name (e.g. PROD_APP_KEY)")
-        upper = value.upper()
-        if upper in RESERVED_VARS or upper.startswith(RESERVED_VAR_PREFIXES):
-            return _Bad(
-                f"{value!r} is a variable of the CI runner or of this tool, not a credential; "
-                "use a name such as PROD_APP_KEY (not GITHUB_*, RUNNER_*, ACTIONS_*, INPUT_*, "
-                "RECONCILER_*)"
-            )
-        return str(value)
-    if key == "max_deletes":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return _Bad(f"{value!r} must be a whole number ≥ 0")
-        return int(value)
-    if key == "fire_guard_minutes":
-        # Whole minutes, as the guard compares them: 0.9 used to become 0, the guard off.
-        if (
-            not _is_number(value)
-            or not 0 <= float(value) <= MAX_FIRE_GUARD_MINUTES
-            or float(value) != int(value)
-        ):
-            return _Bad(
-                f"{value!r} must be a number of minutes: a whole number from 0 to "
-                f"{MAX_FIRE_GUARD_MINUTES} (a week); fractions are not supported"
-            )
-        return float(value)
-    if key == "mass_delete_ratio":
-        if not _is_number(value) or not 0 < float(value) <= 1:
-            return _Bad(f"{value!r} must be a fraction above 0 and at most 1 (e.g. 0.3)")
-        return float(value)
-    if key == "max_active":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            return _Bad(f"{value!r} must be a whole number ≥ 1")
-        return int(value)
-    if key == "ignore":
-        rules = parse_rules(value)
-        return _Bad(rules) if isinstance(rules, str) else rules
-    raise AssertionError(key)  # pragma: no cover - ENV_KEYS and this function go together
-
-
-def _check_timezone(value: Any) -> str | _Bad:
-    if not isinstance(value, str) or not value:
-        return _Bad(f"{value!r} must be an IANA time zone name (e.g. Europe/Berlin)")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        known = available_timezones()
-        by_lower = {name.lower(): name for name in known}
-        guess = by_lower.get(value.lower())
-        hint = f" (did you mean {guess!r}?)" if guess else _did_you_mean(value, sorted(known))
-        return _Bad(f"unknown time zone {value!r}{hint}; use an IANA name such as Asia/Shanghai")
-    return str(value)
-
-
-def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
+        source=source,
+        # The rest as checked; a key not given keeps the default of its field, the table's.
+        **{key: value for key, value in values.items() if key not in paths},
     )
 
 
@@ -502,7 +358,7 @@ def _unknown_keys(
         if key not in known:
             problems.add(
                 _key_line(mapping, key),
-                f"unknown key {key!r} {where}{_did_you_mean(str(key), known)}",
+                f"unknown key {key!r} {where}{did_you_mean(str(key), known)}",
             )
 
 
@@ -519,11 +375,6 @@ def _shared_state_files(envs: Sequence[Environment], raw_envs: Any, problems: _P
             )
         else:
             seen[key] = env.name
-
-
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _line(mapping: Any) -> int:

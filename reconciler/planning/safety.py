@@ -12,12 +12,7 @@ from typing import assert_never
 
 from pydantic import BaseModel, ConfigDict
 
-from reconciler.limits import (
-    DEFAULT_FIRE_GUARD_MINUTES,
-    DEFAULT_MASS_DELETE_MIN_MANAGED,
-    DEFAULT_MASS_DELETE_RATIO,
-    MAX_ACTIVE_TASKS,
-)
+from reconciler.limits import DEFAULT_MASS_DELETE_MIN_MANAGED
 from reconciler.planning.actions import (
     Action,
     ConflictAction,
@@ -32,6 +27,7 @@ from reconciler.planning.actions import (
     UpdateAction,
 )
 from reconciler.remote.observed import Inventory
+from reconciler.settings import FIRE_GUARD, MASS_DELETE_RATIO, MAX_ACTIVE
 
 
 class PlanOptions(BaseModel):
@@ -41,10 +37,10 @@ class PlanOptions(BaseModel):
 
     max_deletes: int | None = None
     allow_mass_delete: bool = False
-    fire_guard_minutes: int = DEFAULT_FIRE_GUARD_MINUTES
+    fire_guard_minutes: int = FIRE_GUARD.default
     force: bool = False
-    max_active: int = MAX_ACTIVE_TASKS
-    mass_delete_ratio: float = DEFAULT_MASS_DELETE_RATIO
+    max_active: int = MAX_ACTIVE.default
+    mass_delete_ratio: float = MASS_DELETE_RATIO.default
     mass_delete_min_managed: int = DEFAULT_MASS_DELETE_MIN_MANAGED
 
 

@@ -60,7 +60,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from reconciler.config.connection import DEFAULT_RATE_LIMIT
+from reconciler.settings import RATE_LIMIT
 from tests.bench import bench_validate
 from tests.bench.harness import (
     NOW,
@@ -101,7 +101,7 @@ class Client:
 
     @property
     def ceiling(self) -> float:
-        return self.rate if self.rate is not None else DEFAULT_RATE_LIMIT
+        return self.rate if self.rate is not None else RATE_LIMIT.default
 
     def args(self) -> list[str]:
         out: list[str] = []
@@ -404,7 +404,7 @@ def verdicts(rows: list[Row], at: int) -> list[str]:
         if r.client == "default":
             assert r.ratio is not None
             out.append(_verdict(f"{what}: ≤ {TARGET_RATIO}× bound", r.ratio, TARGET_RATIO))
-            below = r.server_limit is not None and r.server_limit < DEFAULT_RATE_LIMIT
+            below = r.server_limit is not None and r.server_limit < RATE_LIMIT.default
             if below:
                 out.append(
                     _verdict(f"{what}: refused < 2 %", r.refused_share, TARGET_REFUSED, strict=True)
@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"latency {args.latency_ms:g} ms; refusal beyond a server limit: {args.limit_shape}; "
-        f"default client: ceiling {DEFAULT_RATE_LIMIT:g}/s, "
+        f"default client: ceiling {RATE_LIMIT.default:g}/s, "
         f"adaptive; tuned client: --rate-limit min({args.rate:g}, server limit) --concurrency "
         f"{args.concurrency}; {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before, "
         f"{load_after[0]:.2f} after"
