@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.manifests.yamlread import PathKey, Position
+from reconciler.manifests.yamlpaths import PathKey, Position
 
 MAX_NODES = 50_000  # after alias expansion; a manifest has a few dozen
 MAX_DEPTH = 100

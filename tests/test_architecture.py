@@ -33,6 +33,7 @@ PLANNING_CORE = (
     "reconciler.limits",
     "reconciler.manifests.base",
     "reconciler.manifests.models",
+    "reconciler.manifests.trigger",
     "reconciler.options",
     "reconciler.planning.plan",
     "reconciler.manifests.push",
@@ -77,6 +78,9 @@ FORBIDDEN_MODULES = (
     "reconciler.config.session",
     "reconciler.testing",
     "reconciler.manifests.yamlread",
+    "reconciler.manifests.yamlconvert",
+    "reconciler.manifests.yamlscalars",
+    "reconciler.manifests.find",
 )
 FORBIDDEN = FORBIDDEN_LIBRARIES + FORBIDDEN_MODULES
 

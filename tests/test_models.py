@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from reconciler.manifests.messages import allowed_keys
-from reconciler.manifests.models import Schedule, manifest_json_schema, name_warning, one_year_after
+from reconciler.manifests.models import Schedule, manifest_json_schema, name_warning
+from reconciler.manifests.trigger import one_year_after
 from reconciler.planning.canonical import canonical_json
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

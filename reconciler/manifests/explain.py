@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from reconciler.manifests.layers import Stack
-from reconciler.manifests.yamlread import PathKey
+from reconciler.manifests.yamlpaths import PathKey
 
 if TYPE_CHECKING:
     from reconciler.manifests.load import ManifestSet

@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.errors import Problem
 from reconciler.manifests import yamlread
-from reconciler.manifests.yamlread import PathKey, Position
+from reconciler.manifests.yamlpaths import PathKey, Position
 
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
 LAYER_PREFIX = "_"

@@ -39,7 +39,7 @@ from reconciler.manifests.layer_files import (
     value_pos,
 )
 from reconciler.manifests.overlays import SHIFT, Overlay, parse_shift, paths_of, shifted
-from reconciler.manifests.yamlread import PathKey, Position, value_at
+from reconciler.manifests.yamlpaths import PathKey, Position, value_at
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,14 @@
-"""Find, read and load manifest files into validated ``Schedule`` models, with every problem.
+"""Load manifest files into validated ``Schedule`` models, with every problem.
 
-``load_manifests`` never stops at the first problem: it reads every file, validates every
-document and reports each problem with ``file:line:col``. Files are parsed by ``yamlread``
-(libyaml, with the project's YAML 1.2 scalar rules), whatever YAML style they are written in.
+``load_manifests`` never stops at the first problem: it reads every file ``find`` names,
+validates every document and reports each problem with ``file:line:col``. Files are parsed by
+``yamlread`` (libyaml, with the project's YAML 1.2 scalar rules), whatever YAML style they are
+written in.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
@@ -20,18 +18,17 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from reconciler import files, redact
+from reconciler import redact
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests import layers, yamlread
+from reconciler.manifests.find import find_manifest_files, read_manifest
 from reconciler.manifests.messages import describe_error
 from reconciler.manifests.models import Schedule, name_warning
-from reconciler.manifests.yamlread import Document, PathKey, Position, prefixed, value_at
+from reconciler.manifests.yamlconvert import Document
+from reconciler.manifests.yamlpaths import PathKey, Position, prefixed, value_at
 
 if TYPE_CHECKING:
     from reconciler.planning import plan
-
-MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
-SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass
@@ -124,7 +121,7 @@ def load_manifests(
     each merged with its defaults and bases and, given ``overlay``, that directory's patches
     (``reconciler.manifests.layers``)."""
     files, problems = find_manifest_files(paths)
-    stacker = layers.Stacker.for_paths(paths, _read, overlay)
+    stacker = layers.Stacker.for_paths(paths, read_manifest, overlay)
     files = stacker.take_layer_files(files)
     result = ManifestSet(files=len(files))
     result.problems.extend(problems)
@@ -152,126 +149,6 @@ def load_manifests(
     return result
 
 
-def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Problem]]:
-    """The files to load (path, display name), in a stable order, and unusable paths.
-
-    Symbolic links inside a searched directory are followed while they stay inside it (a
-    linked sub-directory's schedules are as much part of the tree as any other); one that
-    leads outside is an error, never skipped: skipping would plan its schedules as deletes,
-    and following would read any file the link names (``x.yaml -> ../.env``) into messages.
-    A file reached twice (through a link and directly) is loaded once.
-    """
-    found: list[tuple[Path, str]] = []
-    problems: list[Problem] = []
-    seen: set[str] = set()
-
-    def add(path: Path, display: str) -> None:
-        key = os.path.normcase(os.path.realpath(path))
-        if key not in seen:
-            seen.add(key)
-            found.append((path, display))
-
-    for given in paths:
-        if given.is_dir():
-            _walk(given, add, problems)
-        elif given.exists():
-            add(given, given.as_posix())
-        elif given.is_symlink():
-            problems.append(Problem(given.as_posix(), None, None, _BROKEN_LINK))
-        else:
-            problems.append(Problem(given.as_posix(), None, None, "no such file or directory"))
-    return found, problems
-
-
-_BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
-# A file or directory name with a control character: printed in a problem, a plan or a CI log,
-# "x\n::error::y.yaml" starts a line GitHub Actions runs as a workflow command.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CONTROL_NAME = (
-    "its name holds a control character (a line break, an escape); such names are not read: "
-    "rename it"
-)
-
-
-def _shown(path: str) -> str:
-    """``path`` with its control characters escaped (Python's ``\\n``, ``\\x1b``), for a message."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], Path(path).as_posix())
-MAX_DIRECTORY_DEPTH = 64  # levels of sub-directories searched below a manifest directory
-
-
-def _inside(real: str, root: str) -> bool:
-    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _walk(
-    given: Path, add: Callable[[Path, str], None], problems: list[Problem]
-) -> None:
-    """Every manifest file under ``given``, following links that stay inside it."""
-    root = os.path.realpath(given)
-    visited: set[str] = set()
-
-    def outside(full: str, kind: str) -> Problem:
-        return Problem(
-            Path(full).as_posix(),
-            None,
-            None,
-            f"is a symbolic link to a {kind} outside {given.as_posix()}; manifests are read "
-            "only inside the manifest directory (copy it in, or point `manifests:` at the "
-            "directory that holds it)",
-        )
-
-    base_depth = os.path.normpath(given).count(os.sep)
-    for dirpath, dirs, names in os.walk(given, followlinks=True):
-        visited.add(os.path.realpath(dirpath))
-        if os.path.normpath(dirpath).count(os.sep) - base_depth >= MAX_DIRECTORY_DEPTH:
-            # Not walked further: the walk recurses once per level (RecursionError near 1000)
-            # and each level costs more than the last; no real manifest tree is this deep.
-            if any(not d.startswith(".") for d in dirs):
-                problems.append(
-                    Problem(
-                        Path(dirpath).as_posix(),
-                        None,
-                        None,
-                        f"holds directories more than {MAX_DIRECTORY_DEPTH} levels below "
-                        f"{given.as_posix()}; manifests are not searched that deep (move them "
-                        "higher up, or remove the nested directories)",
-                    )
-                )
-            dirs[:] = []
-        keep: list[str] = []
-        for d in sorted(dirs):
-            if d.startswith("."):
-                continue
-            full = os.path.join(dirpath, d)
-            if _CONTROL.search(d):
-                problems.append(Problem(_shown(full), None, None, _CONTROL_NAME))
-                continue
-            if os.path.islink(full):
-                real = os.path.realpath(full)
-                if not _inside(real, root):
-                    problems.append(outside(full, "directory"))
-                    continue
-                if real in visited:  # a loop, or a directory that is walked anyway
-                    continue
-            keep.append(d)
-        dirs[:] = keep
-        for name in sorted(names):
-            if not name.endswith(SUFFIXES) or name.startswith("."):
-                continue
-            full = os.path.join(dirpath, name)
-            if _CONTROL.search(name):
-                problems.append(Problem(_shown(full), None, None, _CONTROL_NAME))
-                continue
-            if os.path.islink(full):
-                if not os.path.exists(full):
-                    problems.append(Problem(Path(full).as_posix(), None, None, _BROKEN_LINK))
-                    continue
-                if not _inside(os.path.realpath(full), root):
-                    problems.append(outside(full, "file"))
-                    continue
-            add(Path(full), Path(full).as_posix())
-
-
 @dataclass
 class _FileResult:
     manifests: list[Manifest] = field(default_factory=list)
@@ -283,7 +160,7 @@ def _load_file(
     path: Path, display: str, context: dict[str, Any], stacker: layers.Stacker
 ) -> _FileResult:
     result = _FileResult()
-    text = _read(path, display, result.problems)
+    text = read_manifest(path, display, result.problems)
     if text is None:
         return result
     documents, syntax = yamlread.load_all(text)
@@ -296,51 +173,6 @@ def _load_file(
     for number, document in enumerate(documents, 1):
         _validate(document, number, len(documents), (path, display), context, result, stacker)
     return result
-
-
-def _read(path: Path, display: str, problems: list[Problem]) -> str | None:
-    """The file's text, or ``None`` after adding the reason it cannot be used."""
-    try:
-        # Regular files only (a FIFO would block forever) and at most the cap.
-        data = files.read_regular(path, limit=MAX_FILE_BYTES)
-    except files.UnusableFileError as exc:
-        message = (
-            "file is larger than 1 MiB; a manifest file holds a few schedules — split it"
-            if exc.errno == errno.EFBIG
-            else f"cannot read the file: {files.reason(exc)}"
-        )
-        problems.append(Problem(display, None, None, message))
-        return None
-    except OSError as exc:
-        problems.append(Problem(display, None, None, f"cannot read the file: {exc.strerror}"))
-        return None
-    nul = data.find(b"\x00")
-    if nul != -1:
-        line, col = _byte_position(data, nul)
-        problems.append(
-            Problem(display, line, col, "file contains a NUL byte; is it a binary file?")
-        )
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line, col = _byte_position(data, exc.start)
-        problems.append(
-            Problem(
-                display,
-                line,
-                col,
-                f"file is not UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8",
-            )
-        )
-        return None
-    return text.removeprefix("\ufeff")
-
-
-def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    col = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
-    return data.count(b"\n", 0, offset) + 1, col
 
 
 def _validate(
@@ -404,9 +236,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return f"the value {value!r}"
-
-
-_INDEX = re.compile(r"\[(\d+)\]")
 
 
 def _locate(positions: Mapping[PathKey, Position], data: Any, path: PathKey) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 from reconciler.manifests.base import RULE_ERROR, describe
 from reconciler.manifests.models import Schedule
 from reconciler.manifests.push import UNION_TAGS
-from reconciler.manifests.yamlread import PathKey, prefixed
+from reconciler.manifests.yamlpaths import PathKey, prefixed
 
 _ITEM = re.compile(r"\[(\d+)\] ")
 

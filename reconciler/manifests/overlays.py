@@ -24,7 +24,7 @@ from reconciler.manifests.layer_files import (
     key_at,
     value_pos,
 )
-from reconciler.manifests.yamlread import PathKey, Position, value_at
+from reconciler.manifests.yamlpaths import PathKey, Position, value_at
 from reconciler.planning.timing import DATETIME_FORMAT, parse_api_datetime
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class Overlay:
                 )
 
     def _read(self, overlay: Path) -> None:
-        from reconciler.manifests.load import find_manifest_files
+        from reconciler.manifests.find import find_manifest_files
 
         if not overlay.is_dir():
             self.files.problems.append(

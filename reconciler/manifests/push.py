@@ -4,6 +4,10 @@ Field lists follow docs/api.md and the vendor's SDK models (``engagelab-apppush`
 API spells with hyphens (``content-available``) are aliases; the manifest uses the API's
 spelling. ``extras``, ``custom_args``, ``third_party_channel`` and ``multi_language`` take any
 keys; an unknown key anywhere else is an error.
+
+Over 400 lines because it is one job done field for field: a model per object of the push
+reference (audience, each platform's notification, message, Live Activity, options), each
+with the checks its fields need, so that one object's rules are found in one place.
 """
 
 from __future__ import annotations

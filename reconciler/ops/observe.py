@@ -25,7 +25,8 @@ from reconciler.config.environments import Environment
 from reconciler.config.ignore import split_ignored
 from reconciler.config.session import Target, load_environment, now_of, resolve_target
 from reconciler.errors import Problem
-from reconciler.manifests.load import Manifest, find_manifest_files, load_manifests
+from reconciler.manifests.find import find_manifest_files
+from reconciler.manifests.load import Manifest, load_manifests
 from reconciler.options import GlobalOptions
 from reconciler.planning.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
 from reconciler.planning.safety import fire_guard_violations

@@ -1,0 +1,187 @@
+"""Which files hold manifests, and their text: the search of the manifest directories and the
+careful read of one file.
+
+The search follows symbolic links only while they stay inside the directory searched, refuses
+names with control characters and stops at ``MAX_DIRECTORY_DEPTH`` levels; the read takes
+regular files of at most ``MAX_FILE_BYTES``, UTF-8 without NUL bytes. Every file or path that
+cannot be used is a ``Problem`` with its reason, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from reconciler import files
+from reconciler.errors import Problem
+
+MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
+SUFFIXES = (".yaml", ".yml")
+
+
+def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Problem]]:
+    """The files to load (path, display name), in a stable order, and unusable paths.
+
+    Symbolic links inside a searched directory are followed while they stay inside it (a
+    linked sub-directory's schedules are as much part of the tree as any other); one that
+    leads outside is an error, never skipped: skipping would plan its schedules as deletes,
+    and following would read any file the link names (``x.yaml -> ../.env``) into messages.
+    A file reached twice (through a link and directly) is loaded once.
+    """
+    found: list[tuple[Path, str]] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+
+    def add(path: Path, display: str) -> None:
+        key = os.path.normcase(os.path.realpath(path))
+        if key not in seen:
+            seen.add(key)
+            found.append((path, display))
+
+    for given in paths:
+        if given.is_dir():
+            _walk(given, add, problems)
+        elif given.exists():
+            add(given, given.as_posix())
+        elif given.is_symlink():
+            problems.append(Problem(given.as_posix(), None, None, _BROKEN_LINK))
+        else:
+            problems.append(Problem(given.as_posix(), None, None, "no such file or directory"))
+    return found, problems
+
+
+_BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
+# A file or directory name with a control character: printed in a problem, a plan or a CI log,
+# "x\n::error::y.yaml" starts a line GitHub Actions runs as a workflow command.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_NAME = (
+    "its name holds a control character (a line break, an escape); such names are not read: "
+    "rename it"
+)
+
+
+def _shown(path: str) -> str:
+    """``path`` with its control characters escaped (Python's ``\\n``, ``\\x1b``), for a message."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], Path(path).as_posix())
+
+
+MAX_DIRECTORY_DEPTH = 64  # levels of sub-directories searched below a manifest directory
+
+
+def _inside(real: str, root: str) -> bool:
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _walk(given: Path, add: Callable[[Path, str], None], problems: list[Problem]) -> None:
+    """Every manifest file under ``given``, following links that stay inside it."""
+    root = os.path.realpath(given)
+    visited: set[str] = set()
+
+    def outside(full: str, kind: str) -> Problem:
+        return Problem(
+            Path(full).as_posix(),
+            None,
+            None,
+            f"is a symbolic link to a {kind} outside {given.as_posix()}; manifests are read "
+            "only inside the manifest directory (copy it in, or point `manifests:` at the "
+            "directory that holds it)",
+        )
+
+    base_depth = os.path.normpath(given).count(os.sep)
+    for dirpath, dirs, names in os.walk(given, followlinks=True):
+        visited.add(os.path.realpath(dirpath))
+        if os.path.normpath(dirpath).count(os.sep) - base_depth >= MAX_DIRECTORY_DEPTH:
+            # Not walked further: the walk recurses once per level (RecursionError near 1000)
+            # and each level costs more than the last; no real manifest tree is this deep.
+            if any(not d.startswith(".") for d in dirs):
+                problems.append(
+                    Problem(
+                        Path(dirpath).as_posix(),
+                        None,
+                        None,
+                        f"holds directories more than {MAX_DIRECTORY_DEPTH} levels below "
+                        f"{given.as_posix()}; manifests are not searched that deep (move them "
+                        "higher up, or remove the nested directories)",
+                    )
+                )
+            dirs[:] = []
+        keep: list[str] = []
+        for d in sorted(dirs):
+            if d.startswith("."):
+                continue
+            full = os.path.join(dirpath, d)
+            if _CONTROL.search(d):
+                problems.append(Problem(_shown(full), None, None, _CONTROL_NAME))
+                continue
+            if os.path.islink(full):
+                real = os.path.realpath(full)
+                if not _inside(real, root):
+                    problems.append(outside(full, "directory"))
+                    continue
+                if real in visited:  # a loop, or a directory that is walked anyway
+                    continue
+            keep.append(d)
+        dirs[:] = keep
+        for name in sorted(names):
+            if not name.endswith(SUFFIXES) or name.startswith("."):
+                continue
+            full = os.path.join(dirpath, name)
+            if _CONTROL.search(name):
+                problems.append(Problem(_shown(full), None, None, _CONTROL_NAME))
+                continue
+            if os.path.islink(full):
+                if not os.path.exists(full):
+                    problems.append(Problem(Path(full).as_posix(), None, None, _BROKEN_LINK))
+                    continue
+                if not _inside(os.path.realpath(full), root):
+                    problems.append(outside(full, "file"))
+                    continue
+            add(Path(full), Path(full).as_posix())
+
+
+def read_manifest(path: Path, display: str, problems: list[Problem]) -> str | None:
+    """The file's text, or ``None`` after adding the reason it cannot be used."""
+    try:
+        # Regular files only (a FIFO would block forever) and at most the cap.
+        data = files.read_regular(path, limit=MAX_FILE_BYTES)
+    except files.UnusableFileError as exc:
+        message = (
+            "file is larger than 1 MiB; a manifest file holds a few schedules — split it"
+            if exc.errno == errno.EFBIG
+            else f"cannot read the file: {files.reason(exc)}"
+        )
+        problems.append(Problem(display, None, None, message))
+        return None
+    except OSError as exc:
+        problems.append(Problem(display, None, None, f"cannot read the file: {exc.strerror}"))
+        return None
+    nul = data.find(b"\x00")
+    if nul != -1:
+        line, col = _byte_position(data, nul)
+        problems.append(
+            Problem(display, line, col, "file contains a NUL byte; is it a binary file?")
+        )
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _byte_position(data, exc.start)
+        problems.append(
+            Problem(
+                display,
+                line,
+                col,
+                f"file is not UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8",
+            )
+        )
+        return None
+    return text.removeprefix("\ufeff")
+
+
+def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    col = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, col

@@ -1,0 +1,328 @@
+"""A composed YAML document (libyaml's node tree) into a ``Document``: plain data, where each
+value starts, and the values it could not represent.
+
+Scalars get their values by the rules of ``yamlscalars``. A key twice in one mapping is an
+error; ``<<`` merges mappings as YAML's merge key does. Positions are 1-based
+``(key_line, key_col, value_line, value_col)`` per path (columns count characters, as libyaml's
+marks do); a sequence item has its own position twice; the root ``()`` is the document's first
+node. Nesting deeper than ``MAX_DEPTH`` and more than ``MAX_NODES`` values after alias
+expansion are refused (alias bombs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.manifests.yamlpaths import LoadStopped, PathKey, Position, SyntaxProblem
+from reconciler.manifests.yamlscalars import (
+    CORE,
+    MAP,
+    MERGE_KEY,
+    NOT_TEXT_START,
+    PLAIN,
+    SEQ,
+    STR,
+    NotJson,
+    node_start,
+    plain_value,
+    scalar_value,
+)
+
+MAX_NODES = 50_000  # after alias expansion; a manifest has a few dozen
+MAX_DEPTH = 100
+
+_MERGE_EXPECTED = "a mapping or list of mappings"
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML document: plain data, positions, and values it could not represent."""
+
+    data: Any
+    positions: Positions
+    problems: list[tuple[PathKey, str]] = field(default_factory=list)
+
+
+class Positions(Mapping[PathKey, Position]):
+    """Where each node of a document starts, by path; looked up in the node tree on demand.
+
+    A valid document needs two positions (its root and its name), so they are not all
+    computed up front; iterating (or ``len``) computes them all once."""
+
+    __slots__ = ("_all", "_root", "restore")
+
+    def __init__(self, root: Node, only_root: bool = False) -> None:
+        self._root = root
+        self._all: dict[PathKey, Position] | None = None
+        # characters the reader swapped before parsing (yamlread's hidden line breaks)
+        self.restore: dict[int, int] | None = None
+        if only_root:
+            self._all = {(): _point(root)}
+
+    def __getitem__(self, path: PathKey) -> Position:
+        if self._all is not None:
+            return self._all[path]
+        node = self._root
+        position = _point(node)
+        for step in path:
+            if type(node) is MappingNode and type(step) is str:
+                for key_node, value_node in node.value:
+                    if self._is_key(key_node, step):
+                        k, v = key_node.start_mark, value_node.start_mark
+                        position = (k.line + 1, k.column + 1, v.line + 1, v.column + 1)
+                        node = value_node
+                        break
+                else:
+                    raise KeyError(path)
+            elif type(node) is SequenceNode and type(step) is int and 0 <= step < len(node.value):
+                node = node.value[step]
+                position = _point(node)
+            else:
+                raise KeyError(path)
+        return position
+
+    def _is_key(self, node: Node, text: str) -> bool:
+        if self.restore is not None and type(node) is ScalarNode:
+            return _is_text_key(node, node.value) and node.value.translate(self.restore) == text
+        return _is_text_key(node, text)
+
+    def __iter__(self) -> Iterator[PathKey]:
+        return iter(self._everything())
+
+    def __len__(self) -> int:
+        return len(self._everything())
+
+    def _everything(self) -> dict[PathKey, Position]:
+        if self._all is None:
+            found: dict[PathKey, Position] = {(): _point(self._root)}
+            self._walk(self._root, (), [], found)
+            self._all = found
+        return self._all
+
+    def _walk(
+        self, node: Node, path: PathKey, stack: list[int], found: dict[PathKey, Position]
+    ) -> None:
+        if id(node) in stack or len(stack) >= MAX_DEPTH:
+            return
+        stack.append(id(node))
+        if type(node) is MappingNode:
+            for key_node, value_node in node.value:
+                if type(key_node) is ScalarNode and _is_text_key(key_node, key_node.value):
+                    key = key_node.value
+                    child = (*path, key if self.restore is None else key.translate(self.restore))
+                    k, v = key_node.start_mark, value_node.start_mark
+                    found[child] = (k.line + 1, k.column + 1, v.line + 1, v.column + 1)
+                    self._walk(value_node, child, stack, found)
+        elif type(node) is SequenceNode:
+            for n, item in enumerate(node.value):
+                found[(*path, n)] = _point(item)
+                self._walk(item, (*path, n), stack, found)
+        stack.pop()
+
+
+def _point(node: Node) -> Position:
+    line, col = node_start(node)
+    return line, col, line, col
+
+
+def _is_text_key(node: Node, text: str) -> bool:
+    """Whether ``node`` is the mapping key ``text`` (a key that is not text never is)."""
+    if type(node) is not ScalarNode or node.value != text:
+        return False
+    if node.tag == STR:
+        return True
+    return node.tag == PLAIN and text != MERGE_KEY and type(plain_value(node)) is str
+
+
+def to_document(root: Node) -> Document:
+    """The document composed as ``root``; ``LoadStopped`` where it cannot be read on."""
+    return _Converter().document(root)
+
+
+class _Converter:
+    """Nodes of one document to plain data, collecting positions and problems on the way.
+
+    The loops handle text keys and scalar values inline: they are nearly every node of a
+    manifest, and a method call per node would cost as much as libyaml's parsing."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[PathKey, str]] = []
+        self.nodes = 0
+        self.stack: list[int] = []
+
+    def document(self, root: Node) -> Document:
+        try:
+            data = self.convert(root, ())
+        except _TooBig:
+            return Document(
+                None,
+                Positions(root, only_root=True),
+                [((), f"document has more than {MAX_NODES} values (alias expansion?)")],
+            )
+        return Document(data, Positions(root), self.problems)
+
+    def count(self) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig
+
+    def convert(self, node: Node, path: PathKey) -> Any:
+        self.count()
+        if type(node) is ScalarNode:
+            return self.scalar(node, path)
+        return self.container(node, path)
+
+    def container(self, node: Any, path: PathKey) -> Any:
+        if id(node) in self.stack or len(self.stack) >= MAX_DEPTH:
+            self.problems.append((path, "recursive alias or nesting too deep"))
+            return None
+        tag = node.tag
+        if tag.startswith(CORE) and tag not in (MAP, SEQ):
+            return self.not_json(NotJson(tag), path)
+        self.stack.append(id(node))
+        try:
+            if type(node) is MappingNode:
+                return self.mapping(node, path)
+            return self.sequence(node, path)
+        finally:
+            self.stack.pop()
+
+    def mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        others: set[Any] = set()  # keys that are not text, for the duplicate check
+        merge: Node | None = None
+        # The fast tests compare tags by identity: the composer stores the very string the
+        # resolver returned. An explicit tag is another string and takes the general path.
+        plain, text, not_text = PLAIN, STR, NOT_TEXT_START
+        for key_node, value_node in node.value:
+            tag = key_node.tag
+            if type(key_node) is ScalarNode and (
+                tag is text or (tag is plain and key_node.value[:1] not in not_text)
+            ):
+                key: Any = key_node.value
+            elif tag == PLAIN and key_node.value == MERGE_KEY:
+                if merge is not None:
+                    raise _duplicate(node, key_node, "merge key", MERGE_KEY)
+                merge = value_node
+                continue
+            else:
+                key = self.key(key_node)
+            if key in out or key in others:
+                raise _duplicate(node, key_node, "key", key)
+            if type(key) is not str:
+                others.add(key)
+                self.problems.append(
+                    (path, f'key {key!r} is not text; quote it, e.g. "{key}": ...')
+                )
+                continue
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                raise _TooBig
+            if type(value_node) is ScalarNode:
+                tag = value_node.tag
+                if tag is text or (tag is plain and value_node.value[:1] not in not_text):
+                    out[key] = value_node.value
+                else:
+                    out[key] = self.scalar(value_node, (*path, key))
+            else:
+                out[key] = self.container(value_node, (*path, key))
+        if merge is not None:
+            self.merge(node, merge, path, out, others)
+        return out
+
+    def merge(
+        self, node: MappingNode, value: Node, path: PathKey, out: dict[str, Any], others: set[Any]
+    ) -> None:
+        """Add the keys a ``<<`` merge key brings in (YAML's merge key: the mapping's own keys
+        win, then earlier merged mappings over later ones). Merged keys have no position of
+        their own: a problem in one is shown at the mapping."""
+        for key_node, value_node in self.merged_pairs(value, (id(node),)):
+            key = self.key(key_node)
+            if key in out or key in others:
+                continue
+            if type(key) is not str:
+                others.add(key)
+                self.problems.append(
+                    (path, f'key {key!r} is not text; quote it, e.g. "{key}": ...')
+                )
+                continue
+            out[key] = self.convert(value_node, (*path, key))
+
+    def merged_pairs(self, value: Node, within: tuple[int, ...]) -> list[tuple[Node, Node]]:
+        sources = value.value if type(value) is SequenceNode else [value]
+        pairs: list[tuple[Node, Node]] = []
+        for source in sources:
+            if type(source) is not MappingNode:
+                kind = "scalar" if type(source) is ScalarNode else "sequence"
+                expected = "a mapping" if type(value) is SequenceNode else _MERGE_EXPECTED
+                line, col = node_start(source)
+                raise LoadStopped(
+                    SyntaxProblem(
+                        line,
+                        col,
+                        f"invalid YAML: expected {expected} for merging, but found {kind} "
+                        "while constructing a mapping",
+                    )
+                )
+            if id(source) in within or len(within) >= MAX_DEPTH:
+                line, col = node_start(source)
+                raise LoadStopped(SyntaxProblem(line, col, "invalid YAML: a mapping merges itself"))
+            inner: Node | None = None
+            for key_node, value_node in source.value:
+                if key_node.tag == PLAIN and key_node.value == MERGE_KEY:
+                    inner = value_node
+                else:
+                    pairs.append((key_node, value_node))
+            if inner is not None:
+                pairs.extend(self.merged_pairs(inner, (*within, id(source))))
+        return pairs
+
+    def key(self, node: Node) -> Any:
+        """A mapping key as a hashable value (a text key is the usual case)."""
+        if type(node) is ScalarNode:
+            if node.tag == STR:
+                return node.value
+            return self.scalar(node, None)
+        if type(node) is SequenceNode:
+            return tuple(self.key(item) for item in node.value)
+        return repr({self.key(k): self.key(v) for k, v in node.value})
+
+    def sequence(self, node: SequenceNode, path: PathKey) -> list[Any]:
+        return [self.convert(item, (*path, n)) for n, item in enumerate(node.value)]
+
+    def scalar(self, node: ScalarNode, path: PathKey | None) -> Any:
+        value = scalar_value(node)
+        if type(value) is float and not math.isfinite(value):
+            if path is None:
+                return value  # a key: reported as a key that is not text
+            self.problems.append((path, f"{value} is not a finite number"))
+            return None
+        if type(value) is NotJson:
+            return self.not_json(value, path)
+        return value
+
+    def not_json(self, value: NotJson, path: PathKey | None) -> None:
+        if path is not None:
+            self.problems.append((path, value.message()))
+        return None
+
+
+def _duplicate(mapping: Node, key_node: Node, what: str, key: Any) -> LoadStopped:
+    line, col = node_start(key_node)
+    return LoadStopped(
+        SyntaxProblem(
+            line,
+            col,
+            f'invalid YAML: found duplicate {what} "{key}" (the mapping starts on line '
+            f"{mapping.start_mark.line + 1}); a key may appear once per mapping",
+        )
+    )
+
+
+class _TooBig(Exception):
+    pass
