@@ -66,7 +66,7 @@ def _progress() -> Callable[[str], None] | None:
 
 
 def _render(plan: Any, fmt: str, env: str) -> str:
-    from reconciler.render import plans as render
+    from reconciler import render
 
     if fmt == "json":
         return render.render_json(plan)
@@ -342,12 +342,12 @@ def apply(
     **safety: Any,
 ) -> int:
     """Make the remote app match the manifests (or carry out a saved PLAN_FILE)."""
+    from reconciler import render
     from reconciler.apply import executor as applying
     from reconciler.apply.healing import Healing, planning_state
     from reconciler.config import policies
     from reconciler.errors import ApplyError, ReconcilerError, UnsafePlanError, UsageError
     from reconciler.ops import observe as engine
-    from reconciler.render import plans as render
 
     ws = engine.open_workspace(global_options(ctx))
     strict = safety.pop("strict")
@@ -525,10 +525,10 @@ def drift(
 
     Exit 0 when the app matches manifests and state, 2 on any drift, 1 on error.
     """
+    from reconciler import render
     from reconciler.config import policies
     from reconciler.ops import observe as engine
     from reconciler.planning.plan import PlanOptions
-    from reconciler.render import plans as render
 
     ws = engine.open_workspace(global_options(ctx))
     _check_output(ws, report_path, "drift report")

@@ -6,15 +6,9 @@ import io
 import json
 import re
 
-from reconciler.render.plans import (
-    render_drift_json,
-    render_drift_markdown,
-    render_drift_text,
-    render_json,
-    render_markdown,
-    render_text,
-    use_color,
-)
+from reconciler.render.machine import render_drift_json, render_json
+from reconciler.render.markdown import render_drift_markdown, render_markdown
+from reconciler.render.text import render_drift_text, render_text, use_color
 from tests.plan.builders import body, desired, in_sync, inventory, managed, plan, remote, state
 from tests.plan.test_plan_artifact import mixed
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from reconciler import render
 from reconciler.config.policies.checks import check
 from reconciler.config.policies.parsing import parse_policies
 from reconciler.config.policies.rules import Policies
@@ -18,7 +19,6 @@ from reconciler.config.policies.subjects import LiveSubject
 from reconciler.planning import timing
 from reconciler.planning.plan import Desired, PlanOptions, make_plan
 from reconciler.remote.observed import Inventory, RemoteSchedule
-from reconciler.render import plans as render
 from reconciler.state.store import State, StateEntry
 
 NOW = datetime(2027, 1, 9, tzinfo=UTC)

@@ -1,0 +1,249 @@
+"""What every format says about a plan or a drift report: the marker and verb of each action
+kind, the words after an action's name, its field lines, when it fires next, the firings the
+plan changes and the summary lines.
+
+``text``, ``machine`` and ``markdown`` lay these out, each for its reader; nothing here knows
+about colour, JSON documents or Markdown. Makes no decisions: everything comes from the
+:class:`~reconciler.planning.plan.Plan`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, assert_never
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reconciler.planning import firing_changes, timing
+from reconciler.planning.actions import (
+    Action,
+    ConflictAction,
+    CreateAction,
+    DeleteAction,
+    DriftItem,
+    ExpiredAction,
+    RecreateAction,
+    RefreshAction,
+    ReplaceAction,
+    SkipAction,
+    UnmanagedAction,
+    UpdateAction,
+)
+from reconciler.planning.diff import FieldChange, extend_path
+from reconciler.planning.plan import Plan
+
+# kind -> (marker, colour, verb)
+LOOK: dict[str, tuple[str, str, str]] = {
+    "create": ("+", "green", "create"),
+    "recreate": ("+", "green", "recreate"),
+    "update": ("~", "yellow", "update"),
+    "refresh": ("~", "cyan", "refresh state"),
+    "replace": ("-/+", "magenta", "replace"),
+    "delete": ("-", "red", "delete"),
+    "expired": ("#", "dim", "forget (expired)"),
+    "conflict": ("!", "red", "conflict"),
+    "unmanaged": ("?", "dim", "unmanaged"),
+    "skip": (".", "dim", "skip"),
+}
+DRIFT_LOOK: dict[str, tuple[str, str, str]] = {
+    "remote_edit": ("~", "yellow", "remote edit"),
+    "remote_delete": ("-", "red", "remote deletion"),
+    "unmanaged": ("?", "cyan", "unmanaged"),
+    "unapplied": (">", "magenta", "unapplied"),
+    "policy": ("!", "red", "policy"),
+}
+
+
+def value_text(value: Any) -> str:
+    """A value as it is shown in a field line: its JSON text."""
+    if type(value) is str:
+        # What json.dumps gives for a string, at a tenth of the cost (most values are strings).
+        return _json_string(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+_json_string = json.encoder.encode_basestring
+
+
+def change_lines(change: FieldChange) -> tuple[str, str]:
+    """(marker, text) of one field change; ``None`` on a side means absent."""
+    if change.old is None:
+        return "+", f"{change.path}: {value_text(change.new)}"
+    if change.new is None:
+        return "-", f"{change.path}: {value_text(change.old)}"
+    return "~", f"{change.path}: {value_text(change.old)} -> {value_text(change.new)}"
+
+
+def leaves(node: Any, path: str = "") -> list[tuple[str, Any]]:
+    """Every leaf of a body as (path, value); lists of scalars stay whole, like in diffs."""
+    # The path is extended on the way down (format_path of the parts, one part at a time): a
+    # plan of 1000 creates shows some 17 000 leaves.
+    if isinstance(node, dict):
+        out: list[tuple[str, Any]] = []
+        for key in sorted(node):
+            out.extend(leaves(node[key], extend_path(path, key)))
+        return out
+    if isinstance(node, list) and any(isinstance(v, _CONTAINERS) for v in node):
+        out = []
+        for i, item in enumerate(node):
+            out.extend(leaves(item, extend_path(path, i)))
+        return out
+    return [(path, node)]
+
+
+_CONTAINERS = (dict, list)
+
+
+def about_action(a: Action) -> str:
+    """What to say about an action after its name (may be empty)."""
+    match a:
+        case CreateAction():
+            return a.source
+        case RecreateAction():
+            return f"deleted outside the reconciler; was id {a.old_schedule_id}"
+        case UpdateAction():
+            return f"id {a.schedule_id}; changed in {_cause_text(a.cause)}"
+        case ReplaceAction():
+            return f"id {a.old_schedule_id}; {a.reason}: forces replacement"
+        case DeleteAction():
+            return f"id {a.schedule_id}; manifest removed"
+        case ExpiredAction():
+            return f"id {a.schedule_id}; {a.reason}; forgotten from state"
+        case RefreshAction():
+            return f"id {a.schedule_id}; {a.reason}; state only, no API call"
+        case ConflictAction():
+            same = "; identical body" if a.identical else ""
+            return (
+                f"remote id {', '.join(a.schedule_ids)} has this name but is not managed{same}; "
+                f"adopt with `reconciler import {a.name}={a.schedule_ids[0]}`"
+            )
+        case UnmanagedAction():
+            state = "enabled" if a.enabled else "disabled"
+            return f"id {a.schedule_id}, {state}; not managed, left alone"
+        case SkipAction():
+            return a.reason + ("; forgotten from state" if a.forget else "")
+        case _:
+            assert_never(a)
+
+
+def _cause_text(cause: str) -> str:
+    return {"manifest": "the manifest", "remote": "the remote task", "both": "both"}[cause]
+
+
+def detail_lines(a: Action) -> list[tuple[str, str]]:
+    """(marker, text) lines under an action: field diffs, or the fields of a new schedule."""
+    match a:
+        case UpdateAction() | ReplaceAction():
+            return [change_lines(c) for c in a.changes]
+        case CreateAction() | RecreateAction():
+            return [("+", f"{path}: {value_text(v)}") for path, v in leaves(a.body)]
+        case RefreshAction():
+            if a.protected == a.old_protected:
+                return []
+            old, new = str(a.old_protected).lower(), str(a.protected).lower()
+            return [("~", f"lifecycle.prevent_destroy: {old} -> {new}")]
+        case DeleteAction() | ExpiredAction() | ConflictAction() | UnmanagedAction() | SkipAction():
+            return []
+        case _:
+            assert_never(a)
+
+
+def fire_line(a: Action, plan: Plan) -> tuple[str, str] | None:
+    """When the schedule fires next, in the plan's time zone (a span for zone_type 2).
+
+    Changed and deleted schedules: their remote task (what the fire guard watches); new ones:
+    the body being created.
+    """
+    tz = plan_zone(plan.timezone)
+    span: tuple[datetime, datetime] | None = None
+    try:
+        match a:
+            case UpdateAction() | ReplaceAction() | DeleteAction():
+                if a.fires_at:
+                    start = datetime.fromisoformat(a.fires_at)
+                    late = _remote_zone_type(a) == 2
+                    span = (start, start + timedelta(hours=26) if late else start)
+            case CreateAction() | RecreateAction():
+                now = datetime.fromisoformat(plan.planned_at)
+                span = timing.next_fire_span(a.body, now, tz)
+            case (
+                ExpiredAction()
+                | RefreshAction()
+                | ConflictAction()
+                | UnmanagedAction()
+                | SkipAction()
+            ):
+                pass  # nothing fires that this action changes or creates
+            case _:
+                assert_never(a)
+    except (ValueError, KeyError, TypeError):
+        return None
+    if span is None:
+        return None
+    first, last = (_local(t, tz) for t in span)
+    if first == last:
+        return ("#", f"fires next at {first}")
+    return ("#", f"fires next between {first} and {last} (zone_type 2: each device's own time)")
+
+
+def plan_zone(name: str) -> tzinfo:
+    """The plan's time zone by name (UTC for a name this machine does not know)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _local(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _remote_zone_type(a: UpdateAction | ReplaceAction | DeleteAction) -> object:
+    """zone_type of the remote task an action changes (an update cannot change it)."""
+    if isinstance(a, DeleteAction):
+        body = a.old_body
+    else:
+        for c in a.changes:
+            if c.path.endswith(".zone_type"):
+                return c.old
+        body = a.body
+    trigger = body.get("trigger")
+    spec: object = next(iter(trigger.values()), None) if isinstance(trigger, dict) else None
+    return spec.get("zone_type") if isinstance(spec, dict) else None
+
+
+def summary_line(plan: Plan) -> str:
+    """The terraform-style summary line; recreates count as creates."""
+    c = plan.counts()
+    return (
+        f"Plan: {c['create'] + c['recreate']} to create, {c['update']} to update, "
+        f"{c['replace']} to replace, {c['delete']} to delete."
+    )
+
+
+def firing_rows(plan: Plan) -> list[firing_changes.FiringChange]:
+    """The firings in the next 7 days the plan changes (none for a plan without a clock)."""
+    try:
+        return firing_changes.changes(plan, plan_zone(plan.timezone))
+    except ValueError:  # planned_at not a date-time: a plan file from elsewhere
+        return []
+
+
+def drift_counts(items: list[DriftItem]) -> dict[str, int]:
+    """Drift items per kind, every kind present (0 when none)."""
+    out = {k: 0 for k in DRIFT_LOOK}
+    for item in items:
+        out[item.kind] += 1
+    return out
+
+
+def drift_summary_line(items: list[DriftItem]) -> str:
+    """The one-line summary of a drift report."""
+    if not items:
+        return "No drift."
+    c = drift_counts(items)
+    policy = f", {c['policy']} policy violation(s)" if c["policy"] else ""
+    return (
+        f"Drift: {c['remote_edit']} remote edit(s), {c['remote_delete']} remote deletion(s), "
+        f"{c['unmanaged']} unmanaged, {c['unapplied']} unapplied manifest change(s){policy}."
+    )
