@@ -57,7 +57,7 @@ FORBIDDEN_LIBRARIES = ("httpx", "httpcore", "yaml", "ruamel", "click", "starlett
 FORBIDDEN_MODULES = (
     "reconciler.remote.answers",
     "reconciler.apply.executor",
-    "reconciler.testsend.batch",
+    "reconciler.testsend",
     "reconciler.cli",
     "reconciler.remote.client",
     "reconciler.commands",

@@ -2,9 +2,9 @@
 
 ``test-send`` sends a manifest's push content now, only to the targets given, through the batch
 push API (docs/api.md section 6; what is refused or left out is in
-``reconciler/testsend/batch.py``).
+``reconciler/testsend/build.py``).
 ``history`` lists a schedule's executions from its msg-ids (docs/api.md section 3). Both are thin:
-the decisions live in ``batch.py`` and ``history.py``.
+the decisions live in ``testsend/`` and ``history.py``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _targets(
 ) -> tuple[Literal["regid", "alias"], list[tuple[str, str]]]:
     """Which endpoint and which ``(target, where)`` pairs the flags name."""
     from reconciler.errors import UsageError
-    from reconciler.testsend.batch import parse_targets
+    from reconciler.testsend.build import parse_targets
 
     given = [flag for flag, v in (("--regid", regids), ("--alias", aliases)) if v]
     if targets_file is not None:
@@ -222,8 +222,8 @@ def test_send(
     Never reaches the schedule's own audience: its push.to is left out, only the given targets
     receive the test. Exit 0 when every target got it, 1 otherwise.
     """
+    from reconciler import testsend as batch
     from reconciler.ops import observe as engine
-    from reconciler.testsend import batch
 
     kind, targets = _targets(regids, aliases, targets_file, by)
     ws = engine.open_workspace(global_options(ctx))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reconciler.errors import UsageError
-from reconciler.testsend.batch import batch_platform, plan_send, prepare, refusal_reasons
+from reconciler.testsend.build import batch_platform, plan_send, prepare, refusal_reasons
 
 
 def push(**body: Any) -> dict[str, Any]:

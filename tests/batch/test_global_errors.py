@@ -22,7 +22,8 @@ from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults, create_app
 from reconciler.errors import RateLimitError, RequestRejectedError
 from reconciler.remote.client import EngageLabClient
-from reconciler.testsend.batch import SendReport, build_batches, prepare, send_batches
+from reconciler.testsend.build import build_batches, prepare
+from reconciler.testsend.send import SendReport, send_batches
 from tests.batch.helpers import NOW, AdvancingSleep, FakeMonotonic, batch_calls
 
 PUSH = {"to": "all", "body": {"platform": "android", "notification": {"alert": "Hi"}}}

@@ -21,7 +21,8 @@ from reconciler.errors import (
     RequestRejectedError,
 )
 from reconciler.remote.client import EngageLabClient
-from reconciler.testsend.batch import RetryPolicy, SendReport, build_batches, prepare, send_batches
+from reconciler.testsend.build import build_batches, prepare
+from reconciler.testsend.send import RetryPolicy, SendReport, send_batches
 from tests.batch.helpers import (
     NOW,
     AdvancingSleep,

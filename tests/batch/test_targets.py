@@ -7,7 +7,7 @@ import json
 import pytest
 
 from reconciler.errors import UsageError
-from reconciler.testsend.batch import (
+from reconciler.testsend.build import (
     MAX_BATCH,
     MAX_BATCH_BYTES,
     build_batches,
