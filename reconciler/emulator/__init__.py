@@ -7,10 +7,12 @@ in-process through ``httpx.ASGITransport``
 ``reconciler emulator serve``), and drive it from Python (``Emulator``) or from its control
 plane under ``/_emulator/``.
 
-Modules: ``wire`` (codes, formats), ``validation`` (request checks), ``firing`` (occurrences),
-``store`` (data and its file), ``faults`` (fault switches), ``auth``, ``outbox`` (what is
-sent: batch results, msg-id records, churn tasks), ``core`` (the rules), ``app`` /
-``middleware`` / ``control`` (HTTP), ``serve`` (uvicorn), ``demo`` (the demo credentials).
+Modules: ``wire`` (codes, formats), ``decoding`` (request bodies as strict JSON),
+``validation`` (schedule checks), ``batch_validation`` (batch push checks), ``firing``
+(occurrences), ``store`` (data and its file), ``faults`` (fault switches), ``auth``,
+``outbox`` (what is sent: batch results, msg-id records, churn tasks), ``core`` (the rules),
+``app`` / ``middleware`` / ``control`` (HTTP), ``serve`` (uvicorn), ``demo`` (the demo
+credentials).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ what the HTTP layer (``app.py``) calls: each takes already-authenticated raw inp
 
 Firing is lazy: whenever the clock is consulted (every API call, ``advance``, ``set_time``,
 ``schedules``...) every occurrence between the last processed time and now is fired.
+
+Over 400 lines because it is one object with one invariant: the clock, the API methods and the
+Python-side test API all work under the same lock on the same store, each after firing up to
+now; the rules it applies live elsewhere (``validation``, ``firing``, ``outbox``, ``store``).
 """
 
 from __future__ import annotations
@@ -28,15 +32,11 @@ from zoneinfo import ZoneInfo
 
 from reconciler.emulator import firing, outbox, store, wire
 from reconciler.emulator.auth import AuthResult, check_basic_auth
+from reconciler.emulator.batch_validation import batch_envelope_error, validate_batch
+from reconciler.emulator.decoding import decode_json
 from reconciler.emulator.demo import DEMO_APP_KEY, DEMO_MASTER_SECRET
 from reconciler.emulator.faults import FaultDice, Faults
-from reconciler.emulator.validation import (
-    batch_envelope_error,
-    check_replaceable,
-    decode_json,
-    validate_batch,
-    validate_schedule,
-)
+from reconciler.emulator.validation import check_replaceable, validate_schedule
 from reconciler.emulator.wire import WireError, invalid, not_found
 
 CHURN_PREFIX = "churn_"  # outbox.churn_body names its tasks so

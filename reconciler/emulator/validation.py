@@ -1,5 +1,5 @@
-"""The emulator's own wire validation of schedule bodies (docs/api.md 2 and 5) and batch pushes
-(section 6).
+"""The emulator's own wire validation of schedule bodies (docs/api.md 2 and 5), and the push
+content checks batch pushes share (``batch_validation``; bodies are decoded by ``decoding``).
 
 Deliberately independent of ``reconciler.manifests.models``: if the client and the emulator
 shared one validator, a client bug would be invisible. Every check raises a ``WireError``
@@ -9,16 +9,16 @@ carrying the code the vendor documents for it; messages name the offending field
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from reconciler.emulator import wire
+from reconciler.emulator.decoding import Fail
 from reconciler.emulator.firing import WEEKDAYS, trigger_kind
-from reconciler.emulator.wire import WireError, invalid, push_invalid, time_invalid
+from reconciler.emulator.wire import invalid, push_invalid, time_invalid
 
 SCHEDULE_KEYS = ("name", "enabled", "trigger", "push")
 TRIGGER_KINDS = ("single", "periodical", "intelligent")
@@ -33,79 +33,8 @@ OPTION_KEYS = {
     "big_push_duration", "multi_language", "third_party_channel", "classification",
     "voice_value", "enhanc_message", "plan_id", "cid", "auto_truncation",
 }  # fmt: skip
-BATCH_ITEM_KEYS = {"target", "platform", "notification", "message", "options", "custom_args"}
-BATCH_PLATFORMS = ("android", "ios", "all")  # docs/api.md section 6
-MAX_BATCH = 500
 _CID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BADGE_RE = re.compile(r"^[+-]?\d+$")
-
-Fail = Callable[[str], WireError]  # builds the error for the endpoint's code
-
-
-def decode_json(raw: bytes, fail: Fail = invalid, max_bytes: int = wire.MAX_BODY_BYTES) -> Any:
-    """The JSON value of a request body, whatever its Content-Type (docs/api.md section 3 decision).
-
-    ``fail`` builds the error for the endpoint (28100 for schedules, 21015 for batch push).
-    Strict JSON only: ``NaN``/``Infinity``, numbers too large for a double, text that is not
-    UTF-8 (lone surrogates included) and nesting deeper than ``wire.MAX_DEPTH`` are refused
-    here, so nothing later (validation, the answer, the data file) can trip over them.
-    """
-    if len(raw) > max_bytes:
-        raise fail(f"request body too long: {len(raw)} bytes, at most {max_bytes}")
-    try:
-        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
-    except RecursionError:
-        deep = f"request data is not JSON we accept: nested more than {wire.MAX_DEPTH} levels"
-        raise fail(deep) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise fail(f"request data is not JSON: {exc}") from exc
-    problem = _unusable(value)
-    if problem is not None:
-        raise fail(f"request data is not JSON we accept: {problem}")
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} is too large")
-    return value
-
-
-def _unusable(value: Any) -> str | None:
-    """Why a decoded body cannot be kept and echoed: too deep, or text that is not UTF-8.
-
-    Iterative, so that no body can exhaust the interpreter's stack.
-    """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if not _is_utf8(item):
-                return "a string holds a lone surrogate (\\ud800-\\udfff), which is not text"
-            continue
-        if isinstance(item, dict):
-            children: list[Any] = [*item.keys(), *item.values()]
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > wire.MAX_DEPTH:
-            return f"nested more than {wire.MAX_DEPTH} levels"
-        stack.extend((child, depth + 1) for child in children)
-    return None
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- schedules
@@ -194,7 +123,7 @@ def _check_trigger(trigger: Any, *, now: datetime, tz: ZoneInfo) -> None:
     if not isinstance(trigger, dict):
         raise invalid("trigger: must be an object")
     kinds = [k for k in trigger if k in TRIGGER_KINDS]
-    _only(trigger, set(TRIGGER_KINDS), "trigger")
+    only_keys(trigger, set(TRIGGER_KINDS), "trigger")
     if len(kinds) != 1:
         raise invalid("trigger: exactly one of single, periodical, intelligent is required")
     kind = kinds[0]
@@ -203,7 +132,7 @@ def _check_trigger(trigger: Any, *, now: datetime, tz: ZoneInfo) -> None:
         raise invalid(f"trigger.{kind}: must be an object")
     latest = wire.add_one_year(now)
     if kind == "single":
-        _only(spec, {"time", "zone_type"}, f"trigger.{kind}")
+        only_keys(spec, {"time", "zone_type"}, f"trigger.{kind}")
         _zone_type(spec, kind)
         moment = _datetime(spec, "time", "trigger.single.time", tz)
         if moment <= now:
@@ -213,7 +142,7 @@ def _check_trigger(trigger: Any, *, now: datetime, tz: ZoneInfo) -> None:
     elif kind == "periodical":
         _check_periodical(spec, now=now, tz=tz)
     else:
-        _only(spec, {"backup_time"}, "trigger.intelligent")
+        only_keys(spec, {"backup_time"}, "trigger.intelligent")
         if spec.get("backup_time") == "now":
             return
         moment = _datetime(spec, "backup_time", "trigger.intelligent.backup_time", tz)
@@ -225,7 +154,7 @@ def _check_trigger(trigger: Any, *, now: datetime, tz: ZoneInfo) -> None:
 
 def _check_periodical(spec: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> None:
     where = "trigger.periodical"
-    _only(spec, {"start", "end", "time", "time_unit", "point", "frequency", "zone_type"}, where)
+    only_keys(spec, {"start", "end", "time", "time_unit", "point", "frequency", "zone_type"}, where)
     _zone_type(spec, "periodical")
     start = _naive(spec, "start", f"{where}.start")
     end = _naive(spec, "end", f"{where}.end")
@@ -280,7 +209,7 @@ def _datetime(spec: Mapping[str, Any], key: str, where: str, tz: ZoneInfo) -> da
     return wire.localize(_naive(spec, key, where), tz)
 
 
-def _only(spec: Mapping[str, Any], allowed: set[str], where: str, fail: Fail = invalid) -> None:
+def only_keys(spec: Mapping[str, Any], allowed: set[str], where: str, fail: Fail = invalid) -> None:
     """Refuse keys outside ``allowed``, all of them named, with the endpoint's error."""
     unknown = sorted(set(spec) - allowed)
     if unknown:
@@ -293,7 +222,7 @@ def _only(spec: Mapping[str, Any], allowed: set[str], where: str, fail: Fail = i
 def _check_push(push: Any) -> None:
     if not isinstance(push, dict):
         raise push_invalid("push param is nil or invalid: push must be an object")
-    _only(push, PUSH_KEYS, "push", push_invalid)
+    only_keys(push, PUSH_KEYS, "push", push_invalid)
     for key in ("from", "request_id"):
         if key in push and not isinstance(push[key], str):
             raise push_invalid(f"push.{key} must be a string")
@@ -308,7 +237,7 @@ def _check_to(to: Any) -> None:
         return
     if not isinstance(to, dict) or not to:
         raise push_invalid('push.to is required: "all" or an object of targets')
-    _only(to, TO_KEYS, "push.to", push_invalid)
+    only_keys(to, TO_KEYS, "push.to", push_invalid)
     for key in TO_LIST_KEYS:
         if key not in to:
             continue
@@ -329,7 +258,7 @@ def _check_to(to: Any) -> None:
 def _check_body(body: Any) -> None:
     if not isinstance(body, dict):
         raise push_invalid("push.body is required and must be an object")
-    _only(body, BODY_KEYS, "push.body", push_invalid)
+    only_keys(body, BODY_KEYS, "push.body", push_invalid)
     platforms = _platforms(body.get("platform"))
     contents = [k for k in ("notification", "message", "live_activity", "voip") if k in body]
     if not contents:
@@ -378,7 +307,7 @@ def check_notification(notification: Any, where: str, fail: Fail) -> None:
     """Shape and size of a notification object (shared with the batch endpoints)."""
     if not isinstance(notification, dict) or not notification:
         raise fail(f"{where} must be a non-empty object")
-    _only(notification, NOTIFICATION_KEYS, where, fail)
+    only_keys(notification, NOTIFICATION_KEYS, where, fail)
     if _size(notification) > wire.MAX_CONTENT_BYTES:
         raise fail(f"{where} is larger than {wire.MAX_CONTENT_BYTES} bytes")
     for platform in PLATFORMS:
@@ -414,7 +343,7 @@ def check_options(options: Any, where: str, fail: Fail) -> None:
     """Known option keys with their documented ranges (docs/api.md section 5)."""
     if not isinstance(options, dict):
         raise fail(f"{where} must be an object")
-    _only(options, OPTION_KEYS, where, fail)
+    only_keys(options, OPTION_KEYS, where, fail)
     ttl = options.get("time_to_live")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
         raise fail(f"{where}.time_to_live must be a non-negative integer (seconds)")
@@ -428,71 +357,3 @@ def check_options(options: Any, where: str, fail: Fail) -> None:
     cid = options.get("cid")
     if cid is not None and not (isinstance(cid, str) and _CID_RE.match(cid)):
         raise fail(f"{where}.cid must be at most 64 of letters, digits, '_' and '-'")
-
-
-# --------------------------------------------------------------------------- batch (section 6)
-
-
-def _batch_error(code: int) -> Fail:
-    def make(message: str) -> WireError:
-        return WireError(400, code, message)
-
-    return make
-
-
-def batch_envelope_error(message: str) -> WireError:
-    """400 / 21015: the batch body as a whole is unusable (section 6)."""
-    return WireError(400, wire.BATCH_REQUEST_INVALID, message)
-
-
-def validate_batch(body: Any) -> list[dict[str, Any]]:
-    """The ``requests`` of a batch push, or a global error (no partial results, section 6).
-
-    21015: the envelope is wrong (not an object, ``requests`` missing, empty or over 500);
-    21016: a request's fields fail their checks; 21003: a target or a cid appears twice.
-    """
-    envelope = batch_envelope_error
-    check = _batch_error(wire.BATCH_CHECK_FAILED)
-    if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
-        raise envelope('the body must be {"requests": [...]}')
-    requests: list[dict[str, Any]] = body["requests"]
-    if not 1 <= len(requests) <= MAX_BATCH:
-        raise envelope(f"requests: 1..{MAX_BATCH} entries allowed, got {len(requests)}")
-    seen: set[str] = set()
-    cids: set[str] = set()
-    for i, item in enumerate(requests):
-        where = f"requests[{i}]"
-        if not isinstance(item, dict):
-            raise check(f"{where} must be an object")
-        _only(item, BATCH_ITEM_KEYS, where, check)
-        target = item.get("target")
-        if not isinstance(target, str) or not target:
-            raise check(f"{where}.target is required (a non-empty string)")
-        if target in seen:
-            raise WireError(
-                400, wire.BATCH_VALUE_INVALID, f"{where}.target {target!r} appears twice"
-            )
-        seen.add(target)
-        if item.get("platform") not in BATCH_PLATFORMS:
-            raise check(f"{where}.platform must be android, ios or all")
-        has_n, has_m = "notification" in item, "message" in item
-        if has_n == has_m:
-            raise check(f"{where}: exactly one of notification and message is required")
-        if has_n:
-            check_notification(item["notification"], f"{where}.notification", check)
-        else:
-            check_message(item["message"], f"{where}.message", check)
-        if "options" in item:
-            check_options(item["options"], f"{where}.options", check)
-            cid = item["options"].get("cid")
-            # "All target or cid values must be unique within a batch."
-            if cid is not None and cid in cids:
-                raise WireError(
-                    400, wire.BATCH_VALUE_INVALID, f"{where}.options.cid {cid!r} appears twice"
-                )
-            if cid is not None:
-                cids.add(cid)
-        if "custom_args" in item and not isinstance(item["custom_args"], dict):
-            # Typed "object" by the batch page (schedules also take text; see section 5).
-            raise check(f"{where}.custom_args must be an object")
-    return requests
