@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from reconciler.planning.plan import Desired, Plan, PlanOptions
     from reconciler.remote.client import EngageLabClient
     from reconciler.remote.observed import Inventory, RemoteSchedule
-    from reconciler.state.store import State
+    from reconciler.state.schema import State
 
 
 def lazy_names(
@@ -68,7 +68,7 @@ _HOMES = {
     "PlanOptions": "planning.plan",
     "Inventory": "remote.observed",
     "RemoteSchedule": "remote.observed",
-    "State": "state.store",
+    "State": "state.schema",
 }
 
 

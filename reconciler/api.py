@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from reconciler.errors import ConfigError, PlanError
 from reconciler.planning.plan import Desired, Plan, PlanOptions
 from reconciler.remote.observed import Inventory
-from reconciler.state.store import State, StateStore, binding_for, check_binding
+from reconciler.state.binding import binding_for, check_binding
+from reconciler.state.schema import State
+from reconciler.state.store import StateStore
 
 if TYPE_CHECKING:
     from reconciler.apply.executor import ApplyReport

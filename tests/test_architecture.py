@@ -42,7 +42,10 @@ PLANNING_CORE = (
     "reconciler.remote.responses",
     "reconciler.planning.safety",
     "reconciler.settings",
-    "reconciler.state.store",
+    "reconciler.state.binding",
+    "reconciler.state.edits",
+    "reconciler.state.invariants",
+    "reconciler.state.schema",
     "reconciler.planning.timing",
 )
 

@@ -51,8 +51,9 @@ from reconciler.planning.actions import (
 from reconciler.planning.plan import Plan
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
-from reconciler.state import store as st
-from reconciler.state.store import State, StateStore
+from reconciler.state import edits as st
+from reconciler.state.schema import State, StateEntry
+from reconciler.state.store import StateStore
 
 Progress = Callable[[str], None]
 
@@ -87,7 +88,7 @@ class StateWriter:
         self._last_save = monotonic()
 
     def change(self, fn: Callable[..., State], *args: Any) -> None:
-        """Replace the state by ``fn(state, *args)`` (one of the pure helpers of state.py)."""
+        """Replace the state by ``fn(state, *args)`` (a pure edit of ``state.edits``)."""
         self.state = fn(self.state, *args)
         self._changes += 1
 
@@ -330,7 +331,7 @@ class Executor:
         )
 
     async def _retire_old(
-        self, a: ReplaceAction, new_id: str, old_entry: st.StateEntry | None
+        self, a: ReplaceAction, new_id: str, old_entry: StateEntry | None
     ) -> None:
         """Second half of a replace: record the new task, delete the old one (or undo)."""
         # The new task and the debt to delete the old one become durable together.
@@ -432,7 +433,7 @@ def _phases(
     return deletes, changes, creates
 
 
-def _restore_entry(state: State, name: str, entry: st.StateEntry) -> State:
+def _restore_entry(state: State, name: str, entry: StateEntry) -> State:
     """``state`` with ``name`` pointing at ``entry`` again and no journal for it (replace undo)."""
     return st.clear_pending(
         state.model_copy(update={"entries": {**state.entries, name: entry}}), name

@@ -33,7 +33,9 @@ from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
 from reconciler.remote.listing import RemoteList, read_list
 from reconciler.remote.observed import Inventory, RemoteSchedule
-from reconciler.state.store import State, StateStore, binding_for, check_binding
+from reconciler.state.binding import binding_for, check_binding
+from reconciler.state.schema import State
+from reconciler.state.store import StateStore
 
 Progress = Callable[[str], None]
 _T = TypeVar("_T")

@@ -53,7 +53,7 @@ from reconciler.planning.diff import (
 )
 from reconciler.planning.safety import PlanOptions, violations
 from reconciler.remote.observed import Inventory, RemoteSchedule
-from reconciler.state.store import State, StateEntry
+from reconciler.state.schema import State, StateEntry
 
 __all__ = [
     "PLAN_FILE_VERSION",

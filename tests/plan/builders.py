@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from reconciler.planning import canonical
 from reconciler.planning.plan import Desired, Plan, PlanOptions, make_plan
 from reconciler.remote.observed import Inventory, RemoteSchedule
-from reconciler.state.store import State, StateEntry
+from reconciler.state.schema import State, StateEntry
 
 NOW = datetime(2027, 1, 1, 12, 0, 0, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Berlin")

@@ -9,7 +9,7 @@ from reconciler.apply.healing import heal_journal
 from reconciler.errors import PlanError
 from reconciler.planning import canonical
 from reconciler.planning.plan import ConflictAction, CreateAction, Desired
-from reconciler.state.store import PendingEntry
+from reconciler.state.schema import PendingEntry
 from tests.plan.builders import NOW, body, entry, inventory, plan, remote, state
 
 

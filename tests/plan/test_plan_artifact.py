@@ -12,7 +12,7 @@ import pytest
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.planning.plan import Desired, Plan, PlanOptions, make_plan
 from reconciler.remote.observed import Inventory
-from reconciler.state.store import State
+from reconciler.state.schema import State
 from tests.plan.builders import (
     NOW,
     TZ,

@@ -19,7 +19,7 @@ from reconciler.planning.plan import (
     UnmanagedAction,
     UpdateAction,
 )
-from reconciler.state.store import PendingEntry
+from reconciler.state.schema import PendingEntry
 from tests.plan.builders import (
     NOW,
     TZ,

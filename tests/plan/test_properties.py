@@ -26,7 +26,7 @@ from reconciler.planning.plan import (
     UpdateAction,
 )
 from reconciler.remote.observed import Inventory, RemoteSchedule
-from reconciler.state.store import State, StateEntry
+from reconciler.state.schema import State, StateEntry
 from tests.plan.builders import NOW, body, entry, intelligent, periodical, plan, remote, single
 
 NAMES = ["alpha", "beta", "gamma", "delta", "eps"]

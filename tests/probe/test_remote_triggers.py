@@ -19,7 +19,7 @@ from reconciler.planning import timing
 from reconciler.planning.plan import Desired, PlanOptions, make_plan
 from reconciler.remote.observed import Inventory, RemoteSchedule
 from reconciler.render import plans as render
-from reconciler.state.store import State, StateEntry
+from reconciler.state.schema import State, StateEntry
 
 NOW = datetime(2027, 1, 9, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Berlin")
