@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.errors import ConfigError, PlanError
-from reconciler.planning.plan import Desired, Plan, PlanOptions
+from reconciler.planning.artifact import Plan
+from reconciler.planning.inputs import Desired
+from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory
 from reconciler.state.binding import binding_for, check_binding
 from reconciler.state.schema import State
@@ -110,7 +112,7 @@ def make_plan(
     resolves it against the server first; so is an inventory read without this state (a
     managed task the list did not show was not looked up, and would be created again).
     """
-    from reconciler.planning import plan
+    from reconciler.planning import planner
 
     state = state if state is not None else State()
     if state.pending:
@@ -132,7 +134,7 @@ def make_plan(
             f"{', '.join(repr(n) for n in unread[:5])} were not looked up",
             hint="read it with read_inventory(client, state=state), the state passed here",
         )
-    return plan.make_plan(
+    return planner.make_plan(
         desired,
         inventory,
         state,

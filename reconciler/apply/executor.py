@@ -48,7 +48,7 @@ from reconciler.planning.actions import (
     UnmanagedAction,
     UpdateAction,
 )
-from reconciler.planning.plan import Plan
+from reconciler.planning.artifact import Plan
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
 from reconciler.state import edits as st

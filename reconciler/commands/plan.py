@@ -182,7 +182,7 @@ def _read_plan(plan_file: str) -> Any:
     """The saved plan in ``plan_file``; every failure is a PlanError naming the file."""
     from reconciler import files
     from reconciler.errors import PlanError
-    from reconciler.planning.plan import Plan
+    from reconciler.planning.artifact import Plan
 
     hint = "write plan files with `reconciler plan --out FILE`"
     try:
@@ -233,7 +233,7 @@ def _write(path: str, text: str, what: str) -> None:
 
 def _unresolved_conflicts(plan: Any) -> list[str]:
     """Manifests apply cannot realise: a task of that name exists and is not managed."""
-    from reconciler.planning.plan import ConflictAction
+    from reconciler.planning.actions import ConflictAction
 
     return [
         f"{a.name!r} was not created: remote task(s) {', '.join(a.schedule_ids)} carry its name "
@@ -527,7 +527,7 @@ def drift(
     """
     from reconciler.config import policies
     from reconciler.ops import observe as engine
-    from reconciler.planning.plan import PlanOptions
+    from reconciler.planning.safety import PlanOptions
     from reconciler.render import plans as render
 
     ws = engine.open_workspace(global_options(ctx))

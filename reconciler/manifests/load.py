@@ -28,7 +28,7 @@ from reconciler.manifests.models import Schedule, name_warning
 from reconciler.manifests.yamlread import Document, PathKey, Position, prefixed, value_at
 
 if TYPE_CHECKING:
-    from reconciler.planning import plan
+    from reconciler.planning.inputs import Desired
 
 MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
 SUFFIXES = (".yaml", ".yml")
@@ -96,11 +96,11 @@ class ManifestSet:
         if self.failing(strict=strict):
             raise ManifestError([p.strictly() for p in self.problems] if strict else self.problems)
 
-    def desired(self) -> list[plan.Desired]:
+    def desired(self) -> list[Desired]:
         """The manifests as planner input, in load order."""
         # Here, not at the top: `validate` loads manifests and never plans, so it does not pay
         # for importing the planner.
-        from reconciler.planning.plan import Desired
+        from reconciler.planning.inputs import Desired
 
         return [
             Desired(

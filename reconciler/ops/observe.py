@@ -27,8 +27,10 @@ from reconciler.config.session import Target, load_environment, now_of, resolve_
 from reconciler.errors import Problem
 from reconciler.manifests.load import Manifest, find_manifest_files, load_manifests
 from reconciler.options import GlobalOptions
-from reconciler.planning.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
-from reconciler.planning.safety import fire_guard_violations
+from reconciler.planning.artifact import Plan
+from reconciler.planning.inputs import Desired, listed_digest
+from reconciler.planning.planner import make_plan
+from reconciler.planning.safety import PlanOptions, fire_guard_violations
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
 from reconciler.remote.listing import RemoteList, read_list

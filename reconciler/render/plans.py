@@ -1,6 +1,6 @@
 """Plans and drift reports as text (terminal), JSON (machines) and Markdown (PR comments).
 
-Makes no decisions: everything shown comes from the :class:`~reconciler.planning.plan.Plan`.
+Makes no decisions: everything shown comes from the :class:`~reconciler.planning.artifact.Plan`.
 Colour is the caller's choice (:func:`use_color` answers it from the stream and ``NO_COLOR``).
 """
 
@@ -30,8 +30,8 @@ from reconciler.planning.actions import (
     UnmanagedAction,
     UpdateAction,
 )
+from reconciler.planning.artifact import Plan
 from reconciler.planning.diff import FieldChange, extend_path
-from reconciler.planning.plan import Plan
 
 _RESET = "\033[0m"
 _STYLES = {

@@ -16,7 +16,9 @@ from reconciler.config.policies.parsing import parse_policies
 from reconciler.config.policies.rules import Policies
 from reconciler.config.policies.subjects import LiveSubject
 from reconciler.planning import timing
-from reconciler.planning.plan import Desired, PlanOptions, make_plan
+from reconciler.planning.inputs import Desired
+from reconciler.planning.planner import make_plan
+from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory, RemoteSchedule
 from reconciler.render import plans as render
 from reconciler.state.schema import State, StateEntry
