@@ -163,7 +163,8 @@ async def apply_plan(
     fire guard since the plan was made (``UnsafePlanError``). ``report.failures`` lists what
     did not succeed; the state records everything that did.
     """
-    from reconciler.apply.executor import StateWriter, run_plan
+    from reconciler.apply.executor import run_plan
+    from reconciler.apply.writer import StateWriter
     from reconciler.errors import UnsafePlanError
     from reconciler.planning.safety import fire_guard_violations
 

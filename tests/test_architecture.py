@@ -59,6 +59,7 @@ FORBIDDEN_LIBRARIES = ("httpx", "httpcore", "yaml", "ruamel", "click", "starlett
 FORBIDDEN_MODULES = (
     "reconciler.remote.answers",
     "reconciler.apply.executor",
+    "reconciler.apply.writer",
     "reconciler.testsend.batch",
     "reconciler.cli",
     "reconciler.remote.client",

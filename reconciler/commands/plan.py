@@ -344,6 +344,7 @@ def apply(
     """Make the remote app match the manifests (or carry out a saved PLAN_FILE)."""
     from reconciler.apply import executor as applying
     from reconciler.apply.healing import Healing, planning_state
+    from reconciler.apply.writer import StateWriter
     from reconciler.config import policies
     from reconciler.errors import ApplyError, ReconcilerError, UnsafePlanError, UsageError
     from reconciler.ops import observe as engine
@@ -442,8 +443,8 @@ def apply(
 
     async def _pay_debts(
         client: Any, healing: Healing
-    ) -> tuple[applying.StateWriter, list[str]]:
-        writer = applying.StateWriter(ws.store, healing.state)
+    ) -> tuple[StateWriter, list[str]]:
+        writer = StateWriter(ws.store, healing.state)
         if healing.changed or not ws.store.path.exists():
             writer.change(_same)  # the binding and the healed journal become durable
             writer.flush()
