@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from reconciler.apply.executor import ApplyReport
     from reconciler.config.connection import ClientSettings, Credentials
     from reconciler.errors import ReconcilerError
-    from reconciler.planning.plan import Desired, Plan, PlanOptions
+    from reconciler.planning.artifact import Plan
+    from reconciler.planning.inputs import Desired
+    from reconciler.planning.safety import PlanOptions
     from reconciler.remote.client import EngageLabClient
     from reconciler.remote.observed import Inventory, RemoteSchedule
-    from reconciler.state.store import State
+    from reconciler.state.schema import State
 
 
 def lazy_names(
@@ -63,12 +65,12 @@ _HOMES = {
     "ClientSettings": "config.connection",
     "Credentials": "config.connection",
     "ReconcilerError": "errors",
-    "Desired": "planning.plan",
-    "Plan": "planning.plan",
-    "PlanOptions": "planning.plan",
+    "Desired": "planning.inputs",
+    "Plan": "planning.artifact",
+    "PlanOptions": "planning.safety",
     "Inventory": "remote.observed",
     "RemoteSchedule": "remote.observed",
-    "State": "state.store",
+    "State": "state.schema",
 }
 
 

@@ -15,9 +15,13 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.errors import ConfigError, PlanError
-from reconciler.planning.plan import Desired, Plan, PlanOptions
+from reconciler.planning.artifact import Plan
+from reconciler.planning.inputs import Desired
+from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory
-from reconciler.state.store import State, StateStore, binding_for, check_binding
+from reconciler.state.binding import binding_for, check_binding
+from reconciler.state.schema import State
+from reconciler.state.store import StateStore
 
 if TYPE_CHECKING:
     from reconciler.apply.executor import ApplyReport
@@ -108,7 +112,7 @@ def make_plan(
     resolves it against the server first; so is an inventory read without this state (a
     managed task the list did not show was not looked up, and would be created again).
     """
-    from reconciler.planning import plan
+    from reconciler.planning import planner
 
     state = state if state is not None else State()
     if state.pending:
@@ -130,7 +134,7 @@ def make_plan(
             f"{', '.join(repr(n) for n in unread[:5])} were not looked up",
             hint="read it with read_inventory(client, state=state), the state passed here",
         )
-    return plan.make_plan(
+    return planner.make_plan(
         desired,
         inventory,
         state,
@@ -159,7 +163,8 @@ async def apply_plan(
     fire guard since the plan was made (``UnsafePlanError``). ``report.failures`` lists what
     did not succeed; the state records everything that did.
     """
-    from reconciler.apply.executor import StateWriter, run_plan
+    from reconciler.apply.executor import run_plan
+    from reconciler.apply.writer import StateWriter
     from reconciler.errors import UnsafePlanError
     from reconciler.planning.safety import fire_guard_violations
 

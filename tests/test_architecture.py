@@ -35,7 +35,11 @@ PLANNING_CORE = (
     "reconciler.manifests.models",
     "reconciler.manifests.trigger",
     "reconciler.options",
-    "reconciler.planning.plan",
+    "reconciler.planning.artifact",
+    "reconciler.planning.inputs",
+    "reconciler.planning.planner",
+    "reconciler.planning.renames",
+    "reconciler.planning.writes",
     "reconciler.manifests.push",
     "reconciler.redact",
     "reconciler.remote.observed",
@@ -47,7 +51,10 @@ PLANNING_CORE = (
     "reconciler.remote.responses",
     "reconciler.planning.safety",
     "reconciler.settings",
-    "reconciler.state.store",
+    "reconciler.state.binding",
+    "reconciler.state.edits",
+    "reconciler.state.invariants",
+    "reconciler.state.schema",
     "reconciler.planning.timing",
 )
 
@@ -57,6 +64,7 @@ FORBIDDEN_LIBRARIES = ("httpx", "httpcore", "yaml", "ruamel", "click", "starlett
 FORBIDDEN_MODULES = (
     "reconciler.remote.answers",
     "reconciler.apply.executor",
+    "reconciler.apply.writer",
     "reconciler.testsend",
     "reconciler.cli",
     "reconciler.remote.client",

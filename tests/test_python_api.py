@@ -152,7 +152,7 @@ def test_apply_plan_refuses_an_unsafe_plan(tmp_path: Path) -> None:
 def test_make_plan_refuses_a_state_with_an_interrupted_write(tmp_path: Path) -> None:
     """A journalled write the server has not been asked about yet could be planned twice:
     make_plan refuses it and names ``reconciler apply``, which resolves it."""
-    from reconciler.state import store as st
+    from reconciler.state import edits as st
 
     journal = st.begin_pending(reconciler.State(), "create", "promo", "sha256:00", NOW)
     with pytest.raises(PlanError, match="interrupted writes of 'promo'") as raised:

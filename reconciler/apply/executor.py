@@ -12,23 +12,22 @@ The promise: never a duplicate task, never a lost one. It rests on three habits:
 * Updates and deletes need no journal: a PUT repeated is harmless and a crash after it shows up
   as a ``refresh`` in the next plan; a delete whose state write was lost shows up as ``expired``.
 
-State is saved after every phase and, within a phase, at most every ``save_interval`` seconds
-(saving 1000 entries after each of 1000 writes would cost more than the writes); what a crash
-loses of that window is exactly what the journal and re-planning recover.
+What a run changes in the state is made durable by ``writer.StateWriter``: at once before a
+POST, coalesced within a phase; what a crash loses of that window is exactly what the journal and
+re-planning recover.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, assert_never
+from typing import assert_never
 
 from reconciler.apply.healing import Healing, find_created, journal_ids
+from reconciler.apply.writer import StateWriter
 from reconciler.errors import (
     AmbiguousCreateError,
     NotFoundError,
@@ -48,82 +47,13 @@ from reconciler.planning.actions import (
     UnmanagedAction,
     UpdateAction,
 )
-from reconciler.planning.plan import Plan
+from reconciler.planning.artifact import Plan
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
-from reconciler.state import store as st
-from reconciler.state.store import State, StateStore
+from reconciler.state import edits as st
+from reconciler.state.schema import State, StateEntry
 
 Progress = Callable[[str], None]
-
-
-class StateWriter:
-    """The state being changed by one apply, and when it was last made durable.
-
-    ``flush`` saves at once, in the caller's thread: the journal must be on disk before a POST.
-    ``maybe_flush``, the coalesced save during a phase, runs in a worker thread, so the requests
-    in flight are answered while the file is written and fsynced (in the event loop, 23 saves
-    of 1000 entries stalled an apply of 1000 creates by 0.25 s; tests/bench/bench_scenarios.py).
-    Saves are serialised by a lock, and one never writes an older state over a newer one.
-    """
-
-    def __init__(
-        self,
-        store: StateStore,
-        state: State,
-        *,
-        save_interval: float = 0.1,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.store = store
-        self.state = state
-        self.save_interval = save_interval
-        self._monotonic = monotonic
-        self._changes = 0  # changes made so far
-        self._saved = 0  # changes that the file on disk holds
-        self._serial = state.serial  # serial of the file on disk
-        self._lock = threading.Lock()
-        self._saving = False  # a coalesced save is under way
-        self._last_save = monotonic()
-
-    def change(self, fn: Callable[..., State], *args: Any) -> None:
-        """Replace the state by ``fn(state, *args)`` (one of the pure helpers of state.py)."""
-        self.state = fn(self.state, *args)
-        self._changes += 1
-
-    def flush(self) -> None:
-        """Save now if anything changed (atomic; serial + 1)."""
-        if self._changes != self._saved:
-            self._save(self.state, self._changes)
-            self._note_serial()
-
-    async def maybe_flush(self) -> None:
-        """Save if the last save is older than ``save_interval`` (in a worker thread)."""
-        if (
-            self._saving
-            or self._changes == self._saved
-            or self._monotonic() - self._last_save < self.save_interval
-        ):
-            return
-        self._saving = True
-        try:
-            await asyncio.to_thread(self._save, self.state, self._changes)
-        finally:
-            self._saving = False
-        self._note_serial()
-
-    def _save(self, snapshot: State, changes: int) -> None:
-        with self._lock:
-            if changes <= self._saved:
-                return  # a newer state is on disk already
-            written = self.store.save(snapshot.model_copy(update={"serial": self._serial}))
-            self._serial = written.serial
-            self._saved = changes
-            self._last_save = self._monotonic()
-
-    def _note_serial(self) -> None:
-        if self.state.serial != self._serial:
-            self.state = self.state.model_copy(update={"serial": self._serial})
 
 
 async def finish_healing(
@@ -330,7 +260,7 @@ class Executor:
         )
 
     async def _retire_old(
-        self, a: ReplaceAction, new_id: str, old_entry: st.StateEntry | None
+        self, a: ReplaceAction, new_id: str, old_entry: StateEntry | None
     ) -> None:
         """Second half of a replace: record the new task, delete the old one (or undo)."""
         # The new task and the debt to delete the old one become durable together.
@@ -432,7 +362,7 @@ def _phases(
     return deletes, changes, creates
 
 
-def _restore_entry(state: State, name: str, entry: st.StateEntry) -> State:
+def _restore_entry(state: State, name: str, entry: StateEntry) -> State:
     """``state`` with ``name`` pointing at ``entry`` again and no journal for it (replace undo)."""
     return st.clear_pending(
         state.model_copy(update={"entries": {**state.entries, name: entry}}), name

@@ -16,8 +16,8 @@ from reconciler.errors import InventoryError
 from reconciler.planning.canonical import name_key
 from reconciler.planning.diff import fingerprint_matches
 from reconciler.remote.observed import Inventory
-from reconciler.state import store as st
-from reconciler.state.store import State
+from reconciler.state import edits as st
+from reconciler.state.schema import State
 
 
 @dataclass

@@ -31,7 +31,7 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
     from reconciler.ops import observe as engine
     from reconciler.planning.canonical import fingerprint
     from reconciler.remote.inventory import read_inventory
-    from reconciler.state import store as st
+    from reconciler.state import edits as st
 
     if bool(pairs) == all_matching:
         raise UsageError(

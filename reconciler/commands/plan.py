@@ -182,7 +182,7 @@ def _read_plan(plan_file: str) -> Any:
     """The saved plan in ``plan_file``; every failure is a PlanError naming the file."""
     from reconciler import files
     from reconciler.errors import PlanError
-    from reconciler.planning.plan import Plan
+    from reconciler.planning.artifact import Plan
 
     hint = "write plan files with `reconciler plan --out FILE`"
     try:
@@ -233,7 +233,7 @@ def _write(path: str, text: str, what: str) -> None:
 
 def _unresolved_conflicts(plan: Any) -> list[str]:
     """Manifests apply cannot realise: a task of that name exists and is not managed."""
-    from reconciler.planning.plan import ConflictAction
+    from reconciler.planning.actions import ConflictAction
 
     return [
         f"{a.name!r} was not created: remote task(s) {', '.join(a.schedule_ids)} carry its name "
@@ -345,6 +345,7 @@ def apply(
     from reconciler import render
     from reconciler.apply import executor as applying
     from reconciler.apply.healing import Healing, planning_state
+    from reconciler.apply.writer import StateWriter
     from reconciler.config import policies
     from reconciler.errors import ApplyError, ReconcilerError, UnsafePlanError, UsageError
     from reconciler.ops import observe as engine
@@ -442,8 +443,8 @@ def apply(
 
     async def _pay_debts(
         client: Any, healing: Healing
-    ) -> tuple[applying.StateWriter, list[str]]:
-        writer = applying.StateWriter(ws.store, healing.state)
+    ) -> tuple[StateWriter, list[str]]:
+        writer = StateWriter(ws.store, healing.state)
         if healing.changed or not ws.store.path.exists():
             writer.change(_same)  # the binding and the healed journal become durable
             writer.flush()
@@ -528,7 +529,7 @@ def drift(
     from reconciler import render
     from reconciler.config import policies
     from reconciler.ops import observe as engine
-    from reconciler.planning.plan import PlanOptions
+    from reconciler.planning.safety import PlanOptions
 
     ws = engine.open_workspace(global_options(ctx))
     _check_output(ws, report_path, "drift report")

@@ -24,7 +24,7 @@ from reconciler.planning.canonical import TRIGGER_KINDS
 if TYPE_CHECKING:
     from reconciler.ops.observe import Workspace
     from reconciler.remote.observed import Inventory, RemoteSchedule
-    from reconciler.state.store import State
+    from reconciler.state.schema import State
 
 
 
@@ -287,7 +287,7 @@ def export(
     """
     from reconciler.errors import InventoryError, UsageError
     from reconciler.ops import observe as engine
-    from reconciler.state import store as st
+    from reconciler.state import edits as st
 
     ws = engine.open_workspace(global_options(ctx))
     target_dir = Path(out_dir) if out_dir is not None else ws.env.manifests

@@ -28,21 +28,16 @@ from reconciler.config.environments import Environment, environment_for
 from reconciler.errors import StateError
 from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.settings import LOCK_TIMEOUT
-from reconciler.state.store import (
-    PendingEntry,
-    State,
-    StateEntry,
-    StateStore,
+from reconciler.state.edits import clear_pending, forget, get_entry, rename
+from reconciler.state.invariants import (
     Violation,
-    clear_pending,
     debt_of,
-    forget,
-    get_entry,
     invariant_problems,
-    rename,
     shell_word,
     shown_name,
 )
+from reconciler.state.schema import PendingEntry, State, StateEntry
+from reconciler.state.store import StateStore
 
 
 def lock_timeout_option() -> Callable[[F], F]:

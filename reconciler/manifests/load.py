@@ -28,7 +28,7 @@ from reconciler.manifests.yamlconvert import Document
 from reconciler.manifests.yamlpaths import PathKey, Position, prefixed, value_at
 
 if TYPE_CHECKING:
-    from reconciler.planning import plan
+    from reconciler.planning.inputs import Desired
 
 
 @dataclass
@@ -93,11 +93,11 @@ class ManifestSet:
         if self.failing(strict=strict):
             raise ManifestError([p.strictly() for p in self.problems] if strict else self.problems)
 
-    def desired(self) -> list[plan.Desired]:
+    def desired(self) -> list[Desired]:
         """The manifests as planner input, in load order."""
         # Here, not at the top: `validate` loads manifests and never plans, so it does not pay
         # for importing the planner.
-        from reconciler.planning.plan import Desired
+        from reconciler.planning.inputs import Desired
 
         return [
             Desired(

@@ -28,13 +28,17 @@ from reconciler.errors import Problem
 from reconciler.manifests.find import find_manifest_files
 from reconciler.manifests.load import Manifest, load_manifests
 from reconciler.options import GlobalOptions
-from reconciler.planning.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
-from reconciler.planning.safety import fire_guard_violations
+from reconciler.planning.artifact import Plan
+from reconciler.planning.inputs import Desired, listed_digest
+from reconciler.planning.planner import make_plan
+from reconciler.planning.safety import PlanOptions, fire_guard_violations
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
 from reconciler.remote.listing import RemoteList, read_list
 from reconciler.remote.observed import Inventory, RemoteSchedule
-from reconciler.state.store import State, StateStore, binding_for, check_binding
+from reconciler.state.binding import binding_for, check_binding
+from reconciler.state.schema import State
+from reconciler.state.store import StateStore
 
 Progress = Callable[[str], None]
 _T = TypeVar("_T")

@@ -3,7 +3,7 @@
 ``text`` for a terminal (colour when :func:`use_color` says so), ``machine`` for scripts and CI
 (JSON), ``markdown`` for pull-request comments; ``describe`` is what the three say alike about
 an action, a drift item and the summary. Makes no decisions: everything shown comes from the
-:class:`~reconciler.planning.plan.Plan`.
+:class:`~reconciler.planning.artifact.Plan`.
 
 A command picks a format by the user's ``--format``, so the entry points of every format are
 named here, side by side.

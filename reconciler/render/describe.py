@@ -4,7 +4,7 @@ plan changes and the summary lines.
 
 ``text``, ``machine`` and ``markdown`` lay these out, each for its reader; nothing here knows
 about colour, JSON documents or Markdown. Makes no decisions: everything comes from the
-:class:`~reconciler.planning.plan.Plan`.
+:class:`~reconciler.planning.artifact.Plan`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from reconciler.planning.actions import (
     UnmanagedAction,
     UpdateAction,
 )
+from reconciler.planning.artifact import Plan
 from reconciler.planning.diff import FieldChange, extend_path
-from reconciler.planning.plan import Plan
 
 # kind -> (marker, colour, verb)
 LOOK: dict[str, tuple[str, str, str]] = {

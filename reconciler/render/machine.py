@@ -11,7 +11,7 @@ from typing import Any
 from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.planning import firing_changes
 from reconciler.planning.actions import DriftItem
-from reconciler.planning.plan import Plan
+from reconciler.planning.artifact import Plan
 from reconciler.render.describe import drift_counts, firing_rows, plan_zone
 
 

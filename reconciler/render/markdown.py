@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from reconciler.planning import firing_changes
 from reconciler.planning.actions import Action, DeleteAction, DriftItem, ReplaceAction, UpdateAction
-from reconciler.planning.plan import Plan
+from reconciler.planning.artifact import Plan
 from reconciler.render.describe import (
     DRIFT_LOOK,
     LOOK,

@@ -24,7 +24,7 @@ from reconciler.planning.actions import (
     UnmanagedAction,
     UpdateAction,
 )
-from reconciler.planning.plan import Plan
+from reconciler.planning.artifact import Plan
 from reconciler.render.describe import (
     DRIFT_LOOK,
     LOOK,

@@ -1,1 +1,6 @@
-"""The state file: the name -> schedule_id mapping, its schema and its safe storage."""
+"""The state file: the name -> schedule_id mapping, kept on disk safely.
+
+``schema`` is its model, ``edits`` the pure changes apply makes to it, ``invariants`` what makes
+a state unusable and how to repair it, ``binding`` the tie of a file to one app, ``store`` its
+strict load and atomic save, ``lock`` the lock that lets one command at a time change it.
+"""

@@ -177,7 +177,9 @@ TASK_ID = "00000000-0000-4000-8000-000000000001"
 def valid_state_bytes(url: str) -> bytes:
     """A well-formed state file bound to the demo credentials at ``url``, managing one task."""
     from reconciler.emulator import DEMO_APP_KEY
-    from reconciler.state.store import State, binding_for, record_create
+    from reconciler.state.binding import binding_for
+    from reconciler.state.edits import record_create
+    from reconciler.state.schema import State
 
     state = record_create(
         State(binding=binding_for(url, DEMO_APP_KEY)),

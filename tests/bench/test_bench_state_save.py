@@ -10,7 +10,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.state.store import State, StateStore, begin_pending, record_create
+from reconciler.state.edits import begin_pending, record_create
+from reconciler.state.schema import State
+from reconciler.state.store import StateStore
 
 ENTRIES = 1000
 ROUNDS = 50

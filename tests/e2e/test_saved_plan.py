@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from reconciler.planning.plan import Plan
+from reconciler.planning.artifact import Plan
 from tests.e2e.helpers import Project, body, single
 
 

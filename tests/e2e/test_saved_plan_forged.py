@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from reconciler.planning import canonical
-from reconciler.planning.plan import Plan
+from reconciler.planning.artifact import Plan
 from tests.e2e.helpers import Project, body
 
 Forge = Callable[[dict[str, Any], dict[str, str]], None]

@@ -8,9 +8,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from reconciler.planning import canonical
-from reconciler.planning.plan import Desired, Plan, PlanOptions, make_plan
+from reconciler.planning.artifact import Plan
+from reconciler.planning.inputs import Desired
+from reconciler.planning.planner import make_plan
+from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory, RemoteSchedule
-from reconciler.state.store import State, StateEntry
+from reconciler.state.schema import State, StateEntry
 
 NOW = datetime(2027, 1, 1, 12, 0, 0, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Berlin")

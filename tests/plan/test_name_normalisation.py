@@ -8,8 +8,9 @@ import pytest
 from reconciler.apply.healing import heal_journal
 from reconciler.errors import PlanError
 from reconciler.planning import canonical
-from reconciler.planning.plan import ConflictAction, CreateAction, Desired
-from reconciler.state.store import PendingEntry
+from reconciler.planning.actions import ConflictAction, CreateAction
+from reconciler.planning.inputs import Desired
+from reconciler.state.schema import PendingEntry
 from tests.plan.builders import NOW, body, entry, inventory, plan, remote, state
 
 

@@ -10,9 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reconciler.errors import PlanError, StalePlanError
-from reconciler.planning.plan import Desired, Plan, PlanOptions, make_plan
+from reconciler.planning.artifact import Plan
+from reconciler.planning.inputs import Desired
+from reconciler.planning.planner import make_plan
+from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory
-from reconciler.state.store import State
+from reconciler.state.schema import State
 from tests.plan.builders import (
     NOW,
     TZ,

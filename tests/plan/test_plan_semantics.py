@@ -6,8 +6,7 @@ import pytest
 
 from reconciler.errors import PlanError
 from reconciler.planning import canonical
-from reconciler.planning.diff import FieldChange
-from reconciler.planning.plan import (
+from reconciler.planning.actions import (
     ConflictAction,
     CreateAction,
     DeleteAction,
@@ -19,7 +18,8 @@ from reconciler.planning.plan import (
     UnmanagedAction,
     UpdateAction,
 )
-from reconciler.state.store import PendingEntry
+from reconciler.planning.diff import FieldChange
+from reconciler.state.schema import PendingEntry
 from tests.plan.builders import (
     NOW,
     TZ,

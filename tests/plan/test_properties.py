@@ -13,20 +13,20 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.planning.plan import (
+from reconciler.planning.actions import (
     CreateAction,
     DeleteAction,
-    Desired,
     ExpiredAction,
-    Plan,
     RecreateAction,
     RefreshAction,
     ReplaceAction,
     SkipAction,
     UpdateAction,
 )
+from reconciler.planning.artifact import Plan
+from reconciler.planning.inputs import Desired
 from reconciler.remote.observed import Inventory, RemoteSchedule
-from reconciler.state.store import State, StateEntry
+from reconciler.state.schema import State, StateEntry
 from tests.plan.builders import NOW, body, entry, intelligent, periodical, plan, remote, single
 
 NAMES = ["alpha", "beta", "gamma", "delta", "eps"]

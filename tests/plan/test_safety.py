@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from reconciler.errors import UnsafePlanError
-from reconciler.planning.plan import DeleteAction, RecreateAction, ReplaceAction, UpdateAction
+from reconciler.planning.actions import DeleteAction, RecreateAction, ReplaceAction, UpdateAction
 from tests.plan.builders import (
     NOW,
     body,

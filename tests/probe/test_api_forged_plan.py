@@ -15,7 +15,7 @@ import pytest
 import reconciler
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, create_app
 from reconciler.errors import PlanError, UnsafePlanError
-from reconciler.planning.plan import Desired
+from reconciler.planning.inputs import Desired
 from tests.test_python_api import _manifest
 
 

@@ -17,9 +17,11 @@ from reconciler.config.policies.parsing import parse_policies
 from reconciler.config.policies.rules import Policies
 from reconciler.config.policies.subjects import LiveSubject
 from reconciler.planning import timing
-from reconciler.planning.plan import Desired, PlanOptions, make_plan
+from reconciler.planning.inputs import Desired
+from reconciler.planning.planner import make_plan
+from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory, RemoteSchedule
-from reconciler.state.store import State, StateEntry
+from reconciler.state.schema import State, StateEntry
 
 NOW = datetime(2027, 1, 9, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Berlin")

@@ -21,7 +21,7 @@ from reconciler.planning import canonical
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import Inventory, read_inventory
 from reconciler.remote.ratelimit import RateController
-from reconciler.state import store as st
+from reconciler.state import edits as st
 from reconciler.testing import serve_emulator
 from tests.client.helpers import Script, client_for, error, reply
 from tests.reliability.trials import MAX_FAULT_RUNS, UNLIMITED, churn_trial, fault_trial

@@ -26,7 +26,7 @@ from typing import Literal
 from reconciler.emulator import Emulator, Faults
 from reconciler.limits import PAGE_SIZE
 from reconciler.planning import canonical
-from reconciler.state import store as st
+from reconciler.state import edits as st
 from reconciler.testing import serve_emulator
 from tests.reliability import campaign, hygiene
 from tests.reliability.world import (

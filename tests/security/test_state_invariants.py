@@ -125,7 +125,7 @@ def test_the_suggested_repair_makes_the_state_usable_and_keeps_every_task(
     for command in _repairs(refused.stderr):
         repaired = project.run(*shlex.split(command)[1:])
         assert repaired.exit_code == 0, repaired.output
-    from reconciler.state.store import invariant_problems
+    from reconciler.state.invariants import invariant_problems
 
     assert invariant_problems(StateStore(project.state_path).load(check=False)) == []
 

@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateBindingError, StateError
-from reconciler.state.store import (
-    State,
-    StateStore,
+from reconciler.state.binding import binding_for, check_binding
+from reconciler.state.edits import (
     begin_pending,
-    binding_for,
-    check_binding,
     clear_pending,
     forget,
+    forget_fired,
     get_entry,
     record_create,
     record_update,
     rename,
 )
+from reconciler.state.schema import FORGOTTEN_PER_NAME, State
+from reconciler.state.store import StateStore
 
 APP_KEY = "0123456789abcdef01234567"
 OTHER_KEY = "fedcba9876543210fedcba98"
@@ -193,19 +193,17 @@ def test_clear_pending_without_an_entry_is_a_no_op() -> None:
 def test_forget_fired_keeps_a_bounded_list_of_ids_per_name(tmp_path: Path) -> None:
     """Each forget of a fired task keeps its id, time and reason; only the newest
     FORGOTTEN_PER_NAME per name stay; a state file without any has no ``forgotten`` key."""
-    from reconciler.state import store as st
-
     at = datetime(2027, 1, 1, tzinfo=UTC)
-    state = st.State()
-    store = st.StateStore(tmp_path / "state.json")
-    store.save(st.record_create(state, "kept", "id-k", "fp", False, at))
+    state = State()
+    store = StateStore(tmp_path / "state.json")
+    store.save(record_create(state, "kept", "id-k", "fp", False, at))
     assert "forgotten" not in json.loads(store.path.read_text(encoding="utf-8"))
-    for i in range(st.FORGOTTEN_PER_NAME + 2):
-        state = st.record_create(state, "promo", f"id-{i}", "fp", False, at)
-        state = st.forget_fired(state, "promo", at + timedelta(days=i), "trigger time passed")
+    for i in range(FORGOTTEN_PER_NAME + 2):
+        state = record_create(state, "promo", f"id-{i}", "fp", False, at)
+        state = forget_fired(state, "promo", at + timedelta(days=i), "trigger time passed")
     kept = state.forgotten["promo"]
-    assert [f.schedule_id for f in kept] == [f"id-{i}" for i in range(2, st.FORGOTTEN_PER_NAME + 2)]
-    assert kept[-1].forgotten_at == at + timedelta(days=st.FORGOTTEN_PER_NAME + 1)
+    assert [f.schedule_id for f in kept] == [f"id-{i}" for i in range(2, FORGOTTEN_PER_NAME + 2)]
+    assert kept[-1].forgotten_at == at + timedelta(days=FORGOTTEN_PER_NAME + 1)
     assert "promo" not in state.entries
     store.save(state)
-    assert st.StateStore(store.path).load().forgotten == state.forgotten
+    assert StateStore(store.path).load().forgotten == state.forgotten

@@ -14,14 +14,9 @@ from typing import Literal
 import pytest
 
 from reconciler.errors import StateInvariantError
-from reconciler.state.store import (
-    PendingEntry,
-    State,
-    StateEntry,
-    StateStore,
-    invariant_problems,
-    parse_state,
-)
+from reconciler.state.invariants import invariant_problems
+from reconciler.state.schema import PendingEntry, State, StateEntry, parse_state
+from reconciler.state.store import StateStore
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 FP = "sha256:" + "0" * 64

@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.state.store import PendingEntry, State, StateEntry, StateStore
+from reconciler.state.schema import PendingEntry, State, StateEntry
+from reconciler.state.store import StateStore
 
 _zones = st.one_of(
     st.just(UTC),

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateCorruptError, StateError
-from reconciler.state.store import STATE_VERSION, State, StateStore, record_create
+from reconciler.state.edits import record_create
+from reconciler.state.schema import STATE_VERSION, State
+from reconciler.state.store import StateStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)

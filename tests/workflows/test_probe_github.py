@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.planning.plan import Plan
+from reconciler.planning.artifact import Plan
 from tests.workflows import test_attacks
 from tests.workflows.conftest import only
 from tests.workflows.helpers import STATE_BRANCH, Repository

@@ -1,0 +1,326 @@
+"""The Plan: the artifact that ``plan`` shows, ``plan --out`` saves and ``apply`` carries out.
+
+Its views (counts, drift, the safety verdict), its file format (stable JSON with a checksum,
+:meth:`Plan.to_json` / :meth:`Plan.from_json`) and the checks that it still describes the world
+(:meth:`Plan.check_fresh` and the narrower ``check_local`` / ``check_state``). What a saved plan
+may write is checked by :mod:`reconciler.planning.writes`; the planner that makes one is
+:mod:`reconciler.planning.planner`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, assert_never
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.errors import PlanError, StalePlanError, UnsafePlanError
+from reconciler.formats import PLAN_FILE_VERSION
+from reconciler.planning import writes
+from reconciler.planning.actions import (
+    GROUP,
+    Action,
+    ConflictAction,
+    CreateAction,
+    DeleteAction,
+    DriftItem,
+    ExpiredAction,
+    RecreateAction,
+    RefreshAction,
+    ReplaceAction,
+    SkipAction,
+    UnmanagedAction,
+    UpdateAction,
+    drift_of,
+    is_change,
+)
+from reconciler.planning.inputs import (
+    Desired,
+    PlanInputs,
+    desired_digest,
+    json_digest,
+    observed_digest,
+)
+from reconciler.planning.safety import PlanOptions
+from reconciler.remote.observed import Inventory
+from reconciler.state.schema import State
+
+MANIFESTS_MOVED = "the manifests changed since the plan was made"
+
+
+class PolicyException(BaseModel):
+    """A push-policy violation the plan was made with, allowed by ``--allow-policy``
+    (docs/policies.md): apply of a saved plan allows these and no other."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str
+    severity: str
+    schedule: str
+    path: str
+    line: int
+    col: int
+    message: str
+
+
+class Plan(BaseModel):
+    """Ordered actions, safety verdicts and the digests of the inputs, checksummed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format_version: Literal[1] = PLAN_FILE_VERSION
+    planned_at: str  # UTC ISO 8601 of the injected ``now``
+    timezone: str
+    options: PlanOptions
+    inputs: PlanInputs
+    active_before: int
+    active_after: int
+    managed: int
+    actions: list[Action]
+    violations: list[str]
+    warnings: list[str]
+    # Declared renames (lifecycle.previous_names), new name -> old name: apply moves each state
+    # entry before any request, and the action under the new name sends the new name.
+    renames: dict[str, str] = Field(default_factory=dict)
+    # The justified exceptions to the environment's push policies the plan was made with.
+    policy_exceptions: list[PolicyException] = Field(default_factory=list)
+    checksum: str = ""
+
+    # -- views --------------------------------------------------------------------------------
+    @property
+    def has_changes(self) -> bool:
+        """True when apply would write anything (remote or state)."""
+        return bool(self.renames) or any(is_change(a) for a in self.actions)
+
+    @property
+    def is_safe(self) -> bool:
+        """True when no safety rule is violated (``check_safe`` would pass)."""
+        return not self.violations
+
+    def of_kind(self, kind: str) -> list[Action]:
+        """The actions of one kind, in plan order."""
+        return [a for a in self.actions if a.kind == kind]
+
+    def counts(self) -> dict[str, int]:
+        """Actions per kind: every kind present (zero when absent), in plan order of groups."""
+        out = {k: 0 for k in GROUP}
+        for a in self.actions:
+            out[a.kind] += 1
+        return out
+
+    def check_safe(self, *, shown: bool = False) -> None:
+        """Raise UnsafePlanError for the violated safety rules (``shown``: already printed)."""
+        if self.violations:
+            # Not every rule has an override (prevent_destroy, an incomplete read, the active
+            # limit): each line says what resolves it.
+            raise UnsafePlanError(
+                self.violations, hint="each line says how to resolve it", shown=shown
+            )
+
+    def drift_items(self) -> list[DriftItem]:
+        """Remote edits, remote deletions, unmanaged tasks and unapplied manifest changes."""
+        items: list[DriftItem] = []
+        for a in self.actions:
+            items.extend(drift_of(a))
+        return items
+
+    # -- artifact -----------------------------------------------------------------------------
+    def compute_checksum(self) -> str:
+        """sha256 of the canonical JSON of everything but the checksum itself."""
+        return json_digest(self._dump(exclude={"checksum"}))
+
+    def _dump(self, exclude: set[str] | None = None) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude=exclude)
+        if data["inputs"].get("listed_digest") is None:
+            # Plan files made before the field existed keep their content and checksum.
+            del data["inputs"]["listed_digest"]
+        if not data.get("renames", True):
+            del data["renames"]  # the same for plans without a rename
+        if not data.get("policy_exceptions", True):
+            del data["policy_exceptions"]  # and for plans without a policy exception
+        return data
+
+    def with_policy_exceptions(self, allowed: Iterable[Mapping[str, Any]]) -> Plan:
+        """This plan recording the policy violations ``--allow-policy`` let through (each as
+        ``policies.Violation.as_json``), checksummed again."""
+        items = [PolicyException.model_validate(dict(v)) for v in allowed]
+        if not items and not self.policy_exceptions:
+            return self
+        plan = self.model_copy(update={"policy_exceptions": items})
+        return plan.model_copy(update={"checksum": plan.compute_checksum()})
+
+    def to_json(self) -> str:
+        """The plan file: stable, sorted, versioned JSON (``format_version`` 1)."""
+        data = self._dump()
+        return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """Read a plan file; refuses other format versions and edited (checksum-broken) files."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(
+                f"plan file is not JSON (line {exc.lineno}): {exc.msg}",
+                hint="write plan files with `reconciler plan --out FILE`",
+            ) from exc
+        except (RecursionError, ValueError):  # nested too deeply; an int too long to convert
+            raise PlanError(
+                "plan file is not a plan (its JSON is nested too deeply or holds a number too "
+                "long to read)",
+                hint="write plan files with `reconciler plan --out FILE`",
+            ) from None
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if version != PLAN_FILE_VERSION:
+            raise PlanError(
+                f"plan file has format_version {version!r}; "
+                f"this reconciler reads {PLAN_FILE_VERSION}",
+                hint="re-create the plan with this version of `reconciler plan --out FILE`",
+            )
+        try:
+            plan = cls.model_validate(data)
+        except ValidationError as exc:
+            raise PlanError(
+                f"plan file does not match the plan schema: {exc.error_count()} error(s): "
+                f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}",
+                hint="re-create the plan with `reconciler plan --out FILE`",
+            ) from exc
+        # The checksum covers what the file says (to_json writes exactly what compute_checksum
+        # hashes), so the parsed JSON is hashed instead of a second dump of the model.
+        if plan.checksum != json_digest({k: v for k, v in data.items() if k != "checksum"}):
+            raise PlanError(
+                "plan file checksum does not match its content (was it edited?)",
+                hint="re-create the plan with `reconciler plan --out FILE`",
+            )
+        return plan
+
+    def stale_reasons(
+        self, desired: Sequence[Desired], inventory: Inventory, state: State
+    ) -> list[str]:
+        """Why this plan no longer describes the world (empty list when it still does)."""
+        local = self.local_stale_reasons(desired, state)
+        manifests = [r for r in local if r == MANIFESTS_MOVED]
+        remote = (
+            self._remote_changes(inventory, state)
+            if observed_digest(inventory) != self.inputs.observed_digest
+            else []
+        )
+        return [*manifests, *remote, *(r for r in local if r != MANIFESTS_MOVED)]
+
+    def _remote_changes(self, inventory: Inventory, state: State) -> list[str]:
+        """What moved on the server since the plan was made, by task where it can be told.
+
+        The tasks the plan saw are the state's (the state file is checked to be the plan's
+        own) less those it found gone, plus the unmanaged and conflicting ones it lists.
+        """
+        seen = {e.schedule_id: name for name, e in state.entries.items()}
+        for a in self.actions:
+            match a:
+                case RecreateAction():
+                    seen.pop(a.old_schedule_id, None)
+                case ExpiredAction():
+                    seen.pop(a.schedule_id, None)
+                case SkipAction():
+                    if a.forget:
+                        seen.pop(a.schedule_id or "", None)
+                case UnmanagedAction():
+                    seen[a.schedule_id] = a.name
+                case ConflictAction():
+                    seen.update(dict.fromkeys(a.schedule_ids, a.name))
+                case (
+                    CreateAction() | UpdateAction() | ReplaceAction() | DeleteAction()
+                    | RefreshAction()
+                ):
+                    pass  # a task the state already names, or none yet
+                case _:
+                    assert_never(a)
+        now = inventory.schedules
+        appeared = [f"{t.name!r} ({sid})" for sid, t in now.items() if sid not in seen]
+        vanished = (
+            [f"{name!r} ({sid})" for sid, name in seen.items() if sid not in now]
+            if inventory.complete
+            else []
+        )
+        out = []
+        if appeared:
+            out.append(f"remote task(s) appeared since the plan was made: {_few(appeared)}")
+        if vanished:
+            out.append(f"remote task(s) vanished since the plan was made: {_few(vanished)}")
+        return out or ["the contents of remote schedules changed since the plan was made"]
+
+    def local_stale_reasons(self, desired: Sequence[Desired], state: State) -> list[str]:
+        """The stale reasons that need no remote read: manifests and state file moved."""
+        moved = desired_digest(desired) != self.inputs.desired_digest
+        return ([MANIFESTS_MOVED] if moved else []) + self.state_stale_reasons(state)
+
+    def state_stale_reasons(self, state: State) -> list[str]:
+        """Why the state file is not the one the plan was made with (empty when it is)."""
+        reasons: list[str] = []
+        never_saved = state.serial == 0 and self.inputs.state_serial == 0
+        # A state file that does not exist yet gets a fresh random lineage on every load; two
+        # never-saved states are the same empty state.
+        if state.lineage != self.inputs.state_lineage and not never_saved:
+            reasons.append("the state file is a different one (lineage differs)")
+        elif state.serial != self.inputs.state_serial:
+            reasons.append(
+                f"the state file moved from serial {self.inputs.state_serial} to {state.serial}"
+            )
+        return reasons
+
+    def check_state(self, state: State) -> None:
+        """Raise StalePlanError when the state file moved since the plan was made."""
+        _raise_stale(self.state_stale_reasons(state))
+
+    def check_local(self, desired: Sequence[Desired], state: State) -> None:
+        """Raise StalePlanError when the manifests or the state file moved (no remote read)."""
+        _raise_stale(self.local_stale_reasons(desired, state))
+
+    def check_fresh(self, desired: Sequence[Desired], inventory: Inventory, state: State) -> None:
+        """Raise StalePlanError when the plan's inputs no longer match the world."""
+        _raise_stale(self.stale_reasons(desired, inventory, state))
+
+
+    # -- a saved plan is data, not a signed order (reconciler.planning.writes) --------------
+    def write_problems(
+        self, state: State, desired: Sequence[Desired] | None, remote: Iterable[tuple[str, str]]
+    ) -> list[str]:
+        """Every write of this plan that the state file and the manifests do not back
+        (:func:`reconciler.planning.writes.write_problems`)."""
+        return writes.write_problems(self, state, desired, remote)
+
+    def check_writes(
+        self, state: State, desired: Sequence[Desired] | None, remote: Iterable[tuple[str, str]]
+    ) -> None:
+        """Raise PlanError, before any request, when :meth:`write_problems` finds any."""
+        writes.check_writes(self, state, desired, remote)
+
+    def recheck_violations(
+        self,
+        state: State,
+        desired: Sequence[Desired],
+        *,
+        complete: bool,
+        active_now: int,
+        now: datetime,
+    ) -> list[str]:
+        """The safety rules applied afresh to this plan's own actions
+        (:func:`reconciler.planning.writes.recheck_violations`)."""
+        return writes.recheck_violations(
+            self, state, desired, complete=complete, active_now=active_now, now=now
+        )
+
+
+def _few(items: list[str], limit: int = 5) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(sorted(items)[:limit]) + more
+
+
+def _raise_stale(reasons: list[str]) -> None:
+    if reasons:
+        raise StalePlanError(
+            "the saved plan is stale: " + "; ".join(reasons),
+            hint="run `reconciler plan` again and review the new plan",
+        )
+

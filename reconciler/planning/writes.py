@@ -1,0 +1,178 @@
+"""What a saved plan may write: each write checked against the state and the manifests.
+
+A saved plan is data, not a signed order: its checksum proves no authorship, since anyone who
+can edit a plan file can recompute it. So before any request, apply checks every write of the
+file as the planner would have made it (:func:`write_problems`, :func:`check_writes`) and applies
+the safety rules afresh to its actions (:func:`recheck_violations`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, assert_never
+
+from reconciler.errors import PlanError
+from reconciler.planning import canonical
+from reconciler.planning.actions import (
+    Action,
+    ConflictAction,
+    CreateAction,
+    DeleteAction,
+    ExpiredAction,
+    RecreateAction,
+    RefreshAction,
+    ReplaceAction,
+    SkipAction,
+    UnmanagedAction,
+    UpdateAction,
+    is_change,
+    target_id,
+)
+from reconciler.planning.inputs import Desired
+from reconciler.planning.safety import violations
+from reconciler.remote.observed import Inventory
+from reconciler.state.schema import State, StateEntry
+
+if TYPE_CHECKING:
+    # Only for the annotations: the Plan's own methods call these functions.
+    from reconciler.planning.artifact import Plan
+
+
+def write_problems(
+    plan: Plan,
+    state: State,
+    desired: Sequence[Desired] | None,
+    remote: Iterable[tuple[str, str]],
+) -> list[str]:
+    """Every write of ``plan`` that the state file and the manifests do not back.
+
+    Each action is checked as the planner would have made it from ``state`` (pending
+    names count as not in state, as in make_plan) and ``desired``: deletes, updates,
+    replaces, recreates, refreshes and forgets target the id the state records for their
+    name; bodies and fingerprints are the manifest's; prevent_destroy is what state and
+    manifest say; a create names a manifest that neither the state nor any unclaimed
+    remote task (``remote``: (id, name) pairs) already has; one write per name.
+    Without ``desired`` (the Python API's apply_plan has no manifests) the targets and
+    renames are checked against the state, the bodies are not.
+    """
+    entries = {n: e for n, e in state.entries.items() if n not in state.pending}
+    wanted = {d.name: d for d in desired or ()}
+    claimed = {e.schedule_id for e in entries.values()}
+    taken = {canonical.name_key(name) for sid, name in remote if sid not in claimed}
+    problems: list[str] = []
+    for new, old in sorted(plan.renames.items()):
+        # A declared rename moves an entry: it must be one the manifests declare.
+        d = wanted.get(new)
+        declared = desired is None or (d is not None and old in d.previous_names)
+        if not declared or old not in entries or new in entries:
+            problems.append(
+                f"rename {old!r} -> {new!r}: not a rename the manifests declare "
+                "(lifecycle.previous_names) of a managed name"
+            )
+            continue
+        entries[new] = entries.pop(old)
+    writers: dict[str, str] = {}
+    for a in plan.actions:
+        if not is_change(a):
+            continue  # no write, no state change
+        what = f"{a.kind} {a.name!r}"
+        if a.name in writers:
+            problems.append(f"{what}: more than one write for one name ({writers[a.name]})")
+            continue
+        writers[a.name] = a.kind
+        entry, d = entries.get(a.name), wanted.get(a.name)
+        if isinstance(a, CreateAction):
+            if entry is not None:
+                problems.append(
+                    f"{what}: the state already manages it as {entry.schedule_id}"
+                )
+            elif canonical.name_key(a.name) in taken:
+                problems.append(f"{what}: a remote task of that name exists")
+        else:
+            target = target_id(a)
+            if entry is None:
+                problems.append(f"{what}: the state manages no schedule of that name")
+            elif target is not None and target != entry.schedule_id:
+                problems.append(
+                    f"{what}: targets {target}, but the state records {entry.schedule_id} "
+                    "for it"
+                )
+        if desired is not None or isinstance(a, DeleteAction):
+            problems.extend(_body_problems(a, what, d, entry))
+    return problems
+
+
+def check_writes(
+    plan: Plan,
+    state: State,
+    desired: Sequence[Desired] | None,
+    remote: Iterable[tuple[str, str]],
+) -> None:
+    """Raise PlanError, before any request, when :func:`write_problems` finds any."""
+    problems = write_problems(plan, state, desired, remote)
+    if problems:
+        raise PlanError(
+            "the saved plan does not match the state file and the manifests (was it "
+            "edited?): " + "; ".join(problems),
+            hint="nothing was sent; re-create the plan with `reconciler plan --out FILE` "
+            "and review it",
+        )
+
+
+def recheck_violations(
+    plan: Plan,
+    state: State,
+    desired: Sequence[Desired],
+    *,
+    complete: bool,
+    active_now: int,
+    now: datetime,
+) -> list[str]:
+    """The safety rules applied afresh to the actions of ``plan``.
+
+    A saved plan's ``violations`` are part of the file, which anyone can edit; the rules
+    need only the actions (checked by :func:`write_problems`), the state and the clock.
+    The fire guard is left to the caller: it needs the tasks' firing times as they are
+    now, not as the file recorded them (engine.check_saved_by_list, a fresh plan).
+    """
+    managed = sum(1 for n in state.entries if n not in state.pending)
+    return violations(
+        plan.actions,
+        Inventory(schedules={}, complete=complete),
+        managed,
+        len(desired),
+        max(plan.active_before, active_now),
+        now,
+        plan.options.model_copy(update={"force": True}),
+    )
+
+
+def _body_problems(a: Action, what: str, d: Desired | None, entry: StateEntry | None) -> list[str]:
+    """What a write's body, fingerprint and protection say that its manifest does not."""
+    match a:
+        case DeleteAction():
+            remembered = (entry is not None and entry.protected) or (d is not None and d.protected)
+            if remembered and not a.protected:
+                return [f"{what}: the state or manifest has prevent_destroy, the plan says not"]
+            return []
+        case RefreshAction():
+            if d is None:
+                return [f"{what}: no manifest of that name"]
+            if a.fingerprint != d.fingerprint or a.protected != d.protected:
+                return [f"{what}: the recorded fingerprint or protection is not the manifest's"]
+            return []
+        case ExpiredAction() | SkipAction() | ConflictAction() | UnmanagedAction():
+            return []  # no body is written
+        case CreateAction() | UpdateAction() | ReplaceAction() | RecreateAction():
+            pass  # a body is written: checked below
+        case _:
+            assert_never(a)
+    if d is None:
+        return [f"{what}: no manifest of that name"]
+    if canonical.fingerprint(a.body) != d.fingerprint or a.fingerprint != d.fingerprint:
+        return [f"{what}: its body is not the manifest's ({d.source})"]
+    if a.protected != d.protected:
+        return [f"{what}: its prevent_destroy is not the manifest's ({d.source})"]
+    return []
+

@@ -1,0 +1,154 @@
+"""The edits of a state: pure functions returning a new ``State`` (the input is never modified).
+
+``get_entry``, ``record_create``, ``record_update``, ``forget``, ``forget_fired``, ``rename``,
+``begin_pending``, ``clear_pending``: apply hands each result to ``StateStore.save`` after a
+remote write, so every step of the journal is one value that is either saved or not.
+"""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from reconciler.errors import StateError
+from reconciler.state.schema import (
+    FORGOTTEN_NAMES,
+    FORGOTTEN_PER_NAME,
+    ForgottenEntry,
+    PendingEntry,
+    State,
+    StateEntry,
+)
+
+_V = TypeVar("_V")
+
+
+def record_create(
+    state: State,
+    name: str,
+    schedule_id: str,
+    fingerprint: str,
+    protected: bool,
+    now: datetime,
+) -> State:
+    """``state`` with ``name`` recorded as a new task (also used by replace and import).
+
+    Clears the name's pending entry in the same write, so "created" and "journal resolved" can
+    never be saved apart.
+    """
+    entry = StateEntry(
+        schedule_id=schedule_id,
+        fingerprint=fingerprint,
+        protected=protected,
+        created_at=now,
+        updated_at=now,
+    )
+    pending = _without(state.pending, name)
+    return state.model_copy(update={"entries": {**state.entries, name: entry}, "pending": pending})
+
+
+def record_update(
+    state: State, name: str, fingerprint: str, protected: bool, now: datetime
+) -> State:
+    """``state`` with the existing entry ``name`` updated to a newly applied body."""
+    old = get_entry(state, name)
+    entry = old.model_copy(
+        update={"fingerprint": fingerprint, "protected": protected, "updated_at": now}
+    )
+    pending = _without(state.pending, name)
+    return state.model_copy(update={"entries": {**state.entries, name: entry}, "pending": pending})
+
+
+def forget(state: State, name: str) -> State:
+    """``state`` without ``name`` (entry and pending journal); the remote task is not touched."""
+    if name not in state.entries and name not in state.pending:
+        get_entry(state, name)  # raises with a did-you-mean
+    return state.model_copy(
+        update={"entries": _without(state.entries, name), "pending": _without(state.pending, name)}
+    )
+
+
+def forget_fired(state: State, name: str, now: datetime, reason: str) -> State:
+    """``forget``, remembering the task's id and when and why it was forgotten (bounded)."""
+    entry = state.entries.get(name)
+    out = forget(state, name)
+    if entry is None:
+        return out
+    kept = [
+        *state.forgotten.get(name, ()),
+        ForgottenEntry(schedule_id=entry.schedule_id, forgotten_at=now, reason=reason),
+    ][-FORGOTTEN_PER_NAME:]
+    forgotten = {**_without(state.forgotten, name), name: kept}  # most recent name last
+    if len(forgotten) > FORGOTTEN_NAMES:
+        forgotten = dict(list(forgotten.items())[-FORGOTTEN_NAMES:])
+    return out.model_copy(update={"forgotten": forgotten})
+
+
+def rename(state: State, old: str, new: str) -> State:
+    """``state`` with entry ``old`` now known as ``new`` (after renaming a manifest)."""
+    get_entry(state, old)  # raises with a did-you-mean
+    if new == old:
+        raise StateError(f"cannot rename {old!r} to itself", hint="give a different new name")
+    if new in state.entries or new in state.pending:
+        raise StateError(
+            f"cannot rename {old!r} to {new!r}: the state already has an entry named {new!r}",
+            hint=f"remove it first with `reconciler state rm {shlex.quote(new)}` if it is stale",
+        )
+    if old in state.pending:
+        raise StateError(
+            f"cannot rename {old!r}: an interrupted {state.pending[old].op} of it is still "
+            "journalled as pending",
+            hint="run `reconciler apply` to resolve the pending write first",
+        )
+    entries = {(new if k == old else k): v for k, v in state.entries.items()}
+    return state.model_copy(update={"entries": entries})
+
+
+def begin_pending(
+    state: State,
+    op: Literal["create", "replace", "update", "delete"],
+    name: str,
+    fingerprint: str,
+    now: datetime,
+    old_schedule_id: str | None = None,
+) -> State:
+    """``state`` with a journal entry for a remote write about to start (save it first)."""
+    entry = PendingEntry(
+        op=op, name=name, fingerprint=fingerprint, old_schedule_id=old_schedule_id, started_at=now
+    )
+    return state.model_copy(update={"pending": {**state.pending, name: entry}})
+
+
+def clear_pending(state: State, name: str) -> State:
+    """``state`` without the journal entry of ``name`` (a no-op when there is none)."""
+    if name not in state.pending:
+        return state
+    return state.model_copy(update={"pending": _without(state.pending, name)})
+
+
+def _without(items: dict[str, _V], name: str) -> dict[str, _V]:
+    """A copy of ``items`` without ``name``, in order.
+
+    A C-level copy: apply calls these helpers once per remote write, and a comprehension over
+    1000 entries each time added up.
+    """
+    out = dict(items)
+    out.pop(name, None)
+    return out
+
+
+def get_entry(state: State, name: str, *, path: Path | None = None) -> StateEntry:
+    """The entry ``name``; a ``StateError`` with the closest known name when there is none."""
+    try:
+        return state.entries[name]
+    except KeyError:
+        close = get_close_matches(name, list(state.entries), n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        where = f"the state file {path}" if path is not None else "the state"
+        raise StateError(
+            f"{where} has no entry named {name!r}{guess}",
+            hint="list the managed names with `reconciler state list`",
+        ) from None

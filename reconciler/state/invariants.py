@@ -1,0 +1,237 @@
+"""The invariants of a state: what makes a parsed state unusable although it matches the schema.
+
+Two names on one schedule_id, a name twice, a journal entry at odds with the entries, an id or a
+name no server issued: ``invariant_problems`` names each with the ``reconciler state rm``
+command that repairs it (written with ``shell_word``, so a hand-edited name cannot break the
+command line it is printed in), and ``StateStore.load`` refuses such a state.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import StateInvariantError
+from reconciler.remote.responses import is_safe_id, quoted
+from reconciler.state.schema import State
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken invariant of a state file and the command that repairs it."""
+
+    message: str
+    repair: str
+
+
+_ADOPT = "reconciler import --all-matching"
+_ID_RULE = "letters, digits, '-' and '_'"  # what responses.SAFE_ID admits
+
+
+# A name with a control character (an edited file) is printed as a line break or an escape
+# sequence: "b\n::error::..." starts a line GitHub Actions runs as a workflow command.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def shell_word(name: str) -> str:
+    """``name`` as one word of a shell command line, printed without a control character
+    (bash's ``$'...'`` quoting then spells them ``\\xNN``)."""
+    if not _CONTROL.search(name):
+        return shlex.quote(name)
+    spelled = "".join(
+        "\\" + c if c in "\\'"
+        else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        if _CONTROL.match(c)
+        else c
+        for c in name
+    )
+    return f"$'{spelled}'"
+
+
+def shown_name(name: str) -> str:
+    """``name`` for a listing: as it is, or as :func:`shell_word` spells it when it holds a
+    control character."""
+    return shell_word(name) if _CONTROL.search(name) else name
+
+
+def _rm(name: str, *, pending: bool = False, force: bool = False) -> str:
+    flags = (" --pending" if pending else "") + (" --force" if force else "")
+    return f"reconciler state rm{flags} {shell_word(name)}"
+
+
+def debt_of(state: State, name: str, *, keep_entries: bool) -> str | None:
+    """The old task the journal entry of ``name`` still has to delete, if nobody else holds it.
+
+    A journalled delete, or a replace, owes the deletion of its ``old_schedule_id``; dropping
+    that entry leaves the old task firing with nobody to delete it, unless a remaining entry
+    manages that id (then there is no debt, the journal was wrong) or another journal entry
+    owes the same deletion. ``keep_entries``: whether the state entries stay (``rm --pending``)
+    or the name's entry goes too (``rm``).
+    """
+    p = state.pending.get(name)
+    if p is None or p.op not in ("delete", "replace") or not p.old_schedule_id:
+        return None
+    old = p.old_schedule_id
+    for other, entry in state.entries.items():
+        if entry.schedule_id == old and (keep_entries or other != name):
+            return None
+    for other, q in state.pending.items():
+        if other != name and q.old_schedule_id == old:
+            return None
+    return old
+
+
+def invariant_problems(
+    state: State, duplicates: Mapping[str, Sequence[str]] | None = None
+) -> list[Violation]:
+    """Every invariant ``state`` breaks, each with its repair; empty when the state is usable.
+
+    The invariants: one name per schedule_id (two names on one id make two applies delete and
+    recreate one task and leave another unmanaged), one entry per name (``duplicates``: names
+    a JSON object held twice, as a bad merge of the file leaves them; only the last survives
+    parsing), and every journal entry consistent with the entries (it never owes the deletion
+    of a task an entry manages, and a replace journals the task its entry still holds).
+    """
+    out: list[Violation] = []
+    dups = duplicates or {}
+    for name in sorted(set(dups.get("entries", ()))):
+        sid = state.entries[name].schedule_id if name in state.entries else "?"
+        out.append(
+            Violation(
+                f"the name {name!r} appears more than once under `entries` (two versions of the "
+                f"file merged?); only the last one (schedule_id {sid}) was read",
+                f"`{_rm(name)}`, then `{_ADOPT}` adopts the task named {name!r} again (if "
+                "there are two, `reconciler plan` lists both: import the right one with "
+                f"`reconciler import {shlex.quote(name + '=SCHEDULE_ID')}`)",
+            )
+        )
+    for name in sorted(set(dups.get("pending", ()))):
+        force = debt_of(state, name, keep_entries=True) is not None
+        out.append(
+            Violation(
+                f"the name {name!r} appears more than once under `pending` (two versions of the "
+                "file merged?); only the last journal entry was read",
+                f"`{_rm(name, pending=True, force=force)}` and then `reconciler plan`",
+            )
+        )
+    for name in sorted(state.entries):
+        sid = state.entries[name].schedule_id
+        if not is_safe_id(sid):
+            # Caught here, before any request: the client refuses such an id only when it
+            # builds a URL, after the list (and other tasks' details) were read.
+            out.append(
+                Violation(
+                    f"the entry {name!r} has schedule_id {quoted(sid)}, which is not a schedule "
+                    f"id ({_ID_RULE}; edited by hand?)",
+                    f"`{_rm(name)}` (the task is untouched), then `{_ADOPT}` adopts the task "
+                    f"named {name!r} again",
+                )
+            )
+    for name in sorted(n for n in {*state.entries, *state.pending} if _CONTROL.search(n)):
+        # No manifest has such a name (models.name_error); printed by plan, drift and state
+        # list, it would put a line of its own into a CI log.
+        debt = name not in state.entries and debt_of(state, name, keep_entries=True) is not None
+        repair = _rm(name) if name in state.entries else _rm(name, pending=True, force=debt)
+        out.append(
+            Violation(
+                f"the name {name!r} holds a control character (edited by hand?); no schedule "
+                "name does",
+                f"`{repair}` (the task is untouched), then `{_ADOPT}` adopts it under its "
+                "manifest's name",
+            )
+        )
+    by_id: dict[str, list[str]] = {}
+    for name in sorted(state.entries):
+        by_id.setdefault(state.entries[name].schedule_id, []).append(name)
+    for sid, names in sorted(by_id.items()):
+        if len(names) < 2:
+            continue
+        listed = " and ".join(repr(n) for n in names)
+        forget_all = "reconciler state rm " + " ".join(shlex.quote(n) for n in names)
+        out.append(
+            Violation(
+                f"the names {listed} {'both' if len(names) == 2 else 'all'} point at "
+                f"schedule_id {sid}; one task can back only one "
+                "name (two versions of the file merged?)",
+                # Which name the task belongs to is known only to the server (its name there):
+                # forget them all and let import match each name to its own task.
+                f"`{forget_all}` (the tasks are untouched), then `{_ADOPT}` adopts each "
+                "name's own task again",
+            )
+        )
+    old_ids: dict[str, str] = {}
+    for key in sorted(state.pending):
+        p = state.pending[key]
+        force = debt_of(state, key, keep_entries=True) is not None
+        repair = f"`{_rm(key, pending=True, force=force)}` and then `reconciler plan`"
+        entry = state.entries.get(key)
+        if p.name != key:
+            out.append(
+                Violation(f"the journal entry under {key!r} is about {p.name!r}", repair)
+            )
+            continue
+        old = p.old_schedule_id
+        if old and not is_safe_id(old):
+            out.append(
+                Violation(
+                    f"the journalled {p.op} of {key!r} names old schedule_id {quoted(old)}, "
+                    f"which is not a schedule id ({_ID_RULE}; edited by hand?)",
+                    repair,
+                )
+            )
+            continue
+        if p.op in ("delete", "replace") and not old:
+            out.append(
+                Violation(f"the journalled {p.op} of {key!r} names no old schedule_id", repair)
+            )
+            continue
+        if old is None:
+            continue
+        owners = [n for n, e in state.entries.items() if e.schedule_id == old and n != key]
+        if owners:
+            out.append(
+                Violation(
+                    f"the journalled {p.op} of {key!r} is about schedule_id {old}, which the "
+                    f"entry {owners[0]!r} manages: finishing it could delete that task",
+                    repair,
+                )
+            )
+        elif p.op == "delete" and entry is not None and entry.schedule_id == old:
+            out.append(
+                Violation(
+                    f"the journalled delete of {key!r} is about schedule_id {old}, the task its "
+                    "own entry manages: finishing it would delete that task",
+                    repair,
+                )
+            )
+        elif p.op == "replace" and (entry is None or entry.schedule_id != old):
+            holds = f"its entry holds {entry.schedule_id}" if entry else "it has no entry"
+            out.append(
+                Violation(
+                    f"the journalled replace of {key!r} retires schedule_id {old}, but {holds}",
+                    repair,
+                )
+            )
+        elif old in old_ids and p.op in ("delete", "replace"):
+            out.append(
+                Violation(
+                    f"the journal entries {old_ids[old]!r} and {key!r} both retire schedule_id "
+                    f"{old}",
+                    repair,
+                )
+            )
+        if p.op in ("delete", "replace"):
+            old_ids.setdefault(old, key)
+    return out
+
+
+def require_invariants(
+    state: State, *, path: Path, duplicates: Mapping[str, Sequence[str]] | None = None
+) -> None:
+    """Raise ``StateInvariantError`` listing every broken invariant with its repair."""
+    problems = invariant_problems(state, duplicates)
+    if problems:
+        raise StateInvariantError(path, [(v.message, v.repair) for v in problems])
