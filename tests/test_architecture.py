@@ -174,7 +174,7 @@ def test_reading_and_planning_do_not_import_apply() -> None:
         "reconciler",
         "reconciler.api",
         "reconciler.apply.executor",
-        "reconciler.commands.plan",
+        "reconciler.ops.apply",
     )
     found = [
         f"{module}:{line}"

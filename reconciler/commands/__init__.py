@@ -11,7 +11,7 @@ import math
 import os
 import re
 import shlex
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -20,7 +20,6 @@ from reconciler.limits import MAX_FIRE_GUARD_MINUTES
 from reconciler.options import GlobalOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 ENV_PREFIX = "RECONCILER"
 
@@ -156,25 +155,6 @@ def format_option(
         show_default=True,
         help=f"{help} Also {SHARED_FORMAT_VAR}, where its value is one of these.",
     )
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(coro)``, without CPython 3.11 formatting the result into a string.
-
-    On its way out ``asyncio.run`` asks ``signal.getsignal`` about its SIGINT handler, a
-    partial bound to the main task; 3.11 builds a ValueError message from the handler's repr,
-    which includes the repr of the task's result: for a plan of 1000 schedules 75 ms of the
-    command's wall time, growing with the plan. The result is handed over beside the task.
-    """
-    import asyncio  # here: `validate` and `schema` need no event loop at start-up
-
-    box: list[T] = []
-
-    async def main() -> None:
-        box.append(await coro)
-
-    asyncio.run(main())
-    return box[0]
 
 
 def global_options(ctx: click.Context) -> GlobalOptions:

@@ -104,12 +104,10 @@ class Workspace:
         """Now by the server's clock once an answer has come (``--now`` if given)."""
         return self.server_clock.now()
 
-    def say_where(self) -> None:
+    def say_where(self, note: Callable[[str], None]) -> None:
         """First line of output when the app is not real (docs/design.md "Embedded default")."""
         if self.target.banner:
-            # Flushed: stderr may be a buffered stream (CliRunner, some CI runners) and this
-            # line must come before anything the command prints next.
-            print(self.target.banner, file=sys.stderr, flush=True)
+            note(self.target.banner)
 
 
 def open_workspace(options: GlobalOptions) -> Workspace:
