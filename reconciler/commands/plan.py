@@ -173,6 +173,7 @@ def plan(
     """Show what apply would change; reads only, writes nothing but --out."""
     from reconciler.config import policies
     from reconciler.ops import plan as ops
+    from reconciler.ops.output import write_output
     from reconciler.ops.plan import PlanRequest
 
     result = ops.make_plan(global_options(ctx), PlanRequest(out, safety), _feedback())
@@ -180,7 +181,7 @@ def plan(
     rendered = _render(made, fmt, result.env)
     click.echo(policies.with_exceptions(rendered, fmt, result.allowed), nl=False)
     if out:
-        ops.write_output(out, made.to_json(), "plan")
+        write_output(out, made.to_json(), "plan")
         saved = f"Plan saved to {out}; apply it with `reconciler apply {shlex.quote(out)}`."
         click.echo(suggest(saved), err=True)
     if result.journal_work and not made.has_changes:
@@ -294,6 +295,7 @@ def drift(
     """
     from reconciler.config import policies
     from reconciler.ops import plan as ops
+    from reconciler.ops.output import write_output
     from reconciler.render import plans as render
 
     result = ops.find_drift(
@@ -315,6 +317,6 @@ def drift(
     click.echo(rendered(fmt) if fmt == "json" else suggest(rendered(fmt)), nl=False)
     if report_path:
         kind = "json" if report_path.endswith(".json") else "markdown"
-        ops.write_output(report_path, rendered(kind), "drift report")
+        write_output(report_path, rendered(kind), "drift report")
     # An interrupted apply (e.g. a replaced task still active) leaves work as well.
     return 2 if result.drifted else 0

@@ -153,17 +153,6 @@ def check_output(ws: observe.Workspace, path: str | None, what: str) -> None:
     )
 
 
-def write_output(path: str, text: str, what: str) -> None:
-    """Write an output file (``--out``, ``--report``); a failure is a message naming the path."""
-    try:
-        files.write_regular(path, text.encode("utf-8"))
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write the {what} to {path}: {files.reason(exc)}",
-            hint="check that its directory exists and is writable",
-        ) from exc
-
-
 def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
     """Manifests apply cannot realise: a task of that name exists and is not managed."""
     from reconciler.planning.plan import ConflictAction
