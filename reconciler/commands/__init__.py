@@ -11,13 +11,17 @@ import math
 import os
 import re
 import shlex
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from reconciler.limits import MAX_FIRE_GUARD_MINUTES
 from reconciler.options import GlobalOptions
+
+if TYPE_CHECKING:
+    from reconciler.ops.feedback import Feedback
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -163,3 +167,26 @@ def global_options(ctx: click.Context) -> GlobalOptions:
     if isinstance(obj, GlobalOptions):
         return obj
     return GlobalOptions()
+
+
+def progress_lines() -> Callable[[str], None] | None:
+    """Progress lines on stderr, only when a person is watching a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda text: click.echo(f"  {text}", err=True)
+
+
+def _warning(text: str) -> None:
+    click.echo(suggest(f"warning: {text}"), err=True)
+
+
+def _note(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def feedback(progress: Callable[[str], None] | None = None) -> Feedback:
+    """How an operation's warnings and notes reach the person: on stderr, the suggested
+    commands repeating the options that chose the environment."""
+    from reconciler.ops.feedback import Feedback
+
+    return Feedback(warn=_warning, note=_note, progress=progress)

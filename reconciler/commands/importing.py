@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.commands import global_options, option
+from reconciler.commands import feedback, global_options, option
 from reconciler.commands.state import lock_timeout_option
 
 
@@ -28,7 +28,6 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
     """
     from reconciler.errors import UsageError
     from reconciler.ops import adopt as ops
-    from reconciler.ops.feedback import Feedback
 
     if bool(pairs) == all_matching:
         raise UsageError(
@@ -45,8 +44,7 @@ def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
             )
         wanted.append((name, sid))
     request = ops.AdoptRequest(tuple(wanted), all_matching, lock_timeout)
-    feedback = Feedback(note=lambda text: click.echo(text, err=True))
-    result = ops.adopt(global_options(ctx), request, feedback)
+    result = ops.adopt(global_options(ctx), request, feedback())
     for line in result.skipped:
         click.echo(f"skipped {line}")
     for name, sid in result.imported:

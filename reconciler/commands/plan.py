@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.commands import (
+    feedback,
     format_option,
     global_options,
     option,
+    progress_lines,
     suggest,
 )
 from reconciler.commands.flags import setting_options
@@ -73,30 +75,16 @@ def _safety_options(command: Callable[..., int]) -> Callable[..., int]:
 
 
 def _progress() -> Callable[[str], None] | None:
-    """Progress lines on stderr, only when a person is watching a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    return lambda text: click.echo(f"  {text}", err=True)
+    return progress_lines()
 
 
-def _warn_line(text: str) -> None:
-    click.echo(suggest(f"warning: {text}"), err=True)
-
-
-def _note_line(text: str) -> None:
-    click.echo(text, err=True)
+def _feedback() -> Feedback:
+    return feedback(_progress())
 
 
 def _warn(lines: Sequence[str]) -> None:
     for line in lines:
-        _warn_line(line)
-
-
-def _feedback() -> Feedback:
-    """Warnings and notes on stderr (suggested commands repeating the chosen environment)."""
-    from reconciler.ops.feedback import Feedback
-
-    return Feedback(warn=_warn_line, note=_note_line, progress=_progress())
+        click.echo(suggest(f"warning: {line}"), err=True)
 
 
 def _render(plan: Plan, fmt: str, env: str) -> str:

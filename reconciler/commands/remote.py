@@ -13,20 +13,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.commands import format_option, global_options, option, suggest
+from reconciler.commands import feedback, format_option, global_options, option, suggest
 from reconciler.commands.state import lock_timeout_option
 from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.planning.canonical import TRIGGER_KINDS
 
 if TYPE_CHECKING:
-    from reconciler.ops.feedback import Feedback
     from reconciler.ops.remote import RemoteTask, RemoteView
-
-
-def _feedback() -> Feedback:
-    from reconciler.ops.feedback import Feedback
-
-    return Feedback(note=lambda text: click.echo(text, err=True))
 
 
 def _row(t: RemoteTask) -> dict[str, object]:
@@ -57,7 +50,7 @@ def list_(ctx: click.Context, /, fmt: str) -> int:
     from reconciler.errors import InventoryError
     from reconciler.ops import remote as ops
 
-    view = ops.list_tasks(global_options(ctx), _feedback())
+    view = ops.list_tasks(global_options(ctx), feedback())
     if fmt == "json":
         data = {
             "format_version": JSON_OUTPUT_VERSION,
@@ -114,7 +107,7 @@ def show(ctx: click.Context, /, which: str, fmt: str) -> int:
     from reconciler.manifests.export import dump_yaml, normal_form
     from reconciler.ops import remote as ops
 
-    found = ops.show_tasks(global_options(ctx), which, _feedback())
+    found = ops.show_tasks(global_options(ctx), which, feedback())
     if fmt == "json":
         items = [{**_row(t), "body": t.task.body} for t in found]
         click.echo(json.dumps(items if len(items) > 1 else items[0], indent=2, ensure_ascii=False))
@@ -186,7 +179,7 @@ def export(
     from reconciler.ops import remote as ops
 
     request = ops.ExportRequest(ids, names, triggers, out_dir, adopt, overwrite, lock_timeout)
-    result = ops.export(global_options(ctx), request, _feedback())
+    result = ops.export(global_options(ctx), request, feedback())
     planned = result.written
     for line in result.skipped:
         click.echo(f"skipped {line}")

@@ -11,36 +11,18 @@ commands over ``reconciler/ops/testsend.py``; the decisions live in ``batch.py``
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, cast
 
 import click
 
-from reconciler.commands import format_option, global_options, option
+from reconciler.commands import feedback, format_option, global_options, option, progress_lines
 from reconciler.formats import JSON_OUTPUT_VERSION
 
 if TYPE_CHECKING:
-    from reconciler.ops.feedback import Feedback
     from reconciler.testsend.batch import ContentKind, SendPlan, SendReport, TargetOutcome
 
 FORMATS = ["text", "json"]
-
-
-def _progress() -> Callable[[str], None] | None:
-    """Progress lines on stderr, only when a person is watching a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    return lambda text: click.echo(f"  {text}", err=True)
-
-
-def _feedback() -> Feedback:
-    from reconciler.ops.feedback import Feedback
-
-    return Feedback(note=lambda text: click.echo(text, err=True), progress=_progress())
-
-
-# --------------------------------------------------------------------------- test-send
 
 
 def _render_dry_run(plan: SendPlan, fmt: str) -> str:
@@ -171,7 +153,7 @@ def test_send(
         cast("ContentKind | None", content),
         dry_run,
     )
-    result = ops.send(global_options(ctx), request, _feedback())
+    result = ops.send(global_options(ctx), request, feedback(progress_lines()))
     plan, report = result.plan, result.report
     if report is None:
         click.echo(_render_dry_run(plan, fmt), nl=False)
@@ -206,7 +188,7 @@ def history(ctx: click.Context, /, name: str | None, schedule_id: str | None, fm
     from reconciler.ops import testsend as ops
     from reconciler.remote import history as hist
 
-    result = ops.history(global_options(ctx), ops.HistoryRequest(name, schedule_id), _feedback())
+    result = ops.history(global_options(ctx), ops.HistoryRequest(name, schedule_id), feedback())
     rows, sid, tz = result.rows, result.schedule_id, result.tz
     if fmt == "json":
         click.echo(hist.render_json(rows, name=name, schedule_id=sid, tz=tz), nl=False)

@@ -46,7 +46,7 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
     from reconciler.state import store as st
 
     wanted = dict(request.pairs)
-    ws = observe.open_workspace(options)
+    ws = observe.open_workspace(options, feedback)
     desired, _ = observe.load_desired(ws)
     by_name = {d.name: d for d in desired}
     unknown = sorted(set(wanted) - set(by_name))

@@ -186,7 +186,7 @@ def _checked_plan(
 def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> ApplyResult:
     """Make the remote app match the manifests (or carry out a saved plan)."""
     feedback = hooks.feedback
-    ws = observe.open_workspace(options)
+    ws = observe.open_workspace(options, feedback)
     safety = request.safety
     allow = safety.allow_policy
     saved = read_plan_file(request.plan_file) if request.plan_file else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 Line = Callable[[str], None]
 
 
-def _drop(text: str) -> None:
+def silent(text: str) -> None:
     """The default for a caller that does not listen."""
 
 
@@ -26,8 +26,8 @@ class Feedback:
     person watching a terminal (None: nobody is).
     """
 
-    warn: Line = _drop
-    note: Line = _drop
+    warn: Line = silent
+    note: Line = silent
     progress: Line | None = None
 
     def warnings(self, lines: list[str]) -> None:

@@ -8,7 +8,6 @@ the journal healing) and hand back a ``Observation`` holding the plan. Writes be
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from reconciler.config.ignore import split_ignored
 from reconciler.config.session import Target, load_environment, now_of, resolve_target
 from reconciler.errors import Problem
 from reconciler.manifests.load import Manifest, find_manifest_files, load_manifests
+from reconciler.ops.feedback import Feedback, silent
 from reconciler.options import GlobalOptions
 from reconciler.planning.plan import Desired, Plan, PlanOptions, listed_digest, make_plan
 from reconciler.planning.safety import fire_guard_violations
@@ -53,6 +53,7 @@ class ServerClock:
 
     fixed: datetime | None
     offset: timedelta | None = None
+    warn: Callable[[str], None] = silent  # a skew worth telling the person about
 
     def now(self) -> datetime:
         if self.fixed is not None:
@@ -66,11 +67,9 @@ class ServerClock:
         self.offset = client.server_offset
         if abs(self.offset) > SKEW_WARNING:
             side = "ahead of" if self.offset > timedelta(0) else "behind"
-            print(
-                f"warning: the server's clock is {_span(abs(self.offset))} {side} this "
-                f"machine's; times are judged by the server's ({_iso(self.now())})",
-                file=sys.stderr,
-                flush=True,
+            self.warn(
+                f"the server's clock is {_span(abs(self.offset))} {side} this "
+                f"machine's; times are judged by the server's ({_iso(self.now())})"
             )
 
 
@@ -110,8 +109,10 @@ class Workspace:
             note(self.target.banner)
 
 
-def open_workspace(options: GlobalOptions) -> Workspace:
-    """Resolve environment, target and state file; no network, no file writes."""
+def open_workspace(options: GlobalOptions, feedback: Feedback | None = None) -> Workspace:
+    """Resolve environment, target and state file; no network, no file writes.
+
+    ``feedback`` hears of a server clock far from ours (nobody, without it)."""
     env = load_environment(options)
     target = resolve_target(options, env)
     return Workspace(
@@ -120,7 +121,7 @@ def open_workspace(options: GlobalOptions) -> Workspace:
         target=target,
         store=StateStore(env.state),
         now=now_of(options),
-        server_clock=ServerClock(options.now),
+        server_clock=ServerClock(options.now, warn=feedback.warn if feedback else silent),
     )
 
 

@@ -168,7 +168,7 @@ def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
 def make_plan(options: GlobalOptions, request: PlanRequest, feedback: Feedback) -> PlanResult:
     """What apply would change; reads only (the plan file is the caller's to write)."""
 
-    ws = observe.open_workspace(options)
+    ws = observe.open_workspace(options, feedback)
     check_output(ws, request.out, "plan")
     safety = request.safety
     loaded: list[Manifest] = []
@@ -203,7 +203,7 @@ def find_drift(options: GlobalOptions, request: DriftRequest, feedback: Feedback
     from reconciler.config import policies
     from reconciler.planning.plan import PlanOptions
 
-    ws = observe.open_workspace(options)
+    ws = observe.open_workspace(options, feedback)
     check_output(ws, request.report_path, "drift report")
     # A misspelt rule must not allow nothing silently: refused before any request.
     policies.judge([], ws.env.policies, request.allow_policy, strict=False, env=ws.env.name)

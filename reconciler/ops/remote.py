@@ -99,7 +99,7 @@ class ExportResult:
 def list_tasks(options: GlobalOptions, feedback: Feedback) -> RemoteView:
     """Every remote task (all pages) with its status; an incomplete read is the caller's to
     report (what was read is still worth showing)."""
-    ws = observe.open_workspace(options)
+    ws = observe.open_workspace(options, feedback)
     ws.say_where(feedback.note)
     return _read_view(ws, confirm=False)
 
@@ -122,7 +122,7 @@ def export(options: GlobalOptions, request: ExportRequest, feedback: Feedback) -
     ``adopt``, record the usable ones in the state under its lock."""
     from reconciler.state import store as st
 
-    ws = observe.open_workspace(options)
+    ws = observe.open_workspace(options, feedback)
     target_dir = Path(request.out_dir) if request.out_dir is not None else ws.env.manifests
     if request.adopt and not _inside(target_dir, ws.env.manifests):
         # Adopted tasks whose manifests the environment does not read would be deleted by the

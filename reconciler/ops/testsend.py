@@ -80,7 +80,7 @@ def send(options: GlobalOptions, request: SendRequest, feedback: Feedback) -> Se
     from reconciler.testsend import batch
 
     kind, targets = _targets(request.regids, request.aliases, request.targets_file, request.by)
-    ws = observe.open_workspace(options)
+    ws = observe.open_workspace(options, feedback)
     desired, _warnings = observe.load_desired(ws)
     push = _push_of(desired, request.name, ws.env.manifests)
     plan = batch.plan_send(request.name, push, kind, targets, content=request.content)
@@ -116,7 +116,7 @@ def history(options: GlobalOptions, request: HistoryRequest, feedback: Feedback)
             "history needs a schedule: give NAME or --id SCHEDULE_ID (one of them)",
             hint="NAME is looked up in the state file; --id takes the id as it is",
         )
-    ws = observe.open_workspace(options)
+    ws = observe.open_workspace(options, feedback)
     forgotten_note = None
     if schedule_id is None:
         assert name is not None

@@ -70,8 +70,8 @@ def resolve_clock(options: GlobalOptions) -> tuple[datetime, ZoneInfo]:
 
 def validate(options: GlobalOptions, request: ValidateRequest) -> ValidateResult:
     """Check the manifests and report every problem at once; no API call."""
-    from reconciler.manifests.overlays import environment_targets
     from reconciler.manifests.load import load_manifests
+    from reconciler.manifests.overlays import environment_targets
 
     now, zone = resolve_clock(options)
     targets, overlay, zone = environment_targets(options, list(request.paths), zone)
