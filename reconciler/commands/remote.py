@@ -1,5 +1,6 @@
 """``reconciler remote list|show`` and ``reconciler export``: thin commands over
-``reconciler/ops/remote.py`` (the app's tasks as read by the tool).
+``reconciler/ops/remote.py`` and ``reconciler/ops/export.py`` (the app's tasks as read by the
+tool).
 
 ``remote`` only reads. ``export`` writes manifests for remote tasks into the manifest directory
 and, with ``--adopt``, records them in the state in the same step, so that bringing an existing
@@ -176,7 +177,7 @@ def export(
     marked at the top, and not adopted. Exit 1 when any file needs attention.
     """
     from reconciler.errors import UsageError
-    from reconciler.ops import remote as ops
+    from reconciler.ops import export as ops
 
     request = ops.ExportRequest(ids, names, triggers, out_dir, adopt, overwrite, lock_timeout)
     result = ops.export(global_options(ctx), request, feedback())
