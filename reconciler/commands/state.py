@@ -11,6 +11,7 @@ import json
 import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -26,9 +27,10 @@ from reconciler.commands import (
 from reconciler.commands.flags import setting_option
 from reconciler.config.environments import Environment, environment_for
 from reconciler.formats import JSON_OUTPUT_VERSION
-from reconciler.ops import state as ops
 from reconciler.settings import LOCK_TIMEOUT
-from reconciler.state.store import State, StateEntry, Violation, shell_word, shown_name
+
+if TYPE_CHECKING:
+    from reconciler.state.store import State, StateEntry, Violation
 
 
 def lock_timeout_option() -> Callable[[F], F]:
@@ -64,6 +66,9 @@ def state() -> None:
 @click.pass_context
 def list_(ctx: click.Context, fmt: str) -> int:
     """List the managed schedules: name, schedule_id, protection, last update."""
+    from reconciler.ops import state as ops
+    from reconciler.state.store import shown_name
+
     view = ops.read(_environment(ctx))  # a broken state is listed, with what is wrong
     current, path = view.state, view.path
     _warn_inconsistent(view.problems)
@@ -114,6 +119,8 @@ def _list_json(path: Path, current: State) -> dict[str, object]:
 @click.pass_context
 def show(ctx: click.Context, name: str) -> int:
     """Print the state entry of NAME as JSON."""
+    from reconciler.ops import state as ops
+
     found = ops.entry(_environment(ctx), name)
     if found.entry is None:
         out: dict[str, object] = {"name": name, "schedule_id": None}
@@ -153,6 +160,9 @@ def rm(
     an inconsistent state file (the error names the command). A journalled delete of an old
     task (an interrupted replace) is kept unless --force: dropping it leaves that task firing.
     """
+    from reconciler.ops import state as ops
+    from reconciler.state.store import shell_word
+
     request = ops.RemoveRequest(names, pending_only, force, lock_timeout, _command_line(ctx))
     result = ops.remove(_environment(ctx), request)
     path = result.path
@@ -207,6 +217,8 @@ def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
     The remote task keeps its id (no delete and re-create); the next `plan` shows an update of
     its `name` field if the manifest now says NEW.
     """
+    from reconciler.ops import state as ops
+
     request = ops.MoveRequest(old, new, lock_timeout, _command_line(ctx))
     result = ops.move(_environment(ctx), request)
     entry, carried, errors = result.entry, result.carried, result.manifest_errors
