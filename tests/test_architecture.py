@@ -220,7 +220,7 @@ def _private(name: str) -> bool:
 # The operations under the commands (docs/design.md "Layout"): typed in, typed out, silent.
 OPS = PACKAGE / "ops"
 # Click's own plumbing (option classes, the decorators) mirrors click's ``Any`` signatures.
-COMMANDS_WITH_CLICK_PLUMBING = ("__init__.py", "emulator.py")
+COMMANDS_WITH_CLICK_PLUMBING = ("__init__.py", "emulator.py", "flags.py")
 
 
 def _names_any(path: Path) -> list[str]:

@@ -28,7 +28,7 @@ from reconciler.commands.state import lock_timeout_option
 from reconciler.settings import SAFETY_OPTIONS
 
 if TYPE_CHECKING:
-    from reconciler.config.policies import Violation
+    from reconciler.config.policies.subjects import Violation
     from reconciler.ops.feedback import Feedback
     from reconciler.ops.plan import Safety
     from reconciler.planning.plan import Plan

@@ -26,7 +26,8 @@ from reconciler.ops.plan import (
 )
 
 if TYPE_CHECKING:
-    from reconciler.config.policies import Verdict, Violation
+    from reconciler.config.policies import Verdict
+    from reconciler.config.policies.subjects import Violation
     from reconciler.manifests.load import Manifest
     from reconciler.options import GlobalOptions
     from reconciler.planning.plan import Desired, Plan

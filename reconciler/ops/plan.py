@@ -18,7 +18,8 @@ from reconciler.ops import observe
 from reconciler.ops.aio import run_async
 
 if TYPE_CHECKING:
-    from reconciler.config.policies import Verdict, Violation
+    from reconciler.config.policies import Verdict
+    from reconciler.config.policies.subjects import Violation
     from reconciler.manifests.load import Manifest
     from reconciler.ops.feedback import Feedback
     from reconciler.options import GlobalOptions
