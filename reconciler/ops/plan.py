@@ -100,7 +100,7 @@ class DriftResult:
 
     @property
     def drifted(self) -> bool:
-        """Any drift: an item of the plan, a live policy violation or journal work left."""
+        """Whether anything drifted: a plan item, a live policy violation or journal work left."""
         return bool(self.plan.drift_items() or self.broken or self.journal_work)
 
 
