@@ -164,8 +164,8 @@ async def apply_plan(
     did not succeed; the state records everything that did.
     """
     from reconciler.apply.executor import run_plan
-    from reconciler.apply.writer import StateWriter
     from reconciler.errors import UnsafePlanError
+    from reconciler.ops.apply import state_writer
     from reconciler.planning.safety import fire_guard_violations
 
     plan.check_safe()
@@ -188,12 +188,6 @@ async def apply_plan(
                 hint=f"the plan was made at {plan.planned_at}; make it again (make_plan) once "
                 "the task has fired, or with PlanOptions(force=True)",
             )
-        writer = StateWriter(store, state)
-        if not store.path.exists():
-            writer.change(_bound)  # the binding becomes durable before the first write
-            writer.flush()
+        # The binding becomes durable before the first write, as with `reconciler apply`.
+        writer = state_writer(store, state, dirty=False)
         return await run_plan(plan, client, writer, now=clock, progress=progress)
-
-
-def _bound(state: State) -> State:
-    return state

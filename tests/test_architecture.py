@@ -190,7 +190,7 @@ def test_reading_and_planning_do_not_import_apply() -> None:
         "reconciler",
         "reconciler.api",
         "reconciler.apply.executor",
-        "reconciler.commands.plan",
+        "reconciler.ops.apply",
     )
     found = [
         f"{module}:{line}"
@@ -231,3 +231,71 @@ def test_no_module_uses_another_modules_private_names() -> None:
 
 def _private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
+
+
+# The operations under the commands (docs/design.md "Layout"): typed in, typed out, silent.
+OPS = PACKAGE / "ops"
+# Click's own plumbing (option classes, the decorators) mirrors click's ``Any`` signatures.
+COMMANDS_WITH_CLICK_PLUMBING = ("__init__.py", "emulator.py", "flags.py")
+
+
+def _names_any(path: Path) -> list[str]:
+    """Every place a file imports or names ``typing.Any``."""
+    tree = ast.parse(path.read_text("utf-8"))
+    found = [
+        f"{path.name}:{node.lineno}"
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Name) and node.id == "Any")
+        or (isinstance(node, ast.Attribute) and node.attr == "Any")
+        or (isinstance(node, ast.alias) and node.name == "Any")
+    ]
+    # String annotations (``from __future__ import annotations`` keeps them as code, but a
+    # quoted one would hide from the walk above).
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                inner = ast.parse(node.value, mode="eval")
+            except SyntaxError:
+                continue
+            if any(isinstance(n, ast.Name) and n.id == "Any" for n in ast.walk(inner)):
+                found.append(f"{path.name}:{node.lineno} (string)")
+    return found
+
+
+def test_operations_and_commands_use_no_any() -> None:
+    """No operation under ``reconciler/ops/`` and no command module (but for click's plumbing)
+    types anything ``Any``: requests, results and callbacks are named types, imported under
+    ``TYPE_CHECKING`` where a lazy import keeps start-up light."""
+    found = [hit for path in sorted(OPS.glob("*.py")) for hit in _names_any(path)]
+    found += [
+        hit
+        for path in sorted((PACKAGE / "commands").glob("*.py"))
+        if path.name not in COMMANDS_WITH_CLICK_PLUMBING
+        for hit in _names_any(path)
+    ]
+    assert found == []
+
+
+def test_operations_neither_print_nor_know_the_command_line() -> None:
+    """An operation says what it has to say through the callbacks it is given (``Feedback``)
+    and returns its result: no ``print``, no ``sys.stdout``/``sys.stderr``, no click."""
+    found: list[str] = []
+    for path in sorted(OPS.glob("*.py")):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                if node.func.id == "print":
+                    found.append(f"{path.name}:{node.lineno}: print")
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "sys"
+                and node.attr in ("stdout", "stderr", "stdin")
+            ):
+                found.append(f"{path.name}:{node.lineno}: sys.{node.attr}")
+        found += [
+            f"{path.name}:{line}: {name}"
+            for line, name, _ in _imported_names(path)
+            if _is_under(name, ("click", *CLI_MODULES))
+        ]
+    assert found == []

@@ -11,16 +11,19 @@ import math
 import os
 import re
 import shlex
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from reconciler.limits import MAX_FIRE_GUARD_MINUTES
 from reconciler.options import GlobalOptions
 
+if TYPE_CHECKING:
+    from reconciler.ops.feedback import Feedback
+
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 ENV_PREFIX = "RECONCILER"
 
@@ -158,28 +161,32 @@ def format_option(
     )
 
 
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(coro)``, without CPython 3.11 formatting the result into a string.
-
-    On its way out ``asyncio.run`` asks ``signal.getsignal`` about its SIGINT handler, a
-    partial bound to the main task; 3.11 builds a ValueError message from the handler's repr,
-    which includes the repr of the task's result: for a plan of 1000 schedules 75 ms of the
-    command's wall time, growing with the plan. The result is handed over beside the task.
-    """
-    import asyncio  # here: `validate` and `schema` need no event loop at start-up
-
-    box: list[T] = []
-
-    async def main() -> None:
-        box.append(await coro)
-
-    asyncio.run(main())
-    return box[0]
-
-
 def global_options(ctx: click.Context) -> GlobalOptions:
     """The top-level settings from a subcommand's context."""
     obj = ctx.find_root().obj
     if isinstance(obj, GlobalOptions):
         return obj
     return GlobalOptions()
+
+
+def progress_lines() -> Callable[[str], None] | None:
+    """Progress lines on stderr, only when a person is watching a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda text: click.echo(f"  {text}", err=True)
+
+
+def _warning(text: str) -> None:
+    click.echo(suggest(f"warning: {text}"), err=True)
+
+
+def _note(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def feedback(progress: Callable[[str], None] | None = None) -> Feedback:
+    """How an operation's warnings and notes reach the person: on stderr, the suggested
+    commands repeating the options that chose the environment."""
+    from reconciler.ops.feedback import Feedback
+
+    return Feedback(warn=_warning, note=_note, progress=progress)

@@ -2,110 +2,31 @@
 
 ``test-send`` sends a manifest's push content now, only to the targets given, through the batch
 push API (docs/api.md section 6; what is refused or left out is in
-``reconciler/testsend/build.py``).
-``history`` lists a schedule's executions from its msg-ids (docs/api.md section 3). Both are thin:
-the decisions live in ``testsend/`` and ``history.py``.
+``reconciler/testsend/``).
+``history`` lists a schedule's executions from its msg-ids (docs/api.md section 3). Both are thin
+commands over ``reconciler/ops/testsend.py``; the decisions live in ``batch.py`` and
+``history.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
-from collections.abc import Callable, Sequence
-from difflib import get_close_matches
-from pathlib import Path
-from typing import Any, Literal, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, cast
 
 import click
 
-from reconciler.commands import format_option, global_options, option
+from reconciler.commands import feedback, format_option, global_options, option, progress_lines
 from reconciler.formats import JSON_OUTPUT_VERSION
+
+if TYPE_CHECKING:
+    from reconciler.testsend.build import ContentKind, SendPlan
+    from reconciler.testsend.send import SendReport, TargetOutcome
 
 FORMATS = ["text", "json"]
 
 
-def _note(text: str) -> None:
-    click.echo(f"note: {text}", err=True)
-
-
-def _progress() -> Callable[[str], None] | None:
-    """Progress lines on stderr, only when a person is watching a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    return lambda text: click.echo(f"  {text}", err=True)
-
-
-def _close(name: str, names: Sequence[str]) -> str:
-    matches = get_close_matches(name, names, n=3)
-    return f"did you mean {', '.join(repr(m) for m in matches)}? " if matches else ""
-
-
-# --------------------------------------------------------------------------- test-send
-
-
-def _targets(
-    regids: Sequence[str],
-    aliases: Sequence[str],
-    targets_file: str | None,
-    by: str | None,
-) -> tuple[Literal["regid", "alias"], list[tuple[str, str]]]:
-    """Which endpoint and which ``(target, where)`` pairs the flags name."""
-    from reconciler.errors import UsageError
-    from reconciler.testsend.build import parse_targets
-
-    given = [flag for flag, v in (("--regid", regids), ("--alias", aliases)) if v]
-    if targets_file is not None:
-        given.append("--targets-file")
-    if not given:
-        raise UsageError(
-            "test-send needs targets",
-            hint="give --regid ID or --alias ALIAS (both repeatable) or --targets-file FILE",
-        )
-    if len(given) > 1:
-        raise UsageError(
-            f"give the targets one way, not with {' and '.join(given)}",
-            hint="a test send goes to registration ids or to aliases: put them all in one "
-            "--targets-file, or repeat --regid / --alias",
-        )
-    if by is not None and targets_file is None:
-        raise UsageError("--by says what --targets-file lists; it is not used with " + given[0])
-    if regids:
-        return "regid", [(t, f"--regid {t!r}") for t in regids]
-    if aliases:
-        return "alias", [(t, f"--alias {t!r}") for t in aliases]
-    assert targets_file is not None
-    from reconciler import files
-
-    path = Path(targets_file)
-    try:
-        raw = files.read_regular(path, limit=files.MAX_TARGETS_BYTES)
-        # Newlines as read_text gave them (universal newlines), for the same line numbers.
-        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = files.reason(exc) if isinstance(exc, OSError) else "it is not UTF-8 text"
-        raise UsageError(
-            f"cannot read the targets file {targets_file}: {reason}",
-            hint="one registration id or alias per line; # starts a comment",
-        ) from exc
-    kind: Literal["regid", "alias"] = "alias" if by == "alias" else "regid"
-    return kind, [(t, f"{targets_file}:{n}") for t, n in parse_targets(text, targets_file)]
-
-
-def _push_of(desired: Sequence[Any], name: str, manifests: Path) -> dict[str, Any]:
-    from reconciler.errors import UsageError
-
-    for d in desired:
-        if d.name == name:
-            push: dict[str, Any] = d.body["push"]
-            return push
-    raise UsageError(
-        f"no manifest named {name!r} in {manifests}",
-        hint=f"{_close(name, [d.name for d in desired])}NAME is the `name:` of a manifest",
-    )
-
-
-def _render_dry_run(plan: Any, fmt: str) -> str:
+def _render_dry_run(plan: SendPlan, fmt: str) -> str:
     if fmt == "json":
         doc = {
             "format_version": JSON_OUTPUT_VERSION,
@@ -130,7 +51,7 @@ def _render_dry_run(plan: Any, fmt: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _outcome_json(o: Any) -> dict[str, Any]:
+def _outcome_json(o: TargetOutcome) -> dict[str, object]:
     error = None
     if not o.delivered and o.status != "not_sent":
         error = {"code": o.error_code, "message": o.error_message or ""}
@@ -144,7 +65,7 @@ def _outcome_json(o: Any) -> dict[str, Any]:
     }
 
 
-def _render_report(plan: Any, report: Any, fmt: str) -> str:
+def _render_report(plan: SendPlan, report: SendReport, fmt: str) -> str:
     if fmt == "json":
         doc = {
             "format_version": JSON_OUTPUT_VERSION,
@@ -222,30 +143,22 @@ def test_send(
     Never reaches the schedule's own audience: its push.to is left out, only the given targets
     receive the test. Exit 0 when every target got it, 1 otherwise.
     """
-    from reconciler import testsend as batch
-    from reconciler.ops import observe as engine
+    from reconciler.ops import testsend as ops
 
-    kind, targets = _targets(regids, aliases, targets_file, by)
-    ws = engine.open_workspace(global_options(ctx))
-    desired, _warnings = engine.load_desired(ws)
-    push = _push_of(desired, name, ws.env.manifests)
-    chosen = cast(batch.ContentKind | None, content)
-    plan = batch.plan_send(name, push, kind, targets, content=chosen)
-    ws.say_where()
-    for item in plan.content.ignored:
-        if not item.startswith("push.to "):  # every schedule has one: said once, in the help
-            _note(f"left out of the test send: {item}")
-    if plan.duplicates:
-        _note(f"{plan.duplicates} repeated target(s) are sent once")
-    if dry_run:
+    request = ops.SendRequest(
+        name,
+        regids,
+        aliases,
+        targets_file,
+        cast(Literal["regid", "alias"] | None, by),
+        cast("ContentKind | None", content),
+        dry_run,
+    )
+    result = ops.send(global_options(ctx), request, feedback(progress_lines()))
+    plan, report = result.plan, result.report
+    if report is None:
         click.echo(_render_dry_run(plan, fmt), nl=False)
         return 0
-
-    async def run() -> batch.SendReport:
-        async with ws.target.client() as client:
-            return await batch.send_batches(client, plan.by, plan.batches, progress=_progress())
-
-    report = asyncio.run(run())
     if report.stopped is not None:
         # Show which targets got it, and which may have (a lost answer): the hint tells the
         # user to check those before sending to them again.
@@ -273,69 +186,13 @@ def history(ctx: click.Context, /, name: str | None, schedule_id: str | None, fm
 
     Times are shown in the environment's time zone.
     """
-    from reconciler.errors import NotFoundError, UsageError
-    from reconciler.ops import observe as engine
+    from reconciler.ops import testsend as ops
     from reconciler.remote import history as hist
-    from reconciler.remote.responses import MsgRecord
 
-    if (name is None) == (schedule_id is None):
-        raise UsageError(
-            "history needs a schedule: give NAME or --id SCHEDULE_ID (one of them)",
-            hint="NAME is looked up in the state file; --id takes the id as it is",
-        )
-    ws = engine.open_workspace(global_options(ctx))
-    forgotten_note = None
-    if schedule_id is None:
-        assert name is not None
-        state = engine.load_state(ws)
-        entry = state.entries.get(name)
-        gone = state.forgotten.get(name)
-        if entry is not None:
-            schedule_id = entry.schedule_id
-        elif gone:
-            # A one-shot that fired is forgotten by the next apply; "did it go out?" is asked
-            # exactly then, so the state keeps its id.
-            last = gone[-1]
-            schedule_id = last.schedule_id
-            earlier = ", ".join(f.schedule_id for f in gone[:-1])
-            also = f"; earlier tasks of that name: {earlier} (see them with --id)"
-            forgotten_note = (
-                f"{name!r} is no longer managed: its task {schedule_id} was forgotten from the "
-                f"state on {last.forgotten_at.astimezone(ws.env.tz):%Y-%m-%d %H:%M %Z} "
-                f"({last.reason})"
-                + (also if earlier else "")
-            )
-        else:
-            names = [*state.entries, *state.forgotten]
-            raise UsageError(
-                f"no schedule named {name!r} in the state file {ws.store.path}",
-                hint=f"{_close(name, names)}apply the manifest first "
-                "(`reconciler apply`), or give the schedule id with --id SCHEDULE_ID",
-            )
-    ws.say_where()
-    if forgotten_note:
-        _note(forgotten_note)
-    title = f"{name!r} (schedule {schedule_id})" if name else f"schedule {schedule_id}"
-
-    async def run() -> list[MsgRecord]:
-        assert schedule_id is not None
-        async with ws.target.client() as client:
-            return await client.get_msg_ids(schedule_id)
-
-    try:
-        records = asyncio.run(run())
-    except NotFoundError as exc:
-        raise NotFoundError(
-            f"{title} does not exist on the server: {exc.vendor_message}",
-            status=exc.status,
-            code=exc.code,
-            hint="it was deleted, or the id is wrong; `reconciler drift` shows schedules "
-            "deleted outside the reconciler",
-        ) from exc
-    tz = ws.env.tz
-    rows = hist.executions(records, tz)
+    result = ops.history(global_options(ctx), ops.HistoryRequest(name, schedule_id), feedback())
+    rows, sid, tz = result.rows, result.schedule_id, result.tz
     if fmt == "json":
-        click.echo(hist.render_json(rows, name=name, schedule_id=schedule_id, tz=tz), nl=False)
+        click.echo(hist.render_json(rows, name=name, schedule_id=sid, tz=tz), nl=False)
     else:
-        click.echo(hist.render_text(rows, title=title, tz=tz), nl=False)
+        click.echo(hist.render_text(rows, title=result.title, tz=tz), nl=False)
     return 0

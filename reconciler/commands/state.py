@@ -1,4 +1,5 @@
-"""``reconciler state list|show|rm|mv``: look at and repair the state file by hand.
+"""``reconciler state list|show|rm|mv``: look at and repair the state file by hand; thin commands
+over ``reconciler/ops/state.py``.
 
 These commands never call the API. ``rm`` and ``mv`` change only the local mapping, under the
 state lock; the remote tasks stay exactly as they are.
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -25,19 +26,12 @@ from reconciler.commands import (
 )
 from reconciler.commands.flags import setting_option
 from reconciler.config.environments import Environment, environment_for
-from reconciler.errors import StateError
 from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.settings import LOCK_TIMEOUT
-from reconciler.state.edits import clear_pending, forget, get_entry, rename
-from reconciler.state.invariants import (
-    Violation,
-    debt_of,
-    invariant_problems,
-    shell_word,
-    shown_name,
-)
-from reconciler.state.schema import PendingEntry, State, StateEntry
-from reconciler.state.store import StateStore
+
+if TYPE_CHECKING:
+    from reconciler.state.invariants import Violation
+    from reconciler.state.schema import State, StateEntry
 
 
 def lock_timeout_option() -> Callable[[F], F]:
@@ -54,27 +48,12 @@ def _environment(ctx: click.Context) -> Environment:
     return environment_for(Path(opts.config_path), opts.env, required=required)
 
 
-def _store(ctx: click.Context) -> StateStore:
-    return StateStore(_environment(ctx).state)
-
-
 def _command_line(ctx: click.Context) -> str:
     """What the lock file says is holding it (names only; no option values, no secrets)."""
     return f"reconciler {ctx.command_path.split(' ', 1)[-1]}"
 
 
-def _manifest_names(env: Environment) -> tuple[set[str], int]:
-    """The names the environment's valid manifests carry, and the number of errors (which may
-    hide others); no API call."""
-    from datetime import UTC, datetime
-
-    from reconciler.manifests.load import load_manifests
-
-    loaded = load_manifests([env.manifests], now=datetime.now(UTC), tz=env.tz)
-    return {m.name for m in loaded.manifests}, len(loaded.errors)
-
-
-def _entry_json(name: str, entry: StateEntry) -> dict[str, Any]:
+def _entry_json(name: str, entry: StateEntry) -> dict[str, object]:
     return {"name": name, **entry.model_dump(mode="json")}
 
 
@@ -88,17 +67,20 @@ def state() -> None:
 @click.pass_context
 def list_(ctx: click.Context, fmt: str) -> int:
     """List the managed schedules: name, schedule_id, protection, last update."""
-    store = _store(ctx)
-    current, duplicates = store.load_raw()  # a broken state is listed, with what is wrong
-    _warn_inconsistent(invariant_problems(current, duplicates))
+    from reconciler.ops import state as ops
+    from reconciler.state.invariants import shown_name
+
+    view = ops.read(_environment(ctx))  # a broken state is listed, with what is wrong
+    current, path = view.state, view.path
+    _warn_inconsistent(view.problems)
     if fmt == "json":
-        click.echo(json.dumps(_list_json(store.path, current), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(_list_json(path, current), indent=2, ensure_ascii=False))
         return 0
-    if not store.path.exists():
-        click.echo(f"no state file at {store.path} yet: nothing is managed")
+    if not view.exists:
+        click.echo(f"no state file at {path} yet: nothing is managed")
         return 0
     if not current.entries:
-        click.echo(f"no managed schedules in {store.path} (serial {current.serial})")
+        click.echo(f"no managed schedules in {path} (serial {current.serial})")
     else:
         rows = [("NAME", "SCHEDULE_ID", "PROTECTED", "UPDATED")]
         for name, entry in sorted(current.entries.items()):
@@ -110,7 +92,7 @@ def list_(ctx: click.Context, fmt: str) -> int:
             cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:3])]
             click.echo("  ".join([*cells, row[3]]))
         click.echo(
-            f"\n{len(current.entries)} managed schedule(s) in {store.path} "
+            f"\n{len(current.entries)} managed schedule(s) in {path} "
             f"(serial {current.serial})"
         )
     for name, pending in sorted(current.pending.items()):
@@ -122,7 +104,7 @@ def list_(ctx: click.Context, fmt: str) -> int:
     return 0
 
 
-def _list_json(path: Path, current: State) -> dict[str, Any]:
+def _list_json(path: Path, current: State) -> dict[str, object]:
     return {
         "format_version": JSON_OUTPUT_VERSION,
         "state_file": str(path),
@@ -138,14 +120,15 @@ def _list_json(path: Path, current: State) -> dict[str, Any]:
 @click.pass_context
 def show(ctx: click.Context, name: str) -> int:
     """Print the state entry of NAME as JSON."""
-    store = _store(ctx)
-    current, _ = store.load_raw()  # looking at a broken state is how it gets repaired
-    if name not in current.entries and name in current.pending:
-        out: dict[str, Any] = {"name": name, "schedule_id": None}
+    from reconciler.ops import state as ops
+
+    found = ops.entry(_environment(ctx), name)
+    if found.entry is None:
+        out: dict[str, object] = {"name": name, "schedule_id": None}
     else:
-        out = _entry_json(name, get_entry(current, name, path=store.path))
-    if name in current.pending:
-        out["pending"] = current.pending[name].model_dump(mode="json")
+        out = _entry_json(name, found.entry)
+    if found.pending is not None:
+        out["pending"] = found.pending.model_dump(mode="json")
     click.echo(json.dumps(out, indent=2, ensure_ascii=False))
     return 0
 
@@ -178,58 +161,27 @@ def rm(
     an inconsistent state file (the error names the command). A journalled delete of an old
     task (an interrupted replace) is kept unless --force: dropping it leaves that task firing.
     """
-    store = _store(ctx)
-    with store.lock(lock_timeout, _command_line(ctx)):
-        # Unchecked: this command repairs the states that a checked load refuses.
-        current, _ = store.load_raw()
-        unique = list(dict.fromkeys(names))
-        for name in unique:  # check every name before changing anything
-            if pending_only:
-                if name not in current.pending:
-                    raise StateError(
-                        f"the state file {store.path} has no journal entry named {name!r}",
-                        hint="list the journal with `reconciler state list`",
-                    )
-            elif name not in current.pending:
-                get_entry(current, name, path=store.path)
-        debts = {
-            name: old
-            for name in unique
-            if (old := debt_of(current, name, keep_entries=pending_only)) is not None
-        }
-        if debts and not force:
-            raise StateError(
-                "refusing to drop journalled work that is not finished: "
-                + "; ".join(
-                    f"{name!r} still has to delete its old task {old} (an interrupted "
-                    f"{current.pending[name].op}), which keeps firing until then"
-                    for name, old in sorted(debts.items())
-                ),
-                hint="run `reconciler apply` to finish it (it deletes the old task before "
-                "anything else); or add --force to drop the journal entry anyway and delete "
-                "the old task yourself",
-            )
-        removed: list[tuple[str, StateEntry | None, PendingEntry | None]] = []
-        updated = current
-        for name in unique:
-            entry = None if pending_only else updated.entries.get(name)
-            removed.append((name, entry, updated.pending.get(name)))
-            updated = clear_pending(updated, name) if pending_only else forget(updated, name)
-        saved = store.save(updated)
-    for name, entry, journal in removed:
-        if journal is not None:
+    from reconciler.ops import state as ops
+    from reconciler.state.invariants import shell_word
+
+    request = ops.RemoveRequest(names, pending_only, force, lock_timeout, _command_line(ctx))
+    result = ops.remove(_environment(ctx), request)
+    path = result.path
+    for gone in result.removed:
+        name, entry = gone.name, gone.entry
+        if gone.journal is not None:
             click.echo(
-                f"removed the journal entry of {name!r} (an interrupted {journal.op}) from "
-                f"{store.path}"
+                f"removed the journal entry of {name!r} (an interrupted {gone.journal.op}) from "
+                f"{path}"
             )
-        if name in debts:
+        if gone.debt is not None:
             click.echo(
-                f"  WARNING: the old task {debts[name]} was not deleted and still fires; the "
+                f"  WARNING: the old task {gone.debt} was not deleted and still fires; the "
                 "reconciler no longer knows it has to delete it"
             )
         if entry is None:
             continue
-        click.echo(f"removed {name!r} (schedule_id {entry.schedule_id}) from {store.path}")
+        click.echo(f"removed {name!r} (schedule_id {entry.schedule_id}) from {path}")
         note = (
             f"  the remote task {entry.schedule_id} is untouched and now UNMANAGED: the "
             "reconciler will neither update nor delete it"
@@ -241,12 +193,12 @@ def rm(
             "  to manage it again: "
             + command("import " + shell_word(f"{name}={entry.schedule_id}"))
         )
-    click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
-    _warn_inconsistent(invariant_problems(updated))
+    click.echo(f"state saved (serial {result.serial}); previous version in {result.backup_path}")
+    _warn_inconsistent(result.problems)
     return 0
 
 
-def _warn_inconsistent(problems: list[Violation]) -> None:
+def _warn_inconsistent(problems: Sequence[Violation]) -> None:
     """Broken invariants, on stderr; the commands that act on the state refuse until repaired."""
     for violation in problems:
         click.echo(
@@ -266,23 +218,12 @@ def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
     The remote task keeps its id (no delete and re-create); the next `plan` shows an update of
     its `name` field if the manifest now says NEW.
     """
-    from reconciler.errors import UsageError
-    from reconciler.manifests.models import name_error
+    from reconciler.ops import state as ops
 
-    problem = name_error(new)
-    if problem is not None:
-        raise UsageError(
-            f"cannot rename {old!r} to {new!r}: the new name {problem}",
-            hint="use the name the renamed manifest carries in its `name:` field",
-        )
-    env = _environment(ctx)
-    store = StateStore(env.state)
-    with store.lock(lock_timeout, _command_line(ctx)):
-        current = store.load()
-        entry = get_entry(current, old, path=store.path)
-        saved = store.save(rename(current, old, new))
-    click.echo(f"moved {old!r} -> {new!r} (schedule_id {entry.schedule_id}) in {store.path}")
-    carried, errors = _manifest_names(env)
+    request = ops.MoveRequest(old, new, lock_timeout, _command_line(ctx))
+    result = ops.move(_environment(ctx), request)
+    entry, carried, errors = result.entry, result.carried, result.manifest_errors
+    click.echo(f"moved {old!r} -> {new!r} (schedule_id {entry.schedule_id}) in {result.path}")
     if new in carried:
         click.echo(
             suggest(
@@ -299,11 +240,11 @@ def mv(ctx: click.Context, old: str, new: str, lock_timeout: float) -> int:
             consequence += f" and creates {old!r} again"
         click.echo(
             suggest(
-                f"warning: no valid manifest in {env.manifests} is named {new!r}{hidden}; until "
+                f"warning: no valid manifest in {result.manifests} is named {new!r}{hidden}; until "
                 f"one is, `reconciler plan` {consequence}. Rename the manifest's `name:` to "
                 f"{new!r}, or undo with `reconciler state mv {shlex.quote(new)} {shlex.quote(old)}`"
             ),
             err=True,
         )
-    click.echo(f"state saved (serial {saved.serial}); previous version in {store.backup_path}")
+    click.echo(f"state saved (serial {result.serial}); previous version in {result.backup_path}")
     return 0

@@ -1,35 +1,16 @@
 """``reconciler validate`` and ``reconciler schema``: check manifests before anything talks to the
-API, and give editors the JSON Schema of a manifest."""
+API (a thin command over ``reconciler/ops/validate.py``), and give editors the JSON Schema of a
+manifest."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from reconciler.commands import format_option, global_options, option
 from reconciler.errors import Problem, UsageError
-
-DEFAULT_PATH = "schedules"
-
-
-def resolve_clock(ctx: click.Context) -> tuple[datetime, ZoneInfo]:
-    """ "Now" and the time zone from the global ``--now`` / ``--timezone`` (default UTC)."""
-    options = global_options(ctx)
-    name = options.timezone or "UTC"
-    try:
-        zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(
-            f"unknown time zone {name!r}",
-            hint="give an IANA name such as Europe/Berlin or Asia/Shanghai",
-        ) from exc
-    now = options.now or datetime.now(UTC)
-    return now, zone
 
 
 @click.command()
@@ -60,28 +41,17 @@ def validate(
     With --env, the environment's manifests with its overlay (docs/layers.md).
     Exit code 0 when valid, 1 when any error (or, with --strict, any warning) was found.
     """
-    from reconciler.manifests.load import load_manifests
-    from reconciler.manifests.overlays import environment_targets
+    from reconciler.ops.validate import ValidateRequest, validate
 
     if explain is not None and fmt != "text":
         raise UsageError("--explain prints text", hint="drop --format (or use --format text)")
-    now, zone = resolve_clock(ctx)
-    targets, overlay, zone = environment_targets(global_options(ctx), list(paths), zone)
-    targets = targets or [Path(DEFAULT_PATH)]
-    result = load_manifests(targets, now=now, tz=zone, overlay=overlay)
-    result.problems.extend(_policy_problems(ctx, result.manifests, now))
-    found = True
-    if explain is not None:
-        from reconciler.manifests.explain import explain_text
-
-        text, found = explain_text(result, explain)
-        click.echo(text)
-    problems = [p.strictly() for p in result.problems] if strict else result.problems
-    errors = sum(1 for p in problems if p.severity == "error")
-    warnings = len(problems) - errors
-    valid = errors == 0
-    # Valid schedules only: a manifest whose name another one uses is not one.
-    count = sum(1 for m in result.manifests if m.name not in result.duplicates)
+    result = validate(global_options(ctx), ValidateRequest(paths, strict, explain))
+    if result.explanation is not None:
+        click.echo(result.explanation)
+    problems, errors, warnings, valid = (
+        result.problems, result.errors, result.warnings, result.valid
+    )
+    count = result.manifests
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -107,7 +77,7 @@ def validate(
             click.echo(f"{summary}: valid{tail}")
         else:
             click.echo(f"{summary}: {errors} error(s), {warnings} warning(s)")
-    return 0 if valid and (explain is None or found) else 1
+    return 0 if valid and result.explained else 1
 
 
 @click.command()
@@ -125,20 +95,7 @@ def schema(kind: str) -> None:
     click.echo(json.dumps(layered_schema(kind), indent=2, ensure_ascii=False))
 
 
-def _policy_problems(ctx: click.Context, manifests: list[Any], now: datetime) -> list[Problem]:
-    """The push policies of reconciler.yaml (reconciler/config/policies/), as manifest
-    problems."""
-    options = global_options(ctx)
-    if not Path(options.config_path).exists() and not options.config_named:
-        # No config, no policies: the plain run pays for no import (a --config named on purpose
-        # that is missing is reported by the environment loader, as by every command).
-        return []
-    from reconciler.config import policies
-
-    return policies.for_validate(options, manifests, now)
-
-
-def _as_json(problem: Problem) -> dict[str, Any]:
+def _as_json(problem: Problem) -> dict[str, object]:
     return {
         "path": problem.path,
         "line": problem.line,

@@ -8,7 +8,6 @@ the journal healing) and hand back a ``Observation`` holding the plan. Writes be
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from reconciler.config.session import Target, load_environment, now_of, resolve_
 from reconciler.errors import Problem
 from reconciler.manifests.find import find_manifest_files
 from reconciler.manifests.load import Manifest, load_manifests
+from reconciler.ops.feedback import Feedback, silent
 from reconciler.options import GlobalOptions
 from reconciler.planning.artifact import Plan
 from reconciler.planning.inputs import Desired, listed_digest
@@ -58,6 +58,7 @@ class ServerClock:
 
     fixed: datetime | None
     offset: timedelta | None = None
+    warn: Callable[[str], None] = silent  # a skew worth telling the person about
 
     def now(self) -> datetime:
         if self.fixed is not None:
@@ -71,11 +72,9 @@ class ServerClock:
         self.offset = client.server_offset
         if abs(self.offset) > SKEW_WARNING:
             side = "ahead of" if self.offset > timedelta(0) else "behind"
-            print(
-                f"warning: the server's clock is {_span(abs(self.offset))} {side} this "
-                f"machine's; times are judged by the server's ({_iso(self.now())})",
-                file=sys.stderr,
-                flush=True,
+            self.warn(
+                f"the server's clock is {_span(abs(self.offset))} {side} this "
+                f"machine's; times are judged by the server's ({_iso(self.now())})"
             )
 
 
@@ -109,16 +108,16 @@ class Workspace:
         """Now by the server's clock once an answer has come (``--now`` if given)."""
         return self.server_clock.now()
 
-    def say_where(self) -> None:
+    def say_where(self, note: Callable[[str], None]) -> None:
         """First line of output when the app is not real (docs/design.md "Embedded default")."""
         if self.target.banner:
-            # Flushed: stderr may be a buffered stream (CliRunner, some CI runners) and this
-            # line must come before anything the command prints next.
-            print(self.target.banner, file=sys.stderr, flush=True)
+            note(self.target.banner)
 
 
-def open_workspace(options: GlobalOptions) -> Workspace:
-    """Resolve environment, target and state file; no network, no file writes."""
+def open_workspace(options: GlobalOptions, feedback: Feedback | None = None) -> Workspace:
+    """Resolve environment, target and state file; no network, no file writes.
+
+    ``feedback`` hears of a server clock far from ours (nobody, without it)."""
     env = load_environment(options)
     target = resolve_target(options, env)
     return Workspace(
@@ -127,7 +126,7 @@ def open_workspace(options: GlobalOptions) -> Workspace:
         target=target,
         store=StateStore(env.state),
         now=now_of(options),
-        server_clock=ServerClock(options.now),
+        server_clock=ServerClock(options.now, warn=feedback.warn if feedback else silent),
     )
 
 

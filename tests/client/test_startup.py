@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import subprocess
@@ -37,6 +38,23 @@ def _imported_after(statement: str) -> set[str]:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     return set(out.split())
+
+
+def test_the_help_screen_loads_no_pydantic_and_no_http_stack() -> None:
+    """``reconciler --help`` imports every command module for its one-line help: the command
+    modules keep their operations, the state schema (pydantic) and the client (httpx) for when
+    a command runs."""
+    code = (
+        "import atexit, json, runpy, sys\n"
+        "atexit.register(lambda: sys.stderr.write(json.dumps(sorted(sys.modules))))\n"
+        "sys.argv = ['reconciler', '--help']\n"
+        "runpy.run_module('reconciler', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: reconciler" in done.stdout
+    loaded = set(json.loads(done.stderr))
+    assert not {m.split(".")[0] for m in loaded} & {"pydantic", "httpx", "httpcore"}
 
 
 def test_the_demo_credentials_do_not_import_the_emulator_server() -> None:

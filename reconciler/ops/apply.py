@@ -1,0 +1,279 @@
+"""The apply operation: under the state lock, heal the journal, re-plan (or vouch for a saved
+plan), have the plan approved, carry it out.
+
+One job: the order of an apply's steps and the checks between them. The steps themselves are
+the read side's (``observe``), the executor's (``reconciler/apply/executor.py``) and the plan's
+own checks; what the person sees and answers comes in through ``ApplyHooks``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from reconciler.apply import executor as applying
+from reconciler.apply.healing import Healing, planning_state
+from reconciler.apply.writer import StateWriter
+from reconciler.errors import ManifestError, ReconcilerError, UnsafePlanError, UsageError
+from reconciler.ops import observe
+from reconciler.ops.aio import run_async
+from reconciler.ops.feedback import Feedback
+from reconciler.ops.plan import (
+    Safety,
+    check_policies,
+    read_plan_file,
+    unresolved_conflicts,
+)
+
+if TYPE_CHECKING:
+    from reconciler.config.policies import Verdict
+    from reconciler.config.policies.subjects import Violation
+    from reconciler.manifests.load import Manifest
+    from reconciler.options import GlobalOptions
+    from reconciler.planning.artifact import Plan
+    from reconciler.planning.inputs import Desired
+    from reconciler.remote.client import EngageLabClient
+    from reconciler.state.schema import State
+    from reconciler.state.store import StateStore
+
+LOCK_HOLDER = "reconciler apply"
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """What ``reconciler apply`` was asked."""
+
+    plan_file: str | None = None  # a saved plan to carry out instead of a fresh one
+    auto_approve: bool = False
+    full_refresh: bool = False  # a saved plan: re-read every task, not the list alone
+    lock_timeout: float = 0.0
+    safety: Safety = field(default_factory=Safety)
+
+
+def _no_show(plan: Plan, allowed: Sequence[Violation]) -> None:
+    """The default for a caller that shows nothing."""
+
+
+@dataclass(frozen=True)
+class ApplyHooks:
+    """How an apply talks to the person running it.
+
+    ``show`` gets a fresh plan (and the policy exceptions it carries) before it is carried out;
+    ``confirm`` asks a yes/no question and is None where nobody can answer (not a terminal):
+    an apply that needs an answer is then refused before the remote read.
+    """
+
+    feedback: Feedback = field(default_factory=Feedback)
+    show: Callable[[Plan, Sequence[Violation]], None] = _no_show
+    confirm: Callable[[str], bool] | None = None
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What an apply did: nothing to do, declined, or the executor's report."""
+
+    report: applying.ApplyReport | None  # None: nothing was carried out
+    conflicts: tuple[str, ...] = ()  # manifests left unrealised (see ``unresolved_conflicts``)
+    failures: tuple[str, ...] = ()  # journal debts not paid, when nothing was carried out
+    declined: bool = False  # the person answered no
+
+
+def state_writer(store: StateStore, state: State, *, dirty: bool) -> StateWriter:
+    """The writer of one apply, with ``state`` on disk first when it is new or ``dirty``.
+
+    A state file that does not exist yet gets its binding (app and endpoint) before the first
+    write; a journal healed in memory becomes durable before anything else is sent.
+    """
+    writer = StateWriter(store, state)
+    if dirty or not store.path.exists():
+        writer.change(_same)
+        writer.flush()
+    return writer
+
+
+def _same(state: State) -> State:
+    return state
+
+
+def saved_exceptions(saved: Plan, given: tuple[str, ...]) -> tuple[str, ...]:
+    """The rules a saved plan's exceptions name: what its apply allows, and no other.
+
+    ``--allow-policy`` on such an apply may repeat them (the way before plans recorded
+    them); one the plan was not made with is refused before anything is read.
+    """
+    recorded = tuple(dict.fromkeys(e.rule for e in saved.policy_exceptions))
+    extra = [name for name in given if name not in recorded]
+    if extra:
+        made = ", ".join(f"--allow-policy {r}" for r in recorded) or "no --allow-policy"
+        raise UsageError(
+            f"--allow-policy {extra[0]}: the saved plan was made with {made}; applying it "
+            "allows the exceptions it records and no other",
+            hint=f"make a new plan with `reconciler plan --allow-policy {extra[0]} --out FILE` "
+            "and review it",
+        )
+    return recorded
+
+
+def _check_saved_exceptions(saved: Plan, verdict: Verdict, feedback: Feedback) -> None:
+    """Refuse, before any request, a violation that a saved plan's recorded rules would let
+    through but that the plan did not record (a schedule that came to break the rule since)."""
+    recorded = {(e.rule, e.schedule) for e in saved.policy_exceptions}
+    fresh = [v for v in verdict.allowed if (v.rule, v.name) not in recorded]
+    if saved.policy_exceptions:
+        lines = "; ".join(f"{e.rule} ({e.schedule})" for e in saved.policy_exceptions)
+        feedback.note(f"Policy exceptions recorded in the saved plan: {lines}")
+    if fresh:
+        raise ManifestError(
+            [v.problem("error") for v in fresh],
+            hint="the saved plan's policy exceptions do not cover these; make a new plan with "
+            "`reconciler plan --out FILE` and review it",
+        )
+
+
+async def _pay_debts(
+    ws: observe.Workspace, client: EngageLabClient, healing: Healing
+) -> tuple[StateWriter, list[str]]:
+    """The journal's debts paid: the deletes it owes; returns the writer and the failures."""
+    writer = state_writer(ws.store, healing.state, dirty=healing.changed)
+    return writer, await applying.finish_healing(client, writer, healing)
+
+
+def _recheck(
+    ws: observe.Workspace,
+    plan: Plan,
+    state: State,
+    desired: list[Desired],
+    active_now: int,
+    complete: bool,
+) -> None:
+    """The safety rules on the saved plan's own actions (its recorded verdicts are data)."""
+    unsafe = plan.recheck_violations(
+        state, desired, complete=complete, active_now=active_now, now=ws.clock()
+    )
+    if unsafe:
+        raise UnsafePlanError(
+            unsafe, hint="make a new plan with `reconciler plan --out FILE` and review it"
+        )
+
+
+def _checked_plan(
+    ws: observe.Workspace, obs: observe.Observation, saved: Plan | None, desired: list[Desired]
+) -> Plan:
+    """The plan to carry out: the fresh one, or the saved one while it still holds."""
+    if saved is None:
+        obs.plan.check_safe()
+        return obs.plan
+    saved.check_fresh(obs.desired, obs.inventory, obs.healing.state)
+    rows = [(sid, task.name) for sid, task in obs.inventory.schedules.items()]
+    saved.check_writes(planning_state(obs.healing), desired, rows)
+    # Same inputs, same options, but a later clock: a schedule may have come within the
+    # fire guard since the plan was saved.
+    if obs.plan.violations:
+        raise UnsafePlanError(
+            obs.plan.violations,
+            hint="the saved plan was safe when it was made; make a new one (with the "
+            "override a line names, e.g. `reconciler plan --force --out FILE`) or wait",
+        )
+    _recheck(
+        ws,
+        saved,
+        planning_state(obs.healing),
+        desired,
+        len(obs.inventory.schedules),
+        obs.inventory.complete,
+    )
+    saved.check_safe()
+    return saved
+
+
+def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> ApplyResult:
+    """Make the remote app match the manifests (or carry out a saved plan)."""
+    feedback = hooks.feedback
+    ws = observe.open_workspace(options, feedback)
+    safety = request.safety
+    allow = safety.allow_policy
+    saved = read_plan_file(request.plan_file) if request.plan_file else None
+    if saved is not None:
+        # A rule taken out of reconciler.yaml since the plan was made has nothing to allow.
+        names = ws.env.policies.names
+        allow = tuple(r for r in saved_exceptions(saved, allow) if r in names)
+    stamp = observe.manifest_stamp(ws)
+    loaded: list[Manifest] = []
+    desired, warnings = observe.load_desired(ws, strict=safety.strict, loaded=loaded)
+    if saved is None and not request.auto_approve and hooks.confirm is None:
+        raise UsageError(
+            "apply needs confirmation but this is not a terminal",
+            hint="review `reconciler plan` and pass --auto-approve, or apply a saved plan file",
+        )
+    ws.say_where(feedback.note)
+    feedback.warnings([str(w) for w in warnings])
+    plan_options = saved.options if saved is not None else safety.plan_options(ws)
+
+    async def run() -> ApplyResult:
+        nonlocal desired
+        with ws.store.lock(request.lock_timeout, LOCK_HOLDER):
+            if observe.manifest_stamp(ws) != stamp:
+                # Written while we waited for the lock (export --adopt holds it while it writes
+                # manifests and the state): plan the state against the manifests as they are.
+                loaded.clear()
+                desired, more = observe.load_desired(ws, strict=safety.strict, loaded=loaded)
+                feedback.warnings([str(w) for w in more if w not in warnings])
+            state = observe.load_state(ws)
+            verdict = check_policies(ws, loaded, state, safety, feedback, allow=allow)
+            if saved is not None:
+                _check_saved_exceptions(saved, verdict, feedback)
+                saved.check_state(state)  # before any request
+            async with ws.target.client() as client:
+                listed = None
+                if saved is not None and not request.full_refresh:
+                    listed = await observe.check_saved_by_list(ws, client, state, desired, saved)
+                if listed is not None:
+                    assert saved is not None
+                    saved.check_local(desired, state)
+                    saved.check_writes(
+                        state, desired, observe.kept_rows(ws, listed, state, desired)
+                    )
+                    _recheck(ws, saved, state, desired, len(listed.rows), listed.complete)
+                    feedback.note(
+                        f"The remote list matches the saved plan ({len(listed.rows)} task(s)); "
+                        "task contents are those the plan was made from (--full-refresh "
+                        "re-reads them)."
+                    )
+                    writer, failures = await _pay_debts(ws, client, Healing(state=state))
+                    plan = saved
+                else:
+                    inventory, healing = await observe.read_and_heal(
+                        ws, client, state, desired, feedback.progress
+                    )
+                    feedback.warnings(healing.notes)
+                    # The journal's debts (the old task of an interrupted replace, still able
+                    # to fire next to its successor) finish changes approved earlier: paid
+                    # before, and whatever, the rules for new changes say about this plan.
+                    writer, failures = await _pay_debts(ws, client, healing)
+                    try:
+                        plan = _checked_plan(
+                            ws,
+                            observe.plan_healed(ws, desired, inventory, healing, plan_options),
+                            saved,
+                            desired,
+                        )
+                    except ReconcilerError:
+                        feedback.warnings(failures)
+                        raise
+                conflicts = unresolved_conflicts(plan)
+                if not plan.has_changes:
+                    return ApplyResult(None, conflicts=conflicts, failures=tuple(failures))
+                if saved is None:
+                    hooks.show(plan, verdict.allowed)
+                    if not request.auto_approve:
+                        assert hooks.confirm is not None
+                        if not hooks.confirm("Apply these changes?"):
+                            return ApplyResult(None, declined=True)
+                report = await applying.run_plan(
+                    plan, client, writer, now=ws.clock, progress=feedback.progress
+                )
+                report.failures[:0] = failures
+                return ApplyResult(report, conflicts=conflicts)
+
+    return run_async(run())

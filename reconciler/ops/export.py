@@ -1,0 +1,313 @@
+"""The export operation: manifests written for remote tasks, and with ``adopt`` recorded in the
+state in the same step, so that bringing an existing app under management is one command.
+
+One job: which remote tasks become which manifest files (names that do not clash, credentials
+kept out, problems marked at the top), written atomically; the classification of the tasks is
+``reconciler/ops/remote.py``'s.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.errors import InventoryError, UsageError
+from reconciler.ops import observe
+from reconciler.ops.remote import RemoteTask, RemoteView, read_view
+
+if TYPE_CHECKING:
+    from reconciler.ops.feedback import Feedback
+    from reconciler.options import GlobalOptions
+    from reconciler.remote.observed import RemoteSchedule
+
+LOCK_HOLDER = "reconciler export"
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What ``reconciler export`` was asked."""
+
+    ids: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # shell patterns
+    triggers: tuple[str, ...] = ()
+    out_dir: str | None = None  # default: the environment's manifest directory
+    adopt: bool = False
+    overwrite: bool = False
+    lock_timeout: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """One manifest written for a remote task."""
+
+    task: RemoteSchedule
+    path: Path
+    text: str
+    problems: tuple[str, ...]  # errors: the manifest cannot be used as written (not adopted)
+    notes: tuple[str, ...]  # warnings
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The files written (adopted, with ``adopt``, but for those with problems) and the tasks
+    left out, with why."""
+
+    target_dir: Path
+    written: tuple[ExportedFile, ...]
+    skipped: tuple[str, ...]
+
+
+def export(options: GlobalOptions, request: ExportRequest, feedback: Feedback) -> ExportResult:
+    """Write manifests for remote tasks: every unmanaged one, or those selected; with
+    ``adopt``, record the usable ones in the state under its lock."""
+    from reconciler.state import edits as st
+
+    ws = observe.open_workspace(options, feedback)
+    target_dir = Path(request.out_dir) if request.out_dir is not None else ws.env.manifests
+    if request.adopt and not _inside(target_dir, ws.env.manifests):
+        # Adopted tasks whose manifests the environment does not read would be deleted by the
+        # next apply (managed names without manifests).
+        raise UsageError(
+            f"--adopt writes manifests the environment reads: {target_dir} is outside its "
+            f"manifest directory {ws.env.manifests}",
+            hint="drop --dir (or name a directory inside the manifest directory), or export "
+            "without --adopt to look at the files first",
+        )
+    _usable_directory(target_dir)  # before any request
+    ws.say_where(feedback.note)
+
+    def work() -> ExportResult:
+        view = read_view(ws, confirm=True)
+        if not view.complete:
+            # A task the list missed could share a name with one exported: two manifests of
+            # one name, or an adopted task beside an unmanaged twin.
+            raise InventoryError(
+                view.incomplete + "; nothing was exported",
+                hint="re-run when the API answers every page",
+            )
+        chosen, skipped = _select(view, request.ids, request.names, request.triggers)
+        planned = _prepare(ws, chosen, target_dir, request.overwrite)
+        _write_all(planned, target_dir)
+        if request.adopt:
+            usable = [p for p in planned if not p.problems]
+            if usable:
+                state = observe.load_state(ws)
+                for p in usable:
+                    if p.task.schedule_id in observe.managed_ids(state):
+                        continue  # adopted meanwhile by another command
+                    state = st.record_create(
+                        state, p.task.name, p.task.schedule_id, p.task.fingerprint, False,
+                        ws.clock(),
+                    )
+                ws.store.save(state)
+        return ExportResult(target_dir, tuple(planned), tuple(skipped))
+
+    if request.adopt:
+        with ws.store.lock(request.lock_timeout, LOCK_HOLDER):
+            return work()
+    return work()
+
+
+def _select(
+    view: RemoteView,
+    ids: tuple[str, ...],
+    patterns: tuple[str, ...],
+    triggers: tuple[str, ...],
+) -> tuple[list[RemoteSchedule], list[str]]:
+    by_id = {t.task.schedule_id: t for t in view.tasks}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise UsageError(
+            f"no remote task has the id {', '.join(missing)}; nothing was exported",
+            hint="`reconciler remote list` shows every task",
+        )
+    chosen: list[RemoteTask] = []
+    for t in view.tasks:
+        if (ids or patterns) and t.task.schedule_id not in ids and not any(
+            fnmatch.fnmatchcase(t.task.name, p) for p in patterns
+        ):
+            continue
+        if triggers and t.trigger not in triggers:
+            continue
+        chosen.append(t)
+    skipped: list[str] = []
+    named: dict[str, int] = {}
+    for t in view.tasks:
+        if t.status == "unmanaged":
+            named[t.task.name] = named.get(t.task.name, 0) + 1
+    out: list[RemoteSchedule] = []
+    for t in chosen:
+        label = f"{t.task.schedule_id} ({t.task.name!r})"
+        if t.status == "managed":
+            if ids or patterns:
+                skipped.append(f"{label}: already managed as {t.managed_as!r}")
+        elif t.status == "ignored":
+            if ids or patterns:
+                skipped.append(f"{label}: ignored by reconciler.yaml ({t.why})")
+        elif t.status == "conflict":
+            skipped.append(
+                f"{label}: {t.why} already has this name; to manage this task instead, "
+                f"`reconciler import {t.task.name}={t.task.schedule_id}` (with its manifest)"
+            )
+        elif named.get(t.task.name, 0) > 1:
+            skipped.append(
+                f"{label}: {named[t.task.name]} remote tasks share this name and a name can "
+                "back one manifest only; rename or delete the others first"
+            )
+        else:
+            out.append(t.task)
+    return out, skipped
+
+
+def _prepare(
+    ws: observe.Workspace, tasks: list[RemoteSchedule], target_dir: Path, overwrite: bool
+) -> list[ExportedFile]:
+    from reconciler.manifests.export import file_stem, manifest_text, without_credentials
+    from reconciler.manifests.load import load_manifests
+    from reconciler.redact import REDACTED, output_scrubber
+
+    taken, replaceable = _existing_stems(ws, target_dir, overwrite)
+    schema = _schema_ref(ws, target_dir)
+    now = ws.clock()
+    planned: list[ExportedFile] = []
+    scrub = output_scrubber()
+    with tempfile.TemporaryDirectory(prefix="reconciler-export-") as tmp:
+        for task in tasks:
+            # A credential in the task (its name, an alert, even its id) is written as a
+            # placeholder, never into the file or its name; the file needs attention and is
+            # not adopted.
+            body, found = without_credentials(task.body, scrub)
+            schedule_id = scrub(task.schedule_id)
+            if schedule_id != task.schedule_id:
+                found.append("the schedule id")
+            # --overwrite refreshes a file that holds this schedule alone (an earlier export);
+            # every other existing file keeps its name.
+            others = taken | {s for s, n in replaceable.items() if n != task.name}
+            stem = file_stem(scrub(task.name), schedule_id, others)
+            taken.add(stem)
+            path = target_dir / f"{stem}.yaml"
+            draft = manifest_text(
+                body, schedule_id=schedule_id, exported_at=now, schema_ref=schema
+            )
+            check = Path(tmp, f"{stem}.yaml")
+            check.write_text(draft, encoding="utf-8")
+            loaded = load_manifests([check], now=ws.now, tz=ws.env.tz)
+            errors = tuple(p.message for p in loaded.problems if p.severity == "error")
+            notes = tuple(p.message for p in loaded.problems if p.severity != "error")
+            if found:
+                errors = (
+                    f"the remote task holds the configured AppKey or Master Secret (in "
+                    f"{', '.join(found)}); it is written as {REDACTED}: put the intended value "
+                    "in its place, and rotate the credential if it was pasted there by mistake",
+                    *errors,
+                )
+            text = draft
+            if errors:
+                text = manifest_text(
+                    body,
+                    schedule_id=schedule_id,
+                    exported_at=now,
+                    schema_ref=schema,
+                    problems=[f"error: {e}" for e in errors],
+                )
+            planned.append(ExportedFile(task, path, text, errors, notes))
+    return planned
+
+
+def _existing_stems(
+    ws: observe.Workspace, target_dir: Path, overwrite: bool
+) -> tuple[set[str], dict[str, str]]:
+    """(stems that must not be written, {stem: name} of files --overwrite may replace).
+
+    Every file in the directory is taken (``reconciler.yaml``, notes, anything) except, with
+    ``--overwrite``, a YAML file holding exactly one manifest: it may be replaced by an export
+    of that same schedule.
+    """
+    from reconciler.manifests.load import load_manifests
+
+    if not target_dir.is_dir():
+        return set(), {}
+    taken: set[str] = set()
+    replaceable: dict[str, str] = {}
+    for path in target_dir.iterdir():
+        stem = path.name.rsplit(".", 1)[0] if path.suffix else path.name
+        if overwrite and path.suffix in (".yaml", ".yml") and path.is_file():
+            loaded = load_manifests([path], now=ws.now, tz=ws.env.tz)
+            if len(loaded.manifests) == 1 and not loaded.errors:
+                replaceable[stem] = loaded.manifests[0].name
+                continue
+        taken.add(stem)
+    return taken, replaceable
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _usable_directory(target: Path) -> None:
+    """Refuse (before any request) a directory that cannot be made or written to.
+
+    Nothing is created yet: the nearest existing directory on the way is probed with a
+    temporary file, so an unknown id or a failed read leaves no empty directory behind.
+    """
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "not a directory", str(existing))
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".reconciler-export-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write manifests to {target}: {exc.strerror or exc}",
+            hint="pass --dir a directory you can write to",
+        ) from None
+
+
+def _schema_ref(ws: observe.Workspace, target_dir: Path) -> str | None:
+    """The modeline's path to the manifest directory's ``schedule.schema.json``, if it has one."""
+    schema = ws.env.manifests / "schedule.schema.json"
+    if not schema.is_file():
+        return None
+    return Path(os.path.relpath(schema.resolve(), target_dir.resolve())).as_posix()
+
+
+def _write_all(planned: list[ExportedFile], target_dir: Path) -> None:
+    """Write every file atomically (the directory was made and probed before the read)."""
+    if planned:
+        try:
+            target_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot make {target_dir}: {exc.strerror or exc}",
+                hint="pass --dir a directory you can write to",
+            ) from None
+    for p in planned:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=f".{p.path.name}.", suffix=".tmp")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write {p.path}: {exc.strerror or exc}",
+                hint="pass --dir a directory you can write to",
+            ) from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(p.text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, p.path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise UsageError(
+                f"cannot write {p.path}: {exc.strerror or exc}",
+                hint="check the directory and free space, then export again",
+            ) from None
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

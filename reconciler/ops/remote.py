@@ -1,0 +1,118 @@
+"""The remote operations: the app's tasks classified (``remote list|show``); reads only.
+
+One job: what the tool makes of the app's tasks (managed, unmanaged, conflict, ignored), for
+people and for ``export`` (``reconciler/ops/export.py``), which writes manifests from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reconciler.errors import UsageError
+from reconciler.ops import observe
+from reconciler.ops.aio import run_async
+
+if TYPE_CHECKING:
+    from reconciler.ops.feedback import Feedback
+    from reconciler.options import GlobalOptions
+    from reconciler.remote.observed import Inventory, RemoteSchedule
+    from reconciler.state.schema import State
+
+@dataclass(frozen=True)
+class RemoteTask:
+    """One remote task and how the tool sees it."""
+
+    task: RemoteSchedule
+    status: str  # managed | unmanaged | conflict | ignored
+    managed_as: str | None = None
+    why: str | None = None  # for ignored: the rule; for conflict: the manifest
+
+    @property
+    def trigger(self) -> str:
+        from reconciler.planning.canonical import trigger_kind
+
+        try:
+            return trigger_kind(self.task.body)
+        except ValueError:
+            return "?"
+
+
+@dataclass(frozen=True)
+class RemoteView:
+    """The whole app: every task with its status, and whether the read was complete."""
+
+    env: str
+    tasks: list[RemoteTask]
+    complete: bool
+    problems: tuple[str, ...]
+    manifests: dict[str, str]  # manifest name -> where it is written
+
+    @property
+    def incomplete(self) -> str:
+        """Why the read is not the whole app (for a message)."""
+        return "the remote list could not be read completely (" + "; ".join(self.problems) + ")"
+
+
+def list_tasks(options: GlobalOptions, feedback: Feedback) -> RemoteView:
+    """Every remote task (all pages) with its status; an incomplete read is the caller's to
+    report (what was read is still worth showing)."""
+    ws = observe.open_workspace(options, feedback)
+    ws.say_where(feedback.note)
+    return read_view(ws, confirm=False)
+
+
+def show_tasks(options: GlobalOptions, which: str, feedback: Feedback) -> list[RemoteTask]:
+    """The task of schedule id ``which``, or every task named ``which``; UsageError if none."""
+    view = list_tasks(options, feedback)
+    found = [t for t in view.tasks if which in (t.task.schedule_id, t.task.name)]
+    if not found:
+        more = "" if view.complete else f"; note: {view.incomplete}"
+        raise UsageError(
+            f"no remote task has the id or name {which!r}{more}",
+            hint="`reconciler remote list` shows every task",
+        )
+    return found
+
+
+def _classify(
+    ws: observe.Workspace, inventory: Inventory, state: State, manifests: dict[str, str]
+) -> RemoteView:
+    owner = {e.schedule_id: n for n, e in state.entries.items()}
+    owned = observe.managed_ids(state)
+    tasks: list[RemoteTask] = []
+    for sid in sorted(inventory.schedules, key=lambda s: (inventory.schedules[s].name, s)):
+        task = inventory.schedules[sid]
+        if sid in owned:
+            tasks.append(RemoteTask(task, "managed", managed_as=owner.get(sid, task.name)))
+        elif task.name in manifests:
+            # Named like a manifest: the same-name rule beats an ignore rule (as in observe).
+            tasks.append(RemoteTask(task, "conflict", why=f"the manifest {manifests[task.name]}"))
+        elif task.name in state.entries or task.name in state.pending:
+            # The name is the state's (its manifest removed, a delete still to come): adopting
+            # this task under it would orphan the managed one.
+            tasks.append(
+                RemoteTask(task, "conflict", why=f"the state's entry {task.name!r}")
+            )
+        elif (rule := ws.env.ignore.rule_for(sid, task.name)) is not None:
+            tasks.append(RemoteTask(task, "ignored", why=rule))
+        else:
+            tasks.append(RemoteTask(task, "unmanaged"))
+    return RemoteView(ws.env.name, tasks, inventory.complete, inventory.problems, manifests)
+
+
+def read_view(ws: observe.Workspace, *, confirm: bool) -> RemoteView:
+    from reconciler.remote.inventory import read_inventory
+
+    desired, _ = observe.load_desired(ws)
+    manifests = {d.name: d.source for d in desired}
+    state = observe.load_state(ws)
+
+    async def run() -> Inventory:
+        async with ws.target.client() as client:
+            return await read_inventory(
+                client, known_ids=observe.managed_ids(state), confirm=confirm
+            )
+
+    inventory = run_async(run())
+    return _classify(ws, inventory, state, manifests)
