@@ -1,4 +1,4 @@
-"""Helpers for the end-to-end tests: manifest bodies, a recording emulator and a project driver.
+"""Helpers for the end-to-end tests: a recording emulator and a project driver.
 
 A ``Project`` is a temporary repository (``schedules/`` + ``.reconciler/``) and the emulator the
 CLI talks to. ``Project.run`` invokes ``reconciler`` through click's ``CliRunner`` with the
@@ -14,7 +14,7 @@ import copy
 import io
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,63 +31,12 @@ from reconciler.config.session import Target
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, RequestRecord
 from reconciler.emulator.core import Reply
 from reconciler.options import GlobalOptions
+from tests.kit.bodies import body
 
 # Every manifest below fires in 2027; the suite starts a month earlier so nothing is near firing.
 START = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 SECTIONS = ("name", "enabled", "trigger", "push")
-
-
-# -- bodies ------------------------------------------------------------------------------------
-
-
-def single(time: str = "2027-03-01 10:00:00", zone_type: int = 1) -> dict[str, Any]:
-    return {"single": {"time": time, "zone_type": zone_type}}
-
-
-def periodical(
-    *,
-    start: str = "2027-01-04 00:00:00",
-    end: str = "2027-12-27 00:00:00",
-    time: str = "09:00:00",
-    time_unit: str = "week",
-    point: Sequence[str] = ("MON",),
-    zone_type: int = 1,
-) -> dict[str, Any]:
-    return {
-        "periodical": {
-            "start": start,
-            "end": end,
-            "time": time,
-            "time_unit": time_unit,
-            "point": list(point),
-            "zone_type": zone_type,
-        }
-    }
-
-
-def intelligent(backup_time: str = "2027-02-01 08:00:00") -> dict[str, Any]:
-    return {"intelligent": {"backup_time": backup_time}}
-
-
-def body(
-    name: str,
-    *,
-    alert: str = "Hello",
-    trigger: Mapping[str, Any] | None = None,
-    enabled: bool = True,
-) -> dict[str, Any]:
-    """A complete API body (what a manifest holds, lifecycle aside)."""
-    return {
-        "name": name,
-        "enabled": enabled,
-        "trigger": copy.deepcopy(dict(trigger)) if trigger is not None else single(),
-        "push": {
-            "from": "push",
-            "to": "all",
-            "body": {"platform": "all", "notification": {"alert": alert}},
-        },
-    }
 
 
 # -- the emulator ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.ops import observe as engine
-from tests.e2e.helpers import Project, RecordingEmulator, embedded_with, single
+from tests.e2e.helpers import Project, RecordingEmulator, embedded_with
+from tests.kit.bodies import single
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tests.e2e.helpers import START, Project, single
+from tests.e2e.helpers import START, Project
+from tests.kit.bodies import single
 
 NIGHT = """\
 environments:

@@ -13,6 +13,7 @@ from reconciler.errors import PlanError, StalePlanError
 from reconciler.planning.plan import Desired, Plan, PlanOptions, make_plan
 from reconciler.remote.observed import Inventory
 from reconciler.state.store import State
+from tests.kit.bodies import periodical, single
 from tests.plan.builders import (
     NOW,
     TZ,
@@ -22,10 +23,8 @@ from tests.plan.builders import (
     in_sync,
     inventory,
     managed,
-    periodical,
     plan,
     remote,
-    single,
     state,
 )
 

@@ -27,7 +27,8 @@ from reconciler.planning.plan import (
 )
 from reconciler.remote.observed import Inventory, RemoteSchedule
 from reconciler.state.store import State, StateEntry
-from tests.plan.builders import NOW, body, entry, intelligent, periodical, plan, remote, single
+from tests.kit.bodies import intelligent, periodical, single
+from tests.plan.builders import NOW, body, entry, plan, remote
 
 NAMES = ["alpha", "beta", "gamma", "delta", "eps"]
 
