@@ -13,6 +13,7 @@ import httpx
 
 from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.remote.client import EngageLabClient
+from tests.kit import bodies
 
 T = TypeVar("T")
 
@@ -103,22 +104,6 @@ def client_for(
 
 
 def schedule_body(name: str = "weekly_digest") -> dict[str, Any]:
-    """A valid API schedule body (docs/api.md section 2)."""
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": {
-            "periodical": {
-                "start": "2027-01-01 00:00:00",
-                "end": "2027-06-01 00:00:00",
-                "time": "09:00:00",
-                "time_unit": "week",
-                "point": ["MON"],
-                "zone_type": 1,
-            }
-        },
-        "push": {
-            "to": "all",
-            "body": {"platform": "all", "notification": {"alert": "Weekly digest"}},
-        },
-    }
+    """A valid API schedule body (docs/api.md section 2): weekly on Mondays to June."""
+    trigger = bodies.periodical(end="2027-06-01 00:00:00")
+    return bodies.body(name, alert="Weekly digest", trigger=trigger, sender=None)

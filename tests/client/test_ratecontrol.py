@@ -26,6 +26,7 @@ from reconciler.remote.pacefile import HINT_MAX_AGE, read_remembered_limit, reme
 from reconciler.remote.ratelimit import INITIAL_WINDOW, MAX_WINDOW, RateController
 from tests.client.helpers import CREDS, Script, client_for, reply, settings
 from tests.client.pace import Shape, VirtualLoop, commands, run_virtual, traffic
+from tests.kit import bodies
 
 CEILING = 500.0
 BASE_URL = "http://127.0.0.1:9"
@@ -93,8 +94,9 @@ def test_the_emulators_own_rate_limit_is_found_in_both_shapes() -> None:
                 sleep=asyncio.sleep,
                 monotonic=loop.time,
             )
+            trigger = bodies.single("2027-01-01 10:00:00")
             for i in range(600):
-                em.add_schedule(_body(f"task_{i:04d}"))
+                em.add_schedule(bodies.body(f"task_{i:04d}", alert="hi", trigger=trigger))
             em.clear_log()
             async with EngageLabClient(
                 settings(base_url="http://emulator", rate_limit=CEILING),
@@ -279,19 +281,6 @@ def test_refusals_of_requests_sent_before_a_cut_do_not_cut_again() -> None:
     clock.now += 0.05
     c.answered(late, "refused")
     assert c.cuts == 2
-
-
-def _body(name: str) -> dict[str, object]:
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": {"single": {"time": "2027-01-01 10:00:00", "zone_type": 1}},
-        "push": {
-            "from": "push",
-            "to": "all",
-            "body": {"platform": "all", "notification": {"alert": "hi"}},
-        },
-    }
 
 
 # -- the first refusal's measurement, the cubic curve, and the limit kept between runs ---------

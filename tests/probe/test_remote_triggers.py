@@ -20,6 +20,7 @@ from reconciler.planning.plan import Desired, PlanOptions, make_plan
 from reconciler.remote.observed import Inventory, RemoteSchedule
 from reconciler.render import plans as render
 from reconciler.state.store import State, StateEntry
+from tests.kit import bodies
 
 NOW = datetime(2027, 1, 9, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Berlin")
@@ -42,13 +43,7 @@ TRIGGERS: dict[str, Any] = {
 
 
 def _body(trigger: dict[str, Any], alert: str = "hi") -> dict[str, Any]:
-    return {
-        "name": "a",
-        "enabled": True,
-        "trigger": trigger,
-        "push": {"from": "push", "to": "all",
-                 "body": {"platform": "all", "notification": {"alert": alert}}},
-    }
+    return bodies.body("a", trigger=trigger, alert=alert)
 
 
 @pytest.mark.parametrize("kind", sorted(TRIGGERS))

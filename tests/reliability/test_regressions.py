@@ -24,17 +24,13 @@ from reconciler.remote.ratelimit import RateController
 from reconciler.state import store as st
 from reconciler.testing import serve_emulator
 from tests.client.helpers import Script, client_for, error, reply
+from tests.kit import bodies
 from tests.reliability.trials import MAX_FAULT_RUNS, UNLIMITED, churn_trial, fault_trial
 from tests.reliability.world import NOW, Body, Project, invoke, new_emulator, verify
 
 
 def _single(name: str, alert: str, zone_type: int) -> Body:
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": zone_type}},
-        "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": alert}}},
-    }
+    return bodies.body(name, alert=alert, trigger=bodies.single(zone_type=zone_type), sender=None)
 
 
 class World:
