@@ -2,8 +2,10 @@
 
 ``api`` is an ``httpx.Client`` with the demo credentials, parametrized over two transports:
 "http" (uvicorn on 127.0.0.1, a free port, via ``serve_emulator``) and "asgi" (in-process via
-``httpx.ASGITransport``). Both talk to the same session-wide ``Emulator`` whose clock is a
-``FakeClock``; the ``emulator`` fixture resets it and sets the time to ``START`` for every test.
+``httpx.ASGITransport``). Both talk to the same session-wide ``Emulator`` whose wall clock,
+monotonic clock and sleep are one ``FakeClock`` (``clock``: its sleeps record the fault delays
+without moving its monotonic time, which the rate-limit tests step themselves); the ``emulator``
+fixture resets it and sets the time to ``START`` for every test.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import pytest
 
 from reconciler.emulator import Emulator, Faults, create_app
 from reconciler.testing import serve_emulator
-from tests.emulator.helpers import AUTH, START, FakeClock, FakeMonotonic, SleepRecorder
+from tests.emulator.helpers import AUTH, START
+from tests.kit.clock import FakeClock
 
 
 class PortalTransport(httpx.BaseTransport):
@@ -41,18 +44,13 @@ class PortalTransport(httpx.BaseTransport):
 
 
 @pytest.fixture(scope="session")
-def sleeper() -> SleepRecorder:
-    return SleepRecorder()
+def clock() -> FakeClock:
+    return FakeClock(START, advance=False)
 
 
 @pytest.fixture(scope="session")
-def monotonic() -> FakeMonotonic:
-    return FakeMonotonic()
-
-
-@pytest.fixture(scope="session")
-def shared_emulator(sleeper: SleepRecorder, monotonic: FakeMonotonic) -> Emulator:
-    return Emulator(clock=FakeClock(), sleep=sleeper, monotonic=monotonic)
+def shared_emulator(clock: FakeClock) -> Emulator:
+    return Emulator(clock=clock.wall, sleep=clock.sleep, monotonic=clock.monotonic)
 
 
 @pytest.fixture(scope="session")
@@ -68,16 +66,14 @@ def portal() -> Iterator[anyio.from_thread.BlockingPortal]:
 
 
 @pytest.fixture
-def emulator(
-    shared_emulator: Emulator, sleeper: SleepRecorder, monotonic: FakeMonotonic
-) -> Emulator:
+def emulator(shared_emulator: Emulator, clock: FakeClock) -> Emulator:
     """The session emulator, emptied, faults off, at ``START``."""
     shared_emulator.faults = Faults()
     shared_emulator.max_active = 1000
     shared_emulator.reset()
     shared_emulator.set_time(START)
-    sleeper.calls.clear()
-    monotonic.value += 1000.0  # far from any previous bucket state
+    clock.sleeps.clear()
+    clock.now += 1000.0  # far from any previous bucket state
     return shared_emulator
 
 

@@ -15,36 +15,6 @@ START = datetime(2027, 1, 4, 9, 0, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 AUTH = (DEMO_APP_KEY, DEMO_MASTER_SECRET)
 
 
-class FakeClock:
-    """A clock that only moves when told to (the emulator adds its own offset on top)."""
-
-    def __init__(self, moment: datetime = START) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-class SleepRecorder:
-    """An injected ``sleep`` that records the delays asked for and returns at once."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-class FakeMonotonic:
-    """An injected monotonic clock for the rate-limit buckets."""
-
-    def __init__(self) -> None:
-        self.value = 1000.0
-
-    def __call__(self) -> float:
-        return self.value
-
-
 def at(delta: timedelta, base: datetime = START) -> str:
     """A wire time string ``delta`` after ``base`` (UTC = the test emulator's zone)."""
     return (base + delta).strftime("%Y-%m-%d %H:%M:%S")
