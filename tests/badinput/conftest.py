@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, settings
 
 from reconciler.emulator import Emulator
 from reconciler.testing import serve_emulator
+from tests.kit.clock import FakeClock
 
 from .helpers import NOW, write_project
 from .server import ScriptedServer, serve_asgi
@@ -66,14 +67,9 @@ def subprocess_cases(cases: list[Any]) -> list[Any]:
     return cases if FULL else cases[:1]
 
 
-class _FixedClock:
-    def __call__(self) -> Any:
-        return NOW
-
-
 @pytest.fixture(scope="session")
 def _served() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(clock=_FixedClock())
+    emulator = Emulator(clock=FakeClock(NOW).wall)
     with serve_emulator(emulator) as url:
         yield emulator, url
 

@@ -1,14 +1,12 @@
-"""Test doubles for test-send and history: a fake monotonic clock, a sleep that moves it, clients.
+"""Helpers for test-send and history: the fixture manifests' time, in-process clients, batch calls.
 
-The emulator's batch quota (``Faults.batch_qps``) refills with its monotonic clock; a sleep that
-advances that clock instead of waiting lets the 23008 retry loop run in microseconds while the
-emulator sees the seconds pass.
+The emulator's batch quota (``Faults.batch_qps``) refills with its monotonic clock; the tests
+give it a ``tests.kit.clock.FakeClock`` whose sleeps advance that clock instead of waiting, so
+the 23008 retry loop runs in microseconds while the emulator sees the seconds pass.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,29 +19,6 @@ from reconciler.remote.client import EngageLabClient
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)  # manifests in fixtures/ are valid at this time
 BATCH_PATHS = ("/v4/batch/push/regid", "/v4/batch/push/alias")
-
-
-@dataclass
-class FakeMonotonic:
-    """A monotonic clock that moves only when told to."""
-
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class AdvancingSleep:
-    """Records each wait and moves ``clock`` by it instead of waiting."""
-
-    clock: FakeMonotonic
-    calls: list[float] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.now += seconds
-        await asyncio.sleep(0)
 
 
 def client_for(

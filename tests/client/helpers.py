@@ -1,4 +1,4 @@
-"""Test doubles for the client: canary credentials, a scripted server, a fake sleep."""
+"""Test doubles for the client: canary credentials, a scripted server, settings and clients."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import httpx
 from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.remote.client import EngageLabClient
 from tests.kit import bodies
+from tests.kit.clock import FakeClock
 
 T = TypeVar("T")
 
@@ -51,17 +52,6 @@ def error(status: int, code: int, message: str, **kw: Any) -> httpx.Response:
     return reply(status, {"error": {"code": code, "message": message}}, **kw)
 
 
-@dataclass
-class FakeSleep:
-    """Records the waits instead of waiting."""
-
-    calls: list[float] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        await asyncio.sleep(0)
-
-
 class UpperRng(random.Random):
     """Jitter that always picks the top of its range, so backoff caps become visible."""
 
@@ -91,14 +81,14 @@ class Script:
 def client_for(
     handler: Callable[[httpx.Request], Any],
     *,
-    sleep: FakeSleep | None = None,
+    clock: FakeClock | None = None,
     rng: random.Random | None = None,
     **overrides: Any,
 ) -> EngageLabClient:
     return EngageLabClient(
         settings(**overrides),
         transport=httpx.MockTransport(handler),
-        sleep=sleep or FakeSleep(),
+        sleep=(clock or FakeClock()).sleep,
         rng=rng or random.Random(0),
     )
 

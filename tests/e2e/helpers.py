@@ -32,6 +32,7 @@ from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Requ
 from reconciler.emulator.core import Reply
 from reconciler.options import GlobalOptions
 from tests.kit.bodies import body
+from tests.kit.clock import FakeClock
 
 # Every manifest below fires in 2027; the suite starts a month earlier so nothing is near firing.
 START = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
@@ -42,13 +43,6 @@ SECTIONS = ("name", "enabled", "trigger", "push")
 # -- the emulator ------------------------------------------------------------------------------
 
 
-class FixedClock:
-    """The emulator's base clock; it moves only through ``set_time`` / ``advance``."""
-
-    def __call__(self) -> datetime:
-        return START
-
-
 class RecordingEmulator(Emulator):
     """The emulator, also keeping the raw body of every create and update it was sent.
 
@@ -56,7 +50,8 @@ class RecordingEmulator(Emulator):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(clock=FixedClock(), sleep=self._sleep, **kwargs)
+        # The base clock stands at START; the time moves only through set_time / advance.
+        super().__init__(clock=FakeClock(START).wall, sleep=self._sleep, **kwargs)
         self.bodies: list[tuple[str, str, dict[str, Any]]] = []  # (method, id or "", body)
         self._generation = 0
 

@@ -34,6 +34,7 @@ from reconciler.emulator.core import CHURN_PREFIX, RequestRecord
 from reconciler.planning.diff import fingerprint_matches, same_body
 from reconciler.state.store import StateStore
 from tests.kit import bodies
+from tests.kit.clock import FakeClock
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # every trigger below lies in 2027
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
@@ -43,13 +44,9 @@ ALERTS = ["Hello", "Grüße aus Köln", "今日のお知らせ", "مرحبا ب�
 Body = dict[str, Any]
 
 
-def fixed_clock() -> datetime:
-    return NOW
-
-
 def new_emulator(faults: Faults | None = None) -> Emulator:
     """An in-memory emulator frozen at ``NOW`` (the CLI is given the same ``--now``)."""
-    return Emulator(clock=fixed_clock, faults=faults)
+    return Emulator(clock=FakeClock(NOW).wall, faults=faults)
 
 
 # -- manifests --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from reconciler.emulator import Emulator
 from reconciler.testing import serve_emulator
 from tests.badinput.conftest import FULL
 from tests.badinput.helpers import (
+    NOW,
     VALID_MANIFEST,
     Outcome,
     describe,
@@ -37,6 +38,7 @@ from tests.badinput.helpers import (
     write_project,
 )
 from tests.badinput.server import Answer, Route, ScriptedServer, serve_asgi
+from tests.kit.clock import FakeClock
 
 from .conftest import (
     CANARY_ENV,
@@ -47,7 +49,6 @@ from .conftest import (
     TOKEN,
     Recorder,
     files_under,
-    fixed_clock,
     leaks,
 )
 
@@ -159,7 +160,7 @@ class Pass:
 
 @contextmanager
 def _app(app_key: str, secret: str) -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(app_key=app_key, master_secret=secret, clock=fixed_clock)
+    emulator = Emulator(app_key=app_key, master_secret=secret, clock=FakeClock(NOW).wall)
     with serve_emulator(emulator) as url:
         yield emulator, url
 
