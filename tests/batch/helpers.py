@@ -10,11 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
-from reconciler.config.connection import ClientSettings, Credentials
-from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, create_app
+from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator
 from reconciler.remote.client import EngageLabClient
+from tests.kit.emulator import in_process_client
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)  # manifests in fixtures/ are valid at this time
@@ -25,12 +23,7 @@ def client_for(
     emulator: Emulator, *, app_key: str = DEMO_APP_KEY, secret: str = DEMO_MASTER_SECRET
 ) -> EngageLabClient:
     """A client talking to ``emulator`` in-process, without rate-limit waits."""
-    settings = ClientSettings(
-        base_url="http://emulator.test",
-        credentials=Credentials(app_key=app_key, master_secret=secret),
-        rate_limit=1e6,
-    )
-    return EngageLabClient(settings, transport=httpx.ASGITransport(app=create_app(emulator)))
+    return in_process_client(emulator, app_key=app_key, master_secret=secret, rate_limit=1e6)
 
 
 def batch_calls(emulator: Emulator) -> list[str]:

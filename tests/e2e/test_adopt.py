@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
 from reconciler.ops import observe as engine
-from tests.e2e.helpers import Project, RecordingEmulator, embedded_with
+from tests.e2e.helpers import Project, embedded_with
 from tests.kit.bodies import body, periodical
+from tests.kit.emulator import RecordingEmulator
 from tests.test_manifests_roundtrip import schedules
 
 

@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.ops import observe as engine
-from tests.e2e.helpers import Project, RecordingEmulator, embedded_with
+from tests.e2e.helpers import Project, embedded_with
 from tests.kit.bodies import body, intelligent, periodical, single
+from tests.kit.emulator import RecordingEmulator
 
 TRIGGERS: dict[str, dict[str, Any]] = {
     "single_zone1": single("2027-03-01 10:00:00", zone_type=1),
