@@ -38,6 +38,7 @@ from tests.badinput.helpers import (
     write_project,
 )
 from tests.badinput.server import Answer, Route, ScriptedServer, serve_asgi
+from tests.kit import bodies
 from tests.kit.clock import FakeClock
 
 from .conftest import (
@@ -53,16 +54,7 @@ from .conftest import (
 )
 
 IMPORTED = VALID_MANIFEST.replace("weekly_digest", "imported_task").replace("Hello", "Imported")
-IMPORTED_BODY = {
-    "name": "imported_task",
-    "enabled": True,
-    "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}},
-    "push": {
-        "from": "push",
-        "to": "all",
-        "body": {"platform": "all", "notification": {"alert": "Imported"}},
-    },
-}
+IMPORTED_BODY = bodies.body("imported_task", alert="Imported")
 UNKNOWN_ID = "00000000-0000-4000-8000-00000000dead"
 
 # (id, arguments, expected exit code); "{id}" is the imported task's schedule id. In order: the
