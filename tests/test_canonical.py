@@ -16,15 +16,13 @@ from reconciler.planning.canonical import (
     trigger_kind,
     zone_type,
 )
+from tests.kit import bodies
 
 
 def body(**trigger: Any) -> dict[str, Any]:
-    return {
-        "name": "n",
-        "enabled": True,
-        "trigger": trigger or {"single": {"time": "2027-03-01 09:00:00", "zone_type": 1}},
-        "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": "hi"}}},
-    }
+    return bodies.body(
+        "n", trigger=trigger or bodies.single("2027-03-01 09:00:00"), alert="hi", sender=None
+    )
 
 
 def periodical(unit: str, point: Any) -> dict[str, Any]:

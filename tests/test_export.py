@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from reconciler.manifests.export import file_stem, manifest_text
 from reconciler.manifests.load import load_manifests
 from reconciler.planning.canonical import canonical_json, canonicalize
+from tests.kit import bodies
 from tests.test_manifests_roundtrip import NOW, schedules
 
 FLOW = re.compile(r"^\s*(?:- )*[^\s#'\"][^:]*:\s[\[{](?![\]}])", re.MULTILINE)
@@ -49,12 +50,7 @@ def test_exported_manifest_loads_as_the_remote_body(raw: dict[str, Any]) -> None
 
 def test_problems_are_written_as_comments_and_the_body_still_loads() -> None:
     """A marked manifest keeps its body intact below the comment block."""
-    raw = {
-        "name": "Spring_sale",
-        "enabled": True,
-        "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}},
-        "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": "Hi"}}},
-    }
+    raw = bodies.body("Spring_sale", alert="Hi", sender=None)
     text = manifest_text(
         raw,
         schedule_id="abc",

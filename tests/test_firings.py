@@ -16,18 +16,14 @@ from hypothesis import strategies as st
 
 from reconciler.emulator import Emulator
 from reconciler.planning.firings import Firing, firings, render_ics, render_json, render_text
+from tests.kit import bodies
 
 START = datetime(2027, 1, 1, tzinfo=UTC)
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 def _body(name: str, trigger: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": trigger,
-        "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": "hi"}}},
-    }
+    return bodies.body(name, trigger=trigger, alert="hi", sender=None)
 
 
 @st.composite

@@ -13,20 +13,15 @@ from reconciler.manifests.messages import allowed_keys
 from reconciler.manifests.models import Schedule, manifest_json_schema, name_warning
 from reconciler.manifests.trigger import one_year_after
 from reconciler.planning.canonical import canonical_json
+from tests.kit import bodies
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 CONTEXT = {"now": NOW, "tz": ZoneInfo("UTC")}
 
 
 def manifest(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": "Spring_sale",
-        "enabled": True,
-        "trigger": {"single": {"time": "2027-03-01 09:00:00", "zone_type": 1}},
-        "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": "hi"}}},
-    }
-    data.update(changes)
-    return data
+    trigger = bodies.single("2027-03-01 09:00:00")
+    return {**bodies.body("Spring_sale", trigger=trigger, alert="hi", sender=None), **changes}
 
 
 def test_to_api_is_the_canonical_body_without_lifecycle() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from reconciler.emulator import Emulator
-from reconciler.testing import serve_emulator
 
 from .helpers import NOW, write_project
 from .server import ScriptedServer, serve_asgi
@@ -66,26 +66,15 @@ def subprocess_cases(cases: list[Any]) -> list[Any]:
     return cases if FULL else cases[:1]
 
 
-class _FixedClock:
-    def __call__(self) -> Any:
-        return NOW
-
-
-@pytest.fixture(scope="session")
-def _served() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(clock=_FixedClock())
-    with serve_emulator(emulator) as url:
-        yield emulator, url
+@pytest.fixture
+def emulator_start() -> datetime:
+    return NOW
 
 
 @pytest.fixture
-def served(_served: tuple[Emulator, str]) -> tuple[Emulator, str]:
-    """A served emulator (demo credentials), empty and with an empty request log."""
-    emulator, url = _served
-    emulator.reset()
-    emulator.set_time(NOW)
-    emulator.clear_log()
-    return emulator, url
+def served(emulator: Emulator, served_url: str) -> tuple[Emulator, str]:
+    """The served emulator (demo credentials), empty and with an empty request log, at NOW."""
+    return emulator, served_url
 
 
 @pytest.fixture(scope="session")

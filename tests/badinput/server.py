@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 
 from reconciler.emulator.serve import base_url, bind_socket
+from tests.kit import bodies
 
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 ASGIApp = Callable[..., Any]
@@ -90,13 +91,7 @@ TASK_ID = "00000000-0000-4000-8000-000000000001"
 
 def task_body(name: str = "remote_task", schedule_id: str = TASK_ID) -> dict[str, Any]:
     """A well-formed detail object, as the vendor's detail GET returns it (docs/api.md 3)."""
-    return {
-        "schedule_id": schedule_id,
-        "name": name,
-        "enabled": True,
-        "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}},
-        "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": "Hi"}}},
-    }
+    return {"schedule_id": schedule_id, **bodies.body(name, alert="Hi", sender=None)}
 
 
 def page_of(*names_ids: tuple[str, str]) -> dict[str, Any]:

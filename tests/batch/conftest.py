@@ -1,40 +1,28 @@
-"""Fixtures for test-send and history: a served emulator and a working directory of manifests."""
+"""Fixtures for test-send and history: the served emulator at ``NOW``, a directory of manifests."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from reconciler.emulator import Emulator, Faults
-from reconciler.testing import serve_emulator
+from reconciler.emulator import Emulator
 from tests.batch.helpers import FIXTURES, NOW
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Emulator, str]]:
-    """One emulator over HTTP on loopback per module; its clock stands still at ``NOW``."""
-    emulator = Emulator(clock=lambda: NOW)
-    with serve_emulator(emulator) as url:
-        yield emulator, url
+@pytest.fixture
+def emulator_start() -> datetime:
+    """The fixture manifests are valid at ``NOW``: the emulator of each test starts there."""
+    return NOW
 
 
 @pytest.fixture
-def emulator(served: tuple[Emulator, str]) -> Emulator:
-    """The served emulator, emptied, without faults, its clock back at ``NOW``."""
-    em = served[0]
-    em.faults = Faults()
-    em.reset()
-    em.set_time(NOW)
-    return em
-
-
-@pytest.fixture
-def url(served: tuple[Emulator, str], emulator: Emulator) -> str:
-    return served[1]
+def url(served_url: str, emulator: Emulator) -> str:
+    """The served emulator's URL (``emulator``: emptied for the test)."""
+    return served_url
 
 
 @pytest.fixture

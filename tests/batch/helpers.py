@@ -1,61 +1,29 @@
-"""Test doubles for test-send and history: a fake monotonic clock, a sleep that moves it, clients.
+"""Helpers for test-send and history: the fixture manifests' time, in-process clients, batch calls.
 
-The emulator's batch quota (``Faults.batch_qps``) refills with its monotonic clock; a sleep that
-advances that clock instead of waiting lets the 23008 retry loop run in microseconds while the
-emulator sees the seconds pass.
+The emulator's batch quota (``Faults.batch_qps``) refills with its monotonic clock; the tests
+give it a ``tests.kit.clock.FakeClock`` whose sleeps advance that clock instead of waiting, so
+the 23008 retry loop runs in microseconds while the emulator sees the seconds pass.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
-from reconciler.config.connection import ClientSettings, Credentials
-from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, create_app
+from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator
 from reconciler.remote.client import EngageLabClient
+from tests.kit.emulator import in_process_client
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)  # manifests in fixtures/ are valid at this time
 BATCH_PATHS = ("/v4/batch/push/regid", "/v4/batch/push/alias")
 
 
-@dataclass
-class FakeMonotonic:
-    """A monotonic clock that moves only when told to."""
-
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class AdvancingSleep:
-    """Records each wait and moves ``clock`` by it instead of waiting."""
-
-    clock: FakeMonotonic
-    calls: list[float] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.now += seconds
-        await asyncio.sleep(0)
-
-
 def client_for(
     emulator: Emulator, *, app_key: str = DEMO_APP_KEY, secret: str = DEMO_MASTER_SECRET
 ) -> EngageLabClient:
     """A client talking to ``emulator`` in-process, without rate-limit waits."""
-    settings = ClientSettings(
-        base_url="http://emulator.test",
-        credentials=Credentials(app_key=app_key, master_secret=secret),
-        rate_limit=1e6,
-    )
-    return EngageLabClient(settings, transport=httpx.ASGITransport(app=create_app(emulator)))
+    return in_process_client(emulator, app_key=app_key, master_secret=secret, rate_limit=1e6)
 
 
 def batch_calls(emulator: Emulator) -> list[str]:

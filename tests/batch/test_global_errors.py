@@ -24,7 +24,8 @@ from reconciler.errors import RateLimitError, RequestRejectedError
 from reconciler.remote.client import EngageLabClient
 from reconciler.testsend.build import build_batches, prepare
 from reconciler.testsend.send import SendReport, send_batches
-from tests.batch.helpers import NOW, AdvancingSleep, FakeMonotonic, batch_calls
+from tests.batch.helpers import NOW, batch_calls
+from tests.kit.clock import FakeClock
 
 PUSH = {"to": "all", "body": {"platform": "android", "notification": {"alert": "Hi"}}}
 STOPPING = [21038, 21043, 23009, 21009]
@@ -40,14 +41,14 @@ def batches_for(count: int) -> list[list[dict[str, Any]]]:
     return build_batches(prepare(PUSH, name="n"), [f"r{i:04d}" for i in range(count)])
 
 
-def send(emulator: Emulator, count: int, sleep: AdvancingSleep | None = None) -> SendReport:
+def send(emulator: Emulator, count: int, clock: FakeClock | None = None) -> SendReport:
     """A test send of ``count`` targets through the real client, in-process, without waits."""
     settings = ClientSettings(
         base_url="http://emulator.test",
         credentials=Credentials(app_key=DEMO_APP_KEY, master_secret=DEMO_MASTER_SECRET),
         rate_limit=1e6,
     )
-    wait = sleep or AdvancingSleep(FakeMonotonic())
+    wait = (clock or FakeClock()).sleep
     client = EngageLabClient(
         settings, transport=httpx.ASGITransport(app=create_app(emulator)), sleep=wait
     )
@@ -93,13 +94,13 @@ def test_a_whole_call_23008_is_retried_and_each_target_sent_once() -> None:
     and every target is delivered exactly once."""
     faults = Faults(batch_error=23008, batch_error_rate=0.5, seed=1)
     emulator = Emulator(clock=lambda: NOW, faults=faults)
-    sleep = AdvancingSleep(FakeMonotonic())
-    report = send(emulator, 1200, sleep)
+    clock = FakeClock()
+    report = send(emulator, 1200, clock)
     assert report.all_delivered
     pushed = sorted(p["target"] for p in emulator.pushes())
     assert pushed == sorted(f"r{i:04d}" for i in range(1200))
     assert len(batch_calls(emulator)) > 3  # some calls were refused and repeated
-    assert sleep.calls  # with waits between them
+    assert clock.sleeps  # with waits between them
 
 
 def test_a_23008_that_never_lifts_stops_unsent() -> None:

@@ -11,22 +11,16 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.emulator import Emulator, Faults
+from tests.kit import bodies
 
-DAILY_NOON: dict[str, Any] = {
-    "name": "daily_noon",
-    "enabled": True,
-    "trigger": {
-        "periodical": {
-            "start": "2027-01-01 00:00:00",
-            "end": "2027-02-01 00:00:00",
-            "time": "12:00:00",
-            "time_unit": "day",
-            "point": [],
-            "zone_type": 1,
-        }
-    },
-    "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": "noon"}}},
-}
+DAILY_NOON: dict[str, Any] = bodies.body(
+    "daily_noon",
+    alert="noon",
+    sender=None,
+    trigger=bodies.periodical(
+        end="2027-02-01 00:00:00", time="12:00:00", time_unit="day", point=()
+    ),
+)
 
 
 def run(*args: str) -> Result:

@@ -23,13 +23,8 @@ from reconciler.errors import (
 from reconciler.remote.client import EngageLabClient
 from reconciler.testsend.build import build_batches, prepare
 from reconciler.testsend.send import RetryPolicy, SendReport, send_batches
-from tests.batch.helpers import (
-    NOW,
-    AdvancingSleep,
-    FakeMonotonic,
-    batch_calls,
-    client_for,
-)
+from tests.batch.helpers import NOW, batch_calls, client_for
+from tests.kit.clock import FakeClock
 
 PUSH = {"to": "all", "body": {"platform": "android", "notification": {"alert": "Hi"}}}
 
@@ -41,7 +36,7 @@ def batches_for(count: int) -> list[list[dict[str, Any]]]:
 def send(
     client: EngageLabClient,
     batches: list[list[dict[str, Any]]],
-    sleep: AdvancingSleep | None = None,
+    clock: FakeClock | None = None,
     policy: RetryPolicy | None = None,
 ) -> SendReport:
     async def run() -> SendReport:
@@ -51,32 +46,31 @@ def send(
                 "regid",
                 batches,
                 policy=policy,
-                sleep=sleep or AdvancingSleep(FakeMonotonic()),
+                sleep=(clock or FakeClock()).sleep,
             )
 
     return asyncio.run(run())
 
 
 @pytest.fixture
-def clock() -> FakeMonotonic:
-    return FakeMonotonic()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
-def limited_emulator(clock: FakeMonotonic, qps: float) -> Emulator:
-    return Emulator(clock=lambda: NOW, monotonic=clock, faults=Faults(batch_qps=qps))
+def limited_emulator(clock: FakeClock, qps: float) -> Emulator:
+    return Emulator(clock=lambda: NOW, monotonic=clock.monotonic, faults=Faults(batch_qps=qps))
 
 
-def test_rate_limited_targets_are_retried_until_delivered(clock: FakeMonotonic) -> None:
+def test_rate_limited_targets_are_retried_until_delivered(clock: FakeClock) -> None:
     """With a quota of 100 targets/s, 250 targets all arrive; only the 23008 ones are re-sent."""
     emulator = limited_emulator(clock, 100)
-    sleep = AdvancingSleep(clock)
-    report = send(client_for(emulator), batches_for(250), sleep)
+    report = send(client_for(emulator), batches_for(250), clock)
     assert report.all_delivered
     assert len({o.msg_id for o in report.outcomes}) == 250
     pushed = [p["target"] for p in emulator.pushes()]
     assert sorted(pushed) == sorted(f"r{i:04d}" for i in range(250))  # each exactly once
     assert report.calls == len(batch_calls(emulator)) > 1
-    assert sleep.calls  # it backed off rather than hammering
+    assert clock.sleeps  # it backed off rather than hammering
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
@@ -85,14 +79,14 @@ def test_backoff_doubles_up_to_its_cap() -> None:
     assert [policy.delay(n) for n in range(1, 7)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 
 
-def test_retries_stop_after_max_attempts(clock: FakeMonotonic) -> None:
+def test_retries_stop_after_max_attempts(clock: FakeClock) -> None:
     """When the quota never refills, a target is sent max_attempts times, then reported."""
     emulator = limited_emulator(clock, 1)
-    sleep = AdvancingSleep(FakeMonotonic())  # waits that the emulator never sees
-    report = send(client_for(emulator), batches_for(3), sleep, RetryPolicy(max_attempts=3))
+    waits = FakeClock()  # waits that the emulator never sees
+    report = send(client_for(emulator), batches_for(3), waits, RetryPolicy(max_attempts=3))
     assert not report.all_delivered
     assert report.calls == 3
-    assert sleep.calls == [1.0, 2.0]
+    assert waits.sleeps == [1.0, 2.0]
     last = report.outcomes[-1]
     assert (last.status, last.error_code, last.attempts) == ("rate_limited", 23008, 3)
     assert "after 3 attempt(s)" in last.describe()
@@ -125,7 +119,7 @@ def scripted(*answers: httpx.Response) -> EngageLabClient:
         rate_limit=1e6,
     )
     return EngageLabClient(
-        settings, transport=httpx.MockTransport(handler), sleep=AdvancingSleep(FakeMonotonic())
+        settings, transport=httpx.MockTransport(handler), sleep=FakeClock().sleep
     )
 
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
+from tests.kit import bodies
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH = "Basic " + base64.b64encode(f"{DEMO_APP_KEY}:{DEMO_MASTER_SECRET}".encode()).decode()
@@ -29,29 +30,16 @@ HEADERS = {"Authorization": AUTH, "Content-Type": "application/json"}
 
 
 def schedule_body(i: int) -> dict[str, object]:
-    return {
-        "name": f"bench_{i}",
-        "enabled": True,
-        "trigger": {
-            "periodical": {
-                "start": "2030-01-01 00:00:00",
-                "end": "2030-06-01 00:00:00",
-                "time": "09:30:00",
-                "time_unit": "week",
-                "point": ["MON", "THU"],
-                "zone_type": 1,
-            }
-        },
-        "push": {
-            "from": "push",
-            "to": {"tag": ["bench"]},
-            "body": {
-                "platform": "all",
-                "notification": {"alert": f"digest {i}", "android": {"title": "Digest"}},
-                "options": {"time_to_live": 3600},
-            },
-        },
-    }
+    trigger = bodies.periodical(
+        start="2030-01-01 00:00:00", end="2030-06-01 00:00:00", time="09:30:00",
+        point=("MON", "THU"),
+    )
+    section = bodies.push(
+        to={"tag": ["bench"]},
+        notification={"alert": f"digest {i}", "android": {"title": "Digest"}},
+        options={"time_to_live": 3600},
+    )
+    return bodies.body(f"bench_{i}", trigger=trigger, push=section)
 
 
 def start_server(data: str | None) -> tuple[subprocess.Popen[str], str, int]:

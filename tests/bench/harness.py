@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
+from tests.kit import bodies
 
 ROOT = Path(__file__).resolve().parents[2]
 # The manifests' dates (2027) are in the future of this fixed "now", whenever the bench runs.
@@ -87,34 +88,20 @@ def manifest_text(i: int, revision: int = 0) -> str:
 
 def manifest_body(i: int, revision: int = 0) -> dict[str, Any]:
     """The API body of :func:`manifest_text` (what a user of the SDK would send)."""
-    return {
-        "name": schedule_name(i),
-        "enabled": True,
-        "trigger": {
-            "periodical": {
-                "start": "2027-01-01 00:00:00",
-                "end": "2027-06-30 00:00:00",
-                "time": "12:00:00",
-                "time_unit": "day",
-                "point": [],
-                "zone_type": 1,
-            }
+    trigger = bodies.periodical(
+        end="2027-06-30 00:00:00", time="12:00:00", time_unit="day", point=()
+    )
+    section = bodies.push(
+        to={"registration_id": list(bodies.REGISTRATION_IDS)},
+        platform="android",
+        notification={
+            "alert": alert(i, revision),
+            "android": {"title": "repeats periodic tasks", "extras": {"key1": "value1"}},
         },
-        "push": {
-            "from": "push",
-            "to": {"registration_id": ["1a0018970ab49abda3e", "100d85590955c1d2793"]},
-            "body": {
-                "platform": "android",
-                "notification": {
-                    "alert": alert(i, revision),
-                    "android": {"title": "repeats periodic tasks", "extras": {"key1": "value1"}},
-                },
-                "options": {"time_to_live": 60},
-            },
-            "request_id": "67890",
-            "custom_args": {"Engagelab": "push to you"},
-        },
-    }
+        options={"time_to_live": 60},
+    )
+    section.update(request_id="67890", custom_args={"Engagelab": "push to you"})
+    return bodies.body(schedule_name(i), trigger=trigger, push=section)
 
 
 def write_manifests(directory: Path, count: int, revision: int = 0) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.planning.firings import firings, render_html
+from tests.kit import bodies
 
 pytestmark = pytest.mark.browser
 
@@ -38,12 +39,7 @@ def _chromium() -> str:
 
 
 def _body(name: str, trigger: dict[str, object]) -> dict[str, object]:
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": trigger,
-        "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": "hi"}}},
-    }
+    return bodies.body(name, trigger=trigger, alert="hi", sender=None)
 
 
 def _page(tmp_path: Path) -> tuple[Path, int]:

@@ -1,4 +1,4 @@
-"""Test doubles for the client: canary credentials, a scripted server, a fake sleep."""
+"""Test doubles for the client: canary credentials, a scripted server, settings and clients."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import httpx
 
 from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.remote.client import EngageLabClient
+from tests.kit import bodies
+from tests.kit.clock import FakeClock
 
 T = TypeVar("T")
 
@@ -50,17 +52,6 @@ def error(status: int, code: int, message: str, **kw: Any) -> httpx.Response:
     return reply(status, {"error": {"code": code, "message": message}}, **kw)
 
 
-@dataclass
-class FakeSleep:
-    """Records the waits instead of waiting."""
-
-    calls: list[float] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        await asyncio.sleep(0)
-
-
 class UpperRng(random.Random):
     """Jitter that always picks the top of its range, so backoff caps become visible."""
 
@@ -90,35 +81,19 @@ class Script:
 def client_for(
     handler: Callable[[httpx.Request], Any],
     *,
-    sleep: FakeSleep | None = None,
+    clock: FakeClock | None = None,
     rng: random.Random | None = None,
     **overrides: Any,
 ) -> EngageLabClient:
     return EngageLabClient(
         settings(**overrides),
         transport=httpx.MockTransport(handler),
-        sleep=sleep or FakeSleep(),
+        sleep=(clock or FakeClock()).sleep,
         rng=rng or random.Random(0),
     )
 
 
 def schedule_body(name: str = "weekly_digest") -> dict[str, Any]:
-    """A valid API schedule body (docs/api.md section 2)."""
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": {
-            "periodical": {
-                "start": "2027-01-01 00:00:00",
-                "end": "2027-06-01 00:00:00",
-                "time": "09:00:00",
-                "time_unit": "week",
-                "point": ["MON"],
-                "zone_type": 1,
-            }
-        },
-        "push": {
-            "to": "all",
-            "body": {"platform": "all", "notification": {"alert": "Weekly digest"}},
-        },
-    }
+    """A valid API schedule body (docs/api.md section 2): weekly on Mondays to June."""
+    trigger = bodies.periodical(end="2027-06-01 00:00:00")
+    return bodies.body(name, alert="Weekly digest", trigger=trigger, sender=None)

@@ -18,8 +18,9 @@ from reconciler.errors import (
     RequestRejectedError,
     ServerError,
 )
+from tests.kit.clock import FakeClock
 
-from .helpers import FakeSleep, Script, client_for, error, reply, run, schedule_body
+from .helpers import Script, client_for, error, reply, run, schedule_body
 
 
 @pytest.mark.parametrize(
@@ -74,17 +75,17 @@ def test_a_400_28100_rate_refusal_is_backed_off_and_retried_not_a_bad_request() 
     slows the client; the create it refused is retried (nothing was created)."""
     created = reply(200, {"schedule_id": "n", "name": "weekly_digest"})
     script = Script([error(400, 28100, "rate limit exceeded"), created])
-    sleep = FakeSleep()
+    clock = FakeClock()
 
     async def go() -> float:
-        async with client_for(script, sleep=sleep, rate_limit=500.0) as client:
+        async with client_for(script, clock=clock, rate_limit=500.0) as client:
             await client.create_schedule(schedule_body())
             return client.rate
 
     rate = run(go())
     assert len(script.requests) == 2
     assert rate < 500.0
-    assert max(sleep.calls) > 0  # a backoff wait before the second attempt
+    assert max(clock.sleeps) > 0  # a backoff wait before the second attempt
 
 
 def test_api_error_message_says_what_where_and_the_vendor_text() -> None:

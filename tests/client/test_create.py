@@ -16,8 +16,9 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.planning import canonical
+from tests.kit.clock import FakeClock
 
-from .helpers import FakeSleep, Script, client_for, error, reply, run, schedule_body
+from .helpers import Script, client_for, error, reply, run, schedule_body
 
 CREATED = {"schedule_id": "3f1c0d6e-0000-4000-8000-000000000001", "name": "weekly_digest"}
 
@@ -112,11 +113,11 @@ def test_create_is_retried_when_the_connection_was_never_made() -> None:
 
 def test_create_is_retried_after_429_honouring_retry_after() -> None:
     """429 means "not processed, slow down": retrying it after Retry-After cannot duplicate."""
-    sleep = FakeSleep()
+    clock = FakeClock()
     script = Script([error(429, 0, "slow down", headers={"Retry-After": "2"}), reply(200, CREATED)])
-    run(client_for(script, sleep=sleep).create_schedule(schedule_body()))
+    run(client_for(script, clock=clock).create_schedule(schedule_body()))
     assert script.methods == ["POST", "POST"]
-    assert sleep.calls == [2.0]
+    assert clock.sleeps == [2.0]
 
 
 def _batch(*targets: str) -> list[dict[str, Any]]:

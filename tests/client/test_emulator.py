@@ -7,7 +7,6 @@ are injected, so faults cost no real waiting.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,25 +21,12 @@ from reconciler.errors import AmbiguousCreateError, AuthError, InventoryError, N
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import Inventory, read_inventory
 from reconciler.testing import serve_emulator
+from tests.kit.clock import FakeClock
 
-from .helpers import FakeSleep, run, schedule_body
+from .helpers import run, schedule_body
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 CREDS = Credentials(DEMO_APP_KEY, DEMO_MASTER_SECRET)
-
-
-class FakeTime:
-    """Monotonic time shared by the client's sleeps and the emulator's rate limiter."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 def _emulator(count: int = 0, *, prefix: str = "task", **kw: Any) -> tuple[Emulator, list[str]]:
@@ -60,7 +46,7 @@ def _client(
 ) -> EngageLabClient:
     transport = httpx.ASGITransport(create_app(target)) if isinstance(target, Emulator) else target
     return EngageLabClient(
-        _settings(**kw), transport=transport, sleep=sleep or FakeSleep(), rng=random.Random(1)
+        _settings(**kw), transport=transport, sleep=sleep or FakeClock().sleep, rng=random.Random(1)
     )
 
 
@@ -128,16 +114,10 @@ def test_inventory_bodies_match_the_server_exactly() -> None:
 
 def test_429_from_the_server_is_waited_out_as_its_retry_after_says() -> None:
     """Emulator rate limit 20/s: the client waits Retry-After (fake time) and finishes."""
-    time = FakeTime()
-    em, _ = _emulator(60, faults=Faults(rate_limit=20), monotonic=time.clock)
+    time = FakeClock()
+    em, _ = _emulator(60, faults=Faults(rate_limit=20), monotonic=time.monotonic)
     em.clear_log()
-    sleep = FakeSleep()
-
-    async def sleeping(seconds: float) -> None:
-        await sleep(seconds)
-        await time.sleep(seconds)
-
-    client = _client(em, sleep=sleeping, max_retries=10, retry_budget_min=200)
+    client = _client(em, sleep=time.sleep, max_retries=10, retry_budget_min=200)
     inv = _inventory(client)
     throttled = sum(1 for r in em.request_log if r.status == 429)
     assert inv.complete
@@ -244,7 +224,7 @@ def test_create_whose_connection_drops_after_commit_is_ambiguous_over_http() -> 
     """The same over uvicorn: a real half-sent answer is ambiguous, never re-sent."""
     em, _ = _emulator(faults=Faults(commit_then_timeout_rate=1.0, hang_seconds=0))
     with serve_emulator(em) as url:
-        client = EngageLabClient(_settings(url, timeout=5), sleep=FakeSleep())
+        client = EngageLabClient(_settings(url, timeout=5), sleep=FakeClock().sleep)
         with pytest.raises(AmbiguousCreateError):
             _create_once(client, schedule_body("launch_day"))
     assert _writes(em) == ["POST /v4/schedules"]
@@ -271,7 +251,7 @@ def test_wrong_credentials_give_one_clear_message() -> None:
     client = EngageLabClient(
         _settings(credentials=Credentials(DEMO_APP_KEY, "not-the-secret")),
         transport=httpx.ASGITransport(create_app(em)),
-        sleep=FakeSleep(),
+        sleep=FakeClock().sleep,
     )
     with pytest.raises(AuthError) as info:
         _inventory(client)
@@ -353,8 +333,7 @@ def test_a_detail_that_is_neither_list_nor_object_fails_the_read_clearly() -> No
 
 def test_msg_ids_from_the_emulator_decode_to_records() -> None:
     """After a single task fires, its msg-ids decode to one record at the firing time (UTC)."""
-    clock = {"now": NOW}
-    em = Emulator(clock=lambda: clock["now"])
+    em = Emulator(clock=FakeClock(NOW).wall)
     body = schedule_body("one_shot")
     body["trigger"] = {"single": {"time": "2026-12-01 09:00:00", "zone_type": 1}}
     sid = em.add_schedule(body)
@@ -372,8 +351,8 @@ def test_msg_ids_from_the_emulator_decode_to_records() -> None:
 
 def test_batch_push_reports_targets_over_the_push_quota() -> None:
     """Emulator push QPS of 2 targets/s: two sent, the third failed with 23008 for the caller."""
-    time = FakeTime()
-    em = Emulator(clock=lambda: NOW, faults=Faults(batch_qps=2), monotonic=time.clock)
+    time = FakeClock()
+    em = Emulator(clock=lambda: NOW, faults=Faults(batch_qps=2), monotonic=time.monotonic)
     requests = [
         {"target": f"reg{i}", "platform": "android", "notification": {"alert": "hi"}}
         for i in range(3)
@@ -395,7 +374,7 @@ def test_inventory_over_real_http_stays_within_the_concurrency() -> None:
     requests in flight than --concurrency."""
     em, ids = _emulator(120, faults=Faults(latency_ms=2))
     with serve_emulator(em) as url:
-        client = EngageLabClient(_settings(url, concurrency=12), sleep=FakeSleep())
+        client = EngageLabClient(_settings(url, concurrency=12), sleep=FakeClock().sleep)
         inv = _inventory(client)
     assert inv.complete
     assert set(inv.schedules) == set(ids)

@@ -26,17 +26,11 @@ from reconciler.remote.pacefile import HINT_MAX_AGE, read_remembered_limit, reme
 from reconciler.remote.ratelimit import INITIAL_WINDOW, MAX_WINDOW, RateController
 from tests.client.helpers import CREDS, Script, client_for, reply, settings
 from tests.client.pace import Shape, VirtualLoop, commands, run_virtual, traffic
+from tests.kit import bodies
+from tests.kit.clock import FakeClock
 
 CEILING = 500.0
 BASE_URL = "http://127.0.0.1:9"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # -- convergence against a server's limit ------------------------------------------------------
@@ -93,8 +87,9 @@ def test_the_emulators_own_rate_limit_is_found_in_both_shapes() -> None:
                 sleep=asyncio.sleep,
                 monotonic=loop.time,
             )
+            trigger = bodies.single("2027-01-01 10:00:00")
             for i in range(600):
-                em.add_schedule(_body(f"task_{i:04d}"))
+                em.add_schedule(bodies.body(f"task_{i:04d}", alert="hi", trigger=trigger))
             em.clear_log()
             async with EngageLabClient(
                 settings(base_url="http://emulator", rate_limit=CEILING),
@@ -131,8 +126,8 @@ def test_recovers_the_ceiling_within_a_second_after_a_burst_of_5xx() -> None:
 def test_a_timeout_halves_the_rate_at_most_once_a_second() -> None:
     """Timeouts are overload: the rate halves, but a second timeout within the same second does
     not halve it again (a server with occasional errors is not driven to the floor)."""
-    clock = Clock()
-    c = RateController(CEILING, clock=clock)
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
     c.lost(c.ticket(), timed_out=True)
     c.lost(c.ticket(), timed_out=True)
     assert c.rate == CEILING / 2
@@ -150,8 +145,8 @@ def test_a_round_trip_of_refusals_cuts_once_then_settles_below_the_accepted_rate
     """Forty requests sent at 500/s, of which the server accepted a fifth: their refusals cut
     the rate once (to a tenth, at the first one); the first answer to a request sent after the
     cut settles it at 90 % of what the server accepted: 0.9 x 100 = 90/s."""
-    clock = Clock()
-    c = RateController(CEILING, clock=clock)
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
     old = [c.ticket() for _ in range(40)]
     clock.now += 0.05
     for i, ticket in enumerate(old):
@@ -172,8 +167,8 @@ def test_the_rate_grows_back_quickly_to_the_last_accepted_rate_then_slowly_to_th
     """After a 5xx halving the rate regains the ceiling's worth per second (back within a
     second); above a rate the server refused it probes by 5 % per second; never above the
     ceiling."""
-    clock = Clock()
-    c = RateController(CEILING, clock=clock)
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
     c.answered(c.ticket(), "overloaded")
     assert c.rate == CEILING / 2
     clock.now += 0.25
@@ -195,8 +190,8 @@ def test_the_rate_grows_back_quickly_to_the_last_accepted_rate_then_slowly_to_th
 def test_a_batch_answer_with_refused_targets_slows_by_their_share() -> None:
     """23008 for a tenth of a batch's targets: the rate drops by a tenth; for all of them, by
     half at most; a second batch within the same round trip changes nothing more."""
-    clock = Clock()
-    c = RateController(CEILING, clock=clock)
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
     c.answered(c.ticket(), "ok")  # a round trip of 0 s
     c.refused_share(0.1)
     assert c.rate == pytest.approx(0.9 * CEILING)
@@ -237,8 +232,8 @@ def test_a_batch_push_with_23008_targets_slows_the_client() -> None:
 def test_the_window_is_the_rate_times_the_round_trip_with_headroom() -> None:
     """Before any answer the window is INITIAL_WINDOW; then rate x round trip x 1.5 + 2 (500/s
     at 20 ms: 17), capped at MAX_WINDOW for slow answers; a fixed --concurrency wins."""
-    clock = Clock()
-    c = RateController(CEILING, clock=clock)
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
     assert c.window == INITIAL_WINDOW
     ticket = c.ticket()
     clock.now += 0.02
@@ -248,7 +243,7 @@ def test_the_window_is_the_rate_times_the_round_trip_with_headroom() -> None:
     clock.now += 5.0
     c.answered(ticket, "ok")
     assert c.window == MAX_WINDOW
-    assert RateController(CEILING, concurrency=7, clock=clock).window == 7
+    assert RateController(CEILING, concurrency=7, clock=clock.monotonic).window == 7
 
 
 def test_requests_in_flight_follow_the_rate_and_round_trip_not_a_fixed_number() -> None:
@@ -263,8 +258,8 @@ def test_requests_in_flight_follow_the_rate_and_round_trip_not_a_fixed_number() 
 def test_refusals_of_requests_sent_before_a_cut_do_not_cut_again() -> None:
     """A request sent before the last cut (or during it) was refused at the old rate: its
     refusal is counted but does not cut again; one sent at the settled rate does."""
-    clock = Clock()
-    c = RateController(CEILING, clock=clock)
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
     first, stale = c.ticket(), c.ticket()
     clock.now += 0.05
     c.answered(first, "refused")
@@ -281,19 +276,6 @@ def test_refusals_of_requests_sent_before_a_cut_do_not_cut_again() -> None:
     assert c.cuts == 2
 
 
-def _body(name: str) -> dict[str, object]:
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": {"single": {"time": "2027-01-01 10:00:00", "zone_type": 1}},
-        "push": {
-            "from": "push",
-            "to": "all",
-            "body": {"platform": "all", "notification": {"alert": "hi"}},
-        },
-    }
-
-
 # -- the first refusal's measurement, the cubic curve, and the limit kept between runs ---------
 
 
@@ -302,8 +284,8 @@ def test_the_first_refusal_measures_the_rate_after_the_servers_allowance_ran_out
     rate. Forty-five requests at 500/s: the first twenty accepted from that allowance, then a
     fifth of the next twenty-five (100/s). The rate settles at 90 % of the 100/s measured from
     the first refused request on, not at 90 % of the 278/s the whole round trip would say."""
-    clock = Clock()
-    c = RateController(CEILING, clock=clock)
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
     tickets = []
     for _ in range(45):
         tickets.append(c.ticket())
@@ -325,8 +307,8 @@ def test_after_settling_the_rate_returns_to_the_limit_and_stays_near_it_before_p
     """Once a limit is measured the rate follows a cubic curve: back to the limit in four
     seconds, within 2 % of it from three to five seconds, and only then above it, ever faster
     (10 % above at eight seconds), never above the ceiling."""
-    clock = Clock()
-    c = RateController(CEILING, clock=clock)
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
     old = [c.ticket() for _ in range(40)]
     clock.now += 0.05
     for i, ticket in enumerate(old):

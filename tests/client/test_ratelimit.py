@@ -8,44 +8,29 @@ import pytest
 
 from reconciler.remote.limiter import Limiter, TokenBucket
 from reconciler.remote.transport import POOL_SIZE, _pool_sizes
-
-
-class FakeTime:
-    """A clock that moves only when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests.kit.clock import FakeClock
 
 
 def test_bucket_spaces_requests_at_the_rate() -> None:
     """At 10 req/s with no burst, the n-th of back-to-back requests waits n/10 s."""
-    t = FakeTime()
-    bucket = TokenBucket(10, clock=t.clock, sleep=t.sleep)
+    t = FakeClock(now=100.0)
+    bucket = TokenBucket(10, clock=t.monotonic, sleep=t.sleep)
     waits = [bucket.reserve() for _ in range(4)]
     assert waits == pytest.approx([0.0, 0.1, 0.2, 0.3])
 
 
 def test_bucket_allows_a_burst_then_paces() -> None:
     """A burst of 3 goes out at once; the fourth waits one interval."""
-    t = FakeTime()
-    bucket = TokenBucket(10, burst=3, clock=t.clock, sleep=t.sleep)
+    t = FakeClock(now=100.0)
+    bucket = TokenBucket(10, burst=3, clock=t.monotonic, sleep=t.sleep)
     waits = [bucket.reserve() for _ in range(4)]
     assert waits == pytest.approx([0.0, 0.0, 0.0, 0.1])
 
 
 def test_bucket_refills_while_idle() -> None:
     """After a pause as long as the interval, the next request does not wait."""
-    t = FakeTime()
-    bucket = TokenBucket(10, clock=t.clock, sleep=t.sleep)
+    t = FakeClock(now=100.0)
+    bucket = TokenBucket(10, clock=t.monotonic, sleep=t.sleep)
     bucket.reserve()
     t.now += 0.1
     assert bucket.reserve() == 0.0
@@ -53,8 +38,8 @@ def test_bucket_refills_while_idle() -> None:
 
 def test_acquire_sleeps_for_the_reserved_wait() -> None:
     """acquire() really sleeps (through the injected sleep) before the paced request."""
-    t = FakeTime()
-    bucket = TokenBucket(4, clock=t.clock, sleep=t.sleep)
+    t = FakeClock(now=100.0)
+    bucket = TokenBucket(4, clock=t.monotonic, sleep=t.sleep)
 
     async def go() -> None:
         for _ in range(3):
@@ -67,8 +52,8 @@ def test_acquire_sleeps_for_the_reserved_wait() -> None:
 
 def test_waits_below_a_millisecond_are_not_slept_but_not_forgotten() -> None:
     """At 10 000 req/s the first few requests skip sub-ms waits; the rate still holds overall."""
-    t = FakeTime()
-    bucket = TokenBucket(10_000, clock=t.clock, sleep=t.sleep)
+    t = FakeClock(now=100.0)
+    bucket = TokenBucket(10_000, clock=t.monotonic, sleep=t.sleep)
 
     async def go() -> None:
         for _ in range(100):

@@ -17,8 +17,9 @@ from reconciler.errors import (
     RequestRejectedError,
     ServerError,
 )
+from tests.kit.clock import FakeClock
 
-from .helpers import FakeSleep, Script, UpperRng, client_for, error, reply, run, schedule_body
+from .helpers import Script, UpperRng, client_for, error, reply, run, schedule_body
 
 PAGE = {"total_count": 0, "total_pages": 0, "page": 1, "schedules": []}
 DETAIL = [{"schedule_id": "s1", **schedule_body()}]
@@ -77,52 +78,52 @@ def test_validation_errors_and_404_are_never_retried(answer: httpx.Response, exc
 
 def test_backoff_doubles_up_to_its_cap_with_full_jitter_bounds() -> None:
     """Waits are drawn from [0, base * 2**(n-1)], capped at backoff_max (full jitter)."""
-    sleep = FakeSleep()
+    clock = FakeClock()
     script = Script([error(500, 28200, "boom")] * 6 + [reply(200, PAGE)])
     client = client_for(
-        script, sleep=sleep, rng=UpperRng(), max_retries=6, backoff_base=0.5, backoff_max=5.0
+        script, clock=clock, rng=UpperRng(), max_retries=6, backoff_base=0.5, backoff_max=5.0
     )
     run(client.list_schedules(1))
-    assert sleep.calls == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
 
 
 def test_jitter_comes_from_the_injected_rng() -> None:
     """Each wait is rng.uniform(0, cap): same seed, same waits, each within its cap."""
-    sleep = FakeSleep()
+    clock = FakeClock()
     script = Script([error(503, 28203, "later")] * 3 + [reply(200, PAGE)])
-    client = client_for(script, sleep=sleep, rng=random.Random(42), backoff_base=1.0)
+    client = client_for(script, clock=clock, rng=random.Random(42), backoff_base=1.0)
     run(client.list_schedules(1))
     expected_rng = random.Random(42)
     expected = [expected_rng.uniform(0, cap) for cap in (1.0, 2.0, 4.0)]
-    assert sleep.calls == expected
-    assert all(0 <= wait <= cap for wait, cap in zip(sleep.calls, (1, 2, 4), strict=True))
+    assert clock.sleeps == expected
+    assert all(0 <= wait <= cap for wait, cap in zip(clock.sleeps, (1, 2, 4), strict=True))
 
 
 def test_retry_after_in_seconds_is_a_floor_for_the_wait() -> None:
     """A 429 with Retry-After: 7 waits at least 7 s, whatever the jitter drew."""
-    sleep = FakeSleep()
+    clock = FakeClock()
     script = Script([error(429, 0, "slow down", headers={"Retry-After": "7"}), reply(200, PAGE)])
-    run(client_for(script, sleep=sleep).list_schedules(1))
-    assert sleep.calls == [7.0]
+    run(client_for(script, clock=clock).list_schedules(1))
+    assert clock.sleeps == [7.0]
 
 
 def test_retry_after_as_an_http_date_is_honoured() -> None:
     """Retry-After may be an HTTP date (RFC 9110); the wait reaches that moment."""
-    sleep = FakeSleep()
+    clock = FakeClock()
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     script = Script([error(503, 28203, "later", headers={"Retry-After": when}), reply(200, PAGE)])
-    run(client_for(script, sleep=sleep).list_schedules(1))
-    assert 25 <= sleep.calls[0] <= 31
+    run(client_for(script, clock=clock).list_schedules(1))
+    assert 25 <= clock.sleeps[0] <= 31
 
 
 def test_retry_after_longer_than_allowed_gives_up_at_once_and_says_why() -> None:
     """A server asking for an hour's pause is not waited for: the error says how long it asked."""
-    sleep = FakeSleep()
+    clock = FakeClock()
     script = Script([error(429, 0, "slow down", headers={"Retry-After": "3600"})])
-    client = client_for(script, sleep=sleep, max_retry_after=60)
+    client = client_for(script, clock=clock, max_retry_after=60)
     with pytest.raises(RateLimitError) as info:
         run(client.list_schedules(1))
-    assert sleep.calls == []
+    assert clock.sleeps == []
     assert info.value.hint is not None
     assert "3600" in info.value.hint
 

@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from tests.badinput.helpers import (
     write_project,
 )
 from tests.badinput.server import WRITE_METHODS, serve_asgi
+from tests.kit.clock import FakeClock
 
 NAMES = ("digest_a", "digest_b", "digest_c")
 STATE = Path(".reconciler") / "state.json"
@@ -63,13 +63,6 @@ class WriteGate:
         await self.app(scope, receive, send)
 
 
-class FixedClock:
-    """The emulator's clock, at the time the CLI is given with ``--now``."""
-
-    def __call__(self) -> datetime:
-        return NOW
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     write_project(
@@ -81,7 +74,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def gated() -> Iterator[tuple[Emulator, WriteGate, str]]:
-    emulator = Emulator(clock=FixedClock())
+    emulator = Emulator(clock=FakeClock(NOW).wall)
     gate = WriteGate(create_app(emulator))
     with serve_asgi(gate) as url:
         try:
@@ -244,7 +237,7 @@ def test_state_edit_during_apply_refuses_and_changes_nothing(
 def test_three_applies_racing_create_each_schedule_once(project: Path) -> None:
     """Three applies started together against a slow server (no gate): all succeed, each
     schedule is created exactly once, and the state matches the server."""
-    emulator = Emulator(clock=FixedClock(), faults=Faults(latency_ms=40))
+    emulator = Emulator(clock=FakeClock(NOW).wall, faults=Faults(latency_ms=40))
     with serve_asgi(create_app(emulator)) as url:
         procs = [_start(project, url) for _ in range(3)]
         outcomes = [_finish(p) for p in procs]

@@ -1,4 +1,4 @@
-"""Helpers for the end-to-end tests: manifest bodies, a recording emulator and a project driver.
+"""Helpers for the end-to-end tests: a project driver and what the emulator was sent.
 
 A ``Project`` is a temporary repository (``schedules/`` + ``.reconciler/``) and the emulator the
 CLI talks to. ``Project.run`` invokes ``reconciler`` through click's ``CliRunner`` with the
@@ -9,14 +9,12 @@ request log: every safety test asserts it is empty after a refusal.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import io
 import json
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,122 +27,15 @@ from reconciler.config import session
 from reconciler.config.environments import Environment
 from reconciler.config.session import Target
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, RequestRecord
-from reconciler.emulator.core import Reply
 from reconciler.options import GlobalOptions
+from tests.kit.bodies import body
+from tests.kit.emulator import RecordingEmulator
 
-# Every manifest below fires in 2027; the suite starts a month earlier so nothing is near firing.
-START = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 SECTIONS = ("name", "enabled", "trigger", "push")
 
 
-# -- bodies ------------------------------------------------------------------------------------
-
-
-def single(time: str = "2027-03-01 10:00:00", zone_type: int = 1) -> dict[str, Any]:
-    return {"single": {"time": time, "zone_type": zone_type}}
-
-
-def periodical(
-    *,
-    start: str = "2027-01-04 00:00:00",
-    end: str = "2027-12-27 00:00:00",
-    time: str = "09:00:00",
-    time_unit: str = "week",
-    point: Sequence[str] = ("MON",),
-    zone_type: int = 1,
-) -> dict[str, Any]:
-    return {
-        "periodical": {
-            "start": start,
-            "end": end,
-            "time": time,
-            "time_unit": time_unit,
-            "point": list(point),
-            "zone_type": zone_type,
-        }
-    }
-
-
-def intelligent(backup_time: str = "2027-02-01 08:00:00") -> dict[str, Any]:
-    return {"intelligent": {"backup_time": backup_time}}
-
-
-def body(
-    name: str,
-    *,
-    alert: str = "Hello",
-    trigger: Mapping[str, Any] | None = None,
-    enabled: bool = True,
-) -> dict[str, Any]:
-    """A complete API body (what a manifest holds, lifecycle aside)."""
-    return {
-        "name": name,
-        "enabled": enabled,
-        "trigger": copy.deepcopy(dict(trigger)) if trigger is not None else single(),
-        "push": {
-            "from": "push",
-            "to": "all",
-            "body": {"platform": "all", "notification": {"alert": alert}},
-        },
-    }
-
-
 # -- the emulator ------------------------------------------------------------------------------
-
-
-class FixedClock:
-    """The emulator's base clock; it moves only through ``set_time`` / ``advance``."""
-
-    def __call__(self) -> datetime:
-        return START
-
-
-class RecordingEmulator(Emulator):
-    """The emulator, also keeping the raw body of every create and update it was sent.
-
-    The request log has method, path and status; the full-body-PUT tests need the body too.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(clock=FixedClock(), sleep=self._sleep, **kwargs)
-        self.bodies: list[tuple[str, str, dict[str, Any]]] = []  # (method, id or "", body)
-        self._generation = 0
-
-    async def _sleep(self, seconds: float) -> None:
-        """Fault delays (latency, held answers) that end early when the test moves on, so a
-        held answer to a killed client does not keep the server busy until shutdown."""
-        generation = self._generation
-        deadline = time.monotonic() + seconds
-        while self._generation == generation and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
-
-    def api_create(self, raw: bytes) -> Reply:
-        self.bodies.append(("POST", "", json.loads(raw)))
-        return super().api_create(raw)
-
-    def api_update(self, schedule_id: str, raw: bytes) -> Reply:
-        self.bodies.append(("PUT", schedule_id, json.loads(raw)))
-        return super().api_update(schedule_id, raw)
-
-    def fresh_faults(self) -> None:
-        """No faults from now on, and every held answer released."""
-        from reconciler.emulator import Faults
-
-        self._generation += 1
-        self.faults = Faults()
-
-    def fresh(self) -> None:
-        """Empty, no faults, default limits, clock at START, nothing logged."""
-        from reconciler.emulator import Faults
-
-        self._generation += 1
-        self.faults = Faults()
-        self.max_active = 1000
-        self.reset()
-        self.set_time(START)
-        self.clear_log()
-        self.bodies.clear()
 
 
 def embedded_with(emulator: Emulator) -> Callable[..., Target]:

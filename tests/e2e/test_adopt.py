@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
 from reconciler.ops import observe as engine
-from tests.e2e.helpers import Project, RecordingEmulator, body, embedded_with, periodical
+from tests.e2e.helpers import Project, embedded_with
+from tests.kit.bodies import body, periodical
+from tests.kit.emulator import RecordingEmulator
 from tests.test_manifests_roundtrip import schedules
 
 
@@ -202,7 +204,10 @@ def test_export_marks_a_body_the_models_reject(project: Project) -> None:
 def test_export_selects_by_id_pattern_and_trigger(project: Project) -> None:
     """--id, --name patterns and --trigger narrow the export; unknown ids stop it first."""
     a = project.out_of_band_create(body("Spring_sale"))
-    project.out_of_band_create(body("Spring_teaser", trigger=periodical()))
+    project.out_of_band_create(
+        body("Spring_teaser",
+             trigger=periodical(start="2027-01-04 00:00:00", end="2027-12-27 00:00:00"))
+    )
     project.out_of_band_create(body("Autumn_sale"))
     out = Path("picked")
     result = project.run("export", "--name", "Spring_*", "--trigger", "single", "--dir", str(out))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.helpers import Project, periodical, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import periodical, single
 
 
 def test_calendar_lists_the_firings_of_enabled_manifests(project: Project) -> None:
     """Weekly points in the window, the one-shot once, a disabled manifest never; no request."""
-    project.write("weekly", trigger=periodical(point=("MON", "THU"), time="09:00:00"))
+    project.write("weekly", trigger=periodical(
+        start="2027-01-04 00:00:00", end="2027-12-27 00:00:00", point=("MON", "THU"),
+        time="09:00:00",
+    ))
     project.write("once", trigger=single("2027-01-05 10:00:00"))
     project.write("off", trigger=single("2027-01-06 10:00:00"), enabled=False)
     result = project.run("calendar", "--from", "2027-01-04", "--to", "2027-01-11", "--format",
@@ -37,7 +41,9 @@ def test_calendar_uses_the_environment_time_zone(project: Project) -> None:
 
 def test_calendar_writes_ics_and_html_files(project: Project) -> None:
     """--out writes the file; ics has one event per firing, html a month grid."""
-    project.write("weekly", trigger=periodical(point=("MON",)))
+    project.write("weekly", trigger=periodical(
+        start="2027-01-04 00:00:00", end="2027-12-27 00:00:00", point=("MON",)
+    ))
     ics = project.run("calendar", "--from", "2027-01-01", "--to", "2027-02-01", "--format",
                       "ics", "--out", "pushes.ics")
     assert ics.exit_code == 0, ics.output

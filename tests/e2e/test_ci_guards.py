@@ -11,7 +11,8 @@ from reconciler.cli import cli
 from reconciler.config.connection import resolve_base_url
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
 from reconciler.errors import ConfigError
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 CREDENTIALS = {"ENGAGELAB_APP_KEY": DEMO_APP_KEY, "ENGAGELAB_MASTER_SECRET": DEMO_MASTER_SECRET}
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from reconciler.emulator import Faults
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 
 def test_apply_outside_a_terminal_needs_auto_approve(project: Project) -> None:

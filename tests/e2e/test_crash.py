@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from reconciler.emulator import Faults
-from tests.e2e.helpers import Project, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import single
 
 HANG = Faults(commit_then_timeout_rate=1.0, hang_seconds=30)
 

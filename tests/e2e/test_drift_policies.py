@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.helpers import Project, body, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body, single
 
 CONFIG = """\
 environments:

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.ops import observe as engine
-from tests.e2e.helpers import Project, RecordingEmulator, embedded_with, single
+from tests.e2e.helpers import Project, embedded_with
+from tests.kit.bodies import single
+from tests.kit.emulator import RecordingEmulator
 
 
 @pytest.fixture

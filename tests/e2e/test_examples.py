@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.e2e.helpers import SECTIONS, Project, intelligent, periodical, single
+from tests.e2e.helpers import SECTIONS, Project
+from tests.kit.bodies import intelligent, periodical, single
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schedules"
 
@@ -96,7 +97,8 @@ def test_trigger_kind_change_is_a_replace(project: Project) -> None:
     assert project.apply().exit_code == 0
     first = project.state_ids()["promo"]
 
-    project.write("promo", trigger=periodical())
+    project.write("promo",
+                  trigger=periodical(start="2027-01-04 00:00:00", end="2027-12-27 00:00:00"))
     project.mark()
     assert project.apply().exit_code == 0
     second = project.state_ids()["promo"]

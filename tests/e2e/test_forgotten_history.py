@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.e2e.helpers import Project, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import single
 
 
 def test_history_of_a_fired_and_forgotten_one_shot(project: Project) -> None:

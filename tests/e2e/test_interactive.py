@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import Emulator
-from tests.e2e.helpers import START, Project, RecordingEmulator
+from tests.e2e.helpers import Project
+from tests.kit.emulator import START, RecordingEmulator
 
 PROMPT = b"Apply these changes? [y/N]"
 

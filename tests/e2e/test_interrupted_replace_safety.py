@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import pytest
 
 from reconciler.planning import canonical
-from tests.e2e.helpers import Project, body, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body, single
 
 PROMO_AT = "2027-03-05 10:00:00"
 

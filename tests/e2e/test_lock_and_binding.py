@@ -13,7 +13,8 @@ import pytest
 
 from reconciler.emulator import Faults
 from reconciler.testing import serve_emulator
-from tests.e2e.helpers import Project, RecordingEmulator, writes
+from tests.e2e.helpers import Project, writes
+from tests.kit.emulator import RecordingEmulator
 
 HOLDER = """
 import sys

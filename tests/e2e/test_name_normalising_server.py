@@ -8,7 +8,8 @@ The emulator's ``strip_names`` fault plays that server; ``commit_then_timeout_ra
 from __future__ import annotations
 
 from reconciler.emulator import Faults
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 LOST = Faults(strip_names=True, commit_then_timeout_rate=1.0, hang_seconds=0)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 
 def test_plan_json_is_versioned_and_counts_actions(project: Project) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tests.e2e.helpers import START, Project, periodical, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import periodical, single
+from tests.kit.emulator import START
 
 BERLIN = "environments:\n  default:\n    timezone: Europe/Berlin\n"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.helpers import Project, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import single
 
 CONFIG = """\
 environments:

@@ -16,7 +16,9 @@ from click.testing import CliRunner, Result
 from reconciler.cli import cli
 from reconciler.emulator import Emulator
 from reconciler.testing import serve_emulator
-from tests.e2e.helpers import Project, RecordingEmulator, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import single
+from tests.kit.emulator import RecordingEmulator
 
 EMULATOR_DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
 # The address the recipe names; the test serves on a free port and puts that in its place.

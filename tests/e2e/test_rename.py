@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 
 def _renamed(project: Project, old: str, new: str, **kw: Any) -> None:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from click.testing import Result
 
 from reconciler.emulator import Faults
-from tests.e2e.helpers import Project, body, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body, single
 
 
 def managed(project: Project, *names: str, **kwargs: object) -> dict[str, str]:

@@ -15,7 +15,8 @@ import pytest
 from click.testing import Result
 
 from reconciler.planning.artifact import Plan
-from tests.e2e.helpers import Project, body, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body, single
 
 
 def saved_plan(project: Project) -> Path:

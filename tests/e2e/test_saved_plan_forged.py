@@ -17,7 +17,8 @@ import pytest
 
 from reconciler.planning import canonical
 from reconciler.planning.artifact import Plan
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 Forge = Callable[[dict[str, Any], dict[str, str]], None]
 

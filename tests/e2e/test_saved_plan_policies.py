@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tests.e2e.helpers import START, Project, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import single
+from tests.kit.emulator import START
 
 NIGHT = """\
 environments:

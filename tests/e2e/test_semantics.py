@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.e2e.helpers import Project, body, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body, single
 
 
 def plan_json(project: Project) -> dict[str, Any]:

@@ -13,7 +13,9 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.emulator import Emulator
-from tests.e2e.helpers import Project, RecordingEmulator, single
+from tests.e2e.helpers import Project
+from tests.kit.bodies import single
+from tests.kit.emulator import RecordingEmulator
 
 FIRES = "2027-03-01 10:00:00"  # UTC: the emulator's and the planner's zone in these tests
 FIRED = datetime(2027, 3, 1, 11, 0, tzinfo=UTC)  # an hour after it

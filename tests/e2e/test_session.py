@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from tests.e2e.helpers import START, Project, RecordingEmulator
+from tests.e2e.helpers import Project
+from tests.kit.emulator import START, RecordingEmulator
 
 NOW = ["--now", START.isoformat()]
 

@@ -9,50 +9,10 @@ from typing import Any
 import httpx
 
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
+from tests.kit import bodies
 
 START = datetime(2027, 1, 4, 9, 0, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 AUTH = (DEMO_APP_KEY, DEMO_MASTER_SECRET)
-
-
-class FakeClock:
-    """A clock that only moves when told to (the emulator adds its own offset on top)."""
-
-    def __init__(self, moment: datetime = START) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-class SleepRecorder:
-    """An injected ``sleep`` that records the delays asked for and returns at once."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-class FakeMonotonic:
-    """An injected monotonic clock for the rate-limit buckets."""
-
-    def __init__(self) -> None:
-        self.value = 1000.0
-
-    def __call__(self) -> float:
-        return self.value
-
-
-def push(**body_overrides: Any) -> dict[str, Any]:
-    """A valid push section (docs/api.md section 5)."""
-    body: dict[str, Any] = {
-        "platform": "android",
-        "notification": {"alert": "Hello", "android": {"title": "Hi", "extras": {"k": "v"}}},
-        "options": {"time_to_live": 60},
-    }
-    body.update(body_overrides)
-    return {"from": "push", "to": {"registration_id": ["1a0018970ab49abda3e"]}, "body": body}
 
 
 def at(delta: timedelta, base: datetime = START) -> str:
@@ -60,48 +20,33 @@ def at(delta: timedelta, base: datetime = START) -> str:
     return (base + delta).strftime("%Y-%m-%d %H:%M:%S")
 
 
+# The emulator tests' bodies: ``tests.kit.bodies`` with a push to one device and triggers near
+# ``START`` (a daily periodical over January and February).
+PERIODICAL = {
+    "start": "2027-01-01 00:00:00",
+    "end": "2027-03-01 00:00:00",
+    "time": "12:00:00",
+    "time_unit": "day",
+    "point": (),
+}
+
+
 def single(
     name: str = "one shot", *, time: str | None = None, zone_type: int = 1
 ) -> dict[str, Any]:
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": {"single": {"time": time or at(timedelta(hours=3)), "zone_type": zone_type}},
-        "push": push(),
-    }
+    trigger = bodies.single(time or at(timedelta(hours=3)), zone_type)
+    return bodies.body(name, trigger=trigger, push=bodies.device_push())
 
 
-def periodical(
-    name: str = "weekly digest",
-    *,
-    start: str = "2027-01-01 00:00:00",
-    end: str = "2027-03-01 00:00:00",
-    time: str = "12:00:00",
-    time_unit: str = "day",
-    point: list[str] | None = None,
-    frequency: int | None = None,
-    zone_type: int = 1,
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "start": start,
-        "end": end,
-        "time": time,
-        "time_unit": time_unit,
-        "point": point if point is not None else [],
-        "zone_type": zone_type,
-    }
-    if frequency is not None:
-        spec["frequency"] = frequency
-    return {"name": name, "enabled": True, "trigger": {"periodical": spec}, "push": push()}
+def periodical(name: str = "weekly digest", **spec: Any) -> dict[str, Any]:
+    """``spec``: the keywords of ``tests.kit.bodies.periodical``, over ``PERIODICAL``."""
+    trigger = bodies.periodical(**{**PERIODICAL, **spec})
+    return bodies.body(name, trigger=trigger, push=bodies.device_push())
 
 
 def intelligent(name: str = "smart", *, backup_time: str | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": {"intelligent": {"backup_time": backup_time or at(timedelta(hours=2))}},
-        "push": push(),
-    }
+    trigger = bodies.intelligent(backup_time or at(timedelta(hours=2)))
+    return bodies.body(name, trigger=trigger, push=bodies.device_push())
 
 
 def modified(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

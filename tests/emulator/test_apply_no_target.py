@@ -17,7 +17,8 @@ import pytest
 
 from reconciler.emulator import Faults
 from reconciler.testing import serve_emulator
-from tests.e2e.helpers import Project, RecordingEmulator
+from tests.e2e.helpers import Project
+from tests.kit.emulator import RecordingEmulator
 
 NO_TARGET = "code 28105: The push task is invalid. There is no push target for the scheduled time"
 

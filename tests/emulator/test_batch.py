@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.emulator import Emulator, Faults
 from tests.emulator.helpers import error_code
+from tests.kit.clock import FakeClock
 
 
 def item(target: str, **extra: Any) -> dict[str, Any]:
@@ -154,11 +155,11 @@ def test_targets_over_the_qps_budget_fail_with_23008(api: httpx.Client, emulator
 
 
 def test_qps_budget_refills_with_time(
-    api: httpx.Client, emulator: Emulator, monotonic: Any
+    api: httpx.Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     """After a second the budget is back: retrying the failed targets succeeds."""
     emulator.faults = Faults(batch_qps=2)
     api.post("/v4/batch/push/regid", json={"requests": [item("a"), item("b"), item("c")]})
-    monotonic.value += 1.0
+    clock.now += 1.0
     response = api.post("/v4/batch/push/regid", json={"requests": [item("c")]})
     assert response.json()["results"]["c"]["success"] is True

@@ -1,6 +1,6 @@
 """Fault injection: latency, server errors, rate limits, commit-then-timeout, list churn.
 
-Sleeps are injected (``sleeper`` records them), and the rate buckets read ``monotonic``, so no
+Sleeps are injected (``clock`` records them), and the rate buckets read ``clock.monotonic``, so no
 test here waits for real except the one hang over real HTTP (a client timeout of 50 ms).
 """
 
@@ -11,55 +11,48 @@ import pytest
 
 from reconciler.emulator import ConnectionDropped, Emulator, Faults
 from reconciler.testing import serve_emulator
-from tests.emulator.helpers import (
-    AUTH,
-    FakeClock,
-    FakeMonotonic,
-    SleepRecorder,
-    create,
-    error_code,
-    single,
-)
+from tests.emulator.helpers import AUTH, START, create, error_code, single
+from tests.kit.clock import FakeClock
 
 
 def test_faults_are_off_by_default(
-    api: httpx.Client, emulator: Emulator, sleeper: SleepRecorder
+    api: httpx.Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     """A default emulator neither sleeps nor fails."""
     for _ in range(20):
         assert api.get("/v4/schedules").status_code == 200
-    assert sleeper.calls == []
+    assert clock.sleeps == []
     assert all(r.fault is None for r in emulator.request_log)
 
 
 def test_latency_delays_every_api_request(
-    api: httpx.Client, emulator: Emulator, sleeper: SleepRecorder
+    api: httpx.Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     """latency_ms 30 sleeps 0.03 s before each API answer."""
     emulator.faults = Faults(latency_ms=30)
     api.get("/v4/schedules")
     api.post("/v4/schedules", json=single())
-    assert sleeper.calls == [0.03, 0.03]
+    assert clock.sleeps == [0.03, 0.03]
 
 
 def test_jitter_stays_within_its_bound(
-    api: httpx.Client, emulator: Emulator, sleeper: SleepRecorder
+    api: httpx.Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     """latency 10 + jitter 20 sleeps between 10 and 30 ms, and not always the same."""
     emulator.faults = Faults(latency_ms=10, jitter_ms=20, seed=1)
     for _ in range(20):
         api.get("/v4/schedules")
-    assert all(0.010 <= s <= 0.030 for s in sleeper.calls)
-    assert len(set(sleeper.calls)) > 1
+    assert all(0.010 <= s <= 0.030 for s in clock.sleeps)
+    assert len(set(clock.sleeps)) > 1
 
 
 def test_control_plane_is_never_delayed(
-    anon: httpx.Client, emulator: Emulator, sleeper: SleepRecorder
+    anon: httpx.Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     """Faults apply to the vendor API only, not to /_emulator/."""
     emulator.faults = Faults(latency_ms=30, error_rate=1.0)
     assert anon.get("/_emulator/clock").status_code == 200
-    assert sleeper.calls == []
+    assert clock.sleeps == []
 
 
 def test_error_rate_one_answers_500_or_503(api: httpx.Client, emulator: Emulator) -> None:
@@ -106,14 +99,14 @@ def test_rate_limited_write_is_not_applied(api: httpx.Client, emulator: Emulator
 
 
 def test_rate_limit_refills_over_time(
-    api: httpx.Client, emulator: Emulator, monotonic: FakeMonotonic
+    api: httpx.Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     """After 1/rate seconds a token is back and the next request passes."""
     emulator.faults = Faults(rate_limit=4)
     for _ in range(4):
         api.get("/v4/schedules")
     assert api.get("/v4/schedules").status_code == 429
-    monotonic.value += 0.25
+    clock.now += 0.25
     assert api.get("/v4/schedules").status_code == 200
 
 
@@ -142,14 +135,14 @@ def test_dropped_answer_is_a_transport_error_after_commit(
 
 
 def test_hang_delays_the_answer_of_a_committed_write(
-    api: httpx.Client, emulator: Emulator, sleeper: SleepRecorder
+    api: httpx.Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     """hang_seconds 45: the delete is applied, then the answer waits 45 s (injected sleep)."""
     sid = create(api, single())
     emulator.faults = Faults(commit_then_timeout_rate=1.0, hang_seconds=45)
     response = api.delete(f"/v4/schedules/{sid}")
     assert response.status_code == 200
-    assert sleeper.calls == [45]
+    assert clock.sleeps == [45]
     assert emulator.schedules() == []
 
 
@@ -162,7 +155,10 @@ def test_commit_fault_spares_reads_and_failed_writes(api: httpx.Client, emulator
 
 def test_hang_over_real_http_times_the_client_out() -> None:
     """Over uvicorn, a hang longer than the client's timeout is a ReadTimeout, and committed."""
-    em = Emulator(clock=FakeClock(), faults=Faults(commit_then_timeout_rate=1.0, hang_seconds=0.3))
+    em = Emulator(
+        clock=FakeClock(START).wall,
+        faults=Faults(commit_then_timeout_rate=1.0, hang_seconds=0.3),
+    )
     with serve_emulator(em) as url, httpx.Client(base_url=url, auth=AUTH, timeout=0.05) as c:
         with pytest.raises(httpx.ReadTimeout):
             c.post("/v4/schedules", json=single("late"))
@@ -224,9 +220,8 @@ def test_same_seed_same_faults() -> None:
     """Two emulators with the same fault seed make the same choices."""
 
     def outcomes() -> list[bool]:
-        em = Emulator(
-            faults=Faults(error_rate=0.5, seed=42), sleep=SleepRecorder(), clock=FakeClock()
-        )
+        clock = FakeClock(START)
+        em = Emulator(faults=Faults(error_rate=0.5, seed=42), sleep=clock.sleep, clock=clock.wall)
         return [em.dice.server_error() for _ in range(50)]
 
     assert outcomes() == outcomes()

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from reconciler.emulator import Emulator
 from reconciler.emulator.firing import WEEKDAYS, expiry, next_occurrence, occurrences
-from tests.emulator.helpers import FakeClock, periodical, single
+from tests.emulator.helpers import periodical, single
+from tests.kit.clock import FakeClock
 
 UTC_ZONE = ZoneInfo("UTC")
 ANCHOR = datetime(2027, 1, 1, tzinfo=UTC)
@@ -101,7 +102,7 @@ def test_month_point_31_fires_only_in_long_months() -> None:
 
 
 def zoned(timezone: str) -> Emulator:
-    return Emulator(timezone=timezone, clock=FakeClock(datetime(2027, 1, 4, tzinfo=UTC)))
+    return Emulator(timezone=timezone, clock=FakeClock(datetime(2027, 1, 4, tzinfo=UTC)).wall)
 
 
 @pytest.mark.parametrize("zone_type", [1, 2])

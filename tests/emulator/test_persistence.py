@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import Emulator
-from tests.emulator.helpers import START, FakeClock, periodical, single
+from tests.emulator.helpers import START, periodical, single
+from tests.kit.clock import FakeClock
 
 
 def make(path: Path, clock: FakeClock | None = None) -> Emulator:
-    return Emulator(data_path=path, clock=clock or FakeClock())
+    return Emulator(data_path=path, clock=(clock or FakeClock(START)).wall)
 
 
 def test_no_file_means_an_empty_app(tmp_path: Path) -> None:
@@ -42,7 +43,7 @@ def test_updates_and_deletes_persist(tmp_path: Path) -> None:
 def test_order_and_counters_survive_a_restart(tmp_path: Path) -> None:
     """List order stays creation order and new msg-ids never repeat old ones after a restart."""
     path = tmp_path / "em.json"
-    clock = FakeClock()
+    clock = FakeClock(START)
     first = make(path, clock)
     a = first.add_schedule(periodical("a"))
     first.advance(86400)
@@ -102,7 +103,7 @@ def test_reset_is_persisted(tmp_path: Path) -> None:
 def test_in_memory_emulator_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without data_path nothing touches the disk."""
     monkeypatch.chdir(tmp_path)
-    em = Emulator(clock=FakeClock())
+    em = Emulator(clock=FakeClock(START).wall)
     em.add_schedule(single())
     em.save()
     assert list(tmp_path.iterdir()) == []

@@ -17,9 +17,9 @@ from tests.emulator.helpers import (
     intelligent,
     modified,
     periodical,
-    push,
     single,
 )
+from tests.kit.bodies import device_push
 
 SINGLE = single()
 PERIODICAL = periodical()
@@ -160,7 +160,7 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     ("push-extras-pass-through", modified(
         SINGLE, "push.body.notification.android.extras", {"any": {"nested": [1, 2]}})),
     ("push-vendor-example", {**SINGLE, "push": {
-        **push(), "request_id": "12345", "custom_args": {"Engagelab": "push to you"}}}),
+        **device_push(), "request_id": "12345", "custom_args": {"Engagelab": "push to you"}}}),
 ]  # fmt: skip
 
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.emulator import Emulator
-from tests.badinput.helpers import Outcome, describe, invoke, write_project
+from tests.badinput.helpers import NOW, Outcome, describe, invoke, write_project
 from tests.badinput.server import serve_asgi
+from tests.kit.clock import FakeClock
 from tests.reliability.campaign import FULL
-from tests.secrets.conftest import CANARY_ENV, CANARY_KEY, CANARY_SECRET, fixed_clock, leaks
+from tests.secrets.conftest import CANARY_ENV, CANARY_KEY, CANARY_SECRET, leaks
 
 from .lies import DuplicateIds
 from .server import HostileApp, Lie, Seen
@@ -66,7 +67,7 @@ class World:
 
 @contextmanager
 def build_world(root: Path, tasks: int) -> Iterator[World]:
-    emulator = Emulator(app_key=CANARY_KEY, master_secret=CANARY_SECRET, clock=fixed_clock)
+    emulator = Emulator(app_key=CANARY_KEY, master_secret=CANARY_SECRET, clock=FakeClock(NOW).wall)
     app = HostileApp(emulator)
     write_project(root, {f"hostile_{i:04d}.yaml": manifest(i) for i in range(tasks)})
     with serve_asgi(app) as url, _inside(root):

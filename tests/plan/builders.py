@@ -14,62 +14,17 @@ from reconciler.planning.planner import make_plan
 from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory, RemoteSchedule
 from reconciler.state.schema import State, StateEntry
+from tests.kit import bodies
 
 NOW = datetime(2027, 1, 1, 12, 0, 0, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Berlin")
 LINEAGE = "6f1c1f0e-0000-4000-8000-000000000001"
 
 
-def single(time: str = "2027-03-01 10:00:00", zone_type: int = 1) -> dict[str, Any]:
-    return {"single": {"time": time, "zone_type": zone_type}}
-
-
-def periodical(
-    start: str = "2027-01-01 00:00:00",
-    end: str = "2027-12-31 00:00:00",
-    time: str = "09:00:00",
-    time_unit: str = "week",
-    point: list[Any] | None = None,
-    zone_type: int = 1,
-    frequency: int | None = None,
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "start": start,
-        "end": end,
-        "time": time,
-        "time_unit": time_unit,
-        "point": ["MON"] if point is None else point,
-        "zone_type": zone_type,
-    }
-    if frequency is not None:
-        spec["frequency"] = frequency
-    return {"periodical": spec}
-
-
-def intelligent(backup_time: str = "2027-02-01 08:00:00") -> dict[str, Any]:
-    return {"intelligent": {"backup_time": backup_time}}
-
-
-def body(
-    name: str,
-    *,
-    alert: str = "Hello",
-    trigger: dict[str, Any] | None = None,
-    enabled: bool = True,
-) -> dict[str, Any]:
-    """A canonical schedule body (what Manifest.body gives the planner)."""
-    return canonical.canonicalize(
-        {
-            "name": name,
-            "enabled": enabled,
-            "trigger": trigger if trigger is not None else single(),
-            "push": {
-                "from": "push",
-                "to": "all",
-                "body": {"platform": "all", "notification": {"alert": alert}},
-            },
-        }
-    )
+def body(name: str, **overrides: Any) -> dict[str, Any]:
+    """A canonical schedule body (what Manifest.body gives the planner); ``overrides`` are
+    those of ``tests.kit.bodies.body``."""
+    return canonical.canonicalize(bodies.body(name, **overrides))
 
 
 def desired(name: str, *, protected: bool = False, **kwargs: Any) -> Desired:

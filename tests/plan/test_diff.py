@@ -18,7 +18,8 @@ from reconciler.planning.diff import (
     needs_replacement,
     same_body,
 )
-from tests.plan.builders import body, intelligent, periodical, single
+from tests.kit.bodies import intelligent, periodical, single
+from tests.plan.builders import body
 
 
 def test_identical_bodies_have_no_diff() -> None:

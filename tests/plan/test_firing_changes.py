@@ -4,18 +4,8 @@ version's trigger is put back together from the planned body and the field chang
 from __future__ import annotations
 
 from reconciler.planning.firing_changes import changes, remote_body
-from tests.plan.builders import (
-    TZ,
-    body,
-    desired,
-    entry,
-    inventory,
-    periodical,
-    plan,
-    remote,
-    single,
-    state,
-)
+from tests.kit.bodies import periodical, single
+from tests.plan.builders import TZ, body, desired, entry, inventory, plan, remote, state
 
 DAILY = periodical(start="2027-01-01 00:00:00", end="2027-06-01 00:00:00", time_unit="day",
                    point=[], time="09:00:00")  # fmt: skip

@@ -16,6 +16,7 @@ from reconciler.planning.planner import make_plan
 from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory
 from reconciler.state.schema import State
+from tests.kit.bodies import periodical, single
 from tests.plan.builders import (
     NOW,
     TZ,
@@ -25,10 +26,8 @@ from tests.plan.builders import (
     in_sync,
     inventory,
     managed,
-    periodical,
     plan,
     remote,
-    single,
     state,
 )
 

@@ -20,6 +20,7 @@ from reconciler.planning.actions import (
 )
 from reconciler.planning.diff import FieldChange
 from reconciler.state.schema import PendingEntry
+from tests.kit.bodies import intelligent, periodical, single
 from tests.plan.builders import (
     NOW,
     TZ,
@@ -27,13 +28,10 @@ from tests.plan.builders import (
     desired,
     entry,
     in_sync,
-    intelligent,
     inventory,
     managed,
-    periodical,
     plan,
     remote,
-    single,
     state,
 )
 

@@ -27,7 +27,8 @@ from reconciler.planning.artifact import Plan
 from reconciler.planning.inputs import Desired
 from reconciler.remote.observed import Inventory, RemoteSchedule
 from reconciler.state.schema import State, StateEntry
-from tests.plan.builders import NOW, body, entry, intelligent, periodical, plan, remote, single
+from tests.kit.bodies import intelligent, periodical, single
+from tests.plan.builders import NOW, body, entry, plan, remote
 
 NAMES = ["alpha", "beta", "gamma", "delta", "eps"]
 

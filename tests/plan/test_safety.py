@@ -8,6 +8,7 @@ import pytest
 
 from reconciler.errors import UnsafePlanError
 from reconciler.planning.actions import DeleteAction, RecreateAction, ReplaceAction, UpdateAction
+from tests.kit.bodies import periodical, single
 from tests.plan.builders import (
     NOW,
     body,
@@ -16,10 +17,8 @@ from tests.plan.builders import (
     in_sync,
     inventory,
     managed,
-    periodical,
     plan,
     remote,
-    single,
     state,
 )
 

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.planning.timing import fires_within, is_finished, is_immediate, next_fire
-from tests.plan.builders import TZ, body, intelligent, periodical, single
+from tests.kit.bodies import intelligent, periodical, single
+from tests.plan.builders import TZ, body
 
 
 def utc(*args: int) -> datetime:

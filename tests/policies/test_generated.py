@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from reconciler.config.policies.occurrences import occurrences_of
 from reconciler.config.policies.subjects import Subject
 from reconciler.planning.firings import firings
+from tests.kit import bodies
 from tests.policies.helpers import (
     BERLIN,
     NOW,
@@ -75,7 +76,7 @@ def test_firing_days_and_times_equal_those_of_firings(
     (clock changes included)."""
     tz = ZoneInfo(zone)
     now = datetime(2027, 1, 1, tzinfo=UTC) + timedelta(days=now_days, hours=7)
-    body = {"name": "p", "enabled": True, "trigger": {"periodical": spec}, "push": {"to": "all"}}
+    body = bodies.body("p", trigger={"periodical": spec}, push={"to": "all"})
     subject = Subject("p", body, "p.yaml", 1, 1)
     occurrences = occurrences_of([subject], now, tz)
     reference = firings([("p", body, "p.yaml")], start=now, end=now + timedelta(days=800), tz=tz)

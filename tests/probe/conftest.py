@@ -1,7 +1,7 @@
-"""Fixtures for the probe tests: the end-to-end tests' served emulator and project driver."""
+"""Fixtures for the probe tests: the end-to-end tests' clean environment and project driver."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import clean_environ, emulator, project, served_url, shared_emulator
+from tests.e2e.conftest import clean_environ, project
 
-__all__ = ["clean_environ", "emulator", "project", "served_url", "shared_emulator"]
+__all__ = ["clean_environ", "project"]

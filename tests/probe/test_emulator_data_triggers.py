@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import cli
 from reconciler.emulator import Emulator
-from tests.e2e.helpers import body
+from tests.kit.bodies import body
 
 NOW = datetime(2027, 1, 9, tzinfo=UTC)
 TRIGGERS: dict[str, Any] = {

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 
 def test_export_adopt_never_overwrites_a_managed_names_entry(project: Project) -> None:

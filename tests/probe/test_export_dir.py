@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from reconciler.ops import observe as engine
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 
 def test_apply_never_deletes_a_task_adopted_while_it_waited_for_the_lock(

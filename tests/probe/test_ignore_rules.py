@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 IGNORE_ADHOC = "environments:\n  default:\n    ignore:\n      names: ['adhoc_*']\n"
 

@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.emulator import Emulator
 from tests.badinput.helpers import invoke
+from tests.kit import bodies
 from tests.secrets.conftest import (
     CANARY_ENV,
     CANARY_KEY,
@@ -47,15 +48,7 @@ def test_successful_commands_never_print_the_credentials(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "schedules").mkdir()
     emulator.reset()
-    task = {
-        "name": CANARY_KEY,
-        "enabled": True,
-        "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}},
-        "push": {
-            "to": "all",
-            "body": {"platform": "all", "notification": {"alert": f"key {CANARY_SECRET}"}},
-        },
-    }
+    task = bodies.body(CANARY_KEY, alert=f"key {CANARY_SECRET}", sender=None)
     with httpx.Client(base_url=url, auth=(CANARY_KEY, CANARY_SECRET)) as api:
         assert api.post("/v4/schedules", json=task).status_code == 200
         other = {**task, "name": "Canary_task"}
@@ -130,17 +123,8 @@ def test_export_never_writes_a_credential_into_a_manifest_or_its_name(
     emulator.reset()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "schedules").mkdir()
-    task = {
-        "name": "Leaky_task",
-        "enabled": True,
-        "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}},
-        "push": {
-            "to": "all",
-            "body": {"platform": "all", "notification": {"alert": f"{CANARY_KEY} {CANARY_SECRET}"}},
-        },
-    }
-    clean = {**task, "name": "Clean_task"}
-    clean["push"] = {"to": "all", "body": {"platform": "all", "notification": {"alert": "Hi"}}}
+    task = bodies.body("Leaky_task", alert=f"{CANARY_KEY} {CANARY_SECRET}", sender=None)
+    clean = bodies.body("Clean_task", alert="Hi", sender=None)
     with httpx.Client(base_url=url, auth=(CANARY_KEY, CANARY_SECRET)) as api:
         assert api.post("/v4/schedules", json=task).status_code == 200
         assert api.post("/v4/schedules", json=clean).status_code == 200

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 EVIL = "evil\n::error title=forged::annotation\x1b]0;pwned\x07\r::stop-commands::x"
 

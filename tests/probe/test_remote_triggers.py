@@ -22,6 +22,7 @@ from reconciler.planning.planner import make_plan
 from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory, RemoteSchedule
 from reconciler.state.schema import State, StateEntry
+from tests.kit import bodies
 
 NOW = datetime(2027, 1, 9, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Berlin")
@@ -44,13 +45,7 @@ TRIGGERS: dict[str, Any] = {
 
 
 def _body(trigger: dict[str, Any], alert: str = "hi") -> dict[str, Any]:
-    return {
-        "name": "a",
-        "enabled": True,
-        "trigger": trigger,
-        "push": {"from": "push", "to": "all",
-                 "body": {"platform": "all", "notification": {"alert": alert}}},
-    }
+    return bodies.body("a", trigger=trigger, alert=alert)
 
 
 @pytest.mark.parametrize("kind", sorted(TRIGGERS))

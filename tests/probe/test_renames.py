@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import Project, body
+from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 
 @pytest.mark.parametrize("ignored", [False, True], ids=["unmanaged", "ignored"])

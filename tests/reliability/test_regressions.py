@@ -24,17 +24,14 @@ from reconciler.remote.ratelimit import RateController
 from reconciler.state import edits as st
 from reconciler.testing import serve_emulator
 from tests.client.helpers import Script, client_for, error, reply
+from tests.kit import bodies
+from tests.kit.clock import FakeClock
 from tests.reliability.trials import MAX_FAULT_RUNS, UNLIMITED, churn_trial, fault_trial
 from tests.reliability.world import NOW, Body, Project, invoke, new_emulator, verify
 
 
 def _single(name: str, alert: str, zone_type: int) -> Body:
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": zone_type}},
-        "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": alert}}},
-    }
+    return bodies.body(name, alert=alert, trigger=bodies.single(zone_type=zone_type), sender=None)
 
 
 class World:
@@ -216,19 +213,11 @@ def test_a_confirmed_read_never_passes_as_complete_without_a_task_churn_moved() 
 # which settles below what the server accepted and then grows back towards --rate-limit.
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_burst_of_429s_cuts_the_request_rate_once() -> None:
     """Sixteen 429s for requests sent together cut the rate once, not sixteen times; a 429 for
     a request sent after the rate settled cuts it again."""
-    clock = _Clock()
-    controller = RateController(40.0, clock=clock)
+    clock = FakeClock(now=100.0)
+    controller = RateController(40.0, clock=clock.monotonic)
     tickets = [controller.ticket() for _ in range(16)]
     clock.now += 0.05
     for ticket in tickets:
@@ -248,8 +237,8 @@ def test_a_burst_of_429s_cuts_the_request_rate_once() -> None:
 
 def test_the_rate_grows_back_to_the_configured_one_after_a_429() -> None:
     """After a 429 the rate climbs back and stops at --rate-limit."""
-    clock = _Clock()
-    controller = RateController(40.0, clock=clock)
+    clock = FakeClock(now=100.0)
+    controller = RateController(40.0, clock=clock.monotonic)
     controller.answered(controller.ticket(), "refused")
     clock.now += 0.05
     controller.answered(controller.ticket(), "ok")
@@ -262,8 +251,8 @@ def test_the_rate_grows_back_to_the_configured_one_after_a_429() -> None:
 
 def test_answered_requests_never_raise_the_rate_above_the_configured_one() -> None:
     """Without a refusal, success changes nothing: the configured rate is a ceiling."""
-    clock = _Clock()
-    controller = RateController(40.0, clock=clock)
+    clock = FakeClock(now=100.0)
+    controller = RateController(40.0, clock=clock.monotonic)
     clock.now += 10
     controller.answered(controller.ticket(), "ok")
     assert controller.rate == 40.0

@@ -34,6 +34,7 @@ from random import Random
 from reconciler.emulator import Emulator, Faults
 from reconciler.emulator.core import CHURN_PREFIX
 from reconciler.testing import serve_emulator
+from tests.kit import bodies
 from tests.reliability import campaign, hygiene
 from tests.reliability.trials import (
     KILL_WAIT_SECONDS,
@@ -421,12 +422,8 @@ KEEP = "keep_protected"
 
 def _flash(alert: str) -> Body:
     """A task that fires three minutes after the campaign's frozen ``NOW``."""
-    return {
-        "name": FLASH,
-        "enabled": True,
-        "trigger": {"single": {"time": "2026-12-01 08:03:00", "zone_type": 1}},
-        "push": {"to": "all", "body": {"platform": "all", "notification": {"alert": alert}}},
-    }
+    trigger = bodies.single("2026-12-01 08:03:00")
+    return bodies.body(FLASH, alert=alert, trigger=trigger, sender=None)
 
 
 @dataclass(frozen=True)

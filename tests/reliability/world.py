@@ -33,6 +33,8 @@ from reconciler.emulator import Emulator, Faults
 from reconciler.emulator.core import CHURN_PREFIX, RequestRecord
 from reconciler.planning.diff import fingerprint_matches, same_body
 from reconciler.state.store import StateStore
+from tests.kit import bodies
+from tests.kit.clock import FakeClock
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # every trigger below lies in 2027
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
@@ -42,13 +44,9 @@ ALERTS = ["Hello", "Grüße aus Köln", "今日のお知らせ", "مرحبا ب�
 Body = dict[str, Any]
 
 
-def fixed_clock() -> datetime:
-    return NOW
-
-
 def new_emulator(faults: Faults | None = None) -> Emulator:
     """An in-memory emulator frozen at ``NOW`` (the CLI is given the same ``--now``)."""
-    return Emulator(clock=fixed_clock, faults=faults)
+    return Emulator(clock=FakeClock(NOW).wall, faults=faults)
 
 
 # -- manifests --------------------------------------------------------------------------------
@@ -103,12 +101,8 @@ def make_push(rng: Random, name: str, generation: int) -> Body:
 
 def make_body(rng: Random, name: str, generation: int = 0) -> Body:
     kind = rng.choice(["single", "single", "periodical", "periodical", "intelligent"])
-    return {
-        "name": name,
-        "enabled": True,
-        "trigger": make_trigger(rng, kind, rng.choice([1, 2])),
-        "push": make_push(rng, name, generation),
-    }
+    trigger = make_trigger(rng, kind, rng.choice([1, 2]))
+    return bodies.body(name, trigger=trigger, push=make_push(rng, name, generation))
 
 
 def make_manifests(rng: Random, count: int, prefix: str = "s") -> dict[str, Body]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from reconciler.emulator import Emulator
 from reconciler.testing import serve_emulator
 from tests.badinput.helpers import NOW
+from tests.kit.clock import FakeClock
 
 CANARY_KEY = "CanaryKey7Q2x9Z4w8K1mP3d"  # 24 characters, like a real AppKey (docs/api.md 1)
 CANARY_SECRET = "canary-master-secret-Vb7Xq29LmZ"
@@ -36,14 +36,10 @@ def leaks(text: str) -> list[str]:
     return [what for what, value in CANARIES.items() if value in text]
 
 
-def fixed_clock() -> datetime:
-    return NOW
-
-
 @pytest.fixture(scope="module")
 def canary_emulator() -> Iterator[tuple[Emulator, str]]:
     """A served emulator that accepts exactly the canary credentials."""
-    emulator = Emulator(app_key=CANARY_KEY, master_secret=CANARY_SECRET, clock=fixed_clock)
+    emulator = Emulator(app_key=CANARY_KEY, master_secret=CANARY_SECRET, clock=FakeClock(NOW).wall)
     with serve_emulator(emulator) as url:
         yield emulator, url
 
@@ -51,7 +47,7 @@ def canary_emulator() -> Iterator[tuple[Emulator, str]]:
 @pytest.fixture(scope="module")
 def other_emulator() -> Iterator[tuple[Emulator, str]]:
     """A served emulator of another app: the canary credentials fail to log in (401)."""
-    emulator = Emulator(app_key=OTHER_KEY, master_secret=OTHER_SECRET, clock=fixed_clock)
+    emulator = Emulator(app_key=OTHER_KEY, master_secret=OTHER_SECRET, clock=FakeClock(NOW).wall)
     with serve_emulator(emulator) as url:
         yield emulator, url
 

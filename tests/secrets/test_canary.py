@@ -29,6 +29,7 @@ from reconciler.emulator import Emulator
 from reconciler.testing import serve_emulator
 from tests.badinput.conftest import FULL
 from tests.badinput.helpers import (
+    NOW,
     VALID_MANIFEST,
     Outcome,
     describe,
@@ -37,6 +38,8 @@ from tests.badinput.helpers import (
     write_project,
 )
 from tests.badinput.server import Answer, Route, ScriptedServer, serve_asgi
+from tests.kit import bodies
+from tests.kit.clock import FakeClock
 
 from .conftest import (
     CANARY_ENV,
@@ -47,21 +50,11 @@ from .conftest import (
     TOKEN,
     Recorder,
     files_under,
-    fixed_clock,
     leaks,
 )
 
 IMPORTED = VALID_MANIFEST.replace("weekly_digest", "imported_task").replace("Hello", "Imported")
-IMPORTED_BODY = {
-    "name": "imported_task",
-    "enabled": True,
-    "trigger": {"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}},
-    "push": {
-        "from": "push",
-        "to": "all",
-        "body": {"platform": "all", "notification": {"alert": "Imported"}},
-    },
-}
+IMPORTED_BODY = bodies.body("imported_task", alert="Imported")
 UNKNOWN_ID = "00000000-0000-4000-8000-00000000dead"
 
 # (id, arguments, expected exit code); "{id}" is the imported task's schedule id. In order: the
@@ -159,7 +152,7 @@ class Pass:
 
 @contextmanager
 def _app(app_key: str, secret: str) -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(app_key=app_key, master_secret=secret, clock=fixed_clock)
+    emulator = Emulator(app_key=app_key, master_secret=secret, clock=FakeClock(NOW).wall)
     with serve_emulator(emulator) as url:
         yield emulator, url
 

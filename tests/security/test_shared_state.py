@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.state.store import StateStore
-from tests.e2e.helpers import Project, RecordingEmulator
+from tests.e2e.helpers import Project
+from tests.kit.emulator import RecordingEmulator
 
 NAMES = [f"digest_{n:02d}" for n in range(12)]
 

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pytest
 
 from reconciler.errors import StateLockedError
 from reconciler.state.store import StateStore
+from tests.kit.clock import FakeClock
 
 # Takes the lock as "reconciler apply", says "locked", holds it until a line arrives on stdin,
 # then releases it, says "released" and waits for EOF.
@@ -57,26 +58,8 @@ def _holder_process(state_path: Path) -> Iterator[subprocess.Popen[str]]:
             proc.wait(timeout=30)
 
 
-class FakeTime:
-    """A monotonic clock that only moves when someone sleeps on it."""
-
-    def __init__(self, on_sleep: Callable[[int], None] | None = None) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self.on_sleep = on_sleep
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        if self.on_sleep is not None:
-            self.on_sleep(len(self.sleeps))
-
-
-def _store(path: Path, clock: FakeTime) -> StateStore:
-    return StateStore(path, sleep=clock.sleep, monotonic=clock.monotonic, poll_interval=0.25)
+def _store(path: Path, clock: FakeClock) -> StateStore:
+    return StateStore(path, sleep=clock.sleep_sync, monotonic=clock.monotonic, poll_interval=0.25)
 
 
 def test_lock_writes_the_holder_and_clears_it_on_release(tmp_path: Path) -> None:
@@ -93,7 +76,7 @@ def test_lock_writes_the_holder_and_clears_it_on_release(tmp_path: Path) -> None
 
 def test_second_process_waits_then_fails_naming_the_holder(tmp_path: Path) -> None:
     """Against a lock held by another process, we poll until the timeout, then say who holds it."""
-    clock = FakeTime()
+    clock = FakeClock()
     store = _store(tmp_path / "state.json", clock)
     with (
         _holder_process(store.path) as proc,
@@ -113,7 +96,7 @@ def test_second_process_waits_then_fails_naming_the_holder(tmp_path: Path) -> No
 
 def test_zero_timeout_fails_at_once(tmp_path: Path) -> None:
     """--lock-timeout 0 never sleeps: one try, then the error."""
-    clock = FakeTime()
+    clock = FakeClock()
     store = _store(tmp_path / "state.json", clock)
     with (
         _holder_process(store.path),
@@ -138,7 +121,7 @@ def test_waiting_locker_gets_the_lock_once_the_holder_releases(tmp_path: Path) -
                 stdin.flush()
                 assert stdout.readline().strip() == "released"
 
-        clock = FakeTime(on_sleep=release_on_third_poll)
+        clock = FakeClock(on_sleep=release_on_third_poll)
         store = _store(store_path, clock)
         with store.lock(60, "reconciler apply") as holder:
             assert holder.pid == os.getpid()

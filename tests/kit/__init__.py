@@ -1,0 +1,1 @@
+"""The test kit: one schedule body builder, one virtual clock, one emulator fixture family."""
