@@ -160,9 +160,7 @@ def _misplaced_global_option(exc: click.ClickException) -> str | None:
     return None
 
 
-def _parse_now(
-    _ctx: click.Context, _param: click.Parameter, value: str | None
-) -> datetime | None:
+def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:

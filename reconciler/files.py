@@ -115,9 +115,7 @@ def _identity(path: Path) -> tuple[str, tuple[int, int] | None]:
     return resolved, (info.st_dev, info.st_ino)
 
 
-def check_output(
-    path: str, *, what: str, protected: Iterable[Path], error: ErrorFactory
-) -> None:
+def check_output(path: str, *, what: str, protected: Iterable[Path], error: ErrorFactory) -> None:
     """Refuse an output path that cannot or must not be written; call before any remote read.
 
     ``protected`` are files the output must never replace (the state file, its backup, lock

@@ -131,9 +131,7 @@ def test_action_kinds_are_dispatched_by_match_with_assert_never() -> None:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 found += _sequential_ifs(node, names, where)
             if isinstance(node, ast.Match) and any(
-                isinstance(n, ast.MatchClass)
-                and isinstance(n.cls, ast.Name)
-                and n.cls.id in names
+                isinstance(n, ast.MatchClass) and isinstance(n.cls, ast.Name) and n.cls.id in names
                 for case in node.cases
                 for n in ast.walk(case.pattern)
             ):

@@ -44,11 +44,26 @@ MATRIX_LIMIT = 256
 CONFIG = "reconciler.yaml"
 # Settings that decide where requests go, with which credentials, or which files are read and
 # written. A pull request changing one of them is never planned with credentials.
-CONNECTION_FIELDS = ("endpoint", "data_center", "app_key_env", "master_secret_env", "state",
-                     "manifests")
+CONNECTION_FIELDS = (
+    "endpoint",
+    "data_center",
+    "app_key_env",
+    "master_secret_env",
+    "state",
+    "manifests",
+)
 # Paths whose change alters the tool or the workflows themselves.
-TOOL_PATHS = ("reconciler/", "pyproject.toml", "setup.py", "setup.cfg", "requirements/",
-              ".github/", "action.yml", "action.yaml", ".ci/")
+TOOL_PATHS = (
+    "reconciler/",
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "requirements/",
+    ".github/",
+    "action.yml",
+    "action.yaml",
+    ".ci/",
+)
 APPLIED_DIR = ".reconciler-applied"
 FIXED_KEY = "ENGAGELAB_APP_KEY"
 FIXED_SECRET = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable's name
@@ -71,7 +86,10 @@ def output(**values: str) -> None:
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(  # noqa: S603 - fixed program, arguments are paths and refs
         ["git", "-C", str(repo), *args],  # noqa: S607 - git from PATH, as in every step
-        capture_output=True, text=True, check=False, timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     if done.returncode != 0:
         raise Refused(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}")
@@ -152,7 +170,10 @@ def inside_without_links(root: Path, rel: Path) -> bool:
 def show(repo: Path, commit: str, path: str) -> str | None:
     done = subprocess.run(  # noqa: S603 - fixed program, arguments are a ref and a path
         ["git", "-C", str(repo), "show", f"{commit}:{path}"],  # noqa: S607 - git from PATH
-        capture_output=True, text=True, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     return done.stdout if done.returncode == 0 else None
 
@@ -188,12 +209,16 @@ def entries(envs: Iterable[Environment], root: Path) -> list[dict[str, str]]:
     for env in envs:
         state = Path(os.path.relpath(env.state.resolve(), root.resolve())).as_posix()
         if state.startswith("../"):
-            raise Refused(f"environment {env.name}: its state file {env.state} is outside the "
-                          "repository; the state branch can only hold files inside it")
+            raise Refused(
+                f"environment {env.name}: its state file {env.state} is outside the "
+                "repository; the state branch can only hold files inside it"
+            )
         out.append({"name": env.name, "state_file": state})
     if len(out) > MATRIX_LIMIT:
-        raise Refused(f"{len(out)} environments, but one workflow run starts at most "
-                      f"{MATRIX_LIMIT} matrix jobs; split them over several config files")
+        raise Refused(
+            f"{len(out)} environments, but one workflow run starts at most "
+            f"{MATRIX_LIMIT} matrix jobs; split them over several config files"
+        )
     return out
 
 
@@ -297,8 +322,10 @@ def cmd_pr(args: argparse.Namespace) -> None:
             reasons.append(f"the manifests of {env.name!r} lie outside the repository")
             continue
         if not inside_without_links(pr, rel):
-            reasons.append(f"the manifests directory {rel.as_posix()} of {env.name!r} is (or "
-                           "lies under) a symbolic link, or resolves outside the pull request")
+            reasons.append(
+                f"the manifests directory {rel.as_posix()} of {env.name!r} is (or "
+                "lies under) a symbolic link, or resolves outside the pull request"
+            )
             continue
         if rel in copied or not (pr / rel).is_dir():
             continue
@@ -362,8 +389,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for name in args.names.split():
         env = load_environments(config).select(name)
         manifests = os.path.relpath(env.manifests.resolve(), root.resolve())
-        argv = ["reconciler", "--config", config.name, "--env", name, "validate", "--format",
-                "github", manifests]
+        argv = [
+            "reconciler",
+            "--config",
+            config.name,
+            "--env",
+            name,
+            "validate",
+            "--format",
+            "github",
+            manifests,
+        ]
         done = subprocess.run(argv, cwd=root, check=False)  # noqa: S603 - our CLI
         status = status or done.returncode
     return 1 if status else 0
@@ -432,8 +468,9 @@ def cmd_state_check(args: argparse.Namespace) -> None:
         if lineage[0] != lineage[1]:
             problem = f"has lineage {lineage[0]}, the one apply run {run} uploaded {lineage[1]}"
         elif committed != uploaded:
-            problem = (f"has serial {committed}, newer than the serial {uploaded} apply run "
-                       f"{run} uploaded")
+            problem = (
+                f"has serial {committed}, newer than the serial {uploaded} apply run {run} uploaded"
+            )
         elif committed_data != uploaded_data:
             problem = f"differs from the one apply run {run} uploaded at the same serial"
         else:

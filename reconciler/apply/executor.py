@@ -153,8 +153,14 @@ class Executor:
                     )
                     self.report.done.append(f"refreshed {a.name!r} in the state")
                 case (
-                    CreateAction() | UpdateAction() | ReplaceAction() | DeleteAction()
-                    | RecreateAction() | ConflictAction() | UnmanagedAction() | SkipAction()
+                    CreateAction()
+                    | UpdateAction()
+                    | ReplaceAction()
+                    | DeleteAction()
+                    | RecreateAction()
+                    | ConflictAction()
+                    | UnmanagedAction()
+                    | SkipAction()
                 ):
                     pass  # a remote write (the phases) or a report: nothing to book here
                 case _:
@@ -190,9 +196,7 @@ class Executor:
             case UpdateAction():
                 self.report.writes += 1
                 await self.client.update_schedule(a.schedule_id, a.body)
-                self.writer.change(
-                    st.record_update, a.name, a.fingerprint, a.protected, self.now()
-                )
+                self.writer.change(st.record_update, a.name, a.fingerprint, a.protected, self.now())
                 self.report.done.append(f"updated {a.name!r} ({a.schedule_id})")
             case ReplaceAction():
                 await self._replace(a)
@@ -204,7 +208,10 @@ class Executor:
                     )
                     self.report.done.append(f"{a.kind}d {a.name!r} ({new_id})")
             case (
-                ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction()
+                ExpiredAction()
+                | RefreshAction()
+                | ConflictAction()
+                | UnmanagedAction()
                 | SkipAction()
             ):
                 pass  # no API call: state-only ones are booked by _bookkeeping, reports left
@@ -264,9 +271,7 @@ class Executor:
     ) -> None:
         """Second half of a replace: record the new task, delete the old one (or undo)."""
         # The new task and the debt to delete the old one become durable together.
-        self.writer.change(
-            st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
-        )
+        self.writer.change(st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now())
         self.writer.change(
             st.begin_pending, "delete", a.name, a.fingerprint, self.now(), a.old_schedule_id
         )
@@ -298,9 +303,7 @@ class Executor:
         commit a request it has not answered. It stays journalled; the next run decides.
         """
         try:
-            inventory = await read_inventory(
-                self.client, known_ids=journal_ids(self.writer.state)
-            )
+            inventory = await read_inventory(self.client, known_ids=journal_ids(self.writer.state))
         except ReconcilerError as exc:
             for a in self._ambiguous:
                 self.report.failures.append(
@@ -353,7 +356,10 @@ def _phases(
             case CreateAction() | RecreateAction():
                 creates.append(a)
             case (
-                ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction()
+                ExpiredAction()
+                | RefreshAction()
+                | ConflictAction()
+                | UnmanagedAction()
                 | SkipAction()
             ):
                 pass  # no API call: state-only ones are booked first, reports left alone
@@ -379,4 +385,3 @@ async def run_plan(
 ) -> ApplyReport:
     """Execute ``plan``; the state in ``writer`` is saved as it goes and at the end."""
     return await Executor(client, writer, now=now, progress=progress).run(plan)
-

@@ -41,9 +41,7 @@ def journal_ids(state: State) -> list[str]:
     return sorted(ids)
 
 
-def find_created(
-    inventory: Inventory, name: str, fingerprint: str, exclude: set[str]
-) -> list[str]:
+def find_created(inventory: Inventory, name: str, fingerprint: str, exclude: set[str]) -> list[str]:
     """Ids of tasks named ``name`` with the journalled body that nobody else owns.
 
     Names are compared as a server may compare or store them (canonical.name_key): a server

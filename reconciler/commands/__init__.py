@@ -98,6 +98,8 @@ class WholeMinutes(click.ParamType[int, Any]):
                 ctx,
             )
         return int(number)
+
+
 SHARED_FORMAT_VAR = f"{ENV_PREFIX}_FORMAT"
 
 _SUGGESTED = re.compile(r"(?<!locked by )`reconciler ")

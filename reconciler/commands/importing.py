@@ -19,8 +19,9 @@ from reconciler.commands.state import lock_timeout_option
 )
 @lock_timeout_option()
 @click.pass_context
-def import_(ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool,
-            lock_timeout: float) -> int:
+def import_(
+    ctx: click.Context, /, pairs: tuple[str, ...], all_matching: bool, lock_timeout: float
+) -> int:
     """Adopt remote tasks so that plan and apply manage them.
 
     The remote body is recorded as last applied; the next plan shows any difference from the

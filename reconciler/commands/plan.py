@@ -226,7 +226,8 @@ def apply(
     if report is None:
         # With a conflict the app does not match the manifests: say what is left.
         click.echo(
-            "No changes to apply." if result.conflicts
+            "No changes to apply."
+            if result.conflicts
             else "No changes. The app matches the manifests."
         )
         _warn(result.conflicts)

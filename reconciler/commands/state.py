@@ -92,8 +92,7 @@ def list_(ctx: click.Context, fmt: str) -> int:
             cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:3])]
             click.echo("  ".join([*cells, row[3]]))
         click.echo(
-            f"\n{len(current.entries)} managed schedule(s) in {path} "
-            f"(serial {current.serial})"
+            f"\n{len(current.entries)} managed schedule(s) in {path} (serial {current.serial})"
         )
     for name, pending in sorted(current.pending.items()):
         click.echo(
@@ -151,7 +150,10 @@ def show(ctx: click.Context, name: str) -> int:
 @lock_timeout_option()
 @click.pass_context
 def rm(
-    ctx: click.Context, names: tuple[str, ...], pending_only: bool, force: bool,
+    ctx: click.Context,
+    names: tuple[str, ...],
+    pending_only: bool,
+    force: bool,
     lock_timeout: float,
 ) -> int:
     """Forget NAME: the remote task stays as it is, but is no longer managed.

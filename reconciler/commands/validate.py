@@ -49,7 +49,10 @@ def validate(
     if result.explanation is not None:
         click.echo(result.explanation)
     problems, errors, warnings, valid = (
-        result.problems, result.errors, result.warnings, result.valid
+        result.problems,
+        result.errors,
+        result.warnings,
+        result.valid,
     )
     count = result.manifests
     if fmt == "json":

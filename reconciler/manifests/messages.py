@@ -70,8 +70,10 @@ def _has(node: Any, step: str | int) -> bool:
 
 def _sentence(kind: str, ctx: dict[str, Any], value: Any, fallback: str) -> str:
     got = describe(value)
-    if kind in ("literal_error", "int_type") and isinstance(value, str) and _NUMBER.fullmatch(
-        value.strip()
+    if (
+        kind in ("literal_error", "int_type")
+        and isinstance(value, str)
+        and _NUMBER.fullmatch(value.strip())
     ):
         # zone_type: "1" reads as text; "got '1'" alone looks like the allowed value.
         got = f"the text {value!r} (in quotes); remove the quotes to give the number"

@@ -100,7 +100,11 @@ def export(options: GlobalOptions, request: ExportRequest, feedback: Feedback) -
                     if p.task.schedule_id in observe.managed_ids(state):
                         continue  # adopted meanwhile by another command
                     state = st.record_create(
-                        state, p.task.name, p.task.schedule_id, p.task.fingerprint, False,
+                        state,
+                        p.task.name,
+                        p.task.schedule_id,
+                        p.task.fingerprint,
+                        False,
                         ws.clock(),
                     )
                 ws.store.save(state)
@@ -127,8 +131,10 @@ def _select(
         )
     chosen: list[RemoteTask] = []
     for t in view.tasks:
-        if (ids or patterns) and t.task.schedule_id not in ids and not any(
-            fnmatch.fnmatchcase(t.task.name, p) for p in patterns
+        if (
+            (ids or patterns)
+            and t.task.schedule_id not in ids
+            and not any(fnmatch.fnmatchcase(t.task.name, p) for p in patterns)
         ):
             continue
         if triggers and t.trigger not in triggers:
@@ -190,9 +196,7 @@ def _prepare(
             stem = file_stem(scrub(task.name), schedule_id, others)
             taken.add(stem)
             path = target_dir / f"{stem}.yaml"
-            draft = manifest_text(
-                body, schedule_id=schedule_id, exported_at=now, schema_ref=schema
-            )
+            draft = manifest_text(body, schedule_id=schedule_id, exported_at=now, schema_ref=schema)
             check = Path(tmp, f"{stem}.yaml")
             check.write_text(draft, encoding="utf-8")
             loaded = load_manifests([check], now=ws.now, tz=ws.env.tz)

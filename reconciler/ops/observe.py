@@ -137,9 +137,7 @@ def load_desired(
 
     ``loaded`` receives the manifests themselves (the policies locate fields in them).
     """
-    result = load_manifests(
-        [ws.env.manifests], now=ws.now, tz=ws.env.tz, overlay=ws.env.overlay
-    )
+    result = load_manifests([ws.env.manifests], now=ws.now, tz=ws.env.tz, overlay=ws.env.overlay)
     result.raise_for_errors(strict=strict)
     if loaded is not None:
         loaded.extend(result.manifests)

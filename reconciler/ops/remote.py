@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from reconciler.remote.observed import Inventory, RemoteSchedule
     from reconciler.state.schema import State
 
+
 @dataclass(frozen=True)
 class RemoteTask:
     """One remote task and how the tool sees it."""
@@ -91,9 +92,7 @@ def _classify(
         elif task.name in state.entries or task.name in state.pending:
             # The name is the state's (its manifest removed, a delete still to come): adopting
             # this task under it would orphan the managed one.
-            tasks.append(
-                RemoteTask(task, "conflict", why=f"the state's entry {task.name!r}")
-            )
+            tasks.append(RemoteTask(task, "conflict", why=f"the state's entry {task.name!r}"))
         elif (rule := ws.env.ignore.rule_for(sid, task.name)) is not None:
             tasks.append(RemoteTask(task, "ignored", why=rule))
         else:

@@ -103,9 +103,7 @@ def send(options: GlobalOptions, request: SendRequest, feedback: Feedback) -> Se
     return SendResult(plan, run_async(run()))
 
 
-def history(options: GlobalOptions, request: HistoryRequest, feedback: Feedback) -> (
-    HistoryResult
-):
+def history(options: GlobalOptions, request: HistoryRequest, feedback: Feedback) -> HistoryResult:
     """The executions of a schedule named in the state (also one forgotten since it fired), or
     of a schedule id; NotFoundError when the server does not know it."""
     from reconciler.remote import history as hist
@@ -136,8 +134,7 @@ def history(options: GlobalOptions, request: HistoryRequest, feedback: Feedback)
             forgotten_note = (
                 f"{name!r} is no longer managed: its task {schedule_id} was forgotten from the "
                 f"state on {last.forgotten_at.astimezone(ws.env.tz):%Y-%m-%d %H:%M %Z} "
-                f"({last.reason})"
-                + (also if earlier else "")
+                f"({last.reason})" + (also if earlier else "")
             )
         else:
             names = [*state.entries, *state.forgotten]

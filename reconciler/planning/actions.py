@@ -287,8 +287,13 @@ def is_change(a: Action) -> bool:
     an unmanaged task and a plain skip are reports only)."""
     match a:
         case (
-            CreateAction() | UpdateAction() | ReplaceAction() | DeleteAction() | RecreateAction()
-            | ExpiredAction() | RefreshAction()
+            CreateAction()
+            | UpdateAction()
+            | ReplaceAction()
+            | DeleteAction()
+            | RecreateAction()
+            | ExpiredAction()
+            | RefreshAction()
         ):
             return True
         case SkipAction():

@@ -230,7 +230,10 @@ class Plan(BaseModel):
                 case ConflictAction():
                     seen.update(dict.fromkeys(a.schedule_ids, a.name))
                 case (
-                    CreateAction() | UpdateAction() | ReplaceAction() | DeleteAction()
+                    CreateAction()
+                    | UpdateAction()
+                    | ReplaceAction()
+                    | DeleteAction()
                     | RefreshAction()
                 ):
                     pass  # a task the state already names, or none yet
@@ -281,7 +284,6 @@ class Plan(BaseModel):
         """Raise StalePlanError when the plan's inputs no longer match the world."""
         _raise_stale(self.stale_reasons(desired, inventory, state))
 
-
     # -- a saved plan is data, not a signed order (reconciler.planning.writes) --------------
     def write_problems(
         self, state: State, desired: Sequence[Desired] | None, remote: Iterable[tuple[str, str]]
@@ -323,4 +325,3 @@ def _raise_stale(reasons: list[str]) -> None:
             "the saved plan is stale: " + "; ".join(reasons),
             hint="run `reconciler plan` again and review the new plan",
         )
-

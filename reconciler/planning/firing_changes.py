@@ -111,17 +111,14 @@ def _of_action(a: Action, fire: _Firings, tz: tzinfo) -> list[FiringChange]:
         case UpdateAction() | ReplaceAction():
             return _of_change(a, fire, tz)
         case (
-            ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction()
-            | SkipAction()
+            ExpiredAction() | RefreshAction() | ConflictAction() | UnmanagedAction() | SkipAction()
         ):
             return []  # nothing that goes out changes
         case _:
             assert_never(a)
 
 
-def _of_change(
-    a: UpdateAction | ReplaceAction, fire: _Firings, tz: tzinfo
-) -> list[FiringChange]:
+def _of_change(a: UpdateAction | ReplaceAction, fire: _Firings, tz: tzinfo) -> list[FiringChange]:
     new = fire(a.name, a.body)
     old_body = remote_body(a.body, a.changes)
     if old_body is None:  # the remote trigger cannot be told from the changes: say "changed"

@@ -189,9 +189,7 @@ def render_json(items: Sequence[Firing], tz: tzinfo, start: datetime, end: datet
 
 def _ics_text(value: str) -> str:
     # RFC 5545 section 3.3.11: backslash, semicolon and comma are escaped, newlines as \n.
-    return (
-        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-    )
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
 def _ics_time(moment: datetime) -> str:

@@ -245,8 +245,10 @@ def _named(remote: RemoteSchedule | None, name: str) -> RemoteSchedule | None:
     A server that normalises names stores "promo " as "promo"; the two are one name
     (canonical.name_key), and without this every plan would PUT the name back, forever.
     """
-    if remote is None or remote.name == name or canonical.name_key(remote.name) != (
-        canonical.name_key(name)
+    if (
+        remote is None
+        or remote.name == name
+        or canonical.name_key(remote.name) != (canonical.name_key(name))
     ):
         return remote
     return RemoteSchedule(

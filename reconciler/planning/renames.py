@@ -41,8 +41,7 @@ def declared_renames(
                 )
             if old in claimed:
                 raise PlanError(
-                    f"{claimed[old]!r} and {name!r} both list {old!r} in "
-                    "lifecycle.previous_names",
+                    f"{claimed[old]!r} and {name!r} both list {old!r} in lifecycle.previous_names",
                     hint="one task can follow one manifest: keep the name in one of them",
                 )
             claimed[old] = name

@@ -127,9 +127,16 @@ def violations(
                     "allow it."
                 )
             case (
-                DeleteAction() | ReplaceAction() | CreateAction() | UpdateAction()
-                | RecreateAction() | ExpiredAction() | RefreshAction() | ConflictAction()
-                | UnmanagedAction() | SkipAction()
+                DeleteAction()
+                | ReplaceAction()
+                | CreateAction()
+                | UpdateAction()
+                | RecreateAction()
+                | ExpiredAction()
+                | RefreshAction()
+                | ConflictAction()
+                | UnmanagedAction()
+                | SkipAction()
             ):
                 pass  # destroys no protected task
             case _:

@@ -84,9 +84,7 @@ def write_problems(
         entry, d = entries.get(a.name), wanted.get(a.name)
         if isinstance(a, CreateAction):
             if entry is not None:
-                problems.append(
-                    f"{what}: the state already manages it as {entry.schedule_id}"
-                )
+                problems.append(f"{what}: the state already manages it as {entry.schedule_id}")
             elif canonical.name_key(a.name) in taken:
                 problems.append(f"{what}: a remote task of that name exists")
         else:
@@ -95,8 +93,7 @@ def write_problems(
                 problems.append(f"{what}: the state manages no schedule of that name")
             elif target is not None and target != entry.schedule_id:
                 problems.append(
-                    f"{what}: targets {target}, but the state records {entry.schedule_id} "
-                    "for it"
+                    f"{what}: targets {target}, but the state records {entry.schedule_id} for it"
                 )
         if desired is not None or isinstance(a, DeleteAction):
             problems.extend(_body_problems(a, what, d, entry))
@@ -175,4 +172,3 @@ def _body_problems(a: Action, what: str, d: Desired | None, entry: StateEntry | 
     if a.protected != d.protected:
         return [f"{what}: its prevent_destroy is not the manifest's ({d.source})"]
     return []
-

@@ -39,6 +39,8 @@ SNIPPET = 200  # characters of an unparseable answer quoted in a message
 # "API-Rate-Limit überschritten"; not "separate" or "generate" in a validation message.
 _RATE_REFUSAL = re.compile(r"\brate\b.*\b(limit|exceed)|\b(limit|exceed)\w*\b.*\brate\b", re.I)
 MASK = "***"
+
+
 class AnswerReader:
     """Decodes answers and maps error answers for one client (its host and its secrets)."""
 

@@ -42,7 +42,8 @@ def shell_word(name: str) -> str:
     if not _CONTROL.search(name):
         return shlex.quote(name)
     spelled = "".join(
-        "\\" + c if c in "\\'"
+        "\\" + c
+        if c in "\\'"
         else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
         if _CONTROL.match(c)
         else c
@@ -169,9 +170,7 @@ def invariant_problems(
         repair = f"`{_rm(key, pending=True, force=force)}` and then `reconciler plan`"
         entry = state.entries.get(key)
         if p.name != key:
-            out.append(
-                Violation(f"the journal entry under {key!r} is about {p.name!r}", repair)
-            )
+            out.append(Violation(f"the journal entry under {key!r} is about {p.name!r}", repair))
             continue
         old = p.old_schedule_id
         if old and not is_safe_id(old):

@@ -31,7 +31,9 @@ HEADERS = {"Authorization": AUTH, "Content-Type": "application/json"}
 
 def schedule_body(i: int) -> dict[str, object]:
     trigger = bodies.periodical(
-        start="2030-01-01 00:00:00", end="2030-06-01 00:00:00", time="09:30:00",
+        start="2030-01-01 00:00:00",
+        end="2030-06-01 00:00:00",
+        time="09:30:00",
         point=("MON", "THU"),
     )
     section = bodies.push(

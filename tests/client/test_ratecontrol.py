@@ -161,9 +161,7 @@ def test_a_round_trip_of_refusals_cuts_once_then_settles_below_the_accepted_rate
     assert c.refusals == 32
 
 
-def test_the_rate_grows_back_quickly_to_the_last_accepted_rate_then_slowly_to_the_ceiling() -> (
-    None
-):
+def test_the_rate_grows_back_quickly_to_the_last_accepted_rate_then_slowly_to_the_ceiling() -> None:
     """After a 5xx halving the rate regains the ceiling's worth per second (back within a
     second); above a rate the server refused it probes by 5 % per second; never above the
     ceiling."""

@@ -205,8 +205,10 @@ def test_export_selects_by_id_pattern_and_trigger(project: Project) -> None:
     """--id, --name patterns and --trigger narrow the export; unknown ids stop it first."""
     a = project.out_of_band_create(body("Spring_sale"))
     project.out_of_band_create(
-        body("Spring_teaser",
-             trigger=periodical(start="2027-01-04 00:00:00", end="2027-12-27 00:00:00"))
+        body(
+            "Spring_teaser",
+            trigger=periodical(start="2027-01-04 00:00:00", end="2027-12-27 00:00:00"),
+        )
     )
     project.out_of_band_create(body("Autumn_sale"))
     out = Path("picked")
@@ -246,7 +248,7 @@ def test_remote_list_marks_every_status(project: Project) -> None:
     )
     result = project.run("remote", "list", "--format", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output[result.output.index("{"):])
+    data = json.loads(result.output[result.output.index("{") :])
     status = {t["name"]: t["status"] for t in data["tasks"]}
     assert status == {
         "mine": "managed",

@@ -32,8 +32,14 @@ def test_plain_http_to_another_host_is_refused(endpoint: str) -> None:
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["http://127.0.0.1:8080", "http://127.1.2.3", "http://localhost:9", "http://[::1]:80",
-     "https://pushapi-sgp.engagelab.com", "https://proxy.example/engagelab"],
+    [
+        "http://127.0.0.1:8080",
+        "http://127.1.2.3",
+        "http://localhost:9",
+        "http://[::1]:80",
+        "https://pushapi-sgp.engagelab.com",
+        "https://proxy.example/engagelab",
+    ],
 )
 def test_loopback_http_and_any_https_are_accepted(endpoint: str) -> None:
     """A local emulator (loopback, plain http) and any https endpoint stay usable."""

@@ -97,8 +97,9 @@ def test_trigger_kind_change_is_a_replace(project: Project) -> None:
     assert project.apply().exit_code == 0
     first = project.state_ids()["promo"]
 
-    project.write("promo",
-                  trigger=periodical(start="2027-01-04 00:00:00", end="2027-12-27 00:00:00"))
+    project.write(
+        "promo", trigger=periodical(start="2027-01-04 00:00:00", end="2027-12-27 00:00:00")
+    )
     project.mark()
     assert project.apply().exit_code == 0
     second = project.state_ids()["promo"]

@@ -21,7 +21,7 @@ PROMO_AT = "2027-03-05 10:00:00"
 
 
 def interrupted_replace(project: Project) -> tuple[str, str]:
-    """"promo" replaced (zone_type 1 -> 2) by an apply that died after the POST committed.
+    """ "promo" replaced (zone_type 1 -> 2) by an apply that died after the POST committed.
 
     The state is what such a crash leaves (tests/e2e/test_crash.py makes it by killing a real
     apply): the old entry, and a pending replace of it with the new body's fingerprint. The new

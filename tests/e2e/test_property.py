@@ -28,10 +28,16 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "single_zone1": single("2027-03-01 10:00:00", zone_type=1),
     "single_zone2": single("2027-03-01 10:00:00", zone_type=2),
     "single_later": single("2027-04-01 08:30:00", zone_type=1),
-    "weekly": periodical(start="2027-01-04 00:00:00", end="2027-12-27 00:00:00",
-                         point=("MON", "THU")),
-    "monthly": periodical(start="2027-01-04 00:00:00", end="2027-12-27 00:00:00",
-                          time_unit="month", point=("01", "15"), time="10:30:00"),
+    "weekly": periodical(
+        start="2027-01-04 00:00:00", end="2027-12-27 00:00:00", point=("MON", "THU")
+    ),
+    "monthly": periodical(
+        start="2027-01-04 00:00:00",
+        end="2027-12-27 00:00:00",
+        time_unit="month",
+        point=("01", "15"),
+        time="10:30:00",
+    ),
     "intelligent": intelligent(),
 }
 LATER = datetime(2027, 3, 1, 10, 5, tzinfo=UTC)  # after every one-shot above but "single_later"

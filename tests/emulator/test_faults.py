@@ -15,9 +15,7 @@ from tests.emulator.helpers import AUTH, START, create, error_code, single
 from tests.kit.clock import FakeClock
 
 
-def test_faults_are_off_by_default(
-    api: httpx.Client, emulator: Emulator, clock: FakeClock
-) -> None:
+def test_faults_are_off_by_default(api: httpx.Client, emulator: Emulator, clock: FakeClock) -> None:
     """A default emulator neither sleeps nor fails."""
     for _ in range(20):
         assert api.get("/v4/schedules").status_code == 200

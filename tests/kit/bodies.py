@@ -105,9 +105,7 @@ def body(
         "name": name,
         "enabled": enabled,
         "trigger": copy.deepcopy(dict(trigger)) if trigger is not None else single(),
-        "push": (
-            copy.deepcopy(dict(push)) if push is not None else _push(alert, sender=sender)
-        ),
+        "push": (copy.deepcopy(dict(push)) if push is not None else _push(alert, sender=sender)),
     }
 
 

@@ -86,7 +86,7 @@ def test_a_managed_task_whose_name_the_server_stripped_is_in_sync() -> None:
 
 
 def test_two_manifests_that_differ_only_in_whitespace_are_refused() -> None:
-    """"a b" and "a  b" are one name to a normalising server: refused like a duplicate name."""
+    """ "a b" and "a  b" are one name to a normalising server: refused like a duplicate name."""
     with pytest.raises(PlanError, match="differ only in whitespace"):
         plan([_desired("a b"), _desired("a  b")])
 

@@ -84,9 +84,7 @@ def rules(**spec: Any) -> Policies:
     return parsed
 
 
-def check(
-    subjects: list[Subject], spec: Policies, **kwargs: Any
-) -> list[Violation]:
+def check(subjects: list[Subject], spec: Policies, **kwargs: Any) -> list[Violation]:
     kwargs.setdefault("now", NOW)
     kwargs.setdefault("tz", BERLIN)
     return checks.check(subjects, spec, **kwargs)

@@ -64,9 +64,7 @@ environments:
     assert p.blackout_dates is not None
     assert p.blackout_dates.dates == {date(2026, 12, 24), date(2026, 12, 31), date(2027, 1, 1)}
     assert p.min_lead_time == LeadTime(timedelta(hours=2), "error")
-    assert p.required_fields == RequiredFields(
-        ("push.body.options.time_to_live",), "warning"
-    )
+    assert p.required_fields == RequiredFields(("push.body.options.time_to_live",), "warning")
 
 
 def test_every_policy_problem_is_reported_at_its_own_line(tmp_path: Path) -> None:
@@ -290,8 +288,7 @@ def test_min_lead_time_for_new_one_shots_only(tmp_path: Path) -> None:
     assert "30 min from now" in found[0].message
     assert check(subjects, spec, now=now, known={"soon"}) == []
     renamed = [
-        Subject(s.name, s.body, s.path, s.line, s.col, s.positions, ("old_soon",))
-        for s in subjects
+        Subject(s.name, s.body, s.path, s.line, s.col, s.positions, ("old_soon",)) for s in subjects
     ]
     assert check(renamed, spec, now=now, known={"old_soon"}) == []
 

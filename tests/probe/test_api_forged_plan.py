@@ -39,9 +39,7 @@ def _forged(plan: reconciler.Plan, action: dict[str, Any]) -> reconciler.Plan:
 
 
 @pytest.mark.parametrize("under", ["intruder", "promo"])
-def test_apply_plan_never_deletes_a_task_its_state_does_not_own(
-    tmp_path: Path, under: str
-) -> None:
+def test_apply_plan_never_deletes_a_task_its_state_does_not_own(tmp_path: Path, under: str) -> None:
     """Promise: never write to a task the state does not own.
 
     A script reads a plan file (``Plan.from_json``: "the plan file of ``reconciler plan

@@ -13,8 +13,14 @@ SECRET = "hunter2-not-a-schedule"
 
 
 @pytest.mark.parametrize(
-    ("key", "value"), [("manifests", "/"), ("manifests", ".."), ("manifests", "."),
-                       ("manifests", "up"), ("overlay", "..")],
+    ("key", "value"),
+    [
+        ("manifests", "/"),
+        ("manifests", ".."),
+        ("manifests", "."),
+        ("manifests", "up"),
+        ("overlay", ".."),
+    ],
 )
 def test_a_manifest_directory_holding_the_repository_is_refused_unread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str

@@ -20,9 +20,15 @@ TRIGGERS: dict[str, Any] = {
     "time-not-text": {"single": {"time": 12, "zone_type": 1}},
     "impossible-date": {"single": {"time": "2027-13-45 10:00:00", "zone_type": 1}},
     "periodical-to-9999": {
-        "periodical": {"start": "2027-01-09 10:00:00", "end": "9999-12-31 23:59:59",
-                       "time": "10:00:00", "time_unit": "week", "point": ["MON"],
-                       "frequency": 99999999, "zone_type": 1},
+        "periodical": {
+            "start": "2027-01-09 10:00:00",
+            "end": "9999-12-31 23:59:59",
+            "time": "10:00:00",
+            "time_unit": "week",
+            "point": ["MON"],
+            "frequency": 99999999,
+            "zone_type": 1,
+        },
     },
 }
 
@@ -42,8 +48,9 @@ def test_an_unreadable_trigger_in_the_emulator_data_is_a_clear_error(
     data = tmp_path / ".reconciler" / "emulator.json"
     data.parent.mkdir()
     emulator = Emulator(data_path=data, clock=lambda: NOW)
-    emulator.add_schedule(body("a", trigger={"single": {"time": "2027-03-01 10:00:00",
-                                                          "zone_type": 1}}))
+    emulator.add_schedule(
+        body("a", trigger={"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}})
+    )
     emulator.save()
     content = json.loads(data.read_text(encoding="utf-8"))
     content["tasks"][0]["body"]["trigger"] = TRIGGERS[kind]

@@ -68,8 +68,7 @@ def test_export_overwrite_never_replaces_the_configuration(project: Project) -> 
     variables): exit 0, and every later command fails on a config that is now a manifest.
     """
     config = (
-        "environments:\n  default:\n    manifests: schedules\n"
-        "    state: .reconciler/state.json\n"
+        "environments:\n  default:\n    manifests: schedules\n    state: .reconciler/state.json\n"
     )
     (project.root / "reconciler.yaml").write_text(config, encoding="utf-8")
     project.write("mine")

@@ -11,7 +11,8 @@ from tests.kit.bodies import body
 
 
 @pytest.mark.parametrize(
-    "where", ["notes.txt/exported", "/dev/null/exported", "/proc/exported"],
+    "where",
+    ["notes.txt/exported", "/dev/null/exported", "/proc/exported"],
     ids=["under-a-file", "under-a-device", "read-only-file-system"],
 )
 def test_an_unusable_export_directory_is_a_clear_error_before_any_request(

@@ -43,7 +43,12 @@ def test_apply_never_deletes_a_task_adopted_while_it_waited_for_the_lock(
         env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGELAB_")}
         done = subprocess.run(
             [sys.executable, "-m", "reconciler", *project.args("export", "--adopt")],
-            cwd=project.root, env=env, capture_output=True, text=True, timeout=60, check=False,
+            cwd=project.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         return loaded

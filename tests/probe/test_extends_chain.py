@@ -44,9 +44,7 @@ def test_a_chain_of_1500_bases_is_a_clear_error(
     assert f"_b{MAX_BASES - 1}.yaml:1:10: error: extends: more than {MAX_BASES}" in result.output
 
 
-def test_a_chain_of_max_bases_is_accepted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_chain_of_max_bases_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cap refuses only what is past it: ``MAX_BASES`` bases in one chain still merge."""
     (tmp_path / "schedules").mkdir()
     _chain(tmp_path / "schedules", MAX_BASES)

@@ -31,13 +31,25 @@ TRIGGERS: dict[str, Any] = {
     "single-9999-zone2": {"single": {"time": FOREVER, "zone_type": 2}},
     "intelligent-year-1": {"intelligent": {"backup_time": "0001-01-01 00:00:00"}},
     "never-firing-to-9999": {
-        "periodical": {"start": "2027-01-09 10:00:00", "end": FOREVER, "time": "10:00:00",
-                       "time_unit": "week", "point": [], "zone_type": 1},
+        "periodical": {
+            "start": "2027-01-09 10:00:00",
+            "end": FOREVER,
+            "time": "10:00:00",
+            "time_unit": "week",
+            "point": [],
+            "zone_type": 1,
+        },
     },
     "rare-to-9999": {
-        "periodical": {"start": "2027-01-09 10:00:00", "end": FOREVER, "time": "10:00:00",
-                       "time_unit": "week", "point": ["MON"], "frequency": 99999999,
-                       "zone_type": 1},
+        "periodical": {
+            "start": "2027-01-09 10:00:00",
+            "end": FOREVER,
+            "time": "10:00:00",
+            "time_unit": "week",
+            "point": ["MON"],
+            "frequency": 99999999,
+            "zone_type": 1,
+        },
     },
     "periodical-not-a-mapping": {"periodical": "x"},
     "time-not-text": {"single": {"time": 12, "zone_type": 1}},
@@ -61,8 +73,9 @@ def test_a_managed_task_with_an_out_of_range_trigger_is_planned_without_a_traceb
     cannot protect that task) and replaces it with the manifest's version.
     """
     live = _body(TRIGGERS[kind])
-    desired = Desired(name="a", body=_body({"single": {"time": "2027-01-10 12:00:00",
-                                                       "zone_type": 1}}))
+    desired = Desired(
+        name="a", body=_body({"single": {"time": "2027-01-10 12:00:00", "zone_type": 1}})
+    )
     entry = StateEntry(schedule_id="t1", fingerprint="sha256:00", created_at=NOW, updated_at=NOW)
     state = State(entries={"a": entry})
     inventory = Inventory(
@@ -75,9 +88,11 @@ def test_a_managed_task_with_an_out_of_range_trigger_is_planned_without_a_traceb
     json.loads(render.render_json(plan))
 
     rules = parse_policies(
-        {"quiet_hours": {"from": "22:00", "to": "08:00"},
-         "frequency_cap": {"max_per_day": 1},
-         "blackout_dates": {"dates": ["2027-01-10"]}},
+        {
+            "quiet_hours": {"from": "22:00", "to": "08:00"},
+            "frequency_cap": {"max_per_day": 1},
+            "blackout_dates": {"dates": ["2027-01-10"]},
+        },
         1,
     )
     assert isinstance(rules, Policies)

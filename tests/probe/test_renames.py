@@ -9,9 +9,7 @@ from tests.kit.bodies import body
 
 
 @pytest.mark.parametrize("ignored", [False, True], ids=["unmanaged", "ignored"])
-def test_a_rename_onto_a_live_unmanaged_name_is_a_conflict(
-    project: Project, ignored: bool
-) -> None:
+def test_a_rename_onto_a_live_unmanaged_name_is_a_conflict(project: Project, ignored: bool) -> None:
     """Promise: never two live tasks of one schedule (a name backs one task).
 
     A new manifest ``New`` beside an unmanaged live task ``New`` is a conflict: nothing is

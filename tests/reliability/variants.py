@@ -149,7 +149,12 @@ def apply_to_end(project: Project, url: str, log: Path, tally: Tally, extra: Seq
 
 
 def kill_run(
-    em: Emulator, project: Project, url: str, point: KillPoint, log: Path, tally: Tally,
+    em: Emulator,
+    project: Project,
+    url: str,
+    point: KillPoint,
+    log: Path,
+    tally: Tally,
     extra: Sequence[str],
 ) -> bool:
     """run_and_kill, counted: a hang is recorded before the assertion propagates."""
@@ -254,8 +259,10 @@ def shared_state_trial(seed: int, tmp: Path) -> None:
             change = mutate(rng, manifests, 1)
             manifests = change.manifests
             planned = Counter(
-                create=len(change.created), update=len(change.updated),
-                delete=len(change.deleted), replace=len(change.replaced),
+                create=len(change.created),
+                update=len(change.updated),
+                delete=len(change.deleted),
+                replace=len(change.replaced),
             )
         a.write(manifests, rng)
         b.write(manifests, Random(seed + 1))  # same manifests, laid out in other files
@@ -263,12 +270,18 @@ def shared_state_trial(seed: int, tmp: Path) -> None:
         codes = _race(em, url, [a, b], rng, tmp, tally, extra)
         where = f"seed {seed}, layout {layout}, {extra}"
         race_dups = duplicates_of(em)
-        converge = [apply_to_end(p, url, tmp / f"final-{p.root.name}.log", tally, extra)
-                    for p in (a, b)]
+        converge = [
+            apply_to_end(p, url, tmp / f"final-{p.root.name}.log", tally, extra) for p in (a, b)
+        ]
         verdict = verify(em, a, manifests, unmanaged)
         check_plan_is_empty(b, url, where)
         problems = _close(
-            tally, em, base, [a.root, b.root, tmp / "shared"], unmanaged, planned,
+            tally,
+            em,
+            base,
+            [a.root, b.root, tmp / "shared"],
+            unmanaged,
+            planned,
             sum(len(v) - 1 for v in race_dups.values()),
             len(verdict.losses),
         )
@@ -318,8 +331,14 @@ def race_trial(seed: int, tmp: Path) -> None:
             replace=len(older.replaced) + len(newer.replaced),
         )
         problems = _close(
-            tally, em, base, [a.root, b.root, tmp / "shared"], unmanaged, planned,
-            sum(len(v) - 1 for v in race_dups.values()), len(verdict.losses),
+            tally,
+            em,
+            base,
+            [a.root, b.root, tmp / "shared"],
+            unmanaged,
+            planned,
+            sum(len(v) - 1 for v in race_dups.values()),
+            len(verdict.losses),
         )
     problems += _links_kept(a, b, layout)
     if any(code != 0 for code in codes):
@@ -403,8 +422,14 @@ def journal_edit_trial(seed: int, tmp: Path) -> None:
         planned = Counter(create=len(new))
         planned.update({f"journalled-{k}": v for k, v in fates.items()})
         problems = _close(
-            tally, em, base, [project.root], unmanaged, planned,
-            sum(len(v) - 1 for v in verdict.duplicates.values()), len(verdict.losses),
+            tally,
+            em,
+            base,
+            [project.root],
+            unmanaged,
+            planned,
+            sum(len(v) - 1 for v in verdict.duplicates.values()),
+            len(verdict.losses),
         )
     if code != 0:
         problems.append(f"the re-run exited {code}")
@@ -521,11 +546,10 @@ def replace_safety_trial(seed: int, tmp: Path) -> None:
         broken = rule.violate(project, change, moving, rng)
         project.write(broken, rng)
         if rule.config:
-            active = len([t for t in em.schedules() if t["schedule_id"] not in
-                          {old_ids[n] for n in moving}])
-            project.config.write_text(
-                CONFIG + rule.config.format(active=active), encoding="utf-8"
+            active = len(
+                [t for t in em.schedules() if t["schedule_id"] not in {old_ids[n] for n in moving}]
             )
+            project.config.write_text(CONFIG + rule.config.format(active=active), encoding="utf-8")
         if rule.name == "incomplete read":
             em.faults = Faults(churn_per_page=1, seed=seed)
         start = len(em.request_log)
@@ -555,17 +579,23 @@ def replace_safety_trial(seed: int, tmp: Path) -> None:
         code = apply_to_end(project, url, tmp / "final.log", tally, extra)
         verdict = verify(em, project, change, unmanaged)
         check_plan_is_empty(project, url, where)
-        problems = _close(
-            tally, em, base, [project.root], unmanaged,
-            Counter(
-                {"replace": len(moving), f"rule:{rule.name}": 1, "unresolved": int(unresolved)}
+        problems = (
+            _close(
+                tally,
+                em,
+                base,
+                [project.root],
+                unmanaged,
+                Counter(
+                    {"replace": len(moving), f"rule:{rule.name}": 1, "unresolved": int(unresolved)}
+                )
+                + Counter(f"journal-after-kill:{op}" for op in journal.values()),
+                sum(len(v) - 1 for v in dups.values())
+                + sum(len(v) - 1 for v in verdict.duplicates.values()),
+                len(verdict.losses),
             )
-            + Counter(f"journal-after-kill:{op}" for op in journal.values()),
-            sum(len(v) - 1 for v in dups.values()) + sum(
-                len(v) - 1 for v in verdict.duplicates.values()
-            ),
-            len(verdict.losses),
-        ) + problems
+            + problems
+        )
     if code != 0:
         problems.append(f"the apply after lifting the rule exited {code}")
     if not verdict.ok:

@@ -106,8 +106,7 @@ def test_two_checkouts_applying_at_once_create_each_schedule_once(
     all of them."""
     a, b, shared = checkouts
     procs = [
-        _process(project, "apply", "--auto-approve", "--lock-timeout", "60")
-        for project in (a, b)
+        _process(project, "apply", "--auto-approve", "--lock-timeout", "60") for project in (a, b)
     ]
     results = [_finish(proc) for proc in procs]
     assert [code for code, _ in results] == [0, 0], results

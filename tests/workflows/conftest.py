@@ -41,6 +41,7 @@ def only(runs: list[WorkflowRun], name: str) -> WorkflowRun:
     assert len(found) == 1, f"{len(found)} runs of {name}: {[r.workflow for r in runs]}"
     return found[0]
 
+
 EDITED = "Weekly_digest"
 EDITED_ALERT = "Edited in the EngageLab console"
 

@@ -26,8 +26,13 @@ from tests.workflows.runner import Event, Runner, git, load_fake_github, node_bi
 PROJECT = Path(__file__).resolve().parents[2]
 WORKFLOWS = PROJECT / ".github" / "workflows"
 # This repository's own checks, not part of the set-up a user's repository has.
-OWN_CI = {".github/workflows/ci.yml", ".github/dependabot.yml", ".github/zizmor.yml",
-          ".github/scripts/github-report.test.js", ".github/scripts/shellcheck_workflows.py"}
+OWN_CI = {
+    ".github/workflows/ci.yml",
+    ".github/dependabot.yml",
+    ".github/zizmor.yml",
+    ".github/scripts/github-report.test.js",
+    ".github/scripts/shellcheck_workflows.py",
+}
 STATE_BRANCH = "reconciler-state"
 REPOSITORY = "octo/schedules"
 PR_NUMBER = 7
@@ -73,14 +78,17 @@ for line in sys.stdin:
 
 def install_hook(remote: Path) -> None:
     hook = remote / "hooks" / "pre-receive"
-    hook.write_text(HOOK.format(python=sys.executable, refuse=str(remote / "refused-refs")),
-                    encoding="utf-8")
+    hook.write_text(
+        HOOK.format(python=sys.executable, refuse=str(remote / "refused-refs")), encoding="utf-8"
+    )
     hook.chmod(0o755)
 
 
 def refuse_pushes(remote: Path, *refs: str) -> None:
     """From now on the remote refuses workflow pushes to ``refs`` (a lost push)."""
     (remote / "refused-refs").write_text("\n".join(refs), encoding="utf-8")
+
+
 # A fixed "now" for the CLI (hidden --now, added by the shim from TEST_RECONCILER_NOW) and the
 # emulator's clock: the example manifests fire in 2027, and the test must not start failing once
 # that is past.
@@ -142,9 +150,14 @@ class Repository:
         sha = self.commit(message)
         self.git("push", "-q", "origin", "main")
         return Event(
-            "push", "main", sha,
-            {"before": before, "after": sha,
-             "repository": {"full_name": REPOSITORY, "default_branch": "main"}},
+            "push",
+            "main",
+            sha,
+            {
+                "before": before,
+                "after": sha,
+                "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+            },
         )
 
     def git(self, *args: str) -> str:
@@ -181,12 +194,25 @@ class Repository:
         return self.push_pull_request(branch, sha, number=number, fork=fork, event=event)
 
     def push_pull_request(
-        self, branch: str, sha: str, *, number: int = PR_NUMBER, fork: bool = False,
+        self,
+        branch: str,
+        sha: str,
+        *,
+        number: int = PR_NUMBER,
+        fork: bool = False,
         event: str = "pull_request",
     ) -> Event:
         developer = {**self.env, "HARNESS_ACTOR": "developer"}
-        git("push", "-q", "-f", "origin", f"{branch}:{branch}", f"{sha}:refs/pull/{number}/head",
-            cwd=self.dev, env=developer)
+        git(
+            "push",
+            "-q",
+            "-f",
+            "origin",
+            f"{branch}:{branch}",
+            f"{sha}:refs/pull/{number}/head",
+            cwd=self.dev,
+            env=developer,
+        )
         self.git("checkout", "-q", "main")
         repo = {"full_name": REPOSITORY, "default_branch": "main"}
         head_repo = {"full_name": "mallory/schedules"} if fork else repo
@@ -203,8 +229,12 @@ class Repository:
         """The ``pull_request`` or ``pull_request_target`` event of pull request ``number``."""
         pull = self.pulls[number]
         repo = {"full_name": REPOSITORY, "default_branch": "main"}
-        payload = {"number": number, "pull_request": pull, "repository": repo,
-                   "action": "synchronize"}
+        payload = {
+            "number": number,
+            "pull_request": pull,
+            "repository": repo,
+            "action": "synchronize",
+        }
         if event == "pull_request":
             return Event("pull_request", f"{number}/merge", pull["head"]["sha"], payload)
         return Event(event, "main", self.remote_tip(), payload)
@@ -236,15 +266,22 @@ class Repository:
         if self.runner is not None:
             self.register(self.runner)
         return Event(
-            "push", "main", sha,
-            {"before": before, "after": sha,
-             "repository": {"full_name": REPOSITORY, "default_branch": "main"}},
+            "push",
+            "main",
+            sha,
+            {
+                "before": before,
+                "after": sha,
+                "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+            },
         )
 
     def dispatch(self, workflow_ref: str = "main", **inputs: str) -> Event:
         """workflow_dispatch on ``workflow_ref``."""
         return Event(
-            "workflow_dispatch", workflow_ref, self.remote_tip(workflow_ref),
+            "workflow_dispatch",
+            workflow_ref,
+            self.remote_tip(workflow_ref),
             {"inputs": inputs, "repository": {"full_name": REPOSITORY, "default_branch": "main"}},
             inputs=dict(inputs),
         )
@@ -258,8 +295,10 @@ class Repository:
             "schedule",
             "main",
             self.remote_tip(),
-            {"schedule": "23 * * * *",
-             "repository": {"full_name": REPOSITORY, "default_branch": "main"}},
+            {
+                "schedule": "23 * * * *",
+                "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+            },
         )
 
 
@@ -373,5 +412,8 @@ class Listener:
 
     def credentials_seen(self) -> list[str]:
         """Every Authorization header received (empty: nothing was sent)."""
-        return [r["headers"].get("Authorization", "") for r in self.requests
-                if r["headers"].get("Authorization")]
+        return [
+            r["headers"].get("Authorization", "")
+            for r in self.requests
+            if r["headers"].get("Authorization")
+        ]

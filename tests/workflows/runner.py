@@ -259,16 +259,23 @@ class Runner:
         if event.name == "pull_request":
             commit = ((event.payload.get("pull_request") or {}).get("head") or {})["sha"]
         else:
-            commit = git("rev-parse", f"refs/heads/{self.default_branch}", cwd=self.remote,
-                         env=self.base_env).strip()
-        names = git("ls-tree", "--name-only", f"{commit}:.github/workflows", cwd=self.remote,
-                    env=self.base_env).split()
+            commit = git(
+                "rev-parse", f"refs/heads/{self.default_branch}", cwd=self.remote, env=self.base_env
+            ).strip()
+        names = git(
+            "ls-tree",
+            "--name-only",
+            f"{commit}:.github/workflows",
+            cwd=self.remote,
+            env=self.base_env,
+        ).split()
         runs = []
         for name in sorted(names):
             if not name.endswith((".yml", ".yaml")):
                 continue
-            text = git("show", f"{commit}:.github/workflows/{name}", cwd=self.remote,
-                       env=self.base_env)
+            text = git(
+                "show", f"{commit}:.github/workflows/{name}", cwd=self.remote, env=self.base_env
+            )
             data = YAML(typ="safe", pure=True).load(text)
             triggers = data.get("on") or data.get(True) or {}
             if isinstance(triggers, str):
@@ -316,7 +323,8 @@ class Runner:
                 }
         self.runs.append(run)
         self._record_run_conclusion(
-            "failure" if any(j.result == "failure" for j in run.jobs) else "success")
+            "failure" if any(j.result == "failure" for j in run.jobs) else "success"
+        )
         return run
 
     # -- the runs as GitHub's API lists them (provenance of artifacts) ------------------------
@@ -335,20 +343,38 @@ class Runner:
         else:
             head_branch, head_repo = event.ref_name, self.repository
         title = data.get("run-name") or data.get("name") or workflow_path
-        contexts = {"github": self._github(str(data.get("name") or ""), event, None),
-                    "inputs": event.inputs}
-        pulls = [] if not pull or event.fork else [
-            {"number": pull.get("number"), "head": {"ref": head.get("ref"), "sha": head.get("sha")},
-             "base": {"ref": (pull.get("base") or {}).get("ref")}}]
+        contexts = {
+            "github": self._github(str(data.get("name") or ""), event, None),
+            "inputs": event.inputs,
+        }
+        pulls = (
+            []
+            if not pull or event.fork
+            else [
+                {
+                    "number": pull.get("number"),
+                    "head": {"ref": head.get("ref"), "sha": head.get("sha")},
+                    "base": {"ref": (pull.get("base") or {}).get("ref")},
+                }
+            ]
+        )
         db = load_fake_github(self.github_db)
-        db.setdefault("runs", []).insert(0, {
-            "id": self.run_id, "path": workflow_path, "event": event.name,
-            "head_branch": head_branch, "head_sha": event.sha,
-            "head_repository": {"full_name": head_repo},
-            "repository": {"full_name": self.repository},
-            "display_title": to_string(render(title, contexts)), "status": "in_progress",
-            "conclusion": None, "pull_requests": pulls,
-        })
+        db.setdefault("runs", []).insert(
+            0,
+            {
+                "id": self.run_id,
+                "path": workflow_path,
+                "event": event.name,
+                "head_branch": head_branch,
+                "head_sha": event.sha,
+                "head_repository": {"full_name": head_repo},
+                "repository": {"full_name": self.repository},
+                "display_title": to_string(render(title, contexts)),
+                "status": "in_progress",
+                "conclusion": None,
+                "pull_requests": pulls,
+            },
+        )
         self.github_db.write_text(json.dumps(db, indent=1), encoding="utf-8")
 
     def _record_run_conclusion(self, conclusion: str) -> None:
@@ -488,14 +514,23 @@ class Runner:
             branches = conf.get("branches")
             if branches is not None and event.ref_name not in branches:
                 run.result = "failure"
-                run.note = (f"branch {event.ref_name!r} may not use environment {name!r} "
-                            "(deployment branch policy)")
+                run.note = (
+                    f"branch {event.ref_name!r} may not use environment {name!r} "
+                    "(deployment branch policy)"
+                )
                 return
             if conf.get("reviewers"):
                 seen = self._visible()
                 approved = self.approver(seen) if self.approver is not None else True
-                self.approvals.append({"environment": name, "job": run.job, "matrix": matrix,
-                                       "approved": approved, "saw": seen})
+                self.approvals.append(
+                    {
+                        "environment": name,
+                        "job": run.job,
+                        "matrix": matrix,
+                        "approved": approved,
+                        "saw": seen,
+                    }
+                )
                 if not approved:
                     run.result = "failure"
                     run.note = f"rejected by the reviewers of {name!r}"
@@ -570,7 +605,13 @@ class Runner:
                 contexts["env"] = dict(step_env)
                 if "run" in step:
                     record = self._run_script(
-                        run, step, name, step_env, step.get("shell") or shell, event, temp,
+                        run,
+                        step,
+                        name,
+                        step_env,
+                        step.get("shell") or shell,
+                        event,
+                        temp,
                         contexts["github"],
                     )
                 else:
@@ -617,14 +658,20 @@ class Runner:
             raise ValueError(f"{run.workflow}/{run.job}/{name}: unknown inputs {sorted(unknown)}")
         github = dict(outer["github"], action_path=str(action_dir))
         contexts: dict[str, Any] = {
-            **outer, "github": github, "inputs": values, "steps": {}, "env": dict(step_env)
+            **outer,
+            "github": github,
+            "inputs": values,
+            "steps": {},
+            "env": dict(step_env),
         }
         env = dict(step_env, GITHUB_ACTION_PATH=str(action_dir))
         result_before = run.result
         run.result = "success"
-        records = list(self._run_steps(
-            run, spec["runs"]["steps"], contexts, env, None, event, temp, prefix=f"{name} > "
-        ))
+        records = list(
+            self._run_steps(
+                run, spec["runs"]["steps"], contexts, env, None, event, temp, prefix=f"{name} > "
+            )
+        )
         failed = run.result == "failure"
         run.result = "failure" if failed or result_before == "failure" else result_before
         # Steps of the action's other commands are skipped by their `if:`: left out of the log.
@@ -635,8 +682,12 @@ class Runner:
         }
         ran = [r.name for r in records if r.outcome != "skipped"]
         return StepRun(
-            name, None, "failure" if failed else "success", command=str(action_dir),
-            outputs=outputs, note=f"composite: ran {ran}",
+            name,
+            None,
+            "failure" if failed else "success",
+            command=str(action_dir),
+            outputs=outputs,
+            note=f"composite: ran {ran}",
         )
 
     # -- steps -------------------------------------------------------------------------------
@@ -799,9 +850,7 @@ class Runner:
             raise ValueError(f"{run.workflow}/{run.job}: action {uses} is not modelled")
         return record
 
-    def _checkout(
-        self, run: JobRun, inputs: dict[str, str], event: Event, token: str
-    ) -> None:
+    def _checkout(self, run: JobRun, inputs: dict[str, str], event: Event, token: str) -> None:
         """What actions/checkout leaves: the ref in a clone with ``origin`` set, shallow unless
         ``fetch-depth: 0`` (then every branch too), and the job token in ``.git/config`` unless
         ``persist-credentials: false``."""
@@ -822,8 +871,10 @@ class Runner:
         checkout_git("remote", "add", "origin", self.remote.as_uri())
         full = inputs.get("fetch-depth") == "0"
         depth = [] if full else ["--depth=1"]
-        wanted = ref if re.fullmatch(r"[0-9a-f]{40}", ref) or ref.startswith("refs/") else (
-            f"refs/heads/{ref}"
+        wanted = (
+            ref
+            if re.fullmatch(r"[0-9a-f]{40}", ref) or ref.startswith("refs/")
+            else (f"refs/heads/{ref}")
         )
         refspecs = [wanted]
         if full:
@@ -837,8 +888,12 @@ class Runner:
             checkout_git("checkout", "-q", "-B", ref)
         if inputs.get("persist-credentials", "true") != "false":
             header = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-            checkout_git("config", "--local", f"http.{SERVER_URL}/.extraheader",
-                         f"AUTHORIZATION: basic {header}")
+            checkout_git(
+                "config",
+                "--local",
+                f"http.{SERVER_URL}/.extraheader",
+                f"AUTHORIZATION: basic {header}",
+            )
 
     def _artifact_dir(self, run_id: int | str, name: str) -> Path:
         return self.artifacts / "runs" / str(run_id) / name
@@ -850,8 +905,7 @@ class Runner:
             if not pattern:
                 continue
             found += [p for p in sorted(run.workspace.glob(pattern)) if p.is_file()]
-        record.outputs = {"files": " ".join(p.relative_to(run.workspace).as_posix()
-                                            for p in found)}
+        record.outputs = {"files": " ".join(p.relative_to(run.workspace).as_posix() for p in found)}
         if not found:
             if inputs.get("if-no-files-found", "warn") == "error":
                 record.outcome = "failure"
@@ -872,9 +926,16 @@ class Runner:
             db = load_fake_github(self.github_db)
             this = next((r for r in db.get("runs", []) if r["id"] == self.run_id), {})
             db.setdefault("artifacts", []).insert(
-                0, {"id": len(db.get("artifacts", [])) + 1, "name": inputs["name"],
-                    "workflow_run": {"id": self.run_id, "head_branch": this.get("head_branch"),
-                                     "head_sha": this.get("head_sha")}},
+                0,
+                {
+                    "id": len(db.get("artifacts", [])) + 1,
+                    "name": inputs["name"],
+                    "workflow_run": {
+                        "id": self.run_id,
+                        "head_branch": this.get("head_branch"),
+                        "head_sha": this.get("head_sha"),
+                    },
+                },
             )
             self.github_db.write_text(json.dumps(db, indent=1), encoding="utf-8")
 

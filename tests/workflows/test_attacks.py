@@ -131,13 +131,17 @@ def test_pr_changing_master_secret_env_reads_no_other_secret(world: World) -> No
     step of any run it starts has that secret in its environment, nor the Master Secret."""
     world.repo.open_pull_request(
         "evil-secret-name",
-        {"schedules": SCHEDULES, "reconciler.yaml": _text(world, world.config(
-            master_secret_env="DEPLOY_KEY"))},
+        {
+            "schedules": SCHEDULES,
+            "reconciler.yaml": _text(world, world.config(master_secret_env="DEPLOY_KEY")),
+        },
     )
     runs = world.repo.trigger_pull_request(world.runner)
     exposed = {
         (job.job, step.name, name)
-        for job in _jobs(runs) for step in job.steps for name in step.secrets
+        for job in _jobs(runs)
+        for step in job.steps
+        for name in step.secrets
         if "DEPLOY_KEY" in name or "MASTER_SECRET" in name
     }
     assert exposed == set(), _log(runs)
@@ -157,8 +161,7 @@ def test_pr_changing_the_workflow_scripts_gets_no_credentials(world: World) -> N
             lines = text.splitlines(keepends=True)
             text = lines[0] + f'printenv >> "{leak}" || true\n' + "".join(lines[1:])
         elif name.endswith(".py"):
-            payload = (f"import os as _o\nopen({str(leak)!r}, 'a').write(repr(dict(_o.environ)))"
-                       "\n")
+            payload = f"import os as _o\nopen({str(leak)!r}, 'a').write(repr(dict(_o.environ)))\n"
             anchor = "from __future__ import annotations\n"
             text = text.replace(anchor, anchor + payload, 1) if anchor in text else payload + text
         else:
@@ -288,9 +291,18 @@ def test_state_commit_without_a_state_file_fails(tmp_path: Path) -> None:
     branch_dir = tmp_path / "branch"
     subprocess.run(["git", "init", "-q", str(branch_dir)], check=True)
     done = subprocess.run(
-        ["bash", str(PROJECT / ".github/scripts/commit-state.sh"), ".reconciler/state.json",
-         "default", str(branch_dir), STATE_BRANCH],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        [
+            "bash",
+            str(PROJECT / ".github/scripts/commit-state.sh"),
+            ".reconciler/state.json",
+            "default",
+            str(branch_dir),
+            STATE_BRANCH,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
         env={"PATH": "/usr/bin:/bin", "GH_TOKEN": "t", "GITHUB_REF_NAME": "main"},
     )
     assert done.returncode == 1, done.stdout + done.stderr
@@ -311,8 +323,12 @@ def test_only_the_committing_step_can_reach_a_write_token(world: World) -> None:
     tokens = json.loads(world.runner.tokens_file.read_text(encoding="utf-8"))
     writers = {t for t, perms in tokens.items() if (perms or {}).get("contents") == "write"}
     reach = sorted(
-        {(job.job, step.name) for job in _jobs(runs) for step in job.steps
-         if writers & set(step.tokens) and "Commit the state" not in step.name}
+        {
+            (job.job, step.name)
+            for job in _jobs(runs)
+            for step in job.steps
+            if writers & set(step.tokens) and "Commit the state" not in step.name
+        }
     )
     assert reach == [], _log(runs)
     assert len(world.emulator.schedules()) == 5, _log(runs)
@@ -325,7 +341,9 @@ def test_every_install_is_pinned_by_hashes() -> None:
     action = PROJECT / "action.yml"
     texts += [action.read_text(encoding="utf-8")] if action.exists() else []
     installs = [
-        line for text in texts for line in text.replace("\\\n", " ").splitlines()
+        line
+        for text in texts
+        for line in text.replace("\\\n", " ").splitlines()
         if "pip install" in line
     ]
     assert installs
@@ -360,9 +378,11 @@ def _two_environments(world: World) -> None:
     )
     world.runner.environments = environments_for("staging", "production")
     world.repo.commit_to_main(
-        {"reconciler.yaml": config,
-         "schedules/staging/single.yaml": SCHEDULES / "single.yaml",
-         "schedules/production/weekly.yaml": SCHEDULES / "weekly.yaml"},
+        {
+            "reconciler.yaml": config,
+            "schedules/staging/single.yaml": SCHEDULES / "single.yaml",
+            "schedules/production/weekly.yaml": SCHEDULES / "weekly.yaml",
+        },
         "Two environments",
     )
 
@@ -374,8 +394,9 @@ def test_only_environments_the_pull_request_changes_are_planned(world: World) ->
     edited.write_bytes((SCHEDULES / "monthly.yaml").read_bytes())
     world.repo.open_pull_request("staging-only", {"schedules/staging/monthly.yaml": edited})
     runs = world.repo.trigger_pull_request(world.runner)
-    planned = sorted(job.matrix["name"] for job in _jobs(runs)
-                     if job.job == "plan" and job.result != "skipped")
+    planned = sorted(
+        job.matrix["name"] for job in _jobs(runs) if job.job == "plan" and job.result != "skipped"
+    )
     assert planned == ["staging"], _log(runs)
 
 

@@ -76,8 +76,9 @@ def test_symlinked_manifests_directory_is_not_read(world: World) -> None:
     outside.mkdir(parents=True)
     canary = "Canary_read_from_outside"
     text = (SCHEDULES / "single.yaml").read_text(encoding="utf-8")
-    (outside / "x.yaml").write_text(text.replace(_name(SCHEDULES / "single.yaml"), canary),
-                                    encoding="utf-8")
+    (outside / "x.yaml").write_text(
+        text.replace(_name(SCHEDULES / "single.yaml"), canary), encoding="utf-8"
+    )
 
     def change(dev: Path) -> None:
         (dev / "schedules").symlink_to(outside, target_is_directory=True)
@@ -85,8 +86,12 @@ def test_symlinked_manifests_directory_is_not_read(world: World) -> None:
 
     _pull_request(world.repo, "evil-symlink", change)
     runs = world.repo.trigger_pull_request(world.runner)
-    copied = [p for job in _jobs(runs) if job.workspace != Path()
-              for p in (job.workspace / "plan-ws").rglob("x.yaml")]
+    copied = [
+        p
+        for job in _jobs(runs)
+        if job.workspace != Path()
+        for p in (job.workspace / "plan-ws").rglob("x.yaml")
+    ]
     assert copied == [], _log(runs)
     comments = [c["body"] for c in load_fake_github(world.runner.github_db)["comments"]]
     assert not any(canary in body for body in comments), comments
@@ -134,8 +139,7 @@ def test_renaming_a_workflow_away_is_a_change_of_the_set_up(world: World) -> Non
     def change(dev: Path) -> None:
         _add_manifest(dev)
         (dev / "docs").mkdir(exist_ok=True)
-        git("mv", ".github/workflows/drift.yml", "docs/drift.yml", cwd=dev,
-            env=world.repo.env)
+        git("mv", ".github/workflows/drift.yml", "docs/drift.yml", cwd=dev, env=world.repo.env)
 
     _pull_request(world.repo, "drop-drift", change)
     runs = world.repo.trigger_pull_request(world.runner)
@@ -150,7 +154,9 @@ def test_workflow_with_a_non_ascii_name_is_a_change_of_the_set_up(world: World) 
         _add_manifest(dev)
         (dev / ".github/workflows/évil.yml").write_text(
             "on: workflow_dispatch\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
-            "    steps:\n      - run: env\n", encoding="utf-8")
+            "    steps:\n      - run: env\n",
+            encoding="utf-8",
+        )
 
     _pull_request(world.repo, "non-ascii", change)
     runs = world.repo.trigger_pull_request(world.runner)
@@ -194,10 +200,14 @@ def _plant_artifact(world: World, run_id: int, name: str, files: dict[str, str])
     for file, text in files.items():
         (folder / file).write_text(text, encoding="utf-8")
     db = load_fake_github(world.runner.github_db)
-    db.setdefault("artifacts", []).insert(0, {
-        "id": 90000 + len(db["artifacts"]), "name": name,
-        "workflow_run": {"id": run_id, "head_branch": "evil", "head_sha": "0" * 40},
-    })
+    db.setdefault("artifacts", []).insert(
+        0,
+        {
+            "id": 90000 + len(db["artifacts"]),
+            "name": name,
+            "workflow_run": {"id": run_id, "head_branch": "evil", "head_sha": "0" * 40},
+        },
+    )
     world.runner.github_db.write_text(json.dumps(db, indent=1), encoding="utf-8")
 
 
@@ -209,12 +219,19 @@ def test_state_artifact_of_another_workflow_does_not_block_applies(world: World)
     world.repo.open_pull_request("add", {"schedules/single.yaml": SCHEDULES / "single.yaml"})
     first = world.runner.trigger(world.repo.merge("add"))
     assert len(world.emulator.schedules()) == 1, _log(first)
-    committed = json.loads(git("show", f"{STATE_BRANCH}:.reconciler/state.json",
-                               cwd=world.repo.remote, env=world.repo.env))
+    committed = json.loads(
+        git(
+            "show",
+            f"{STATE_BRANCH}:.reconciler/state.json",
+            cwd=world.repo.remote,
+            env=world.repo.env,
+        )
+    )
     forged = dict(committed, serial=committed["serial"] + 100, entries={})
     _plant_artifact(world, 9999, "state-default", {"state.json": json.dumps(forged)})
     world.repo.open_pull_request(
-        "more", {"schedules/weekly.yaml": SCHEDULES / "weekly.yaml"}, number=8)
+        "more", {"schedules/weekly.yaml": SCHEDULES / "weekly.yaml"}, number=8
+    )
     runs = world.runner.trigger(world.repo.merge("more"))
     text = _log(runs)
     assert "9999" not in text, text
@@ -240,7 +257,8 @@ def test_reviewed_plan_is_taken_only_from_the_plan_workflows_run(world: World) -
     weekly = world.root / "weekly.yaml"
     data = YAML(typ="safe", pure=True).load((SCHEDULES / "weekly.yaml").read_text("utf-8"))
     data["push"]["body"]["notification"]["alert"] = (
-        "Digest: https://github.example/octo/schedules/actions/runs/9999) read it")
+        "Digest: https://github.example/octo/schedules/actions/runs/9999) read it"
+    )
     weekly.write_text(json.dumps(data), encoding="utf-8")
     world.repo.open_pull_request("more", {"schedules/weekly.yaml": weekly}, number=8)
     pr_runs = world.repo.trigger_pull_request(world.runner, 8)
@@ -248,14 +266,21 @@ def test_reviewed_plan_is_taken_only_from_the_plan_workflows_run(world: World) -
     reviewed = Plan.from_json((pr_plan_job.workspace / "plan.json").read_text("utf-8"))
     forged = reviewed.model_copy(update={"renames": {"Ghost": victim}})
     forged = forged.model_copy(update={"checksum": forged.compute_checksum()})
-    _plant_artifact(world, 9999, "plan-default",
-                    {"plan.json": forged.to_json(), "plan.md": "No changes.\n"})
+    _plant_artifact(
+        world, 9999, "plan-default", {"plan.json": forged.to_json(), "plan.md": "No changes.\n"}
+    )
     runs = world.runner.trigger(world.repo.merge("more"))
     apply_plan = only(runs, "apply").job("plan", name="default")
     found = apply_plan.step("Find the plan reviewed in the pull request")
     assert found.outputs.get("reviewed-run") != "9999", _log(runs)
-    state = json.loads(git("show", f"{STATE_BRANCH}:.reconciler/state.json",
-                           cwd=world.repo.remote, env=world.repo.env))
+    state = json.loads(
+        git(
+            "show",
+            f"{STATE_BRANCH}:.reconciler/state.json",
+            cwd=world.repo.remote,
+            env=world.repo.env,
+        )
+    )
     assert "Ghost" not in state["entries"], _log(runs)
     assert victim in state["entries"], _log(runs)
 
@@ -272,10 +297,14 @@ def test_developer_push_to_the_state_branch_cannot_aim_an_apply_at_a_foreign_tas
     `Retired_campaign`, bound to the id of a task another team created in the console; the next
     ordinary merge's apply must not delete that foreign task (or the push must be refused)."""
     test_attacks._out_of_band(world, SCHEDULES / "weekly.yaml")
-    foreign = next(s for s in world.emulator.schedules() if s["name"] == _name(
-        SCHEDULES / "weekly.yaml"))
-    ours = {f"schedules/{p.name}": p for p in sorted(SCHEDULES.glob("*.yaml"))
-            if p.name != "weekly.yaml"}
+    foreign = next(
+        s for s in world.emulator.schedules() if s["name"] == _name(SCHEDULES / "weekly.yaml")
+    )
+    ours = {
+        f"schedules/{p.name}": p
+        for p in sorted(SCHEDULES.glob("*.yaml"))
+        if p.name != "weekly.yaml"
+    }
     world.repo.open_pull_request("add", ours)
     first = world.runner.trigger(world.repo.merge("add"))
     assert len(world.emulator.schedules()) == len(ours) + 1, _log(first)

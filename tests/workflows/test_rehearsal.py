@@ -180,8 +180,9 @@ def test_credentials_never_appear_in_logs_reports_or_commits(rehearsal: Rehearsa
 
 
 def _run_steps(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    steps = [(job_id, step) for job_id, job in (data.get("jobs") or {}).items()
-             for step in job["steps"]]
+    steps = [
+        (job_id, step) for job_id, job in (data.get("jobs") or {}).items() for step in job["steps"]
+    ]
     return steps + [("", step) for step in (data.get("runs") or {}).get("steps", [])]
 
 
@@ -194,8 +195,10 @@ def test_every_run_script_of_the_workflows_and_the_action_was_executed(
     failure_only = {"Fail if the plan failed"}
     yaml = YAML(typ="safe", pure=True)
     expected = set()
-    for path in [*(WORKFLOWS / f"{n}.yml" for n in ("plan", "apply", "drift")),
-                 PROJECT / "action.yml"]:
+    for path in [
+        *(WORKFLOWS / f"{n}.yml" for n in ("plan", "apply", "drift")),
+        PROJECT / "action.yml",
+    ]:
         for _, step in _run_steps(yaml.load(path.read_text(encoding="utf-8"))):
             if "run" in step and not INSTALL_STEP.search(step["run"]):
                 expected.add(step_name(step))

@@ -104,9 +104,7 @@ def for_validate(options: GlobalOptions, manifests: Sequence[Any], now: datetime
         if by_directory:
             root = Path(env.manifests).resolve()
             mine = [m for m in mine if Path(m.path).resolve().is_relative_to(root)]
-        found = check(
-            subjects_of(mine), env.policies, now=now, tz=env.tz, known=_state_names(env)
-        )
+        found = check(subjects_of(mine), env.policies, now=now, tz=env.tz, known=_state_names(env))
         out += [v.problem() for v in found]
     return out
 
