@@ -168,7 +168,7 @@ class _Reader(ListReader):
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (yamlread.MAX_DEPTH)
+MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (manifests.yamlconvert.MAX_DEPTH)
 
 
 def _shape_problem(body: dict[str, Any]) -> str | None:
