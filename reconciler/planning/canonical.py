@@ -77,8 +77,11 @@ def fingerprint(body: Mapping[str, Any]) -> str:
     return fingerprint_of_canonical(canonicalize(body))
 
 
-def fingerprint_of_canonical(body: Mapping[str, Any]) -> str:
-    """``fingerprint(body)`` for a body already in canonical form, without a second pass."""
+def fingerprint_of_canonical(body: Any) -> str:
+    """``fingerprint(body)`` for a body already in canonical form, without a second pass.
+
+    Also the digest of any JSON value (plan checksums, input digests): sorted compact JSON.
+    """
     digest = hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
     return f"sha256:{digest}"
 

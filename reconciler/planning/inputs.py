@@ -7,8 +7,6 @@ tell it is stale (``Plan.check_fresh``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -59,8 +57,8 @@ class PlanInputs(BaseModel):
 
 def json_digest(payload: Any) -> str:
     """``sha256:<hex>`` of the sorted, compact JSON of ``payload`` (digests and checksums)."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    # The same bytes a body fingerprint hashes: one serialisation for every digest.
+    return canonical.fingerprint_of_canonical(payload)
 
 
 def desired_digest(desired: Sequence[Desired]) -> str:

@@ -10,11 +10,12 @@ parameters) fails every later batch the same way, and at a call whose outcome is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from reconciler.errors import AmbiguousPushError, ApiError, ReconcilerError, RemoteError
+from reconciler.remote.limiter import Sleep
 from reconciler.remote.responses import BatchResponse
 from reconciler.testsend.build import By
 
@@ -25,8 +26,6 @@ __all__ = [
     "TargetOutcome",
     "send_batches",
 ]
-
-Sleep = Callable[[float], Awaitable[None]]
 
 RATE_LIMITED = 23008  # docs/api.md section 6: this target was over the push QPS quota
 
