@@ -6,9 +6,7 @@ Subcommands live in ``reconciler/commands/`` and are imported only when invoked,
 
 from __future__ import annotations
 
-import atexit
 import errno
-import gc
 import importlib
 import logging
 import os
@@ -20,7 +18,7 @@ from typing import Any
 
 import click
 
-from reconciler import __version__
+from reconciler import __version__, heap
 from reconciler.commands import remember_choice, suggest
 from reconciler.commands.flags import setting_options
 from reconciler.errors import ReconcilerError
@@ -246,14 +244,8 @@ def _output_failed(exc: OSError) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    # One command is a short process whose objects (modules, models, manifests, the remote
-    # bodies) mostly live to its end: with the default thresholds the cycle collector ran ~280
-    # times in a plan of 1000 schedules, for 0.1 s of CPU, and found next to nothing.
-    gc.set_threshold(10_000, 10, 10)
-    # At exit the interpreter runs one last full collection over everything still alive, which
-    # finds nothing worth freeing before the process ends: 70 ms after a plan of 1000
-    # schedules. Frozen objects are skipped. (Files are closed by then; stdio is flushed anyway.)
-    atexit.register(gc.freeze)
+    # One command is a short process whose objects mostly live to its end (reconciler.heap).
+    heap.defer()
     sys.excepthook = _redacted_traceback
     cli.main(args=argv, prog_name="reconciler")
 

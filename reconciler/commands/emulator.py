@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from reconciler import heap
 from reconciler.commands import FiniteFloatRange, global_options, option
 from reconciler.errors import ConfigError, UsageError
 from reconciler.limits import MAX_ACTIVE_TASKS
@@ -256,6 +257,8 @@ def serve(ctx: click.Context, /, **kw: Any) -> int:
     )
     # uvicorn's own start/stop lines only with --debug: the lines above say what matters.
     server = build_server(em, sock, log_level="info" if glob.debug else "warning")
+    # A server runs until stopped: its garbage must be collected (reconciler.heap).
+    heap.settle()
     try:
         with _clean_stop_on_signals():
             server.run(sockets=[sock])

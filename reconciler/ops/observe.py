@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from reconciler import heap
 from reconciler.apply.healing import (
     Healing,
     heal_journal,
@@ -141,7 +142,10 @@ def load_desired(
     result.raise_for_errors(strict=strict)
     if loaded is not None:
         loaded.extend(result.manifests)
-    return result.desired(), list(result.warnings)
+    desired = result.desired()
+    # What the command works from is built; the rest is the read and the writes (reconciler.heap).
+    heap.settle()
+    return desired, list(result.warnings)
 
 
 def manifest_stamp(ws: Workspace) -> tuple[tuple[str, int, int], ...]:
