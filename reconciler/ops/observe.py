@@ -221,6 +221,7 @@ async def read_and_heal(
             known_ids=journal_ids(state),
             progress=reading,
             confirm=_needs_confirmed_read(state, desired),
+            likely_ids=managed_ids(state),
         ),
     )
     ws.server_clock.follow(client)  # expiry and healing are judged by the server's clock
@@ -338,7 +339,10 @@ async def check_saved_by_list(
         return None
     # The fingerprints are for the caller's check of the manifests (Plan.check_local).
     listed = await _while_fingerprinting(
-        desired, read_list(client, confirm=_needs_confirmed_read(state, desired))
+        desired,
+        read_list(
+            client, confirm=_needs_confirmed_read(state, desired), expect=len(managed_ids(state))
+        ),
     )
     ws.server_clock.follow(client)  # the guard is judged by the server's clock
     if fire_guard_violations(saved.actions, ws.clock(), saved.options):

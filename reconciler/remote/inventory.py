@@ -43,6 +43,7 @@ async def read_inventory(
     max_attempts: int = 3,
     progress: Callable[[int, int], None] | None = None,
     confirm: bool = False,
+    likely_ids: Iterable[str] = (),
 ) -> Inventory:
     """Every active task with its full detail, and whether that is provably all of them.
 
@@ -58,6 +59,10 @@ async def read_inventory(
     from an absence that a task of unknown id does not exist (healing journalled creates) needs
     this; known ids are looked up one by one anyway.
     ``progress(details_read, details_started)`` is called as details arrive (for a terminal).
+    ``likely_ids`` (the ids the state file manages) are a guess at the list: their pages and
+    details are requested with page 1 rather than one round trip after it. A guess changes no
+    outcome: the detail of an id the list does not show (and ``known_ids`` does not hold) is
+    dropped, as if never read.
 
     Raises AuthError (wrong credentials), the error of page 1 when even that cannot be read,
     and InventoryError when a task's detail cannot be read: without it the planner could not
@@ -65,7 +70,8 @@ async def read_inventory(
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-    reader = _Reader(client, progress)
+    likely = list(dict.fromkeys(likely_ids))
+    reader = _Reader(client, progress, likely)
     try:
         async with read_deadline(client):
             return await reader.run(list(dict.fromkeys(known_ids)), max_attempts, confirm)
@@ -80,12 +86,20 @@ class _Reader(ListReader):
         self,
         client: EngageLabClient,
         progress: Callable[[int, int], None] | None = None,
+        likely: list[str] | None = None,
     ) -> None:
-        super().__init__(client)
+        super().__init__(client, expect=len(likely or ()))
         self.want_details = True
         self.details: dict[str, asyncio.Task[_Detail]] = {}
         self.progress = progress
         self.read = 0
+        self.likely = likely or []
+
+    def pages_started(self) -> None:
+        # After the first pages, so that the limiter serves those first; once per read.
+        for schedule_id in self.likely:
+            self.fetch_detail(schedule_id)
+        self.likely = []
 
     async def run(self, known_ids: list[str], max_attempts: int, confirm: bool) -> Inventory:
         seen, listing = await self.passes(max_attempts, confirm)
@@ -95,8 +109,11 @@ class _Reader(ListReader):
         outcomes = dict(
             zip(self.details, await asyncio.gather(*self.details.values()), strict=True)
         )
-        await self.check_agreement(seen, outcomes, set(known_ids))
-        return _assemble(seen, outcomes, set(known_ids), listing, max_attempts)
+        known = set(known_ids)
+        # A guessed id that is neither listed nor known is not part of this read.
+        outcomes = {k: v for k, v in outcomes.items() if k in seen or k in known}
+        await self.check_agreement(seen, outcomes, known)
+        return _assemble(seen, outcomes, known, listing, max_attempts)
 
     async def check_agreement(
         self, seen: dict[str, ListedSchedule], outcomes: dict[str, _Detail], known: set[str]
@@ -162,10 +179,11 @@ class _Reader(ListReader):
                 self.progress(self.read, len(self.details))
 
     async def cancel_pending(self) -> None:
-        pending = [t for t in self.details.values() if not t.done()]
-        for task in pending:
+        # Every outcome is collected, also of details that failed while the list was read (a
+        # guessed id's, before its page): asyncio would report them as never retrieved.
+        for task in self.details.values():
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*self.details.values(), return_exceptions=True)
 
 
 MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (manifests.yamlconvert.MAX_DEPTH)

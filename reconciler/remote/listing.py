@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -107,12 +107,17 @@ class ListReader:
     """The list passes of one read; ``fetch_detail`` is where a listed task's detail would start
     (``inventory`` reads them; ``read_list`` does not)."""
 
-    def __init__(self, client: EngageLabClient) -> None:
+    def __init__(self, client: EngageLabClient, *, expect: int = 0) -> None:
         self.client = client
         self.want_details = False
+        # Pages the first pass requests with page 1 rather than after it (see list_once).
+        self.expect_pages = pages_for(expect)
 
     def fetch_detail(self, schedule_id: str) -> None:
         """Start reading the detail of a listed task (``want_details``): no details here."""
+
+    def pages_started(self) -> None:
+        """Called when a pass has queued its first pages: requests queued now go after them."""
 
     async def passes(
         self, max_attempts: int, confirm: bool
@@ -122,8 +127,10 @@ class ListReader:
         listing: Listing | None = None
         trusted = False
         previous: set[str] | None = None  # ids of the last pass that added up
+        expect = self.expect_pages
         for attempt in range(1, max_attempts + 1):
-            listing = await self.list_once()
+            listing = await self.list_once(expect)
+            expect = listing.pages  # a pass again is expected to be as long as this one
             seen.update(listing.rows)
             if listing.consistent:
                 ids = set(listing.rows)
@@ -150,8 +157,35 @@ class ListReader:
             )
         return seen, listing
 
-    async def list_once(self) -> Listing:
-        first = await self.client.list_schedules(1)
+    async def list_once(self, expect_pages: int = 1) -> Listing:
+        """One pass. ``expect_pages`` (how long the caller expects the list to be, from the
+        state file) are requested together with page 1 instead of after its answer: one round
+        trip less. Pages beyond the end that page 1 shows are dropped unread."""
+        pending: dict[int, asyncio.Task[SchedulePage | RemoteError]] = {}
+        started = 1
+
+        def start_pages(last: int) -> None:
+            # At most PAGE_WINDOW pages at once, started in page order as earlier ones arrive.
+            nonlocal started
+            while started < last and len(pending) < PAGE_WINDOW:
+                started += 1
+                pending[started] = asyncio.create_task(self.page(started))
+
+        # Pages before details: they are on the critical path, and the limiter serves in order.
+        first_page = asyncio.create_task(self.client.list_schedules(1))
+        start_pages(min(expect_pages, MAX_LIST_PAGES))
+        self.pages_started()
+        try:
+            return await self._pass(await first_page, pending, start_pages)
+        finally:
+            await _drop([first_page, *pending.values()])
+
+    async def _pass(
+        self,
+        first: SchedulePage,
+        pending: dict[int, asyncio.Task[SchedulePage | RemoteError]],
+        start_pages: Callable[[int], None],
+    ) -> Listing:
         count, total = len(first.items), first.total_count
         if count > total or (count == 0 and total > 0):
             why = f"page 1 holds {count} task(s) but its total_count is {total}"
@@ -168,41 +202,29 @@ class ListReader:
         # total_pages is believed only up to one page beyond what total_count needs: a huge
         # value must not start a million requests, and one extra page shows a stale count.
         last = min(max(first.total_pages, need), need + 1)
+        for n, task in pending.items():
+            if n > last + 1:
+                task.cancel()  # expected, but beyond the end: the list got shorter
         rows: dict[str, ListedSchedule] = {}
         totals = {total}
         problems: list[str] = []
         lie: str | None = None
         last_items = count
-        # Pages before details: they are on the critical path, and the limiter serves in order.
-        # At most PAGE_WINDOW of them at once, started in page order as earlier ones arrive.
-        pending: dict[int, asyncio.Task[SchedulePage | RemoteError]] = {}
-        started = 1
-
-        def start_pages() -> None:
-            nonlocal started
-            while started < last and len(pending) < PAGE_WINDOW:
-                started += 1
-                pending[started] = asyncio.create_task(self.page(started))
-
-        try:
-            start_pages()
-            self.take(first, rows, 1)
-            for n in range(2, last + 1):
-                start_pages()
-                result = await pending.pop(n)
-                if isinstance(result, RemoteError):
-                    problems.append(f"page {n} could not be read: {result.message}")
-                    last_items = 0
-                    continue
-                lie = _page_lie(result, n, size)
-                if lie is not None:
-                    break  # no more pages of this pass (the rest are cancelled below)
-                totals.add(result.total_count)
-                self.take(result, rows, n)
-                last_items = len(result.items)
-        finally:
-            for task in pending.values():
-                task.cancel()  # only matters when one page raised (AuthError, a lie)
+        start_pages(last)
+        self.take(first, rows, 1)
+        for n in range(2, last + 1):
+            start_pages(last)
+            result = await pending.pop(n)
+            if isinstance(result, RemoteError):
+                problems.append(f"page {n} could not be read: {result.message}")
+                last_items = 0
+                continue
+            lie = _page_lie(result, n, size)
+            if lie is not None:
+                break  # no more pages of this pass (the rest are cancelled by list_once)
+            totals.add(result.total_count)
+            self.take(result, rows, n)
+            last_items = len(result.items)
         # Ids still missing after the pages the total needs (a row served twice, or a stale
         # total_pages): one more page, if the last was not empty, shows whether more follow.
         n = last
@@ -215,7 +237,8 @@ class ListReader:
             and n <= need
         ):
             n += 1
-            result = await self.page(n)
+            early = pending.pop(n, None)
+            result = await (early if early is not None else self.page(n))
             if isinstance(result, RemoteError):
                 problems.append(f"page {n} could not be read: {result.message}")
                 break
@@ -274,17 +297,18 @@ class RemoteList:
 
 
 async def read_list(
-    client: EngageLabClient, *, max_attempts: int = 3, confirm: bool = False
+    client: EngageLabClient, *, max_attempts: int = 3, confirm: bool = False, expect: int = 0
 ) -> RemoteList:
     """Every page of the list, with the completeness rules of :func:`read_inventory`, no detail.
 
     For callers that already hold the bodies (a saved plan) and only need to know that the set
-    of tasks, their names and their enabled flags are what they were.
+    of tasks, their names and their enabled flags are what they were. ``expect``: how many
+    tasks the caller expects (their pages are requested at once, with page 1).
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
     async with read_deadline(client):
-        seen, listing = await ListReader(client).passes(max_attempts, confirm)
+        seen, listing = await ListReader(client, expect=expect).passes(max_attempts, confirm)
     if listing.consistent:
         return RemoteList(rows=listing.rows, complete=True)
     return RemoteList(
@@ -292,6 +316,19 @@ async def read_list(
         complete=False,
         problems=(*listing.problems, f"the list still did not add up after {max_attempts} read(s)"),
     )
+
+
+def pages_for(tasks: int) -> int:
+    """List pages that ``tasks`` tasks fill at the documented page size (at least one)."""
+    return max(1, math.ceil(tasks / PAGE_SIZE))
+
+
+async def _drop(tasks: list[asyncio.Task[SchedulePage | RemoteError]]) -> None:
+    """Cancel the pages still running and collect every outcome, so that none is left for
+    asyncio to report as never retrieved (a page that failed while page 1 was awaited)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _page_lie(page: SchedulePage, n: int, size: int) -> str | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +16,7 @@ import pytest
 
 from reconciler.errors import AuthError, InventoryError, ServerError
 from reconciler.remote.inventory import read_inventory
+from reconciler.remote.listing import RemoteList, read_list
 
 from .helpers import client_for, error, reply, run, schedule_body
 
@@ -375,3 +379,130 @@ def test_a_short_page_seen_once_is_read_again_not_refused() -> None:
     inv = _read(server)
     assert inv.complete
     assert len(inv.schedules) == 60
+
+
+# -- a guess at the list: the state file's ids ---------------------------------------------------
+
+
+class _HoldsPageOne:
+    """``server``, but page 1 is answered only once ``until`` has been requested as well.
+
+    A client that asks for ``until`` only after page 1's answer waits here in vain: ``late``.
+    """
+
+    def __init__(self, server: FakeServer, until: str, wait: float = 5.0) -> None:
+        self.server = server
+        self.until = until
+        self.wait = wait
+        self.late = False
+        self._arrived: asyncio.Event | None = None
+
+    @property
+    def arrived(self) -> asyncio.Event:
+        if self._arrived is None:
+            self._arrived = asyncio.Event()
+        return self._arrived
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if f"{request.method} {request.url.path}?{request.url.query.decode()}" == self.until:
+            self.arrived.set()
+        if request.url.params.get("page") == "1":
+            try:
+                await asyncio.wait_for(self.arrived.wait(), self.wait)
+            except TimeoutError:
+                self.late = True
+        return self.server(request)
+
+
+def test_the_pages_the_state_expects_are_requested_with_page_one() -> None:
+    """120 managed tasks are 3 pages: page 3 goes out before page 1 is answered (one round
+    trip sooner), and the read is the same as without the guess."""
+    server = FakeServer(120)
+    held = _HoldsPageOne(server, "GET /v4/schedules?page=3")
+    inv = _read(held, likely_ids=server.ids)  # type: ignore[arg-type]
+    assert not held.late
+    assert inv.complete
+    assert list(inv.schedules) == server.ids
+    assert server.count_of("GET /v4/schedules?") == 3
+    assert server.count_of("GET /v4/schedules/") == 120
+
+
+def test_the_details_of_the_state_ids_are_requested_with_page_one() -> None:
+    server = FakeServer(120)
+    held = _HoldsPageOne(server, "GET /v4/schedules/id-0119?")
+    inv = _read(held, likely_ids=server.ids)  # type: ignore[arg-type]
+    assert not held.late
+    assert list(inv.schedules) == server.ids
+
+
+def test_without_a_guess_page_two_waits_for_page_one() -> None:
+    """The holding server tells the two apart: with no ids to expect, page 2 follows page 1's
+    answer (the guard above would pass for any client otherwise)."""
+    server = FakeServer(120)
+    held = _HoldsPageOne(server, "GET /v4/schedules?page=2", wait=0.5)
+    inv = _read(held)  # type: ignore[arg-type]
+    assert held.late
+    assert inv.complete
+
+
+def test_a_stale_guess_changes_nothing() -> None:
+    """The state expects 150 tasks, 90 of them deleted out of band: their details (404) and
+    the pages beyond the end are dropped; the inventory is the one a read without the guess
+    makes, and an id the journal knows is still confirmed gone."""
+    deleted = [f"deleted-{i:03d}" for i in range(90)]
+    plain = _read(FakeServer(60), known_ids=["deleted-007"])
+    guessed_server = FakeServer(60)
+    guessed = _read(
+        guessed_server, known_ids=["deleted-007"], likely_ids=[*guessed_server.ids, *deleted]
+    )
+    assert guessed == plain
+    assert guessed.gone == frozenset({"deleted-007"})
+    assert guessed.complete
+
+
+def test_a_guessed_id_that_exists_but_is_not_listed_stays_out() -> None:
+    """Only the list (and the journal's ids) say what the read holds: a guess is no lookup."""
+    server = FakeServer(3, hidden={"hidden-1"})
+    inv = _read(server, likely_ids=[*server.ids, "hidden-1"])
+    assert list(inv.schedules) == server.ids
+
+
+def test_a_longer_list_than_expected_is_read_to_its_end() -> None:
+    server = FakeServer(230)
+    inv = _read(server, likely_ids=server.ids[:10])
+    assert inv.complete
+    assert list(inv.schedules) == server.ids
+    assert server.count_of("GET /v4/schedules?") == 5
+
+
+def test_the_saved_plan_check_requests_the_expected_pages_with_page_one() -> None:
+    server = FakeServer(120)
+    held = _HoldsPageOne(server, "GET /v4/schedules?page=3")
+
+    async def go() -> RemoteList:
+        async with client_for(held) as client:
+            return await read_list(client, expect=120)
+
+    listed = run(go())
+    assert not held.late
+    assert listed.complete
+    assert list(listed.rows) == server.ids
+
+
+def test_wrong_credentials_with_a_guess_leave_no_failure_unretrieved(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """401 everywhere: page 1's AuthError is the error; the guessed pages and details that
+    failed meanwhile are collected, not reported later by asyncio as never retrieved."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return error(401, 28101, "basic auth failed")
+
+    async def go() -> None:
+        async with client_for(handler) as client:
+            await read_inventory(client, likely_ids=[f"id-{i:04d}" for i in range(200)])
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"), pytest.raises(AuthError):
+        run(go())
+    gc.collect()
+    assert "never retrieved" not in caplog.text
