@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from reconciler.errors import PlanError
 from reconciler.planning import canonical
@@ -167,8 +167,22 @@ def _body_problems(a: Action, what: str, d: Desired | None, entry: StateEntry | 
             assert_never(a)
     if d is None:
         return [f"{what}: no manifest of that name"]
-    if canonical.fingerprint(a.body) != d.fingerprint or a.fingerprint != d.fingerprint:
+    if a.fingerprint != d.fingerprint or not _same_body(a.body, d.fingerprint):
         return [f"{what}: its body is not the manifest's ({d.source})"]
     if a.protected != d.protected:
         return [f"{what}: its prevent_destroy is not the manifest's ({d.source})"]
     return []
+
+
+def _same_body(body: dict[str, Any], fingerprint: str) -> bool:
+    """Whether ``body`` canonicalises to the body of ``fingerprint``.
+
+    A plan file holds the canonical bodies its plan computed, so hashing the body as it is
+    answers first (the same JSON is the same canonical body); only a body written otherwise
+    (keys reordered, a null added) is canonicalised to decide. Half the work for 1000 writes
+    of a saved plan, between its check against the list and its first write.
+    """
+    return (
+        canonical.fingerprint_of_canonical(body) == fingerprint
+        or canonical.fingerprint(body) == fingerprint
+    )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -276,3 +278,39 @@ def test_plan_records_active_counts_and_timezone() -> None:
     assert (p.active_before, p.active_after, p.managed) == (6, 6, 6)  # -2 delete, +1, +1
     assert p.timezone == str(TZ)
     assert p.planned_at == "2027-01-01T12:00:00+00:00"
+
+
+def _with_create_body(p: Plan, edit: Callable[[dict[str, Any]], None]) -> Plan:
+    """``p`` with its create's body edited as a plan file can be (checksum recomputed)."""
+    data = json.loads(p.to_json())
+    create = next(a for a in data["actions"] if a["kind"] == "create")
+    edit(create["body"])
+    forged = Plan.model_validate(data)
+    return forged.model_copy(update={"checksum": forged.compute_checksum()})
+
+
+def test_a_saved_write_body_written_otherwise_but_equal_is_the_manifests() -> None:
+    """The body check hashes the body as the file holds it first; a body that is the same once
+    canonical (a null added, weekdays reordered) still passes, through the canonical form."""
+    want = [desired("new", trigger=periodical(point=["MON", "THU"]))]
+    st = state()
+    honest = plan(want, inventory(), st)
+    honest.check_writes(st, want, [])
+
+    def rewritten(b: dict[str, Any]) -> None:
+        b["push"]["sound"] = None
+        b["trigger"]["periodical"]["point"] = ["thu", "mon"]
+
+    _with_create_body(honest, rewritten).check_writes(st, want, [])
+
+
+def test_a_saved_write_body_that_is_not_the_manifests_is_refused() -> None:
+    want = [desired("new", trigger=periodical(point=["MON", "THU"]))]
+    st = state()
+
+    def changed(b: dict[str, Any]) -> None:
+        b["trigger"]["periodical"]["point"] = ["MON"]
+
+    forged = _with_create_body(plan(want, inventory(), st), changed)
+    with pytest.raises(PlanError, match="its body is not the manifest's"):
+        forged.check_writes(st, want, [])
