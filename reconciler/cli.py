@@ -247,7 +247,18 @@ def main(argv: list[str] | None = None) -> None:
     # One command is a short process whose objects mostly live to its end (reconciler.heap).
     heap.defer()
     sys.excepthook = _redacted_traceback
-    cli.main(args=argv, prog_name="reconciler")
+    try:
+        cli.main(args=argv, prog_name="reconciler")
+    except SystemExit as exc:
+        # Every way out of ``_main`` is sys.exit with an int (an unexpected exception takes
+        # the ordinary exit, through the redacting excepthook).
+        code = exc.code
+    else:
+        code = 0
+    if code is not None and not isinstance(code, int):
+        click.echo(str(code), err=True)  # what Python does with sys.exit("message")
+        code = 1
+    heap.leave(code or 0)
 
 
 def _redacted_traceback(

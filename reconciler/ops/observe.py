@@ -143,8 +143,9 @@ def load_desired(
     if loaded is not None:
         loaded.extend(result.manifests)
     desired = result.desired()
-    # What the command works from is built; the rest is the read and the writes (reconciler.heap).
-    heap.settle()
+    # What the command works from is built; the rest is the read and the writes. It lives to
+    # the end of the process (reconciler.heap).
+    heap.settle(result, desired)
     return desired, list(result.warnings)
 
 
@@ -225,6 +226,7 @@ async def read_and_heal(
         ),
     )
     ws.server_clock.follow(client)  # expiry and healing are judged by the server's clock
+    heap.keep(inventory)  # used to the end of the command (reconciler.heap)
     return inventory, heal_journal(state, inventory, ws.clock())
 
 
@@ -253,9 +255,11 @@ def plan_healed(
     plan = make_plan(
         desired, inventory, planning_state(healing), now=ws.clock(), tz=ws.env.tz, options=options
     )
-    return Observation(
+    observed = Observation(
         desired=desired, inventory=inventory, healing=healing, plan=plan, ignored=ignored
     )
+    heap.keep(observed)  # used to the end of the command (reconciler.heap)
+    return observed
 
 
 def managed_ids(state: State) -> set[str]:

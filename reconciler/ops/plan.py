@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler import files
+from reconciler import files, heap
 from reconciler.errors import UsageError
 from reconciler.ops import observe
 from reconciler.ops.aio import run_async
@@ -276,6 +276,8 @@ def read_plan_file(plan_file: str) -> Plan:
         reason = files.reason(exc) if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise PlanError(f"cannot read the plan file {plan_file}: {reason}", hint=hint) from exc
     try:
-        return Plan.from_json(text)
+        saved = Plan.from_json(text)
     except PlanError as exc:
         raise PlanError(f"{plan_file}: {exc.message}", hint=exc.hint) from exc
+    heap.keep(saved)  # used to the end of the command (reconciler.heap)
+    return saved

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Runs ``reconciler ARGS`` through its console entry point, recording the collector's state
 # when the manifests start loading, when the remote read starts, and when a server would start.
 PROBE = """
-import gc, json, sys
+import atexit, gc, json, os, sys, threading, time
 import reconciler.cli
 import reconciler.manifests.load as load
 import reconciler.ops.observe as observe
@@ -50,16 +50,35 @@ class Server:
         seen["serve"] = collector()
 serve.build_server = lambda *args, **kwargs: Server()
 
-try:
-    reconciler.cli.main(sys.argv[1:])
-finally:
+real_exit = os._exit
+def exit_now(code):
+    seen["os._exit"] = {"code": code}
     sys.stderr.write("PROBE " + json.dumps(seen) + "\\n")
+    sys.stderr.flush()
+    real_exit(code)
+os._exit = exit_now
+
+if "--trace" in sys.argv:  # as coverage and debuggers do
+    sys.argv.remove("--trace")
+    sys.settrace(lambda *args: None)
+if "--thread" in sys.argv:  # a command that leaves a (non-daemon) thread finishing its work
+    sys.argv.remove("--thread")
+    def late_write():
+        time.sleep(0.3)
+        with open("written-late", "w") as f:
+            f.write("done")
+    threading.Thread(target=late_write).start()
+
+# Registered before the command runs: exit handlers run last-in first-out, so this one runs
+# after the command's own handlers.
+atexit.register(lambda: sys.stderr.write("PROBE " + json.dumps(seen) + "\\n"))
+reconciler.cli.main(sys.argv[1:])
 """
 
 
-def _run(tmp_path: Path, *args: str) -> dict[str, dict[str, object]]:
+def _command(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGELAB_", "RECONCILER_"))}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", PROBE, "--now", "2026-12-05T12:00:00Z", *args],
         cwd=tmp_path,
         env=env,
@@ -67,10 +86,17 @@ def _run(tmp_path: Path, *args: str) -> dict[str, dict[str, object]]:
         text=True,
         timeout=120,
     )
+
+
+def _probe(done: subprocess.CompletedProcess[str]) -> dict[str, dict[str, object]]:
     lines = [line for line in done.stderr.splitlines() if line.startswith("PROBE ")]
     assert lines, done.stderr
     probe: dict[str, dict[str, object]] = json.loads(lines[-1].removeprefix("PROBE "))
     return probe
+
+
+def _run(tmp_path: Path, *args: str) -> dict[str, dict[str, object]]:
+    return _probe(_command(tmp_path, *args))
 
 
 def _project(tmp_path: Path) -> Path:
@@ -108,7 +134,42 @@ def test_the_served_emulator_collects_its_garbage(tmp_path: Path) -> None:
 
 def test_the_python_api_keeps_the_host_programs_collector() -> None:
     """Without the command line's ``defer``, ``settle`` changes nothing: no freeze, no new
-    thresholds, the collector left as the program set it."""
+    thresholds, the collector left as the program set it, nothing held."""
     before = (gc.isenabled(), gc.get_freeze_count(), gc.get_threshold())
-    heap.settle()
+    held = object()
+    heap.settle(held)
+    heap.keep(held)
     assert (gc.isenabled(), gc.get_freeze_count(), gc.get_threshold()) == before
+    assert not any(o is held for o in gc.get_referrers(held) if isinstance(o, list))
+
+
+def test_a_command_ends_without_freeing_its_heap_after_an_orderly_exit(tmp_path: Path) -> None:
+    """The process ends with os._exit, with the exit code, the whole output, the exit handlers
+    run (the probe prints from one) and the threads joined."""
+    project = _project(tmp_path)
+    done = _command(project, "plan", "--thread")
+    seen = _probe(done)
+    assert seen["os._exit"] == {"code": 0}
+    assert done.returncode == 0
+    assert done.stdout.endswith("Plan: 5 to create, 0 to update, 0 to replace, 0 to delete.\n")
+    assert (project / "written-late").read_text() == "done"
+    # A plan with changes and --detailed-exitcode: the code is carried through.
+    again = _command(project, "plan", "--detailed-exitcode")
+    assert _probe(again)["os._exit"] == {"code": 2}
+    assert again.returncode == 2
+
+
+def test_a_failing_command_ends_the_same_way_with_its_code(tmp_path: Path) -> None:
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "bad.yaml").write_text("name: [unclosed\n", encoding="utf-8")
+    done = _command(tmp_path, "plan")
+    assert _probe(done)["os._exit"] == {"code": 1}
+    assert done.returncode == 1
+    assert "schedules/bad.yaml:2:1: error: invalid YAML" in done.stderr
+
+
+def test_under_a_tracer_the_exit_is_the_ordinary_one(tmp_path: Path) -> None:
+    """Coverage and profilers write their results at the interpreter's exit."""
+    done = _command(_project(tmp_path), "validate", "--trace")
+    assert "os._exit" not in _probe(done)
+    assert done.returncode == 0
