@@ -78,6 +78,7 @@ reconciler.cli.main(sys.argv[1:])
 
 def _command(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGELAB_", "RECONCILER_"))}
+    env["RECONCILER_EMULATOR"] = "1"  # the embedded emulator on purpose (also under CI=true)
     return subprocess.run(
         [sys.executable, "-c", PROBE, "--now", "2026-12-05T12:00:00Z", *args],
         cwd=tmp_path,
