@@ -89,9 +89,20 @@ def leave(code: int) -> NoReturn:
         sys.exit(code)
     # What the interpreter's own shutdown does first: thread pools told to stop, then every
     # thread that is not a daemon joined (a pool's idle workers would otherwise wait forever).
-    getattr(threading, "_shutdown")()  # noqa: B009 - private, not in the type stubs
+    try:
+        getattr(threading, "_shutdown")()  # noqa: B009 - private, not in the type stubs
+    except KeyboardInterrupt:
+        # Ctrl-C while a thread finishes (a state save: a temporary file renamed into place,
+        # so the file is whole either way, and the journal covers what it did not record).
+        with suppress(OSError, ValueError):
+            sys.stderr.write("interrupted\n")
+        code = 130
     atexit._run_exitfuncs()
+    unflushed = False
     for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError, AttributeError):
+        try:
             stream.flush()
-    os._exit(code)
+        except (OSError, ValueError):
+            unflushed = True
+    # As the interpreter does: output that could not be written is no success (exit 120).
+    os._exit(120 if unflushed and code == 0 else code)

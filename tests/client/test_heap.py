@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Runs ``reconciler ARGS`` through its console entry point, recording the collector's state
 # when the manifests start loading, when the remote read starts, and when a server would start.
 PROBE = """
-import atexit, gc, json, os, sys, threading, time
+import atexit, gc, json, os, signal, sys, threading, time
 import reconciler.cli
 import reconciler.manifests.load as load
 import reconciler.ops.observe as observe
@@ -68,6 +68,27 @@ if "--thread" in sys.argv:  # a command that leaves a (non-daemon) thread finish
         with open("written-late", "w") as f:
             f.write("done")
     threading.Thread(target=late_write).start()
+
+if "--interrupt-at-exit" in sys.argv:  # Ctrl-C while the end waits for a thread
+    sys.argv.remove("--interrupt-at-exit")
+    import reconciler.heap as heap
+    real_leave = heap.leave
+    def leave(code):
+        def finishing():
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)
+        threading.Thread(target=finishing).start()
+        real_leave(code)
+    heap.leave = leave
+if "--unwritable-at-exit" in sys.argv:  # output that cannot be written after the command
+    sys.argv.remove("--unwritable-at-exit")
+    def late_line():
+        full = os.open("/dev/full", os.O_WRONLY)
+        os.dup2(full, 1)  # standard output now fails on the next write
+        sys.stdout = open(1, "w", closefd=False)  # buffered, whatever PYTHONUNBUFFERED says
+        sys.stdout.write("late line\\n")  # left for the last flush
+    atexit.register(late_line)
 
 # Registered before the command runs: exit handlers run last-in first-out, so this one runs
 # after the command's own handlers.
@@ -174,3 +195,21 @@ def test_under_a_tracer_the_exit_is_the_ordinary_one(tmp_path: Path) -> None:
     done = _command(_project(tmp_path), "validate", "--trace")
     assert "os._exit" not in _probe(done)
     assert done.returncode == 0
+
+
+def test_ctrl_c_while_the_end_waits_for_a_thread_is_an_interruption(tmp_path: Path) -> None:
+    """A second Ctrl-C while a thread finishes: "interrupted" and 130, no traceback."""
+    done = _command(_project(tmp_path), "validate", "--interrupt-at-exit")
+    assert _probe(done)["os._exit"] == {"code": 130}
+    assert done.returncode == 130
+    assert "interrupted" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_output_that_cannot_be_written_at_the_end_is_no_success(tmp_path: Path) -> None:
+    """A line an exit handler writes after the command, to a standard output that has become
+    a full device: the last flush fails, and the exit code says so (120, as the interpreter's
+    own exit does)."""
+    done = _command(_project(tmp_path), "validate", "--unwritable-at-exit")
+    assert _probe(done)["os._exit"] == {"code": 120}
+    assert done.returncode == 120
