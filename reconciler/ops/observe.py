@@ -222,7 +222,6 @@ async def read_and_heal(
             known_ids=journal_ids(state),
             progress=reading,
             confirm=_needs_confirmed_read(state, desired),
-            likely_ids=managed_ids(state),
         ),
     )
     ws.server_clock.follow(client)  # expiry and healing are judged by the server's clock

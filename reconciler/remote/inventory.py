@@ -26,7 +26,7 @@ from reconciler.errors import (
 )
 from reconciler.planning import canonical
 from reconciler.remote.client import EngageLabClient
-from reconciler.remote.listing import Listing, ListReader, read_deadline, untrusted
+from reconciler.remote.listing import Listing, ListReader, drop, read_deadline, untrusted
 from reconciler.remote.observed import Inventory, RemoteSchedule
 from reconciler.remote.responses import ListedSchedule, quoted
 
@@ -43,7 +43,6 @@ async def read_inventory(
     max_attempts: int = 3,
     progress: Callable[[int, int], None] | None = None,
     confirm: bool = False,
-    likely_ids: Iterable[str] = (),
 ) -> Inventory:
     """Every active task with its full detail, and whether that is provably all of them.
 
@@ -59,10 +58,8 @@ async def read_inventory(
     from an absence that a task of unknown id does not exist (healing journalled creates) needs
     this; known ids are looked up one by one anyway.
     ``progress(details_read, details_started)`` is called as details arrive (for a terminal).
-    ``likely_ids`` (the ids the state file manages) are a guess at the list: their pages and
-    details are requested with page 1 rather than one round trip after it. A guess changes no
-    outcome: the detail of an id the list does not show (and ``known_ids`` does not hold) is
-    dropped, as if never read.
+    Every known id's detail is read either way (listed or looked up), so the pages the known
+    ids fill and their details are requested with page 1, not one round trip after its answer.
 
     Raises AuthError (wrong credentials), the error of page 1 when even that cannot be read,
     and InventoryError when a task's detail cannot be read: without it the planner could not
@@ -70,11 +67,11 @@ async def read_inventory(
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-    likely = list(dict.fromkeys(likely_ids))
-    reader = _Reader(client, progress, likely)
+    known = list(dict.fromkeys(known_ids))
+    reader = _Reader(client, progress, known)
     try:
         async with read_deadline(client):
-            return await reader.run(list(dict.fromkeys(known_ids)), max_attempts, confirm)
+            return await reader.run(set(known), max_attempts, confirm)
     finally:
         await reader.cancel_pending()
 
@@ -86,32 +83,27 @@ class _Reader(ListReader):
         self,
         client: EngageLabClient,
         progress: Callable[[int, int], None] | None = None,
-        likely: list[str] | None = None,
+        known: list[str] | None = None,
     ) -> None:
-        super().__init__(client, expect=len(likely or ()))
+        super().__init__(client, expect=len(known or ()))
         self.want_details = True
         self.details: dict[str, asyncio.Task[_Detail]] = {}
         self.progress = progress
         self.read = 0
-        self.likely = likely or []
+        self.known = known or []
 
     def pages_started(self) -> None:
-        # After the first pages, so that the limiter serves those first; once per read.
-        for schedule_id in self.likely:
+        # Listed or not (churn, deleted: then the task itself is asked), every known id's
+        # detail is read; after the first pages, so that the limiter serves those first.
+        for schedule_id in self.known:
             self.fetch_detail(schedule_id)
-        self.likely = []
+        self.known = []
 
-    async def run(self, known_ids: list[str], max_attempts: int, confirm: bool) -> Inventory:
+    async def run(self, known: set[str], max_attempts: int, confirm: bool) -> Inventory:
         seen, listing = await self.passes(max_attempts, confirm)
-        for schedule_id in known_ids:
-            if schedule_id not in seen:
-                self.fetch_detail(schedule_id)  # churn or deleted: ask the task itself
         outcomes = dict(
             zip(self.details, await asyncio.gather(*self.details.values()), strict=True)
         )
-        known = set(known_ids)
-        # A guessed id that is neither listed nor known is not part of this read.
-        outcomes = {k: v for k, v in outcomes.items() if k in seen or k in known}
         await self.check_agreement(seen, outcomes, known)
         return _assemble(seen, outcomes, known, listing, max_attempts)
 
@@ -179,11 +171,7 @@ class _Reader(ListReader):
                 self.progress(self.read, len(self.details))
 
     async def cancel_pending(self) -> None:
-        # Every outcome is collected, also of details that failed while the list was read (a
-        # guessed id's, before its page): asyncio would report them as never retrieved.
-        for task in self.details.values():
-            task.cancel()
-        await asyncio.gather(*self.details.values(), return_exceptions=True)
+        await drop(list(self.details.values()))
 
 
 MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (manifests.yamlconvert.MAX_DEPTH)

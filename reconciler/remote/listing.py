@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.errors import (
     AuthError,
@@ -178,7 +179,7 @@ class ListReader:
         try:
             return await self._pass(await first_page, pending, start_pages)
         finally:
-            await _drop([first_page, *pending.values()])
+            await drop([first_page, *pending.values()])
 
     async def _pass(
         self,
@@ -323,9 +324,10 @@ def pages_for(tasks: int) -> int:
     return max(1, math.ceil(tasks / PAGE_SIZE))
 
 
-async def _drop(tasks: list[asyncio.Task[SchedulePage | RemoteError]]) -> None:
-    """Cancel the pages still running and collect every outcome, so that none is left for
-    asyncio to report as never retrieved (a page that failed while page 1 was awaited)."""
+async def drop(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Cancel the requests still running and collect every outcome, so that none is left for
+    asyncio to report as never retrieved (a page or detail that failed while page 1 was
+    awaited)."""
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -381,7 +381,7 @@ def test_a_short_page_seen_once_is_read_again_not_refused() -> None:
     assert len(inv.schedules) == 60
 
 
-# -- a guess at the list: the state file's ids ---------------------------------------------------
+# -- the known ids as a guess at the list's length -------------------------------------------------
 
 
 class _HoldsPageOne:
@@ -414,11 +414,11 @@ class _HoldsPageOne:
 
 
 def test_the_pages_the_state_expects_are_requested_with_page_one() -> None:
-    """120 managed tasks are 3 pages: page 3 goes out before page 1 is answered (one round
-    trip sooner), and the read is the same as without the guess."""
+    """120 known tasks are 3 pages: page 3 goes out before page 1 is answered (one round
+    trip sooner), and the read is the same: every page once, every detail once."""
     server = FakeServer(120)
     held = _HoldsPageOne(server, "GET /v4/schedules?page=3")
-    inv = _read(held, likely_ids=server.ids)  # type: ignore[arg-type]
+    inv = _read(held, known_ids=server.ids)  # type: ignore[arg-type]
     assert not held.late
     assert inv.complete
     assert list(inv.schedules) == server.ids
@@ -429,12 +429,12 @@ def test_the_pages_the_state_expects_are_requested_with_page_one() -> None:
 def test_the_details_of_the_state_ids_are_requested_with_page_one() -> None:
     server = FakeServer(120)
     held = _HoldsPageOne(server, "GET /v4/schedules/id-0119?")
-    inv = _read(held, likely_ids=server.ids)  # type: ignore[arg-type]
+    inv = _read(held, known_ids=server.ids)  # type: ignore[arg-type]
     assert not held.late
     assert list(inv.schedules) == server.ids
 
 
-def test_without_a_guess_page_two_waits_for_page_one() -> None:
+def test_without_known_ids_page_two_waits_for_page_one() -> None:
     """The holding server tells the two apart: with no ids to expect, page 2 follows page 1's
     answer (the guard above would pass for any client otherwise)."""
     server = FakeServer(120)
@@ -444,31 +444,22 @@ def test_without_a_guess_page_two_waits_for_page_one() -> None:
     assert inv.complete
 
 
-def test_a_stale_guess_changes_nothing() -> None:
-    """The state expects 150 tasks, 90 of them deleted out of band: their details (404) and
-    the pages beyond the end are dropped; the inventory is the one a read without the guess
-    makes, and an id the journal knows is still confirmed gone."""
+def test_a_stale_state_expects_too_much_and_reads_the_same() -> None:
+    """The state knows 150 tasks, 90 of them deleted out of band: the pages beyond the end are
+    dropped, the 90 are confirmed gone by their own 404, the listed ones are read as always."""
     deleted = [f"deleted-{i:03d}" for i in range(90)]
-    plain = _read(FakeServer(60), known_ids=["deleted-007"])
-    guessed_server = FakeServer(60)
-    guessed = _read(
-        guessed_server, known_ids=["deleted-007"], likely_ids=[*guessed_server.ids, *deleted]
-    )
-    assert guessed == plain
-    assert guessed.gone == frozenset({"deleted-007"})
-    assert guessed.complete
-
-
-def test_a_guessed_id_that_exists_but_is_not_listed_stays_out() -> None:
-    """Only the list (and the journal's ids) say what the read holds: a guess is no lookup."""
-    server = FakeServer(3, hidden={"hidden-1"})
-    inv = _read(server, likely_ids=[*server.ids, "hidden-1"])
-    assert list(inv.schedules) == server.ids
+    plain = _read(FakeServer(60))
+    server = FakeServer(60)
+    stale = _read(server, known_ids=[*server.ids, *deleted])
+    assert stale.schedules == plain.schedules
+    assert stale.gone == frozenset(deleted)
+    assert stale.complete
+    assert server.count_of("GET /v4/schedules/") == 150
 
 
 def test_a_longer_list_than_expected_is_read_to_its_end() -> None:
     server = FakeServer(230)
-    inv = _read(server, likely_ids=server.ids[:10])
+    inv = _read(server, known_ids=server.ids[:10])
     assert inv.complete
     assert list(inv.schedules) == server.ids
     assert server.count_of("GET /v4/schedules?") == 5
@@ -488,18 +479,19 @@ def test_the_saved_plan_check_requests_the_expected_pages_with_page_one() -> Non
     assert list(listed.rows) == server.ids
 
 
-def test_wrong_credentials_with_a_guess_leave_no_failure_unretrieved(
+def test_wrong_credentials_with_known_ids_leave_no_failure_unretrieved(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """401 everywhere: page 1's AuthError is the error; the guessed pages and details that
-    failed meanwhile are collected, not reported later by asyncio as never retrieved."""
+    """401 everywhere: page 1's AuthError is the error; the expected pages and details that
+    failed meanwhile (requested with page 1) are collected, not reported later by asyncio as
+    never retrieved."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         return error(401, 28101, "basic auth failed")
 
     async def go() -> None:
         async with client_for(handler) as client:
-            await read_inventory(client, likely_ids=[f"id-{i:04d}" for i in range(200)])
+            await read_inventory(client, known_ids=[f"id-{i:04d}" for i in range(200)])
 
     with caplog.at_level(logging.ERROR, logger="asyncio"), pytest.raises(AuthError):
         run(go())
