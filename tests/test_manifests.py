@@ -407,6 +407,19 @@ def test_a_file_given_twice_is_loaded_once(tmp_path: Path) -> None:
     assert len(result.manifests) == 1
 
 
+def test_a_file_reached_through_links_inside_the_tree_is_loaded_once(tmp_path: Path) -> None:
+    """`alias -> real` (a linked directory beside its target) and `b.yaml -> real/a.yaml`: the
+    search knows each file by its real path, so the one schedule is not its own duplicate."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.yaml").write_text((FIXTURES / "good-single.yaml").read_text())
+    (tmp_path / "alias").symlink_to("real")
+    (tmp_path / "b.yaml").symlink_to(Path("real") / "a.yaml")
+    result = load_manifests([tmp_path], now=NOW, tz=ZoneInfo("UTC"))
+    assert result.problems == []
+    assert [m.name for m in result.manifests] == ["Spring_sale"]
+    assert result.files == 1
+
+
 def test_a_file_over_one_mib_is_refused(tmp_path: Path) -> None:
     """Files larger than 1 MiB are not parsed at all."""
     big = tmp_path / "big.yaml"

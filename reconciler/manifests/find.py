@@ -35,8 +35,8 @@ def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], 
     problems: list[Problem] = []
     seen: set[str] = set()
 
-    def add(path: Path, display: str) -> None:
-        key = os.path.normcase(os.path.realpath(path))
+    def add(path: Path, display: str, real: str | None = None) -> None:
+        key = os.path.normcase(real if real is not None else os.path.realpath(path))
         if key not in seen:
             seen.add(key)
             found.append((path, display))
@@ -75,7 +75,7 @@ def _inside(real: str, root: str) -> bool:
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _walk(given: Path, add: Callable[[Path, str], None], problems: list[Problem]) -> None:
+def _walk(given: Path, add: Callable[[Path, str, str], None], problems: list[Problem]) -> None:
     """Every manifest file under ``given``, following links that stay inside it."""
     root = os.path.realpath(given)
     visited: set[str] = set()
@@ -92,7 +92,8 @@ def _walk(given: Path, add: Callable[[Path, str], None], problems: list[Problem]
 
     base_depth = os.path.normpath(given).count(os.sep)
     for dirpath, dirs, names in os.walk(given, followlinks=True):
-        visited.add(os.path.realpath(dirpath))
+        real_dir = os.path.realpath(dirpath)
+        visited.add(real_dir)
         if os.path.normpath(dirpath).count(os.sep) - base_depth >= MAX_DIRECTORY_DEPTH:
             # Not walked further: the walk recurses once per level (RecursionError near 1000)
             # and each level costs more than the last; no real manifest tree is this deep.
@@ -132,14 +133,19 @@ def _walk(given: Path, add: Callable[[Path, str], None], problems: list[Problem]
             if _CONTROL.search(name):
                 problems.append(Problem(_shown(full), None, None, _CONTROL_NAME))
                 continue
+            # A plain file's real path is its real directory's and its name: resolving every
+            # file again (os.path.realpath walks each component) was most of the search's time.
+            real = os.path.join(real_dir, name)
             if os.path.islink(full):
                 if not os.path.exists(full):
                     problems.append(Problem(Path(full).as_posix(), None, None, _BROKEN_LINK))
                     continue
-                if not _inside(os.path.realpath(full), root):
+                real = os.path.realpath(full)
+                if not _inside(real, root):
                     problems.append(outside(full, "file"))
                     continue
-            add(Path(full), Path(full).as_posix())
+            path = Path(full)
+            add(path, path.as_posix(), real)
 
 
 def read_manifest(path: Path, display: str, problems: list[Problem]) -> str | None:
