@@ -128,12 +128,15 @@ class EngageLabClient(RetryingTransport):
         except MalformedResponseError as exc:
             raise ambiguous(f"the answer (HTTP {response.status_code}) has no usable id") from exc
 
-    async def list_schedules(self, page: int = 1) -> SchedulePage:
-        """``GET /v4/schedules?page=N``: one page of active tasks, oldest first, 50 per page."""
+    async def list_schedules(self, page: int = 1, *, retry: bool = True) -> SchedulePage:
+        """``GET /v4/schedules?page=N``: one page of active tasks, oldest first, 50 per page.
+
+        ``retry`` False: a single attempt (a page requested before it is known to be needed).
+        """
         if page < 1:
             raise UsageError(f"page numbers start at 1, got {page}")
         path = f"/v4/schedules?page={page}"
-        response = await self._request("GET", path)
+        response = await self._request("GET", path, retry=retry)
         with self._answers.scrubbing():
             result = parse_page(self._answers.json(response, f"GET {path}"), f"GET {path}")
         for item in result.items:

@@ -59,7 +59,8 @@ async def read_inventory(
     this; known ids are looked up one by one anyway.
     ``progress(details_read, details_started)`` is called as details arrive (for a terminal).
     Every known id's detail is read either way (listed or looked up), so the pages the known
-    ids fill and their details are requested with page 1, not one round trip after its answer.
+    ids fill are requested with page 1 (one try each: a guess), not one round trip after its
+    answer, and their details as soon as page 1 has answered.
 
     Raises AuthError (wrong credentials), the error of page 1 when even that cannot be read,
     and InventoryError when a task's detail cannot be read: without it the planner could not
@@ -92,9 +93,11 @@ class _Reader(ListReader):
         self.read = 0
         self.known = known or []
 
-    def pages_started(self) -> None:
+    def page_one_read(self) -> None:
         # Listed or not (churn, deleted: then the task itself is asked), every known id's
-        # detail is read; after the first pages, so that the limiter serves those first.
+        # detail is read; once page 1 shows that the server answers (a thousand details queued
+        # before a failing page 1 would hold its retries up behind them), and after the pages
+        # already requested, so that the limiter serves those first.
         for schedule_id in self.known:
             self.fetch_detail(schedule_id)
         self.known = []
@@ -114,10 +117,13 @@ class _Reader(ListReader):
 
         A listed task whose detail says 28104, or is named otherwise than its row, was deleted,
         fired or renamed between the two answers, or the server (or something in between) is
-        lying. One more list pass tells them apart: a task it no longer shows is gone (for an
-        id the state file holds, only when that pass adds up: concluding "gone" may recreate
-        it), a row now showing the detail's name was renamed. Anything else is an error
-        naming the ids: planning on it could recreate a live task or adopt the wrong one.
+        lying. One more list pass, and the disputed details read again with it, tell them
+        apart: a task the pass no longer shows is gone (for an id the state file holds, only
+        when that pass adds up: concluding "gone" may recreate it), a row now showing the
+        detail's name was renamed after the list was read, a fresh detail now showing the
+        row's name was renamed after its first detail was read (details start with the first
+        pages, so either can be the older answer). Anything else is an error naming the ids:
+        planning on it could recreate a live task or adopt the wrong one.
         """
         disputed: dict[str, str] = {}
         for schedule_id, outcome in outcomes.items():
@@ -133,7 +139,12 @@ class _Reader(ListReader):
         if not disputed:
             return
         self.want_details = False
-        again = await self.list_once()
+        fresh = {sid: asyncio.ensure_future(self.fetch(sid)) for sid in disputed}
+        try:
+            again = await self.list_once()
+            fresh_outcomes = dict(zip(fresh, await asyncio.gather(*fresh.values()), strict=True))
+        finally:
+            await drop(list(fresh.values()))
         unresolved: list[str] = []
         for schedule_id, why in disputed.items():
             outcome = outcomes[schedule_id]
@@ -141,6 +152,10 @@ class _Reader(ListReader):
             if outcome is None and now is None and (again.consistent or schedule_id not in known):
                 continue
             if isinstance(outcome, RemoteSchedule) and now is not None and now.name == outcome.name:
+                continue
+            newer = fresh_outcomes[schedule_id]
+            if isinstance(newer, RemoteSchedule) and now is not None and now.name == newer.name:
+                outcomes[schedule_id] = newer  # the task as it is now, as its row says
                 continue
             unresolved.append(f"{schedule_id}: {why}")
         if unresolved:
@@ -156,6 +171,14 @@ class _Reader(ListReader):
 
     async def detail(self, schedule_id: str) -> _Detail:
         try:
+            return await self.fetch(schedule_id)
+        finally:
+            self.read += 1
+            if self.progress is not None:
+                self.progress(self.read, len(self.details))
+
+    async def fetch(self, schedule_id: str) -> _Detail:
+        try:
             # Checked and fingerprinted as it arrives: the work is spread over the read, while
             # the process mostly waits, instead of piling up after the last answer.
             return _remote_of(schedule_id, await self.client.get_schedule(schedule_id))
@@ -165,10 +188,6 @@ class _Reader(ListReader):
             raise
         except RemoteError as exc:
             return exc
-        finally:
-            self.read += 1
-            if self.progress is not None:
-                self.progress(self.read, len(self.details))
 
     async def cancel_pending(self) -> None:
         await drop(list(self.details.values()))

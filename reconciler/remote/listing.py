@@ -117,8 +117,9 @@ class ListReader:
     def fetch_detail(self, schedule_id: str) -> None:
         """Start reading the detail of a listed task (``want_details``): no details here."""
 
-    def pages_started(self) -> None:
-        """Called when a pass has queued its first pages: requests queued now go after them."""
+    def page_one_read(self) -> None:
+        """Called when page 1 of a pass has answered and adds up: the server answers, and the
+        requests queued now go after the pages already requested."""
 
     async def passes(
         self, max_attempts: int, confirm: bool
@@ -161,23 +162,25 @@ class ListReader:
     async def list_once(self, expect_pages: int = 1) -> Listing:
         """One pass. ``expect_pages`` (how long the caller expects the list to be, from the
         state file) are requested together with page 1 instead of after its answer: one round
-        trip less. Pages beyond the end that page 1 shows are dropped unread."""
+        trip less. They are a guess, so each is tried once: one that fails is requested again,
+        with retries, once page 1 has answered; a server that fails page 1 gets nothing else
+        to retry meanwhile. Pages beyond the end that page 1 shows are dropped unread."""
         pending: dict[int, asyncio.Task[SchedulePage | RemoteError]] = {}
         started = 1
 
-        def start_pages(last: int) -> None:
+        def start_pages(last: int, *, guess: bool = False) -> None:
             # At most PAGE_WINDOW pages at once, started in page order as earlier ones arrive.
             nonlocal started
             while started < last and len(pending) < PAGE_WINDOW:
                 started += 1
-                pending[started] = asyncio.create_task(self.page(started))
+                pending[started] = asyncio.create_task(self.page(started, retry=not guess))
 
         # Pages before details: they are on the critical path, and the limiter serves in order.
         first_page = asyncio.create_task(self.client.list_schedules(1))
-        start_pages(min(expect_pages, MAX_LIST_PAGES))
-        self.pages_started()
+        start_pages(min(expect_pages, MAX_LIST_PAGES), guess=True)
+        guessed = set(pending)
         try:
-            return await self._pass(await first_page, pending, start_pages)
+            return await self._pass(await first_page, pending, start_pages, guessed)
         finally:
             await drop([first_page, *pending.values()])
 
@@ -186,6 +189,7 @@ class ListReader:
         first: SchedulePage,
         pending: dict[int, asyncio.Task[SchedulePage | RemoteError]],
         start_pages: Callable[[int], None],
+        guessed: set[int],
     ) -> Listing:
         count, total = len(first.items), first.total_count
         if count > total or (count == 0 and total > 0):
@@ -212,10 +216,13 @@ class ListReader:
         lie: str | None = None
         last_items = count
         start_pages(last)
+        self.page_one_read()
         self.take(first, rows, 1)
         for n in range(2, last + 1):
             start_pages(last)
             result = await pending.pop(n)
+            if isinstance(result, RemoteError) and n in guessed:
+                result = await self.page(n)  # tried once on a guess; now it is needed
             if isinstance(result, RemoteError):
                 problems.append(f"page {n} could not be read: {result.message}")
                 last_items = 0
@@ -240,6 +247,8 @@ class ListReader:
             n += 1
             early = pending.pop(n, None)
             result = await (early if early is not None else self.page(n))
+            if isinstance(result, RemoteError) and n in guessed:
+                result = await self.page(n)
             if isinstance(result, RemoteError):
                 problems.append(f"page {n} could not be read: {result.message}")
                 break
@@ -265,9 +274,9 @@ class ListReader:
             rows=rows, total_count=max(totals), problems=problems, pages=max(n, 1), lie=lie
         )
 
-    async def page(self, n: int) -> SchedulePage | RemoteError:
+    async def page(self, n: int, *, retry: bool = True) -> SchedulePage | RemoteError:
         try:
-            return await self.client.list_schedules(n)
+            return await self.client.list_schedules(n, retry=retry)
         except (AuthError, MalformedResponseError):
             # A page of the wrong shape (an id like '..', credentials in a name) is no passing
             # failure to read around: the whole read stops, as it does for page 1.

@@ -48,11 +48,14 @@ class RetryingTransport(Transport):
         json_body: Any = None,
         ambiguous: Callable[[str], RemoteError] | None = None,
         gone_after_unknown_ok: bool = False,
+        retry: bool = True,
     ) -> httpx.Response:
         """Send with retries; return a 2xx response or raise from the error tree.
 
         ``ambiguous`` marks a non-idempotent call: once an attempt may have reached the server
         and brought no clean answer, it builds the error to raise instead of retrying.
+        ``retry`` False: one attempt only (a request made on a guess, which its caller makes
+        again, with retries, once it is needed; its failures spend no retry budget).
         """
         self._first_attempts += 1
         attempt = 0
@@ -112,7 +115,7 @@ class RetryingTransport(Transport):
                 failure = error
                 retry_after = answers.retry_after(response)
 
-            delay = self._retry_delay(attempt, retry_after)
+            delay = self._retry_delay(attempt, retry_after) if retry else None
             if delay is None:
                 _note_gave_up(failure, attempt, retry_after, self.settings.max_retry_after)
                 raise failure

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.config.connection import DEFAULT_MAX_RETRIES
 from reconciler.errors import AuthError, InventoryError, ServerError
 from reconciler.remote.inventory import read_inventory
 from reconciler.remote.listing import RemoteList, read_list
@@ -198,7 +199,8 @@ def test_listed_task_deleted_before_its_detail_is_dropped() -> None:
     def deleted_now(sid: str) -> httpx.Response | None:
         if sid != "id-0002":
             return None
-        server.ids.remove(sid)
+        if sid in server.ids:  # asked again with the re-check
+            server.ids.remove(sid)
         return error(404, 28104, "gone")
 
     server.detail_hook = deleted_now
@@ -281,6 +283,49 @@ def test_a_rename_between_list_and_detail_is_accepted_when_the_list_agrees_again
     server.page = page  # type: ignore[method-assign]
     inv = _read(server)
     assert inv.schedules["id-0001"].name == "renamed"
+
+
+def test_a_rename_after_its_detail_was_read_is_accepted_when_a_fresh_detail_agrees() -> None:
+    """The other order: the detail (of a task the state knows) answered before its page, and
+    the task renamed in between; the row is the newer answer. The second list pass shows the
+    new name again, and so does the detail read again with it: the task is read as it is now,
+    not refused as a lie."""
+    server = FakeServer(120)
+    names: dict[str, str] = {}
+    served = asyncio.Event()
+
+    def renamed(sid: str) -> httpx.Response | None:
+        if sid != "id-0060":
+            return None
+        name = names.get(sid, f"task_{sid}")
+        names[sid] = "renamed"  # right after this answer
+        served.set()
+        return reply(200, [{"schedule_id": sid, **schedule_body(name)}])
+
+    server.detail_hook = renamed
+    original_page = server.page
+
+    def page(n: int) -> httpx.Response:
+        data = json.loads(original_page(n).content)
+        for row in data["schedules"]:
+            row["name"] = names.get(row["schedule_id"], row["name"])
+        return reply(200, data)
+
+    server.page = page  # type: ignore[method-assign]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("page") == "2" and not served.is_set():
+            await asyncio.wait_for(served.wait(), timeout=5)  # page 2 answers after the detail
+        return server(request)
+
+    async def go() -> Any:
+        async with client_for(handler) as client:
+            return await read_inventory(client, known_ids=server.ids)
+
+    inv = run(go())
+    assert inv.complete
+    assert inv.schedules["id-0060"].name == "renamed"
+    assert server.log.count("GET /v4/schedules/id-0060?") == 2
 
 
 def test_a_detail_that_cannot_be_read_fails_the_inventory() -> None:
@@ -426,11 +471,59 @@ def test_the_pages_the_state_expects_are_requested_with_page_one() -> None:
     assert server.count_of("GET /v4/schedules/") == 120
 
 
-def test_the_details_of_the_state_ids_are_requested_with_page_one() -> None:
+def test_the_details_of_the_state_ids_wait_for_page_ones_answer() -> None:
+    """Details are the bulk of a read: they start once page 1 shows a server that answers (a
+    sick one is not sent a thousand requests that page 1's own retries queue behind)."""
     server = FakeServer(120)
     held = _HoldsPageOne(server, "GET /v4/schedules/id-0119?")
     inv = _read(held, known_ids=server.ids)  # type: ignore[arg-type]
-    assert not held.late
+    assert held.late
+    assert list(inv.schedules) == server.ids
+    assert server.count_of("GET /v4/schedules/") == 120
+
+
+def test_a_server_failing_everything_gets_page_one_and_one_try_of_each_expected_page() -> None:
+    """503 on every request, 1000 tasks in the state: the read fails with page 1's error after
+    page 1's own retries; the 19 pages requested with it were tried once each, no detail was
+    requested at all."""
+    server = FakeServer(1000)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        server.log.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
+        return error(503, 28203, "Execute action timeout, please try later again")
+
+    async def go() -> None:
+        async with client_for(handler) as client:
+            await read_inventory(client, known_ids=server.ids)
+
+    with pytest.raises(ServerError, match="page=1"):
+        run(go())
+    page_one = server.log.count("GET /v4/schedules?page=1")
+    assert page_one == DEFAULT_MAX_RETRIES + 1
+    assert sorted(set(server.log) - {"GET /v4/schedules?page=1"}) == sorted(
+        f"GET /v4/schedules?page={n}" for n in range(2, 21)
+    )
+    assert len(server.log) == page_one + 19
+
+
+def test_a_short_outage_at_the_start_is_ridden_through() -> None:
+    """503 until page 1's third attempt: page 1 is retried, the expected pages are tried once
+    (and read again once page 1 has answered), and the read completes with every detail; the
+    client-wide retry budget is not spent on requests made before the server answered."""
+    server = FakeServer(120)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if server.log.count("GET /v4/schedules?page=1") < 2:
+            server.log.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
+            return error(503, 28203, "Execute action timeout, please try later again")
+        return server(request)
+
+    async def go() -> Any:
+        async with client_for(handler) as client:
+            return await read_inventory(client, known_ids=server.ids)
+
+    inv = run(go())
+    assert inv.complete
     assert list(inv.schedules) == server.ids
 
 
