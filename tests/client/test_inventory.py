@@ -80,7 +80,7 @@ class FakeServer:
         return sum(1 for line in self.log if line.startswith(prefix))
 
 
-def _read(server: FakeServer, **kw: Any) -> Any:
+def _read(server: Callable[[httpx.Request], Any], **kw: Any) -> Any:
     client_kw = kw.pop("client_kw", {})
 
     async def go() -> Any:
@@ -318,11 +318,7 @@ def test_a_rename_after_its_detail_was_read_is_accepted_when_a_fresh_detail_agre
             await asyncio.wait_for(served.wait(), timeout=5)  # page 2 answers after the detail
         return server(request)
 
-    async def go() -> Any:
-        async with client_for(handler) as client:
-            return await read_inventory(client, known_ids=server.ids)
-
-    inv = run(go())
+    inv = _read(handler, known_ids=server.ids)
     assert inv.complete
     assert inv.schedules["id-0060"].name == "renamed"
     assert server.log.count("GET /v4/schedules/id-0060?") == 2
@@ -463,7 +459,7 @@ def test_the_pages_the_state_expects_are_requested_with_page_one() -> None:
     trip sooner), and the read is the same: every page once, every detail once."""
     server = FakeServer(120)
     held = _HoldsPageOne(server, "GET /v4/schedules?page=3")
-    inv = _read(held, known_ids=server.ids)  # type: ignore[arg-type]
+    inv = _read(held, known_ids=server.ids)
     assert not held.late
     assert inv.complete
     assert list(inv.schedules) == server.ids
@@ -476,7 +472,7 @@ def test_the_details_of_the_state_ids_wait_for_page_ones_answer() -> None:
     sick one is not sent a thousand requests that page 1's own retries queue behind)."""
     server = FakeServer(120)
     held = _HoldsPageOne(server, "GET /v4/schedules/id-0119?")
-    inv = _read(held, known_ids=server.ids)  # type: ignore[arg-type]
+    inv = _read(held, known_ids=server.ids)
     assert held.late
     assert list(inv.schedules) == server.ids
     assert server.count_of("GET /v4/schedules/") == 120
@@ -518,11 +514,7 @@ def test_a_short_outage_at_the_start_is_ridden_through() -> None:
             return error(503, 28203, "Execute action timeout, please try later again")
         return server(request)
 
-    async def go() -> Any:
-        async with client_for(handler) as client:
-            return await read_inventory(client, known_ids=server.ids)
-
-    inv = run(go())
+    inv = _read(handler, known_ids=server.ids)
     assert inv.complete
     assert list(inv.schedules) == server.ids
 
@@ -532,7 +524,7 @@ def test_without_known_ids_page_two_waits_for_page_one() -> None:
     answer (the guard above would pass for any client otherwise)."""
     server = FakeServer(120)
     held = _HoldsPageOne(server, "GET /v4/schedules?page=2")
-    inv = _read(held)  # type: ignore[arg-type]
+    inv = _read(held)
     assert held.late
     assert inv.complete
 
