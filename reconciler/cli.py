@@ -106,7 +106,12 @@ class LazyGroup(click.Group):
         except ReconcilerError as exc:
             click.echo(format_error(exc), err=True)
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                # click turns a Ctrl-C anywhere but at a prompt into Abort, from it: an
+                # interrupted command, not a declined one ("aborted" at the prompt).
+                click.echo("interrupted", err=True)
+                sys.exit(130)
             click.echo("aborted", err=True)
             sys.exit(1)
         except click.ClickException as exc:
@@ -247,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     # One command is a short process whose objects mostly live to its end (reconciler.heap).
     heap.defer()
     sys.excepthook = _redacted_traceback
+    _missing_streams_to_nowhere()
     try:
         cli.main(args=argv, prog_name="reconciler")
     except SystemExit as exc:
@@ -259,6 +265,16 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(str(code), err=True)  # what Python does with sys.exit("message")
         code = 1
     heap.leave(code or 0)
+
+
+def _missing_streams_to_nowhere() -> None:
+    """A process started without standard output or error (``>&-``, ``2>&-``) has None there:
+    what would go to it goes nowhere, as with ``>/dev/null`` (and as ``print`` does), instead
+    of a traceback on the first write and a wrong exit code."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - to the end
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - to the end
 
 
 def _redacted_traceback(

@@ -22,6 +22,7 @@ from email.utils import format_datetime
 from typing import Any
 
 import httpx
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.emulator import wire
@@ -68,6 +69,10 @@ class AnswerLayer:
 
         try:
             await self.app(scope, receive, dated)
+        except ClientDisconnect:
+            # The client went away before its request body arrived: nobody to answer, and
+            # nothing wrong with the emulator (no traceback in its output).
+            logger.debug("emulator: %s closed before its body arrived", scope.get("path"))
         except Exception:
             if started:  # a dropped answer (ConnectionDropped) or a failure mid-body
                 raise

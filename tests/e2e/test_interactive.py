@@ -1,4 +1,5 @@
-"""``apply`` at its confirmation prompt, in a real pseudo-terminal: one Ctrl-C aborts at once."""
+"""``apply`` at its confirmation prompt, in a real pseudo-terminal: one Ctrl-C aborts at once;
+a Ctrl-C elsewhere is an interruption."""
 
 from __future__ import annotations
 
@@ -124,3 +125,43 @@ def test_answering_y_at_the_prompt_applies(tmp_path: Path) -> None:
         os.close(master)
     assert code == 0, shown.decode(errors="replace")
     assert _embedded_tasks(tmp_path) == ["a"]
+
+
+def test_ctrl_c_during_the_read_is_an_interruption_not_a_decline(tmp_path: Path) -> None:
+    """A Ctrl-C while the command waits for the server (not at the prompt): "interrupted" and
+    exit 130, the shell's code for it, with no traceback. click turns it into its Abort, which
+    at the prompt means "declined" (exit 1, above)."""
+    import signal
+    import socket
+
+    Project(tmp_path, RecordingEmulator(), url=None).write("a")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("RECONCILER_", "ENGAGELAB_")) and k != "CI"
+        }
+        env.update(ENGAGELAB_APP_KEY="k" * 24, ENGAGELAB_MASTER_SECRET="s" * 24)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "--endpoint", url, "plan"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            server.settimeout(60)
+            connection, _ = server.accept()  # the read has started; no answer ever comes
+            with connection:
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    assert proc.returncode == 130, err.decode(errors="replace")
+    assert b"interrupted" in err
+    assert b"Traceback" not in err + out

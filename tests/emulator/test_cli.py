@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import logging
 import os
 import signal
 import socket
@@ -10,6 +13,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
@@ -123,3 +127,53 @@ def test_serve_takes_the_new_fault_switches_and_dates_by_its_clock() -> None:
     assert {k: faults.json()[k] for k in wanted} == wanted
     assert created.status_code == 404
     assert faults.headers.get_list("date") == ["Mon, 04 Jan 2027 09:00:00 GMT"]
+
+
+def test_a_client_gone_before_its_body_is_no_server_error(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A PUT whose client disconnects before the body arrives (a killed `apply`): the emulator
+    answers nobody and logs no traceback; its data is unchanged."""
+    from reconciler.emulator.app import create_app
+
+    app = create_app(emulator)
+    token = base64.b64encode(":".join(AUTH).encode()).decode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": "/v4/schedules/abc",
+        "raw_path": b"/v4/schedules/abc",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"authorization", f"Basic {token}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"1000"),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"name":', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.DEBUG, logger="reconciler"):
+        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "Traceback" not in caplog.text
+    assert emulator.schedules() == []

@@ -8,6 +8,7 @@ variable and reconciler.yaml alike. Output to a full disk is an error message, n
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,31 @@ def test_output_to_a_full_disk_is_a_clean_error(repo: Path, command: tuple[str, 
     assert "Traceback" not in proc.stderr
     assert "Exception ignored" not in proc.stderr
     assert "error: cannot write the output: No space left on device" in proc.stderr
+
+
+@pytest.mark.parametrize("closed", [(1,), (2,), (1, 2)], ids=["stdout", "stderr", "both"])
+def test_a_closed_standard_stream_is_written_to_nowhere(
+    repo: Path, closed: tuple[int, ...]
+) -> None:
+    """`reconciler plan --detailed-exitcode >&-` (or `2>&-`): Python starts it with None for
+    the stream; what would go there goes nowhere, as with `>/dev/null`, and the exit code is
+    the plan's (2: changes), not a traceback's."""
+
+    def close_streams() -> None:
+        for fd in closed:
+            os.close(fd)
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", *NOW_ARGS, "plan", "--detailed-exitcode"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=close_streams,  # runs after the pipes are in place: it closes them again
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Exception ignored" not in proc.stderr
+    if 1 not in closed:
+        assert "Plan: " in proc.stdout
