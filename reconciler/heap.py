@@ -85,19 +85,29 @@ def leave(code: int) -> NoReturn:
     profiler (coverage, cProfile), or without ``defer``, the exit is the ordinary one, so that
     they can write their results.
     """
-    if not _command_line or sys.gettrace() is not None or sys.getprofile() is not None:
+    # The interpreter's own first steps of shutdown are private functions; a Python without
+    # them (they are not an API) gets the ordinary exit, slower by the heap's freeing only.
+    join_threads = getattr(threading, "_shutdown", None)
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if (
+        not _command_line
+        or sys.gettrace() is not None
+        or sys.getprofile() is not None
+        or join_threads is None
+        or run_exit_handlers is None
+    ):
         sys.exit(code)
     # What the interpreter's own shutdown does first: thread pools told to stop, then every
     # thread that is not a daemon joined (a pool's idle workers would otherwise wait forever).
     try:
-        getattr(threading, "_shutdown")()  # noqa: B009 - private, not in the type stubs
+        join_threads()
     except KeyboardInterrupt:
         # Ctrl-C while a thread finishes (a state save: a temporary file renamed into place,
         # so the file is whole either way, and the journal covers what it did not record).
         with suppress(OSError, ValueError):
             sys.stderr.write("interrupted\n")
         code = 130
-    atexit._run_exitfuncs()
+    run_exit_handlers()
     unflushed = False
     for stream in (sys.stdout, sys.stderr):
         try:

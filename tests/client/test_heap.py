@@ -81,6 +81,9 @@ if "--interrupt-at-exit" in sys.argv:  # Ctrl-C while the end waits for a thread
         threading.Thread(target=finishing).start()
         real_leave(code)
     heap.leave = leave
+if "--no-private-shutdown" in sys.argv:  # a Python whose threading has no _shutdown
+    sys.argv.remove("--no-private-shutdown")
+    del threading._shutdown
 if "--unwritable-at-exit" in sys.argv:  # output that cannot be written after the command
     sys.argv.remove("--unwritable-at-exit")
     def late_line():
@@ -213,3 +216,13 @@ def test_output_that_cannot_be_written_at_the_end_is_no_success(tmp_path: Path) 
     done = _command(_project(tmp_path), "validate", "--unwritable-at-exit")
     assert _probe(done)["os._exit"] == {"code": 120}
     assert done.returncode == 120
+
+
+def test_a_python_without_the_private_shutdown_exits_the_ordinary_way(tmp_path: Path) -> None:
+    """``threading._shutdown`` is not an API: without it the end is Python's own exit (the
+    exit code and the output the same), not an AttributeError."""
+    done = _command(_project(tmp_path), "validate", "--no-private-shutdown")
+    assert "os._exit" not in _probe(done)
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr
+    assert "valid" in done.stdout
