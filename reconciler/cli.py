@@ -268,13 +268,18 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _missing_streams_to_nowhere() -> None:
-    """A process started without standard output or error (``>&-``, ``2>&-``) has None there:
-    what would go to it goes nowhere, as with ``>/dev/null`` (and as ``print`` does), instead
-    of a traceback on the first write and a wrong exit code."""
-    if sys.stdout is None:
-        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - to the end
-    if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - to the end
+    """A process started without standard input, output or error (``<&-``, ``>&-``, ``2>&-``)
+    has None there: it now reads nothing and writes nowhere, as with ``/dev/null``, instead of
+    a traceback on first use and a wrong exit code.
+
+    In descriptor order: a new file takes the lowest free descriptor, so each null device
+    lands on its stream's own (0, 1, 2). Left free, a descriptor would go to the next file the
+    command opens (the state file), and whatever is written to it would land there.
+    """
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            mode = "r" if fd == 0 else "w"
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 - to the end
 
 
 def _redacted_traceback(

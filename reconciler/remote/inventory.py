@@ -149,15 +149,20 @@ class _Reader(ListReader):
         for schedule_id, why in disputed.items():
             outcome = outcomes[schedule_id]
             now = again.rows.get(schedule_id)
-            if outcome is None and now is None and (again.consistent or schedule_id not in known):
+            newer = fresh_outcomes[schedule_id]
+            if (
+                outcome is None
+                and now is None
+                and not isinstance(newer, RemoteSchedule)  # not shown to exist after all
+                and (again.consistent or schedule_id not in known)
+            ):
                 continue
             if isinstance(outcome, RemoteSchedule) and now is not None and now.name == outcome.name:
                 continue
-            newer = fresh_outcomes[schedule_id]
             if isinstance(newer, RemoteSchedule) and now is not None and now.name == newer.name:
                 outcomes[schedule_id] = newer  # the task as it is now, as its row says
                 continue
-            unresolved.append(f"{schedule_id}: {why}")
+            unresolved.append(f"{schedule_id}: {why}{_then(newer, now)}")
         if unresolved:
             shown = "; ".join(unresolved[:10])
             more = f" (and {len(unresolved) - 10} more)" if len(unresolved) > 10 else ""
@@ -191,6 +196,20 @@ class _Reader(ListReader):
 
     async def cancel_pending(self) -> None:
         await drop(list(self.details.values()))
+
+
+def _then(newer: _Detail, now: ListedSchedule | None) -> str:
+    """What the second look at a disputed task showed, for the error that names it."""
+    row = "no longer lists it" if now is None else f"names it {quoted(now.name)}"
+    if isinstance(newer, RemoteSchedule):
+        detail = f"its detail read again names it {quoted(newer.name)}"
+    elif newer is None:
+        detail = "its detail read again says it does not exist"
+    elif isinstance(newer, RemoteError):
+        detail = f"reading its detail again failed ({newer.message})"
+    else:
+        detail = f"its detail read again is malformed ({newer})"
+    return f"; then the list {row} and {detail}"
 
 
 MAX_BODY_DEPTH = 128  # manifests nest at most 100 levels (manifests.yamlconvert.MAX_DEPTH)

@@ -163,24 +163,33 @@ class ListReader:
         """One pass. ``expect_pages`` (how long the caller expects the list to be, from the
         state file) are requested together with page 1 instead of after its answer: one round
         trip less. They are a guess, so each is tried once: one that fails is requested again,
-        with retries, once page 1 has answered; a server that fails page 1 gets nothing else
-        to retry meanwhile. Pages beyond the end that page 1 shows are dropped unread."""
+        with retries, once page 1 has answered (all such at once); a server that fails page 1
+        gets nothing else to retry meanwhile. Pages beyond the end that page 1 shows are
+        dropped unread."""
         pending: dict[int, asyncio.Task[SchedulePage | RemoteError]] = {}
         started = 1
+        answered = asyncio.Event()  # page 1 has answered and adds up
+
+        async def guessed(n: int) -> SchedulePage | RemoteError:
+            result = await self.page(n, retry=False)
+            if isinstance(result, RemoteError):
+                await answered.wait()  # the list is that long after all: read it properly
+                result = await self.page(n)
+            return result
 
         def start_pages(last: int, *, guess: bool = False) -> None:
             # At most PAGE_WINDOW pages at once, started in page order as earlier ones arrive.
             nonlocal started
             while started < last and len(pending) < PAGE_WINDOW:
                 started += 1
-                pending[started] = asyncio.create_task(self.page(started, retry=not guess))
+                page = guessed(started) if guess else self.page(started)
+                pending[started] = asyncio.create_task(page)
 
         # Pages before details: they are on the critical path, and the limiter serves in order.
         first_page = asyncio.create_task(self.client.list_schedules(1))
         start_pages(min(expect_pages, MAX_LIST_PAGES), guess=True)
-        guessed = set(pending)
         try:
-            return await self._pass(await first_page, pending, start_pages, guessed)
+            return await self._pass(await first_page, pending, start_pages, answered.set)
         finally:
             await drop([first_page, *pending.values()])
 
@@ -189,7 +198,7 @@ class ListReader:
         first: SchedulePage,
         pending: dict[int, asyncio.Task[SchedulePage | RemoteError]],
         start_pages: Callable[[int], None],
-        guessed: set[int],
+        page_one_sound: Callable[[], None],
     ) -> Listing:
         count, total = len(first.items), first.total_count
         if count > total or (count == 0 and total > 0):
@@ -216,13 +225,12 @@ class ListReader:
         lie: str | None = None
         last_items = count
         start_pages(last)
+        page_one_sound()
         self.page_one_read()
         self.take(first, rows, 1)
         for n in range(2, last + 1):
             start_pages(last)
             result = await pending.pop(n)
-            if isinstance(result, RemoteError) and n in guessed:
-                result = await self.page(n)  # tried once on a guess; now it is needed
             if isinstance(result, RemoteError):
                 problems.append(f"page {n} could not be read: {result.message}")
                 last_items = 0
@@ -247,8 +255,6 @@ class ListReader:
             n += 1
             early = pending.pop(n, None)
             result = await (early if early is not None else self.page(n))
-            if isinstance(result, RemoteError) and n in guessed:
-                result = await self.page(n)
             if isinstance(result, RemoteError):
                 problems.append(f"page {n} could not be read: {result.message}")
                 break

@@ -55,7 +55,8 @@ class RetryingTransport(Transport):
         ``ambiguous`` marks a non-idempotent call: once an attempt may have reached the server
         and brought no clean answer, it builds the error to raise instead of retrying.
         ``retry`` False: one attempt only (a request made on a guess, which its caller makes
-        again, with retries, once it is needed; its failures spend no retry budget).
+        again, with retries, once it is needed): it takes no retries from the client's budget
+        (like every request, it adds to the budget's size).
         """
         self._first_attempts += 1
         attempt = 0

@@ -225,6 +225,33 @@ def test_a_task_the_list_keeps_showing_is_never_gone(known: bool) -> None:
     assert "nothing was changed" in info.value.hint
 
 
+def test_a_task_whose_detail_says_gone_and_then_exists_is_never_gone() -> None:
+    """A known task: its first detail says 28104, the second list pass (which adds up) no
+    longer shows it, and its detail read again with that pass answers with the task. The
+    answers contradict each other: InventoryError, not "gone" (a gone task is recreated: two
+    live copies)."""
+    server = FakeServer(3)
+    details = {"id-0001": 0}
+
+    def flaky(sid: str) -> httpx.Response | None:
+        if sid != "id-0001":
+            return None
+        details[sid] += 1
+        if details[sid] == 1:
+            server.ids.remove(sid)  # unlisted from the second pass on
+            server.hidden.add(sid)  # and still answering by its id
+            return error(404, 28104, "schedule does not exist")
+        return None
+
+    server.detail_hook = flaky
+    with pytest.raises(InventoryError) as info:
+        _read(server, known_ids=["id-0001"])
+    assert details["id-0001"] == 2
+    assert "id-0001" in info.value.message
+    assert "then the list no longer lists it" in info.value.message
+    assert "its detail read again names it 'task_id-0001'" in info.value.message
+
+
 def test_a_404_that_is_not_the_vendors_never_means_gone() -> None:
     """A proxy's HTML 404 for a known task (listed or not) is a failed read, not "gone": the
     inventory fails instead of handing the planner a task to recreate."""
@@ -517,6 +544,36 @@ def test_a_short_outage_at_the_start_is_ridden_through() -> None:
     inv = _read(handler, known_ids=server.ids)
     assert inv.complete
     assert list(inv.schedules) == server.ids
+    # One pass: page 1 three times (two refused), each guessed page twice (its one try, then
+    # its read once page 1 had answered).
+    assert [server.log.count(f"GET /v4/schedules?page={n}") for n in (1, 2, 3)] == [3, 2, 2]
+
+
+def test_guessed_pages_that_failed_are_read_again_together() -> None:
+    """Five guessed pages fail their one try; once page 1 answers they are requested again at
+    once, not one after another (the server holds page 2's second request until page 6's
+    has arrived: turns of the event loop, no real time)."""
+    server = FakeServer(300)
+    tries: dict[str, int] = {}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        page = request.url.params.get("page", "")
+        tries[page] = tries.get(page, 0) + 1
+        if page != "1" and tries[page] == 1:
+            return error(503, 28203, "Execute action timeout, please try later again")
+        if page == "2":
+            for _ in range(200):
+                if tries.get("6", 0) >= 2:
+                    break
+                await asyncio.sleep(0)
+            else:
+                pytest.fail("page 6 was read again only after page 2")
+        return server(request)
+
+    inv = _read(handler, known_ids=server.ids)
+    assert inv.complete
+    assert list(inv.schedules) == server.ids
+    assert [tries[str(n)] for n in range(1, 7)] == [1, 2, 2, 2, 2, 2]
 
 
 def test_without_known_ids_page_two_waits_for_page_one() -> None:
@@ -567,11 +624,14 @@ def test_the_saved_plan_check_requests_the_expected_pages_with_page_one() -> Non
 def test_wrong_credentials_with_known_ids_leave_no_failure_unretrieved(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """401 everywhere: page 1's AuthError is the error; the expected pages and details that
-    failed meanwhile (requested with page 1) are collected, not reported later by asyncio as
-    never retrieved."""
+    """401 everywhere: page 1's AuthError is the error; the guessed pages that failed
+    meanwhile (requested with page 1, one try each) are collected, not reported later by
+    asyncio as never retrieved; no detail was requested."""
+
+    asked: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
         return error(401, 28101, "basic auth failed")
 
     async def go() -> None:
@@ -582,3 +642,4 @@ def test_wrong_credentials_with_known_ids_leave_no_failure_unretrieved(
         run(go())
     gc.collect()
     assert "never retrieved" not in caplog.text
+    assert asked == ["/v4/schedules"] * 4  # page 1 and the 3 guessed pages, once each

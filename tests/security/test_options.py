@@ -8,6 +8,7 @@ variable and reconciler.yaml alike. Output to a full disk is an error message, n
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -112,29 +113,75 @@ def test_output_to_a_full_disk_is_a_clean_error(repo: Path, command: tuple[str, 
     assert "error: cannot write the output: No space left on device" in proc.stderr
 
 
-@pytest.mark.parametrize("closed", [(1,), (2,), (1, 2)], ids=["stdout", "stderr", "both"])
+@pytest.mark.parametrize(
+    "closed", [(1,), (2,), (1, 2), (0,), (0, 1), (0, 1, 2)], ids=lambda c: "".join(map(str, c))
+)
 def test_a_closed_standard_stream_is_written_to_nowhere(
     repo: Path, closed: tuple[int, ...]
 ) -> None:
-    """`reconciler plan --detailed-exitcode >&-` (or `2>&-`): Python starts it with None for
-    the stream; what would go there goes nowhere, as with `>/dev/null`, and the exit code is
-    the plan's (2: changes), not a traceback's."""
+    """`reconciler plan --detailed-exitcode >&-` (or `2>&-`, `<&-`): Python starts it with None
+    for the stream; what would go there goes nowhere, as with `/dev/null`, and the exit code is
+    the command's (2: changes), not a traceback's. Then `apply` (stdin closed: no terminal to
+    confirm with, refused cleanly) and `apply --auto-approve`, whose state file must not take
+    the free descriptor 1 and receive the output."""
 
     def close_streams() -> None:
         for fd in closed:
             os.close(fd)
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "reconciler", *NOW_ARGS, "plan", "--detailed-exitcode"],
-        cwd=repo,
-        capture_output=True,
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "reconciler", *NOW_ARGS, *args],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            preexec_fn=close_streams,  # runs after the pipes are in place: it closes them again
+        )
+
+    planned = command("plan", "--detailed-exitcode")
+    assert planned.returncode == 2, planned.stderr
+    if 1 not in closed:
+        assert "Plan: " in planned.stdout
+    confirm = command("apply")
+    assert confirm.returncode == 1, confirm.stderr
+    if 2 not in closed:
+        assert "not a terminal" in confirm.stderr
+    applied = command("apply", "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    state = json.loads((repo / ".reconciler" / "state.json").read_text(encoding="utf-8"))
+    assert state["entries"]
+    for done in (planned, confirm, applied):
+        assert "Traceback" not in done.stderr
+        assert "Exception ignored" not in done.stderr
+
+
+def test_the_null_device_takes_the_closed_streams_own_descriptors(tmp_path: Path) -> None:
+    """With 0 and 1 closed, the null device must sit on 0 and 1 (not 0 for stdout, leaving 1
+    free for the next file the command opens: its state file would receive the output)."""
+    probe = (
+        "import sys\n"
+        "from reconciler.cli import _missing_streams_to_nowhere\n"
+        "_missing_streams_to_nowhere()\n"
+        "with open('fds', 'w') as f:\n"
+        "    f.write(' '.join(str(s.fileno()) for s in (sys.stdin, sys.stdout, sys.stderr)))\n"
+    )
+
+    def close_streams() -> None:
+        os.close(0)
+        os.close(1)
+
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=60,
         check=False,
-        preexec_fn=close_streams,  # runs after the pipes are in place: it closes them again
+        preexec_fn=close_streams,
     )
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert "Exception ignored" not in proc.stderr
-    if 1 not in closed:
-        assert "Plan: " in proc.stdout
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "fds").read_text() == "0 1 2"
