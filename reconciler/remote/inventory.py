@@ -118,8 +118,9 @@ class _Reader(ListReader):
         A listed task whose detail says 28104, or is named otherwise than its row, was deleted,
         fired or renamed between the two answers, or the server (or something in between) is
         lying. One more list pass, and the disputed details read again with it, tell them
-        apart: a task the pass no longer shows is gone (for an id the state file holds, only
-        when that pass adds up: concluding "gone" may recreate it), a row now showing the
+        apart: a task the pass no longer shows, and whose detail says 28104 again, is gone (for
+        an id the state file holds, only when that pass adds up: concluding "gone" may
+        recreate it; any other second answer is no proof of absence), a row now showing the
         detail's name was renamed after the list was read, a fresh detail now showing the
         row's name was renamed after its first detail was read (details start with the first
         pages, so either can be the older answer). Anything else is an error naming the ids:
@@ -153,7 +154,7 @@ class _Reader(ListReader):
             if (
                 outcome is None
                 and now is None
-                and not isinstance(newer, RemoteSchedule)  # not shown to exist after all
+                and newer is None  # the vendor's not-found again: any other answer is no proof
                 and (again.consistent or schedule_id not in known)
             ):
                 continue
@@ -162,7 +163,7 @@ class _Reader(ListReader):
             if isinstance(newer, RemoteSchedule) and now is not None and now.name == newer.name:
                 outcomes[schedule_id] = newer  # the task as it is now, as its row says
                 continue
-            unresolved.append(f"{schedule_id}: {why}{_then(newer, now)}")
+            unresolved.append(f"{schedule_id}: {why}{_then(newer, now, again)}")
         if unresolved:
             shown = "; ".join(unresolved[:10])
             more = f" (and {len(unresolved) - 10} more)" if len(unresolved) > 10 else ""
@@ -198,9 +199,14 @@ class _Reader(ListReader):
         await drop(list(self.details.values()))
 
 
-def _then(newer: _Detail, now: ListedSchedule | None) -> str:
+def _then(newer: _Detail, now: ListedSchedule | None, again: Listing) -> str:
     """What the second look at a disputed task showed, for the error that names it."""
-    row = "no longer lists it" if now is None else f"names it {quoted(now.name)}"
+    if now is not None:
+        row = f"names it {quoted(now.name)}"
+    elif again.consistent:
+        row = "no longer lists it"
+    else:  # a row missing from a pass that did not add up says nothing
+        row = f"could not be read whole ({again.problems[0]})"
     if isinstance(newer, RemoteSchedule):
         detail = f"its detail read again names it {quoted(newer.name)}"
     elif newer is None:

@@ -225,11 +225,26 @@ def test_a_task_the_list_keeps_showing_is_never_gone(known: bool) -> None:
     assert "nothing was changed" in info.value.hint
 
 
-def test_a_task_whose_detail_says_gone_and_then_exists_is_never_gone() -> None:
+@pytest.mark.parametrize(
+    ("second", "shown"),
+    [
+        (None, "its detail read again names it 'task_id-0001'"),
+        (
+            reply(200, [{"schedule_id": "id-0001", "name": "x"}]),
+            "its detail read again is malformed",
+        ),
+        (error(503, 28203, "busy"), "reading its detail again failed"),
+        (httpx.Response(404, text="<html>404</html>"), "reading its detail again failed"),
+    ],
+    ids=["exists", "malformed", "failed", "proxy-404"],
+)
+def test_a_task_whose_detail_said_gone_is_gone_only_if_it_says_so_again(
+    second: httpx.Response | None, shown: str
+) -> None:
     """A known task: its first detail says 28104, the second list pass (which adds up) no
-    longer shows it, and its detail read again with that pass answers with the task. The
-    answers contradict each other: InventoryError, not "gone" (a gone task is recreated: two
-    live copies)."""
+    longer shows it, and its detail read again answers with the task, with a body that is no
+    schedule, with a failure or with a 404 that is not the vendor's. None of these confirms the
+    absence: InventoryError, not "gone" (a gone task is recreated: two live copies)."""
     server = FakeServer(3)
     details = {"id-0001": 0}
 
@@ -241,15 +256,37 @@ def test_a_task_whose_detail_says_gone_and_then_exists_is_never_gone() -> None:
             server.ids.remove(sid)  # unlisted from the second pass on
             server.hidden.add(sid)  # and still answering by its id
             return error(404, 28104, "schedule does not exist")
-        return None
+        return second
 
     server.detail_hook = flaky
     with pytest.raises(InventoryError) as info:
-        _read(server, known_ids=["id-0001"])
+        _read(server, known_ids=["id-0001"], client_kw={"max_retries": 0})
     assert details["id-0001"] == 2
     assert "id-0001" in info.value.message
     assert "then the list no longer lists it" in info.value.message
-    assert "its detail read again names it 'task_id-0001'" in info.value.message
+    assert shown in info.value.message
+
+
+def test_a_second_pass_that_fails_is_named_in_the_dispute() -> None:
+    """The second list pass cannot read page 2: the error says so, not that the list "no
+    longer lists" a task it simply did not read."""
+    server = FakeServer(
+        60, detail_hook=lambda sid: error(404, 28104, "gone") if sid == "id-0055" else None
+    )
+    passes = {"page2": 0}
+    original_page = server.page
+
+    def page(n: int) -> httpx.Response:
+        if n == 2:
+            passes["page2"] += 1
+            if passes["page2"] > 1:
+                return error(500, 28200, "internal error")
+        return original_page(n)
+
+    server.page = page  # type: ignore[method-assign]
+    with pytest.raises(InventoryError) as info:
+        _read(server, known_ids=["id-0055"], client_kw={"max_retries": 0})
+    assert "then the list could not be read whole (page 2 could not be read" in info.value.message
 
 
 def test_a_404_that_is_not_the_vendors_never_means_gone() -> None:
