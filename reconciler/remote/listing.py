@@ -185,11 +185,15 @@ class ListReader:
                 page = guessed(started) if guess else self.page(started)
                 pending[started] = asyncio.create_task(page)
 
+        def page_one_sound() -> None:
+            answered.set()  # failed guesses are read properly now
+            self.page_one_read()
+
         # Pages before details: they are on the critical path, and the limiter serves in order.
         first_page = asyncio.create_task(self.client.list_schedules(1))
         start_pages(min(expect_pages, MAX_LIST_PAGES), guess=True)
         try:
-            return await self._pass(await first_page, pending, start_pages, answered.set)
+            return await self._pass(await first_page, pending, start_pages, page_one_sound)
         finally:
             await drop([first_page, *pending.values()])
 
@@ -226,7 +230,6 @@ class ListReader:
         last_items = count
         start_pages(last)
         page_one_sound()
-        self.page_one_read()
         self.take(first, rows, 1)
         for n in range(2, last + 1):
             start_pages(last)
