@@ -137,6 +137,17 @@ class Scrubber:
         return self._pattern is not None and self._pattern.search(text) is not None
 
 
+def clip(text: str, limit: int, *, marker: str = "...") -> str:
+    """``text`` with every credential masked (in every spelling ``Scrubber`` knows), then cut
+    to at most ``limit`` characters, ``marker`` included.
+
+    Masked first: a cut through a secret leaves a piece that nothing recognises afterwards
+    (the output streams' scrubber included), and the piece can be all of it but one
+    character."""
+    text = output_scrubber()(text)
+    return text if len(text) <= limit else text[: limit - len(marker)] + marker
+
+
 # The scrubber of the output streams: built on the first write, again after ``watch`` named new
 # variables, and afresh for every command (``scrubbed_output``).
 _output_scrubber: Scrubber | None = None

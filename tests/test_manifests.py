@@ -139,6 +139,28 @@ BAD = [
     Bad("bad-not-utf8.yaml", 2, 9, "file is not UTF-8 (byte 0xfc); save it as UTF-8"),
     Bad("bad-nul-byte.yaml", 2, 8, "file contains a NUL byte"),
     Bad("bad-non-text-key.yaml", 15, 9, "extras: key 1 is not text; quote it"),
+    Bad(
+        "bad-list-key.yaml",
+        15,
+        9,
+        "extras: the key on line 16, column 13 is a list, not text; mapping keys must be text",
+    ),
+    Bad(
+        "bad-number-beyond-64-bits.yaml",
+        15,
+        7,
+        "time_to_live: the number 0xfffffffffffffffffffffffffffffffffff... is beyond the 64-bit",
+    ),
+    Bad("bad-yaml-float-without-digits.yaml", 13, 14, "'._' cannot be read as !!float; quote it"),
+    Bad(
+        "bad-yaml-surrogate-pair.yaml",
+        13,
+        14,
+        "escapes '\U0001f389' as a UTF-16 surrogate pair (\\ud83c\\udf89, as JSON tools write "
+        "it); YAML escapes it as \\U0001F389, or write the character itself",
+    ),
+    Bad("bad-yaml-tagged-mapping.yaml", 15, 9, "!custom-tagged mapping cannot be sent to the API"),
+    Bad("bad-utf16.yaml", 1, 1, "file is UTF-16 (little-endian), not UTF-8; save it as UTF-8"),
 ]
 
 

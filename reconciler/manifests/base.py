@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ConfigDict, JsonValue
 from pydantic_core import PydanticCustomError
 
+from reconciler import redact
+
 # Objects the vendor leaves open (docs/api.md 5): any keys, any JSON values, passed through as is.
 JsonObject = dict[str, JsonValue]
 
@@ -48,7 +50,7 @@ def describe(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return repr(value) if len(value) <= 60 else repr(value[:57] + "...")
+        return repr(redact.clip(value, 60))
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):

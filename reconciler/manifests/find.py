@@ -164,6 +164,10 @@ def read_manifest(path: Path, display: str, problems: list[Problem]) -> str | No
     except OSError as exc:
         problems.append(Problem(display, None, None, f"cannot read the file: {exc.strerror}"))
         return None
+    wide = _wide_encoding(data)
+    if wide is not None:
+        problems.append(Problem(display, 1, 1, f"file is {wide}, not UTF-8; save it as UTF-8"))
+        return None
     nul = data.find(b"\x00")
     if nul != -1:
         line, col = _byte_position(data, nul)
@@ -188,6 +192,35 @@ def read_manifest(path: Path, display: str, problems: list[Problem]) -> str | No
 
 
 def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
-    line_start = data.rfind(b"\n", 0, offset) + 1
+    """Line and column of a byte, with libyaml's line breaks (CRLF, CR or LF)."""
+    line_start = max(data.rfind(b"\n", 0, offset), data.rfind(b"\r", 0, offset)) + 1
     col = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
-    return data.count(b"\n", 0, offset) + 1, col
+    breaks = data.count(b"\n", 0, offset) + data.count(b"\r", 0, offset)
+    return breaks - data.count(b"\r\n", 0, offset) + 1, col
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    """UTF-16 or UTF-32 (by its byte-order mark, or by the zero bytes around a first ASCII
+    character, as YAML detects them); Windows PowerShell's ``>`` writes UTF-16."""
+    for prefix, name in _WIDE_STARTS:
+        if data.startswith(prefix):
+            return name
+    head = data[:4]
+    if len(head) == 4 and head[:3] == b"\0\0\0" and head[3]:
+        return "UTF-32 (big-endian)"
+    if len(head) == 4 and head[0] and head[1:] == b"\0\0\0":
+        return "UTF-32 (little-endian)"
+    if len(head) >= 2 and head[0] == 0 and head[1]:
+        return "UTF-16 (big-endian)"
+    if len(head) >= 2 and head[0] and head[1] == 0:
+        return "UTF-16 (little-endian)"
+    return None
+
+
+# Byte-order marks, the longer before the shorter one they start with.
+_WIDE_STARTS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+)

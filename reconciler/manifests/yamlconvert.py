@@ -18,6 +18,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler import redact
 from reconciler.manifests.yamlpaths import LoadStopped, PathKey, Position, SyntaxProblem
 from reconciler.manifests.yamlscalars import (
     CORE,
@@ -31,12 +32,17 @@ from reconciler.manifests.yamlscalars import (
     node_start,
     plain_value,
     scalar_value,
+    tag_name,
 )
 
 MAX_NODES = 50_000  # after alias expansion; a manifest has a few dozen
 MAX_DEPTH = 100
 
 _MERGE_EXPECTED = "a mapping or list of mappings"
+# ``<<`` untagged, or tagged as YAML 1.1's merge type (``!!merge <<``), is the merge key
+_MERGE_TAGS = frozenset({PLAIN, CORE + "merge"})
+# The API's numbers: JSON integers that fit 64 bits (signed)
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(slots=True)
@@ -182,8 +188,15 @@ class _Converter:
             self.problems.append((path, "recursive alias or nesting too deep"))
             return None
         tag = node.tag
-        if tag.startswith(CORE) and tag not in (MAP, SEQ):
-            return self.not_json(NotJson(tag), path)
+        if tag not in (MAP, SEQ):
+            if tag.startswith(CORE):  # !!set, !!omap, !!pairs...
+                return self.not_json(NotJson(tag), path)
+            kind = "mapping" if type(node) is MappingNode else "list"
+            self.problems.append(
+                (path, f"a YAML {tag_name(tag)}-tagged {kind} cannot be sent to the API; "
+                 "remove the tag")
+            )  # fmt: skip
+            return None
         self.stack.append(id(node))
         try:
             if type(node) is MappingNode:
@@ -205,7 +218,7 @@ class _Converter:
                 tag is text or (tag is plain and key_node.value[:1] not in not_text)
             ):
                 key: Any = key_node.value
-            elif tag == PLAIN and key_node.value == MERGE_KEY:
+            elif key_node.value == MERGE_KEY and tag in _MERGE_TAGS:
                 if merge is not None:
                     raise _duplicate(node, key_node, "merge key", MERGE_KEY)
                 merge = value_node
@@ -216,9 +229,7 @@ class _Converter:
                 raise _duplicate(node, key_node, "key", key)
             if type(key) is not str:
                 others.add(key)
-                self.problems.append(
-                    (path, f'key {key!r} is not text; quote it, e.g. "{key}": ...')
-                )
+                self.problems.append((path, _not_text(key)))
                 continue
             self.nodes += 1
             if self.nodes > MAX_NODES:
@@ -247,13 +258,18 @@ class _Converter:
                 continue
             if type(key) is not str:
                 others.add(key)
-                self.problems.append(
-                    (path, f'key {key!r} is not text; quote it, e.g. "{key}": ...')
-                )
+                self.problems.append((path, _not_text(key)))
                 continue
             out[key] = self.convert(value_node, (*path, key))
 
-    def merged_pairs(self, value: Node, within: tuple[int, ...]) -> list[tuple[Node, Node]]:
+    def merged_pairs(
+        self, value: Node, within: tuple[int, ...], seen: set[int] | None = None
+    ) -> list[tuple[Node, Node]]:
+        """The pairs a merge brings in, in precedence order. A mapping merged a second time
+        (``<<: [*a, *a]``, or reached again through another merge) brings nothing the first
+        time did not: it is skipped, so a chain of doubling merges stays linear. Every pair
+        counts towards ``MAX_NODES`` all the same."""
+        seen = set() if seen is None else seen
         sources = value.value if type(value) is SequenceNode else [value]
         pairs: list[tuple[Node, Node]] = []
         for source in sources:
@@ -272,43 +288,59 @@ class _Converter:
             if id(source) in within or len(within) >= MAX_DEPTH:
                 line, col = node_start(source)
                 raise LoadStopped(SyntaxProblem(line, col, "invalid YAML: a mapping merges itself"))
+            if id(source) in seen:
+                continue
+            seen.add(id(source))
             inner: Node | None = None
             for key_node, value_node in source.value:
-                if key_node.tag == PLAIN and key_node.value == MERGE_KEY:
+                if key_node.value == MERGE_KEY and key_node.tag in _MERGE_TAGS:
                     inner = value_node
                 else:
+                    self.count()
                     pairs.append((key_node, value_node))
             if inner is not None:
-                pairs.extend(self.merged_pairs(inner, (*within, id(source))))
+                pairs.extend(self.merged_pairs(inner, (*within, id(source)), seen))
         return pairs
 
     def key(self, node: Node) -> Any:
-        """A mapping key as a hashable value (a text key is the usual case)."""
+        """A mapping key: its text (nearly always), a JSON scalar that is not text, or an
+        ``_Unusable`` key (a list, a mapping, a tagged value, a number beyond 64 bits). A list
+        or mapping key is never expanded: it cannot be an alias bomb, a cycle or a deep
+        recursion, and it is refused whatever it holds."""
         if type(node) is ScalarNode:
             if node.tag == STR:
                 return node.value
-            return self.scalar(node, None)
-        if type(node) is SequenceNode:
-            return tuple(self.key(item) for item in node.value)
-        return repr({self.key(k): self.key(v) for k, v in node.value})
+            value = scalar_value(node)
+            if type(value) is NotJson:
+                return _Unusable(f"a {tag_name(node.tag)}-tagged value", node)
+            if type(value) is int and not INT_MIN <= value <= INT_MAX:
+                return _Unusable("a number beyond 64 bits", node)
+            return value
+        return _Unusable("a list" if type(node) is SequenceNode else "a mapping", node)
 
     def sequence(self, node: SequenceNode, path: PathKey) -> list[Any]:
         return [self.convert(item, (*path, n)) for n, item in enumerate(node.value)]
 
-    def scalar(self, node: ScalarNode, path: PathKey | None) -> Any:
+    def scalar(self, node: ScalarNode, path: PathKey) -> Any:
         value = scalar_value(node)
         if type(value) is float and not math.isfinite(value):
-            if path is None:
-                return value  # a key: reported as a key that is not text
             self.problems.append((path, f"{value} is not a finite number"))
+            return None
+        if type(value) is int and not INT_MIN <= value <= INT_MAX:
+            # Hex, octal and binary have no length limit in Python, and such a number could
+            # not even be printed (over 4300 digits); the API's numbers are 64-bit at most.
+            shown = redact.clip(node.value, 40)
+            self.problems.append(
+                (path, f"the number {shown} is beyond the 64-bit range of the API's numbers; "
+                 "if it is an identifier, quote it as text")
+            )  # fmt: skip
             return None
         if type(value) is NotJson:
             return self.not_json(value, path)
         return value
 
-    def not_json(self, value: NotJson, path: PathKey | None) -> None:
-        if path is not None:
-            self.problems.append((path, value.message()))
+    def not_json(self, value: NotJson, path: PathKey) -> None:
+        self.problems.append((path, value.message()))
         return None
 
 
@@ -326,3 +358,24 @@ def _duplicate(mapping: Node, key_node: Node, what: str, key: Any) -> LoadStoppe
 
 class _TooBig(Exception):
     pass
+
+
+class _Unusable:
+    """A mapping key that is not text and is not shown as a value: named by what it is and
+    where it starts. Hashed by identity: two of them are never "the same key"."""
+
+    __slots__ = ("col", "line", "what")
+
+    def __init__(self, what: str, node: Node) -> None:
+        self.what = what
+        self.line, self.col = node_start(node)
+
+
+def _not_text(key: Any) -> str:
+    """The problem of a mapping key that is not text."""
+    if type(key) is _Unusable:
+        return (
+            f"the key on line {key.line}, column {key.col} is {key.what}, not text; "
+            "mapping keys must be text"
+        )
+    return f'key {key!r} is not text; quote it, e.g. "{key}": ...'

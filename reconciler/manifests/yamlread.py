@@ -29,6 +29,9 @@ from reconciler.manifests.yamlscalars import MAP, PLAIN, SEQ, STR, node_start
 _REUSED_ANCHOR = "invalid YAML: an anchor is defined twice"  # replaced by a warning, see load_all
 _REUSED_ANCHOR_CONTEXT = "found duplicate anchor; first occurrence"
 _BRACKETS = re.compile(r"[\[\]{}]")
+_ALIAS = re.compile(r"\*([^\s,\[\]{}]+)")
+# where libyaml stops at "\uD83D\uDE00": at the first escape's digits
+_SURROGATE_PAIR = re.compile(r"([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
 
 
 class _Parser(CParser):
@@ -71,7 +74,18 @@ def load_all(text: str) -> tuple[list[Document], list[SyntaxProblem]]:
         return [], [too_deep]
     restore: dict[int, int] | None = None
     if "\x85" in text or "\u2028" in text or "\u2029" in text:
-        text, restore = _hide_breaks(text)
+        hidden = _hide_breaks(text)
+        if hidden is None:
+            return [], [
+                SyntaxProblem(
+                    None,
+                    None,
+                    "the file holds NEL, LS or PS line separators and every private-use "
+                    "character (U+E000 to U+F8FF), so they cannot be read as ordinary "
+                    "characters; remove the separators",
+                )
+            ]
+        text, restore = hidden
     documents, problems = _load(text, _compose_c)
     if problems and problems[0].message.startswith(_REUSED_ANCHOR):
         # libyaml's composer refuses an anchor defined twice; YAML lets the later one win.
@@ -134,6 +148,8 @@ def _compose_events(parser: _Parser) -> Iterator[Node]:
                 container, items = stack.pop()
                 if isinstance(container, MappingNode):
                     container.value.extend(zip(items[::2], items[1::2], strict=True))
+                else:
+                    container.value.extend(items)
                 node = container
             elif isinstance(event, yaml.AliasEvent):
                 if event.anchor not in anchors:
@@ -170,12 +186,16 @@ def _compose_events(parser: _Parser) -> Iterator[Node]:
     get()  # stream end
 
 
-def _hide_breaks(text: str) -> tuple[str, dict[int, int]]:
+def _hide_breaks(text: str) -> tuple[str, dict[int, int]] | None:
     """NEL, LS and PS are line breaks to libyaml (YAML 1.1) but ordinary characters in YAML
     1.2: swap them for private-use characters the text does not hold (one character each, so
-    every column stays), to be swapped back in the values."""
-    free = (c for c in range(0xE000, 0xF900) if chr(c) not in text)
-    hide = {ord(c): next(free) for c in "\x85\u2028\u2029"}
+    every column stays), to be swapped back in the values. None if the text holds all of
+    them but two (a 19 KB file can)."""
+    used = set(text)
+    free = [c for c in range(0xE000, 0xF900) if chr(c) not in used][:3]
+    if len(free) < 3:
+        return None
+    hide = dict(zip(map(ord, "\x85\u2028\u2029"), free, strict=True))
     return text.translate(hide), {v: k for k, v in hide.items()}
 
 
@@ -235,12 +255,30 @@ def _marked(exc: yaml.MarkedYAMLError, text: str) -> SyntaxProblem:
     if problem == "found invalid Unicode character escape code" and exc.context_mark is not None:
         # "\ud800": a lone surrogate is not text; shown at the scalar, like a wrong value
         start = exc.context_mark
+        pair = _SURROGATE_PAIR.match(text, exc.problem_mark.index) if exc.problem_mark else None
+        if pair is not None:
+            # JSON writers escape a character beyond the BMP as two surrogates (json.dumps
+            # does for every emoji); YAML's \u is one character, so the pair is two halves
+            high, low = int(pair[1], 16), int(pair[2], 16)
+            char = chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+            return SyntaxProblem(
+                start.line + 1,
+                start.column + 1,
+                f"invalid YAML: the quoted text escapes {char!r} as a UTF-16 surrogate pair "
+                f"(\\u{pair[1]}\\u{pair[2]}, as JSON tools write it); YAML escapes it as "
+                f"\\U{ord(char):08X}, or write the character itself",
+            )
         return SyntaxProblem(
             start.line + 1,
             start.column + 1,
             "invalid YAML: the quoted text escapes a lone surrogate or a number beyond Unicode; "
             "it is not valid text",
         )
+    if problem == "found undefined alias" and mark is not None:
+        # libyaml does not name it; the reader's own composer does (the same words for both)
+        alias = _ALIAS.match(text, mark.index)
+        if alias is not None:
+            problem = f"found undefined alias {alias[1]!r}"
     # libyaml says "did not find expected X"; "expected X" reads better (and as before)
     problem = problem.removeprefix("did not find ")
     context = f" {exc.context}" if exc.context else ""
@@ -253,5 +291,8 @@ def _char_index(text: str, byte_offset: int) -> int:
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+    """Line and column of ``text[index]``, counting line breaks as libyaml does (CRLF, CR or
+    LF: its marks count a lone CR as a break too)."""
+    breaks = text.count("\n", 0, index) + text.count("\r", 0, index) - text.count("\r\n", 0, index)
+    start = max(text.rfind("\n", 0, index), text.rfind("\r", 0, index)) + 1
+    return breaks + 1, index - start + 1

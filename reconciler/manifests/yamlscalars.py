@@ -30,6 +30,7 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode
 
+from reconciler import redact
 from reconciler.manifests.yamlpaths import LoadStopped, SyntaxProblem
 
 CORE = "tag:yaml.org,2002:"
@@ -95,7 +96,10 @@ def plain_value(node: ScalarNode) -> Any:
     if INT.fullmatch(value):
         return _int(node, value, explicit=False)
     if FLOAT.fullmatch(value):
-        return _float(value)
+        number = _float(value)
+        if number is None:  # "._", "-._e+1": the pattern's shape without a digit
+            raise _unreadable(node, CORE + "float", explicit=False)
+        return number
     return value
 
 
@@ -112,8 +116,8 @@ def scalar_value(node: ScalarNode) -> Any:
             raise _unreadable(node, tag, explicit=True)
         return _int(node, node.value, explicit=True)
     if tag == CORE + "float":
-        if FLOAT.fullmatch(node.value):
-            return _float(node.value)
+        if FLOAT.fullmatch(node.value) and (number := _float(node.value)) is not None:
+            return number
         if INT.fullmatch(node.value):
             return float(_int(node, node.value, explicit=True))
         raise _unreadable(node, tag, explicit=True)
@@ -133,8 +137,7 @@ def scalar_value(node: ScalarNode) -> Any:
 def _unreadable(node: Node, tag: str, *, explicit: bool) -> LoadStopped:
     """The error for a scalar that cannot be read as ``tag`` (a load error, as the YAML
     library reports it: it stops the file)."""
-    value = str(node.value)
-    shown = repr(value if len(value) <= 40 else value[:37] + "...")
+    shown = repr(redact.clip(str(node.value), 40))
     advice = "fix the value or remove the tag" if explicit else "quote it as text"
     line, col = node_start(node)
     return LoadStopped(
@@ -144,11 +147,15 @@ def _unreadable(node: Node, tag: str, *, explicit: bool) -> LoadStopped:
     )
 
 
-def _float(value: str) -> float:
+def _float(value: str) -> float | None:
+    """The number a float-looking scalar spells, or None when it spells none ("._")."""
     text = value.replace("_", "").lower()
     if text.endswith((".inf", ".nan")):  # Python spells them inf and nan
         text = text.replace(".", "")
-    return float(text)
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _fits(value: str, tag: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -144,3 +145,49 @@ def test_export_never_writes_a_credential_into_a_manifest_or_its_name(
     assert "<redacted>" in marked[0].read_text(encoding="utf-8")
     state = json.loads((tmp_path / ".reconciler" / "state.json").read_text(encoding="utf-8"))
     assert sorted(state["entries"]) == ["Clean_task"]
+
+
+def _prefix_shown(text: str, secret: str, shortest: int = 8) -> str | None:
+    """The longest start of ``secret`` (at least ``shortest`` characters) found in ``text``."""
+    for end in range(len(secret), shortest - 1, -1):
+        if secret[:end] in text:
+            return secret[:end]
+    return None
+
+
+@pytest.mark.parametrize(
+    ("key", "value_of"),
+    [
+        # a pydantic rule quotes the value, shortened to 60 characters
+        ("interruption-level", lambda pad: f"'{pad}{CANARY_SECRET}'"),
+        # the YAML reader quotes a value that is not its tag's, shortened to 40
+        ("badge", lambda pad: f"!!int '{pad}{CANARY_SECRET}'"),
+    ],
+    ids=["model-rule", "yaml-tag"],
+)
+def test_a_credential_cut_short_in_a_message_is_never_shown_in_part(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+    value_of: Any,
+) -> None:
+    """Promise: the AppKey and Master Secret are never printed, not even most of one.
+
+    Messages shorten a quoted value; shortened before the credentials were masked, a secret
+    straddling the cut lost its last characters and was no longer recognised: with the
+    right padding all of it but one character was printed. Every padding is tried."""
+    monkeypatch.chdir(tmp_path)
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    for pad in range(0, 61):
+        text = MANIFEST.format(name=f"Pad_{pad}", alert="hi") + (
+            f"      ios: {{{key}: {value_of('x' * pad)}}}\n"
+        )
+        (schedules / f"pad_{pad:02d}.yaml").write_text(text, encoding="utf-8")
+
+    outcome = invoke(["validate"], env=CANARY_ENV)
+
+    assert outcome.exit_code == 1, outcome.stdout + outcome.stderr
+    shown = outcome.stdout + outcome.stderr
+    assert shown.count("error") >= 61, shown  # each file refused for its value
+    assert _prefix_shown(shown, CANARY_SECRET) is None, shown
