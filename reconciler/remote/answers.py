@@ -178,8 +178,14 @@ def error_class(
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None."""
-    value = response.headers.get("Retry-After")
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None. Sent more than
+    once, the longest wait is the one honoured (each may come from another hop)."""
+    values = response.headers.get_list("Retry-After")
+    waits = [w for w in map(_retry_after, values) if w is not None]
+    return max(waits, default=None)
+
+
+def _retry_after(value: str) -> float | None:
     if not value:
         return None
     try:
@@ -188,9 +194,9 @@ def retry_after(response: httpx.Response) -> float | None:
         pass
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):  # year 99999999999: OverflowError
         return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def content_type(response: httpx.Response) -> str:

@@ -71,7 +71,7 @@ def _read_pace_file(path: Path) -> dict[str, Any]:
         # A regular file of bounded size only: a FIFO or a link to /dev/zero put there must not
         # stall or exhaust every command (docs/threat-model.md, as for the emulator's data).
         data = json.loads(files.read_regular(path, limit=PACE_FILE_MAX).decode("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # "[[[[..." 2000 deep: RecursionError
         return {}
     if not isinstance(data, dict) or data.get("version") != PACE_FILE_VERSION:
         return {}

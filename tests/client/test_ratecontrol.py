@@ -384,6 +384,8 @@ def test_the_pace_file_is_best_effort_and_holds_numbers_only(tmp_path: Path) -> 
         '{"version": 1}',
         '{"version": 1, "endpoints": {"https://api": {"limit": "x", "at": 1}}}',
         '{"version": 1, "endpoints": {"https://api": {"limit": 1e999, "at": 1}}}',
+        "[" * 2000,  # 2 KB of nesting: RecursionError in the JSON decoder
+        '{"version": 1, "x": ' + "9" * 5000 + "}",  # an int too long to convert
     ):
         pace.write_text(garbage, encoding="utf-8")
         assert read_remembered_limit(pace, "https://api", now=now) is None

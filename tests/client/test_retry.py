@@ -116,6 +116,33 @@ def test_retry_after_as_an_http_date_is_honoured() -> None:
     assert 25 <= clock.sleeps[0] <= 31
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["1 Jan 99999999999 00:00:00", "Sun, 06 Nov 99999 08:49:37 GMT", "nan", "garbage", ""],
+)
+def test_a_retry_after_that_cannot_be_read_is_ignored(value: str) -> None:
+    """A date past what the calendar holds (OverflowError in the date parser), or anything
+    else unreadable, is no Retry-After: the ordinary backoff applies, no traceback."""
+    clock = FakeClock()
+    script = Script([error(429, 0, "slow down", headers={"Retry-After": value}), reply(200, PAGE)])
+    run(client_for(script, clock=clock, rng=UpperRng(), backoff_base=0.5).list_schedules(1))
+    assert clock.sleeps == [0.5]
+
+
+def test_retry_after_sent_twice_honours_the_longer_wait() -> None:
+    """Two Retry-After headers (two hops) are two values, not one "7, 30" that reads as none."""
+    clock = FakeClock()
+    refusal = httpx.Response(
+        429,
+        json={"error": {"code": 0, "message": "slow down"}},
+        headers=[("Retry-After", "7"), ("Retry-After", "30")],
+    )
+    assert refusal.headers.get_list("Retry-After") == ["7", "30"]
+    script = Script([refusal, reply(200, PAGE)])
+    run(client_for(script, clock=clock).list_schedules(1))
+    assert clock.sleeps == [30.0]
+
+
 def test_retry_after_longer_than_allowed_gives_up_at_once_and_says_why() -> None:
     """A server asking for an hour's pause is not waited for: the error says how long it asked."""
     clock = FakeClock()
