@@ -318,8 +318,8 @@ class Executor:
             if not found:
                 self.report.failures.append(
                     f"{a.kind} {a.name!r}: the server's answer was lost and the task is not "
-                    "visible yet; it stays journalled, re-run apply to resolve it (no duplicate "
-                    "will be created)"
+                    "visible yet; it stays journalled: an apply run 5 minutes after it (a "
+                    "server may commit it late) adopts it if it appears, or creates it"
                 )
                 continue
             new_id = found[0]

@@ -10,7 +10,7 @@ from the HTTP client, so that reading and planning need not import the apply mac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reconciler.errors import InventoryError
 from reconciler.planning.canonical import name_key
@@ -18,6 +18,11 @@ from reconciler.planning.diff import fingerprint_matches
 from reconciler.remote.observed import Inventory
 from reconciler.state import edits as st
 from reconciler.state.schema import State
+
+# A create whose answer was lost (a timeout) may still be committed by the server after the
+# client gave up; its absence from a complete read is trusted only once this long has passed
+# since it was journalled. Before that, nothing is planned: a repeated POST would be a duplicate.
+LATE_COMMIT_GRACE = timedelta(minutes=5)
 
 
 @dataclass
@@ -28,6 +33,9 @@ class Healing:
     finish_deletes: list[tuple[str, str]] = field(default_factory=list)  # (name, old id)
     unresolved: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # creates not listed yet, journalled too recently to be taken as never made: (name, when
+    # their absence will be trusted)
+    waiting: list[tuple[str, datetime]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -120,9 +128,11 @@ def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
                     f"{name!r}: more tasks with the same name and body exist ({extra}); "
                     "they are reported as conflicts, not deleted"
                 )
-        elif inventory.complete:
+        elif inventory.complete and now - p.started_at >= LATE_COMMIT_GRACE:
             out.state = st.clear_pending(out.state, name)
-            out.notes.append(f"{name!r}: the interrupted {p.op} never reached the server")
+            out.notes.append(f"{name!r}: the interrupted {p.op} did not take effect")
+        elif inventory.complete:
+            out.waiting.append((name, p.started_at + LATE_COMMIT_GRACE))
         else:
             out.unresolved.append(name)
     return out
@@ -149,6 +159,16 @@ def planning_state(healing: Healing) -> State:
 
 
 def require_healed(healing: Healing) -> None:
+    if healing.waiting:
+        names = ", ".join(repr(n) for n, _ in healing.waiting)
+        until = max(t for _, t in healing.waiting)
+        raise InventoryError(
+            f"the interrupted create of {names} is not in the remote list yet; its answer was "
+            "lost or the run stopped, and a server may still commit a request it did not "
+            f"answer, so it is not sent again before {until:%Y-%m-%d %H:%M:%S %Z}",
+            hint="re-run after that time (the task is adopted if it has appeared, created "
+            "if not); nothing was changed",
+        )
     if healing.unresolved:
         names = ", ".join(repr(n) for n in healing.unresolved)
         raise InventoryError(

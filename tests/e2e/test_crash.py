@@ -15,8 +15,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
+from reconciler.apply.healing import LATE_COMMIT_GRACE
 from reconciler.emulator import Faults
+from reconciler.planning.canonical import fingerprint
+from reconciler.state import edits as st
+from reconciler.state.store import StateStore
 from tests.e2e.helpers import Project
 from tests.kit.bodies import single
 
@@ -163,3 +168,58 @@ def test_replace_with_lost_answers_ends_with_the_new_task_only(project: Project)
     assert project.state_ids() == {"promo": task["schedule_id"]}
     assert project.state()["pending"] == {}
     assert [m for m, _ in project.write_summary()].count("POST") == 1
+
+
+def _journal_create(project: Project, data: dict[str, object]) -> datetime:
+    """The state as an apply leaves it when the POST of ``data`` got no answer: journalled."""
+    store = StateStore(project.state_path)
+    sent = project.emulator.now()
+    store.save(st.begin_pending(store.load(), "create", str(data["name"]), fingerprint(data), sent))
+    project.mark()
+    return sent
+
+
+def test_a_create_the_server_commits_late_is_not_made_twice(project: Project) -> None:
+    """A POST whose answer never came may be committed after the client gave up (a server slow
+    to commit: an outside probe's server committed 12 s after a 2 s timeout, and the re-run in
+    between created the schedule a second time). A re-run within LATE_COMMIT_GRACE of the
+    journal entry sends no POST and says until when; the task committed meanwhile is then
+    adopted, not created again."""
+    project.write("beta")
+    assert project.apply().exit_code == 0
+    alpha = project.write("alpha")
+    sent = _journal_create(project, alpha)
+
+    soon = project.run("apply", "--auto-approve", now=sent + timedelta(seconds=12))
+    assert soon.exit_code == 1, soon.output
+    until = (sent + LATE_COMMIT_GRACE).astimezone(UTC)
+    assert f"not sent again before {until:%Y-%m-%d %H:%M:%S} UTC" in soon.output
+    assert "re-run after that time" in soon.output
+    assert project.writes() == []
+    assert "alpha" in project.state()["pending"]
+
+    late = project.emulator.add_schedule(alpha)  # the server commits it now
+    result = project.run("apply", "--auto-approve", now=sent + LATE_COMMIT_GRACE)
+    assert result.exit_code == 0, result.output
+    assert project.writes() == []
+    assert project.state_ids()["alpha"] == late
+    assert project.remote_ids()["alpha"] == late
+    assert project.state()["pending"] == {}
+
+
+def test_a_create_that_never_took_effect_is_made_once_the_grace_has_passed(
+    project: Project,
+) -> None:
+    """The other outcome: the POST never reached the server. After LATE_COMMIT_GRACE the journal
+    entry is dropped and the schedule is created, once."""
+    project.write("beta")
+    assert project.apply().exit_code == 0
+    alpha = project.write("alpha")
+    sent = _journal_create(project, alpha)
+
+    result = project.run("apply", "--auto-approve", now=sent + LATE_COMMIT_GRACE)
+    assert result.exit_code == 0, result.output
+    assert project.write_summary() == [("POST", "/v4/schedules")]
+    assert "'alpha': the interrupted create did not take effect" in result.output
+    assert set(project.remote_ids()) == {"alpha", "beta"}
+    assert project.state()["pending"] == {}

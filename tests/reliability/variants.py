@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from random import Random
 
@@ -45,6 +46,8 @@ from tests.reliability.trials import (
 )
 from tests.reliability.world import (
     CONFIG,
+    NOW,
+    RUN_INTERVAL,
     Body,
     Project,
     add_unmanaged,
@@ -446,8 +449,10 @@ KEEP = "keep_protected"
 
 
 def _flash(alert: str) -> Body:
-    """A task that fires three minutes after the campaign's frozen ``NOW``."""
-    trigger = bodies.single("2026-12-01 08:03:00")
+    """A task that fires three minutes after the run under the rule: the re-run of the killed
+    apply, one ``RUN_INTERVAL`` after ``NOW`` (its journal holds the replace)."""
+    at = NOW + RUN_INTERVAL + timedelta(minutes=3)
+    trigger = bodies.single(f"{at:%Y-%m-%d %H:%M:%S}")
     return bodies.body(FLASH, alert=alert, trigger=trigger, sender=None)
 
 

@@ -21,13 +21,14 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
 from typing import IO, Any
 
 from click.testing import CliRunner, Result
 
+from reconciler.apply.healing import LATE_COMMIT_GRACE
 from reconciler.cli import cli
 from reconciler.emulator import Emulator, Faults
 from reconciler.emulator.core import CHURN_PREFIX, RequestRecord
@@ -37,6 +38,7 @@ from tests.kit import bodies
 from tests.kit.clock import FakeClock
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # every trigger below lies in 2027
+RUN_INTERVAL = LATE_COMMIT_GRACE + timedelta(seconds=1)
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 WEEKDAYS = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 ALERTS = ["Hello", "Grüße aus Köln", "今日のお知らせ", "مرحبا بك", "Ça va? 🎉", "Z\u0301ebra"]
@@ -231,9 +233,28 @@ environments:
 
 @dataclass(frozen=True)
 class Project:
-    """A temporary repository the reconciler runs in."""
+    """A temporary repository the reconciler runs in.
+
+    Commands run at ``NOW`` (``--now``), except that a command run while the journal holds a
+    create (or replace) comes ``RUN_INTERVAL`` after the one before, and so do all after it:
+    as in life, the re-run of an interrupted apply is later, and a create whose answer was lost
+    is only given up once ``LATE_COMMIT_GRACE`` has passed (the server may still commit it); a
+    re-run in the same instant would wait for ever. The emulator's own clock stays at ``NOW``:
+    under ``--now`` the reconciler judges time by that, not by the server's ``Date``.
+    """
 
     root: Path
+    later: list[timedelta] = field(default_factory=lambda: [timedelta(0)], compare=False)
+
+    def next_now(self) -> datetime:
+        """``--now`` of the next command run in the project."""
+        try:
+            pending = StateStore(self.state_path).load().pending.values()
+        except Exception:  # no state yet, or a test's broken one: the time does not move
+            pending = []
+        if any(p.op in ("create", "replace") for p in pending):
+            self.later[0] += RUN_INTERVAL
+        return NOW + self.later[0]
 
     @classmethod
     def create(cls, root: Path) -> Project:
@@ -286,7 +307,7 @@ def global_args(project: Project, url: str, extra: Sequence[str] = ()) -> list[s
         "--endpoint",
         url,
         "--now",
-        NOW.isoformat(),
+        project.next_now().isoformat(),
         *extra,
     ]
 
