@@ -19,7 +19,7 @@ from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconciler.config.connection import ClientSettings, Credentials
@@ -51,13 +51,31 @@ def encodings(value: str) -> list[str]:
     """Every spelling of ``value`` a server could echo (see the module docstring)."""
     forms = [value, value.upper(), value.lower(), quote(value, safe=""), quote_plus(value, safe="")]
     forms += [f.lower() for f in forms[3:]]  # %2f as well as %2F
-    b64 = b64_forms(value.encode())
-    return forms + b64 + [quote(f, safe="") for f in b64]
+    raw = value.encode()
+    b64 = b64_forms(raw)
+    dumps = [raw.hex(), raw.hex().upper(), "".join(f"&#{ord(c)};" for c in value)]
+    dumps.append("".join(f"&#x{ord(c):X};" for c in value))
+    return forms + b64 + [quote(f, safe="") for f in b64] + dumps
+
+
+def embedded(value: str) -> list[tuple[str, str]]:
+    """``value`` inside a longer base64 text (a dump of request headers), 0, 1 or 2 bytes into
+    a group of three, with more after it: (the echoed text, the characters only ``value``'s
+    bits make, which must not show)."""
+    raw = value.encode()
+    out = []
+    for pad in (b"", b"x", b"xy", b"Authorization: Basic "):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(pad + raw + b"\r\nHost: x").decode()
+            bits = 8 * len(pad)
+            out.append((text, text[-(-bits // 6) : (bits + 8 * len(raw)) // 6]))
+    return out
 
 
 def all_forms(key: str, secret: str) -> list[str]:
     token = base64.b64encode(f"{key}:{secret}".encode()).decode()
-    return [f for v in (key, secret, token) for f in encodings(v)]
+    forms = [f for v in (key, secret, token) for f in encodings(v)]
+    return forms + [core for v in (key, secret, token) for _, core in embedded(v)]
 
 
 def leaked_pieces(text: str, forms: list[str]) -> list[str]:
@@ -199,11 +217,15 @@ def test_an_echoed_secret_in_any_encoding_at_any_offset_never_shows(
     any length and kind, shows nowhere (message, hint, traceback, debug log), whole or cut."""
     token = base64.b64encode(f"{key}:{secret}".encode()).decode()
     value = {"key": key, "secret": secret, "token": token}[which]
-    spellings = encodings(value)
+    spellings = encodings(value) + [text for text, _ in embedded(value)]
     body = before + spellings[form % len(spellings)] + after
+    forms = all_forms(key, secret)
+    # filler that is itself a piece of a form ("000..." around a key of zeros) cannot be told
+    # from a leak
+    assume(leaked_pieces(f"{before}\x00{after}", forms) == [])
     exc, logs = _run_read(Credentials(app_key=key, master_secret=secret), kind.answer(body))
     shown = everything_shown(exc, logs)
-    assert leaked_pieces(shown, all_forms(key, secret)) == []
+    assert leaked_pieces(shown, forms) == []
 
 
 KEY = "CanaryKey7Q2x9Z4w8K1mP3d"
