@@ -178,7 +178,10 @@ class Executor:
             try:
                 await self._do(action)
             except ReconcilerError as exc:
-                self.report.failures.append(f"{action.kind} {action.name!r}: {exc}")
+                # The hint says why it stopped ("the server asked to wait 900 s", "gave up
+                # after 6 attempts"): without it a refusal reads like a plain error.
+                why = f" ({exc.hint})" if exc.hint else ""
+                self.report.failures.append(f"{action.kind} {action.name!r}: {exc}{why}")
             finished += 1
             if self.progress is not None and (finished == total or finished % 50 == 0):
                 self.progress(f"{label}: {finished}/{total}")

@@ -37,7 +37,15 @@ logger = logging.getLogger("reconciler.remote.client")
 SNIPPET = 200  # characters of an unparseable answer quoted in a message
 # The word "rate" with "limit" or "exceed(ed)": "rate limit exceeded", "rate exceeded",
 # "API-Rate-Limit überschritten"; not "separate" or "generate" in a validation message.
-_RATE_REFUSAL = re.compile(r"\brate\b.*\b(limit|exceed)|\b(limit|exceed)\w*\b.*\brate\b", re.I)
+# "rate limit exceeded", "API-Rate-Limit überschritten", "Rate exceeded", "request exceeded the
+# rate", "too many requests": the words next to each other. Anywhere in the message was too
+# loose: "big_push_duration exceeds the limit for the current send rate" is an invalid
+# parameter, and taken for a refusal it was retried five times (a create among them).
+_RATE_REFUSAL = re.compile(
+    r"\brate[\s_-]*limit|\brate[\s_-]+exceed|\bexceed\w*\s+(?:the\s+)?(?:request\s+)?rate\b"
+    r"|\btoo\s+many\s+requests\b",
+    re.I,
+)
 MASK = "***"
 
 

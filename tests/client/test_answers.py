@@ -56,6 +56,9 @@ def test_error_bodies_map_to_the_error_tree(answer: httpx.Response, cls: type, c
         ("rate limit exceeded", RateLimitError),
         ("API-Rate-Limit überschritten", RateLimitError),
         ("request exceeded the rate", RateLimitError),
+        ("Too many requests", RateLimitError),
+        ("big_push_duration exceeds the limit for the current send rate", RequestRejectedError),
+        ("the rate of sending is invalid; limit it to 1 to 1000", RequestRejectedError),
         ("The schedule-task is invalid: separate sections are invalid", RequestRejectedError),
         ("generate failed: time_unit is invalid", RequestRejectedError),
     ],
@@ -64,7 +67,8 @@ def test_28100_is_a_rate_refusal_only_when_its_message_says_rate_limit(
     message: str, cls: type
 ) -> None:
     """400/28100 is both "invalid parameter" and "rate limit exceeded": the message tells them
-    apart by the word "rate" with "limit" or "exceed", not by the letters r-a-t-e anywhere."""
+    apart by "rate" next to "limit" or "exceed" (or "too many requests"), not by the letters
+    r-a-t-e anywhere, nor by "rate" and "limit" far apart in a message about a parameter."""
     with pytest.raises(ApiError) as info:
         run(client_for(Script([error(400, 28100, message)]), max_retries=0).get_schedule("s1"))
     assert type(info.value) is cls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.emulator import Faults
 from tests.e2e.helpers import Project
 
 
@@ -54,3 +55,18 @@ def test_state_mv_after_a_rename_updates_the_task_in_place(project: Project) -> 
     assert result.exit_code == 0, result.output
     assert project.write_summary() == [("PUT", f"/v4/schedules/{sid}")]
     assert project.remote_ids() == project.state_ids() == {"new_name": sid}
+
+
+def test_a_create_refused_for_longer_than_the_client_waits_says_why(project: Project) -> None:
+    """A server that wants a pause longer than the client waits (Retry-After over 120 s): the
+    failed create says how long it asked for, not only "HTTP 429"; nothing is created."""
+    project.write("alpha")
+    project.emulator.faults = Faults(rate_limit=0.005)  # one request per 200 s: page 1 only
+    project.mark()
+
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert "create 'alpha': POST /v4/schedules: HTTP 429" in result.output
+    assert "the server asked to wait 200 s, more than 120 s" in result.output
+    assert project.write_summary() == [("POST", "/v4/schedules")]
+    assert project.remote() == {}
