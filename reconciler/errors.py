@@ -17,6 +17,7 @@ them into a message and an exit code; nothing else prints tracebacks or calls ``
     │   │   └── RequestRejectedError 4xx validation errors: never retried
     │   ├── MalformedResponseError   an answer that is not JSON or not of the documented shape
     │   ├── ConnectionFailedError    no answer at all after the retry budget was spent
+    │   ├── ServerStormError         not sent: the server refused or failed everything lately
     │   ├── AmbiguousCreateError     a create whose outcome is unknown: look it up before retry
     │   └── AmbiguousPushError       a batch push whose outcome is unknown: never re-sent blindly
     ├── InventoryError               the remote list could not be read completely
@@ -161,6 +162,10 @@ class MalformedResponseError(RemoteError):
 
 class ConnectionFailedError(RemoteError):
     """No usable answer after the retry budget was spent."""
+
+
+class ServerStormError(RemoteError):
+    """Not sent: requests in a row gave up with the retry budget spent (nothing was written)."""
 
 
 class AmbiguousCreateError(RemoteError):

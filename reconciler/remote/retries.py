@@ -25,6 +25,7 @@ from reconciler.errors import (
     RateLimitError,
     RemoteError,
     ServerError,
+    ServerStormError,
 )
 from reconciler.remote import answers
 from reconciler.remote.ratelimit import Outcome
@@ -35,10 +36,22 @@ logger = logging.getLogger("reconciler.remote.client")
 
 # Answers that say "not now" rather than "never": worth another attempt of an idempotent call.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Requests given up in a row, with the client-wide retry budget spent, after which no further
+# request is sent: a server refusing everything would otherwise be sent every remaining write
+# once, at the pace's floor of one a second (1000 creates: 25 minutes of refusals).
+STORM_GIVE_UPS = 3
 
 
 class RetryingTransport(Transport):
-    """``Transport`` with ``_request``: attempts until an answer, an error or the budget's end."""
+    """``Transport`` with ``_request``: attempts until an answer, an error or the budget's end.
+
+    Once ``STORM_GIVE_UPS`` requests in a row have given up with the retry budget spent, the
+    server is taken to be refusing or failing everything: later requests are not sent but fail
+    at once (``ServerStormError``); nothing they would have written was written.
+    """
+
+    _given_up_in_a_row = 0
+    _storm: str | None = None
 
     async def _request(
         self,
@@ -58,6 +71,12 @@ class RetryingTransport(Transport):
         again, with retries, once it is needed): it takes no retries from the client's budget
         (like every request, it adds to the budget's size).
         """
+        if self._storm is not None:
+            raise ServerStormError(
+                f"{method} {path}: not sent: {self._storm}",
+                hint="nothing was sent for it; re-run later, or with a lower --rate-limit "
+                "(RECONCILER_RATE_LIMIT)",
+            )
         self._first_attempts += 1
         attempt = 0
         outcome_unknown = False
@@ -93,6 +112,7 @@ class RetryingTransport(Transport):
             else:
                 if response.is_success:
                     self._limiter.answered(ticket, "ok")
+                    self._given_up_in_a_row = 0
                     return response
                 error = self._answers.error(response, method, path)
                 # Every request slows down (or not) on this answer, not only this one.
@@ -119,6 +139,14 @@ class RetryingTransport(Transport):
             delay = self._retry_delay(attempt, retry_after) if retry else None
             if delay is None:
                 _note_gave_up(failure, attempt, retry_after, self.settings.max_retry_after)
+                if retry and self._budget_spent():
+                    self._given_up_in_a_row += 1
+                    if self._given_up_in_a_row >= STORM_GIVE_UPS:
+                        self._storm = (
+                            f"the server refused or failed {self._given_up_in_a_row} requests in "
+                            f"a row after {self.stats.retries} retries (the client's budget); "
+                            f"the last: {failure.message}"
+                        )
                 raise failure
             self.stats.retries += 1
             self.stats.retry_wait_seconds += delay
@@ -132,6 +160,12 @@ class RetryingTransport(Transport):
             )
             await self._sleep(delay)
 
+    def _budget_spent(self) -> bool:
+        s = self.settings
+        return bool(
+            self.stats.retries >= s.retry_budget_min + s.retry_budget_ratio * self._first_attempts
+        )
+
     def _retry_delay(self, attempt: int, retry_after: float | None) -> float | None:
         """Seconds to wait before the next attempt, or None when the budget is spent.
 
@@ -141,7 +175,7 @@ class RetryingTransport(Transport):
         s = self.settings
         if attempt > s.max_retries:
             return None
-        if self.stats.retries >= s.retry_budget_min + s.retry_budget_ratio * self._first_attempts:
+        if self._budget_spent():
             return None
         if retry_after is not None and retry_after > s.max_retry_after:
             return None

@@ -14,9 +14,12 @@ from reconciler.errors import (
     ConnectionFailedError,
     NotFoundError,
     RateLimitError,
+    RemoteError,
     RequestRejectedError,
     ServerError,
+    ServerStormError,
 )
+from reconciler.remote.retries import STORM_GIVE_UPS
 from tests.kit.clock import FakeClock
 
 from .helpers import Script, UpperRng, client_for, error, reply, run, schedule_body
@@ -185,6 +188,63 @@ def test_the_client_wide_retry_budget_bounds_retries_across_requests() -> None:
         run(client.get_schedule("s1"))
     assert client.stats.retries == 2
     assert len(script.requests) == 3
+
+
+def test_a_server_refusing_everything_is_sent_no_more_requests_once_the_budget_is_spent() -> None:
+    """Requests that give up in a row with the budget spent (STORM_GIVE_UPS of them) stop the
+    client from sending more: the next request fails at once, saying why and that nothing was
+    sent, instead of every remaining write being refused once at the pace's floor."""
+    script = Script([error(429, 28100, "rate limit exceeded", headers={"Retry-After": "0"})])
+    client = client_for(
+        script, clock=FakeClock(), max_retries=5, retry_budget_min=2, retry_budget_ratio=0.0
+    )
+
+    async def go() -> list[BaseException]:
+        failures: list[BaseException] = []
+        async with client:
+            for n in range(STORM_GIVE_UPS + 2):
+                try:
+                    await client.update_schedule(f"s{n}", schedule_body())
+                except RemoteError as exc:
+                    failures.append(exc)
+        return failures
+
+    failures = run(go())
+    # 3 attempts of the first request (2 retries: the budget), then one each
+    assert len(script.requests) == 3 + (STORM_GIVE_UPS - 1)
+    assert [type(f) for f in failures] == [RateLimitError] * STORM_GIVE_UPS + [ServerStormError] * 2
+    storm = failures[-1]
+    assert isinstance(storm, ServerStormError)
+    assert "PUT /v4/schedules/s4: not sent: the server refused or failed 3 requests in a row" in (
+        str(storm)
+    )
+    assert storm.hint is not None
+    assert "nothing was sent" in storm.hint
+
+
+def test_an_answer_between_give_ups_keeps_the_client_sending() -> None:
+    """Give-ups that are not in a row (an answer between them) never stop the client."""
+    refusal = error(429, 28100, "rate limit exceeded", headers={"Retry-After": "0"})
+    answers = ([refusal] * (STORM_GIVE_UPS - 1) + [reply(200, PAGE)]) * 4
+    count = len(answers)
+    script = Script(list(answers))
+    client = client_for(
+        script, clock=FakeClock(), max_retries=0, retry_budget_min=0, retry_budget_ratio=0.0
+    )
+
+    async def go() -> list[str]:
+        outcomes: list[str] = []
+        async with client:
+            for _ in range(count):
+                try:
+                    await client.list_schedules(1)
+                    outcomes.append("ok")
+                except RateLimitError:
+                    outcomes.append("refused")
+        return outcomes
+
+    assert run(go()) == (["refused"] * (STORM_GIVE_UPS - 1) + ["ok"]) * 4
+    assert len(script.requests) == count
 
 
 def test_delete_404_after_an_unknown_outcome_counts_as_deleted() -> None:
