@@ -170,6 +170,8 @@ async def apply_plan(
 
     plan.check_safe()
     clock = now or (lambda: datetime.now(UTC))
+    # The journal stamps its entries with it; a naive time could not be saved and compared.
+    _now(clock())
     store = StateStore(Path(state_file))
     settings = client.settings
     binding = binding_for(settings.base_url, settings.credentials.app_key)

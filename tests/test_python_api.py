@@ -158,3 +158,23 @@ def test_make_plan_refuses_a_state_with_an_interrupted_write(tmp_path: Path) -> 
     with pytest.raises(PlanError, match="interrupted writes of 'promo'") as raised:
         reconciler.make_plan([], reconciler.Inventory(schedules={}), journal)
     assert "reconciler apply" in (raised.value.hint or "")
+
+
+def test_apply_plan_refuses_a_clock_without_a_time_zone(tmp_path: Path) -> None:
+    """The journal stamps its entries with ``now``; a naive clock (``datetime.now``) would write
+    a state file the next command cannot read. Refused before any request."""
+    emulator = Emulator()
+    state_file = tmp_path / "state.json"
+    desired = reconciler.load_manifests(_manifest(tmp_path / "schedules"))
+
+    async def run() -> None:
+        async with _client(emulator) as client:
+            state = reconciler.load_state(state_file)
+            plan = reconciler.make_plan(desired, await reconciler.read_inventory(client), state)
+            before = len(emulator.request_log)
+            with pytest.raises(ValueError, match="timezone-aware"):
+                await reconciler.apply_plan(plan, client, state_file, now=datetime.now)
+            assert len(emulator.request_log) == before
+
+    asyncio.run(run())
+    assert emulator.state()["schedules"] == []

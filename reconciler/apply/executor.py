@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import assert_never
 
-from reconciler.apply.healing import Healing, find_created, journal_ids
+from reconciler.apply.healing import LATE_COMMIT_GRACE, Healing, find_created, journal_ids
 from reconciler.apply.writer import StateWriter
 from reconciler.errors import (
     AmbiguousCreateError,
@@ -92,6 +92,11 @@ class ApplyReport:
         return "\n".join([*(f"  {done}" for done in self.done), ok])
 
 
+# A POST leaves within this of its journal entry's stamp (see ``_keep_stamps_fresh``): well
+# inside the grace healing gives a create it cannot see.
+_RESTAMP_AFTER = LATE_COMMIT_GRACE / 10
+
+
 class Executor:
     """Runs the actions of one plan; independent actions go on when one fails."""
 
@@ -109,9 +114,11 @@ class Executor:
         self.progress = progress
         self.report = ApplyReport()
         self._ambiguous: list[CreateAction | RecreateAction | ReplaceAction] = []
+        self._stamped: datetime | None = None  # when the journal's creates were last stamped
 
     async def run(self, plan: Plan) -> ApplyReport:
         actions = plan.actions
+        self._stamped = self.now()  # every entry journalled from here on is stamped after it
         if plan.renames:
             # Declared renames move their state entries first, durably: whatever happens next,
             # the entry already carries the manifest's name, so a re-run plans an update of the
@@ -133,6 +140,7 @@ class Executor:
                     st.begin_pending, "create", a.name, a.fingerprint, self.now(), old
                 )
             self.writer.flush()
+            self._stamped = self.now()
         await self._phase("create", creates)
         if self._ambiguous:
             await self._resolve_ambiguous()
@@ -230,7 +238,7 @@ class Executor:
         """POST the body; None when the outcome is ambiguous (resolved after the phase)."""
         self.report.writes += 1
         try:
-            created = await self.client.create_schedule(a.body)
+            created = await self.client.create_schedule(a.body, before_send=self._keep_stamps_fresh)
         except AmbiguousCreateError:
             self._ambiguous.append(a)
             return None
@@ -299,6 +307,18 @@ class Executor:
         self.writer.change(st.clear_pending, a.name)
         self.report.done.append(f"replaced {a.name!r} ({a.old_schedule_id} -> {new_id})")
 
+    def _keep_stamps_fresh(self) -> None:
+        """Stamp the journal's creates again before a POST if their stamp is older than
+        ``_RESTAMP_AFTER``: healing waits ``LATE_COMMIT_GRACE`` from the stamp before it takes
+        an unlisted create as never made, and a POST may leave long after its entry was
+        journalled (paced behind the others, refused and retried, its own --timeout)."""
+        now = self.now()
+        if self._stamped is not None and now - self._stamped < _RESTAMP_AFTER:
+            return
+        self._stamped = now
+        self.writer.change(st.restamp_pending, now)
+        self.writer.flush()
+
     async def _resolve_ambiguous(self) -> None:
         """Look up creates whose answer was lost: adopt what exists, keep the rest journalled.
 
@@ -315,6 +335,9 @@ class Executor:
                 )
             return
         claimed = {e.schedule_id for e in self.writer.state.entries.values()}
+        # What is left journalled waits from now: its POST was sent before now, not before
+        # the entry was first written.
+        self.writer.change(st.restamp_pending, self.now(), [a.name for a in self._ambiguous])
         for a in sorted(self._ambiguous, key=lambda x: x.name):
             old = a.old_schedule_id if isinstance(a, ReplaceAction | RecreateAction) else None
             found = find_created(inventory, a.name, a.fingerprint, claimed | {old or ""})

@@ -128,6 +128,17 @@ def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
                     f"{name!r}: more tasks with the same name and body exist ({extra}); "
                     "they are reported as conflicts, not deleted"
                 )
+        elif inventory.complete and p.started_at > now + LATE_COMMIT_GRACE:
+            # Stamped by a clock ahead of this one (a rehearsal's --now, a server's Date): its
+            # age cannot be told, and waiting for that time could take a month. Waited for
+            # from now instead (an apply saves the new stamp).
+            out.state = st.restamp_pending(out.state, now, [name])
+            out.waiting.append((name, now + LATE_COMMIT_GRACE))
+            when = f"{p.started_at:%Y-%m-%d %H:%M:%S %Z}"
+            out.notes.append(
+                f"{name!r}: the interrupted {p.op} was journalled at {when}, after now by this "
+                "command's clock; it is waited for from now"
+            )
         elif inventory.complete and now - p.started_at >= LATE_COMMIT_GRACE:
             out.state = st.clear_pending(out.state, name)
             out.notes.append(f"{name!r}: the interrupted {p.op} did not take effect")
@@ -165,9 +176,10 @@ def require_healed(healing: Healing) -> None:
         raise InventoryError(
             f"the interrupted create of {names} is not in the remote list yet; its answer was "
             "lost or the run stopped, and a server may still commit a request it did not "
-            f"answer, so it is not sent again before {until:%Y-%m-%d %H:%M:%S %Z}",
+            f"answer, so it is not sent again before {until:%Y-%m-%d %H:%M:%S %Z} (by the "
+            "server's clock)",
             hint="re-run after that time (the task is adopted if it has appeared, created "
-            "if not); nothing was changed",
+            "if not); no change was planned",
         )
     if healing.unresolved:
         names = ", ".join(repr(n) for n in healing.unresolved)

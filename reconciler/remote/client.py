@@ -12,6 +12,7 @@ copied out of answers are scrubbed, ids and names spelling them are refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Literal
@@ -99,12 +100,15 @@ class EngageLabClient(RetryingTransport):
 
     # -- endpoints (docs/api.md section 3) ---------------------------------------------------------
 
-    async def create_schedule(self, body: dict[str, Any]) -> CreatedSchedule:
+    async def create_schedule(
+        self, body: dict[str, Any], *, before_send: Callable[[], None] | None = None
+    ) -> CreatedSchedule:
         """``POST /v4/schedules``. Sent at most once once it may have reached the server.
 
         A 4xx answer is a clean rejection (its ApiError); a timeout, a dropped connection, a 5xx
         or a 2xx without a usable id leaves the outcome unknown: ``AmbiguousCreateError`` with
         the name and body fingerprint, so the caller can look the task up before deciding.
+        ``before_send`` is called right before each attempt leaves (after the pacing's wait).
         """
         raw_name = body.get("name")
         name = raw_name if isinstance(raw_name, str) else "<unnamed>"
@@ -119,7 +123,9 @@ class EngageLabClient(RetryingTransport):
             )
 
         where = "POST /v4/schedules"
-        response = await self._request("POST", "/v4/schedules", json_body=body, ambiguous=ambiguous)
+        response = await self._request(
+            "POST", "/v4/schedules", json_body=body, ambiguous=ambiguous, before_send=before_send
+        )
         try:
             with self._answers.scrubbing():
                 created = parse_created(self._answers.json(response, where), where)

@@ -62,6 +62,7 @@ class RetryingTransport(Transport):
         ambiguous: Callable[[str], RemoteError] | None = None,
         gone_after_unknown_ok: bool = False,
         retry: bool = True,
+        before_send: Callable[[], None] | None = None,
     ) -> httpx.Response:
         """Send with retries; return a 2xx response or raise from the error tree.
 
@@ -85,7 +86,9 @@ class RetryingTransport(Transport):
             failure: RemoteError
             retry_after: float | None = None
             try:
-                response, ticket = await self._attempt(method, path, json_body, attempt)
+                response, ticket = await self._attempt(
+                    method, path, json_body, attempt, before_send
+                )
             except TooLarge:
                 what = (
                     f"the answer of {self._host} is larger than "

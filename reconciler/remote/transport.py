@@ -166,13 +166,21 @@ class Transport:
         remember_limit(self._pace_file, self.settings.base_url, learned, now=time.time())
 
     async def _attempt(
-        self, method: str, path: str, json_body: Any, attempt: int
+        self,
+        method: str,
+        path: str,
+        json_body: Any,
+        attempt: int,
+        before_send: Callable[[], None] | None = None,
     ) -> tuple[httpx.Response, Ticket]:
         """One attempt inside the limiter: a response (any status) and its ticket, or ``Lost``.
 
         The caller reports the answer to the limiter once it knows what the answer means.
+        ``before_send`` runs once the limiter lets the attempt go, just before it is sent.
         """
         async with self._limiter.slot() as ticket:
+            if before_send is not None:
+                before_send()
             started = self._clock()
             self.stats.requests += 1
             try:

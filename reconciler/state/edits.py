@@ -8,6 +8,7 @@ remote write, so every step of the journal is one value that is either saved or 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable
 from datetime import datetime
 from difflib import get_close_matches
 from pathlib import Path
@@ -120,6 +121,17 @@ def begin_pending(
         op=op, name=name, fingerprint=fingerprint, old_schedule_id=old_schedule_id, started_at=now
     )
     return state.model_copy(update={"pending": {**state.pending, name: entry}})
+
+
+def restamp_pending(state: State, now: datetime, names: Iterable[str] | None = None) -> State:
+    """``state`` with the journalled creates and replaces (of ``names``, or all) started at
+    ``now``: a request of theirs may still be on its way then (healing's late-commit grace)."""
+    pending = dict(state.pending)
+    for name in pending if names is None else names:
+        entry = pending.get(name)
+        if entry is not None and entry.op in ("create", "replace"):
+            pending[name] = entry.model_copy(update={"started_at": now})
+    return state.model_copy(update={"pending": pending})
 
 
 def clear_pending(state: State, name: str) -> State:

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from reconciler.errors import StateCorruptError, StateError
 
@@ -42,7 +42,8 @@ class PendingEntry(BaseModel):
     name: str
     fingerprint: str  # of the body being written
     old_schedule_id: str | None = None  # for replace / update / delete
-    started_at: datetime
+    # Aware: healing counts a grace from it (a hand-edited naive time cannot be compared)
+    started_at: AwareDatetime
 
 
 class ForgottenEntry(BaseModel):

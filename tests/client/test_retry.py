@@ -276,3 +276,24 @@ def test_a_slow_answer_hits_the_clients_own_deadline_and_is_retried() -> None:
     run(client.list_schedules(1))
     assert calls == 2
     assert client.stats.transport_errors == 1
+
+
+def test_before_send_runs_right_before_every_attempt_of_a_create() -> None:
+    """The executor's hook (it stamps the journal again) runs once per attempt that leaves, after
+    the wait for a refused one: a create refused once is stamped twice."""
+    created = {"schedule_id": "new1", "name": "weekly_digest"}
+    script = Script(
+        [
+            error(429, 28100, "rate limit exceeded", headers={"Retry-After": "3"}),
+            reply(200, created),
+        ]
+    )
+    clock = FakeClock()
+    calls: list[tuple[float, int]] = []
+    client = client_for(script, clock=clock)
+    run(
+        client.create_schedule(
+            schedule_body(), before_send=lambda: calls.append((clock.now, len(script.requests)))
+        )
+    )
+    assert calls == [(1000.0, 0), (1003.0, 1)]

@@ -195,6 +195,7 @@ def test_a_create_the_server_commits_late_is_not_made_twice(project: Project) ->
     until = (sent + LATE_COMMIT_GRACE).astimezone(UTC)
     assert f"not sent again before {until:%Y-%m-%d %H:%M:%S} UTC" in soon.output
     assert "re-run after that time" in soon.output
+    assert "(by the server's clock)" in soon.output
     assert project.writes() == []
     assert "alpha" in project.state()["pending"]
 

@@ -1,0 +1,130 @@
+"""The late-commit grace of the journal: a create whose answer was lost is taken as never made
+only once ``LATE_COMMIT_GRACE`` has passed since it was stamped, whatever the stamp says.
+
+A server may commit a request after the client gave up on its answer; a re-run that took the
+create as never made too soon sent it again: two tasks of one schedule. The stamp must be no
+older than the POST (the executor stamps again before it), readable (aware, in range), and a
+stamp ahead of the clock (a rehearsal's ``--now``) must not block every command for a month.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.apply.executor import _RESTAMP_AFTER, Executor
+from reconciler.apply.healing import LATE_COMMIT_GRACE, heal_journal, require_healed
+from reconciler.apply.writer import StateWriter
+from reconciler.errors import InventoryError, StateCorruptError
+from reconciler.planning import canonical
+from reconciler.planning.inputs import Desired
+from reconciler.remote.responses import CreatedSchedule
+from reconciler.state import edits as st
+from reconciler.state.schema import State
+from reconciler.state.store import StateStore
+from tests.plan.builders import NOW, body, inventory, plan, state
+
+
+def _journalled(at: datetime) -> State:
+    return st.begin_pending(state(), "create", "alpha", canonical.fingerprint(body("alpha")), at)
+
+
+@pytest.mark.parametrize(
+    ("age", "waits"),
+    [
+        (timedelta(0), True),
+        (LATE_COMMIT_GRACE - timedelta(seconds=1), True),
+        (LATE_COMMIT_GRACE, False),
+        (timedelta(days=400), False),
+    ],
+)
+def test_an_unlisted_create_waits_out_the_grace(age: timedelta, waits: bool) -> None:
+    healing = heal_journal(_journalled(NOW - age), inventory(), NOW)
+    if waits:
+        assert healing.waiting == [("alpha", NOW - age + LATE_COMMIT_GRACE)]
+        assert "alpha" in healing.state.pending
+        with pytest.raises(InventoryError, match="not sent again before"):
+            require_healed(healing)
+    else:
+        assert healing.waiting == []
+        assert healing.state.pending == {}
+        require_healed(healing)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        NOW + LATE_COMMIT_GRACE * 2,
+        NOW + timedelta(days=30),
+        datetime.max.replace(tzinfo=NOW.tzinfo),
+    ],
+    ids=["ahead", "a-month-ahead", "end-of-calendar"],
+)
+def test_a_stamp_ahead_of_the_clock_is_waited_for_from_now(stamp: datetime) -> None:
+    """Journalled by a clock ahead of this one (a rehearsal with --now, a server's Date): the
+    wait is counted from now and the new stamp kept, not until the stamp (a month), and the
+    end of the calendar is no OverflowError."""
+    healing = heal_journal(_journalled(stamp), inventory(), NOW)
+    assert healing.waiting == [("alpha", NOW + LATE_COMMIT_GRACE)]
+    assert healing.state.pending["alpha"].started_at == NOW
+    assert any("after now by this command's clock" in n for n in healing.notes)
+    assert healing.changed  # so that apply saves the new stamp
+
+
+@pytest.mark.parametrize("stamp", ["2026-01-01T00:00:00", "2026-01-01 00:00"])
+def test_a_stamp_without_a_time_zone_is_a_corrupt_state_not_a_traceback(
+    tmp_path: Path, stamp: str
+) -> None:
+    path = tmp_path / "state.json"
+    StateStore(path).save(_journalled(NOW))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["pending"]["alpha"]["started_at"] = stamp
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(StateCorruptError, match=r"pending\.alpha\.started_at"):
+        StateStore(path).load()
+
+
+class _SlowServer:
+    """A client whose create_schedule lets ``minutes`` pass inside it (the pacing's wait,
+    refusals and their retries) before the POST leaves, then records how old the journal's
+    stamp of that name is on disk at that moment."""
+
+    def __init__(self, store: StateStore, clock: list[datetime], minutes: int) -> None:
+        self.store = store
+        self.clock = clock
+        self.minutes = minutes
+        self.ages: list[timedelta] = []
+
+    async def create_schedule(
+        self, data: dict[str, Any], *, before_send: Callable[[], None] | None = None
+    ) -> CreatedSchedule:
+        self.clock[0] += timedelta(minutes=self.minutes)
+        if before_send is not None:
+            before_send()
+        stamp = self.store.load().pending[data["name"]].started_at
+        self.ages.append(self.clock[0] - stamp)
+        return CreatedSchedule(schedule_id=f"id-{data['name']}", name=data["name"])
+
+
+def test_a_post_leaves_with_a_fresh_stamp_however_late_it_leaves(tmp_path: Path) -> None:
+    """Five creates journalled at once, each POST leaving two minutes after the one before
+    (paced, refused and retried): when each leaves, its entry on disk was stamped within
+    ``_RESTAMP_AFTER``, not ten minutes before (a lost answer would then be given up at once)."""
+    store = StateStore(tmp_path / "state.json")
+    names = [f"n{i}" for i in range(5)]
+    desired = [Desired(n, body(n), False, f"schedules/{n}.yaml:1") for n in names]
+    made = plan(desired, inventory(), State())
+    clock = [NOW]
+    server = _SlowServer(store, clock, minutes=2)
+    writer = StateWriter(store, State())
+    executor = Executor(server, writer, now=lambda: clock[0])  # type: ignore[arg-type]
+    report = asyncio.run(executor.run(made))
+    assert report.failures == []
+    assert len(server.ages) == 5
+    assert max(server.ages) <= _RESTAMP_AFTER
