@@ -7,6 +7,7 @@ Imported by the planner, the reader, the config loader, the emulator and the com
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Final
 
 # -- the vendor's limits (docs/api.md) --------------------------------------------------------
@@ -20,6 +21,14 @@ NAME_MAX_BYTES: Final = 255  # docs/api.md 2: a schedule name, in UTF-8 bytes
 # A list total larger than this is no honest answer: 100 times the vendor's limit of active tasks
 # (a raised limit for one app stays far below it).
 MAX_PLAUSIBLE_TOTAL: Final = 100 * MAX_ACTIVE_TASKS
+
+# -- the journal -------------------------------------------------------------------------------
+
+# A create whose answer was lost may still be committed by the server after the client gave up;
+# its absence from a complete read is trusted only this long after the entry's stamp (the
+# executor renews the stamp before a POST leaves). Before that nothing is planned and
+# `state rm` keeps the entry unless forced: a second POST would be a duplicate.
+LATE_COMMIT_GRACE: Final = timedelta(minutes=5)
 
 # -- the dates a command line takes ------------------------------------------------------------
 

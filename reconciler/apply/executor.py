@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import assert_never
 
-from reconciler.apply.healing import LATE_COMMIT_GRACE, Healing, find_created, journal_ids
+from reconciler.apply.healing import Healing, find_created, journal_ids
 from reconciler.apply.writer import StateWriter
 from reconciler.errors import (
     AmbiguousCreateError,
@@ -34,6 +34,7 @@ from reconciler.errors import (
     ReconcilerError,
     RemoteError,
 )
+from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.planning.actions import (
     Action,
     ConflictAction,

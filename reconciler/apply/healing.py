@@ -10,19 +10,15 @@ from the HTTP client, so that reading and planning need not import the apply mac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from reconciler.errors import InventoryError
+from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.planning.canonical import name_key
 from reconciler.planning.diff import fingerprint_matches
 from reconciler.remote.observed import Inventory
 from reconciler.state import edits as st
 from reconciler.state.schema import State
-
-# A create whose answer was lost (a timeout) may still be committed by the server after the
-# client gave up; its absence from a complete read is trusted only once this long has passed
-# since it was journalled. Before that, nothing is planned: a repeated POST would be a duplicate.
-LATE_COMMIT_GRACE = timedelta(minutes=5)
 
 
 @dataclass

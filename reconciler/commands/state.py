@@ -145,7 +145,8 @@ def show(ctx: click.Context, name: str) -> int:
     "--force",
     is_flag=True,
     default=False,
-    help="Also drop a journalled delete of an old task (that task then stays live, unmanaged).",
+    help="Also drop a journalled delete of an old task (that task then stays live, unmanaged), "
+    "or a create journalled less than 5 minutes ago.",
 )
 @lock_timeout_option()
 @click.pass_context
@@ -161,12 +162,15 @@ def rm(
     Afterwards `plan` reports it as unmanaged (or as a conflict while a manifest of that name
     exists); `reconciler import NAME=SCHEDULE_ID` adopts it again. This is also the repair of
     an inconsistent state file (the error names the command). A journalled delete of an old
-    task (an interrupted replace) is kept unless --force: dropping it leaves that task firing.
+    task (an interrupted replace) is kept unless --force: dropping it leaves that task firing;
+    so is a create journalled less than 5 minutes ago (the server may still commit it).
     """
     from reconciler.ops import state as ops
     from reconciler.state.invariants import shell_word
 
-    request = ops.RemoveRequest(names, pending_only, force, lock_timeout, _command_line(ctx))
+    request = ops.RemoveRequest(
+        names, pending_only, force, lock_timeout, _command_line(ctx), global_options(ctx).now
+    )
     result = ops.remove(_environment(ctx), request)
     path = result.path
     for gone in result.removed:

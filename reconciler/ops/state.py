@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.errors import StateError, UsageError
+from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.state.edits import clear_pending, forget, get_entry, rename
 from reconciler.state.invariants import Violation, debt_of, invariant_problems
 from reconciler.state.schema import PendingEntry, State, StateEntry
@@ -58,9 +59,10 @@ class RemoveRequest:
 
     names: tuple[str, ...]
     pending_only: bool = False  # the journal entries only; the state entries stay
-    force: bool = False  # also drop journalled deletes of old tasks
+    force: bool = False  # also drop journalled deletes of old tasks, and recent creates
     lock_timeout: float = 0.0
     holder: str = "reconciler state rm"  # what the lock file says is holding it
+    now: datetime | None = None  # the clock recent creates are judged by (None: this machine's)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,24 @@ def remove(env: Environment, request: RemoveRequest) -> RemoveResult:
             for name in unique
             if (old := debt_of(current, name, keep_entries=request.pending_only)) is not None
         }
+        now = request.now or datetime.now(UTC)
+        recent = {
+            name: p.started_at + LATE_COMMIT_GRACE
+            for name in unique
+            if (p := current.pending.get(name)) is not None
+            and p.op in ("create", "replace")
+            and p.started_at + LATE_COMMIT_GRACE > now
+        }
+        if recent and not request.force:
+            until = max(recent.values())
+            raise StateError(
+                "refusing to drop a create whose answer may still come: "
+                + ", ".join(repr(n) for n in sorted(recent))
+                + " was journalled less than 5 minutes ago, and a server may still commit it; "
+                "without its journal entry the next apply would create the schedule again",
+                hint=f"run `reconciler apply` after {until:%Y-%m-%d %H:%M:%S %Z} (it adopts the "
+                "task if it appeared, or creates it); or add --force to drop it anyway",
+            )
         if debts and not request.force:
             raise StateError(
                 "refusing to drop journalled work that is not finished: "

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from reconciler.apply.healing import LATE_COMMIT_GRACE
 from reconciler.emulator import Faults
+from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.planning.canonical import fingerprint
 from reconciler.state import edits as st
 from reconciler.state.store import StateStore
@@ -223,4 +223,30 @@ def test_a_create_that_never_took_effect_is_made_once_the_grace_has_passed(
     assert project.write_summary() == [("POST", "/v4/schedules")]
     assert "'alpha': the interrupted create did not take effect" in result.output
     assert set(project.remote_ids()) == {"alpha", "beta"}
+    assert project.state()["pending"] == {}
+
+
+def test_state_rm_keeps_a_create_journalled_within_the_grace(project: Project) -> None:
+    """Dropping the journal entry of a create whose answer may still come would let the next
+    apply create the schedule a second time: `state rm` refuses within LATE_COMMIT_GRACE
+    (state unchanged), says until when, and does it once the grace has passed or with --force."""
+    project.write("beta")
+    assert project.apply().exit_code == 0
+    alpha = project.write("alpha")
+    sent = _journal_create(project, alpha)
+    before = project.state_path.read_bytes()
+    for args in (("state", "rm", "--pending", "alpha"), ("state", "rm", "alpha")):
+        refused = project.run(*args, now=sent + timedelta(minutes=1))
+        assert refused.exit_code == 1, refused.output
+        assert "refusing to drop a create whose answer may still come: 'alpha'" in refused.stderr
+        until = (sent + LATE_COMMIT_GRACE).astimezone(UTC)
+        assert f"after {until:%Y-%m-%d %H:%M:%S} UTC" in refused.stderr
+        assert project.state_path.read_bytes() == before
+
+    forced = project.run("state", "rm", "--pending", "--force", "alpha", now=sent)
+    assert forced.exit_code == 0, forced.output
+    assert project.state()["pending"] == {}
+    again = _journal_create(project, alpha)
+    later = project.run("state", "rm", "--pending", "alpha", now=again + LATE_COMMIT_GRACE)
+    assert later.exit_code == 0, later.output
     assert project.state()["pending"] == {}

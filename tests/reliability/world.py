@@ -28,10 +28,10 @@ from typing import IO, Any
 
 from click.testing import CliRunner, Result
 
-from reconciler.apply.healing import LATE_COMMIT_GRACE
 from reconciler.cli import cli
 from reconciler.emulator import Emulator, Faults
 from reconciler.emulator.core import CHURN_PREFIX, RequestRecord
+from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.planning.diff import fingerprint_matches, same_body
 from reconciler.state.store import StateStore
 from tests.kit import bodies

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from reconciler.apply.executor import _RESTAMP_AFTER, Executor
-from reconciler.apply.healing import LATE_COMMIT_GRACE, heal_journal, require_healed
+from reconciler.apply.healing import heal_journal, require_healed
 from reconciler.apply.writer import StateWriter
 from reconciler.errors import InventoryError, StateCorruptError
+from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.planning import canonical
 from reconciler.planning.inputs import Desired
 from reconciler.remote.responses import CreatedSchedule
