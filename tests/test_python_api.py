@@ -128,14 +128,11 @@ def test_apply_plan_refuses_a_plan_made_from_an_older_state(tmp_path: Path) -> N
 def test_apply_plan_refuses_an_unsafe_plan(tmp_path: Path) -> None:
     """A plan breaking a safety rule (here: more deletes than ``max_deletes``) is refused with
     UnsafePlanError before any request."""
-    emulator = Emulator()
-    state_file = tmp_path / "state.json"
-    desired = reconciler.load_manifests(_manifest(tmp_path / "schedules"))
+    emulator, state_file, desired = _fresh(tmp_path)
 
     async def run() -> None:
         async with _client(emulator) as client:
-            state = reconciler.load_state(state_file)
-            plan = reconciler.make_plan(desired, await reconciler.read_inventory(client), state)
+            plan = await _plan_all(client, desired, state_file)
             await reconciler.apply_plan(plan, client, state_file)
             state = reconciler.load_state(state_file)
             inventory = await reconciler.read_inventory(client, state=state)
@@ -163,14 +160,11 @@ def test_make_plan_refuses_a_state_with_an_interrupted_write(tmp_path: Path) -> 
 def test_apply_plan_refuses_a_clock_without_a_time_zone(tmp_path: Path) -> None:
     """The journal stamps its entries with ``now``; a naive clock (``datetime.now``) would write
     a state file the next command cannot read. Refused before any request."""
-    emulator = Emulator()
-    state_file = tmp_path / "state.json"
-    desired = reconciler.load_manifests(_manifest(tmp_path / "schedules"))
+    emulator, state_file, desired = _fresh(tmp_path)
 
     async def run() -> None:
         async with _client(emulator) as client:
-            state = reconciler.load_state(state_file)
-            plan = reconciler.make_plan(desired, await reconciler.read_inventory(client), state)
+            plan = await _plan_all(client, desired, state_file)
             before = len(emulator.request_log)
             with pytest.raises(ValueError, match="timezone-aware"):
                 await reconciler.apply_plan(plan, client, state_file, now=datetime.now)
@@ -178,3 +172,17 @@ def test_apply_plan_refuses_a_clock_without_a_time_zone(tmp_path: Path) -> None:
 
     asyncio.run(run())
     assert emulator.state()["schedules"] == []
+
+
+def _fresh(tmp_path: Path) -> tuple[Emulator, Path, list[reconciler.Desired]]:
+    """An empty app, no state file yet, and the one schedule ``_manifest`` writes."""
+    desired = reconciler.load_manifests(_manifest(tmp_path / "schedules"))
+    return Emulator(), tmp_path / "state.json", desired
+
+
+async def _plan_all(
+    client: reconciler.EngageLabClient, desired: list[reconciler.Desired], state_file: Path
+) -> reconciler.Plan:
+    """The plan of ``desired`` against everything the app holds and the state file."""
+    state = reconciler.load_state(state_file)
+    return reconciler.make_plan(desired, await reconciler.read_inventory(client), state)
