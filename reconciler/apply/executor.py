@@ -316,9 +316,9 @@ class Executor:
         now = self.now()
         if self._stamped is not None and now - self._stamped < _RESTAMP_AFTER:
             return
-        self._stamped = now
         self.writer.change(st.restamp_pending, now)
         self.writer.flush()
+        self._stamped = now  # only once saved: a failed save is tried again by the next POST
 
     async def _resolve_ambiguous(self) -> None:
         """Look up creates whose answer was lost: adopt what exists, keep the rest journalled.
@@ -326,6 +326,9 @@ class Executor:
         A task not visible yet is NOT taken as "never created" here: the server may still
         commit a request it has not answered. It stays journalled; the next run decides.
         """
+        # What is left journalled waits from now: its POST was sent before now, not before
+        # the entry was first written (stamped before the lookup, which may fail).
+        self.writer.change(st.restamp_pending, self.now(), [a.name for a in self._ambiguous])
         try:
             inventory = await read_inventory(self.client, known_ids=journal_ids(self.writer.state))
         except ReconcilerError as exc:
@@ -336,9 +339,6 @@ class Executor:
                 )
             return
         claimed = {e.schedule_id for e in self.writer.state.entries.values()}
-        # What is left journalled waits from now: its POST was sent before now, not before
-        # the entry was first written.
-        self.writer.change(st.restamp_pending, self.now(), [a.name for a in self._ambiguous])
         for a in sorted(self._ambiguous, key=lambda x: x.name):
             old = a.old_schedule_id if isinstance(a, ReplaceAction | RecreateAction) else None
             found = find_created(inventory, a.name, a.fingerprint, claimed | {old or ""})

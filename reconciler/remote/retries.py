@@ -72,12 +72,7 @@ class RetryingTransport(Transport):
         again, with retries, once it is needed): it takes no retries from the client's budget
         (like every request, it adds to the budget's size).
         """
-        if self._storm is not None:
-            raise ServerStormError(
-                f"{method} {path}: not sent: {self._storm}",
-                hint="nothing was sent for it; re-run later, or with a lower --rate-limit "
-                "(RECONCILER_RATE_LIMIT)",
-            )
+        self._may_send(method, path)
         self._first_attempts += 1
         attempt = 0
         outcome_unknown = False
@@ -118,6 +113,8 @@ class RetryingTransport(Transport):
                     self._given_up_in_a_row = 0
                     return response
                 error = self._answers.error(response, method, path)
+                if not _retryable(error):
+                    self._given_up_in_a_row = 0  # an answer that is not "not now" breaks a run
                 # Every request slows down (or not) on this answer, not only this one.
                 self._limiter.answered(ticket, _pace_signal(error))
                 if isinstance(error, RateLimitError):
@@ -162,6 +159,17 @@ class RetryingTransport(Transport):
                 failure.message,
             )
             await self._sleep(delay)
+
+    def _may_send(self, method: str, path: str) -> None:
+        """Raise ``ServerStormError`` once the breaker is open. Checked when a request starts
+        and again when each attempt gets its slot (transport), so that requests already
+        waiting in the limiter (a phase starts all its writes at once) are held back too."""
+        if self._storm is not None:
+            raise ServerStormError(
+                f"{method} {path}: not sent: {self._storm}",
+                hint="nothing was sent for it; re-run later, or with a lower --rate-limit "
+                "(RECONCILER_RATE_LIMIT)",
+            )
 
     def _budget_spent(self) -> bool:
         s = self.settings

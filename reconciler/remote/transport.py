@@ -165,6 +165,9 @@ class Transport:
                 return  # only the remembered limit, not confirmed by a refusal: let it age
         remember_limit(self._pace_file, self.settings.base_url, learned, now=time.time())
 
+    def _may_send(self, method: str, path: str) -> None:
+        """Raise to hold back an attempt that has its slot (the retrying layer's breaker)."""
+
     async def _attempt(
         self,
         method: str,
@@ -179,6 +182,7 @@ class Transport:
         ``before_send`` runs once the limiter lets the attempt go, just before it is sent.
         """
         async with self._limiter.slot() as ticket:
+            self._may_send(method, path)
             if before_send is not None:
                 before_send()
             started = self._clock()

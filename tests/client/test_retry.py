@@ -19,6 +19,7 @@ from reconciler.errors import (
     ServerError,
     ServerStormError,
 )
+from reconciler.remote.responses import CreatedSchedule
 from reconciler.remote.retries import STORM_GIVE_UPS
 from tests.kit.clock import FakeClock
 
@@ -297,3 +298,64 @@ def test_before_send_runs_right_before_every_attempt_of_a_create() -> None:
         )
     )
     assert calls == [(1000.0, 0), (1003.0, 1)]
+
+
+def test_the_breaker_holds_back_requests_already_waiting_for_their_slot() -> None:
+    """An apply starts all the creates of a phase at once: they all pass the start of their
+    request before any refusal comes back. The breaker is checked again when each attempt gets
+    its slot, so against a server refusing everything most of them are not sent."""
+    sent: list[httpx.Request] = []
+
+    async def refusing(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        await asyncio.sleep(0)  # an answer takes a turn of the loop: every task starts first
+        return error(429, 28100, "rate limit exceeded", headers={"Retry-After": "0"})
+
+    client = client_for(
+        refusing,
+        clock=FakeClock(),
+        concurrency=4,
+        max_retries=5,
+        retry_budget_min=2,
+        retry_budget_ratio=0.0,
+    )
+
+    async def go() -> list[BaseException | CreatedSchedule]:
+        async with client:
+            return await asyncio.gather(
+                *(client.create_schedule(schedule_body(f"n{i}")) for i in range(60)),
+                return_exceptions=True,
+            )
+
+    outcomes = run(go())
+    held = [o for o in outcomes if isinstance(o, ServerStormError)]
+    assert len(held) >= 50
+    assert len(sent) <= 2 + STORM_GIVE_UPS + 4  # the budget, the give-ups, in flight
+
+
+@pytest.mark.parametrize("between", [error(404, 28104, "no such"), error(400, 28102, "bad")])
+def test_an_answer_that_is_not_a_refusal_breaks_the_run_of_give_ups(
+    between: httpx.Response,
+) -> None:
+    """A 404 or a 400 between give-ups is an answer: the count starts again."""
+    refusal = error(429, 28100, "rate limit exceeded", headers={"Retry-After": "0"})
+    answers = [refusal, between] * 3 + [refusal, reply(200, PAGE)]
+    script = Script(list(answers))
+    client = client_for(
+        script, clock=FakeClock(), max_retries=0, retry_budget_min=0, retry_budget_ratio=0.0
+    )
+
+    async def go() -> int:
+        held = 0
+        async with client:
+            for _ in answers:
+                try:
+                    await client.get_schedule("s1")
+                except ServerStormError:
+                    held += 1
+                except RemoteError:
+                    pass
+        return held
+
+    assert run(go()) == 0
+    assert len(script.requests) == len(answers)

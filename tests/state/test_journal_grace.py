@@ -21,7 +21,13 @@ import pytest
 from reconciler.apply.executor import _RESTAMP_AFTER, Executor
 from reconciler.apply.healing import heal_journal, require_healed
 from reconciler.apply.writer import StateWriter
-from reconciler.errors import InventoryError, StateCorruptError
+from reconciler.errors import (
+    AmbiguousCreateError,
+    InventoryError,
+    ServerError,
+    StateCorruptError,
+    StateError,
+)
 from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.planning import canonical
 from reconciler.planning.inputs import Desired
@@ -129,3 +135,98 @@ def test_a_post_leaves_with_a_fresh_stamp_however_late_it_leaves(tmp_path: Path)
     assert report.failures == []
     assert len(server.ages) == 5
     assert max(server.ages) <= _RESTAMP_AFTER
+
+
+class _FullDisk(StateStore):
+    """A state store whose next ``fails`` saves fail, as on a full disk."""
+
+    fails = 0
+
+    def save(self, state: State) -> State:
+        if self.fails:
+            self.fails -= 1
+            raise StateError("cannot write the state file: No space left on device")
+        return super().save(state)
+
+
+class _Waits(_SlowServer):
+    """Like ``_SlowServer``, with its own wait before each POST, and the store made to fail
+    the save of the first re-stamp."""
+
+    def __init__(self, store: _FullDisk, clock: list[datetime], waits: list[timedelta]) -> None:
+        super().__init__(store, clock, minutes=0)
+        self.full = store
+        self.waits = waits
+
+    async def create_schedule(
+        self, data: dict[str, Any], *, before_send: Callable[[], None] | None = None
+    ) -> CreatedSchedule:
+        self.clock[0] += self.waits.pop(0)
+        if data["name"] == "n0":
+            self.full.fails = 1
+        return await super().create_schedule(data, before_send=before_send)
+
+
+def test_a_restamp_that_could_not_be_saved_is_tried_again_by_the_next_post(
+    tmp_path: Path,
+) -> None:
+    """The first POST leaves two minutes after its entry; its re-stamp cannot be saved (it
+    fails, unsent, its entry cleared). The next POSTs, ten seconds apart, must not take the
+    failed re-stamp as done: each leaves with its stamp on disk within ``_RESTAMP_AFTER``."""
+    store = _FullDisk(tmp_path / "state.json")
+    names = [f"n{i}" for i in range(4)]
+    desired = [Desired(n, body(n), False, f"schedules/{n}.yaml:1") for n in names]
+    made = plan(desired, inventory(), State())
+    clock = [NOW]
+    server = _Waits(store, clock, [timedelta(minutes=2)] + [timedelta(seconds=10)] * 3)
+    executor = Executor(server, StateWriter(store, State()), now=lambda: clock[0])  # type: ignore[arg-type]
+    report = asyncio.run(executor.run(made))
+    assert len(report.failures) == 1
+    assert "n0" in report.failures[0]
+    assert "No space left on device" in report.failures[0]
+    assert len(server.ages) == 3  # n1, n2, n3 left
+    assert max(server.ages) <= _RESTAMP_AFTER
+    assert "n0" not in store.load().pending
+
+
+class _LostAnswers:
+    """A client whose creates leave three minutes late and whose answers never come."""
+
+    def __init__(self, clock: list[datetime]) -> None:
+        self.clock = clock
+        self.given_up: list[datetime] = []
+
+    async def create_schedule(
+        self, data: dict[str, Any], *, before_send: Callable[[], None] | None = None
+    ) -> CreatedSchedule:
+        self.clock[0] += timedelta(minutes=3)
+        if before_send is not None:
+            before_send()
+        self.clock[0] += timedelta(minutes=2)  # its --timeout: the answer never comes
+        self.given_up.append(self.clock[0])
+        raise AmbiguousCreateError(
+            "no answer", name=data["name"], fingerprint=canonical.fingerprint(data)
+        )
+
+
+def test_an_entry_left_journalled_by_a_failed_lookup_waits_from_the_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost answer, then the lookup after the phase fails: the entry stays journalled with a
+    stamp no older than the moment the answer was given up (the POST may have been committed
+    any time until then), so a late commit is waited for from then."""
+
+    async def unreadable(*args: object, **kwargs: object) -> None:
+        raise ServerError("the list cannot be read", status=503, code=28203)
+
+    monkeypatch.setattr("reconciler.apply.executor.read_inventory", unreadable)
+    store = StateStore(tmp_path / "state.json")
+    made = plan([Desired("alpha", body("alpha"), False, "schedules/alpha.yaml:1")])
+    clock = [NOW]
+    client = _LostAnswers(clock)
+    report = asyncio.run(
+        Executor(client, StateWriter(store, State()), now=lambda: clock[0]).run(made)  # type: ignore[arg-type]
+    )
+    assert any("the lookup failed" in f for f in report.failures), report.failures
+    stamp = store.load().pending["alpha"].started_at
+    assert stamp >= client.given_up[0]
