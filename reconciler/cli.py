@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from reconciler import __version__, heap
+from reconciler import __version__, heap, stopping
 from reconciler.commands import remember_choice, suggest
 from reconciler.commands.flags import setting_options
 from reconciler.errors import ReconcilerError
@@ -107,19 +107,22 @@ class LazyGroup(click.Group):
             click.echo(format_error(exc), err=True)
             sys.exit(exc.exit_code)
         except click.exceptions.Abort as exc:
-            if isinstance(exc.__cause__, KeyboardInterrupt):
+            said, code = stopping.stopped()
+            if isinstance(exc.__cause__, KeyboardInterrupt) or code == 143:
                 # click turns a Ctrl-C anywhere but at a prompt into Abort, from it: an
-                # interrupted command, not a declined one ("aborted" at the prompt).
-                click.echo("interrupted", err=True)
-                sys.exit(130)
+                # interrupted command, not a declined one ("aborted" at the prompt). A SIGTERM
+                # is never a decline, at the prompt or not.
+                click.echo(said, err=True)
+                sys.exit(code)
             click.echo("aborted", err=True)
             sys.exit(1)
         except click.ClickException as exc:
             _show_click_error(exc)
             sys.exit(1)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+            said, code = stopping.stopped()
+            click.echo(said, err=True)
+            sys.exit(code)
         except OSError as exc:
             if exc.errno not in _OUTPUT_ERRNOS:
                 raise
@@ -253,12 +256,18 @@ def main(argv: list[str] | None = None) -> None:
     heap.defer()
     sys.excepthook = _redacted_traceback
     _missing_streams_to_nowhere()
+    stopping.stop_gently_on_sigterm()
     try:
         cli.main(args=argv, prog_name="reconciler")
     except SystemExit as exc:
         # Every way out of ``_main`` is sys.exit with an int (an unexpected exception takes
         # the ordinary exit, through the redacting excepthook).
         code = exc.code
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM before click's own handling began or after it ended.
+        said, code = stopping.stopped()
+        with suppress(OSError, ValueError):
+            sys.stderr.write(said + "\n")
     else:
         code = 0
     if code is not None and not isinstance(code, int):

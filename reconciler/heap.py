@@ -30,6 +30,8 @@ import threading
 from contextlib import suppress
 from typing import NoReturn
 
+from reconciler import stopping
+
 __all__ = ["defer", "keep", "leave", "settle"]
 
 # Collections after ``settle``: with the default 700, the young generation was collected ~280
@@ -104,9 +106,9 @@ def leave(code: int) -> NoReturn:
     except KeyboardInterrupt:
         # Ctrl-C while a thread finishes (a state save: a temporary file renamed into place,
         # so the file is whole either way, and the journal covers what it did not record).
+        said, code = stopping.stopped()
         with suppress(OSError, ValueError):
-            sys.stderr.write("interrupted\n")
-        code = 130
+            sys.stderr.write(said + "\n")
     run_exit_handlers()
     unflushed = False
     for stream in (sys.stdout, sys.stderr):

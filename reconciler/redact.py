@@ -80,9 +80,7 @@ def secret_forms(secret: str) -> tuple[set[str], set[str]]:
     """
     raw = secret.encode()
     loose = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
-    # hex (a dump of the bytes) and HTML character references (an error page)
-    loose |= {raw.hex(), "".join(f"&#{ord(c)};" for c in secret)}
-    loose.add("".join(f"&#x{ord(c):x};" for c in secret))
+    loose.add(raw.hex())  # a dump of the bytes (HTML character references: ``_referenced``)
     exact: set[str] = set()
     for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
         for form in (encoded, encoded.rstrip("=")):
@@ -121,6 +119,10 @@ class Scrubber:
         alternatives = [(f, True) for f in loose] + [(f, False) for f in exact - loose]
         alternatives.sort(key=lambda item: (-len(item[0]), item[0]))
         parts = [f"(?i:{re.escape(f)})" if ci else re.escape(f) for f, ci in alternatives]
+        # Last: a character reference starts with "&#", which no secret's other form does
+        # unless the secret itself does, and then that literal form is tried first.
+        kept = sorted({s for s in secrets if len(s) >= MIN_DERIVED}, key=lambda s: (-len(s), s))
+        parts += [_referenced(s) for s in kept]
         self._pattern = re.compile("|".join(parts)) if parts else None
         # A pre-test without case-insensitive alternatives: those give the pattern no
         # first-character prefilter, so it costs ~4 us on every line (a plan of 1000 creates
@@ -139,13 +141,23 @@ class Scrubber:
 
     def _may_hold(self, text: str) -> bool:
         """False only when ``text`` certainly holds no form of a secret."""
-        if not self._pretest or not text.isascii():
-            return True  # non-ASCII case folding is the pattern's to judge
+        if not self._pretest or not text.isascii() or "&#" in text:
+            # Non-ASCII case folding, and character references, are the pattern's to judge.
+            return True
         return bool(self._folded.search(text.lower()) or self._exact.search(text))
 
     def finds(self, text: str) -> bool:
         """Whether ``text`` holds any form of a secret."""
         return self._pattern is not None and self._pattern.search(text) is not None
+
+
+def _referenced(secret: str) -> str:
+    """A pattern for ``secret`` with any of its characters written as an HTML character
+    reference (an error page that escapes what it echoes): decimal or hexadecimal, ``x`` or
+    ``X``, with leading zeros, mixed with plain characters as an escaper leaves them, in any
+    case (as the secret's plain forms)."""
+    each = (f"(?:{re.escape(c)}|&#0*{ord(c)};|&#x0*{ord(c):x};)" for c in secret)
+    return "(?i:" + "".join(each) + ")"
 
 
 def _any_of(forms: Sequence[str]) -> re.Pattern[str]:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from reconciler.emulator import Faults
 from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.planning.canonical import fingerprint
@@ -58,19 +60,30 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
     assert proc.wait(timeout=10) == -signal.SIGKILL
 
 
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """A runner shut down (SIGTERM): the command stops as at Ctrl-C, says so, and exits 143."""
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143, err.decode(errors="replace")
+    assert err.decode().splitlines()[-1] == "terminated"
+    assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize("stop", [kill, terminate], ids=["SIGKILL", "SIGTERM"])
 def test_apply_killed_after_creates_committed_heals_without_duplicates(
-    project: Project,
+    project: Project, stop: Callable[[subprocess.Popen[bytes]], None]
 ) -> None:
-    """Three creates committed on the server, the process killed while waiting for the answers:
-    the state holds only the pending journal. The next apply adopts the three tasks (no second
-    POST), leaving one task per manifest, a complete state and an empty journal."""
+    """Three creates committed on the server, the process killed or terminated while waiting
+    for the answers: the state holds only the pending journal. The next apply adopts the three
+    tasks (no second POST), leaving one task per manifest, a complete state and an empty
+    journal."""
     names = ["alpha", "beta", "gamma"]
     for name in names:
         project.write(name)
     project.emulator.faults = HANG
     with apply_process(project) as proc:
         wait_for(lambda: len(project.emulator.schedules()) == len(names), proc)
-        kill(proc)
+        stop(proc)
     crashed = project.state()
     assert crashed["entries"] == {}
     assert set(crashed["pending"]) == set(names)

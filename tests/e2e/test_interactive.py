@@ -1,11 +1,13 @@
 """``apply`` at its confirmation prompt, in a real pseudo-terminal: one Ctrl-C aborts at once;
-a Ctrl-C elsewhere is an interruption."""
+a Ctrl-C elsewhere is an interruption; a SIGTERM is a termination, never a decline."""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import select
+import signal
+import socket
 import subprocess
 import sys
 import termios
@@ -127,14 +129,60 @@ def test_answering_y_at_the_prompt_applies(tmp_path: Path) -> None:
     assert _embedded_tasks(tmp_path) == ["a"]
 
 
-def test_ctrl_c_during_the_read_is_an_interruption_not_a_decline(tmp_path: Path) -> None:
-    """A Ctrl-C while the command waits for the server (not at the prompt): "interrupted" and
-    exit 130, the shell's code for it, with no traceback. click turns it into its Abort, which
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [(signal.SIGINT, 130, b"interrupted"), (signal.SIGTERM, 143, b"terminated")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_signal_during_the_read_is_an_interruption_not_a_decline(
+    tmp_path: Path, sig: signal.Signals, code: int, said: bytes
+) -> None:
+    """A Ctrl-C (or a SIGTERM: a cancelled CI job, a stopped container) while the command
+    waits for the server, not at the prompt: "interrupted" and exit 130, or "terminated" and
+    143, the shell's codes for them, with no traceback. click turns both into its Abort, which
     at the prompt means "declined" (exit 1, above)."""
-    import signal
-    import socket
+    proc, err, out = _signal_while_reading(tmp_path, sig)
+    assert proc.returncode == code, err.decode(errors="replace")
+    assert err.splitlines()[-1] == said
+    assert b"Traceback" not in err + out
 
+
+def test_sigterm_with_ctrl_c_ignored_ends_the_process_as_before(tmp_path: Path) -> None:
+    """Started with SIGINT ignored (a background job of a script), nothing would unwind the
+    command on a SIGTERM taken the way of Ctrl-C: it dies of the signal, as Python's default."""
+    proc, err, _ = _signal_while_reading(tmp_path, signal.SIGTERM, ignore_ctrl_c=True)
+    assert proc.returncode == -signal.SIGTERM, err.decode(errors="replace")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TIOCSCTTY pseudo-terminal handling")
+def test_sigterm_at_the_prompt_is_termination_not_a_decline(tmp_path: Path) -> None:
+    """A SIGTERM while apply waits at its prompt: "terminated", exit 143, nothing written."""
     Project(tmp_path, RecordingEmulator(), url=None).write("a")
+    proc, master = _apply_in_a_terminal(tmp_path)
+    try:
+        shown = _read_until(master, PROMPT, 60)
+        assert PROMPT in shown, shown.decode(errors="replace")
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+        shown += _read_until(master, b"\x00", 2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(master)
+    assert code == 143, shown.decode(errors="replace")
+    assert b"terminated" in shown
+    assert b"aborted" not in shown
+    assert b"Traceback" not in shown
+    assert _embedded_tasks(tmp_path) == []
+
+
+def _signal_while_reading(
+    root: Path, sig: signal.Signals, *, ignore_ctrl_c: bool = False
+) -> tuple[subprocess.Popen[bytes], bytes, bytes]:
+    """``plan`` against a server that accepts the connection and never answers, sent ``sig``
+    once the read has started; the ended process, its stderr and its stdout."""
+    Project(root, RecordingEmulator(), url=None).write("a")
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -147,21 +195,24 @@ def test_ctrl_c_during_the_read_is_an_interruption_not_a_decline(tmp_path: Path)
         url = f"http://127.0.0.1:{server.getsockname()[1]}"
         proc = subprocess.Popen(
             [sys.executable, "-m", "reconciler", "--endpoint", url, "plan"],
-            cwd=tmp_path,
+            cwd=root,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=_ignore_ctrl_c if ignore_ctrl_c else None,
         )
         try:
             server.settimeout(60)
             connection, _ = server.accept()  # the read has started; no answer ever comes
             with connection:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(sig)
                 out, err = proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
-    assert proc.returncode == 130, err.decode(errors="replace")
-    assert b"interrupted" in err
-    assert b"Traceback" not in err + out
+    return proc, err, out
+
+
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -55,6 +55,10 @@ def encodings(value: str) -> list[str]:
     b64 = b64_forms(raw)
     dumps = [raw.hex(), raw.hex().upper(), "".join(f"&#{ord(c)};" for c in value)]
     dumps.append("".join(f"&#x{ord(c):X};" for c in value))
+    # An error page's escaper: zero-padded, upper-case X, and every other character left plain.
+    dumps.append("".join(f"&#{ord(c):07d};" for c in value))
+    dumps.append("".join(f"&#X{ord(c):06x};" for c in value))
+    dumps.append("".join(c if i % 2 else f"&#{ord(c)};" for i, c in enumerate(value)))
     return forms + b64 + [quote(f, safe="") for f in b64] + dumps
 
 
