@@ -189,17 +189,32 @@ def retry_after(response: httpx.Response) -> float | None:
     """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None. Sent more than
     once, the longest wait is the one honoured (each may come from another hop)."""
     values = response.headers.get_list("Retry-After")
-    waits = [w for w in map(_retry_after, values) if w is not None]
+    waits = [w for value in values for w in _retry_afters(value)]
     return max(waits, default=None)
+
+
+def _retry_afters(value: str) -> list[float]:
+    """The waits one header holds: a number, a date (which has a comma of its own), or
+    numbers joined with commas by a proxy that merged two headers into one ("7, 30")."""
+    whole = _retry_after(value)
+    if whole is not None or "," not in value:
+        return [] if whole is None else [whole]
+    return [w for w in map(_seconds, value.split(",")) if w is not None]
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
 
 
 def _retry_after(value: str) -> float | None:
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
         when = parsedate_to_datetime(value)
         return max(0.0, when.timestamp() - time.time())
