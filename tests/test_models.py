@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from reconciler.manifests.messages import allowed_keys
-from reconciler.manifests.models import Schedule, manifest_json_schema, name_warning
+from reconciler.manifests.models import (
+    Schedule,
+    manifest_json_schema,
+    name_error,
+    name_warning,
+)
 from reconciler.manifests.trigger import one_year_after
 from reconciler.planning.canonical import canonical_json
 from tests.kit import bodies
@@ -111,3 +119,23 @@ def test_json_schema_documents_every_top_level_key() -> None:
     schema = manifest_json_schema()
     assert set(schema["properties"]) == {"name", "enabled", "trigger", "push", "lifecycle"}
     assert schema["title"] == "EngageLab schedule manifest"
+
+
+_NAME_ALPHABET = st.sampled_from(
+    list("aZ09_ -.\t\n\\/\u4e2d\u3400\uf900\U00020001\u200e\U0001f600")
+)
+
+
+@given(st.text(_NAME_ALPHABET, max_size=12) | st.text(max_size=12))
+def test_a_name_is_refused_exactly_for_the_characters_the_api_does_not_allow(name: str) -> None:
+    """The whole-name match that spares the look at each character agrees with that look."""
+    allowed = re.compile(
+        r"[A-Za-z0-9_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+    )
+    bad = {c for c in name if c not in " -" and not allowed.fullmatch(c)}
+    error = name_error(name)
+    if bad and len(name.encode()) <= 255:
+        assert error is not None
+        assert all(repr(c) in error for c in bad)
+    elif not bad and name.strip(" -"):
+        assert error is None
