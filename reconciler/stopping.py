@@ -5,7 +5,8 @@ SIGTERM. Python's default is to die at once: safe (every remote write is journal
 but silent, with the write in flight left for the next run to heal and the state save that
 was running thrown away. Here SIGTERM takes the path of Ctrl-C instead: the event loop's task
 is cancelled, the state save finishes, and the command says "terminated" and exits 143 (the
-shell's code for it), as ``interrupted``/130 for Ctrl-C (docs/workflow.md "Exit codes").
+shell's code for it), as "interrupted"/130 for Ctrl-C (the exit codes are in
+docs/workflow.md "What a plan contains").
 """
 
 from __future__ import annotations
