@@ -108,7 +108,7 @@ class LazyGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.exceptions.Abort as exc:
             said, code = stopping.stopped()
-            if isinstance(exc.__cause__, KeyboardInterrupt) or code == 143:
+            if isinstance(exc.__cause__, KeyboardInterrupt) or stopping.requested():
                 # click turns a Ctrl-C anywhere but at a prompt into Abort, from it: an
                 # interrupted command, not a declined one ("aborted" at the prompt). A SIGTERM
                 # is never a decline, at the prompt or not.
@@ -273,6 +273,12 @@ def main(argv: list[str] | None = None) -> None:
     if code is not None and not isinstance(code, int):
         click.echo(str(code), err=True)  # what Python does with sys.exit("message")
         code = 1
+    if stopping.requested() and code != 143:
+        # A SIGTERM that came when no safe point was left to stop at (reconciler.stopping):
+        # the command ran to its end, and still says that it was asked to stop.
+        with suppress(OSError, ValueError):
+            sys.stderr.write("terminated\n")
+        code = 143
     heap.leave(code or 0)
 
 

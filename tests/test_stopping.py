@@ -1,21 +1,30 @@
-"""SIGTERM on the command line: taken the way of Ctrl-C, unless the process was told to ignore it.
+"""SIGTERM on the command line: a request to stop, honoured at safe points, never an exception
+raised wherever the signal lands.
 
-The processes themselves are in tests/e2e/test_interactive.py (the read, the prompt, SIGINT
-ignored) and tests/e2e/test_crash.py (committed creates, then the heal).
+The processes themselves are in tests/e2e/test_interactive.py (the read, the prompt, the
+start-up, Ctrl-C ignored) and tests/e2e/test_crash.py (committed creates, then the heal).
 """
 
 from __future__ import annotations
 
+import fcntl
 import signal
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
+import click
 import pytest
 
 from reconciler import stopping
+from reconciler.commands import plan
+from reconciler.state.lock import StateLock
 
 
 @pytest.fixture
-def sigterm_restored() -> Iterator[None]:
+def sigterm_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(stopping, "_requested", False)
+    monkeypatch.setattr(stopping, "_cancel", None)
     previous = signal.getsignal(signal.SIGTERM)
     try:
         yield
@@ -29,20 +38,63 @@ def test_a_sigterm_ignored_from_the_start_stays_ignored(sigterm_restored: None) 
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
 
 
-def test_a_sigterm_is_answered_by_whatever_answers_ctrl_c(
-    sigterm_restored: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The handler calls the SIGINT handler of the moment (Python's, asyncio's or the
-    prompt's), and what the command then says is "terminated", 143."""
+def test_a_sigterm_only_asks_and_cancels_the_running_task_once(sigterm_restored: None) -> None:
+    """The handler raises nothing where the signal lands; it marks the request and cancels
+    the command's task (when one runs), once however many SIGTERMs come."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    monkeypatch.setattr(stopping, "_terminated", False)
-    assert stopping.stopped() == ("interrupted", 130)
     stopping.stop_gently_on_sigterm()
-    calls: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))
-    try:
+    assert stopping.stopped() == ("interrupted", 130)
+    cancels: list[str] = []
+    with stopping.cancelling(lambda: cancels.append("cancel")):
         signal.raise_signal(signal.SIGTERM)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    assert calls == [signal.SIGINT]
+        signal.raise_signal(signal.SIGTERM)
+    assert cancels == ["cancel"]
+    assert stopping.requested()
     assert stopping.stopped() == ("terminated", 143)
+    with pytest.raises(KeyboardInterrupt):
+        stopping.check()
+
+
+def test_a_canceller_that_fails_raises_nothing_into_the_interrupted_code() -> None:
+    def closed_loop() -> None:
+        raise RuntimeError("Event loop is closed")
+
+    stopping.ignore_errors_of(closed_loop)()
+
+
+def test_the_wait_for_the_state_lock_stops_at_a_sigterm(
+    sigterm_restored: None, tmp_path: Path
+) -> None:
+    """Another process holds the lock; a SIGTERM during the wait ends it at the next poll,
+    not when the timeout runs out."""
+    state = tmp_path / "state.json"
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        stopping._on_sigterm(signal.SIGTERM, None)
+
+    lock = StateLock(
+        tmp_path / "state.json.lock",
+        state_path=state,
+        sleep=sleep,
+        monotonic=lambda: sum(sleeps),
+        now=lambda: datetime.now(UTC),
+        poll_interval=0.1,
+    )
+    with lock.lock_path.open("a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(KeyboardInterrupt), lock.hold(timeout=60, command="apply"):
+            pass
+    assert len(sleeps) == 1
+
+
+def test_no_question_is_asked_once_a_sigterm_came(
+    sigterm_restored: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SIGTERM while the plan was shown: apply stops before asking, so nobody answers "y"
+    to a command that is going away."""
+    stopping._on_sigterm(signal.SIGTERM, None)
+    with pytest.raises(click.Abort):
+        plan._confirm("Apply these changes?")
+    assert "Apply these changes?" not in capsys.readouterr().out

@@ -116,8 +116,33 @@ class Executor:
         self.report = ApplyReport()
         self._ambiguous: list[CreateAction | RecreateAction | ReplaceAction] = []
         self._stamped: datetime | None = None  # when the journal's creates were last stamped
+        # Journalled creates (and replaces) whose POST has not left: if the run stops before
+        # it does (Ctrl-C, SIGTERM), the entry is dropped, or healing would hold up the next
+        # run for LATE_COMMIT_GRACE over a request that never existed.
+        self._unsent: set[str] = set()
 
     async def run(self, plan: Plan) -> ApplyReport:
+        try:
+            return await self._run(plan)
+        except BaseException:
+            self._forget_unsent()
+            raise
+
+    def _forget_unsent(self) -> None:
+        """Drop the journal entries of creates whose POST never left (see ``_unsent``).
+
+        Only when the run stops on its way (cancelled, interrupted, an unexpected error): a
+        POST that left is judged by healing, whatever happened after. A failed save leaves the
+        entries journalled, which is safe: the next run waits out their grace."""
+        if not self._unsent:
+            return
+        for name in sorted(self._unsent):
+            self.writer.change(st.clear_pending, name)
+        self._unsent.clear()
+        with suppress(OSError, ReconcilerError):
+            self.writer.flush()
+
+    async def _run(self, plan: Plan) -> ApplyReport:
         actions = plan.actions
         self._stamped = self.now()  # every entry journalled from here on is stamped after it
         if plan.renames:
@@ -142,6 +167,7 @@ class Executor:
                 )
             self.writer.flush()
             self._stamped = self.now()
+            self._unsent.update(a.name for a in creates)
         await self._phase("create", creates)
         if self._ambiguous:
             await self._resolve_ambiguous()
@@ -239,7 +265,9 @@ class Executor:
         """POST the body; None when the outcome is ambiguous (resolved after the phase)."""
         self.report.writes += 1
         try:
-            created = await self.client.create_schedule(a.body, before_send=self._keep_stamps_fresh)
+            created = await self.client.create_schedule(
+                a.body, before_send=lambda: self._leaving(a.name)
+            )
         except AmbiguousCreateError:
             self._ambiguous.append(a)
             return None
@@ -259,6 +287,7 @@ class Executor:
             st.begin_pending, "replace", a.name, a.fingerprint, self.now(), a.old_schedule_id
         )
         self.writer.flush()
+        self._unsent.add(a.name)
         new_id = await self._create(a)
         if new_id is not None:
             await self._retire_old(a, new_id, old_entry)
@@ -307,6 +336,11 @@ class Executor:
             ) from exc
         self.writer.change(st.clear_pending, a.name)
         self.report.done.append(f"replaced {a.name!r} ({a.old_schedule_id} -> {new_id})")
+
+    def _leaving(self, name: str) -> None:
+        """``name``'s POST is about to leave: from now on only healing may drop its entry."""
+        self._unsent.discard(name)
+        self._keep_stamps_fresh()
 
     def _keep_stamps_fresh(self) -> None:
         """Stamp the journal's creates again before a POST if their stamp is older than

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reconciler import stopping
 from reconciler.commands import (
     feedback,
     format_option,
@@ -108,6 +109,8 @@ def _confirm(question: str) -> bool:
     """
     if threading.current_thread() is not threading.main_thread():
         return click.confirm(question, default=False)
+    if stopping.requested():  # a SIGTERM while the plan was shown: no question, no write
+        raise click.Abort
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while True:
@@ -131,6 +134,8 @@ def _read_answer() -> str | None:
     """One line from standard input (None at its end), waking every 0.2 s for signals."""
     while True:
         ready, _, _ = select.select([sys.stdin], [], [], 0.2)
+        if stopping.requested():  # SIGTERM: the command stops; the answer no longer matters
+            raise click.Abort
         if ready:
             line = sys.stdin.readline()
             return line or None

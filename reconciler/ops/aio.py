@@ -18,10 +18,29 @@ def run_async(coro: Coroutine[object, None, T]) -> T:
     """
     import asyncio  # here: `validate` and `schema` need no event loop at start-up
 
+    from reconciler import stopping
+
+    if stopping.requested():  # a SIGTERM while the command got ready: no request goes out
+        coro.close()
+        stopping.check()
+
     box: list[T] = []
 
     async def main() -> None:
-        box.append(await coro)
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        # A SIGTERM cancels the command at its next await (reconciler/stopping.py).
+        cancel = stopping.ignore_errors_of(lambda: loop.call_soon_threadsafe(task.cancel))
+        with stopping.cancelling(cancel):
+            if stopping.requested():  # one that came before the canceller was in place
+                coro.close()
+                raise asyncio.CancelledError
+            box.append(await coro)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        stopping.check()  # cancelled for a SIGTERM: stopped as at Ctrl-C
+        raise
     return box[0]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from reconciler import stopping
 from reconciler.errors import StateError, StateLockedError
 
 
@@ -148,6 +149,7 @@ class StateLock:
                 remaining = deadline - self._monotonic()
                 if remaining <= 0:
                     break
+                stopping.check()  # a SIGTERM while waiting: stop now, not when the wait ends
                 self._sleep(min(self._poll, remaining))
             except OSError as exc:
                 raise StateError(

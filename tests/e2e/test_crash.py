@@ -31,9 +31,10 @@ HANG = Faults(commit_then_timeout_rate=1.0, hang_seconds=30)
 
 
 @contextmanager
-def apply_process(project: Project) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m reconciler ... apply --auto-approve` in the project, killed on exit."""
-    args = [sys.executable, "-m", "reconciler", *project.args("apply", "--auto-approve")]
+def apply_process(project: Project, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m reconciler ... [OPTIONS] apply --auto-approve` in the project, killed on
+    exit."""
+    args = [sys.executable, "-m", "reconciler", *project.args(*options, "apply", "--auto-approve")]
     with subprocess.Popen(
         args, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as proc:
@@ -99,6 +100,31 @@ def test_apply_killed_after_creates_committed_heals_without_duplicates(
     assert project.state_ids() == project.remote_ids()
     assert set(project.remote_ids()) == set(names)
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_creates_that_never_left_are_not_journalled_after_a_sigterm(project: Project) -> None:
+    """One request at a time: the first create is committed and its answer held, the other two
+    wait for their turn when SIGTERM comes. Only the first stays journalled (the server may
+    have it); the two that never left are dropped, so the next apply, at once, adopts the first
+    and creates the others instead of waiting out the late-commit grace for all three."""
+    names = ["alpha", "beta", "gamma"]
+    for name in names:
+        project.write(name)
+    project.emulator.faults = HANG
+    with apply_process(project, "--concurrency", "1") as proc:
+        wait_for(lambda: len(project.emulator.schedules()) == 1, proc)
+        terminate(proc)
+    (sent,) = [task["name"] for task in project.emulator.schedules()]
+    assert set(project.state()["pending"]) == {sent}
+
+    project.emulator.fresh_faults()
+    project.mark()
+    result = project.apply()  # the same moment: no time has passed
+    assert result.exit_code == 0, result.output
+    assert sorted(project.write_summary()) == [("POST", "/v4/schedules")] * 2
+    assert project.state()["pending"] == {}
+    assert sorted(project.state_ids()) == names
+    assert project.state_ids() == project.remote_ids()
 
 
 def test_apply_killed_inside_a_replace_heals_to_the_new_task(project: Project) -> None:
