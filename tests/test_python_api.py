@@ -186,3 +186,44 @@ async def _plan_all(
     """The plan of ``desired`` against everything the app holds and the state file."""
     state = reconciler.load_state(state_file)
     return reconciler.make_plan(desired, await reconciler.read_inventory(client), state)
+
+
+def test_no_write_leaves_after_apply_plan_has_failed(tmp_path: Path) -> None:
+    """A caller's progress callback raises while creates still wait for their turn (one at a
+    time, 25/s). apply_plan ends with that error, and from then on no POST reaches the server:
+    the waiting creates are stopped before the run decides what its journal keeps (the ones
+    never sent are dropped from it). The caller's event loop goes on afterwards, as a service's
+    would; a write sent then would have neither a journal entry nor a state entry, and a late
+    commit would be created a second time by the next apply."""
+    directory = tmp_path / "schedules"
+    for n in range(53):  # progress is first reported at the 50th finished create
+        _manifest(directory, f"t{n:02d}")
+    emulator, state_file = Emulator(), tmp_path / "state.json"
+    settings = reconciler.ClientSettings(
+        base_url="http://emulator.test",
+        credentials=reconciler.Credentials(DEMO_APP_KEY, DEMO_MASTER_SECRET),
+        concurrency=1,
+        rate_limit=25,
+    )
+
+    def failing_progress(line: str) -> None:
+        raise RuntimeError(f"the dashboard is down ({line})")
+
+    async def run() -> None:
+        transport = httpx.ASGITransport(app=create_app(emulator))
+        async with reconciler.EngageLabClient(settings, transport=transport) as client:
+            desired = reconciler.load_manifests(directory)
+            plan = await _plan_all(client, desired, state_file)
+            with pytest.raises(RuntimeError, match="dashboard"):
+                await reconciler.apply_plan(plan, client, state_file, progress=failing_progress)
+            posts = len(emulator.request_log)
+            await asyncio.sleep(0.5)  # 12 more creates' worth of tokens
+            assert len(emulator.request_log) == posts
+
+    asyncio.run(run())
+    state = json.loads(state_file.read_text("utf-8"))
+    made = {task["name"] for task in emulator.state()["schedules"]}
+    assert set(state["entries"]) | set(state["pending"]) >= made
+    # Journalled without a task: only a create that may have been on its way (one at a time)
+    # when the run stopped; the ones that never left are not held against the next run.
+    assert len(set(state["pending"]) - made) <= 1

@@ -134,16 +134,16 @@ class Executor:
         Only when the run stops on its way (cancelled, interrupted, an unexpected error): a
         POST that left is judged by healing, whatever happened after. A failed save leaves the
         entries journalled, which is safe: the next run waits out their grace."""
-        if not self._unsent:
-            return
         for name in sorted(self._unsent):
             self.writer.change(st.clear_pending, name)
         self._unsent.clear()
+        # Saved even with nothing dropped: a re-stamp of lost creates (``_resolve_ambiguous``)
+        # may still be only in memory.
         with suppress(OSError, ReconcilerError):
             self.writer.flush()
 
     async def _run(self, plan: Plan) -> ApplyReport:
-        actions = plan.actions
+        actions = self._not_owed(plan.actions)
         self._stamped = self.now()  # every entry journalled from here on is stamped after it
         if plan.renames:
             # Declared renames move their state entries first, durably: whatever happens next,
@@ -173,6 +173,29 @@ class Executor:
             await self._resolve_ambiguous()
         self.writer.flush()
         return self.report
+
+    def _not_owed(self, actions: Sequence[Action]) -> Sequence[Action]:
+        """``actions`` without those on a name whose journal entry is still open.
+
+        Healing has settled every entry it could before the plan was made; one left now is a
+        debt whose payment failed (the delete of a replaced task). Any write or bookkeeping on
+        that name would replace or drop the entry (``begin_pending``, ``forget``), and the old
+        task would fire on with nothing left to delete it: such actions wait for a run that has
+        paid the debt."""
+        owed = self.writer.state.pending
+        if not owed:
+            return actions
+        kept: list[Action] = []
+        for a in actions:
+            if a.name in owed and not isinstance(a, ConflictAction | UnmanagedAction):
+                debt = owed[a.name].old_schedule_id
+                self.report.failures.append(
+                    f"{a.kind} {a.name!r}: not carried out, the journal still owes the delete of "
+                    f"its replaced task {debt} (see above); re-run apply once that succeeds"
+                )
+            else:
+                kept.append(a)
+        return kept
 
     def _bookkeeping(self, actions: Sequence[Action]) -> None:
         """State-only actions: no API call."""
@@ -222,7 +245,17 @@ class Executor:
                 self.progress(f"{label}: {finished}/{total}")
             await self.writer.maybe_flush()
 
-        await asyncio.gather(*(one(a) for a in actions))
+        tasks = [asyncio.ensure_future(one(a)) for a in actions]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # gather lets the first error through with the other writes still running (only a
+            # cancellation reaches them): stop and wait for every one, so that nothing is sent
+            # after the run has ended and decided what its journal holds (``_forget_unsent``).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         self.writer.flush()
 
     async def _do(self, a: Action) -> None:

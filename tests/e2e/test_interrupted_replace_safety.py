@@ -192,3 +192,39 @@ def test_an_unresolved_name_does_not_hold_up_a_resolved_replace(project: Project
     ]
     assert [t["schedule_id"] for t in project.remote()["promo"]] == [new]
     assert "ghost" in project.state()["pending"]
+
+
+def test_a_debt_that_cannot_be_paid_keeps_the_name_out_of_the_run(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old task of an interrupted replace cannot be deleted in this run (the server refuses
+    its DELETE), and the manifest changed again so that "promo" is to be replaced once more.
+    Carried out, that replace would journal over the debt and the old task would fire on with
+    nothing left to delete it. Apply leaves "promo" alone (exit 1, saying why); once the
+    DELETE goes through, the next apply pays the debt and replaces: one "promo" task."""
+    from reconciler.emulator.wire import invalid
+
+    old, new = interrupted_replace(project)
+    project.write("promo", trigger=single(PROMO_AT, zone_type=1))  # away from the new task's 2
+    refuse = project.emulator.api_delete
+
+    def refusing(schedule_id: str) -> object:
+        if schedule_id == old:
+            raise invalid("this task cannot be deleted now")
+        return refuse(schedule_id)
+
+    monkeypatch.setattr(project.emulator, "api_delete", refusing)
+    project.mark()
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert f"still owes the delete of its replaced task {old}" in result.output
+    assert project.write_summary() == [("DELETE", f"/v4/schedules/{old}")]
+    assert project.state()["pending"]["promo"]["old_schedule_id"] == old
+
+    monkeypatch.setattr(project.emulator, "api_delete", refuse)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    (task,) = project.remote()["promo"]
+    assert task["schedule_id"] not in (old, new)
+    assert project.state_ids()["promo"] == task["schedule_id"]
+    assert project.state()["pending"] == {}
