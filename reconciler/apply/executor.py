@@ -20,7 +20,7 @@ re-planning recover.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +52,7 @@ from reconciler.planning.artifact import Plan
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
 from reconciler.state import edits as st
-from reconciler.state.schema import State, StateEntry
+from reconciler.state.schema import PendingEntry, State, StateEntry
 
 Progress = Callable[[str], None]
 
@@ -120,6 +120,7 @@ class Executor:
         # it does (Ctrl-C, SIGTERM), the entry is dropped, or healing would hold up the next
         # run for LATE_COMMIT_GRACE over a request that never existed.
         self._unsent: set[str] = set()
+        self._owed: dict[str, PendingEntry] = {}  # open debts when the run began (``_not_owed``)
 
     async def run(self, plan: Plan) -> ApplyReport:
         try:
@@ -143,13 +144,13 @@ class Executor:
             self.writer.flush()
 
     async def _run(self, plan: Plan) -> ApplyReport:
-        actions = self._not_owed(plan.actions)
+        renames, actions = self._not_owed(plan.renames, plan.actions)
         self._stamped = self.now()  # every entry journalled from here on is stamped after it
-        if plan.renames:
+        if renames:
             # Declared renames move their state entries first, durably: whatever happens next,
             # the entry already carries the manifest's name, so a re-run plans an update of the
             # same task (never a delete of the old name and a create of the new one).
-            for new_name, old_name in sorted(plan.renames.items()):
+            for new_name, old_name in sorted(renames.items()):
                 self.writer.change(st.rename, old_name, new_name)
             self.writer.flush()
         self._bookkeeping(actions)
@@ -174,56 +175,84 @@ class Executor:
         self.writer.flush()
         return self.report
 
-    def _not_owed(self, actions: Sequence[Action]) -> Sequence[Action]:
-        """``actions`` without those on a name whose journal entry is still open.
+    def _not_owed(
+        self, renames: Mapping[str, str], actions: Sequence[Action]
+    ) -> tuple[dict[str, str], list[Action]]:
+        """The renames and actions that leave the journal's open debts in place.
 
         Healing has settled every entry it could before the plan was made; one left now is a
-        debt whose payment failed (the delete of a replaced task). Any write or bookkeeping on
-        that name would replace or drop the entry (``begin_pending``, ``forget``), and the old
-        task would fire on with nothing left to delete it: such actions wait for a run that has
-        paid the debt."""
-        owed = self.writer.state.pending
-        if not owed:
-            return actions
+        debt whose payment failed (the delete of a replaced task). A create, recreate or
+        replace of that name needs the journal's one entry for the name, and a rename moves
+        the name: they wait for a run that has paid the debt, with the actions of a name they
+        would have renamed to. Everything else on the name goes on (an update, a disable, a
+        delete of the new task: the user can stop a schedule), and ``_keep_debt`` puts the
+        entry back wherever the state's bookkeeping drops it."""
+        self._owed = dict(self.writer.state.pending)
+        if not self._owed:
+            return dict(renames), list(actions)
+        kept_renames: dict[str, str] = {}
+        held: dict[str, str] = {}  # name -> the debt's name
+        for new_name, old_name in renames.items():
+            moved = old_name if old_name in self._owed else new_name
+            if moved in self._owed:
+                held[new_name] = moved
+            else:
+                kept_renames[new_name] = old_name
         kept: list[Action] = []
         for a in actions:
-            if a.name in owed and not isinstance(a, ConflictAction | UnmanagedAction):
-                debt = owed[a.name].old_schedule_id
-                self.report.failures.append(
-                    f"{a.kind} {a.name!r}: not carried out, the journal still owes the delete of "
-                    f"its replaced task {debt} (see above); re-run apply once that succeeds"
-                )
-            else:
+            owed = held.get(a.name)
+            if owed is None and a.name in self._owed:
+                slot = isinstance(a, CreateAction | RecreateAction | ReplaceAction)
+                owed = a.name if slot else None
+            if owed is None:
                 kept.append(a)
-        return kept
+                continue
+            debt = self._owed[owed].old_schedule_id
+            self.report.failures.append(
+                f"{a.kind} {a.name!r}: not carried out, the journal still owes the delete of "
+                f"the replaced task {debt} of {owed!r} (see above); re-run apply once that "
+                "delete succeeds"
+            )
+        return kept_renames, kept
+
+    def _keep_debt(self, name: str) -> None:
+        """Put ``name``'s open debt back if the action's bookkeeping dropped it (``record_update``
+        and ``forget`` clear the name's journal entry). Called before the next ``await``, so
+        no save sees the state without it."""
+        debt = self._owed.get(name)
+        if debt is not None and self.writer.state.pending.get(name) is not debt:
+            self.writer.change(_put_back_pending, name, debt)
 
     def _bookkeeping(self, actions: Sequence[Action]) -> None:
         """State-only actions: no API call."""
         for a in actions:
-            match a:
-                case ExpiredAction() | SkipAction(forget=True):
-                    # Its id is kept: `history NAME` must still answer "did it go out?".
-                    self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
-                    self.report.done.append(f"forgot {a.name!r} ({a.kind})")
-                case RefreshAction():
-                    self.writer.change(
-                        st.record_update, a.name, a.fingerprint, a.protected, self.now()
-                    )
-                    self.report.done.append(f"refreshed {a.name!r} in the state")
-                case (
-                    CreateAction()
-                    | UpdateAction()
-                    | ReplaceAction()
-                    | DeleteAction()
-                    | RecreateAction()
-                    | ConflictAction()
-                    | UnmanagedAction()
-                    | SkipAction()
-                ):
-                    pass  # a remote write (the phases) or a report: nothing to book here
-                case _:
-                    assert_never(a)
+            self._book(a)
+            self._keep_debt(a.name)
         self.writer.flush()
+
+    def _book(self, a: Action) -> None:
+        """One state-only action (the others are remote writes or reports)."""
+        match a:
+            case ExpiredAction() | SkipAction(forget=True):
+                # Its id is kept: `history NAME` must still answer "did it go out?".
+                self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
+                self.report.done.append(f"forgot {a.name!r} ({a.kind})")
+            case RefreshAction():
+                self.writer.change(st.record_update, a.name, a.fingerprint, a.protected, self.now())
+                self.report.done.append(f"refreshed {a.name!r} in the state")
+            case (
+                CreateAction()
+                | UpdateAction()
+                | ReplaceAction()
+                | DeleteAction()
+                | RecreateAction()
+                | ConflictAction()
+                | UnmanagedAction()
+                | SkipAction()
+            ):
+                pass  # a remote write (the phases) or a report: nothing to book here
+            case _:
+                assert_never(a)
 
     async def _phase(self, label: str, actions: Sequence[Action]) -> None:
         if not actions:
@@ -240,6 +269,8 @@ class Executor:
                 # after 6 attempts"): without it a refusal reads like a plain error.
                 why = f" ({exc.hint})" if exc.hint else ""
                 self.report.failures.append(f"{action.kind} {action.name!r}: {exc}{why}")
+            finally:
+                self._keep_debt(action.name)  # before the save below: never saved without it
             finished += 1
             if self.progress is not None and (finished == total or finished % 50 == 0):
                 self.progress(f"{label}: {finished}/{total}")
@@ -460,6 +491,11 @@ def _phases(
             case _:
                 assert_never(a)
     return deletes, changes, creates
+
+
+def _put_back_pending(state: State, name: str, entry: PendingEntry) -> State:
+    """``state`` with ``entry`` as ``name``'s journal entry again (an open debt)."""
+    return state.model_copy(update={"pending": {**state.pending, name: entry}})
 
 
 def _restore_entry(state: State, name: str, entry: StateEntry) -> State:

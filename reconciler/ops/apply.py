@@ -270,9 +270,13 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                         assert hooks.confirm is not None
                         if not hooks.confirm("Apply these changes?"):
                             return ApplyResult(None, declined=True)
-                report = await applying.run_plan(
-                    plan, client, writer, now=ws.clock, progress=feedback.progress
-                )
+                try:
+                    report = await applying.run_plan(
+                        plan, client, writer, now=ws.clock, progress=feedback.progress
+                    )
+                except ReconcilerError:
+                    feedback.warnings(failures)  # the debts not paid, said before the error
+                    raise
                 report.failures[:0] = failures
                 return ApplyResult(report, conflicts=conflicts)
 

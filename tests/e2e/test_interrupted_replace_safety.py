@@ -194,6 +194,20 @@ def test_an_unresolved_name_does_not_hold_up_a_resolved_replace(project: Project
     assert "ghost" in project.state()["pending"]
 
 
+def _refuse_deleting(project: Project, monkeypatch: pytest.MonkeyPatch, schedule_id: str) -> None:
+    """The server refuses to delete ``schedule_id`` (400) until the test ends."""
+    from reconciler.emulator.wire import invalid
+
+    delete = project.emulator.api_delete
+
+    def refusing(target: str) -> object:
+        if target == schedule_id:
+            raise invalid("this task cannot be deleted now")
+        return delete(target)
+
+    monkeypatch.setattr(project.emulator, "api_delete", refusing)
+
+
 def test_a_debt_that_cannot_be_paid_keeps_the_name_out_of_the_run(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -202,22 +216,14 @@ def test_a_debt_that_cannot_be_paid_keeps_the_name_out_of_the_run(
     Carried out, that replace would journal over the debt and the old task would fire on with
     nothing left to delete it. Apply leaves "promo" alone (exit 1, saying why); once the
     DELETE goes through, the next apply pays the debt and replaces: one "promo" task."""
-    from reconciler.emulator.wire import invalid
-
     old, new = interrupted_replace(project)
     project.write("promo", trigger=single(PROMO_AT, zone_type=1))  # away from the new task's 2
     refuse = project.emulator.api_delete
-
-    def refusing(schedule_id: str) -> object:
-        if schedule_id == old:
-            raise invalid("this task cannot be deleted now")
-        return refuse(schedule_id)
-
-    monkeypatch.setattr(project.emulator, "api_delete", refusing)
+    _refuse_deleting(project, monkeypatch, old)
     project.mark()
     result = project.apply()
     assert result.exit_code == 1, result.output
-    assert f"still owes the delete of its replaced task {old}" in result.output
+    assert f"still owes the delete of the replaced task {old}" in result.output
     assert project.write_summary() == [("DELETE", f"/v4/schedules/{old}")]
     assert project.state()["pending"]["promo"]["old_schedule_id"] == old
 
@@ -228,3 +234,43 @@ def test_a_debt_that_cannot_be_paid_keeps_the_name_out_of_the_run(
     assert task["schedule_id"] not in (old, new)
     assert project.state_ids()["promo"] == task["schedule_id"]
     assert project.state()["pending"] == {}
+
+
+def test_a_schedule_with_an_unpaid_debt_can_still_be_disabled(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only what needs the journal's entry waits for the debt: disabling "promo" (an update of
+    the new task) goes through, and the debt stays journalled for the next run."""
+    old, new = interrupted_replace(project)
+    project.write("promo", trigger=single(PROMO_AT, zone_type=2), enabled=False)
+    _refuse_deleting(project, monkeypatch, old)
+    project.mark()
+    result = project.apply()
+    assert result.exit_code == 1, result.output  # the debt's DELETE failed, and says so
+    assert ("PUT", f"/v4/schedules/{new}") in project.write_summary()
+    assert project.state()["pending"]["promo"]["old_schedule_id"] == old
+    assert project.state_ids()["promo"] == new
+
+
+def test_a_rename_onto_an_unpaid_debt_waits_and_the_rest_goes_on(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "promo" is renamed (lifecycle.previous_names) while the delete of its replaced task is
+    refused: the rename, and what it would carry, wait for the debt; an unrelated change is
+    applied all the same."""
+    project.write("other", alert="v1")
+    old, new = interrupted_replace(project)
+    project.write("other", alert="v2")
+    project.remove("promo")
+    renamed = body("promo2", trigger=single(PROMO_AT, zone_type=2))
+    project.write_body({**renamed, "lifecycle": {"previous_names": ["promo"]}})
+    _refuse_deleting(project, monkeypatch, old)
+    project.mark()
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert "not carried out, the journal still owes the delete" in result.output
+    other = project.state_ids()["other"]
+    assert ("PUT", f"/v4/schedules/{other}") in project.write_summary()
+    assert project.state()["pending"]["promo"]["old_schedule_id"] == old
+    assert project.state_ids()["promo"] == new
+    assert "promo2" not in project.state_ids()
