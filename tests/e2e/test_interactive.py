@@ -12,6 +12,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,30 @@ def _apply_in_a_terminal(root: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, master
 
 
+def _at_the_prompt(
+    root: Path, act: Callable[[subprocess.Popen[bytes], int], object], seconds: float
+) -> tuple[int, bytes]:
+    """``apply`` of one new schedule in a terminal: ``act`` (on the process and the terminal's
+    master side) once the prompt shows; the exit code and all the terminal showed."""
+    Project(root, RecordingEmulator(), url=None).write("a")
+    proc, master = _apply_in_a_terminal(root)
+    try:
+        shown = _read_until(master, PROMPT, 60)
+        assert PROMPT in shown, shown.decode(errors="replace")
+        act(proc, master)
+        try:
+            code = proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"apply did not end within {seconds:g} s of that at its prompt")
+        shown += _read_until(master, b"\x00", 2)  # the rest of the output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(master)
+    return code, shown
+
+
 def _embedded_tasks(root: Path) -> list[str]:
     data = root / ".reconciler" / "emulator.json"
     if not data.exists():
@@ -87,22 +112,7 @@ def test_one_ctrl_c_at_the_prompt_aborts_at_once_without_writes(
     """At "Apply these changes? [y/N]" a single Ctrl-C, typed as soon as the prompt shows,
     ends the command within seconds (exit 1, "aborted"); the embedded emulator received no
     write. Five times: a Ctrl-C landing between the prompt and the read must not be lost."""
-    Project(tmp_path, RecordingEmulator(), url=None).write("a")
-    proc, master = _apply_in_a_terminal(tmp_path)
-    try:
-        shown = _read_until(master, PROMPT, 60)
-        assert PROMPT in shown, shown.decode(errors="replace")
-        os.write(master, b"\x03")  # Ctrl-C, typed once
-        try:
-            code = proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pytest.fail("one Ctrl-C at the prompt did not end apply within 10 s")
-        shown += _read_until(master, b"\x00", 2)  # the rest of the output
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        os.close(master)
+    code, shown = _at_the_prompt(tmp_path, lambda proc, master: os.write(master, b"\x03"), 10)
     assert code == 1, shown.decode(errors="replace")
     assert b"aborted" in shown
     assert b"Traceback" not in shown
@@ -112,19 +122,7 @@ def test_one_ctrl_c_at_the_prompt_aborts_at_once_without_writes(
 @pytest.mark.skipif(sys.platform != "linux", reason="TIOCSCTTY pseudo-terminal handling")
 def test_answering_y_at_the_prompt_applies(tmp_path: Path) -> None:
     """Typing "y" and Enter at the prompt carries the plan out (exit 0, the task created)."""
-    Project(tmp_path, RecordingEmulator(), url=None).write("a")
-    proc, master = _apply_in_a_terminal(tmp_path)
-    try:
-        shown = _read_until(master, PROMPT, 60)
-        assert PROMPT in shown, shown.decode(errors="replace")
-        os.write(master, b"y\n")
-        code = proc.wait(timeout=30)
-        shown += _read_until(master, b"\x00", 2)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        os.close(master)
+    code, shown = _at_the_prompt(tmp_path, lambda proc, master: os.write(master, b"y\n"), 30)
     assert code == 0, shown.decode(errors="replace")
     assert _embedded_tasks(tmp_path) == ["a"]
 
@@ -210,19 +208,9 @@ def _wait_until_it_catches_sigterm(pid: int) -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="TIOCSCTTY pseudo-terminal handling")
 def test_sigterm_at_the_prompt_is_termination_not_a_decline(tmp_path: Path) -> None:
     """A SIGTERM while apply waits at its prompt: "terminated", exit 143, nothing written."""
-    Project(tmp_path, RecordingEmulator(), url=None).write("a")
-    proc, master = _apply_in_a_terminal(tmp_path)
-    try:
-        shown = _read_until(master, PROMPT, 60)
-        assert PROMPT in shown, shown.decode(errors="replace")
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=10)
-        shown += _read_until(master, b"\x00", 2)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        os.close(master)
+    code, shown = _at_the_prompt(
+        tmp_path, lambda proc, master: proc.send_signal(signal.SIGTERM), 10
+    )
     assert code == 143, shown.decode(errors="replace")
     assert b"terminated" in shown
     assert b"aborted" not in shown
