@@ -226,33 +226,31 @@ class Executor:
     def _bookkeeping(self, actions: Sequence[Action]) -> None:
         """State-only actions: no API call."""
         for a in actions:
-            self._book(a)
+            match a:
+                case ExpiredAction() | SkipAction(forget=True):
+                    # Its id is kept: `history NAME` must still answer "did it go out?".
+                    self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
+                    self.report.done.append(f"forgot {a.name!r} ({a.kind})")
+                case RefreshAction():
+                    self.writer.change(
+                        st.record_update, a.name, a.fingerprint, a.protected, self.now()
+                    )
+                    self.report.done.append(f"refreshed {a.name!r} in the state")
+                case (
+                    CreateAction()
+                    | UpdateAction()
+                    | ReplaceAction()
+                    | DeleteAction()
+                    | RecreateAction()
+                    | ConflictAction()
+                    | UnmanagedAction()
+                    | SkipAction()
+                ):
+                    pass  # a remote write (the phases) or a report: nothing to book here
+                case _:
+                    assert_never(a)
             self._keep_debt(a.name)
         self.writer.flush()
-
-    def _book(self, a: Action) -> None:
-        """One state-only action (the others are remote writes or reports)."""
-        match a:
-            case ExpiredAction() | SkipAction(forget=True):
-                # Its id is kept: `history NAME` must still answer "did it go out?".
-                self.writer.change(st.forget_fired, a.name, self.now(), a.reason)
-                self.report.done.append(f"forgot {a.name!r} ({a.kind})")
-            case RefreshAction():
-                self.writer.change(st.record_update, a.name, a.fingerprint, a.protected, self.now())
-                self.report.done.append(f"refreshed {a.name!r} in the state")
-            case (
-                CreateAction()
-                | UpdateAction()
-                | ReplaceAction()
-                | DeleteAction()
-                | RecreateAction()
-                | ConflictAction()
-                | UnmanagedAction()
-                | SkipAction()
-            ):
-                pass  # a remote write (the phases) or a report: nothing to book here
-            case _:
-                assert_never(a)
 
     async def _phase(self, label: str, actions: Sequence[Action]) -> None:
         if not actions:
