@@ -115,12 +115,7 @@ def make_plan(
     from reconciler.planning import planner
 
     state = state if state is not None else State()
-    if state.pending:
-        names = ", ".join(repr(n) for n in sorted(state.pending))
-        raise PlanError(
-            f"the state holds interrupted writes of {names}",
-            hint="run `reconciler apply` once: it resolves them against the server",
-        )
+    _refuse_journal(state)
     unread = sorted(
         name
         for name, entry in state.entries.items()
@@ -144,6 +139,16 @@ def make_plan(
     )
 
 
+def _refuse_journal(state: State) -> None:
+    """A state holding interrupted writes (journal entries) is for ``reconciler apply``."""
+    if state.pending:
+        names = ", ".join(repr(n) for n in sorted(state.pending))
+        raise PlanError(
+            f"the state holds interrupted writes of {names}",
+            hint="run `reconciler apply` once: it resolves them against the server",
+        )
+
+
 async def apply_plan(
     plan: Plan,
     client: EngageLabClient,
@@ -159,8 +164,9 @@ async def apply_plan(
     Refuses, before any request, a plan that breaks a safety rule (``UnsafePlanError``), a state
     file that moved since the plan was made (``StalePlanError``: plan again), a state file
     bound to another app or endpoint, a write to a task the state does not record for its
-    name (``PlanError``: an edited plan file), and a change of a task that has come within the
-    fire guard since the plan was made (``UnsafePlanError``). ``report.failures`` lists what
+    name (``PlanError``: an edited plan file), a state holding interrupted writes (``PlanError``:
+    ``reconciler apply`` resolves them), and a change of a task that has come within the fire
+    guard since the plan was made (``UnsafePlanError``). ``report.failures`` lists what
     did not succeed; the state records everything that did.
     """
     from reconciler.apply.executor import run_plan
@@ -181,6 +187,10 @@ async def apply_plan(
         # A plan read with Plan.from_json is data anyone can edit (its checksum is no
         # signature): each write must target what this state file owns.
         plan.check_writes(state, None, ())
+        # A plan made elsewhere (`reconciler plan --out` while a replace was interrupted) may
+        # come with a journal this function does not resolve: the old task of the replace
+        # would fire on beside its successor, unmentioned.
+        _refuse_journal(state)
         # The guard was judged when the plan was made; a plan kept (a file, a notebook) may
         # have come within it since, as `reconciler apply FILE` also checks.
         racing = fire_guard_violations(plan.actions, clock(), plan.options)

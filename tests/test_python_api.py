@@ -227,3 +227,32 @@ def test_no_write_leaves_after_apply_plan_has_failed(tmp_path: Path) -> None:
     # Journalled without a task: only a create that may have been on its way (one at a time)
     # when the run stopped; the ones that never left are not held against the next run.
     assert len(set(state["pending"]) - made) <= 1
+
+
+def test_apply_plan_refuses_a_state_with_an_interrupted_write(tmp_path: Path) -> None:
+    """A plan made where the journal was not resolved (a plan file saved while a replace was
+    interrupted) is refused with the state's journal before any request: carried out, it would
+    leave the replaced task firing beside its successor, unmentioned."""
+    from reconciler.planning import planner
+    from reconciler.state import edits as st
+    from reconciler.state.store import StateStore
+
+    emulator, state_file, desired = _fresh(tmp_path)
+    journal = st.begin_pending(reconciler.State(), "create", "ghost", "sha256:00", NOW)
+    StateStore(state_file).save(journal)
+    plan = planner.make_plan(
+        desired,
+        reconciler.Inventory(schedules={}),
+        reconciler.load_state(state_file),
+        now=NOW,
+        tz=UTC,
+        options=reconciler.PlanOptions(),
+    )
+
+    async def run() -> None:
+        async with _client(emulator) as client:
+            with pytest.raises(PlanError, match="interrupted writes of 'ghost'"):
+                await reconciler.apply_plan(plan, client, state_file)
+
+    asyncio.run(run())
+    assert emulator.request_log == []
