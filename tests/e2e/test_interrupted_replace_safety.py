@@ -274,3 +274,28 @@ def test_a_rename_onto_an_unpaid_debt_waits_and_the_rest_goes_on(
     assert project.state()["pending"]["promo"]["old_schedule_id"] == old
     assert project.state_ids()["promo"] == new
     assert "promo2" not in project.state_ids()
+
+
+def test_a_removed_manifest_with_an_unpaid_debt_has_both_tasks_deleted_in_the_end(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest is removed while the replaced task cannot be deleted: the new task is
+    deleted now, the debt stays journalled without a state entry, and the next apply deletes
+    the old task: no "promo" task is left."""
+    project.write("other")  # not an empty manifest set: that is refused on its own
+    old, new = interrupted_replace(project)
+    project.remove("promo")
+    delete = project.emulator.api_delete
+    _refuse_deleting(project, monkeypatch, old)
+    project.mark()
+    first = project.apply()
+    assert first.exit_code == 1, first.output
+    assert ("DELETE", f"/v4/schedules/{new}") in project.write_summary(), first.output
+    assert project.state()["pending"]["promo"]["old_schedule_id"] == old
+    assert "promo" not in project.state_ids()
+
+    monkeypatch.setattr(project.emulator, "api_delete", delete)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    assert "promo" not in project.remote()
+    assert project.state()["pending"] == {}
