@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     heap.defer()
     sys.excepthook = _redacted_traceback
     _missing_streams_to_nowhere()
-    stopping.stop_gently_on_sigterm()
+    stopping.stop_gently()
     try:
         cli.main(args=argv, prog_name="reconciler")
     except SystemExit as exc:
@@ -273,12 +273,13 @@ def main(argv: list[str] | None = None) -> None:
     if code is not None and not isinstance(code, int):
         click.echo(str(code), err=True)  # what Python does with sys.exit("message")
         code = 1
-    if stopping.requested() and code != 143:
-        # A SIGTERM that came when no safe point was left to stop at (reconciler.stopping):
-        # the command ran to its end, and still says that it was asked to stop.
+    said, stopped_code = stopping.stopped()
+    if stopping.requested() and code != stopped_code:
+        # A Ctrl-C or SIGTERM that came when no safe point was left to stop at
+        # (reconciler.stopping): the command ran to its end, and still says it was stopped.
         with suppress(OSError, ValueError):
-            sys.stderr.write("terminated\n")
-        code = 143
+            sys.stderr.write(said + "\n")
+        code = stopped_code
     heap.leave(code or 0)
 
 

@@ -1,20 +1,20 @@
-"""How a command-line process is stopped by SIGTERM: at a safe point, saying so.
+"""How a command-line process is stopped from outside: Ctrl-C (SIGINT) or SIGTERM, at a safe point.
 
 A CI runner that cancels a job, a container being stopped and a cron job's time limit send
-SIGTERM. Python's default is to die at once: safe (every remote write is journalled first),
-but silent, with every journalled create left for the next run to wait out. Raising an
-exception where the signal lands, as Python does for Ctrl-C, is worse for a signal sent once:
-inside a weak reference's callback or a class being built the exception is only printed and
-the command goes on, and a validator interrupted while pydantic builds it stays broken (a
-sound state file then reads as corrupt).
+SIGTERM; a person presses Ctrl-C. Python dies at once on SIGTERM (safe thanks to the journal,
+but silent, with every journalled create left for the next run to wait out) and raises
+KeyboardInterrupt wherever SIGINT lands: inside a weak reference's callback or a class being
+built it is only printed and the command goes on, and a validator interrupted while pydantic
+builds it stays broken (a sound state file then reads as corrupt).
 
-So SIGTERM only asks the command to stop. While the event loop runs, the command's task is
-cancelled: it stops at its next ``await``, as at Ctrl-C, and apply drops the journal entries
+So the first of these signals only asks the command to stop. While the event loop runs, the
+command's task is cancelled: it stops at its next ``await``, and apply drops the journal entries
 of creates that never left. Outside the loop the request is honoured at the next safe point
-(``check``: before the loop starts, while waiting for the state lock, at apply's prompt) or
-when the command ends. Either way the command says "terminated" and exits 143, the shell's
-code for it (the exit codes are in docs/workflow.md "What a plan contains"). Repeated
-SIGTERMs change nothing.
+(``check``: before the loop starts, while waiting for the state lock, at apply's prompt) or when
+the command ends. Either way the command says "interrupted" (exit 130) or "terminated" (143),
+the shell's codes (the exit codes are in docs/workflow.md "What a plan contains"). A second
+Ctrl-C stops at once, the old way, for a person who will not wait; a second SIGTERM changes
+nothing.
 """
 
 from __future__ import annotations
@@ -24,42 +24,47 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
 
-_requested = False
+_requested: int | None = None  # the signal that first asked the command to stop
 _cancel: Callable[[], None] | None = None  # the running command task's, while there is one
 
 
-def stop_gently_on_sigterm() -> None:
-    """Take SIGTERM as a request to stop (the command line only).
+def stop_gently() -> None:
+    """Take SIGTERM and Ctrl-C as requests to stop (the command line only).
 
-    A SIGTERM the process was started ignoring stays ignored: whoever started it meant that.
+    A signal the process was started ignoring stays ignored (SIGINT in a script's background
+    job): whoever started it meant that.
     """
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGTERM, _on_signal)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_signal)
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     global _requested
-    if _requested:
+    if _requested is not None:
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt  # Ctrl-C again: now, wherever it lands
         return
-    _requested = True
+    _requested = signum
     if _cancel is not None:
         _cancel()
 
 
 def requested() -> bool:
-    """Whether a SIGTERM asked the command to stop."""
-    return _requested
+    """Whether a signal asked the command to stop."""
+    return _requested is not None
 
 
 def check() -> None:
-    """Stop here (KeyboardInterrupt, the way of Ctrl-C) if a SIGTERM asked for it."""
-    if _requested:
+    """Stop here (KeyboardInterrupt, as Python stops at Ctrl-C) if a signal asked for it."""
+    if _requested is not None:
         raise KeyboardInterrupt
 
 
 @contextmanager
 def cancelling(cancel: Callable[[], None]) -> Iterator[None]:
-    """While inside, a SIGTERM calls ``cancel`` (the running command task's, made safe to
+    """While inside, a request to stop calls ``cancel`` (the running command task's, made safe to
     call from a signal handler: ``loop.call_soon_threadsafe(task.cancel)``)."""
     global _cancel
     _cancel = cancel
@@ -71,7 +76,7 @@ def cancelling(cancel: Callable[[], None]) -> Iterator[None]:
 
 def stopped() -> tuple[str, int]:
     """What a command stopped from outside says, and its exit code."""
-    return ("terminated", 143) if _requested else ("interrupted", 130)
+    return ("terminated", 143) if _requested == signal.SIGTERM else ("interrupted", 130)
 
 
 def ignore_errors_of(call: Callable[[], object]) -> Callable[[], None]:

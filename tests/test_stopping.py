@@ -1,5 +1,5 @@
-"""SIGTERM on the command line: a request to stop, honoured at safe points, never an exception
-raised wherever the signal lands.
+"""Ctrl-C and SIGTERM on the command line: a request to stop, honoured at safe points, never an
+exception raised wherever the signal lands (but for a second Ctrl-C).
 
 The processes themselves are in tests/e2e/test_interactive.py (the read, the prompt, the
 start-up, Ctrl-C ignored) and tests/e2e/test_crash.py (committed creates, then the heal).
@@ -23,26 +23,30 @@ from reconciler.state.lock import StateLock
 
 @pytest.fixture
 def sigterm_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(stopping, "_requested", False)
+    monkeypatch.setattr(stopping, "_requested", None)
     monkeypatch.setattr(stopping, "_cancel", None)
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def test_a_sigterm_ignored_from_the_start_stays_ignored(sigterm_restored: None) -> None:
+def test_a_signal_ignored_from_the_start_stays_ignored(sigterm_restored: None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    stopping.stop_gently_on_sigterm()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stopping.stop_gently()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def test_a_sigterm_only_asks_and_cancels_the_running_task_once(sigterm_restored: None) -> None:
     """The handler raises nothing where the signal lands; it marks the request and cancels
     the command's task (when one runs), once however many SIGTERMs come."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    stopping.stop_gently_on_sigterm()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stopping.stop_gently()
     assert stopping.stopped() == ("interrupted", 130)
     cancels: list[str] = []
     with stopping.cancelling(lambda: cancels.append("cancel")):
@@ -53,6 +57,20 @@ def test_a_sigterm_only_asks_and_cancels_the_running_task_once(sigterm_restored:
     assert stopping.stopped() == ("terminated", 143)
     with pytest.raises(KeyboardInterrupt):
         stopping.check()
+
+
+def test_ctrl_c_asks_once_and_stops_at_once_the_second_time(sigterm_restored: None) -> None:
+    """The first Ctrl-C is a request like SIGTERM's ("interrupted", 130); a second one is
+    Python's KeyboardInterrupt where it lands, for a person who will not wait."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stopping.stop_gently()
+    cancels: list[str] = []
+    with stopping.cancelling(lambda: cancels.append("cancel")):
+        signal.raise_signal(signal.SIGINT)
+        assert cancels == ["cancel"]
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert stopping.stopped() == ("interrupted", 130)
 
 
 def test_a_canceller_that_fails_raises_nothing_into_the_interrupted_code() -> None:
@@ -72,7 +90,7 @@ def test_the_wait_for_the_state_lock_stops_at_a_sigterm(
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
-        stopping._on_sigterm(signal.SIGTERM, None)
+        stopping._on_signal(signal.SIGTERM, None)
 
     lock = StateLock(
         tmp_path / "state.json.lock",
@@ -94,7 +112,7 @@ def test_no_question_is_asked_once_a_sigterm_came(
 ) -> None:
     """A SIGTERM while the plan was shown: apply stops before asking, so nobody answers "y"
     to a command that is going away."""
-    stopping._on_sigterm(signal.SIGTERM, None)
+    stopping._on_signal(signal.SIGTERM, None)
     with pytest.raises(click.Abort):
         plan._confirm("Apply these changes?")
     assert "Apply these changes?" not in capsys.readouterr().out

@@ -101,15 +101,16 @@ def _render(plan: Plan, fmt: str, env: str) -> str:
 def _confirm(question: str) -> bool:
     """Ask ``question [y/N]`` on the terminal, inside the event loop; one Ctrl-C aborts at once.
 
-    ``asyncio.run`` answers the first SIGINT by cancelling its task, which cannot happen while
-    the loop is blocked reading the terminal: the read was resumed and the first Ctrl-C lost.
-    For the prompt SIGINT raises KeyboardInterrupt again (nothing has been written yet), and
+    Elsewhere the first Ctrl-C only asks the command to stop at its next ``await``
+    (``reconciler.stopping``), which cannot come while the loop is blocked reading the terminal:
+    the read would go on and the Ctrl-C be lost. For the prompt SIGINT raises KeyboardInterrupt
+    at once (nothing has been written yet), and
     the answer is awaited in short ``select`` waits rather than one blocking read: a Ctrl-C
     that lands between the prompt and the read would otherwise wait for the next key.
     """
     if threading.current_thread() is not threading.main_thread():
         return click.confirm(question, default=False)
-    if stopping.requested():  # a SIGTERM while the plan was shown: no question, no write
+    if stopping.requested():  # asked to stop while the plan was shown: no question, no write
         raise click.Abort
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -134,7 +135,7 @@ def _read_answer() -> str | None:
     """One line from standard input (None at its end), waking every 0.2 s for signals."""
     while True:
         ready, _, _ = select.select([sys.stdin], [], [], 0.2)
-        if stopping.requested():  # SIGTERM: the command stops; the answer no longer matters
+        if stopping.requested():  # a SIGTERM: the command stops; the answer no longer matters
             raise click.Abort
         if ready:
             line = sys.stdin.readline()

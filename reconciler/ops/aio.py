@@ -20,7 +20,7 @@ def run_async(coro: Coroutine[object, None, T]) -> T:
 
     from reconciler import stopping
 
-    if stopping.requested():  # a SIGTERM while the command got ready: no request goes out
+    if stopping.requested():  # stopped while the command got ready: no request goes out
         coro.close()
         stopping.check()
 
@@ -30,7 +30,7 @@ def run_async(coro: Coroutine[object, None, T]) -> T:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        # A SIGTERM cancels the command at its next await (reconciler/stopping.py).
+        # A Ctrl-C or SIGTERM cancels the command at its next await (reconciler/stopping.py).
         cancel = stopping.ignore_errors_of(lambda: loop.call_soon_threadsafe(task.cancel))
         with stopping.cancelling(cancel):
             if stopping.requested():  # one that came before the canceller was in place
@@ -41,6 +41,6 @@ def run_async(coro: Coroutine[object, None, T]) -> T:
     try:
         asyncio.run(main())
     except asyncio.CancelledError:
-        stopping.check()  # cancelled for a SIGTERM: stopped as at Ctrl-C
+        stopping.check()  # cancelled for a Ctrl-C or SIGTERM: say so
         raise
     return box[0]

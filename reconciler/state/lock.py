@@ -149,7 +149,7 @@ class StateLock:
                 remaining = deadline - self._monotonic()
                 if remaining <= 0:
                     break
-                stopping.check()  # a SIGTERM while waiting: stop now, not when the wait ends
+                stopping.check()  # Ctrl-C or SIGTERM while waiting: stop now, not when it ends
                 self._sleep(min(self._poll, remaining))
             except OSError as exc:
                 raise StateError(

@@ -155,11 +155,18 @@ def test_sigterm_with_ctrl_c_ignored_stops_the_command_all_the_same(tmp_path: Pa
 
 @pytest.mark.skipif(sys.platform != "linux", reason="/proc/PID/status tells when it is ready")
 @pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2, 0.3])
-def test_a_sigterm_while_the_command_gets_ready_is_never_lost(tmp_path: Path, delay: float) -> None:
-    """SIGTERM at moments of start-up (imports, models being built, 300 manifests loading,
-    the plan): apply stops with "terminated", 143, no traceback and no write. Raised where it
-    landed, as Python does for Ctrl-C, it was at times only printed ("Exception ignored") and
-    the apply went on to create everything."""
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [(signal.SIGINT, 130, b"interrupted"), (signal.SIGTERM, 143, b"terminated")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_signal_while_the_command_gets_ready_is_never_lost(
+    tmp_path: Path, delay: float, sig: signal.Signals, code: int, said: bytes
+) -> None:
+    """Ctrl-C or SIGTERM at moments of start-up (imports, models being built, 300 manifests
+    loading, the plan): apply stops with "interrupted" (130) or "terminated" (143), no
+    traceback and no write. Raised where it landed, as Python does by default, it was at times
+    only printed ("Exception ignored") and the apply went on to create everything."""
     project = Project(tmp_path, RecordingEmulator(), url=None)
     for n in range(300):
         project.write(f"s{n:03d}")
@@ -178,22 +185,23 @@ def test_a_sigterm_while_the_command_gets_ready_is_never_lost(tmp_path: Path, de
     try:
         _wait_until_it_catches_sigterm(proc.pid)
         time.sleep(delay)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
-    assert proc.returncode == 143, err.decode(errors="replace")
-    assert err.splitlines()[-1] == b"terminated"
+    assert proc.returncode == code, err.decode(errors="replace")
+    assert err.splitlines()[-1] == said
     assert b"Traceback" not in err + out
     assert b"Exception ignored" not in err
     assert _embedded_tasks(tmp_path) == []
 
 
 def _wait_until_it_catches_sigterm(pid: int) -> None:
-    """Until the process has its SIGTERM handler (Linux: SigCgt in /proc/PID/status); sent
-    before that, the signal kills it, as for any program that has not started yet."""
+    """Until the process has its SIGTERM handler (Linux: SigCgt in /proc/PID/status; its
+    Ctrl-C handler comes with it); sent before that, SIGTERM kills it and Ctrl-C is Python's,
+    as for any program that has not started yet."""
     deadline = time.monotonic() + 30
     mask = 1 << (signal.SIGTERM - 1)
     while time.monotonic() < deadline:

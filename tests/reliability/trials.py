@@ -58,8 +58,7 @@ KILL_WAIT_SECONDS = 60.0  # a run that neither finishes nor reaches its kill poi
 class KillPoint:
     """When to stop a run: after the k-th write or request it sent, or ``value`` seconds after
     its first request; and how: SIGKILL (a runner that vanishes), SIGTERM (a runner shut down:
-    the command stops as at Ctrl-C, exit 143) or SIGINT (Ctrl-C: Python unwinds, cancelling
-    requests)."""
+    the command stops at its next wait, exit 143) or SIGINT (Ctrl-C: the same, exit 130)."""
 
     mode: Literal["write", "request", "delay"]
     value: float
