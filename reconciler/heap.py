@@ -109,6 +109,13 @@ def leave(code: int) -> NoReturn:
         said, code = stopping.stopped()
         with suppress(OSError, ValueError):
             sys.stderr.write(said + "\n")
+    said, stopped_code = stopping.stopped()
+    if stopping.requested() and code != stopped_code:
+        # Asked to stop (Ctrl-C, SIGTERM) while the end waited for the thread: it finished,
+        # and the exit still says the command was stopped.
+        with suppress(OSError, ValueError):
+            sys.stderr.write(said + "\n")
+        code = stopped_code
     run_exit_handlers()
     unflushed = False
     for stream in (sys.stdout, sys.stderr):

@@ -201,7 +201,8 @@ def test_under_a_tracer_the_exit_is_the_ordinary_one(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_while_the_end_waits_for_a_thread_is_an_interruption(tmp_path: Path) -> None:
-    """A second Ctrl-C while a thread finishes: "interrupted" and 130, no traceback."""
+    """A Ctrl-C while the end waits for a thread (a state save): the thread finishes, then
+    "interrupted" and 130, no traceback."""
     done = _command(_project(tmp_path), "validate", "--interrupt-at-exit")
     assert _probe(done)["os._exit"] == {"code": 130}
     assert done.returncode == 130

@@ -158,6 +158,7 @@ def run_and_kill(
                     proc.kill()
                     proc.wait()
                     raise AssertionError(f"apply did not stop on {point}") from None
+                settle(em)
                 return True
             if time.monotonic() > deadline:
                 proc.kill()
@@ -165,6 +166,22 @@ def run_and_kill(
                 raise AssertionError(f"apply neither finished nor reached {point} in time")
             time.sleep(0.001)
     return False
+
+
+def settle(em: Emulator, quiet: float = 0.05, most: float = 2.0) -> None:
+    """Until the emulator has logged no request for ``quiet`` seconds (at most ``most``).
+
+    A killed run's requests still in flight are logged when the emulator answers them, after
+    its latency: counted in the next run's window they would be writes the next run never
+    sent (seed 9002 of replace-safety: two POSTs of the killed replace "sent while refused")."""
+    deadline = time.monotonic() + most
+    seen, since = len(em.request_log), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.005)
+        if len(em.request_log) != seen:
+            seen, since = len(em.request_log), time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
 
 
 def prepare_first(rng: Random, em: Emulator, project: Project) -> Setup:
