@@ -107,6 +107,7 @@ class LazyGroup(click.Group):
             click.echo(format_error(exc), err=True)
             sys.exit(exc.exit_code)
         except click.exceptions.Abort as exc:
+            stopping.ending()
             said, code = stopping.stopped()
             if isinstance(exc.__cause__, KeyboardInterrupt) or stopping.requested():
                 # click turns a Ctrl-C anywhere but at a prompt into Abort, from it: an
@@ -120,6 +121,7 @@ class LazyGroup(click.Group):
             _show_click_error(exc)
             sys.exit(1)
         except KeyboardInterrupt:
+            stopping.ending()
             said, code = stopping.stopped()
             click.echo(said, err=True)
             sys.exit(code)
@@ -265,11 +267,13 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.code
     except KeyboardInterrupt:
         # Ctrl-C or SIGTERM before click's own handling began or after it ended.
+        stopping.ending()
         said, code = stopping.stopped()
         with suppress(OSError, ValueError):
             sys.stderr.write(said + "\n")
     else:
         code = 0
+    stopping.ending()
     if code is not None and not isinstance(code, int):
         click.echo(str(code), err=True)  # what Python does with sys.exit("message")
         code = 1
@@ -306,6 +310,7 @@ def _redacted_traceback(
     It is printed after the command's scrubbed streams are gone, and the values in a message
     (a name, a body) can be a credential like anything else the command prints.
     """
+    stopping.ending()  # a Ctrl-C must not cut the redaction short (Python's hook is raw)
     import traceback
 
     from reconciler.redact import output_scrubber

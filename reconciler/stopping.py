@@ -26,6 +26,7 @@ from types import FrameType
 
 _requested: int | None = None  # the signal that first asked the command to stop
 _cancel: Callable[[], None] | None = None  # the running command task's, while there is one
+_ending = False  # the command is saying how it ended: no signal interrupts that any more
 
 
 def stop_gently() -> None:
@@ -43,12 +44,26 @@ def stop_gently() -> None:
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     global _requested
     if _requested is not None:
-        if signum == signal.SIGINT:
+        if signum == signal.SIGINT and not _ending:
             raise KeyboardInterrupt  # Ctrl-C again: now, wherever it lands
         return
     _requested = signum
     if _cancel is not None:
         _cancel()
+
+
+def ending() -> None:
+    """The command has stopped and is saying how (its message, its exit code, the exit's
+    last save): from now on a signal is only noted, never raised into that."""
+    global _ending
+    _ending = True
+
+
+def consumed() -> None:
+    """The request to stop was the command's normal end (a server stops when told): nothing
+    more to say about it, and the command's own exit code stands."""
+    global _requested
+    _requested = None
 
 
 def requested() -> bool:

@@ -25,6 +25,7 @@ from reconciler.state.lock import StateLock
 def sigterm_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(stopping, "_requested", None)
     monkeypatch.setattr(stopping, "_cancel", None)
+    monkeypatch.setattr(stopping, "_ending", False)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
@@ -116,3 +117,17 @@ def test_no_question_is_asked_once_a_sigterm_came(
     with pytest.raises(click.Abort):
         plan._confirm("Apply these changes?")
     assert "Apply these changes?" not in capsys.readouterr().out
+
+
+def test_once_the_command_says_how_it_ended_a_ctrl_c_is_only_noted(
+    sigterm_restored: None,
+) -> None:
+    """A hail of Ctrl-Cs after "interrupted" was printed must not cut into the exit (a
+    traceback, or the redacting hook interrupted and Python's raw one printing instead)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stopping.stop_gently()
+    signal.raise_signal(signal.SIGINT)
+    stopping.ending()
+    for _ in range(3):
+        signal.raise_signal(signal.SIGINT)  # no KeyboardInterrupt
+    assert stopping.stopped() == ("interrupted", 130)

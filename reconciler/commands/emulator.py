@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from reconciler import heap
+from reconciler import heap, stopping
 from reconciler.commands import FiniteFloatRange, global_options, option
 from reconciler.errors import ConfigError, UsageError
 from reconciler.limits import MAX_ACTIVE_TASKS
@@ -261,10 +261,15 @@ def serve(ctx: click.Context, /, **kw: Any) -> int:
     heap.settle()
     try:
         with _clean_stop_on_signals():
+            if stopping.requested():
+                # Ctrl-C or SIGTERM while it was starting, before the handlers above: start
+                # and stop at once, rather than serve on with the signal lost.
+                server.should_exit = True
             server.run(sockets=[sock])
     finally:
         sock.close()
         em.save()
+    stopping.consumed()  # being stopped is how a server ends: exit 0, not 130 or 143
     click.echo(
         "emulator stopped" + (f"; data saved to {kw['data_path']}" if kw["data_path"] else "")
     )

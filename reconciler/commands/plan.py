@@ -126,6 +126,7 @@ def _confirm(question: str) -> bool:
                 return False
             click.echo("error: answer y or n")
     except KeyboardInterrupt:
+        click.echo()  # "aborted" on a line of its own, not after the terminal's "^C"
         raise click.Abort from None
     finally:
         signal.signal(signal.SIGINT, previous)

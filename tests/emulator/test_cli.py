@@ -177,3 +177,31 @@ def test_a_client_gone_before_its_body_is_no_server_error(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert "Traceback" not in caplog.text
     assert emulator.schedules() == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc/PID/status tells when it is ready")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_server_starts_stops_it(sig: signal.Signals) -> None:
+    """Ctrl-C or SIGTERM as soon as the command can take it, while the server is still being
+    set up: it stops (exit 0, "emulator stopped") instead of serving on with the signal lost
+    (a CI job cancelled right after starting it)."""
+    from tests.e2e.test_interactive import _wait_until_it_catches_sigterm
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_until_it_catches_sigterm(proc.pid)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "emulator stopped" in out
+    assert "Traceback" not in err
