@@ -10,6 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,16 +29,10 @@ def test_serve_answers_and_saves_on_ctrl_c(tmp_path: Path) -> None:
     """The served emulator takes a create over HTTP; Ctrl-C exits 0 with the task on disk. Its
     output is its own lines: no uvicorn access or start-up lines (those come with --debug)."""
     data = tmp_path / "em.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "--now", "2027-01-04T09:00:00+00:00",
-         "emulator", "serve", "--port", "0", "--data", str(data)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    try:
+    with _serve(
+        "--now", "2027-01-04T09:00:00+00:00", "emulator", "serve", "--port", "0",
+        "--data", str(data), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as proc:  # fmt: skip
         assert proc.stdout is not None
         banner = proc.stdout.readline()
         url = banner.strip().rsplit(" ", 1)[-1]
@@ -46,10 +42,6 @@ def test_serve_answers_and_saves_on_ctrl_c(tmp_path: Path) -> None:
         assert response.status_code == 200, response.text
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert "emulator stopped" in out
     assert "INFO:" not in out + err
@@ -187,21 +179,30 @@ def test_a_signal_while_the_server_starts_stops_it(sig: signal.Signals) -> None:
     (a CI job cancelled right after starting it)."""
     from tests.e2e.test_interactive import _wait_until_it_catches_sigterm
 
+    with _serve("emulator", "serve", "--port", "0") as proc:
+        _wait_until_it_catches_sigterm(proc.pid)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "emulator stopped" in out
+    assert "Traceback" not in err
+
+
+@contextmanager
+def _serve(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """``python -m reconciler ARGS`` with its output captured as text, killed if still running
+    when the block ends."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0"],
+        [sys.executable, "-m", "reconciler", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
-        _wait_until_it_catches_sigterm(proc.pid)
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=20)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, err
-    assert "emulator stopped" in out
-    assert "Traceback" not in err
