@@ -52,7 +52,7 @@ from reconciler.planning.artifact import Plan
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
 from reconciler.state import edits as st
-from reconciler.state.schema import PendingEntry, State, StateEntry
+from reconciler.state.schema import State, StateEntry
 
 Progress = Callable[[str], None]
 
@@ -120,7 +120,6 @@ class Executor:
         # it does (Ctrl-C, SIGTERM), the entry is dropped, or healing would hold up the next
         # run for LATE_COMMIT_GRACE over a request that never existed.
         self._unsent: set[str] = set()
-        self._owed: dict[str, PendingEntry] = {}  # open debts when the run began (``_not_owed``)
 
     async def run(self, plan: Plan) -> ApplyReport:
         try:
@@ -185,43 +184,35 @@ class Executor:
         replace of that name needs the journal's one entry for the name, and a rename moves
         the name: they wait for a run that has paid the debt, with the actions of a name they
         would have renamed to. Everything else on the name goes on (an update, a disable, a
-        delete of the new task: the user can stop a schedule), and ``_keep_debt`` puts the
-        entry back wherever the state's bookkeeping drops it."""
-        self._owed = dict(self.writer.state.pending)
-        if not self._owed:
+        delete of the new task: the user can stop a schedule); the state's edits of the name
+        (``record_update``, ``forget``) keep a debt on another task."""
+        debts = self.writer.state.pending
+        if not debts:
             return dict(renames), list(actions)
         kept_renames: dict[str, str] = {}
         held: dict[str, str] = {}  # name -> the debt's name
         for new_name, old_name in renames.items():
-            moved = old_name if old_name in self._owed else new_name
-            if moved in self._owed:
+            moved = old_name if old_name in debts else new_name
+            if moved in debts:
                 held[new_name] = moved
             else:
                 kept_renames[new_name] = old_name
         kept: list[Action] = []
         for a in actions:
             owed = held.get(a.name)
-            if owed is None and a.name in self._owed:
+            if owed is None and a.name in debts:
                 slot = isinstance(a, CreateAction | RecreateAction | ReplaceAction)
                 owed = a.name if slot else None
             if owed is None:
                 kept.append(a)
                 continue
-            debt = self._owed[owed].old_schedule_id
+            debt = debts[owed].old_schedule_id
             self.report.failures.append(
                 f"{a.kind} {a.name!r}: not carried out, the journal still owes the delete of "
                 f"the replaced task {debt} of {owed!r} (see above); re-run apply once that "
                 "delete succeeds"
             )
         return kept_renames, kept
-
-    def _keep_debt(self, name: str) -> None:
-        """Put ``name``'s open debt back if the action's bookkeeping dropped it (``record_update``
-        and ``forget`` clear the name's journal entry). Called before the next ``await``, so
-        no save sees the state without it."""
-        debt = self._owed.get(name)
-        if debt is not None and self.writer.state.pending.get(name) is not debt:
-            self.writer.change(_put_back_pending, name, debt)
 
     def _bookkeeping(self, actions: Sequence[Action]) -> None:
         """State-only actions: no API call."""
@@ -249,7 +240,6 @@ class Executor:
                     pass  # a remote write (the phases) or a report: nothing to book here
                 case _:
                     assert_never(a)
-            self._keep_debt(a.name)
         self.writer.flush()
 
     async def _phase(self, label: str, actions: Sequence[Action]) -> None:
@@ -267,8 +257,6 @@ class Executor:
                 # after 6 attempts"): without it a refusal reads like a plain error.
                 why = f" ({exc.hint})" if exc.hint else ""
                 self.report.failures.append(f"{action.kind} {action.name!r}: {exc}{why}")
-            finally:
-                self._keep_debt(action.name)  # before the save below: never saved without it
             finished += 1
             if self.progress is not None and (finished == total or finished % 50 == 0):
                 self.progress(f"{label}: {finished}/{total}")
@@ -489,11 +477,6 @@ def _phases(
             case _:
                 assert_never(a)
     return deletes, changes, creates
-
-
-def _put_back_pending(state: State, name: str, entry: PendingEntry) -> State:
-    """``state`` with ``entry`` as ``name``'s journal entry again (an open debt)."""
-    return state.model_copy(update={"pending": {**state.pending, name: entry}})
 
 
 def _restore_entry(state: State, name: str, entry: StateEntry) -> State:

@@ -18,6 +18,7 @@ from reconciler.ops.aio import run_async
 if TYPE_CHECKING:
     from reconciler.ops.feedback import Feedback
     from reconciler.options import GlobalOptions
+    from reconciler.state.schema import State
 
 LOCK_HOLDER = "reconciler import"
 
@@ -61,6 +62,13 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
         with ws.store.lock(request.lock_timeout, LOCK_HOLDER):
             state = observe.load_state(ws)
             claimed = {e.schedule_id: n for n, e in state.entries.items()}
+            # The journal's own: the old task an interrupted replace still has to delete is
+            # not free to adopt, and a name with a journal entry is not free to link: recording
+            # a task under it would settle that entry (a create whose answer may still come,
+            # a debt) without its write being resolved.
+            journalled = {
+                p.old_schedule_id: n for n, p in state.pending.items() if p.old_schedule_id
+            }
             skipped: list[str] = []
             imported: list[tuple[str, str]] = []
             async with ws.target.client() as client:
@@ -77,8 +85,20 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
                             "tasks with NAME=SCHEDULE_ID",
                         )
                     for name, tasks in sorted(inventory.by_name().items()):
-                        free = [t for t in tasks if t.schedule_id not in claimed]
-                        if name not in by_name or name in state.entries or not free:
+                        if name not in by_name or name in state.entries:
+                            continue
+                        if name in state.pending:
+                            skipped.append(
+                                f"{name!r}: {_journalled(state, name)}; `reconciler apply` "
+                                "resolves it, import after it"
+                            )
+                            continue
+                        free = [
+                            t
+                            for t in tasks
+                            if t.schedule_id not in claimed and t.schedule_id not in journalled
+                        ]
+                        if not free:
                             continue
                         if len(free) > 1:
                             ids = ", ".join(t.schedule_id for t in free)
@@ -106,6 +126,18 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
                             f"task {sid} is already managed as {claimed[sid]!r}",
                             hint="one remote task can back only one manifest",
                         )
+                    if name in state.pending:
+                        raise UsageError(
+                            f"cannot import {name!r}: {_journalled(state, name)}",
+                            hint="run `reconciler apply` first (it resolves the journal), then "
+                            "import",
+                        )
+                    if sid in journalled:
+                        raise UsageError(
+                            f"cannot import task {sid}: the journal still has to delete it (the "
+                            f"old task of an interrupted replace of {journalled[sid]!r})",
+                            hint="run `reconciler apply`: it finishes the replace",
+                        )
                     try:
                         body = await client.get_schedule(sid)
                     except NotFoundError:
@@ -132,3 +164,14 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
             return AdoptResult(tuple(skipped), tuple(imported))
 
     return run_async(run())
+
+
+def _journalled(state: State, name: str) -> str:
+    """Why ``name``'s journal entry keeps an import away (for a message)."""
+    p = state.pending[name]
+    if p.op == "delete" and p.old_schedule_id:
+        return (
+            f"the journal still has to delete its old task {p.old_schedule_id} (an interrupted "
+            "replace)"
+        )
+    return f"an interrupted {p.op} of it is still in the journal"

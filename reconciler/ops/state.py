@@ -179,7 +179,9 @@ def remove(env: Environment, request: RemoveRequest) -> RemoveResult:
             if request.pending_only:
                 updated = clear_pending(updated, name)
             else:
-                updated = forget(updated, name)
+                # Entry and journal alike: a debt left in the journal is dropped only by
+                # --force (refused above), and ``forget`` alone keeps it.
+                updated = clear_pending(forget(updated, name), name)
         saved = store.save(updated)
     return RemoveResult(
         store.path,

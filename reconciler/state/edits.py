@@ -59,16 +59,20 @@ def record_update(
     entry = old.model_copy(
         update={"fingerprint": fingerprint, "protected": protected, "updated_at": now}
     )
-    pending = _without(state.pending, name)
+    pending = _settled(state, name)
     return state.model_copy(update={"entries": {**state.entries, name: entry}, "pending": pending})
 
 
 def forget(state: State, name: str) -> State:
-    """``state`` without ``name`` (entry and pending journal); the remote task is not touched."""
+    """``state`` without ``name``'s entry and its journal entry; the remote task is not touched.
+
+    A debt the journal holds under the name (the delete of another task, an interrupted
+    replace's old half) stays: forgetting the name's task does not stop the old one firing.
+    ``state rm --force`` drops it on purpose with ``clear_pending``."""
     if name not in state.entries and name not in state.pending:
         get_entry(state, name)  # raises with a did-you-mean
     return state.model_copy(
-        update={"entries": _without(state.entries, name), "pending": _without(state.pending, name)}
+        update={"entries": _without(state.entries, name), "pending": _settled(state, name)}
     )
 
 
@@ -139,6 +143,22 @@ def clear_pending(state: State, name: str) -> State:
     if name not in state.pending:
         return state
     return state.model_copy(update={"pending": _without(state.pending, name)})
+
+
+def _settled(state: State, name: str) -> dict[str, PendingEntry]:
+    """``state``'s journal once ``name``'s own task is recorded or forgotten.
+
+    The name's entry goes, unless it is a debt on another task: the delete of the task an
+    interrupted replace left behind (``old_schedule_id``, not the entry's own id). Updating or
+    deleting the name's current task pays nothing of that debt; dropping it here would leave
+    the old task firing with nothing left to delete it.
+    """
+    p = state.pending.get(name)
+    entry = state.entries.get(name)
+    own = entry.schedule_id if entry is not None else None
+    if p is not None and p.op == "delete" and p.old_schedule_id not in (None, own):
+        return state.pending
+    return _without(state.pending, name)
 
 
 def _without(items: dict[str, _V], name: str) -> dict[str, _V]:

@@ -136,6 +136,34 @@ def test_forget_removes_entry_and_pending() -> None:
     assert "weekly" not in after.pending
 
 
+def _owing(state: State) -> State:
+    """``state`` after an interrupted replace of weekly: the entry is the new task sch_new,
+    the journal still owes the delete of the old one, sch_1."""
+    state = record_create(state, "weekly", "sch_new", "sha256:bb", False, NOW)
+    return begin_pending(state, "delete", "weekly", "sha256:bb", NOW, old_schedule_id="sch_1")
+
+
+def test_updating_or_forgetting_a_name_keeps_its_debt_on_another_task() -> None:
+    """The old task of an interrupted replace still fires: an update of the new task, or
+    forgetting it (its manifest removed, the schedule expired), pays nothing of that debt."""
+    owing = _owing(_one())
+    debt = owing.pending["weekly"]
+    assert record_update(owing, "weekly", "sha256:cc", False, LATER).pending == {"weekly": debt}
+    assert forget(owing, "weekly").pending == {"weekly": debt}
+    gone = forget_fired(owing, "weekly", LATER, "expired")
+    assert ("weekly" in gone.entries, gone.pending) == (False, {"weekly": debt})
+
+
+def test_updating_or_forgetting_a_name_settles_a_journal_entry_of_its_own_task() -> None:
+    """A journalled write of the name's own task (an update, a delete of that very id) is
+    settled when that task is recorded or forgotten."""
+    update = begin_pending(_one(), "update", "weekly", "sha256:bb", NOW, old_schedule_id="sch_1")
+    assert record_update(update, "weekly", "sha256:bb", False, LATER).pending == {}
+    own = begin_pending(_one(), "delete", "weekly", "sha256:bb", NOW, old_schedule_id="sch_1")
+    assert forget(own, "weekly").pending == {}
+    assert record_update(own, "weekly", "sha256:bb", False, LATER).pending == {}
+
+
 def test_forget_of_an_unknown_name_suggests_the_closest() -> None:
     """A typo in a name is refused with a did-you-mean."""
     with pytest.raises(StateError, match=r"did you mean 'weekly'\?"):
