@@ -44,11 +44,15 @@ place() {
   mkdir -p -- "$(dirname -- "$branch_dir/$state")"
   cp -- "$state" "$branch_dir/$state"
   git -C "$branch_dir" add -f -- "$state"
+  # The commit the app now holds (all of it, or with "unfinished" part of it): the next run
+  # plans an unfinished environment whatever changed, and refuses an older commit.
+  mkdir -p -- "$branch_dir/.reconciler-applied"
   if [ "${APPLIED:-false}" = "true" ]; then
-    mkdir -p -- "$branch_dir/.reconciler-applied"
     printf '%s\n' "${GITHUB_SHA:?}" > "$branch_dir/$applied_marker"
-    git -C "$branch_dir" add -f -- "$applied_marker"
+  else
+    printf '%s unfinished\n' "${GITHUB_SHA:?}" > "$branch_dir/$applied_marker"
   fi
+  git -C "$branch_dir" add -f -- "$applied_marker"
 }
 
 place

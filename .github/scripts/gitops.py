@@ -5,7 +5,9 @@ Subcommands (each writes its results to ``$GITHUB_OUTPUT`` when set, and prints 
 
 ``matrix``    the environments of reconciler.yaml as a job matrix; with ``--since-state DIR``
               only those whose manifests or settings changed since the commit each one was last
-              applied at (``DIR/.reconciler-applied/<env>``; missing: changed).
+              applied at (``DIR/.reconciler-applied/<env>``; missing, unknown to git or left
+              by an unfinished apply: changed), and refused when this run's commit is older
+              than one of those (a re-run of an old run would roll the app back).
 ``pr``        decide whether a pull request may be planned with credentials, and build the
               planning workspace from the default branch's settings and the pull request's
               manifests (copied as plain files). Outputs ``trusted``, ``reason``, ``matrix``.
@@ -242,6 +244,49 @@ def emit_matrix(envs: list[Environment], root: Path, config: Path) -> None:
     )
 
 
+def applied_at(state_dir: Path, env: Environment) -> tuple[str | None, bool]:
+    """The commit ``env`` was last applied at, and whether that apply finished.
+
+    The marker holds the commit, then ``unfinished`` when the apply failed or was cancelled
+    (commit-state.sh): such an environment is planned whatever changed since, because the app
+    may hold part of that commit (a revert of it changes no file since the last finished
+    apply, yet the schedules it created are live)."""
+    marker = state_dir / APPLIED_DIR / env.name
+    words = marker.read_text(encoding="utf-8").split() if marker.is_file() else []
+    return (words[0] if words else None), "unfinished" in words[1:]
+
+
+def is_ancestor(repo: Path, older: str, newer: str) -> bool | None:
+    """Whether ``older`` is an ancestor of (or equal to) ``newer``; None when git does not
+    know one of them (history rewritten since)."""
+    done = subprocess.run(  # noqa: S603 - fixed program, arguments are commits
+        ["git", "-C", str(repo), "merge-base", "--is-ancestor", older, newer],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return {0: True, 1: False}.get(done.returncode)
+
+
+def refuse_going_back(repo: Path, env: Environment, applied: str | None) -> None:
+    """Refuse a run whose commit is older than the one ``env`` was last applied at.
+
+    "Re-run all jobs" of an old apply run checks out that run's commit: planning it against
+    the app would delete every schedule added since and bring back every one removed since,
+    and the approver would read "manifest removed" of manifests main still holds."""
+    if not applied or is_ancestor(repo, applied, "HEAD") is not False:
+        return
+    head = git(repo, "rev-parse", "HEAD").strip()
+    if is_ancestor(repo, head, applied):
+        raise Refused(
+            f"environment {env.name} was last applied at {applied}, which comes after this "
+            f"run's commit {head}: applying an older commit would roll the app back (undo "
+            "every change merged since). Run the apply workflow on the default branch's tip "
+            "instead of re-running an old run"
+        )
+
+
 def cmd_matrix(args: argparse.Namespace) -> None:
     root = Path(args.repo)
     config = Path(args.config)
@@ -252,13 +297,16 @@ def cmd_matrix(args: argparse.Namespace) -> None:
         if unknown:
             raise Refused(f"unknown environment(s) {', '.join(unknown)} in {config}")
         envs = [e for e in envs if e.name in wanted]
-    elif args.since_state:
-        since = {}
+    if args.since_state:
+        since: dict[str, str | None] = {}
         for env in envs:
-            marker = Path(args.since_state) / APPLIED_DIR / env.name
-            text = marker.read_text(encoding="utf-8") if marker.is_file() else ""
-            since[env.name] = text.strip() or None
-        envs = changed_envs(root, envs, since)
+            commit, unfinished = applied_at(Path(args.since_state), env)
+            refuse_going_back(root, env, commit)
+            known = commit is not None and is_ancestor(root, commit, commit) is not None
+            # Unfinished or unknown to git (history rewritten): planned whatever changed.
+            since[env.name] = commit if known and not unfinished else None
+        if not wanted:
+            envs = changed_envs(root, envs, since)
     emit_matrix(envs, root, config)
 
 

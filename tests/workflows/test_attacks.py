@@ -28,11 +28,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator
+from reconciler.emulator.faults import Faults
 from reconciler.testing import serve_emulator
 from tests.workflows.conftest import only
 from tests.workflows.helpers import (
     NOW,
     PROJECT,
+    REPOSITORY,
     STATE_BRANCH,
     UNRELATED_SECRET,
     Listener,
@@ -43,7 +45,7 @@ from tests.workflows.helpers import (
     refuse_pushes,
     user_files,
 )
-from tests.workflows.runner import Runner, WorkflowRun, git, load_fake_github, node_binary
+from tests.workflows.runner import Event, Runner, WorkflowRun, git, load_fake_github, node_binary
 
 pytestmark = pytest.mark.skipif(
     node_binary() is None,
@@ -418,6 +420,61 @@ def test_open_pull_requests_are_planned_again_when_main_moves(world: World) -> N
     replan = only(world.runner.trigger(world.repo.dispatch(pr="7", **{"head-sha": head})), "plan")
     assert replan.job("plan", name="default").result == "success", replan.log()
     assert world.github()["statuses"][-1]["state"] == "success"
+
+
+def _live(world: World) -> list[str]:
+    return sorted(s["name"] for s in world.emulator.schedules())
+
+
+def test_a_re_run_of_an_old_apply_run_is_refused(world: World) -> None:
+    """ "Re-run all jobs" of the apply run of merge 1, after merge 2 was applied, checks out
+    merge 1: planning it would delete merge 2's schedule, which main still declares. The run
+    stops before any plan, saying why; the app keeps both schedules."""
+    world.repo.open_pull_request("one", {"schedules/single.yaml": SCHEDULES / "single.yaml"})
+    first = world.repo.merge("one")
+    world.runner.trigger(first)
+    world.repo.open_pull_request(
+        "two", {"schedules/weekly.yaml": SCHEDULES / "weekly.yaml"}, number=8
+    )
+    world.runner.trigger(world.repo.merge("two"))
+    both = sorted([_name(SCHEDULES / "single.yaml"), _name(SCHEDULES / "weekly.yaml")])
+    assert _live(world) == both
+    seen: list[Any] = []
+    world.runner.approver = lambda view: seen.append(view) is None
+    runs = world.runner.trigger(first)
+    apply_run = only(runs, "apply")
+    assert apply_run.job("prepare").result == "failure", apply_run.log()
+    assert "applying an older commit would roll the app back" in apply_run.log()
+    assert [j.result for j in apply_run.jobs if j.job in ("plan", "apply")] in ([], ["skipped"] * 2)
+    assert seen == []
+    assert _live(world) == both
+
+
+def test_after_an_unfinished_apply_a_revert_is_applied(world: World) -> None:
+    """Merge 2 adds two schedules and its apply fails half way (the server refuses some
+    creates); a revert of merge 2 then changes no file since the last finished apply, yet the
+    schedules the failed run created are live: the environment is planned again and the
+    revert deletes them."""
+    world.repo.open_pull_request("one", {"schedules/single.yaml": SCHEDULES / "single.yaml"})
+    world.runner.trigger(world.repo.merge("one"))
+    added = {"schedules/weekly.yaml": SCHEDULES / "weekly.yaml",
+             "schedules/periodical.yaml": SCHEDULES / "periodical.yaml"}  # fmt: skip
+    world.repo.open_pull_request("two", added, number=8)
+    world.emulator.faults = Faults(no_target_rate=0.5, seed=1)
+    failed = world.runner.trigger(world.repo.merge("two"))
+    world.emulator.faults = Faults()
+    assert only(failed, "apply").job("apply", name="default").result == "failure"
+    assert len(_live(world)) == 2, _log(failed)  # one of the two was created
+    world.repo.git("fetch", "-q", "origin", "main")
+    world.repo.git("checkout", "-q", "-B", "main", "FETCH_HEAD")
+    world.repo.git("rm", "-q", *added)
+    sha = world.repo.commit("Revert two")
+    world.repo.git("push", "-q", "origin", "main")
+    revert = Event("push", "main", sha, {"before": "", "after": sha,
+                   "repository": {"full_name": REPOSITORY, "default_branch": "main"}})  # fmt: skip
+    runs = world.runner.trigger(revert)
+    assert only(runs, "apply").job("apply", name="default").result == "success", _log(runs)
+    assert _live(world) == [_name(SCHEDULES / "single.yaml")]
 
 
 # -- 8. drift: failures open an issue; dispatch only from the default branch ----------------
