@@ -26,6 +26,9 @@ from reconciler.settings import APP_KEY_ENV, MASTER_SECRET_ENV
 
 DEFAULT_VARIABLES = (APP_KEY_ENV.default, MASTER_SECRET_ENV.default)
 REDACTED = "<redacted>"
+# The YAML tag `reconciler export` puts on a value it redacted: the manifest reader refuses it,
+# so a file nobody fixed can never send the placeholder to users as a push's text.
+REDACTED_TAG = "!redacted"
 # Shorter values would redact ordinary words; no real AppKey (24 characters) or Master Secret
 # is this short.
 MIN_SECRET_LENGTH = 6

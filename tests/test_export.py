@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from reconciler.manifests.export import file_stem, manifest_text
@@ -46,6 +47,19 @@ def test_exported_manifest_loads_as_the_remote_body(raw: dict[str, Any]) -> None
     # Block style: no value opens a flow collection (empty ones aside, e.g. `point: []`).
     assert not FLOW.search(text), text
     assert canonical_json(_load(text)) == canonical_json(canonicalize(raw))
+
+
+@pytest.mark.parametrize("brk", ["\x85", "\u2028", "\u2029"])
+@pytest.mark.parametrize("form", ["{}ls", "a{}", "a {} b", "{}", "x{}{}y"])
+def test_texts_with_unicode_line_breaks_load_back_unchanged(brk: str, form: str) -> None:
+    """NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR are line breaks to a YAML reader: written
+    as they are (plain or single-quoted), the reader folded them and the next line's indent
+    into spaces, and the next apply rewrote the live alert. In values and keys alike."""
+    text = form.format(brk, brk)
+    raw = bodies.body("Breaks", alert=text, sender=None)
+    raw["push"]["body"]["message"] = {"msg_content": text, "extras": {f"k{text}": text}}
+    exported = manifest_text(raw, schedule_id="abc", exported_at=EXPORTED_AT, schema_ref=None)
+    assert canonical_json(_load(exported)) == canonical_json(canonicalize(raw))
 
 
 def test_problems_are_written_as_comments_and_the_body_still_loads() -> None:

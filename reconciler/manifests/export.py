@@ -63,6 +63,12 @@ _QUOTE = re.compile(
     re.VERBOSE,
 )
 
+# Characters YAML readers take for line breaks besides LF and CR: in a plain or single-quoted
+# scalar the emitter writes them as they are, and the reader folds them with the next line's
+# indentation into spaces (an alert's text changed on its way back); in double quotes they
+# are escaped.
+_BREAKS = re.compile("[\x85\u2028\u2029]")
+
 _SLUG_DROP = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -133,16 +139,33 @@ def _styled(value: Any) -> Any:
     if isinstance(value, Mapping):
         out = CommentedMap()
         for key, item in value.items():
-            out[key] = _styled(item)
+            out[_styled(key) if isinstance(key, str) else key] = _styled(item)
         return out
     if isinstance(value, list):
         seq = CommentedSeq(_styled(item) for item in value)
         if not value:
             seq.fa.set_flow_style()  # `point: []`, not a dangling key
         return seq
-    if isinstance(value, str) and _QUOTE.match(value):
+    if isinstance(value, Redacted):
+        return _redacted(value)
+    if isinstance(value, str) and (_QUOTE.match(value) or _BREAKS.search(value)):
         return DoubleQuotedScalarString(value)
     return value
+
+
+class Redacted(str):
+    """A key or text ``without_credentials`` changed: written with the ``!redacted`` tag, which
+    the manifest reader refuses, so the placeholder can never reach users as a push's text."""
+
+    __slots__ = ()
+
+
+def _redacted(value: str) -> Any:
+    from ruamel.yaml.comments import TaggedScalar
+
+    from reconciler.redact import REDACTED_TAG
+
+    return TaggedScalar(value=str(value), style='"', tag=REDACTED_TAG)
 
 
 def file_stem(name: str, schedule_id: str, taken: Iterable[str]) -> str:
@@ -184,6 +207,7 @@ def without_credentials(
             cleaned = scrub(value)
             if cleaned != value:
                 found.append(path or "the body")
+                return Redacted(cleaned)
             return cleaned
         if isinstance(value, Mapping):
             out: dict[str, Any] = {}
@@ -191,6 +215,7 @@ def without_credentials(
                 name = scrub(str(key))
                 if name != key:
                     found.append(f"a key under {path or 'the body'}")
+                    name = Redacted(name)
                 out[name] = clean(item, f"{path}.{name}" if path else name)
             return out
         if isinstance(value, list):

@@ -72,6 +72,12 @@ class NotJson:
     tag: str  # the YAML tag, or "datetime"/"date" for a timestamp
 
     def message(self) -> str:
+        if self.tag == redact.REDACTED_TAG:
+            return (
+                "`reconciler export` held this value back (the remote task holds the AppKey or "
+                "Master Secret here): write the intended text in its place, without the "
+                f"{redact.REDACTED_TAG} tag"
+            )
         name = _TAG_NAMES.get(self.tag.removeprefix(CORE), f"{tag_name(self.tag)}-tagged")
         return f"a YAML {name} value cannot be sent to the API; write it as text in quotes"
 

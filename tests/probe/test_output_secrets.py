@@ -146,6 +146,19 @@ def test_export_never_writes_a_credential_into_a_manifest_or_its_name(
     state = json.loads((tmp_path / ".reconciler" / "state.json").read_text(encoding="utf-8"))
     assert sorted(state["entries"]) == ["Clean_task"]
 
+    # The placeholder is not valid text: left as it is, the file is refused where it stands,
+    # and no command adopts or sends it (a push saying "<redacted>" to users).
+    text = marked[0].read_text(encoding="utf-8")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "alert: !redacted" in t)
+    checked = invoke(["validate"], env=CANARY_ENV)
+    assert checked.exit_code == 1, checked.stdout + checked.stderr
+    assert f"{marked[0].name}:{line}:" in checked.stdout + checked.stderr
+    assert "write the intended text in its place" in checked.stdout + checked.stderr
+    adopted = invoke(["--endpoint", url, "import", "--all-matching"], env=CANARY_ENV)
+    assert adopted.exit_code == 1, adopted.stdout + adopted.stderr
+    state = json.loads((tmp_path / ".reconciler" / "state.json").read_text(encoding="utf-8"))
+    assert sorted(state["entries"]) == ["Clean_task"]
+
 
 def _prefix_shown(text: str, secret: str, shortest: int = 8) -> str | None:
     """The longest start of ``secret`` (at least ``shortest`` characters) found in ``text``."""
