@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 from reconciler.errors import InventoryError, NotFoundError, UsageError
 from reconciler.ops import observe
 from reconciler.ops.aio import run_async
+from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
     from reconciler.ops.feedback import Feedback
     from reconciler.options import GlobalOptions
+    from reconciler.remote.observed import RemoteSchedule
     from reconciler.state.schema import State
 
 LOCK_HOLDER = "reconciler import"
@@ -84,8 +86,14 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
                             hint="re-run when the API answers every page, or import single "
                             "tasks with NAME=SCHEDULE_ID",
                         )
-                    for name, tasks in sorted(inventory.by_name().items()):
-                        if name not in by_name or name in state.entries:
+                    # Tasks found by the key the planner compares names by: a task "promo "
+                    # beside "promo" is a second task of the manifest's name, not another name.
+                    alike: dict[str, list[RemoteSchedule]] = {}
+                    for task in inventory.schedules.values():
+                        alike.setdefault(name_key(task.name), []).append(task)
+                    for name in sorted(by_name):
+                        tasks = alike.get(name_key(name), [])
+                        if not tasks or name in state.entries:
                             continue
                         if name in state.pending:
                             skipped.append(
@@ -103,6 +111,13 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
                         if len(free) > 1:
                             ids = ", ".join(t.schedule_id for t in free)
                             skipped.append(f"{name!r}: {len(free)} remote tasks ({ids})")
+                            continue
+                        if free[0].name != name:
+                            skipped.append(
+                                f"{name!r}: task {free[0].schedule_id} is named "
+                                f"{free[0].name!r} (other spaces or character forms); rename "
+                                "the task or the manifest so that the names are the same"
+                            )
                             continue
                         rule = ws.env.ignore.rule_for(free[0].schedule_id, name)
                         if rule is not None:

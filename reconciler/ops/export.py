@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from reconciler.errors import InventoryError, UsageError
 from reconciler.ops import observe
 from reconciler.ops.remote import RemoteTask, RemoteView, read_view
+from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
     from reconciler.ops.feedback import Feedback
@@ -141,10 +142,13 @@ def _select(
             continue
         chosen.append(t)
     skipped: list[str] = []
+    # Counted by the key the planner compares names by: "promo" and "promo " (or a
+    # compatibility ideograph and its unified form) would be two manifests of one name.
     named: dict[str, int] = {}
     for t in view.tasks:
         if t.status == "unmanaged":
-            named[t.task.name] = named.get(t.task.name, 0) + 1
+            key = name_key(t.task.name)
+            named[key] = named.get(key, 0) + 1
     out: list[RemoteSchedule] = []
     for t in chosen:
         label = f"{t.task.schedule_id} ({t.task.name!r})"
@@ -159,9 +163,10 @@ def _select(
                 f"{label}: {t.why} already has this name; to manage this task instead, "
                 f"`reconciler import {t.task.name}={t.task.schedule_id}` (with its manifest)"
             )
-        elif named.get(t.task.name, 0) > 1:
+        elif named.get(name_key(t.task.name), 0) > 1:
             skipped.append(
-                f"{label}: {named[t.task.name]} remote tasks share this name and a name can "
+                f"{label}: {named[name_key(t.task.name)]} remote tasks share this name (compared "
+                "without surrounding spaces and in Unicode's compatibility form) and a name can "
                 "back one manifest only; rename or delete the others first"
             )
         else:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from reconciler.errors import UsageError
 from reconciler.ops import observe
 from reconciler.ops.aio import run_async
+from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
     from reconciler.ops.feedback import Feedback
@@ -81,18 +82,23 @@ def _classify(
 ) -> RemoteView:
     owner = {e.schedule_id: n for n, e in state.entries.items()}
     owned = observe.managed_ids(state)
+    # Names compared as the planner compares them (``name_key``): a task "promo " beside a
+    # manifest "promo" is the same name, and a manifest written for it would stop every plan.
+    by_key = {name_key(n): src for n, src in manifests.items()}
+    state_keys = {name_key(n): n for n in (*state.entries, *state.pending)}
     tasks: list[RemoteTask] = []
     for sid in sorted(inventory.schedules, key=lambda s: (inventory.schedules[s].name, s)):
         task = inventory.schedules[sid]
+        key = name_key(task.name)
         if sid in owned:
             tasks.append(RemoteTask(task, "managed", managed_as=owner.get(sid, task.name)))
-        elif task.name in manifests:
+        elif key in by_key:
             # Named like a manifest: the same-name rule beats an ignore rule (as in observe).
-            tasks.append(RemoteTask(task, "conflict", why=f"the manifest {manifests[task.name]}"))
-        elif task.name in state.entries or task.name in state.pending:
+            tasks.append(RemoteTask(task, "conflict", why=f"the manifest {by_key[key]}"))
+        elif key in state_keys:
             # The name is the state's (its manifest removed, a delete still to come): adopting
             # this task under it would orphan the managed one.
-            tasks.append(RemoteTask(task, "conflict", why=f"the state's entry {task.name!r}"))
+            tasks.append(RemoteTask(task, "conflict", why=f"the state's entry {state_keys[key]!r}"))
         elif (rule := ws.env.ignore.rule_for(sid, task.name)) is not None:
             tasks.append(RemoteTask(task, "ignored", why=rule))
         else:

@@ -232,6 +232,47 @@ def test_export_skips_a_conflict_and_names_import(project: Project) -> None:
     assert [p.name for p in project.schedules.glob("*.yaml")] == ["ours.yaml"]
 
 
+def test_export_adopt_never_writes_two_manifests_of_one_name(project: Project) -> None:
+    """Names are compared as the planner compares them: a console task "promo " beside the
+    managed "promo", and two tasks whose names differ only in Unicode's compatibility form,
+    were each exported and adopted, and every later plan failed on two manifests of one name.
+    Now the first is a conflict with the manifest and the pair is skipped as one name twice;
+    the plan after the export goes on."""
+    project.write("promo")
+    assert project.apply().exit_code == 0
+    spaced = project.out_of_band_create(body("promo "))
+    compat = project.out_of_band_create(body("\uf900"))
+    unified = project.out_of_band_create(body("\u8c48"))
+    result = project.run("export", "--adopt")
+    assert result.exit_code == 0, result.output
+    assert f"{spaced} ('promo '): the manifest" in result.output
+    for sid in (compat, unified):
+        assert f"{sid} (" in result.output and "2 remote tasks share this name" in result.output
+    assert [p.name for p in project.schedules.glob("*.yaml")] == ["promo.yaml"]
+    assert list(project.state()["entries"]) == ["promo"]
+    planned = project.run("plan", "--detailed-exitcode")
+    assert planned.exit_code in (0, 2), planned.output
+    assert "error" not in planned.output.lower()
+
+
+def test_import_all_matching_compares_names_as_the_planner_does(project: Project) -> None:
+    """`import --all-matching` with a manifest "promo": tasks "promo" and "promo " are two
+    tasks of that name (skipped, none adopted); "promo " alone is named otherwise (skipped
+    with what to rename, not a failure of the whole import)."""
+    project.write("promo")
+    exact = project.out_of_band_create(body("promo"))
+    spaced = project.out_of_band_create(body("promo "))
+    result = project.run("import", "--all-matching")
+    assert result.exit_code == 0, result.output
+    assert "'promo': 2 remote tasks" in result.output
+    assert not project.state_path.exists()  # nothing adopted, nothing saved
+    project.out_of_band_delete(exact)
+    result = project.run("import", "--all-matching")
+    assert result.exit_code == 0, result.output
+    assert f"task {spaced} is named 'promo '" in result.output
+    assert not project.state_path.exists()  # nothing adopted, nothing saved
+
+
 def test_remote_list_marks_every_status(project: Project) -> None:
     """managed, unmanaged, conflict and ignored, in text and json."""
     project.write("mine")
