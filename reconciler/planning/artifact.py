@@ -86,6 +86,10 @@ class Plan(BaseModel):
     renames: dict[str, str] = Field(default_factory=dict)
     # The justified exceptions to the environment's push policies the plan was made with.
     policy_exceptions: list[PolicyException] = Field(default_factory=list)
+    # Managed name -> the ids of unmanaged tasks named alike (``canonical.name_key``): second
+    # copies of a live schedule (made by another checkout, another state file, a console
+    # user), each firing as well. Apply leaves them alone; the plan is not clean while any is.
+    twins: dict[str, list[str]] = Field(default_factory=dict)
     checksum: str = ""
 
     # -- views --------------------------------------------------------------------------------
@@ -124,7 +128,18 @@ class Plan(BaseModel):
         items: list[DriftItem] = []
         for a in self.actions:
             items.extend(drift_of(a))
-        return items
+        twin_of = {sid: name for name, ids in self.twins.items() for sid in ids}
+        return [
+            item.model_copy(
+                update={
+                    "detail": f"a second task of the managed schedule {twin_of[item.schedule_id]!r}"
+                    ", not managed: it fires too; delete it in the EngageLab console"
+                }
+            )
+            if item.kind == "unmanaged" and item.schedule_id in twin_of
+            else item
+            for item in items
+        ]
 
     # -- artifact -----------------------------------------------------------------------------
     def compute_checksum(self) -> str:
@@ -140,6 +155,8 @@ class Plan(BaseModel):
             del data["renames"]  # the same for plans without a rename
         if not data.get("policy_exceptions", True):
             del data["policy_exceptions"]  # and for plans without a policy exception
+        if not data.get("twins", True):
+            del data["twins"]  # and for plans without a second copy of a schedule
         return data
 
     def with_policy_exceptions(self, allowed: Iterable[Mapping[str, Any]]) -> Plan:

@@ -329,6 +329,7 @@ def make_plan(
 
     world = _World(inventory=inventory, now=now, tz=tz, warnings=warnings)
     actions: list[Action] = []
+    twins: dict[str, list[str]] = {}
     for name in sorted(set(by_name) | set(entries)):
         d, entry = by_name.get(name), entries.get(name)
         key = canonical.name_key(name)
@@ -350,10 +351,7 @@ def make_plan(
         else:
             action = _plan_live(d, entry, remote, world)
             if others:
-                warnings.append(
-                    f"{len(others)} more remote task(s) named {name!r} are not managed; "
-                    "they are reported as unmanaged"
-                )
+                twins[name] = [t.schedule_id for t in others]  # reported as unmanaged too
         if isinstance(action, ConflictAction):
             free.pop(key, None)
         if action is not None:
@@ -388,5 +386,6 @@ def make_plan(
         ),
         warnings=warnings,
         renames=renames,
+        twins=twins,
     )
     return plan.model_copy(update={"checksum": plan.compute_checksum()})

@@ -247,3 +247,16 @@ def drift_summary_line(items: list[DriftItem]) -> str:
         f"Drift: {c['remote_edit']} remote edit(s), {c['remote_delete']} remote deletion(s), "
         f"{c['unmanaged']} unmanaged, {c['unapplied']} unapplied manifest change(s){policy}."
     )
+
+
+TWINS_TITLE = (
+    "Live more than once (each copy fires; delete the extra tasks in the EngageLab console):"
+)
+
+
+def twin_lines(plan: Plan) -> list[str]:
+    """One line per managed schedule that unmanaged tasks of its name copy (``Plan.twins``)."""
+    return [
+        f"{name}: remote task(s) {', '.join(ids)} carry its name too and are not managed"
+        for name, ids in sorted(plan.twins.items())
+    ]

@@ -14,6 +14,7 @@ from reconciler.planning.artifact import Plan
 from reconciler.render.describe import (
     DRIFT_LOOK,
     LOOK,
+    TWINS_TITLE,
     about_action,
     detail_lines,
     drift_counts,
@@ -23,6 +24,7 @@ from reconciler.render.describe import (
     leaves,
     plan_zone,
     summary_line,
+    twin_lines,
     value_text,
 )
 
@@ -82,6 +84,7 @@ def render_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
     values = [c["create"] + c["recreate"], c["update"] + c["refresh"], *(c[h] for h in headers[2:])]
     out += _md_counts_table(headers, values)
     out += ["", summary_line(plan) if plan.has_changes else "No changes."]
+    out += _md_list(TWINS_TITLE, twin_lines(plan))
     out += _md_list("Safety violations — apply will refuse this plan:", plan.violations)
     out += _md_list("Warnings:", plan.warnings)
     out += _md_list(

@@ -28,6 +28,7 @@ from reconciler.planning.artifact import Plan
 from reconciler.render.describe import (
     DRIFT_LOOK,
     LOOK,
+    TWINS_TITLE,
     about_action,
     change_lines,
     detail_lines,
@@ -35,6 +36,7 @@ from reconciler.render.describe import (
     fire_line,
     firing_rows,
     summary_line,
+    twin_lines,
 )
 
 _RESET = "\033[0m"
@@ -138,6 +140,7 @@ def render_text(plan: Plan, color: bool) -> str:
         out.append(
             f"  (all {synced} managed schedule(s) in sync)" if synced else "  (no schedules)"
         )
+    out += _list_block(TWINS_TITLE, twin_lines(plan), "red", color)
     out += _list_block("Warnings:", plan.warnings, "yellow", color)
     out += _list_block(
         "Safety violations (apply will refuse this plan):", plan.violations, "red", color
@@ -150,6 +153,8 @@ def render_text(plan: Plan, color: bool) -> str:
         if plan.of_kind("conflict"):
             # A conflict is not a change apply can make, but the app does not match either.
             out.append("No changes to apply; resolve the conflicts above with `reconciler import`.")
+        elif plan.twins:
+            out.append("No changes to apply, but a schedule is live more than once (see above).")
         else:
             out.append("No changes. The remote schedules match the manifests.")
     out.append(_paint(summary_line(plan), "bold", color))

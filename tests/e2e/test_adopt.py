@@ -247,7 +247,8 @@ def test_export_adopt_never_writes_two_manifests_of_one_name(project: Project) -
     assert result.exit_code == 0, result.output
     assert f"{spaced} ('promo '): the manifest" in result.output
     for sid in (compat, unified):
-        assert f"{sid} (" in result.output and "2 remote tasks share this name" in result.output
+        assert f"{sid} (" in result.output
+        assert "2 remote tasks share this name" in result.output
     assert [p.name for p in project.schedules.glob("*.yaml")] == ["promo.yaml"]
     assert list(project.state()["entries"]) == ["promo"]
     planned = project.run("plan", "--detailed-exitcode")

@@ -107,6 +107,36 @@ def test_same_name_not_in_state_is_a_conflict_until_imported(project: Project) -
     assert project.writes() == []
 
 
+def test_a_second_live_copy_of_a_managed_schedule_keeps_the_plan_unclean(
+    project: Project,
+) -> None:
+    """A managed schedule and another task of its name (made by a second checkout with its
+    own state file, or in the console) both fire: the push goes out twice. The plan said "No
+    changes" (exit 0, one warning), so the pull-request check stayed quiet. Now plan exits 2
+    naming the copy, apply touches nothing and says so, drift names it as a second task."""
+    project.write("racer")
+    assert project.apply().exit_code == 0
+    twin = project.out_of_band_create(body("racer"))
+    project.mark()
+
+    planned = project.run("plan", "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "racer: remote task(s)" in planned.output
+    assert twin in planned.output
+    assert "a schedule is live more than once" in planned.output
+    comment = project.run("plan", "--format", "markdown").output
+    assert "**Live more than once" in comment
+    assert twin in comment
+    applied = project.apply()
+    assert applied.exit_code == 0, applied.output
+    assert "No changes to apply." in applied.output
+    assert "'racer' is live more than once" in applied.output
+    assert project.writes() == []
+    drift = project.run("drift")
+    assert drift.exit_code == 2, drift.output
+    assert "a second task of the managed schedule 'racer'" in drift.output
+
+
 def test_import_all_matching_adopts_each_conflict(project: Project) -> None:
     """`import --all-matching` adopts every remote task named like exactly one manifest; a
     remote body different from the manifest then shows as an update of the adopted task."""

@@ -309,13 +309,15 @@ def test_remote_task_in_neither_state_nor_manifests_is_unmanaged() -> None:
     assert p.violations == []
 
 
-def test_second_remote_task_named_like_a_managed_one_is_unmanaged_with_warning() -> None:
-    """Row 10: a duplicate by name next to the managed task is reported, not adopted."""
+def test_second_remote_task_named_like_a_managed_one_is_unmanaged_and_a_twin() -> None:
+    """Row 10: a duplicate by name next to the managed task is reported, not adopted, and
+    recorded as a second live copy of the schedule (the plan is not clean while it fires)."""
     d, r, e = managed("news", "id-1")
     dup = remote("id-2", d.body)
     p = plan([d], inventory(r, dup), state({"news": e}))
     assert p.actions == [UnmanagedAction(name="news", schedule_id="id-2", enabled=True)]
-    assert "not managed" in p.warnings[0]
+    assert p.twins == {"news": ["id-2"]}
+    assert p.warnings == []
 
 
 def test_prevent_destroy_change_is_recorded_in_state_without_api_call() -> None:
