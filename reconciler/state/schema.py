@@ -8,6 +8,7 @@ file (docs/design.md "The state file").
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -85,6 +86,10 @@ class State(BaseModel):
     forgotten: dict[str, list[ForgottenEntry]] = Field(default_factory=dict)
 
 
+# A line git writes where a merge left both sides of a conflict.
+_CONFLICT_MARKER = re.compile(rb"^(?:<{7}|={7}|>{7})(?: |$)", re.MULTILINE)
+
+
 def parse_state(
     raw: bytes,
     *,
@@ -121,6 +126,17 @@ def parse_state(
     except UnicodeDecodeError:
         raise corrupt("is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
+        if _CONFLICT_MARKER.search(raw):
+            # Not a broken write but a merge: the backup is this machine's last save and holds
+            # neither branch's new entries, so restoring it (the usual hint) would lose them.
+            raise StateCorruptError(
+                f"the state file {path} holds git merge conflict markers (<<<<<<<, =======, "
+                ">>>>>>>): two branches changed it and the merge was not finished",
+                hint="resolve the merge in the file: keep the entries of both sides (each "
+                "name once, each schedule_id once), remove the markers, then check it with "
+                "`reconciler state list`; do not restore the backup, it holds neither side's "
+                "new entries",
+            ) from None
         raise corrupt(
             f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); it may be "
             "truncated"

@@ -80,6 +80,16 @@ def _truncated(fraction: float) -> Callable[[str], bytes]:
     return build
 
 
+def _merge_conflict(url: str) -> bytes:
+    """The state as git leaves it after two branches added an entry each."""
+    lines = valid_state_bytes(url).decode().splitlines(keepends=True)
+    at = next(n for n, line in enumerate(lines) if '"entries"' in line) + 1
+    ours = '    "ours": {"schedule_id": "a1"},\n'
+    theirs = '    "theirs": {"schedule_id": "b2"},\n'
+    conflict = ["<<<<<<< HEAD\n", ours, "=======\n", theirs, ">>>>>>> feature\n"]
+    return "".join([*lines[:at], *conflict, *lines[at:]]).encode()
+
+
 def _deep(depth: int) -> Callable[[str], bytes]:
     return lambda _url: b"[" * depth + b"]" * depth
 
@@ -145,6 +155,7 @@ CASES: dict[str, Callable[[str], bytes]] = {
         b'"pending": {}', b'"pending": ' + b"[" * 5000 + b"]" * 5000
     ),
     "nul-bytes": lambda _url: b"\x00" * 64,
+    "git-merge-conflict": _merge_conflict,
 }
 
 
@@ -171,6 +182,20 @@ def test_malformed_state_file_is_refused_by_every_command(
         assert state_file.read_bytes() == content, f"{command} changed the refused state file"
     assert emulator.request_log == []
     tally("state")
+
+
+def test_a_state_file_left_mid_merge_says_so_and_not_to_restore_the_backup(
+    state_file: Path, served: tuple[Emulator, str]
+) -> None:
+    """Conflict markers are a merge to finish, not a truncated write: the usual hint (restore
+    the backup) would drop the entries both branches added."""
+    _emulator, url = served
+    state_file.write_bytes(_merge_conflict(url))
+    outcome = invoke([*endpoint_args(url), "plan"])
+    assert_clean_failure(outcome, where=str(STATE_PATH))
+    assert "holds git merge conflict markers" in outcome.stderr
+    assert "do not restore the backup" in outcome.stderr
+    assert "truncated" not in outcome.stderr
 
 
 def test_state_bound_to_another_app_is_refused(
