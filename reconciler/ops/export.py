@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import shlex
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +216,8 @@ def _prepare(
                     "in its place, and rotate the credential if it was pasted there by mistake",
                     *errors,
                 )
+            if not errors and _inside(target_dir, ws.env.manifests):
+                errors = _differs_in_place(ws, task, draft, target_dir, Path(tmp, "in-place"))
             text = draft
             if errors:
                 text = manifest_text(
@@ -225,6 +229,54 @@ def _prepare(
                 )
             planned.append(ExportedFile(task, path, text, errors, notes))
     return planned
+
+
+def _differs_in_place(
+    ws: observe.Workspace, task: RemoteSchedule, draft: str, target_dir: Path, scratch: Path
+) -> tuple[str, ...]:
+    """Why ``draft``, read where it will live, is not the live task's body (none: it is).
+
+    The manifest directory's ``_defaults.yaml`` files and the environment's overlay merge
+    into every manifest: a draft that is exactly the live body alone could plan an update
+    of the task it adopts (an inherited ``from:``, an overlay's ``time_to_live``). The draft
+    is read under a copy of the defaults on its way, with the overlay, and compared."""
+    from reconciler.manifests.layer_files import DEFAULTS_NAMES
+    from reconciler.manifests.load import load_manifests
+    from reconciler.planning.canonical import fingerprint
+    from reconciler.planning.diff import diff_bodies
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    root = ws.env.manifests.resolve()
+    rel = target_dir.resolve().relative_to(root)
+    for depth in range(len(rel.parts) + 1):
+        here = root.joinpath(*rel.parts[:depth])
+        there = scratch.joinpath(*rel.parts[:depth])
+        there.mkdir(parents=True, exist_ok=True)
+        for name in DEFAULTS_NAMES:
+            if (here / name).is_file():
+                shutil.copyfile(here / name, there / name)
+    scratch.joinpath(*rel.parts, "draft.yaml").write_text(draft, encoding="utf-8")
+    loaded = load_manifests([scratch], now=ws.now, tz=ws.env.tz, overlay=ws.env.overlay)
+    errors = [p.message for p in loaded.problems if p.severity == "error"]
+    if errors:
+        return (
+            "read with the manifest directory's defaults and the environment's overlay, "
+            f"it is refused: {errors[0]}",
+        )
+    (manifest,) = loaded.manifests
+    if fingerprint(manifest.body) == task.fingerprint:
+        return ()
+    changes = diff_bodies(task.body, manifest.body)  # what a plan would show
+    if not changes:
+        return ()
+    fields = ", ".join(c.path for c in changes[:5])
+    pair = shlex.quote(f"{task.name}={task.schedule_id}")
+    return (
+        "with the manifest directory's defaults and the environment's overlay merged in, it "
+        f"differs from the live task in {fields}: adopted as it is, the next apply would change "
+        "the live task. Set those fields in the file to the live values (`key: null` removes "
+        f"an inherited one), then `reconciler import {pair}`",
+    )
 
 
 def _existing_stems(

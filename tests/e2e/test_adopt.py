@@ -274,6 +274,43 @@ def test_import_all_matching_compares_names_as_the_planner_does(project: Project
     assert not project.state_path.exists()  # nothing adopted, nothing saved
 
 
+def test_export_adopt_reads_each_file_with_the_defaults_and_overlay_it_will_live_under(
+    project: Project,
+) -> None:
+    """A directory default (`push.from`) or an environment overlay (`time_to_live`) merges
+    into every manifest: the exported files were adopted, and the next apply would have
+    rewritten every live task. Now a file whose merged body differs from its live task is
+    marked NEEDS ATTENTION with the fields, and not adopted; one that matches is adopted."""
+    (project.schedules / "_defaults.yaml").write_text("push:\n  from: marketing\n")
+    plain = project.out_of_band_create(body("plain", sender=None))
+    same = project.out_of_band_create(body("same", sender="marketing"))
+    result = project.run("export", "--adopt")
+    assert result.exit_code == 1, result.output
+    assert f"from {plain}: NEEDS ATTENTION" in result.output
+    assert "differs from the live task in push.from" in result.output
+    assert f"`reconciler import plain={plain}`" in result.output
+    assert f"from {same} (adopted)" in result.output
+    assert list(project.state()["entries"]) == ["same"]
+
+    # The same with an overlay instead of a default, named by the environment.
+    (project.schedules / "_defaults.yaml").unlink()
+    for path in project.schedules.glob("*.yaml"):
+        path.unlink()
+    project.state_path.unlink()
+    overlay = project.root / "overlays"
+    overlay.mkdir()
+    (overlay / "all.yaml").write_text(
+        '"*":\n  push:\n    body:\n      options:\n        time_to_live: 60\n'
+    )
+    (project.root / "reconciler.yaml").write_text(
+        "environments:\n  default:\n    manifests: schedules\n    overlay: overlays\n"
+    )
+    result = project.run("export", "--adopt")
+    assert result.exit_code == 1, result.output
+    assert "differs from the live task in push.body.options" in result.output
+    assert not project.state_path.exists() or project.state()["entries"] == {}
+
+
 def test_remote_list_marks_every_status(project: Project) -> None:
     """managed, unmanaged, conflict and ignored, in text and json."""
     project.write("mine")
