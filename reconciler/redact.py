@@ -85,6 +85,8 @@ def secret_forms(secret: str) -> tuple[set[str], set[str]]:
     loose = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
     loose.add(raw.hex())  # a dump of the bytes (HTML character references: ``_referenced``)
     exact: set[str] = set()
+    base32 = base64.b32encode(raw).decode()
+    loose |= {base32, base32.rstrip("=")}  # base32 ignores case
     for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
         for form in (encoded, encoded.rstrip("=")):
             exact.add(form)
@@ -144,8 +146,9 @@ class Scrubber:
 
     def _may_hold(self, text: str) -> bool:
         """False only when ``text`` certainly holds no form of a secret."""
-        if not self._pretest or not text.isascii() or "&#" in text:
-            # Non-ASCII case folding, and character references, are the pattern's to judge.
+        if not self._pretest or not text.isascii() or "&#" in text or "\\u" in text:
+            # Non-ASCII case folding (fullwidth and invisible characters too), character
+            # references and JSON escapes are the pattern's to judge.
             return True
         return bool(self._folded.search(text.lower()) or self._exact.search(text))
 
@@ -154,13 +157,30 @@ class Scrubber:
         return self._pattern is not None and self._pattern.search(text) is not None
 
 
+# Characters that show nothing (zero-width spaces and joiners, a soft hyphen, direction marks,
+# a byte-order mark): put between a secret's characters they leave it readable and unmatched.
+_INVISIBLE = "[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]*"
+
+
 def _referenced(secret: str) -> str:
-    """A pattern for ``secret`` with any of its characters written as an HTML character
-    reference (an error page that escapes what it echoes): decimal or hexadecimal, ``x`` or
-    ``X``, with leading zeros, mixed with plain characters as an escaper leaves them, in any
-    case (as the secret's plain forms)."""
-    each = (f"(?:{re.escape(c)}|&#0*{ord(c)};|&#x0*{ord(c):x};)" for c in secret)
-    return "(?i:" + "".join(each) + ")"
+    """A pattern for ``secret`` with any of its characters written otherwise than plainly:
+    as an HTML character reference (an error page that escapes what it echoes: decimal or
+    hexadecimal, ``x`` or ``X``, with leading zeros), as a JSON ``\\u`` escape, in its
+    fullwidth form (the same text after Unicode's compatibility normalisation), mixed with
+    plain characters as an escaper leaves them, with invisible characters between them; in
+    any case (as the secret's plain forms)."""
+    each = []
+    for c in secret:
+        codes = [ord(c)]
+        if 0x21 <= ord(c) <= 0x7E:
+            codes.append(ord(c) + 0xFEE0)  # "Ａ" for "A"
+        spellings = [re.escape(chr(code)) for code in codes]
+        for code in codes:
+            spellings += [f"&#0*{code};", f"&#x0*{code:x};"]
+            if code <= 0xFFFF:
+                spellings.append(f"\\\\u{code:04x}")
+        each.append("(?:" + "|".join(spellings) + ")")
+    return "(?i:" + _INVISIBLE.join(each) + ")"
 
 
 def _any_of(forms: Sequence[str]) -> re.Pattern[str]:

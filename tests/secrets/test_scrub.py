@@ -3,9 +3,11 @@ into a message, a hint, a traceback or a log line.
 
 The forms checked are computed here, independently of the scrubber: the AppKey, the Master
 Secret and their Basic token (base64 of ``appkey:secret``), each raw, upper- and lower-cased,
-URL-encoded (both hex cases, ``+`` or ``%20`` for spaces), and in base64 (standard and URL-safe,
-with and without padding). Not only the whole form must be absent: no piece of 12 characters of
-it may show either (a cut through a secret leaks the piece before the cut).
+URL-encoded (both hex cases, ``+`` or ``%20`` for spaces), in base64 (standard and URL-safe,
+with and without padding) and base32, as HTML character references and JSON escapes, in
+fullwidth letters, and with invisible characters between its characters. Not only the whole
+form must be absent: no piece of 12 characters of it may show either (a cut through a secret
+leaks the piece before the cut).
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ def encodings(value: str) -> list[str]:
     dumps.append("".join(f"&#{ord(c):07d};" for c in value))
     dumps.append("".join(f"&#X{ord(c):06x};" for c in value))
     dumps.append("".join(c if i % 2 else f"&#{ord(c)};" for i, c in enumerate(value)))
+    # JSON escapes (both hex cases), the fullwidth form (NFKC gives the secret back), and
+    # invisible characters between the characters; base32 (in either case).
+    dumps.append("".join(f"\\u{ord(c):04x}" for c in value))
+    dumps.append("".join(f"\\u{ord(c):04X}" for c in value))
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if 0x21 <= ord(c) <= 0x7E else c for c in value)
+    dumps += [fullwidth, "".join(f"\\u{ord(c):04x}" for c in fullwidth)]
+    dumps += ["\u200b".join(value), "\u00ad".join(value), "\u2060".join(value)]
+    base32 = base64.b32encode(raw).decode()
+    dumps += [base32, base32.lower(), base32.rstrip("=")]
     return forms + b64 + [quote(f, safe="") for f in b64] + dumps
 
 
