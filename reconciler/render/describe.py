@@ -31,6 +31,7 @@ from reconciler.planning.actions import (
 )
 from reconciler.planning.artifact import Plan
 from reconciler.planning.diff import FieldChange, extend_path
+from reconciler.redact import REDACTED, output_scrubber
 
 # kind -> (marker, colour, verb)
 LOOK: dict[str, tuple[str, str, str]] = {
@@ -71,7 +72,15 @@ def change_lines(change: FieldChange) -> tuple[str, str]:
         return "+", f"{change.path}: {value_text(change.new)}"
     if change.new is None:
         return "-", f"{change.path}: {value_text(change.old)}"
-    return "~", f"{change.path}: {value_text(change.old)} -> {value_text(change.new)}"
+    old, new = value_text(change.old), value_text(change.new)
+    line = f"{change.path}: {old} -> {new}"
+    scrub = output_scrubber()
+    shown_old, shown_new = scrub(old), scrub(new)
+    if shown_old == shown_new and (shown_old != old or shown_new != new):
+        # Both sides lose the part that differs to the output's redaction: without a word the
+        # line would read as no change at all.
+        line += f"  (the values differ in a part shown as {REDACTED})"
+    return "~", line
 
 
 def leaves(node: Any, path: str = "") -> list[tuple[str, Any]]:

@@ -204,3 +204,32 @@ def test_a_credential_cut_short_in_a_message_is_never_shown_in_part(
     shown = outcome.stdout + outcome.stderr
     assert shown.count("error") >= 61, shown  # each file refused for its value
     assert _prefix_shown(shown, CANARY_SECRET) is None, shown
+
+
+def test_a_change_inside_a_redacted_part_is_not_shown_as_no_change(
+    canary_emulator: tuple[Emulator, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Promise: a plan line never reads as no change when there is one.
+
+    An alert that held the AppKey now holds the Master Secret: both sides of the field line
+    are redacted to the same text, so the line must say that they differ where it cannot show.
+    """
+    emulator, url = canary_emulator
+    emulator.reset()
+    monkeypatch.chdir(tmp_path)
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    manifest = schedules / "pasted.yaml"
+    manifest.write_text(MANIFEST.format(name="Pasted", alert=f"text {CANARY_KEY}"), "utf-8")
+    assert invoke(["--endpoint", url, "apply", "--auto-approve"], env=CANARY_ENV).exit_code == 0
+    manifest.write_text(MANIFEST.format(name="Pasted", alert=f"text {CANARY_SECRET}"), "utf-8")
+
+    outcome = invoke(["--endpoint", url, "plan"], env=CANARY_ENV)
+
+    assert outcome.escaped is None
+    assert leaks(outcome.stdout + outcome.stderr) == [], outcome.stdout
+    line = next(x for x in outcome.stdout.splitlines() if "notification.alert" in x)
+    assert '"text <redacted>" -> "text <redacted>"' in line, line
+    assert "differ in a part shown as <redacted>" in line, line
