@@ -147,6 +147,7 @@ class _Reader(ListReader):
         finally:
             await drop(list(fresh.values()))
         unresolved: list[str] = []
+        churned = 0  # gone on both looks, only the list that would confirm it kept changing
         for schedule_id, why in disputed.items():
             outcome = outcomes[schedule_id]
             now = again.rows.get(schedule_id)
@@ -164,11 +165,23 @@ class _Reader(ListReader):
                 outcomes[schedule_id] = newer  # the task as it is now, as its row says
                 continue
             unresolved.append(f"{schedule_id}: {why}{_then(newer, now, again)}")
+            churned += outcome is None and newer is None and now is None
+        if unresolved and churned == len(unresolved):
+            # Every dispute is a task the server twice said is gone, and the only doubt is
+            # that the list changed again while it was read: an app whose tasks are firing or
+            # being deleted right now, not a server that lies. Still no plan on it (concluding
+            # "gone" may recreate a task), but the message says what is happening.
+            raise InventoryError(
+                f"{len(unresolved)} task(s) disappeared while the list was read, and the list "
+                "kept changing when it was read again, so their absence could not be "
+                f"confirmed: {_shown(unresolved)}",
+                hint="nothing was changed; tasks of the app are being deleted, or are firing "
+                "(a single-shot task is removed by the server once it has fired), right now. "
+                "Run the command again once the app is quiet, in a minute or two",
+            )
         if unresolved:
-            shown = "; ".join(unresolved[:10])
-            more = f" (and {len(unresolved) - 10} more)" if len(unresolved) > 10 else ""
             raise untrusted(
-                f"the list and the details disagree, also on a second read: {shown}{more}"
+                f"the list and the details disagree, also on a second read: {_shown(unresolved)}"
             )
 
     def fetch_detail(self, schedule_id: str) -> None:
@@ -197,6 +210,11 @@ class _Reader(ListReader):
 
     async def cancel_pending(self) -> None:
         await drop(list(self.details.values()))
+
+
+def _shown(disputes: list[str]) -> str:
+    more = f" (and {len(disputes) - 10} more)" if len(disputes) > 10 else ""
+    return "; ".join(disputes[:10]) + more
 
 
 def _then(newer: _Detail, now: ListedSchedule | None, again: Listing) -> str:

@@ -289,6 +289,40 @@ def test_a_second_pass_that_fails_is_named_in_the_dispute() -> None:
     assert "then the list could not be read whole (page 2 could not be read" in info.value.message
 
 
+def test_tasks_firing_during_the_read_are_not_called_a_lying_server() -> None:
+    """A known task fires (the server removes it) while the list is read, and more fire while
+    it is read again, so the second pass does not add up: the read still refuses to conclude
+    "gone", but says that the app's tasks are changing right now, not that the server or a
+    proxy lies."""
+    server = FakeServer(60)
+    firing = ["id-0003", "id-0004", "id-0005"]  # on page 1: each pass sees another total
+
+    def fired(sid: str) -> httpx.Response | None:
+        if sid == "id-0055" and sid in server.ids:
+            server.ids.remove(sid)
+        return None
+
+    original_page = server.page
+
+    def page(n: int) -> httpx.Response:
+        answer = original_page(n)
+        if n == 1 and firing and "id-0055" not in server.ids:
+            server.ids.remove(firing.pop(0))  # fires right after page 1 of this pass
+        return answer
+
+    server.detail_hook = fired
+    server.page = page  # type: ignore[method-assign]
+    with pytest.raises(InventoryError) as info:
+        _read(server, known_ids=["id-0055"], client_kw={"max_retries": 0})
+    message = info.value.message
+    assert "cannot be trusted" not in message, message
+    assert "disappeared while the list was read" in message, message
+    assert "id-0055" in message
+    assert info.value.hint is not None
+    assert "firing" in info.value.hint
+    assert "proxy" not in info.value.hint
+
+
 def test_a_404_that_is_not_the_vendors_never_means_gone() -> None:
     """A proxy's HTML 404 for a known task (listed or not) is a failed read, not "gone": the
     inventory fails instead of handing the planner a task to recreate."""
