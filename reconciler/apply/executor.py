@@ -84,7 +84,7 @@ class ApplyReport:
 
     done: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    writes: int = 0
+    writes: int = 0  # writes the server made (refused and failed ones are not counted)
 
     def summary(self) -> str:
         """Each action done (with the new ids), then the counts; failures follow as an error."""
@@ -282,8 +282,8 @@ class Executor:
                 self.writer.change(st.forget, a.name)
                 self.report.done.append(f"deleted {a.name!r} ({a.schedule_id})")
             case UpdateAction():
-                self.report.writes += 1
                 await self.client.update_schedule(a.schedule_id, a.body)
+                self.report.writes += 1
                 self.writer.change(st.record_update, a.name, a.fingerprint, a.protected, self.now())
                 self.report.done.append(f"updated {a.name!r} ({a.schedule_id})")
             case ReplaceAction():
@@ -307,13 +307,12 @@ class Executor:
                 assert_never(a)
 
     async def _delete(self, schedule_id: str) -> None:
-        self.report.writes += 1
         with suppress(NotFoundError):  # already gone: the goal of a delete is met
             await self.client.delete_schedule(schedule_id)
+            self.report.writes += 1
 
     async def _create(self, a: CreateAction | RecreateAction | ReplaceAction) -> str | None:
         """POST the body; None when the outcome is ambiguous (resolved after the phase)."""
-        self.report.writes += 1
         try:
             created = await self.client.create_schedule(
                 a.body, before_send=lambda: self._leaving(a.name)
@@ -325,6 +324,7 @@ class Executor:
             # A clean rejection: nothing was created, so the journal entry is void.
             self.writer.change(st.clear_pending, a.name)
             raise
+        self.report.writes += 1
         return created.schedule_id
 
     async def _replace(self, a: ReplaceAction) -> None:
@@ -435,6 +435,7 @@ class Executor:
                 continue
             new_id = found[0]
             claimed.add(new_id)
+            self.report.writes += 1  # the create whose answer was lost
             try:
                 if isinstance(a, ReplaceAction):
                     await self._retire_old(a, new_id, self.writer.state.entries.get(a.name))

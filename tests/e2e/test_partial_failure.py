@@ -8,8 +8,8 @@ from tests.e2e.helpers import Project
 
 def test_rejected_create_does_not_stop_the_others(project: Project) -> None:
     """The server refuses the second new task (its own active limit): the update and the first
-    create are carried out and recorded, the failure is named, apply exits 1, and a later
-    apply creates only what is missing."""
+    create are carried out and recorded (and counted, the refused one not), the failure is
+    named, apply exits 1, and a later apply creates only what is missing."""
     project.write("old", alert="v1")
     assert project.apply().exit_code == 0
     project.emulator.max_active = 2
@@ -25,6 +25,8 @@ def test_rejected_create_does_not_stop_the_others(project: Project) -> None:
     methods = [m for m, _ in project.write_summary()]
     assert methods.count("PUT") == 1
     assert methods.count("POST") == 2
+    # The refused POST changed nothing: the summary counts the writes the server made.
+    assert "2 action(s) done, 2 remote write(s), 1 failed." in result.output
     state = project.state()
     assert state["pending"] == {}
     assert set(state["entries"]) == {"old", "new_a"} or set(state["entries"]) == {"old", "new_b"}
