@@ -12,6 +12,7 @@ import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import pytest
@@ -131,3 +132,26 @@ def test_once_the_command_says_how_it_ended_a_ctrl_c_is_only_noted(
     for _ in range(3):
         signal.raise_signal(signal.SIGINT)  # no KeyboardInterrupt
     assert stopping.stopped() == ("interrupted", 130)
+
+
+def test_a_signal_while_manifests_load_stops_at_the_next_file(
+    sigterm_restored: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while thousands of manifests load (seconds, before any request): the load stops
+    at the next file, instead of reading every one and then saying "interrupted"."""
+    from reconciler.manifests import load
+
+    for n in range(3):
+        (tmp_path / f"s{n}.yaml").write_text(f"name: s{n}\n", "utf-8")
+    read: list[str] = []
+    original = load._load_file
+
+    def loading(path: Path, *args: object) -> object:
+        read.append(path.name)
+        stopping._on_signal(signal.SIGINT, None)  # the signal lands while this file is read
+        return original(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(load, "_load_file", loading)
+    with pytest.raises(KeyboardInterrupt):
+        load.load_manifests([tmp_path], now=datetime.now(UTC), tz=ZoneInfo("UTC"))
+    assert read == ["s0.yaml"]

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from reconciler import redact
+from reconciler import redact, stopping
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests import layers, yamlread
 from reconciler.manifests.find import find_manifest_files, read_manifest
@@ -128,6 +128,9 @@ def load_manifests(
     context = {"now": now, "tz": tz}
     names: dict[str, list[tuple[str, int, int]]] = {}
     for path, display in files:
+        # Between two files is a safe point to honour Ctrl-C or SIGTERM: thousands of files
+        # take seconds, and nothing has been sent or written yet.
+        stopping.check()
         loaded = _load_file(path, display, context, stacker)
         result.manifests.extend(loaded.manifests)
         result.problems.extend(loaded.problems)
