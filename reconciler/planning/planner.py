@@ -239,6 +239,24 @@ def _plan_new(d: Desired, others: list[RemoteSchedule], world: _World) -> Action
     )
 
 
+def _held_replace(a: ReplaceAction, others: list[RemoteSchedule]) -> SkipAction:
+    """A replace of a schedule that is already live more than once is not made.
+
+    Its first half creates a task of the name: next to the unmanaged ones it would be one copy
+    more, and one of them may be the new half of an earlier replace whose answer was lost (or
+    whose journal entry was removed by hand). The copies are resolved first (``Plan.twins``
+    keeps the plan unclean until they are); then the replace is planned again.
+    """
+    ids = ", ".join(t.schedule_id for t in others)
+    return SkipAction(
+        name=a.name,
+        reason=f"not replaced: remote task(s) {ids} already carry its name and are not "
+        "managed, so a new task would be one copy more; resolve the copies first",
+        source=a.source,
+        schedule_id=a.old_schedule_id,
+    )
+
+
 def _named(remote: RemoteSchedule | None, name: str) -> RemoteSchedule | None:
     """``remote`` as the task of state name ``name``, when the server altered the name.
 
@@ -352,6 +370,8 @@ def make_plan(
             action = _plan_live(d, entry, remote, world)
             if others:
                 twins[name] = [t.schedule_id for t in others]  # reported as unmanaged too
+                if isinstance(action, ReplaceAction):
+                    action = _held_replace(action, others)
         if isinstance(action, ConflictAction):
             free.pop(key, None)
         if action is not None:

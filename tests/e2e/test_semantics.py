@@ -137,6 +137,37 @@ def test_a_second_live_copy_of_a_managed_schedule_keeps_the_plan_unclean(
     assert "a second task of the managed schedule 'racer'" in drift.output
 
 
+def test_a_schedule_live_more_than_once_is_not_replaced_into_one_copy_more(
+    project: Project,
+) -> None:
+    """A replace creates a task of the name before it deletes the old one. Next to an
+    unmanaged copy (made elsewhere, or the new half of an earlier replace whose answer was
+    lost) that would leave two live copies after the replace: it is held, named in the plan,
+    until the copy is gone; then it goes ahead."""
+    project.write("racer", trigger=single(zone_type=1))
+    assert project.apply().exit_code == 0
+    old = project.state_ids()["racer"]
+    twin = project.out_of_band_create(body("racer"))
+    project.write("racer", trigger=single(zone_type=2))
+    project.mark()
+
+    planned = project.run("plan", "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "not replaced" in planned.output
+    assert twin in planned.output
+    held = project.apply()
+    assert held.exit_code == 0, held.output
+    assert project.writes() == []
+    assert sorted(t["schedule_id"] for t in project.remote()["racer"]) == sorted([old, twin])
+
+    project.out_of_band_delete(twin)
+    project.mark()
+    replaced = project.apply()
+    assert replaced.exit_code == 0, replaced.output
+    assert [m for m, _ in project.write_summary()] == ["POST", "DELETE"]
+    assert len(project.remote()["racer"]) == 1
+
+
 def test_import_all_matching_adopts_each_conflict(project: Project) -> None:
     """`import --all-matching` adopts every remote task named like exactly one manifest; a
     remote body different from the manifest then shows as an update of the adopted task."""
