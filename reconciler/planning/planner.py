@@ -333,7 +333,12 @@ def make_plan(
             warnings.append(f"state entries {claimed[sid]!r} and {name!r} share schedule id {sid}")
         claimed.setdefault(sid, name)
     owned = {e.schedule_id for e in entries.values()}
-    live_names = {t.name for sid, t in inventory.schedules.items() if sid not in owned}
+    # by name key: a rename onto "promo" next to an unmanaged "promo " makes two of one name
+    live_names = {
+        canonical.name_key(t.name): t.name
+        for sid, t in inventory.schedules.items()
+        if sid not in owned
+    }
     renames = declared_renames(by_name, entries, live_names, warnings)
     for new, old in renames.items():
         entries[new] = entries.pop(old)

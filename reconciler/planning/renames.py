@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.errors import PlanError
+from reconciler.planning.canonical import name_key
 from reconciler.planning.inputs import Desired
 from reconciler.state.schema import StateEntry
 
@@ -17,10 +18,12 @@ from reconciler.state.schema import StateEntry
 def declared_renames(
     by_name: Mapping[str, Desired],
     entries: Mapping[str, StateEntry],
-    live_names: set[str],
+    live_names: Mapping[str, str],
     warnings: list[str],
 ) -> dict[str, str]:
     """new name -> old name for each manifest whose ``previous_names`` holds a managed name.
+
+    ``live_names``: the names of the remote tasks no state entry claims, by their name key.
 
     Like a ``moved`` block: the state entry follows the manifest, so the plan updates the task
     (its name is part of the full body) instead of deleting it and creating another.
@@ -60,12 +63,13 @@ def declared_renames(
                     "(the previous name's task is planned on its own)"
                 )
             continue
-        if name in live_names:
+        live = live_names.get(name_key(name))
+        if live is not None:
             # A new manifest of this name would be a conflict; renaming a managed task onto it
             # would leave two live tasks of one name.
             raise PlanError(
                 f"{name!r} ({d.source}) renames {managed[0]!r}, but a remote task named "
-                f"{name!r} exists that this state does not manage",
+                f"{live!r} exists that this state does not manage",
                 hint="adopt it (`reconciler import`), delete or rename it, or choose another "
                 "name; `reconciler remote list` shows it",
             )

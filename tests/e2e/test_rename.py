@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.e2e.helpers import Project
 from tests.kit.bodies import body
 
@@ -106,3 +108,23 @@ def test_previous_names_must_not_name_the_schedule_itself(project: Project) -> N
     result = project.run("validate")
     assert result.exit_code == 1
     assert "previous_names lists the schedule's own name" in result.output
+
+
+@pytest.mark.parametrize("spelling", ["promo", "promo "], ids=["same", "trailing-space"])
+def test_a_rename_onto_an_unmanaged_task_of_the_same_name_key_is_refused(
+    project: Project, spelling: str
+) -> None:
+    """Another task is named "promo" or "promo " (a trailing space): either way, renaming a
+    managed task to "promo" would leave two live tasks of one name (names are compared as the
+    planner compares them everywhere). The plan refuses before any write."""
+    project.write("Old")
+    assert project.apply().exit_code == 0
+    project.out_of_band_create(body(spelling))
+    _renamed(project, "Old", "promo")
+    project.mark()
+    planned = project.run("plan")
+    assert planned.exit_code == 1, planned.output
+    assert f"a remote task named {spelling!r} exists" in planned.output
+    applied = project.apply()
+    assert applied.exit_code == 1, applied.output
+    assert project.writes() == []
