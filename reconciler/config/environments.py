@@ -171,8 +171,8 @@ def environment_for(
 ) -> Environment:
     """Shortcut for commands: load ``config_path`` and select ``name`` (``--env``)."""
     env = load_environments(Path(config_path), required=required).select(name)
-    # The variables this environment reads its credentials from: their values are hidden in
-    # every message from here on.
+    # The variables this environment reads its credentials from (the file's other
+    # environments' were named while it was read): hidden in every message from here on.
     redact.watch((env.app_key_env, env.master_secret_env))
     return env
 
@@ -237,6 +237,7 @@ def _parse(text: str, path: Path) -> EnvironmentSet:
 
     envs: list[Environment] = []
     raw_envs = data.get("environments")
+    _watch_credentials(raw_envs)
     if "environments" not in data:
         problems.add(_line(data), "`environments:` is missing")
     elif not isinstance(raw_envs, CommentedMap) or not raw_envs:
@@ -274,6 +275,20 @@ def _parse(text: str, path: Path) -> EnvironmentSet:
     _shared_state_files(envs, raw_envs, problems)
     problems.raise_if_any()
     return EnvironmentSet(tuple(envs), default if isinstance(default, str) else None, path, True)
+
+
+def _watch_credentials(raw_envs: Any) -> None:
+    """Hide the credentials of every environment of the file, not only the selected one's, and
+    before any problem of the file is reported: a manifest or a setting of one environment may
+    hold another's pasted credential."""
+    if not isinstance(raw_envs, dict):
+        return
+    for settings in raw_envs.values():
+        if isinstance(settings, dict):
+            for key in (APP_KEY_ENV.key, MASTER_SECRET_ENV.key):
+                value = settings.get(key)
+                if isinstance(value, str) and value:
+                    redact.watch((value,))
 
 
 def _unreadable(text: str, path: Path) -> ConfigError:

@@ -233,3 +233,48 @@ def test_a_change_inside_a_redacted_part_is_not_shown_as_no_change(
     line = next(x for x in outcome.stdout.splitlines() if "notification.alert" in x)
     assert '"text <redacted>" -> "text <redacted>"' in line, line
     assert "differ in a part shown as <redacted>" in line, line
+
+
+PROD_KEY = "ProdAppKeyQQ7Q2x9Z4w8K1m"
+PROD_SECRET = "prod-master-secret-ZZ9911aa"
+TWO_APPS = """environments:
+  staging:
+    app_key_env: STAGING_APP_KEY
+    master_secret_env: STAGING_MASTER_SECRET
+  production:
+    app_key_env: PROD_APP_KEY
+    master_secret_env: PROD_MASTER_SECRET
+    timezone: {timezone}
+"""
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["valid-config", "config-error"])
+def test_another_environments_credentials_are_never_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: bool
+) -> None:
+    """Promise: every configured environment's credentials are hidden, not only the selected
+    one's, and before the config file's own problems are reported: a staging manifest can hold
+    production's pasted Master Secret, and a setting can hold it too."""
+    monkeypatch.chdir(tmp_path)
+    timezone = PROD_SECRET if broken else "UTC"
+    (tmp_path / "reconciler.yaml").write_text(TWO_APPS.format(timezone=timezone), "utf-8")
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "copied.yaml").write_text(
+        MANIFEST.format(name="Copied", alert=f"{PROD_KEY} {PROD_SECRET}"), "utf-8"
+    )
+    env = {
+        "STAGING_APP_KEY": CANARY_KEY,
+        "STAGING_MASTER_SECRET": CANARY_SECRET,
+        "PROD_APP_KEY": PROD_KEY,
+        "PROD_MASTER_SECRET": PROD_SECRET,
+    }
+
+    outcome = invoke(["--env", "staging", "validate", "--explain", "Copied"], env=env)
+
+    assert outcome.escaped is None
+    shown = outcome.stdout + outcome.stderr
+    assert (outcome.exit_code != 0) is broken, shown
+    assert "<redacted>" in shown, shown
+    for secret in (PROD_KEY, PROD_SECRET):
+        for n in range(len(secret) - 11):
+            assert secret[n : n + 12] not in shown, shown
