@@ -154,7 +154,14 @@ class Scrubber:
 
     def finds(self, text: str) -> bool:
         """Whether ``text`` holds any form of a secret."""
-        return self._pattern is not None and self._pattern.search(text) is not None
+        return self.first(text) is not None
+
+    def first(self, text: str) -> int | None:
+        """Where the first form of a secret in ``text`` starts, or None."""
+        if self._pattern is None or not self._may_hold(text):
+            return None
+        found = self._pattern.search(text)
+        return None if found is None else found.start()
 
 
 # Characters that show nothing (zero-width spaces and joiners, a soft hyphen, direction marks,

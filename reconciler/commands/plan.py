@@ -168,7 +168,7 @@ def plan(
     """Show what apply would change; reads only, writes nothing but --out."""
     from reconciler.config import policies
     from reconciler.ops import plan as ops
-    from reconciler.ops.output import write_output
+    from reconciler.ops.output import plan_file_text, write_output
     from reconciler.ops.plan import PlanRequest
 
     result = ops.make_plan(global_options(ctx), PlanRequest(out, safety), _feedback())
@@ -176,7 +176,7 @@ def plan(
     rendered = _render(made, fmt, result.env)
     click.echo(policies.with_exceptions(rendered, fmt, result.allowed), nl=False)
     if out:
-        write_output(out, made.to_json(), "plan")
+        write_output(out, plan_file_text(made), "plan", scrub=False)
         saved = f"Plan saved to {out}; apply it with `reconciler apply {shlex.quote(out)}`."
         click.echo(suggest(saved), err=True)
     if result.journal_work and not made.has_changes:

@@ -121,7 +121,7 @@ def load_manifests(
     each merged with its defaults and bases and, given ``overlay``, that directory's patches
     (``reconciler.manifests.layers``)."""
     files, problems = find_manifest_files(paths)
-    stacker = layers.Stacker.for_paths(paths, read_manifest, overlay)
+    stacker = layers.Stacker.for_paths(paths, _read_checked, overlay)
     files = stacker.take_layer_files(files)
     result = ManifestSet(files=len(files))
     result.problems.extend(problems)
@@ -163,7 +163,7 @@ def _load_file(
     path: Path, display: str, context: dict[str, Any], stacker: layers.Stacker
 ) -> _FileResult:
     result = _FileResult()
-    text = read_manifest(path, display, result.problems)
+    text = _read_checked(path, display, result.problems)
     if text is None:
         return result
     documents, syntax = yamlread.load_all(text)
@@ -176,6 +176,35 @@ def _load_file(
     for number, document in enumerate(documents, 1):
         _validate(document, number, len(documents), (path, display), context, result, stacker)
     return result
+
+
+CREDENTIAL_IN_TEXT = (
+    "holds a configured credential (the AppKey, the Master Secret or their Basic token, in "
+    "some spelling): in a value a push would show it on users' devices, and plan files and "
+    "the state would carry it; the file itself is meant for git. Remove it (and rotate the "
+    "credential if it was committed); credentials come from the environment only"
+)
+CREDENTIAL_IN_PATH = (
+    "the file's path holds a configured credential: plan files, annotations and calendars "
+    "quote source paths. Rename the file"
+)
+
+
+def _read_checked(path: Path, display: str, problems: list[Problem]) -> str | None:
+    """The file's text (``read_manifest``), with a problem where it holds a credential.
+
+    Layer files are read through this too: a credential in a default reaches every body.
+    """
+    text = read_manifest(path, display, problems)
+    scrub = redact.output_scrubber()
+    if scrub.finds(display):
+        problems.append(Problem(display, None, None, CREDENTIAL_IN_PATH))
+    at = None if text is None else scrub.first(text)
+    if text is not None and at is not None:
+        line = text.count("\n", 0, at) + 1
+        col = at - (text.rfind("\n", 0, at) + 1) + 1
+        problems.append(Problem(display, line, col, CREDENTIAL_IN_TEXT))
+    return text
 
 
 def _validate(

@@ -1,13 +1,26 @@
-"""Output files of the operations (a plan, a drift report, a calendar): written whole."""
+"""Output files of the operations (a plan, a drift report, a calendar): written whole, with
+the configured credentials redacted as on the terminal (the files are uploaded, posted on
+pull requests and kept as artifacts)."""
 
 from __future__ import annotations
 
-from reconciler import files
+from typing import TYPE_CHECKING
+
+from reconciler import files, redact
 from reconciler.errors import UsageError
 
+if TYPE_CHECKING:
+    from reconciler.planning.artifact import Plan
 
-def write_output(path: str, text: str, what: str) -> None:
-    """Write an output file (``--out``, ``--report``); a failure is a message naming the path."""
+
+def write_output(path: str, text: str, what: str, *, scrub: bool = True) -> None:
+    """Write an output file (``--out``, ``--report``); a failure is a message naming the path.
+
+    ``scrub``: redact the credentials in ``text`` (a report for people); a plan file is
+    redacted where it only shows values (``plan_file_text``), its checksum kept true.
+    """
+    if scrub:
+        text = redact.output_scrubber()(text)
     try:
         files.write_regular(path, text.encode("utf-8"))
     except OSError as exc:
@@ -15,3 +28,42 @@ def write_output(path: str, text: str, what: str) -> None:
             f"cannot write the {what} to {path}: {files.reason(exc)}",
             hint="check that its directory exists and is writable",
         ) from exc
+
+
+def plan_file_text(plan: Plan) -> str:
+    """The plan file of ``plan``, with the credentials redacted in what it only shows.
+
+    The old and new values of each change, a deleted task's last body and the warnings come
+    from remote tasks (a manifest holding a credential is refused): they are shown, never sent,
+    so a redacted copy (checksummed again) applies exactly as the plan would. The bodies to
+    send are left as they are: were one to hold a credential, the saved plan would no longer
+    match its manifests and apply would refuse it.
+    """
+    scrub = redact.output_scrubber()
+
+    def shown(value: object) -> object:
+        if isinstance(value, str):
+            return scrub(value)
+        if isinstance(value, dict):
+            return {k: shown(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shown(v) for v in value]
+        return value
+
+    def holds(value: object) -> bool:
+        return bool(shown(value) != value)
+
+    touched = any(
+        holds([[c.old, c.new] for c in getattr(a, "changes", ())])
+        or holds(getattr(a, "old_body", None))
+        for a in plan.actions
+    ) or holds(list(plan.warnings))
+    if not touched:
+        return plan.to_json()
+    actions = [
+        {k: shown(v) if k in ("changes", "old_body") else v for k, v in action.items()}
+        for action in plan.model_dump(mode="json", include={"actions"})["actions"]
+    ]
+    update = {"actions": actions, "warnings": shown(list(plan.warnings))}
+    redacted = type(plan).model_validate({**plan.model_dump(mode="json"), **update})
+    return redacted.model_copy(update={"checksum": redacted.compute_checksum()}).to_json()

@@ -207,32 +207,35 @@ def test_a_credential_cut_short_in_a_message_is_never_shown_in_part(
 
 
 def test_a_change_inside_a_redacted_part_is_not_shown_as_no_change(
-    canary_emulator: tuple[Emulator, str],
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Promise: a plan line never reads as no change when there is one.
 
-    An alert that held the AppKey now holds the Master Secret: both sides of the field line
-    are redacted to the same text, so the line must say that they differ where it cannot show.
+    A remote alert that held the AppKey, changed to one that holds the Master Secret (no
+    manifest may hold either any more, but a diff shows both sides): both sides of the field
+    line are redacted to the same text, so the line must say that they differ where it
+    cannot show.
     """
-    emulator, url = canary_emulator
-    emulator.reset()
-    monkeypatch.chdir(tmp_path)
-    schedules = tmp_path / "schedules"
-    schedules.mkdir()
-    manifest = schedules / "pasted.yaml"
-    manifest.write_text(MANIFEST.format(name="Pasted", alert=f"text {CANARY_KEY}"), "utf-8")
-    assert invoke(["--endpoint", url, "apply", "--auto-approve"], env=CANARY_ENV).exit_code == 0
-    manifest.write_text(MANIFEST.format(name="Pasted", alert=f"text {CANARY_SECRET}"), "utf-8")
+    from reconciler import redact
+    from reconciler.planning.diff import FieldChange
+    from reconciler.render.describe import change_lines
 
-    outcome = invoke(["--endpoint", url, "plan"], env=CANARY_ENV)
+    for name, value in CANARY_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(redact, "_output_scrubber", None)
+    change = FieldChange(
+        path="push.body.notification.alert", old=f"text {CANARY_KEY}", new=f"text {CANARY_SECRET}"
+    )
 
-    assert outcome.escaped is None
-    assert leaks(outcome.stdout + outcome.stderr) == [], outcome.stdout
-    line = next(x for x in outcome.stdout.splitlines() if "notification.alert" in x)
-    assert '"text <redacted>" -> "text <redacted>"' in line, line
-    assert "differ in a part shown as <redacted>" in line, line
+    mark, line = change_lines(change)
+
+    shown = redact.output_scrubber()(line)
+    assert mark == "~"
+    assert leaks(shown) == [], shown
+    assert '"text <redacted>" -> "text <redacted>"' in shown, shown
+    assert "differ in a part shown as <redacted>" in shown, shown
+    plain = change_lines(FieldChange(path="push.body.notification.alert", old="a", new="b"))
+    assert plain == ("~", 'push.body.notification.alert: "a" -> "b"')
 
 
 PROD_KEY = "ProdAppKeyQQ7Q2x9Z4w8K1m"
@@ -273,8 +276,97 @@ def test_another_environments_credentials_are_never_printed(
 
     assert outcome.escaped is None
     shown = outcome.stdout + outcome.stderr
-    assert (outcome.exit_code != 0) is broken, shown
+    assert outcome.exit_code == 1, shown
     assert "<redacted>" in shown, shown
+    # Watched although staging was chosen: the pasted credential is named as such.
+    assert ("holds a configured credential" in shown) is not broken, shown
     for secret in (PROD_KEY, PROD_SECRET):
         for n in range(len(secret) - 11):
             assert secret[n : n + 12] not in shown, shown
+
+
+def test_plan_files_and_drift_reports_never_hold_the_credentials(
+    canary_emulator: tuple[Emulator, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Promise: the files the tool writes for CI (a plan file uploaded as an artifact, a drift
+    report posted on an issue) hold the credentials no more than its terminal output does.
+
+    A managed task's alert was changed in the console to hold the Master Secret: the plan
+    that repairs it shows the old value, the drift report too. The saved plan, redacted
+    where it only shows values, still applies and repairs the task."""
+    emulator, url = canary_emulator
+    emulator.reset()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "weekly.yaml").write_text(
+        MANIFEST.format(name="Weekly", alert="hello"), "utf-8"
+    )
+    assert invoke(["--endpoint", url, "apply", "--auto-approve"], env=CANARY_ENV).exit_code == 0
+    state = json.loads((tmp_path / ".reconciler" / "state.json").read_text("utf-8"))
+    sid = state["entries"]["Weekly"]["schedule_id"]
+    with httpx.Client(base_url=url, auth=(CANARY_KEY, CANARY_SECRET)) as api:
+        detail = api.get(f"/v4/schedules/{sid}").json()
+        task = detail[0] if isinstance(detail, list) else detail
+        task = {k: v for k, v in task.items() if k != "schedule_id"}
+        task["push"]["body"]["notification"]["alert"] = f"oops {CANARY_SECRET}"
+        assert api.put(f"/v4/schedules/{sid}", json=task).status_code == 200
+
+    planned = invoke(["--endpoint", url, "plan", "--out", "plan.json"], env=CANARY_ENV)
+    drift_md = invoke(["--endpoint", url, "drift", "--report", "drift.md"], env=CANARY_ENV)
+    drift_json = invoke(["--endpoint", url, "drift", "--report", "drift.json"], env=CANARY_ENV)
+
+    assert planned.exit_code == 0, planned.stdout + planned.stderr
+    assert drift_md.exit_code == drift_json.exit_code == 2, drift_md.stdout + drift_md.stderr
+    for name in ("plan.json", "drift.md", "drift.json"):
+        text = (tmp_path / name).read_text("utf-8")
+        assert leaks(text) == [], (name, text)
+        assert "oops <redacted>" in text, (name, text)
+    applied = invoke(["--endpoint", url, "apply", "plan.json"], env=CANARY_ENV)
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    with httpx.Client(base_url=url, auth=(CANARY_KEY, CANARY_SECRET)) as api:
+        detail = api.get(f"/v4/schedules/{sid}").json()
+    task = detail[0] if isinstance(detail, list) else detail
+    assert task["push"]["body"]["notification"]["alert"] == "hello"
+
+
+def test_a_manifest_holding_a_credential_is_refused_before_any_request(
+    canary_emulator: tuple[Emulator, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Promise: no schedule carries a credential to users' devices, into the state file or a
+    plan file. A manifest named after the AppKey (a valid name: 24 letters and digits), one
+    whose alert holds the Master Secret, a default that holds it (it reaches every body) and
+    a file named after the AppKey are each an error at their line; nothing is requested."""
+    emulator, url = canary_emulator
+    emulator.reset()
+    monkeypatch.chdir(tmp_path)
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    (schedules / "named.yaml").write_text(MANIFEST.format(name=CANARY_KEY, alert="hi"), "utf-8")
+    (schedules / "pasted.yaml").write_text(
+        MANIFEST.format(name="Pasted", alert=f"text {CANARY_SECRET}"), "utf-8"
+    )
+    (schedules / f"{CANARY_KEY}.yaml").write_text(
+        MANIFEST.format(name="Clean", alert="hi"), "utf-8"
+    )
+    (schedules / "_defaults.yaml").write_text(
+        f"push:\n  body:\n    options:\n      apns_collapse_id: {CANARY_SECRET.upper()}\n", "utf-8"
+    )
+    emulator.clear_log()
+
+    outcome = invoke(["--endpoint", url, "apply", "--auto-approve"], env=CANARY_ENV)
+
+    shown = outcome.stdout + outcome.stderr
+    assert outcome.exit_code == 1, shown
+    assert leaks(shown) == [], shown
+    assert "schedules/named.yaml:1:7: error: holds a configured credential" in shown, shown
+    assert "schedules/pasted.yaml:12:19: error: holds a configured credential" in shown, shown
+    assert "schedules/_defaults.yaml:4:25: error: holds a configured credential" in shown, shown
+    assert "schedules/<redacted>.yaml: error: the file's path holds a configured credential" in (
+        shown
+    ), shown
+    assert emulator.request_log == []
+    assert not (tmp_path / ".reconciler" / "state.json").exists()
