@@ -14,9 +14,12 @@ message), in every spelling ``Scrubber`` knows, with one compiled pattern.
 from __future__ import annotations
 
 import base64
+import html
+import json
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, TextIO
@@ -53,13 +56,13 @@ def secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if environ is None else environ
     values = [env.get(name, "").strip() for name in _variables]
     found = [v for v in values if len(v) >= MIN_SECRET_LENGTH]
-    tokens = [  # the Basic-auth header value of any key:secret pair among them
-        base64.b64encode(f"{a}:{b}".encode()).decode("ascii")
-        for a in found
-        for b in found
-        if a != b
-    ]
+    tokens = [_basic(a, b) for a in found for b in found if a != b]  # their Basic-auth value
     return sorted(set(found + tokens), key=len, reverse=True)
+
+
+def _basic(app_key: str, secret: str) -> str:
+    """The value of a Basic ``Authorization`` header for the two."""
+    return base64.b64encode(f"{app_key}:{secret}".encode()).decode("ascii")
 
 
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
@@ -71,9 +74,11 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
 
 
 MIN_DERIVED = 6  # the shortest encoded spelling of a secret that is masked
+PIECE = 12  # the shortest piece of a secret that is masked on its own
+ANCHOR = PIECE // 2  # what the pre-test looks for (see Scrubber)
 
 
-def secret_forms(secret: str) -> tuple[set[str], set[str]]:
+def secret_forms(secret: str, *, pieces: bool = True) -> tuple[set[str], set[str]]:
     """The spellings of ``secret`` a server could echo: (case-insensitive ones, exact ones).
 
     Raw and URL-encoded (``%2f`` and ``%2F`` alike; ``+`` or ``%20`` for a space) are matched in
@@ -97,6 +102,17 @@ def secret_forms(secret: str) -> tuple[set[str], set[str]]:
         for encode in (base64.b64encode, base64.urlsafe_b64encode):
             encoded = encode(bytes(shift) + raw).decode()
             exact.add(encoded[-(-8 * shift // 6) : 8 * (shift + len(raw)) // 6])
+    # What escapers make of it: a JSON string (a quote, a backslash, a tab in the secret),
+    # HTML (a markdown comment), a GitHub workflow command's message and property values.
+    loose |= {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    loose |= {html.escape(secret), html.escape(secret, quote=False)}
+    workflow = secret.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    loose |= {workflow, workflow.replace(":", "%3A").replace(",", "%2C")}
+    loose.add(secret[::-1])  # written backwards
+    # Any piece of PIECE characters of it gives most of it away (a message cut short, a
+    # server that echoes a prefix): every such piece is masked wherever it shows.
+    if pieces:
+        loose |= {secret[n : n + PIECE] for n in range(len(secret) - PIECE + 1)}
     # Derived spellings of a tiny secret (a test's "s" is "cw" in base64) would mask half of
     # every message; the secret itself is always masked.
     loose = {f for f in loose if f == secret or len(f) >= MIN_DERIVED}
@@ -115,9 +131,12 @@ class Scrubber:
         self._mask = mask
         loose: set[str] = set()
         exact: set[str] = set()
+        # A Basic token's pieces are base64 of the credentials' pieces, which are masked as
+        # such: its own would only slow every write (see the pre-test below).
+        tokens = {_basic(a, b) for a in secrets for b in secrets if a != b}
         for secret in secrets:
             if secret:
-                more_loose, more_exact = secret_forms(secret)
+                more_loose, more_exact = secret_forms(secret, pieces=secret not in tokens)
                 loose |= more_loose
                 exact |= more_exact
         # Longest first, so a token is masked whole before any shorter form inside it.
@@ -128,29 +147,79 @@ class Scrubber:
         # unless the secret itself does, and then that literal form is tried first.
         kept = sorted({s for s in secrets if len(s) >= MIN_DERIVED}, key=lambda s: (-len(s), s))
         parts += [_referenced(s) for s in kept]
-        self._pattern = re.compile("|".join(parts)) if parts else None
+        # Compiled on first need (a few tens of ms): the pre-test below clears most texts.
+        self._source = "|".join(parts) if parts else None
+        self._compiled: re.Pattern[str] | None = None
         # A pre-test without case-insensitive alternatives: those give the pattern no
         # first-character prefilter, so it costs ~4 us on every line (a plan of 1000 creates
         # writes 17 000). For ASCII text, lower() folds case exactly as the pattern does. Two
         # patterns of plain alternatives beat a substring test per form (there are ~30).
-        folded = sorted({f.lower() for f in loose})
-        plain = sorted(exact - loose)
-        self._folded = _any_of(folded)
-        self._exact = _any_of(plain)
+        #
+        # The pre-test looks for a few characters every form starts with, not the forms
+        # themselves (over a hundred, with the pieces: ten times slower): the first ANCHOR of
+        # each form, and of each secret every ANCHOR characters, since any piece of PIECE
+        # characters holds one of those.
+        raw = [s.lower() for s in secrets if s]
+        folded = {
+            s.lower()[n : n + ANCHOR]
+            for s in secrets
+            if s and s not in tokens
+            for n in range(0, len(s) - ANCHOR + 1, ANCHOR)
+        }
+        folded |= {s.lower()[:ANCHOR] for s in tokens & set(secrets)}
+        folded |= {f.lower()[:ANCHOR] for f in loose if not any(f.lower() in s for s in raw)}
+        plain = {f[:ANCHOR] for f in exact - loose}
+        self._folded = _any_of(sorted(folded))
+        self._exact = _any_of(sorted(plain - folded))
         self._pretest = all(f.isascii() for f in (*folded, *plain))
 
+    @property
+    def _pattern(self) -> re.Pattern[str] | None:
+        if self._compiled is None and self._source is not None:
+            self._compiled = re.compile(self._source)
+        return self._compiled
+
     def __call__(self, text: str) -> str:
-        if self._pattern is None or not self._may_hold(text):
+        if self._source is None or not self._may_hold(text):
             return text
-        return self._pattern.sub(self._mask, text)
+        pattern = self._pattern
+        assert pattern is not None
+        text = pattern.sub(self._mask, text)
+        return self._unfold(text, pattern) if _hides(text) else text
 
     def _may_hold(self, text: str) -> bool:
-        """False only when ``text`` certainly holds no form of a secret."""
-        if not self._pretest or not text.isascii() or "&#" in text or "\\u" in text:
-            # Non-ASCII case folding (fullwidth and invisible characters too), character
-            # references and JSON escapes are the pattern's to judge.
-            return True
+        """False only when ``text`` certainly holds no form of a secret.
+
+        Every spelling the pattern knows comes down to a plain form once Unicode's
+        compatibility forms are folded (fullwidth, mathematical letters) and what shows
+        nothing is dropped (``_fold``), except character references and escapes.
+        """
+        if not self._pretest or "&#" in text or "\\" in text:
+            return True  # character references and escapes are the pattern's to judge
+        if _hides(text):
+            text = _fold(text)
         return bool(self._folded.search(text.lower()) or self._exact.search(text))
+
+    def _unfold(self, text: str, pattern: re.Pattern[str]) -> str:
+        """``text`` with the forms masked that show only once it is folded: a secret in
+        mathematical letters, with combining marks or NULs between its characters, a base64
+        text folded over lines."""
+        if not pattern.search(_fold(text)):
+            return text
+        chars: list[str] = []
+        owner: list[int] = []  # the index in ``text`` each folded character comes from
+        for i, c in enumerate(text):
+            for f in _fold(c):
+                chars.append(f)
+                owner.append(i)
+        spans = [
+            (owner[m.start()], owner[m.end() - 1] + 1) for m in pattern.finditer("".join(chars))
+        ]
+        if not spans:  # folded whole, the text composed otherwise: none of it is shown
+            return self._mask
+        for start, end in reversed(spans):
+            text = text[:start] + self._mask + text[end:]
+        return text
 
     def finds(self, text: str) -> bool:
         """Whether ``text`` holds any form of a secret."""
@@ -158,10 +227,41 @@ class Scrubber:
 
     def first(self, text: str) -> int | None:
         """Where the first form of a secret in ``text`` starts, or None."""
-        if self._pattern is None or not self._may_hold(text):
+        if self._source is None or not self._may_hold(text):
             return None
-        found = self._pattern.search(text)
-        return None if found is None else found.start()
+        masked = self(text)
+        if masked == text:
+            return None
+        # The first character that differs: where the first masked form started.
+        return next(
+            (i for i, (a, b) in enumerate(zip(text, masked, strict=False)) if a != b),
+            min(len(text), len(masked)),
+        )
+
+
+# What a folded text leaves out: characters that show nothing (controls, line breaks, format
+# characters, combining marks, variation selectors, fillers). Put between a secret's
+# characters they leave it readable; a line break inside a base64 text (MIME folds at 76).
+_DROPPED = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u0300-\u036f\u034f\u061c\u115f\u1160\u17b4\u17b5"
+    "\u180b-\u180f\u1ab0-\u1aff\u1dc0-\u1dff\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+    "\u20d0-\u20ff\u3164\ufe00-\ufe0f\ufe20-\ufe2f\ufeff\uffa0"
+    "\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
+)
+
+
+def _hides(text: str) -> bool:
+    """Whether folding ``text`` could show a form it hides: anything but one line of
+    printable ASCII."""
+    if not text.isascii():
+        return True
+    return not (text.isprintable() or (text[-1:] == "\n" and text[:-1].isprintable()))
+
+
+def _fold(text: str) -> str:
+    """``text`` with Unicode's compatibility forms folded (NFKC: fullwidth and mathematical
+    letters become plain ones) and what shows nothing dropped (``_DROPPED``)."""
+    return _DROPPED.sub("", unicodedata.normalize("NFKC", text))
 
 
 # Characters that show nothing (zero-width spaces and joiners, a soft hyphen, direction marks,
@@ -183,9 +283,12 @@ def _referenced(secret: str) -> str:
             codes.append(ord(c) + 0xFEE0)  # "Ａ" for "A"
         spellings = [re.escape(chr(code)) for code in codes]
         for code in codes:
-            spellings += [f"&#0*{code};", f"&#x0*{code:x};"]
+            # the ";" may be left out where no digit follows (browsers read it so)
+            spellings += [f"&#0*{code}(?:;|(?![0-9]))", f"&#x0*{code:x}(?:;|(?![0-9a-f]))"]
             if code <= 0xFFFF:
-                spellings.append(f"\\\\u{code:04x}")
+                spellings.append(f"\\\\{{1,2}}u{code:04x}")  # escaped once or twice
+            if code <= 0xFF:
+                spellings.append(f"\\\\x{code:02x}")
         each.append("(?:" + "|".join(spellings) + ")")
     return "(?i:" + _INVISIBLE.join(each) + ")"
 

@@ -201,6 +201,10 @@ def _prepare(
             # every other existing file keeps its name.
             others = taken | {s for s, n in replaceable.items() if n != task.name}
             stem = file_stem(scrub(task.name), schedule_id, others)
+            if scrub(stem) != stem:
+                # Folded to ASCII, a spelling of a credential the scrubber let through as
+                # text can come out plain: the file is then named after the id alone.
+                stem = file_stem("", schedule_id, others)
             taken.add(stem)
             path = target_dir / f"{stem}.yaml"
             draft = manifest_text(body, schedule_id=schedule_id, exported_at=now, schema_ref=schema)

@@ -370,3 +370,35 @@ def test_a_manifest_holding_a_credential_is_refused_before_any_request(
     ), shown
     assert emulator.request_log == []
     assert not (tmp_path / ".reconciler" / "state.json").exists()
+
+
+def test_a_name_that_folds_to_a_credential_never_names_an_exported_file(
+    canary_emulator: tuple[Emulator, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Promise: a file name never spells a credential. A hostile server names a task after
+    the Master Secret with an accent on a few letters (so no twelve characters of it show
+    plainly; the vendor's name rule allows no such letters, a lying server sends them all the
+    same): that passes as text, but the file name is made of the name's ASCII letters, where
+    the accents fall away. The file is named after the task's id instead."""
+    emulator, url = canary_emulator
+    emulator.reset()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schedules").mkdir()
+    accented = {1: "\u00e1", 11: "\u00e9", 18: "\u00e9", 30: "\u0179"}
+    name = "Promo_" + "".join(accented.get(i, c) for i, c in enumerate(CANARY_SECRET))
+    task = bodies.body("Promo", alert="Hi", sender=None)
+    with httpx.Client(base_url=url, auth=(CANARY_KEY, CANARY_SECRET)) as api:
+        assert api.post("/v4/schedules", json=task).status_code == 200
+    for stored in emulator._store.tasks.values():  # what the lying server answers from now on
+        stored.body["name"] = name
+
+    outcome = invoke(["--endpoint", url, "export"], env=CANARY_ENV)
+
+    # exported, and marked: the name breaks the name rule
+    assert outcome.exit_code == 1, outcome.stdout + outcome.stderr
+    assert "NEEDS ATTENTION" in outcome.stdout + outcome.stderr
+    (written,) = (tmp_path / "schedules").iterdir()
+    secret = CANARY_SECRET.lower()
+    pieces = [secret[n : n + 12] for n in range(len(secret) - 11)]
+    assert not [p for p in pieces if p in written.name.lower()], written.name
+    assert written.name.startswith("schedule-"), written.name

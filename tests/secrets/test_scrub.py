@@ -70,7 +70,31 @@ def encodings(value: str) -> list[str]:
     dumps += ["\u200b".join(value), "\u00ad".join(value), "\u2060".join(value)]
     base32 = base64.b32encode(raw).decode()
     dumps += [base32, base32.lower(), base32.rstrip("=")]
+    # Look-alikes that fold back to it (mathematical letters; marks, selectors, fillers or
+    # NULs, as UTF-16 read as UTF-8 gives, between its characters), byte escapes, escapes
+    # escaped again, references without ";", backwards, split over two lines, MIME-folded
+    # base64, and a piece of it on its own (a message cut short, an echoed prefix).
+    dumps.append("".join(_bold(c) for c in value))
+    dumps += ["".join(c + "\u0332" for c in value), "\ufe0f".join(value)]
+    dumps += ["\u3164".join(value), "\u180b".join(value), "\x00".join(value)]
+    dumps.append("".join(f"\\x{b:02x}" for b in raw))
+    dumps.append("".join(f"\\\\u{ord(c):04x}" for c in value))
+    dumps.append("".join(f"&#{ord(c)}" for c in value))
+    half = len(value) // 2
+    dumps += [value[::-1], value[:half] + "\n" + value[half:], value[:16], value[-16:]]
+    dumps.append(base64.encodebytes(b"Authorization: Basic " + raw).decode())
     return forms + b64 + [quote(f, safe="") for f in b64] + dumps
+
+
+def _bold(c: str) -> str:
+    """``c`` as a mathematical bold letter or digit (NFKC folds it back)."""
+    if "A" <= c <= "Z":
+        return chr(0x1D400 + ord(c) - ord("A"))
+    if "a" <= c <= "z":
+        return chr(0x1D41A + ord(c) - ord("a"))
+    if "0" <= c <= "9":
+        return chr(0x1D7CE + ord(c) - ord("0"))
+    return c
 
 
 def embedded(value: str) -> list[tuple[str, str]]:
