@@ -223,7 +223,9 @@ class Stacker:
                 merged = merge(merged, moved)
         return Stack(merged, layers)
 
-    def finish(self) -> list[Problem]:
-        """Every problem of the layers, the overlay's unknown names included."""
-        self.overlay.unknown(self._names)
+    def finish(self, *, every_schedule: bool = True) -> list[Problem]:
+        """Every problem of the layers; with ``every_schedule`` (the manifests read are all
+        there are), the overlay's patches under names none of them has too."""
+        if every_schedule:
+            self.overlay.unknown(self._names)
         return self.files.problems

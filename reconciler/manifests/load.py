@@ -115,11 +115,17 @@ class ManifestSet:
 
 
 def load_manifests(
-    paths: Sequence[Path], *, now: datetime, tz: ZoneInfo, overlay: Path | None = None
+    paths: Sequence[Path],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    overlay: Path | None = None,
+    every_schedule: bool = True,
 ) -> ManifestSet:
     """Load every manifest under ``paths`` (directories are searched for *.yaml / *.yml),
     each merged with its defaults and bases and, given ``overlay``, that directory's patches
-    (``reconciler.manifests.layers``)."""
+    (``reconciler.manifests.layers``). ``every_schedule=False``: ``paths`` hold some of the
+    schedules only, so an overlay's patch of another one is no problem."""
     files, problems = find_manifest_files(paths)
     stacker = layers.Stacker.for_paths(paths, _read_checked, overlay)
     files = stacker.take_layer_files(files)
@@ -138,7 +144,7 @@ def load_manifests(
             names.setdefault(name, []).append((display, line, col))
     result.problems.extend(_duplicate_names(names))
     result.duplicates = {name for name, places in names.items() if len(places) > 1}
-    result.problems.extend(stacker.finish())
+    result.problems.extend(stacker.finish(every_schedule=every_schedule))
     # A default's problem is found once per manifest under it; it is reported once.
     result.problems = list(dict.fromkeys(result.problems))
     # Messages quote the files (a key, a value); a file holding a credential (a link to .env,

@@ -76,7 +76,8 @@ def export(options: GlobalOptions, request: ExportRequest, feedback: Feedback) -
         # next apply (managed names without manifests).
         raise UsageError(
             f"--adopt writes manifests the environment reads: {target_dir} is outside its "
-            f"manifest directory {ws.env.manifests}",
+            f"manifest directory {ws.env.manifests}, or in a hidden directory of it (the "
+            "manifest search skips those)",
             hint="drop --dir (or name a directory inside the manifest directory), or export "
             "without --adopt to look at the files first",
         )
@@ -260,13 +261,17 @@ def _differs_in_place(
             if (here / name).is_file():
                 shutil.copyfile(here / name, there / name)
     scratch.joinpath(*rel.parts, "draft.yaml").write_text(draft, encoding="utf-8")
-    loaded = load_manifests([scratch], now=ws.now, tz=ws.env.tz, overlay=ws.env.overlay)
+    loaded = load_manifests(
+        [scratch], now=ws.now, tz=ws.env.tz, overlay=ws.env.overlay, every_schedule=False
+    )
     errors = [p.message for p in loaded.problems if p.severity == "error"]
     if errors:
         return (
             "read with the manifest directory's defaults and the environment's overlay, "
             f"it is refused: {errors[0]}",
         )
+    if len(loaded.manifests) != 1:  # the search did not see the draft where it was put
+        return ("read where it will live, it is not found as one manifest",)
     (manifest,) = loaded.manifests
     if fingerprint(manifest.body) == task.fingerprint:
         return ()
@@ -310,7 +315,12 @@ def _existing_stems(
 
 
 def _inside(path: Path, root: Path) -> bool:
-    return path.resolve().is_relative_to(root.resolve())
+    """Whether the manifest search of ``root`` reads files in ``path``: inside it, and in no
+    hidden directory (the search skips those, ``manifests.find``)."""
+    real, top = path.resolve(), root.resolve()
+    if not real.is_relative_to(top):
+        return False
+    return not any(part.startswith(".") for part in real.relative_to(top).parts)
 
 
 def _usable_directory(target: Path) -> None:

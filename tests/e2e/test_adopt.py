@@ -311,6 +311,44 @@ def test_export_adopt_reads_each_file_with_the_defaults_and_overlay_it_will_live
     assert not project.state_path.exists() or project.state()["entries"] == {}
 
 
+def test_export_adopt_under_an_overlay_that_patches_another_schedule_by_name(
+    project: Project,
+) -> None:
+    """An overlay that patches one schedule by its name: each exported draft is read alone
+    under the overlay, where that patch finds no manifest of its name. That is no problem of
+    the draft: it is adopted when it matches its live task."""
+    overlay = project.root / "overlays"
+    overlay.mkdir()
+    (overlay / "mine.yaml").write_text(
+        "mine:\n  push:\n    body:\n      options:\n        time_to_live: 60\n"
+    )
+    (project.root / "reconciler.yaml").write_text(
+        "environments:\n  default:\n    manifests: schedules\n    overlay: overlays\n"
+    )
+    project.write("mine")
+    assert project.apply().exit_code == 0, project.apply().output
+    theirs = project.out_of_band_create(body("theirs"))
+    result = project.run("export", "--adopt")
+    assert result.exit_code == 0, result.output
+    assert f"from {theirs} (adopted)" in result.output
+    assert sorted(project.state()["entries"]) == ["mine", "theirs"]
+
+
+def test_export_adopt_refuses_a_hidden_directory_the_search_skips(project: Project) -> None:
+    """`--dir schedules/.drafts` is inside the manifest directory, but the manifest search
+    skips hidden directories: adopted there, the tasks would have no manifest and the next
+    apply would delete them. Refused before any request, nothing written."""
+    project.out_of_band_create(body("theirs"))
+    project.mark()
+    result = project.run("export", "--adopt", "--dir", "schedules/.drafts")
+    assert result.exit_code != 0, result.output
+    assert "hidden directory" in result.output
+    assert "Traceback" not in result.output
+    assert project.emulator.request_log == []
+    assert not (project.schedules / ".drafts").exists()
+    assert not project.state_path.exists()
+
+
 def test_remote_list_marks_every_status(project: Project) -> None:
     """managed, unmanaged, conflict and ignored, in text and json."""
     project.write("mine")
