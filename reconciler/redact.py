@@ -261,7 +261,13 @@ def _hides(text: str) -> bool:
 def _fold(text: str) -> str:
     """``text`` with Unicode's compatibility forms folded (NFKC: fullwidth and mathematical
     letters become plain ones) and what shows nothing dropped (``_DROPPED``)."""
+    if text.isascii():  # the same, at a tenth of the cost (a manifest's lines, say)
+        joined = text.replace("\n", "")
+        return joined if joined.isprintable() else joined.translate(_ASCII_DROPPED)
     return _DROPPED.sub("", unicodedata.normalize("NFKC", text))
+
+
+_ASCII_DROPPED = str.maketrans(dict.fromkeys([*range(0x20), 0x7F]))
 
 
 # Characters that show nothing (zero-width spaces and joiners, a soft hyphen, direction marks,
