@@ -158,6 +158,24 @@ def remove(env: Environment, request: RemoveRequest) -> RemoveResult:
                 hint=f"run `reconciler apply` after {until:%Y-%m-%d %H:%M:%S %Z} (it adopts the "
                 "task if it appeared, or creates it); or add --force to drop it anyway",
             )
+        replaces = sorted(
+            name
+            for name in unique
+            if request.pending_only
+            and (p := current.pending.get(name)) is not None
+            and p.op == "replace"
+            and name not in debts
+        )
+        if replaces and not request.force:
+            raise StateError(
+                "refusing to drop the journal entry of an interrupted replace: "
+                + ", ".join(repr(n) for n in replaces)
+                + "; its new task may have been made. Without the entry the name points at "
+                "the old task again, and a new task that was made is left live beside it "
+                "(the schedule fires twice until one is deleted)",
+                hint="run `reconciler apply`: it adopts the new task if it was made (and "
+                "deletes the old one), or forgets the entry; or add --force to drop it anyway",
+            )
         if debts and not request.force:
             raise StateError(
                 "refusing to drop journalled work that is not finished: "

@@ -49,6 +49,37 @@ def test_state_rm_refuses_to_drop_the_deletion_of_an_old_task(project: Project) 
         assert project.state_path.read_bytes() == before
 
 
+def test_state_rm_refuses_to_drop_an_interrupted_replace(project: Project) -> None:
+    """A replace was interrupted after its POST left, past the grace: the entry still holds
+    the old task, the journal the replace. `state rm --pending promo` would point the name at
+    the old task again, and a new task that was made would be left live beside it: exit 1
+    naming apply, the state file unchanged. --force drops it all the same."""
+    project.write("promo", trigger=single(zone_type=1))
+    assert project.apply().exit_code == 0
+    old = project.state_ids()["promo"]
+    data = project.write("promo", trigger=single(zone_type=2))
+    project.out_of_band_create(data)  # the new half, made; its answer never came
+    state = project.state()
+    state["pending"]["promo"] = {
+        "op": "replace",
+        "name": "promo",
+        "fingerprint": state["entries"]["promo"]["fingerprint"],
+        "old_schedule_id": old,
+        "started_at": "2026-11-01T00:00:00Z",
+    }
+    project.state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    before = project.state_path.read_bytes()
+
+    refused = project.run("state", "rm", "--pending", "promo")
+    assert refused.exit_code == 1, refused.output
+    assert "interrupted replace" in refused.stderr
+    assert f"`reconciler --endpoint {project.url} apply`" in refused.stderr
+    assert project.state_path.read_bytes() == before
+    forced = project.run("state", "rm", "--pending", "--force", "promo")
+    assert forced.exit_code == 0, forced.output
+    assert project.state()["pending"] == {}
+
+
 def test_state_rm_force_drops_it_with_a_warning(project: Project) -> None:
     """With --force the journal entry goes, and the output warns that the old task was not
     deleted and still fires."""
