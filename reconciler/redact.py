@@ -174,6 +174,11 @@ class Scrubber:
         self._pretest = all(f.isascii() for f in (*folded, *plain))
 
     @property
+    def active(self) -> bool:
+        """Whether there is anything to mask (no credential is configured: nothing)."""
+        return self._source is not None
+
+    @property
     def _pattern(self) -> re.Pattern[str] | None:
         if self._compiled is None and self._source is not None:
             self._compiled = re.compile(self._source)
@@ -184,8 +189,9 @@ class Scrubber:
             return text
         pattern = self._pattern
         assert pattern is not None
-        text = pattern.sub(self._mask, text)
-        return self._unfold(text, pattern) if _hides(text) else text
+        # Folded first: a form the plain match would cut into pieces is masked whole.
+        text = self._unfold(text, pattern) if _hides(text) else text
+        return pattern.sub(self._mask, text)
 
     def _may_hold(self, text: str) -> bool:
         """False only when ``text`` certainly holds no form of a secret.
@@ -209,17 +215,24 @@ class Scrubber:
         chars: list[str] = []
         owner: list[int] = []  # the index in ``text`` each folded character comes from
         for i, c in enumerate(text):
+            if " " <= c <= "~":  # folds to itself
+                chars.append(c)
+                owner.append(i)
+                continue
             for f in _fold(c):
                 chars.append(f)
                 owner.append(i)
-        spans = [
-            (owner[m.start()], owner[m.end() - 1] + 1) for m in pattern.finditer("".join(chars))
-        ]
+        found = pattern.finditer("".join(chars))
+        spans = [(owner[m.start()], owner[m.end() - 1] + 1) for m in found]
         if not spans:  # folded whole, the text composed otherwise: none of it is shown
             return self._mask
-        for start, end in reversed(spans):
-            text = text[:start] + self._mask + text[end:]
-        return text
+        parts: list[str] = []
+        done = 0
+        for start, end in spans:  # in order, built in one pass (a text may hold thousands)
+            parts += [text[done : max(start, done)], self._mask]
+            done = max(end, done)
+        parts.append(text[done:])
+        return "".join(parts)
 
     def finds(self, text: str) -> bool:
         """Whether ``text`` holds any form of a secret."""
@@ -259,15 +272,19 @@ def _hides(text: str) -> bool:
 
 
 def _fold(text: str) -> str:
-    """``text`` with Unicode's compatibility forms folded (NFKC: fullwidth and mathematical
-    letters become plain ones) and what shows nothing dropped (``_DROPPED``)."""
+    """``text`` with Unicode's compatibility forms folded (fullwidth and mathematical letters
+    become plain ones), what shows nothing dropped (``_DROPPED``), accents too (decomposed
+    first, so that a mark is dropped before it can compose with its letter), and the dotted
+    and dotless i that the pattern's case-insensitive match takes for "i" made plain."""
     if text.isascii():  # the same, at a tenth of the cost (a manifest's lines, say)
         joined = text.replace("\n", "")
         return joined if joined.isprintable() else joined.translate(_ASCII_DROPPED)
-    return _DROPPED.sub("", unicodedata.normalize("NFKC", text))
+    bare = _DROPPED.sub("", unicodedata.normalize("NFKD", text))
+    return unicodedata.normalize("NFKC", bare).translate(_LOOK_ALIKE)
 
 
 _ASCII_DROPPED = str.maketrans(dict.fromkeys([*range(0x20), 0x7F]))
+_LOOK_ALIKE = str.maketrans({"\u0131": "i", "\u0130": "I"})
 
 
 # Characters that show nothing (zero-width spaces and joiners, a soft hyphen, direction marks,

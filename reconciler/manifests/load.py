@@ -8,7 +8,7 @@ written in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
@@ -127,7 +127,8 @@ def load_manifests(
     (``reconciler.manifests.layers``). ``every_schedule=False``: ``paths`` hold some of the
     schedules only, so an overlay's patch of another one is no problem."""
     files, problems = find_manifest_files(paths)
-    stacker = layers.Stacker.for_paths(paths, _read_checked, overlay)
+    check = _CredentialCheck()
+    stacker = layers.Stacker.for_paths(paths, check.read_layer, overlay)
     files = stacker.take_layer_files(files)
     result = ManifestSet(files=len(files))
     result.problems.extend(problems)
@@ -137,7 +138,7 @@ def load_manifests(
         # Between two files is a safe point to honour Ctrl-C or SIGTERM: thousands of files
         # take seconds, and nothing has been sent or written yet.
         stopping.check()
-        loaded = _load_file(path, display, context, stacker)
+        loaded = _load_file(path, display, context, stacker, check)
         result.manifests.extend(loaded.manifests)
         result.problems.extend(loaded.problems)
         for name, line, col in loaded.names:
@@ -145,6 +146,7 @@ def load_manifests(
     result.problems.extend(_duplicate_names(names))
     result.duplicates = {name for name, places in names.items() if len(places) > 1}
     result.problems.extend(stacker.finish(every_schedule=every_schedule))
+    result.problems.extend(check.decoded(result.manifests))
     # A default's problem is found once per manifest under it; it is reported once.
     result.problems = list(dict.fromkeys(result.problems))
     # Messages quote the files (a key, a value); a file holding a credential (a link to .env,
@@ -166,10 +168,14 @@ class _FileResult:
 
 
 def _load_file(
-    path: Path, display: str, context: dict[str, Any], stacker: layers.Stacker
+    path: Path,
+    display: str,
+    context: dict[str, Any],
+    stacker: layers.Stacker,
+    check: _CredentialCheck,
 ) -> _FileResult:
     result = _FileResult()
-    text = _read_checked(path, display, result.problems)
+    text = check.read(path, display, result.problems)
     if text is None:
         return result
     documents, syntax = yamlread.load_all(text)
@@ -196,21 +202,97 @@ CREDENTIAL_IN_PATH = (
 )
 
 
-def _read_checked(path: Path, display: str, problems: list[Problem]) -> str | None:
-    """The file's text (``read_manifest``), with a problem where it holds a credential.
+class _CredentialCheck:
+    """Where the files read hold a configured credential (``CREDENTIAL_IN_TEXT``).
 
-    Layer files are read through this too: a credential in a default reaches every body.
+    Each file's text is searched as it is read (the exact place, a comment included). A value
+    can hide one from that search only through YAML's escapes (``\\U`` escapes, a line joined
+    by a ``\\`` at its end), which need a backslash in the text: the schedules of such a
+    file, or all of them when a layer file has one, are checked again as they would be sent.
     """
-    text = read_manifest(path, display, problems)
-    scrub = redact.output_scrubber()
-    if scrub.finds(display):
-        problems.append(Problem(display, None, None, CREDENTIAL_IN_PATH))
-    at = None if text is None else scrub.first(text)
-    if text is not None and at is not None:
-        line = text.count("\n", 0, at) + 1
-        col = at - (text.rfind("\n", 0, at) + 1) + 1
-        problems.append(Problem(display, line, col, CREDENTIAL_IN_TEXT))
-    return text
+
+    def __init__(self) -> None:
+        self.scrub = redact.output_scrubber()
+        self.flagged: set[str] = set()  # files whose text holds one
+        self.escaped: set[str] = set()  # schedule files with a backslash
+        self.escaped_layer = False
+
+    def read_layer(self, path: Path, display: str, problems: list[Problem]) -> str | None:
+        return self.read(path, display, problems, layer=True)
+
+    def read(
+        self, path: Path, display: str, problems: list[Problem], *, layer: bool = False
+    ) -> str | None:
+        """The file's text (``read_manifest``), with a problem where its path or its text
+        holds a credential."""
+        if self.scrub.finds(display):
+            problems.append(Problem(display, None, None, CREDENTIAL_IN_PATH))
+        content = read_manifest(path, display, problems)
+        if content is None or not self.scrub.active:
+            return content
+        if "\\" in content:
+            if layer:
+                self.escaped_layer = True
+            else:
+                self.escaped.add(display)
+        at = self.scrub.first(content)
+        if at is not None:
+            line = content.count("\n", 0, at) + 1
+            col = at - (content.rfind("\n", 0, at) + 1) + 1
+            problems.append(Problem(display, line, col, CREDENTIAL_IN_TEXT))
+            self.flagged.add(display)
+        return content
+
+    def decoded(self, manifests: Sequence[Manifest]) -> list[Problem]:
+        """A problem for each schedule whose body as it would be sent (escapes decoded,
+        defaults, bases and overlay merged) holds a credential its file's text did not show:
+        at the field when the schedule's own file wrote it, else at the schedule."""
+        found: list[Problem] = []
+        for m in manifests:
+            if m.path in self.flagged or not (self.escaped_layer or m.path in self.escaped):
+                continue
+            texts: list[str] = []
+            _texts_of(m.body, texts)
+            if self.scrub.first("\n".join(texts)) is None:
+                continue
+            at = _credential_at(m.body, self.scrub.finds, ())
+            pos = m.positions.get(at) if m.positions is not None and at is not None else None
+            line, col = (pos[2], pos[3]) if pos is not None else (m.line, m.col)  # the value
+            where = ".".join(map(str, at)) + ": " if at else ""
+            merged = "" if pos is not None else " (in it, or a default, base or overlay it takes)"
+            found.append(Problem(m.path, line, col, f"{where}{CREDENTIAL_IN_TEXT}{merged}"))
+        return found
+
+
+def _texts_of(node: Any, out: list[str]) -> None:
+    if isinstance(node, str):
+        out.append(node)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            out.append(str(key))
+            _texts_of(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _texts_of(item, out)
+
+
+def _credential_at(
+    node: Any, holds: Callable[[str], bool], path: tuple[Any, ...]
+) -> tuple[Any, ...] | None:
+    """The path of the first key or text in ``node`` that ``holds`` a credential."""
+    if isinstance(node, str):
+        return path if holds(node) else None
+    if isinstance(node, dict):
+        items: Any = node.items()
+    else:
+        items = enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        if isinstance(key, str) and holds(key):
+            return (*path, key)
+        inner = _credential_at(value, holds, (*path, key))
+        if inner is not None:
+            return inner
+    return None
 
 
 def _validate(

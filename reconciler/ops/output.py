@@ -44,8 +44,8 @@ def plan_file_text(plan: Plan) -> str:
     def shown(value: object) -> object:
         if isinstance(value, str):
             return scrub(value)
-        if isinstance(value, dict):
-            return {k: shown(v) for k, v in value.items()}
+        if isinstance(value, dict):  # keys too: an extras key can hold it
+            return {shown(k): shown(v) for k, v in value.items()}
         if isinstance(value, list):
             return [shown(v) for v in value]
         return value
@@ -54,7 +54,7 @@ def plan_file_text(plan: Plan) -> str:
         return bool(shown(value) != value)
 
     touched = any(
-        holds([[c.old, c.new] for c in getattr(a, "changes", ())])
+        holds([[c.path, c.old, c.new] for c in getattr(a, "changes", ())])
         or holds(getattr(a, "old_body", None))
         for a in plan.actions
     ) or holds(list(plan.warnings))

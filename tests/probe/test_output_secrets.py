@@ -311,6 +311,8 @@ def test_plan_files_and_drift_reports_never_hold_the_credentials(
         task = detail[0] if isinstance(detail, list) else detail
         task = {k: v for k, v in task.items() if k != "schedule_id"}
         task["push"]["body"]["notification"]["alert"] = f"oops {CANARY_SECRET}"
+        # and as a key, where a change's path and a deleted body's mapping show it
+        task["push"]["body"]["notification"]["android"] = {"extras": {CANARY_KEY: "v"}}
         assert api.put(f"/v4/schedules/{sid}", json=task).status_code == 200
 
     planned = invoke(["--endpoint", url, "plan", "--out", "plan.json"], env=CANARY_ENV)
@@ -323,6 +325,17 @@ def test_plan_files_and_drift_reports_never_hold_the_credentials(
         text = (tmp_path / name).read_text("utf-8")
         assert leaks(text) == [], (name, text)
         assert "oops <redacted>" in text, (name, text)
+    # A plan that deletes the task instead shows its whole last body.
+    weekly = tmp_path / "schedules" / "weekly.yaml"
+    kept = weekly.read_text("utf-8")
+    weekly.unlink()
+    keeper = tmp_path / "schedules" / "keeper.yaml"
+    keeper.write_text(MANIFEST.format(name="Keeper", alert="hi"), "utf-8")
+    deleting = invoke(["--endpoint", url, "plan", "--out", "delete.json"], env=CANARY_ENV)
+    assert deleting.exit_code == 0, deleting.stdout + deleting.stderr
+    assert leaks((tmp_path / "delete.json").read_text("utf-8")) == []
+    keeper.unlink()
+    weekly.write_text(kept, "utf-8")
     applied = invoke(["--endpoint", url, "apply", "plan.json"], env=CANARY_ENV)
     assert applied.exit_code == 0, applied.stdout + applied.stderr
     with httpx.Client(base_url=url, auth=(CANARY_KEY, CANARY_SECRET)) as api:
@@ -352,6 +365,15 @@ def test_a_manifest_holding_a_credential_is_refused_before_any_request(
     (schedules / f"{CANARY_KEY}.yaml").write_text(
         MANIFEST.format(name="Clean", alert="hi"), "utf-8"
     )
+    # YAML escapes that leave no twelve characters of it in the text: line continuations in
+    # a double-quoted scalar, and a \U escape every sixth character. The values are checked
+    # as they would be sent.
+    split = '"canary-m\\\n        aster-se\\\n        cret-Vb7\\\n        Xq29LmZ"'
+    escaped = "".join(f"\\U{ord(c):08X}" if n % 6 == 5 else c for n, c in enumerate(CANARY_KEY))
+    (schedules / "split.yaml").write_text(MANIFEST.format(name="Split", alert=split), "utf-8")
+    (schedules / "escaped.yaml").write_text(
+        MANIFEST.format(name="Escaped", alert=f'"{escaped}"'), "utf-8"
+    )
     (schedules / "_defaults.yaml").write_text(
         f"push:\n  body:\n    options:\n      apns_collapse_id: {CANARY_SECRET.upper()}\n", "utf-8"
     )
@@ -368,6 +390,9 @@ def test_a_manifest_holding_a_credential_is_refused_before_any_request(
     assert "schedules/<redacted>.yaml: error: the file's path holds a configured credential" in (
         shown
     ), shown
+    for name in ("split", "escaped"):
+        where = f"schedules/{name}.yaml:12:14: error: push.body.notification.alert: holds"
+        assert where in shown, shown
     assert emulator.request_log == []
     assert not (tmp_path / ".reconciler" / "state.json").exists()
 
@@ -376,16 +401,19 @@ def test_a_name_that_folds_to_a_credential_never_names_an_exported_file(
     canary_emulator: tuple[Emulator, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Promise: a file name never spells a credential. A hostile server names a task after
-    the Master Secret with an accent on a few letters (so no twelve characters of it show
-    plainly; the vendor's name rule allows no such letters, a lying server sends them all the
-    same): that passes as text, but the file name is made of the name's ASCII letters, where
-    the accents fall away. The file is named after the task's id instead."""
+    the Master Secret with a letter slipped in every few characters (so no twelve characters
+    of it show; the vendor's name rule allows no such letters, a lying server sends them all
+    the same): that passes as text, but the file name is made of the name's ASCII letters,
+    where the extra ones fall away. The file is named after the task's id instead."""
     emulator, url = canary_emulator
     emulator.reset()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "schedules").mkdir()
-    accented = {1: "\u00e1", 11: "\u00e9", 18: "\u00e9", 30: "\u0179"}
-    name = "Promo_" + "".join(accented.get(i, c) for i, c in enumerate(CANARY_SECRET))
+    # an "ø" after every 6th character: no 12 characters of it show as text, but "ø" has no
+    # ASCII letter in it, so the file name's slug drops it
+    name = "Promo_" + "".join(
+        c + ("\u00f8" if i % 6 == 5 else "") for i, c in enumerate(CANARY_SECRET)
+    )
     task = bodies.body("Promo", alert="Hi", sender=None)
     with httpx.Client(base_url=url, auth=(CANARY_KEY, CANARY_SECRET)) as api:
         assert api.post("/v4/schedules", json=task).status_code == 200
