@@ -288,3 +288,18 @@ def test_a_secret_deep_in_a_megabyte_answer_is_masked() -> None:
     body += " " * 1_000_000
     exc, logs = _run_read(Credentials(KEY, SECRET), httpx.Response(400, text=body))
     assert leaked_pieces(everything_shown(exc, logs), all_forms(KEY, SECRET)) == []
+
+
+def test_thousands_of_hidden_pieces_in_one_text_are_each_masked() -> None:
+    """A hostile answer repeats a 12-character piece of the AppKey with zero-width spaces
+    between its characters, and the same piece split over two lines, thousands of times: each
+    copy is masked, what lies between them is kept as it was (the masks are put back into
+    the original text, in one pass)."""
+    from reconciler.redact import REDACTED, Scrubber
+
+    scrub = Scrubber(Credentials(KEY, SECRET).secrets())
+    hidden = "\u200b".join(KEY[:12])
+    split = KEY[:6] + "\n" + KEY[6:12]
+    text = "".join(f"<{n}|{hidden}|{split}|>" for n in range(3000))
+    shown = scrub(text)
+    assert shown == "".join(f"<{n}|{REDACTED}|{REDACTED}|>" for n in range(3000))
