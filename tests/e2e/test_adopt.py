@@ -274,6 +274,18 @@ def test_import_all_matching_compares_names_as_the_planner_does(project: Project
     assert not project.state_path.exists()  # nothing adopted, nothing saved
 
 
+def _overlay(project: Project, file: str, key: str) -> None:
+    """An environment overlay whose ``file`` sets ``time_to_live: 60`` under ``key``."""
+    overlay = project.root / "overlays"
+    overlay.mkdir()
+    (overlay / file).write_text(
+        f"{key}:\n  push:\n    body:\n      options:\n        time_to_live: 60\n"
+    )
+    (project.root / "reconciler.yaml").write_text(
+        "environments:\n  default:\n    manifests: schedules\n    overlay: overlays\n"
+    )
+
+
 def test_export_adopt_reads_each_file_with_the_defaults_and_overlay_it_will_live_under(
     project: Project,
 ) -> None:
@@ -297,14 +309,7 @@ def test_export_adopt_reads_each_file_with_the_defaults_and_overlay_it_will_live
     for path in project.schedules.glob("*.yaml"):
         path.unlink()
     project.state_path.unlink()
-    overlay = project.root / "overlays"
-    overlay.mkdir()
-    (overlay / "all.yaml").write_text(
-        '"*":\n  push:\n    body:\n      options:\n        time_to_live: 60\n'
-    )
-    (project.root / "reconciler.yaml").write_text(
-        "environments:\n  default:\n    manifests: schedules\n    overlay: overlays\n"
-    )
+    _overlay(project, "all.yaml", '"*"')
     result = project.run("export", "--adopt")
     assert result.exit_code == 1, result.output
     assert "differs from the live task in push.body.options" in result.output
@@ -317,14 +322,7 @@ def test_export_adopt_under_an_overlay_that_patches_another_schedule_by_name(
     """An overlay that patches one schedule by its name: each exported draft is read alone
     under the overlay, where that patch finds no manifest of its name. That is no problem of
     the draft: it is adopted when it matches its live task."""
-    overlay = project.root / "overlays"
-    overlay.mkdir()
-    (overlay / "mine.yaml").write_text(
-        "mine:\n  push:\n    body:\n      options:\n        time_to_live: 60\n"
-    )
-    (project.root / "reconciler.yaml").write_text(
-        "environments:\n  default:\n    manifests: schedules\n    overlay: overlays\n"
-    )
+    _overlay(project, "mine.yaml", "mine")
     project.write("mine")
     assert project.apply().exit_code == 0, project.apply().output
     theirs = project.out_of_band_create(body("theirs"))

@@ -16,21 +16,24 @@ from tests.e2e.helpers import Project
 from tests.kit.bodies import single
 
 
-def _interrupted_replace(project: Project) -> tuple[str, str]:
-    """promo replaced, its old task still live and journalled for deletion: (old, new) ids."""
+def _interrupted_replace(project: Project, op: str = "delete") -> tuple[str, str]:
+    """promo replaced, its new task made: (old, new) ids. ``op`` "delete": the state holds the
+    new task and owes the deletion of the old one, still live; "replace": the create's answer
+    never came, the state still holds the old task and the journal the replace."""
     project.write("promo", trigger=single(zone_type=1))
     assert project.apply().exit_code == 0
     old = project.state_ids()["promo"]
     data = project.write("promo", trigger=single(zone_type=2))
     new = project.out_of_band_create(data)  # the create half of the replace
     state = project.state()
-    state["entries"]["promo"]["schedule_id"] = new
+    if op == "delete":
+        state["entries"]["promo"]["schedule_id"] = new
     state["pending"]["promo"] = {
-        "op": "delete",
+        "op": op,
         "name": "promo",
         "fingerprint": state["entries"]["promo"]["fingerprint"],
         "old_schedule_id": old,
-        "started_at": "2026-12-01T00:00:00Z",
+        "started_at": "2026-11-01T00:00:00Z",
     }
     project.state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
     return old, new
@@ -54,20 +57,7 @@ def test_state_rm_refuses_to_drop_an_interrupted_replace(project: Project) -> No
     the old task, the journal the replace. `state rm --pending promo` would point the name at
     the old task again, and a new task that was made would be left live beside it: exit 1
     naming apply, the state file unchanged. --force drops it all the same."""
-    project.write("promo", trigger=single(zone_type=1))
-    assert project.apply().exit_code == 0
-    old = project.state_ids()["promo"]
-    data = project.write("promo", trigger=single(zone_type=2))
-    project.out_of_band_create(data)  # the new half, made; its answer never came
-    state = project.state()
-    state["pending"]["promo"] = {
-        "op": "replace",
-        "name": "promo",
-        "fingerprint": state["entries"]["promo"]["fingerprint"],
-        "old_schedule_id": old,
-        "started_at": "2026-11-01T00:00:00Z",
-    }
-    project.state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    _interrupted_replace(project, op="replace")
     before = project.state_path.read_bytes()
 
     refused = project.run("state", "rm", "--pending", "promo")
