@@ -200,7 +200,7 @@ class Scrubber:
         compatibility forms are folded (fullwidth, mathematical letters) and what shows
         nothing is dropped (``_fold``), except character references and escapes.
         """
-        if not self._pretest or "&#" in text or "\\" in text:
+        if not self._pretest or "&#" in text or _ESCAPE.search(text):
             return True  # character references and escapes are the pattern's to judge
         if _hides(text):
             text = _fold(text)
@@ -279,11 +279,22 @@ def _fold(text: str) -> str:
     if text.isascii():  # the same, at a tenth of the cost (a manifest's lines, say)
         joined = text.replace("\n", "")
         return joined if joined.isprintable() else joined.translate(_ASCII_DROPPED)
-    bare = _DROPPED.sub("", unicodedata.normalize("NFKD", text))
-    return unicodedata.normalize("NFKC", bare).translate(_LOOK_ALIKE)
+    if _ACCENTED.search(text):  # decomposed only when there is a mark to drop (Chinese text
+        text = unicodedata.normalize("NFKD", text)  # has none: a third of the cost)
+    folded = unicodedata.normalize("NFKC", _DROPPED.sub("", text))
+    if "\u0131" in folded or "\u0130" in folded:
+        folded = folded.translate(_LOOK_ALIKE)
+    return folded
 
 
+# The escapes ``_referenced`` knows: any other backslash (a JSON "\\n", a Windows path) leaves
+# the text to the pre-test, whose anchors hold a secret's own escaped forms.
+_ESCAPE = re.compile(r"\\[uUx]")
 _ASCII_DROPPED = str.maketrans(dict.fromkeys([*range(0x20), 0x7F]))
+# Latin letters with marks, and the marks: where decomposing can drop something.
+_ACCENTED = re.compile(
+    "[\u00c0-\u024f\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u1e00-\u1eff\u20d0-\u20ff\ufe20-\ufe2f]"
+)
 _LOOK_ALIKE = str.maketrans({"\u0131": "i", "\u0130": "I"})
 
 
@@ -310,6 +321,7 @@ def _referenced(secret: str) -> str:
             spellings += [f"&#0*{code}(?:;|(?![0-9]))", f"&#x0*{code:x}(?:;|(?![0-9a-f]))"]
             if code <= 0xFFFF:
                 spellings.append(f"\\\\{{1,2}}u{code:04x}")  # escaped once or twice
+            spellings.append(f"\\\\{{1,2}}U{code:08x}")
             if code <= 0xFF:
                 spellings.append(f"\\\\x{code:02x}")
         each.append("(?:" + "|".join(spellings) + ")")
