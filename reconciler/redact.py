@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
@@ -58,6 +58,45 @@ def secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     found = [v for v in values if len(v) >= MIN_SECRET_LENGTH]
     tokens = [_basic(a, b) for a in found for b in found if a != b]  # their Basic-auth value
     return sorted(set(found + tokens), key=len, reverse=True)
+
+
+Where = tuple[tuple[Any, ...], bool]  # a path of keys and indexes; whether a key at its end
+
+
+def scrub_tree(
+    value: Any,
+    scrub: Callable[[str], str],
+    found: list[Where] | None = None,
+    *,
+    mark: Callable[[str], str] = str,
+    path: tuple[Any, ...] = (),
+) -> Any:
+    """``value`` (JSON-like) with ``scrub`` applied to every key and text in it, each changed
+    one passed through ``mark``; ``found`` gets where each was (keys included: an extras key
+    can hold a credential as well as a text)."""
+    if isinstance(value, str):
+        cleaned = scrub(value)
+        if cleaned == value:
+            return value
+        if found is not None:
+            found.append((path, False))
+        return mark(cleaned)
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            name = scrub(key) if isinstance(key, str) else key
+            if name != key:
+                if found is not None:
+                    found.append(((*path, key), True))
+                name = mark(name)
+            out[name] = scrub_tree(item, scrub, found, mark=mark, path=(*path, name))
+        return out
+    if isinstance(value, list):
+        return [
+            scrub_tree(item, scrub, found, mark=mark, path=(*path, n))
+            for n, item in enumerate(value)
+        ]
+    return value
 
 
 def _basic(app_key: str, secret: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from reconciler import redact
 from reconciler.planning import canonical
 
 # The order the manifest reference lists keys in; keys not listed follow in the body's order.
@@ -200,27 +201,18 @@ def without_credentials(
     name or alert holds the AppKey or Master Secret must not put it into a manifest (a file
     that is committed) nor into the file's name.
     """
-    found: list[str] = []
-
-    def clean(value: Any, path: str) -> Any:
-        if isinstance(value, str):
-            cleaned = scrub(value)
-            if cleaned != value:
-                found.append(path or "the body")
-                return Redacted(cleaned)
-            return cleaned
-        if isinstance(value, Mapping):
-            out: dict[str, Any] = {}
-            for key, item in value.items():
-                name = scrub(str(key))
-                if name != key:
-                    found.append(f"a key under {path or 'the body'}")
-                    name = Redacted(name)
-                out[name] = clean(item, f"{path}.{name}" if path else name)
-            return out
-        if isinstance(value, list):
-            return [clean(item, f"{path}[{n}]") for n, item in enumerate(value)]
-        return value
-
-    cleaned: dict[str, Any] = clean(body, "")
+    where: list[redact.Where] = []
+    cleaned: dict[str, Any] = redact.scrub_tree(body, scrub, where, mark=Redacted)
+    found = [
+        f"a key under {_dotted(path[:-1]) or 'the body'}" if key else _dotted(path) or "the body"
+        for path, key in where
+    ]
     return cleaned, found
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    """``a.b[0].c`` for the path ("a", "b", 0, "c")."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out

@@ -8,7 +8,7 @@ written in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
@@ -251,48 +251,17 @@ class _CredentialCheck:
         for m in manifests:
             if m.path in self.flagged or not (self.escaped_layer or m.path in self.escaped):
                 continue
-            texts: list[str] = []
-            _texts_of(m.body, texts)
-            if self.scrub.first("\n".join(texts)) is None:
+            hits: list[redact.Where] = []
+            redact.scrub_tree(m.body, self.scrub, hits)
+            if not hits:
                 continue
-            at = _credential_at(m.body, self.scrub.finds, ())
-            pos = m.positions.get(at) if m.positions is not None and at is not None else None
+            at = hits[0][0]
+            pos = m.positions.get(at) if m.positions is not None else None
             line, col = (pos[2], pos[3]) if pos is not None else (m.line, m.col)  # the value
             where = ".".join(map(str, at)) + ": " if at else ""
             merged = "" if pos is not None else " (in it, or a default, base or overlay it takes)"
             found.append(Problem(m.path, line, col, f"{where}{CREDENTIAL_IN_TEXT}{merged}"))
         return found
-
-
-def _texts_of(node: Any, out: list[str]) -> None:
-    if isinstance(node, str):
-        out.append(node)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            out.append(str(key))
-            _texts_of(value, out)
-    elif isinstance(node, list):
-        for item in node:
-            _texts_of(item, out)
-
-
-def _credential_at(
-    node: Any, holds: Callable[[str], bool], path: tuple[Any, ...]
-) -> tuple[Any, ...] | None:
-    """The path of the first key or text in ``node`` that ``holds`` a credential."""
-    if isinstance(node, str):
-        return path if holds(node) else None
-    if isinstance(node, dict):
-        items: Any = node.items()
-    else:
-        items = enumerate(node) if isinstance(node, list) else ()
-    for key, value in items:
-        if isinstance(key, str) and holds(key):
-            return (*path, key)
-        inner = _credential_at(value, holds, (*path, key))
-        if inner is not None:
-            return inner
-    return None
 
 
 def _validate(

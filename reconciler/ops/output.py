@@ -41,17 +41,10 @@ def plan_file_text(plan: Plan) -> str:
     """
     scrub = redact.output_scrubber()
 
-    def shown(value: object) -> object:
-        if isinstance(value, str):
-            return scrub(value)
-        if isinstance(value, dict):  # keys too: an extras key can hold it
-            return {shown(k): shown(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [shown(v) for v in value]
-        return value
-
     def holds(value: object) -> bool:
-        return bool(shown(value) != value)
+        found: list[redact.Where] = []
+        redact.scrub_tree(value, scrub, found)
+        return bool(found)
 
     touched = any(
         holds([[c.path, c.old, c.new] for c in getattr(a, "changes", ())])
@@ -60,10 +53,11 @@ def plan_file_text(plan: Plan) -> str:
     ) or holds(list(plan.warnings))
     if not touched:
         return plan.to_json()
-    actions = [
-        {k: shown(v) if k in ("changes", "old_body") else v for k, v in action.items()}
-        for action in plan.model_dump(mode="json", include={"actions"})["actions"]
-    ]
-    update = {"actions": actions, "warnings": shown(list(plan.warnings))}
-    redacted = type(plan).model_validate({**plan.model_dump(mode="json"), **update})
+    data = plan.model_dump(mode="json")  # redacted whole, then read back as the file's plan
+    for action in data["actions"]:
+        for key in ("changes", "old_body"):
+            if key in action:
+                action[key] = redact.scrub_tree(action[key], scrub)
+    data["warnings"] = redact.scrub_tree(data["warnings"], scrub)
+    redacted = type(plan).model_validate(data)
     return redacted.model_copy(update={"checksum": redacted.compute_checksum()}).to_json()
