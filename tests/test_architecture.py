@@ -60,7 +60,16 @@ PLANNING_CORE = (
 
 # What the core may not pull in: the HTTP stack, the YAML readers, the command line, the
 # emulator's server, and the modules of the package that do I/O or drive a run.
-FORBIDDEN_LIBRARIES = ("httpx", "httpcore", "yaml", "ruamel", "click", "starlette", "uvicorn")
+FORBIDDEN_LIBRARIES = (
+    "httpx",
+    "httpcore",
+    "h11",
+    "yaml",
+    "ruamel",
+    "click",
+    "starlette",
+    "uvicorn",
+)
 FORBIDDEN_MODULES = (
     "reconciler.remote.answers",
     "reconciler.apply.executor",

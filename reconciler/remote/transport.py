@@ -1,12 +1,13 @@
-"""One attempt of one request: the connection pools, the pace, the size cap, the traffic counts.
+"""One attempt of one request: the connections, the pace, the size cap, the traffic counts.
 
 ``Transport`` is the lower half of ``EngageLabClient`` (``reconciler.remote.client``, the
 endpoints; ``reconciler.remote.retries``, the retries in between): it owns the ``httpx``
-clients, sends one attempt inside a slot of the ``Limiter`` and reads its answer up to
-``ClientSettings.max_answer_bytes``. An attempt that brings no usable answer raises ``Lost``
-(saying whether it may have reached the server) or ``TooLarge``; what to do then is the retry
-layer's decision. The limit the run found is kept in the pace file when the client closes.
-Debug logs never include request headers (they hold the credentials).
+client (on the lean transport of ``reconciler.remote.wire``), sends one attempt inside a slot
+of the ``Limiter`` and reads its answer up to ``ClientSettings.max_answer_bytes``. An attempt
+that brings no usable answer raises ``Lost`` (saying whether it may have reached the server)
+or ``TooLarge``; what to do then is the retry layer's decision. The limit the run found is
+kept in the pace file when the client closes. Debug logs never include request headers (they
+hold the credentials).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import importlib.util
 import logging
 import random
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +32,7 @@ import httpx
 from reconciler import __version__
 from reconciler.config.connection import ClientSettings
 from reconciler.errors import ConnectionFailedError
-from reconciler.remote import answers
+from reconciler.remote import answers, wire
 from reconciler.remote.limiter import Limiter, Sleep
 from reconciler.remote.pacefile import read_remembered_limit, remember_limit
 from reconciler.remote.ratelimit import Ticket
@@ -74,7 +76,7 @@ class Lost(Exception):
 
 
 class Transport:
-    """Sends one attempt of a request on the least busy pool, inside the limiter (module
+    """Sends one attempt of a request inside the limiter (module
     docstring); the parameters are those of ``EngageLabClient``."""
 
     def __init__(
@@ -115,20 +117,24 @@ class Transport:
         # The server's clock minus ours, from the ``Date`` header of the first answer that has
         # a readable one: a schedule fires by the server's clock, not by this machine's.
         self.server_offset: timedelta | None = None
-        # Several small connection pools instead of one big one: httpcore's pool re-examines
-        # every connection (with a socket poll each) on every request event, so its cost grows
-        # with the square of the pool size; at 32+ connections the client itself became the
-        # bottleneck (tests/bench/bench_inventory.py). An injected transport gets one client.
-        # Sized for the largest window the limiter may open; connections open only when used.
-        most = self._limiter.max_window
-        sizes = _pool_sizes(most) if transport is None else [most]
-        # One TLS context for all pools: each pool would otherwise load the CA bundle again
-        # (~30 ms apiece, 0.2 s of start-up at concurrency 48; tests/bench/bench_scenarios.py).
-        self._tls = tls_context(settings.base_url) if transport is None else None
-        self._pools = [self._new_http(size, transport) for size in sizes]
-        self._pool_load = [0] * len(self._pools)
+        # Our own transport (reconciler.remote.wire) unless one is injected (tests, in-process
+        # emulator) or a proxy is configured (httpx's default transport knows proxies). One TLS
+        # context, loaded off the critical path (reconciler.remote.tls).
+        if transport is None:
+            tls = tls_context(settings.base_url)
+            if wire.uses_proxy():
+                self._http = self._new_http(None, verify=tls)
+            else:
+                self._http = self._new_http(
+                    wire.WireTransport(tls=tls, connect_timeout=settings.timeout), verify=True
+                )
+        else:
+            self._http = self._new_http(transport, verify=True)
 
-    def _new_http(self, size: int, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    def _new_http(
+        self, transport: httpx.AsyncBaseTransport | None, *, verify: ssl.SSLContext | bool
+    ) -> httpx.AsyncClient:
+        most = self._limiter.max_window  # the requests in flight: the limiter's widest window
         creds = self.settings.credentials
         return httpx.AsyncClient(
             base_url=self.settings.base_url,
@@ -138,15 +144,14 @@ class Transport:
                 "User-Agent": f"engagelab-reconciler/{__version__}",
             },
             timeout=httpx.Timeout(self.settings.timeout),
-            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            verify=self._tls if self._tls is not None else True,
+            limits=httpx.Limits(max_connections=most, max_keepalive_connections=most),
+            verify=verify,
             transport=transport,
             follow_redirects=False,
         )
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        await self._http.aclose()
         self._remember_pace()
 
     def _remember_pace(self) -> None:
@@ -225,17 +230,9 @@ class Transport:
         return response, ticket
 
     async def _send(self, method: str, path: str, json_body: Any) -> httpx.Response:
-        """Send on the least busy pool; with at most ``max_window`` requests in flight (the
-        limiter) and pools adding up to ``max_window``, that pool always has a free connection.
-        """
-        index = self._pool_load.index(min(self._pool_load))
-        self._pool_load[index] += 1
-        try:
-            async with self._pools[index].stream(method, path, json=json_body) as response:
-                await self._read_capped(response)
-            return response
-        finally:
-            self._pool_load[index] -= 1
+        async with self._http.stream(method, path, json=json_body) as response:
+            await self._read_capped(response)
+        return response
 
     async def _read_capped(self, response: httpx.Response) -> None:
         """Read the body, but never more than ``max_answer_bytes`` of it (``TooLarge``).
@@ -270,16 +267,6 @@ class Transport:
             (self._clock() - started) * 1000,
             attempt,
         )
-
-
-POOL_SIZE = 8
-
-
-def _pool_sizes(concurrency: int) -> list[int]:
-    """Split ``concurrency`` connections into pools of at most POOL_SIZE, as even as possible."""
-    count = -(-concurrency // POOL_SIZE)
-    base, extra = divmod(concurrency, count)
-    return [base + 1] * extra + [base] * (count - extra)
 
 
 def _date_offset(header: str | None) -> timedelta | None:

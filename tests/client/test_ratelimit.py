@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from reconciler.remote.limiter import Limiter, TokenBucket
-from reconciler.remote.transport import POOL_SIZE, _pool_sizes
 from tests.kit.clock import FakeClock
 
 
@@ -93,17 +92,6 @@ def test_bad_rate_or_concurrency_is_refused() -> None:
         TokenBucket(0)
     with pytest.raises(ValueError, match="concurrency"):
         Limiter(rate=1, concurrency=0)
-
-
-@pytest.mark.parametrize("concurrency", [1, 7, 8, 9, 16, 17, 48, 256])
-def test_connection_pools_add_up_to_the_concurrency_in_pools_of_at_most_8(
-    concurrency: int,
-) -> None:
-    """The client splits its connections into small pools (httpcore's cost grows with size²)."""
-    sizes = _pool_sizes(concurrency)
-    assert sum(sizes) == concurrency
-    assert max(sizes) <= POOL_SIZE
-    assert max(sizes) - min(sizes) <= 1
 
 
 def test_a_window_that_grows_lets_waiting_requests_in_and_a_cancelled_waiter_holds_no_place() -> (
