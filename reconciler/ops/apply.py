@@ -198,27 +198,23 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
         # A rule taken out of reconciler.yaml since the plan was made has nothing to allow.
         names = ws.env.policies.names
         allow = tuple(r for r in saved_exceptions(saved, allow) if r in names)
-    stamp = observe.manifest_stamp(ws)
-    loaded: list[Manifest] = []
-    desired, warnings = observe.load_desired(ws, strict=safety.strict, loaded=loaded)
-    if saved is None and not request.auto_approve and hooks.confirm is None:
-        raise UsageError(
-            "apply needs confirmation but this is not a terminal",
-            hint="review `reconciler plan` and pass --auto-approve, or apply a saved plan file",
-        )
-    ws.say_where(feedback.note)
-    feedback.warnings([str(w) for w in warnings])
     plan_options = saved.options if saved is not None else safety.plan_options(ws)
 
     async def run() -> ApplyResult:
-        nonlocal desired
         with ws.store.lock(request.lock_timeout, LOCK_HOLDER):
-            if observe.manifest_stamp(ws) != stamp:
-                # Written while we waited for the lock (export --adopt holds it while it writes
-                # manifests and the state): plan the state against the manifests as they are.
-                loaded.clear()
-                desired, more = observe.load_desired(ws, strict=safety.strict, loaded=loaded)
-                feedback.warnings([str(w) for w in more if w not in warnings])
+            # The manifests are read under the lock: ``export --adopt`` writes manifests and the
+            # state together while it holds it, and the state must never be planned against an
+            # older manifest set.
+            loaded: list[Manifest] = []
+            desired, warnings = observe.load_desired(ws, strict=safety.strict, loaded=loaded)
+            if saved is None and not request.auto_approve and hooks.confirm is None:
+                raise UsageError(
+                    "apply needs confirmation but this is not a terminal",
+                    hint="review `reconciler plan` and pass --auto-approve, or apply a saved "
+                    "plan file",
+                )
+            ws.say_where(feedback.note)
+            feedback.warnings([str(w) for w in warnings])
             state = observe.load_state(ws)
             verdict = check_policies(ws, loaded, state, safety, feedback, allow=allow)
             if saved is not None:

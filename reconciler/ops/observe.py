@@ -25,7 +25,6 @@ from reconciler.config.environments import Environment
 from reconciler.config.ignore import split_ignored
 from reconciler.config.session import Target, load_environment, now_of, resolve_target
 from reconciler.errors import Problem
-from reconciler.manifests.find import find_manifest_files
 from reconciler.manifests.load import Manifest, load_manifests
 from reconciler.ops.feedback import Feedback, silent
 from reconciler.options import GlobalOptions
@@ -147,25 +146,6 @@ def load_desired(
     # the end of the process (reconciler.heap).
     heap.settle(result, desired)
     return desired, list(result.warnings)
-
-
-def manifest_stamp(ws: Workspace) -> tuple[tuple[str, int, int], ...]:
-    """(path, size, mtime) of every manifest file: cheap evidence that the set did not move.
-
-    A command that reads the manifests before taking the state lock compares stamps once it
-    holds the lock: another command (``export --adopt``) may have written manifests and the
-    state meanwhile, and the state must never be planned against an older manifest set.
-    """
-    files, _ = find_manifest_files([ws.env.manifests])
-    out: list[tuple[str, int, int]] = []
-    for path, display in files:
-        try:
-            info = path.stat()
-        except OSError:
-            out.append((display, -1, -1))
-        else:
-            out.append((display, info.st_size, info.st_mtime_ns))
-    return tuple(out)
 
 
 def load_state(ws: Workspace) -> State:

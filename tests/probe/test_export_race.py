@@ -19,12 +19,13 @@ def test_apply_never_deletes_a_task_adopted_while_it_waited_for_the_lock(
 ) -> None:
     """Promise: never deletes a task it does not own (nor one whose manifest exists).
 
-    ``apply`` reads the manifests first and only then takes the state lock. ``export --adopt``
-    in another process, finishing in that window, writes ``schedules/theirs.yaml`` and records
-    ``theirs`` in the state. ``apply`` then loads that state against the manifests it read
-    before: ``theirs`` is managed but has no manifest, so it is deleted (with --auto-approve,
-    below the mass-delete ratio), although its manifest is on disk and it was someone else's
-    task a moment earlier.
+    Found by this probe when ``apply`` read the manifests before taking the state lock:
+    ``export --adopt`` in another process, finishing in that window, wrote
+    ``schedules/theirs.yaml`` and recorded ``theirs`` in the state; ``apply`` then planned that
+    state against the manifests it had read before, so ``theirs`` was managed without a
+    manifest and deleted. Now ``apply`` reads the manifests under the lock: an ``export
+    --adopt`` started while it reads them is held off by the lock (here with ``--lock-timeout
+    0``: refused at once, nothing written), and the task stays someone else's.
     """
     for n in range(4):
         project.write(f"ours_{n}")
@@ -34,15 +35,21 @@ def test_apply_never_deletes_a_task_adopted_while_it_waited_for_the_lock(
 
     real = engine.load_desired
     calls = []
+    refused: list[tuple[int, str]] = []
 
     def load_then_export(*args: Any, **kwargs: Any) -> Any:
         loaded = real(*args, **kwargs)
         calls.append(1)
-        if len(calls) > 1:  # only the first read has the window before the lock
+        if len(calls) > 1:
             return loaded
         env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGELAB_")}
         done = subprocess.run(
-            [sys.executable, "-m", "reconciler", *project.args("export", "--adopt")],
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                *project.args("export", "--adopt", "--lock-timeout", "0"),
+            ],
             cwd=project.root,
             env=env,
             capture_output=True,
@@ -50,11 +57,14 @@ def test_apply_never_deletes_a_task_adopted_while_it_waited_for_the_lock(
             timeout=60,
             check=False,
         )
-        assert done.returncode == 0, done.stderr
+        refused.append((done.returncode, done.stdout + done.stderr))
         return loaded
 
     monkeypatch.setattr(engine, "load_desired", load_then_export)
     project.apply()
 
-    assert (project.schedules / "theirs.yaml").exists()
+    ((code, said),) = refused
+    assert code != 0, said
+    assert "lock" in said
+    assert not (project.schedules / "theirs.yaml").exists()
     assert ("DELETE", f"/v4/schedules/{theirs}") not in project.write_summary()
