@@ -199,6 +199,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
         names = ws.env.policies.names
         allow = tuple(r for r in saved_exceptions(saved, allow) if r in names)
     plan_options = saved.options if saved is not None else safety.plan_options(ws)
+    ws.say_where(feedback.note)  # before the lock: a wait for it is then a wait for this target
 
     async def run() -> ApplyResult:
         with ws.store.lock(request.lock_timeout, LOCK_HOLDER):
@@ -213,7 +214,6 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                     hint="review `reconciler plan` and pass --auto-approve, or apply a saved "
                     "plan file",
                 )
-            ws.say_where(feedback.note)
             feedback.warnings([str(w) for w in warnings])
             state = observe.load_state(ws)
             verdict = check_policies(ws, loaded, state, safety, feedback, allow=allow)
