@@ -19,6 +19,7 @@ import random
 import ssl
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -125,8 +126,12 @@ class Transport:
             if wire.uses_proxy():
                 self._http = self._new_http(None, verify=tls)
             else:
+                # Half the attempt's time for the connection (TLS handshake included): one that
+                # never completes is then known as such (ConnectTimeout: never sent) before the
+                # attempt's own deadline, which cannot tell (_attempt).
+                connect = settings.timeout / 2
                 self._http = self._new_http(
-                    wire.WireTransport(tls=tls, connect_timeout=settings.timeout), verify=True
+                    wire.WireTransport(tls=tls, connect_timeout=connect), verify=True
                 )
         else:
             self._http = self._new_http(transport, verify=True)
@@ -141,6 +146,9 @@ class Transport:
             auth=httpx.BasicAuth(creds.app_key, creds.master_secret),
             headers={
                 "Accept": "application/json",
+                # Compressed answers are decoded here, against the size cap (_read_capped); a
+                # server that compresses anyway is decoded the same way.
+                "Accept-Encoding": "identity",
                 "User-Agent": f"engagelab-reconciler/{__version__}",
             },
             timeout=httpx.Timeout(self.settings.timeout),
@@ -237,22 +245,31 @@ class Transport:
     async def _read_capped(self, response: httpx.Response) -> None:
         """Read the body, but never more than ``max_answer_bytes`` of it (``TooLarge``).
 
-        Streamed, so a huge (or endless) body costs at most the cap in memory; the count is
-        of decoded bytes, so a compressed bomb is stopped too.
+        Streamed, so a huge (or endless) body costs at most the cap in memory. The client asks
+        for no compression; an answer compressed anyway (gzip or deflate, in any number of
+        layers) is decoded here, each layer stopped at the cap, so a small compressed bomb
+        cannot grow in memory either (httpx's own decoding has no limit).
         """
         cap = self.settings.max_answer_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > cap:
             raise TooLarge
+        if response.is_stream_consumed:
+            # An answer made in memory by an injected transport: httpx has read and decoded it.
+            if len(response.content) > cap:
+                raise TooLarge
+            return
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.aiter_raw():
             size += len(chunk)
             if size > cap:
                 raise TooLarge
             chunks.append(chunk)
         # What ``aread`` would have stored; every reader of the answer uses ``.content``.
-        response._content = b"".join(chunks)
+        response._content = decode_capped(
+            b"".join(chunks), response.headers.get("Content-Encoding", ""), cap
+        )
 
     def _log_lost(
         self, method: str, path: str, attempt: int, started: float, exc: BaseException
@@ -267,6 +284,30 @@ class Transport:
             (self._clock() - started) * 1000,
             attempt,
         )
+
+
+def decode_capped(raw: bytes, encoding: str, cap: int) -> bytes:
+    """``raw`` with its content codings undone (the last one applied first), each stopped at
+    ``cap`` bytes (``TooLarge``). Codings other than gzip and deflate are left as they are:
+    such a body is no JSON, and is refused as a malformed answer where it is read."""
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    data = raw
+    for coding in reversed(codings):
+        if coding in ("gzip", "x-gzip"):
+            decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif coding == "deflate":
+            # zlib-wrapped as RFC 9110 says, or raw deflate as some servers send it
+            raw_deflate = len(data) >= 2 and (data[0] & 0x0F != 8 or (data[0] << 8 | data[1]) % 31)
+            decoder = zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
+        else:
+            return data
+        try:
+            data = decoder.decompress(data, cap + 1)
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"the answer's {coding} coding is broken: {exc}") from exc
+        if len(data) > cap or decoder.unconsumed_tail:
+            raise TooLarge
+    return data
 
 
 def _date_offset(header: str | None) -> timedelta | None:

@@ -15,9 +15,10 @@ Anything after the request was written (the connection dropped, closed before th
 answer that breaks HTTP): ``httpx.ReadError`` or ``httpx.RemoteProtocolError``; it may have
 arrived. A request that HTTP cannot carry: ``httpx.LocalProtocolError``.
 
-Connections are reused only when the last exchange ended cleanly and the server has not
-closed them (the protocol hears a close the moment it arrives, so a dead connection is never
-picked) and for at most ``keepalive_expiry`` seconds of idleness, as httpx's default does.
+Connections are reused only when the last exchange ended cleanly, nothing is readable on the
+socket (a close, or bytes nobody asked for: polled when the connection is picked, as httpcore
+does, because the event loop may not have read the socket since), and for at most
+``keepalive_expiry`` seconds of idleness, as httpx's default does.
 Bytes after an answer, or arriving while no request is out, end the connection: they are no
 request's answer, and must never be read as the next one's. An
 answer being read keeps at most ``BUFFER_BYTES`` unread: beyond, reading from the socket
@@ -31,6 +32,7 @@ transport (``uses_proxy``).
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 import urllib.request
@@ -157,6 +159,16 @@ class _Connection(asyncio.Protocol):
     def send(self, request: httpx.Request, body: bytes) -> None:
         """Write the whole request (head and body) at once; nothing is awaited in between."""
         assert self._transport is not None
+        if (
+            self._error is not None
+            or self._events
+            or self._transport.is_closing()
+            or self._h11.their_state is not h11.IDLE
+        ):
+            # Closed, or spoken to unasked, between the connection's making and now (a TLS
+            # server can close right after its handshake): nothing is written, so the request
+            # was never sent, and the retry layer may send it again on a new connection.
+            raise httpx.ConnectError("the connection was closed before the request was sent")
         try:
             parts = [
                 self._h11.send(
@@ -176,7 +188,7 @@ class _Connection(asyncio.Protocol):
 
     def reusable(self, now: float, expiry: float) -> bool:
         """Whether a new request may go out on this idle connection."""
-        return (
+        if not (
             self._error is None
             and not self._events
             and self._transport is not None
@@ -184,7 +196,17 @@ class _Connection(asyncio.Protocol):
             and self._h11.our_state is h11.IDLE
             and self._h11.their_state is h11.IDLE
             and now - self.idle_since < expiry
-        )
+        ):
+            return False
+        # The protocol hears bytes or a close only when the event loop next reads the socket,
+        # and a command that plans between its reads and its writes has not let it: ask the
+        # socket itself (one poll, as httpcore does). Anything readable on an idle connection,
+        # a close or stray bytes, ends it; stray bytes must never answer the next request.
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            return True
+        readable, _, _ = select.select([sock], [], [], 0)
+        return not readable
 
     def finished_cleanly(self) -> bool:
         """After an answer's end: both sides done and keep-alive; starts the next cycle."""
@@ -200,8 +222,10 @@ class _Connection(asyncio.Protocol):
         return clean
 
     def close(self) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.close()
+        """Drop the connection now: an unsent request body is not kept waiting for a server
+        that does not read (``close`` would wait for it to drain, holding the socket)."""
+        if self._transport is not None:
+            self._transport.abort()
 
 
 class _Body(httpx.AsyncByteStream):

@@ -12,14 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import ssl
+import threading
+import time
+import tracemalloc
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from reconciler.remote import transport as transport_module
 from reconciler.remote import wire
 from reconciler.remote.transport import Lost, TooLarge, Transport
 from tests.client.helpers import settings
@@ -219,6 +225,118 @@ def test_bytes_that_arrive_with_the_answer_end_the_connection_too() -> None:
             assert server.connections == 2
 
     run(scenario())
+
+
+class ThreadedServer:
+    """A loopback server in its own thread (it goes on while the client's event loop is
+    blocked): answers each request with ``{"n": count}``; after the first answer it sends a
+    stale second answer, or closes, 5 ms later."""
+
+    def __init__(self, late: str) -> None:
+        self.late = late
+        self.connections = 0
+        self.answered = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn, contextlib.suppress(OSError):  # the client may reset it
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        data = b""
+        while True:
+            while b"\r\n\r\n" not in data:
+                more = conn.recv(65536)
+                if not more:
+                    return
+                data += more
+            head, _, data = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(data) < length:
+                more = conn.recv(65536)
+                if not more:
+                    return
+                data += more
+            data = data[length:]
+            self.answered += 1
+            conn.sendall(answer(f'{{"n": {self.answered}}}'.encode()))
+            if self.answered == 1:
+                time.sleep(0.005)
+                if self.late == "close":
+                    return
+                conn.sendall(answer(b'{"n": "stale"}'))
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.mark.parametrize("late", ["stale answer", "close"])
+def test_what_arrives_while_the_loop_is_busy_is_seen_before_the_connection_is_reused(
+    late: str,
+) -> None:
+    """A command plans between its reads and its writes without letting the event loop read
+    the sockets: bytes or a close that arrived meanwhile are still found (the socket is polled
+    when the connection is picked). Else a stale answer became the next request's (a create
+    bound to another task's id), and a keep-alive close made a never-sent create ambiguous."""
+    server = ThreadedServer(late)
+
+    async def scenario() -> None:
+        async with client_for(server.url, transport()) as client:
+            assert (await get(client)).json() == {"n": 1}
+            time.sleep(0.1)  # planning: the loop does not turn, the late bytes wait in the socket
+            response = await client.post("/v4/schedules", json={"name": "a"})
+            assert response.json() == {"n": 2}
+
+    try:
+        run(scenario())
+    finally:
+        server.close()
+    assert server.connections == 2
+
+
+def test_a_connection_spoken_to_before_its_request_sends_nothing_and_says_never_sent() -> None:
+    """A TLS server may close, or talk, right after its handshake, before the request is
+    written: nothing is written then, and the error is one the retry layer knows as never
+    sent (a ConnectError), not an HTTP misuse that stops the command."""
+
+    class Sink(asyncio.Transport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.written: list[bytes] = []
+
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            self.written.append(bytes(data))
+
+        def is_closing(self) -> bool:
+            return False
+
+        def abort(self) -> None:
+            pass
+
+    for arrival in (b"HTTP/1.1 200 OK\r\n\r\n", b""):
+        conn = wire._Connection()
+        sink = Sink()
+        conn.connection_made(sink)
+        if arrival:
+            conn.data_received(arrival)
+        else:
+            conn.eof_received()
+        with pytest.raises(httpx.ConnectError):
+            conn.send(httpx.Request("POST", "http://127.0.0.1/v4/schedules", json={}), b"{}")
+        assert sink.written == []
 
 
 # -- failures, as the retry layer sees them ------------------------------------------------------
@@ -433,3 +551,120 @@ def test_a_proxy_in_the_environment_leaves_the_requests_to_httpx(
     t = Transport(settings(base_url="http://127.0.0.1:9"))
     assert not isinstance(t._http._transport, wire.WireTransport)
     run(t.aclose())
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_a_connection_given_up_is_dropped_at_once_with_its_unsent_body() -> None:
+    """A server that accepts and never reads: requests that time out must not leave their
+    sockets (and bodies) waiting for a drain that never comes."""
+
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await asyncio.sleep(3600)
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(never_reads, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        t = transport()
+        before = _open_fds()
+        async with client_for(url, t) as client:
+            for _ in range(5):
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.2):
+                        await client.post("/v4/schedules", content=b"x" * (8 * 1024 * 1024))
+            await asyncio.sleep(0.05)
+            assert _open_fds() - before <= 5  # the server's five ends only
+        for writer in held:
+            writer.transport.abort()
+        server.close()
+
+    run(scenario())
+
+
+def _gzip_of_zeros(megabytes: int) -> bytes:
+    out = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = bytes(1024 * 1024)
+    parts = [out.compress(block) for _ in range(megabytes)]
+    return b"".join(parts) + out.flush()
+
+
+def test_a_compressed_bomb_is_stopped_at_the_cap_in_every_layer() -> None:
+    """256 MiB of zeros gzipped twice is a few hundred bytes: decoding it must stop at the
+    cap, not after building the whole thing (httpx's own decoding has no limit)."""
+    once = _gzip_of_zeros(256)
+    twice = zlib.compress(once, 9, wbits=zlib.MAX_WBITS | 16)
+    bomb = len(twice)
+
+    async def sends_bomb(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip\r\n"
+            + f"Content-Length: {bomb}\r\n\r\n".encode()
+            + twice
+        )
+        return True
+
+    async def scenario() -> None:
+        async with Server(sends_bomb) as server:
+            t = Transport(settings(base_url=server.url, max_answer_bytes=1024 * 1024))
+            try:
+                tracemalloc.start()
+                with pytest.raises(TooLarge):
+                    await t._attempt("GET", "/v4/schedules", None, 1)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+                await t.aclose()
+            assert peak < 32 * 1024 * 1024
+
+    run(scenario())
+    assert transport_module.decode_capped(once, "gzip", 300 * 1024 * 1024) == bytes(
+        256 * 1024 * 1024
+    )
+
+
+def test_the_client_asks_for_answers_uncompressed() -> None:
+    async def scenario() -> None:
+        async with Server(_answers_ok) as server:
+            t = Transport(settings(base_url=server.url))
+            try:
+                await t._attempt("GET", "/v4/schedules", None, 1)
+            finally:
+                await t.aclose()
+            assert b"accept-encoding: identity" in server.requests[0].lower()
+
+    run(scenario())
+
+
+def test_a_tls_handshake_that_never_completes_is_known_as_never_sent() -> None:
+    """A server that accepts and never answers the handshake: the connection's own deadline
+    (half the attempt's) ends it first, so a create is retried rather than made ambiguous."""
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await asyncio.sleep(3600)
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        t = Transport(settings(base_url=url, timeout=0.4))
+        try:
+            with pytest.raises(Lost) as lost:
+                await t._attempt("POST", "/v4/schedules", {"name": "x"}, 1)
+        finally:
+            await t.aclose()
+            for writer in held:
+                writer.transport.abort()
+            server.close()
+            await server.wait_closed()
+        assert lost.value.sent is False
+        assert isinstance(lost.value.cause, httpx.ConnectTimeout)
+
+    run(scenario())
