@@ -203,10 +203,7 @@ class _Connection(asyncio.Protocol):
         # socket itself (one poll, as httpcore does). Anything readable on an idle connection,
         # a close or stray bytes, ends it; stray bytes must never answer the next request.
         sock = self._transport.get_extra_info("socket")
-        if sock is None:
-            return True
-        readable, _, _ = select.select([sock], [], [], 0)
-        return not readable
+        return sock is None or not _readable(sock.fileno())
 
     def finished_cleanly(self) -> bool:
         """After an answer's end: both sides done and keep-alive; starts the next cycle."""
@@ -361,6 +358,18 @@ class WireTransport(httpx.AsyncBaseTransport):
         for conn in list(self._open):
             self._forget(conn)
         self._idle.clear()
+
+
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read (or is closed), without waiting. ``poll`` where
+    there is one: ``select`` refuses descriptors above 1023, which a program using the Python
+    API among many open files may well hand out."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([fd], [], [], 0)
+    return bool(readable)
 
 
 def _text(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import socket
 import ssl
 import threading
@@ -668,3 +669,23 @@ def test_a_tls_handshake_that_never_completes_is_known_as_never_sent() -> None:
         assert isinstance(lost.value.cause, httpx.ConnectTimeout)
 
     run(scenario())
+
+
+def test_a_connection_on_a_descriptor_above_1023_can_still_be_checked() -> None:
+    """``select`` refuses descriptors above 1023; a program using the Python API among many
+    open files gets such descriptors, and picking a connection must not fail there."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"this machine allows {hard} open files, not enough for a descriptor of 2000")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    a, b = socket.socketpair()
+    high = os.dup2(a.fileno(), 2000)
+    try:
+        assert not wire._readable(high)
+        b.send(b"x")
+        assert wire._readable(high)
+    finally:
+        os.close(high)
+        a.close()
+        b.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
