@@ -349,17 +349,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def lost_post(url: str, **overrides: Any) -> Lost:
+    """What a create's one attempt through the client's own transport ends in (it must fail)."""
+    t = Transport(settings(base_url=url, **overrides), transport=None)
+    try:
+        with pytest.raises(Lost) as lost:
+            await t._attempt("POST", "/v4/schedules", {"name": "x"}, 1)
+    finally:
+        await t.aclose()
+    return lost.value
+
+
 def test_no_connection_is_a_connect_error_and_never_sent() -> None:
     async def scenario() -> None:
-        url = f"http://127.0.0.1:{_free_port()}"
-        t = Transport(settings(base_url=url, max_retries=0), transport=None)
-        try:
-            with pytest.raises(Lost) as lost:
-                await t._attempt("POST", "/v4/schedules", {"name": "x"}, 1)
-        finally:
-            await t.aclose()
-        assert lost.value.sent is False
-        assert isinstance(lost.value.cause, httpx.ConnectError)
+        lost = await lost_post(f"http://127.0.0.1:{_free_port()}")
+        assert lost.sent is False
+        assert isinstance(lost.cause, httpx.ConnectError)
 
     run(scenario())
 
@@ -370,52 +375,34 @@ def test_a_connection_dropped_without_an_answer_may_have_been_sent() -> None:
 
     async def scenario() -> None:
         async with Server(drops) as server:
-            t = Transport(settings(base_url=server.url), transport=None)
-            try:
-                with pytest.raises(Lost) as lost:
-                    await t._attempt("POST", "/v4/schedules", {"name": "x"}, 1)
-            finally:
-                await t.aclose()
-        assert lost.value.sent is True
-        assert isinstance(lost.value.cause, httpx.RemoteProtocolError)
-        assert "without sending a response" in lost.value.description
+            lost = await lost_post(server.url)
+        assert lost.sent is True
+        assert isinstance(lost.cause, httpx.RemoteProtocolError)
+        assert "without sending a response" in lost.description
 
     run(scenario())
 
 
-def test_an_answer_cut_short_is_a_protocol_error() -> None:
-    async def cut(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(answer(b'{"ok": 1}')[:-3])
-        return False
+@pytest.mark.parametrize(
+    ("sent", "closes"),
+    [
+        pytest.param(answer(b'{"ok": 1}')[:-3], True, id="answer cut short"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (200 * 1024), False, id="head of 200 KiB"
+        ),
+        pytest.param(b"SSH-2.0-OpenSSH\r\n\r\n", False, id="not HTTP"),
+    ],
+)
+def test_an_answer_that_breaks_http_is_a_protocol_error(sent: bytes, closes: bool) -> None:
+    """Each may have followed a request that arrived: a protocol error (maybe sent), never a
+    value; a head is refused past 100 KiB, as httpcore refused it."""
+
+    async def breaks(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(sent)
+        return not closes
 
     async def scenario() -> None:
-        async with Server(cut) as server, client_for(server.url, transport()) as client:
-            with pytest.raises(httpx.RemoteProtocolError):
-                await get(client)
-
-    run(scenario())
-
-
-def test_a_head_larger_than_100_kib_is_refused() -> None:
-    async def huge_head(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (200 * 1024))
-        return True
-
-    async def scenario() -> None:
-        async with Server(huge_head) as server, client_for(server.url, transport()) as client:
-            with pytest.raises(httpx.RemoteProtocolError):
-                await get(client)
-
-    run(scenario())
-
-
-def test_garbage_instead_of_http_is_a_protocol_error() -> None:
-    async def garbage(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b"SSH-2.0-OpenSSH\r\n\r\n")
-        return True
-
-    async def scenario() -> None:
-        async with Server(garbage) as server, client_for(server.url, transport()) as client:
+        async with Server(breaks) as server, client_for(server.url, transport()) as client:
             with pytest.raises(httpx.RemoteProtocolError):
                 await get(client)
 
@@ -655,18 +642,15 @@ def test_a_tls_handshake_that_never_completes_is_known_as_never_sent() -> None:
     async def scenario() -> None:
         server = await asyncio.start_server(silent, "127.0.0.1", 0)
         url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        t = Transport(settings(base_url=url, timeout=0.4))
         try:
-            with pytest.raises(Lost) as lost:
-                await t._attempt("POST", "/v4/schedules", {"name": "x"}, 1)
+            lost = await lost_post(url, timeout=0.4)
         finally:
-            await t.aclose()
             for writer in held:
                 writer.transport.abort()
             server.close()
             await server.wait_closed()
-        assert lost.value.sent is False
-        assert isinstance(lost.value.cause, httpx.ConnectTimeout)
+        assert lost.sent is False
+        assert isinstance(lost.cause, httpx.ConnectTimeout)
 
     run(scenario())
 
