@@ -32,7 +32,7 @@ import httpx
 
 from reconciler import __version__
 from reconciler.config.connection import ClientSettings
-from reconciler.errors import ConnectionFailedError
+from reconciler.errors import ConfigError, ConnectionFailedError
 from reconciler.remote import answers, wire
 from reconciler.remote.limiter import Limiter, Sleep
 from reconciler.remote.pacefile import read_remembered_limit, remember_limit
@@ -124,12 +124,21 @@ class Transport:
         if transport is None:
             tls = tls_context(settings.base_url)
             if wire.uses_proxy():
-                self._http = self._new_http(None, verify=tls)
+                try:
+                    self._http = self._new_http(None, verify=tls)
+                except (ValueError, ImportError, httpx.InvalidURL) as exc:
+                    # The text is not shown: it quotes the proxy URL, which may hold a password.
+                    raise ConfigError(
+                        f"the proxy set in the environment cannot be used ({type(exc).__name__})",
+                        hint="check HTTPS_PROXY, HTTP_PROXY and ALL_PROXY (httpx reads them): "
+                        "an http:// or https:// proxy URL, or unset them",
+                    ) from None
             else:
-                # Half the attempt's time for the connection (TLS handshake included): one that
-                # never completes is then known as such (ConnectTimeout: never sent) before the
-                # attempt's own deadline, which cannot tell (_attempt).
-                connect = settings.timeout / 2
+                # The connection (TLS handshake included) must be made a little before the
+                # attempt's own deadline: one that never completes is then known as such
+                # (ConnectTimeout: never sent) rather than as a timed-out attempt that may
+                # have been sent (_attempt).
+                connect = settings.timeout * 0.9
                 self._http = self._new_http(
                     wire.WireTransport(tls=tls, connect_timeout=connect), verify=True
                 )
@@ -287,26 +296,40 @@ class Transport:
 
 
 def decode_capped(raw: bytes, encoding: str, cap: int) -> bytes:
-    """``raw`` with its content codings undone (the last one applied first), each stopped at
-    ``cap`` bytes (``TooLarge``). Codings other than gzip and deflate are left as they are:
-    such a body is no JSON, and is refused as a malformed answer where it is read."""
-    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
-    data = raw
-    for coding in reversed(codings):
-        if coding in ("gzip", "x-gzip"):
-            decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        elif coding == "deflate":
-            # zlib-wrapped as RFC 9110 says, or raw deflate as some servers send it
-            raw_deflate = len(data) >= 2 and (data[0] & 0x0F != 8 or (data[0] << 8 | data[1]) % 31)
-            decoder = zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
-        else:
-            return data
-        try:
-            data = decoder.decompress(data, cap + 1)
-        except zlib.error as exc:
-            raise httpx.DecodingError(f"the answer's {coding} coding is broken: {exc}") from exc
-        if len(data) > cap or decoder.unconsumed_tail:
-            raise TooLarge
+    """``raw`` with its content coding undone, stopped at ``cap`` bytes (``TooLarge``).
+
+    The client asks for no coding, so one coding (gzip or deflate) is decoded and more are
+    refused: each layer costs up to ``cap`` of work, and thousands of layers in one header
+    would hold the event loop far past any deadline. The stream must end where the body
+    does (no truncated member, nothing after it). Other codings are left as they are: such a
+    body is no JSON, and is refused as a malformed answer where it is read.
+    """
+    codings = [
+        c for c in (t.strip().lower() for t in encoding.split(",")) if c not in ("", "identity")
+    ]
+    if not codings:
+        return raw
+    if len(codings) > 1:
+        raise httpx.DecodingError(
+            f"the answer has {len(codings)} content codings; at most one is read"
+        )
+    coding = codings[0]
+    if coding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    elif coding == "deflate":
+        # zlib-wrapped as RFC 9110 says, or raw deflate as some servers send it
+        raw_deflate = len(raw) >= 2 and (raw[0] & 0x0F != 8 or (raw[0] << 8 | raw[1]) % 31)
+        decoder = zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
+    else:
+        return raw
+    try:
+        data = decoder.decompress(raw, cap + 1)
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"the answer's {coding} coding is broken: {exc}") from exc
+    if len(data) > cap or decoder.unconsumed_tail:
+        raise TooLarge
+    if not decoder.eof or decoder.unused_data:
+        raise httpx.DecodingError(f"the answer's {coding} stream does not end with the body")
     return data
 
 

@@ -68,6 +68,7 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._buffered = 0
         self._paused = False
+        self._was_paused = False
         self._eof = False
         self.idle_since = 0.0
 
@@ -129,6 +130,10 @@ class _Connection(asyncio.Protocol):
             self.close()
         if self._buffered > BUFFER_BYTES and not self._paused and self._transport is not None:
             self._paused = True
+            # A TLS transport goes on reading the socket while paused and holds what came in
+            # its own buffer, out of the reuse check's sight (the socket looks empty): such a
+            # connection is never reused.
+            self._was_paused = True
             self._transport.pause_reading()
         self._wake()
 
@@ -209,6 +214,7 @@ class _Connection(asyncio.Protocol):
         """After an answer's end: both sides done and keep-alive; starts the next cycle."""
         clean = (
             self._error is None
+            and not self._was_paused
             and not self._events
             and self._h11.our_state is h11.DONE
             and self._h11.their_state is h11.DONE

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.errors import ConfigError
 from reconciler.remote import transport as transport_module
 from reconciler.remote import wire
 from reconciler.remote.transport import Lost, TooLarge, Transport
@@ -582,18 +583,16 @@ def _gzip_of_zeros(megabytes: int) -> bytes:
     return b"".join(parts) + out.flush()
 
 
-def test_a_compressed_bomb_is_stopped_at_the_cap_in_every_layer() -> None:
-    """256 MiB of zeros gzipped twice is a few hundred bytes: decoding it must stop at the
-    cap, not after building the whole thing (httpx's own decoding has no limit)."""
-    once = _gzip_of_zeros(256)
-    twice = zlib.compress(once, 9, wbits=zlib.MAX_WBITS | 16)
-    bomb = len(twice)
+def test_a_compressed_bomb_is_stopped_at_the_cap() -> None:
+    """256 MiB of zeros gzipped is 250 KB: decoding it must stop at the cap, not after building
+    the whole thing (httpx's own decoding has no limit)."""
+    bomb = _gzip_of_zeros(256)
 
     async def sends_bomb(head: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip\r\n"
-            + f"Content-Length: {bomb}\r\n\r\n".encode()
-            + twice
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+            + f"Content-Length: {len(bomb)}\r\n\r\n".encode()
+            + bomb
         )
         return True
 
@@ -611,9 +610,78 @@ def test_a_compressed_bomb_is_stopped_at_the_cap_in_every_layer() -> None:
             assert peak < 32 * 1024 * 1024
 
     run(scenario())
-    assert transport_module.decode_capped(once, "gzip", 300 * 1024 * 1024) == bytes(
+    assert transport_module.decode_capped(bomb, "gzip", 300 * 1024 * 1024) == bytes(
         256 * 1024 * 1024
     )
+
+
+def test_more_than_one_coding_is_refused_before_any_is_decoded() -> None:
+    """Every layer costs up to the cap of work: a header naming thousands of layers (a few KB
+    of body) held the event loop for seconds, past any deadline. One coding is read; the client
+    asks for none."""
+    once = zlib.compress(b'{"ok": 1}', wbits=zlib.MAX_WBITS | 16)
+    layered = once
+    for _ in range(1000):
+        layered = zlib.compress(layered, 0, wbits=zlib.MAX_WBITS | 16)
+    started = time.perf_counter()
+    with pytest.raises(httpx.DecodingError, match="1001 content codings"):
+        transport_module.decode_capped(layered, ", ".join(["gzip"] * 1001), 8 * 1024 * 1024)
+    assert time.perf_counter() - started < 0.1
+    with pytest.raises(httpx.DecodingError, match="2 content codings"):
+        transport_module.decode_capped(zlib.compress(once, wbits=31), "gzip, gzip", 1024)
+    assert transport_module.decode_capped(once, "gzip, identity", 1024) == b'{"ok": 1}'
+    assert transport_module.decode_capped(b'{"ok": 1}', "identity", 1024) == b'{"ok": 1}'
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        pytest.param(b"cut", "does not end", id="truncated"),
+        pytest.param(b"after", "does not end", id="bytes after the stream"),
+        pytest.param(b"broken", "broken", id="not gzip"),
+    ],
+)
+def test_a_gzip_stream_must_end_where_the_body_does(body: bytes, why: str) -> None:
+    whole = zlib.compress(b'{"ok": 1}', wbits=zlib.MAX_WBITS | 16)
+    raw = {b"cut": whole[:-4], b"after": whole + b"garbage", b"broken": b"\x1f\x8bnot gzip"}[body]
+    with pytest.raises(httpx.DecodingError, match=why):
+        transport_module.decode_capped(raw, "gzip", 1024)
+
+
+def test_a_connection_paused_during_its_answer_is_not_used_again() -> None:
+    """While the reader was behind, a TLS transport keeps reading the socket into its own
+    buffer, where the reuse check cannot see: bytes after the answer would be taken as the next
+    request's. So a connection that had to pause is never reused."""
+    big = b"x" * (wire.BUFFER_BYTES * 2)
+
+    async def answers_big(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer(big) if b"/big" in head else answer())
+        return True
+
+    async def scenario() -> None:
+        async with Server(answers_big) as server, client_for(server.url, transport()) as client:
+            async with client.stream("GET", "/big") as response:
+                await asyncio.sleep(0.2)  # the reader falls behind: reading pauses
+                assert len(await response.aread()) == len(big)
+            assert (await get(client)).json() == {"ok": 1}
+            assert (await get(client)).json() == {"ok": 1}
+            assert server.connections == 2  # the big answer's connection was not reused
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "proxy", ["foo://proxy.invalid", "socks5://user:pw@127.0.0.1:1", "http://[::1"]
+)
+def test_a_proxy_httpx_cannot_use_is_a_clear_error_without_its_url(
+    monkeypatch: pytest.MonkeyPatch, proxy: str
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    with pytest.raises(ConfigError, match="proxy set in the environment") as raised:
+        Transport(settings(base_url="http://127.0.0.1:9"))
+    assert "proxy.invalid" not in str(raised.value)
+    assert "pw" not in str(raised.value)
 
 
 def test_the_client_asks_for_answers_uncompressed() -> None:
