@@ -42,10 +42,10 @@ from reconciler.remote.tls import tls_context
 # The client's own channel (with ``answers``): ``--debug`` shows it as reconciler.remote.client.
 logger = logging.getLogger("reconciler.remote.client")
 
-# httpcore asks for ``sniffio`` every time it creates a lock, i.e. several times per request.
-# When sniffio is not installed each ask is a failed import that searches sys.path on disk:
-# a fifth of the client's CPU time at 500 requests/s. Remember the absence once; an installed
-# sniffio is left alone.
+# httpcore (httpx's default transport, used here only behind a proxy) asks for ``sniffio``
+# every time it creates a lock, i.e. several times per request. When sniffio is not installed
+# each ask is a failed import that searches sys.path on disk: a fifth of the client's CPU time
+# at 500 requests/s. Remember the absence once; an installed sniffio is left alone.
 if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]  # None: "known to be absent"
 
