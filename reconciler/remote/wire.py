@@ -164,12 +164,7 @@ class _Connection(asyncio.Protocol):
     def send(self, request: httpx.Request, body: bytes) -> None:
         """Write the whole request (head and body) at once; nothing is awaited in between."""
         assert self._transport is not None
-        if (
-            self._error is not None
-            or self._events
-            or self._transport.is_closing()
-            or self._h11.their_state is not h11.IDLE
-        ):
+        if not self._quiet():
             # Closed, or spoken to unasked, between the connection's making and now (a TLS
             # server can close right after its handshake): nothing is written, so the request
             # was never sent, and the retry layer may send it again on a new connection.
@@ -191,18 +186,21 @@ class _Connection(asyncio.Protocol):
             raise httpx.LocalProtocolError(str(exc)) from exc
         self._transport.write(b"".join(p for p in parts if p))
 
-    def reusable(self, now: float, expiry: float) -> bool:
-        """Whether a new request may go out on this idle connection."""
-        if not (
+    def _quiet(self) -> bool:
+        """Open, and nothing heard from the server since the last answer (no error, no close,
+        no stray bytes: those set an error or end the server's side)."""
+        return (
             self._error is None
-            and not self._events
             and self._transport is not None
             and not self._transport.is_closing()
-            and self._h11.our_state is h11.IDLE
             and self._h11.their_state is h11.IDLE
-            and now - self.idle_since < expiry
-        ):
+        )
+
+    def reusable(self, now: float, expiry: float) -> bool:
+        """Whether a new request may go out on this idle connection."""
+        if not self._quiet() or now - self.idle_since >= expiry:
             return False
+        assert self._transport is not None
         # The protocol hears bytes or a close only when the event loop next reads the socket,
         # and a command that plans between its reads and its writes has not let it: ask the
         # socket itself (one poll, as httpcore does). Anything readable on an idle connection,
