@@ -53,6 +53,10 @@ class Manifest:
         """The canonical API body (``schedule.to_api()``)."""
         return self.schedule.to_api()
 
+    def api_body(self) -> dict[str, Any]:
+        """``body``, as a function (``Desired`` makes it on first use)."""
+        return self.body
+
     @property
     def protected(self) -> bool:
         """``lifecycle.prevent_destroy``."""
@@ -102,10 +106,12 @@ class ManifestSet:
         return [
             Desired(
                 name=m.name,
-                body=m.body,
+                # Made on first use (Desired): while the read's first page is on its way.
+                body=m.api_body,
                 protected=m.protected,
                 source=f"{m.path}:{m.line}",
                 previous_names=m.previous_names,
+                canonical=True,  # Manifest.body is canonical
             )
             for m in self.manifests
         ]

@@ -7,8 +7,7 @@ tell it is stale (``Plan.check_fresh``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -19,25 +18,67 @@ from reconciler.remote.observed import Inventory
 from reconciler.state.schema import State
 
 
-@dataclass(frozen=True)
 class Desired:
-    """One schedule as the manifests want it. ``body`` is the canonical API dict (Manifest.body)."""
+    """One schedule as the manifests want it. ``body`` is the API dict (Manifest.body).
 
-    name: str
-    body: dict[str, Any]
-    protected: bool = False
-    source: str = ""  # "path:line" of the manifest, for messages
-    previous_names: tuple[str, ...] = ()  # lifecycle.previous_names: a declared rename
+    ``body`` may be given as a function that makes it: the manifests' bodies are then made on
+    first use, which the read arranges for while its first page is on its way
+    (``ops.observe``), not before the first request. ``canonical=True`` says the body is
+    canonical already (a manifest's is), so ``canonical`` is the body itself. Never changed
+    after it is made.
+    """
+
+    __hash__ = None  # type: ignore[assignment]  # the body is a dict
+
+    def __init__(
+        self,
+        name: str,
+        body: dict[str, Any] | Callable[[], dict[str, Any]],
+        protected: bool = False,
+        source: str = "",  # "path:line" of the manifest, for messages
+        previous_names: tuple[str, ...] = (),  # lifecycle.previous_names: a declared rename
+        *,
+        canonical: bool = False,
+    ) -> None:
+        self.name = name
+        self.protected = protected
+        self.source = source
+        self.previous_names = previous_names
+        self._canonical_given = canonical
+        self._make_body = body if callable(body) else None
+        if not callable(body):
+            self.__dict__["body"] = body  # what the cached property would hold
+
+    @cached_property
+    def body(self) -> dict[str, Any]:
+        assert self._make_body is not None  # else __init__ set it
+        return self._make_body()
 
     @cached_property
     def canonical(self) -> dict[str, Any]:
         """``canonical.canonicalize(body)``, computed once: the body every write sends."""
+        if self._canonical_given:
+            return self.body
         return canonical.canonicalize(self.body)
 
     @cached_property
     def fingerprint(self) -> str:
         """``canonical.fingerprint(body)``, computed once (digest, in-sync check, new bodies)."""
         return canonical.fingerprint_of_canonical(self.canonical)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.name, self.body, self.protected, self.source, self.previous_names)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Desired):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __repr__(self) -> str:
+        return (
+            f"Desired(name={self.name!r}, body={self.body!r}, protected={self.protected!r}, "
+            f"source={self.source!r}, previous_names={self.previous_names!r})"
+        )
 
 
 class PlanInputs(BaseModel):
