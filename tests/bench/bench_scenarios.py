@@ -1,8 +1,9 @@
 """Benchmark: the whole tool on the user's scenarios, against the lower bound and the official SDK.
 
 Each scenario runs ``python -m reconciler ...`` as a fresh process in a temporary project
-(start-up and imports included) against ``reconciler emulator serve`` in its own process on
-loopback with ``--latency-ms`` injected per request. Measured: wall time and peak RSS of the
+(start-up and imports included), with credentials in its environment as a user's runs have
+(``harness.tool_env``), against ``reconciler emulator serve`` in its own process on loopback
+with ``--latency-ms`` injected per request. Measured: wall time and peak RSS of the
 tool's process, and the vendor API requests it made and the ones refused for the rate (the
 emulator's request log).
 
