@@ -104,14 +104,13 @@ class ManifestSet:
         from reconciler.planning.inputs import Desired
 
         return [
-            Desired(
+            Desired.of_canonical(  # Manifest.body is canonical
                 name=m.name,
                 # Made on first use (Desired): while the read's first page is on its way.
                 body=m.api_body,
                 protected=m.protected,
                 source=f"{m.path}:{m.line}",
                 previous_names=m.previous_names,
-                canonical=True,  # Manifest.body is canonical
             )
             for m in self.manifests
         ]

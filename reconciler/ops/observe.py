@@ -342,15 +342,17 @@ async def _while_fingerprinting(desired: Sequence[Desired], read: Awaitable[_T])
     its way."""
     task = asyncio.ensure_future(read)
     try:
-        await _fingerprint_while_reading(desired)
+        await _fingerprint_while_reading(desired, task)
         return await task
     finally:
         if not task.done():  # we were cancelled (or interrupted) before the read finished
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        elif not task.cancelled():
+            task.exception()  # retrieved: a failed read is not reported again at exit
 
 
-async def _fingerprint_while_reading(desired: Sequence[Desired]) -> None:
+async def _fingerprint_while_reading(desired: Sequence[Desired], read: asyncio.Future[_T]) -> None:
     """Make every manifest's body and fingerprint while the first list page is on its way.
 
     The plan needs them all (digest, in-sync check, new bodies), and the read leaves the process
@@ -358,9 +360,13 @@ async def _fingerprint_while_reading(desired: Sequence[Desired]) -> None:
     fingerprints and 35 ms of bodies (``Desired``: made on first use) moved off the critical
     path. Small slices (about 0.25 ms): the first request itself takes several turns of the
     event loop (connect, send, receive), and slices of 100 fingerprints delayed page 1 by 20 ms.
+    Stops when the read is done: a failed read is reported at once, and what is left of a read
+    that was quick is made when the plan needs it.
     """
     await asyncio.sleep(0)  # let the read send its first request
     for start in range(0, len(desired), _SLICE):
+        if read.done():
+            return
         for d in desired[start : start + _SLICE]:
             _ = d.fingerprint  # cached on the Desired, and the body with it
         await asyncio.sleep(0)

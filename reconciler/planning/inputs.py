@@ -8,6 +8,7 @@ tell it is stale (``Plan.check_fresh``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -18,41 +19,59 @@ from reconciler.remote.observed import Inventory
 from reconciler.state.schema import State
 
 
+class _Body:
+    """``Desired.body``: a mapping, or a function that makes it, called on first use.
+
+    A data descriptor, so ``Desired`` stays a frozen dataclass (``replace``, ``asdict``,
+    ``match``) while its body is made late; the function is dropped once it has run (it holds
+    the whole manifest: its positions and layers)."""
+
+    def __get__(self, instance: Desired | None, owner: type) -> dict[str, Any]:
+        if instance is None:
+            raise AttributeError("body")  # the dataclass's field has no default
+        value = instance.__dict__["_body"]
+        if callable(value):
+            value = value()
+            instance.__dict__["_body"] = value
+        return value  # type: ignore[no-any-return]
+
+    def __set__(
+        self, instance: Desired, value: dict[str, Any] | Callable[[], dict[str, Any]]
+    ) -> None:
+        instance.__dict__["_body"] = value  # only from __init__: the dataclass is frozen
+
+
+@dataclass(frozen=True)
 class Desired:
     """One schedule as the manifests want it. ``body`` is the API dict (Manifest.body).
 
-    ``body`` may be given as a function that makes it: the manifests' bodies are then made on
-    first use, which the read arranges for while its first page is on its way
-    (``ops.observe``), not before the first request. ``canonical=True`` says the body is
-    canonical already (a manifest's is), so ``canonical`` is the body itself. Never changed
-    after it is made.
+    ``body`` may be given as a function that makes it: the manifests' bodies are made on first
+    use, which the read arranges for while its first page is on its way (``ops.observe``), not
+    before the first request. ``of_canonical`` marks a body that is canonical already (a
+    manifest's): ``canonical`` is then the body itself, not a second canonicalisation.
     """
 
-    __hash__ = None  # type: ignore[assignment]  # the body is a dict
+    name: str
+    body: _Body = _Body()
+    protected: bool = False
+    source: str = ""  # "path:line" of the manifest, for messages
+    previous_names: tuple[str, ...] = ()  # lifecycle.previous_names: a declared rename
+    # Not an argument: ``replace(d, body=...)`` must not carry it over to a body it never saw.
+    _canonical_given: bool = field(default=False, init=False, repr=False, compare=False)
 
-    def __init__(
-        self,
+    @classmethod
+    def of_canonical(
+        cls,
         name: str,
         body: dict[str, Any] | Callable[[], dict[str, Any]],
         protected: bool = False,
-        source: str = "",  # "path:line" of the manifest, for messages
-        previous_names: tuple[str, ...] = (),  # lifecycle.previous_names: a declared rename
-        *,
-        canonical: bool = False,
-    ) -> None:
-        self.name = name
-        self.protected = protected
-        self.source = source
-        self.previous_names = previous_names
-        self._canonical_given = canonical
-        self._make_body = body if callable(body) else None
-        if not callable(body):
-            self.__dict__["body"] = body  # what the cached property would hold
-
-    @cached_property
-    def body(self) -> dict[str, Any]:
-        assert self._make_body is not None  # else __init__ set it
-        return self._make_body()
+        source: str = "",
+        previous_names: tuple[str, ...] = (),
+    ) -> Desired:
+        """A ``Desired`` whose body is canonical already (``canonicalize`` would not change it)."""
+        made = cls(name, body, protected, source, previous_names)
+        object.__setattr__(made, "_canonical_given", True)
+        return made
 
     @cached_property
     def canonical(self) -> dict[str, Any]:
@@ -65,20 +84,6 @@ class Desired:
     def fingerprint(self) -> str:
         """``canonical.fingerprint(body)``, computed once (digest, in-sync check, new bodies)."""
         return canonical.fingerprint_of_canonical(self.canonical)
-
-    def _key(self) -> tuple[Any, ...]:
-        return (self.name, self.body, self.protected, self.source, self.previous_names)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Desired):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __repr__(self) -> str:
-        return (
-            f"Desired(name={self.name!r}, body={self.body!r}, protected={self.protected!r}, "
-            f"source={self.source!r}, previous_names={self.previous_names!r})"
-        )
 
 
 class PlanInputs(BaseModel):

@@ -81,7 +81,8 @@ def _cause(entry: StateEntry, desired: Desired, remote: RemoteSchedule) -> Cause
 
 def _new_body(d: Desired) -> tuple[dict[str, Any], str]:
     # fingerprint(body) == fingerprint(d.body): canonicalize is idempotent. Both were computed
-    # while the list was on its way (engine.observe); actions copy the mapping they are given.
+    # while the list was on its way (ops.observe). Actions copy the top level of the mapping
+    # they are given and share what is below it: nothing changes a body once it is made.
     return d.canonical, d.fingerprint
 
 

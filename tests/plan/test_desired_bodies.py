@@ -10,6 +10,9 @@ started before the first body.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gc
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,7 +91,7 @@ def test_a_given_body_is_canonicalised_unless_said_canonical() -> None:
     assert d.body is shuffled
     assert d.canonical == canonical.canonicalize(shuffled)
     assert list(d.canonical) == sorted(d.canonical)
-    assert list(Desired("alpha", shuffled, canonical=True).canonical) == list(shuffled)
+    assert list(Desired.of_canonical("alpha", shuffled).canonical) == list(shuffled)
 
 
 def test_equality_and_repr_see_the_body() -> None:
@@ -100,6 +103,40 @@ def test_equality_and_repr_see_the_body() -> None:
     assert "a.yaml:1" in repr(a)
     with pytest.raises(TypeError):
         hash(a)
+
+
+def test_still_a_frozen_dataclass() -> None:
+    """What callers of the Python API may do with a Desired still works."""
+    d = Desired.of_canonical("alpha", lambda: body("alpha"), False, "a.yaml:1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.name = "beta"  # type: ignore[misc]
+    assert dataclasses.asdict(d)["body"] == body("alpha")
+    match d:
+        case Desired("alpha", made, False, "a.yaml:1"):
+            assert made == body("alpha")
+        case _:
+            pytest.fail("positional match")
+    # A body given to replace() is not taken for canonical because the original's was.
+    raw = dict(reversed(list(body("alpha", alert="other").items())))
+    other = dataclasses.replace(d, body=raw)
+    assert other.body is raw
+    assert other.canonical == canonical.canonicalize(raw)
+    assert other.canonical is not raw
+
+
+def test_a_made_body_lets_go_of_its_manifest(tmp_path: Path) -> None:
+    """The function that makes a body holds the whole manifest (positions, layers): a
+    program keeping its Desired list must not keep every manifest with it."""
+    (tmp_path / "alpha.yaml").write_text(MANIFEST.format(name="alpha"), encoding="utf-8")
+    loaded = load_manifests([tmp_path], now=NOW, tz=ZoneInfo("UTC"))
+    manifest = weakref.ref(loaded.manifests[0])
+    (d,) = loaded.desired()
+    del loaded
+    gc.collect()
+    assert manifest() is not None  # the body is not made yet: it still needs the manifest
+    _ = d.body
+    gc.collect()
+    assert manifest() is None
 
 
 def test_the_read_starts_before_the_first_body_and_ends_after_the_last(
@@ -118,3 +155,21 @@ def test_the_read_starts_before_the_first_body_and_ends_after_the_last(
     assert result == "inventory"
     assert made_when_started == [0]
     assert sorted(to_api_calls) == names  # each made exactly once
+
+
+def test_a_failed_read_is_reported_without_waiting_for_the_bodies(
+    tmp_path: Path, to_api_calls: list[str]
+) -> None:
+    """A read refused at once (a wrong credential) stops the command at once: the bodies left
+    are not made first (in a plan of 1000 they would take some 65 ms)."""
+    desired = _desired(tmp_path, [f"s{n:02d}" for n in range(40)])
+
+    async def read() -> str:
+        await asyncio.sleep(0)
+        raise PermissionError("401")
+
+    with pytest.raises(PermissionError):
+        asyncio.run(observe._while_fingerprinting(desired, read()))
+    assert len(to_api_calls) < len(desired)
+    # What was not made is made when it is needed.
+    assert desired[-1].body["name"] == "s39"

@@ -18,9 +18,11 @@ from reconciler.config.policies.rules import (
     QuietHours,
     RequiredFields,
 )
-from reconciler.config.policies.subjects import Subject
+from reconciler.config.policies.subjects import Subject, subjects_of
 from reconciler.errors import ConfigError
+from reconciler.manifests.load import load_manifests
 from tests.policies.helpers import (
+    BERLIN,
     NOW,
     TIME_LINE,
     check,
@@ -318,6 +320,31 @@ def test_required_fields_missing_is_reported_at_the_nearest_written_parent(tmp_p
     found = check(subjects, rules(required_fields={"fields": ["push.body.options.time_to_live"]}))
     assert [(v.name, v.line, v.col) for v in found] == [("bare", 9, 3)]
     assert "push.body.options.time_to_live is required" in found[0].message
+
+
+def test_required_fields_judge_what_the_manifest_sets_whatever_was_made_before(
+    tmp_path: Path,
+) -> None:
+    """A daily trigger without `point`: the body sent to the API has `point: []` (the canonical
+    form), the manifest does not set it. The rule judges the manifest's own fields, in every
+    command alike: before, `plan` and `apply` judged the canonical body when they happened to
+    have made it already, and `validate` the manifest's fields."""
+    daily = periodical_text("daily").replace("    point: []\n", "")
+    assert "point" not in daily
+    directory = tmp_path / "schedules"
+    directory.mkdir()
+    (directory / "daily.yaml").write_text(daily, encoding="utf-8")
+    loaded = load_manifests([directory], now=NOW, tz=BERLIN)
+    assert not loaded.errors, [str(p) for p in loaded.errors]
+    spec = rules(required_fields={"fields": ["trigger.periodical.point"]})
+    before = check(subjects_of(loaded.manifests), spec)
+    (manifest,) = loaded.manifests
+    assert manifest.body["trigger"]["periodical"]["point"] == []  # what the API is sent
+    after = check(subjects_of(loaded.manifests), spec)
+    assert [v.name for v in before] == ["daily"]
+    assert [(v.name, v.line, v.col, v.message) for v in after] == [
+        (v.name, v.line, v.col, v.message) for v in before
+    ]
 
 
 def test_no_policies_no_work() -> None:

@@ -114,12 +114,12 @@ def subjects_of(manifests: Iterable[Any]) -> list[Subject]:
 
 
 def _body_of(manifest: Any) -> Mapping[str, Any]:
-    """The manifest's API body: the canonical one when the command has made it already (plan),
-    else the model's plain dump, which the rules read alike (``timing`` accepts any spelling
-    of points and units, a null is a missing field) at half the cost."""
-    made = vars(manifest).get("body")  # functools.cached_property keeps it there
-    if made is not None:
-        return made  # type: ignore[no-any-return]
+    """The manifest's API body as the model dumps it: the fields the manifest (with its
+    defaults, bases and overlay) sets. Always this form, in every command, so that a rule's
+    verdict on a manifest is the same in ``validate``, ``plan``, ``apply`` and ``drift``: the
+    canonical body (``Manifest.body``) adds what the API is sent anyway (a daily trigger's empty
+    ``point``), which ``required_fields`` would count as set. The rules read every spelling
+    alike (``timing`` accepts any spelling of points and units; a null is a missing field)."""
     body: dict[str, Any] = manifest.schedule.model_dump(
         mode="json", by_alias=True, exclude_unset=True, exclude={"lifecycle"}
     )
