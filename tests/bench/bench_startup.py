@@ -20,14 +20,12 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench.harness import NOW, ServedEmulator, run_tool, tool_env, write_manifests
+from tests.bench.harness import NOW, ServedEmulator, run_tool, write_manifests
 
 TIMED_RUN = Path(__file__).with_name("timed_run.py")
 WRITES = ("POST", "PUT", "DELETE")
@@ -36,18 +34,8 @@ WRITES = ("POST", "PUT", "DELETE")
 def _timed(args: list[str], cwd: Path) -> dict[str, float]:
     """One run of ``reconciler ARGS`` under timed_run.py: its moments, in seconds."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, str(TIMED_RUN), out.name, *args],
-            cwd=cwd,
-            env=tool_env(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wall = time.perf_counter() - started
-        if done.returncode not in (0, 2):
+        done = run_tool([out.name, *args], cwd, command=[sys.executable, str(TIMED_RUN)])
+        if done.exit_code not in (0, 2):
             raise SystemExit(f"reconciler {' '.join(args)} failed: {done.stderr[-2000:]}")
         timeline: dict[str, Any] = json.loads(Path(out.name).read_text(encoding="utf-8"))
     requests = timeline["requests"]
@@ -57,7 +45,7 @@ def _timed(args: list[str], cwd: Path) -> dict[str, float]:
         "first write": writes[0] if writes else float("nan"),
         "last answer": max(end for _, _, end in requests),
         "exit": timeline["exit"],
-        "wall": wall,
+        "wall": done.wall,
     }
 
 

@@ -175,12 +175,13 @@ def tool_command() -> list[str]:
     return [sys.executable, "-m", "reconciler"]
 
 
-def run_tool(args: list[str], cwd: Path) -> Measured:
-    """Run ``python -m reconciler ARGS`` in ``cwd``; wall time and peak RSS of that process."""
+def run_tool(args: list[str], cwd: Path, command: list[str] | None = None) -> Measured:
+    """Run ``python -m reconciler ARGS`` (or ``command`` ARGS) in ``cwd``; wall time and peak
+    RSS of that process."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [*tool_command(), *args],
+            [*(command or tool_command()), *args],
             cwd=cwd,
             env=tool_env(),
             stdin=subprocess.DEVNULL,

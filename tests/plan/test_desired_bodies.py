@@ -26,22 +26,10 @@ from reconciler.ops import observe
 from reconciler.planning import canonical
 from reconciler.planning.inputs import Desired
 from tests.plan.builders import body
+from tests.policies.helpers import single_text
 
 NOW = datetime(2027, 1, 1, 12, 0, 0, tzinfo=UTC)
-MANIFEST = """\
-name: {name}
-enabled: true
-trigger:
-  single:
-    time: "2027-03-01 10:00:00"
-    zone_type: 1
-push:
-  from: push
-  to: all
-  body:
-    platform: [ios, android]
-    notification: {{alert: "hello {name}"}}
-"""
+AT = "2027-03-01 10:00:00"  # when the schedules fire
 
 
 @pytest.fixture
@@ -60,7 +48,7 @@ def to_api_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _desired(tmp_path: Path, names: list[str]) -> list[Desired]:
     for name in names:
-        (tmp_path / f"{name}.yaml").write_text(MANIFEST.format(name=name), encoding="utf-8")
+        (tmp_path / f"{name}.yaml").write_text(single_text(name, AT), encoding="utf-8")
     loaded = load_manifests([tmp_path], now=NOW, tz=ZoneInfo("UTC"))
     assert not loaded.problems, loaded.problems
     return loaded.desired()
@@ -127,7 +115,7 @@ def test_still_a_frozen_dataclass() -> None:
 def test_a_made_body_lets_go_of_its_manifest(tmp_path: Path) -> None:
     """The function that makes a body holds the whole manifest (positions, layers): a
     program keeping its Desired list must not keep every manifest with it."""
-    (tmp_path / "alpha.yaml").write_text(MANIFEST.format(name="alpha"), encoding="utf-8")
+    (tmp_path / "alpha.yaml").write_text(single_text("alpha", AT), encoding="utf-8")
     loaded = load_manifests([tmp_path], now=NOW, tz=ZoneInfo("UTC"))
     manifest = weakref.ref(loaded.manifests[0])
     (d,) = loaded.desired()
