@@ -46,7 +46,7 @@ update.
 
 Run:  .venv/bin/python -m tests.bench [--quick] [--sizes 100,1000,5000] [--sdk-sizes 1000]
       [--server-limits 100,500,1000] [--limit-sizes 1000] [--limit-shape 429|28100]
-      [--clients default,tuned]
+      [--clients default,tuned] [--repeat K]
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ import os
 import shutil
 import statistics
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from reconciler.settings import RATE_LIMIT
@@ -130,6 +130,7 @@ class Row:
     bound: float | None = None
     sdk_wall: float | None = None
     sdk_requests: int | None = None
+    walls: list[float] = field(default_factory=list)  # every repetition's, when repeated
 
     @property
     def ratio(self) -> float | None:
@@ -154,6 +155,7 @@ class Settings:
     clients: list[str] = field(default_factory=lambda: ["default"])
     limit_sizes: set[int] = field(default_factory=set)  # sizes run against server_limits
     limit_shape: str = "429"  # how the server refuses beyond its limit: "429" or "28100"
+    repeat: int = 1  # runs of every network scenario (the median is shown)
 
     def limits_at(self, size: int) -> list[float | None]:
         """Servers to run against at ``size``: the limited ones only at ``limit_sizes``."""
@@ -213,11 +215,14 @@ def run_size(size: int, s: Settings, *, sdk: bool) -> list[Row]:
         for server_limit in s.limits_at(size):
             for label in s.clients:
                 client = s.client(label, server_limit)
-                em.reset()
-                em.set_server_limit(server_limit, s.limit_shape)
-                shutil.rmtree(project / ".reconciler", ignore_errors=True)
-                write_manifests(manifests, size, revision=0)
-                network_rows += _network_scenarios(size, s, em, project, client)
+                repeated: list[list[Row]] = []
+                for _ in range(s.repeat):
+                    em.reset()
+                    em.set_server_limit(server_limit, s.limit_shape)
+                    shutil.rmtree(project / ".reconciler", ignore_errors=True)
+                    write_manifests(manifests, size, revision=0)
+                    repeated.append(_network_scenarios(size, s, em, project, client))
+                network_rows += [_median(runs) for runs in zip(*repeated, strict=True)]
                 print(f"    {size}: {label} client, server {_limit(server_limit)} done", flush=True)
         em.set_server_limit(None)
         rows += network_rows
@@ -297,6 +302,18 @@ def _network_scenarios(
     return rows
 
 
+def _median(runs: tuple[Row, ...]) -> Row:
+    """One scenario run several times: the run of median wall time (of an even number, the
+    slower of the two middle ones), with every run's wall time, and the most refusals any run
+    had (the refusal target must hold for each run)."""
+    ordered = sorted(runs, key=lambda r: r.wall)
+    middle = ordered[len(ordered) // 2]
+    worst = max(runs, key=lambda r: r.refused_share)
+    return replace(
+        middle, requests=worst.requests, refused=worst.refused, walls=[r.wall for r in runs]
+    )
+
+
 def _sdk_baselines(size: int, em: ServedEmulator) -> dict[str, tuple[float, int]]:
     """The SDK loop's wall time and requests, by the scenario it is the baseline of."""
     out: dict[str, tuple[float, int]] = {}
@@ -345,8 +362,11 @@ def table(rows: list[Row]) -> str:
             "–" if r.bound is None else f"{r.bound:.2f} s ({r.round_trips} RT, {r.necessary} req)"
         )
         server = _limit(r.server_limit) if network else "–"
+        wall = f"{r.wall:.2f} s"
+        if len(r.walls) > 1:
+            wall += f" ({min(r.walls):.2f}–{max(r.walls):.2f})"
         lines.append(
-            f"| {r.size} | {r.scenario} | {r.client} | {server} | {r.wall:.2f} s | "
+            f"| {r.size} | {r.scenario} | {r.client} | {server} | {wall} | "
             f"{r.peak_rss_mb:.0f} MB | {req} | {refused} | {bound} | {_f(r.ratio, '.2f', '×')} | "
             f"{_f(r.sdk_wall, '.1f', ' s')} | {_f(r.speedup, '.0f', '×')} |"
         )
@@ -458,6 +478,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=48, help="tuned client's in flight")
     parser.add_argument("--validate-runs", type=int, default=3)
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every network scenario this many times; the table shows the median wall "
+        "time (with the range) and the most refusals of any run",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="a few minutes: 300 schedules against 100/s and 500/s servers, SDK at 300",
@@ -492,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         clients,
         {int(x) for x in args.limit_sizes.split(",") if x},
         args.limit_shape,
+        max(1, args.repeat),
     )
 
     load_before = os.getloadavg()
