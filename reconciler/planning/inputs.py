@@ -8,7 +8,7 @@ tell it is stale (``Plan.check_fresh``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from reconciler.planning import canonical
 from reconciler.remote.observed import Inventory
 from reconciler.state.schema import State
+
+_CANONICAL = "_canonical_given"  # Desired.of_canonical's mark, in the instance's __dict__
 
 
 class _Body:
@@ -56,8 +58,6 @@ class Desired:
     protected: bool = False
     source: str = ""  # "path:line" of the manifest, for messages
     previous_names: tuple[str, ...] = ()  # lifecycle.previous_names: a declared rename
-    # Not an argument: ``replace(d, body=...)`` must not carry it over to a body it never saw.
-    _canonical_given: bool = field(default=False, init=False, repr=False, compare=False)
 
     @classmethod
     def of_canonical(
@@ -68,15 +68,18 @@ class Desired:
         source: str = "",
         previous_names: tuple[str, ...] = (),
     ) -> Desired:
-        """A ``Desired`` whose body is canonical already (``canonicalize`` would not change it)."""
+        """A ``Desired`` whose body is canonical already (``canonicalize`` would not change it).
+
+        The mark is no field: ``replace(d, body=...)`` must not carry it to a body it never
+        saw, and ``asdict`` and ``fields`` show the five fields they always did."""
         made = cls(name, body, protected, source, previous_names)
-        object.__setattr__(made, "_canonical_given", True)
+        made.__dict__[_CANONICAL] = True
         return made
 
     @cached_property
     def canonical(self) -> dict[str, Any]:
         """``canonical.canonicalize(body)``, computed once: the body every write sends."""
-        if self._canonical_given:
+        if self.__dict__.get(_CANONICAL, False):
             return self.body
         return canonical.canonicalize(self.body)
 

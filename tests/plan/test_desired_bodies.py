@@ -98,7 +98,13 @@ def test_still_a_frozen_dataclass() -> None:
     d = Desired.of_canonical("alpha", lambda: body("alpha"), False, "a.yaml:1")
     with pytest.raises(dataclasses.FrozenInstanceError):
         d.name = "beta"  # type: ignore[misc]
-    assert dataclasses.asdict(d)["body"] == body("alpha")
+    assert dataclasses.asdict(d) == {
+        "name": "alpha",
+        "body": body("alpha"),
+        "protected": False,
+        "source": "a.yaml:1",
+        "previous_names": (),
+    }
     match d:
         case Desired("alpha", made, False, "a.yaml:1"):
             assert made == body("alpha")
