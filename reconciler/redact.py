@@ -318,8 +318,11 @@ def _fold(text: str) -> str:
     if text.isascii():  # the same, at a tenth of the cost (a manifest's lines, say)
         joined = text.replace("\n", "")
         return joined if joined.isprintable() else joined.translate(_ASCII_DROPPED)
-    if _ACCENTED.search(text):  # decomposed only when there is a mark to drop (Chinese text
-        text = unicodedata.normalize("NFKD", text)  # has none: a third of the cost)
+    # Decomposed only when that changes something (Chinese text without compatibility
+    # punctuation: nothing, at a third of the cost). Any character can hide a mark in its
+    # decomposition, not only accented Latin letters (the Angstrom sign is A and a ring).
+    if not unicodedata.is_normalized("NFKD", text):
+        text = unicodedata.normalize("NFKD", text)
     folded = unicodedata.normalize("NFKC", _DROPPED.sub("", text))
     if "\u0131" in folded or "\u0130" in folded:
         folded = folded.translate(_LOOK_ALIKE)
@@ -330,10 +333,6 @@ def _fold(text: str) -> str:
 # the text to the pre-test, whose anchors hold a secret's own escaped forms.
 _ESCAPE = re.compile(r"\\[uUx]")
 _ASCII_DROPPED = str.maketrans(dict.fromkeys([*range(0x20), 0x7F]))
-# Latin letters with marks, and the marks: where decomposing can drop something.
-_ACCENTED = re.compile(
-    "[\u00c0-\u024f\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u1e00-\u1eff\u20d0-\u20ff\ufe20-\ufe2f]"
-)
 _LOOK_ALIKE = str.maketrans({"\u0131": "i", "\u0130": "I"})
 
 
