@@ -31,7 +31,7 @@ TIMED_RUN = Path(__file__).with_name("timed_run.py")
 WRITES = ("POST", "PUT", "DELETE")
 
 
-def _timed(args: list[str], cwd: Path) -> dict[str, float]:
+def _timed(args: list[str], cwd: Path) -> dict[str, float | None]:
     """One run of ``reconciler ARGS`` under timed_run.py: its moments, in seconds."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         done = run_tool([out.name, *args], cwd, command=[sys.executable, str(TIMED_RUN)])
@@ -42,18 +42,18 @@ def _timed(args: list[str], cwd: Path) -> dict[str, float]:
     writes = [start for method, start, _ in requests if method in WRITES]
     return {
         "first request": requests[0][1],
-        "first write": writes[0] if writes else float("nan"),
+        "first write": writes[0] if writes else None,  # a plan writes nothing
         "last answer": max(end for _, _, end in requests),
         "exit": timeline["exit"],
         "wall": done.wall,
     }
 
 
-def _row(name: str, runs: list[dict[str, float]]) -> str:
+def _row(name: str, runs: list[dict[str, float | None]]) -> str:
     cells = []
     for key in runs[0]:
-        values = [r[key] for r in runs]
-        if any(v != v for v in values):  # NaN: no write in this scenario
+        values = [v for r in runs if (v := r[key]) is not None]
+        if not values:
             cells.append("–")
             continue
         cells.append(f"{statistics.median(values):.3f} ({min(values):.3f}–{max(values):.3f})")
@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     project = Path(tempfile.mkdtemp(prefix="bench-startup-"))
-    creates: list[dict[str, float]] = []
-    plans: list[dict[str, float]] = []
+    creates: list[dict[str, float | None]] = []
+    plans: list[dict[str, float | None]] = []
     try:
         with ServedEmulator(latency_ms=50) as em:
             common = ["--endpoint", em.url, "--now", NOW]

@@ -142,7 +142,9 @@ def test_the_read_starts_before_the_first_body_and_ends_after_the_last(
 
     async def read() -> str:
         made_when_started.append(len(to_api_calls))  # the request would be written here
-        await asyncio.sleep(0.01)  # the first page's round trip
+        # The first page's round trip: far longer than 25 bodies take (about 2 ms), or the
+        # slices would stop at the read's end and leave the rest to the plan.
+        await asyncio.sleep(0.2)
         return "inventory"
 
     result = asyncio.run(observe._while_fingerprinting(desired, read()))
