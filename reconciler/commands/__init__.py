@@ -102,7 +102,10 @@ class WholeMinutes(click.ParamType[int, Any]):
 
 SHARED_FORMAT_VAR = f"{ENV_PREFIX}_FORMAT"
 
-_SUGGESTED = re.compile(r"(?<!locked by )`reconciler ")
+# A plain literal: with a lookbehind in front, ``re`` tries the pattern at every position of
+# the text (10 ms for the 950 kB of a 1000-create plan), without one it skips to each hit.
+_SUGGESTED = re.compile(r"`reconciler ")
+_HOLDER = "locked by "
 # The top-level options that chose the app and environment of this command, as typed words.
 _chosen: list[str] = []
 
@@ -122,9 +125,14 @@ def suggest(text: str) -> str:
     environment: a hint pasted without ``--env prod`` would act on another app."""
     if not _chosen:
         return text
-    # Not the holder of the state lock ("locked by `reconciler apply` (pid ...)"): that names a
-    # running command, not one to type.
-    return _SUGGESTED.sub(f"`{command('')}", text)
+    suggested = f"`{command('')}"
+
+    def repeat(hit: re.Match[str]) -> str:
+        # Not the holder of the state lock ("locked by `reconciler apply` (pid ...)"): that
+        # names a running command, not one to type.
+        return hit.group() if text.endswith(_HOLDER, 0, hit.start()) else suggested
+
+    return _SUGGESTED.sub(repeat, text)
 
 
 class FormatOption(EnvOption):

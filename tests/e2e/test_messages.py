@@ -3,6 +3,7 @@ what is in sync, one wording per thing."""
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime
 
 import pytest
@@ -42,6 +43,19 @@ def test_error_hints_repeat_the_options_that_chose_the_environment(project: Proj
     result = project.run("--env", "prod", "state", "mv", "nope", "other")
     assert result.exit_code == 1
     assert f"`reconciler --env prod --endpoint {project.url} state list`" in result.output
+
+
+def test_a_backslash_in_a_chosen_option_is_repeated_as_typed(project: Project) -> None:
+    """``--config 'conf\\dev.yaml'`` (a backslash is a legal file-name character here, and every
+    Windows path has them) is repeated verbatim in a suggested command: not read as an escape
+    (``\\d`` used to end the command in a traceback, ``\\n`` in a line break)."""
+    for name in ("conf\\dev.yaml", "conf\\new.yaml"):
+        config = project.root / name
+        config.write_text("environments:\n  default: {}\n", encoding="utf-8")
+        result = project.run("--config", str(config), "state", "mv", "nope", "other")
+        assert result.exit_code == 1, result.output
+        typed = f"--config {shlex.quote(str(config))} --endpoint {project.url}"
+        assert f"`reconciler {typed} state list`" in result.output, result.output
 
 
 def test_a_plan_without_changes_says_how_many_are_in_sync(project: Project) -> None:
