@@ -6,6 +6,11 @@ import io
 import json
 import re
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler.planning.diff import format_path
+from reconciler.render.describe import leaves, value_text
 from reconciler.render.machine import render_drift_json, render_json
 from reconciler.render.markdown import render_drift_markdown, render_markdown
 from reconciler.render.text import render_drift_text, render_text, use_color
@@ -185,3 +190,31 @@ def test_drift_json_and_markdown() -> None:
     md = render_drift_markdown(p, "Drift", env="prod")
     assert md.splitlines()[0] == "<!-- reconciler-drift:prod -->"
     assert md.count("<details>") == len(p.drift_items())
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_JSON_VALUES)
+def test_a_field_line_shows_a_value_as_its_json_text(value: object) -> None:
+    """The shortcuts for strings, flags and whole numbers write what json.dumps writes."""
+    assert value_text(value) == json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@given(st.recursive(_JSON_VALUES, lambda inner: st.dictionaries(st.text(), inner, max_size=4)))
+def test_the_leaves_of_a_body_are_named_by_their_whole_path(node: object) -> None:
+    """Each leaf's path is format_path of its parts, also for paths met before (kept ones)."""
+    for _ in range(2):
+        assert leaves(node) == _leaves_by_parts(node)
+
+
+def _leaves_by_parts(node: object, parts: tuple[str | int, ...] = ()) -> list[tuple[str, object]]:
+    if isinstance(node, dict):
+        return [leaf for k in sorted(node) for leaf in _leaves_by_parts(node[k], (*parts, k))]
+    if isinstance(node, list) and any(isinstance(v, dict | list) for v in node):
+        return [leaf for i, v in enumerate(node) for leaf in _leaves_by_parts(v, (*parts, i))]
+    return [(format_path(parts), node)]
