@@ -248,12 +248,9 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                     # before, and whatever, the rules for new changes say about this plan.
                     writer, failures = await _pay_debts(ws, client, healing)
                     try:
-                        plan = _checked_plan(
-                            ws,
-                            observe.plan_healed(ws, desired, inventory, healing, plan_options),
-                            saved,
-                            desired,
-                        )
+                        obs = observe.plan_healed(ws, desired, inventory, healing, plan_options)
+                        plan = _checked_plan(ws, obs, saved, desired)
+                        await observe.confirm_absences(client, obs, plan)
                     except ReconcilerError:
                         feedback.warnings(failures)
                         raise

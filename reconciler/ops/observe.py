@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -24,7 +24,7 @@ from reconciler.apply.healing import (
 from reconciler.config.environments import Environment
 from reconciler.config.ignore import split_ignored
 from reconciler.config.session import Target, load_environment, now_of, resolve_target
-from reconciler.errors import Problem
+from reconciler.errors import InventoryError, Problem
 from reconciler.manifests.load import Manifest, load_manifests
 from reconciler.ops.feedback import Feedback, silent
 from reconciler.options import GlobalOptions
@@ -174,7 +174,9 @@ async def observe(
 ) -> Observation:
     """Read the remote side completely, heal the journal in memory, and plan."""
     inventory, healing = await read_and_heal(ws, client, state, desired, progress)
-    return plan_healed(ws, desired, inventory, healing, options)
+    observed = plan_healed(ws, desired, inventory, healing, options)
+    await confirm_absences(client, observed)
+    return observed
 
 
 async def read_and_heal(
@@ -222,10 +224,9 @@ def plan_healed(
     if retiring:
         # Old halves of interrupted replaces are deleted before anything else; the plan must not
         # show them as unmanaged tasks.
-        inventory = Inventory(
+        inventory = replace(
+            inventory,
             schedules={k: v for k, v in inventory.schedules.items() if k not in retiring},
-            complete=inventory.complete,
-            problems=inventory.problems,
             gone=inventory.gone | retiring,
             total_count=inventory.total_count - len(retiring),
         )
@@ -239,6 +240,47 @@ def plan_healed(
     )
     heap.keep(observed)  # used to the end of the command (reconciler.heap)
     return observed
+
+
+# The actions that make a task: a same-name task the read missed would become its twin.
+CREATING = frozenset({"create", "recreate", "replace"})
+
+
+def creates_tasks(plan: Plan) -> bool:
+    """Whether carrying out ``plan`` would make a new task."""
+    return any(a.kind in CREATING for a in plan.actions)
+
+
+async def confirm_absences(
+    client: EngageLabClient, observed: Observation, plan: Plan | None = None
+) -> None:
+    """Refuse a plan (``plan``, else the observed one) that makes a task on the strength of a
+    list read only once.
+
+    The planner makes no task of a name the read shows on a task it does not manage (that is a
+    conflict, or a held replace). A list pass that adds up can still miss one: a task deleted
+    before a page boundary moves the next task onto a page already read. The read asks for a
+    second, identical pass up front when it can tell that a conclusion will rest on an absence
+    (``_needs_confirmed_read``: a manifest without a state entry, a journalled create), but a
+    recreate (the state's task is gone) and a replace (the trigger's kind or zone_type changed)
+    are only known once the plan is made. For them, one more pass now: the same tasks, or no
+    plan. The tasks the journal's debts delete (``finish_deletes``) are ours, not churn.
+    """
+    inventory, plan = observed.inventory, plan or observed.plan
+    if inventory.confirmed or not inventory.complete or not creates_tasks(plan):
+        return
+    again = await read_list(client, expect=len(inventory.listed))
+    ours = {sid for _, sid in observed.healing.finish_deletes}
+    if again.complete and set(again.rows) - ours == inventory.listed - ours:
+        return
+    names = sorted({a.name for a in plan.actions if a.kind in CREATING})
+    raise InventoryError(
+        "the list of remote tasks changed while it was read (tasks were created or deleted "
+        f"meanwhile), and this plan makes new tasks ({', '.join(map(repr, names[:5]))}"
+        f"{', ...' if len(names) > 5 else ''}): a task of the same name may have been missed, "
+        "and the new one would be its twin",
+        hint="nothing was created; run the command again once the app is quiet",
+    )
 
 
 def managed_ids(state: State) -> set[str]:
@@ -271,16 +313,7 @@ def without_ignored(
     kept, ignored = _split_ignored(ws, inventory.schedules, lambda t: t.name, state, desired)
     if not ignored:
         return inventory, ()
-    return (
-        Inventory(
-            schedules=kept,
-            complete=inventory.complete,
-            problems=inventory.problems,
-            gone=inventory.gone,
-            total_count=inventory.total_count,
-        ),
-        tuple(ignored[sid] for sid in sorted(ignored)),
-    )
+    return replace(inventory, schedules=kept), tuple(ignored[sid] for sid in sorted(ignored))
 
 
 def kept_rows(
@@ -324,7 +357,10 @@ async def check_saved_by_list(
     listed = await _while_fingerprinting(
         desired,
         read_list(
-            client, confirm=_needs_confirmed_read(state, desired), expect=len(managed_ids(state))
+            client,
+            # A plan that makes tasks is carried out on a confirmed list (confirm_absences).
+            confirm=_needs_confirmed_read(state, desired) or creates_tasks(saved),
+            expect=len(managed_ids(state)),
         ),
     )
     ws.server_clock.follow(client)  # the guard is judged by the server's clock

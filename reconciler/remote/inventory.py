@@ -108,7 +108,9 @@ class _Reader(ListReader):
             zip(self.details, await asyncio.gather(*self.details.values()), strict=True)
         )
         await self.check_agreement(seen, outcomes, known)
-        return _assemble(seen, outcomes, known, listing, max_attempts)
+        # With ``confirm`` a pass that adds up is one the next pass repeated (``passes``).
+        confirmed = listing.snapshot or (confirm and listing.consistent)
+        return _assemble(seen, outcomes, known, listing, max_attempts, confirmed=confirmed)
 
     async def check_agreement(
         self, seen: dict[str, ListedSchedule], outcomes: dict[str, _Detail], known: set[str]
@@ -302,6 +304,8 @@ def _assemble(
     known: set[str],
     listing: Listing,
     max_attempts: int,
+    *,
+    confirmed: bool,
 ) -> Inventory:
     schedules: dict[str, RemoteSchedule] = {}
     gone: set[str] = set()
@@ -341,4 +345,6 @@ def _assemble(
         problems=problems,
         gone=frozenset(gone),
         total_count=listing.total_count,
+        listed=frozenset(listing.rows),
+        confirmed=confirmed,
     )

@@ -43,6 +43,10 @@ class Inventory:
     did not settle): the planner then allows no delete and no recreate.
     ``gone`` holds ids the caller asked about (from the state file) that a detail GET
     confirmed as 404.
+    ``listed`` holds the ids of the list pass the read rests on, and ``confirmed`` whether that
+    pass was confirmed (a second pass listed the same ids, or one answer held the whole list):
+    only then does the absence of a task from it prove that no such task exists
+    (``ops.observe.confirm_absences``).
     """
 
     schedules: dict[str, RemoteSchedule]  # by schedule_id
@@ -50,6 +54,8 @@ class Inventory:
     problems: tuple[str, ...] = ()
     gone: frozenset[str] = field(default_factory=frozenset)
     total_count: int = 0
+    listed: frozenset[str] = field(default_factory=frozenset)
+    confirmed: bool = False
 
     def by_name(self) -> dict[str, list[RemoteSchedule]]:
         out: dict[str, list[RemoteSchedule]] = {}

@@ -203,6 +203,102 @@ def test_a_confirmed_read_never_passes_as_complete_without_a_task_churn_moved() 
     assert fresh in inventory.schedules or not inventory.complete
 
 
+# -- a probe: a recreate or a replace planned on a read fooled by churn -------------------------
+#
+# The read asked for a confirmed list only when a manifest had no state entry or the journal held
+# a create. A recreate (the state's task is gone) and a replace (the trigger's zone_type changed)
+# make a task too, and their guard against a twin (an unmanaged task of the name is a conflict,
+# or holds the replace) looked for it in a single pass that churn had fooled: a second live
+# task. Fixed in ops/observe.py (confirm_absences): a plan that makes a task on an unconfirmed
+# read is carried out only if one more pass lists the same tasks.
+
+_CHURN_REFUSAL = "changed while it was read"
+
+
+def _someone_elses_twin_at_the_boundary(world: World, zone_type: int) -> str:
+    """A task named ``digest`` that the state does not own, first of page 2 (task 51): churn
+    seed 1 deletes ``churn_pre_0`` after page 1 and moves it onto page 1. Returns its id."""
+    assert len(world.em.schedules()) == 50
+    return world.em.add_schedule(_single("digest", "someone else's", zone_type))
+
+
+def _managed_digest(world: World, others: int, zone_type: int) -> dict[str, Body]:
+    world.em.add_schedule(_body("churn_pre_0"))
+    manifests = world.write(
+        *(_body(f"m{i:02d}") for i in range(others)), _single("digest", "v1", zone_type)
+    )
+    world.apply()
+    return manifests
+
+
+@pytest.mark.parametrize("command", [["apply", "--auto-approve"], ["plan"]], ids=["apply", "plan"])
+def test_a_recreate_on_a_churned_read_makes_no_twin(world: World, command: list[str]) -> None:
+    """The state's task of ``digest`` was deleted; another task of the name is live but moved
+    by churn onto a page already read: planned as a recreate, it would have been a twin (and
+    ``plan`` would have shown a reviewer a recreate that must not happen)."""
+    _managed_digest(world, 49, 1)
+    old = world.project.store().load().entries["digest"].schedule_id
+    world.em.api_delete(old)
+    twin = _someone_elses_twin_at_the_boundary(world, 1)
+    world.em.faults = Faults(churn_per_page=2, seed=1)
+    result = invoke(world.project, world.url, command, UNLIMITED)
+    world.em.faults = Faults()
+    assert result.exit_code == 1, result.output
+    assert _CHURN_REFUSAL in result.output, result.output
+    assert [t["schedule_id"] for t in world.em.schedules() if t["name"] == "digest"] == [twin]
+    quiet = invoke(world.project, world.url, ["plan"], UNLIMITED)
+    assert "! conflict digest" in quiet.output, quiet.output
+
+
+def test_a_replace_on_a_churned_read_is_held_for_its_twin(world: World) -> None:
+    """``digest`` moves to zone_type 2 while an unmanaged copy in zone 2 is live (the new half
+    of an earlier replace whose journal was lost): the replace is held, also under churn."""
+    manifests = _managed_digest(world, 48, 1)
+    managed = world.project.store().load().entries["digest"].schedule_id
+    twin = _someone_elses_twin_at_the_boundary(world, 2)
+    world.write(*(b for n, b in manifests.items() if n != "digest"), _single("digest", "v1", 2))
+    world.em.faults = Faults(churn_per_page=2, seed=1)
+    result = invoke(world.project, world.url, ["apply", "--auto-approve"], UNLIMITED)
+    world.em.faults = Faults()
+    assert result.exit_code == 1, result.output
+    assert _CHURN_REFUSAL in result.output, result.output
+    live = sorted(t["schedule_id"] for t in world.em.schedules() if t["name"] == "digest")
+    assert live == sorted([managed, twin])
+    assert world.project.store().load().entries["digest"].schedule_id == managed
+
+
+def test_a_plan_that_only_updates_reads_the_list_once(world: World) -> None:
+    """The extra pass is for plans that make tasks: an update of 60 managed schedules reads
+    each of the two list pages once."""
+    manifests = world.write(*(_body(f"m{i:02d}") for i in range(60)))
+    world.apply()
+    world.write(*(_single(n, "v2", 1) for n in manifests))
+    world.em.clear_log()
+    world.apply()
+    pages = [r for r in world.em.request_log if r.method == "GET" and r.path == "/v4/schedules"]
+    assert len(pages) == 2, pages
+
+
+def test_a_saved_plan_that_recreates_is_applied_on_a_confirmed_list(world: World) -> None:
+    """A saved plan vouched for by the list alone: when it makes a task, two passes that agree
+    (four page reads of a two-page list), not one."""
+    world.write(*(_body(f"m{i:02d}") for i in range(60)))
+    world.apply()
+    world.em.api_delete(world.project.store().load().entries["m07"].schedule_id)
+    plan_file = world.project.root / "plan.json"
+    made = invoke(world.project, world.url, ["plan", "--out", str(plan_file)], UNLIMITED)
+    assert made.exit_code == 0, made.output
+    assert "+ recreate m07" in made.output, made.output
+    world.em.clear_log()
+    applied = invoke(world.project, world.url, ["apply", str(plan_file)], UNLIMITED)
+    assert applied.exit_code == 0, applied.output
+    assert "The remote list matches the saved plan" in applied.output, applied.output
+    log = world.em.request_log
+    pages = [r for r in log if r.method == "GET" and r.path == "/v4/schedules"]
+    assert len(pages) == 4, pages
+    assert [t["name"] for t in world.em.schedules()].count("m07") == 1
+
+
 # -- fault campaign, seed 3: 429s from a server slower than --rate-limit used up the retries ----
 #
 # A world of several pages, the client at 40 requests/s, the server allowing 20/s and failing a
