@@ -107,11 +107,14 @@ class Executor:
         writer: StateWriter,
         *,
         now: Callable[[], datetime],
+        local: Callable[[], datetime] | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.client = client
         self.writer = writer
         self.now = now
+        # This machine's clock, for the journal's second stamp (none: the entries have one).
+        self.local = local
         self.progress = progress
         self.report = ApplyReport()
         self._ambiguous: list[CreateAction | RecreateAction | ReplaceAction] = []
@@ -163,7 +166,13 @@ class Executor:
             for a in creates:
                 old = a.old_schedule_id if isinstance(a, RecreateAction) else None
                 self.writer.change(
-                    st.begin_pending, "create", a.name, a.fingerprint, self.now(), old
+                    st.begin_pending,
+                    "create",
+                    a.name,
+                    a.fingerprint,
+                    self.now(),
+                    old,
+                    local=self._local(),
                 )
             self.writer.flush()
             self._stamped = self.now()
@@ -334,7 +343,13 @@ class Executor:
             return
         old_entry = self.writer.state.entries.get(a.name)
         self.writer.change(
-            st.begin_pending, "replace", a.name, a.fingerprint, self.now(), a.old_schedule_id
+            st.begin_pending,
+            "replace",
+            a.name,
+            a.fingerprint,
+            self.now(),
+            a.old_schedule_id,
+            local=self._local(),
         )
         self.writer.flush()
         self._unsent.add(a.name)
@@ -392,6 +407,9 @@ class Executor:
         self._unsent.discard(name)
         self._keep_stamps_fresh()
 
+    def _local(self) -> datetime | None:
+        return None if self.local is None else self.local()
+
     def _keep_stamps_fresh(self) -> None:
         """Stamp the journal's creates again before a POST if their stamp is older than
         ``_RESTAMP_AFTER``: healing waits ``LATE_COMMIT_GRACE`` from the stamp before it takes
@@ -400,7 +418,7 @@ class Executor:
         now = self.now()
         if self._stamped is not None and now - self._stamped < _RESTAMP_AFTER:
             return
-        self.writer.change(st.restamp_pending, now)
+        self.writer.change(st.restamp_pending, now, local=self._local())
         self.writer.flush()
         self._stamped = now  # only once saved: a failed save is tried again by the next POST
 
@@ -412,7 +430,9 @@ class Executor:
         """
         # What is left journalled waits from now: its POST was sent before now, not before
         # the entry was first written (stamped before the lookup, which may fail).
-        self.writer.change(st.restamp_pending, self.now(), [a.name for a in self._ambiguous])
+        self.writer.change(
+            st.restamp_pending, self.now(), [a.name for a in self._ambiguous], local=self._local()
+        )
         try:
             inventory = await read_inventory(self.client, known_ids=journal_ids(self.writer.state))
         except ReconcilerError as exc:
@@ -493,7 +513,11 @@ async def run_plan(
     writer: StateWriter,
     *,
     now: Callable[[], datetime],
+    local: Callable[[], datetime] | None = None,
     progress: Progress | None = None,
 ) -> ApplyReport:
-    """Execute ``plan``; the state in ``writer`` is saved as it goes and at the end."""
-    return await Executor(client, writer, now=now, progress=progress).run(plan)
+    """Execute ``plan``; the state in ``writer`` is saved as it goes and at the end.
+
+    ``now``: the clock the journal is stamped by (the server's); ``local``: this machine's, for
+    its second stamp (``edits.grace_left``)."""
+    return await Executor(client, writer, now=now, local=local, progress=progress).run(plan)

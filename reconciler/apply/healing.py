@@ -10,7 +10,7 @@ from the HTTP client, so that reading and planning need not import the apply mac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reconciler.errors import InventoryError
 from reconciler.limits import LATE_COMMIT_GRACE
@@ -68,8 +68,11 @@ def find_created(inventory: Inventory, name: str, fingerprint: str, exclude: set
     return [sid for _, sid in sorted(found)]
 
 
-def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
-    """Resolve every pending entry against what the server holds (pure).
+def heal_journal(
+    state: State, inventory: Inventory, now: datetime, local: datetime | None = None
+) -> Healing:
+    """Resolve every pending entry against what the server holds (pure). ``now``: by the
+    command's clock (the server's); ``local``: by this machine's (``edits.grace_left``).
 
     create / recreate / replace: the task with the journalled name and fingerprint that no state
     entry claims is adopted; if a complete read has no such task, the POST never took effect and
@@ -124,24 +127,24 @@ def heal_journal(state: State, inventory: Inventory, now: datetime) -> Healing:
                     f"{name!r}: more tasks with the same name and body exist ({extra}); "
                     "they are reported as conflicts, not deleted"
                 )
-        elif inventory.complete and p.started_at > now + LATE_COMMIT_GRACE:
-            # Stamped by a clock ahead of this one (a rehearsal's --now, a server's Date): its
-            # age cannot be told, and waiting for that time could take a month. Waited for
-            # from now instead (an apply saves the new stamp).
-            out.state = st.restamp_pending(out.state, now, [name])
+        elif not inventory.complete:
+            out.unresolved.append(name)
+        elif (left := st.grace_left(p, now, local)) > LATE_COMMIT_GRACE * 2:
+            # Stamped by a clock ahead of this one (a rehearsal's --now, a server's Date, another
+            # runner's clock): its age cannot be told, and waiting for that time could take a
+            # month. Waited for from now instead (an apply saves the new stamp).
+            out.state = st.restamp_pending(out.state, now, [name], local=local)
             out.waiting.append((name, now + LATE_COMMIT_GRACE))
             when = f"{p.started_at:%Y-%m-%d %H:%M:%S %Z}"
             out.notes.append(
                 f"{name!r}: the interrupted {p.op} was journalled at {when}, after now by this "
-                "command's clock; it is waited for from now"
+                "command's clock or this machine's; it is waited for from now"
             )
-        elif inventory.complete and now - p.started_at >= LATE_COMMIT_GRACE:
+        elif left <= timedelta(0):
             out.state = st.clear_pending(out.state, name)
             out.notes.append(f"{name!r}: the interrupted {p.op} did not take effect")
-        elif inventory.complete:
-            out.waiting.append((name, p.started_at + LATE_COMMIT_GRACE))
         else:
-            out.unresolved.append(name)
+            out.waiting.append((name, now + left))
     return out
 
 

@@ -46,9 +46,9 @@ class StateWriter:
         self._saving = False  # a coalesced save is under way
         self._last_save = monotonic()
 
-    def change(self, fn: Callable[..., State], *args: Any) -> None:
-        """Replace the state by ``fn(state, *args)`` (a pure edit of ``state.edits``)."""
-        self.state = fn(self.state, *args)
+    def change(self, fn: Callable[..., State], *args: Any, **kwargs: Any) -> None:
+        """Replace the state by ``fn(state, *args, **kwargs)`` (a pure edit of ``state.edits``)."""
+        self.state = fn(self.state, *args, **kwargs)
         self._changes += 1
 
     def flush(self) -> None:

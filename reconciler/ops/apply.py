@@ -265,7 +265,12 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                             return ApplyResult(None, declined=True)
                 try:
                     report = await applying.run_plan(
-                        plan, client, writer, now=ws.clock, progress=feedback.progress
+                        plan,
+                        client,
+                        writer,
+                        now=ws.clock,
+                        local=ws.local_clock,
+                        progress=feedback.progress,
                     )
                 except ReconcilerError:
                     feedback.warnings(failures)  # the debts not paid, said before the error

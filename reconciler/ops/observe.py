@@ -65,6 +65,10 @@ class ServerClock:
             return self.fixed
         return datetime.now(UTC) + (self.offset or timedelta(0))
 
+    def local(self) -> datetime:
+        """Now by this machine's clock (``--now`` if given: a rehearsal moves both)."""
+        return self.fixed if self.fixed is not None else datetime.now(UTC)
+
     def follow(self, client: EngageLabClient) -> None:
         """Take the server's clock from the client's first answer (once; not under ``--now``)."""
         if self.fixed is not None or self.offset is not None or client.server_offset is None:
@@ -107,6 +111,10 @@ class Workspace:
     def clock(self) -> datetime:
         """Now by the server's clock once an answer has come (``--now`` if given)."""
         return self.server_clock.now()
+
+    def local_clock(self) -> datetime:
+        """Now by this machine's clock (``--now`` if given): the journal's second stamp."""
+        return self.server_clock.local()
 
     def say_where(self, note: Callable[[str], None]) -> None:
         """First line of output when the app is not real (docs/design.md "Embedded default")."""
@@ -208,7 +216,7 @@ async def read_and_heal(
     )
     ws.server_clock.follow(client)  # expiry and healing are judged by the server's clock
     heap.keep(inventory)  # used to the end of the command (reconciler.heap)
-    return inventory, heal_journal(state, inventory, ws.clock())
+    return inventory, heal_journal(state, inventory, ws.clock(), ws.local_clock())
 
 
 def plan_healed(

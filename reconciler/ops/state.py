@@ -8,13 +8,13 @@ lost. None calls the API: the remote tasks stay exactly as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.errors import StateError, UsageError
 from reconciler.limits import LATE_COMMIT_GRACE
-from reconciler.state.edits import clear_pending, forget, get_entry, rename
+from reconciler.state.edits import clear_pending, forget, get_entry, grace_left, rename
 from reconciler.state.invariants import Violation, debt_of, invariant_problems
 from reconciler.state.schema import PendingEntry, State, StateEntry
 from reconciler.state.store import StateStore
@@ -142,11 +142,13 @@ def remove(env: Environment, request: RemoveRequest) -> RemoveResult:
         }
         now = request.now or datetime.now(UTC)
         recent = {
-            name: p.started_at + LATE_COMMIT_GRACE
+            # A stamp ahead of the clock by more than the grace is waited for from now by the
+            # next apply (healing), not until the stamp: possibly the end of the calendar.
+            name: now + (left if left <= LATE_COMMIT_GRACE * 2 else LATE_COMMIT_GRACE)
             for name in unique
             if (p := current.pending.get(name)) is not None
             and p.op in ("create", "replace")
-            and p.started_at + LATE_COMMIT_GRACE > now
+            and (left := grace_left(p, now)) > timedelta(0)
         }
         if recent and not request.force:
             until = max(recent.values())

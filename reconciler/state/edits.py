@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from reconciler.errors import StateError
+from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.state.schema import (
     FORGOTTEN_NAMES,
     FORGOTTEN_PER_NAME,
@@ -119,23 +120,51 @@ def begin_pending(
     fingerprint: str,
     now: datetime,
     old_schedule_id: str | None = None,
+    *,
+    local: datetime | None = None,
 ) -> State:
-    """``state`` with a journal entry for a remote write about to start (save it first)."""
+    """``state`` with a journal entry for a remote write about to start (save it first);
+    ``local``: the same moment by this machine's clock, when ``now`` is the server's."""
     entry = PendingEntry(
-        op=op, name=name, fingerprint=fingerprint, old_schedule_id=old_schedule_id, started_at=now
+        op=op,
+        name=name,
+        fingerprint=fingerprint,
+        old_schedule_id=old_schedule_id,
+        started_at=now,
+        started_locally=local,
     )
     return state.model_copy(update={"pending": {**state.pending, name: entry}})
 
 
-def restamp_pending(state: State, now: datetime, names: Iterable[str] | None = None) -> State:
+def restamp_pending(
+    state: State,
+    now: datetime,
+    names: Iterable[str] | None = None,
+    *,
+    local: datetime | None = None,
+) -> State:
     """``state`` with the journalled creates and replaces (of ``names``, or all) started at
-    ``now``: a request of theirs may still be on its way then (healing's late-commit grace)."""
+    ``now`` (and ``local``, as in ``begin_pending``): a request of theirs may still be on its
+    way then (healing's late-commit grace)."""
     pending = dict(state.pending)
+    stamp = {"started_at": now, "started_locally": local}
     for name in pending if names is None else names:
         entry = pending.get(name)
         if entry is not None and entry.op in ("create", "replace"):
-            pending[name] = entry.model_copy(update={"started_at": now})
+            pending[name] = entry.model_copy(update=stamp)
     return state.model_copy(update={"pending": pending})
+
+
+def grace_left(entry: PendingEntry, now: datetime, local: datetime | None = None) -> timedelta:
+    """How long the late-commit grace of a journalled write still runs: until it has passed by
+    the clock ``started_at`` was stamped with (``now``) and by the machine's (``local``, for an
+    entry stamped with ``started_locally``). Negative once passed; no overflow for a stamp at
+    the end of the calendar (differences only)."""
+    left = LATE_COMMIT_GRACE - (now - entry.started_at)
+    if entry.started_locally is not None:
+        mine = now if local is None else local
+        left = max(left, LATE_COMMIT_GRACE - (mine - entry.started_locally))
+    return left
 
 
 def clear_pending(state: State, name: str) -> State:

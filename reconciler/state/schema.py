@@ -44,7 +44,11 @@ class PendingEntry(BaseModel):
     fingerprint: str  # of the body being written
     old_schedule_id: str | None = None  # for replace / update / delete
     # Aware: healing counts a grace from it (a hand-edited naive time cannot be compared)
-    started_at: AwareDatetime
+    started_at: AwareDatetime  # by the command's clock (the server's, from its Date header)
+    # The same moment by the clock of the machine that ran the command (absent in entries
+    # written before it was kept): the grace must have passed by both, since a server's clock
+    # can step forward minutes at once (docs/threat-model.md).
+    started_locally: AwareDatetime | None = None
 
 
 class ForgottenEntry(BaseModel):

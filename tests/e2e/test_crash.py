@@ -18,8 +18,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 
+from reconciler.cli import cli
 from reconciler.emulator import Faults
+from reconciler.emulator.core import Reply
+from reconciler.emulator.wire import WireError
 from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.planning.canonical import fingerprint
 from reconciler.state import edits as st
@@ -263,6 +267,62 @@ def test_a_create_that_never_took_effect_is_made_once_the_grace_has_passed(
     assert "'alpha': the interrupted create did not take effect" in result.output
     assert set(project.remote_ids()) == {"alpha", "beta"}
     assert project.state()["pending"] == {}
+
+
+def test_a_server_clock_stepping_forward_does_not_end_the_grace(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --now a command judges by the server's clock (its Date header), and a server's
+    clock can step minutes forward at once (another node behind its load balancer, an NTP
+    step). A create whose answer was lost is journalled by that clock and this machine's: six
+    minutes later by the server's, seconds later by ours, the re-run still sends no POST (an
+    outside probe's re-run created the schedule again, and the late commit made it twice).
+    The server's clock is set to this machine's first: the step is the only difference."""
+    project.emulator.set_time(datetime.now(UTC))
+    project.write("beta")
+    assert project.apply().exit_code == 0
+    project.write("alpha")
+
+    def lost(raw: bytes) -> Reply:
+        raise WireError(503, 28203, "service unavailable")  # the POST's fate is unknown
+
+    answering = project.emulator.api_create
+    monkeypatch.setattr(project.emulator, "api_create", lost)
+    by_the_clocks = ["--rate-limit", "10000", "--endpoint", str(project.url)]
+    first = CliRunner().invoke(cli, [*by_the_clocks, "apply", "--auto-approve"])
+    assert first.exit_code == 1, first.output
+    entry = project.state()["pending"]["alpha"]
+    server = datetime.fromisoformat(entry["started_at"])
+    here = datetime.fromisoformat(entry["started_locally"])
+    assert abs(server - here) < timedelta(seconds=2)
+    assert abs(datetime.now(UTC) - here) < timedelta(minutes=1)
+
+    monkeypatch.setattr(project.emulator, "api_create", answering)
+    project.emulator.advance(6 * 60)
+    project.mark()
+    again = CliRunner().invoke(cli, [*by_the_clocks, "apply", "--auto-approve"])
+    assert again.exit_code == 1, again.output
+    assert "'alpha' is not in the remote list yet" in again.output, again.output
+    assert [r for r in project.writes() if r.method == "POST"] == []
+    assert "alpha" in project.state()["pending"]
+
+
+@pytest.mark.parametrize("ahead", [timedelta(days=30), None], ids=["a-month", "end-of-calendar"])
+def test_state_rm_of_a_create_stamped_ahead_names_the_time_an_apply_would_decide(
+    project: Project, ahead: timedelta | None
+) -> None:
+    """A journal entry stamped ahead of the clock (a rehearsal's --now, another runner's clock)
+    is refused until now + the grace, what the next apply waits for, not until the stamp; and a
+    stamp at the end of the calendar is no traceback (it was an OverflowError)."""
+    alpha = project.write("alpha")
+    now = project.emulator.now()
+    stamp = datetime.max.replace(tzinfo=UTC) if ahead is None else now + ahead
+    store = StateStore(project.state_path)
+    store.save(st.begin_pending(store.load(), "create", "alpha", fingerprint(alpha), stamp))
+    refused = project.run("state", "rm", "--pending", "alpha", now=now)
+    assert refused.exit_code == 1, refused.output
+    until = (now + LATE_COMMIT_GRACE).astimezone(UTC)
+    assert f"after {until:%Y-%m-%d %H:%M:%S} UTC" in refused.stderr, refused.stderr
 
 
 def test_state_rm_keeps_a_create_journalled_within_the_grace(project: Project) -> None:

@@ -230,3 +230,75 @@ def test_an_entry_left_journalled_by_a_failed_lookup_waits_from_the_lookup(
     assert any("the lookup failed" in f for f in report.failures), report.failures
     stamp = store.load().pending["alpha"].started_at
     assert stamp >= client.given_up[0]
+
+
+def _stamped(server: datetime, local: datetime) -> State:
+    return st.begin_pending(
+        state(), "create", "alpha", canonical.fingerprint(body("alpha")), server, local=local
+    )
+
+
+LOCAL = NOW + timedelta(hours=3)  # this machine's clock, three hours off the server's
+
+
+@pytest.mark.parametrize(
+    ("server_age", "local_age", "left"),
+    [
+        (timedelta(minutes=6), timedelta(seconds=3), LATE_COMMIT_GRACE - timedelta(seconds=3)),
+        (timedelta(seconds=3), timedelta(minutes=6), LATE_COMMIT_GRACE - timedelta(seconds=3)),
+        (timedelta(minutes=4), timedelta(minutes=2), LATE_COMMIT_GRACE - timedelta(minutes=2)),
+        (LATE_COMMIT_GRACE, LATE_COMMIT_GRACE, None),
+        (timedelta(days=400), timedelta(minutes=6), None),
+    ],
+    ids=["server-stepped", "machine-stepped", "both-short", "both-passed", "long-ago"],
+)
+def test_the_grace_runs_until_it_has_passed_by_both_clocks(
+    server_age: timedelta, local_age: timedelta, left: timedelta | None
+) -> None:
+    """Each stamp is compared with its own clock: a clock that stepped forward (a server's
+    node, an NTP step) does not end the wait alone; the later of the two ends it."""
+    journalled = _stamped(NOW - server_age, LOCAL - local_age)
+    healing = heal_journal(journalled, inventory(), NOW, LOCAL)
+    if left is None:
+        assert healing.waiting == []
+        assert healing.state.pending == {}
+    else:
+        assert healing.waiting == [("alpha", NOW + left)]
+        assert healing.state.pending == journalled.pending
+
+
+def test_a_machine_stamp_ahead_is_waited_for_from_now_by_both_clocks() -> None:
+    """Stamped on a runner whose clock was a day ahead of this one: waited for from now, and
+    both stamps renewed (not a day's wait, and not ended by the server's clock alone)."""
+    healing = heal_journal(
+        _stamped(NOW - timedelta(minutes=6), LOCAL + timedelta(days=1)), inventory(), NOW, LOCAL
+    )
+    assert healing.waiting == [("alpha", NOW + LATE_COMMIT_GRACE)]
+    renewed = healing.state.pending["alpha"]
+    assert (renewed.started_at, renewed.started_locally) == (NOW, LOCAL)
+    assert healing.changed
+
+
+def test_the_executor_stamps_the_journal_by_both_clocks(tmp_path: Path) -> None:
+    """A create whose answer is lost stays journalled with the moment it was given up by the
+    command's clock and by this machine's."""
+    store = StateStore(tmp_path / "state.json")
+    made = plan([Desired("alpha", body("alpha"), False, "schedules/alpha.yaml:1")])
+    clock = [NOW]
+    client = _LostAnswers(clock)
+
+    async def no_task(*args: object, **kwargs: object) -> object:
+        return inventory()
+
+    executor = Executor(
+        client,  # type: ignore[arg-type]
+        StateWriter(store, State()),
+        now=lambda: clock[0],
+        local=lambda: clock[0] + timedelta(hours=3),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("reconciler.apply.executor.read_inventory", no_task)
+        asyncio.run(executor.run(made))
+    entry = store.load().pending["alpha"]
+    assert entry.started_at == client.given_up[0]
+    assert entry.started_locally == client.given_up[0] + timedelta(hours=3)
