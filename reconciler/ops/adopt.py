@@ -75,7 +75,10 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
             imported: list[tuple[str, str]] = []
             async with ws.target.client() as client:
                 if request.all_matching:
-                    inventory = await read_inventory(client)
+                    # Confirmed: a single pass that churn fooled (a task deleted before a page
+                    # boundary moves the next onto a page already read) could hide one of two
+                    # tasks of a name, and the other would be adopted as if it were the only one.
+                    inventory = await read_inventory(client, confirm=True)
                     if not inventory.complete:
                         # A task the list missed could be a second one of the same name: adopting
                         # one of two would leave the other firing unmanaged.

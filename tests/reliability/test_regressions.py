@@ -299,6 +299,27 @@ def test_a_saved_plan_that_recreates_is_applied_on_a_confirmed_list(world: World
     assert [t["name"] for t in world.em.schedules()].count("m07") == 1
 
 
+def test_import_all_matching_on_a_churned_read_adopts_no_task_that_has_a_twin(
+    world: World,
+) -> None:
+    """Two unmanaged tasks of a manifest's name, one at a page boundary that churn moves onto
+    a page already read: a single pass saw one task, and ``import --all-matching`` adopted it,
+    leaving the other firing unmanaged. It reads a confirmed list now, and adopts neither."""
+    world.em.add_schedule(_body("churn_pre_0"))
+    world.write(*(_body(f"m{i:02d}") for i in range(48)))
+    world.apply()
+    first = world.em.add_schedule(_single("digest", "copy", 1))
+    second = _someone_elses_twin_at_the_boundary(world, 1)
+    manifests = {f"m{i:02d}": _body(f"m{i:02d}") for i in range(48)}
+    world.write(*manifests.values(), _single("digest", "copy", 1))
+    world.em.faults = Faults(churn_per_page=2, seed=1)
+    result = invoke(world.project, world.url, ["import", "--all-matching"], UNLIMITED)
+    world.em.faults = Faults()
+    assert "digest" not in world.project.store().load().entries, result.output
+    live = sorted(t["schedule_id"] for t in world.em.schedules() if t["name"] == "digest")
+    assert live == sorted([first, second])
+
+
 # -- fault campaign, seed 3: 429s from a server slower than --rate-limit used up the retries ----
 #
 # A world of several pages, the client at 40 requests/s, the server allowing 20/s and failing a
