@@ -49,6 +49,7 @@ from reconciler.planning.actions import (
     UpdateAction,
 )
 from reconciler.planning.artifact import Plan
+from reconciler.planning.canonical import name_key
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
 from reconciler.state import edits as st
@@ -333,8 +334,39 @@ class Executor:
             # A clean rejection: nothing was created, so the journal entry is void.
             self.writer.change(st.clear_pending, a.name)
             raise
+        doubt = self._doubt(a, created.schedule_id, created.name)
+        if doubt is not None:
+            # Recorded, this id would give two names one task (a state no command accepts)
+            # or, in a replace, have the old task's delete remove the new one. The POST may
+            # still have made a task: looked up by name and body like a lost answer.
+            self.report.failures.append(f"{a.kind} {a.name!r}: {doubt}")
+            self._ambiguous.append(a)
+            return None
         self.report.writes += 1
         return created.schedule_id
+
+    def _doubt(
+        self, a: CreateAction | RecreateAction | ReplaceAction, new_id: str, named: str
+    ) -> str | None:
+        """Why a create's answer cannot be the task just made, or None: its id is one the
+        state already holds (a name's task, or an old task the journal is to delete), or it
+        names another schedule."""
+        state = self.writer.state
+        holder = next((n for n, e in state.entries.items() if e.schedule_id == new_id), None)
+        if holder is None and any(p.old_schedule_id == new_id for p in state.pending.values()):
+            holder = "an old task the journal is to delete"
+        if holder is not None:
+            return (
+                f"the server answered the create with the id {new_id}, which is already "
+                f"{holder if holder.startswith('an old') else f'the task of {holder!r}'}; "
+                "the answer is not used, and the task is looked up by its name and body"
+            )
+        if name_key(named) != name_key(a.name):
+            return (
+                f"the server answered the create with the name {named!r}; the answer is not "
+                "used, and the task is looked up by its name and body"
+            )
+        return None
 
     async def _replace(self, a: ReplaceAction) -> None:
         """Create new, then delete old; undo the new one if the old cannot be deleted."""

@@ -222,6 +222,72 @@ def _journal_create(project: Project, data: dict[str, object]) -> datetime:
     return sent
 
 
+def _answer_creates_with(project: Project, monkeypatch: pytest.MonkeyPatch, sid: str) -> None:
+    """The server answers every create with ``sid`` and makes no task (a hostile server)."""
+
+    def same_id(raw: bytes) -> Reply:
+        return Reply(200, {"schedule_id": sid, "name": json.loads(raw)["name"]})
+
+    monkeypatch.setattr(project.emulator, "api_create", same_id)
+
+
+def test_a_create_answered_with_another_schedules_id_is_not_recorded(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer giving a new schedule the id of one the state holds: recorded, two names
+    would share one task and every later command refuse the state. It is looked up instead
+    (not there: journalled), the apply exits 1 and the state stays one that loads."""
+    project.write("beta")
+    assert project.apply().exit_code == 0
+    beta = project.state_ids()["beta"]
+    project.write("alpha")
+    project.write("gamma")
+    _answer_creates_with(project, monkeypatch, beta)
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert f"the id {beta}, which is already the task of 'beta'" in result.output, result.output
+    assert project.state_ids() == {"beta": beta}
+    assert sorted(project.state()["pending"]) == ["alpha", "gamma"]
+    assert project.run("state", "list").exit_code == 0
+
+
+def test_a_create_answered_with_another_name_is_not_recorded(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer naming another schedule (not the same name in another form, which a server
+    that normalises names sends) is not taken as the task of this one."""
+    project.write("alpha")
+
+    def other_name(raw: bytes) -> Reply:
+        return Reply(200, {"schedule_id": "3b7f52e4-0000-4000-8000-000000000001", "name": "zeta"})
+
+    monkeypatch.setattr(project.emulator, "api_create", other_name)
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert "answered the create with the name 'zeta'" in result.output, result.output
+    assert project.state_ids() == {}
+    assert list(project.state()["pending"]) == ["alpha"]
+
+
+def test_a_replace_answered_with_the_old_tasks_id_keeps_the_old_task(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new half of a replace answered with the old task's id: taken, the old task's delete
+    would remove the task just recorded as the new one. The old task stays, still managed."""
+    project.write("beta", trigger=single(zone_type=1))
+    assert project.apply().exit_code == 0
+    old = project.state_ids()["beta"]
+    project.write("beta", trigger=single(zone_type=2))
+    _answer_creates_with(project, monkeypatch, old)
+    project.mark()
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert "which is already the task of 'beta'" in result.output, result.output
+    assert [r for r in project.writes() if r.method == "DELETE"] == []
+    assert project.state_ids() == {"beta": old}
+    assert [t["schedule_id"] for t in project.emulator.schedules()] == [old]
+
+
 def test_a_create_the_server_commits_late_is_not_made_twice(project: Project) -> None:
     """A POST whose answer never came may be committed after the client gave up (a server slow
     to commit: an outside probe's server committed 12 s after a 2 s timeout, and the re-run in
