@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import VALID_MANIFEST, assert_no_traceback, describe, invoke
+from .helpers import VALID_MANIFEST, assert_no_traceback, describe, invoke, run_module
 
 BASE = VALID_MANIFEST  # ends with "    notification:\n      alert: Hello\n"
 
@@ -56,3 +56,20 @@ def test_explicit_null_content_fields(
     outcome = invoke(["validate"])
     assert_no_traceback(outcome)
     assert outcome.exit_code == (0 if valid else 1), describe(outcome)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii"])
+def test_a_console_that_cannot_show_a_name_gets_escapes_not_a_traceback(
+    tmp_path: Path, encoding: str
+) -> None:
+    """A Chinese schedule name (a valid name) planned on a console whose encoding has no such
+    characters (a Windows code page, ``LC_ALL=C``): an outside probe's plan ended in a
+    UnicodeEncodeError after its requests. The name is shown escaped."""
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    text = BASE.replace("name: weekly_digest", "name: 每周摘要")
+    (schedules / "cn.yaml").write_text(text, encoding="utf-8")
+    outcome = run_module(["plan"], cwd=tmp_path, env={"PYTHONIOENCODING": encoding})
+    assert_no_traceback(outcome)
+    assert outcome.exit_code == 0, describe(outcome)
+    assert "+ create \\u6bcf\\u5468\\u6458\\u8981" in outcome.stdout, describe(outcome)

@@ -338,3 +338,38 @@ def test_folding_a_character_is_folding_its_decomposition() -> None:
         if _fold(c) != expected:
             wrong.append(f"U+{code:04X}")
     assert wrong == []
+
+
+def _wrapped(form: str, width: int, indent: str) -> str:
+    """``form`` cut every ``width`` characters onto lines starting with ``indent``."""
+    return ("\n" + indent).join(form[n : n + width] for n in range(0, len(form), width))
+
+
+def test_a_secret_wrapped_over_indented_lines_is_masked() -> None:
+    """An error message that wraps a long value over lines and indents the rest (a server's
+    formatter, a proxy's error page): pieces shorter than 12 characters each, joined only
+    once the line breaks and indents are left out. Every cut width from 3 to 12 and several
+    indents, for each credential and their Basic token."""
+    from reconciler.redact import Scrubber
+
+    key, secret = "CanaryKeyA7Q2x9Z4w8K1mP3d", "canary/master secret+Vb7Xq29%LmZ"
+    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+    scrub = Scrubber(Credentials(key, secret).secrets())
+    for form in (key, secret, token):
+        for width in range(3, PIECE + 1):
+            for indent in ("", " ", "  ", "\t", "    "):
+                shown = scrub(f"error: {_wrapped(form, width, indent)} (end)")
+                joined = "".join(shown.split())
+                assert leaked_pieces(joined, [form.replace(" ", "")]) == [], (width, indent)
+
+
+def test_a_secret_with_every_byte_percent_encoded_is_masked() -> None:
+    """``%48%6F...``: an encoder that escapes letters and digits too, in either hex case."""
+    from reconciler.redact import REDACTED, Scrubber
+
+    key, secret = "CanaryKeyA7Q2x9Z4w8K1mP3d", "Hostile-Secret-Value-XYZ"
+    scrub = Scrubber(Credentials(key, secret).secrets())
+    for value in (key, secret):
+        every = "".join(f"%{b:02X}" for b in value.encode())
+        for form in (every, every.lower()):
+            assert scrub(f"secret {form} end") == f"secret {REDACTED} end"
