@@ -33,6 +33,7 @@ import httpx
 from reconciler import __version__
 from reconciler.config.connection import ClientSettings
 from reconciler.errors import ConfigError, ConnectionFailedError
+from reconciler.limits import MAX_YEAR, MIN_YEAR
 from reconciler.remote import answers, wire
 from reconciler.remote.limiter import Limiter, Sleep
 from reconciler.remote.pacefile import read_remembered_limit, remember_limit
@@ -346,6 +347,10 @@ def _date_offset(header: str | None) -> timedelta | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:  # "-0000": the sender does not know its zone
+        return None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        # The range --now accepts: a clock in the year 9999 is no clock, and computing firings
+        # and expiries from it would overflow the calendar.
         return None
     return moment.astimezone(UTC) - datetime.now(UTC)
 

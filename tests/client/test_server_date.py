@@ -34,7 +34,18 @@ def test_the_first_dated_answer_sets_the_servers_clock() -> None:
     assert abs(offset - timedelta(days=3)) < timedelta(seconds=5)
 
 
-@pytest.mark.parametrize("date", [None, "", "yesterday", "Mon, 99 Foo 2027 99:00:00 GMT"])
+@pytest.mark.parametrize(
+    "date",
+    [
+        None,
+        "",
+        "yesterday",
+        "Mon, 99 Foo 2027 99:00:00 GMT",
+        # Outside the years --now accepts: firings computed from it overflowed the calendar.
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Thu, 01 Jan 1900 00:00:00 GMT",
+    ],
+)
 def test_no_readable_date_leaves_the_local_clock(date: str | None) -> None:
     """A missing or unreadable Date is no clock: the offset stays unknown (no error)."""
     assert offset_after_one_list(date) is None
