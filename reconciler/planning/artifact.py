@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.errors import PlanError, StalePlanError, UnsafePlanError
 from reconciler.formats import PLAN_FILE_VERSION
+from reconciler.jsontext import holds_lone_surrogate
 from reconciler.planning import writes
 from reconciler.planning.actions import (
     GROUP,
@@ -189,6 +190,12 @@ class Plan(BaseModel):
                 "long to read)",
                 hint="write plan files with `reconciler plan --out FILE`",
             ) from None
+        if holds_lone_surrogate(text, data):
+            raise PlanError(
+                "plan file holds a lone UTF-16 surrogate (a \\u escape of half a character), "
+                "which no name or text can be; it was edited",
+                hint="write plan files with `reconciler plan --out FILE`",
+            )
         version = data.get("format_version") if isinstance(data, dict) else None
         if version != PLAN_FILE_VERSION:
             raise PlanError(

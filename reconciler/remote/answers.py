@@ -29,6 +29,7 @@ from reconciler.errors import (
     RequestRejectedError,
     ServerError,
 )
+from reconciler.jsontext import holds_lone_surrogate
 from reconciler.redact import Scrubber
 from reconciler.remote.responses import malformed
 
@@ -74,13 +75,20 @@ class AnswerReader:
     def json(self, response: httpx.Response, where: str) -> Any:
         """The JSON body of a success answer; MalformedResponseError when it is not JSON."""
         try:
-            return json.loads(response.content)
+            data = json.loads(response.content)
         except (ValueError, RecursionError) as exc:  # also too deep, or an over-long number
             raise malformed(
                 where,
                 f"HTTP {response.status_code} body is not JSON "
                 f"({content_type(response)}): {self.snippet(response)}",
             ) from exc
+        if holds_lone_surrogate(response.content, data):
+            raise malformed(
+                where,
+                f"HTTP {response.status_code} body holds a lone UTF-16 surrogate (a \\u escape "
+                "of half a character), which no text can hold",
+            )
+        return data
 
     def error(self, response: httpx.Response, method: str, path: str) -> ApiError:
         """The error-tree exception for a non-2xx answer."""

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from reconciler.errors import StateCorruptError, StateError
+from reconciler.jsontext import holds_lone_surrogate
 
 STATE_VERSION = 1
 
@@ -153,6 +154,11 @@ def parse_state(
         ) from None
     if not isinstance(data, dict):
         raise corrupt("is not a reconciler state file (expected a JSON object)")
+    if holds_lone_surrogate(raw, data):
+        raise corrupt(
+            "holds a lone UTF-16 surrogate (a \\u escape of half a character, as in "
+            '"\\ud800"), which no name or id can be; it was edited by hand or by a broken tool'
+        )
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise corrupt("has no integer `version`; it is not a reconciler state file")

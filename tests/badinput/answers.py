@@ -44,9 +44,11 @@ def app_with(
 
     def route(method: str, path: str, query: str) -> Answer:
         if method in WRITE_METHODS:
-            # Never reached in these tests; a plausible success so a wrongly sent write is seen.
+            # Never reached in these tests but the control one; a plausible success so a
+            # wrongly sent write is seen. The only create is of the project's manifest, and
+            # the API answers a create with the name it was sent.
             return Answer.json(
-                {"schedule_id": "00000000-0000-4000-8000-00000000beef", "name": name}
+                {"schedule_id": "00000000-0000-4000-8000-00000000beef", "name": "weekly_digest"}
             )
         if path == LIST:
             if query in ("", "page=1"):

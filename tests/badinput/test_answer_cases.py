@@ -97,6 +97,7 @@ PAGE_CASES: dict[str, Answer] = {
     "row-id-path": _row(schedule_id="../../v4/schedules"),
     "row-name-number": _row(name=7),
     "row-enabled-string": _row(enabled="yes"),
+    "row-name-lone-surrogate": _row(name="remote_task\ud800"),  # half a character
     "redirect-302": _raw(b"moved", 302, "text/html"),
     "status-299": _raw(b"", 299),
     "error-body-deep-400": _raw(DEEP, 400),
@@ -123,6 +124,9 @@ DETAIL_CASES: dict[str, Answer] = {
     "enabled-string": _detail(enabled="true"),
     "other-schedule-id": _detail(schedule_id="00000000-0000-4000-8000-00000000ffff"),
     "without-trigger": _detail(drop="trigger"),
+    "alert-lone-surrogate": _detail(
+        push={"to": "all", "body": {"platform": "all", "notification": {"alert": "\udc00"}}}
+    ),
     "trigger-string": _detail(trigger="tomorrow"),
     "trigger-two-kinds": _detail(
         trigger={"single": {"time": "2027-03-01 10:00:00", "zone_type": 1}, "intelligent": {}}

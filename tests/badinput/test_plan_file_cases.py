@@ -66,6 +66,7 @@ def _cases(good: bytes) -> dict[str, bytes]:
         ),
         "huge-integer": b'{"format_version": ' + b"9" * 5000 + b"}",
         "nul-bytes": b"\x00" * 32,
+        "lone-surrogate-in-a-name": good.replace(b'"weekly_digest"', b'"\\ud800"', 1),
     }
 
 
