@@ -7,9 +7,10 @@ malformed AppKey is a clear error instead of a 401 from the wrong host (docs/api
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from ipaddress import ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -62,6 +63,7 @@ def plain_http_problem(endpoint: str) -> str | None:
     Every request carries the AppKey and Master Secret as HTTP Basic auth: over plain http they
     would cross the network readable by anyone on the path. A local emulator (loopback) is the
     one legitimate plain-http endpoint; everything else must be https (docs/github.md).
+    Call it on an endpoint ``url_problem`` accepted (a malformed one cannot be split).
     """
     parts = urlsplit(endpoint)
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
@@ -72,30 +74,102 @@ def plain_http_problem(endpoint: str) -> str | None:
     return None
 
 
+def has_credentials(url: str) -> bool:
+    """Whether ``url`` holds a user name or password (``user:pass@host``).
+
+    Found without parsing, as ``urlsplit`` finds it (an ``@`` between ``//`` and the next ``/``,
+    ``?`` or ``#``), so a URL that does not parse is still never repeated in a message when
+    what sits there looks like an AppKey and Master Secret.
+    """
+    authority = url.partition("//")[2] if "//" in url else ""
+    return "@" in re.split(r"[/?#]", authority, maxsplit=1)[0]
+
+
+# host[:port], where host is a bracketed IPv6 literal or a name / IPv4 address.
+_AUTHORITY = re.compile(r"(?P<host>\[[^\[\]]*\]|[^\[\]:]*)(?::(?P<port>[^:]*))?")
+# What a host name may hold: letters, digits, hyphens and dots (and the underscore some
+# container networks put in service names); httpx would send anything else percent-encoded.
+_HOST_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_IPV4_STYLE = re.compile(r"[0-9]+(\.[0-9]+){3}")
+_LAST_PORT = 65535
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` is not an http(s) base URL a client can connect to, or None when it is.
+
+    The one check of an endpoint's form, wherever it is given (``--endpoint``,
+    ``RECONCILER_ENDPOINT``, ``endpoint:`` in reconciler.yaml), made before anything is read or
+    sent: ``urlsplit`` raises on some malformed URLs and lets others through that httpx or the
+    socket refuse much later, with a traceback (an unclosed ``[::1``, a port of ``abc`` or
+    ``99999``), and port 0 would quietly become the scheme's default. The answer says what to
+    fix, without the URL (the caller names it).
+    """
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "it contains a space or an invisible character"
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return "it must start with http:// or https://"
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "?" in rest or "#" in rest:
+        return "it has a query or fragment; give only scheme, host, port and optional path"
+    if authority.startswith("[") and "]" not in authority:
+        return "the IPv6 address in [ ] is not closed with ']'"
+    shape = _AUTHORITY.fullmatch(authority)
+    if shape is None:
+        return "its host and port are not of the form HOST or HOST:PORT"
+    host, port = shape["host"], shape["port"]
+    if not host:
+        return "it has no host"
+    if host.startswith("["):
+        try:
+            IPv6Address(host[1:-1])
+        except ValueError:
+            return f"{host} is not an IPv6 address"
+    elif _IPV4_STYLE.fullmatch(host):
+        try:
+            IPv4Address(host)
+        except ValueError:
+            return f"{host} is not an IPv4 address"
+    elif not host.isascii():
+        return f"the host {host!r} is not ASCII; write it in its xn-- (punycode) form"
+    elif not _HOST_NAME.fullmatch(host):
+        return f"the host {host!r} is not a host name or IP address"
+    elif any(label[:4].lower() == "xn--" for label in host.split(".")):
+        # httpx decodes such a name (IDNA 2008) when it builds the first request, and an
+        # invalid one fails there, after the manifests and the state were read. idna is the
+        # library httpx decodes with; loaded only for these names.
+        import idna
+
+        try:
+            idna.decode(host)
+        except idna.IDNAError:
+            return f"the host {host!r} is not a valid international (xn--) name"
+    # Five digits at most: int() of thousands of digits is refused (and slow).
+    digits = port is not None and port.isascii() and port.isdigit() and len(port) <= 5
+    if port and not (digits and 1 <= int(port) <= _LAST_PORT):
+        return f"the port {port!r} is not a number from 1 to {_LAST_PORT}"
+    return None
+
+
 def resolve_base_url(endpoint: str | None, data_center: str | None) -> str:
     """The API base URL (without ``/v4``): an explicit endpoint wins over a data-centre name.
 
     The endpoint exists for the emulator and for proxies; the data centre is what real apps use.
     """
     if endpoint:
-        parts = urlsplit(endpoint)
-        if parts.username is not None or parts.password is not None:
+        if has_credentials(endpoint):
             # Do not echo the URL: it holds what looks like credentials.
             raise ConfigError(
                 "the endpoint URL contains a user name or password",
                 hint="remove them from --endpoint / RECONCILER_ENDPOINT and set "
                 "ENGAGELAB_APP_KEY and ENGAGELAB_MASTER_SECRET instead",
             )
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = url_problem(endpoint)
+        if problem:
             raise ConfigError(
-                f"the endpoint {endpoint!r} is not an http(s) URL",
+                f"--endpoint {endpoint!r} is not a valid http(s) URL: {problem}",
                 hint="give a base URL such as http://127.0.0.1:8080 (--endpoint or "
                 "RECONCILER_ENDPOINT)",
-            )
-        if parts.query or parts.fragment:
-            raise ConfigError(
-                f"the endpoint {endpoint!r} has a query or fragment",
-                hint="give only scheme, host, port and optional path prefix",
             )
         problem = plain_http_problem(endpoint)
         if problem:

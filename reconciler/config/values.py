@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Any, assert_never
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from reconciler.config.connection import plain_http_problem
+from reconciler.config.connection import has_credentials, plain_http_problem, url_problem
 from reconciler.config.ignore import parse_rules
 from reconciler.settings import Kind, Setting, shown
 
@@ -89,15 +88,20 @@ def check_value(setting: Setting[Any], value: Any) -> Any:
 
 
 def _check_url(value: Any) -> str | Bad:
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is not None and (parts.username is not None or parts.password is not None):
+    if not isinstance(value, str):
+        return Bad(f"{value!r} is not an http(s) URL (e.g. https://pushapi-sgp.engagelab.com)")
+    if has_credentials(value):
         # Not repeated: what sits there looks like an AppKey and Master Secret.
         return Bad(
             "the URL contains a user name or password; set the credentials in the "
             "variables named by app_key_env / master_secret_env instead"
         )
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        return Bad(f"{value!r} is not an http(s) URL (e.g. https://pushapi-sgp.engagelab.com)")
+    problem = url_problem(value)
+    if problem:
+        return Bad(
+            f"{value!r} is not a valid http(s) URL: {problem} "
+            "(e.g. https://pushapi-sgp.engagelab.com)"
+        )
     problem = plain_http_problem(value)
     if problem:
         return Bad(f"{problem}; use https:// (http:// only for an emulator on 127.0.0.1)")

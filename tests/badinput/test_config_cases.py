@@ -51,6 +51,13 @@ CASES: dict[str, bytes] = {
         b"environments:\n  staging:\n    data_center: sgp\n    endpoint: http://127.0.0.1:1\n"
     ),
     "endpoint-not-url": b"environments:\n  staging:\n    endpoint: localhost\n",
+    "endpoint-ipv6-unclosed": b'environments:\n  staging:\n    endpoint: "http://[::1"\n',
+    "endpoint-port-out-of-range": (
+        b"environments:\n  staging:\n    endpoint: http://127.0.0.1:99999\n"
+    ),
+    "endpoint-port-not-a-number": (
+        b"environments:\n  staging:\n    endpoint: http://127.0.0.1:abc\n"
+    ),
     "max-deletes-negative": b"environments:\n  staging:\n    max_deletes: -1\n",
     "max-deletes-bool": b"environments:\n  staging:\n    max_deletes: true\n",
     "ratio-above-one": b"environments:\n  staging:\n    mass_delete_ratio: 1.5\n",
@@ -132,6 +139,30 @@ def test_an_explicit_missing_config_is_refused(
         assert_clean_failure(outcome, where="nowhere.yaml")
     assert emulator.request_log == []
     assert not (project / ".reconciler").exists()
+    tally("config")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "why"),
+    [
+        ("http://[::1", "not closed with ']'"),  # was a ValueError traceback
+        ("http://127.0.0.1:99999", "port '99999'"),  # was accepted
+        ("http://127.0.0.1:abc", "port 'abc'"),  # was accepted
+        ("http://127.0.0.1:0", "port '0'"),  # was accepted, as port 80
+    ],
+)
+def test_malformed_endpoint_is_refused_by_validate(
+    config: Path, served: tuple[Emulator, str], endpoint: str, why: str
+) -> None:
+    """``validate`` reads reconciler.yaml too: a malformed ``endpoint:`` is reported at its line
+    as not a valid http(s) URL, exit 1, without a traceback or a call."""
+    emulator, url = served
+    config.write_text(f"environments:\n  staging:\n    endpoint: {endpoint!r}\n", "utf-8")
+    outcome = invoke([*endpoint_args(url), "--env", "staging", "validate"])
+    assert_clean_failure(outcome, where="reconciler.yaml:3: staging.endpoint:")
+    assert f"{endpoint!r} is not a valid http(s) URL: " in outcome.stderr
+    assert why in outcome.stderr
+    assert emulator.request_log == []
     tally("config")
 
 

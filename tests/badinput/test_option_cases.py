@@ -24,6 +24,24 @@ CASES: dict[str, tuple[tuple[str, ...], str]] = {
     "endpoint-not-url": (("--endpoint", "notaurl", "plan"), "notaurl"),
     "endpoint-without-host": (("--endpoint", "http://", "plan"), "http://"),
     "endpoint-with-query": (("--endpoint", "http://h?x=1", "plan"), "query"),
+    # These four escaped as ValueError, OverflowError and httpx.InvalidURL tracebacks, or (port
+    # 0) quietly connected to port 80.
+    "endpoint-ipv6-unclosed": (
+        ("--endpoint", "http://[::1", "plan"),
+        "--endpoint 'http://[::1' is not a valid http(s) URL",
+    ),
+    "endpoint-port-out-of-range": (
+        ("--endpoint", "http://127.0.0.1:99999", "plan"),
+        "--endpoint 'http://127.0.0.1:99999' is not a valid http(s) URL",
+    ),
+    "endpoint-port-not-a-number": (
+        ("--endpoint", "http://127.0.0.1:abc", "plan"),
+        "--endpoint 'http://127.0.0.1:abc' is not a valid http(s) URL",
+    ),
+    "endpoint-port-zero": (
+        ("--endpoint", "http://127.0.0.1:0", "plan"),
+        "--endpoint 'http://127.0.0.1:0' is not a valid http(s) URL",
+    ),
     "rate-limit-zero": (("--rate-limit", "0", "plan"), "--rate-limit"),
     "concurrency-zero": (("--concurrency", "0", "plan"), "--concurrency"),
     "timeout-negative": (("--timeout", "-1", "plan"), "--timeout"),

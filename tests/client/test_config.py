@@ -56,8 +56,56 @@ def test_unknown_data_centre_lists_the_valid_ones() -> None:
 
 def test_endpoint_that_is_not_http_is_refused() -> None:
     """An endpoint without http(s) scheme and host is a clear ConfigError."""
-    with pytest.raises(ConfigError, match="not an http"):
+    with pytest.raises(ConfigError, match="not a valid http"):
         resolve_base_url("127.0.0.1:8080", None)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "why"),
+    [
+        ("http://[::1", "not closed with ']'"),  # urlsplit raised ValueError
+        ("http://[zz]:8080", "[zz] is not an IPv6 address"),
+        ("http://[::1]x:8080", "HOST:PORT"),
+        ("http://127.0.0.1:99999", "port '99999'"),  # the socket raised OverflowError
+        ("http://127.0.0.1:abc", "port 'abc'"),  # httpx raised InvalidURL
+        ("http://127.0.0.1:0", "port '0'"),  # quietly became port 80
+        ("http://127.0.0.1:-1", "port '-1'"),
+        ("http://127.0.0.1:" + "9" * 5000, "port '999"),
+        ("http://999.1.1.1:8080", "not an IPv4 address"),
+        ("http://local host:8080", "a space"),
+        ("https://exa\x00mple.com", "invisible character"),
+        ("https://ex%41mple.com", "not a host name"),
+        ("https://пример.рф", "xn--"),
+        ("https://xn--zz.com", "not a valid international"),  # idna raised at the first request
+        ("http://127.0.0.1:8080/?x=1", "query"),
+        ("http://:8080", "no host"),
+    ],
+)
+def test_malformed_endpoint_is_a_config_error_naming_the_option(endpoint: str, why: str) -> None:
+    """A malformed endpoint is refused before any client exists, naming --endpoint and what is
+    wrong; it used to escape as ValueError, OverflowError or httpx.InvalidURL, or to connect to
+    another port than the one written."""
+    with pytest.raises(ConfigError) as info:
+        resolve_base_url(endpoint, None)
+    assert info.value.message.startswith(f"--endpoint {endpoint!r} is not a valid http(s) URL: ")
+    assert why in info.value.message
+    assert "--endpoint" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://[::1]:8080",
+        "http://127.0.0.1:",  # an empty port is the scheme's own
+        "http://localhost:65535/prefix",
+        "HTTPS://Example.COM:8443",
+        "https://xn--d1acufc.xn--p1ai",
+        "https://push_proxy.internal",
+    ],
+)
+def test_well_formed_endpoints_are_accepted(endpoint: str) -> None:
+    """The check refuses what cannot be connected to, not unusual but valid URLs."""
+    assert resolve_base_url(endpoint, None) == endpoint
 
 
 def test_endpoint_with_credentials_is_refused_without_echoing_them() -> None:

@@ -213,7 +213,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
         (5, "prod.fire_guard_minutes: 'soon' must be a number of minutes"),
         (6, "prod.app_key_env: 'my key' is not an environment variable name"),
         (7, "prod.data_center: unknown data centre 'mars'"),
-        (8, "prod.endpoint: 'ftp://example.com' is not an http(s) URL"),
+        (8, "prod.endpoint: 'ftp://example.com' is not a valid http(s) URL"),
     ]:
         assert f"bad-values.yaml:{line}: {text}" in error.message
 
