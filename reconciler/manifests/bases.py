@@ -5,10 +5,12 @@ no cycle, at most ``MAX_BASES`` in a chain).
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
 
+from reconciler import redact
 from reconciler.errors import Problem
 from reconciler.manifests.layer_files import (
     DEFAULTS_NAMES,
@@ -40,36 +42,50 @@ def bases_under(
     if not isinstance(value, str) or not value.strip():
         refuse(f"{value!r} is not a file name; give the base file's path relative to this file")
         return None
+    # Clipped: the value may be thousands of characters long (and is one in the messages below).
+    shown = repr(redact.clip(value, 80))
     if os.path.isabs(value):
-        refuse(f"{value!r} is an absolute path; give it relative to this file")
+        refuse(f"{shown} is an absolute path; give it relative to this file")
+        return None
+    if "\0" in value:
+        # No file name can hold one, and every path function of the OS raises on it.
+        refuse(f"{shown} holds a NUL character, which no file name can; remove it")
         return None
     target = Path(os.path.normpath(Path(holder.display).parent / value))
     real = os.path.realpath(target)
     if not inside(real, os.path.realpath(root)):
         refuse(
-            f"{value!r} leads outside the manifest directory {root.as_posix()}; bases are "
+            f"{shown} leads outside the manifest directory {root.as_posix()}; bases are "
             "read only inside it"
         )
         return None
     if not is_layer_file(target):
         refuse(
-            f"{value!r} is not a base file: a base's file name starts with '_' (a schedule "
+            f"{shown} is not a base file: a base's file name starts with '_' (a schedule "
             "cannot be the base of another)"
         )
         return None
     if os.path.basename(target) in DEFAULTS_NAMES:
-        refuse(f"{value!r} is a defaults file; it applies by directory, not by `extends`")
+        refuse(f"{shown} is a defaults file; it applies by directory, not by `extends`")
         return None
     key = os.path.normcase(real)
     if key in seen:
-        refuse(f"{value!r} extends, directly or through other bases, the file that names it")
+        refuse(f"{shown} extends, directly or through other bases, the file that names it")
         return None
     if len(seen) > MAX_BASES:
         refuse(f"more than {MAX_BASES} bases in one chain; merge some of them")
         return None
-    if not target.exists():
+    try:
+        os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
         here = Path(holder.display).parent.as_posix()
-        refuse(f"{value!r}: no such file (relative to {here})")
+        refuse(f"{shown}: no such file (relative to {here})")
+        return None
+    except OSError as exc:
+        # A name longer than the file system allows (Path.exists() raised on it: a traceback
+        # instead of a problem here), a loop of symbolic links, a directory not searchable.
+        fix = "; give a shorter name" if exc.errno == errno.ENAMETOOLONG else ""
+        refuse(f"{shown} cannot be used: {exc.strerror}{fix}")
         return None
     base = files.layer_file(target, target.as_posix(), "base")
     if base is None:

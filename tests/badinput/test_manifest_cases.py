@@ -95,6 +95,11 @@ GENERATED: dict[str, Callable[[], bytes]] = {
     "bad-rtl-and-combining-everywhere.yaml": lambda: VALID_MANIFEST.replace(
         "weekly_digest", "\u202eweekly\u0301\u200f_digest\U0001f600"
     ).encode(),
+    # Names of a base no file can have: a NUL (escaped in YAML) and 5000 characters.
+    "bad-extends-nul.yaml": lambda: b'extends: "_a\\0.yaml"\n' + VALID_MANIFEST.encode(),
+    "bad-extends-name-too-long.yaml": lambda: (
+        b"extends: _" + b"a" * 5000 + b".yaml\n" + VALID_MANIFEST.encode()
+    ),
 }
 
 

@@ -193,15 +193,29 @@ def test_extends_merges_a_base_between_defaults_and_manifest(tmp_path: Path) -> 
             "is a defaults file",
             "m.yaml:1:10",
         ),
+        # These two escaped as ValueError (embedded null byte) and OSError (File name too
+        # long) from the path functions, a traceback from validate and plan.
+        (
+            '"_a\\0.yaml"',
+            {},
+            "extends: '_a\\x00.yaml' holds a NUL character, which no file name can",
+            "m.yaml:1:10",
+        ),
+        (
+            "_" + "a" * 5000 + ".yaml",
+            {},
+            "...' cannot be used: File name too long; give a shorter name",  # shown clipped
+            "m.yaml:1:10",
+        ),
     ],
-    ids=["cycle", "escape", "self", "schedule-as-base", "missing", "defaults"],
+    ids=["cycle", "escape", "self", "schedule-as-base", "missing", "defaults", "nul", "too-long"],
 )
 def test_extends_cycles_escapes_and_non_bases_are_refused(
     tmp_path: Path, target: str, files: dict[str, str], expected: str, at: str
 ) -> None:
-    """A cycle, a path leading out of the manifest directory, a schedule file, a defaults file
-    or a missing file named by `extends` is an error at the `extends` value that names it, and
-    the manifest is not loaded."""
+    """A cycle, a path leading out of the manifest directory, a schedule file, a defaults file,
+    a missing file or a name no file can have named by `extends` is an error at the `extends`
+    value that names it, and the manifest is not loaded."""
     root = tmp_path / "s"
     write(tmp_path, "outside/_x.yaml", "enabled: true\n")
     for name, text in files.items():
