@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -162,6 +163,24 @@ def test_a_missing_path_exits_one() -> None:
     result = run("validate", "does/not/exist")
     assert result.exit_code == 1
     assert "does/not/exist: error: no such file or directory" in result.stdout
+
+
+def test_a_path_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    """A path given on the command line whose name is Latin-1 is refused, shown escaped, in
+    the text and the JSON report (it used to be read, and plan failed on it later)."""
+    odd = tmp_path / os.fsdecode(b"caf\xe9.yaml")
+    try:
+        shutil.copyfile(EXAMPLES / "single.yaml", odd)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    shown = f"{tmp_path.as_posix()}/caf\\xe9.yaml"
+    result = run("validate", str(odd))
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{shown}: error: this path is not valid UTF-8" in result.stdout
+    assert "rename the file or directory" in result.stdout
+    report = json.loads(run("validate", "--format", "json", str(odd)).stdout)
+    assert [p["path"] for p in report["problems"]] == [shown]
 
 
 def test_schema_prints_the_json_schema() -> None:

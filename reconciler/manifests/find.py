@@ -2,7 +2,8 @@
 careful read of one file.
 
 The search follows symbolic links only while they stay inside the directory searched, refuses
-names with control characters and stops at ``MAX_DIRECTORY_DEPTH`` levels; the read takes
+names with control characters or that are not UTF-8 and stops at ``MAX_DIRECTORY_DEPTH``
+levels; the read takes
 regular files of at most ``MAX_FILE_BYTES``, UTF-8 without NUL bytes. Every file or path that
 cannot be used is a ``Problem`` with its reason, never a silent skip.
 """
@@ -42,6 +43,9 @@ def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], 
             found.append((path, display))
 
     for given in paths:
+        if _NOT_UTF8.search(str(given)):
+            problems.append(Problem(_shown(str(given)), None, None, _NOT_UTF8_PATH))
+            continue
         if given.is_dir():
             _walk(given, add, problems)
         elif given.exists():
@@ -61,11 +65,42 @@ _CONTROL_NAME = (
     "its name holds a control character (a line break, an escape); such names are not read: "
     "rename it"
 )
+# A name that is not UTF-8 (a Latin-1 "caf\xe9.yaml") reaches Python with each such byte as a
+# lone surrogate (\udc80-\udcff, os.fsdecode). No text holding one can be written as UTF-8:
+# the file's name is part of the plan, and the plan's checksum ended in a UnicodeEncodeError
+# after the whole remote app had been read.
+_NOT_UTF8 = re.compile(r"[\ud800-\udfff]")
+_NOT_UTF8_NAME = (
+    "its name is not valid UTF-8 (each invalid byte is shown as \\xNN); such names are not "
+    "read: rename it with a UTF-8 name"
+)
+_NOT_UTF8_PATH = (
+    "this path is not valid UTF-8 (each invalid byte is shown as \\xNN); manifests are read "
+    "only under UTF-8 names: rename the file or directory with a UTF-8 name"
+)
+_ODD = re.compile(f"{_CONTROL.pattern}|{_NOT_UTF8.pattern}")
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # the byte os.fsdecode could not decode, as that byte
+        return f"\\x{code - 0xDC00:02x}"
+    return repr(char)[1:-1]  # Python's \n, \x1b, \u2028, \ud800
 
 
 def _shown(path: str) -> str:
-    """``path`` with its control characters escaped (Python's ``\\n``, ``\\x1b``), for a message."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], Path(path).as_posix())
+    """``path`` for a message: its control characters escaped (Python's ``\\n``, ``\\x1b``) and
+    the bytes of a name that is not UTF-8 as ``\\xNN``."""
+    return _ODD.sub(lambda m: _escaped(m.group()), Path(path).as_posix())
+
+
+def _name_problem(name: str) -> str | None:
+    """Why a file or directory name found by the search is not read, if it is not."""
+    if _CONTROL.search(name):
+        return _CONTROL_NAME
+    if _NOT_UTF8.search(name):
+        return _NOT_UTF8_NAME
+    return None
 
 
 MAX_DIRECTORY_DEPTH = 64  # levels of sub-directories searched below a manifest directory
@@ -114,8 +149,9 @@ def _walk(given: Path, add: Callable[[Path, str, str], None], problems: list[Pro
             if d.startswith("."):
                 continue
             full = os.path.join(dirpath, d)
-            if _CONTROL.search(d):
-                problems.append(Problem(_shown(full), None, None, _CONTROL_NAME))
+            refused = _name_problem(d)
+            if refused:
+                problems.append(Problem(_shown(full), None, None, refused))
                 continue
             if os.path.islink(full):
                 real = os.path.realpath(full)
@@ -130,8 +166,9 @@ def _walk(given: Path, add: Callable[[Path, str, str], None], problems: list[Pro
             if not name.endswith(SUFFIXES) or name.startswith("."):
                 continue
             full = os.path.join(dirpath, name)
-            if _CONTROL.search(name):
-                problems.append(Problem(_shown(full), None, None, _CONTROL_NAME))
+            refused = _name_problem(name)
+            if refused:
+                problems.append(Problem(_shown(full), None, None, refused))
                 continue
             # A plain file's real path is its real directory's and its name: resolving every
             # file again (os.path.realpath walks each component) was most of the search's time.

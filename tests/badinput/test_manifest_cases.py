@@ -9,6 +9,7 @@ see a single request.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,5 +182,50 @@ def test_bad_manifest_as_a_subprocess(bare: Path, served: tuple[Emulator, str], 
     assert_validate_failure(run_module(["validate"], cwd=bare), path=where)
     outcome = run_module([*endpoint_args(url), "apply", "--auto-approve"], cwd=bare)
     assert_clean_failure(outcome, where=where)
+    assert emulator.request_log == []
+    tally("manifest")
+
+
+def _odd_named(root: Path, where: str) -> str:
+    """A valid manifest under a Latin-1 name ("caf\\xe9"), as a file or as the directory that
+    holds it; the name as the messages show it (skipped where the file system refuses it)."""
+    odd = os.fsdecode(b"caf\xe9")  # the byte 0xe9 arrives as the lone surrogate \udce9
+    folder = root / "schedules" / odd if where == "directory" else root / "schedules"
+    try:
+        folder.mkdir(exist_ok=True)
+        (folder / (f"{odd}.yaml" if where == "file" else "a.yaml")).write_text(VALID_MANIFEST)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    return "schedules/caf\\xe9.yaml" if where == "file" else "schedules/caf\\xe9"
+
+
+@pytest.mark.parametrize("where", ["file", "directory"])
+def test_a_name_that_is_not_utf8_is_refused_by_every_command(
+    bare: Path, served: tuple[Emulator, str], where: str
+) -> None:
+    """A manifest file, or a directory, named in Latin-1: validate said valid, and plan read the
+    whole remote app before its checksum failed on the name (UnicodeEncodeError, a traceback).
+    Now the search refuses the name, shown escaped: validate and every manifest-reading
+    command exit 1 saying to rename it, and the API sees no request."""
+    emulator, url = served
+    shown = _odd_named(bare, where)
+    outcome = invoke(["validate"])
+    assert_validate_failure(outcome, path=f"{shown}: error: its name is not valid UTF-8")
+    assert "rename it" in outcome.stdout
+    for command in MANIFEST_COMMANDS:
+        outcome = invoke([*endpoint_args(url), *command])
+        assert_clean_failure(outcome, where=f"{shown}: error: its name is not valid UTF-8")
+        assert "rename it" in outcome.stderr
+    assert emulator.request_log == []
+    tally("manifest")
+
+
+def test_a_name_that_is_not_utf8_as_a_subprocess(bare: Path, served: tuple[Emulator, str]) -> None:
+    """``python -m reconciler`` too (real streams, which cannot print a lone surrogate)."""
+    emulator, url = served
+    shown = _odd_named(bare, "file")
+    assert_validate_failure(run_module(["validate"], cwd=bare), path=shown)
+    outcome = run_module([*endpoint_args(url), "plan"], cwd=bare)
+    assert_clean_failure(outcome, where=f"{shown}: error: its name is not valid UTF-8")
     assert emulator.request_log == []
     tally("manifest")
