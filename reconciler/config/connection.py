@@ -130,20 +130,18 @@ def url_problem(url: str) -> str | None:
             IPv4Address(host)
         except ValueError:
             return f"{host} is not an IPv4 address"
-    elif not host.isascii():
-        return f"the host {host!r} is not ASCII; write it in its xn-- (punycode) form"
-    elif not _HOST_NAME.fullmatch(host):
-        return f"the host {host!r} is not a host name or IP address"
-    elif any(label[:4].lower() == "xn--" for label in host.split(".")):
-        # httpx decodes such a name (IDNA 2008) when it builds the first request, and an
-        # invalid one fails there, after the manifests and the state were read. idna is the
-        # library httpx decodes with; loaded only for these names.
-        import idna
+    elif not host.isascii() or any(label[:4].lower() == "xn--" for label in host.split(".")):
+        # An international name: httpx encodes or decodes it (IDNA 2008) when it builds the
+        # first request, and an invalid one failed there, after the manifests and the state
+        # were read. Checked as httpx reads it; httpx is loaded only for these names.
+        import httpx
 
         try:
-            idna.decode(host)
-        except idna.IDNAError:
-            return f"the host {host!r} is not a valid international (xn--) name"
+            _ = httpx.URL(url).host  # a non-ASCII name is encoded, an xn-- one decoded
+        except (httpx.InvalidURL, UnicodeError):
+            return f"the host {host!r} is not a valid international domain name"
+    elif not _HOST_NAME.fullmatch(host):
+        return f"the host {host!r} is not a host name or IP address"
     # Five digits at most: int() of thousands of digits is refused (and slow).
     digits = port is not None and port.isascii() and port.isdigit() and len(port) <= 5
     if port and not (digits and 1 <= int(port) <= _LAST_PORT):
