@@ -26,6 +26,7 @@ from reconciler.manifests.messages import describe_error
 from reconciler.manifests.models import Schedule, name_warning
 from reconciler.manifests.yamlconvert import Document
 from reconciler.manifests.yamlpaths import PathKey, Position, prefixed, value_at
+from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
     from reconciler.planning.inputs import Desired
@@ -150,6 +151,7 @@ def load_manifests(
             names.setdefault(name, []).append((display, line, col))
     result.problems.extend(_duplicate_names(names))
     result.duplicates = {name for name, places in names.items() if len(places) > 1}
+    result.problems.extend(_name_clashes(result.manifests, result.duplicates))
     result.problems.extend(stacker.finish(every_schedule=every_schedule))
     result.problems.extend(check.decoded(result.manifests))
     # A default's problem is found once per manifest under it; it is reported once.
@@ -348,6 +350,68 @@ def _locate(positions: Mapping[PathKey, Position], data: Any, path: PathKey) -> 
     if isinstance(value, dict | list) or value is None:
         return key_line, key_col
     return value_line, value_col
+
+
+def _field_at(m: Manifest, path: PathKey) -> tuple[str, int, int]:
+    """Where a field of ``m`` was written (its value), or where the schedule starts."""
+    pos = m.positions.get(path) if m.positions is not None else None
+    return (m.path, pos[2], pos[3]) if pos is not None else (m.path, m.line, m.col)
+
+
+def _name_clashes(manifests: Sequence[Manifest], duplicates: set[str]) -> list[Problem]:
+    """Names that the plan would refuse, found here so that no command reads the app first:
+    two names that differ only in whitespace or character forms (the server may store both as
+    one), and ``lifecycle.previous_names`` that hold another manifest's name or are listed by
+    two manifests (one task can follow one manifest). Exact duplicates: ``_duplicate_names``."""
+    problems: list[Problem] = []
+    by_key: dict[str, list[Manifest]] = {}
+    for m in manifests:
+        if m.name not in duplicates:
+            by_key.setdefault(name_key(m.name), []).append(m)
+    for key, alike in by_key.items():
+        if len(alike) < 2:
+            continue
+        for m in alike:
+            others = ", ".join(
+                f"{o.name!r} ({':'.join(map(str, _field_at(o, ('name',))))})"
+                for o in alike
+                if o is not m
+            )
+            problems.append(
+                Problem(
+                    *_field_at(m, ("name",)),
+                    f"name: {m.name!r} differs from {others} only in whitespace or character "
+                    f"forms; the server may store both as {key!r}, so the names must differ",
+                )
+            )
+    named = {m.name: m for m in manifests}
+    claimed: dict[str, list[tuple[Manifest, int]]] = {}
+    for m in manifests:
+        for n, old in enumerate(m.previous_names):
+            claimed.setdefault(old, []).append((m, n))
+            other = named.get(old)
+            if other is not None and other is not m:
+                problems.append(
+                    Problem(
+                        *_field_at(m, ("lifecycle", "previous_names", n)),
+                        f"lifecycle.previous_names lists {old!r}, the name of the manifest at "
+                        f"{other.where()}; a name belongs to one manifest: drop it here or "
+                        "rename the other",
+                    )
+                )
+    for old, listed in claimed.items():
+        if len(listed) < 2:
+            continue
+        for m, n in listed:
+            others = ", ".join(o.where() for o, _ in listed if o is not m)
+            problems.append(
+                Problem(
+                    *_field_at(m, ("lifecycle", "previous_names", n)),
+                    f"lifecycle.previous_names lists {old!r}, as the manifest at {others} "
+                    "does; one task can follow one manifest: keep it in one of them",
+                )
+            )
+    return problems
 
 
 def _duplicate_names(names: dict[str, list[tuple[str, int, int]]]) -> list[Problem]:

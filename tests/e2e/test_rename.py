@@ -89,17 +89,6 @@ def test_a_rename_whose_put_landed_before_the_state_moved_converges(project: Pro
     assert project.state_ids() == {"New_name": sid}
 
 
-def test_a_previous_name_that_another_manifest_holds_is_refused(project: Project) -> None:
-    """Two manifests cannot both claim a name: the plan stops before any request."""
-    project.write("Old_name")
-    data = body("New_name")
-    data["lifecycle"] = {"previous_names": ["Old_name"]}
-    project.write_body(data)
-    result = project.run("plan")
-    assert result.exit_code == 1
-    assert "a manifest named 'Old_name' exists" in result.output
-
-
 def test_previous_names_must_not_name_the_schedule_itself(project: Project) -> None:
     """validate rejects a manifest listing its own name as a previous one."""
     data = body("Same")
@@ -128,3 +117,43 @@ def test_a_rename_onto_an_unmanaged_task_of_the_same_name_key_is_refused(
     applied = project.apply()
     assert applied.exit_code == 1, applied.output
     assert project.writes() == []
+
+
+def _with_previous(project: Project, name: str, *previous: str) -> None:
+    data = body(name)
+    data["lifecycle"] = {"previous_names": list(previous)}
+    project.write_body(data)
+
+
+@pytest.mark.parametrize("command", [("validate",), ("plan",), ("apply", "--auto-approve")])
+@pytest.mark.parametrize(
+    ("setup", "said"),
+    [
+        (
+            lambda p: (p.write("Promo"), p.write_body(body("Promo "), file="copy.yaml")),
+            "only in whitespace or character forms",
+        ),
+        (
+            lambda p: (p.write("Old_name"), _with_previous(p, "New_name", "Old_name")),
+            "lists 'Old_name', the name of the manifest at",
+        ),
+        (
+            lambda p: (_with_previous(p, "A_one", "Gone"), _with_previous(p, "B_two", "Gone")),
+            "lists 'Gone', as the manifest at",
+        ),
+    ],
+    ids=["names-alike", "previous-name-in-use", "previous-name-twice"],
+)
+def test_names_the_plan_would_refuse_are_refused_before_any_request(
+    project: Project, command: tuple[str, ...], setup: Any, said: str
+) -> None:
+    """Two names the server may store as one, and previous names that clash, are refused when
+    the manifests are read, at the field: validate said "valid" and plan read the whole app
+    before it refused them."""
+    setup(project)
+    project.mark()
+    result = project.run(*command)
+    assert result.exit_code == 1, result.output
+    assert said in result.output, result.output
+    assert ".yaml:" in result.output
+    assert project.emulator.request_log == []
