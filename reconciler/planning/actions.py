@@ -9,13 +9,43 @@ with each kind is in each class's docstring. Pure data, no I/O.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal, assert_never
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from reconciler.planning.diff import FieldChange
 
 Cause = Literal["manifest", "remote", "both"]
+
+# The error type of a plan value that breaks a rule below: its message is the rule's own text.
+PLAN_RULE = "plan_rule"
+
+
+def _moment(value: str) -> str:
+    # A saved plan is data anyone can edit, and its times are compared with an aware clock
+    # (the fire guard, the firings shown): text that is no date-time, or a time without an
+    # offset, must stop the file from being read, not a command after its first request.
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError(
+            PLAN_RULE,
+            "{value} is not an ISO 8601 date-time (such as 2027-03-01T09:00:00+00:00)",
+            {"value": repr(value)},
+        ) from None
+    if parsed.utcoffset() is None:
+        raise PydanticCustomError(
+            PLAN_RULE,
+            "{value} has no UTC offset (such as 2027-03-01T09:00:00+00:00)",
+            {"value": repr(value)},
+        )
+    return value  # kept as written: the checksum covers the text
+
+
+# An aware ISO 8601 date-time, as the planner writes it (``datetime.isoformat`` in UTC).
+Moment = Annotated[str, AfterValidator(_moment)]
 
 
 class _Action(BaseModel):
@@ -47,7 +77,7 @@ class UpdateAction(_Action):
     cause: Cause
     protected: bool = False
     source: str = ""
-    fires_at: str | None = None  # next firing of the remote task (UTC ISO), if enabled
+    fires_at: Moment | None = None  # next firing of the remote task (UTC ISO), if enabled
 
 
 class ReplaceAction(_Action):
@@ -64,7 +94,7 @@ class ReplaceAction(_Action):
     reason: str
     protected: bool = False
     source: str = ""
-    fires_at: str | None = None
+    fires_at: Moment | None = None
 
 
 class DeleteAction(_Action):
@@ -75,7 +105,7 @@ class DeleteAction(_Action):
     schedule_id: str
     old_body: dict[str, Any]
     protected: bool = False
-    fires_at: str | None = None
+    fires_at: Moment | None = None
 
 
 class RecreateAction(_Action):

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, assert_never
+from typing import Annotated, Any, Literal, assert_never
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from reconciler.errors import PlanError, StalePlanError, UnsafePlanError
 from reconciler.formats import PLAN_FILE_VERSION
@@ -22,12 +24,14 @@ from reconciler.jsontext import holds_lone_surrogate
 from reconciler.planning import writes
 from reconciler.planning.actions import (
     GROUP,
+    PLAN_RULE,
     Action,
     ConflictAction,
     CreateAction,
     DeleteAction,
     DriftItem,
     ExpiredAction,
+    Moment,
     RecreateAction,
     RefreshAction,
     ReplaceAction,
@@ -45,10 +49,29 @@ from reconciler.planning.inputs import (
     observed_digest,
 )
 from reconciler.planning.safety import PlanOptions
+from reconciler.printable import escaped
 from reconciler.remote.observed import Inventory
 from reconciler.state.schema import State
 
 MANIFESTS_MOVED = "the manifests changed since the plan was made"
+
+
+def _zone_name(value: str) -> str:
+    # The plan's firings and times are shown in this zone; a name this machine cannot load
+    # would be shown as UTC without a word, so a plan file naming one is not read.
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise PydanticCustomError(
+            PLAN_RULE,
+            "{value} is not an IANA time zone name (such as UTC or Europe/Berlin)",
+            {"value": repr(value)},
+        ) from None
+    return value
+
+
+# The name of a time zone ``zoneinfo`` loads, as the planner writes it (``str(ZoneInfo)``).
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
 
 
 class PolicyException(BaseModel):
@@ -72,8 +95,8 @@ class Plan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     format_version: Literal[1] = PLAN_FILE_VERSION
-    planned_at: str  # UTC ISO 8601 of the injected ``now``
-    timezone: str
+    planned_at: Moment  # UTC ISO 8601 of the injected ``now``
+    timezone: ZoneName
     options: PlanOptions
     inputs: PlanInputs
     active_before: int
@@ -206,9 +229,12 @@ class Plan(BaseModel):
         try:
             plan = cls.model_validate(data)
         except ValidationError as exc:
+            first = exc.errors()[0]
+            # pydantic quotes some values of the file in its message (an action's kind): shown
+            # escaped, as the location's keys are.
             raise PlanError(
                 f"plan file does not match the plan schema: {exc.error_count()} error(s): "
-                f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}",
+                f"{_location(first['loc'], data)}: {escaped(first['msg'])}",
                 hint="re-create the plan with `reconciler plan --out FILE`",
             ) from exc
         # The checksum covers what the file says (to_json writes exactly what compute_checksum
@@ -336,6 +362,27 @@ class Plan(BaseModel):
         return writes.recheck_violations(
             self, state, desired, complete=complete, active_now=active_now, now=now
         )
+
+
+def _location(loc: tuple[int | str, ...], data: object) -> str:
+    """Where in the plan file an error is, as a path such as ``actions[2].fires_at``.
+
+    pydantic puts the tag of the action union (its ``kind``) into the location; it is not a key
+    of the file, so it is left out. Keys are shown escaped (``repr``): they come from the file.
+    """
+    out = ""
+    node = data
+    for step in loc:
+        if isinstance(step, int):
+            out += f"[{step}]"
+            node = node[step] if isinstance(node, list) and 0 <= step < len(node) else None
+            continue
+        if isinstance(node, dict) and step not in node and node.get("kind") == step:
+            continue  # the union's tag
+        shown = step if step.isidentifier() else repr(step)
+        out += f".{shown}" if out else shown
+        node = node.get(step) if isinstance(node, dict) else None
+    return out or "(the whole file)"
 
 
 def _few(items: list[str], limit: int = 5) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import Emulator
+from reconciler.planning.inputs import json_digest
 
 from .conftest import subprocess_cases
 from .helpers import (
@@ -84,6 +85,94 @@ def test_malformed_saved_plan_stops_apply(
     assert_clean_failure(outcome, where="bad.plan")
     assert emulator.request_log == []
     tally("plan-file")
+
+
+@pytest.fixture
+def update_plan(project: Path, served: tuple[Emulator, str]) -> bytes:
+    """A real saved plan holding an update, and so the next firing of the task it changes: the
+    manifest applied, then its alert edited."""
+    emulator, url = served
+    assert invoke([*endpoint_args(url), "apply", "--auto-approve"]).exit_code == 0
+    manifest = project / "schedules" / "weekly_digest.yaml"
+    manifest.write_text(manifest.read_text().replace("Hello", "Hello again"), encoding="utf-8")
+    outcome = invoke([*endpoint_args(url), "plan", "--out", "update.plan"])
+    assert outcome.exit_code == 0, outcome.text
+    emulator.clear_log()
+    return (project / "update.plan").read_bytes()
+
+
+def _forged(raw: bytes, field: str, value: str) -> bytes:
+    """``raw`` with ``field`` (of the plan, or ``fires_at`` of its update) set to ``value`` and
+    the checksum recomputed: a checksum proves no authorship, anyone can compute it."""
+    data = json.loads(raw)
+    if field == "fires_at":
+        (update,) = (a for a in data["actions"] if a["kind"] == "update")
+        assert update["fires_at"]
+        update["fires_at"] = value
+    else:
+        data[field] = value
+    data["checksum"] = json_digest({k: v for k, v in data.items() if k != "checksum"})
+    return json.dumps(data).encode()
+
+
+# field, value, what the message says of it
+TIME_CASES: dict[str, tuple[str, str, str]] = {
+    "fires-at-not-a-time": (
+        "fires_at",
+        "soon",
+        "actions[0].fires_at: 'soon' is not an ISO 8601 date-time",
+    ),
+    "fires-at-without-offset": (
+        "fires_at",
+        "2027-03-01T10:00:00",
+        "actions[0].fires_at: '2027-03-01T10:00:00' has no UTC offset",
+    ),
+    "planned-at-not-a-time": (
+        "planned_at",
+        "yesterday",
+        "planned_at: 'yesterday' is not an ISO 8601 date-time",
+    ),
+    "planned-at-without-offset": (
+        "planned_at",
+        "2027-01-01T00:00:00",
+        "planned_at: '2027-01-01T00:00:00' has no UTC offset",
+    ),
+    "timezone-unknown": (
+        "timezone",
+        "Mars/Base",
+        "timezone: 'Mars/Base' is not an IANA time zone name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TIME_CASES))
+def test_a_saved_plan_with_an_unreadable_time_or_zone_stops_apply(
+    project: Path, served: tuple[Emulator, str], update_plan: bytes, case: str
+) -> None:
+    """A hand-edited plan file (checksum recomputed) whose fires_at, planned_at or timezone is
+    not a time with an offset or a zone: exit 1 naming the file and the field, before any
+    request (the fire guard read fires_at only after listing the app, and failed there)."""
+    emulator, url = served
+    field, value, said = TIME_CASES[case]
+    (project / "bad.plan").write_bytes(_forged(update_plan, field, value))
+    outcome = invoke([*endpoint_args(url), "apply", "bad.plan"])
+    assert_clean_failure(outcome, where="bad.plan")
+    assert said in outcome.stderr, outcome.text
+    assert emulator.request_log == []
+    tally("plan-file")
+
+
+def test_the_saved_plan_with_an_update_applies(
+    project: Path, served: tuple[Emulator, str], update_plan: bytes
+) -> None:
+    """Control: the plan those cases are made from is carried out, as is the same plan with its
+    checksum recomputed and nothing else changed."""
+    emulator, url = served
+    data = json.loads(update_plan)
+    (project / "same.plan").write_bytes(_forged(update_plan, "planned_at", data["planned_at"]))
+    outcome = invoke([*endpoint_args(url), "apply", "same.plan"])
+    assert outcome.exit_code == 0, outcome.text
+    assert [r.method for r in emulator.request_log if r.method == "PUT"] == ["PUT"]
 
 
 def test_the_good_saved_plan_applies(

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.planning.artifact import Plan
-from reconciler.planning.inputs import Desired
+from reconciler.planning.inputs import Desired, json_digest
 from reconciler.planning.planner import make_plan
 from reconciler.planning.safety import PlanOptions
 from reconciler.remote.observed import Inventory
@@ -152,6 +152,90 @@ def test_schema_mismatch_is_refused() -> None:
     """A JSON object that is not a plan is a PlanError naming the first problem."""
     with pytest.raises(PlanError, match="does not match the plan schema"):
         Plan.from_json(json.dumps({"format_version": 1}))
+
+
+def _edited_and_checksummed(edit: Callable[[dict[str, Any]], None]) -> str:
+    """The mixed plan's file edited by hand, its checksum recomputed as anyone can."""
+    data = json.loads(plan(*mixed()).to_json())
+    edit(data)
+    data["checksum"] = json_digest({k: v for k, v in data.items() if k != "checksum"})
+    return json.dumps(data)
+
+
+def _fires_at(value: str) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        update = next(a for a in data["actions"] if a["kind"] == "update")
+        assert update["fires_at"]  # the honest plan has one to edit
+        update["fires_at"] = value
+
+    return edit
+
+
+# A saved plan's clock, its zone and the next firing of each task it changes are read by the
+# fire guard and the plan's views: text that is no time, a time without an offset, a zone no
+# machine knows would fail (or mislead) after the first request, so the file is not read.
+UNREADABLE_TIMES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "fires_at not a time": (
+        _fires_at("soon"),
+        r"actions\[3\]\.fires_at: 'soon' is not an ISO 8601 date-time",
+    ),
+    "fires_at without an offset": (
+        _fires_at("2027-03-01T09:00:00"),
+        r"actions\[3\]\.fires_at: '2027-03-01T09:00:00' has no UTC offset",
+    ),
+    "planned_at not a time": (
+        lambda data: data.update(planned_at="yesterday"),
+        r"planned_at: 'yesterday' is not an ISO 8601 date-time",
+    ),
+    "planned_at without an offset": (
+        lambda data: data.update(planned_at="2027-01-01T12:00:00"),
+        r"planned_at: '2027-01-01T12:00:00' has no UTC offset",
+    ),
+    "timezone unknown": (
+        lambda data: data.update(timezone="Mars/Base"),
+        r"timezone: 'Mars/Base' is not an IANA time zone name",
+    ),
+    "timezone a path": (
+        lambda data: data.update(timezone="../../etc/passwd"),
+        r"timezone: '\.\./\.\./etc/passwd' is not an IANA time zone name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE_TIMES))
+def test_a_plan_file_with_an_unreadable_time_or_zone_is_refused(case: str) -> None:
+    """planned_at, timezone and an action's fires_at are checked when the file is read: a
+    PlanError naming the field and the value, whatever the checksum says."""
+    edit, message = UNREADABLE_TIMES[case]
+    with pytest.raises(PlanError, match=message) as info:
+        Plan.from_json(_edited_and_checksummed(edit))
+    assert "plan --out" in (info.value.hint or "")
+
+
+def test_a_plan_file_refusal_shows_the_files_control_characters_escaped() -> None:
+    """A key or an action kind holding an escape sequence is quoted escaped, never raw."""
+
+    def odd_kind(data: dict[str, Any]) -> None:
+        data["actions"][0]["kind"] = "x\x1b]0;t\x07"
+
+    def odd_key(data: dict[str, Any]) -> None:
+        data["actions"][0]["k\x1b[2J"] = 1
+
+    for edit, where in ((odd_kind, "actions[0]: "), (odd_key, "actions[0].'k\\x1b[2J': ")):
+        with pytest.raises(PlanError) as info:
+            Plan.from_json(_edited_and_checksummed(edit))
+        assert where in info.value.message
+        assert "\x1b" not in info.value.message
+        assert "\x07" not in info.value.message
+
+
+def test_the_times_and_zone_the_planner_writes_read_back() -> None:
+    """What the planner writes passes those checks, in any zone: the file reads back as made."""
+    want, inv, st = mixed()
+    for zone in ("UTC", "Asia/Kolkata", "America/St_Johns", "Pacific/Kiritimati"):
+        made = make_plan(want, inv, st, now=NOW, tz=ZoneInfo(zone), options=PlanOptions())
+        assert any(getattr(a, "fires_at", None) for a in made.actions)
+        assert Plan.from_json(made.to_json()) == made
 
 
 def _variants() -> dict[str, Plan]:

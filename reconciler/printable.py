@@ -1,0 +1,25 @@
+"""Text from a file, a command line or a server, made safe to print: control characters escaped.
+
+A control character printed as it is ends a line (and can start one that GitHub Actions runs
+as a workflow command, ``x\n::error::...``) or starts a terminal escape sequence (an OSC that
+sets the window title or the clipboard). Messages show such text with the characters spelled
+as Python writes them in a literal (``\\n``, ``\\x1b``, ``\\u2028``). Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls, DEL, and the two Unicode line and paragraph separators (line breaks to
+# many viewers). The class is the one names and file names are checked with elsewhere.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character."""
+    return CONTROL.search(text) is not None
+
+
+def escaped(text: str) -> str:
+    """``text`` with each control character spelled as an escape (``\\x1b``); the rest as is."""
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
