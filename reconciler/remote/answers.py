@@ -31,7 +31,7 @@ from reconciler.errors import (
 )
 from reconciler.jsontext import holds_lone_surrogate
 from reconciler.redact import Scrubber
-from reconciler.remote.responses import malformed
+from reconciler.remote.responses import harmless, malformed
 
 logger = logging.getLogger("reconciler.remote.client")
 
@@ -112,7 +112,9 @@ class AnswerReader:
                 "says nothing about the task; check --endpoint and any proxy in between"
             )
         logger.debug("%s %s error body: %s", method, path, self.snippet(response))
-        return cls(message, status=status, code=code, method=method, path=path, hint=hint)
+        # The vendor's message reaches the terminal and CI logs in every error of every
+        # command: an escape sequence or a line break in it is printed harmless.
+        return cls(harmless(message), status=status, code=code, method=method, path=path, hint=hint)
 
     def _error_body(self, response: httpx.Response) -> tuple[int | None, str, bool]:
         """Vendor code and message of an error answer (a description when it has none), and
@@ -150,7 +152,8 @@ class AnswerReader:
         if title:
             text = f"HTML page {title.group(1).strip()!r}"
         # Again after collapsing: a secret spelled with a run of whitespace is whole only now.
-        text = self.scrub(" ".join(text.split()))
+        # The controls that are no whitespace (an ESC, a BEL) are then spelled \xNN.
+        text = harmless(self.scrub(" ".join(text.split())))
         if not text:
             return "(empty body)"
         if len(text) > SNIPPET:

@@ -161,10 +161,11 @@ def expect_bool(obj: dict[str, Any], key: str, where: str) -> bool:
 
 
 def _id_text(obj: dict[str, Any], key: str, where: str) -> str:
-    """An identifier that the vendor sends sometimes as a string, sometimes as a number."""
+    """An identifier that the vendor sends sometimes as a string, sometimes as a number (a
+    msg_id: shown in reports, so made harmless to print like a name)."""
     value = obj.get(key)
     if isinstance(value, str) and value:
-        return value
+        return harmless(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise malformed(where, f"{key!r} is {_kind(value)}, expected an id")
@@ -199,10 +200,16 @@ def _visible(match: re.Match[str]) -> str:
     return " " if char.isspace() else f"\\x{ord(char):02x}"
 
 
+def harmless(text: str) -> str:
+    """Text from the server with its control characters made harmless to print (whitespace as a
+    space, the others as ``\\xNN``)."""
+    return _CONTROL.sub(_visible, text)
+
+
 def expect_name(obj: dict[str, Any], where: str) -> str:
     """A schedule's name from the server, its control characters made harmless to print
     (whitespace as a space, the others as ``\\xNN``): names reach plans, reports and CI logs."""
-    return _CONTROL.sub(_visible, expect_str(obj, "name", where))
+    return harmless(expect_str(obj, "name", where))
 
 
 def parse_created(data: Any, where: str) -> CreatedSchedule:
@@ -304,7 +311,8 @@ def _msg_record(item: Any, where: str) -> MsgRecord:
         err = expect_dict(error, where, "'error'")
         code = expect_int(err, "code", where) if "code" in err else 0
         raw_message = err.get("message")
-        message = raw_message if isinstance(raw_message, str) else ""
+        # The server's words reach the terminal (history's table): made harmless to print.
+        message = harmless(raw_message) if isinstance(raw_message, str) else ""
     need_retry = obj.get("needRetry", False)
     return MsgRecord(
         msg_id=_id_text(obj, "msg_id", where),
@@ -337,7 +345,8 @@ def parse_batch(data: Any, where: str, sent_targets: list[str]) -> BatchResponse
             target=key,
             success=False,
             error_code=expect_int(err, "code", item_where),
-            error_message=raw_message if isinstance(raw_message, str) else "",
+            # Printed in test-send's report, next to the target: made harmless to print.
+            error_message=harmless(raw_message) if isinstance(raw_message, str) else "",
         )
     info = obj.get("rate_limit_info")
     occurred, info_message = False, None

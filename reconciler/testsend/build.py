@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
+from reconciler.printable import has_control
 
 __all__ = [
     "MAX_BATCH",
@@ -203,9 +204,12 @@ def parse_targets(text: str, source: str) -> list[tuple[str, int]]:
     Blank lines and lines starting with ``#`` are skipped; `` #`` after a target starts a
     comment (a label such as ``# Anna's test phone``). Whitespace inside a target is kept so
     that ``check_targets`` can refuse it with its line.
+
+    Lines end at a newline only: ``str.splitlines`` also ends one at a form feed, a file
+    separator (``\x1c``) or a NEL, and would cut a target holding one into two targets to send.
     """
     found: list[tuple[str, int]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -228,18 +232,36 @@ def dedupe(targets: Iterable[str]) -> tuple[list[str], int]:
 
 
 def check_targets(by: By, targets: Sequence[tuple[str, str]]) -> list[str]:
-    """Problems with ``(target, where)`` pairs: empty, whitespace, aliases over 40 bytes."""
+    """Problems with ``(target, where)`` pairs: empty, whitespace, control characters, text
+    that is not UTF-8, aliases over 40 bytes. Targets are shown escaped (``repr``)."""
     problems: list[str] = []
     for target, where in targets:
         if not target:
             problems.append(f"{where}: an empty target")
+        elif has_control(target):
+            # No id or alias holds one (a tab or a form feed included); sent, it would come
+            # back in the report and reach the terminal as an escape sequence (an ESC starting
+            # an OSC), or cut its line.
+            problems.append(f"{where}: {target!r} contains a control character")
         elif any(c.isspace() for c in target):
             problems.append(f"{where}: {target!r} contains whitespace")
+        elif not _is_utf8(target):
+            # A command-line argument in another encoding (its bytes kept as lone surrogates):
+            # a request body cannot carry it.
+            problems.append(f"{where}: {target!r} is not UTF-8 text")
         elif by == "alias" and len(target.encode("utf-8")) > ALIAS_MAX_BYTES:
             problems.append(
                 f"{where}: alias {target!r} is longer than {ALIAS_MAX_BYTES} bytes (docs/api.md 5)"
             )
     return problems
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def build_batches(
@@ -314,7 +336,7 @@ def plan_send(
         lines = "\n".join(f"  - {p}" for p in problems)
         raise UsageError(
             f"{len(problems)} invalid target(s); nothing was sent:\n{lines}",
-            hint="a target is one registration id or alias, without spaces",
+            hint="a target is one registration id or alias, without spaces or control characters",
         )
     unique, duplicates = dedupe(t for t, _ in targets)
     return SendPlan(

@@ -20,7 +20,9 @@ from .answers import app_with, healthy_detail, healthy_page
 from .conftest import FULL, commands_for, subprocess_cases
 from .helpers import (
     STATE_PATH,
+    Outcome,
     assert_clean_failure,
+    assert_no_traceback,
     describe,
     invoke,
     run_module,
@@ -326,3 +328,70 @@ def test_malformed_answer_as_a_subprocess(
     assert_clean_failure(outcome, where=["GET /v4/schedules", TASK_ID])
     assert app.writes() == []
     tally("answer")
+
+
+# Server text that test-send and history print: a target's error message, a msg_id, the
+# message of an error answer, a gateway's page. Escape sequences and line breaks in it are
+# printed harmless (whitespace as a space, other controls as \xNN): an OSC rewrites the
+# terminal's title (or clipboard), a line "::error::..." is a GitHub Actions workflow command.
+EVIL = "x\x1b]0;pwned\x07\n::error::forged"
+SHOWN = "x\\x1b]0;pwned\\x07 ::error::forged"
+
+
+def _result(**fields: object) -> Answer:
+    return Answer.json({"results": {"device-1": {"target": "device-1", **fields}}})
+
+
+# case -> (the batch push's answer, exit code)
+ECHO_CASES: dict[str, tuple[Answer, int]] = {
+    "failed-target-message": (
+        _result(success=False, error={"code": 1011, "message": EVIL}),
+        1,
+    ),
+    "delivered-msg-id": (_result(success=True, msg_id=EVIL), 0),
+    "global-error-message": (Answer.json({"error": {"code": 21003, "message": EVIL}}, 400), 1),
+    "error-page-400": (_raw(f"<html>{EVIL}</html>".encode(), 400, "text/html"), 1),
+}
+
+
+def _assert_printed_harmless(outcome: Outcome) -> None:
+    assert_no_traceback(outcome)
+    for raw in ("\x1b", "\x07"):
+        assert raw not in outcome.text, describe(outcome)
+    lines = outcome.text.splitlines()
+    assert not [line for line in lines if line.lstrip().startswith("::")], describe(outcome)
+    assert SHOWN in outcome.text, describe(outcome)
+
+
+@pytest.mark.parametrize("case", sorted(ECHO_CASES))
+def test_server_text_in_a_test_send_is_printed_harmless(
+    project: Path, scripted: tuple[ScriptedServer, str], case: str
+) -> None:
+    """``test-send`` prints what the batch answer says of each target, and the error that
+    stopped it, with the server's control characters made harmless; the batch is sent once."""
+    app, url = scripted
+    healthy = app_with()
+    answer, code = ECHO_CASES[case]
+
+    def route(method: str, path: str, query: str) -> Answer:
+        return answer if path.startswith("/v4/batch/") else healthy(method, path, query)
+
+    app.reset(route)
+    outcome = invoke(["--endpoint", url, "test-send", "weekly_digest", "--regid", "device-1"])
+    assert outcome.exit_code == code, describe(outcome)
+    _assert_printed_harmless(outcome)
+    assert [w.path for w in app.writes()] == ["/v4/batch/push/regid"]
+
+
+def test_server_text_in_history_is_printed_harmless(
+    project: Path, scripted: tuple[ScriptedServer, str]
+) -> None:
+    """``history`` prints each execution's msg_id and error message harmless too."""
+    app, url = scripted
+    item = {"msg_id": EVIL, "ts": 1707278411611, "error": {"code": 1011, "message": EVIL}}
+    app.reset(app_with(msg_ids=Answer.json({"count": 1, "MsgIds": [json.dumps(item)]})))
+    outcome = invoke(["--endpoint", url, "history", "--id", TASK_ID])
+    assert outcome.exit_code == 0, describe(outcome)
+    _assert_printed_harmless(outcome)
+    assert outcome.text.count(SHOWN) == 2, describe(outcome)
+    assert app.writes() == []

@@ -167,6 +167,28 @@ def test_targets_file_errors_name_the_line(repo: Path, url: str, emulator: Emula
     assert emulator.request_log == []
 
 
+def test_targets_with_control_characters_are_refused_before_any_request(
+    repo: Path, url: str, emulator: Emulator
+) -> None:
+    """A targets file holding a NUL and an OSC escape sequence (it sets the terminal's title),
+    and a --regid holding an ESC: exit 1, each shown escaped with its place, nothing sent, and
+    no raw control character reaches the terminal."""
+    file = repo / "targets.txt"
+    file.write_bytes(b"r1\na\x00b\nc\x1b]0;owned-title\x07\n")
+    result = run(url, "daily_digest", "--targets-file", str(file))
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # an error message, not a traceback
+    assert f"{file}:2: 'a\\x00b' contains a control character" in result.stderr
+    assert f"{file}:3: 'c\\x1b]0;owned-title\\x07' contains a control character" in result.stderr
+    flagged = run(url, "daily_digest", "--regid", "r1", "--regid", "r\x1b[2J")
+    assert flagged.exit_code == 1, flagged.output
+    assert isinstance(flagged.exception, SystemExit)
+    assert "--regid 'r\\x1b[2J': 'r\\x1b[2J' contains a control character" in flagged.stderr
+    for raw in ("\x00", "\x1b", "\x07"):
+        assert raw not in result.output + flagged.output
+    assert emulator.request_log == []
+
+
 def test_aliases_from_a_file_use_the_alias_endpoint(
     repo: Path, url: str, emulator: Emulator
 ) -> None:

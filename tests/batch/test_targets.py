@@ -39,6 +39,47 @@ def test_targets_with_whitespace_are_refused_with_where() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [
+        ("a\x00b", r"'a\x00b'"),
+        ("c\x1b]0;owned-title\x07", r"'c\x1b]0;owned-title\x07'"),
+        ("a\tb", r"'a\tb'"),
+        ("a\x1cb", r"'a\x1cb'"),
+        ("a\x7fb", r"'a\x7fb'"),
+        ("a\x9bb", r"'a\x9bb'"),
+        ("a\u2028b", r"'a\u2028b'"),
+    ],
+    ids=["nul", "osc", "tab", "file-separator", "del", "c1-csi", "line-separator"],
+)
+def test_targets_with_control_characters_are_refused_and_shown_escaped(
+    target: str, shown: str
+) -> None:
+    """No id or alias holds a control character; sent, one came back in the report and reached
+    the terminal raw (an OSC sets its title). Refused, the message spells it escaped."""
+    for by in ("regid", "alias"):
+        assert check_targets(by, [(target, "t.txt:2")]) == [
+            f"t.txt:2: {shown} contains a control character"
+        ]
+
+
+def test_a_target_that_is_not_utf8_is_refused() -> None:
+    """A command-line argument in another encoding (its bytes kept as lone surrogates) cannot
+    go into a request body: refused with its place, not a UnicodeEncodeError."""
+    assert check_targets("alias", [("ab\udcff", "--alias")]) == [
+        r"--alias: 'ab\udcff' is not UTF-8 text"
+    ]
+
+
+def test_a_targets_file_line_ends_only_at_a_newline() -> None:
+    """A form feed or a file separator inside a line does not cut it into two targets (as
+    ``str.splitlines`` would): the line is one target, refused with its own line number."""
+    text = "r1\nr2\x1cr3\nr4\x0cr5\nr6\n"
+    found = parse_targets(text, "t.txt")
+    assert found == [("r1", 1), ("r2\x1cr3", 2), ("r4\x0cr5", 3), ("r6", 4)]
+    assert len(check_targets("regid", [(t, f"t.txt:{n}") for t, n in found])) == 2
+
+
 def test_alias_over_40_bytes_is_refused() -> None:
     """Aliases are at most 40 bytes (docs/api.md 5); registration ids have no such limit here."""
     long = "a" * 41
