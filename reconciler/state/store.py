@@ -205,10 +205,29 @@ class StateStore:
             shutil.copy2(self.path, staging)  # filesystems without hard links
         try:
             os.replace(staging, self.backup_path)
-        except BaseException:
+        except BaseException as exc:
             with suppress(FileNotFoundError):
                 staging.unlink()
+            if isinstance(exc, OSError):
+                # The state file itself is fine: the message names the path in the way.
+                raise self._backup_error(files.reason(exc)) from exc
             raise
+
+    def _backup_error(self, reason: str) -> StateError:
+        return StateError(
+            f"could not keep the previous state file as its backup {self.backup_path}: {reason}",
+            hint=f"remove or move {self.backup_path} (every save of the state file keeps the "
+            f"previous version there); the state file {self.path} is unchanged",
+        )
+
+    def check_backup_path(self) -> None:
+        """Raise StateError when the backup cannot be kept: a directory stands at its path.
+
+        Every save replaces ``<path>.backup`` and cannot replace a directory; checked before a
+        command that writes the state sends its first request, not at its first save.
+        """
+        if self.backup_path.is_dir() and not self.backup_path.is_symlink():
+            raise self._backup_error("it is a directory")
 
     # ---- binding
 
@@ -220,7 +239,11 @@ class StateStore:
 
     def lock(self, timeout: float, command: str) -> AbstractContextManager[LockHolder]:
         """Hold the exclusive lock on ``<path>.lock`` for the ``with`` block
-        (:meth:`StateLock.hold`: waits up to ``timeout`` seconds, 0: fail at once)."""
+        (:meth:`StateLock.hold`: waits up to ``timeout`` seconds, 0: fail at once).
+
+        Only the commands that write the state take it: a backup path that a save could not
+        replace (:meth:`check_backup_path`) is refused here, before anything else is done."""
+        self.check_backup_path()
         return self._lock.hold(timeout, command)
 
 

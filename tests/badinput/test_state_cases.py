@@ -22,6 +22,7 @@ from .helpers import (
     STATE_PATH,
     TASK_ID,
     assert_clean_failure,
+    describe,
     endpoint_args,
     invoke,
     run_module,
@@ -227,6 +228,38 @@ def test_state_path_that_is_a_directory_is_refused(
     for command in (*LOCAL_COMMANDS[:3], *REMOTE_COMMANDS):
         assert_clean_failure(invoke([*endpoint_args(url), *command]), where=str(STATE_PATH))
     assert emulator.request_log == []
+    tally("state")
+
+
+# The commands that write the state file (they take its lock).
+WRITING_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("state", "rm", "weekly_digest"),
+    ("state", "mv", "weekly_digest", "renamed_digest"),
+    ("apply", "--auto-approve"),
+    ("import", f"weekly_digest={TASK_ID}"),
+)
+
+
+def test_backup_path_that_is_a_directory_is_refused_by_every_writer(
+    state_file: Path, served: tuple[Emulator, str]
+) -> None:
+    """``state.json.backup`` a directory: a save cannot keep the previous file there. Every
+    command that writes the state exits 1 naming the backup path and saying to remove or move
+    it (it blamed the state file itself, and free space), before any call; the state file is
+    unchanged, and the commands that only read it go on."""
+    emulator, url = served
+    content = valid_state_bytes(url)
+    state_file.write_bytes(content)
+    backup = STATE_PATH.with_name("state.json.backup")
+    (state_file.parent / backup.name).mkdir()
+    for command in WRITING_COMMANDS:
+        outcome = invoke([*endpoint_args(url), *command])
+        assert_clean_failure(outcome, where=str(backup))
+        assert f"remove or move {backup}" in outcome.stderr, describe(outcome)
+        assert "could not write the state file" not in outcome.stderr, describe(outcome)
+    assert state_file.read_bytes() == content
+    assert emulator.request_log == []
+    assert invoke([*endpoint_args(url), "state", "list"]).exit_code == 0
     tally("state")
 
 

@@ -113,6 +113,55 @@ def test_failed_write_leaves_the_previous_file_intact(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
 
 
+def test_a_directory_at_the_backup_path_is_named_with_what_to_do(tmp_path: Path) -> None:
+    """A save cannot replace a directory standing at ``<path>.backup``: the error names that
+    path and says to remove or move it (it named the state file and blamed free space), the
+    state file is unchanged, no temporary file is left, and a later save works once it is gone.
+    """
+    store = StateStore(tmp_path / "state.json")
+    saved = store.save(_state_with("a"))
+    before = store.path.read_bytes()
+    store.backup_path.mkdir()
+    (store.backup_path / "kept.txt").write_text("someone's file", encoding="utf-8")
+    with pytest.raises(StateError) as info:
+        store.save(_state_with("a", "b"))
+    assert info.value.message == (
+        f"could not keep the previous state file as its backup {store.backup_path}: Is a directory"
+    )
+    assert f"remove or move {store.backup_path}" in (info.value.hint or "")
+    assert f"the state file {store.path} is unchanged" in (info.value.hint or "")
+    assert store.path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.backup"]
+    shutil.rmtree(store.backup_path)
+    assert store.save(saved).serial == saved.serial + 1
+
+
+def test_taking_the_lock_refuses_a_directory_at_the_backup_path(tmp_path: Path) -> None:
+    """The commands that write the state take its lock before any request: a backup path a
+    save could not replace is refused there, not at the first save after a remote read."""
+    store = StateStore(tmp_path / "state.json")
+    store.save(State())
+    store.backup_path.mkdir()
+    with pytest.raises(StateError, match="it is a directory") as info:
+        store.lock(0, "test")
+    assert str(store.backup_path) in info.value.message
+    assert f"remove or move {store.backup_path}" in (info.value.hint or "")
+    assert not store.lock_path.exists()
+
+
+def test_a_link_at_the_backup_path_is_replaced_as_before(tmp_path: Path) -> None:
+    """A symbolic link there (even to a directory) is replaced by the save, not refused."""
+    store = StateStore(tmp_path / "state.json")
+    first = store.save(State())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    store.backup_path.symlink_to(elsewhere)
+    with store.lock(0, "test"):
+        store.save(first)
+    assert not store.backup_path.is_symlink()
+    assert StateStore(store.backup_path).load() == first
+
+
 def test_saved_file_lists_entries_sorted_by_name(tmp_path: Path) -> None:
     """Entries are written in name order so a state kept in git diffs cleanly."""
     store = StateStore(tmp_path / "state.json")
