@@ -1,4 +1,5 @@
-"""Text from a file, a command line or a server, made safe to print: control characters escaped.
+"""Text from a file, a command line or a server, made safe to print: control characters escaped,
+and whether it can be written at all (UTF-8).
 
 A control character printed as it is ends a line (and can start one that GitHub Actions runs
 as a workflow command, ``x\n::error::...``) or starts a terminal escape sequence (an OSC that
@@ -23,3 +24,13 @@ def has_control(text: str) -> bool:
 def escaped(text: str) -> str:
     """``text`` with each control character spelled as an escape (``\\x1b``); the rest as is."""
     return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: not when it holds a lone surrogate, as a
+    non-UTF-8 byte of a file name or command-line argument becomes (``surrogateescape``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

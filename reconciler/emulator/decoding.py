@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.emulator import wire
 from reconciler.emulator.wire import WireError, invalid
+from reconciler.printable import is_utf8
 
 Fail = Callable[[str], WireError]  # builds the error for the endpoint's code
 
@@ -61,7 +62,7 @@ def _unusable(value: Any) -> str | None:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if not _is_utf8(item):
+            if not is_utf8(item):
                 return "a string holds a lone surrogate (\\ud800-\\udfff), which is not text"
             continue
         if isinstance(item, dict):
@@ -74,11 +75,3 @@ def _unusable(value: Any) -> str | None:
             return f"nested more than {wire.MAX_DEPTH} levels"
         stack.extend((child, depth + 1) for child in children)
     return None
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

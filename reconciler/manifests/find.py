@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reconciler import files
 from reconciler.errors import Problem
+from reconciler.printable import CONTROL
 
 MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
 SUFFIXES = (".yaml", ".yml")
@@ -60,7 +61,7 @@ def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], 
 _BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
 # A file or directory name with a control character: printed in a problem, a plan or a CI log,
 # "x\n::error::y.yaml" starts a line GitHub Actions runs as a workflow command.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = CONTROL  # printable.CONTROL: the one set of control characters
 _CONTROL_NAME = (
     "its name holds a control character (a line break, an escape); such names are not read: "
     "rename it"

@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.errors import MalformedResponseError
 from reconciler.limits import MAX_ACTIVE_TASKS, MAX_PLAUSIBLE_TOTAL
+from reconciler.printable import CONTROL
 
 _HINT = "the server's answer is not what the EngageLab API documents; check --endpoint"
 
@@ -190,7 +191,7 @@ def _kind(value: Any) -> str:
 # Control characters, which no schedule name of the API holds (docs/api.md 2): printed as they
 # are, a name "x\n::error::..." starts a line that GitHub Actions runs as a workflow command, and
 # an escape sequence rewrites the terminal (its title, even its clipboard).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = CONTROL  # printable.CONTROL: the one set of control characters
 
 
 def _visible(match: re.Match[str]) -> str:

@@ -8,13 +8,13 @@ command line it is printed in), and ``StateStore.load`` refuses such a state.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import StateInvariantError
+from reconciler.printable import CONTROL
 from reconciler.remote.responses import is_safe_id, quoted
 from reconciler.state.schema import State
 
@@ -33,7 +33,7 @@ _ID_RULE = "letters, digits, '-' and '_'"  # what responses.SAFE_ID admits
 
 # A name with a control character (an edited file) is printed as a line break or an escape
 # sequence: "b\n::error::..." starts a line GitHub Actions runs as a workflow command.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = CONTROL  # printable.CONTROL: the one set of control characters
 
 
 def shell_word(name: str) -> str:

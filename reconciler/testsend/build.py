@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from reconciler.errors import UsageError
-from reconciler.printable import has_control
+from reconciler.printable import has_control, is_utf8
 
 __all__ = [
     "MAX_BATCH",
@@ -245,7 +245,7 @@ def check_targets(by: By, targets: Sequence[tuple[str, str]]) -> list[str]:
             problems.append(f"{where}: {target!r} contains a control character")
         elif any(c.isspace() for c in target):
             problems.append(f"{where}: {target!r} contains whitespace")
-        elif not _is_utf8(target):
+        elif not is_utf8(target):
             # A command-line argument in another encoding (its bytes kept as lone surrogates):
             # a request body cannot carry it.
             problems.append(f"{where}: {target!r} is not UTF-8 text")
@@ -254,14 +254,6 @@ def check_targets(by: By, targets: Sequence[tuple[str, str]]) -> list[str]:
                 f"{where}: alias {target!r} is longer than {ALIAS_MAX_BYTES} bytes (docs/api.md 5)"
             )
     return problems
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def build_batches(
