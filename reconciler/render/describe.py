@@ -194,11 +194,12 @@ def fire_line(a: Action, plan: Plan) -> tuple[str, str] | None:
                 pass  # nothing fires that this action changes or creates
             case _:
                 assert_never(a)
-    except (ValueError, KeyError, TypeError):
+        if span is None:
+            return None
+        first, last = (_local(t, tz) for t in span)
+    except (ValueError, KeyError, TypeError, OverflowError):
+        # OverflowError: a firing at the end of the calendar shown in a zone ahead of UTC.
         return None
-    if span is None:
-        return None
-    first, last = (_local(t, tz) for t in span)
     if first == last:
         return ("#", f"fires next at {first}")
     return ("#", f"fires next between {first} and {last} (zone_type 2: each device's own time)")
@@ -243,7 +244,7 @@ def firing_rows(plan: Plan) -> list[firing_changes.FiringChange]:
     """The firings in the next 7 days the plan changes (none for a plan without a clock)."""
     try:
         return firing_changes.changes(plan, plan_zone(plan.timezone))
-    except ValueError:  # planned_at not a date-time: a plan file from elsewhere
+    except (ValueError, OverflowError):  # planned_at not a date-time, or at the calendar's end
         return []
 
 

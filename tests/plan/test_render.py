@@ -218,3 +218,18 @@ def _leaves_by_parts(node: object, parts: tuple[str | int, ...] = ()) -> list[tu
     if isinstance(node, list) and any(isinstance(v, dict | list) for v in node):
         return [leaf for i, v in enumerate(node) for leaf in _leaves_by_parts(v, (*parts, i))]
     return [(format_path(parts), node)]
+
+
+def test_a_firing_at_the_end_of_the_calendar_is_left_out_not_an_overflow() -> None:
+    """A create firing late on 9999-12-31 (UTC), in a plan whose time zone is ahead of UTC:
+    its local time is past the calendar's end. The plan is shown without that line."""
+    from datetime import UTC, datetime
+
+    from tests.kit.bodies import single
+
+    late = desired("late", trigger=single("9999-12-31 22:00:00"))
+    made = plan([late], now=datetime(9999, 12, 31, 20, 0, tzinfo=UTC))
+    made = made.model_copy(update={"timezone": "Asia/Shanghai"})
+    text = render_text(made, color=False)
+    assert "+ create late" in text
+    assert "fires next" not in text
