@@ -123,7 +123,7 @@ BAD = [
     Bad(
         "bad-lifecycle-typo.yaml",
         15,
-        19,
+        3,  # the unknown key itself, not its value
         "lifecycle: unknown key 'prevent_delete' (did you mean 'prevent_destroy'?)",
     ),
     # files and YAML

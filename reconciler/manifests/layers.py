@@ -87,10 +87,11 @@ class Stack:
                     return layer
         return self.top
 
-    def locate(self, path: PathKey) -> tuple[str, int, int]:
+    def locate(self, path: PathKey, *, key: bool = False) -> tuple[str, int, int]:
         """File, line and column for a problem at ``path``, as ``manifests._locate`` does for
         one file: the value for scalars, the key for containers, and the nearest enclosing key
-        for a path that does not exist (a missing key)."""
+        for a path that does not exist (a missing key). ``key``: the key even for a scalar (a
+        problem with the key itself, such as an unknown one)."""
         probe = path
         while probe and not _has(self.data, probe):
             probe = probe[:-1]
@@ -100,7 +101,7 @@ class Stack:
             return layer.display, 1, 1
         key_line, key_col, value_line, value_col = position
         value = value_at(self.data, probe)
-        if probe != path or not probe or isinstance(value, dict | list) or value is None:
+        if key or probe != path or not probe or isinstance(value, dict | list) or value is None:
             return layer.display, key_line, key_col
         return layer.display, value_line, value_col
 

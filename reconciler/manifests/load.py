@@ -319,8 +319,10 @@ def _validate(
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             path, message = describe_error(error, data)
-            # At the file the value was written in: a default's, a base's, the overlay's.
-            result.problems.append(Problem(*stack.locate(path), message))
+            # At the file the value was written in: a default's, a base's, the overlay's; an
+            # unknown key at the key, not at its value.
+            unknown = error["type"] == "extra_forbidden"
+            result.problems.append(Problem(*stack.locate(path, key=unknown), message))
         return
     if document.problems:
         return
