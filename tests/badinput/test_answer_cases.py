@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.remote.retries import RetryingTransport
+
 from .answers import app_with, healthy_detail, healthy_page
 from .conftest import FULL, commands_for, subprocess_cases
 from .helpers import (
@@ -285,14 +287,25 @@ def test_malformed_batch_answer_stops_test_send_without_resending(
 
 @pytest.mark.parametrize("case", sorted(SLOW_CASES))
 def test_retried_error_pages_end_in_a_message(
-    project: Path, scripted: tuple[ScriptedServer, str], case: str
+    project: Path, scripted: tuple[ScriptedServer, str], case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A gateway's HTML 5xx page on every attempt: retried, then exit 1 naming the request."""
+    """A gateway's HTML 5xx page on every attempt: retried, then exit 1 naming the request.
+
+    The back-offs are cut to a hundredth (they are not what is checked here, and waited out
+    in full they took 15 s of the suite's budget)."""
+    chosen = RetryingTransport._retry_delay
+
+    def brief(self: RetryingTransport, attempt: int, retry_after: float | None) -> float | None:
+        delay = chosen(self, attempt, retry_after)
+        return None if delay is None else delay / 100
+
+    monkeypatch.setattr(RetryingTransport, "_retry_delay", brief)
     app, url = scripted
     app.reset(app_with(page=SLOW_CASES[case]))
     outcome = invoke(["--endpoint", url, "apply", "--auto-approve"])
     assert_clean_failure(outcome, where="GET /v4/schedules")
     assert app.writes() == []
+    assert len(app.seen) > 2, app.seen  # page 1 was tried again before the message
     tally("answer")
 
 
