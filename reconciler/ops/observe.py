@@ -179,11 +179,16 @@ async def observe(
     desired: list[Desired],
     options: PlanOptions,
     progress: Progress | None = None,
+    *,
+    creates: bool = True,
 ) -> Observation:
-    """Read the remote side completely, heal the journal in memory, and plan."""
+    """Read the remote side completely, heal the journal in memory, and plan. ``creates``:
+    the plan is one that may be carried out or saved (``plan``), so the tasks it makes must
+    rest on a confirmed read (``confirm_absences``); ``drift`` reports and makes nothing."""
     inventory, healing = await read_and_heal(ws, client, state, desired, progress)
     observed = plan_healed(ws, desired, inventory, healing, options)
-    await confirm_absences(client, observed)
+    if creates:
+        await confirm_absences(client, observed)
     return observed
 
 
@@ -271,20 +276,23 @@ async def confirm_absences(
     second, identical pass up front when it can tell that a conclusion will rest on an absence
     (``_needs_confirmed_read``: a manifest without a state entry, a journalled create), but a
     recreate (the state's task is gone) and a replace (the trigger's kind or zone_type changed)
-    are only known once the plan is made. For them, one more pass now: the same tasks, or no
-    plan. The tasks the journal's debts delete (``finish_deletes``) are ours, not churn.
+    are only known once the plan is made. For them, one more pass now, which must still list
+    every task the first one did: only a deletion (or a single task firing for the last time)
+    moves a task onto a page already read, and a task created meanwhile joins the end of a list
+    that is oldest first, hiding nothing. The old tasks the journal's debts delete
+    (``finish_deletes``) are ours to miss.
     """
     inventory, plan = observed.inventory, plan or observed.plan
     if inventory.confirmed or not inventory.complete or not creates_tasks(plan):
         return
     again = await read_list(client, expect=len(inventory.listed))
     ours = {sid for _, sid in observed.healing.finish_deletes}
-    if again.complete and set(again.rows) - ours == inventory.listed - ours:
+    if again.complete and not (inventory.listed - ours) - set(again.rows):
         return
     names = sorted({a.name for a in plan.actions if a.kind in CREATING})
     raise InventoryError(
-        "the list of remote tasks changed while it was read (tasks were created or deleted "
-        f"meanwhile), and this plan makes new tasks ({', '.join(map(repr, names[:5]))}"
+        "the list of remote tasks changed while it was read (tasks were deleted, or fired for "
+        f"the last time, meanwhile), and this plan makes new tasks ({', '.join(map(repr, names[:5]))}"
         f"{', ...' if len(names) > 5 else ''}): a task of the same name may have been missed, "
         "and the new one would be its twin",
         hint="nothing was created; run the command again once the app is quiet",

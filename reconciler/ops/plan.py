@@ -227,7 +227,7 @@ def find_drift(options: GlobalOptions, request: DriftRequest, feedback: Feedback
     async def run() -> observe.Observation:
         async with ws.target.client() as client:
             return await observe.observe(
-                ws, client, state, desired, PlanOptions(), feedback.progress
+                ws, client, state, desired, PlanOptions(), feedback.progress, creates=False
             )
 
     obs = run_async(run())

@@ -17,6 +17,7 @@ import pytest
 
 from reconciler.config.connection import ClientSettings, Credentials
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults, create_app
+from reconciler.emulator.core import Reply
 from reconciler.planning import canonical
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import Inventory, read_inventory
@@ -265,6 +266,39 @@ def test_a_replace_on_a_churned_read_is_held_for_its_twin(world: World) -> None:
     live = sorted(t["schedule_id"] for t in world.em.schedules() if t["name"] == "digest")
     assert live == sorted([managed, twin])
     assert world.project.store().load().entries["digest"].schedule_id == managed
+
+
+def _creating_after_the_first_pass(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone else creates a task right after the first pass's last page (of two)."""
+    real = world.em.api_list
+    calls = [0]
+
+    def churn(page: str | None) -> Reply:
+        calls[0] += 1
+        reply = real(page)
+        if calls[0] == 2:
+            world.em.add_schedule(_body("someone_new"))
+        return reply
+
+    monkeypatch.setattr(world.em, "api_list", churn)
+
+
+@pytest.mark.parametrize(("command", "code"), [(["plan"], 0), (["drift"], 2)])
+def test_a_task_created_between_the_passes_hides_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch, command: list[str], code: int
+) -> None:
+    """A managed task deleted out of band (a recreate), and another client creating a task
+    between the two passes: a new task joins the end of the list and can hide none, so plan
+    shows the recreate; drift, which makes nothing, reports the deletion (a review found both
+    refused with "the list changed")."""
+    world.write(*(_body(f"m{i:02d}") for i in range(60)))
+    world.apply()
+    world.em.api_delete(world.project.store().load().entries["m07"].schedule_id)
+    _creating_after_the_first_pass(world, monkeypatch)
+    result = invoke(world.project, world.url, command, UNLIMITED)
+    assert result.exit_code == code, result.output
+    assert _CHURN_REFUSAL not in result.output
+    assert "m07" in result.output
 
 
 def test_a_plan_that_only_updates_reads_the_list_once(world: World) -> None:
