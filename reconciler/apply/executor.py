@@ -49,7 +49,6 @@ from reconciler.planning.actions import (
     UpdateAction,
 )
 from reconciler.planning.artifact import Plan
-from reconciler.planning.canonical import name_key
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
 from reconciler.state import edits as st
@@ -110,10 +109,13 @@ class Executor:
         now: Callable[[], datetime],
         local: Callable[[], datetime] | None = None,
         progress: Progress | None = None,
+        existing: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
         self.writer = writer
         self.now = now
+        # The ids of the tasks the read showed: none of them can be a task this run makes.
+        self.existing = existing
         # This machine's clock, for the journal's second stamp (none: the entries have one).
         self.local = local
         self.progress = progress
@@ -334,7 +336,7 @@ class Executor:
             # A clean rejection: nothing was created, so the journal entry is void.
             self.writer.change(st.clear_pending, a.name)
             raise
-        doubt = self._doubt(a, created.schedule_id, created.name)
+        doubt = self._doubt(created.schedule_id)
         if doubt is not None:
             # Recorded, this id would give two names one task (a state no command accepts)
             # or, in a replace, have the old task's delete remove the new one. The POST may
@@ -345,28 +347,28 @@ class Executor:
         self.report.writes += 1
         return created.schedule_id
 
-    def _doubt(
-        self, a: CreateAction | RecreateAction | ReplaceAction, new_id: str, named: str
-    ) -> str | None:
-        """Why a create's answer cannot be the task just made, or None: its id is one the
-        state already holds (a name's task, or an old task the journal is to delete), or it
-        names another schedule."""
+    def _doubt(self, new_id: str) -> str | None:
+        """Why a create's answer cannot name the task just made, or None: its id is a task
+        that existed before this run (a schedule's, an unmanaged one, an old one the journal
+        is to delete), or one the state holds now.
+
+        The name in the answer is not judged: a server may store a name in its own form (more
+        than ``name_key`` folds), and an answer doubted for that would be looked up by a name
+        the server does not show, missed, and sent again once the grace had passed."""
         state = self.writer.state
         holder = next((n for n, e in state.entries.items() if e.schedule_id == new_id), None)
-        if holder is None and any(p.old_schedule_id == new_id for p in state.pending.values()):
-            holder = "an old task the journal is to delete"
         if holder is not None:
-            return (
-                f"the server answered the create with the id {new_id}, which is already "
-                f"{holder if holder.startswith('an old') else f'the task of {holder!r}'}; "
-                "the answer is not used, and the task is looked up by its name and body"
-            )
-        if name_key(named) != name_key(a.name):
-            return (
-                f"the server answered the create with the name {named!r}; the answer is not "
-                "used, and the task is looked up by its name and body"
-            )
-        return None
+            what = f"the task of {holder!r}"
+        elif new_id in self.existing or any(
+            p.old_schedule_id == new_id for p in state.pending.values()
+        ):
+            what = "a task that existed before this run"
+        else:
+            return None
+        return (
+            f"the server answered the create with the id {new_id}, which is already {what}; "
+            "the answer is not used, and the task is looked up by its name and body"
+        )
 
     async def _replace(self, a: ReplaceAction) -> None:
         """Create new, then delete old; undo the new one if the old cannot be deleted."""
@@ -547,9 +549,12 @@ async def run_plan(
     now: Callable[[], datetime],
     local: Callable[[], datetime] | None = None,
     progress: Progress | None = None,
+    existing: frozenset[str] = frozenset(),
 ) -> ApplyReport:
     """Execute ``plan``; the state in ``writer`` is saved as it goes and at the end.
 
     ``now``: the clock the journal is stamped by (the server's); ``local``: this machine's, for
-    its second stamp (``edits.grace_left``)."""
-    return await Executor(client, writer, now=now, local=local, progress=progress).run(plan)
+    its second stamp (``edits.grace_left``); ``existing``: the ids the read showed (no create
+    can be answered with one of them)."""
+    executor = Executor(client, writer, now=now, local=local, progress=progress, existing=existing)
+    return await executor.run(plan)

@@ -238,6 +238,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                     )
                     writer, failures = await _pay_debts(ws, client, Healing(state=state))
                     plan = saved
+                    existing = frozenset(listed.rows)
                 else:
                     inventory, healing = await observe.read_and_heal(
                         ws, client, state, desired, feedback.progress
@@ -251,6 +252,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                         obs = observe.plan_healed(ws, desired, inventory, healing, plan_options)
                         plan = _checked_plan(ws, obs, saved, desired)
                         await observe.confirm_absences(client, obs, plan)
+                        existing = frozenset(inventory.schedules) | inventory.listed
                     except ReconcilerError:
                         feedback.warnings(failures)
                         raise
@@ -271,6 +273,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                         now=ws.clock,
                         local=ws.local_clock,
                         progress=feedback.progress,
+                        existing=existing,
                     )
                 except ReconcilerError:
                     feedback.warnings(failures)  # the debts not paid, said before the error

@@ -290,11 +290,11 @@ async def confirm_absences(
     if again.complete and not (inventory.listed - ours) - set(again.rows):
         return
     names = sorted({a.name for a in plan.actions if a.kind in CREATING})
+    shown = ", ".join(map(repr, names[:5])) + (", ..." if len(names) > 5 else "")
     raise InventoryError(
         "the list of remote tasks changed while it was read (tasks were deleted, or fired for "
-        f"the last time, meanwhile), and this plan makes new tasks ({', '.join(map(repr, names[:5]))}"
-        f"{', ...' if len(names) > 5 else ''}): a task of the same name may have been missed, "
-        "and the new one would be its twin",
+        f"the last time, meanwhile), and this plan makes new tasks ({shown}): a task of the "
+        "same name may have been missed, and the new one would be its twin",
         hint="nothing was created; run the command again once the app is quiet",
     )
 

@@ -29,7 +29,7 @@ from reconciler.planning.canonical import fingerprint
 from reconciler.state import edits as st
 from reconciler.state.store import StateStore
 from tests.e2e.helpers import Project
-from tests.kit.bodies import single
+from tests.kit.bodies import body, single
 
 HANG = Faults(commit_then_timeout_rate=1.0, hang_seconds=30)
 
@@ -251,22 +251,42 @@ def test_a_create_answered_with_another_schedules_id_is_not_recorded(
     assert project.run("state", "list").exit_code == 0
 
 
-def test_a_create_answered_with_another_name_is_not_recorded(
+def test_a_create_answered_with_an_unmanaged_tasks_id_is_not_recorded(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An answer naming another schedule (not the same name in another form, which a server
-    that normalises names sends) is not taken as the task of this one."""
+    """An answer giving the new schedule the id of a task the read listed as someone else's:
+    recorded, the next apply would have written the manifest over that task (a review's
+    probe), and the task the POST made would have stayed unmanaged beside it."""
+    zeta = project.out_of_band_create(body("zeta"))
     project.write("alpha")
-
-    def other_name(raw: bytes) -> Reply:
-        return Reply(200, {"schedule_id": "3b7f52e4-0000-4000-8000-000000000001", "name": "zeta"})
-
-    monkeypatch.setattr(project.emulator, "api_create", other_name)
+    _answer_creates_with(project, monkeypatch, zeta)
     result = project.apply()
     assert result.exit_code == 1, result.output
-    assert "answered the create with the name 'zeta'" in result.output, result.output
+    assert f"the id {zeta}, which is already a task that existed before this run" in (
+        result.output
+    ), result.output
     assert project.state_ids() == {}
     assert list(project.state()["pending"]) == ["alpha"]
+
+
+def test_a_create_answered_with_the_name_in_the_servers_form_is_recorded(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that stores names in its own form answers with that form: the answer's id is
+    the task made (doubting it would look the task up by a name the server does not show,
+    miss it, and make it again once the grace had passed)."""
+    project.write("alpha")
+    answering = project.emulator.api_create
+
+    def upper_cased(raw: bytes) -> Reply:
+        stored = json.dumps({**json.loads(raw), "name": "ALPHA"}).encode()
+        return answering(stored)
+
+    monkeypatch.setattr(project.emulator, "api_create", upper_cased)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    assert list(project.state_ids()) == ["alpha"]
+    assert project.state()["pending"] == {}
 
 
 def test_a_replace_answered_with_the_old_tasks_id_keeps_the_old_task(
