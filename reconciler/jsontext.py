@@ -14,9 +14,10 @@ import json
 import re
 from typing import Any
 
-# Only a \u escape of a surrogate can make one (the raw bytes are UTF-8, which has none).
+# A \u escape of a surrogate makes one; so do the bytes UTF-8 would give a surrogate (ED A0..BF
+# xx), which are not UTF-8, but ``json.loads`` decodes bytes with "surrogatepass".
 _ESCAPED = re.compile(r"\\u[dD][89a-fA-F]")
-_ESCAPED_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_ESCAPED_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def holds_lone_surrogate(raw: str | bytes, data: Any) -> bool:

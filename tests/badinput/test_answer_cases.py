@@ -102,6 +102,11 @@ PAGE_CASES: dict[str, Answer] = {
     "row-name-number": _row(name=7),
     "row-enabled-string": _row(enabled="yes"),
     "row-name-lone-surrogate": _row(name="remote_task\ud800"),  # half a character
+    "row-name-surrogate-bytes": _raw(
+        json.dumps(healthy_page("remote_task"))
+        .encode()
+        .replace(b"remote_task", b"r\xed\xa0\x80", 1)
+    ),
     "redirect-302": _raw(b"moved", 302, "text/html"),
     "status-299": _raw(b"", 299),
     "error-body-deep-400": _raw(DEEP, 400),

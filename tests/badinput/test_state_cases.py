@@ -161,6 +161,10 @@ CASES: dict[str, Callable[[str], bytes]] = {
     "lone-surrogate-in-a-name": lambda url: valid_state_bytes(url).replace(
         b'"weekly_digest"', b'"\\ud800weekly_digest"', 1
     ),
+    # the same as the bytes UTF-8 would give it: not UTF-8, but json reads them
+    "lone-surrogate-bytes-in-a-name": lambda url: valid_state_bytes(url).replace(
+        b'"weekly_digest"', b'"\xed\xa0\x80weekly_digest"', 1
+    ),
 }
 
 
