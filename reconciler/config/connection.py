@@ -92,6 +92,8 @@ _AUTHORITY = re.compile(r"(?P<host>\[[^\[\]]*\]|[^\[\]:]*)(?::(?P<port>[^:]*))?"
 _HOST_NAME = re.compile(r"[A-Za-z0-9._-]+")
 _IPV4_STYLE = re.compile(r"[0-9]+(\.[0-9]+){3}")
 _LAST_PORT = 65535
+_LONGEST_LABEL = 63  # characters in one dot-separated part of a host name (RFC 1035)
+_LONGEST_NAME = 253  # in the whole name, without a final dot
 
 
 def url_problem(url: str) -> str | None:
@@ -142,6 +144,14 @@ def url_problem(url: str) -> str | None:
             return f"the host {host!r} is not a valid international domain name"
     elif not _HOST_NAME.fullmatch(host):
         return f"the host {host!r} is not a host name or IP address"
+    elif len(host.rstrip(".")) > _LONGEST_NAME or any(
+        not 0 < len(label) <= _LONGEST_LABEL for label in host.rstrip(".").split(".")
+    ):
+        # The socket's encoder (IDNA) refuses these with a UnicodeError at the first request.
+        return (
+            f"the host {host!r} has an empty part or a part over {_LONGEST_LABEL} characters, or "
+            f"is over {_LONGEST_NAME}"
+        )
     # Five digits at most: int() of thousands of digits is refused (and slow).
     digits = port is not None and port.isascii() and port.isdigit() and len(port) <= 5
     if port and not (digits and 1 <= int(port) <= _LAST_PORT):

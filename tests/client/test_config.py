@@ -79,6 +79,11 @@ def test_endpoint_that_is_not_http_is_refused() -> None:
         ("https://☃.com", "not a valid international"),
         ("http://127.0.0.1:8080/?x=1", "query"),
         ("http://:8080", "no host"),
+        # the socket's IDNA encoder raised UnicodeError at the first request
+        ("https://a..b.invalid", "an empty part"),
+        ("https://.invalid", "an empty part"),
+        ("https://" + "a" * 64 + ".com", "over 63 characters"),
+        ("https://" + ".".join(["a" * 60] * 5), "over 253"),
     ],
 )
 def test_malformed_endpoint_is_a_config_error_naming_the_option(endpoint: str, why: str) -> None:
@@ -102,6 +107,7 @@ def test_malformed_endpoint_is_a_config_error_naming_the_option(endpoint: str, w
         "https://xn--d1acufc.xn--p1ai",
         "https://пример.рф",  # httpx sends it as xn--e1afmkfd.xn--p1ai
         "https://push_proxy.internal",
+        "https://example.com.",  # a final dot: the root, not an empty part
     ],
 )
 def test_well_formed_endpoints_are_accepted(endpoint: str) -> None:
