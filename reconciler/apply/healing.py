@@ -144,6 +144,15 @@ def heal_journal(
             out.state = st.clear_pending(out.state, name)
             out.notes.append(f"{name!r}: the interrupted {p.op} did not take effect")
         else:
+            if p.started_locally is None and local is not None:
+                # Journalled before entries had this machine's stamp: from now on the wait
+                # holds by this clock too (from here, as it cannot tell when it started). The
+                # note makes apply save it.
+                out.state = st.restamp_pending(out.state, p.started_at, [name], local=local)
+                out.notes.append(
+                    f"{name!r}: the interrupted {p.op} is waited for by this machine's clock "
+                    "as well from now (its journal entry had the server's time only)"
+                )
             out.waiting.append((name, now + left))
     return out
 

@@ -148,7 +148,7 @@ def remove(env: Environment, request: RemoveRequest) -> RemoveResult:
             for name in unique
             if (p := current.pending.get(name)) is not None
             and p.op in ("create", "replace")
-            and (left := grace_left(p, now)) > timedelta(0)
+            and (left := grace_left(p, now, now)) > timedelta(0)  # one clock: this machine's
         }
         if recent and not request.force:
             until = max(recent.values())

@@ -161,9 +161,10 @@ def grace_left(entry: PendingEntry, now: datetime, local: datetime | None = None
     entry stamped with ``started_locally``). Negative once passed; no overflow for a stamp at
     the end of the calendar (differences only)."""
     left = LATE_COMMIT_GRACE - (now - entry.started_at)
-    if entry.started_locally is not None:
-        mine = now if local is None else local
-        left = max(left, LATE_COMMIT_GRACE - (mine - entry.started_locally))
+    if entry.started_locally is not None and local is not None:
+        # Without this machine's clock there is nothing to compare the second stamp with
+        # (the server's is another clock): the first alone decides, as before it existed.
+        left = max(left, LATE_COMMIT_GRACE - (local - entry.started_locally))
     return left
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from reconciler import files
 from reconciler.errors import StateCorruptError, StateError
@@ -156,9 +157,16 @@ class StateStore:
                 "pending": dict(sorted(new.pending.items())),
             }
         )
-        # Without forgotten tasks the file keeps the layout it always had.
-        exclude = None if ordered.forgotten else {"forgotten"}
-        data = ordered.model_dump_json(indent=2, exclude=exclude).encode("utf-8") + b"\n"
+        # Without forgotten tasks, or a journal entry's second stamp, the file keeps the layout
+        # it always had: a reconciler from before either reads it (rolled back after a crash,
+        # or an older runner in the same pipeline).
+        exclude: dict[str, Any] = {} if ordered.forgotten else {"forgotten": True}
+        unstamped = {
+            n: {"started_locally"} for n, p in ordered.pending.items() if not p.started_locally
+        }
+        if unstamped:
+            exclude["pending"] = unstamped
+        data = ordered.model_dump_json(indent=2, exclude=exclude or None).encode("utf-8") + b"\n"
         try:
             self._write_atomic(data)
         except OSError as exc:

@@ -302,3 +302,24 @@ def test_the_executor_stamps_the_journal_by_both_clocks(tmp_path: Path) -> None:
     entry = store.load().pending["alpha"]
     assert entry.started_at == client.given_up[0]
     assert entry.started_locally == client.given_up[0] + timedelta(hours=3)
+
+
+def test_an_entry_with_the_servers_stamp_only_gets_this_machines_while_it_waits() -> None:
+    """Journalled before the second stamp existed, and still within the grace by the server's
+    clock: it is stamped by this machine's clock now (and saved: the healing changed), so a
+    server clock stepping forward before the next run does not end its wait alone."""
+    healing = heal_journal(_journalled(NOW - timedelta(minutes=1)), inventory(), NOW, LOCAL)
+    entry = healing.state.pending["alpha"]
+    assert (entry.started_at, entry.started_locally) == (NOW - timedelta(minutes=1), LOCAL)
+    assert healing.changed
+    later = heal_journal(healing.state, inventory(), NOW + timedelta(minutes=6), LOCAL)
+    assert later.waiting == [("alpha", NOW + timedelta(minutes=6) + LATE_COMMIT_GRACE)]
+
+
+def test_without_this_machines_clock_the_servers_stamp_alone_decides() -> None:
+    """A caller with one clock (the Python API): the machine's stamp is not compared with the
+    server's time, another clock."""
+    journalled = _stamped(NOW - LATE_COMMIT_GRACE, NOW + timedelta(days=3))
+    healing = heal_journal(journalled, inventory(), NOW)
+    assert healing.waiting == []
+    assert healing.state.pending == {}

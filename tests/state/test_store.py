@@ -264,3 +264,20 @@ def test_unreadable_path_is_a_state_error(tmp_path: Path) -> None:
     (tmp_path / "state.json").mkdir()
     with pytest.raises(StateError, match="cannot read the state file"):
         StateStore(tmp_path / "state.json").load()
+
+
+def test_a_journal_entry_without_a_machine_stamp_keeps_the_older_layout(tmp_path: Path) -> None:
+    """Entries with one stamp (deletes; entries written before the second existed) are saved
+    without ``started_locally``, so a reconciler from before it still reads the file; an
+    entry with both stamps saves both and reads back the same."""
+    from reconciler.state import edits as st
+
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    state = st.begin_pending(State(), "delete", "old", "sha256:0", at, "old-id")
+    state = st.begin_pending(state, "create", "new", "sha256:1", at, local=at)
+    store = StateStore(tmp_path / "state.json")
+    store.save(state)
+    pending = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))["pending"]
+    assert "started_locally" not in pending["old"]
+    assert pending["new"]["started_locally"] == "2027-01-01T00:00:00Z"
+    assert store.load().pending == state.pending
