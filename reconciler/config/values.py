@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from reconciler.config.connection import has_credentials, plain_http_problem, url_problem
 from reconciler.config.ignore import parse_rules
+from reconciler.printable import is_utf8
 from reconciler.settings import Kind, Setting, shown
 
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -41,6 +42,11 @@ def check_value(setting: Setting[Any], value: Any) -> Any:
         case Kind.PATH:
             if not isinstance(value, str) or not value.strip():
                 return Bad("must be a path (a non-empty string)")
+            if not is_utf8(value):
+                # "\ud800" (half a character) no file name can hold: os.path raised on it.
+                return Bad(
+                    f"{value!r} holds half a character (a lone \\u escape); no file name can"
+                )
             return value
         case Kind.CHOICE:
             text = str(value).lower() if isinstance(value, str) else None

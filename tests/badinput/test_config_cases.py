@@ -47,6 +47,9 @@ CASES: dict[str, bytes] = {
     "bad-timezone": b"environments:\n  staging:\n    timezone: Mars/Olympus_Mons\n",
     "timezone-number": b"environments:\n  staging:\n    timezone: 5\n",
     "bad-data-center": b"environments:\n  staging:\n    data_center: moon\n",
+    # half a character: os.path raised UnicodeEncodeError on it
+    "path-lone-surrogate": b'environments:\n  staging:\n    manifests: "sch\\ud800"\n',
+    "state-lone-surrogate": b'environments:\n  staging:\n    state: "s\\udc80.json"\n',
     "endpoint-and-data-center": (
         b"environments:\n  staging:\n    data_center: sgp\n    endpoint: http://127.0.0.1:1\n"
     ),
