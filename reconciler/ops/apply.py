@@ -251,7 +251,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                     try:
                         obs = observe.plan_healed(ws, desired, inventory, healing, plan_options)
                         plan = _checked_plan(ws, obs, saved, desired)
-                        await observe.confirm_absences(client, obs, plan)
+                        await observe.confirm_absences(client, obs, plan, debts_paid=True)
                         existing = frozenset(inventory.schedules) | inventory.listed
                     except ReconcilerError:
                         feedback.warnings(failures)

@@ -265,7 +265,11 @@ def creates_tasks(plan: Plan) -> bool:
 
 
 async def confirm_absences(
-    client: EngageLabClient, observed: Observation, plan: Plan | None = None
+    client: EngageLabClient,
+    observed: Observation,
+    plan: Plan | None = None,
+    *,
+    debts_paid: bool = False,
 ) -> None:
     """Refuse a plan (``plan``, else the observed one) that makes a task on the strength of a
     list read only once.
@@ -279,14 +283,15 @@ async def confirm_absences(
     are only known once the plan is made. For them, one more pass now, which must still list
     every task the first one did: only a deletion (or a single task firing for the last time)
     moves a task onto a page already read, and a task created meanwhile joins the end of a list
-    that is oldest first, hiding nothing. The old tasks the journal's debts delete
-    (``finish_deletes``) are ours to miss.
+    that is oldest first, hiding nothing. When apply has just paid the journal's debts
+    (``debts_paid``), the old tasks it deleted (``finish_deletes``) are ours to miss; a plan
+    that paid none must still see them.
     """
     inventory, plan = observed.inventory, plan or observed.plan
     if inventory.confirmed or not inventory.complete or not creates_tasks(plan):
         return
     again = await read_list(client, expect=len(inventory.listed))
-    ours = {sid for _, sid in observed.healing.finish_deletes}
+    ours = {sid for _, sid in observed.healing.finish_deletes} if debts_paid else set()
     if again.complete and not (inventory.listed - ours) - set(again.rows):
         return
     names = sorted({a.name for a in plan.actions if a.kind in CREATING})

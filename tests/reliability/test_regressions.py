@@ -431,3 +431,42 @@ def test_a_429_slows_every_later_request_of_the_client_down() -> None:
 
     configured, now = asyncio.run(go())
     assert (configured, now) == (40.0, pytest.approx(20.0, rel=0.01))
+
+
+def _confirm_against(em: Emulator, listed: set[str], debts_paid: bool) -> None:
+    """``confirm_absences`` of a plan that creates ``fresh``, read once with ``listed``, the
+    journal owing the delete of ``old``, against ``em`` as it is now."""
+    from reconciler.apply.healing import Healing
+    from reconciler.ops.observe import Observation, confirm_absences
+    from reconciler.state.schema import State
+    from tests.plan.builders import desired, plan
+
+    wanted = [desired("fresh")]
+    made = plan(wanted)
+    inventory = Inventory(schedules={}, listed=frozenset(listed), confirmed=False)
+    healing = Healing(state=State(), finish_deletes=[("digest", "old")])
+    observed = Observation(desired=wanted, inventory=inventory, healing=healing, plan=made)
+    settings = ClientSettings(
+        base_url="http://emulator.test",
+        credentials=Credentials(app_key=DEMO_APP_KEY, master_secret=DEMO_MASTER_SECRET),
+    )
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=create_app(em))
+        async with EngageLabClient(settings, transport=transport) as client:
+            await confirm_absences(client, observed, debts_paid=debts_paid)
+
+    asyncio.run(go())
+
+
+def test_only_the_debts_apply_paid_may_be_missing_from_the_confirming_pass() -> None:
+    """The old task of an interrupted replace, gone from the second pass: ours when apply
+    has just deleted it; in a plan, which deleted nothing, a task that left the list (fired,
+    or deleted by someone) and may have moved another onto a page already read."""
+    from reconciler.errors import InventoryError
+
+    em = new_emulator()
+    kept = {em.add_schedule(_body(f"m{i:02d}")) for i in range(3)}
+    _confirm_against(em, kept | {"old"}, debts_paid=True)
+    with pytest.raises(InventoryError, match="changed while it was read"):
+        _confirm_against(em, kept | {"old"}, debts_paid=False)
