@@ -189,3 +189,33 @@ def test_canonicalize_never_mutates_its_input(raw: dict[str, Any]) -> None:
     before = json.dumps(raw, sort_keys=True)
     canonicalize(raw)
     assert json.dumps(raw, sort_keys=True) == before
+
+
+def test_every_open_mapping_of_the_manifest_models_keeps_its_nulls() -> None:
+    """The fields the push models type as free-form mappings are the ones canonicalisation
+    copies as written: a field added to one list and not the other fails here. A null inside
+    one was dropped, and the next full-body update removed the key from the live task."""
+    import inspect
+
+    from pydantic import BaseModel
+
+    import reconciler.manifests.push as push
+    from reconciler.planning.canonical import PASSTHROUGH_KEYS
+
+    open_fields = {
+        field.alias or name
+        for _, model in inspect.getmembers(push, inspect.isclass)
+        if issubclass(model, BaseModel) and model.__module__ == push.__name__
+        for name, field in model.model_fields.items()
+        if "dict[str, JsonValue]" in str(field.annotation)
+    }
+    assert open_fields == PASSTHROUGH_KEYS
+
+
+def test_nulls_inside_a_voip_payload_or_an_alert_object_are_kept() -> None:
+    raw = body()
+    raw["push"]["body"]["voip"] = {"call_id": "42", "caller": None, "meta": {"video": None}}
+    raw["push"]["body"]["notification"]["ios"] = {"alert": {"title": "t", "subtitle": None}}
+    out = canonicalize(raw)["push"]["body"]
+    assert out["voip"] == {"call_id": "42", "caller": None, "meta": {"video": None}}
+    assert out["notification"]["ios"]["alert"] == {"title": "t", "subtitle": None}

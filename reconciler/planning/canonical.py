@@ -21,8 +21,28 @@ TRIGGER_KINDS: tuple[TriggerKind, ...] = ("single", "periodical", "intelligent")
 # either server-only (schedule_id) or reconciler-only (lifecycle) and never part of the body.
 SECTIONS = ("name", "enabled", "trigger", "push")
 
-# Vendor-extensible objects (docs/api.md section 5): copied untouched, keys and nulls included.
-PASSTHROUGH_KEYS = frozenset({"extras", "custom_args", "third_party_channel", "multi_language"})
+# Free-form objects (docs/api.md section 5): the API hands them on to the device, the vendor
+# channel or the app as they are, so a null in one is data, not an absent field. Copied
+# untouched, keys and nulls included. Every field the manifest models type as an open mapping
+# is here (tests/test_canonical.py holds the two lists together): ``alert``, ``sound`` and
+# ``msg_content`` as objects, an Android ``inbox``, a Live Activity's ``attributes`` and
+# ``content-state``, a VoIP payload. A null dropped from one was a silent change: a probe's
+# adopted task lost ``"caller": null`` from its voip payload at the next full-body update.
+PASSTHROUGH_KEYS = frozenset(
+    {
+        "extras",
+        "custom_args",
+        "third_party_channel",
+        "multi_language",
+        "alert",
+        "sound",
+        "msg_content",
+        "inbox",
+        "attributes",
+        "content-state",
+        "voip",
+    }
+)
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _WEEKDAY_ORDER = {day: n for n, day in enumerate(WEEKDAYS)}

@@ -156,7 +156,7 @@ def diff_bodies(
 ) -> list[FieldChange]:
     """Every field that differs between ``old`` and ``new``, sorted by path; [] when equal."""
     a, b = normal_form(old, defaults), normal_form(new, defaults)
-    if a == b:
+    if _strictly_equal(a, b):  # not ``==``: it takes true, 1 and 1.0 for one value
         return []
     paths: set[tuple[_PathPart, ...]] = set()
     try:
@@ -173,7 +173,7 @@ def diff_bodies(
     changes: list[FieldChange] = []
     for path in sorted(paths, key=_sort_key):
         old_value, new_value = _lookup(a, path), _lookup(b, path)
-        if old_value != new_value or type(old_value) is not type(new_value):
+        if not _strictly_equal(old_value, new_value):
             changes.append(FieldChange(format_path(path), _shown(old_value), _shown(new_value)))
     return changes
 
@@ -213,7 +213,7 @@ def _changed_paths(
                 _changed_paths(a[key], b[key], (*path, key), out)
     elif isinstance(a, list):
         if _is_scalar_list(a) and _is_scalar_list(b):
-            if a != b:
+            if not _strictly_equal(a, b):
                 out.add(path)
         elif not _strictly_equal(a, b):
             raise _NeedsDeepDiff
@@ -234,7 +234,7 @@ def _strictly_equal(a: Any, b: Any) -> bool:
 
 def same_body(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """True when the two bodies would show no diff (after canonical form and server defaults)."""
-    return normal_form(old) == normal_form(new)
+    return _strictly_equal(normal_form(old), normal_form(new))
 
 
 def needs_replacement(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:

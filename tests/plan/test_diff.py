@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -178,3 +180,20 @@ def test_diff_is_empty_exactly_when_bodies_are_the_same(x: object, y: object) ->
     assert (changes == []) == same_body(old, new)
     assert all(c.path.startswith("push.body.notification.extras") for c in changes)
     assert len({c.path for c in changes}) == len(changes)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(True, 1), (1, 1.0), (False, 0), ([True], [1]), ({"k": 1.0}, {"k": 1})],
+    ids=["true-1", "1-1.0", "false-0", "list", "nested"],
+)
+def test_values_of_another_json_type_are_a_change(old: Any, new: Any) -> None:
+    """``True == 1 == 1.0`` in Python, not in what is sent: custom_args ``debug: 1`` in a
+    manifest against ``true`` live was planned as a state refresh, and never sent."""
+    a, b = body("a"), body("a")
+    a["push"]["custom_args"] = {"debug": old}
+    b["push"]["custom_args"] = {"debug": new}
+    changed = [c.path for c in diff_bodies(a, b)]
+    assert len(changed) == 1, changed
+    assert changed[0].startswith("push.custom_args.debug")
+    assert not same_body(a, b)
