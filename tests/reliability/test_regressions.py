@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from random import Random
 
@@ -179,15 +180,21 @@ def _churned_boundary() -> tuple[Emulator, str]:
     return em, fresh
 
 
-def _read(em: Emulator, *, confirm: bool) -> Inventory:
+@asynccontextmanager
+async def _client_of(em: Emulator) -> AsyncIterator[EngageLabClient]:
+    """A client of ``em`` in this process (ASGI), with the demo credentials."""
     settings = ClientSettings(
         base_url="http://emulator.test",
         credentials=Credentials(app_key=DEMO_APP_KEY, master_secret=DEMO_MASTER_SECRET),
     )
+    transport = httpx.ASGITransport(app=create_app(em))
+    async with EngageLabClient(settings, transport=transport) as client:
+        yield client
 
+
+def _read(em: Emulator, *, confirm: bool) -> Inventory:
     async def go() -> Inventory:
-        transport = httpx.ASGITransport(app=create_app(em))
-        async with EngageLabClient(settings, transport=transport) as client:
+        async with _client_of(em) as client:
             return await read_inventory(client, confirm=confirm)
 
     return asyncio.run(go())
@@ -446,14 +453,9 @@ def _confirm_against(em: Emulator, listed: set[str], debts_paid: bool) -> None:
     inventory = Inventory(schedules={}, listed=frozenset(listed), confirmed=False)
     healing = Healing(state=State(), finish_deletes=[("digest", "old")])
     observed = Observation(desired=wanted, inventory=inventory, healing=healing, plan=made)
-    settings = ClientSettings(
-        base_url="http://emulator.test",
-        credentials=Credentials(app_key=DEMO_APP_KEY, master_secret=DEMO_MASTER_SECRET),
-    )
 
     async def go() -> None:
-        transport = httpx.ASGITransport(app=create_app(em))
-        async with EngageLabClient(settings, transport=transport) as client:
+        async with _client_of(em) as client:
             await confirm_absences(client, observed, debts_paid=debts_paid)
 
     asyncio.run(go())
