@@ -228,3 +228,20 @@ def test_a_quoted_zone_type_is_called_quoted_text(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "zone_type: must be 1 or 2, got the text '1' (in quotes)" in result.stdout
     assert "remove the quotes" in result.stdout
+
+
+def test_a_tagged_value_is_one_error_not_two(tmp_path: Path) -> None:
+    """``enabled: !foo true``: the reader refuses the tag and leaves null in its place; the
+    model's "must be true or false, got nothing (null)" about that null was a second error
+    that said nothing about the file."""
+    (tmp_path / "b.yaml").write_text(
+        'name: b\nenabled: !foo true\ntrigger:\n  single:\n    time: "2027-03-01 10:00:00"\n'
+        "    zone_type: 1\npush:\n  to: all\n  body:\n    platform: all\n"
+        "    notification:\n      alert: hi\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "!foo-tagged value cannot be sent" in result.output
+    assert "got nothing" not in result.output
+    assert "1 error(s)" in result.output

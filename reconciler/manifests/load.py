@@ -317,8 +317,13 @@ def _validate(
     try:
         schedule = Schedule.model_validate(data, context=context)
     except ValidationError as exc:
+        # A value the YAML reader already refused (a tagged value, a number beyond 64 bits)
+        # reaches the model as null: "must be text, got nothing" about it says nothing new.
+        refused = {path for path, _ in document.problems}
         for error in exc.errors(include_url=False):
             path, message = describe_error(error, data)
+            if path in refused:
+                continue
             # At the file the value was written in: a default's, a base's, the overlay's; an
             # unknown key at the key, not at its value.
             unknown = error["type"] == "extra_forbidden"
