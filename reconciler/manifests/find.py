@@ -130,6 +130,8 @@ def _walk(given: Path, add: Callable[[Path, str, str], None], problems: list[Pro
     for dirpath, dirs, names in os.walk(given, followlinks=True):
         real_dir = os.path.realpath(dirpath)
         visited.add(real_dir)
+        # Reached through a link: its files are named by their real place (below).
+        linked_dir = os.path.relpath(real_dir, root) != os.path.relpath(dirpath, given)
         if os.path.normpath(dirpath).count(os.sep) - base_depth >= MAX_DIRECTORY_DEPTH:
             # Not walked further: the walk recurses once per level (RecursionError near 1000)
             # and each level costs more than the last; no real manifest tree is this deep.
@@ -182,7 +184,11 @@ def _walk(given: Path, add: Callable[[Path, str, str], None], problems: list[Pro
                 if not _inside(real, root):
                     problems.append(outside(full, "file"))
                     continue
-            path = Path(full)
+            # Named by where it really is: a schedule's defaults are those of its own
+            # directory, and must not depend on whether a link to it sorts before it (a link
+            # `alpha/shared -> ../zeta` gave zeta's schedules alpha's defaults and audience).
+            linked = linked_dir or real != os.path.join(real_dir, name)
+            path = given / os.path.relpath(real, root) if linked else Path(full)
             add(path, path.as_posix(), real)
 
 

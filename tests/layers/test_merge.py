@@ -334,3 +334,22 @@ def test_an_overlay_inside_the_manifest_directory_is_refused(tmp_path: Path) -> 
         p.path == (root / "overlay").as_posix() and "inside the manifest directory" in p.message
         for p in result.problems
     )
+
+
+@pytest.mark.parametrize("link_dir", ["alpha", "zz_alpha"], ids=["link-sorts-first", "link-after"])
+def test_a_schedule_reached_through_a_linked_directory_takes_its_own_directorys_defaults(
+    tmp_path: Path, link_dir: str
+) -> None:
+    """``<link_dir>/shared -> ../zeta`` next to ``zeta/z.yaml``: the schedule is zeta's, with
+    zeta's defaults, whether the link sorts before zeta or after it (it took the linking
+    directory's defaults, and so its audience, when that sorted first)."""
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    write(root, f"{link_dir}/_defaults.yaml", "push:\n  to: {tag: [alpha_only]}\n")
+    write(root, "zeta/z.yaml", MANIFEST.format(name="z"))
+    (root / link_dir / "shared").symlink_to(Path("..") / "zeta", target_is_directory=True)
+    result = load(root)
+    assert result.errors == [], result.problems
+    [z] = result.manifests
+    assert z.body["push"]["to"] == "all"
+    assert Path(z.path).parent.name == "zeta"
