@@ -314,6 +314,9 @@ def _validate(
         warning = name_warning(name)
         if warning:
             result.problems.append(Problem(display, line, col, f"name: {warning}", "warning"))
+    mixed = _mixed_audience(stack)
+    if mixed is not None:
+        result.problems.append(mixed)
     try:
         schedule = Schedule.model_validate(data, context=context)
     except ValidationError as exc:
@@ -333,6 +336,33 @@ def _validate(
         return
     line, col = (root[0], root[1]) if root else (1, 1)
     result.manifests.append(Manifest(schedule, display, line, col, positions, stack))
+
+
+def _mixed_audience(stack: layers.Stack) -> Problem | None:
+    """A warning when ``push.to`` takes its keys from more than one layer.
+
+    Layers merge key by key, and an audience is the union of its targets: an overlay's
+    ``to: {tag: [qa]}`` over a manifest's ``to: {registration_id: [...]}`` sends to both, the
+    production devices included, where whoever wrote the overlay meant "the QA devices only".
+    A layer that means to replace the audience says ``key: null`` for the inherited targets.
+    """
+    push = stack.data.get("push")
+    audience = push.get("to") if isinstance(push, dict) else None
+    if not isinstance(audience, dict) or len(audience) < 2:
+        return None
+    owners = {key: stack.owner(("push", "to", key)) for key in audience}
+    if len({id(layer) for layer in owners.values()}) < 2:
+        return None
+    ways = ", ".join(f"{key} from {layer.display}" for key, layer in sorted(owners.items()))
+    name = stack.data.get("name")
+    whose = f" of {name!r}" if isinstance(name, str) else ""
+    return Problem(
+        *stack.locate(("push", "to")),
+        f"push.to{whose}: the audience combines keys from several files ({ways}) and is what "
+        "they select together, not what the upper file says alone. If a layer means to "
+        "replace the audience, give the keys it does not want as `key: null` there",
+        "warning",
+    )
 
 
 def _kind(value: Any) -> str:

@@ -353,3 +353,38 @@ def test_a_schedule_reached_through_a_linked_directory_takes_its_own_directorys_
     [z] = result.manifests
     assert z.body["push"]["to"] == "all"
     assert Path(z.path).parent.name == "zeta"
+
+
+@pytest.mark.parametrize("replaces", [False, True], ids=["joins", "replaces"])
+def test_an_audience_made_of_keys_from_several_files_is_a_warning(
+    tmp_path: Path, replaces: bool
+) -> None:
+    """An overlay's ``to: {tag: [qa]}`` over a manifest's ``registration_id`` list sends to
+    both (an audience is the union of its targets): the example of docs/layers.md did this
+    while saying "the QA devices only". Warned, naming the files; none when the overlay takes
+    the inherited target away with ``null``."""
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    write(
+        root,
+        "a.yaml",
+        MANIFEST.format(name="a") + "push:\n  to: {registration_id: [prod-device]}\n",
+    )
+    overlay = tmp_path / "ov"
+    nulls = ", registration_id: null" if replaces else ""
+    write(overlay, "p.yaml", f'"*":\n  push:\n    to: {{tag: [qa]{nulls}}}\n')
+    result = load(root, overlay=overlay)
+    assert result.errors == [], result.problems
+    warned = [p for p in result.warnings if "push.to of 'a'" in p.message]
+    if replaces:
+        assert warned == []
+        assert result.manifests[0].body["push"]["to"] == {"tag": ["qa"]}
+    else:
+        [warning] = warned
+        assert Path(warning.path).name == "p.yaml"
+        assert "registration_id from" in warning.message
+        assert "tag from" in warning.message
+        assert result.manifests[0].body["push"]["to"] == {
+            "registration_id": ["prod-device"],
+            "tag": ["qa"],
+        }
