@@ -76,7 +76,11 @@ def validate(options: GlobalOptions, request: ValidateRequest) -> ValidateResult
     now, zone = resolve_clock(options)
     targets, overlay, zone = environment_targets(options, list(request.paths), zone)
     targets = targets or [Path(DEFAULT_PATH)]
-    result = load_manifests(targets, now=now, tz=zone, overlay=overlay)
+    # Files or directories named: they may hold some of the schedules only, so an overlay's
+    # patch of another one is no problem (it was reported as patching nothing).
+    result = load_manifests(
+        targets, now=now, tz=zone, overlay=overlay, every_schedule=not request.paths
+    )
     result.problems.extend(_policy_problems(options, result.manifests, now))
     explanation, found = None, True
     if request.explain is not None:

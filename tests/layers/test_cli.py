@@ -122,6 +122,24 @@ def test_validate_env_sees_the_overlay(repo: Path) -> None:
     assert run("validate")[0] == 0
 
 
+def test_validate_env_of_some_files_does_not_call_other_patches_unknown(repo: Path) -> None:
+    """`--env staging validate FILE` reads that file only: a patch of another schedule is no
+    "patches nothing" error (it was, with exit 1); without a path, it still is."""
+    (repo / "schedules" / "other.yaml").write_text(
+        MANIFEST.replace("welcome", "other"), encoding="utf-8"
+    )
+    (repo / "overlays" / "staging" / "p.yaml").write_text(
+        OVERLAY + "other:\n  enabled: false\n", encoding="utf-8"
+    )
+    code, out = run("--env", "staging", "validate", "schedules/welcome.yaml")
+    assert code == 0, out
+    assert "patches nothing" not in out
+    (repo / "schedules" / "other.yaml").unlink()
+    code, out = run("--env", "staging", "validate")
+    assert code == 1
+    assert "other: no manifest has this name" in out
+
+
 def test_github_annotation_points_at_the_defaults_file(repo: Path) -> None:
     """A wrong default annotates the defaults file's line and column, not the manifest."""
     (repo / "schedules" / "_defaults.yaml").write_text(
