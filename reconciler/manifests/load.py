@@ -390,7 +390,10 @@ def _locate(positions: Mapping[PathKey, Position], data: Any, path: PathKey) -> 
 
 
 def _field_at(m: Manifest, path: PathKey) -> tuple[str, int, int]:
-    """Where a field of ``m`` was written (its value), or where the schedule starts."""
+    """Where a field of ``m`` was written (its value), in the file that wrote it (a default,
+    a base or an overlay too), or where the schedule starts."""
+    if m.stack is not None:
+        return m.stack.locate(path)
     pos = m.positions.get(path) if m.positions is not None else None
     return (m.path, pos[2], pos[3]) if pos is not None else (m.path, m.line, m.col)
 

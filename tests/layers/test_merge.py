@@ -388,3 +388,17 @@ def test_an_audience_made_of_keys_from_several_files_is_a_warning(
             "registration_id": ["prod-device"],
             "tag": ["qa"],
         }
+
+
+def test_previous_names_from_a_base_are_reported_at_the_base(tmp_path: Path) -> None:
+    """Two manifests extending a base that sets lifecycle.previous_names both claim the old
+    name: the error is at the base's line, which is where it must be fixed."""
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    write(root, "_renamed.yaml", "lifecycle:\n  previous_names: [legacy]\n")
+    for name in ("a", "b"):
+        write(root, f"{name}.yaml", "extends: _renamed.yaml\n" + MANIFEST.format(name=name))
+    result = load(root)
+    claims = [p for p in result.errors if "lists 'legacy'" in p.message]
+    assert len(claims) == 2, result.problems
+    assert {(Path(p.path).name, p.line) for p in claims} == {("_renamed.yaml", 2)}
