@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.errors import Problem
 from reconciler.manifests.layer_files import (
     DEFAULTS_NAMES,
     LayerFile,
@@ -53,6 +54,20 @@ class Defaults:
 
     def _in(self, directory: Path, root: Path) -> list[LayerFile] | None:
         found: list[LayerFile] = []
+        both = [directory / name for name in DEFAULTS_NAMES if (directory / name).is_file()]
+        if len(both) > 1:
+            # Both merged, one silently over the other, and which one wins is not something a
+            # reader of either file could guess: one defaults file per directory.
+            self.files.problems.append(
+                Problem(
+                    both[-1].as_posix(),
+                    None,
+                    None,
+                    f"a directory holds one defaults file, and {both[0].name} is here too; "
+                    "merge them into one",
+                )
+            )
+            return None
         for name in DEFAULTS_NAMES:
             candidate = directory / name
             if not candidate.is_file():

@@ -402,3 +402,18 @@ def test_previous_names_from_a_base_are_reported_at_the_base(tmp_path: Path) -> 
     claims = [p for p in result.errors if "lists 'legacy'" in p.message]
     assert len(claims) == 2, result.problems
     assert {(Path(p.path).name, p.line) for p in claims} == {("_renamed.yaml", 2)}
+
+
+def test_two_defaults_files_in_one_directory_are_an_error(tmp_path: Path) -> None:
+    """_defaults.yaml and _defaults.yml side by side were both merged, the .yml one silently
+    winning: one error, once for the directory, and no schedule is planned on a guess."""
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    write(root, "_defaults.yml", "push:\n  from: other\n")
+    write(root, "a.yaml", MANIFEST.format(name="a"))
+    write(root, "b.yaml", MANIFEST.format(name="b"))
+    result = load(root)
+    assert result.manifests == []
+    [error] = result.errors
+    assert Path(error.path).name == "_defaults.yml"
+    assert "one defaults file" in error.message
