@@ -95,7 +95,11 @@ class Stack:
         probe = path
         while probe and not _has(self.data, probe):
             probe = probe[:-1]
-        layer = self.owner(probe)
+        # A missing key is added in the manifest when the manifest wrote its parent: the
+        # overlay that also wrote the parent (for every schedule) is no place to name, and
+        # the same problem of several schedules there read as one.
+        missing_here = probe != path and self.top.owns(probe)
+        layer = self.top if missing_here else self.owner(probe)
         position = layer.position(probe)
         if position is None:
             return layer.display, 1, 1

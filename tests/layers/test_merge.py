@@ -417,3 +417,18 @@ def test_two_defaults_files_in_one_directory_are_an_error(tmp_path: Path) -> Non
     [error] = result.errors
     assert Path(error.path).name == "_defaults.yml"
     assert "one defaults file" in error.message
+
+
+def test_a_key_missing_from_several_manifests_is_reported_at_each(tmp_path: Path) -> None:
+    """Manifests without push.body.platform, under a "*" patch that also writes push.body: a
+    missing key was located at the highest file writing its parent, the patch, so the three
+    problems became one at the overlay naming no schedule. Each is at its manifest."""
+    root = tmp_path / "s"
+    body = "push:\n  to: all\n  body:\n    notification: {alert: hi}\n"
+    for name in ("a", "b", "c"):
+        write(root, f"{name}.yaml", "enabled: true\n" + MANIFEST.format(name=name) + body)
+    overlay = tmp_path / "ov"
+    write(overlay, "p.yaml", '"*":\n  push:\n    body:\n      options: {time_to_live: 60}\n')
+    result = load(root, overlay=overlay)
+    missing = [p for p in result.errors if "missing required key 'platform'" in p.message]
+    assert sorted(Path(p.path).name for p in missing) == ["a.yaml", "b.yaml", "c.yaml"]
