@@ -263,9 +263,14 @@ class _CredentialCheck:
             if not hits:
                 continue
             at = hits[0][0]
+            where = ".".join(map(str, at)) + ": " if at else ""
+            if m.stack is not None:  # at the file that wrote the value: a layer's, or its own
+                file, line, col = m.stack.locate(at)
+                if file not in self.flagged:  # a layer's text showed it: said there already
+                    found.append(Problem(file, line, col, f"{where}{CREDENTIAL_IN_TEXT}"))
+                continue
             pos = m.positions.get(at) if m.positions is not None else None
             line, col = (pos[2], pos[3]) if pos is not None else (m.line, m.col)  # the value
-            where = ".".join(map(str, at)) + ": " if at else ""
             merged = "" if pos is not None else " (in it, or a default, base or overlay it takes)"
             found.append(Problem(m.path, line, col, f"{where}{CREDENTIAL_IN_TEXT}{merged}"))
         return found

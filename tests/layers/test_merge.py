@@ -432,3 +432,26 @@ def test_a_key_missing_from_several_manifests_is_reported_at_each(tmp_path: Path
     result = load(root, overlay=overlay)
     missing = [p for p in result.errors if "missing required key 'platform'" in p.message]
     assert sorted(Path(p.path).name for p in missing) == ["a.yaml", "b.yaml", "c.yaml"]
+
+
+def test_a_credential_an_overlay_spells_in_escapes_is_reported_once_at_the_overlay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An overlay alert spelling the AppKey with \\x escapes: one error, at the overlay's line
+    (a second one named the manifest's own harmless alert line as holding it)."""
+    key = "FAKEAPPKEY1234567890"
+    monkeypatch.setenv("ENGAGELAB_APP_KEY", key)
+    monkeypatch.setenv("ENGAGELAB_MASTER_SECRET", "FAKESECRETFAKESECRET123")
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    write(root, "a.yaml", MANIFEST.format(name="a"))
+    escaped = "".join(f"\\x{ord(c):02x}" for c in key)
+    overlay = tmp_path / "ov"
+    write(
+        overlay,
+        "p.yaml",
+        f'a:\n  push:\n    body:\n      notification:\n        alert: "{escaped}"\n',
+    )
+    result = load(root, overlay=overlay)
+    flagged = [p for p in result.errors if "configured credential" in p.message]
+    assert [(Path(p.path).name, p.line) for p in flagged] == [("p.yaml", 5)]

@@ -369,3 +369,14 @@ def test_a_clock_change_on_the_last_day_of_a_periodical_is_found(tmp_path: Path)
     found = check(subjects, rules(quiet_hours={"from": "03:00", "to": "06:00"}))
     assert len(found) == 1
     assert "fires at 2027-03-28 03:30 Europe/Berlin, inside" in found[0].message
+
+
+def test_a_violation_a_base_caused_is_reported_at_the_base(tmp_path: Path) -> None:
+    """The late time comes from a base the manifest extends: the violation is at the base's
+    line, where it must be fixed (it was at the manifest's first line, naming neither)."""
+    text = single_text("late", "2027-01-10 23:00:00")
+    base = "trigger:\n" + text.split("trigger:\n", 1)[1].split("push:\n", 1)[0]
+    manifest = text.replace("trigger:\n" + base.split("trigger:\n", 1)[1], "")
+    subjects = load(tmp_path, {"_late.yaml": base, "late.yaml": "extends: _late.yaml\n" + manifest})
+    [found] = check(subjects, rules(**QUIET))
+    assert (Path(found.path).name, found.line) == ("_late.yaml", 3)

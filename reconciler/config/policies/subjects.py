@@ -4,7 +4,7 @@ manifest, or a live task for ``drift``) and one violation, located at the field 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,9 @@ class Subject:
     col: int
     positions: Mapping[PathKey, Position] = field(default_factory=dict)
     previous_names: tuple[str, ...] = ()  # lifecycle.previous_names: a rename is not new
+    # The file, line and column a field's value came from, through the manifest's layers (a
+    # time an overlay's shift: moved, a value a base gave); None: ``positions`` of ``path``.
+    locator: Callable[[PathKey], tuple[str, int, int]] | None = None
 
     def where(self) -> str:
         return f"{self.path}:{self.line}:{self.col}"
@@ -90,6 +93,9 @@ class LiveSubject(Subject):
 
 def violation(rule: str, level: str, subject: Subject, key: PathKey, message: str) -> Violation:
     """A violation of ``rule`` by ``subject``, located at ``key`` (see ``Subject.locate``)."""
+    if subject.locator is not None:
+        path, line, col = subject.locator(key)
+        return Violation(rule, level, subject.name, path, line, col, message)
     line, col = subject.locate(key)
     return Violation(rule, level, subject.name, subject.path, line, col, message)
 
@@ -108,6 +114,7 @@ def subjects_of(manifests: Iterable[Any]) -> list[Subject]:
                 # Not ``or``: the reader computes positions on demand; len() computes them all.
                 m.positions if m.positions is not None else {},
                 tuple(m.previous_names),
+                m.stack.locate if m.stack is not None else None,
             )
         )
     return out
