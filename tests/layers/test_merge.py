@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from reconciler import redact
 from reconciler.manifests.layers import merge
 from reconciler.manifests.load import ManifestSet, load_manifests
 from reconciler.manifests.overlays import parse_shift
@@ -442,6 +443,8 @@ def test_a_credential_an_overlay_spells_in_escapes_is_reported_once_at_the_overl
     key = "FAKEAPPKEY1234567890"
     monkeypatch.setenv("ENGAGELAB_APP_KEY", key)
     monkeypatch.setenv("ENGAGELAB_MASTER_SECRET", "FAKESECRETFAKESECRET123")
+    # The scrubber of the credentials is built once per command (reset as a command starts).
+    monkeypatch.setattr(redact, "_output_scrubber", None)
     root = tmp_path / "s"
     write(root, "_defaults.yaml", DEFAULTS)
     write(root, "a.yaml", MANIFEST.format(name="a"))
