@@ -61,7 +61,6 @@ def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], 
 _BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
 # A file or directory name with a control character: printed in a problem, a plan or a CI log,
 # "x\n::error::y.yaml" starts a line GitHub Actions runs as a workflow command.
-_CONTROL = CONTROL  # printable.CONTROL: the one set of control characters
 _CONTROL_NAME = (
     "its name holds a control character (a line break, an escape); such names are not read: "
     "rename it"
@@ -79,7 +78,7 @@ _NOT_UTF8_PATH = (
     "this path is not valid UTF-8 (each invalid byte is shown as \\xNN); manifests are read "
     "only under UTF-8 names: rename the file or directory with a UTF-8 name"
 )
-_ODD = re.compile(f"{_CONTROL.pattern}|{_NOT_UTF8.pattern}")
+_ODD = re.compile(f"{CONTROL.pattern}|{_NOT_UTF8.pattern}")
 
 
 def _escaped(char: str) -> str:
@@ -97,7 +96,7 @@ def _shown(path: str) -> str:
 
 def _name_problem(name: str) -> str | None:
     """Why a file or directory name found by the search is not read, if it is not."""
-    if _CONTROL.search(name):
+    if CONTROL.search(name):
         return _CONTROL_NAME
     if _NOT_UTF8.search(name):
         return _NOT_UTF8_NAME

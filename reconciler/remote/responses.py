@@ -190,10 +190,7 @@ def _kind(value: Any) -> str:
 
 # Control characters, which no schedule name of the API holds (docs/api.md 2): printed as they
 # are, a name "x\n::error::..." starts a line that GitHub Actions runs as a workflow command, and
-# an escape sequence rewrites the terminal (its title, even its clipboard).
-_CONTROL = CONTROL  # printable.CONTROL: the one set of control characters
-
-
+# an escape sequence rewrites the terminal (its title, even its clipboard): they are shown escaped.
 def _visible(match: re.Match[str]) -> str:
     char = match.group()
     # Whitespace stays whitespace, so the name keeps its canonical.name_key (the planner's
@@ -204,7 +201,7 @@ def _visible(match: re.Match[str]) -> str:
 def harmless(text: str) -> str:
     """Text from the server with its control characters made harmless to print (whitespace as a
     space, the others as ``\\xNN``)."""
-    return _CONTROL.sub(_visible, text)
+    return CONTROL.sub(_visible, text)
 
 
 def expect_name(obj: dict[str, Any], where: str) -> str:

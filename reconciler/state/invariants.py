@@ -33,19 +33,16 @@ _ID_RULE = "letters, digits, '-' and '_'"  # what responses.SAFE_ID admits
 
 # A name with a control character (an edited file) is printed as a line break or an escape
 # sequence: "b\n::error::..." starts a line GitHub Actions runs as a workflow command.
-_CONTROL = CONTROL  # printable.CONTROL: the one set of control characters
-
-
 def shell_word(name: str) -> str:
     """``name`` as one word of a shell command line, printed without a control character
     (bash's ``$'...'`` quoting then spells them ``\\xNN``)."""
-    if not _CONTROL.search(name):
+    if not CONTROL.search(name):
         return shlex.quote(name)
     spelled = "".join(
         "\\" + c
         if c in "\\'"
         else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-        if _CONTROL.match(c)
+        if CONTROL.match(c)
         else c
         for c in name
     )
@@ -55,7 +52,7 @@ def shell_word(name: str) -> str:
 def shown_name(name: str) -> str:
     """``name`` for a listing: as it is, or as :func:`shell_word` spells it when it holds a
     control character."""
-    return shell_word(name) if _CONTROL.search(name) else name
+    return shell_word(name) if CONTROL.search(name) else name
 
 
 def _rm(name: str, *, pending: bool = False, force: bool = False) -> str:
@@ -131,7 +128,7 @@ def invariant_problems(
                     f"named {name!r} again",
                 )
             )
-    for name in sorted(n for n in {*state.entries, *state.pending} if _CONTROL.search(n)):
+    for name in sorted(n for n in {*state.entries, *state.pending} if CONTROL.search(n)):
         # No manifest has such a name (models.name_error); printed by plan, drift and state
         # list, it would put a line of its own into a CI log.
         debt = name not in state.entries and debt_of(state, name, keep_entries=True) is not None

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from random import Random
 
-import httpx
 import pytest
 
-from reconciler.config.connection import ClientSettings, Credentials
-from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, Faults, create_app
+from reconciler.emulator import Emulator, Faults
 from reconciler.emulator.core import Reply
 from reconciler.planning import canonical
-from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import Inventory, read_inventory
 from reconciler.remote.ratelimit import RateController
 from reconciler.state import edits as st
@@ -28,6 +24,7 @@ from reconciler.testing import serve_emulator
 from tests.client.helpers import Script, client_for, error, reply
 from tests.kit import bodies
 from tests.kit.clock import FakeClock
+from tests.kit.emulator import in_process_client
 from tests.reliability.trials import MAX_FAULT_RUNS, UNLIMITED, churn_trial, fault_trial
 from tests.reliability.world import NOW, Body, Project, invoke, new_emulator, verify
 
@@ -180,21 +177,9 @@ def _churned_boundary() -> tuple[Emulator, str]:
     return em, fresh
 
 
-@asynccontextmanager
-async def _client_of(em: Emulator) -> AsyncIterator[EngageLabClient]:
-    """A client of ``em`` in this process (ASGI), with the demo credentials."""
-    settings = ClientSettings(
-        base_url="http://emulator.test",
-        credentials=Credentials(app_key=DEMO_APP_KEY, master_secret=DEMO_MASTER_SECRET),
-    )
-    transport = httpx.ASGITransport(app=create_app(em))
-    async with EngageLabClient(settings, transport=transport) as client:
-        yield client
-
-
 def _read(em: Emulator, *, confirm: bool) -> Inventory:
     async def go() -> Inventory:
-        async with _client_of(em) as client:
+        async with in_process_client(em) as client:
             return await read_inventory(client, confirm=confirm)
 
     return asyncio.run(go())
@@ -455,7 +440,7 @@ def _confirm_against(em: Emulator, listed: set[str], debts_paid: bool) -> None:
     observed = Observation(desired=wanted, inventory=inventory, healing=healing, plan=made)
 
     async def go() -> None:
-        async with _client_of(em) as client:
+        async with in_process_client(em) as client:
             await confirm_absences(client, observed, debts_paid=debts_paid)
 
     asyncio.run(go())
