@@ -38,7 +38,8 @@ def validate(
 ) -> int:
     """Check manifests (default: schedules/) and report every problem at once.
 
-    With --env, the environment's manifests with its overlay (docs/layers.md).
+    With --env, or a reconciler.yaml naming a default environment, that environment's
+    manifests with its overlay (docs/layers.md), as plan reads them.
     Exit code 0 when valid, 1 when any error (or, with --strict, any warning) was found.
     """
     from reconciler.ops.validate import ValidateRequest, validate

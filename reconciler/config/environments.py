@@ -170,7 +170,20 @@ def environment_for(
     config_path: str | Path, name: str | None, *, required: bool = False
 ) -> Environment:
     """Shortcut for commands: load ``config_path`` and select ``name`` (``--env``)."""
-    env = load_environments(Path(config_path), required=required).select(name)
+    env = chosen_environment(config_path, name, required=required, optional=False)
+    assert env is not None  # not optional: select() raises instead
+    return env
+
+
+def chosen_environment(
+    config_path: str | Path, name: str | None, *, required: bool = False, optional: bool = True
+) -> Environment | None:
+    """As :func:`environment_for`; with ``optional`` and no ``name``, ``None`` where the file
+    names no single environment (several, no ``default:``) instead of the error."""
+    envs = load_environments(Path(config_path), required=required)
+    if optional and name is None and envs.default is None and len(envs.environments) != 1:
+        return None
+    env = envs.select(name)
     # The variables this environment reads its credentials from (the file's other
     # environments' were named while it was read): hidden in every message from here on.
     redact.watch((env.app_key_env, env.master_secret_env))

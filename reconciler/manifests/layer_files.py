@@ -7,7 +7,7 @@ Files whose name starts with ``_`` are layers (defaults or bases), never schedul
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,20 @@ def root_of(roots: list[Path], path: Path) -> Path:
             continue
         return root
     return path.parent
+
+
+def homes_of(paths: Sequence[Path], home: Path) -> list[Path]:
+    """``home`` as each path inside it spells it (an ancestor of the path, or the path): the
+    root a file named alone takes there, so its defaults and bases are those of the whole
+    directory. Compared as absolute paths, as the search names the files it finds."""
+    top = os.path.abspath(home)
+    found: list[Path] = []
+    for path in paths:
+        for candidate in (path, *path.parents):
+            if os.path.abspath(candidate) == top:
+                found.append(candidate)
+                break
+    return found
 
 
 def inside(real: str, root: str) -> bool:

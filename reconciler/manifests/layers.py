@@ -34,6 +34,7 @@ from reconciler.manifests.layer_files import (
     LayerFile,
     LayerFiles,
     ReadText,
+    homes_of,
     is_layer_file,
     root_of,
     value_pos,
@@ -157,9 +158,16 @@ class Stacker:
 
     @classmethod
     def for_paths(
-        cls, paths: Sequence[Path], read_text: ReadText, overlay: Path | None = None
+        cls,
+        paths: Sequence[Path],
+        read_text: ReadText,
+        overlay: Path | None = None,
+        home: Path | None = None,
     ) -> Stacker:
         roots = [p for p in paths if p.is_dir()]
+        if home is not None:
+            # First: `root_of` takes the first root a path is under.
+            roots = [*homes_of(paths, home), *roots]
         files = LayerFiles(read_text)
         patches = Overlay(files)
         if overlay is not None:

@@ -127,14 +127,16 @@ def load_manifests(
     tz: ZoneInfo,
     overlay: Path | None = None,
     every_schedule: bool = True,
+    home: Path | None = None,
 ) -> ManifestSet:
     """Load every manifest under ``paths`` (directories are searched for *.yaml / *.yml),
     each merged with its defaults and bases and, given ``overlay``, that directory's patches
     (``reconciler.manifests.layers``). ``every_schedule=False``: ``paths`` hold some of the
-    schedules only, so an overlay's patch of another one is no problem."""
+    schedules only, so an overlay's patch of another one is no problem. ``home``: the manifest
+    directory; a path named inside it takes the defaults and bases it would take there."""
     files, problems = find_manifest_files(paths)
     check = _CredentialCheck()
-    stacker = layers.Stacker.for_paths(paths, check.read_layer, overlay)
+    stacker = layers.Stacker.for_paths(paths, check.read_layer, overlay, home)
     files = stacker.take_layer_files(files)
     result = ManifestSet(files=len(files))
     result.problems.extend(problems)

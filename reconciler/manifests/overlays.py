@@ -228,12 +228,20 @@ class _Within(Mapping[PathKey, Position]):
 
 def environment_targets(
     options: GlobalOptions, paths: list[Path], zone: ZoneInfo
-) -> tuple[list[Path], Path | None, ZoneInfo]:
-    """With ``--env``: the environment's manifests (unless paths are given), its overlay and
-    its time zone (unless ``--timezone``); without it, ``paths`` and ``zone`` as they are."""
-    from reconciler.config.session import load_environment
+) -> tuple[list[Path], Path | None, ZoneInfo, Path | None]:
+    """The environment ``plan`` would read: the one of ``--env``, else reconciler.yaml's default
+    (or only) one. Its manifests (unless paths are given), its overlay, its time zone (unless
+    ``--timezone``) and its manifest directory. Without reconciler.yaml, or when it names no
+    single environment and ``--env`` none either: ``paths`` and ``zone`` as they are, no
+    directory."""
+    from reconciler.config.environments import chosen_environment
 
-    if options.env is None:
-        return paths, None, zone
-    env = load_environment(options)
-    return paths or [env.manifests], env.overlay, zone if options.timezone else env.tz
+    if options.env is None and not options.config_named and not Path(options.config_path).exists():
+        return paths, None, zone, None
+    # Not only under --env: `validate` checking schedules/ while `plan` reads the default
+    # environment's `manifests:` would call valid what plan then refuses.
+    env = chosen_environment(options.config_path, options.env, required=options.config_named)
+    if env is None:
+        return paths, None, zone, None
+    tz = zone if options.timezone else env.tz
+    return paths or [env.manifests], env.overlay, tz, env.manifests

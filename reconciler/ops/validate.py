@@ -74,12 +74,14 @@ def validate(options: GlobalOptions, request: ValidateRequest) -> ValidateResult
     from reconciler.manifests.overlays import environment_targets
 
     now, zone = resolve_clock(options)
-    targets, overlay, zone = environment_targets(options, list(request.paths), zone)
-    targets = targets or [Path(DEFAULT_PATH)]
+    targets, overlay, zone, home = environment_targets(options, list(request.paths), zone)
+    home = home or Path(DEFAULT_PATH)
+    targets = targets or [home]
     # Files or directories named: they may hold some of the schedules only, so an overlay's
-    # patch of another one is no problem (it was reported as patching nothing).
+    # patch of another one is no problem (it was reported as patching nothing). Those inside
+    # the manifest directory take its defaults and bases as `plan` gives them.
     result = load_manifests(
-        targets, now=now, tz=zone, overlay=overlay, every_schedule=not request.paths
+        targets, now=now, tz=zone, overlay=overlay, every_schedule=not request.paths, home=home
     )
     result.problems.extend(_policy_problems(options, result.manifests, now))
     explanation, found = None, True

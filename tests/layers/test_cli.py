@@ -140,6 +140,89 @@ def test_validate_env_of_some_files_does_not_call_other_patches_unknown(repo: Pa
     assert "other: no manifest has this name" in out
 
 
+def _in_team(repo: Path) -> Path:
+    """schedules/team/welcome.yaml (the fixture's manifest moved one directory down), with a
+    base in schedules/ that it extends: everything it lacks comes from above its directory."""
+    team = repo / "schedules" / "team"
+    team.mkdir()
+    (repo / "schedules" / "welcome.yaml").rename(team / "welcome.yaml")
+    (repo / "schedules" / "_base.yaml").write_text("enabled: true\n", encoding="utf-8")
+    with (team / "welcome.yaml").open("a", encoding="utf-8") as f:
+        f.write("extends: ../_base.yaml\n")
+    return team
+
+
+@pytest.mark.parametrize("spelling", ["relative", "absolute", "directory", "dotted"])
+def test_validate_of_a_file_deep_in_the_directory_takes_the_defaults_above_it(
+    repo: Path, spelling: str
+) -> None:
+    """`validate schedules/team/welcome.yaml` judges the schedule as `plan` does, with the
+    defaults of schedules/ over it and its base in schedules/ allowed (the file used to be read
+    as if its own directory were the top: "missing required key 'to'" and "extends: leaves the
+    manifest directory", while plain `validate` called the same file valid)."""
+    team = _in_team(repo)
+    named = {
+        "relative": "schedules/team/welcome.yaml",
+        "absolute": str(team / "welcome.yaml"),
+        "directory": "schedules/team",
+        "dotted": "./schedules/../schedules/team/welcome.yaml",
+    }[spelling]
+    assert run("validate")[0] == 0
+    code, out = run("validate", named)
+    assert code == 0, out
+    assert out.strip() == "1 schedule(s) in 1 file(s): valid"
+    # ... and a problem in those defaults is still found through the one file.
+    (repo / "schedules" / "_defaults.yaml").write_text(
+        DEFAULTS.replace("platform: all", "platform: windows"), encoding="utf-8"
+    )
+    code, out = run("validate", named)
+    assert code == 1
+    place, _, message = out.partition(": error: ")
+    file, line, col = place.rsplit(":", 2)
+    assert Path(os.path.abspath(file)) == repo / "schedules" / "_defaults.yaml", out
+    assert (line, col) == ("6", "15")
+    assert message.startswith("push.body.platform: 'windows' is not a platform")
+
+
+def test_validate_of_a_file_outside_the_directory_reads_it_alone(repo: Path) -> None:
+    """A file elsewhere takes no defaults of schedules/: its own directory is its top."""
+    (repo / "drafts").mkdir()
+    (repo / "drafts" / "w.yaml").write_text(MANIFEST, encoding="utf-8")
+    code, out = run("validate", "drafts/w.yaml")
+    assert code == 1
+    assert "drafts/w.yaml:1:1: error: missing required key 'push'" in out, out
+
+
+def test_validate_reads_the_default_environment_as_plan_does(repo: Path) -> None:
+    """With a `default:` environment (or a single one) and no --env, `validate` reads that
+    environment's manifests and overlay, the ones `plan` reads: it used to check schedules/
+    and call valid what `plan` then refused."""
+    (repo / "apps").mkdir()
+    (repo / "apps" / "broken.yaml").write_text(
+        MANIFEST.replace("welcome", "broken"), encoding="utf-8"
+    )
+    (repo / "reconciler.yaml").write_text(
+        "environments:\n  only:\n    manifests: apps\n", encoding="utf-8"
+    )
+    code, out = run("validate")
+    assert code == 1
+    assert "apps/broken.yaml:1:1: error: missing required key 'push'" in out, out
+    code, plan_out = run("plan")
+    assert code == 1
+    assert "apps/broken.yaml:1:1: error: missing required key 'push'" in plan_out
+    # The fixture's two environments with a default: the default one, overlay included.
+    (repo / "overlays" / "staging" / "p.yaml").write_text(
+        OVERLAY + "typo:\n  enabled: false\n", encoding="utf-8"
+    )
+    (repo / "reconciler.yaml").write_text(CONFIG + "default: staging\n", encoding="utf-8")
+    code, out = run("validate")
+    assert code == 1
+    assert "typo: no manifest has this name" in out
+    # Two environments and no default: the manifest directory alone, as before.
+    (repo / "reconciler.yaml").write_text(CONFIG, encoding="utf-8")
+    assert run("validate")[0] == 0
+
+
 def test_github_annotation_points_at_the_defaults_file(repo: Path) -> None:
     """A wrong default annotates the defaults file's line and column, not the manifest."""
     (repo / "schedules" / "_defaults.yaml").write_text(
