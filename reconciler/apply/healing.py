@@ -9,6 +9,7 @@ from the HTTP client, so that reading and planning need not import the apply mac
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,6 +33,9 @@ class Healing:
     # creates not listed yet, journalled too recently to be taken as never made: (name, when
     # their absence will be trusted)
     waiting: list[tuple[str, datetime]] = field(default_factory=list)
+    # creates past their wait, not listed under their name, whose body a task has under
+    # another name: (name, [(id, stored name)]); see ``look_alikes``
+    look_alikes: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -68,6 +72,26 @@ def find_created(inventory: Inventory, name: str, fingerprint: str, exclude: set
     return [sid for _, sid in sorted(found)]
 
 
+def look_alikes(
+    inventory: Inventory, name: str, fingerprint: str, exclude: set[str]
+) -> list[tuple[str, str]]:
+    """(id, stored name) of the tasks nobody owns whose body is the journalled one under a name
+    ``name_key`` does not fold to ``name``.
+
+    A server that stores a name in a form of its own beyond that key (shortened, case-folded,
+    characters replaced) hides the create from :func:`find_created`; dropped once the wait has
+    passed, the entry would let the next run create the schedule a second time. Such a task
+    could also be someone else's copy, so it is not adopted either: the run stops and says."""
+    key = name_key(name)
+    return [
+        (task.schedule_id, task.name)
+        for task in sorted(inventory.schedules.values(), key=lambda t: t.schedule_id)
+        if task.schedule_id not in exclude
+        and name_key(task.name) != key
+        and fingerprint_matches(fingerprint, {**task.body, "name": name})
+    ]
+
+
 def heal_journal(
     state: State, inventory: Inventory, now: datetime, local: datetime | None = None
 ) -> Healing:
@@ -82,6 +106,7 @@ def heal_journal(
     """
     out = Healing(state=state)
     claimed = {e.schedule_id for e in state.entries.values()}
+    past_wait: list[str] = []
     for name in sorted(state.pending):
         p = state.pending[name]
         if p.op == "update":
@@ -141,8 +166,7 @@ def heal_journal(
                 "command's clock or this machine's; it is waited for from now"
             )
         elif left <= timedelta(0):
-            out.state = st.clear_pending(out.state, name)
-            out.notes.append(f"{name!r}: the interrupted {p.op} did not take effect")
+            past_wait.append(name)
         else:
             if p.started_locally is None and local is not None:
                 # Journalled before entries had this machine's stamp: from now on the wait
@@ -154,6 +178,21 @@ def heal_journal(
                     "as well from now (its journal entry had the server's time only)"
                 )
             out.waiting.append((name, now + left))
+    # After every adoption above: a task another entry's create made is not a look-alike.
+    journalled = {name_key(n) for n in state.pending}
+    for name in past_wait:
+        p = state.pending[name]
+        exclude = claimed | ({p.old_schedule_id} if p.old_schedule_id else set())
+        alike = [
+            (sid, stored)
+            for sid, stored in look_alikes(inventory, name, p.fingerprint, exclude)
+            if name_key(stored) not in journalled
+        ]
+        if alike:
+            out.look_alikes.append((name, alike))
+            continue
+        out.state = st.clear_pending(out.state, name)
+        out.notes.append(f"{name!r}: the interrupted {p.op} did not take effect")
     return out
 
 
@@ -188,6 +227,25 @@ def require_healed(healing: Healing) -> None:
             "server's clock)",
             hint="re-run after that time (the task is adopted if it has appeared, created "
             "if not); no change was planned",
+        )
+    if healing.look_alikes:
+        name, alike = healing.look_alikes[0]
+        tasks = ", ".join(f"{sid} (named {stored!r})" for sid, stored in alike)
+        more = len(healing.look_alikes) - 1
+        raise InventoryError(
+            f"the interrupted create of {name!r} is not in the remote list under its name, but "
+            f"{tasks} has its body under another name: the server may have stored the task "
+            "under a name of its own; nothing was created again"
+            + (f" (and {more} more such create(s))" if more else ""),
+            hint=f"if that task is the one this create made, rename it to {name!r} in the "
+            "console (the next apply adopts it) or delete it (the next apply creates the "
+            "schedule)"
+            + (
+                f"; if it is someone else's, `reconciler state rm --pending {shlex.quote(name)}` "
+                "lets the next apply create it"
+                if healing.state.pending[name].op == "create"
+                else ""
+            ),
         )
     if healing.unresolved:
         names = ", ".join(repr(n) for n in healing.unresolved)

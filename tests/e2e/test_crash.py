@@ -355,6 +355,55 @@ def test_a_create_that_never_took_effect_is_made_once_the_grace_has_passed(
     assert project.state()["pending"] == {}
 
 
+def test_a_create_the_server_stored_under_its_own_name_is_not_made_twice(
+    project: Project,
+) -> None:
+    """A lost create the server committed under a name of its own (here upper-cased, beyond
+    what the journal's name comparison folds): after the wait the entry used to be dropped as
+    "did not take effect" and the schedule created a second time. The run stops instead,
+    names the look-alike task, and sends nothing; renamed to the manifest's name, the task is
+    adopted by the next run."""
+    project.write("beta")
+    assert project.apply().exit_code == 0
+    alpha = project.write("alpha")
+    sent = _journal_create(project, alpha)
+    stored = project.emulator.add_schedule({**alpha, "name": "ALPHA"})
+
+    result = project.run("apply", "--auto-approve", now=sent + LATE_COMMIT_GRACE)
+    assert result.exit_code == 1, result.output
+    assert (
+        f"the interrupted create of 'alpha' is not in the remote list under its name, but "
+        f"{stored} (named 'ALPHA') has its body under another name"
+    ) in result.output
+    assert "rename it to 'alpha' in the console" in result.output
+    assert "state rm --pending alpha` lets the next apply create it" in result.output
+    assert project.writes() == []
+    assert "alpha" in project.state()["pending"]
+    assert project.run("plan", now=sent + LATE_COMMIT_GRACE).exit_code == 1
+
+    project.emulator.api_update(stored, json.dumps(alpha).encode())  # renamed in the console
+    result = project.run("apply", "--auto-approve", now=sent + LATE_COMMIT_GRACE)
+    assert result.exit_code == 0, result.output
+    assert project.writes() == []
+    assert project.state_ids()["alpha"] == stored
+    assert sorted(project.remote_ids()) == ["alpha", "beta"]
+
+
+def test_a_lost_create_is_made_when_only_a_managed_task_has_its_body(project: Project) -> None:
+    """The look-alike search leaves out tasks a schedule manages: two manifests with one body
+    but their names, the second one's create lost before it left, is created once the wait
+    has passed (not stopped by its twin)."""
+    beta = project.write("beta")
+    assert project.apply().exit_code == 0
+    alpha = {**beta, "name": "alpha"}
+    project.write_body(alpha)
+    sent = _journal_create(project, alpha)
+    result = project.run("apply", "--auto-approve", now=sent + LATE_COMMIT_GRACE)
+    assert result.exit_code == 0, result.output
+    assert "'alpha': the interrupted create did not take effect" in result.output
+    assert project.write_summary() == [("POST", "/v4/schedules")]
+
+
 def test_a_server_clock_stepping_forward_does_not_end_the_grace(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

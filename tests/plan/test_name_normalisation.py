@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.apply.healing import heal_journal
-from reconciler.errors import PlanError
+from reconciler.apply.healing import heal_journal, require_healed
+from reconciler.errors import InventoryError, PlanError
+from reconciler.limits import LATE_COMMIT_GRACE
 from reconciler.planning import canonical
 from reconciler.planning.actions import ConflictAction, CreateAction
 from reconciler.planning.inputs import Desired
@@ -48,6 +49,40 @@ def test_a_journalled_create_is_adopted_when_the_server_stripped_its_name() -> N
     assert healing.state.pending == {}
     assert healing.state.entries["promo "].schedule_id == "x1"
     assert any("stored the name of x1 as 'promo'" in n for n in healing.notes)
+
+
+def _lost_create(name: str, sent: dict[str, object]) -> PendingEntry:
+    return PendingEntry(
+        op="create", name=name, fingerprint=canonical.fingerprint(sent), started_at=NOW
+    )
+
+
+def test_a_lost_create_stored_under_a_name_of_the_servers_own_is_not_dropped() -> None:
+    """Past the wait, "promo" is not listed but "PROMO" has its body: the server may have
+    stored it in a form beyond the name key. The entry stays and the run stops naming the
+    task; dropped, the next run would create "promo" a second time."""
+    sent = body("promo")
+    inv = inventory(remote("x1", {**sent, "name": "PROMO"}))
+    later = NOW + LATE_COMMIT_GRACE
+    healing = heal_journal(state(pending={"promo": _lost_create("promo", sent)}), inv, later)
+    assert healing.look_alikes == [("promo", [("x1", "PROMO")])]
+    assert "promo" in healing.state.pending
+    with pytest.raises(InventoryError, match=r"x1 \(named 'PROMO'\) has its body"):
+        require_healed(healing)
+
+
+def test_the_twin_of_another_lost_create_is_no_look_alike() -> None:
+    """Two creates of one body under two names, both answers lost: "b" was made (listed, and
+    adopted by its own entry), "a" never was. "b"'s task is not taken for "a"'s under another
+    name: "a" is dropped and made again, once."""
+    a, b = body("a"), {**body("a"), "name": "b"}
+    pending = {"a": _lost_create("a", a), "b": _lost_create("b", b)}
+    later = NOW + LATE_COMMIT_GRACE
+    healing = heal_journal(state(pending=pending), inventory(remote("x1", b)), later)
+    assert healing.look_alikes == []
+    assert healing.state.pending == {}
+    assert healing.state.entries["b"].schedule_id == "x1"
+    assert "'a': the interrupted create did not take effect" in healing.notes
 
 
 def test_a_same_key_task_with_another_body_is_not_adopted() -> None:
