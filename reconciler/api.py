@@ -168,6 +168,10 @@ async def apply_plan(
     ``reconciler apply`` resolves them), and a change of a task that has come within the fire
     guard since the plan was made (``UnsafePlanError``). ``report.failures`` lists what
     did not succeed; the state records everything that did.
+
+    A create answered with the id of a task the plan names (every task its read listed but
+    the state's in-sync ones, which the state names) is not recorded but looked up like a lost
+    answer, as ``reconciler apply`` does: recorded, the next apply would write over that task.
     """
     from reconciler.apply.executor import run_plan
     from reconciler.errors import UnsafePlanError
@@ -202,4 +206,18 @@ async def apply_plan(
             )
         # The binding becomes durable before the first write, as with `reconciler apply`.
         writer = state_writer(store, state, dirty=False)
-        return await run_plan(plan, client, writer, now=clock, progress=progress)
+        return await run_plan(
+            plan, client, writer, now=clock, progress=progress, existing=_ids_named(plan)
+        )
+
+
+def _ids_named(plan: Plan) -> frozenset[str]:
+    """Every task id the plan's actions name: tasks that existed when it was made."""
+    ids: set[str] = set()
+    for action in plan.actions:
+        for field in ("schedule_id", "old_schedule_id", "stale_schedule_id"):
+            value = getattr(action, field, None)
+            if isinstance(value, str):
+                ids.add(value)
+        ids.update(getattr(action, "schedule_ids", ()))
+    return frozenset(ids)

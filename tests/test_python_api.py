@@ -17,6 +17,7 @@ import pytest
 
 import reconciler
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET, Emulator, create_app
+from reconciler.emulator.core import Reply
 from reconciler.errors import PlanError, StalePlanError, UnsafePlanError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,3 +257,35 @@ def test_apply_plan_refuses_a_state_with_an_interrupted_write(tmp_path: Path) ->
 
     asyncio.run(run())
     assert emulator.request_log == []
+
+
+def test_apply_plan_does_not_record_a_create_answered_with_a_listed_tasks_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server answering the create with the id of someone else's task (listed by the read,
+    an unmanaged task of the plan): apply_plan does not record it (the next apply would have
+    written the manifest over that task) and reports why, as the command does."""
+    emulator, state_file, desired = _fresh(tmp_path)
+    other = emulator.add_schedule(
+        {**json.loads(json.dumps(desired[0].body)), "name": "someone_elses"}
+    )
+
+    def same_id(raw: bytes) -> Reply:
+        return Reply(200, {"schedule_id": other, "name": json.loads(raw)["name"]})
+
+    async def run() -> reconciler.ApplyReport:
+        async with _client(emulator) as client:
+            state = reconciler.load_state(state_file)
+            inventory = await reconciler.read_inventory(client, state=state)
+            plan = reconciler.make_plan(desired, inventory, state)
+            assert [a.kind for a in plan.actions] == ["create", "unmanaged"]
+            monkeypatch.setattr(emulator, "api_create", same_id)
+            return await reconciler.apply_plan(plan, client, state_file)
+
+    report = asyncio.run(run())
+    assert any(
+        f"with the id {other}, which is already a task that existed" in f for f in report.failures
+    ), report.failures
+    state = json.loads(state_file.read_text("utf-8"))
+    assert state["entries"] == {}
+    assert "promo" in state["pending"]  # looked up like a lost answer: journalled, not recorded
