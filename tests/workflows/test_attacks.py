@@ -18,7 +18,9 @@ protected default branch), and checks that the outcome is now impossible:
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -355,6 +357,46 @@ def test_every_install_is_pinned_by_hashes() -> None:
     packages = [ln for ln in lock.read_text().splitlines() if "==" in ln]
     assert packages
     assert all(ln.rstrip().endswith("\\") for ln in packages)  # hashes follow each pin
+
+
+def _python_commands() -> list[str]:
+    """Every line of the workflows and the action that starts Python."""
+    texts = [p.read_text(encoding="utf-8") for p in (PROJECT / ".github/workflows").glob("*.yml")]
+    texts.append((PROJECT / "action.yml").read_text(encoding="utf-8"))
+    return [
+        line.strip()
+        for text in texts
+        for line in text.replace("\\\n", " ").splitlines()
+        if re.search(r"(^|[\s:|;&(])python3?\s", line) and not line.strip().startswith("#")
+    ]
+
+
+def test_no_python_of_the_workflows_imports_from_the_repository(tmp_path: Path) -> None:
+    """The steps run in the user's repository, a merged pull request's files included. `python
+    -m MODULE` puts the working directory first on the module path: a pip.py there ran in place
+    of pip in the jobs that hold the credentials. Every `python -m` of the workflows and the
+    action runs with -P; a script (`python FILE`) gets its own directory, the action's."""
+    commands = _python_commands()
+    assert any("-m pip install" in c for c in commands), commands
+    for command in commands:
+        module = re.search(r"python3?((?:\s+-[A-Za-z]+)*)\s+-m\s", command)
+        if module is not None:
+            assert "-P" in module.group(1).split(), command
+        else:
+            assert re.search(r'python3?\s+"\$ACTION_PATH/', command), command
+    # What -P stops, on this interpreter: a pip.py in the working directory.
+    (tmp_path / "pip.py").write_text("print('not pip')\n", encoding="utf-8")
+    shadowed = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert shadowed.stdout.strip() == "not pip"
+    safe = subprocess.run(
+        [sys.executable, "-P", "-m", "pip", "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert safe.stdout.startswith("pip "), safe.stdout + safe.stderr
 
 
 # -- 6. a pull request that was not planned cannot pass the required check -----------------
