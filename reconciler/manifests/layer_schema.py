@@ -37,9 +37,10 @@ def layered_schema(kind: str) -> dict[str, Any]:
     patch = {k: v for k, v in partial.items() if k not in ("$schema", "$defs", "title")}
     patch["properties"] = {k: v for k, v in patch["properties"].items() if k != EXTENDS}
     patch["properties"][SHIFT] = {
-        "type": "string",
+        "type": ["string", "null"],
         "pattern": SHIFT_PATTERN.pattern,
-        "description": f"moves the trigger's date-times: {SHIFT_HELP}",
+        "description": f"moves the trigger's date-times: {SHIFT_HELP}; null: no shift (under "
+        "a schedule's name, cancels the '*' patch's shift)",
     }
     patch["description"] = "merged over the schedule of this name ('*': every schedule)"
     return {

@@ -213,9 +213,10 @@ class Stacker:
             body = {k: v for k, v in patch.data.items() if k != SHIFT}
             layers.append(Layer(body, patch.display, "overlay", patch.positions))
             if SHIFT in patch.data:
+                # The named patch's shift replaces the "*" one (they do not add up); its
+                # `shift: null` cancels it, as `key: null` takes an inherited value away.
                 delta = parse_shift(patch.data[SHIFT])
-                if delta is not None:
-                    shift = (delta, patch)
+                shift = None if delta is None else (delta, patch)
         merged: dict[str, Any] = {}
         for layer in layers:
             merged = merge(merged, layer.data)

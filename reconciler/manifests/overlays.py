@@ -15,7 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler import redact
 from reconciler.errors import Problem
+from reconciler.manifests.base import describe
 from reconciler.manifests.layer_files import (
     EXTENDS,
     LayerFile,
@@ -192,14 +194,19 @@ class Overlay:
                     )
                 )
                 ok = False
-        if SHIFT in patch and parse_shift(patch[SHIFT]) is None:
+        # `shift: null` is no shift: under a name, it cancels the "*" patch's shift for that
+        # schedule (as `key: null` takes an inherited value away).
+        value = patch.get(SHIFT)
+        if value is not None and parse_shift(value) is None:
             line, col = value_pos(loaded.positions, (name, SHIFT))
+            shown = repr(redact.clip(value, 40)) if isinstance(value, str) else describe(value)
             self.files.problems.append(
                 Problem(
                     loaded.display,
                     line,
                     col,
-                    f"{name}.{SHIFT}: {patch[SHIFT]!r} is not a shift; give {SHIFT_HELP}",
+                    f"{name}.{SHIFT}: {shown} is not a shift; give {SHIFT_HELP} (or null: "
+                    "no shift)",
                 )
             )
             ok = False
