@@ -45,15 +45,23 @@ class LayerFiles:
 
     read_text: ReadText
     problems: list[Problem] = field(default_factory=list)
-    _files: dict[str, LayerFile | None] = field(default_factory=dict)
+    _read: dict[str, LayerFile | None] = field(default_factory=dict)
+    _files: dict[tuple[str, str], LayerFile | None] = field(default_factory=dict)
 
     def layer_file(self, path: Path, display: str, kind: str) -> LayerFile | None:
         """The defaults (``kind`` "defaults") or base ("base") file at ``path``; ``None`` when
-        it is unusable (its problem recorded the first time it is asked for)."""
-        key = os.path.normcase(os.path.realpath(path))
-        if key in self._files:
-            return self._files[key]
-        loaded = self.read_mapping(path, display, f"a {kind} file")
+        it is unusable (its problem recorded the first time it is asked for).
+
+        A text is read once, however many names lead to it, but checked once for each kind it
+        is asked for: a ``_defaults.yaml`` that is a link to a base holding ``extends:`` is a
+        defaults file using ``extends``, even when the base was read first."""
+        real = os.path.realpath(path)
+        key = os.path.normcase(real)
+        if (key, kind) in self._files:
+            return self._files[(key, kind)]
+        if key not in self._read:
+            self._read[key] = self.read_mapping(path, display, f"a {kind} file")
+        loaded = self._read[key]
         if loaded is not None and "name" in loaded.data:
             line, col = key_at(loaded.positions, ("name",))
             self.problems.append(
@@ -69,17 +77,20 @@ class LayerFiles:
             loaded = None
         if loaded is not None and kind == "defaults" and EXTENDS in loaded.data:
             line, col = key_at(loaded.positions, (EXTENDS,))
+            # Through a link, the text is the base's: say so, relative to the link.
+            target = Path(os.path.relpath(real, os.path.realpath(path.parent))).as_posix()
+            through = f" (a link to {target})" if os.path.islink(path) else ""
             self.problems.append(
                 Problem(
                     display,
                     line,
                     col,
                     f"{EXTENDS}: a defaults file applies to its whole directory and cannot "
-                    "extend a base; put `extends:` into the manifests",
+                    f"extend a base{through}; put `extends:` into the manifests",
                 )
             )
             loaded = None
-        self._files[key] = loaded
+        self._files[(key, kind)] = loaded
         return loaded
 
     def read_mapping(self, path: Path, display: str, what: str) -> LayerFile | None:

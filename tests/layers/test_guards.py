@@ -4,9 +4,13 @@ left empty over an inherited value."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from tests.layers.test_merge import DEFAULTS, MANIFEST, load, where, write
+import pytest
+
+from reconciler.manifests.load import load_manifests
+from tests.layers.test_merge import DEFAULTS, MANIFEST, NOW, UTCZ, load, where, write
 
 
 def times(root: Path, overlay: Path) -> dict[str, str]:
@@ -48,3 +52,65 @@ def test_a_shift_that_is_not_one_is_named_as_written(tmp_path: Path) -> None:
         'ov/p.yaml:2:10: a.shift: true is not a shift; give a signed duration in days, hours '
         'and minutes, e.g. "+1d", "-2h", "+1d12h30m" (or null: no shift)'
     ]
+
+
+BASE_EXTENDING = "extends: _common.yaml\npush:\n  body:\n    notification:\n      alert: base\n"
+EXTENDS_REFUSED = (
+    "extends: a defaults file applies to its whole directory and cannot extend a base{}; put "
+    "`extends:` into the manifests"
+)
+
+
+@pytest.mark.parametrize(
+    ("link", "defaults", "through"),
+    [
+        # read as a base first (`_base` sorts before `_defaults`), then as the defaults
+        ("symbolic", "_defaults.yaml", " (a link to _base.yaml)"),
+        ("chain", "_defaults.yaml", " (a link to _base.yaml)"),
+        ("hard", "_defaults.yaml", ""),
+        ("symbolic", "sub/_defaults.yaml", " (a link to ../_base.yaml)"),
+        ("symbolic", "_defaults.yml", " (a link to _base.yaml)"),
+    ],
+)
+def test_a_defaults_file_linked_to_a_base_may_not_extend(
+    tmp_path: Path, link: str, defaults: str, through: str
+) -> None:
+    """A `_defaults.yaml` whose text is a base's holding `extends:` (a symbolic link, a chain
+    of them, a hard link, from a sub-directory) is the documented error at the defaults file's
+    `extends:`, and nothing under it is loaded; the base itself stays usable by `extends`."""
+    root = tmp_path / "s"
+    write(root, "_common.yaml", DEFAULTS)
+    base = write(root, "_base.yaml", BASE_EXTENDING)
+    write(root, "a.yaml", "extends: _common.yaml\n" + MANIFEST.format(name="a"))
+    write(root, "sub/b.yaml", MANIFEST.format(name="b"))
+    write(root, "c.yaml", "extends: _base.yaml\n" + MANIFEST.format(name="c"))
+    target = root / defaults
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if link == "hard":
+        os.link(base, target)
+    elif link == "chain":
+        (root / "_middle.yaml").symlink_to("_base.yaml")
+        target.symlink_to("_middle.yaml")
+    else:
+        target.symlink_to(os.path.relpath(base, target.parent))
+    result = load(root)
+    assert where(result, tmp_path) == [f"s/{defaults}:1:1: {EXTENDS_REFUSED.format(through)}"]
+    loaded = sorted(m.name for m in result.manifests)
+    assert loaded == (["a", "c"] if defaults.startswith("sub/") else [])
+    # validate names the file itself too (its defaults apply from the directory down)
+    if defaults.startswith("sub/"):
+        alone = load_manifests(
+            [root / "sub" / "b.yaml"], now=NOW, tz=UTCZ, home=root
+        )
+        assert [p.path for p in alone.problems] == [(root / defaults).as_posix()]
+
+
+def test_a_defaults_file_merging_extends_in_is_refused(tmp_path: Path) -> None:
+    """`extends` brought into a defaults file by a YAML merge key is `extends` all the same."""
+    root = tmp_path / "s"
+    write(root, "_common.yaml", DEFAULTS)
+    write(root, "_defaults.yaml", "enabled: true\n<<: {extends: _common.yaml}\n")
+    write(root, "a.yaml", MANIFEST.format(name="a"))
+    result = load(root)
+    assert where(result, tmp_path) == [f"s/_defaults.yaml:1:1: {EXTENDS_REFUSED.format('')}"]
+    assert result.manifests == []
