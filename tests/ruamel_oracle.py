@@ -220,9 +220,20 @@ class _Converter:
         marks = getattr(getattr(value, "lc", None), "data", None) or {}
         for key, item in value.items():
             if not isinstance(key, str):
-                self.problems.append(
-                    (path, f'key {key!r} is not text; quote it, e.g. "{key}": ...')
+                # the reader quotes the key as written; from the value here, which is the
+                # same for the keys the corpus and fixtures hold (`1:`, `true:`, `null:`)
+                written = "null" if key is None else str(key).lower()
+                read = (
+                    "null (no value)"
+                    if key is None
+                    else f"the boolean {written}"
+                    if type(key) is bool
+                    else f"the number {key}"
                 )
+                self.problems.append(
+                    (path, f'key {written} must be text, but YAML reads it as {read}; quote it: '
+                     f'"{written}":')
+                )  # fmt: skip
                 continue
             child = (*path, key)
             mark = marks.get(key)

@@ -138,11 +138,17 @@ BAD = [
     Bad("bad-only-comments.yaml", 1, 1, "file is empty"),
     Bad("bad-not-utf8.yaml", 2, 9, "file is not UTF-8 (byte 0xfc); save it as UTF-8"),
     Bad("bad-nul-byte.yaml", 2, 8, "file contains a NUL byte"),
-    Bad("bad-non-text-key.yaml", 15, 9, "extras: key 1 is not text; quote it"),
+    # at the key itself (16:11), not at the mapping holding it
+    Bad(
+        "bad-non-text-key.yaml",
+        16,
+        11,
+        'extras: key 1 must be text, but YAML reads it as the number 1; quote it: "1":',
+    ),
     Bad(
         "bad-list-key.yaml",
-        15,
-        9,
+        16,
+        13,
         "extras: the key on line 16, column 13 is a list, not text; mapping keys must be text",
     ),
     Bad(

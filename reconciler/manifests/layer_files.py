@@ -104,8 +104,8 @@ class LayerFiles:
         if any(s.severity == "error" for s in syntax):
             return None
         for document in documents:
-            for where, message in document.problems:
-                line, col = key_at(document.positions, where)
+            for n, (where, message) in enumerate(document.problems):
+                line, col = document.places.get(n) or key_at(document.positions, where)
                 prefix = ".".join(str(step) for step in where)
                 self.problems.append(
                     Problem(display, line, col, f"{prefix}: {message}" if prefix else message)

@@ -292,8 +292,8 @@ def _validate(
     positions = document.positions
     root = positions.get(())
     label = f"document {number}: " if count > 1 else ""
-    for path, message in document.problems:
-        line, col = _locate(positions, data, path)
+    for n, (path, message) in enumerate(document.problems):
+        line, col = document.places.get(n) or _locate(positions, data, path)
         result.problems.append(Problem(display, line, col, prefixed(path, message)))
     if data is None and document.problems:
         return  # the document could not be converted; said above

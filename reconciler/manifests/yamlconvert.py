@@ -52,6 +52,9 @@ class Document:
     data: Any
     positions: Positions
     problems: list[tuple[PathKey, str]] = field(default_factory=list)
+    # Problems reported where their path is not: a mapping key that is not text has no path of
+    # its own, so its problem (by its index in ``problems``) is at the key's line and column.
+    places: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 class Positions(Mapping[PathKey, Position]):
@@ -158,6 +161,7 @@ class _Converter:
 
     def __init__(self) -> None:
         self.problems: list[tuple[PathKey, str]] = []
+        self.places: dict[int, tuple[int, int]] = {}
         self.nodes = 0
         self.stack: list[int] = []
 
@@ -170,7 +174,7 @@ class _Converter:
                 Positions(root, only_root=True),
                 [((), f"document has more than {MAX_NODES} values (alias expansion?)")],
             )
-        return Document(data, Positions(root), self.problems)
+        return Document(data, Positions(root), self.problems, self.places)
 
     def count(self) -> None:
         self.nodes += 1
@@ -207,7 +211,9 @@ class _Converter:
 
     def mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        others: set[Any] = set()  # keys that are not text, for the duplicate check
+        # keys that are not text, for the duplicate check: by type too, as `1` and `true` are
+        # two keys (Python's 1 == True would take the second for the first again)
+        others: set[tuple[type, Any]] = set()
         merge: Node | None = None
         # The fast tests compare tags by identity: the composer stores the very string the
         # resolver returned. An explicit tag is another string and takes the general path.
@@ -225,11 +231,11 @@ class _Converter:
                 continue
             else:
                 key = self.key(key_node)
-            if key in out or key in others:
-                raise _duplicate(node, key_node, "key", key)
+            if key in out or (type(key), key) in others:
+                raise _duplicate(node, key_node, "key", key if type(key) is str else key_node.value)
             if type(key) is not str:
-                others.add(key)
-                self.problems.append((path, _not_text(key)))
+                others.add((type(key), key))
+                self.not_text(key, key_node, path)
                 continue
             self.nodes += 1
             if self.nodes > MAX_NODES:
@@ -247,18 +253,23 @@ class _Converter:
         return out
 
     def merge(
-        self, node: MappingNode, value: Node, path: PathKey, out: dict[str, Any], others: set[Any]
+        self,
+        node: MappingNode,
+        value: Node,
+        path: PathKey,
+        out: dict[str, Any],
+        others: set[tuple[type, Any]],
     ) -> None:
         """Add the keys a ``<<`` merge key brings in (YAML's merge key: the mapping's own keys
         win, then earlier merged mappings over later ones). Merged keys have no position of
         their own: a problem in one is shown at the mapping."""
         for key_node, value_node in self.merged_pairs(value, (id(node),)):
             key = self.key(key_node)
-            if key in out or key in others:
+            if key in out or (type(key), key) in others:
                 continue
             if type(key) is not str:
-                others.add(key)
-                self.problems.append((path, _not_text(key)))
+                others.add((type(key), key))
+                self.not_text(key, key_node, path)
                 continue
             out[key] = self.convert(value_node, (*path, key))
 
@@ -318,6 +329,11 @@ class _Converter:
             return value
         return _Unusable("a list" if type(node) is SequenceNode else "a mapping", node)
 
+    def not_text(self, key: Any, node: Node, path: PathKey) -> None:
+        """A mapping key that is not text: a problem of the mapping, at the key itself."""
+        self.places[len(self.problems)] = node_start(node)
+        self.problems.append((path, _not_text(key, node)))
+
     def sequence(self, node: SequenceNode, path: PathKey) -> list[Any]:
         return [self.convert(item, (*path, n)) for n, item in enumerate(node.value)]
 
@@ -371,11 +387,19 @@ class _Unusable:
         self.line, self.col = node_start(node)
 
 
-def _not_text(key: Any) -> str:
-    """The problem of a mapping key that is not text."""
+def _not_text(key: Any, node: Node) -> str:
+    """The problem of a mapping key that is not text: what YAML read the key as, and the key
+    as written in quotes (``1.50`` read as 1.5 stays ``"1.50"``)."""
     if type(key) is _Unusable:
         return (
             f"the key on line {key.line}, column {key.col} is {key.what}, not text; "
             "mapping keys must be text"
         )
-    return f'key {key!r} is not text; quote it, e.g. "{key}": ...'
+    if key is None:
+        read = "null (no value)"
+    elif type(key) is bool:
+        read = f"the boolean {str(key).lower()}"
+    else:
+        read = f"the number {key}"
+    written = redact.clip(node.value, 40)
+    return f'key {written} must be text, but YAML reads it as {read}; quote it: "{written}":'

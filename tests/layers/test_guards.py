@@ -49,7 +49,7 @@ def test_a_shift_that_is_not_one_is_named_as_written(tmp_path: Path) -> None:
     overlay = tmp_path / "ov"
     write(overlay, "p.yaml", "a:\n  shift: true\n")
     assert where(load(root, overlay=overlay), tmp_path) == [
-        'ov/p.yaml:2:10: a.shift: true is not a shift; give a signed duration in days, hours '
+        "ov/p.yaml:2:10: a.shift: true is not a shift; give a signed duration in days, hours "
         'and minutes, e.g. "+1d", "-2h", "+1d12h30m" (or null: no shift)'
     ]
 
@@ -99,9 +99,7 @@ def test_a_defaults_file_linked_to_a_base_may_not_extend(
     assert loaded == (["a", "c"] if defaults.startswith("sub/") else [])
     # validate names the file itself too (its defaults apply from the directory down)
     if defaults.startswith("sub/"):
-        alone = load_manifests(
-            [root / "sub" / "b.yaml"], now=NOW, tz=UTCZ, home=root
-        )
+        alone = load_manifests([root / "sub" / "b.yaml"], now=NOW, tz=UTCZ, home=root)
         assert [p.path for p in alone.problems] == [(root / defaults).as_posix()]
 
 
@@ -114,3 +112,45 @@ def test_a_defaults_file_merging_extends_in_is_refused(tmp_path: Path) -> None:
     result = load(root)
     assert where(result, tmp_path) == [f"s/_defaults.yaml:1:1: {EXTENDS_REFUSED.format('')}"]
     assert result.manifests == []
+
+
+@pytest.mark.parametrize(
+    ("key", "read"),
+    [
+        ("2027", "the number 2027"),
+        ("true", "the boolean true"),
+        ("1.50", "the number 1.5"),
+        ("0x1F", "the number 31"),
+        ("null", "null (no value)"),
+        ("~", "null (no value)"),
+    ],
+)
+def test_an_overlay_key_that_is_not_text_is_named_where_it_is(
+    tmp_path: Path, key: str, read: str
+) -> None:
+    """A schedule name YAML reads as a number, a boolean or null is an error at that key (not
+    at the file's first line), saying what YAML read and quoting the key as written."""
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    write(root, "a.yaml", MANIFEST.format(name="a"))
+    overlay = tmp_path / "ov"
+    write(overlay, "p.yaml", f"a:\n  enabled: false\n  {key}: x\n{key}:\n  enabled: false\n")
+    assert where(load(root, overlay=overlay), tmp_path) == [
+        f"ov/p.yaml:3:3: a: key {key} must be text, but YAML reads it as {read}; quote it: "
+        f'"{key}":',
+        f'ov/p.yaml:4:1: key {key} must be text, but YAML reads it as {read}; quote it: "{key}":',
+    ]
+
+
+def test_keys_one_and_true_are_two_keys(tmp_path: Path) -> None:
+    """`1:` and `true:` in one mapping are two keys that are not text (not a duplicate key, as
+    Python's 1 == True would have it), each named at its place in the manifest."""
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    write(root, "a.yaml", MANIFEST.format(name="a") + "lifecycle: {1: x, true: y}\n")
+    assert where(load(root), tmp_path) == [
+        "s/a.yaml:6:13: lifecycle: key 1 must be text, but YAML reads it as the number 1; quote "
+        'it: "1":',
+        "s/a.yaml:6:19: lifecycle: key true must be text, but YAML reads it as the boolean true; "
+        'quote it: "true":',
+    ]
