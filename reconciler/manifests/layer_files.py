@@ -36,6 +36,7 @@ class LayerFile:
     display: str
     data: dict[str, Any]
     positions: Mapping[PathKey, Position]
+    empty: frozenset[PathKey] = frozenset()  # keys written with no value (the reader's)
 
 
 @dataclass
@@ -117,7 +118,8 @@ class LayerFiles:
             return None
         if documents[0].problems:
             return None
-        return LayerFile(display, documents[0].data, documents[0].positions)
+        document = documents[0]
+        return LayerFile(display, document.data, document.positions, frozenset(document.empty))
 
 
 def root_of(roots: list[Path], path: Path) -> Path:

@@ -39,8 +39,8 @@ from reconciler.manifests.layer_files import (
     root_of,
     value_pos,
 )
-from reconciler.manifests.overlays import SHIFT, Overlay, parse_shift, paths_of, shifted
-from reconciler.manifests.yamlpaths import PathKey, Position, value_at
+from reconciler.manifests.overlays import EVERY, SHIFT, Overlay, parse_shift, paths_of, shifted
+from reconciler.manifests.yamlpaths import PathKey, Position, dotted_path, value_at
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Layer:
     positions: Mapping[PathKey, Position] | None = None
     at: tuple[int, int] | None = None  # computed layers: where every value was asked for
     leaves: frozenset[PathKey] | None = None  # computed layers own only these paths
+    empty: frozenset[PathKey] = frozenset()  # keys written with no value (null all the same)
 
     def owns(self, path: PathKey) -> bool:
         if self.leaves is not None:
@@ -155,6 +156,9 @@ class Stacker:
     defaults: Defaults
     overlay: Overlay
     _names: set[str] = field(default_factory=set)
+    # A key written with no value that takes a value away, by its place (file, line, column,
+    # path, what it does): the files it takes values from, over every schedule it is under.
+    _emptied_at: dict[tuple[str, int, int, str, str], dict[str, None]] = field(default_factory=dict)
 
     @classmethod
     def for_paths(
@@ -188,10 +192,16 @@ class Stacker:
         return schedules
 
     def stack(
-        self, data: dict[str, Any], positions: Mapping[PathKey, Position], path: Path, display: str
+        self,
+        data: dict[str, Any],
+        positions: Mapping[PathKey, Position],
+        path: Path,
+        display: str,
+        empty: Sequence[PathKey] = (),
     ) -> Stack | None:
         """The merged body of one manifest document; ``None`` when a layer under it is unusable
-        (its problem is recorded once, at the layer's file)."""
+        (its problem is recorded once, at the layer's file). ``empty``: the document's keys
+        written with no value."""
         name = data.get("name")
         if isinstance(name, str):
             self._names.add(name)
@@ -201,24 +211,38 @@ class Stacker:
             return Stack(data, [Layer(data, display, "manifest", positions)])
         root = root_of(self.roots, path)
         defaults = self.defaults.over(path)
-        holder = LayerFile(display, data, positions)
+        holder = LayerFile(display, data, positions, frozenset(empty))
         bases = bases_under(self.files, holder, root, (os.path.normcase(os.path.realpath(path)),))
         if defaults is None or bases is None:
             return None
-        layers = [Layer(f.data, f.display, "defaults", f.positions) for f in defaults]
-        layers += [Layer(without_extends(b.data), b.display, "base", b.positions) for b in bases]
-        layers.append(Layer(without_extends(data), display, "manifest", positions))
+        layers = [
+            Layer(f.data, f.display, "defaults", f.positions, empty=f.empty) for f in defaults
+        ]
+        layers += [
+            Layer(without_extends(b.data), b.display, "base", b.positions, empty=b.empty)
+            for b in bases
+        ]
+        layers.append(
+            Layer(without_extends(data), display, "manifest", positions, empty=holder.empty)
+        )
         shift: tuple[timedelta, LayerFile] | None = None
         for patch in patches:
             body = {k: v for k, v in patch.data.items() if k != SHIFT}
-            layers.append(Layer(body, patch.display, "overlay", patch.positions))
+            layers.append(Layer(body, patch.display, "overlay", patch.positions, empty=patch.empty))
             if SHIFT in patch.data:
                 # The named patch's shift replaces the "*" one (they do not add up); its
                 # `shift: null` cancels it, as `key: null` takes an inherited value away.
                 delta = parse_shift(patch.data[SHIFT])
+                if delta is None and shift is not None and (SHIFT,) in patch.empty:
+                    line, _ = value_pos(shift[1].positions, (SHIFT,))
+                    what = f"cancels the shift of the {EVERY!r} patch at"
+                    star = f"{shift[1].display}:{line}"
+                    self._emptied(patch, (SHIFT,), f"{name}.{SHIFT}", what, [star])
                 shift = None if delta is None else (delta, patch)
         merged: dict[str, Any] = {}
-        for layer in layers:
+        for n, layer in enumerate(layers):
+            if layer.empty and merged:
+                self._removed(merged, layers[:n], layer)
             merged = merge(merged, layer.data)
         if shift is not None:
             delta, patch = shift
@@ -237,9 +261,52 @@ class Stacker:
                 merged = merge(merged, moved)
         return Stack(merged, layers)
 
+    def _removed(self, merged: dict[str, Any], below: list[Layer], layer: Layer) -> None:
+        """A warning for each key ``layer`` wrote with no value that removes a value of the
+        layers ``below`` (merged so far into ``merged``): a written `null` says so, an empty
+        value may be a value forgotten or a key left behind."""
+        for path in sorted(layer.empty, key=str):
+            # through mappings only: a list is replaced whole, nothing in it is removed
+            if not all(type(step) is str for step in path) or not _has(merged, path):
+                continue
+            if value_at(merged, path) is None:
+                continue
+            files = [low.display for low in below if low.owns(path)]
+            what = "removes the value inherited from"
+            self._emptied(layer, path, dotted_path(path), what, files)
+
+    def _emptied(
+        self, layer: Layer | LayerFile, path: PathKey, shown: str, what: str, files: list[str]
+    ) -> None:
+        """Note a key written with no value that takes away (``what``) a value of ``files``;
+        warned once per place by ``finish`` (a "*" patch is under every schedule)."""
+        position = layer.positions.get(path) if layer.positions is not None else None
+        line, col = (position[0], position[1]) if position is not None else (1, 1)
+        place = (layer.display, line, col, shown, what)
+        self._emptied_at.setdefault(place, {}).update(dict.fromkeys(files))
+
+    def _emptied_warnings(self) -> list[Problem]:
+        out = []
+        for (display, line, col, shown, what), found in self._emptied_at.items():
+            files = list(found)
+            named = ", ".join(files[:3])
+            if len(files) > 3:
+                named += f" and {len(files) - 3} other files"
+            out.append(
+                Problem(
+                    display,
+                    line,
+                    col,
+                    f"{shown}: nothing is written after the key, so it is null and {what} "
+                    f"{named}; write `null` if that is meant, or remove the key",
+                    "warning",
+                )
+            )
+        return out
+
     def finish(self, *, every_schedule: bool = True) -> list[Problem]:
         """Every problem of the layers; with ``every_schedule`` (the manifests read are all
         there are), the overlay's patches under names none of them has too."""
         if every_schedule:
             self.overlay.unknown(self._names)
-        return self.files.problems
+        return [*self.files.problems, *self._emptied_warnings()]

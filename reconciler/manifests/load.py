@@ -310,7 +310,7 @@ def _validate(
             )
         result.problems.append(Problem(display, *where, message))
         return
-    stack = stacker.stack(data, positions, path_of_file, display)
+    stack = stacker.stack(data, positions, path_of_file, display, document.empty)
     if stack is None:
         return  # a defaults or base file under it is unusable; said there, once
     data = stack.data

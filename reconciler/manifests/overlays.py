@@ -167,12 +167,12 @@ class Overlay:
                     if self.every is not None:
                         self._twice(display, line, col, name, self.every.display)
                         continue
-                    self.every = LayerFile(display, patch, _Within(loaded.positions, name))
+                    self.every = _patch(loaded, name, patch)
                     continue
                 if name in self.patches:
                     self._twice(display, line, col, name, self.patches[name].display)
                     continue
-                self.patches[name] = LayerFile(display, patch, _Within(loaded.positions, name))
+                self.patches[name] = _patch(loaded, name, patch)
 
     def _twice(self, display: str, line: int, col: int, name: str, other: str) -> None:
         self.files.problems.append(
@@ -211,6 +211,12 @@ class Overlay:
             )
             ok = False
         return ok
+
+
+def _patch(loaded: LayerFile, name: str, patch: dict[str, Any]) -> LayerFile:
+    """The patch under ``name`` of an overlay file, its paths relative to the patch."""
+    empty = frozenset(path[1:] for path in loaded.empty if path[:1] == (name,))
+    return LayerFile(loaded.display, patch, _Within(loaded.positions, name), empty)
 
 
 class _Within(Mapping[PathKey, Position]):

@@ -55,6 +55,9 @@ class Document:
     # Problems reported where their path is not: a mapping key that is not text has no path of
     # its own, so its problem (by its index in ``problems``) is at the key's line and column.
     places: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # The values written as nothing at all (`options:` and no value): null like a written
+    # `null` or `~`, but maybe not meant as one (the layers warn when it removes a value).
+    empty: list[PathKey] = field(default_factory=list)
 
 
 class Positions(Mapping[PathKey, Position]):
@@ -162,6 +165,7 @@ class _Converter:
     def __init__(self) -> None:
         self.problems: list[tuple[PathKey, str]] = []
         self.places: dict[int, tuple[int, int]] = {}
+        self.empty: list[PathKey] = []
         self.nodes = 0
         self.stack: list[int] = []
 
@@ -174,7 +178,7 @@ class _Converter:
                 Positions(root, only_root=True),
                 [((), f"document has more than {MAX_NODES} values (alias expansion?)")],
             )
-        return Document(data, Positions(root), self.problems, self.places)
+        return Document(data, Positions(root), self.problems, self.places, self.empty)
 
     def count(self) -> None:
         self.nodes += 1
@@ -338,6 +342,10 @@ class _Converter:
         return [self.convert(item, (*path, n)) for n, item in enumerate(node.value)]
 
     def scalar(self, node: ScalarNode, path: PathKey) -> Any:
+        if not node.value and node.tag is PLAIN:
+            # nothing written (a plain scalar is empty only then; `""` is quoted, `!!null` tagged)
+            self.empty.append(path)
+            return None
         value = scalar_value(node)
         if type(value) is float and not math.isfinite(value):
             self.problems.append((path, f"{value} is not a finite number"))

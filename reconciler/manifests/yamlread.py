@@ -214,6 +214,7 @@ def _restore(
     for document in documents:
         document.data = back(document.data)
         document.problems = [(back(path), back(message)) for path, message in document.problems]
+        document.empty = [tuple(back(step) for step in path) for path in document.empty]
         document.positions.restore = table
     problems[:] = [SyntaxProblem(p.line, p.col, back(p.message), p.severity) for p in problems]
 

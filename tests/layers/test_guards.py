@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.manifests.load import load_manifests
+from tests.layers.test_cli import run
 from tests.layers.test_merge import DEFAULTS, MANIFEST, NOW, UTCZ, load, where, write
 
 
@@ -154,3 +155,106 @@ def test_keys_one_and_true_are_two_keys(tmp_path: Path) -> None:
         "s/a.yaml:6:19: lifecycle: key true must be text, but YAML reads it as the boolean true; "
         'quote it: "true":',
     ]
+
+
+EMPTIED = (
+    "{path}: nothing is written after the key, so it is null and removes the value inherited "
+    "from {files}; write `null` if that is meant, or remove the key"
+)
+
+
+def test_a_key_left_empty_over_an_inherited_value_is_a_warning(tmp_path: Path) -> None:
+    """`options:` with nothing after it is null and removes the defaults' options as a written
+    `null` does, but it is a warning at the key, naming the file the value came from; a written
+    `null`, `~` or `!!null` stays silent, and so does an empty key with nothing under it."""
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    body = "push:\n  body:\n    options:{}\n    notification:\n      alert:{}\n"
+    write(root, "a.yaml", MANIFEST.format(name="a") + body.format("", " x"))
+    write(root, "b.yaml", MANIFEST.format(name="b") + body.format(" null", " ~"))
+    write(root, "c.yaml", MANIFEST.format(name="c") + body.format(" !!null", " x"))
+    write(root, "d.yaml", MANIFEST.format(name="d") + "push:\n  body: {options}\n")
+    nothing_below = (
+        "push:\n  to: {tag: [x], tag_and: }\n  body:\n    options:\n      big_push_duration:\n"
+    )
+    write(root, "e.yaml", MANIFEST.format(name="e") + nothing_below)
+    result = load(root)
+    assert where(result, tmp_path) == [
+        "s/a.yaml:8:5: "
+        + EMPTIED.format(path="push.body.options", files=(root / "_defaults.yaml").as_posix()),
+        "s/d.yaml:7:10: "
+        + EMPTIED.format(path="push.body.options", files=(root / "_defaults.yaml").as_posix()),
+    ]
+    assert [p.severity for p in result.problems] == ["warning", "warning"]
+    bodies = {m.name: m.body for m in result.manifests}
+    for name in "abcd":  # removed all the same
+        assert "options" not in bodies[name]["push"]["body"], name
+    assert bodies["e"]["push"]["to"] == {"tag": ["x"]}
+
+
+def test_an_empty_key_in_a_layer_is_warned_once_at_the_layer(tmp_path: Path) -> None:
+    """A sub-directory's defaults, a base and an overlay's '*' patch leaving a key empty over a
+    value below are each one warning at their own key, however many schedules they are under,
+    naming every file whose value they remove; a named patch's empty `shift:` cancelling the
+    '*' shift is one too."""
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    write(root, "sub/_defaults.yaml", "push:\n  body:\n    options:\n")
+    write(root, "sub/a.yaml", MANIFEST.format(name="a"))
+    write(root, "sub/b.yaml", MANIFEST.format(name="b"))
+    write(root, "_base.yaml", "push:\n  body:\n    notification:\n")
+    write(root, "c.yaml", "extends: _base.yaml\n" + MANIFEST.format(name="c"))
+    write(
+        root,
+        "d.yaml",
+        MANIFEST.format(name="d") + "push:\n  body:\n    options: {big_push_duration: 1}\n",
+    )
+    result = load(root)
+    top = (root / "_defaults.yaml").as_posix()
+    assert where(result, tmp_path) == [
+        "s/_base.yaml:2:3: push.body: needs one of notification, message, live_activity or voip "
+        "(docs/api.md 5)",
+        "s/_base.yaml:3:5: " + EMPTIED.format(path="push.body.notification", files=top),
+        "s/sub/_defaults.yaml:3:5: " + EMPTIED.format(path="push.body.options", files=top),
+    ]
+    overlay = tmp_path / "ov"
+    write(
+        overlay,
+        "p.yaml",
+        '"*":\n  shift: "+1d"\n  push:\n    body:\n      options:\nd:\n  shift:\n',
+    )
+    (root / "_base.yaml").unlink()
+    (root / "c.yaml").unlink()
+    result = load(root, overlay=overlay)
+    files = f"{top}, {(root / 'd.yaml').as_posix()}"
+    assert where(result, tmp_path) == [
+        "s/sub/_defaults.yaml:3:5: " + EMPTIED.format(path="push.body.options", files=top),
+        "ov/p.yaml:5:7: " + EMPTIED.format(path="push.body.options", files=files),
+        "ov/p.yaml:7:3: d.shift: nothing is written after the key, so it is null and cancels "
+        f"the shift of the '*' patch at {overlay.as_posix()}/p.yaml:2; write `null` if that is "
+        "meant, or remove the key",
+    ]
+
+
+def test_validate_warns_of_an_empty_key_and_strict_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the command line: `validate` exits 0 with the warning, `--strict` exits 1 with it
+    as an error."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("RECONCILER_", "ENGAGELAB_")):
+            monkeypatch.delenv(name)
+    write(tmp_path, "schedules/_defaults.yaml", DEFAULTS)
+    write(
+        tmp_path, "schedules/a.yaml", MANIFEST.format(name="a") + "push:\n  body:\n    options:\n"
+    )
+    warning = "schedules/a.yaml:8:5: warning: " + EMPTIED.format(
+        path="push.body.options", files="schedules/_defaults.yaml"
+    )
+    code, out = run("validate")
+    assert (code, out.splitlines()[0]) == (0, warning), out
+    code, out = run("validate", "--strict")
+    assert code == 1, out
+    assert out.splitlines()[0] == warning.replace(" warning: ", " error: ") + " (--strict)"
+    assert "Traceback" not in out
