@@ -108,3 +108,19 @@ def test_a_broken_default_stops_the_plan_at_its_file(project: Project) -> None:
     assert refused.exit_code == 1
     assert f"{Path('schedules') / '_defaults.yaml'}:6:15" in refused.output
     assert project.writes() == []
+
+
+def test_a_schedules_shift_null_cancels_the_star_shift_through_apply(project: Project) -> None:
+    """An overlay shifting every schedule ('*') and one schedule's `shift: null`: apply sends
+    the others shifted and that one at its manifest's time."""
+    layered(project)
+    overlay = project.root / "overlays" / "staging" / "patches.yaml"
+    overlay.write_text(
+        '"*":\n  shift: "+1d"\n  push:\n    to: {tag: [qa]}\npromo:\n  shift: null\n',
+        encoding="utf-8",
+    )
+    applied = project.apply()
+    assert applied.exit_code == 0, applied.output
+    remote = {name: tasks[0] for name, tasks in project.remote().items()}
+    assert remote["news"]["trigger"]["single"]["time"] == "2027-03-02 10:00:00"
+    assert remote["promo"]["trigger"]["single"]["time"] == "2027-04-01 09:30:00"
