@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler import redact
 from reconciler.errors import Problem
+from reconciler.manifests.base import describe
 from reconciler.manifests.layer_files import (
     DEFAULTS_NAMES,
     EXTENDS,
@@ -40,7 +41,8 @@ def bases_under(
         files.problems.append(Problem(holder.display, line, col, f"{EXTENDS}: {message}"))
 
     if not isinstance(value, str) or not value.strip():
-        refuse(f"{value!r} is not a file name; give the base file's path relative to this file")
+        shown = repr(value) if isinstance(value, str) else describe(value)  # "", or no text
+        refuse(f"{shown} is not a file name; give the base file's path relative to this file")
         return None
     # Clipped: the value may be thousands of characters long (and is one in the messages below).
     shown = repr(redact.clip(value, 80))

@@ -258,3 +258,21 @@ def test_validate_warns_of_an_empty_key_and_strict_refuses_it(
     assert code == 1, out
     assert out.splitlines()[0] == warning.replace(" warning: ", " error: ") + " (--strict)"
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("value", "col", "shown"),
+    [("", 9, "nothing (null)"), (" 5", 10, "the number 5"), (' ""', 10, "''")],
+)
+def test_an_extends_that_is_no_file_name_is_named_as_written(
+    tmp_path: Path, value: str, col: int, shown: str
+) -> None:
+    """`extends:` left empty, or given a number, is an error at the value naming it as YAML
+    read it (not as Python's None)."""
+    root = tmp_path / "s"
+    write(root, "_defaults.yaml", DEFAULTS)
+    write(root, "a.yaml", f"extends:{value}\n" + MANIFEST.format(name="a"))
+    assert where(load(root), tmp_path) == [
+        f"s/a.yaml:1:{col}: extends: {shown} is not a file name; give the base file's path "
+        "relative to this file"
+    ]
