@@ -199,7 +199,11 @@ class Scrubber:
         # The pre-test looks for a few characters every form starts with, not the forms
         # themselves (over a hundred, with the pieces: ten times slower): the first ANCHOR of
         # each form, and of each secret every ANCHOR characters, since any piece of PIECE
-        # characters holds one of those.
+        # characters holds one of those. Each is found with anything that shows no letter
+        # between its characters (``_SPREAD``): blanks (a secret spelled with a space between
+        # its characters), line breaks with the next line's indent or quoting prefix, a
+        # shell's "\" at a line's end. That costs the search nothing measurable (a branch
+        # still starts with a literal character) and spares folding the common text first.
         raw = [s.lower() for s in secrets if s]
         folded = {
             s.lower()[n : n + ANCHOR]
@@ -210,8 +214,8 @@ class Scrubber:
         folded |= {s.lower()[:ANCHOR] for s in tokens & set(secrets)}
         folded |= {f.lower()[:ANCHOR] for f in loose if not any(f.lower() in s for s in raw)}
         plain = {f[:ANCHOR] for f in exact - loose}
-        self._folded = _any_of(sorted(folded))
-        self._exact = _any_of(sorted(plain - folded))
+        self._folded = _any_of(sorted(folded), spread=True)
+        self._exact = _any_of(sorted(plain - folded), spread=True)
         self._pretest = all(f.isascii() for f in (*folded, *plain))
 
     @property
@@ -230,8 +234,9 @@ class Scrubber:
             return text
         pattern = self._pattern
         assert pattern is not None
-        # Folded first: a form the plain match would cut into pieces is masked whole.
-        text = self._unfold(text, pattern) if _hides(text) else text
+        # Folded first: a form the plain match would cut into pieces is masked whole. A line
+        # with a blank may spell a secret with blanks between its characters.
+        text = self._unfold(text, pattern) if _hides(text) or " " in text else text
         return pattern.sub(self._mask, text)
 
     def _may_hold(self, text: str) -> bool:
@@ -243,38 +248,45 @@ class Scrubber:
         """
         if not self._pretest or "&#" in text or _ESCAPE.search(text):
             return True  # character references and escapes are the pattern's to judge
-        if _hides(text):
-            # Joined where it was wrapped: the line break and the next line's indent left out
-            # (a secret's own space at a wrap is lost here, and its other anchors are not).
-            # One search: a second, over the text with every blank left out, cost 18 ms on the
-            # 950 kB of a 1000-create plan; ``_unfold`` then looks both ways.
-            text = _fold(_INDENT.sub("\n", text) if "\n" in text else text)
+        if not text.isascii():
+            # An ASCII text is searched as it is: the anchors pass over its controls, blanks,
+            # line breaks and quoting prefixes (``_SPREAD``). One search: a second, over the
+            # text with every blank left out, cost 18 ms on the 950 kB of a 1000-create plan.
+            text = _fold(text, controls=False)
         return bool(self._folded.search(text.lower()) or self._exact.search(text))
 
     def _unfold(self, text: str, pattern: re.Pattern[str]) -> str:
         """``text`` with the forms masked that show only once it is folded: a secret in
         mathematical letters, with combining marks or NULs between its characters, a base64
-        text folded over lines."""
-        folded = _fold(text)
-        passes = [keep for keep in (True, False) if pattern.search(_without_blanks(folded, keep))]
+        text folded over lines, a value wrapped over quoted lines (``_JOINS``), a secret with
+        blanks between its characters.
+
+        Two looks: line breaks left out with what continues them (a secret's own spaces kept),
+        then every blank left out as well."""
+        joins = _joins(text) if "\n" in text else []
+        folded = _fold(_joined(text, joins))
+        looks = ((False, folded), (True, folded.translate(_BLANKS)))
+        passes = [drop for drop, look in looks if pattern.search(look)]
         if not passes:
             return text
         spans: list[tuple[int, int]] = []
-        for keep_blanks in passes:
+        for drop_blanks in passes:
             chars: list[str] = []
             owner: list[int] = []  # the index in ``text`` each folded character comes from
-            for i, c in enumerate(text):
-                if c in " \t" and not keep_blanks:
-                    continue
-                if " " <= c <= "~":  # folds to itself
-                    chars.append(c)
-                    owner.append(i)
-                    continue
-                for f in _fold(c):
-                    chars.append(f)
-                    owner.append(i)
-            found = pattern.finditer("".join(chars))
-            spans += [(owner[m.start()], owner[m.end() - 1] + 1) for m in found]
+            done = 0
+            for start, end in [*joins, (len(text), len(text))]:
+                for i in range(done, start):
+                    c = text[i]
+                    # A printable ASCII character folds to itself, others one by one; a blank
+                    # after folding (a no-break space is a space) is a blank.
+                    for f in c if " " <= c <= "~" else _fold(c):
+                        if drop_blanks and f in " \t":
+                            continue
+                        chars.append(f)
+                        owner.append(i)
+                done = end
+            found = _overlapping(pattern, "".join(chars))
+            spans += [(owner[start], owner[end - 1] + 1) for start, end in found]
         if not spans:  # folded whole, the text composed otherwise: none of it is shown
             return self._mask
         parts: list[str] = []
@@ -307,12 +319,16 @@ class Scrubber:
 # What a folded text leaves out: characters that show nothing (controls, line breaks, format
 # characters, combining marks, variation selectors, fillers). Put between a secret's
 # characters they leave it readable; a line break inside a base64 text (MIME folds at 76).
-_DROPPED = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u00ad\u0300-\u036f\u034f\u061c\u115f\u1160\u17b4\u17b5"
+_BEYOND_ASCII = (
+    "\x80-\x9f\u00ad\u0300-\u036f\u034f\u061c\u115f\u1160\u17b4\u17b5"
     "\u180b-\u180f\u1ab0-\u1aff\u1dc0-\u1dff\u200b-\u200f\u2028-\u202e\u2060-\u206f"
     "\u20d0-\u20ff\u3164\ufe00-\ufe0f\ufe20-\ufe2f\ufeff\uffa0"
-    "\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
+    "\U000e0000-\U000e007f\U000e0100-\U000e01ef"
 )
+_DROPPED = re.compile(f"[\x00-\x1f\x7f{_BEYOND_ASCII}]")
+# The same without ASCII's controls, which the pre-test's anchors pass over (``_SPREAD``):
+# leaving the line breaks of a long text in place spares a third of the time folding takes.
+_DROPPED_BEYOND_ASCII = re.compile(f"[{_BEYOND_ASCII}]")
 
 
 def _hides(text: str) -> bool:
@@ -323,11 +339,15 @@ def _hides(text: str) -> bool:
     return not (text.isprintable() or (text[-1:] == "\n" and text[:-1].isprintable()))
 
 
-def _fold(text: str) -> str:
+def _fold(text: str, *, controls: bool = True) -> str:
     """``text`` with Unicode's compatibility forms folded (fullwidth and mathematical letters
     become plain ones), what shows nothing dropped (``_DROPPED``), accents too (decomposed
     first, so that a mark is dropped before it can compose with its letter), and the dotted
-    and dotless i that the pattern's case-insensitive match takes for "i" made plain."""
+    and dotless i that the pattern's case-insensitive match takes for "i" made plain.
+
+    ``controls=False``: ASCII's controls are kept (for the pre-test, see ``_SPREAD``)."""
+    if not controls and text.isascii():
+        return text
     if text.isascii():  # the same, at a tenth of the cost (a manifest's lines, say)
         joined = text.replace("\n", "")
         return joined if joined.isprintable() else joined.translate(_ASCII_DROPPED)
@@ -336,21 +356,70 @@ def _fold(text: str) -> str:
     # decomposition, not only accented Latin letters (the Angstrom sign is A and a ring).
     if not unicodedata.is_normalized("NFKD", text):
         text = unicodedata.normalize("NFKD", text)
-    folded = unicodedata.normalize("NFKC", _DROPPED.sub("", text))
+    dropped = _DROPPED if controls else _DROPPED_BEYOND_ASCII
+    folded = unicodedata.normalize("NFKC", dropped.sub("", text))
     if "\u0131" in folded or "\u0130" in folded:
         folded = folded.translate(_LOOK_ALIKE)
     return folded
 
 
 # Spaces and tabs, dropped from a folded text in a second look: a message that wraps a long
-# value over lines indents the pieces after each break (a secret's own spaces are kept in the
-# first look).
+# value over lines with its own marks at the break, a secret spelled with a space between its
+# characters (a secret's own spaces are kept in the first look).
 _BLANKS = str.maketrans(dict.fromkeys([0x20, 0x09]))
-_INDENT = re.compile(r"\n[ \t]+")
+# A line break and what continues a wrapped line around it, left out in both looks: after it
+# the next line's indent and its quoting prefix, "> " (an e-mail or Markdown quote, nested
+# too), "| " (a table, a YAML-like dump) or "# " (a comment); before it a shell's "\" or a
+# table's closing "|" (``_joins``).
+_JOINS = re.compile(r"\r?\n[ \t]*(?:[>|#]+[ \t]*)*")
 
 
-def _without_blanks(folded: str, keep: bool) -> str:
-    return folded if keep else folded.translate(_BLANKS)
+def _joins(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text`` that ``_JOINS`` finds, each with the "\\" or the closing "|" (and
+    the blanks around it) that ends its line. Those are looked for backwards from the line
+    break, not by the pattern: a pattern starting with blanks would try every blank of a long
+    run again (a megabyte of spaces: minutes)."""
+    spans: list[tuple[int, int]] = []
+    done = 0
+    for m in _JOINS.finditer(text):
+        start, end = m.span()
+        if text[start - 1 : start] == "\\" and start - 1 >= done:
+            start -= 1
+        else:
+            at = start
+            while at > done and text[at - 1] in " \t":
+                at -= 1
+            if at > done and text[at - 1] == "|":
+                at -= 1
+                while at > done and text[at - 1] in " \t":
+                    at -= 1
+                start = at
+        spans.append((start, end))
+        done = end
+    return spans
+
+
+def _overlapping(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, int]]:
+    """The span of a match of ``pattern`` at each place one starts in ``text``, overlaps
+    included: a secret's own space lost at a wrap leaves two forms that overlap ("master" then
+    "secret"), and masking only the first would leave the end of the other showing."""
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        yield m.span()
+        pos = m.start() + 1
+
+
+def _joined(text: str, joins: Sequence[tuple[int, int]]) -> str:
+    """``text`` without the spans ``joins``."""
+    if not joins:
+        return text
+    parts: list[str] = []
+    done = 0
+    for start, end in joins:
+        parts.append(text[done:start])
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 # The escapes ``_referenced`` knows: any other backslash (a JSON "\\n", a Windows path) leaves
@@ -390,9 +459,34 @@ def _referenced(secret: str) -> str:
     return "(?i:" + _INVISIBLE.join(each) + ")"
 
 
-def _any_of(forms: Sequence[str]) -> re.Pattern[str]:
-    """A pattern finding any of ``forms`` (none: one that never matches)."""
-    return re.compile("|".join(map(re.escape, forms)) if forms else r"(?!)")
+def _any_of(forms: Sequence[str], *, spread: bool = False) -> re.Pattern[str]:
+    """A pattern finding any of ``forms`` (none: one that never matches); ``spread``: also
+    with anything in ``_SPREAD`` between their characters."""
+    if not spread:
+        return re.compile("|".join(map(re.escape, forms)) if forms else r"(?!)")
+    branches = {_spread(form) for form in forms}
+    return re.compile("|".join(sorted(branches)) if branches else r"(?!)")
+
+
+# What the pre-test's anchors pass over between their characters: ASCII controls (line breaks,
+# tabs, NULs), spaces, and what starts or ends a quoted line's continuation: "> " (an e-mail or
+# Markdown quote), "| " (a table, a YAML-like dump), "# " (a comment), a shell's "\" at the end
+# of the line. Anywhere, not only at a line's start: the pre-test may pass a text the pattern
+# then clears, never the other way round.
+_SPREAD_CHARS = frozenset([*map(chr, range(0x21)), "\x7f", ">", "|", "#", "\\"])
+_SPREAD = r"[\x00-\x20\x7f>|#\\]*"
+
+
+def _spread(anchor: str) -> str:
+    """A pattern of ``anchor`` with anything in ``_SPREAD`` between its characters.
+
+    Its own characters of that kind are left out of it (kept, a greedy repeat before one of
+    them would backtrack over a long run of blanks), unless that leaves fewer than three: such
+    an anchor is looked for as it is."""
+    kept = [c for c in anchor if c not in _SPREAD_CHARS]
+    if len(kept) < 3:
+        return re.escape(anchor)
+    return _SPREAD.join(map(re.escape, kept))
 
 
 def clip(text: str, limit: int, *, marker: str = "...") -> str:
