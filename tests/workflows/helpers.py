@@ -225,16 +225,25 @@ class Repository:
         self.pulls[number] = pull
         return self.pull_event(number, event)
 
-    def pull_event(self, number: int, event: str = "pull_request") -> Event:
-        """The ``pull_request`` or ``pull_request_target`` event of pull request ``number``."""
+    def pull_event(
+        self,
+        number: int,
+        event: str = "pull_request",
+        action: str = "synchronize",
+        changes: dict[str, Any] | None = None,
+    ) -> Event:
+        """The ``pull_request`` or ``pull_request_target`` event of pull request ``number``, of
+        the activity type ``action`` (``edited`` with its ``changes``, e.g. of the base)."""
         pull = self.pulls[number]
         repo = {"full_name": REPOSITORY, "default_branch": "main"}
-        payload = {
+        payload: dict[str, Any] = {
             "number": number,
             "pull_request": pull,
             "repository": repo,
-            "action": "synchronize",
+            "action": action,
         }
+        if changes is not None:
+            payload["changes"] = changes
         if event == "pull_request":
             return Event("pull_request", f"{number}/merge", pull["head"]["sha"], payload)
         return Event(event, "main", self.remote_tip(), payload)
@@ -248,11 +257,20 @@ class Repository:
         db["pulls"] = list(self.pulls.values())
         runner.github_db.write_text(json.dumps(db, indent=1), encoding="utf-8")
 
-    def trigger_pull_request(self, runner: Runner, number: int = PR_NUMBER) -> list[Any]:
-        """What GitHub starts for a push to a pull request: the workflows of both events."""
+    def trigger_pull_request(
+        self,
+        runner: Runner,
+        number: int = PR_NUMBER,
+        action: str = "synchronize",
+        changes: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        """What GitHub starts for a push to a pull request (or another activity): the workflows
+        of both events."""
         self.register(runner)
-        runs = runner.trigger(self.pull_event(number, "pull_request"))
-        return runs + runner.trigger(self.pull_event(number, "pull_request_target"))
+        runs = runner.trigger(self.pull_event(number, "pull_request", action, changes))
+        return runs + runner.trigger(
+            self.pull_event(number, "pull_request_target", action, changes)
+        )
 
     def merge(self, branch: str) -> Event:
         """A maintainer merges ``branch`` (fast-forward of main); the push event of it."""

@@ -15,7 +15,8 @@ go through it:
   (secrets only for same-repository pull requests), ``pull_request_target`` runs the default
   branch's files with ``github.ref`` on the base branch and the base tip checked out by default
   (secrets even for forks); ``Runner.trigger`` picks the workflows an event starts, read from the
-  remote at that commit;
+  remote at that commit, a pull request's event only for the activity types (``action``) a
+  workflow's ``types:`` lists (``opened``, ``synchronize``, ``reopened`` when it lists none);
 - GitHub environments (``Runner.environments``): their secrets join the repository's for a job
   that names the environment; ``branches`` limits which ``github.ref_name`` may use one, and
   ``reviewers`` calls ``Runner.approver`` before the job starts, with what the approver can see
@@ -282,7 +283,7 @@ class Runner:
                 triggers = {triggers: None}
             elif isinstance(triggers, list):
                 triggers = dict.fromkeys(triggers)
-            if event.name not in triggers:
+            if event.name not in triggers or not _of_type(triggers[event.name], event):
                 continue
             path = self.root / "workflow-files" / f"{self.run_id + 1}-{name}"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -998,6 +999,19 @@ class Runner:
         record.outputs = parse_output_file(output.read_text(encoding="utf-8"))
         record.secrets = self.secrets_in(env)
         record.note = "replaced: github-script's script run by Node.js against a fake GitHub"
+
+
+# The activity types GitHub starts a pull_request(_target) workflow for when `types:` is not given.
+DEFAULT_PULL_TYPES = ("opened", "synchronize", "reopened")
+
+
+def _of_type(trigger: Any, event: Event) -> bool:
+    """Whether ``event`` is of an activity type the trigger lists (``types:``); events of other
+    kinds than pull requests have no types here."""
+    if event.name not in ("pull_request", "pull_request_target"):
+        return True
+    types = (trigger or {}).get("types") if isinstance(trigger, dict) else None
+    return event.payload.get("action") in (types or DEFAULT_PULL_TYPES)
 
 
 def step_name(step: dict[str, Any]) -> str:
