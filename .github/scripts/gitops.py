@@ -10,7 +10,8 @@ Subcommands (each writes its results to ``$GITHUB_OUTPUT`` when set, and prints 
               than one of those (a re-run of an old run would roll the app back).
 ``pr``        decide whether a pull request may be planned with credentials, and build the
               planning workspace from the default branch's settings and the pull request's
-              manifests (copied as plain files). Outputs ``trusted``, ``reason``, ``matrix``.
+              manifests and overlays (copied as plain files), its changes taken against the
+              default branch. Outputs ``trusted``, ``reason``, ``matrix``.
 ``validate``  ``reconciler validate --format github`` of each environment's manifests.
 ``run``       run ``reconciler`` with the environment's credentials: the GitHub environment's
               fixed secrets ENGAGELAB_APP_KEY / ENGAGELAB_MASTER_SECRET, handed over under the
@@ -40,6 +41,7 @@ from typing import Any
 
 from reconciler.config.environments import Environment, load_environments
 from reconciler.errors import ConfigError
+from reconciler.printable import escaped
 
 # GitHub starts at most 256 jobs from one matrix in one workflow run.
 MATRIX_LIMIT = 256
@@ -53,8 +55,10 @@ CONNECTION_FIELDS = (
     "master_secret_env",
     "state",
     "manifests",
+    "overlay",
 )
-# Paths whose change alters the tool or the workflows themselves.
+# Paths whose change alters the tool or the workflows themselves, or the state an apply starts
+# from (a state committed on the default branch is used when the state branch has none).
 TOOL_PATHS = (
     "reconciler/",
     "pyproject.toml",
@@ -65,7 +69,11 @@ TOOL_PATHS = (
     "action.yml",
     "action.yaml",
     ".ci/",
+    ".reconciler/",
 )
+# The GitHub environments of a reconciler environment NAME are NAME (the apply, with required
+# reviewers) and NAME + PLAN_SUFFIX (plans and drift: no reviewers, the same credentials).
+PLAN_SUFFIX = "-plan"
 APPLIED_DIR = ".reconciler-applied"
 FIXED_KEY = "ENGAGELAB_APP_KEY"
 FIXED_SECRET = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable's name
@@ -76,6 +84,11 @@ class Refused(Exception):
 
 
 def output(**values: str) -> None:
+    """Print ``values`` and write them to ``$GITHUB_OUTPUT``, each on one line: a control
+    character (a carriage return as much as a line feed) in a value taken from a pull
+    request's file names would end the line, and the rest be read as a workflow command or
+    another output; each is spelled as an escape (``printable.escaped``)."""
+    values = {key: escaped(value) for key, value in values.items()}
     path = os.environ.get("GITHUB_OUTPUT")
     for key, value in values.items():
         print(f"{key}={value}")
@@ -86,16 +99,18 @@ def output(**values: str) -> None:
 
 
 def git(repo: Path, *args: str) -> str:
+    """The output of a git command, as git wrote it: bytes decoded without newline translation
+    (a carriage return in a file name stays one), a byte that is not UTF-8 as U+FFFD."""
     done = subprocess.run(  # noqa: S603 - fixed program, arguments are paths and refs
         ["git", "-C", str(repo), *args],  # noqa: S607 - git from PATH, as in every step
         capture_output=True,
-        text=True,
         check=False,
         timeout=120,
     )
     if done.returncode != 0:
-        raise Refused(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}")
-    return done.stdout
+        error = done.stderr.decode("utf-8", "replace").strip()
+        raise Refused(f"git {' '.join(args)} failed in {repo}: {error}")
+    return done.stdout.decode("utf-8", "replace")
 
 
 def raw_settings(text: str | None, where: str = CONFIG) -> dict[str, dict[str, Any]]:
@@ -180,17 +195,32 @@ def show(repo: Path, commit: str, path: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def relative(env: Environment, root: Path) -> str:
+def relative(path: Path, root: Path) -> str:
     try:
-        return Path(os.path.relpath(env.manifests.resolve(), root.resolve())).as_posix()
+        return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
     except ValueError:
-        return env.manifests.as_posix()
+        return path.as_posix()
+
+
+def read_dirs(env: Environment) -> list[tuple[str, Path]]:
+    """The directories ``env``'s schedules are read from: its manifests, and its overlay."""
+    found = [("manifests", env.manifests)]
+    if env.overlay is not None:
+        found.append(("overlay", env.overlay))
+    return found
+
+
+def touches(env: Environment, root: Path, files: Iterable[str]) -> bool:
+    """Whether one of ``files`` (relative to ``root``) lies in a directory ``env`` reads."""
+    prefixes = tuple(relative(d, root).rstrip("/") + "/" for _, d in read_dirs(env))
+    return any(f.startswith(prefixes) for f in files)
 
 
 def changed_envs(
     repo: Path, envs: Sequence[Environment], since: dict[str, str | None]
 ) -> list[Environment]:
-    """The environments whose manifests directory or settings changed since their commit."""
+    """The environments whose manifests or overlay directory or settings changed since their
+    commit."""
     head_settings = raw_settings(show(repo, "HEAD", CONFIG), f"{CONFIG} at HEAD")
     chosen = []
     for env in envs:
@@ -199,9 +229,8 @@ def changed_envs(
             chosen.append(env)
             continue
         files = changed_files(repo, commit, "HEAD")
-        prefix = relative(env, repo).rstrip("/") + "/"
         before = raw_settings(show(repo, commit, CONFIG), f"{CONFIG} at {commit}").get(env.name)
-        if before != head_settings.get(env.name) or any(f.startswith(prefix) for f in files):
+        if before != head_settings.get(env.name) or touches(env, repo, files):
             chosen.append(env)
     return chosen
 
@@ -209,6 +238,13 @@ def changed_envs(
 def entries(envs: Iterable[Environment], root: Path) -> list[dict[str, str]]:
     out = []
     for env in envs:
+        if env.name.lower().endswith(PLAN_SUFFIX):
+            # GitHub's environment names ignore case: `Production-Plan` is `production-plan`.
+            raise Refused(
+                f"environment {env.name}: a name ending in {PLAN_SUFFIX!r} would apply in the "
+                f"GitHub environment {env.name} (the one without reviewers that holds the "
+                f"credentials of {env.name[: -len(PLAN_SUFFIX)]} for plans); rename it"
+            )
         state = Path(os.path.relpath(env.state.resolve(), root.resolve())).as_posix()
         if state.startswith("../"):
             raise Refused(
@@ -316,7 +352,10 @@ def regular_files(directory: Path) -> list[Path]:
     found = []
     for path in sorted(directory.rglob("*")):
         if path.is_symlink() or not (path.is_file() or path.is_dir()):
-            raise Refused(f"{path} is a symbolic link or special file; manifests must be files")
+            raise Refused(
+                f"{escaped(str(path))} is a symbolic link or special file; manifests and "
+                "overlays must be files"
+            )
         if path.is_file():
             found.append(path)
     return found
@@ -327,11 +366,24 @@ def cmd_pr(args: argparse.Namespace) -> None:
     reasons: list[str] = []
     if args.fork == "true":
         reasons.append("it comes from a fork")
-    merge_base = git(pr, "merge-base", "HEAD", f"origin/{args.base_ref}").strip()
+    default = args.default_branch
+    if not default:
+        raise Refused("the repository's default branch is not known (--default-branch)")
+    if args.base_ref != default:
+        # Only a merge into the default branch is applied; the changes below are taken against
+        # it, but a pull request is retargeted without a new push: it is planned again then
+        # (the `edited` event), never trusted while it points elsewhere.
+        reasons.append(
+            f"its base branch is {args.base_ref!r}, not the default branch {default!r}; "
+            f"change its base to {default!r} to have it planned"
+        )
+    # Against the default branch, whatever the base: the plan shows what the pull request's
+    # head would change there, including commits of the base branch it carries.
+    merge_base = git(pr, "merge-base", "HEAD", f"origin/{default}").strip()
     files = changed_files(pr, f"{merge_base}...HEAD")
     tool = sorted({f for f in files if f.startswith(TOOL_PATHS)})
     if tool:
-        reasons.append("it changes the tool or the workflows: " + ", ".join(tool[:10]))
+        reasons.append("it changes the tool, the workflows or the state: " + ", ".join(tool[:10]))
     base_text = read_config(base / CONFIG)
     trusted_envs = raw_settings(base_text)
     pr_text: str | None = None
@@ -343,6 +395,11 @@ def cmd_pr(args: argparse.Namespace) -> None:
         # Never planned, and its text never used: the workspace gets an empty config.
         reasons.append(str(exc))
         pr_text = None
+    else:
+        # A removed environment (or reconciler.yaml) is no longer applied, nor watched by drift.
+        for name in trusted_envs:
+            if name not in pr_envs:
+                reasons.append(f"it removes the environment {name!r} from {CONFIG}")
     for name, settings in pr_envs.items():
         known = trusted_envs.get(name)
         if known is None:
@@ -363,15 +420,21 @@ def cmd_pr(args: argparse.Namespace) -> None:
         envs = list(load_environments(out / CONFIG).environments)
     except ConfigError as exc:
         reasons.append(f"its {CONFIG} is invalid: {exc.message}")
+    # A state file committed on the default branch is used when the state branch has none
+    # (its backup and lock beside it too), wherever `state:` puts it.
+    states = tuple(relative(env.state, out) for env in envs)
+    held = sorted({f for f in files if f.startswith(states) and f not in tool})
+    if held:
+        reasons.append("it changes a state file: " + ", ".join(held[:10]))
     copied: set[Path] = set()
-    for env in envs:
-        rel = Path(os.path.relpath(env.manifests.resolve(), out.resolve()))
-        if rel.as_posix().startswith("../") or rel.is_absolute():
-            reasons.append(f"the manifests of {env.name!r} lie outside the repository")
+    for env, (what, directory) in ((e, d) for e in envs for d in read_dirs(e)):
+        rel = Path(os.path.relpath(directory.resolve(), out.resolve()))
+        if rel.as_posix() == ".." or rel.as_posix().startswith("../") or rel.is_absolute():
+            reasons.append(f"the {what} of {env.name!r} lie outside the repository")
             continue
         if not inside_without_links(pr, rel):
             reasons.append(
-                f"the manifests directory {rel.as_posix()} of {env.name!r} is (or "
+                f"the {what} directory {rel.as_posix()} of {env.name!r} is (or "
                 "lies under) a symbolic link, or resolves outside the pull request"
             )
             continue
@@ -395,10 +458,7 @@ def cmd_pr(args: argparse.Namespace) -> None:
             reasons.append(str(exc))
             base_envs = {}
         for env in envs:
-            prefix = Path(os.path.relpath(env.manifests.resolve(), out.resolve())).as_posix()
-            if pr_envs.get(env.name) != base_envs.get(env.name) or any(
-                f.startswith(prefix.rstrip("/") + "/") for f in files
-            ):
+            if pr_envs.get(env.name) != base_envs.get(env.name) or touches(env, out, files):
                 chosen.append(env)
     trusted = not reasons
     rows = entries(chosen, out) if trusted else []
@@ -564,6 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base", default=".")
     p.add_argument("--pr", required=True)
     p.add_argument("--base-ref", required=True)
+    p.add_argument("--default-branch", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--fork", default="false")
     p = sub.add_parser("validate")
@@ -607,7 +668,10 @@ def main(argv: list[str] | None = None) -> int:
         text = exc.message if isinstance(exc, ConfigError) else str(exc)
         if isinstance(exc, ConfigError) and exc.hint:
             text += f"\nhint: {exc.hint}"
-        print("::error::" + text.replace("%", "%25").replace("\n", "%0A"), file=sys.stderr)
+        # The annotation's message on one line: %, CR and LF as GitHub escapes them, the other
+        # control characters spelled out (a path from a pull request may hold any of them).
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print("::error::" + escaped(text), file=sys.stderr)
         return 1
     return 0
 

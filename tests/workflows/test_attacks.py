@@ -13,6 +13,10 @@ protected default branch), and checks that the outcome is now impossible:
 7. open pull requests are planned again when main moves, and only changed environments;
 8. a failing drift check opens an issue, and dispatch acts only from the default branch;
 9. a plan with only a conflict left is not clean: the pull request is told.
+10. overlays are planned as manifests are, and confined to the repository; a pull request is
+    planned against the default branch (again when its base changes); an environment named
+    like a plan environment, a removed environment, a committed state file and a control
+    character in a file name never pass unseen.
 """
 
 from __future__ import annotations
@@ -587,3 +591,216 @@ def test_plan_with_only_a_conflict_is_posted(world: World) -> None:
     runs = world.repo.trigger_pull_request(world.runner)
     comments = [c["body"] for c in world.github()["comments"]]
     assert any("conflict" in c.lower() for c in comments), _log(runs)
+
+
+# -- 10. overlays, the base branch and what else a pull request may not change unseen ----------
+
+PATCH_QA = '"*":\n  push:\n    body:\n      notification:\n        alert: "[QA] hello"\n'
+PATCH_ALL = '"*":\n  push:\n    body:\n      notification:\n        alert: "EVERYONE"\n'
+
+
+def _with_overlay(world: World) -> Event:
+    """main's default environment patched by the overlay overlays/default, one schedule."""
+    return world.repo.commit_to_main(
+        {
+            "reconciler.yaml": world.config(overlay="overlays/default"),
+            "overlays/default/patches.yaml": PATCH_QA,
+            "schedules/single.yaml": SCHEDULES / "single.yaml",
+        },
+        "An overlay",
+    )
+
+
+def _planned(runs: list[WorkflowRun]) -> list[str]:
+    return sorted(
+        j.matrix["name"] for j in _jobs(runs) if j.job == "plan" and j.result != "skipped"
+    )
+
+
+def _alerts(world: World) -> list[str]:
+    return [s["push"]["body"]["notification"]["alert"] for s in world.emulator.schedules()]
+
+
+def test_pr_in_a_repository_with_an_overlay_is_planned_with_it(world: World) -> None:
+    """A repository whose environment has an overlay: a pull request adding a schedule is
+    validated and planned with the overlay's patches (not refused for a missing overlay)."""
+    _with_overlay(world)
+    world.repo.open_pull_request("add", {"schedules/weekly.yaml": SCHEDULES / "weekly.yaml"})
+    runs = world.repo.trigger_pull_request(world.runner)
+    assert [s["state"] for s in world.github()["statuses"]] == ["success"], _log(runs)
+    plan = only(runs, "plan").job("plan", name="default")
+    assert plan.result == "success", _log(runs)
+    assert "[QA] hello" in (plan.workspace / "plan.json").read_text(encoding="utf-8")
+
+
+def test_pr_changing_only_an_overlay_is_planned_and_applied_at_merge(world: World) -> None:
+    """A pull request that changes nothing but the overlay's patches is planned (the change is
+    shown), and its merge plans and applies it: it does not wait, unseen, for the next merge."""
+    world.runner.trigger(_with_overlay(world))
+    assert _alerts(world) == ["[QA] hello"]
+    patch = world.root / "patches.yaml"
+    patch.write_text(PATCH_ALL, encoding="utf-8")
+    world.repo.open_pull_request("overlay-only", {"overlays/default/patches.yaml": patch})
+    runs = world.repo.trigger_pull_request(world.runner)
+    assert _planned(runs) == ["default"], _log(runs)
+    assert [s["state"] for s in world.github()["statuses"]] == ["success"], _log(runs)
+    assert any("EVERYONE" in c["body"] for c in world.github()["comments"]), _log(runs)
+    seen: list[dict[str, Any]] = []
+    world.runner.approver = lambda view: seen.append(view) is None
+    runs = world.runner.trigger(world.repo.merge("overlay-only"))
+    assert only(runs, "apply").job("apply", name="default").result == "success", _log(runs)
+    assert "EVERYONE" in "\n".join(seen[0]["summaries"].values())
+    assert _alerts(world) == ["EVERYONE"]
+
+
+def test_a_merge_changing_only_an_overlay_is_applied(world: World) -> None:
+    """A commit on main whose only change is in the overlay (a maintainer's merge): the apply
+    plans the environment again and applies it, although no manifest changed."""
+    world.runner.trigger(_with_overlay(world))
+    runs = world.runner.trigger(
+        world.repo.commit_to_main({"overlays/default/patches.yaml": PATCH_ALL}, "Patch")
+    )
+    assert only(runs, "apply").job("apply", name="default").result == "success", _log(runs)
+    assert _alerts(world) == ["EVERYONE"]
+
+
+@pytest.mark.parametrize("where", ["../pr/ov", "ABSOLUTE", "~/ov"])
+def test_pr_pointing_the_overlay_out_of_the_repository_is_not_planned(
+    world: World, where: str
+) -> None:
+    """A pull request setting `overlay:` to its own checkout (`../pr/ov`, read unvetted by
+    the trusted job), an absolute path or one under `~`: validated only, nothing requested."""
+    outside = world.root / "ov" if where == "ABSOLUTE" else world.root / "home" / "ov"
+    outside.mkdir(parents=True, exist_ok=True)
+    (outside / "p.yaml").write_text(PATCH_ALL, encoding="utf-8")
+    overlay = str(outside) if where == "ABSOLUTE" else where
+    patch = _text(world, PATCH_ALL)
+    files = {
+        "reconciler.yaml": _text(world, world.config(overlay=overlay)),
+        "ov/p.yaml": patch,
+        "schedules/single.yaml": SCHEDULES / "single.yaml",
+    }
+    world.repo.open_pull_request("overlay-out", files)
+    runs = world.repo.trigger_pull_request(world.runner)
+    assert [s["state"] for s in world.github()["statuses"]] == ["failure"], _log(runs)
+    assert _planned(runs) == [], _log(runs)
+    assert world.emulator.request_log == [], _log(runs)
+    comments = [c["body"] for c in world.github()["comments"]]
+    assert any("a maintainer must review" in c and "overlay" in c for c in comments)
+
+
+def _push_branch(world: World, branch: str, start: str, files: dict[str, Path]) -> str:
+    """A developer's branch ``branch`` from ``start`` with ``files`` added; its commit."""
+    repo = world.repo
+    repo.git("fetch", "-q", "origin", start)
+    repo.git("checkout", "-q", "-B", branch, "FETCH_HEAD")
+    for target, source in files.items():
+        (repo.dev / target).parent.mkdir(parents=True, exist_ok=True)
+        (repo.dev / target).write_bytes(source.read_bytes())
+        repo.git("add", "-f", target)  # also what .gitignore leaves out (.reconciler/)
+    sha = repo.commit(f"Add {', '.join(files)}")
+    git("push", "-q", "origin", f"{branch}:{branch}", cwd=repo.dev,
+        env={**repo.env, "HARNESS_ACTOR": "developer"})  # fmt: skip
+    repo.git("checkout", "-q", "main")
+    return sha
+
+
+def test_pr_retargeted_to_the_default_branch_is_planned_again(world: World) -> None:
+    """A writer puts a production change on branch foo, opens a pull request against foo that
+    touches staging only, then changes its base to main. Against foo it is not planned with
+    credentials; once retargeted it is planned again, against main: production too. An edit of
+    the title alone plans nothing."""
+    _two_environments(world)
+    production = {"schedules/production/monthly.yaml": SCHEDULES / "monthly.yaml"}
+    staging = {"schedules/staging/periodical.yaml": SCHEDULES / "periodical.yaml"}
+    _push_branch(world, "foo", "main", production)
+    sha = _push_branch(world, "bar", "foo", staging)
+    world.repo.push_pull_request("bar", sha)
+    pull = world.repo.pulls[7]
+    pull["base"] = {**pull["base"], "ref": "foo", "sha": world.repo.remote_tip("foo")}
+    runs = world.repo.trigger_pull_request(world.runner, action="opened")
+    assert _planned(runs) == [], _log(runs)
+    assert [s["state"] for s in world.github()["statuses"]] == ["failure"], _log(runs)
+    assert any("not the default branch" in c["body"] for c in world.github()["comments"])
+    pull["base"] = {**pull["base"], "ref": "main", "sha": world.repo.remote_tip()}
+    changes = {"base": {"ref": {"from": "foo"}, "sha": {"from": world.repo.remote_tip("foo")}}}
+    runs = world.repo.trigger_pull_request(world.runner, action="edited", changes=changes)
+    assert _planned(runs) == ["production", "staging"], _log(runs)
+    statuses = world.github()["statuses"]
+    assert [s["state"] for s in statuses] == ["failure", "success"], _log(runs)
+    title = {"title": {"from": "Add it"}}
+    runs = world.repo.trigger_pull_request(world.runner, action="edited", changes=title)
+    assert [j.job for j in _jobs(runs) if j.result != "skipped"] == [], _log(runs)
+    assert len(world.github()["statuses"]) == 2
+
+
+def test_an_environment_named_like_a_plan_environment_is_refused(world: World) -> None:
+    """A reconciler environment `production-plan` would apply in the GitHub environment
+    `production-plan` (no reviewers, production's credentials): the apply refuses it before
+    any job gets an environment, and nothing is applied unapproved."""
+    config = f"environments:\n  production-plan:\n    endpoint: {world.url}\n"
+    world.runner.environments = environments_for("production")
+    push = world.repo.commit_to_main(
+        {"reconciler.yaml": config, "schedules/single.yaml": SCHEDULES / "single.yaml"}, "Plan"
+    )
+    runs = world.runner.trigger(push)
+    apply_run = only(runs, "apply")
+    assert apply_run.job("prepare").result == "failure", _log(runs)
+    assert "ending in '-plan'" in _log(runs)
+    assert world.emulator.schedules() == []
+    assert world.runner.approvals == []
+
+
+def test_pr_removing_an_environment_is_not_planned(world: World) -> None:
+    """A pull request dropping production from reconciler.yaml would stop its applies and its
+    drift checks unseen: validated only, and the comment says what it removes."""
+    _two_environments(world)
+    config = (
+        f"environments:\n  staging:\n    endpoint: {world.url}\n    manifests: schedules/staging\n"
+    )
+    world.repo.open_pull_request("drop", {"reconciler.yaml": _text(world, config)})
+    runs = world.repo.trigger_pull_request(world.runner)
+    assert [s["state"] for s in world.github()["statuses"]] == ["failure"], _log(runs)
+    comments = [c["body"] for c in world.github()["comments"]]
+    assert any("removes the environment 'production'" in c for c in comments), _log(runs)
+
+
+@pytest.mark.parametrize("state", ["", "states/default.json"])
+def test_pr_adding_a_state_file_is_not_planned(world: World, state: str) -> None:
+    """A state committed on the default branch is what an apply starts from while the state
+    branch has none: a pull request adding one (at `.reconciler/` or where `state:` says) is
+    validated only."""
+    path = ".reconciler/state.json"
+    if state:
+        world.repo.commit_to_main({"reconciler.yaml": world.config(state=state)}, "State path")
+        path = state
+    forged = _text(world, '{"version": 1, "serial": 9, "entries": {}}')
+    files = {path: forged, "schedules/single.yaml": SCHEDULES / "single.yaml"}
+    world.repo.push_pull_request("state", _push_branch(world, "state", "main", files))
+    runs = world.repo.trigger_pull_request(world.runner)
+    assert [s["state"] for s in world.github()["statuses"]] == ["failure"], _log(runs)
+    assert _planned(runs) == [], _log(runs)
+    shown = re.sub(r"([\\`*_{}\[\]()#+\-.!|~@:])", r"\\\1", path)  # escapeMarkdown's
+    assert any(shown in c["body"] for c in world.github()["comments"]), _log(runs)
+
+
+def test_a_file_name_with_a_carriage_return_runs_no_workflow_command(world: World) -> None:
+    """A pull request's manifest link named `x<CR>::warning ...::pwned.yaml`: the reason that
+    names it is printed with the character escaped, so no line of any log is a workflow
+    command of its making."""
+    link = world.root / "link"
+    link.symlink_to("../reconciler.yaml")
+    name = "schedules/x\r::warning title=forged::pwned.yaml"
+    files = {"schedules/single.yaml": SCHEDULES / "single.yaml", name: link}
+    world.repo.open_pull_request("cr", files)
+    runs = world.repo.trigger_pull_request(world.runner)
+    assert [s["state"] for s in world.github()["statuses"]] == ["failure"], _log(runs)
+    lines = [
+        line
+        for job in _jobs(runs)
+        for step in job.steps
+        for text in (step.stdout, step.stderr)
+        for line in text.splitlines()
+    ]
+    assert [line for line in lines if "pwned" in line and line.startswith("::")] == []
+    assert any("x\\r::warning" in line for line in lines), _log(runs)
