@@ -309,6 +309,55 @@ async function reportGate(
   core.info(`pull request #${issueNumber} not planned: ${reason}`);
 }
 
+// The apply workflow's own record of each environment, for the markers of the state branch
+// (gitops.py matrix --records): per artifact `<prefix><env>` the newest one a trusted run of
+// `workflow` uploaded, as { "<env>": { run_id, head_sha, conclusion } }. Artifacts are listed
+// newest first, at most `maxPages` pages of 100 (bounded API use); an environment not found
+// within them has no record, so its marker is not used and it is planned: never a silent skip.
+async function trustedStates(
+  { github, context },
+  { workflow, defaultBranch, prefix = "state-", maxPages = 10, events = ["push", "workflow_dispatch"] },
+) {
+  const { owner, repo } = context.repo;
+  const records = {};
+  const runs = new Map();
+  const settled = new Set();
+  for (let page = 1; page <= maxPages; page += 1) {
+    const { data } = await github.rest.actions.listArtifactsForRepo({
+      owner,
+      repo,
+      per_page: 100,
+      page,
+    });
+    const artifacts = data.artifacts || [];
+    for (const artifact of artifacts) {
+      const name = String(artifact.name || "");
+      const ref = artifact.workflow_run || {};
+      if (!name.startsWith(prefix) || settled.has(name) || artifact.expired || !ref.id) continue;
+      if (ref.head_branch && ref.head_branch !== defaultBranch) continue;
+      if (!runs.has(ref.id)) {
+        let run = null;
+        try {
+          ({ data: run } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: ref.id }));
+        } catch (error) {
+          if (error.status !== 404) throw error;
+        }
+        runs.set(ref.id, run);
+      }
+      const run = runs.get(ref.id);
+      if (!isTrustedRun(run, { owner, repo, workflow, defaultBranch, events })) continue;
+      settled.add(name);
+      records[name.slice(prefix.length)] = {
+        run_id: run.id,
+        head_sha: run.head_sha,
+        conclusion: run.conclusion || null,
+      };
+    }
+    if (artifacts.length < 100) break;
+  }
+  return records;
+}
+
 // Whether a workflow run is one of `workflow` (a file name under .github/workflows) of this
 // repository, started by one of `events` on the default branch: only such a run executed the
 // default branch's reviewed workflow, so only its artifacts can be trusted. Any other run (a
@@ -427,6 +476,7 @@ module.exports = {
   escapeMarkdown,
   isTrustedRun,
   lastTrustedArtifact,
+  trustedStates,
   reviewedPlanRun,
   postPlan,
   reportDrift,

@@ -12,6 +12,7 @@ const {
   replanOpenPulls,
   escapeMarkdown,
   isTrustedRun,
+  trustedStates,
   planBody,
   truncate,
   BODY_LIMIT,
@@ -342,4 +343,40 @@ test("only runs of the named workflow on the default branch of this repository a
   assert.equal(
     isTrustedRun({ ...good, head_repository: { full_name: "mallory/schedules" } }, where), false);
   assert.equal(isTrustedRun(null, where), false);
+});
+
+test("the apply runs' record of each environment: newest trusted upload, expired ones left out", async () => {
+  const run = (id, extra) => ({ id, path: ".github/workflows/apply.yml", head_branch: "main",
+    event: "push", head_repository: { full_name: "octo/schedules" }, head_sha: `sha${id}`,
+    conclusion: "success", ...extra });
+  const runs = [run(1), run(2, { conclusion: "failure" }), run(3, { path: ".github/workflows/x.yml" }),
+    run(4, { head_branch: "dev" })];
+  const artifact = (name, id, extra) =>
+    ({ name, workflow_run: { id, head_branch: runs.find((r) => r.id === id).head_branch }, ...extra });
+  // Newest first, over two pages of 100.
+  const artifacts = [
+    artifact("state-prod", 3), // a developer's own workflow: not trusted
+    artifact("state-prod", 4), // another branch
+    artifact("state-prod", 2),
+    artifact("plan-prod", 2),
+    artifact("state-staging", 2, { expired: true }),
+    ...Array.from({ length: 100 }, () => artifact("plan-prod", 1)),
+    artifact("state-staging", 1),
+    artifact("state-prod", 1),
+    artifact("state-old", 1, { expired: true }),
+  ];
+  const github = { rest: { actions: {
+    listArtifactsForRepo: async ({ per_page, page }) =>
+      ({ data: { artifacts: artifacts.slice((page - 1) * per_page, page * per_page) } }),
+    getWorkflowRun: async ({ run_id }) => ({ data: runs.find((r) => r.id === run_id) }),
+  } } };
+  const ctx = { repo: { owner: "octo", repo: "schedules" } };
+  const records = await trustedStates({ github, context: ctx }, { workflow: "apply.yml", defaultBranch: "main" });
+  assert.deepEqual(records, {
+    prod: { run_id: 2, head_sha: "sha2", conclusion: "failure" },
+    staging: { run_id: 1, head_sha: "sha1", conclusion: "success" },
+  });
+  const capped = await trustedStates({ github, context: ctx },
+    { workflow: "apply.yml", defaultBranch: "main", maxPages: 1 });
+  assert.deepEqual(Object.keys(capped), ["prod"]);
 });

@@ -7,7 +7,10 @@ Subcommands (each writes its results to ``$GITHUB_OUTPUT`` when set, and prints 
               only those whose manifests or settings changed since the commit each one was last
               applied at (``DIR/.reconciler-applied/<env>``; missing, unknown to git or left
               by an unfinished apply: changed), and refused when this run's commit is older
-              than one of those (a re-run of an old run would roll the app back).
+              than one of those (a re-run of an old run would roll the app back). With
+              ``--records FILE`` (what the apply workflow's own runs uploaded, per environment:
+              the run's commit and conclusion), a marker is used only as far as such a record
+              confirms it: the state branch can be pushed by others.
 ``pr``        decide whether a pull request may be planned with credentials, and build the
               planning workspace from the default branch's settings and the pull request's
               manifests and overlays (copied as plain files), its changes taken against the
@@ -20,7 +23,10 @@ Subcommands (each writes its results to ``$GITHUB_OUTPUT`` when set, and prints 
 ``state-check`` refuse to apply when the committed state is not the last one a trusted apply
               run uploaded: a higher uploaded serial (a state push was lost), or another
               lineage, a higher committed serial or other content (changed outside the apply),
-              printing how to restore it.
+              printing how to restore it; and when no such run uploaded one (the first apply of
+              an adopted state, an expired artifact, or a state pushed by someone else) unless
+              the run accepts it (``--accept``, the apply workflow's ``accept-state`` input).
+              ``--mode report`` only says so (pull-request plans, drift), in ``--note``.
 ``same-plan`` whether two plan files are the same plan (``same=true``): equal in everything but
               ``planned_at`` and ``checksum``.
 
@@ -323,27 +329,92 @@ def refuse_going_back(repo: Path, env: Environment, applied: str | None) -> None
         )
 
 
+def load_records(path: str) -> dict[str, dict[str, Any]] | None:
+    """The apply workflow's own record of each environment (``--records``): the run of the
+    default branch's apply workflow that last uploaded ``state-<env>``, as github-report.js's
+    ``trustedStates`` writes it: ``{"<env>": {"run_id", "head_sha", "conclusion"}}``. ``None``
+    without the option (the command line: markers are taken as they are)."""
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise Refused(f"the apply runs' records {path} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise Refused(f"the apply runs' records {path} are not a JSON object")
+    return {str(k): v for k, v in data.items() if isinstance(v, dict)}
+
+
+def verified_marker(
+    env: Environment, marker: tuple[str | None, bool], record: dict[str, Any] | None
+) -> tuple[str | None, bool]:
+    """The commit ``env`` was last applied at and whether that apply finished, as far as the
+    apply workflow's own record confirms the state branch's marker.
+
+    The marker is a file on a branch others may push: a forged one could leave a merged
+    change unapplied (the commit of this run, finished) or stop every apply (a commit after
+    it). So the commit is the record's (the run that last uploaded the environment's state),
+    finished only when that run succeeded and the marker agrees; a marker no record confirms
+    (none: the first apply, an adopted state, an artifact expired after 90 days) only makes
+    the environment planned. Adding ``unfinished`` only ever plans more, so it is kept."""
+    commit, unfinished = marker
+    if record is None:
+        if commit is not None:
+            print(
+                f"::warning::environment {env.name}: the state branch says it was applied at "
+                f"{commit}, but no apply run of the default branch has a state of it on record "
+                "(its first apply, or its last state artifact expired after 90 days): that "
+                "marker is not used, the environment is planned"
+            )
+        return None, True
+    head = str(record.get("head_sha") or "")
+    finished = record.get("conclusion") == "success"
+    if commit != head:
+        print(
+            f"::warning::environment {env.name}: the state branch says it was applied at "
+            f"{commit or '(nothing)'}, but the apply run {record.get('run_id')} that last "
+            f"uploaded its state ran at {head}: the marker was changed outside the apply "
+            "workflow (or that run's state push was lost); the run's commit is used and the "
+            "environment is planned"
+        )
+        return head or None, True
+    return head or None, unfinished or not finished
+
+
 def cmd_matrix(args: argparse.Namespace) -> None:
     root = Path(args.repo)
     config = Path(args.config)
     envs = list(load_environments(config).environments)
     wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+    accepted = names_of(args.accept)
+    unknown = sorted((set(wanted) | accepted) - {e.name for e in envs})
+    if unknown:
+        raise Refused(f"unknown environment(s) {', '.join(unknown)} in {config}")
     if wanted:
-        unknown = sorted(set(wanted) - {e.name for e in envs})
-        if unknown:
-            raise Refused(f"unknown environment(s) {', '.join(unknown)} in {config}")
-        envs = [e for e in envs if e.name in wanted]
+        envs = [e for e in envs if e.name in wanted or e.name in accepted]
     if args.since_state:
+        records = load_records(args.records)
         since: dict[str, str | None] = {}
         for env in envs:
-            commit, unfinished = applied_at(Path(args.since_state), env)
+            marker = applied_at(Path(args.since_state), env)
+            if records is not None:
+                marker = verified_marker(env, marker, records.get(env.name))
+            commit, unfinished = marker
             refuse_going_back(root, env, commit)
             known = commit is not None and is_ancestor(root, commit, commit) is not None
             # Unfinished or unknown to git (history rewritten): planned whatever changed.
             since[env.name] = commit if known and not unfinished else None
         if not wanted:
             envs = changed_envs(root, envs, since)
+            # An environment whose state this run accepts is planned, changed or not.
+            chosen = {e.name for e in envs} | accepted
+            envs = [e for e in load_environments(config).environments if e.name in chosen]
     emit_matrix(envs, root, config)
+
+
+def names_of(text: str) -> set[str]:
+    """Environment names from a comma- or space-separated list (a dispatch input)."""
+    return {n for n in text.replace(",", " ").split() if n}
 
 
 def regular_files(directory: Path) -> list[Path]:
@@ -545,32 +616,97 @@ def serial_of(data: dict[str, Any] | None) -> int:
         raise Refused(f"a state file has no valid serial: {exc}") from None
 
 
+def bindings(data: dict[str, Any] | None) -> dict[str, str]:
+    """Manifest name -> remote task id of a state file."""
+    found = (data or {}).get("entries")
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(name): str((entry or {}).get("schedule_id", "")) if isinstance(entry, dict) else ""
+        for name, entry in found.items()
+    }
+
+
+def bindings_table(data: dict[str, Any] | None, trusted: dict[str, Any] | None) -> str:
+    """What accepting ``data`` means, for the approver: each binding it holds, marked where it
+    differs from the last applied state ``trusted`` (when there is one)."""
+    mine, theirs = bindings(data), bindings(trusted)
+    rows = []
+    for name in sorted(set(mine) | set(theirs)):
+        now, before = mine.get(name), theirs.get(name)
+        if trusted is None:
+            change = ""
+        elif before is None:
+            change = "added"
+        elif now is None:
+            change = f"removed (was `{before}`)"
+        elif now != before:
+            change = f"changed (was `{before}`)"
+        else:
+            continue
+        rows.append(f"| `{name}` | `{now or ''}` | {change} |")
+    if not rows:
+        return "The state binds no manifest name to a task.\n" if trusted is None else ""
+    limit = 200
+    shown = rows[:limit]
+    more = f"\n…and {len(rows) - limit} more\n" if len(rows) > limit else ""
+    header = "| manifest name | task id | compared with the last applied state |\n|---|---|---|\n"
+    return header + "\n".join(shown) + "\n" + more
+
+
+def append_summary(text: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+
+
 def cmd_state_check(args: argparse.Namespace) -> None:
     """Compare the state branch's file with the last state a trusted apply run uploaded (the
-    artifact). Only the apply's commit step may update the state branch (docs/github.md), but
-    what can be checked here is checked: the branch must hold exactly what that run uploaded,
-    or a later state of the same lineage never seen by an apply would be trusted (an entry
-    bound to a foreign task would make the next apply delete that task)."""
+    artifact). Only the apply's commit step should update the state branch (docs/github.md),
+    but that branch is a ref others may be able to push: the branch must hold exactly what
+    that run uploaded, or a state never seen by an apply would be trusted (an entry bound to a
+    foreign task would make the next apply change or delete that task). Without any upload to
+    compare with (the first apply of an adopted state, or the last apply's artifact expired
+    after 90 days) a committed state is not trusted either, unless this run accepts it
+    (``--accept``: the apply workflow's ``accept-state`` input, approved by the environment's
+    reviewers, who see its bindings in the summary).
+
+    ``--mode report`` (pull-request plans, drift) never fails: it says what is wrong on the
+    output, in the summary and in ``--note`` (a markdown note put above the plan or report)."""
+    state_name = Path(args.state_file).name
     committed_data = load_state(Path(args.branch_dir) / args.state_file)
     # upload-artifact stores a single file without its directories.
-    uploaded_data = load_state(Path(args.last_dir) / Path(args.state_file).name)
+    uploaded_data = load_state(Path(args.last_dir) / state_name)
     committed, uploaded = serial_of(committed_data), serial_of(uploaded_data)
     run = args.last_run or "RUN_ID"
+    branch, env = args.branch, args.env
+    accepted = env in names_of(args.accept)
+    report = args.mode == "report"
     restore = (
-        f"gh run download {run} --name state-{args.env} --dir restore && "
-        f"git fetch origin {args.branch} && git switch {args.branch} && "
-        f"cp restore/{Path(args.state_file).name} {args.state_file} && "
+        f"gh run download {run} --name state-{env} --dir restore && "
+        f"git fetch origin {branch} && git switch {branch} && "
+        f"cp restore/{state_name} {args.state_file} && "
         f"git add -f {args.state_file} && "
-        f"git commit -m 'reconciler: restore state of {args.env}' && "
-        f"git push origin {args.branch}"
+        f"git commit -m 'reconciler: restore state of {env}' && "
+        f"git push origin {branch}"
     )
+    accept = (
+        f"gh workflow run apply.yml --ref <default branch> -f environments={env} "
+        f"-f accept-state={env}"
+    )
+    inspect = f"git log -p origin/{branch} -- {args.state_file}"
     if uploaded > committed:
-        raise Refused(
-            f"the state of {args.env} uploaded by apply run {run} has serial {uploaded}, the "
-            f"state branch {args.branch} holds serial {committed}: that run's state push was "
+        problem = (
+            f"the state of {env} uploaded by apply run {run} has serial {uploaded}, the "
+            f"state branch {branch} holds serial {committed}: that run's state push was "
             "lost, and applying now would work from an old state (schedules it created would "
             f"be unknown). Restore it, then re-run this workflow:  {restore}"
         )
+        # Accepting the older state would lose what that run created: restore it instead.
+        finish(args, report, "lost", problem, note=f"its last applied state (run {run}) was lost")
+        return
+    kind, problem = "", ""
     if uploaded_data is not None and committed_data is not None:
         lineage = (committed_data.get("lineage"), uploaded_data.get("lineage"))
         if lineage[0] != lineage[1]:
@@ -581,18 +717,90 @@ def cmd_state_check(args: argparse.Namespace) -> None:
             )
         elif committed_data != uploaded_data:
             problem = f"differs from the one apply run {run} uploaded at the same serial"
-        else:
-            problem = ""
         if problem:
-            raise Refused(
-                f"the state of {args.env} on the state branch {args.branch} {problem}: it was "
-                "changed outside the apply workflow (only its commit step may update that "
-                "branch), and an apply from it could delete or change tasks it was pointed at. "
-                "Check the branch's history (git log -p origin/"
-                f"{args.branch} -- {args.state_file}); to go on from the last applied state, "
-                f"restore it, then re-run this workflow:  {restore}"
+            kind = "changed"
+            problem = (
+                f"the state of {env} on the state branch {branch} {problem}: it was "
+                "changed outside the apply workflow (only its commit step should update that "
+                "branch), and an apply from it could change or delete the tasks it was pointed "
+                f"at. Check the branch's history ({inspect}); to go on from the last applied "
+                f"state, restore it, then re-run this workflow:  {restore}  — or, if the "
+                f"change is right, accept it in a run a reviewer of {env} approves:  {accept}"
             )
-    print(f"state of {args.env}: committed serial {committed}, last uploaded {uploaded}: ok")
+    elif committed_data is not None:
+        kind = "unverified"
+        problem = (
+            f"the state of {env} on the state branch {branch} was not written by the apply "
+            f"workflow as far as can be checked: no apply run of the default branch has a "
+            f"state of {env} on record (the first apply after adopting existing tasks with "
+            "`reconciler import`, or the last apply was more than 90 days ago and its artifact "
+            "expired), so nothing shows who wrote it, and an apply from it could change or "
+            f"delete any task it binds. Check it ({inspect}); if it is right, accept it in a "
+            f"run a reviewer of {env} approves after reading its bindings:  {accept}"
+        )
+    if not problem:
+        print(f"state of {env}: committed serial {committed}, last uploaded {uploaded}: ok")
+        output(verified="true", problem="")
+        return
+    if accepted and not report:
+        if args.accepted_in:
+            # The apply job: the state accepted must be the one the approver was shown (the
+            # plan job's copy, in the reviewed plan artifact), not whatever the branch holds
+            # now: it may have been pushed again while the approval waited.
+            shown = load_state(Path(args.accepted_in))
+            if shown != committed_data:
+                raise Refused(
+                    f"the state of {env} on the state branch {branch} is not the one this run's "
+                    "plan job accepted and showed the approver (it changed since, or the plan "
+                    "job accepted none): nothing is applied. Check the branch's history "
+                    f"({inspect}), then dispatch the acceptance again"
+                )
+        if args.accepted_out:
+            Path(args.accepted_out).write_text(
+                json.dumps(committed_data, indent=1, sort_keys=True), encoding="utf-8"
+            )
+        actor = os.environ.get("GITHUB_ACTOR", "")
+        who = f" (dispatched by @{actor})" if actor else ""
+        why = (
+            "it differs from the state the last apply uploaded"
+            if kind == "changed"
+            else "no apply run has a state of it on record"
+        )
+        print(f"::warning::state of {env} accepted by this run{who}: {problem}")
+        output(verified="accepted", problem=kind)
+        append_summary(
+            f"\n> [!WARNING]\n> **This run accepts the state of `{env}`{who}**, which the "
+            f"apply workflow did not write: {why}. Approve only if every task below belongs "
+            "to this environment: the apply updates or deletes the tasks these names are "
+            "bound to.\n\n" + bindings_table(committed_data, uploaded_data)
+        )
+        return
+    note = (
+        "it differs from the last applied state (changed outside the apply workflow)"
+        if kind == "changed"
+        else "no apply run has written it (an adopted state, an expired record, or pushed "
+        "by someone else)"
+    )
+    finish(args, report, kind, problem, note=note)
+
+
+def finish(args: argparse.Namespace, report: bool, kind: str, problem: str, note: str) -> None:
+    """Refuse (enforce), or say so and go on (report)."""
+    output(verified="false", problem=kind)
+    if not report:
+        raise Refused(problem)
+    print(f"::warning::{problem}")
+    text = (
+        f"> [!WARNING]\n> **Unverified state.** The state of `{args.env}` on "
+        f"`{args.branch}` is read as it is, but {note}: the names it binds to tasks are not "
+        "known to be this environment's. An apply refuses it until it is restored or "
+        "accepted (the apply workflow's `accept-state` input; docs/github.md, \"The state "
+        'branch").\n\n'
+    )
+    if args.note:  # put above the plan or drift report, which goes to the summary
+        Path(args.note).write_text(text, encoding="utf-8")
+    else:
+        append_summary(text)
 
 
 def cmd_same_plan(args: argparse.Namespace) -> None:
@@ -620,6 +828,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repo", default=".")
     p.add_argument("--only", default="")
     p.add_argument("--since-state", default="")
+    p.add_argument("--records", default="")
+    p.add_argument("--accept", default="")
     p = sub.add_parser("pr")
     p.add_argument("--base", default=".")
     p.add_argument("--pr", required=True)
@@ -645,6 +855,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--branch", required=True)
     p.add_argument("--last-dir", required=True)
     p.add_argument("--last-run", default="")
+    p.add_argument("--accept", default="", help="environments whose state this run accepts")
+    p.add_argument("--mode", choices=("enforce", "report"), default="enforce")
+    p.add_argument("--note", default="", help="report: where to write the markdown note")
+    p.add_argument("--accepted-out", default="", help="where to keep the state accepted")
+    p.add_argument("--accepted-in", default="", help="the state the plan job accepted")
     p = sub.add_parser("same-plan")
     p.add_argument("a")
     p.add_argument("b")

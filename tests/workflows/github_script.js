@@ -123,8 +123,10 @@ const actions = {
     db.dispatches.push({ ...params });
     return { data: {} };
   }),
-  listArtifactsForRepo: call("actions.listArtifactsForRepo", async ({ name, per_page = 30 }) => {
-    const artifacts = db.artifacts.filter((a) => !name || a.name === name).slice(0, per_page);
+  listArtifactsForRepo: call("actions.listArtifactsForRepo", async ({ name, per_page = 30, page = 1 }) => {
+    const artifacts = db.artifacts
+      .filter((a) => !name || a.name === name)
+      .slice((page - 1) * per_page, page * per_page);
     return { data: { total_count: artifacts.length, artifacts } };
   }),
   listWorkflowRunArtifacts: call("actions.listWorkflowRunArtifacts", async ({ run_id, name }) => {
