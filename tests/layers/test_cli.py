@@ -207,7 +207,7 @@ def test_validate_reads_the_default_environment_as_plan_does(repo: Path) -> None
     code, out = run("validate")
     assert code == 1
     assert "apps/broken.yaml:1:1: error: missing required key 'push'" in out, out
-    code, plan_out = run("plan")
+    code, plan_out = run("--emulator", "plan")
     assert code == 1
     assert "apps/broken.yaml:1:1: error: missing required key 'push'" in plan_out
     # The fixture's two environments with a default: the default one, overlay included.

@@ -2,7 +2,7 @@
 """The state branch `reconciler-state` pushed by someone other than the apply workflow.
 
 A developer with write access can push that branch unless a ruleset restricts it
-(docs/github.md, "The state branch"). Whatever lands there, an apply never works silently from
+(docs/github.md, "3. The state branch"). Whatever lands there, an apply never works silently from
 a state the apply workflow did not write: it compares the branch with the last state an apply
 run uploaded, refuses one it cannot verify (none on record: a first apply, an artifact expired
 after 90 days) unless a dispatch accepts it in a run the environment's reviewers approve, and
