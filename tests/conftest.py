@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime
@@ -23,6 +24,14 @@ import pytest
 from reconciler.emulator import Emulator, create_app
 from reconciler.testing import serve_emulator
 from tests.kit.emulator import AUTH, START, PortalTransport, RecordingEmulator, fresh
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (the README's test command): one worker more than there are cores. Much of a
+    workflow rehearsal is its processes (git, node, the CLI) waiting on one another, and the
+    emulators add latency to answers; a third worker fills those gaps. On 2 cores: 4 min 6 s
+    with two workers, 3 min 47 s with three, 3 min 55 s with four."""
+    return (os.cpu_count() or 1) + 1
 
 
 @pytest.fixture(scope="session")

@@ -333,6 +333,16 @@ def base_env(root: Path, endpoint: str | None) -> dict[str, str]:
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "GIT_CONFIG_NOSYSTEM": "1",
+        # No background upkeep after each fetch and push (`git maintenance run --auto`, `gc
+        # --auto`): about a fifth of the processes a rehearsal starts, for repositories that
+        # live a few seconds. Nothing the workflows do depends on it.
+        "GIT_CONFIG_COUNT": "3",
+        "GIT_CONFIG_KEY_0": "maintenance.auto",
+        "GIT_CONFIG_VALUE_0": "false",
+        "GIT_CONFIG_KEY_1": "gc.auto",
+        "GIT_CONFIG_VALUE_1": "0",
+        "GIT_CONFIG_KEY_2": "receive.autogc",
+        "GIT_CONFIG_VALUE_2": "false",
         # Test glue, not set by the workflows: the fixed clock and where the "live app" is.
         "TEST_RECONCILER_NOW": NOW.isoformat(),
     }

@@ -49,6 +49,8 @@ Not modelled: ``concurrency``, ``timeout-minutes`` beyond a generous subprocess 
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import json
 import os
 import re
@@ -72,6 +74,18 @@ SERVER_URL = "https://github.example"
 PROJECT_ACTION = re.compile(r"^[\w.-]+/engagelab-reconciler@")
 INSTALL_STEP = re.compile(r"\bpip install\b")
 STEP_TIMEOUT = 120.0
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Any:
+    return YAML(typ="safe", pure=True).load(text)
+
+
+def load_yaml(text: str) -> Any:
+    """``text`` read as the workflows' YAML, a fresh copy each time. Parsed once per text: a
+    rehearsal reads action.yml at every step that uses the action, and the same workflow files
+    at every trigger (the pure-Python reader took about half of a rehearsal's time)."""
+    return copy.deepcopy(_parsed(text))
 
 
 @dataclass
@@ -277,7 +291,7 @@ class Runner:
             text = git(
                 "show", f"{commit}:.github/workflows/{name}", cwd=self.remote, env=self.base_env
             )
-            data = YAML(typ="safe", pure=True).load(text)
+            data = load_yaml(text)
             triggers = data.get("on") or data.get(True) or {}
             if isinstance(triggers, str):
                 triggers = {triggers: None}
@@ -295,7 +309,7 @@ class Runner:
 
     def run_workflow(self, path: Path, event: Event, workflow_path: str = "") -> WorkflowRun:
         """Run every job of the workflow at ``path`` for ``event``, like one GitHub run."""
-        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         self.run_id += 1
         name = str(data.get("name") or path.stem)
         run = WorkflowRun(name, [])
@@ -647,7 +661,7 @@ class Runner:
         outer: dict[str, Any],
     ) -> StepRun:
         """A composite action's steps, run in the job's workspace like GitHub does."""
-        spec = YAML(typ="safe", pure=True).load((action_dir / "action.yml").read_text("utf-8"))
+        spec = load_yaml((action_dir / "action.yml").read_text("utf-8"))
         if (spec.get("runs") or {}).get("using") != "composite":
             raise ValueError(f"{action_dir}: only composite actions are modelled")
         values = {
