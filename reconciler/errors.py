@@ -87,6 +87,11 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.where()}: {self.severity}: {self.message}"
 
+    def located(self) -> str:
+        """The place and the message, without the severity: for a line its caller already
+        marks ("warning: " before it)."""
+        return f"{self.where()}: {self.message}"
+
     def strictly(self) -> Problem:
         """The problem as ``--strict`` sees it: a warning is an error, marked once."""
         if self.severity != "warning":

@@ -116,6 +116,23 @@ def test_warnings_pass_without_strict() -> None:
     assert result.stdout.splitlines()[-1].endswith("valid, 1 warning(s)")
 
 
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_plan_and_apply_mark_a_manifest_warning_once(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan` and `apply` print a manifest's warning as validate does, marked once: the line
+    used to read "warning: schedules/a.yaml:2:7: warning: name: ..."."""
+    (tmp_path / "schedules").mkdir()
+    shutil.copy(FIXTURES / "warn-name-spaces.yaml", tmp_path / "schedules" / "a.yaml")
+    monkeypatch.chdir(tmp_path)
+    args = [command, "--auto-approve"] if command == "apply" else [command]
+    result = run("--emulator", *args)
+    assert result.exit_code == 0, result.output
+    (line,) = [ln for ln in result.output.splitlines() if "contains spaces" in ln]
+    assert line.startswith("warning: schedules/a.yaml:2:7: name: "), line
+    assert line.count("warning") == 1
+
+
 def test_strict_turns_warnings_into_errors() -> None:
     """--strict: the same warning is an error and the exit code is 1."""
     result = run("validate", "--strict", fixture("warn-name-spaces.yaml"))

@@ -214,7 +214,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                     hint="review `reconciler plan` and pass --auto-approve, or apply a saved "
                     "plan file",
                 )
-            feedback.warnings([str(w) for w in warnings])
+            feedback.warnings([w.located() for w in warnings])
             state = observe.load_state(ws)
             verdict = check_policies(ws, loaded, state, safety, feedback, allow=allow)
             if saved is not None:

@@ -185,7 +185,7 @@ def make_plan(options: GlobalOptions, request: PlanRequest, feedback: Feedback) 
     loaded: list[Manifest] = []
     desired, warnings = observe.load_desired(ws, strict=safety.strict, loaded=loaded)
     ws.say_where(feedback.note)
-    feedback.warnings([str(w) for w in warnings])
+    feedback.warnings([w.located() for w in warnings])
     state = observe.load_state(ws)
     verdict = check_policies(ws, loaded, state, safety, feedback)
     plan_options = safety.plan_options(ws)
@@ -221,7 +221,7 @@ def find_drift(options: GlobalOptions, request: DriftRequest, feedback: Feedback
     loaded: list[Manifest] = []
     desired, warnings = observe.load_desired(ws, loaded=loaded)
     ws.say_where(feedback.note)
-    feedback.warnings([str(w) for w in warnings])
+    feedback.warnings([w.located() for w in warnings])
     state = observe.load_state(ws)
 
     async def run() -> observe.Observation:
