@@ -140,6 +140,8 @@ def homes_of(paths: Sequence[Path], home: Path) -> list[Path]:
     top = os.path.abspath(home)
     found: list[Path] = []
     for path in paths:
+        if not inside(os.path.abspath(path), top):
+            continue  # `schedules/../other/x.yaml` spells `schedules` but lies outside it
         for candidate in (path, *path.parents):
             if os.path.abspath(candidate) == top:
                 found.append(candidate)
