@@ -321,6 +321,7 @@ async function trustedStates(
   const { owner, repo } = context.repo;
   const records = {};
   const runs = new Map();
+  const onBranch = new Map();
   const settled = new Set();
   for (let page = 1; page <= maxPages; page += 1) {
     const { data } = await github.rest.actions.listArtifactsForRepo({
@@ -346,6 +347,10 @@ async function trustedStates(
       }
       const run = runs.get(ref.id);
       if (!isTrustedRun(run, { owner, repo, workflow, defaultBranch, events })) continue;
+      if (!onBranch.has(ref.id)) {
+        onBranch.set(ref.id, await onDefaultBranch({ github, owner, repo }, run.head_sha, defaultBranch));
+      }
+      if (!onBranch.get(ref.id)) continue;
       settled.add(name);
       records[name.slice(prefix.length)] = {
         run_id: run.id,
@@ -376,6 +381,27 @@ function isTrustedRun(run, { owner, repo, workflow, defaultBranch, events }) {
   );
 }
 
+// Whether commit `sha` is on the default branch (its tip, or behind it). A run's head_branch
+// is only a name: a tag, or a dispatch on a tag, named like the default branch gives a run of
+// a workflow file that branch never held the same head_branch. Only a commit the branch holds
+// ran its reviewed workflow. The branch is looked up by its own endpoint (a tag of the same
+// name would make "main" ambiguous in a comparison), then compared by commit.
+async function onDefaultBranch({ github, owner, repo }, sha, defaultBranch) {
+  if (!sha) return false;
+  try {
+    const { data: branch } = await github.rest.repos.getBranch({ owner, repo, branch: defaultBranch });
+    const { data } = await github.rest.repos.compareCommitsWithBasehead({
+      owner,
+      repo,
+      basehead: `${sha}...${branch.commit.sha}`,
+    });
+    return data.status === "identical" || data.status === "ahead";
+  } catch (error) {
+    if (error.status === 404) return false;
+    throw error;
+  }
+}
+
 // The run of the newest artifact `name` uploaded by a trusted run of `workflow` (see
 // isTrustedRun), or null. Artifacts are listed newest first; each candidate's run is checked
 // through the API, never taken from the artifact's own fields alone.
@@ -401,7 +427,12 @@ async function lastTrustedArtifact(
       if (error.status === 404) continue;
       throw error;
     }
-    if (isTrustedRun(run, { owner, repo, workflow, defaultBranch, events })) return run;
+    if (
+      isTrustedRun(run, { owner, repo, workflow, defaultBranch, events }) &&
+      (await onDefaultBranch({ github, owner, repo }, run.head_sha, defaultBranch))
+    ) {
+      return run;
+    }
   }
   return null;
 }
@@ -476,6 +507,7 @@ module.exports = {
   escapeMarkdown,
   isTrustedRun,
   lastTrustedArtifact,
+  onDefaultBranch,
   trustedStates,
   reviewedPlanRun,
   postPlan,

@@ -12,6 +12,7 @@ const {
   replanOpenPulls,
   escapeMarkdown,
   isTrustedRun,
+  lastTrustedArtifact,
   trustedStates,
   planBody,
   truncate,
@@ -345,6 +346,39 @@ test("only runs of the named workflow on the default branch of this repository a
   assert.equal(isTrustedRun(null, where), false);
 });
 
+// A fake of the two repos endpoints onDefaultBranch calls: `onBranch` are the commits the
+// default branch holds (its tip "tip").
+function onMain(onBranch) {
+  return {
+    getBranch: async () => ({ data: { commit: { sha: "tip" } } }),
+    compareCommitsWithBasehead: async ({ basehead }) => {
+      const [base] = basehead.split("...");
+      if (base === "tip") return { data: { status: "identical" } };
+      return { data: { status: onBranch.includes(base) ? "ahead" : "diverged" } };
+    },
+  };
+}
+
+test("a run named after the default branch but not on it is not trusted (a tag called main)", async () => {
+  const ctx = { repo: { owner: "octo", repo: "schedules" } };
+  const good = { id: 7, path: ".github/workflows/apply.yml", head_branch: "main", event: "push",
+    head_repository: { full_name: "octo/schedules" }, head_sha: "tagged", conclusion: "success" };
+  const github = { rest: {
+    actions: {
+      listArtifactsForRepo: async () => ({ data: { artifacts: [
+        { name: "state-prod", workflow_run: { id: 7, head_branch: "main" } }] } }),
+      getWorkflowRun: async () => ({ data: good }),
+    },
+    repos: onMain(["sha1"]),
+  } };
+  const where = { workflow: "apply.yml", defaultBranch: "main" };
+  assert.equal(await lastTrustedArtifact({ github, context: ctx }, { name: "state-prod", ...where }), null);
+  assert.deepEqual(await trustedStates({ github, context: ctx }, where), {});
+  good.head_sha = "sha1";
+  assert.equal((await lastTrustedArtifact({ github, context: ctx }, { name: "state-prod", ...where })).id, 7);
+  assert.deepEqual(Object.keys(await trustedStates({ github, context: ctx }, where)), ["prod"]);
+});
+
 test("the apply runs' record of each environment: newest trusted upload, expired ones left out", async () => {
   const run = (id, extra) => ({ id, path: ".github/workflows/apply.yml", head_branch: "main",
     event: "push", head_repository: { full_name: "octo/schedules" }, head_sha: `sha${id}`,
@@ -369,7 +403,7 @@ test("the apply runs' record of each environment: newest trusted upload, expired
     listArtifactsForRepo: async ({ per_page, page }) =>
       ({ data: { artifacts: artifacts.slice((page - 1) * per_page, page * per_page) } }),
     getWorkflowRun: async ({ run_id }) => ({ data: runs.find((r) => r.id === run_id) }),
-  } } };
+  }, repos: onMain(["sha1", "sha2", "sha3", "sha4"]) } };
   const ctx = { repo: { owner: "octo", repo: "schedules" } };
   const records = await trustedStates({ github, context: ctx }, { workflow: "apply.yml", defaultBranch: "main" });
   assert.deepEqual(records, {

@@ -674,6 +674,10 @@ def cmd_state_check(args: argparse.Namespace) -> None:
 
     ``--mode report`` (pull-request plans, drift) never fails: it says what is wrong on the
     output, in the summary and in ``--note`` (a markdown note put above the plan or report)."""
+    if args.accepted_out:
+        # Only this run may write it: a file of that name in the checkout (committed to the
+        # repository) would otherwise be uploaded with the plan as the state it accepted.
+        Path(args.accepted_out).unlink(missing_ok=True)
     state_name = Path(args.state_file).name
     committed_data = load_state(Path(args.branch_dir) / args.state_file)
     # upload-artifact stores a single file without its directories.

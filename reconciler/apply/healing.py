@@ -244,7 +244,10 @@ def require_healed(healing: Healing) -> None:
                 f"; if it is someone else's, `reconciler state rm --pending {shlex.quote(name)}` "
                 "lets the next apply create it"
                 if healing.state.pending[name].op == "create"
-                else ""
+                # A replace's entry is dropped only on purpose: its old task may still fire.
+                else f"; if it is someone else's, `reconciler state rm --pending --force "
+                f"{shlex.quote(name)}` drops the interrupted replace (check first that its old "
+                "task is gone or still wanted)"
             ),
         )
     if healing.unresolved:

@@ -71,6 +71,24 @@ def test_a_lost_create_stored_under_a_name_of_the_servers_own_is_not_dropped() -
         require_healed(healing)
 
 
+def test_a_replace_blocked_by_a_look_alike_names_the_forced_way_out() -> None:
+    """A replace's journal entry is dropped by `state rm --pending` only with --force (its old
+    task may still fire): the stop names that command, or the run could only stop again."""
+    sent = body("promo")
+    pending = PendingEntry(
+        op="replace",
+        name="promo",
+        fingerprint=canonical.fingerprint(sent),
+        started_at=NOW,
+        old_schedule_id="old1",
+    )
+    inv = inventory(remote("x1", {**sent, "name": "PROMO"}))
+    healing = heal_journal(state(pending={"promo": pending}), inv, NOW + LATE_COMMIT_GRACE)
+    with pytest.raises(InventoryError) as raised:
+        require_healed(healing)
+    assert "`reconciler state rm --pending --force promo`" in str(raised.value.hint)
+
+
 def test_the_twin_of_another_lost_create_is_no_look_alike() -> None:
     """Two creates of one body under two names, both answers lost: "b" was made (listed, and
     adopted by its own entry), "a" never was. "b"'s task is not taken for "a"'s under another

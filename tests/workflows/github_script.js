@@ -12,6 +12,7 @@
 const fs = require("fs");
 const path = require("path");
 const { createRequire } = require("module");
+const { execFileSync } = require("child_process");
 
 const dbPath = process.env.FAKE_GITHUB_DB;
 const db = fs.existsSync(dbPath)
@@ -105,7 +106,48 @@ const pulls = {
   })),
 };
 
+// The bare remote the rehearsal pushes to: branches and ancestry as git knows them.
+function remoteGit(...args) {
+  return execFileSync("git", ["-C", process.env.FAKE_GITHUB_REMOTE, ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  }).trim();
+}
+
 const repos = {
+  getBranch: call("repos.getBranch", async ({ branch }) => {
+    let sha;
+    try {
+      sha = remoteGit("rev-parse", "--verify", `refs/heads/${branch}^{commit}`);
+    } catch {
+      throw httpError(404, `Branch not found: ${branch}`);
+    }
+    return { data: { name: branch, commit: { sha } } };
+  }),
+  compareCommitsWithBasehead: call("repos.compareCommitsWithBasehead", async ({ basehead }) => {
+    const [base, head] = basehead.split("...");
+    for (const sha of [base, head]) {
+      try {
+        remoteGit("cat-file", "-e", `${sha}^{commit}`);
+      } catch {
+        throw httpError(404, `No commit found for ${sha}`);
+      }
+    }
+    if (remoteGit("rev-parse", `${base}^{commit}`) === remoteGit("rev-parse", `${head}^{commit}`)) {
+      return { data: { status: "identical" } };
+    }
+    const ancestor = (a, b) => {
+      try {
+        remoteGit("merge-base", "--is-ancestor", a, b);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (ancestor(base, head)) return { data: { status: "ahead" } };
+    if (ancestor(head, base)) return { data: { status: "behind" } };
+    return { data: { status: "diverged" } };
+  }),
   listPullRequestsAssociatedWithCommit: call(
     "repos.listPullRequestsAssociatedWithCommit",
     async ({ commit_sha }) => ({

@@ -997,6 +997,7 @@ class Runner:
             GITHUB_SCRIPT=inputs["script"],
             FAKE_GITHUB_DB=str(self.github_db),
             FAKE_GITHUB_CONTEXT=json.dumps(context),
+            FAKE_GITHUB_REMOTE=str(self.remote),
         )
         done = subprocess.run(
             [self.node, str(GITHUB_SCRIPT_JS)],

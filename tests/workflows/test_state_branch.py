@@ -364,3 +364,35 @@ def test_a_state_pushed_while_the_acceptance_waits_is_not_applied(world: World) 
     assert "not the one this run's plan job accepted" in apply_job.log()
     assert _writes_to(world, foreign, start) == []
     assert _writes_to(world, existing, start) == []
+
+
+def test_an_accepted_state_file_in_the_repository_is_not_taken_for_the_plan_jobs(
+    world: World,
+) -> None:
+    """An `accepted-state.json` that reached the default branch (it is not the tool, so a pull
+    request adding it is planned like a schedule change) must not stand in for the state a
+    plan job accepted. Dispatched with `accept-state` while the branch is clean, the plan job
+    accepts nothing and shows no bindings; the forged state pushed while the approval waits
+    used to be taken from that committed file as the one the approver saw."""
+    world.repo.open_pull_request("first", {"schedules/single.yaml": SINGLE})
+    _approvals(world)
+    first = world.runner.trigger(world.repo.merge("first"))
+    assert only(first, "apply").job("apply", name="default").result == "success", _log(first)
+    applied = json.loads(_branch_file(world, STATE))
+    foreign = _foreign_task(world)
+    forged = json.loads(json.dumps(applied))
+    forged["entries"][_name(SINGLE)]["schedule_id"] = foreign
+    world.repo.commit_to_main({"accepted-state.json": json.dumps(forged)}, "a file")
+
+    def approve(view: dict[str, Any]) -> bool:
+        _push_to_state_branch(world, {STATE: json.dumps(forged)})
+        return True
+
+    world.runner.approver = approve
+    start = len(world.emulator.request_log)
+    runs = world.runner.trigger(world.repo.dispatch(**{"accept-state": "default"}))
+    apply_job = only(runs, "apply").job("apply", name="default")
+    assert apply_job.result == "failure", _log(runs)
+    assert "not the one this run's plan job accepted" in apply_job.log()
+    assert _writes_to(world, foreign, start) == []
+    assert json.loads(_branch_file(world, STATE))["entries"] == forged["entries"]  # not re-uploaded
