@@ -47,6 +47,7 @@ from reconciler.planning.inputs import (
     desired_digest,
     json_digest,
     observed_digest,
+    state_digest,
 )
 from reconciler.planning.safety import PlanOptions
 from reconciler.printable import escaped
@@ -172,9 +173,10 @@ class Plan(BaseModel):
 
     def _dump(self, exclude: set[str] | None = None) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude=exclude)
-        if data["inputs"].get("listed_digest") is None:
-            # Plan files made before the field existed keep their content and checksum.
-            del data["inputs"]["listed_digest"]
+        for key in ("listed_digest", "state_digest"):
+            if data["inputs"].get(key) is None:
+                # Plan files made before the field existed keep their content and checksum.
+                del data["inputs"][key]
         if not data.get("renames", True):
             del data["renames"]  # the same for plans without a rename
         if not data.get("policy_exceptions", True):
@@ -319,6 +321,15 @@ class Plan(BaseModel):
         elif state.serial != self.inputs.state_serial:
             reasons.append(
                 f"the state file moved from serial {self.inputs.state_serial} to {state.serial}"
+            )
+        elif (
+            self.inputs.state_digest is not None
+            and not state.pending  # journal entries are resolved into bindings first
+            and state_digest(state) != self.inputs.state_digest
+        ):
+            reasons.append(
+                "the state file binds other tasks than when the plan was made, at the same "
+                "serial (edited or replaced by hand)"
             )
         return reasons
 

@@ -102,6 +102,10 @@ class PlanInputs(BaseModel):
     # The list alone (ids, names, enabled): what `apply PLAN_FILE` re-reads to check the plan
     # is fresh without every detail. None in plan files made before it existed.
     listed_digest: str | None = None
+    # The state's bindings (name, task, fingerprint, protection): a state file edited or
+    # replaced at the same lineage and serial is not the one the plan was made with. None in
+    # plan files made before it existed.
+    state_digest: str | None = None
 
 
 def json_digest(payload: Any) -> str:
@@ -145,6 +149,14 @@ def listed_digest(rows: Iterable[tuple[str, str, bool]], complete: bool) -> str:
     return json_digest({"rows": sorted(list(r) for r in rows), "complete": complete})
 
 
+def state_digest(state: State) -> str:
+    """Digest of the state's bindings: each name's task, fingerprint and protection (not the
+    journal, which ``apply`` resolves before it plans, nor the timestamps)."""
+    return json_digest(
+        [[n, e.schedule_id, e.fingerprint, e.protected] for n, e in sorted(state.entries.items())]
+    )
+
+
 def inventory_rows(inventory: Inventory) -> list[tuple[str, str, bool]]:
     """The (id, name, enabled) rows of an Inventory, for :func:`listed_digest`."""
     return [(s.schedule_id, s.name, s.enabled) for s in inventory.schedules.values()]
@@ -159,4 +171,5 @@ def inputs_of(desired: Sequence[Desired], inventory: Inventory, state: State) ->
         state_serial=state.serial,
         inventory_complete=inventory.complete,
         listed_digest=listed_digest(inventory_rows(inventory), inventory.complete),
+        state_digest=state_digest(state),
     )

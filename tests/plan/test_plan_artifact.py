@@ -126,6 +126,37 @@ def test_a_plan_file_without_the_listed_digest_still_loads_and_round_trips() -> 
     assert loaded.to_json() == older
 
 
+def test_a_plan_file_without_the_state_digest_still_loads_and_round_trips() -> None:
+    """Plan files made before ``state_digest`` existed: valid, same checksum, same text, and
+    their state judged by lineage and serial alone."""
+    older = (FIXTURES / "plan-v1-mixed-no-state-digest.json").read_text(encoding="utf-8")
+    assert "state_digest" not in older
+    loaded = Plan.from_json(older)
+    assert loaded.inputs.state_digest is None
+    assert loaded.to_json() == older
+    _, _, st = mixed()
+    rebound = st.model_copy(update={"entries": {}})
+    assert loaded.state_stale_reasons(rebound) == []
+
+
+def test_a_state_rebound_at_the_same_serial_makes_the_plan_stale() -> None:
+    """A state file edited or replaced without moving its serial (a name bound to another
+    task) is not the one the plan was made with: `apply PLAN_FILE` refuses it, where lineage
+    and serial alone let it through. Its journal is not judged (apply resolves it first)."""
+    want, inv, st = mixed()
+    p = plan(want, inv, st)
+    assert p.state_stale_reasons(st) == []
+    name, entry = sorted(st.entries.items())[0]
+    rebound = st.model_copy(
+        update={"entries": {**st.entries, name: entry.model_copy(update={"schedule_id": "x9"})}}
+    )
+    assert (rebound.serial, rebound.lineage) == (st.serial, st.lineage)
+    (reason,) = p.state_stale_reasons(rebound)
+    assert "binds other tasks than when the plan was made" in reason
+    with pytest.raises(StalePlanError):
+        p.check_state(rebound)
+
+
 def test_edited_plan_file_is_refused() -> None:
     """A plan file whose content no longer matches its checksum is refused."""
     data = json.loads(plan(*mixed()).to_json())

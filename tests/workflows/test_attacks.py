@@ -230,7 +230,9 @@ def test_merge_applies_the_pull_requests_own_plan_file(world: World) -> None:
     seen: list[dict[str, Any]] = []
     world.runner.approver = lambda view: seen.append(view) is None
     runs = world.runner.trigger(world.repo.merge("add"))
-    applied = only(runs, "apply").job("apply", name="default").workspace / "plan.json"
+    applied = (
+        only(runs, "apply").job("apply", name="default").workspace / "reviewed-plan" / "plan.json"
+    )
     assert applied.read_bytes() == reviewed.read_bytes(), _log(runs)
     assert "reviewed in pull request #8, unchanged" in "\n".join(seen[-1]["summaries"].values())
     assert len(world.emulator.schedules()) == 5

@@ -97,7 +97,7 @@ def test_apply_carries_out_exactly_the_planned_changes(rehearsal: Rehearsal) -> 
     job = rehearsal.apply.job("apply", name="default")
     assert plan.step("plan").outputs["exitcode"] == "2", plan.log()
     assert job.step("Apply the reviewed plan").outcome == "success", job.log()
-    planned = _actions(job.workspace / "plan.json")
+    planned = _actions(job.workspace / "reviewed-plan" / "plan.json")
     assert planned == _actions(plan.workspace / "plan.json")
     assert planned == _actions(rehearsal.plan.job("plan").workspace / "plan.json")
     live = sorted(("create", s["name"], fingerprint(s)) for s in rehearsal.live_after_apply)
