@@ -125,6 +125,20 @@ def _refused(runs: list[Any], environment: str = "default") -> str:
     return run.log()
 
 
+def _merge_refused(world: World, branch: str, foreign: str) -> str:
+    """Merge ``branch``: the apply run refuses before any approval, names the accepting
+    dispatch, and the other team's task ``foreign`` is untouched. Returns the run's log."""
+    seen = _approvals(world)
+    start = len(world.emulator.request_log)
+    runs = world.runner.trigger(world.repo.merge(branch))
+    assert _writes_to(world, foreign, start) == [], _log(runs)
+    assert _alert(world, foreign) == "OTHER TEAM"
+    text = _refused(runs)
+    assert "accept-state=default" in text
+    assert seen == []
+    return text
+
+
 # -- a forged state -----------------------------------------------------------------------------
 
 
@@ -138,15 +152,7 @@ def test_forged_state_on_a_first_apply_is_refused(world: World) -> None:
     world.repo.open_pull_request("one", {"schedules/single.yaml": SINGLE})
     pr_runs = world.repo.trigger_pull_request(world.runner)
     comments = [c["body"] for c in world.github()["comments"]]
-    seen = _approvals(world)
-    start = len(world.emulator.request_log)
-    runs = world.runner.trigger(world.repo.merge("one"))
-    assert _writes_to(world, foreign, start) == [], _log(runs)
-    assert _alert(world, foreign) == "OTHER TEAM"
-    text = _refused(runs)
-    assert "not written by the apply workflow" in text
-    assert "accept-state=default" in text
-    assert seen == []
+    assert "not written by the apply workflow" in _merge_refused(world, "one", foreign)
     assert any("Unverified state" in body for body in comments), _log(pr_runs)
 
 
@@ -166,15 +172,7 @@ def test_forged_state_after_the_artifact_expired_is_refused(world: World) -> Non
     _push_to_state_branch(world, {STATE: json.dumps(state)})
     edited = _edited_single(world, "Edited after 90 days")
     world.repo.open_pull_request("edit", {"schedules/single.yaml": edited}, number=8)
-    seen = _approvals(world)
-    start = len(world.emulator.request_log)
-    runs = world.runner.trigger(world.repo.merge("edit"))
-    assert _writes_to(world, foreign, start) == [], _log(runs)
-    assert _alert(world, foreign) == "OTHER TEAM"
-    text = _refused(runs)
-    assert "90 days" in text
-    assert "accept-state=default" in text
-    assert seen == []
+    assert "90 days" in _merge_refused(world, "edit", foreign)
 
 
 def test_state_changed_on_the_branch_is_refused(world: World) -> None:
@@ -337,6 +335,24 @@ def _load(path: Path) -> dict[str, Any]:
     return dict(YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")))
 
 
+def _accepting_dispatch_refused(world: World, pushed: str) -> int:
+    """A dispatch accepting the state of `default`; while its apply job waits for approval,
+    ``pushed`` lands on the state branch. The apply job must refuse it as not the state its
+    plan job accepted; returns where the emulator's request log stood before the run."""
+
+    def approve(view: dict[str, Any]) -> bool:
+        _push_to_state_branch(world, {STATE: pushed})
+        return True
+
+    world.runner.approver = approve
+    start = len(world.emulator.request_log)
+    runs = world.runner.trigger(world.repo.dispatch(**{"accept-state": "default"}))
+    apply_job = only(runs, "apply").job("apply", name="default")
+    assert apply_job.result == "failure", _log(runs)
+    assert "not the one this run's plan job accepted" in apply_job.log()
+    return start
+
+
 def test_a_state_pushed_while_the_acceptance_waits_is_not_applied(world: World) -> None:
     """The reviewer of an accepting dispatch reads the bindings shown by its plan job; if the
     branch is pushed again before the approval (same lineage and serial, another task id), the
@@ -350,18 +366,9 @@ def test_a_state_pushed_while_the_acceptance_waits_is_not_applied(world: World) 
     _push_to_state_branch(world, {STATE: state}, who="maintainer")
     world.runner.trigger(world.repo.merge("adopt"))  # refused: nothing on record
 
-    def approve(view: dict[str, Any]) -> bool:
-        swapped = json.loads(state)
-        swapped["entries"][_name(SINGLE)]["schedule_id"] = foreign
-        _push_to_state_branch(world, {STATE: json.dumps(swapped)})
-        return True
-
-    world.runner.approver = approve
-    start = len(world.emulator.request_log)
-    runs = world.runner.trigger(world.repo.dispatch(**{"accept-state": "default"}))
-    apply_job = only(runs, "apply").job("apply", name="default")
-    assert apply_job.result == "failure", _log(runs)
-    assert "not the one this run's plan job accepted" in apply_job.log()
+    swapped = json.loads(state)
+    swapped["entries"][_name(SINGLE)]["schedule_id"] = foreign
+    start = _accepting_dispatch_refused(world, json.dumps(swapped))
     assert _writes_to(world, foreign, start) == []
     assert _writes_to(world, existing, start) == []
 
@@ -384,15 +391,6 @@ def test_an_accepted_state_file_in_the_repository_is_not_taken_for_the_plan_jobs
     forged["entries"][_name(SINGLE)]["schedule_id"] = foreign
     world.repo.commit_to_main({"accepted-state.json": json.dumps(forged)}, "a file")
 
-    def approve(view: dict[str, Any]) -> bool:
-        _push_to_state_branch(world, {STATE: json.dumps(forged)})
-        return True
-
-    world.runner.approver = approve
-    start = len(world.emulator.request_log)
-    runs = world.runner.trigger(world.repo.dispatch(**{"accept-state": "default"}))
-    apply_job = only(runs, "apply").job("apply", name="default")
-    assert apply_job.result == "failure", _log(runs)
-    assert "not the one this run's plan job accepted" in apply_job.log()
+    start = _accepting_dispatch_refused(world, json.dumps(forged))
     assert _writes_to(world, foreign, start) == []
     assert json.loads(_branch_file(world, STATE))["entries"] == forged["entries"]  # not re-uploaded
