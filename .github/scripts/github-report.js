@@ -407,32 +407,41 @@ async function onDefaultBranch({ github, owner, repo }, sha, defaultBranch) {
 // through the API, never taken from the artifact's own fields alone.
 async function lastTrustedArtifact(
   { github, context },
-  { name, workflow, defaultBranch, events = ["push", "workflow_dispatch"] },
+  { name, workflow, defaultBranch, events = ["push", "workflow_dispatch"], maxPages = 10 },
 ) {
   const { owner, repo } = context.repo;
-  const { data } = await github.rest.actions.listArtifactsForRepo({
-    owner,
-    repo,
-    name,
-    per_page: 100,
-  });
-  for (const artifact of data.artifacts || []) {
-    const ref = artifact.workflow_run || {};
-    if (artifact.expired || !ref.id) continue;
-    if (ref.head_branch && ref.head_branch !== defaultBranch) continue;
-    let run;
-    try {
-      ({ data: run } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: ref.id }));
-    } catch (error) {
-      if (error.status === 404) continue;
-      throw error;
+  // Page on: anyone who can push a branch can upload artifacts of this name from it, and a
+  // hundred of those must not push the apply run's own record off the first page. Bounded:
+  // beyond `maxPages` the record counts as missing (the state is then unverified, never
+  // trusted by default).
+  for (let page = 1; page <= maxPages; page += 1) {
+    const { data } = await github.rest.actions.listArtifactsForRepo({
+      owner,
+      repo,
+      name,
+      per_page: 100,
+      page,
+    });
+    const artifacts = data.artifacts || [];
+    for (const artifact of artifacts) {
+      const ref = artifact.workflow_run || {};
+      if (artifact.expired || !ref.id) continue;
+      if (ref.head_branch && ref.head_branch !== defaultBranch) continue;
+      let run;
+      try {
+        ({ data: run } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: ref.id }));
+      } catch (error) {
+        if (error.status === 404) continue;
+        throw error;
+      }
+      if (
+        isTrustedRun(run, { owner, repo, workflow, defaultBranch, events }) &&
+        (await onDefaultBranch({ github, owner, repo }, run.head_sha, defaultBranch))
+      ) {
+        return run;
+      }
     }
-    if (
-      isTrustedRun(run, { owner, repo, workflow, defaultBranch, events }) &&
-      (await onDefaultBranch({ github, owner, repo }, run.head_sha, defaultBranch))
-    ) {
-      return run;
-    }
+    if (artifacts.length < 100) break;
   }
   return null;
 }

@@ -379,6 +379,32 @@ test("a run named after the default branch but not on it is not trusted (a tag c
   assert.deepEqual(Object.keys(await trustedStates({ github, context: ctx }, where)), ["prod"]);
 });
 
+test("the last trusted state is found behind a hundred uploads from other branches", async () => {
+  const ctx = { repo: { owner: "octo", repo: "schedules" } };
+  const trusted = { id: 1, path: ".github/workflows/apply.yml", head_branch: "main", event: "push",
+    head_repository: { full_name: "octo/schedules" }, head_sha: "sha1", conclusion: "success" };
+  const artifacts = [
+    ...Array.from({ length: 150 }, (_, n) =>
+      ({ name: "state-prod", workflow_run: { id: 100 + n, head_branch: `spam-${n}` } })),
+    { name: "state-prod", workflow_run: { id: 1, head_branch: "main" } },
+  ];
+  const pages = [];
+  const github = { rest: {
+    actions: {
+      listArtifactsForRepo: async ({ per_page, page }) => {
+        pages.push(page);
+        return { data: { artifacts: artifacts.slice((page - 1) * per_page, page * per_page) } };
+      },
+      getWorkflowRun: async ({ run_id }) => ({ data: run_id === 1 ? trusted : null }),
+    },
+    repos: onMain(["sha1"]),
+  } };
+  const where = { name: "state-prod", workflow: "apply.yml", defaultBranch: "main" };
+  assert.equal((await lastTrustedArtifact({ github, context: ctx }, where)).id, 1);
+  assert.deepEqual(pages, [1, 2]);
+  assert.equal(await lastTrustedArtifact({ github, context: ctx }, { ...where, maxPages: 1 }), null);
+});
+
 test("the apply runs' record of each environment: newest trusted upload, expired ones left out", async () => {
   const run = (id, extra) => ({ id, path: ".github/workflows/apply.yml", head_branch: "main",
     event: "push", head_repository: { full_name: "octo/schedules" }, head_sha: `sha${id}`,
