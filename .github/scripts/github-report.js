@@ -309,6 +309,23 @@ async function reportGate(
   core.info(`pull request #${issueNumber} not planned: ${reason}`);
 }
 
+// The repository's artifacts (those named `params.name`, if given), newest first, page by
+// page of 100, at most `maxPages` pages (bounded API use).
+async function* listedArtifacts({ github, owner, repo }, params, maxPages) {
+  for (let page = 1; page <= maxPages; page += 1) {
+    const { data } = await github.rest.actions.listArtifactsForRepo({
+      owner,
+      repo,
+      ...params,
+      per_page: 100,
+      page,
+    });
+    const artifacts = data.artifacts || [];
+    yield* artifacts;
+    if (artifacts.length < 100) return;
+  }
+}
+
 // The apply workflow's own record of each environment, for the markers of the state branch
 // (gitops.py matrix --records): per artifact `<prefix><env>` the newest one a trusted run of
 // `workflow` uploaded, as { "<env>": { run_id, head_sha, conclusion } }. Artifacts are listed
@@ -323,42 +340,32 @@ async function trustedStates(
   const runs = new Map();
   const onBranch = new Map();
   const settled = new Set();
-  for (let page = 1; page <= maxPages; page += 1) {
-    const { data } = await github.rest.actions.listArtifactsForRepo({
-      owner,
-      repo,
-      per_page: 100,
-      page,
-    });
-    const artifacts = data.artifacts || [];
-    for (const artifact of artifacts) {
-      const name = String(artifact.name || "");
-      const ref = artifact.workflow_run || {};
-      if (!name.startsWith(prefix) || settled.has(name) || artifact.expired || !ref.id) continue;
-      if (ref.head_branch && ref.head_branch !== defaultBranch) continue;
-      if (!runs.has(ref.id)) {
-        let run = null;
-        try {
-          ({ data: run } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: ref.id }));
-        } catch (error) {
-          if (error.status !== 404) throw error;
-        }
-        runs.set(ref.id, run);
+  for await (const artifact of listedArtifacts({ github, owner, repo }, {}, maxPages)) {
+    const name = String(artifact.name || "");
+    const ref = artifact.workflow_run || {};
+    if (!name.startsWith(prefix) || settled.has(name) || artifact.expired || !ref.id) continue;
+    if (ref.head_branch && ref.head_branch !== defaultBranch) continue;
+    if (!runs.has(ref.id)) {
+      let run = null;
+      try {
+        ({ data: run } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: ref.id }));
+      } catch (error) {
+        if (error.status !== 404) throw error;
       }
-      const run = runs.get(ref.id);
-      if (!isTrustedRun(run, { owner, repo, workflow, defaultBranch, events })) continue;
-      if (!onBranch.has(ref.id)) {
-        onBranch.set(ref.id, await onDefaultBranch({ github, owner, repo }, run.head_sha, defaultBranch));
-      }
-      if (!onBranch.get(ref.id)) continue;
-      settled.add(name);
-      records[name.slice(prefix.length)] = {
-        run_id: run.id,
-        head_sha: run.head_sha,
-        conclusion: run.conclusion || null,
-      };
+      runs.set(ref.id, run);
     }
-    if (artifacts.length < 100) break;
+    const run = runs.get(ref.id);
+    if (!isTrustedRun(run, { owner, repo, workflow, defaultBranch, events })) continue;
+    if (!onBranch.has(ref.id)) {
+      onBranch.set(ref.id, await onDefaultBranch({ github, owner, repo }, run.head_sha, defaultBranch));
+    }
+    if (!onBranch.get(ref.id)) continue;
+    settled.add(name);
+    records[name.slice(prefix.length)] = {
+      run_id: run.id,
+      head_sha: run.head_sha,
+      conclusion: run.conclusion || null,
+    };
   }
   return records;
 }
@@ -414,34 +421,23 @@ async function lastTrustedArtifact(
   // hundred of those must not push the apply run's own record off the first page. Bounded:
   // beyond `maxPages` the record counts as missing (the state is then unverified, never
   // trusted by default).
-  for (let page = 1; page <= maxPages; page += 1) {
-    const { data } = await github.rest.actions.listArtifactsForRepo({
-      owner,
-      repo,
-      name,
-      per_page: 100,
-      page,
-    });
-    const artifacts = data.artifacts || [];
-    for (const artifact of artifacts) {
-      const ref = artifact.workflow_run || {};
-      if (artifact.expired || !ref.id) continue;
-      if (ref.head_branch && ref.head_branch !== defaultBranch) continue;
-      let run;
-      try {
-        ({ data: run } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: ref.id }));
-      } catch (error) {
-        if (error.status === 404) continue;
-        throw error;
-      }
-      if (
-        isTrustedRun(run, { owner, repo, workflow, defaultBranch, events }) &&
-        (await onDefaultBranch({ github, owner, repo }, run.head_sha, defaultBranch))
-      ) {
-        return run;
-      }
+  for await (const artifact of listedArtifacts({ github, owner, repo }, { name }, maxPages)) {
+    const ref = artifact.workflow_run || {};
+    if (artifact.expired || !ref.id) continue;
+    if (ref.head_branch && ref.head_branch !== defaultBranch) continue;
+    let run;
+    try {
+      ({ data: run } = await github.rest.actions.getWorkflowRun({ owner, repo, run_id: ref.id }));
+    } catch (error) {
+      if (error.status === 404) continue;
+      throw error;
     }
-    if (artifacts.length < 100) break;
+    if (
+      isTrustedRun(run, { owner, repo, workflow, defaultBranch, events }) &&
+      (await onDefaultBranch({ github, owner, repo }, run.head_sha, defaultBranch))
+    ) {
+      return run;
+    }
   }
   return null;
 }
