@@ -164,9 +164,12 @@ def _checked_plan(
     if saved is None:
         obs.plan.check_safe()
         return obs.plan
-    saved.check_fresh(obs.desired, obs.inventory, obs.healing.state)
+    # The state as the plan was made from it: the journal healed, its deletes as done (so
+    # the bindings are compared, not skipped for a journal entry still owed).
+    planned_from = planning_state(obs.healing)
+    saved.check_fresh(obs.desired, obs.inventory, planned_from)
     rows = [(sid, task.name) for sid, task in obs.inventory.schedules.items()]
-    saved.check_writes(planning_state(obs.healing), desired, rows)
+    saved.check_writes(planned_from, desired, rows)
     # Same inputs, same options, but a later clock: a schedule may have come within the
     # fire guard since the plan was saved.
     if obs.plan.violations:
@@ -178,7 +181,7 @@ def _checked_plan(
     _recheck(
         ws,
         saved,
-        planning_state(obs.healing),
+        planned_from,
         desired,
         len(obs.inventory.schedules),
         obs.inventory.complete,

@@ -17,11 +17,18 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
 from tests.workflows.conftest import only
 from tests.workflows.helpers import STATE_BRANCH
-from tests.workflows.runner import git, load_fake_github
+from tests.workflows.runner import git, load_fake_github, node_binary
 from tests.workflows.test_attacks import SCHEDULES, World, _jobs, _log, _name, world  # noqa: F401
+
+pytestmark = pytest.mark.skipif(
+    node_binary() is None,
+    reason="Node.js >= 18 not installed: the github-script steps cannot run",
+)
 
 SINGLE = SCHEDULES / "single.yaml"
 STATE = ".reconciler/state.json"
