@@ -258,6 +258,7 @@ def _parse(text: str, path: Path) -> EnvironmentSet:
             _value_line(data, "environments"), "`environments:` must map names to settings"
         )
     else:
+        folded: dict[str, str] = {}
         for name, settings in raw_envs.items():
             line = _key_line(raw_envs, name)
             if not isinstance(name, str) or not _ENV_NAME.match(name):
@@ -265,6 +266,17 @@ def _parse(text: str, path: Path) -> EnvironmentSet:
                     line,
                     f"environment name {name!r} must be letters, digits, '-' and '_' "
                     "(it becomes part of a path)",
+                )
+                continue
+            alike = folded.setdefault(name.casefold(), name)
+            if alike != name:
+                # GitHub's environment names ignore case: both would run with one set of
+                # credentials and reviewers, each with a state the other does not see.
+                problems.add(
+                    line,
+                    f"environments {alike!r} and {name!r} differ only in case: GitHub takes "
+                    "them for one environment (one set of credentials and reviewers); "
+                    "rename one",
                 )
                 continue
             if settings is None:
@@ -392,17 +404,22 @@ def _unknown_keys(
 
 def _shared_state_files(envs: Sequence[Environment], raw_envs: Any, problems: _Problems) -> None:
     """Two environments on one state file would overwrite each other's mapping."""
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}
     for env in envs:
-        key = os.path.normpath(os.path.abspath(env.state))
+        path = os.path.normpath(os.path.abspath(env.state))
+        # Compared without case: a checkout on macOS or Windows opens both as one file.
+        key = path.casefold()
         if key in seen:
+            other, other_path = seen[key]
             problems.add(
                 _key_line(raw_envs, env.name),
-                f"environments {seen[key]!r} and {env.name!r} use the same state file "
-                f"{env.state}; give each its own `state:`",
+                f"environments {other!r} and {env.name!r} use the same state file "
+                f"{env.state}"
+                + (" (the names differ only in case)" if other_path != path else "")
+                + "; give each its own `state:`",
             )
         else:
-            seen[key] = env.name
+            seen[key] = (env.name, path)
 
 
 def _line(mapping: Any) -> int:

@@ -222,3 +222,32 @@ def test_environment_name_that_would_escape_the_state_directory_is_refused() -> 
     """Names become part of a path, so `../prod` is refused."""
     error = _error("bad-environment-name.yaml")
     assert "environment name '../prod' must be letters" in error.message
+
+
+def test_two_environments_named_alike_but_for_case_are_refused(tmp_path: Path) -> None:
+    """GitHub environment names ignore case, so `prod` and `Prod` would run with one set of
+    credentials and reviewers; on macOS and Windows their state files would be one file."""
+    config = tmp_path / "reconciler.yaml"
+    config.write_text(
+        "environments:\n  prod:\n    state: a.json\n  Prod:\n    state: b.json\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_environments(config)
+    assert f"{config}:4:" in info.value.message
+    assert "environments 'prod' and 'Prod' differ only in case" in info.value.message
+
+
+def test_two_state_files_named_alike_but_for_case_are_refused(tmp_path: Path) -> None:
+    """`state/Prod.json` and `state/prod.json` are one file on macOS and Windows checkouts."""
+    config = tmp_path / "reconciler.yaml"
+    config.write_text(
+        "environments:\n  staging:\n    state: state/Prod.json\n"
+        "  prod:\n    state: state/prod.json\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_environments(config)
+    assert f"{config}:4:" in info.value.message
+    assert "environments 'staging' and 'prod' use the same state file" in info.value.message
+    assert "differ only in case" in info.value.message
