@@ -215,9 +215,13 @@ def _ids_named(plan: Plan) -> frozenset[str]:
     """Every task id the plan's actions name: tasks that existed when it was made."""
     ids: set[str] = set()
     for action in plan.actions:
-        for field in ("schedule_id", "old_schedule_id", "stale_schedule_id"):
-            value = getattr(action, field, None)
-            if isinstance(value, str):
-                ids.add(value)
-        ids.update(getattr(action, "schedule_ids", ()))
+        # Every field of the action's model that holds task ids, by its name: a kind of action
+        # added later with an id field of its own is covered without a list to keep up.
+        for field in type(action).model_fields:
+            if field.endswith("schedule_id"):
+                value = getattr(action, field)
+                if isinstance(value, str):
+                    ids.add(value)
+            elif field.endswith("schedule_ids"):
+                ids.update(getattr(action, field))
     return frozenset(ids)

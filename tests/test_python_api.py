@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+import typing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -289,3 +290,28 @@ def test_apply_plan_does_not_record_a_create_answered_with_a_listed_tasks_id(
     state = json.loads(state_file.read_text("utf-8"))
     assert state["entries"] == {}
     assert "promo" in state["pending"]  # looked up like a lost answer: journalled, not recorded
+
+
+def test_every_task_id_an_action_names_counts_as_existing() -> None:
+    """``apply_plan`` doubts a create answered with the id of a task the plan saw: every id
+    field of every kind of action (found from the models, so a new kind cannot be missed)."""
+    from reconciler.api import _ids_named
+    from reconciler.planning.actions import Action
+    from reconciler.planning.artifact import Plan
+
+    kinds = typing.get_args(typing.get_args(Action)[0])
+    built = []
+    expected: set[str] = set()
+    for kind in kinds:
+        values: dict[str, str | list[str]] = {}
+        for field in kind.model_fields:
+            if field.endswith("schedule_ids"):
+                ids = [f"{kind.__name__}-{field}-1", f"{kind.__name__}-{field}-2"]
+                values[field] = ids
+                expected.update(ids)
+            elif field.endswith("schedule_id"):
+                values[field] = f"{kind.__name__}-{field}"
+                expected.add(values[field])
+        built.append(kind.model_construct(**values))
+    assert len(expected) >= 10  # the id fields of today's actions, at least
+    assert _ids_named(Plan.model_construct(actions=built)) == expected
