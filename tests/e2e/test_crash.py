@@ -167,6 +167,43 @@ def test_apply_killed_inside_a_replace_heals_to_the_new_task(project: Project) -
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
 
 
+def test_a_state_edited_by_hand_beside_an_owed_delete_stops_the_saved_plan(
+    project: Project,
+) -> None:
+    """A replace's delete is owed (the journal holds it) and the plan saved to finish it; then
+    the state file is edited by hand at the same serial, binding another manifest to someone
+    else's task. Applying the saved plan is refused: the journal entry does not hide the edit.
+    The journal's own debt, the old task of the replace, is paid first, as always (it
+    finishes a change approved earlier); nothing the plan or the edit names is written."""
+    project.write("promo", trigger=single(zone_type=1))
+    project.write("steady")
+    assert project.apply().exit_code == 0
+    old = project.state_ids()["promo"]
+    project.write("promo", trigger=single(zone_type=2))
+    project.emulator.faults = HANG
+    with apply_process(project) as proc:
+        wait_for(lambda: len(project.remote()["promo"]) == 2, proc)
+        kill(proc)
+    project.emulator.fresh_faults()
+    theirs = project.out_of_band_create(body("theirs"))  # seen by the plan, not its to touch
+    saved = project.root / "plan.json"
+    plan = project.run("plan", "--detailed-exitcode", "--out", str(saved))
+    assert plan.exit_code == 2, plan.output
+
+    path = project.root / ".reconciler" / "state.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["pending"]["promo"]["op"] == "replace"
+    data["entries"]["steady"]["schedule_id"] = theirs  # same serial, same lineage
+    path.write_text(json.dumps(data), encoding="utf-8")
+    project.mark()
+
+    result = project.run("apply", str(saved))
+    assert result.exit_code != 0, result.output
+    assert "binds other tasks than when the plan was made" in result.output
+    assert project.write_summary() == [("DELETE", f"/v4/schedules/{old}")]
+    assert theirs in project.remote_ids().values()
+
+
 def test_lost_create_answers_are_resolved_in_the_same_run(project: Project) -> None:
     """The server commits each create and drops the connection: the client cannot know the
     outcome, so apply looks the tasks up instead of posting again. One POST per manifest, and
