@@ -70,6 +70,15 @@ def bases_under(
     if os.path.basename(target) in DEFAULTS_NAMES:
         refuse(f"{shown} is a defaults file; it applies by directory, not by `extends`")
         return None
+    if os.path.basename(real) in DEFAULTS_NAMES:
+        # The text is what counts, not the name it is reached by: a link to a defaults file
+        # is that defaults file, as a defaults file linked to a base is that base.
+        through = Path(os.path.relpath(real, os.path.realpath(target.parent))).as_posix()
+        refuse(
+            f"{shown} is a defaults file (a link to {through}); it applies by directory, not "
+            "by `extends`"
+        )
+        return None
     key = os.path.normcase(real)
     if key in seen:
         refuse(f"{shown} extends, directly or through other bases, the file that names it")
