@@ -18,20 +18,25 @@ from pathlib import Path
 
 from reconciler import files
 from reconciler.errors import Problem
+from reconciler.manifests.layer_files import inside, within
 from reconciler.printable import CONTROL
 
 MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
 SUFFIXES = (".yaml", ".yml")
 
 
-def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Problem]]:
+def find_manifest_files(
+    paths: Iterable[Path], home: Path | None = None
+) -> tuple[list[tuple[Path, str]], list[Problem]]:
     """The files to load (path, display name), in a stable order, and unusable paths.
 
     Symbolic links inside a searched directory are followed while they stay inside it (a
     linked sub-directory's schedules are as much part of the tree as any other); one that
     leads outside is an error, never skipped: skipping would plan its schedules as deletes,
     and following would read any file the link names (``x.yaml -> ../.env``) into messages.
-    A file reached twice (through a link and directly) is loaded once.
+    A file reached twice (through a link and directly) is loaded once. ``home``: the manifest
+    directory; a directory inside it (as :func:`placed` names it) is searched as the search of
+    ``home`` searches it, its links followed while they stay inside ``home``.
     """
     found: list[tuple[Path, str]] = []
     problems: list[Problem] = []
@@ -48,7 +53,7 @@ def find_manifest_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], 
             problems.append(Problem(_shown(str(given)), None, None, _NOT_UTF8_PATH))
             continue
         if given.is_dir():
-            _walk(given, add, problems)
+            _walk(given, add, problems, home if home and within(given, home) else given)
         elif given.exists():
             add(given, given.as_posix())
         elif given.is_symlink():
@@ -106,31 +111,83 @@ def _name_problem(name: str) -> str | None:
 MAX_DIRECTORY_DEPTH = 64  # levels of sub-directories searched below a manifest directory
 
 
-def _inside(real: str, root: str) -> bool:
-    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+def outside_message(kind: str, top: Path) -> str:
+    """Why a link out of the manifest directory ``top`` is not followed (``kind``: "file" or
+    "directory")."""
+    return (
+        f"is a symbolic link to a {kind} outside {top.as_posix()}; manifests are read only "
+        "inside the manifest directory (copy it in, or point `manifests:` at the directory "
+        "that holds it)"
+    )
 
 
-def _walk(given: Path, add: Callable[[Path, str, str], None], problems: list[Problem]) -> None:
-    """Every manifest file under ``given``, following links that stay inside it."""
-    root = os.path.realpath(given)
+def placed(paths: Iterable[Path], home: Path) -> tuple[list[Path], list[Problem]]:
+    """The paths named on the command line as the search of the manifest directory ``home``
+    reaches them, so that each is read under the rules ``plan`` reads it with.
+
+    A path whose real place is inside ``home`` is named there (``home / its place``), however
+    it was spelled: through a symbolic link to its directory (beside ``home`` or inside it),
+    ``./``, ``..`` or an absolute path; it takes the defaults and bases of that place. A path
+    that enters ``home`` and leaves it through one of its symbolic links is the search's error
+    at that link (the file outside is not read). Any other path (elsewhere, or out of ``home``
+    through ``..``) is as given: read alone, its own directory its top.
+    """
+    top = os.path.realpath(home)
+    out: list[Path] = []
+    problems: list[Problem] = []
+    for given in paths:
+        if _NOT_UTF8.search(str(given)) or not os.path.isdir(top):
+            out.append(given)
+            continue
+        real = os.path.realpath(given)
+        if os.path.exists(given) and inside(real, top):
+            rel = os.path.relpath(real, top)
+            out.append(home if rel == os.curdir else home / rel)
+            continue
+        leaving = _link_out(given, top)
+        if leaving is None:
+            out.append(given)
+            continue
+        link, kind = leaving
+        shown = home / os.path.relpath(link, top)
+        problems.append(Problem(shown.as_posix(), None, None, outside_message(kind, home)))
+    return out, problems
+
+
+def _link_out(given: Path, top: str) -> tuple[str, str] | None:
+    """The first symbolic link in ``top`` (a real directory) that ``given`` leaves it through,
+    and what it links to ("file" or "directory"), following the path as the system does (a
+    ``..`` after a link is the link target's parent)."""
+    current = os.path.realpath(given.anchor or os.curdir)
+    for part in given.parts[1:] if given.anchor else given.parts:
+        if part == os.pardir:
+            current = os.path.dirname(current)
+            continue
+        step = os.path.join(current, part)
+        real = os.path.realpath(step)
+        if inside(current, top) and not inside(real, top) and os.path.islink(step):
+            return step, "directory" if os.path.isdir(real) else "file"
+        current = real
+    return None
+
+
+def _walk(
+    given: Path, add: Callable[[Path, str, str], None], problems: list[Problem], top: Path
+) -> None:
+    """Every manifest file under ``given``, following links that stay inside ``top`` (the
+    manifest directory, ``given`` or above it)."""
+    root = os.path.realpath(top)
     visited: set[str] = set()
 
     def outside(full: str, kind: str) -> Problem:
-        return Problem(
-            Path(full).as_posix(),
-            None,
-            None,
-            f"is a symbolic link to a {kind} outside {given.as_posix()}; manifests are read "
-            "only inside the manifest directory (copy it in, or point `manifests:` at the "
-            "directory that holds it)",
-        )
+        return Problem(Path(full).as_posix(), None, None, outside_message(kind, top))
 
-    base_depth = os.path.normpath(given).count(os.sep)
+    base_depth = os.path.normpath(top).count(os.sep)
     for dirpath, dirs, names in os.walk(given, followlinks=True):
         real_dir = os.path.realpath(dirpath)
         visited.add(real_dir)
         # Reached through a link: its files are named by their real place (below).
-        linked_dir = os.path.relpath(real_dir, root) != os.path.relpath(dirpath, given)
+        linked_dir = os.path.relpath(real_dir, root) != os.path.relpath(dirpath, top)
         if os.path.normpath(dirpath).count(os.sep) - base_depth >= MAX_DIRECTORY_DEPTH:
             # Not walked further: the walk recurses once per level (RecursionError near 1000)
             # and each level costs more than the last; no real manifest tree is this deep.
@@ -141,7 +198,7 @@ def _walk(given: Path, add: Callable[[Path, str, str], None], problems: list[Pro
                         None,
                         None,
                         f"holds directories more than {MAX_DIRECTORY_DEPTH} levels below "
-                        f"{given.as_posix()}; manifests are not searched that deep (move them "
+                        f"{top.as_posix()}; manifests are not searched that deep (move them "
                         "higher up, or remove the nested directories)",
                     )
                 )
@@ -157,7 +214,7 @@ def _walk(given: Path, add: Callable[[Path, str, str], None], problems: list[Pro
                 continue
             if os.path.islink(full):
                 real = os.path.realpath(full)
-                if not _inside(real, root):
+                if not inside(real, root):
                     problems.append(outside(full, "directory"))
                     continue
                 if real in visited:  # a loop, or a directory that is walked anyway
@@ -180,14 +237,14 @@ def _walk(given: Path, add: Callable[[Path, str, str], None], problems: list[Pro
                     problems.append(Problem(Path(full).as_posix(), None, None, _BROKEN_LINK))
                     continue
                 real = os.path.realpath(full)
-                if not _inside(real, root):
+                if not inside(real, root):
                     problems.append(outside(full, "file"))
                     continue
             # Named by where it really is: a schedule's defaults are those of its own
             # directory, and must not depend on whether a link to it sorts before it (a link
             # `alpha/shared -> ../zeta` gave zeta's schedules alpha's defaults and audience).
             linked = linked_dir or real != os.path.join(real_dir, name)
-            path = given / os.path.relpath(real, root) if linked else Path(full)
+            path = top / os.path.relpath(real, root) if linked else Path(full)
             add(path, path.as_posix(), real)
 
 

@@ -7,7 +7,7 @@ Files whose name starts with ``_`` are layers (defaults or bases), never schedul
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,28 +125,20 @@ class LayerFiles:
 def root_of(roots: list[Path], path: Path) -> Path:
     """The manifest directory ``path`` is in (its own directory for a file named alone)."""
     for root in roots:
-        try:
-            path.relative_to(root)
-        except ValueError:
-            continue
-        return root
+        if within(path, root):
+            return root
     return path.parent
 
 
-def homes_of(paths: Sequence[Path], home: Path) -> list[Path]:
-    """``home`` as each path inside it spells it (an ancestor of the path, or the path): the
-    root a file named alone takes there, so its defaults and bases are those of the whole
-    directory. Compared as absolute paths, as the search names the files it finds."""
-    top = os.path.abspath(home)
-    found: list[Path] = []
-    for path in paths:
-        if not inside(os.path.abspath(path), top):
-            continue  # `schedules/../other/x.yaml` spells `schedules` but lies outside it
-        for candidate in (path, *path.parents):
-            if os.path.abspath(candidate) == top:
-                found.append(candidate)
-                break
-    return found
+def within(path: Path, root: Path) -> bool:
+    """Whether ``path`` is spelled as ``root`` or a path below it: ``root/a/b``, not
+    ``root/a/../../other`` (the system resolves ``..`` after a link, so it is not read as
+    leading back into ``root``)."""
+    try:
+        rest = path.relative_to(root)
+    except ValueError:
+        return False
+    return os.pardir not in rest.parts
 
 
 def inside(real: str, root: str) -> bool:

@@ -34,10 +34,10 @@ from reconciler.manifests.layer_files import (
     LayerFile,
     LayerFiles,
     ReadText,
-    homes_of,
     is_layer_file,
     root_of,
     value_pos,
+    within,
 )
 from reconciler.manifests.overlays import EVERY, SHIFT, Overlay, parse_shift, paths_of, shifted
 from reconciler.manifests.yamlpaths import PathKey, Position, dotted_path, value_at
@@ -169,9 +169,10 @@ class Stacker:
         home: Path | None = None,
     ) -> Stacker:
         roots = [p for p in paths if p.is_dir()]
-        if home is not None:
-            # First: `root_of` takes the first root a path is under.
-            roots = [*homes_of(paths, home), *roots]
+        if home is not None and any(within(p, home) for p in paths):
+            # First: `root_of` takes the first root a path is under. The paths are named as
+            # `find.placed` names them: those inside `home` are spelled below it.
+            roots = [home, *roots]
         files = LayerFiles(read_text)
         patches = Overlay(files)
         if overlay is not None:

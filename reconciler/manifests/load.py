@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from reconciler import redact, stopping
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests import layers, yamlread
-from reconciler.manifests.find import find_manifest_files, read_manifest
+from reconciler.manifests.find import find_manifest_files, placed, read_manifest
 from reconciler.manifests.messages import describe_error
 from reconciler.manifests.models import Schedule, name_warning
 from reconciler.manifests.yamlconvert import Document
@@ -133,8 +133,13 @@ def load_manifests(
     each merged with its defaults and bases and, given ``overlay``, that directory's patches
     (``reconciler.manifests.layers``). ``every_schedule=False``: ``paths`` hold some of the
     schedules only, so an overlay's patch of another one is no problem. ``home``: the manifest
-    directory; a path named inside it takes the defaults and bases it would take there."""
-    files, problems = find_manifest_files(paths)
+    directory; a path named inside it (however spelled) takes the defaults and bases it would
+    take there, and is named there (``find.placed``)."""
+    refused: list[Problem] = []
+    if home is not None:
+        paths, refused = placed(paths, home)
+    files, problems = find_manifest_files(paths, home)
+    problems = [*refused, *problems]
     check = _CredentialCheck()
     stacker = layers.Stacker.for_paths(paths, check.read_layer, overlay, home)
     files = stacker.take_layer_files(files)

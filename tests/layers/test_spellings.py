@@ -91,3 +91,103 @@ def test_a_base_linked_to_a_defaults_file_is_refused_as_the_defaults_file_is(
             "defaults file; it applies by directory, not by `extends`"
         ],
     ), out
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        "alias/welcome.yaml",  # a link beside schedules/ to schedules/team
+        "alias",
+        "alias/",
+        "./alias/./welcome.yaml",
+        "schedules/x/alias/welcome.yaml",  # a link inside schedules/, one level deeper
+        "schedules/x/alias",
+        "schedules/team/../x/alias/welcome.yaml",
+    ],
+)
+def test_validate_through_a_linked_directory_judges_the_file_where_it_is(
+    repo: Path, named: str
+) -> None:
+    """A manifest named through a symbolic link to its directory takes the defaults and bases
+    of its real place in schedules/, as `plan` reads it, and is named there (it was read with
+    the link's directory as the top: "extends leads outside", or "no such file" for the base,
+    where `plan` called it valid)."""
+    (repo / "alias").symlink_to("schedules/team")
+    (repo / "schedules" / "x").mkdir()
+    (repo / "schedules" / "x" / "alias").symlink_to("../team")
+    assert plan()[0] == 0
+    code, out = run("validate", named)
+    assert (code, out.strip()) == (0, "1 schedule(s) in 1 file(s): valid"), out
+    # A problem of the file is where `plan` puts it.
+    write(repo, "schedules/team/welcome.yaml", MANIFEST.replace("zone_type: 1", "zone_type: 9"))
+    code, plan_out = plan()
+    code, out = run("validate", named)
+    assert code == 1
+    assert errors(out) == errors(plan_out) != [], out
+    assert errors(out)[0].startswith("schedules/team/welcome.yaml:5:16: error: ")
+
+
+def test_validate_of_a_sub_directory_follows_links_that_stay_in_schedules(repo: Path) -> None:
+    """`validate schedules/team` follows a link in it to another directory of schedules/, as
+    `plan` does (it called the link an error: "outside schedules/team")."""
+    write(repo, "schedules/common/other.yaml", MANIFEST.replace("welcome", "other"))
+    (repo / "schedules" / "team" / "shared").symlink_to("../common")
+    assert plan()[0] == 0
+    code, out = run("validate", "schedules/team")
+    assert (code, out.strip()) == (0, "2 schedule(s) in 2 file(s): valid"), out
+    # a link out of schedules/ is the walk's error, named as `plan` names it
+    (repo / "elsewhere").mkdir()
+    (repo / "schedules" / "team" / "away").symlink_to("../../elsewhere")
+    code, out = run("validate", "schedules/team")
+    assert (code, errors(out)) == (
+        1,
+        ["schedules/team/away: error: " + OUTSIDE.format(kind="directory")],
+    ), out
+
+
+@pytest.mark.parametrize(
+    ("link", "named", "shown", "kind"),
+    [
+        ("schedules/o.yaml", "schedules/o.yaml", "schedules/o.yaml", "file"),
+        ("schedules/team/o.yaml", "alias/o.yaml", "schedules/team/o.yaml", "file"),
+        ("schedules/ext", "schedules/ext", "schedules/ext", "directory"),
+        ("schedules/ext", "schedules/ext/", "schedules/ext", "directory"),
+        ("schedules/ext", "schedules/ext/o.yaml", "schedules/ext", "directory"),
+        ("schedules/team/ext", "alias/ext/o.yaml", "schedules/team/ext", "directory"),
+    ],
+)
+def test_a_link_out_of_schedules_named_on_the_command_line_is_plans_error(
+    repo: Path, link: str, named: str, shown: str, kind: str
+) -> None:
+    """A link in schedules/ to a file or directory outside it is an error in `plan`; named to
+    `validate` (or a path through it), it is the same error, and the file outside is not read
+    (it was: "valid", or its text in the messages)."""
+    write(repo, "outside/o.yaml", SECRET)
+    (repo / "alias").symlink_to("schedules/team")
+    target = repo / "outside" / ("o.yaml" if kind == "file" else "")
+    (repo / link).symlink_to(os.path.relpath(target, (repo / link).parent))
+    code, plan_out = plan()
+    assert code == 1
+    assert f"{shown}: error: " + OUTSIDE.format(kind=kind) in errors(plan_out), plan_out
+    code, out = run("validate", named)
+    assert (code, errors(out)) == (1, [f"{shown}: error: " + OUTSIDE.format(kind=kind)]), out
+    assert "SECRET" not in out
+    assert "leaked" not in out
+
+
+def test_a_path_through_a_link_out_of_schedules_and_dotdot_is_the_links_error(
+    repo: Path,
+) -> None:
+    """`schedules/deep/../x.yaml`, where `deep` links out of schedules/, is the file beside the
+    link's target, as the system reads the path: it starts in schedules/ and leaves it through
+    the link `plan` refuses, so it is that error (its spelling, shortened, is in schedules/, and
+    did not say where the file is)."""
+    (repo / "outside" / "deep").mkdir(parents=True)
+    write(repo, "outside/x.yaml", SECRET)
+    (repo / "schedules" / "deep").symlink_to("../outside/deep")
+    code, out = run("validate", "schedules/deep/../x.yaml")
+    assert (code, errors(out)) == (
+        1,
+        ["schedules/deep: error: " + OUTSIDE.format(kind="directory")],
+    ), out
+    assert "SECRET" not in out
