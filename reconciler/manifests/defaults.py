@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import Problem
+from reconciler.manifests.find import BROKEN_LINK, outside_message
 from reconciler.manifests.layer_files import (
     DEFAULTS_NAMES,
     LayerFile,
@@ -54,7 +55,14 @@ class Defaults:
 
     def _in(self, directory: Path, root: Path) -> list[LayerFile] | None:
         found: list[LayerFile] = []
-        both = [directory / name for name in DEFAULTS_NAMES if (directory / name).is_file()]
+        # Every entry that is not a directory, as the search of the directory finds it: a link
+        # to nothing or out of the manifest directory, a FIFO, is an error here too, whether
+        # or not that search ran (`validate FILE` does not search the whole directory).
+        both = [
+            directory / name
+            for name in DEFAULTS_NAMES
+            if os.path.lexists(directory / name) and not os.path.isdir(directory / name)
+        ]
         if len(both) > 1:
             # Both merged, one silently over the other, and which one wins is not something a
             # reader of either file could guess: one defaults file per directory.
@@ -68,12 +76,14 @@ class Defaults:
                 )
             )
             return None
-        for name in DEFAULTS_NAMES:
-            candidate = directory / name
-            if not candidate.is_file():
-                continue
-            if not inside(os.path.realpath(candidate), os.path.realpath(root)):
-                # a link out of the tree: the walk reports it; its text is never read
+        for candidate in both:
+            refused = None
+            if not candidate.exists():
+                refused = BROKEN_LINK
+            elif not inside(os.path.realpath(candidate), os.path.realpath(root)):
+                refused = outside_message("file", root)  # its text is never read
+            if refused is not None:
+                self.files.problems.append(Problem(candidate.as_posix(), None, None, refused))
                 return None
             loaded = self.files.layer_file(candidate, candidate.as_posix(), "defaults")
             if loaded is None:

@@ -57,13 +57,13 @@ def find_manifest_files(
         elif given.exists():
             add(given, given.as_posix())
         elif given.is_symlink():
-            problems.append(Problem(given.as_posix(), None, None, _BROKEN_LINK))
+            problems.append(Problem(given.as_posix(), None, None, BROKEN_LINK))
         else:
             problems.append(Problem(given.as_posix(), None, None, "no such file or directory"))
     return found, problems
 
 
-_BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
+BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
 # A file or directory name with a control character: printed in a problem, a plan or a CI log,
 # "x\n::error::y.yaml" starts a line GitHub Actions runs as a workflow command.
 _CONTROL_NAME = (
@@ -188,13 +188,15 @@ def _walk(
         visited.add(real_dir)
         # Reached through a link: its files are named by their real place (below).
         linked_dir = os.path.relpath(real_dir, root) != os.path.relpath(dirpath, top)
+        # ... and so are its problems: once, wherever the search reached the directory from.
+        here = str(top / os.path.relpath(real_dir, root)) if linked_dir else dirpath
         if os.path.normpath(dirpath).count(os.sep) - base_depth >= MAX_DIRECTORY_DEPTH:
             # Not walked further: the walk recurses once per level (RecursionError near 1000)
             # and each level costs more than the last; no real manifest tree is this deep.
             if any(not d.startswith(".") for d in dirs):
                 problems.append(
                     Problem(
-                        Path(dirpath).as_posix(),
+                        Path(here).as_posix(),
                         None,
                         None,
                         f"holds directories more than {MAX_DIRECTORY_DEPTH} levels below "
@@ -210,12 +212,12 @@ def _walk(
             full = os.path.join(dirpath, d)
             refused = _name_problem(d)
             if refused:
-                problems.append(Problem(_shown(full), None, None, refused))
+                problems.append(Problem(_shown(os.path.join(here, d)), None, None, refused))
                 continue
             if os.path.islink(full):
                 real = os.path.realpath(full)
                 if not inside(real, root):
-                    problems.append(outside(full, "directory"))
+                    problems.append(outside(os.path.join(here, d), "directory"))
                     continue
                 if real in visited:  # a loop, or a directory that is walked anyway
                     continue
@@ -225,20 +227,21 @@ def _walk(
             if not name.endswith(SUFFIXES) or name.startswith("."):
                 continue
             full = os.path.join(dirpath, name)
+            shown = os.path.join(here, name)
             refused = _name_problem(name)
             if refused:
-                problems.append(Problem(_shown(full), None, None, refused))
+                problems.append(Problem(_shown(shown), None, None, refused))
                 continue
             # A plain file's real path is its real directory's and its name: resolving every
             # file again (os.path.realpath walks each component) was most of the search's time.
             real = os.path.join(real_dir, name)
             if os.path.islink(full):
                 if not os.path.exists(full):
-                    problems.append(Problem(Path(full).as_posix(), None, None, _BROKEN_LINK))
+                    problems.append(Problem(Path(shown).as_posix(), None, None, BROKEN_LINK))
                     continue
                 real = os.path.realpath(full)
                 if not inside(real, root):
-                    problems.append(outside(full, "file"))
+                    problems.append(outside(shown, "file"))
                     continue
             # Named by where it really is: a schedule's defaults are those of its own
             # directory, and must not depend on whether a link to it sorts before it (a link

@@ -175,6 +175,48 @@ def test_a_link_out_of_schedules_named_on_the_command_line_is_plans_error(
     assert "leaked" not in out
 
 
+@pytest.mark.parametrize("how", ["outside", "broken", "fifo"])
+def test_a_defaults_file_that_cannot_be_used_stops_validate_of_one_file_too(
+    repo: Path, how: str
+) -> None:
+    """A `_defaults.yaml` over the named file that is a link out of schedules/, a link to
+    nothing or not a regular file is an error of `validate FILE` as of `plan` (the manifest was
+    dropped silently: "0 schedule(s) in 1 file(s): valid", or read without those defaults)."""
+    defaults = repo / "schedules" / "team" / "_defaults.yaml"
+    if how == "outside":
+        write(repo, "outside/d.yaml", SECRET.replace("name: leaked\n", ""))
+        defaults.symlink_to("../../outside/d.yaml")
+    elif how == "broken":
+        defaults.symlink_to("nothing.yaml")
+    else:
+        os.mkfifo(defaults)
+    code, plan_out = plan()
+    assert code == 1
+    (expected,) = [e for e in errors(plan_out) if e.startswith("schedules/team/_defaults.yaml")]
+    for named in ("schedules/team/welcome.yaml", "schedules/team", "alias/welcome.yaml"):
+        if not (repo / "alias").exists():
+            (repo / "alias").symlink_to("schedules/team")
+        code, out = run("validate", named)
+        assert (code, errors(out)) == (1, [expected]), (named, out)
+        assert "SECRET" not in out
+
+
+def test_a_problem_in_a_linked_directory_is_named_once_where_it_is(repo: Path) -> None:
+    """A broken link in schedules/team, reached by the search through `schedules/a/alias ->
+    ../team` as well (the link sorts first), is one error at its real place, in `plan` and in
+    `validate` of either spelling (it was two, one at `schedules/a/alias/_defaults.yaml`)."""
+    (repo / "schedules" / "a").mkdir()
+    (repo / "schedules" / "a" / "alias").symlink_to("../team")
+    (repo / "schedules" / "team" / "_defaults.yaml").symlink_to("nothing.yaml")
+    expected = [
+        "schedules/team/_defaults.yaml: error: is a symbolic link to nothing (its target does "
+        "not exist)"
+    ]
+    for command in (("--emulator", "plan"), ("validate",), ("validate", "schedules/a/alias")):
+        code, out = run(*command)
+        assert (code, errors(out)) == (1, expected), (command, out)
+
+
 def test_a_path_through_a_link_out_of_schedules_and_dotdot_is_the_links_error(
     repo: Path,
 ) -> None:
