@@ -18,6 +18,12 @@ from reconciler.manifests.layer_files import (
     root_of,
 )
 
+_FOLDED = {name.casefold() for name in DEFAULTS_NAMES}
+_CASE = (
+    f"a defaults file is named {' or '.join(DEFAULTS_NAMES)}, in lower case: this name is one "
+    "on some file systems and not on others; rename it"
+)
+
 
 @dataclass
 class Defaults:
@@ -55,14 +61,27 @@ class Defaults:
 
     def _in(self, directory: Path, root: Path) -> list[LayerFile] | None:
         found: list[LayerFile] = []
+        try:
+            entries = os.listdir(directory)
+        except OSError:  # not a directory (the search or the read reports the path)
+            return found
         # Every entry that is not a directory, as the search of the directory finds it: a link
         # to nothing or out of the manifest directory, a FIFO, is an error here too, whether
-        # or not that search ran (`validate FILE` does not search the whole directory).
-        both = [
-            directory / name
-            for name in DEFAULTS_NAMES
-            if os.path.lexists(directory / name) and not os.path.isdir(directory / name)
-        ]
+        # or not that search ran (`validate FILE` does not search the whole directory). By the
+        # names listed, not by opening `_defaults.yaml`: a case-insensitive file system opens
+        # `_Defaults.yaml` by that name, and the same files would be planned differently on
+        # another system.
+        both: list[Path] = []
+        for entry in sorted(entries):
+            if entry.casefold() not in _FOLDED or os.path.isdir(directory / entry):
+                continue
+            if entry not in DEFAULTS_NAMES:
+                self.files.problems.append(
+                    Problem((directory / entry).as_posix(), None, None, _CASE)
+                )
+                return None
+            both.append(directory / entry)
+        both.sort(key=lambda p: DEFAULTS_NAMES.index(p.name))
         if len(both) > 1:
             # Both merged, one silently over the other, and which one wins is not something a
             # reader of either file could guess: one defaults file per directory.

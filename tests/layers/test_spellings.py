@@ -217,6 +217,27 @@ def test_a_problem_in_a_linked_directory_is_named_once_where_it_is(repo: Path) -
         assert (code, errors(out)) == (1, expected), (command, out)
 
 
+@pytest.mark.parametrize("name", ["_Defaults.yaml", "_DEFAULTS.yml"])
+def test_a_defaults_file_named_in_another_case_is_an_error_on_every_system(
+    repo: Path, name: str
+) -> None:
+    """`_Defaults.yaml` is the directory's defaults file on a case-insensitive file system
+    (macOS, Windows: `_defaults.yaml` opens it) and a base no manifest extends elsewhere
+    (Linux): the same files planned on a laptop and in CI would differ. It is an error at the
+    file on every system, in `plan` and `validate` of the whole directory or of one file."""
+    write(repo, f"schedules/team/{name}", "enabled: true\n")
+    expected = [
+        f"schedules/team/{name}: error: a defaults file is named _defaults.yaml or "
+        "_defaults.yml, in lower case: this name is one on some file systems and not on others; "
+        "rename it"
+    ]
+    for command in (("--emulator", "plan"), ("validate",), ("validate", "alias/welcome.yaml")):
+        if not (repo / "alias").exists():
+            (repo / "alias").symlink_to("schedules/team")
+        code, out = run(*command)
+        assert (code, errors(out)) == (1, expected), (command, out)
+
+
 def test_a_path_through_a_link_out_of_schedules_and_dotdot_is_the_links_error(
     repo: Path,
 ) -> None:
