@@ -98,7 +98,11 @@ def bases_under(
         fix = "; give a shorter name" if exc.errno == errno.ENAMETOOLONG else ""
         refuse(f"{shown} cannot be used: {exc.strerror}{fix}")
         return None
-    base = files.layer_file(target, target.as_posix(), "base")
+    # Named by where it really is, as the search names the files it finds: its own `extends`
+    # is relative to that place, whichever spelling (a link to it or its directory) reached it
+    # first, and so are its problems.
+    placed = root / os.path.relpath(real, os.path.realpath(root))
+    base = files.layer_file(placed, placed.as_posix(), "base")
     if base is None:
         return None
     below = bases_under(files, base, root, (*seen, key))

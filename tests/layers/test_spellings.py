@@ -238,6 +238,29 @@ def test_a_defaults_file_named_in_another_case_is_an_error_on_every_system(
         assert (code, errors(out)) == (1, expected), (command, out)
 
 
+def test_a_base_reached_through_a_link_reads_its_own_extends_where_it_is(repo: Path) -> None:
+    """A base's own `extends:` is relative to where the base really is, however a manifest
+    reaches it: `schedules/a/b/_b.yaml` says `extends: ../_c.yaml` (schedules/a/_c.yaml), and
+    one manifest reaches it through `lnk -> a/b`. Which spelling was read first decided where
+    `../_c.yaml` was looked for, so `plan` called the directory valid and `validate` of the
+    one manifest said "no such file"."""
+    write(repo, "schedules/a/_c.yaml", "enabled: true\n")
+    write(repo, "schedules/a/b/_b.yaml", "extends: ../_c.yaml\n")
+    (repo / "schedules" / "lnk").symlink_to("a/b")
+    write(repo, "schedules/a/b/m2.yaml", MANIFEST.replace("welcome", "m2") + "extends: _b.yaml\n")
+    write(repo, "schedules/m1.yaml", MANIFEST.replace("welcome", "m1") + "extends: lnk/_b.yaml\n")
+    assert plan()[0] == 0
+    for named in ((), ("schedules/m1.yaml",), ("schedules/a/b/m2.yaml",)):
+        code, out = run("validate", *named)
+        assert code == 0, (named, out)
+    # and a problem of the base is at the base's real place, whichever manifest found it
+    write(repo, "schedules/a/b/_b.yaml", "extends: ../_c.yaml\nenabled: maybe\n")
+    expected = "schedules/a/b/_b.yaml:2:10: error: enabled: must be true or false, got 'maybe'"
+    for named in ((), ("schedules/m1.yaml",)):
+        code, out = run("validate", *named)
+        assert (code, errors(out)) == (1, [expected]), (named, out)
+
+
 def test_a_path_through_a_link_out_of_schedules_and_dotdot_is_the_links_error(
     repo: Path,
 ) -> None:
