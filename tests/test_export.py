@@ -83,5 +83,6 @@ def test_file_stems_are_safe_readable_and_unique() -> None:
     assert file_stem("春节快乐", "0b8f1c2e-aaaa", ()) == "schedule-0b8f1c2e"
     assert file_stem("../../etc/passwd", "0b8f1c2e", ()) == "etc_passwd-0b8f1c2e"
     assert file_stem("a b", "0b8f1c2e-aaaa", ()) == "a_b-0b8f1c2e"
+    assert file_stem("CON", "0b8f1c2e-aaaa", ()) == "con-0b8f1c2e"  # a Windows device
     taken = {"a", "a-0b8f1c2e", "a-0b8f1c2e-aaaa"}
     assert file_stem("a", "0b8f1c2e-aaaa", taken) == "a-0b8f1c2e-aaaa-2"

@@ -72,6 +72,12 @@ _BREAKS = re.compile("[\x85\u2028\u2029]")
 
 _SLUG_DROP = re.compile(r"[^A-Za-z0-9_-]+")
 
+# Windows reserves these device names with any extension: git cannot check out a `con.yaml`
+# there ("invalid path"), so a schedule named so gets the id appended like a lossy name.
+_DEVICES = frozenset(
+    {"con", "prn", "aux", "nul", *(f"{d}{n}" for d in ("com", "lpt") for n in range(10))}
+)
+
 
 def manifest_text(
     body: Mapping[str, Any],
@@ -174,12 +180,13 @@ def file_stem(name: str, schedule_id: str, taken: Iterable[str]) -> str:
 
     ASCII letters, digits, ``_`` and ``-`` of the name, lower-cased; a name that loses
     characters (Chinese, spaces) or collides gets the first characters of its id appended.
-    ``taken`` holds stems already in use, compared case-insensitively (macOS, Windows).
+    ``taken`` holds stems already in use, compared case-insensitively (macOS, Windows). A
+    Windows device name (``con``, ``aux``, ``com1``...) is never a stem on its own.
     """
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = _SLUG_DROP.sub("_", ascii_name).strip("_-").lower()[:80]
     used = {t.lower() for t in taken}
-    lossless = slug == name.lower()
+    lossless = slug == name.lower() and slug not in _DEVICES
     safe_id = _SLUG_DROP.sub("", schedule_id).lower()
     candidates = [slug] if slug and lossless else []
     candidates += [f"{slug or 'schedule'}-{safe_id[:n]}" for n in (8, 16, len(safe_id))]
