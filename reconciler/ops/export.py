@@ -147,9 +147,11 @@ def _select(
     skipped: list[str] = []
     # Counted by the key the planner compares names by: "promo" and "promo " (or a
     # compatibility ideograph and its unified form) would be two manifests of one name.
+    # Ignored tasks count too: a manifest of their name un-ignores them (a task named like a
+    # manifest is never ignored), and the plan finds the schedule live twice.
     named: dict[str, int] = {}
     for t in view.tasks:
-        if t.status == "unmanaged":
+        if t.status in ("unmanaged", "ignored"):
             key = name_key(t.task.name)
             named[key] = named.get(key, 0) + 1
     out: list[RemoteSchedule] = []
@@ -169,8 +171,9 @@ def _select(
         elif named.get(name_key(t.task.name), 0) > 1:
             skipped.append(
                 f"{label}: {named[name_key(t.task.name)]} remote tasks share this name (compared "
-                "without surrounding spaces and in Unicode's compatibility form) and a name can "
-                "back one manifest only; rename or delete the others first"
+                "without surrounding spaces and in Unicode's compatibility form, ignored tasks "
+                "included) and a name can back one manifest only; rename this task or the "
+                "others first"
             )
         else:
             out.append(t.task)

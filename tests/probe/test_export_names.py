@@ -27,3 +27,28 @@ def test_export_never_names_a_file_after_a_windows_device(project: Project, name
     written = sorted(p.name for p in project.schedules.iterdir() if p.name != "mine.yaml")
     assert written == [f"{name.lower()}-{sid[:8]}.yaml"], written
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_export_adopt_leaves_a_name_an_ignored_task_shares(project: Project) -> None:
+    """Promise: after ``export --adopt`` the plan is a no-op; a task the ignore rules declare
+    someone else's stays out of the plans.
+
+    Two live tasks are named ``promo``: another team's, ignored by id in reconciler.yaml, and
+    one nobody manages. Only unmanaged tasks were counted for "tasks share this name", so the
+    second was exported and adopted (exit 0); the manifest ``promo`` then un-ignored the other
+    team's task (a task named like a manifest is never ignored) and every plan exited 2 with
+    "a schedule is live more than once". ``import --all-matching`` skips such a name.
+    """
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    ignored = project.out_of_band_create(body("promo", alert="another team's"))
+    loose = project.out_of_band_create(body("promo", alert="nobody's"))
+    (project.root / "reconciler.yaml").write_text(
+        f"environments:\n  default:\n    ignore:\n      ids: ['{ignored}']\n", encoding="utf-8"
+    )
+
+    result = project.run("export", "--adopt")
+
+    assert f"skipped {loose}" in result.output, result.output
+    assert not (project.schedules / "promo.yaml").exists()
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
