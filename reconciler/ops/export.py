@@ -168,6 +168,14 @@ def _select(
                 f"{label}: {t.why} already has this name; to manage this task instead, "
                 f"`reconciler import {t.task.name}={t.task.schedule_id}` (with its manifest)"
             )
+        elif (renamed := view.previous_names.get(name_key(t.task.name))) is not None:
+            # A manifest of a name another manifest lists as its previous one is refused by
+            # validate, and with it every plan after the export.
+            skipped.append(
+                f"{label}: the manifest {renamed} lists this name in "
+                "lifecycle.previous_names (a rename already applied: the state holds no task "
+                "of it); remove the entry there, then export again"
+            )
         elif named.get(name_key(t.task.name), 0) > 1:
             skipped.append(
                 f"{label}: {named[name_key(t.task.name)]} remote tasks share this name (compared "

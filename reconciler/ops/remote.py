@@ -6,7 +6,7 @@ people and for ``export`` (``reconciler/ops/export.py``), which writes manifests
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reconciler.errors import UsageError
@@ -49,6 +49,8 @@ class RemoteView:
     complete: bool
     problems: tuple[str, ...]
     manifests: dict[str, str]  # manifest name -> where it is written
+    # name_key of a lifecycle.previous_names entry -> the manifest listing it
+    previous_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def incomplete(self) -> str:
@@ -78,7 +80,11 @@ def show_tasks(options: GlobalOptions, which: str, feedback: Feedback) -> list[R
 
 
 def _classify(
-    ws: observe.Workspace, inventory: Inventory, state: State, manifests: dict[str, str]
+    ws: observe.Workspace,
+    inventory: Inventory,
+    state: State,
+    manifests: dict[str, str],
+    previous_names: dict[str, str],
 ) -> RemoteView:
     owner = {e.schedule_id: n for n, e in state.entries.items()}
     owned = observe.managed_ids(state)
@@ -103,7 +109,9 @@ def _classify(
             tasks.append(RemoteTask(task, "ignored", why=rule))
         else:
             tasks.append(RemoteTask(task, "unmanaged"))
-    return RemoteView(ws.env.name, tasks, inventory.complete, inventory.problems, manifests)
+    return RemoteView(
+        ws.env.name, tasks, inventory.complete, inventory.problems, manifests, previous_names
+    )
 
 
 def read_view(ws: observe.Workspace, *, confirm: bool) -> RemoteView:
@@ -111,6 +119,7 @@ def read_view(ws: observe.Workspace, *, confirm: bool) -> RemoteView:
 
     desired, _ = observe.load_desired(ws)
     manifests = {d.name: d.source for d in desired}
+    previous_names = {name_key(old): d.source for d in desired for old in d.previous_names}
     state = observe.load_state(ws)
 
     async def run() -> Inventory:
@@ -120,4 +129,4 @@ def read_view(ws: observe.Workspace, *, confirm: bool) -> RemoteView:
             )
 
     inventory = run_async(run())
-    return _classify(ws, inventory, state, manifests)
+    return _classify(ws, inventory, state, manifests, previous_names)

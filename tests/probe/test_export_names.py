@@ -52,3 +52,27 @@ def test_export_adopt_leaves_a_name_an_ignored_task_shares(project: Project) -> 
     assert f"skipped {loose}" in result.output, result.output
     assert not (project.schedules / "promo.yaml").exists()
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_export_adopt_never_writes_a_name_a_manifest_was_renamed_from(project: Project) -> None:
+    """Promise: the files an export writes validate, and the next plan is a no-op.
+
+    ``new_name`` keeps ``lifecycle.previous_names: [old]`` after its rename was applied (the
+    plan only warns). A task ``old`` made by hand is unmanaged, so ``export --adopt`` wrote
+    ``schedules/old.yaml`` and adopted it, exit 0; from then on every ``validate``, ``plan``
+    and ``apply`` stopped on "lists 'old', the name of the manifest at schedules/old.yaml".
+    """
+    project.write("mine")
+    renamed = body("new_name")
+    renamed["lifecycle"] = {"previous_names": ["old"]}
+    project.write_body(renamed)
+    assert project.apply().exit_code == 0
+    theirs = project.out_of_band_create(body("old", alert="made by hand"))
+
+    result = project.run("export", "--adopt")
+
+    assert "previous_names" in result.output, result.output
+    assert not (project.schedules / "old.yaml").exists()
+    assert theirs not in project.state_ids().values()
+    assert project.run("validate").exit_code == 0
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
