@@ -94,7 +94,8 @@ def export(options: GlobalOptions, request: ExportRequest, feedback: Feedback) -
                 hint="re-run when the API answers every page",
             )
         chosen, skipped = _select(view, request.ids, request.names, request.triggers)
-        planned = _prepare(ws, chosen, target_dir, request.overwrite)
+        planned, exported_before = _prepare(ws, chosen, target_dir, request.overwrite)
+        skipped += exported_before
         _write_all(planned, target_dir)
         if request.adopt:
             usable = [p for p in planned if not p.problems]
@@ -190,15 +191,18 @@ def _select(
 
 def _prepare(
     ws: observe.Workspace, tasks: list[RemoteSchedule], target_dir: Path, overwrite: bool
-) -> list[ExportedFile]:
+) -> tuple[list[ExportedFile], list[str]]:
+    """The files to write, and the tasks left out because a file of theirs is there already
+    (without ``overwrite``)."""
     from reconciler.manifests.export import file_stem, manifest_text, without_credentials
     from reconciler.manifests.load import load_manifests
     from reconciler.redact import REDACTED, output_scrubber
 
-    taken, replaceable = _existing_stems(ws, target_dir, overwrite)
+    taken, held = _existing_files(ws, target_dir)
     schema = _schema_ref(ws, target_dir)
     now = ws.clock()
     planned: list[ExportedFile] = []
+    skipped: list[str] = []
     scrub = output_scrubber()
     with tempfile.TemporaryDirectory(prefix="reconciler-export-") as tmp:
         for task in tasks:
@@ -209,18 +213,28 @@ def _prepare(
             schedule_id = scrub(task.schedule_id)
             if schedule_id != task.schedule_id:
                 found.append("the schedule id")
-            # --overwrite refreshes a file that holds this schedule alone (an earlier export);
-            # every other existing file keeps its name.
-            others = taken | {s for s, n in replaceable.items() if n != task.name}
-            stem = file_stem(scrub(task.name), schedule_id, others)
-            if scrub(stem) != stem:
-                # Folded to ASCII, a spelling of a credential the scrubber let through as
-                # text can come out plain: the file is then named after the id alone.
-                stem = file_stem("", schedule_id, others)
-            taken.add(stem)
-            path = target_dir / f"{stem}.yaml"
+            # A file holding this schedule alone (an earlier export) is refreshed by
+            # --overwrite and otherwise left as it is: a second file of the name beside it
+            # would be a second manifest of one schedule. Every other file keeps its name.
+            earlier = held.get(name_key(task.name))
+            if earlier is not None and not overwrite:
+                skipped.append(
+                    f"{task.schedule_id} ({task.name!r}): {earlier} holds this schedule "
+                    "already (an earlier export); `--overwrite` refreshes it"
+                )
+                continue
+            if earlier is not None:
+                path = earlier
+            else:
+                stem = file_stem(scrub(task.name), schedule_id, taken)
+                if scrub(stem) != stem:
+                    # Folded to ASCII, a spelling of a credential the scrubber let through as
+                    # text can come out plain: the file is then named after the id alone.
+                    stem = file_stem("", schedule_id, taken)
+                taken.add(stem)
+                path = target_dir / f"{stem}.yaml"
             draft = manifest_text(body, schedule_id=schedule_id, exported_at=now, schema_ref=schema)
-            check = Path(tmp, f"{stem}.yaml")
+            check = Path(tmp, path.name)
             check.write_text(draft, encoding="utf-8")
             loaded = load_manifests([check], now=ws.now, tz=ws.env.tz)
             errors = tuple(p.message for p in loaded.problems if p.severity == "error")
@@ -244,7 +258,7 @@ def _prepare(
                     problems=[f"error: {e}" for e in errors],
                 )
             planned.append(ExportedFile(task, path, text, errors, notes))
-    return planned
+    return planned, skipped
 
 
 def _differs_in_place(
@@ -299,30 +313,26 @@ def _differs_in_place(
     )
 
 
-def _existing_stems(
-    ws: observe.Workspace, target_dir: Path, overwrite: bool
-) -> tuple[set[str], dict[str, str]]:
-    """(stems that must not be written, {stem: name} of files --overwrite may replace).
+def _existing_files(ws: observe.Workspace, target_dir: Path) -> tuple[set[str], dict[str, Path]]:
+    """(stems a new file must not take, {name_key: file} of the files holding one manifest).
 
-    Every file in the directory is taken (``reconciler.yaml``, notes, anything) except, with
-    ``--overwrite``, a YAML file holding exactly one manifest: it may be replaced by an export
-    of that same schedule.
+    Every file in the directory is taken (``reconciler.yaml``, notes, anything); a YAML file
+    holding exactly one manifest is an earlier export of that schedule, or its hand-written
+    file: the one file an export of that name may replace (``--overwrite``).
     """
     from reconciler.manifests.load import load_manifests
 
     if not target_dir.is_dir():
         return set(), {}
     taken: set[str] = set()
-    replaceable: dict[str, str] = {}
-    for path in target_dir.iterdir():
-        stem = path.name.rsplit(".", 1)[0] if path.suffix else path.name
-        if overwrite and path.suffix in (".yaml", ".yml") and path.is_file():
+    held: dict[str, Path] = {}
+    for path in sorted(target_dir.iterdir()):
+        taken.add(path.name.rsplit(".", 1)[0] if path.suffix else path.name)
+        if path.suffix in (".yaml", ".yml") and path.is_file():
             loaded = load_manifests([path], now=ws.now, tz=ws.env.tz)
             if len(loaded.manifests) == 1 and not loaded.errors:
-                replaceable[stem] = loaded.manifests[0].name
-                continue
-        taken.add(stem)
-    return taken, replaceable
+                held.setdefault(name_key(loaded.manifests[0].name), path)
+    return taken, held
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -76,3 +76,48 @@ def test_export_adopt_never_writes_a_name_a_manifest_was_renamed_from(project: P
     assert theirs not in project.state_ids().values()
     assert project.run("validate").exit_code == 0
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_exporting_twice_to_a_directory_writes_each_schedule_once(project: Project) -> None:
+    """Promise: never duplicate a schedule.
+
+    ``export --dir review`` run twice (to look at the files again) wrote ``review/theirs.yaml``
+    and then ``review/theirs-<id>.yaml`` beside it: two manifests of one schedule, and moved
+    into the manifest directory, a repository every command refuses. The second run now skips
+    a task whose file is there (``--overwrite`` refreshes it) and writes nothing new.
+    """
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    sid = project.out_of_band_create(body("theirs"))
+    assert project.run("export", "--dir", "review").exit_code == 0
+    first = (project.root / "review" / "theirs.yaml").read_text(encoding="utf-8")
+
+    again = project.run("export", "--dir", "review")
+
+    assert again.exit_code == 0, again.output
+    assert f"skipped {sid}" in again.output, again.output
+    assert "--overwrite" in again.output, again.output
+    assert sorted(p.name for p in (project.root / "review").iterdir()) == ["theirs.yaml"]
+    refreshed = project.run("export", "--dir", "review", "--overwrite")
+    assert refreshed.exit_code == 0, refreshed.output
+    assert sorted(p.name for p in (project.root / "review").iterdir()) == ["theirs.yaml"]
+    assert (project.root / "review" / "theirs.yaml").read_text(encoding="utf-8") == first
+
+
+def test_overwrite_refreshes_the_file_that_holds_the_schedule(project: Project) -> None:
+    """Promise: never duplicate a schedule.
+
+    An earlier export renamed by hand to ``review/theirs.yml``: ``export --overwrite`` wrote a
+    new ``review/theirs.yaml`` beside it (the stem was free), two manifests of one schedule.
+    """
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    project.out_of_band_create(body("theirs"))
+    assert project.run("export", "--dir", "review").exit_code == 0
+    review = project.root / "review"
+    (review / "theirs.yaml").rename(review / "theirs.yml")
+
+    result = project.run("export", "--dir", "review", "--overwrite")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in review.iterdir()) == ["theirs.yml"]
