@@ -204,11 +204,14 @@ def export(
         + "."
     )
     if planned and not adopt and done:
-        click.echo(
-            suggest(
-                "Next: `reconciler export --adopt` (or `reconciler import NAME=ID`) to manage them."
-            )
+        # Written where the environment reads them, the files make their tasks conflicts,
+        # which a second export skips: import is what adopts them then.
+        step = (
+            "`reconciler import --all-matching` (or `reconciler import NAME=ID`)"
+            if result.read_by_environment
+            else "`reconciler export --adopt` (or `reconciler import NAME=ID`)"
         )
+        click.echo(suggest(f"Next: {step} to manage them."))
     if attention:
         raise UsageError(
             f"{attention} exported manifest(s) cannot be used as written",

@@ -62,6 +62,7 @@ class ExportResult:
     target_dir: Path
     written: tuple[ExportedFile, ...]
     skipped: tuple[str, ...]
+    read_by_environment: bool = False  # the files are manifests now (their tasks conflicts)
 
 
 def export(options: GlobalOptions, request: ExportRequest, feedback: Feedback) -> ExportResult:
@@ -113,7 +114,8 @@ def export(options: GlobalOptions, request: ExportRequest, feedback: Feedback) -
                         ws.clock(),
                     )
                 ws.store.save(state)
-        return ExportResult(target_dir, tuple(planned), tuple(skipped))
+        inside = _inside(target_dir, ws.env.manifests)
+        return ExportResult(target_dir, tuple(planned), tuple(skipped), inside)
 
     if request.adopt:
         with ws.store.lock(request.lock_timeout, LOCK_HOLDER):

@@ -121,3 +121,26 @@ def test_overwrite_refreshes_the_file_that_holds_the_schedule(project: Project) 
 
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in review.iterdir()) == ["theirs.yml"]
+
+
+def test_the_next_step_after_an_export_into_the_manifest_directory_adopts(
+    project: Project,
+) -> None:
+    """Promise: bad input gets a clear error saying what to do (here: the tool's own advice).
+
+    ``export`` without ``--adopt`` into the manifest directory said "Next: `reconciler export
+    --adopt`"; run as advised, it skipped every task (a manifest has its name now: a conflict)
+    and exited 0 having adopted nothing. The advice is now ``import``, which adopts them.
+    """
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    sid = project.out_of_band_create(body("theirs"))
+
+    result = project.run("export")
+
+    assert result.exit_code == 0, result.output
+    assert "export --adopt" not in result.output, result.output
+    assert "import --all-matching" in result.output, result.output
+    assert project.run("import", "--all-matching").exit_code == 0
+    assert project.state_ids()["theirs"] == sid
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
