@@ -44,6 +44,7 @@ def import_(
                 f"{pair!r} is not NAME=SCHEDULE_ID", hint="e.g. weekly_digest=0b8f1c2e-..."
             )
         wanted.append((name, sid))
+    _each_once(wanted)
     request = ops.AdoptRequest(tuple(wanted), all_matching, lock_timeout)
     result = ops.adopt(global_options(ctx), request, feedback())
     for line in result.skipped:
@@ -51,3 +52,25 @@ def import_(
     for name, sid in result.imported:
         click.echo(f"imported {name!r} = {sid}")
     return 0
+
+
+def _each_once(pairs: list[tuple[str, str]]) -> None:
+    """A name given twice would keep one of its ids without a word; an id given for two
+    names would bind one task to both (two manifests deleting and recreating one task)."""
+    from reconciler.errors import UsageError
+
+    names: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    for name, sid in pairs:
+        if name in names:
+            raise UsageError(
+                f"{name!r} is named twice ({names[name]} and {sid})",
+                hint="give each manifest name once, with the id of its task",
+            )
+        if sid in ids:
+            raise UsageError(
+                f"task {sid} is named for both {ids[sid]!r} and {name!r}",
+                hint="a task backs one manifest; give its id once",
+            )
+        names[name] = sid
+        ids[sid] = name

@@ -29,7 +29,7 @@ LOCK_HOLDER = "reconciler import"
 class AdoptRequest:
     """What ``reconciler import`` was asked: NAME=SCHEDULE_ID pairs or ``all_matching``."""
 
-    pairs: tuple[tuple[str, str], ...] = ()  # (manifest name, schedule id); a later one wins
+    pairs: tuple[tuple[str, str], ...] = ()  # (manifest name, schedule id), each name and id once
     all_matching: bool = False
     lock_timeout: float = 0.0
 

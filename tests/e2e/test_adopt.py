@@ -274,6 +274,31 @@ def test_import_all_matching_compares_names_as_the_planner_does(project: Project
     assert not project.state_path.exists()  # nothing adopted, nothing saved
 
 
+@pytest.mark.parametrize(
+    ("pairs", "said"),
+    [
+        (("a={a}", "a={b}"), "'a' is named twice"),
+        (("a={a}", "b={a}"), "is named for both 'a' and 'b'"),
+    ],
+    ids=["a name twice", "an id twice"],
+)
+def test_import_refuses_a_name_or_an_id_given_twice(
+    project: Project, pairs: tuple[str, str], said: str
+) -> None:
+    """`import a=ID1 a=ID2` used to keep the later pair without a word; `a=ID b=ID` would bind
+    one task to two names. Both are refused before anything is read or saved."""
+    project.write("a")
+    project.write("b")
+    ids = {"a": project.out_of_band_create(body("a")), "b": project.out_of_band_create(body("b"))}
+    project.mark()
+    result = project.run("import", *(p.format(**ids) for p in pairs))
+    assert result.exit_code != 0
+    assert said in result.output
+    assert "Traceback" not in result.output
+    assert not project.state_path.exists()
+    assert project.emulator.request_log == []
+
+
 def _overlay(project: Project, file: str, key: str) -> None:
     """An environment overlay whose ``file`` sets ``time_to_live: 60`` under ``key``."""
     overlay = project.root / "overlays"
