@@ -150,15 +150,29 @@ def secret_forms(secret: str, *, pieces: bool = True) -> tuple[set[str], set[str
     workflow = secret.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     loose |= {workflow, workflow.replace(":", "%3A").replace(",", "%2C")}
     loose.add(secret[::-1])  # written backwards
+    spelled = {secret, *_recased(secret)}
+    loose |= spelled
     # Any piece of PIECE characters of it gives most of it away (a message cut short, a
     # server that echoes a prefix): every such piece is masked wherever it shows.
     if pieces:
-        loose |= {secret[n : n + PIECE] for n in range(len(secret) - PIECE + 1)}
+        loose |= {s[n : n + PIECE] for s in spelled for n in range(len(s) - PIECE + 1)}
     # Derived spellings of a tiny secret (a test's "s" is "cw" in base64) would mask half of
     # every message; the secret itself is always masked.
     loose = {f for f in loose if f == secret or len(f) >= MIN_DERIVED}
     exact = {f for f in exact if len(f) >= MIN_DERIVED}
     return loose, exact - loose
+
+
+def _recased(secret: str) -> set[str]:
+    """``secret`` as Unicode's full case mappings write it, and as ``_fold`` leaves it, where
+    the pattern's case-insensitive match (one character for one) would not find it: a server
+    lower-casing "İ" writes "i" and a combining dot (as Java and JavaScript do), upper-casing
+    "ß" writes "SS"; a folded text shows the secret's own compatibility characters folded
+    too ("¸" is a space and a cedilla). Nothing for a secret of printable ASCII."""
+    cased = {secret.lower(), secret.upper(), secret.casefold()}
+    variants = cased | {_fold(c) for c in (*cased, secret)}
+    same = re.compile(f"(?i:{re.escape(secret)})")
+    return {v for v in variants if v and not same.fullmatch(v)}
 
 
 class Scrubber:
@@ -434,19 +448,26 @@ _LOOK_ALIKE = str.maketrans({"\u0131": "i", "\u0130": "I"})
 _INVISIBLE = "[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]*"
 
 
+# The characters a JSON string escapes with a letter or themselves, as it writes them.
+_JSON_ESCAPED = {c: json.dumps(c)[1:-1] for c in '"\\/\b\f\n\r\t'} | {"/": "\\/"}
+
+
 def _referenced(secret: str) -> str:
     """A pattern for ``secret`` with any of its characters written otherwise than plainly:
     as an HTML character reference (an error page that escapes what it echoes: decimal or
-    hexadecimal, ``x`` or ``X``, with leading zeros), as a JSON ``\\u`` escape, in its
-    fullwidth form (the same text after Unicode's compatibility normalisation), mixed with
-    plain characters as an escaper leaves them, with invisible characters between them; in
-    any case (as the secret's plain forms)."""
+    hexadecimal, ``x`` or ``X``, with leading zeros), as a JSON ``\\u`` escape or a JSON
+    string's own escape (``\\"`` for a quote), in its fullwidth form (the same text after
+    Unicode's compatibility normalisation), mixed with plain characters as an escaper leaves
+    them, with invisible characters between them; in any case (as the secret's plain
+    forms)."""
     each = []
     for c in secret:
         codes = [ord(c)]
         if 0x21 <= ord(c) <= 0x7E:
             codes.append(ord(c) + 0xFEE0)  # "Ａ" for "A"
         spellings = [re.escape(chr(code)) for code in codes]
+        if c in _JSON_ESCAPED:  # a JSON string's own escape: a quote as \"
+            spellings.append(re.escape(_JSON_ESCAPED[c]))
         for code in codes:
             # the ";" may be left out where no digit follows (browsers read it so)
             spellings += [f"&#0*{code}(?:;|(?![0-9]))", f"&#x0*{code:x}(?:;|(?![0-9a-f]))"]
