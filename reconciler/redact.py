@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import json
 import os
 import re
@@ -215,9 +216,10 @@ class Scrubber:
         # each form, and of each secret every ANCHOR characters, since any piece of PIECE
         # characters holds one of those. Each is found with anything that shows no letter
         # between its characters (``_SPREAD``): blanks (a secret spelled with a space between
-        # its characters), line breaks with the next line's indent or quoting prefix, a
-        # shell's "\" at a line's end. That costs the search nothing measurable (a branch
-        # still starts with a literal character) and spares folding the common text first.
+        # its characters), line breaks with the next line's indent or prefix (a quote's, a
+        # comment's, a diff's), a shell's "\" at a line's end, a separator ("C-a-n"). That
+        # costs the search little (a branch still starts with a literal character) and spares
+        # folding the common text first.
         raw = [s.lower() for s in secrets if s]
         folded = {
             s.lower()[n : n + ANCHOR]
@@ -249,8 +251,10 @@ class Scrubber:
         pattern = self._pattern
         assert pattern is not None
         # Folded first: a form the plain match would cut into pieces is masked whole. A line
-        # with a blank may spell a secret with blanks between its characters.
-        text = self._unfold(text, pattern) if _hides(text) or " " in text else text
+        # with a blank may spell a secret with blanks between its characters, a line with a
+        # backslash may break it with an escaped line break, a separated run with a mark.
+        if _hides(text) or " " in text or "\\" in text or _SEPARATED.search(text):
+            text = self._unfold(text, pattern)
         return pattern.sub(self._mask, text)
 
     def _may_hold(self, text: str) -> bool:
@@ -260,45 +264,71 @@ class Scrubber:
         compatibility forms are folded (fullwidth, mathematical letters) and what shows
         nothing is dropped (``_fold``), except character references and escapes.
         """
-        if not self._pretest or "&#" in text or _ESCAPE.search(text):
+        escaped = "\\" in text  # a test of the text before a search of it: a tenth of the time
+        if not self._pretest or "&#" in text or (escaped and _ESCAPE.search(text)):
             return True  # character references and escapes are the pattern's to judge
+        # An ASCII text is searched as it is: the anchors pass over its controls, blanks, line
+        # breaks and quoting prefixes (``_SPREAD``). One search: a second, over the text with
+        # every blank left out, cost 18 ms on the 950 kB of a 1000-create plan.
+        shown = text if text.isascii() else _fold(text, controls=False)
+        if self._folded.search(shown.lower()) or self._exact.search(shown):
+            return True
+        # What the anchors' gaps cannot hold: a line break written as an escape ("\n" in a JSON
+        # string), a CI log's timestamp or a line number at a line's start. An "n" or a digit
+        # between two characters could be a secret's own, and a gap taking either would try
+        # every way of reading a run of them: the few texts that have them are searched again,
+        # the escapes read as line breaks, the timestamps and numbers left out (a line of a
+        # plan, which ends at its only line break, never is).
+        if escaped or ("\n" in text[:-1] and _NUMBERED.search(text)):
+            return self._anchored(_UNNUMBERED.sub("", _ESCAPED_BREAK.sub("\n", text)))
+        return False
+
+    def _anchored(self, text: str) -> bool:
+        """Whether ``text`` shows an anchor (with ``_SPREAD`` between its characters)."""
         if not text.isascii():
-            # An ASCII text is searched as it is: the anchors pass over its controls, blanks,
-            # line breaks and quoting prefixes (``_SPREAD``). One search: a second, over the
-            # text with every blank left out, cost 18 ms on the 950 kB of a 1000-create plan.
             text = _fold(text, controls=False)
         return bool(self._folded.search(text.lower()) or self._exact.search(text))
 
     def _unfold(self, text: str, pattern: re.Pattern[str]) -> str:
         """``text`` with the forms masked that show only once it is folded: a secret in
         mathematical letters, with combining marks or NULs between its characters, a base64
-        text folded over lines, a value wrapped over quoted lines (``_JOINS``), a secret with
-        blanks between its characters.
+        text folded over lines, a value wrapped over quoted lines (``_JOINS``) or over lines
+        continued otherwise (``_WIDE_JOINS``), a secret with blanks or a separator between its
+        characters.
 
-        Two looks: line breaks left out with what continues them (a secret's own spaces kept),
-        then every blank left out as well."""
+        For each way of joining lines, two looks: line breaks left out with what continues
+        them (a secret's own spaces kept), then every blank left out as well; and each of them
+        with the separators of a separated run (``_SEPARATED``) left out too."""
         joins = _joins(text) if "\n" in text else []
-        folded = _fold(_joined(text, joins))
-        looks = ((False, folded), (True, folded.translate(_BLANKS)))
-        passes = [drop for drop, look in looks if pattern.search(look)]
+        ways = [joins]
+        if _WIDE_BREAK.search(text):
+            wide = _joins(text, _WIDE_JOINS)
+            if wide != joins:
+                ways.append(wide)
+        passes: list[tuple[list[tuple[int, int]], bool, bool]] = []
+        for way in ways:
+            folded = _fold(_joined(text, way))
+            bare = folded.translate(_BLANKS)
+            looks = [(False, False, folded), (True, False, bare)]
+            if _SEPARATED.search(folded):
+                # Blanks kept (a secret's own space between quotes) and left out (a run wrapped
+                # with the blank of its separator lost at the line's end).
+                looks += [(False, True, _unseparated(folded)), (True, True, _unseparated(bare))]
+            # Each look is first put to the pre-test (a fiftieth of the pattern's time): most
+            # of a long text that passed it passed for one of its looks only.
+            passes += [
+                (way, drop, sep)
+                for drop, sep, look in looks
+                if self._may_hold(look) and pattern.search(look)
+            ]
         if not passes:
             return text
         spans: list[tuple[int, int]] = []
-        for drop_blanks in passes:
-            chars: list[str] = []
-            owner: list[int] = []  # the index in ``text`` each folded character comes from
-            done = 0
-            for start, end in [*joins, (len(text), len(text))]:
-                for i in range(done, start):
-                    c = text[i]
-                    # A printable ASCII character folds to itself, others one by one; a blank
-                    # after folding (a no-break space is a space) is a blank.
-                    for f in c if " " <= c <= "~" else _fold(c):
-                        if drop_blanks and f in " \t":
-                            continue
-                        chars.append(f)
-                        owner.append(i)
-                done = end
+        for way, drop_blanks, unseparated in passes:
+            chars, owner = _folded_chars(text, way, drop_blanks=drop_blanks)
+            if unseparated:
+                indexes = [i for r in _separated("".join(chars)) for i in r]
+                chars, owner = [chars[i] for i in indexes], [owner[i] for i in indexes]
             found = _overlapping(pattern, "".join(chars))
             spans += [(owner[start], owner[end - 1] + 1) for start, end in found]
         if not spans:  # folded whole, the text composed otherwise: none of it is shown
@@ -306,7 +336,7 @@ class Scrubber:
         parts: list[str] = []
         done = 0
         for start, end in sorted(spans):  # in order, in one pass (a text may hold thousands)
-            if start >= done:  # else it overlaps the last one (the other look found it too)
+            if start >= done:  # else it overlaps the last one (another look found it too)
                 parts += [text[done:start], self._mask]
             done = max(end, done)
         parts.append(text[done:])
@@ -386,16 +416,43 @@ _BLANKS = str.maketrans(dict.fromkeys([0x20, 0x09]))
 # too), "| " (a table, a YAML-like dump) or "# " (a comment); before it a shell's "\" or a
 # table's closing "|" (``_joins``).
 _JOINS = re.compile(r"\r?\n[ \t]*(?:[>|#]+[ \t]*)*")
+# A second look, with what else continues a line: a line break written as an escape (a JSON
+# string's "\n", "\r\n" or "\u000a", escaped once or twice; an HTML "&#10;"), or as U+2028,
+# U+2029 or NEL; the next line's prefix of other comment styles ("// ", "-- ", "; ", " * "), of a
+# unified diff ("+ ", "- "), a CI log's timestamp, a line number ("12 | "), mixed and repeated.
+# A look of its own: "+", "-" and "//" are also characters of a base64 text folded over lines
+# and of secrets, which the first look keeps.
+_STAMP = r"\[?(?:\d{4}-\d\d-\d\d[Tt ])?\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?[Zz]?\]?"
+_BREAK = (
+    r"(?:\r?\n|[\u2028\u2029\x85]|\\{1,2}(?:r\\{1,2})?n|\\{1,2}u(?:000[aAdD]|202[89])"
+    r"|&#(?:0*1[03]|[xX]0*[aAdD]);?)"
+)
+_INDENT = r"(?:[ \t]|\\{1,2}t)*"
+_LINE_PREFIX = rf"(?:[>|#;*+-]+|//+|{_STAMP}|\d{{1,6}}[ \t]*[|:])"
+_WIDE_JOINS = re.compile(rf"{_BREAK}{_INDENT}(?:{_LINE_PREFIX}{_INDENT})*")
+# A line break or a tab written as an escape, once or twice (a JSON string in a JSON string);
+# a line starting with a digit, and the timestamp or line number ("12 | ") it starts with.
+_ESCAPED_BREAK = re.compile(r"\\{1,2}[nrt]")
+_NUMBERED = re.compile(r"\n[ \t]*+\[?\d")  # possessive: a third of the time on a plan
+_UNNUMBERED = re.compile(rf"(?<=\n)[ \t]*(?:{_STAMP}|\d{{1,6}}(?=[ \t]*[|:]))")
+# Whether a text has a line break the second way of joining lines knows and the first does
+# not, or a line starting with one of its prefixes.
+_WIDE_BREAK = re.compile(r"\\[nru]|&#|[\u2028\u2029\x85]|\n[ \t]*[;*+/\d\[-]")
+# A separator between every two characters ("C-a-n-a-r-y", "C.a.n", "C - a", "'C', 'a'"): one
+# to three marks with a blank on either side or not, the same each time, at least twice. A
+# third look keeps only the characters such a run separates (a secret's own hyphen or space
+# stays: "y---m" is "y-m", "r', ' ', 's" is "r s").
+_SEPARATED = re.compile(r".([ \t]?(?:[^\w\s]|_)[^\w\n]{0,3})(?:.\1)+.")
 
 
-def _joins(text: str) -> list[tuple[int, int]]:
-    """The spans of ``text`` that ``_JOINS`` finds, each with the "\\" or the closing "|" (and
+def _joins(text: str, joins: re.Pattern[str] = _JOINS) -> list[tuple[int, int]]:
+    """The spans of ``text`` that ``joins`` finds, each with the "\\" or the closing "|" (and
     the blanks around it) that ends its line. Those are looked for backwards from the line
     break, not by the pattern: a pattern starting with blanks would try every blank of a long
     run again (a megabyte of spaces: minutes)."""
     spans: list[tuple[int, int]] = []
     done = 0
-    for m in _JOINS.finditer(text):
+    for m in joins.finditer(text):
         start, end = m.span()
         if text[start - 1 : start] == "\\" and start - 1 >= done:
             start -= 1
@@ -413,6 +470,28 @@ def _joins(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _folded_chars(
+    text: str, joins: Sequence[tuple[int, int]], *, drop_blanks: bool
+) -> tuple[list[str], list[int]]:
+    """The characters of ``text`` folded without ``joins`` (and its blanks if ``drop_blanks``),
+    each with the index in ``text`` it comes from."""
+    chars: list[str] = []
+    owner: list[int] = []
+    done = 0
+    for start, end in [*joins, (len(text), len(text))]:
+        for i in range(done, start):
+            c = text[i]
+            # A printable ASCII character folds to itself, others one by one; a blank after
+            # folding (a no-break space is a space) is a blank.
+            for f in c if " " <= c <= "~" else _fold(c):
+                if drop_blanks and f in " \t":
+                    continue
+                chars.append(f)
+                owner.append(i)
+        done = end
+    return chars, owner
+
+
 def _overlapping(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, int]]:
     """The span of a match of ``pattern`` at each place one starts in ``text``, overlaps
     included: a secret's own space lost at a wrap leaves two forms that overlap ("master" then
@@ -421,6 +500,36 @@ def _overlapping(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, int
     while (m := pattern.search(text, pos)) is not None:
         yield m.span()
         pos = m.start() + 1
+
+
+def _separated(text: str) -> list[range]:
+    """The indexes of ``text`` kept by the look without separators (``_SEPARATED``): every
+    character outside a run, every other one (the separator left out) inside it."""
+    kept: list[range] = []
+    done = 0
+    while (m := _SEPARATED.search(text, done)) is not None:
+        m = _longest_run(text, m)
+        kept += [range(done, m.start()), range(m.start(), m.end(), len(m[1]) + 1)]
+        done = m.end()
+    kept.append(range(done, len(text)))
+    return kept
+
+
+def _unseparated(text: str) -> str:
+    """``text`` with the separators of its separated runs left out (``_separated``)."""
+    return "".join(text[r.start : r.stop : r.step] for r in _separated(text))
+
+
+def _longest_run(text: str, found: re.Match[str]) -> re.Match[str]:
+    """``found``, or a run starting a few characters later that goes further: the first
+    match can start at a mark before the run and stop short ("['C', 'a'" read as "[" and "C"
+    between quotes, instead of "C" and "a" between "', '")."""
+    best = found
+    for start in range(found.start() + 1, min(found.start() + 5, found.end())):
+        other = _SEPARATED.match(text, start)
+        if other is not None and other.end() > best.end():
+            best = other
+    return best
 
 
 def _joined(text: str, joins: Sequence[tuple[int, int]]) -> str:
@@ -490,12 +599,17 @@ def _any_of(forms: Sequence[str], *, spread: bool = False) -> re.Pattern[str]:
 
 
 # What the pre-test's anchors pass over between their characters: ASCII controls (line breaks,
-# tabs, NULs), spaces, and what starts or ends a quoted line's continuation: "> " (an e-mail or
-# Markdown quote), "| " (a table, a YAML-like dump), "# " (a comment), a shell's "\" at the end
-# of the line. Anywhere, not only at a line's start: the pre-test may pass a text the pattern
-# then clears, never the other way round.
-_SPREAD_CHARS = frozenset([*map(chr, range(0x21)), "\x7f", ">", "|", "#", "\\"])
-_SPREAD = r"[\x00-\x20\x7f>|#\\]*"
+# tabs, NULs), spaces, ASCII's punctuation but "$", "%" and "&" (what starts or ends a quoted
+# line's continuation, "> ", "| ", "# ", "// ", "-- ", a diff's "+ ", a shell's "\" at the end
+# of the line; a separator between every character, "C-a-n"). Anywhere, not only at a line's
+# start: the pre-test may pass a text the pattern then clears, never the other way round. "%"
+# and "&" start a secret's encoded forms, whose anchors keep them. A line break written as an
+# escape and a line's timestamp or number: ``Scrubber._may_hold``.
+_MARKS = "!\"#'()*+,-./:;<=>?@[\\]^_`{|}~"
+_SPREAD_CHARS = frozenset([*map(chr, range(0x21)), "\x7f", *_MARKS])
+_QUOTING_MARKS = ">|#\\"  # what the narrow gap passes over besides blanks and controls
+_SPREAD = "[\\x00-\\x20\\x7f" + re.escape(_MARKS) + "]*"
+_NARROW = "[\\x00-\\x20\\x7f" + re.escape(_QUOTING_MARKS) + "]*"
 
 
 def _spread(anchor: str) -> str:
@@ -503,11 +617,29 @@ def _spread(anchor: str) -> str:
 
     Its own characters of that kind are left out of it (kept, a greedy repeat before one of
     them would backtrack over a long run of blanks), unless that leaves fewer than three: such
-    an anchor is looked for as it is."""
-    kept = [c for c in anchor if c not in _SPREAD_CHARS]
+    an anchor is looked for as it is. A mark it starts with stays its first character (a
+    separator or a wrap leaves it in place; "/" is rarer than the letter after it, which the
+    search would otherwise try on every word). In an anchor of half digits or more, only what
+    wraps a line between two digits (``_NARROW``): dates, times and version numbers would show
+    it in every plan."""
+    lead = anchor[:1] if anchor[:1] in _MARKS and anchor[:1] not in _QUOTING_MARKS else ""
+    kept = [lead] if lead else []
+    kept += [c for c in anchor[len(lead) :] if c not in _SPREAD_CHARS]
     if len(kept) < 3:
         return re.escape(anchor)
-    return _SPREAD.join(map(re.escape, kept))
+    digits = 2 * sum(c.isdigit() for c in kept) >= len(kept)
+    parts = [re.escape(kept[0])]
+    for n, (before, c) in enumerate(itertools.pairwise(kept)):
+        if n == 0 and lead:
+            # Not the mark itself: in a long run of it, the search would start at each one
+            # and take the rest of the run (a megabyte of "-": minutes).
+            gap = "[\\x00-\\x20\\x7f" + re.escape(_MARKS.replace(lead, "")) + "]*"
+        elif digits and before.isdigit() and c.isdigit():
+            gap = _NARROW
+        else:
+            gap = _SPREAD
+        parts += [gap, re.escape(c)]
+    return "".join(parts)
 
 
 def clip(text: str, limit: int, *, marker: str = "...") -> str:

@@ -1,16 +1,35 @@
-"""A credential whose letters a server changes in ways the pattern's own case-insensitive
-match does not see is masked on the way out (``scrubbed_output``): Unicode's full case
-mappings (a server lower-casing "İ" writes two characters), a JSON string's own escapes.
+"""A credential printed in a spelling that ordinary text never takes is masked on the way out
+(``scrubbed_output``), and ordinary text that looks a little like it is left as it was.
+
+The spellings: a value wrapped over lines continued by a comment's or a diff's marks ("// ",
+"-- ", "; ", " * ", "+ ", "- "), a CI log's timestamps or a line number; a line break written as
+an escape inside a JSON string ("\\n", "\\u000a", "\\r\\n", escaped twice); a separator between
+every character ("C-a-n...", "C.a.n...", a JSON list of its characters); and the secret's
+letters changed by Unicode's full case mappings (a server lower-casing "İ" writes two
+characters). None of a credential's pieces of 12 characters may show once the marks are left
+out.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 import sys
 
 import pytest
 
 from reconciler.redact import REDACTED, scrubbed_output
-from tests.secrets.conftest import CANARY_KEY
+from tests.secrets.conftest import CANARY_KEY, CANARY_SECRET
+from tests.secrets.test_scrub import PIECE, leaked_pieces
+
+KEY = "CanaryKeyA7Q2x9Z4w8K1mP3d"
+SECRET = "canary/master secret+Vb7Xq29%LmZ"
+# The canary pair holds hyphens of its own: a separator that is also one of its characters.
+PAIRS = ((KEY, SECRET), (CANARY_KEY, CANARY_SECRET))
+
+
+def token(key: str, secret: str) -> str:
+    return base64.b64encode(f"{key}:{secret}".encode()).decode()
 
 
 def printed(text: str, key: str, secret: str, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -34,6 +53,128 @@ class _Captured:
 
     def flush(self) -> None:
         pass
+
+
+_STAMPS = re.compile(
+    r"\[?(?:\d{4}-\d\d-\d\d[T ])?\d\d:\d\d:\d\d(?:[.,]\d+)?Z?\]?|\d+ \| |\\u000a|\\r|\\n"
+)
+
+
+def bare(text: str) -> str:
+    """``text`` without timestamps, escaped line breaks and every mark a wrap, a prefix or a
+    separator puts in (the secret's own marks left out alike)."""
+    return "".join(c for c in _STAMPS.sub("", text) if c.isalnum() or c == "<")
+
+
+def shows(text: str, key: str, secret: str) -> list[str]:
+    forms = [bare(f) for f in (key, secret, token(key, secret))]
+    return leaked_pieces(bare(text), forms)
+
+
+def wrapped(form: str, width: int, end: str, start: str) -> str:
+    return (end + start).join(form[n : n + width] for n in range(0, len(form), width))
+
+
+# Continuation lines of other comment styles, of a unified diff (the tool prints plans as
+# diffs), of a CI log's timestamps and of a gutter's line numbers; mixed with the old ones.
+PREFIXES = (
+    "// ",
+    "//",
+    "  // ",
+    "-- ",
+    "; ",
+    " * ",
+    "+ ",
+    "- ",
+    "  ",
+    "+",
+    "-",
+    "+ > ",
+    "// # ",
+    "2026-05-01T12:34:56.1234567Z ",
+    "[2026-05-01T12:34:56.123Z] ",
+    "12:34:56 ",
+    "[12:34:56] ",
+    "2026-05-01 12:34:56,123 ",
+    "12 | ",
+)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_a_secret_wrapped_over_lines_with_other_prefixes_is_masked(
+    prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every cut width from 3 to 12, each credential and their Basic token, wrapped over
+    lines that each start with the prefix: no piece of 12 characters shows."""
+    for key, secret in PAIRS:
+        for form in (key, secret, token(key, secret)):
+            for width in range(3, PIECE + 1):
+                text = f"{prefix}error: {wrapped(form, width, chr(10), prefix)} (end)\n"
+                shown = printed(text, key, secret, monkeypatch)
+                assert shows(shown, key, secret) == [], (form, width, shown)
+
+
+# A line break as a JSON string, a log line or a YAML dump escapes it, with or without the
+# next line's indent or prefix after it.
+BREAKS = ("\\n", "\\r\\n", "\\\\n", "\\u000a", "\\u000A", "\\n  ", "\\n> ", "\\n// ", "\u2028> ")
+
+
+@pytest.mark.parametrize("cut", BREAKS)
+def test_a_secret_split_by_an_escaped_line_break_is_masked(
+    cut: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON error body that folded a long value: "abc\\ndef" with a backslash and an n,
+    or ``\\u000a``, at every cut width, inside a JSON string and on its own."""
+    for key, secret in PAIRS:
+        for form in (key, secret, token(key, secret)):
+            for width in range(3, PIECE + 1):
+                value = wrapped(form, width, "", cut)
+                for text in (f'{{"error": {{"message": "bad: {value}"}}}}\n', f"{value}\n"):
+                    shown = printed(text, key, secret, monkeypatch)
+                    assert shows(shown, key, secret) == [], (form, width, shown)
+
+
+SEPARATORS = ("-", ".", "_", ":", ",", "/", "|", " - ", ". ", "', '", '", "', "-\n> ")
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_a_secret_with_a_separator_between_every_character_is_masked(
+    separator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``C-a-n-a-r-y...``: the credential, its Basic token and a piece of 12 characters, with
+    the same mark between every two characters (also when it is one of the secret's own,
+    as the canary secret's hyphens are), in a sentence and as a JSON list of characters."""
+    for key, secret in PAIRS:
+        for form in (key, secret, token(key, secret), key[:PIECE], secret[-PIECE:]):
+            spelled = separator.join(form)
+            for text in (f"the key {spelled} was refused\n", f"chars: ['{spelled}']\n"):
+                shown = printed(text, key, secret, monkeypatch)
+                assert REDACTED in shown, (form, separator, shown)
+                assert shows(shown, key, secret) == [], (form, separator, shown)
+
+
+def test_escapes_prefixes_and_separators_combined_are_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What an attacker would try once each spelling alone is masked: a separated secret
+    wrapped over diff lines, an escaped break followed by a timestamp, prefixes mixed from
+    line to line, blanks after a prefix."""
+    key, secret = PAIRS[1]
+    dashed = "-".join(key)
+    texts = [
+        f"+ {dashed[:15]}\n+ {dashed[15:30]}\n- {dashed[30:]}\n",
+        f'{{"log": "{key[:5]}\\n2026-05-01T12:34:56Z {key[5:10]}\\n// {key[10:]}"}}\n',
+        f"// {secret[:5]}\n-- {secret[5:10]}\n+ >  {secret[10:15]}\n;   {secret[15:]}\n",
+        f"{'.'.join(secret[:10])}\n  // {'.'.join(secret[10:])}\n",
+    ]
+    for text in texts:
+        shown = printed(text, key, secret, monkeypatch)
+        assert shows(shown, key, secret) == [], (text, shown)
+    # A separated run wrapped where its separator's blank is lost: masked whole, not only
+    # from the wrap on.
+    spaced = " - ".join(key)
+    shown = printed(f"x {spaced[:29]}\n> {spaced[30:]} y\n", key, secret, monkeypatch)
+    assert shown == f"x {REDACTED} y\n", shown
 
 
 @pytest.mark.parametrize("case", ["lower", "upper", "casefold"])
@@ -61,3 +202,29 @@ def test_a_json_escaped_secret_with_hidden_characters_is_masked(
     text = '{"message": "' + "\u200b".join(["0"] * 5 + ["A"] + ["0"] * 5 + ['\\"', "\\x7f"]) + '"}'
     shown = printed(text + "\n", key, secret, monkeypatch)
     assert shown == '{"message": "' + REDACTED + '"}\n', shown
+
+
+# Ordinary text with the same marks: hyphenated words, dates, UUIDs, versions, a diff, a CI
+# log, JSON with escaped line breaks, a C comment, SQL; nothing masked, nothing moved.
+ORDINARY = [
+    "a well-known, up-to-date, state-of-the-art e-mail re-sent to co-workers\n",
+    "2026-05-01 2026-05-01T12:34:56.1234567Z 12:34:56 1.2.3.4 10.0.0.1 v1.2.3-rc.4\n",
+    "550e8400-e29b-41d4-a716-446655440000 6ba7b810-9dad-11d1-80b4-00c04fd430c8\n",
+    "C-a-n-a-r-y K-e-y is spelled out, as is m.a.s.t.e.r k.e.y\n",
+    "2026-05-01T12:34:56.1234567Z + create promo\n2026-05-01T12:34:57.0000000Z   ~ update x\n",
+    "--- a/schedules/promo.yaml\n+++ b/schedules/promo.yaml\n@@ -1,3 +1,3 @@\n-name: a\n+name: b\n",
+    '{"alert": "line one\\nline two\\r\\nline three\\u000aend", "k": "a-b-c-d-e-f-g"}\n',
+    "/*\n * Canary Key rotation\n * master key\n */\n// done\n-- SELECT 1;\n; ini comment\n",
+    '["C", "a", "n", "a", "r", "y"] [\'x\', \'y\', \'z\']\n',
+    "| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |\n",
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_text_with_these_marks_is_left_alone(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, secret in PAIRS:
+        assert printed(text, key, secret, monkeypatch) == text
+        for line in text.splitlines(keepends=True):
+            assert printed(line, key, secret, monkeypatch) == line
