@@ -224,30 +224,29 @@ def test_environment_name_that_would_escape_the_state_directory_is_refused() -> 
     assert "environment name '../prod' must be letters" in error.message
 
 
-def test_two_environments_named_alike_but_for_case_are_refused(tmp_path: Path) -> None:
-    """GitHub environment names ignore case, so `prod` and `Prod` would run with one set of
-    credentials and reviewers; on macOS and Windows their state files would be one file."""
+def _refused_at_line_4(tmp_path: Path, environments: str) -> str:
+    """The message of the error for a reconciler.yaml of ``environments``, which is at line 4."""
     config = tmp_path / "reconciler.yaml"
-    config.write_text(
-        "environments:\n  prod:\n    state: a.json\n  Prod:\n    state: b.json\n",
-        encoding="utf-8",
-    )
+    config.write_text(f"environments:\n{environments}", encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_environments(config)
     assert f"{config}:4:" in info.value.message
-    assert "environments 'prod' and 'Prod' differ only in case" in info.value.message
+    return info.value.message
+
+
+def test_two_environments_named_alike_but_for_case_are_refused(tmp_path: Path) -> None:
+    """GitHub environment names ignore case, so `prod` and `Prod` would run with one set of
+    credentials and reviewers; on macOS and Windows their state files would be one file."""
+    message = _refused_at_line_4(
+        tmp_path, "  prod:\n    state: a.json\n  Prod:\n    state: b.json\n"
+    )
+    assert "environments 'prod' and 'Prod' differ only in case" in message
 
 
 def test_two_state_files_named_alike_but_for_case_are_refused(tmp_path: Path) -> None:
     """`state/Prod.json` and `state/prod.json` are one file on macOS and Windows checkouts."""
-    config = tmp_path / "reconciler.yaml"
-    config.write_text(
-        "environments:\n  staging:\n    state: state/Prod.json\n"
-        "  prod:\n    state: state/prod.json\n",
-        encoding="utf-8",
+    message = _refused_at_line_4(
+        tmp_path, "  staging:\n    state: state/Prod.json\n  prod:\n    state: state/prod.json\n"
     )
-    with pytest.raises(ConfigError) as info:
-        load_environments(config)
-    assert f"{config}:4:" in info.value.message
-    assert "environments 'staging' and 'prod' use the same state file" in info.value.message
-    assert "differ only in case" in info.value.message
+    assert "environments 'staging' and 'prod' use the same state file" in message
+    assert "differ only in case" in message
