@@ -438,11 +438,12 @@ _UNNUMBERED = re.compile(rf"(?<=\n)[ \t]*(?:{_STAMP}|\d{{1,6}}(?=[ \t]*[|:]))")
 # Whether a text has a line break the second way of joining lines knows and the first does
 # not, or a line starting with one of its prefixes.
 _WIDE_BREAK = re.compile(r"\\[nru]|&#|[\u2028\u2029\x85]|\n[ \t]*[;*+/\d\[-]")
-# A separator between every two characters ("C-a-n-a-r-y", "C.a.n", "C - a", "'C', 'a'"): one
-# to three marks with a blank on either side or not, the same each time, at least twice. A
-# third look keeps only the characters such a run separates (a secret's own hyphen or space
-# stays: "y---m" is "y-m", "r', ' ', 's" is "r s").
-_SEPARATED = re.compile(r".([ \t]?(?:[^\w\s]|_)[^\w\n]{0,3})(?:.\1)+.")
+# A separator between every two characters ("C-a-n-a-r-y", "C.a.n", "C - a", "'C', 'a'", a
+# JSON list of them inside a JSON string, 'C\", \"a'): a mark and up to five more marks or
+# blanks, a blank before it or not, the same each time, at least twice. A third look keeps only
+# the characters such a run separates (a secret's own hyphen or space stays: "y---m" is "y-m",
+# "r', ' ', 's" is "r s").
+_SEPARATED = re.compile(r".([ \t]?(?:[^\w\s]|_)[^\w\n]{0,5})(?:.\1)+.")
 
 
 def _joins(text: str, joins: re.Pattern[str] = _JOINS) -> list[tuple[int, int]]:
@@ -521,15 +522,27 @@ def _unseparated(text: str) -> str:
 
 
 def _longest_run(text: str, found: re.Match[str]) -> re.Match[str]:
-    """``found``, or a run starting a few characters later that goes further: the first
-    match can start at a mark before the run and stop short ("['C', 'a'" read as "[" and "C"
-    between quotes, instead of "C" and "a" between "', '")."""
-    best = found
+    """``found``, or a run starting a few characters later that reads the same stretch with
+    fewer marks left in it: the first match can start at a mark before the run and stop short
+    ("['C', 'a'" read as "[" and "C" between quotes, instead of "C" and "a" between "', '"),
+    or take every other separator for a character (a JSON list one per line, '["C","a"',
+    read as "[", "C", ",", "a" between quotes: as far, but with the commas kept)."""
+    runs = [found]
     for start in range(found.start() + 1, min(found.start() + 5, found.end())):
         other = _SEPARATED.match(text, start)
-        if other is not None and other.end() > best.end():
-            best = other
-    return best
+        if other is not None:
+            runs.append(other)
+    if len(runs) == 1:
+        return found
+    end = max(r.end() for r in runs)
+
+    def marks_left(run: re.Match[str]) -> int:
+        # Over the same stretch for each: what a shorter run leaves after it counts as kept.
+        kept = text[found.start() : run.start()] + text[run.start() : run.end() : len(run[1]) + 1]
+        return sum(not c.isalnum() for c in kept + text[run.end() : end])
+
+    # The fewest marks left; of those, the first found (``min`` keeps the first of equals).
+    return min(runs, key=marks_left)
 
 
 def _joined(text: str, joins: Sequence[tuple[int, int]]) -> str:

@@ -13,6 +13,7 @@ out.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import sys
 
@@ -151,6 +152,22 @@ def test_a_secret_with_a_separator_between_every_character_is_masked(
                 shown = printed(text, key, secret, monkeypatch)
                 assert REDACTED in shown, (form, separator, shown)
                 assert shows(shown, key, secret) == [], (form, separator, shown)
+
+
+def test_a_json_list_of_the_characters_printed_indented_is_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A JSON list of the credential's characters as a pretty-printer writes it (one per
+    line) and as a JSON string holds it (its quotes escaped): the run of quoted characters
+    must be read with ``", "`` as its separator, not ``"`` with the commas kept as characters
+    (a run starting at the list's "[" went as far, and the credential stayed readable)."""
+    for key, secret in PAIRS:
+        for form in (key, secret, key[:PIECE], secret[-PIECE:]):
+            for listed in (json.dumps(list(form), indent=2), json.dumps(list(form))):
+                for text in (listed, json.dumps({"message": listed})):
+                    shown = printed(text + "\n", key, secret, monkeypatch)
+                    assert REDACTED in shown, (form, shown)
+                    assert shows(shown, key, secret) == [], (form, shown)
 
 
 def test_escapes_prefixes_and_separators_combined_are_masked(
