@@ -404,22 +404,27 @@ def _unknown_keys(
 
 def _shared_state_files(envs: Sequence[Environment], raw_envs: Any, problems: _Problems) -> None:
     """Two environments on one state file would overwrite each other's mapping."""
-    seen: dict[str, tuple[str, str]] = {}
+    seen: dict[str, tuple[str, str, str]] = {}
     for env in envs:
-        path = os.path.normpath(os.path.abspath(env.state))
-        # Compared without case: a checkout on macOS or Windows opens both as one file.
-        key = path.casefold()
+        # Where the file really is (a linked directory leads two spellings to one file), and
+        # compared without case: a checkout on macOS or Windows opens both as one file.
+        spelled = os.path.normpath(os.path.abspath(env.state))
+        real = os.path.realpath(spelled)
+        key = real.casefold()
         if key in seen:
-            other, other_path = seen[key]
+            other, other_spelled, other_real = seen[key]
+            why = ""
+            if other_spelled.casefold() != spelled.casefold():
+                why = " (through a symbolic link)"
+            elif other_real != real:
+                why = " (the names differ only in case)"
             problems.add(
                 _key_line(raw_envs, env.name),
                 f"environments {other!r} and {env.name!r} use the same state file "
-                f"{env.state}"
-                + (" (the names differ only in case)" if other_path != path else "")
-                + "; give each its own `state:`",
+                f"{env.state}{why}; give each its own `state:`",
             )
         else:
-            seen[key] = (env.name, path)
+            seen[key] = (env.name, spelled, real)
 
 
 def _line(mapping: Any) -> int:

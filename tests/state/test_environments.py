@@ -250,3 +250,15 @@ def test_two_state_files_named_alike_but_for_case_are_refused(tmp_path: Path) ->
     )
     assert "environments 'staging' and 'prod' use the same state file" in message
     assert "differ only in case" in message
+
+
+def test_two_state_files_that_are_one_file_through_a_link_are_refused(tmp_path: Path) -> None:
+    """`link/s.json` with `link -> a` is `a/s.json`: the two environments would overwrite each
+    other's mapping as surely as with one spelling."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "link").symlink_to("a")
+    message = _refused_at_line_4(
+        tmp_path, "  staging:\n    state: a/s.json\n  prod:\n    state: link/s.json\n"
+    )
+    assert "environments 'staging' and 'prod' use the same state file" in message
+    assert "through a symbolic link" in message
