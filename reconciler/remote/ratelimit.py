@@ -60,6 +60,11 @@ HINT_PROBE = 8.0
 OVERLOAD_FACTOR = 0.5  # a 5xx or a timeout multiplies the rate by this...
 OVERLOAD_INTERVAL = 1.0  # ...at most once per this many seconds
 MIN_RATE = 1.0  # requests per second; never slower (unless the ceiling is lower)
+# The rate counts as confirmed, and the limiter may spend banked idle time (``limiter``), once
+# the server has taken this many seconds of it, with no refusal, 5xx or timeout in the run: a
+# server whose bucket holds a second of a lower limit has refused by then (at 500/s against
+# 100/s and a full bucket, after a quarter of a second), so no burst goes into a slower server.
+SUSTAIN = 1.0
 
 HEADROOM = 1.5  # window = rate x round trip x HEADROOM + EXTRA (round trips vary)
 EXTRA = 2
@@ -135,6 +140,8 @@ class RateController:
         self._grown_at = clock()
         self.refusals = 0  # answers that said "too fast" (for benchmarks and tests)
         self.cuts = 0
+        self.ok = 0  # answers "ok" (2xx)
+        self._troubled = False  # a refusal, a 5xx or a timeout was seen in this run
         # The rate the server was last found to accept (None: never refused), and when the rate
         # last settled below it: the origin of the cubic curve back to it and above.
         self.limit: float | None = None
@@ -163,6 +170,11 @@ class RateController:
         size = math.ceil(self.rate * self.srtt * HEADROOM) + EXTRA
         return max(1, min(MAX_WINDOW, size))
 
+    @property
+    def confirmed(self) -> bool:
+        """The server took SUSTAIN seconds of the rate and refused, failed, dropped none."""
+        return not self._troubled and self.ok >= self.rate * SUSTAIN
+
     def ticket(self) -> Ticket:
         """Stamp a request as it is sent."""
         return Ticket(self._clock(), self.rate)
@@ -186,6 +198,8 @@ class RateController:
         (answers within a round trip of the last cut were sent before it).
         """
         now = self._clock()
+        if share > 0:
+            self._troubled = True
         if share <= 0 or now - (self.srtt or 0.0) < self._quiet_until:
             return
         self.refusals += 1
@@ -197,6 +211,10 @@ class RateController:
         self._grown_at = now
 
     def _judge(self, ticket: Ticket, outcome: Outcome, now: float) -> None:
+        if outcome in ("refused", "overloaded"):
+            self._troubled = True
+        elif outcome == "ok":
+            self.ok += 1
         episode = self._episode
         if episode is not None:
             if ticket.sent_at < episode.cut_at:

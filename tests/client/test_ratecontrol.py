@@ -8,6 +8,7 @@ bucket like the emulator's, 50 ms from the client; nothing sleeps for real.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import random
 import time
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from reconciler.commands import GlobalOptions
+from reconciler.config.connection import ClientSettings
 from reconciler.config.environments import Environment
 from reconciler.config.session import resolve_target
 from reconciler.emulator import Emulator, Faults, create_app
@@ -25,7 +27,15 @@ from reconciler.remote.inventory import read_inventory
 from reconciler.remote.pacefile import HINT_MAX_AGE, read_remembered_limit, remember_limit
 from reconciler.remote.ratelimit import INITIAL_WINDOW, MAX_WINDOW, RateController
 from tests.client.helpers import CREDS, Script, client_for, reply, settings
-from tests.client.pace import Shape, VirtualLoop, commands, run_virtual, traffic
+from tests.client.pace import (
+    RateLimitedServer,
+    Shape,
+    Traffic,
+    VirtualLoop,
+    commands,
+    run_virtual,
+    traffic,
+)
 from tests.kit import bodies
 from tests.kit.clock import FakeClock
 
@@ -107,6 +117,102 @@ def test_the_emulators_own_rate_limit_is_found_in_both_shapes() -> None:
         duration, refused, requests = run_virtual(go)
         assert duration <= 1.15 * requests / 40  # the emulator's 40/s, burst included
         assert refused / requests < 0.05
+
+
+# -- credit: the time spent between a read and its writes --------------------------------------
+
+
+def _read_then_write(limit: float, idle: float, writes: int, *, credit: bool) -> Traffic:
+    """A command as ``apply`` of creates runs it: one read, ``idle`` seconds of planning and
+    printing with nothing sent, then ``writes`` requests at once; with the limiter's credit as
+    shipped, or with none (the pace as it was before credit existed)."""
+
+    async def go(loop: VirtualLoop) -> Traffic:
+        server = RateLimitedServer(loop, limit)
+        client = EngageLabClient(
+            ClientSettings(
+                base_url="http://sim",
+                credentials=CREDS,
+                max_retries=50,
+                retry_budget_min=10_000,
+            ),
+            transport=server,
+            clock=loop.time,
+            rng=random.Random(0),
+        )
+        if not credit:
+            client._limiter.bucket.credit = 0.0
+        await asyncio.sleep(1.5)  # the server's bucket full, as after a process's start-up
+        started = loop.time()
+        async with client:
+            await client.get_schedule("list")
+            await asyncio.sleep(idle)
+            results = await asyncio.gather(
+                *(client.get_schedule(f"id{i}") for i in range(writes)), return_exceptions=True
+            )
+        failures = sum(1 for r in results if isinstance(r, BaseException))
+        return Traffic(server, client, started, loop.time(), failures)
+
+    return run_virtual(go)
+
+
+def test_time_spent_between_the_read_and_the_writes_is_caught_up_at_the_ceiling() -> None:
+    """1000 writes after 0.2 s of planning, against a server that allows the ceiling: the
+    requests catch up on those 0.2 s once the server has taken a second of the rate, so the
+    command ends about 0.2 s sooner than at the strict pace, and nothing is refused."""
+    strict = _read_then_write(CEILING, 0.2, 1000, credit=False)
+    paced = _read_then_write(CEILING, 0.2, 1000, credit=True)
+    for t in (strict, paced):
+        assert t.failures == 0
+        assert t.refused == 0
+    assert (strict.finished - strict.started) - (paced.finished - paced.started) >= 0.15
+    # Never more than the ceiling's worth plus the credit's (0.2 s) in any second.
+    sent = sorted(a.at for a in paced.server.arrivals)
+    busiest = max(bisect.bisect_left(sent, s + 1.0) - i for i, s in enumerate(sent))
+    assert busiest <= 1.2 * CEILING + 1
+
+
+@pytest.mark.parametrize("limit", [100.0, 250.0])
+def test_credit_is_not_spent_into_a_server_slower_than_the_ceiling(limit: float) -> None:
+    """Against a server whose limit is below the ceiling, with a full second of allowance, the
+    first refusal comes before the server has taken a second of the rate: the credit is never
+    spent, and the refusals and the time are those of the strict pace."""
+    strict = _read_then_write(limit, 0.2, 1000, credit=False)
+    paced = _read_then_write(limit, 0.2, 1000, credit=True)
+    assert paced.client._limiter.controller.confirmed is False
+    assert paced.refused == strict.refused
+    assert paced.finished - paced.started == pytest.approx(strict.finished - strict.started)
+
+
+def test_the_rate_is_confirmed_after_a_second_of_it_and_never_after_trouble() -> None:
+    """Confirmed (credit may be spent) once the server has taken a second's worth of the rate
+    with no refusal, 5xx, timeout or refused batch share in the run; any of those ends it."""
+    for trouble in ("refused", "overloaded", "timeout", "share", None):
+        clock = FakeClock(now=100.0)
+        c = RateController(100.0, clock=clock.monotonic)
+        for _ in range(99):
+            clock.now += 0.01
+            c.answered(c.ticket(), "ok")
+        assert not c.confirmed
+        clock.now += 0.01
+        c.answered(c.ticket(), "ok")
+        assert c.confirmed
+        if trouble == "timeout":
+            c.lost(c.ticket(), timed_out=True)
+        elif trouble == "share":
+            c.refused_share(0.1)
+        elif trouble is not None:
+            c.answered(c.ticket(), trouble)  # type: ignore[arg-type]
+        for _ in range(1000):
+            clock.now += 0.01
+            c.answered(c.ticket(), "ok")
+        assert c.confirmed is (trouble is None), trouble
+    clock = FakeClock(now=100.0)
+    c = RateController(100.0, clock=clock.monotonic)
+    c.lost(c.ticket(), timed_out=False)  # a refused connection says nothing about the pace
+    for _ in range(100):
+        c.answered(c.ticket(), "ok")
+    assert c.confirmed
 
 
 # -- 5xx and timeouts ----------------------------------------------------------------------------

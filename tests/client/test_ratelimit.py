@@ -117,3 +117,66 @@ def test_a_window_that_grows_lets_waiting_requests_in_and_a_cancelled_waiter_hol
         assert gate.inside == 2
 
     asyncio.run(go())
+
+
+# -- credit: idle time banked, spent once the rate is confirmed ---------------------------------
+
+
+def test_idle_time_is_banked_but_not_spent_until_spending_is_on() -> None:
+    """A gap of 0.3 s at 10/s banks 0.2 s (the credit); with spending off the requests after
+    it are paced as before, with it on the first two waits are paid from the bank."""
+    t = FakeClock(now=100.0)
+    off = TokenBucket(10, credit=0.2, clock=t.monotonic, sleep=t.sleep)
+    on = TokenBucket(10, credit=0.2, clock=t.monotonic, sleep=t.sleep)
+    on.spending = True
+    for bucket in (off, on):
+        bucket.reserve()
+    t.now += 0.4  # 0.3 s longer than the interval
+    assert [off.reserve() for _ in range(4)] == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert off.bank == pytest.approx(0.2)  # banked as the first request after the gap came
+    # 0.1 and 0.1 of the next two waits come from the bank; then the strict pace again, from
+    # the (earlier) real send times.
+    assert [on.reserve() for _ in range(4)] == pytest.approx([0.0, 0.0, 0.0, 0.1])
+    assert on.bank == pytest.approx(0.0)
+
+
+def test_the_time_before_the_first_request_is_not_credit() -> None:
+    """A client made long before its first request (the process's start-up) banks nothing."""
+    t = FakeClock(now=100.0)
+    bucket = TokenBucket(10, credit=0.2, clock=t.monotonic, sleep=t.sleep)
+    bucket.spending = True
+    t.now += 5.0
+    assert [bucket.reserve() for _ in range(3)] == pytest.approx([0.0, 0.1, 0.2])
+    assert bucket.bank == 0.0
+
+
+def test_a_long_idle_spell_banks_no_more_than_the_credit() -> None:
+    """After ten idle seconds at 10/s, two requests go early (0.2 s of credit), not a hundred:
+    over any stretch, no more than the rate's worth plus the credit's worth."""
+    t = FakeClock(now=100.0)
+    bucket = TokenBucket(10, credit=0.2, clock=t.monotonic, sleep=t.sleep)
+    bucket.spending = True
+    bucket.reserve()
+    t.now += 10.0
+    waits = [bucket.reserve() for _ in range(12)]
+    early = [w for w in waits if w == pytest.approx(0.0)]
+    assert len(early) == 3  # the one a strict pace sends at once, and two from the bank
+    assert waits[-1] == pytest.approx(0.9)
+
+
+def test_a_lower_rate_empties_the_bank() -> None:
+    """A refusal lowers the rate: what was banked at the old rate is not spent at the new."""
+    t = FakeClock(now=100.0)
+    bucket = TokenBucket(10, credit=0.2, clock=t.monotonic, sleep=t.sleep)
+    bucket.spending = True
+    bucket.reserve()
+    t.now += 1.0
+    bucket.reserve()
+    bucket.set_rate(5)
+    assert bucket.bank == 0.0
+    assert bucket.reserve() == pytest.approx(0.2)
+
+
+def test_negative_credit_is_refused() -> None:
+    with pytest.raises(ValueError, match="credit"):
+        TokenBucket(10, credit=-0.1)
