@@ -64,6 +64,7 @@ class TokenBucket:
         self.credit = credit
         self.spending = False
         self.bank = 0.0  # seconds of idle time banked (at most ``credit``)
+        self.early = False  # whether the last reservation was brought forward by the bank
         self._clock = clock
         self._sleep = sleep
         self._generation = 0
@@ -97,25 +98,35 @@ class TokenBucket:
             self.bank = min(self.credit, self.bank + (now - tat))
             tat = now
         wait = max(0.0, tat - self._tolerance - now)
+        self.early = False
         if wait > 0 and self.spending and self.bank > 0:
             paid = min(self.bank, wait)
             self.bank -= paid
             wait -= paid
             tat -= paid  # sent earlier: the next interval counts from the real send time
+            self.early = True
         self._tat = tat + self._interval
         return wait
 
-    async def acquire(self) -> float:
-        """Wait until one request may be sent; return the time waited."""
-        waited = 0.0
+    def repay(self) -> None:
+        """Give the credit back: the next request goes ``credit`` seconds after its strict time
+        (a server refused a burst: it allows the rate, not more). The bank is emptied and the
+        reservations made on the old schedule are voided, as for a lower rate."""
+        self._generation += 1
+        now = self._clock()
+        self._tat = max(now if self._tat is None else self._tat, now) + self.credit
+        self.bank = 0.0
+
+    async def acquire(self) -> bool:
+        """Wait until one request may be sent; return whether it goes ahead on credit."""
         while True:
             generation = self._generation
             wait = self.reserve()
+            early = self.early
             if wait >= MIN_SLEEP:
                 await self._sleep(wait)
-            waited += wait
             if self._generation == generation:
-                return waited
+                return early
 
 
 class _Gate:
@@ -203,6 +214,9 @@ class Limiter:
 
     def _apply(self) -> None:
         c = self.controller
+        if c.repay:
+            c.repay = False
+            self.bucket.repay()
         if c.rate != self.bucket.rate:
             self.bucket.set_rate(c.rate)
         self.bucket.spending = c.confirmed
@@ -219,11 +233,11 @@ class Limiter:
         """
         await self._gate.enter()
         try:
-            await self.bucket.acquire()
+            early = await self.bucket.acquire()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
-                yield self.controller.ticket()
+                yield self.controller.ticket(early=early)
             finally:
                 self.in_flight -= 1
         finally:

@@ -85,9 +85,14 @@ class RateLimitedServer(httpx.AsyncBaseTransport):
     shape: Shape = "429"
     errors: list[tuple[float, float]] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
+    # Tokens the server's bucket holds (None: a second's worth, the emulator's); a few: a
+    # server that allows its rate and next to no burst.
+    burst: float | None = None
 
     def __post_init__(self) -> None:
         self._bucket = TokenBucket(self.limit, self.loop.time) if self.limit else None
+        if self._bucket is not None and self.burst is not None:
+            self._bucket.capacity = self._bucket._tokens = self.burst
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(self.latency / 2)  # on the way in

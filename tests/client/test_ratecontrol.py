@@ -122,13 +122,16 @@ def test_the_emulators_own_rate_limit_is_found_in_both_shapes() -> None:
 # -- credit: the time spent between a read and its writes --------------------------------------
 
 
-def _read_then_write(limit: float, idle: float, writes: int, *, credit: bool) -> Traffic:
+def _read_then_write(
+    limit: float, idle: float, writes: int, *, credit: bool, burst: float | None = None
+) -> Traffic:
     """A command as ``apply`` of creates runs it: one read, ``idle`` seconds of planning and
     printing with nothing sent, then ``writes`` requests at once; with the limiter's credit as
-    shipped, or with none (the pace as it was before credit existed)."""
+    shipped, or with none (the pace as it was before credit existed). ``burst``: the tokens
+    the server's bucket holds (default: a second's worth)."""
 
     async def go(loop: VirtualLoop) -> Traffic:
-        server = RateLimitedServer(loop, limit)
+        server = RateLimitedServer(loop, limit, burst=burst)
         client = EngageLabClient(
             ClientSettings(
                 base_url="http://sim",
@@ -182,6 +185,69 @@ def test_credit_is_not_spent_into_a_server_slower_than_the_ceiling(limit: float)
     assert paced.client._limiter.controller.confirmed is False
     assert paced.refused == strict.refused
     assert paced.finished - paced.started == pytest.approx(strict.finished - strict.started)
+
+
+@pytest.mark.parametrize("burst", [3.0, 10.0])
+def test_a_server_that_refuses_the_catch_up_costs_no_cut_and_gets_the_credit_back(
+    burst: float,
+) -> None:
+    """A server that allows the ceiling but next to no burst (3 or 10 tokens) refuses the
+    catch-up. The refusals are the burst's, not the rate's: no cut (a cut settles on a rate
+    measured against a drained server and climbs back for seconds: 0.7 s more at 1000), the
+    credit is given back and spent no more, so the command ends within the credit's 0.2 s
+    (and the refused requests' retries) of the strict pace's time, under 2 % refused."""
+    strict = _read_then_write(CEILING, 0.2, 1000, credit=False, burst=burst)
+    paced = _read_then_write(CEILING, 0.2, 1000, credit=True, burst=burst)
+    assert strict.refused == 0
+    controller = paced.client._limiter.controller
+    assert controller.cuts == 0
+    assert not controller.confirmed  # no more credit in this run
+    assert paced.failures == 0
+    assert 0 < paced.refused < 0.02 * paced.requests
+    assert paced.finished - paced.started <= strict.finished - strict.started + 0.25
+
+
+def test_only_the_first_refusal_after_a_burst_is_the_bursts() -> None:
+    """The first refusal within a second of a request sent on credit cuts nothing and asks for
+    the credit back; a refusal of a request sent after it is the rate's and cuts, however soon
+    after the burst (a server whose allowance just ran out must not be answered with pauses
+    alone); refusals of requests sent before it cut nothing, as after any cut."""
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
+    for _ in range(500):
+        clock.now += 0.002
+        c.answered(c.ticket(), "ok")
+    assert c.confirmed
+    early = c.ticket(early=True)
+    behind = [c.ticket() for _ in range(5)]
+    clock.now += 0.05
+    c.answered(behind[0], "refused")
+    assert (c.cuts, c.repay, c.rate) == (0, True, CEILING)
+    c.repay = False
+    c.answered(early, "ok")
+    for ticket in behind[1:]:
+        c.answered(ticket, "refused")
+    assert c.cuts == 0
+    later = c.ticket()
+    clock.now += 0.05
+    c.answered(later, "refused")
+    assert c.cuts == 1
+    assert c.rate < CEILING
+    assert not c.repay
+
+
+def test_a_refusal_long_after_the_last_burst_is_the_rates() -> None:
+    """A refusal more than a second after the last request sent on credit cuts as always."""
+    clock = FakeClock(now=100.0)
+    c = RateController(CEILING, clock=clock.monotonic)
+    for _ in range(500):
+        clock.now += 0.002
+        c.answered(c.ticket(), "ok")
+    c.answered(c.ticket(early=True), "ok")
+    clock.now += 1.5
+    c.answered(c.ticket(), "refused")
+    assert c.cuts == 1
+    assert not c.repay
 
 
 def test_the_rate_is_confirmed_after_a_second_of_it_and_never_after_trouble() -> None:

@@ -180,3 +180,17 @@ def test_a_lower_rate_empties_the_bank() -> None:
 def test_negative_credit_is_refused() -> None:
     with pytest.raises(ValueError, match="credit"):
         TokenBucket(10, credit=-0.1)
+
+
+def test_repaying_puts_the_next_request_the_credit_behind_its_strict_time() -> None:
+    """A refused burst: the credit is given back (the next request goes 0.2 s after its
+    strict time), the bank is emptied, and reservations made before are voided."""
+    t = FakeClock(now=100.0)
+    bucket = TokenBucket(10, credit=0.2, clock=t.monotonic, sleep=t.sleep)
+    bucket.spending = True
+    bucket.reserve()
+    t.now += 1.0
+    assert bucket.reserve() == 0.0
+    bucket.repay()
+    assert bucket.bank == 0.0
+    assert bucket.reserve() == pytest.approx(0.3)  # its strict time 0.1 s on, plus 0.2 s
