@@ -1,7 +1,6 @@
 """The controller's rate and window applied to asyncio callers: a slot of the window, then a token.
 
-- ``TokenBucket`` spaces requests at the current rate, and banks the time the client left a
-  request unsent (computing between two reads, say) to spend once the rate is confirmed.
+- ``TokenBucket`` spaces requests at the current rate.
 - ``_Gate`` is the window: a semaphore whose size follows the controller's ``window``.
 - ``Limiter`` puts them together with the ``RateController`` (``ratelimit``, which decides the
   rate and the window from the answers) for the client's attempts (``transport``).
@@ -24,11 +23,6 @@ Sleep = Callable[[float], Awaitable[None]]
 # Shorter waits are not worth a trip through the event loop; the debt is not forgotten (the
 # next reservation starts later), so the long-run rate still holds.
 MIN_SLEEP = 0.001
-# Idle time kept as credit, in seconds at the current rate: what a command of 1000 writes
-# spends between its read and its first write (the list's round trip, planning, printing and
-# journalling: 0.19-0.31 s measured, up to 150 requests at 500/s); no more than that ever goes
-# out ahead of the strict pace.
-CREDIT = 0.3
 
 
 class TokenBucket:
@@ -38,12 +32,6 @@ class TokenBucket:
     free send time synchronously, then sleeps until it. Reservations are made in call order, so
     waiting callers are served first come, first served, without a lock. A lower rate voids the
     reservations made at the old one: their holders take new ones when they wake.
-
-    Credit: a gap between two requests longer than the interval (nobody asked for a token) is
-    banked, up to ``credit`` seconds. While ``spending`` is on (the ``Limiter`` turns it on once
-    the server has taken the rate without a refusal), a wait is paid from the bank instead of
-    slept, so the requests catch up on the time the client spent elsewhere: over any stretch no
-    more go out than the rate allows plus ``credit`` seconds of it. A lower rate empties it.
     """
 
     def __init__(
@@ -51,7 +39,6 @@ class TokenBucket:
         rate: float,
         *,
         burst: int = 1,
-        credit: float = 0.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -59,17 +46,11 @@ class TokenBucket:
             raise ValueError(f"rate must be positive, got {rate}")
         if burst < 1:
             raise ValueError(f"burst must be at least 1, got {burst}")
-        if credit < 0:
-            raise ValueError(f"credit must not be negative, got {credit}")
         self.burst = burst
-        self.credit = credit
-        self.spending = False
-        self.bank = 0.0  # seconds of idle time banked (at most ``credit``)
-        self.early = False  # whether the last reservation was brought forward by the bank
         self._clock = clock
         self._sleep = sleep
         self._generation = 0
-        self._tat: float | None = None  # theoretical arrival time of the next request
+        self._tat = clock()  # theoretical arrival time of the next request
         self._set(rate)
 
     def set_rate(self, rate: float) -> None:
@@ -81,7 +62,6 @@ class TokenBucket:
         if rate < self.rate:
             self._generation += 1
             self._tat = self._clock() + 1.0 / rate
-            self.bank = 0.0
         self._set(rate)
 
     def _set(self, rate: float) -> None:
@@ -92,42 +72,21 @@ class TokenBucket:
     def reserve(self) -> float:
         """Take one token; return how many seconds the caller must wait before using it."""
         now = self._clock()
-        # Idle time is banked from the first request on: the time before it (start-up) is not
-        # a gap between requests.
-        tat = now if self._tat is None else self._tat
-        if now > tat:
-            self.bank = min(self.credit, self.bank + (now - tat))
-            tat = now
-        wait = max(0.0, tat - self._tolerance - now)
-        self.early = False
-        if wait > 0 and self.spending and self.bank > 0:
-            paid = min(self.bank, wait)
-            self.bank -= paid
-            wait -= paid
-            tat -= paid  # sent earlier: the next interval counts from the real send time
-            self.early = True
+        tat = max(self._tat, now)
         self._tat = tat + self._interval
-        return wait
+        return max(0.0, tat - self._tolerance - now)
 
-    def repay(self) -> None:
-        """Give the credit back: the next request goes ``credit`` seconds after its strict time
-        (a server refused a burst: it allows the rate, not more). The bank is emptied and the
-        reservations made on the old schedule are voided, as for a lower rate."""
-        self._generation += 1
-        now = self._clock()
-        self._tat = max(now if self._tat is None else self._tat, now) + self.credit
-        self.bank = 0.0
-
-    async def acquire(self) -> bool:
-        """Wait until one request may be sent; return whether it goes ahead on credit."""
+    async def acquire(self) -> float:
+        """Wait until one request may be sent; return the time waited."""
+        waited = 0.0
         while True:
             generation = self._generation
             wait = self.reserve()
-            early = self.early
             if wait >= MIN_SLEEP:
                 await self._sleep(wait)
+            waited += wait
             if self._generation == generation:
-                return early
+                return waited
 
 
 class _Gate:
@@ -173,9 +132,7 @@ class Limiter:
     """The controller's rate and window applied: a slot of the window first, then a token.
 
     ``concurrency`` None sizes the window from the rate and the round trip; a number fixes it.
-    ``limit`` is a limit remembered from an earlier run (``read_remembered_limit``). ``credit``
-    is the idle time the bucket banks, spent only while the controller says the rate is
-    confirmed (``RateController.confirmed``).
+    ``limit`` is a limit remembered from an earlier run (``read_remembered_limit``).
     """
 
     def __init__(
@@ -184,15 +141,12 @@ class Limiter:
         rate: float,
         concurrency: int | None = None,
         burst: int = 1,
-        credit: float = CREDIT,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         limit: float | None = None,
     ) -> None:
         self.controller = RateController(rate, concurrency=concurrency, clock=clock, limit=limit)
-        self.bucket = TokenBucket(
-            self.controller.rate, burst=burst, credit=credit, clock=clock, sleep=sleep
-        )
+        self.bucket = TokenBucket(self.controller.rate, burst=burst, clock=clock, sleep=sleep)
         self._gate = _Gate(self.controller.window)
         self.in_flight = 0
         self.max_in_flight = 0
@@ -215,12 +169,8 @@ class Limiter:
 
     def _apply(self) -> None:
         c = self.controller
-        if c.repay:
-            c.repay = False
-            self.bucket.repay()
         if c.rate != self.bucket.rate:
             self.bucket.set_rate(c.rate)
-        self.bucket.spending = c.confirmed
         window = c.window
         if window != self._gate.limit:
             self._gate.resize(window)
@@ -234,11 +184,11 @@ class Limiter:
         """
         await self._gate.enter()
         try:
-            early = await self.bucket.acquire()
+            await self.bucket.acquire()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
-                yield self.controller.ticket(early=early)
+                yield self.controller.ticket()
             finally:
                 self.in_flight -= 1
         finally:

@@ -60,12 +60,6 @@ HINT_PROBE = 8.0
 OVERLOAD_FACTOR = 0.5  # a 5xx or a timeout multiplies the rate by this...
 OVERLOAD_INTERVAL = 1.0  # ...at most once per this many seconds
 MIN_RATE = 1.0  # requests per second; never slower (unless the ceiling is lower)
-SPAN = 1.0  # a refusal this soon after a request sent on credit is the burst's (``_judge``)
-# The rate counts as confirmed, and the limiter may spend banked idle time (``limiter``), once
-# the server has taken this many seconds of it, with no refusal, 5xx or timeout in the run: a
-# server whose bucket holds a second of a lower limit has refused by then (at 500/s against
-# 100/s and a full bucket, after a quarter of a second), so no burst goes into a slower server.
-SUSTAIN = 1.0
 
 HEADROOM = 1.5  # window = rate x round trip x HEADROOM + EXTRA (round trips vary)
 EXTRA = 2
@@ -76,12 +70,10 @@ RTT_WEIGHT = 0.125  # smoothing of the measured round trip (as TCP's SRTT)
 
 @dataclass(frozen=True)
 class Ticket:
-    """One request as sent: when, at which rate (its answer is judged against both), and
-    whether it went ahead of the strict pace on credit (``limiter``)."""
+    """One request as sent: when, and at which rate (its answer is judged against both)."""
 
     sent_at: float
     rate: float
-    early: bool = False
 
 
 @dataclass
@@ -143,11 +135,6 @@ class RateController:
         self._grown_at = clock()
         self.refusals = 0  # answers that said "too fast" (for benchmarks and tests)
         self.cuts = 0
-        self.ok = 0  # answers "ok" (2xx)
-        self._troubled = False  # a refusal, a 5xx or a timeout was seen in this run
-        self._last_early = -math.inf  # when a request last went ahead on credit
-        self.repay = False  # a burst was refused: the limiter is to give the credit back
-        self._burst_refused = False
         # The rate the server was last found to accept (None: never refused), and when the rate
         # last settled below it: the origin of the cubic curve back to it and above.
         self.limit: float | None = None
@@ -176,17 +163,9 @@ class RateController:
         size = math.ceil(self.rate * self.srtt * HEADROOM) + EXTRA
         return max(1, min(MAX_WINDOW, size))
 
-    @property
-    def confirmed(self) -> bool:
-        """The server took SUSTAIN seconds of the rate and refused, failed, dropped none."""
-        return not self._troubled and self.ok >= self.rate * SUSTAIN
-
-    def ticket(self, *, early: bool = False) -> Ticket:
-        """Stamp a request as it is sent (``early``: ahead of the strict pace, on credit)."""
-        now = self._clock()
-        if early:
-            self._last_early = now
-        return Ticket(now, self.rate, early)
+    def ticket(self) -> Ticket:
+        """Stamp a request as it is sent."""
+        return Ticket(self._clock(), self.rate)
 
     def answered(self, ticket: Ticket, outcome: Outcome) -> None:
         """An answer (any status) arrived for ``ticket``: learn the round trip and the pace."""
@@ -207,8 +186,6 @@ class RateController:
         (answers within a round trip of the last cut were sent before it).
         """
         now = self._clock()
-        if share > 0:
-            self._troubled = True
         if share <= 0 or now - (self.srtt or 0.0) < self._quiet_until:
             return
         self.refusals += 1
@@ -220,27 +197,6 @@ class RateController:
         self._grown_at = now
 
     def _judge(self, ticket: Ticket, outcome: Outcome, now: float) -> None:
-        if outcome in ("refused", "overloaded"):
-            self._troubled = True
-        elif outcome == "ok":
-            self.ok += 1
-        if (
-            outcome == "refused"
-            and not self._burst_refused
-            and self._episode is None
-            and ticket.sent_at >= self._quiet_until
-            and ticket.sent_at - self._last_early <= SPAN
-        ):
-            # Within a second of requests sent ahead of a rate the server had taken for a
-            # second: it refuses the burst (it has little or no allowance), not the rate. No
-            # more credit in this run (above), no cut for this or for anything sent until now
-            # (they met a server the burst had drained), and the limiter gives the credit back
-            # (``repay``): the strict pace goes on at the same rate, behind its old schedule.
-            self.refusals += 1
-            self._quiet_until = now
-            self._burst_refused = True  # once: a refusal after this one is the rate's
-            self.repay = True
-            return
         episode = self._episode
         if episode is not None:
             if ticket.sent_at < episode.cut_at:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import selectors
 from collections.abc import Callable, Coroutine
@@ -85,14 +86,15 @@ class RateLimitedServer(httpx.AsyncBaseTransport):
     shape: Shape = "429"
     errors: list[tuple[float, float]] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
-    # Tokens the server's bucket holds (None: a second's worth, the emulator's); a few: a
-    # server that allows its rate and next to no burst.
-    burst: float | None = None
+    # None: the limit is a token bucket holding a second of it (the emulator's). A number: the
+    # limit is counted per calendar second instead, the seconds starting at that fraction.
+    calendar: float | None = None
+    _second: tuple[int, int] = (0, 0)  # (calendar second, requests accepted in it)
 
     def __post_init__(self) -> None:
         self._bucket = TokenBucket(self.limit, self.loop.time) if self.limit else None
-        if self._bucket is not None and self.burst is not None:
-            self._bucket.capacity = self._bucket._tokens = self.burst
+        if self.calendar is not None:
+            self._bucket = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(self.latency / 2)  # on the way in
@@ -105,14 +107,25 @@ class RateLimitedServer(httpx.AsyncBaseTransport):
     def _answer(self, request: httpx.Request, now: float) -> httpx.Response:
         if any(start <= now < end for start, end in self.errors):
             return _json(503, {"error": {"code": 28203, "message": "Execute action timeout"}})
-        if self._bucket is not None and not self._bucket.take():
+        if (self._bucket is not None and not self._bucket.take()) or self._over_calendar(now):
             if self.shape == "429":
-                retry = str(self._bucket.retry_after())
+                retry = "1" if self._bucket is None else str(self._bucket.retry_after())
                 body = {"error": {"code": 28100, "message": f"rate limit exceeded: retry {retry}"}}
                 return _json(429, body, {"Retry-After": retry})
             return _json(400, {"error": {"code": 28100, "message": "rate limit exceeded"}})
         schedule_id = request.url.path.rsplit("/", 1)[-1]
         return _json(200, [{"schedule_id": schedule_id, "name": f"task_{schedule_id}"}])
+
+    def _over_calendar(self, now: float) -> bool:
+        """Counted per calendar second: the request is one more than the limit in its second."""
+        if self.calendar is None or self.limit is None:
+            return False
+        second = math.floor(now - self.calendar)
+        count = self._second[1] if self._second[0] == second else 0
+        if count >= self.limit:
+            return True
+        self._second = (second, count + 1)
+        return False
 
     def accepted_between(self, start: float, end: float) -> int:
         return sum(1 for a in self.arrivals if start <= a.at < end and a.status == 200)
