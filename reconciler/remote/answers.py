@@ -36,6 +36,14 @@ from reconciler.remote.responses import harmless, malformed
 logger = logging.getLogger("reconciler.remote.client")
 
 SNIPPET = 200  # characters of an unparseable answer quoted in a message
+MESSAGE = 1000  # characters of the vendor's message shown in an error
+# How far past what a message shows an answer is searched for credentials before it is cut.
+# Every spelling the scrubber knows of a credential of a few dozen characters (encoded,
+# escaped twice, one character a line behind a CI log's timestamp) is far shorter, so a form
+# that starts in the shown part ends inside the searched one. The whole answer (up to the
+# client's 8 MiB) was searched before: a text built to pass the scrubber's pre-test costs it
+# 11-14 s a MiB (docs/threat-model.md), and this much a fifth of a second at most.
+QUOTE_MARGIN = 16 * 1024
 # The word "rate" with "limit" or "exceed(ed)": "rate limit exceeded", "rate exceeded",
 # "API-Rate-Limit überschritten"; not "separate" or "generate" in a validation message.
 # "rate limit exceeded", "API-Rate-Limit überschritten", "Rate exceeded", "request exceeded the
@@ -111,7 +119,8 @@ class AnswerReader:
                 "this 404 is not the EngageLab API's own not-found answer (code 28104), so it "
                 "says nothing about the task; check --endpoint and any proxy in between"
             )
-        logger.debug("%s %s error body: %s", method, path, self.snippet(response))
+        if logger.isEnabledFor(logging.DEBUG):  # a quote costs a search for credentials
+            logger.debug("%s %s error body: %s", method, path, self.snippet(response))
         # The vendor's message reaches the terminal and CI logs in every error of every
         # command: an escape sequence or a line break in it is printed harmless.
         return cls(harmless(message), status=status, code=code, method=method, path=path, hint=hint)
@@ -135,7 +144,7 @@ class AnswerReader:
             return None, f"unexpected error answer: {self.snippet(response)}", False
         code = err.get("code")
         raw = err.get("message")
-        message = self.scrub(raw) if isinstance(raw, str) and raw else "(no message)"
+        message = self._shown(raw, MESSAGE) if isinstance(raw, str) and raw else "(no message)"
         if isinstance(code, bool) or not isinstance(code, int):
             code = None
         return code, message, enveloped
@@ -143,11 +152,17 @@ class AnswerReader:
     def snippet(self, response: httpx.Response) -> str:
         """A short, single-line, scrubbed quote of a body (an HTML page by its title).
 
-        The whole body is scrubbed before anything is cut or collapsed: a cut through a secret
-        would leave a piece the scrubber no longer recognises (answers are size-capped by the
-        client, so the whole body is bounded).
+        The body is scrubbed before anything of it is cut or collapsed, as far as QUOTE_MARGIN
+        past what can be shown: a cut through a secret would leave a piece the scrubber no
+        longer recognises. Collapsing blanks brings later text forward: a body cut there whose
+        searched part is mostly blank is not quoted (a form spelled with long runs of blanks
+        between its characters could reach past the cut and show in part).
         """
-        text = self.scrub(response.content.decode("utf-8", errors="replace"))
+        text = response.content.decode("utf-8", errors="replace")
+        head = _head(text, SNIPPET)
+        if head is not text and len(" ".join(head.split())) < SNIPPET + QUOTE_MARGIN // 4:
+            return f"(a {len(response.content)}-byte body, mostly blank; not quoted)"
+        text = self.scrub(head)
         title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         if title:
             text = f"HTML page {title.group(1).strip()!r}"
@@ -159,6 +174,17 @@ class AnswerReader:
         if len(text) > SNIPPET:
             text = text[:SNIPPET] + "…"
         return text
+
+    def _shown(self, text: str, keep: int) -> str:
+        """``text`` scrubbed and cut to ``keep`` characters (an ellipsis where it was cut)."""
+        shown = self.scrub(_head(text, keep))
+        return shown if len(shown) <= keep else shown[:keep] + "…"
+
+
+def _head(text: str, keep: int) -> str:
+    """The part of ``text`` searched for credentials when ``keep`` characters of it are shown:
+    all of it, or (the same object) as far as QUOTE_MARGIN past them."""
+    return text if len(text) <= keep + QUOTE_MARGIN else text[: keep + QUOTE_MARGIN]
 
 
 # The vendor's "schedule does not exist (wrong id, or already sent)": 28104 in its code table,
