@@ -15,6 +15,10 @@ from typing import Final
 MAX_ACTIVE_TASKS: Final = 1000  # docs/api.md 2.4: active scheduled tasks per app
 PAGE_SIZE: Final = 50  # docs/api.md section 3: tasks per list page
 NAME_MAX_BYTES: Final = 255  # docs/api.md 2: a schedule name, in UTF-8 bytes
+# A name in a server's answer longer than this is no schedule's name (four times the API's
+# limit, in characters): it is refused before it is searched for credentials, a search a text
+# built for it makes cost seconds a MiB.
+REMOTE_NAME_MAX_CHARS: Final = 4 * NAME_MAX_BYTES
 
 # -- what the reader believes ------------------------------------------------------------------
 

@@ -342,6 +342,13 @@ class Scrubber:
         parts.append(text[done:])
         return "".join(parts)
 
+    def may_hold(self, text: str) -> bool:
+        """False only when ``text`` certainly holds no start of a form of a secret: the search's
+        pre-test alone (the first characters of every form, every few of a secret's own, a
+        character reference or an escape), fast on any text. For a text cut from a longer one,
+        where a form that runs past the cut is never whole and so never masked."""
+        return self._source is not None and self._may_hold(text)
+
     def finds(self, text: str) -> bool:
         """Whether ``text`` holds any form of a secret."""
         return self.first(text) is not None

@@ -160,15 +160,19 @@ class AnswerReader:
         """
         text = response.content.decode("utf-8", errors="replace")
         head = _head(text, SNIPPET)
-        if head is not text and len(" ".join(head.split())) < SNIPPET + QUOTE_MARGIN // 4:
+        cut = head is not text
+        if cut and len(" ".join(head.split())) < SNIPPET + QUOTE_MARGIN // 4:
             return f"(a {len(response.content)}-byte body, mostly blank; not quoted)"
         text = self.scrub(head)
         title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         if title:
             text = f"HTML page {title.group(1).strip()!r}"
         # Again after collapsing: a secret spelled with a run of whitespace is whole only now.
-        # The controls that are no whitespace (an ESC, a BEL) are then spelled \xNN.
-        text = harmless(self.scrub(" ".join(text.split())))
+        text = self.scrub(" ".join(text.split()))
+        if cut and self.scrub.may_hold(text[:SNIPPET]):
+            return f"(a {len(response.content)}-byte body; not quoted: {_UNSURE})"
+        # The controls that are no whitespace (an ESC, a BEL) are spelled \xNN.
+        text = harmless(text)
         if not text:
             return "(empty body)"
         if len(text) > SNIPPET:
@@ -177,8 +181,17 @@ class AnswerReader:
 
     def _shown(self, text: str, keep: int) -> str:
         """``text`` scrubbed and cut to ``keep`` characters (an ellipsis where it was cut)."""
-        shown = self.scrub(_head(text, keep))
+        head = _head(text, keep)
+        shown = self.scrub(head)
+        if head is not text and self.scrub.may_hold(shown[:keep]):
+            return f"(a {len(text)}-character message; not shown: {_UNSURE})"
         return shown if len(shown) <= keep else shown[:keep] + "…"
+
+
+# Why a long answer cut for its search is not quoted when what would show may start a
+# credential's spelling: one spelled long enough (padding, characters far apart) runs past the
+# cut, is never whole in what was searched, and would show in part.
+_UNSURE = "what would show may hold part of the credentials"
 
 
 def _head(text: str, keep: int) -> str:

@@ -15,7 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.errors import MalformedResponseError
-from reconciler.limits import MAX_ACTIVE_TASKS, MAX_PLAUSIBLE_TOTAL
+from reconciler.limits import (
+    MAX_ACTIVE_TASKS,
+    MAX_PLAUSIBLE_TOTAL,
+    NAME_MAX_BYTES,
+    REMOTE_NAME_MAX_CHARS,
+)
 from reconciler.printable import CONTROL
 
 _HINT = "the server's answer is not what the EngageLab API documents; check --endpoint"
@@ -206,8 +211,16 @@ def harmless(text: str) -> str:
 
 def expect_name(obj: dict[str, Any], where: str) -> str:
     """A schedule's name from the server, its control characters made harmless to print
-    (whitespace as a space, the others as ``\\xNN``): names reach plans, reports and CI logs."""
-    return harmless(expect_str(obj, "name", where))
+    (whitespace as a space, the others as ``\\xNN``): names reach plans, reports and CI logs.
+    One far longer than the API allows (``REMOTE_NAME_MAX_CHARS``) is a malformed answer."""
+    name = expect_str(obj, "name", where)
+    if len(name) > REMOTE_NAME_MAX_CHARS:
+        raise malformed(
+            where,
+            f"'name' is a {len(name)}-character text; a schedule's name is at most "
+            f"{NAME_MAX_BYTES} bytes",
+        )
+    return harmless(name)
 
 
 def parse_created(data: Any, where: str) -> CreatedSchedule:
@@ -329,7 +342,7 @@ def parse_batch(data: Any, where: str, sent_targets: list[str]) -> BatchResponse
     raw = expect_dict(raw, where, "'results'")
     results: dict[str, BatchResult] = {}
     for key, value in raw.items():
-        item_where = f"{where} results[{key!r}]"
+        item_where = f"{where} results[{quoted(key)}]"
         r = expect_dict(value, item_where, "the result")
         success = expect_bool(r, "success", item_where)
         if success:

@@ -14,7 +14,10 @@ import logging
 import httpx
 import pytest
 
+from reconciler.errors import MalformedResponseError
+from reconciler.limits import REMOTE_NAME_MAX_CHARS
 from reconciler.remote.answers import MESSAGE, QUOTE_MARGIN, SNIPPET, AnswerReader
+from reconciler.remote.responses import expect_name, parse_batch
 
 KEY = "quote-test-app-key-0123456789"
 SECRET = "quote-test-master-secret-abcdef"
@@ -35,6 +38,9 @@ class _Spy:
 
     def finds(self, text: str) -> bool:
         return self._scrub.finds(text)
+
+    def may_hold(self, text: str) -> bool:
+        return self._scrub.may_hold(text)
 
 
 def _reader() -> tuple[AnswerReader, _Spy]:
@@ -127,3 +133,86 @@ def test_the_debug_quote_of_an_error_body_is_made_only_when_debugging(
         reader.error(answer, "GET", "/x")
     assert len(spy.lengths) > quiet
     assert "error body" in caplog.text
+
+
+def _references(secret: str, padding: int) -> str:
+    """``secret`` as HTML character references, the last one padded with leading zeros."""
+    head = "".join(f"&#{ord(c)};" for c in secret[:-1])
+    return head + "&#" + "0" * padding + f"{ord(secret[-1])};"
+
+
+def _last_far(form: str, gap: str) -> str:
+    """``form`` with a run of ``gap`` (which the scrubber passes over) before its last
+    character, longer than the part searched."""
+    return form[:-1] + gap * (QUOTE_MARGIN + 2000) + form[-1]
+
+
+# Spellings the scrubber knows that can be made longer than the part searched: each starts in
+# what an error would show and ends past the cut, so it is never whole where it is searched.
+_LONG_FORMS = {
+    "references, the last padded": _references(SECRET, QUOTE_MARGIN + 2000),
+    "hex, NULs before the last": _last_far(SECRET.encode().hex(), "\x00"),
+    "hex, zero-width spaces before the last": _last_far(SECRET.encode().hex(), "\u200b"),
+    "hex, blanks before the last": _last_far(SECRET.encode().hex(), " "),
+}
+
+
+@pytest.mark.parametrize("form", list(_LONG_FORMS.values()), ids=list(_LONG_FORMS))
+def test_a_credential_spelled_past_the_search_is_not_quoted_in_part(form: str) -> None:
+    """A body, a non-JSON success body and a vendor message starting with such a form: what
+    would be shown may start a credential's spelling (the search's pre-test says so), so the
+    answer is described, not quoted (a body of mostly blanks as such). Quoted, all but one of
+    its characters showed."""
+    reader, _ = _reader()
+    shown = [
+        reader.snippet(httpx.Response(502, content=f"denied {form} end".encode())),
+        reader.error(
+            httpx.Response(400, json={"error": {"code": 28102, "message": f"denied {form}"}}),
+            "GET",
+            "/x",
+        ).message,
+    ]
+    with pytest.raises(MalformedResponseError) as caught:
+        reader.json(httpx.Response(200, content=f"denied {form} end".encode()), "GET /x")
+    shown.append(caught.value.message)
+    hexed = SECRET.encode().hex()
+    for text in shown:
+        assert "not quoted" in text or "not shown" in text, text
+        assert hexed[:8] not in text.replace("\x00", "").replace("\u200b", "").replace(" ", "")
+        assert "&#" not in text
+
+
+def test_masking_an_earlier_form_brings_no_cut_one_into_the_quote() -> None:
+    """A first copy of the credential with long blank runs between its characters fills most of
+    the searched part and is masked to three characters, which brings what lay at the cut into
+    the shown part: a copy in hex cut in two there would show its first half. It is described,
+    not quoted (quoted, the hex digits before the cut showed)."""
+    reader, _ = _reader()
+    hexed = SECRET.encode().hex()
+    lead = "denied " + (" " * 560).join(SECRET)  # longer than what is shown, once masked
+    message = lead + "y" * (MESSAGE + QUOTE_MARGIN - 40 - len(lead)) + hexed + " and more"
+    error = reader.error(
+        httpx.Response(400, json={"error": {"code": 28102, "message": message}}), "GET", "/x"
+    )
+    assert hexed[:16] not in error.message
+    assert "not shown" in error.message
+
+
+def test_a_name_far_longer_than_the_api_allows_is_refused_before_its_search() -> None:
+    """A list row whose name is a MiB: a malformed answer, said by its length, without the
+    search for credentials (seconds a MiB on a text built for it)."""
+    with pytest.raises(MalformedResponseError) as caught:
+        expect_name({"name": "n" * REMOTE_NAME_MAX_CHARS + "n"}, "GET /x")
+    assert f"a {REMOTE_NAME_MAX_CHARS + 1}-character text" in caught.value.message
+    longest = "n" * REMOTE_NAME_MAX_CHARS
+    assert expect_name({"name": longest}, "GET /x") == longest
+
+
+def test_a_huge_batch_target_is_named_by_its_length_in_an_error() -> None:
+    """A batch answer keyed by a huge text with a malformed result: the error names the key by
+    its length (its whole text would be searched for credentials, then printed)."""
+    key = "k" * 100_000
+    with pytest.raises(MalformedResponseError) as caught:
+        parse_batch({"results": {key: "not an object"}}, "POST /x", [key])
+    assert key not in caught.value.message
+    assert "a 100000-character text" in caught.value.message
