@@ -31,12 +31,11 @@ from reconciler.errors import (
 )
 from reconciler.jsontext import holds_lone_surrogate
 from reconciler.redact import Scrubber
-from reconciler.remote.responses import harmless, malformed
+from reconciler.remote.responses import MESSAGE, harmless, malformed
 
 logger = logging.getLogger("reconciler.remote.client")
 
 SNIPPET = 200  # characters of an unparseable answer quoted in a message
-MESSAGE = 1000  # characters of the vendor's message shown in an error
 # How far past what a message shows an answer is searched for credentials before it is cut.
 # Every spelling the scrubber knows of a credential of a few dozen characters (encoded,
 # escaped twice, one character a line behind a CI log's timestamp) is far shorter, so a form

@@ -209,6 +209,18 @@ def harmless(text: str) -> str:
     return CONTROL.sub(_visible, text)
 
 
+MESSAGE = 1000  # characters of a vendor's message shown (in an error, a report)
+
+
+def vendor_message(value: str) -> str:
+    """A vendor's message from an answer for a report or the state, made harmless to print; one
+    longer than MESSAGE is no vendor's and is described, not kept (it would be printed, searched
+    for credentials as it is, and stored)."""
+    if len(value) > MESSAGE:
+        return f"(a {len(value)}-character message; not shown)"
+    return harmless(value)
+
+
 def expect_name(obj: dict[str, Any], where: str) -> str:
     """A schedule's name from the server, its control characters made harmless to print
     (whitespace as a space, the others as ``\\xNN``): names reach plans, reports and CI logs.
@@ -357,14 +369,14 @@ def parse_batch(data: Any, where: str, sent_targets: list[str]) -> BatchResponse
             success=False,
             error_code=expect_int(err, "code", item_where),
             # Printed in test-send's report, next to the target: made harmless to print.
-            error_message=harmless(raw_message) if isinstance(raw_message, str) else "",
+            error_message=vendor_message(raw_message) if isinstance(raw_message, str) else "",
         )
     info = obj.get("rate_limit_info")
     occurred, info_message = False, None
     if isinstance(info, dict):
         occurred = info.get("rate_limit_occurred") is True
         m = info.get("message")
-        info_message = m if isinstance(m, str) else None
+        info_message = vendor_message(m) if isinstance(m, str) else None
     unanswered = tuple(t for t in sent_targets if t not in results)
     return BatchResponse(
         results=results,

@@ -216,3 +216,26 @@ def test_a_huge_batch_target_is_named_by_its_length_in_an_error() -> None:
         parse_batch({"results": {key: "not an object"}}, "POST /x", [key])
     assert key not in caught.value.message
     assert "a 100000-character text" in caught.value.message
+
+
+def test_a_huge_message_in_a_batch_answer_is_described_not_kept() -> None:
+    """A batch answer's per-target error message and its rate-limit note reach test-send's
+    report and the delivery history: one longer than any vendor's is described, not kept
+    (printed, it would be searched for credentials whole, and stored in the state)."""
+    big = "m" * (MESSAGE + 1)
+    answer = parse_batch(
+        {
+            "results": {"t1": {"success": False, "error": {"code": 23008, "message": big}}},
+            "rate_limit_info": {"rate_limit_occurred": True, "message": big},
+        },
+        "POST /x",
+        ["t1"],
+    )
+    assert answer.results["t1"].error_message == f"(a {MESSAGE + 1}-character message; not shown)"
+    assert answer.rate_limit_message == f"(a {MESSAGE + 1}-character message; not shown)"
+    short = parse_batch(
+        {"results": {"t1": {"success": False, "error": {"code": 1, "message": "no\tdevice"}}}},
+        "POST /x",
+        ["t1"],
+    )
+    assert short.results["t1"].error_message == "no device"
