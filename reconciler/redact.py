@@ -305,6 +305,12 @@ class Scrubber:
             wide = _joins(text, _WIDE_JOINS)
             if wide != joins:
                 ways.append(wide)
+        # An escaper writes what shows nothing as text ("\x01", "\u200b", YAML's "\N"): the
+        # character itself would be dropped by folding, so its escape is left out too, in
+        # looks of their own (a "\x01" can also be a secret's own four characters).
+        hidden = _hidden_escapes(text) if "\\" in text else []
+        if hidden:
+            ways += [_merged(way, hidden) for way in ways]
         passes: list[tuple[list[tuple[int, int]], bool, bool]] = []
         for way in ways:
             folded = _fold(_joined(text, way))
@@ -439,7 +445,7 @@ _LINE_PREFIX = rf"(?:[>|#;*+-]+|//+|{_STAMP}|\d{{1,6}}[ \t]*[|:])"
 _WIDE_JOINS = re.compile(rf"{_BREAK}{_INDENT}(?:{_LINE_PREFIX}{_INDENT})*")
 # A line break or a tab written as an escape, once or twice (a JSON string in a JSON string);
 # a line starting with a digit, and the timestamp or line number ("12 | ") it starts with.
-_ESCAPED_BREAK = re.compile(r"\\{1,2}[nrt]")
+_ESCAPED_BREAK = re.compile(r"\\{1,2}[nrt0abvfeNLP_ ]")  # and the other one-letter escapes
 _NUMBERED = re.compile(r"\n[ \t]*+\[?\d")  # possessive: a third of the time on a plan
 _UNNUMBERED = re.compile(rf"(?<=\n)[ \t]*(?:{_STAMP}|\d{{1,6}}(?=[ \t]*[|:]))")
 # Whether a text has a line break the second way of joining lines knows and the first does
@@ -451,6 +457,60 @@ _WIDE_BREAK = re.compile(r"\\[nru]|&#|[\u2028\u2029\x85]|\n[ \t]*[;*+/\d\[-]")
 # the characters such a run separates (a secret's own hyphen or space stays: "y---m" is "y-m",
 # "r', ' ', 's" is "r s").
 _SEPARATED = re.compile(r".([ \t]?(?:[^\w\s]|_)[^\w\n]{0,5})(?:.\1)+.")
+
+
+# A character written as an escape: by a JSON, Python or YAML string (escaped once or twice:
+# a JSON string inside another), or a bytes repr of its UTF-8 ("\xe2\x80\x8b"), tried first:
+# its bytes one by one are other characters.
+_ESCAPED_CHAR = re.compile(
+    r"(?P<utf8>\\x[c-fC-F][0-9a-fA-F](?:\\x[89abAB][0-9a-fA-F]){1,3})"
+    r"|\\{1,2}(?:x(?P<x>[0-9a-fA-F]{2})|u(?P<u>[0-9a-fA-F]{4})|U(?P<U>[0-9a-fA-F]{8})"
+    r"|(?P<letter>[0abtvfreNLP_ ]))"
+)
+# YAML's one-letter escapes (JSON's and Python's are among them); "\n" is a line break, which
+# the wide way of joining lines leaves out with what continues it.
+_LETTER_ESCAPES = {
+    "0": "\0", "a": "\a", "b": "\b", "t": "\t", "v": "\v", "f": "\f", "r": "\r",
+    "e": "\x1b", "N": "\x85", "L": "\u2028", "P": "\u2029", "_": "\xa0", " ": " ",
+}  # fmt: skip
+
+
+def _shows_nothing(char: str) -> bool:
+    """Whether folding drops ``char`` (``_DROPPED``) or it is a blank."""
+    return bool(_DROPPED.fullmatch(char)) or unicodedata.normalize("NFKC", char).isspace()
+
+
+def _hidden_escapes(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text`` that are escapes of characters that show nothing."""
+    spans: list[tuple[int, int]] = []
+    for m in _ESCAPED_CHAR.finditer(text):
+        if m["utf8"]:
+            raw = bytes.fromhex(m["utf8"].replace("\\x", ""))
+            try:
+                chars = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+        elif m["letter"]:
+            chars = _LETTER_ESCAPES[m["letter"]]
+        else:
+            code = int(m["x"] or m["u"] or m["U"], 16)
+            if code > sys.maxunicode:
+                continue
+            chars = chr(code)
+        if all(_shows_nothing(c) for c in chars):
+            spans.append(m.span())
+    return spans
+
+
+def _merged(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans of ``a`` and ``b`` in order, those that overlap or touch made one."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted([*a, *b]):
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
 
 
 def _joins(text: str, joins: re.Pattern[str] = _JOINS) -> list[tuple[int, int]]:

@@ -136,6 +136,28 @@ class HugeBody(Lie):
         return await honest()
 
 
+class HugeText(Lie):
+    """The target's detail carries a text of 5 MiB (under the client's cap) built for the
+    credential search: separated runs, an escaped line break, a piece of the secret, a
+    zero-width space, again and again. No stored schedule holds a text of that length."""
+
+    name = "huge-text"
+    refuse = "longer than any text the API stores"
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.chunk = f"a-1-b-2 \\n> {secret[:6]} \u200b"
+
+    async def answer(self, seen: Seen, honest: Honest) -> Answer:
+        truth = await honest()
+        if seen.detail_of != self.target:
+            return truth
+        data = truth.data()
+        # 5 MiB of text: the zero-width space escaped by JSON, about 6.5 MiB of answer.
+        data[0]["note"] = self.chunk * (5 * 1024 * 1024 // len(self.chunk))
+        return Answer.json(data)
+
+
 class PathId(Lie):
     """The target's list row carries an id made of path characters instead of its own."""
 
@@ -243,6 +265,17 @@ class SecretName(Lie):
         return truth
 
 
+class SecretSpreadName(SecretName):
+    """The same, the Master Secret with a control character between its characters: printed
+    escaped (``\\x01``), it must be refused all the same."""
+
+    name = "secret-spread-name"
+
+    def __init__(self, key: str, secret: str) -> None:
+        super().__init__(key, secret)
+        self.token = "\x01".join(secret)
+
+
 PATH_IDS = ("..", ".", "../../v4/batch/push/alias", "a/b", "%2e%2e", "x?page=2", "x#y")
 
 
@@ -258,11 +291,13 @@ def lies(key: str, secret: str) -> list[Lie]:
         HtmlErrors(),
         SlowDrip(),
         HugeBody(),
+        HugeText(secret),
         *(PathId(bad) for bad in PATH_IDS),
         EndlessTotal(),
         ShortPage(),
         SecretEcho(key, secret),
         SecretName(key, secret),
+        SecretSpreadName(key, secret),
     ]
 
 

@@ -245,3 +245,69 @@ def test_ordinary_text_with_these_marks_is_left_alone(
         assert printed(text, key, secret, monkeypatch) == text
         for line in text.splitlines(keepends=True):
             assert printed(line, key, secret, monkeypatch) == line
+
+
+# What the tool's own escapers write for a character that shows nothing: `responses.harmless`
+# and a bytes repr (`\x01`, `\x7f`), a JSON string (`\u0001`, `\ufeff`, `\b`, `\f`, escaped
+# twice inside another JSON string), a YAML double-quoted scalar (`\x7F`, `\N`, `\L`, `\P`, `\e`,
+# `\a`, `\v`, `\0`, `\_`), a bytes repr of a zero-width space's UTF-8 (`\xe2\x80\x8b`).
+ESCAPED_HIDDEN = [
+    "\\x01", "\\x1b", "\\x7f", "\\x7F", "\\x85", "\\u0001", "\\u001F", "\\ufeff", "\\uFEFF",
+    "\\u200b", "\\u2028", "\\U000e0041", "\\b", "\\f", "\\r", "\\t", "\\e", "\\a", "\\v", "\\0",
+    "\\N", "\\L", "\\P", "\\_", "\\\\u0001", "\\\\x01", "\\xe2\\x80\\x8b", "\\xc2\\xad",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("hidden", ESCAPED_HIDDEN)
+def test_a_secret_with_an_escaped_hidden_character_between_its_characters_is_masked(
+    hidden: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server puts a control or an invisible character between a credential's characters;
+    an escaper writes it as text (a plan's change line, `remote show`, a name made harmless, an
+    HTTP parser's quote of a header): read as nothing, as the character itself is."""
+    for key, secret in PAIRS:
+        for value in (secret, key, secret[: PIECE + 2], secret[::-1]):
+            text = f'~ alert: "{hidden.join(value)}" -> "x"\n'
+            shown = printed(text, key, secret, monkeypatch)
+            assert not leaked_pieces(shown.replace(hidden, ""), [key, secret]), (hidden, shown)
+            assert shown.startswith('~ alert: "'), shown
+            assert shown.endswith('" -> "x"\n'), shown
+
+
+def test_what_the_tools_escapers_make_of_a_spread_secret_never_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every character that shows nothing, put between the secret's characters, through each
+    escaper that writes server text: a plan's change line, a name made harmless, a YAML dump."""
+    from reconciler.manifests.export import dump_yaml
+    from reconciler.remote.responses import harmless
+    from reconciler.render.describe import value_text
+
+    hidden = [*map(chr, range(0x20)), "\x7f", *map(chr, range(0x80, 0xA0))]
+    hidden += ["\u00ad", "\u200b", "\u2028", "\u2029", "\u2060", "\ufeff"]
+    for key, secret in PAIRS:
+        for c in hidden:
+            if c == "\n":
+                continue  # a raw line break: the line-continuation looks (other tests)
+            spread = c.join(secret)
+            for make in (value_text, harmless, lambda v: dump_yaml({"alert": v})):
+                text = make(spread)
+                shown = printed(text + "\n", key, secret, monkeypatch)
+                assert secret not in shown
+                bare = re.sub(r"\\+(?:x..|u....|U........|.)", "", shown)
+                assert not leaked_pieces(bare, [secret]), (repr(c), make, shown)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'C:\\new\\table\\x01 and \\N \\L \\P are YAML escapes; "\\u0041\\u0042" is AB\n',
+        '{"alert": "line\\u2028two\\ttab\\u00adhy", "path": "C:\\\\build\\\\release"}\n',
+        "illegal header line: bytearray(b'X-Trace: \\x01\\x02abc')\n",
+    ],
+)
+def test_ordinary_text_with_escapes_is_left_alone(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, secret in PAIRS:
+        assert printed(text, key, secret, monkeypatch) == text
