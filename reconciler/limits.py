@@ -15,10 +15,15 @@ from typing import Final
 MAX_ACTIVE_TASKS: Final = 1000  # docs/api.md 2.4: active scheduled tasks per app
 PAGE_SIZE: Final = 50  # docs/api.md section 3: tasks per list page
 NAME_MAX_BYTES: Final = 255  # docs/api.md 2: a schedule name, in UTF-8 bytes
+CONTENT_MAX_BYTES: Final = 4000  # docs/api.md 5: a push's notification or message content
 # A name in a server's answer longer than this is no schedule's name (four times the API's
 # limit, in characters): it is refused before it is searched for credentials, a search a text
 # built for it makes cost seconds a MiB.
 REMOTE_NAME_MAX_CHARS: Final = 4 * NAME_MAX_BYTES
+# Likewise any text in a schedule from the server: the longest the API stores is a push's content.
+# Searching an alert of megabytes built to pass the scrubber's pre-test, for each of the plan's
+# copies of it, held a `plan` for a minute and a half.
+REMOTE_TEXT_MAX_CHARS: Final = 4 * CONTENT_MAX_BYTES
 
 # -- what the reader believes ------------------------------------------------------------------
 

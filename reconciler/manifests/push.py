@@ -29,10 +29,10 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.limits import CONTENT_MAX_BYTES
 from reconciler.manifests.base import JsonObject, StrictModel, describe, fail
 from reconciler.planning.canonical import canonical_json
 
-CONTENT_MAX_BYTES = 4000
 TAG_MAX_BYTES = 40
 PLATFORMS = ("android", "ios", "hmos")
 _CID = re.compile(r"[A-Za-z0-9_-]{1,64}")

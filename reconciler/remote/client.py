@@ -158,7 +158,7 @@ class EngageLabClient(RetryingTransport):
         response = await self._request("GET", path)
         with self._answers.scrubbing():
             data = self._answers.json(response, f"GET {path}")
-            detail = parse_detail(data, f"GET {path}", schedule_id)
+            detail = parse_detail(data, f"GET {path}", schedule_id, size=len(response.content))
         self._no_secret_in(detail["name"], where=f"GET {path}")
         return detail
 
@@ -171,7 +171,7 @@ class EngageLabClient(RetryingTransport):
         response = await self._request("PUT", path, json_body=body)
         with self._answers.scrubbing():
             data = self._answers.json(response, f"PUT {path}")
-            return parse_detail(data, f"PUT {path}", schedule_id)
+            return parse_detail(data, f"PUT {path}", schedule_id, size=len(response.content))
 
     async def delete_schedule(self, schedule_id: str) -> None:
         """``DELETE /v4/schedules/{id}``.

@@ -16,10 +16,12 @@ from typing import Any
 
 from reconciler.errors import MalformedResponseError
 from reconciler.limits import (
+    CONTENT_MAX_BYTES,
     MAX_ACTIVE_TASKS,
     MAX_PLAUSIBLE_TOTAL,
     NAME_MAX_BYTES,
     REMOTE_NAME_MAX_CHARS,
+    REMOTE_TEXT_MAX_CHARS,
 )
 from reconciler.printable import CONTROL
 
@@ -281,8 +283,12 @@ def parse_page(data: Any, where: str) -> SchedulePage:
     )
 
 
-def parse_detail(data: Any, where: str, schedule_id: str | None = None) -> dict[str, Any]:
+def parse_detail(
+    data: Any, where: str, schedule_id: str | None = None, *, size: int | None = None
+) -> dict[str, Any]:
     """A full schedule object; the API sends a one-element list, we also accept a bare object.
+    ``size``: the answer's length in bytes, when known; an answer no longer than
+    ``REMOTE_TEXT_MAX_CHARS`` holds no text longer (a character takes a byte at least).
 
     (docs/api.md section 3, decision "Detail may come back as a list or a bare object".)
     """
@@ -293,11 +299,40 @@ def parse_detail(data: Any, where: str, schedule_id: str | None = None) -> dict[
     if not isinstance(data, dict):
         raise malformed(where, f"the answer is {_kind(data)}, expected a schedule (list or object)")
     data["name"] = expect_name(data, where)
+    over = None if size is not None and size <= REMOTE_TEXT_MAX_CHARS else _overlong_text(data)
+    if over is not None:
+        raise malformed(
+            where,
+            f"{over} is longer than any text the API stores (a push's content is at most "
+            f"{CONTENT_MAX_BYTES} bytes)",
+        )
     got = data.get("schedule_id")
     if schedule_id is not None and got is not None and got != schedule_id:
         shown = quoted(got) if isinstance(got, str) else _kind(got)
         raise malformed(where, f"asked for schedule {schedule_id!r}, got {shown}")
     return data
+
+
+def _overlong_text(data: Any) -> str | None:
+    """Where ``data`` holds a key or a text longer than ``REMOTE_TEXT_MAX_CHARS``, or None.
+
+    Said by its path and length: the text itself is never quoted (it would be searched for
+    credentials, the cost this check saves)."""
+    todo: list[tuple[Any, str]] = [(data, "")]
+    while todo:
+        value, path = todo.pop()
+        if isinstance(value, str):
+            if len(value) > REMOTE_TEXT_MAX_CHARS:
+                return f"{path or 'the answer'}: a {len(value)}-character text"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if len(key) > REMOTE_TEXT_MAX_CHARS:
+                    return f"a key under {path or 'the answer'}: a {len(key)}-character text"
+                shown = harmless(key) if len(key) <= 40 else f"<a {len(key)}-character key>"
+                todo.append((item, f"{path}.{shown}" if path else shown))
+        elif isinstance(value, list):
+            todo += [(item, f"{path}[{n}]") for n, item in enumerate(value)]
+    return None
 
 
 def parse_msg_ids(data: Any, where: str) -> list[MsgRecord]:

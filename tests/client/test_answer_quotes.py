@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from reconciler.errors import MalformedResponseError
-from reconciler.limits import REMOTE_NAME_MAX_CHARS
+from reconciler.limits import REMOTE_NAME_MAX_CHARS, REMOTE_TEXT_MAX_CHARS
 from reconciler.remote.answers import MESSAGE, QUOTE_MARGIN, SNIPPET, AnswerReader
-from reconciler.remote.responses import expect_name, parse_batch
+from reconciler.remote.responses import expect_name, parse_batch, parse_detail
 
 KEY = "quote-test-app-key-0123456789"
 SECRET = "quote-test-master-secret-abcdef"
@@ -239,3 +239,24 @@ def test_a_huge_message_in_a_batch_answer_is_described_not_kept() -> None:
         ["t1"],
     )
     assert short.results["t1"].error_message == "no device"
+
+
+def test_a_detail_with_a_text_longer_than_the_api_stores_is_malformed() -> None:
+    """A text (or a key) in a schedule from the server far longer than a push's content can be
+    is a malformed answer, said by its path and length, never quoted; the longest allowed
+    passes, and an answer whose size shows it holds none is not walked."""
+    longest = "t" * REMOTE_TEXT_MAX_CHARS
+
+    def detail(**push: object) -> list[dict[str, object]]:
+        return [{"schedule_id": "s1", "name": "promo", "push": push}]
+
+    assert parse_detail(detail(alert=longest), "GET /x", "s1")["push"] == {"alert": longest}
+    for data, said in (
+        (detail(notification={"alert": longest + "t"}), "push.notification.alert: a 16001-"),
+        (detail(audience=[["x", longest + "t"]]), "push.audience[0][1]: a 16001-"),
+        (detail(extras={longest + "k": 1}), "a key under push.extras: a 16001-"),
+    ):
+        with pytest.raises(MalformedResponseError) as caught:
+            parse_detail(data, "GET /x", "s1")
+        assert said in caught.value.message
+        assert "ttttt" not in caught.value.message
