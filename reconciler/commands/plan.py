@@ -287,7 +287,8 @@ def drift(
     """Report remote edits, remote deletions, unmanaged tasks, unapplied manifest changes and
     live tasks breaking the environment's push policies.
 
-    Exit 0 when the app matches manifests and state, 2 on any drift, 1 on error.
+    Exit 0 when the app matches manifests and state, 2 on any drift, 1 on error or when the
+    remote list could not be read whole.
     """
     from reconciler import render
     from reconciler.config import policies
@@ -314,5 +315,8 @@ def drift(
     if report_path:
         kind = "json" if report_path.endswith(".json") else "markdown"
         write_output(report_path, rendered(kind), "drift report")
+    if not result.complete:
+        # A check that could not see the whole app is no all-clear (said above, as a warning).
+        return 1
     # An interrupted apply (e.g. a replaced task still active) leaves work as well.
     return 2 if result.drifted else 0

@@ -173,3 +173,25 @@ def test_incomplete_inventory_allows_no_delete_and_no_recreate(project: Project)
     result = project.apply()
     assert_refused(project, result, "incomplete inventory", "'gone_out_of_band'", "'removed'")
     assert project.state_ids() == ids
+
+
+def test_a_read_that_misses_part_of_the_list_is_said_and_is_no_all_clear(
+    project: Project,
+) -> None:
+    """While the list does not add up (churn between pages), `plan` says so next to its
+    result, and `drift` exits 1 with the same warning: a drift check that could not see the
+    whole app is no "nothing drifted" for a cron job."""
+    managed(project, "kept")
+    for i in range(60):  # more than one page (50), so churn moves the list between pages
+        project.emulator.add_schedule(body(f"foreign_{i:02d}"))
+    project.emulator.faults = Faults(churn_per_page=1, seed=7)
+    said = "the remote list was not read completely"
+    plan = project.run("plan")
+    assert said in plan.output, plan.output
+    drift = project.run("drift")
+    assert drift.exit_code == 1, drift.output
+    assert said in drift.output, drift.output
+    project.emulator.faults = Faults()
+    drift = project.run("drift")
+    assert drift.exit_code == 2, drift.output  # the foreign tasks: unmanaged, nothing hidden
+    assert said not in drift.output
