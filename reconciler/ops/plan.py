@@ -106,20 +106,6 @@ class DriftResult:
         return bool(self.plan.drift_items() or self.broken or self.journal_work)
 
 
-def note_incomplete(obs: observe.Observation, feedback: Feedback) -> None:
-    """A warning when the read missed part of the list: the plan or report shows only what it
-    saw, and "no changes" would otherwise read as "the app matches"."""
-    inventory = obs.inventory
-    if inventory.complete:
-        return
-    problems = "; ".join(inventory.problems) or "the list did not add up"
-    feedback.warn(
-        f"the remote list was not read completely ({problems}): tasks it missed are not "
-        "shown, and no create, replace or delete rests on their absence. Run again when the "
-        "API answers completely"
-    )
-
-
 def note_ignored(ignored: tuple[RemoteSchedule, ...], feedback: Feedback) -> None:
     """One line for the tasks the ignore rules leave out (never a conflict, never drift)."""
     if ignored:
@@ -214,7 +200,6 @@ def make_plan(options: GlobalOptions, request: PlanRequest, feedback: Feedback) 
     obs = run_async(run())
     feedback.warnings(obs.healing.notes)
     note_ignored(obs.ignored, feedback)
-    note_incomplete(obs, feedback)
     return PlanResult(
         env=ws.env.name,
         plan=obs.plan.with_policy_exceptions(v.as_json() for v in verdict.allowed),
@@ -249,7 +234,6 @@ def find_drift(options: GlobalOptions, request: DriftRequest, feedback: Feedback
     obs = run_async(run())
     feedback.warnings(obs.healing.notes)
     note_ignored(obs.ignored, feedback)
-    note_incomplete(obs, feedback)
     broken, allowed = _live_policy_violations(ws, obs, loaded, request.allow_policy)
     return DriftResult(
         env=ws.env.name,

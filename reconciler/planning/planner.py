@@ -317,6 +317,17 @@ def make_plan(
                 f"reconciler treats both spellings as one name. Prefer {key!r}."
             )
 
+    if not inventory.complete:
+        # In the plan, so that every rendering carries it (a PR comment, JSON, a drift report):
+        # "no changes" from a partial read is not "the app matches".
+        problems = "; ".join(inventory.problems) or "the list did not add up"
+        # A server's message can hold a lone surrogate, which no UTF-8 plan file can.
+        problems = problems.encode("utf-8", "backslashreplace").decode("utf-8")
+        warnings.append(
+            f"the remote list was not read completely ({problems}): tasks it missed are not "
+            "shown, and no create, replace or delete rests on their absence. Run again when "
+            "the API answers completely"
+        )
     entries = dict(state.entries)
     for name in sorted(state.pending):
         # apply heals the journal before planning; a leftover must not be trusted either way.

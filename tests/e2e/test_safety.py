@@ -178,8 +178,8 @@ def test_incomplete_inventory_allows_no_delete_and_no_recreate(project: Project)
 def test_a_read_that_misses_part_of_the_list_is_said_and_is_no_all_clear(
     project: Project,
 ) -> None:
-    """While the list does not add up (churn between pages), `plan` says so next to its
-    result, and `drift` exits 1 with the same warning: a drift check that could not see the
+    """While the list does not add up (churn between pages), the plan's warnings say so (in
+    every rendering), and `drift` exits 1: a drift check that could not see the
     whole app is no "nothing drifted" for a cron job."""
     managed(project, "kept")
     for i in range(60):  # more than one page (50), so churn moves the list between pages
@@ -191,6 +191,10 @@ def test_a_read_that_misses_part_of_the_list_is_said_and_is_no_all_clear(
     drift = project.run("drift")
     assert drift.exit_code == 1, drift.output
     assert said in drift.output, drift.output
+    # In the plan's own warnings: a PR comment, a JSON consumer and a report file see it too.
+    drift = project.run("drift", "--format", "json")
+    assert drift.exit_code == 1, drift.output
+    assert said in drift.stdout, drift.stdout
     project.emulator.faults = Faults()
     drift = project.run("drift")
     assert drift.exit_code == 2, drift.output  # the foreign tasks: unmanaged, nothing hidden
