@@ -255,6 +255,7 @@ ESCAPED_HIDDEN = [
     "\\x01", "\\x1b", "\\x7f", "\\x7F", "\\x85", "\\u0001", "\\u001F", "\\ufeff", "\\uFEFF",
     "\\u200b", "\\u2028", "\\U000e0041", "\\b", "\\f", "\\r", "\\t", "\\e", "\\a", "\\v", "\\0",
     "\\N", "\\L", "\\P", "\\_", "\\\\u0001", "\\\\x01", "\\xe2\\x80\\x8b", "\\xc2\\xad",
+    "\\udb40\\udc41", "\\ud834\\udd73", "&#8203;", "&#x200B;", "&#173;", "&shy;", "&ZeroWidthSpace;",
 ]  # fmt: skip
 
 
@@ -311,3 +312,25 @@ def test_ordinary_text_with_escapes_is_left_alone(
 ) -> None:
     for key, secret in PAIRS:
         assert printed(text, key, secret, monkeypatch) == text
+
+
+# Characters that show nothing beyond the scrubber's first list: a Hebrew point, a musical
+# format control, an interlinear annotation mark, an Arabic number sign, a combining enclosing
+# circle, the Ogham space mark.
+RAW_HIDDEN = ["\u05b0", "\U0001d173", "\ufff9", "\u0600", "\u20dd", "\u1680", "\U000e0041"]
+
+
+@pytest.mark.parametrize("hidden", RAW_HIDDEN)
+def test_a_secret_with_any_format_character_or_mark_between_its_characters_is_masked(
+    hidden: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Raw, and as the tool's escapers write it."""
+    from reconciler.manifests.export import dump_yaml
+    from reconciler.render.describe import value_text
+
+    for key, secret in PAIRS:
+        spread = hidden.join(secret)
+        for text in (spread, value_text(spread), dump_yaml({"alert": spread}), repr(spread)):
+            shown = printed(f"{text}\n", key, secret, monkeypatch)
+            bare = re.sub(r"\\+(?:x..|u....|U........|.)", "", shown.replace(hidden, ""))
+            assert not leaked_pieces(bare, [secret]), (repr(hidden), shown)
