@@ -473,7 +473,7 @@ _ESCAPED_CHAR = re.compile(
     # JSON's spelling of a character beyond the BMP: two escaped surrogates, read as one.
     r"|\\{1,2}u(?P<high>[dD][89abAB][0-9a-fA-F]{2})\\{1,2}u(?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
     # An HTML character reference, by number or by name ("&shy;", "&ZeroWidthSpace;").
-    r"|&#(?P<dec>0*[0-9]{1,7});?|&#[xX](?P<hex>0*[0-9a-fA-F]{1,6});?|&(?P<named>[A-Za-z]{2,31};)"
+    r"|&#0*(?P<dec>[0-9]{1,7});?|&#[xX]0*(?P<hex>[0-9a-fA-F]{1,6});?|&(?P<named>[A-Za-z]{2,31};)"
     r"|\\{1,2}(?:x(?P<x>[0-9a-fA-F]{2})|u(?P<u>[0-9a-fA-F]{4})|U(?P<U>[0-9a-fA-F]{8})"
     r"|(?P<letter>[0abtvfreNLP_ ]))"
 )
