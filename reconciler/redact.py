@@ -281,7 +281,7 @@ class Scrubber:
         # the escapes read as line breaks, the timestamps and numbers left out (a line of a
         # plan, which ends at its only line break, never is).
         if escaped or ("\n" in text[:-1] and _NUMBERED.search(text)):
-            return self._anchored(_UNNUMBERED.sub("", _ESCAPED_BREAK.sub("\n", text)))
+            return self._anchored(_UNNUMBERED.sub("", _ONE_LETTER_ESCAPE.sub("\n", text)))
         return False
 
     def _anchored(self, text: str) -> bool:
@@ -381,10 +381,11 @@ _BEYOND_ASCII = (
     "\x80-\x9f\u00ad\u0300-\u036f\u034f\u061c\u115f\u1160\u17b4\u17b5"
     "\u180b-\u180f\u1ab0-\u1aff\u1dc0-\u1dff\u200b-\u200f\u2028-\u202e\u2060-\u206f"
     "\u20d0-\u20ff\u3164\ufe00-\ufe0f\ufe20-\ufe2f\ufeff\uffa0"
-    "\U000e0000-\U000e007f\U000e0100-\U000e01ef" + HIDDEN_RANGES
-    # Every other format character and mark (a Hebrew point, a musical format control): one
-    # between every two characters of a credential printed it whole.
+    "\U000e0000-\U000e007f\U000e0100-\U000e01ef"
 )
+# Every other format character and mark (a Hebrew point, a musical format control): one
+# between every two characters of a credential printed it whole.
+_BEYOND_ASCII += HIDDEN_RANGES
 _DROPPED = re.compile(f"[\x00-\x1f\x7f{_BEYOND_ASCII}]")
 # The same without ASCII's controls, which the pre-test's anchors pass over (``_SPREAD``):
 # leaving the line breaks of a long text in place spares a third of the time folding takes.
@@ -448,7 +449,8 @@ _LINE_PREFIX = rf"(?:[>|#;*+-]+|//+|{_STAMP}|\d{{1,6}}[ \t]*[|:])"
 _WIDE_JOINS = re.compile(rf"{_BREAK}{_INDENT}(?:{_LINE_PREFIX}{_INDENT})*")
 # A line break or a tab written as an escape, once or twice (a JSON string in a JSON string);
 # a line starting with a digit, and the timestamp or line number ("12 | ") it starts with.
-_ESCAPED_BREAK = re.compile(r"\\{1,2}[nrt0abvfeNLP_ ]")  # and the other one-letter escapes
+# A one-letter escape of a character that shows nothing (a line break, a tab, YAML's "\\N").
+_ONE_LETTER_ESCAPE = re.compile(r"\\{1,2}[nrt0abvfeNLP_ ]")
 _NUMBERED = re.compile(r"\n[ \t]*+\[?\d")  # possessive: a third of the time on a plan
 _UNNUMBERED = re.compile(rf"(?<=\n)[ \t]*(?:{_STAMP}|\d{{1,6}}(?=[ \t]*[|:]))")
 # Whether a text has a line break the second way of joining lines knows and the first does

@@ -98,7 +98,11 @@ class DriftResult:
     broken: tuple[DriftItem, ...]  # managed tasks whose live version breaks a policy
     allowed: tuple[Violation, ...]  # such violations --allow-policy lets through
     journal_work: bool
-    complete: bool = True  # the whole list was read: no drift hides in what it missed
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole list was read: no drift hides in what it missed."""
+        return self.plan.inputs.inventory_complete
 
     @property
     def drifted(self) -> bool:
@@ -241,7 +245,6 @@ def find_drift(options: GlobalOptions, request: DriftRequest, feedback: Feedback
         broken=tuple(broken),
         allowed=tuple(allowed),
         journal_work=obs.healing.changed,
-        complete=obs.inventory.complete,
     )
 
 
