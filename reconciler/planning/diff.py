@@ -175,7 +175,40 @@ def diff_bodies(
         old_value, new_value = _lookup(a, path), _lookup(b, path)
         if not _strictly_equal(old_value, new_value):
             changes.append(FieldChange(format_path(path), _shown(old_value), _shown(new_value)))
+    if not changes:
+        # DeepDiff takes false for 0 and true for 1 inside a list ([[false]] and [[0]] are
+        # one value to it): the bodies differ all the same, and an empty answer would plan no
+        # update for them. Said where they part, strictly.
+        changes = [
+            FieldChange(format_path(p), _shown(_lookup(a, p)), _shown(_lookup(b, p)))
+            for p in sorted(_strictly_unequal(a, b, ()), key=_sort_key)
+        ]
     return changes
+
+
+def _strictly_unequal(a: Any, b: Any, path: tuple[_PathPart, ...]) -> list[tuple[_PathPart, ...]]:
+    """The paths where ``a`` and ``b`` differ (``_strictly_equal``): into maps key by key and
+    into lists of the same length holding objects or lists item by item; a list of scalars is
+    one value (as ``_collapse`` reports it)."""
+    if _strictly_equal(a, b):
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            p
+            for k in sorted(a.keys() | b.keys(), key=str)
+            for p in (
+                _strictly_unequal(a[k], b[k], (*path, k)) if k in a and k in b else [(*path, k)]
+            )
+        ]
+    if (
+        isinstance(a, list)
+        and isinstance(b, list)
+        and len(a) == len(b)
+        and not (_is_scalar_list(a) and _is_scalar_list(b))
+    ):
+        pairs = enumerate(zip(a, b, strict=True))
+        return [p for n, (x, y) in pairs for p in _strictly_unequal(x, y, (*path, n))]
+    return [path]
 
 
 # DeepDiff's ``threshold_to_diff_deeper`` default: below this share of common keys it reports
