@@ -26,6 +26,7 @@ from contextlib import contextmanager, suppress
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
+from reconciler.formsearch import FormSearch, caseless
 from reconciler.settings import APP_KEY_ENV, MASTER_SECRET_ENV
 from reconciler.unseen import HIDDEN_RANGES
 
@@ -196,17 +197,16 @@ class Scrubber:
                 more_loose, more_exact = secret_forms(secret, pieces=secret not in tokens)
                 loose |= more_loose
                 exact |= more_exact
-        # Longest first, so a token is masked whole before any shorter form inside it.
-        alternatives = [(f, True) for f in loose] + [(f, False) for f in exact - loose]
-        alternatives.sort(key=lambda item: (-len(item[0]), item[0]))
-        parts = [f"(?i:{re.escape(f)})" if ci else re.escape(f) for f, ci in alternatives]
-        # Last: a character reference starts with "&#", which no secret's other form does
-        # unless the secret itself does, and then that literal form is tried first.
+        # Longest first where several start at the same place (``FormSearch``), so a token is
+        # masked whole before any shorter form inside it. Last, character references and
+        # escapes: one starts with "&#" or "\\", which no secret's other form does unless the
+        # secret itself does, and then that literal form is found first.
         kept = sorted({s for s in secrets if len(s) >= MIN_DERIVED}, key=lambda s: (-len(s), s))
-        parts += [_referenced(s) for s in kept]
+        self._forms: tuple[set[str], set[str], list[str]] | None = (
+            (loose, exact - loose, [_referenced(kept)] if kept else []) if loose or exact else None
+        )
         # Compiled on first need (a few tens of ms): the pre-test below clears most texts.
-        self._source = "|".join(parts) if parts else None
-        self._compiled: re.Pattern[str] | None = None
+        self._compiled: FormSearch | None = None
         # A pre-test without case-insensitive alternatives: those give the pattern no
         # first-character prefilter, so it costs ~4 us on every line (a plan of 1000 creates
         # writes 17 000). For ASCII text, lower() folds case exactly as the pattern does. Two
@@ -238,16 +238,16 @@ class Scrubber:
     @property
     def active(self) -> bool:
         """Whether there is anything to mask (no credential is configured: nothing)."""
-        return self._source is not None
+        return self._forms is not None
 
     @property
-    def _pattern(self) -> re.Pattern[str] | None:
-        if self._compiled is None and self._source is not None:
-            self._compiled = re.compile(self._source)
+    def _pattern(self) -> FormSearch | None:
+        if self._compiled is None and self._forms is not None:
+            self._compiled = FormSearch(*self._forms)
         return self._compiled
 
     def __call__(self, text: str) -> str:
-        if self._source is None or not self._may_hold(text):
+        if self._forms is None or not self._may_hold(text):
             return text
         pattern = self._pattern
         assert pattern is not None
@@ -256,7 +256,7 @@ class Scrubber:
         # backslash may break it with an escaped line break, a separated run with a mark.
         if _hides(text) or " " in text or "\\" in text or _SEPARATED.search(text):
             text = self._unfold(text, pattern)
-        return pattern.sub(self._mask, text)
+        return pattern.sub(text, self._mask)
 
     def _may_hold(self, text: str) -> bool:
         """False only when ``text`` certainly holds no form of a secret.
@@ -290,7 +290,7 @@ class Scrubber:
             text = _fold(text, controls=False)
         return bool(self._folded.search(text.lower()) or self._exact.search(text))
 
-    def _unfold(self, text: str, pattern: re.Pattern[str]) -> str:
+    def _unfold(self, text: str, pattern: FormSearch) -> str:
         """``text`` with the forms masked that show only once it is folded: a secret in
         mathematical letters, with combining marks or NULs between its characters, a base64
         text folded over lines, a value wrapped over quoted lines (``_JOINS``) or over lines
@@ -336,7 +336,10 @@ class Scrubber:
             if unseparated:
                 indexes = [i for r in _separated("".join(chars)) for i in r]
                 chars, owner = [chars[i] for i in indexes], [owner[i] for i in indexes]
-            found = _overlapping(pattern, "".join(chars))
+            # Overlaps included: a secret's own space lost at a wrap leaves two forms that
+            # overlap ("master" then "secret"), and masking only the first would leave the end
+            # of the other showing.
+            found = pattern.spans("".join(chars), overlapping=True)
             spans += [(owner[start], owner[end - 1] + 1) for start, end in found]
         if not spans:  # folded whole, the text composed otherwise: none of it is shown
             return self._mask
@@ -354,7 +357,7 @@ class Scrubber:
         pre-test alone (the first characters of every form, every few of a secret's own, a
         character reference or an escape), fast on any text. For a text cut from a longer one,
         where a form that runs past the cut is never whole and so never masked."""
-        return self._source is not None and self._may_hold(text)
+        return self._forms is not None and self._may_hold(text)
 
     def finds(self, text: str) -> bool:
         """Whether ``text`` holds any form of a secret."""
@@ -362,7 +365,7 @@ class Scrubber:
 
     def first(self, text: str) -> int | None:
         """Where the first form of a secret in ``text`` starts, or None."""
-        if self._source is None or not self._may_hold(text):
+        if self._forms is None or not self._may_hold(text):
             return None
         masked = self(text)
         if masked == text:
@@ -571,16 +574,6 @@ def _folded_chars(
     return chars, owner
 
 
-def _overlapping(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, int]]:
-    """The span of a match of ``pattern`` at each place one starts in ``text``, overlaps
-    included: a secret's own space lost at a wrap leaves two forms that overlap ("master" then
-    "secret"), and masking only the first would leave the end of the other showing."""
-    pos = 0
-    while (m := pattern.search(text, pos)) is not None:
-        yield m.span()
-        pos = m.start() + 1
-
-
 def _separated(text: str) -> list[range]:
     """The indexes of ``text`` kept by the look without separators (``_SEPARATED``): every
     character outside a run, every other one (the separator left out) inside it."""
@@ -652,32 +645,55 @@ _INVISIBLE = "[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u
 _JSON_ESCAPED = {c: json.dumps(c)[1:-1] for c in '"\\/\b\f\n\r\t'} | {"/": "\\/"}
 
 
-def _referenced(secret: str) -> str:
-    """A pattern for ``secret`` with any of its characters written otherwise than plainly:
-    as an HTML character reference (an error page that escapes what it echoes: decimal or
-    hexadecimal, ``x`` or ``X``, with leading zeros), as a JSON ``\\u`` escape or a JSON
-    string's own escape (``\\"`` for a quote), in its fullwidth form (the same text after
-    Unicode's compatibility normalisation), mixed with plain characters as an escaper leaves
-    them, with invisible characters between them; in any case (as the secret's plain
-    forms)."""
-    each = []
-    for c in secret:
-        codes = [ord(c)]
-        if 0x21 <= ord(c) <= 0x7E:
-            codes.append(ord(c) + 0xFEE0)  # "Ａ" for "A"
-        spellings = [re.escape(chr(code)) for code in codes]
-        if c in _JSON_ESCAPED:  # a JSON string's own escape: a quote as \"
-            spellings.append(re.escape(_JSON_ESCAPED[c]))
-        for code in codes:
-            # the ";" may be left out where no digit follows (browsers read it so)
-            spellings += [f"&#0*{code}(?:;|(?![0-9]))", f"&#x0*{code:x}(?:;|(?![0-9a-f]))"]
-            if code <= 0xFFFF:
-                spellings.append(f"\\\\{{1,2}}u{code:04x}")  # escaped once or twice
-            spellings.append(f"\\\\{{1,2}}U{code:08x}")
-            if code <= 0xFF:
-                spellings.append(f"\\\\x{code:02x}")
-        each.append("(?:" + "|".join(spellings) + ")")
-    return "(?i:" + _INVISIBLE.join(each) + ")"
+def _referenced(secrets: Sequence[str]) -> str:
+    """A pattern for any of ``secrets`` (the first that matches, in order) with any of its
+    characters written otherwise than plainly: as an HTML character reference (an error page
+    that escapes what it echoes: decimal or hexadecimal, ``x`` or ``X``, with leading zeros),
+    as a JSON ``\\u`` escape or a JSON string's own escape (``\\"`` for a quote), in its
+    fullwidth form (the same text after Unicode's compatibility normalisation), mixed with
+    plain characters as an escaper leaves them, with invisible characters between them; in any
+    case (as the secret's plain forms): written for a ``caseless`` text (``FormSearch``).
+
+    It starts with a class of every first character of those spellings, and each secret's
+    branch with a look back at that character: a pattern starting so is searched only from
+    where one of them is (a fifth of the time), with each secret's pattern written once."""
+    leads: set[str] = set()
+    branches = []
+    for secret in secrets:
+        first: dict[str, list[str]] = {}
+        for lead, rest in _spellings(secret[0]):
+            first.setdefault(lead, []).append(rest)
+        leads |= first.keys()
+        start = "|".join(
+            f"(?<={re.escape(lead)})(?:{'|'.join(rests)})" for lead, rests in first.items()
+        )
+        others = [
+            "(?:" + "|".join(re.escape(lead) + rest for lead, rest in _spellings(c)) + ")"
+            for c in secret[1:]
+        ]
+        branches.append(f"(?:{start})" + "".join(_INVISIBLE + other for other in others))
+    lead_class = "".join(map(re.escape, sorted(leads)))
+    return f"[{lead_class}](?:{'|'.join(branches)})"
+
+
+def _spellings(c: str) -> list[tuple[str, str]]:
+    """The spellings of ``c`` that ``_referenced`` knows, each as its first character and a
+    pattern of the rest (for a ``caseless`` text)."""
+    codes = [ord(c)]
+    if 0x21 <= ord(c) <= 0x7E:
+        codes.append(ord(c) + 0xFEE0)  # "Ａ" for "A"
+    spellings = [(caseless(chr(code)), "") for code in codes]
+    if c in _JSON_ESCAPED:  # a JSON string's own escape: a quote as \"
+        spellings.append(("\\", re.escape(_JSON_ESCAPED[c][1:])))
+    for code in codes:
+        # the ";" may be left out where no digit follows (browsers read it so)
+        spellings += [("&", f"#0*{code}(?:;|(?![0-9]))"), ("&", f"#x0*{code:x}(?:;|(?![0-9a-f]))")]
+        if code <= 0xFFFF:
+            spellings.append(("\\", f"\\\\?u{code:04x}"))  # escaped once or twice
+        spellings.append(("\\", f"\\\\?u{code:08x}"))  # "\\U" in a caseless text
+        if code <= 0xFF:
+            spellings.append(("\\", f"x{code:02x}"))
+    return spellings
 
 
 def _any_of(forms: Sequence[str], *, spread: bool = False) -> re.Pattern[str]:

@@ -41,7 +41,7 @@ SNIPPET = 200  # characters of an unparseable answer quoted in a message
 # escaped twice, one character a line behind a CI log's timestamp) is far shorter, so a form
 # that starts in the shown part ends inside the searched one. The whole answer (up to the
 # client's 8 MiB) was searched before: a text built to pass the scrubber's pre-test costs it
-# 11-14 s a MiB (docs/threat-model.md), and this much a fifth of a second at most.
+# seconds a MiB (docs/threat-model.md), and this much a fifth of a second at most.
 QUOTE_MARGIN = 16 * 1024
 # The word "rate" with "limit" or "exceed(ed)": "rate limit exceeded", "rate exceeded",
 # "API-Rate-Limit überschritten"; not "separate" or "generate" in a validation message.
