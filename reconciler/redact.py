@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import re
+import string
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -705,17 +706,17 @@ def _any_of(forms: Sequence[str], *, spread: bool = False) -> re.Pattern[str]:
     return re.compile("|".join(sorted(branches)) if branches else r"(?!)")
 
 
-# What the pre-test's anchors pass over between their characters: ASCII controls (line breaks,
-# tabs, NULs), spaces, ASCII's punctuation but "$", "%" and "&" (what starts or ends a quoted
+# What the pre-test's anchors pass over between their characters: anything but a letter or a
+# digit. Controls (line breaks, tabs, NULs), blanks, ASCII's marks (what starts or ends a quoted
 # line's continuation, "> ", "| ", "# ", "// ", "-- ", a diff's "+ ", a shell's "\" at the end
-# of the line; a separator between every character, "C-a-n"). Anywhere, not only at a line's
-# start: the pre-test may pass a text the pattern then clears, never the other way round. "%"
-# and "&" start a secret's encoded forms, whose anchors keep them. A line break written as an
-# escape and a line's timestamp or number: ``Scrubber._may_hold``.
-_MARKS = "!\"#'()*+,-./:;<=>?@[\\]^_`{|}~"
-_SPREAD_CHARS = frozenset([*map(chr, range(0x21)), "\x7f", *_MARKS])
+# of the line) and every other mark or symbol (a separator between every character, "C-a-n",
+# "C$a$n", "C·a·n", "C—a—n": the look without separators finds those, so the pre-test must let
+# them through). Anywhere, not only at a line's start: the pre-test may pass a text the pattern
+# then clears, never the other way round. A line break written as an escape and a line's
+# timestamp or number: ``Scrubber._may_hold``.
+_SPREAD = r"[\W_]*"
+_MARKS = string.punctuation  # a mark an anchor starts with stays its first character
 _QUOTING_MARKS = ">|#\\"  # what the narrow gap passes over besides blanks and controls
-_SPREAD = "[\\x00-\\x20\\x7f" + re.escape(_MARKS) + "]*"
 _NARROW = "[\\x00-\\x20\\x7f" + re.escape(_QUOTING_MARKS) + "]*"
 
 
@@ -726,22 +727,23 @@ def _spread(anchor: str) -> str:
     them would backtrack over a long run of blanks), unless that leaves fewer than three: such
     an anchor is looked for as it is. A mark it starts with stays its first character (a
     separator or a wrap leaves it in place; "/" is rarer than the letter after it, which the
-    search would otherwise try on every word). In an anchor of half digits or more, only what
-    wraps a line between two digits (``_NARROW``): dates, times and version numbers would show
-    it in every plan."""
+    search would otherwise try on every word). Between two digits next to each other in an
+    anchor of half digits or more, only what wraps a line (``_NARROW``): dates, times and
+    version numbers would show it in every plan. Two digits the anchor has a mark between
+    ("2024-05", "%32%30") have ``_SPREAD`` between them, or the anchor would not find itself."""
     lead = anchor[:1] if anchor[:1] in _MARKS and anchor[:1] not in _QUOTING_MARKS else ""
-    kept = [lead] if lead else []
-    kept += [c for c in anchor[len(lead) :] if c not in _SPREAD_CHARS]
+    kept = [(0, lead)] if lead else []
+    kept += [(at, c) for at, c in enumerate(anchor) if at >= len(lead) and c.isalnum()]
     if len(kept) < 3:
         return re.escape(anchor)
-    digits = 2 * sum(c.isdigit() for c in kept) >= len(kept)
-    parts = [re.escape(kept[0])]
-    for n, (before, c) in enumerate(itertools.pairwise(kept)):
+    digits = 2 * sum(c.isdigit() for _, c in kept) >= len(kept)
+    parts = [re.escape(kept[0][1])]
+    for n, ((at, before), (next_at, c)) in enumerate(itertools.pairwise(kept)):
         if n == 0 and lead:
             # Not the mark itself: in a long run of it, the search would start at each one
             # and take the rest of the run (a megabyte of "-": minutes).
-            gap = "[\\x00-\\x20\\x7f" + re.escape(_MARKS.replace(lead, "")) + "]*"
-        elif digits and before.isdigit() and c.isdigit():
+            gap = f"(?:[^\\w{re.escape(lead)}]|_)*" if lead != "_" else r"\W*"
+        elif digits and before.isdigit() and c.isdigit() and next_at == at + 1:
             gap = _NARROW
         else:
             gap = _SPREAD

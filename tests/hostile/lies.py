@@ -276,6 +276,17 @@ class SecretSpreadName(SecretName):
         self.token = "\x01".join(secret)
 
 
+class SecretMarkedName(SecretName):
+    """The same, the Master Secret with a visible mark beyond ASCII between its characters
+    (``c·a·n·a·r·y``): printed as it is, it must be refused all the same."""
+
+    name = "secret-marked-name"
+
+    def __init__(self, key: str, secret: str) -> None:
+        super().__init__(key, secret)
+        self.token = "\u00b7".join(secret)
+
+
 PATH_IDS = ("..", ".", "../../v4/batch/push/alias", "a/b", "%2e%2e", "x?page=2", "x#y")
 
 
@@ -298,6 +309,7 @@ def lies(key: str, secret: str) -> list[Lie]:
         SecretEcho(key, secret),
         SecretName(key, secret),
         SecretSpreadName(key, secret),
+        SecretMarkedName(key, secret),
     ]
 
 

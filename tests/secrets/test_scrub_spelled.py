@@ -136,6 +136,8 @@ def test_a_secret_split_by_an_escaped_line_break_is_masked(
 
 
 SEPARATORS = ("-", ".", "_", ":", ",", "/", "|", " - ", ". ", "', '", '", "', "-\n> ")
+# ASCII's marks that start a credential's encoded forms, and marks beyond ASCII.
+SEPARATORS += ("$", "%", "&", " & ", "·", " — ", "•", "、", "・", "→", "€")
 
 
 @pytest.mark.parametrize("separator", SEPARATORS)
@@ -224,6 +226,7 @@ def test_a_json_escaped_secret_with_hidden_characters_is_masked(
 # Ordinary text with the same marks: hyphenated words, dates, UUIDs, versions, a diff, a CI
 # log, JSON with escaped line breaks, a C comment, SQL; nothing masked, nothing moved.
 ORDINARY = [
+    "Café · Bäckerei — 20 % off & more • 周末大促，全场八折！ → €9.99 $5 ★★★\n",
     "a well-known, up-to-date, state-of-the-art e-mail re-sent to co-workers\n",
     "2026-05-01 2026-05-01T12:34:56.1234567Z 12:34:56 1.2.3.4 10.0.0.1 v1.2.3-rc.4\n",
     "550e8400-e29b-41d4-a716-446655440000 6ba7b810-9dad-11d1-80b4-00c04fd430c8\n",
@@ -334,3 +337,49 @@ def test_a_secret_with_any_format_character_or_mark_between_its_characters_is_ma
             shown = printed(f"{text}\n", key, secret, monkeypatch)
             bare = re.sub(r"\\+(?:x..|u....|U........|.)", "", shown.replace(hidden, ""))
             assert not leaked_pieces(bare, [secret]), (repr(hidden), shown)
+
+
+def _visible_marks() -> list[str]:
+    """Every mark and symbol beyond ASCII that Unicode's compatibility folding leaves without a
+    letter or digit (those that fold to some, "™" or a circled letter, are written in
+    docs/threat-model.md as not caught)."""
+    import unicodedata
+
+    return [
+        c
+        for c in map(chr, range(0xA0, sys.maxunicode + 1))
+        if unicodedata.category(c)[0] in "PS"
+        and not any(f.isalnum() for f in unicodedata.normalize("NFKC", c))
+    ]
+
+
+def test_a_secret_with_any_visible_mark_between_its_characters_is_masked() -> None:
+    """``C·a·n``, ``C—a—n``, ``C$a$n``: any mark beyond ASCII (about 7600 of them), and ASCII's
+    "$", "%" and "&", between every two characters of a credential or of a piece of 12 of
+    them. The pre-test's anchors passed over ASCII's other marks only, so the look without
+    separators never saw these."""
+    from reconciler.redact import Scrubber
+
+    key, secret = PAIRS[0]
+    scrub = Scrubber([key, secret, token(key, secret)])
+    marks = _visible_marks()
+    assert len(marks) > 7000
+    shown = {
+        mark: text
+        for mark in [*marks, "$", "%", "&"]
+        for form in (key, secret[-PIECE:])
+        if REDACTED not in (text := scrub(f"x {mark.join(form)} y"))
+    }
+    assert shown == {}
+
+
+def test_a_piece_of_a_secret_of_digits_and_marks_is_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A piece whose anchor is half digits with a mark between two of them ("2024-05"): the
+    digits of such an anchor were allowed only a line's wrap between them, so the anchor did
+    not find its own text and the piece showed."""
+    secret = "2024-05-17T10:20:30Zq8Rn4Tw"
+    for piece in (secret[:PIECE], secret[3 : 3 + PIECE]):
+        shown = printed(f"x {piece} y\n", "CanaryKeyA7Q2x9Z4w8K1mP3d", secret, monkeypatch)
+        assert shown == f"x {REDACTED} y\n", piece
