@@ -24,6 +24,16 @@ REMOTE_NAME_MAX_CHARS: Final = 4 * NAME_MAX_BYTES
 # Searching an alert of megabytes built to pass the scrubber's pre-test, for each of the plan's
 # copies of it, held a `plan` for a minute and a half.
 REMOTE_TEXT_MAX_CHARS: Final = 4 * CONTENT_MAX_BYTES
+# Text that passes the output scrubber's pre-test (a few characters of a credential with
+# nothing but marks and blanks between them) costs its search 1 to 4 s a million characters
+# (docs/threat-model.md), and each copy a command prints is searched again. Ordinary output
+# never passes (in the test suite, a command whose output holds no credential searched at most
+# 7 000 characters of text; one that echoes a credential in every spelling, 84 000); a server's
+# answers built for it do, texts under the bound above but hundreds of them. Past this much in
+# one scrubber (one command's output, one client's answers) such a text is masked whole,
+# unsearched: what holds a credential is never shown, and the search costs a command seconds
+# at most.
+SEARCH_BUDGET: Final = 1_000_000
 
 # -- what the reader believes ------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
 from reconciler.formsearch import FormSearch, caseless
+from reconciler.limits import SEARCH_BUDGET
 from reconciler.settings import APP_KEY_ENV, MASTER_SECRET_ENV
 from reconciler.unseen import HIDDEN_RANGES
 
@@ -116,6 +117,11 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     return text
 
 
+# What a text masked unsearched past ``SEARCH_BUDGET`` says after the mask.
+UNSEARCHED = (
+    " (not shown: this command met more text like the credentials than it searches; "
+    "a server echoing them? check --endpoint and any proxy in between)"
+)
 MIN_DERIVED = 6  # the shortest encoded spelling of a secret that is masked
 PIECE = 12  # the shortest piece of a secret that is masked on its own
 ANCHOR = PIECE // 2  # what the pre-test looks for (see Scrubber)
@@ -208,6 +214,8 @@ class Scrubber:
         )
         # Compiled on first need (a few tens of ms): the pre-test below clears most texts.
         self._compiled: FormSearch | None = None
+        # Characters of text that passed the pre-test and were searched (``SEARCH_BUDGET``).
+        self._searched = 0
         # A pre-test without case-insensitive alternatives: those give the pattern no
         # first-character prefilter, so it costs ~4 us on every line (a plan of 1000 creates
         # writes 17 000). For ASCII text, lower() folds case exactly as the pattern does. Two
@@ -250,6 +258,12 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         if self._forms is None or not self._may_hold(text):
             return text
+        # Past the budget a text is masked whole, unsearched: what holds the credentials is
+        # never shown, and a server's answers built to pass the pre-test cost one command a
+        # few seconds at most, not a minute for each copy of them it prints.
+        self._searched += len(text)
+        if self._searched > SEARCH_BUDGET:
+            return self._mask + UNSEARCHED
         pattern = self._pattern
         assert pattern is not None
         # Folded first: a form the plain match would cut into pieces is masked whole. A line
@@ -259,37 +273,62 @@ class Scrubber:
             text = self._unfold(text, pattern)
         return pattern.sub(text, self._mask)
 
-    def _may_hold(self, text: str) -> bool:
+    def _may_hold(self, text: str, *, read: bool = True) -> bool:
         """False only when ``text`` certainly holds no form of a secret.
 
+        ``read=False``: a text with an escape or a character reference passes (for a look of a
+        text that passed: reading them again for each look cost more than the search).
+
         Every spelling the pattern knows comes down to a plain form once Unicode's
-        compatibility forms are folded (fullwidth, mathematical letters) and what shows
-        nothing is dropped (``_fold``), except character references and escapes.
+        compatibility forms are folded (fullwidth, mathematical letters), what shows nothing
+        is dropped (``_fold``), and character references and escapes are read (``_READ``).
         """
         escaped = "\\" in text  # a test of the text before a search of it: a tenth of the time
-        if not self._pretest or "&#" in text or (escaped and _ESCAPE.search(text)):
-            return True  # character references and escapes are the pattern's to judge
-        # An ASCII text is searched as it is: the anchors pass over its controls, blanks, line
-        # breaks and quoting prefixes (``_SPREAD``). One search: a second, over the text with
-        # every blank left out, cost 18 ms on the 950 kB of a 1000-create plan.
-        shown = text if text.isascii() else _fold(text, controls=False)
-        if self._folded.search(shown.lower()) or self._exact.search(shown):
+        if not self._pretest:
             return True
-        # What the anchors' gaps cannot hold: a line break written as an escape ("\n" in a JSON
-        # string), a CI log's timestamp or a line number at a line's start. An "n" or a digit
-        # between two characters could be a secret's own, and a gap taking either would try
-        # every way of reading a run of them: the few texts that have them are searched again,
-        # the escapes read as line breaks, the timestamps and numbers left out (a line of a
-        # plan, which ends at its only line break, never is).
-        if escaped or ("\n" in text[:-1] and _NUMBERED.search(text)):
-            return self._anchored(_UNNUMBERED.sub("", _ONE_LETTER_ESCAPE.sub("\n", text)))
+        # An ASCII text is searched as it is: the anchors pass over its controls, blanks, line
+        # breaks and marks (``_SPREAD``). One search: a second, over the text with every blank
+        # left out, cost 18 ms on the 950 kB of a 1000-create plan.
+        shown = text if text.isascii() else self._shown(text)
+        if shown is None or self._folded.search(shown.lower()) or self._exact.search(shown):
+            return True
+        # What the anchors' gaps cannot hold: a character written as an escape or a character
+        # reference (a line break in a JSON string, a whole secret as "&#99;&#97;..."), a CI
+        # log's timestamp or a line number at a line's start. An "n" or a digit between two
+        # characters could be a secret's own, and a gap taking either would try every way of
+        # reading a run of them: the few texts that have them are searched again, escapes and
+        # references read as the characters they stand for (one-letter escapes as line
+        # breaks), the timestamps and numbers left out (a line of a plan, which ends at its
+        # only line break, never is). Before, any escape or reference passed the pre-test:
+        # a text of them built for the search cost every look's search, 0.8 s a megabyte.
+        referenced = "&#" in text
+        if not read and (referenced or (escaped and _READ.search(text))):
+            return True
+        numbered = ("\n" in text[:-1] or not text.isascii()) and _NUMBERED.search(text)
+        if escaped or referenced or numbered:
+            spelled_out = _READ.sub(_read, text) if escaped or referenced else text
+            if not spelled_out.isascii():  # U+2028, U+2029 and NEL break lines too
+                spelled_out = spelled_out.translate(_OTHER_BREAKS)
+            return self._anchored(_UNNUMBERED.sub("", spelled_out))
         return False
 
     def _anchored(self, text: str) -> bool:
         """Whether ``text`` shows an anchor (with ``_SPREAD`` between its characters)."""
-        if not text.isascii():
-            text = _fold(text, controls=False)
-        return bool(self._folded.search(text.lower()) or self._exact.search(text))
+        shown = text if text.isascii() else self._shown(text)
+        return shown is None or bool(
+            self._folded.search(shown.lower()) or self._exact.search(shown)
+        )
+
+    def _shown(self, text: str) -> str | None:
+        """``text`` folded for the pre-test (``_fold``, controls kept), what folding adds to its
+        length charged to the budget (U+FDFA is 18 letters: ordinary text, Chinese too, folds
+        to as many characters or fewer); None, for "it may hold one", once the budget is spent
+        and folding would change the text (a text folding leaves as it is is tried as ever)."""
+        if self._searched > SEARCH_BUDGET and not unicodedata.is_normalized("NFKC", text):
+            return None
+        shown = _fold(text, controls=False)
+        self._searched += max(0, len(shown) - len(text))
+        return shown
 
     def _unfold(self, text: str, pattern: FormSearch) -> str:
         """``text`` with the forms masked that show only once it is folded: a secret in
@@ -316,6 +355,12 @@ class Scrubber:
         passes: list[tuple[list[tuple[int, int]], bool, bool]] = []
         for way in ways:
             folded = _fold(_joined(text, way))
+            # Each look costs the budget its own length: folding can make a text far longer
+            # (U+FDFA is 18 letters), and every look of it is searched and may be mapped back
+            # character by character.
+            self._searched += len(folded)
+            if self._searched > SEARCH_BUDGET:
+                return self._mask + UNSEARCHED
             bare = folded.translate(_BLANKS)
             looks = [(False, False, folded), (True, False, bare)]
             if _SEPARATED.search(folded):
@@ -327,12 +372,15 @@ class Scrubber:
             passes += [
                 (way, drop, sep)
                 for drop, sep, look in looks
-                if self._may_hold(look) and pattern.search(look)
+                if self._may_hold(look, read=False) and pattern.search(look)
             ]
         if not passes:
             return text
         spans: list[tuple[int, int]] = []
         for way, drop_blanks, unseparated in passes:
+            self._searched += len(text)  # mapped back one character at a time
+            if self._searched > SEARCH_BUDGET:
+                return self._mask + UNSEARCHED
             chars, owner = _folded_chars(text, way, drop_blanks=drop_blanks)
             if unseparated:
                 indexes = [i for r in _separated("".join(chars)) for i in r]
@@ -355,8 +403,8 @@ class Scrubber:
 
     def may_hold(self, text: str) -> bool:
         """False only when ``text`` certainly holds no start of a form of a secret: the search's
-        pre-test alone (the first characters of every form, every few of a secret's own, a
-        character reference or an escape), fast on any text. For a text cut from a longer one,
+        pre-test alone (the first characters of every form and every few of a secret's own,
+        character references and escapes read), fast on any text. For a text cut from a longer one,
         where a form that runs past the cut is never whole and so never masked."""
         return self._forms is not None and self._may_hold(text)
 
@@ -451,15 +499,17 @@ _BREAK = (
 _INDENT = r"(?:[ \t]|\\{1,2}t)*"
 _LINE_PREFIX = rf"(?:[>|#;*+-]+|//+|{_STAMP}|\d{{1,6}}[ \t]*[|:])"
 _WIDE_JOINS = re.compile(rf"{_BREAK}{_INDENT}(?:{_LINE_PREFIX}{_INDENT})*")
-# A line break or a tab written as an escape, once or twice (a JSON string in a JSON string);
-# a line starting with a digit, and the timestamp or line number ("12 | ") it starts with.
-# A one-letter escape of a character that shows nothing (a line break, a tab, YAML's "\\N").
-_ONE_LETTER_ESCAPE = re.compile(r"\\{1,2}[nrt0abvfeNLP_ ]")
-_NUMBERED = re.compile(r"\n[ \t]*+\[?\d")  # possessive: a third of the time on a plan
-_UNNUMBERED = re.compile(rf"(?<=\n)[ \t]*(?:{_STAMP}|\d{{1,6}}(?=[ \t]*[|:]))")
+# A line starting with a digit, and the timestamp or line number ("12 | ") it starts with.
+# After a line break of any kind and any line prefix ("- ", "> ", "// "): possessive, a third of
+# the time on a plan, and no way of splitting a run of marks to try again.
+_NUMBERED = re.compile(r"[\n\u2028\u2029\x85][ \t]*+(?:[>|#;*+/-]++[ \t]*+)*+\[?\d")
+_UNNUMBERED = re.compile(
+    rf"(?<=\n)[ \t]*+(?:[>|#;*+/-]++[ \t]*+)*+(?:{_STAMP}|\d{{1,6}}(?=[ \t]*[|:]))"
+)
+_OTHER_BREAKS = str.maketrans(dict.fromkeys([0x2028, 0x2029, 0x85], "\n"))
 # Whether a text has a line break the second way of joining lines knows and the first does
 # not, or a line starting with one of its prefixes.
-_WIDE_BREAK = re.compile(r"\\[nru]|&#|[\u2028\u2029\x85]|\n[ \t]*[;*+/\d\[-]")
+_WIDE_BREAK = re.compile(r"\\[nru]|&#|[\u2028\u2029\x85]|\n[ \t]*[;*+/\d\[>|#-]")
 # A separator between every two characters ("C-a-n-a-r-y", "C.a.n", "C - a", "'C', 'a'", a
 # JSON list of them inside a JSON string, 'C\", \"a'): a mark and up to five more marks or
 # blanks, a blank before it or not, the same each time, at least twice. A third look keeps only
@@ -495,26 +545,48 @@ def _hidden_escapes(text: str) -> list[tuple[int, int]]:
     """The spans of ``text`` that are escapes of characters that show nothing."""
     spans: list[tuple[int, int]] = []
     for m in _ESCAPED_CHAR.finditer(text):
-        if m["utf8"]:
-            raw = bytes.fromhex(m["utf8"].replace("\\x", ""))
-            try:
-                chars = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-        elif m["letter"]:
-            chars = _LETTER_ESCAPES[m["letter"]]
-        elif m["high"]:
-            chars = chr(
-                0x10000 + ((int(m["high"], 16) - 0xD800) << 10) + int(m["low"], 16) - 0xDC00
-            )
-        else:
-            code = int(m["x"] or m["u"] or m["U"], 16)
-            if code > sys.maxunicode:
-                continue
-            chars = chr(code)
-        if all(_shows_nothing(c) for c in chars):
+        chars = _escaped_chars(m)
+        if chars is not None and all(_shows_nothing(c) for c in chars):
             spans.append(m.span())
     return spans
+
+
+# What ``Scrubber._may_hold`` reads as the characters they stand for: the escapes above, a line
+# break escaped, a JSON string's own escapes of a quote, a backslash and a slash, and HTML's
+# character references by number (the ";" may be left out, as browsers read them).
+_READ = re.compile(
+    _ESCAPED_CHAR.pattern + r"|\\{1,2}(?P<n>n)|\\{1,2}(?P<json>[\"\\/])"
+    r"|&#(?:0*(?P<dec>\d{1,7})|[xX]0*(?P<hex>[0-9a-fA-F]{1,6}));?"
+)
+
+
+def _read(m: re.Match[str]) -> str:
+    """The characters the escape or reference ``m`` (of ``_READ``) stands for: a one-letter
+    escape a line break, one that stands for no character itself."""
+    if m["letter"] or m["n"]:
+        return "\n"
+    if m["json"]:
+        return m["json"]
+    if m["dec"] or m["hex"]:
+        code = int(m["dec"], 10) if m["dec"] else int(m["hex"], 16)
+        return chr(code) if code <= sys.maxunicode else m[0]
+    return _escaped_chars(m) or m[0]
+
+
+def _escaped_chars(m: re.Match[str]) -> str | None:
+    """The characters an escape ``m`` of ``_ESCAPED_CHAR`` stands for, or None (bytes that are
+    no UTF-8, a code beyond Unicode)."""
+    if m["utf8"]:
+        try:
+            return bytes.fromhex(m["utf8"].replace("\\x", "")).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if m["letter"]:
+        return _LETTER_ESCAPES[m["letter"]]
+    if m["high"]:
+        return chr(0x10000 + ((int(m["high"], 16) - 0xD800) << 10) + int(m["low"], 16) - 0xDC00)
+    code = int(m["x"] or m["u"] or m["U"], 16)
+    return chr(code) if code <= sys.maxunicode else None
 
 
 def _merged(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -630,9 +702,6 @@ def _joined(text: str, joins: Sequence[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-# The escapes ``_referenced`` knows: any other backslash (a JSON "\\n", a Windows path) leaves
-# the text to the pre-test, whose anchors hold a secret's own escaped forms.
-_ESCAPE = re.compile(r"\\[uUx]")
 _ASCII_DROPPED = str.maketrans(dict.fromkeys([*range(0x20), 0x7F]))
 _LOOK_ALIKE = str.maketrans({"\u0131": "i", "\u0130": "I"})
 

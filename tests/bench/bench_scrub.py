@@ -5,7 +5,8 @@ the server may hold) scrubbed whole, as a plan prints a remote value: ordinary A
 Chinese lines, then texts built to pass the pre-test and to be searched in every look (pieces
 of the secret between separators, escapes, zero-width spaces). Printed: milliseconds a text,
 seconds a MB, and the same with the search the scrubber used before (one case-insensitive
-alternation of every spelling, measured in the same run) with the ratio of the two.
+alternation of every spelling, measured in the same run) with the ratio of the two. The search
+budget (``limits.SEARCH_BUDGET``) is lifted: the figures are the search's own.
 
 Run:  .venv/bin/python -m tests.bench.bench_scrub [--chars 16000] [--seconds 1]
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
 from collections.abc import Iterator
 
+from reconciler import redact
 from reconciler.formsearch import FormSearch
 from reconciler.redact import Scrubber, _basic, secret_forms
 
@@ -58,6 +61,9 @@ def _texts(chars: int) -> Iterator[tuple[str, str]]:
     units = {
         "ordinary ASCII lines": "alert: Weekend sale, 20% off everything in the app\n",
         "ordinary Chinese lines": "周末大促：全场八折，快来看看吧！\n",
+        "ordinary references and escapes": (
+            'Caf&#233; cr&#xE8;me \\u00e9 {"p": "C:\\\\Users\\\\x"}\n'
+        ),
         "pieces, escapes, quotes": f"{piece} x\\u200b {other} -y- {KEY[:6]}\u200b.\n> ",
         "pieces between separators": "-".join(piece) + " \\n ",
         "pieces with zero-width spaces": "\u200b".join(KEY[:6]) + " \\x01 ",
@@ -80,6 +86,7 @@ def main() -> int:
     parser.add_argument("--chars", type=int, default=16_000)
     parser.add_argument("--seconds", type=float, default=1.0, help="time spent on each row")
     args = parser.parse_args()
+    redact.SEARCH_BUDGET = sys.maxsize  # type: ignore[misc]  (the search's own cost)
     secrets = [KEY, SECRET, _basic(KEY, SECRET)]
     scrub, before = Scrubber(secrets), Scrubber(secrets)
     before._compiled = _OneAlternation(secrets)

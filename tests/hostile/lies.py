@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
+from reconciler.limits import REMOTE_TEXT_MAX_CHARS
+
 from .server import Answer, Honest, Lie, Seen, drip, flood
 
 
@@ -155,6 +157,30 @@ class HugeText(Lie):
         data = truth.data()
         # 5 MiB of text: the zero-width space escaped by JSON, about 6.5 MiB of answer.
         data[0]["note"] = self.chunk * (5 * 1024 * 1024 // len(self.chunk))
+        return Answer.json(data)
+
+
+class ManyTexts(Lie):
+    """The target's detail carries 80 texts each just under the longest the API stores, built
+    for the credential search like ``HugeText``'s: 1.3 million characters in all, far under the
+    client's cap. Searched whole for each copy a command prints, they held a plan for tens of
+    seconds; past the scrubber's budget they are masked unsearched. Not one of ``lies``: the
+    texts are a change the manifests undo, so an apply rightly writes."""
+
+    name = "many-texts"
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.chunk = f"a-1-b-2 \\n> {secret[:6]} \u200b"
+
+    async def answer(self, seen: Seen, honest: Honest) -> Answer:
+        truth = await honest()
+        if seen.detail_of != self.target:
+            return truth
+        data = truth.data()
+        text = (self.chunk * (REMOTE_TEXT_MAX_CHARS // len(self.chunk)))[:REMOTE_TEXT_MAX_CHARS]
+        extras = {f"n{n}": f"{n}{text}"[:REMOTE_TEXT_MAX_CHARS] for n in range(80)}
+        data[0]["push"]["body"]["notification"]["android"] = {"alert": "x", "extras": extras}
         return Answer.json(data)
 
 

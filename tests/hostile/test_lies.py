@@ -43,3 +43,17 @@ def test_a_lying_server_gets_no_write_and_no_secret(world: World, index: int, co
     # Every other lie is aimed at one of the last tasks, on the last list page.
     target = -(index + 1) if index % 2 else index * 7
     check(run_against(world, lie, command, target=target))
+
+
+def test_texts_built_for_the_search_are_searched_only_up_to_the_budget(world: World) -> None:
+    """80 texts built to pass the scrubber's pre-test in a managed task's detail: the plan (one
+    text, written at once) is masked unsearched once the search's budget is spent, with a word
+    on why; no secret, in bounded time (before: each copy searched whole, tens of seconds)."""
+    from reconciler.redact import UNSEARCHED
+
+    from .lies import ManyTexts
+
+    run = run_against(world, ManyTexts(CANARY_SECRET), "plan", target=0)
+    check(run)
+    assert run.outcome.exit_code == 0, run.outcome.stderr
+    assert UNSEARCHED in run.outcome.stdout

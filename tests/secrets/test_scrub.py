@@ -21,6 +21,7 @@ from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -404,3 +405,27 @@ def test_a_secret_with_every_byte_percent_encoded_is_masked() -> None:
         every = "".join(f"%{b:02X}" for b in value.encode())
         for form in (every, every.lower()):
             assert scrub(f"secret {form} end") == f"secret {REDACTED} end"
+
+
+def test_past_the_search_budget_a_text_like_the_credentials_is_masked_unsearched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Texts that pass the pre-test are searched up to ``SEARCH_BUDGET`` characters in all; past
+    it each such text is masked whole, unsearched, and says why, while ordinary text is still
+    left as it is. A hostile server's answers cost one command that much search at most."""
+    from reconciler import redact
+    from reconciler.redact import REDACTED, UNSEARCHED, Scrubber
+
+    monkeypatch.setattr(redact, "SEARCH_BUDGET", 20_000)  # a fiftieth: the same, sooner
+    scrub = Scrubber(Credentials(KEY, SECRET).secrets())
+    like = f"near {SECRET[:6]} - {KEY[6:12]} x " * 50  # pieces of six: passes, holds no form
+    assert scrub.may_hold(like)
+    assert scrub(like) == like  # searched: nothing to mask
+    for _ in range(redact.SEARCH_BUDGET // len(like)):
+        scrub(like)
+    assert scrub(like) == REDACTED + UNSEARCHED
+    assert scrub(f"{SECRET} and more") == REDACTED + UNSEARCHED
+    ordinary = "an ordinary line with nothing like a credential in it\n"
+    assert scrub(ordinary) == ordinary
+    # Another scrubber (the next command's) searches again.
+    assert Scrubber(Credentials(KEY, SECRET).secrets())(like) == like

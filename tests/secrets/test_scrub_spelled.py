@@ -383,3 +383,60 @@ def test_a_piece_of_a_secret_of_digits_and_marks_is_masked(
     for piece in (secret[:PIECE], secret[3 : 3 + PIECE]):
         shown = printed(f"x {piece} y\n", "CanaryKeyA7Q2x9Z4w8K1mP3d", secret, monkeypatch)
         assert shown == f"x {REDACTED} y\n", piece
+
+
+def test_escapes_and_references_pass_the_pre_test_only_when_they_spell_a_credential() -> None:
+    """Read as the characters they stand for: a secret spelled in character references or
+    escapes (mixed, padded, escaped twice) still passes the pre-test and is masked, while
+    ordinary text full of them (an HTML-escaped push, a Windows path, JSON escapes) no longer
+    passes it and is not searched in every look."""
+    from reconciler.redact import Scrubber
+
+    key, secret = PAIRS[0]
+    scrub = Scrubber([key, secret, token(key, secret)])
+    spelled = [
+        "".join(f"&#{ord(c)};" for c in secret),
+        "".join(f"&#x{ord(c):X}" for c in key),
+        "".join(f"\\u{ord(c):04x}" if n % 2 else c for n, c in enumerate(secret)),
+        "".join(f"\\\\u{ord(c):04X}" for c in key),
+        "".join(f"\\x{ord(c):02x}" for c in secret),
+        "".join(f"&#000{ord(c)}" + ("\\u200b" if n % 3 else "") for n, c in enumerate(key)),
+    ]
+    for text in spelled:
+        assert scrub.may_hold(text), text
+        assert REDACTED in scrub(f"x {text} y"), text
+    ordinary = [
+        "Caf&#233; &amp; cr&#xE8;me br&#251;l&#233;e &#127881; \\u00e9\\u00e8 \\U0001F600\n",
+        'C:\\Users\\xavier\\Documents {"a": "line\\nnext \\"quoted\\" \\/ \\u0041BC"}\n',
+        "".join(f"&#{ord(c)};" for c in "an ordinary sentence, spelled in references") + "\n",
+    ]
+    for text in ordinary:
+        assert not scrub.may_hold(text), text
+        assert scrub(text) == text
+
+
+# A line break of another kind (U+2028, NEL, an escaped one), or a line prefix, before a CI
+# log's timestamp or a line number: the pre-test left those out only right after a "\n".
+STAMPED_BREAKS = (
+    "\u20282026-05-01T12:34:56Z ",
+    "\u2028[12:34:56] ",
+    "\x8512 | ",
+    "\n> 12:34:56 ",
+    "\n- [12:34:56] ",
+    "\n// 12:34:56 ",
+    "\n| 12 | ",
+    "\\n> 12:34:56 ",
+)
+
+
+@pytest.mark.parametrize("brk", STAMPED_BREAKS)
+def test_a_secret_broken_before_every_anchor_by_a_stamped_line_is_masked(
+    brk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A break three characters into every anchor of six, so no anchor shows whole on a line."""
+    for key, secret in PAIRS:
+        for form in (key, secret):
+            cut = [form[:3]] + [form[n : n + 6] for n in range(3, len(form), 6)]
+            shown = printed(f"msg: {brk.join(cut)} end\n", key, secret, monkeypatch)
+            assert REDACTED in shown, (form, shown)
+            assert shows(shown, key, secret) == [], (form, shown)
