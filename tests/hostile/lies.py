@@ -10,6 +10,7 @@ Used by ``tests/hostile`` (every lie, every command) and the reliability campaig
 from __future__ import annotations
 
 import base64
+from typing import Any
 from urllib.parse import quote
 
 from reconciler.limits import REMOTE_TEXT_MAX_CHARS
@@ -155,12 +156,15 @@ class HugeText(Lie):
         if seen.detail_of != self.target:
             return truth
         data = truth.data()
-        # 5 MiB of text: the zero-width space escaped by JSON, about 6.5 MiB of answer.
-        data[0]["note"] = self.chunk * (5 * 1024 * 1024 // len(self.chunk))
+        self.spoil(data[0])
         return Answer.json(data)
 
+    def spoil(self, detail: dict[str, Any]) -> None:
+        # 5 MiB of text: the zero-width space escaped by JSON, about 6.5 MiB of answer.
+        detail["note"] = self.chunk * (5 * 1024 * 1024 // len(self.chunk))
 
-class ManyTexts(Lie):
+
+class ManyTexts(HugeText):
     """The target's detail carries 80 texts each just under the longest the API stores, built
     for the credential search like ``HugeText``'s: 1.3 million characters in all, far under the
     client's cap. Searched whole for each copy a command prints, they held a plan for tens of
@@ -168,20 +172,12 @@ class ManyTexts(Lie):
     texts are a change the manifests undo, so an apply rightly writes."""
 
     name = "many-texts"
+    refuse = None
 
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.chunk = f"a-1-b-2 \\n> {secret[:6]} \u200b"
-
-    async def answer(self, seen: Seen, honest: Honest) -> Answer:
-        truth = await honest()
-        if seen.detail_of != self.target:
-            return truth
-        data = truth.data()
+    def spoil(self, detail: dict[str, Any]) -> None:
         text = (self.chunk * (REMOTE_TEXT_MAX_CHARS // len(self.chunk)))[:REMOTE_TEXT_MAX_CHARS]
         extras = {f"n{n}": f"{n}{text}"[:REMOTE_TEXT_MAX_CHARS] for n in range(80)}
-        data[0]["push"]["body"]["notification"]["android"] = {"alert": "x", "extras": extras}
-        return Answer.json(data)
+        detail["push"]["body"]["notification"]["android"] = {"alert": "x", "extras": extras}
 
 
 class PathId(Lie):
