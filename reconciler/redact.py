@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import html.entities
 import itertools
 import json
 import os
@@ -140,6 +141,10 @@ def secret_forms(secret: str, *, pieces: bool = True) -> tuple[set[str], set[str
     # Every byte escaped, letters and digits too (some encoders do; ``quote`` leaves them).
     loose.add("".join(f"%{b:02X}" for b in raw))
     loose.add(raw.hex())  # a dump of the bytes (HTML character references: ``_referenced``)
+    # Both of those of the secret in another case too: a byte's escape or hex is no letter
+    # the search could take in another case.
+    for cased in {secret.lower(), secret.upper()} - {secret}:
+        loose |= {"".join(f"%{b:02X}" for b in cased.encode()), cased.encode().hex()}
     exact: set[str] = set()
     base32 = base64.b32encode(raw).decode()
     loose |= {base32, base32.rstrip("=")}  # base32 ignores case
@@ -301,7 +306,7 @@ class Scrubber:
         # breaks), the timestamps and numbers left out (a line of a plan, which ends at its
         # only line break, never is). Before, any escape or reference passed the pre-test:
         # a text of them built for the search cost every look's search, 0.8 s a megabyte.
-        referenced = "&#" in text
+        referenced = "&#" in text or ("&" in text and ";" in text)
         if not read and (referenced or (escaped and _READ.search(text))):
             return True
         numbered = ("\n" in text[:-1] or not text.isascii()) and _NUMBERED.search(text)
@@ -340,19 +345,26 @@ class Scrubber:
         For each way of joining lines, two looks: line breaks left out with what continues
         them (a secret's own spaces kept), then every blank left out as well; and each of them
         with the separators of a separated run (``_SEPARATED``) left out too."""
-        joins = _joins(text) if "\n" in text else []
+        joins = [(a, b, "") for a, b in _joins(text)] if "\n" in text else []
         ways = [joins]
         if _WIDE_BREAK.search(text):
-            wide = _joins(text, _WIDE_JOINS)
+            wide = [(a, b, "") for a, b in _joins(text, _WIDE_JOINS)]
             if wide != joins:
                 ways.append(wide)
         # An escaper writes what shows nothing as text ("\x01", "\u200b", YAML's "\N"): the
         # character itself would be dropped by folding, so its escape is left out too, in
-        # looks of their own (a "\x01" can also be a secret's own four characters).
-        hidden = _hidden_escapes(text) if "\\" in text else []
+        # looks of their own (a "\x01" can also be a secret's own four characters). Then
+        # every escape and character reference read as what it stands for, in looks of their
+        # own again: a credential whose case changed and was then escaped, a piece of one in
+        # references, mathematical letters or "&#8203;" between its characters.
+        hidden = [(a, b, "") for a, b in _hidden_escapes(text)] if "\\" in text else []
+        read = _read_spans(text) if "\\" in text or "&" in text else []
+        plain = list(ways)
         if hidden:
-            ways += [_merged(way, hidden) for way in ways]
-        passes: list[tuple[list[tuple[int, int]], bool, bool]] = []
+            ways += [_merged(way, hidden) for way in plain]
+        if read and read != hidden:
+            ways += [_merged(way, read) for way in plain]
+        passes: list[tuple[list[_Span], bool, bool]] = []
         for way in ways:
             folded = _fold(_joined(text, way))
             # Each look costs the budget its own length: folding can make a text far longer
@@ -381,15 +393,16 @@ class Scrubber:
             self._searched += len(text)  # mapped back one character at a time
             if self._searched > SEARCH_BUDGET:
                 return self._mask + UNSEARCHED
-            chars, owner = _folded_chars(text, way, drop_blanks=drop_blanks)
+            chars, owner, ends = _folded_chars(text, way, drop_blanks=drop_blanks)
             if unseparated:
                 indexes = [i for r in _separated("".join(chars)) for i in r]
-                chars, owner = [chars[i] for i in indexes], [owner[i] for i in indexes]
+                chars = [chars[i] for i in indexes]
+                owner, ends = [owner[i] for i in indexes], [ends[i] for i in indexes]
             # Overlaps included: a secret's own space lost at a wrap leaves two forms that
             # overlap ("master" then "secret"), and masking only the first would leave the end
             # of the other showing.
             found = pattern.spans("".join(chars), overlapping=True)
-            spans += [(owner[start], owner[end - 1] + 1) for start, end in found]
+            spans += [(owner[start], ends[end - 1]) for start, end in found]
         if not spans:  # folded whole, the text composed otherwise: none of it is shown
             return self._mask
         parts: list[str] = []
@@ -553,10 +566,11 @@ def _hidden_escapes(text: str) -> list[tuple[int, int]]:
 
 # What ``Scrubber._may_hold`` reads as the characters they stand for: the escapes above, a line
 # break escaped, a JSON string's own escapes of a quote, a backslash and a slash, and HTML's
-# character references by number (the ";" may be left out, as browsers read them).
+# character references by number (the ";" may be left out, as browsers read them) and by name.
 _READ = re.compile(
     _ESCAPED_CHAR.pattern + r"|\\{1,2}(?P<n>n)|\\{1,2}(?P<json>[\"\\/])"
     r"|&#(?:0*(?P<dec>\d{1,7})|[xX]0*(?P<hex>[0-9a-fA-F]{1,6}));?"
+    r"|&(?P<name>[A-Za-z][A-Za-z0-9]{1,31});"
 )
 
 
@@ -570,6 +584,8 @@ def _read(m: re.Match[str]) -> str:
     if m["dec"] or m["hex"]:
         code = int(m["dec"], 10) if m["dec"] else int(m["hex"], 16)
         return chr(code) if code <= sys.maxunicode else m[0]
+    if m["name"]:
+        return html.entities.html5.get(m["name"] + ";", m[0])
     return _escaped_chars(m) or m[0]
 
 
@@ -589,14 +605,33 @@ def _escaped_chars(m: re.Match[str]) -> str | None:
     return chr(code) if code <= sys.maxunicode else None
 
 
-def _merged(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The spans of ``a`` and ``b`` in order, those that overlap or touch made one."""
-    spans: list[tuple[int, int]] = []
-    for start, end in sorted([*a, *b]):
-        if spans and start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+# A span of a text left out of a look (``replacement`` ""), or read as other characters.
+_Span = tuple[int, int, str]
+
+
+def _merged(a: Sequence[_Span], b: Sequence[_Span]) -> list[_Span]:
+    """The spans of ``a`` and ``b`` in order; those that overlap made one that is left out (a
+    line break's join and its escape), those that touch made one if both are left out."""
+    spans: list[_Span] = []
+    for start, end, chars in sorted([*a, *b]):
+        if spans and (start < spans[-1][1] or (start == spans[-1][1] and not chars + spans[-1][2])):
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end), "")
         else:
-            spans.append((start, end))
+            spans.append((start, end, chars))
+    return spans
+
+
+def _read_spans(text: str) -> list[_Span]:
+    """Each escape and character reference of ``text`` with the characters it stands for (a
+    line break's escape left out: the wide way of joining lines knows it)."""
+    spans: list[_Span] = []
+    for m in _READ.finditer(text):
+        if m["n"]:
+            spans.append((m.start(), m.end(), ""))
+            continue
+        chars = _read(m) if not m["letter"] else _LETTER_ESCAPES[m["letter"]]
+        if chars != m[0]:
+            spans.append((m.start(), m.end(), chars))
     return spans
 
 
@@ -626,25 +661,34 @@ def _joins(text: str, joins: re.Pattern[str] = _JOINS) -> list[tuple[int, int]]:
 
 
 def _folded_chars(
-    text: str, joins: Sequence[tuple[int, int]], *, drop_blanks: bool
-) -> tuple[list[str], list[int]]:
-    """The characters of ``text`` folded without ``joins`` (and its blanks if ``drop_blanks``),
-    each with the index in ``text`` it comes from."""
+    text: str, way: Sequence[_Span], *, drop_blanks: bool
+) -> tuple[list[str], list[int], list[int]]:
+    """The characters of ``text`` folded, ``way``'s spans left out or read as their
+    replacements (and blanks left out if ``drop_blanks``), each with where in ``text`` it
+    starts and ends (a replacement's characters: its span)."""
     chars: list[str] = []
     owner: list[int] = []
+    ends: list[int] = []
+
+    def add(folded: str, start: int, end: int) -> None:
+        for f in folded:
+            if drop_blanks and f in " \t":
+                continue
+            chars.append(f)
+            owner.append(start)
+            ends.append(end)
+
     done = 0
-    for start, end in [*joins, (len(text), len(text))]:
+    for start, end, replacement in [*way, (len(text), len(text), "")]:
         for i in range(done, start):
             c = text[i]
             # A printable ASCII character folds to itself, others one by one; a blank after
             # folding (a no-break space is a space) is a blank.
-            for f in c if " " <= c <= "~" else _fold(c):
-                if drop_blanks and f in " \t":
-                    continue
-                chars.append(f)
-                owner.append(i)
+            add(c if " " <= c <= "~" else _fold(c), i, i + 1)
+        if replacement:
+            add(_fold(replacement), start, end)
         done = end
-    return chars, owner
+    return chars, owner, ends
 
 
 def _separated(text: str) -> list[range]:
@@ -689,14 +733,14 @@ def _longest_run(text: str, found: re.Match[str]) -> re.Match[str]:
     return min(runs, key=marks_left)
 
 
-def _joined(text: str, joins: Sequence[tuple[int, int]]) -> str:
-    """``text`` without the spans ``joins``."""
-    if not joins:
+def _joined(text: str, way: Sequence[_Span]) -> str:
+    """``text`` with ``way``'s spans left out or read as their replacements."""
+    if not way:
         return text
     parts: list[str] = []
     done = 0
-    for start, end in joins:
-        parts.append(text[done:start])
+    for start, end, replacement in way:
+        parts += [text[done:start], replacement]
         done = end
     parts.append(text[done:])
     return "".join(parts)

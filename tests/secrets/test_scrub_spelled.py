@@ -440,3 +440,71 @@ def test_a_secret_broken_before_every_anchor_by_a_stamped_line_is_masked(
             shown = printed(f"msg: {brk.join(cut)} end\n", key, secret, monkeypatch)
             assert REDACTED in shown, (form, shown)
             assert shows(shown, key, secret) == [], (form, shown)
+
+
+def _refs(text: str) -> str:
+    return "".join(f"&#{ord(c)};" for c in text)
+
+
+def _escaped(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+def _math(text: str) -> str:
+    """Capital letters as mathematical bold capitals, written as references."""
+    return "".join(f"&#{0x1D400 + ord(c) - 65};" if "A" <= c <= "Z" else c for c in text)
+
+
+# A credential in another case and then escaped, a piece of one in references, characters that
+# show nothing written as references between its characters, mathematical letters escaped.
+READ_SPELLINGS = {
+    "references of the lower-cased key": lambda k, s: _refs(k.lower()),
+    "escapes of the upper-cased secret": lambda k, s: _escaped(s.upper()),
+    "references of the case-swapped secret": lambda k, s: _refs(s.swapcase()),
+    "every other character a reference, lower-cased": lambda k, s: "".join(
+        f"&#{ord(c)};" if n % 2 else c for n, c in enumerate(k.lower())
+    ),
+    "references of a piece of 12": lambda k, s: _refs(k[:PIECE]),
+    "escapes of a piece of 15": lambda k, s: _escaped(k[5:20]),
+    "a plain piece, then the rest in references": lambda k, s: k[:PIECE] + _refs(k[PIECE:]),
+    "zero-width spaces as references": lambda k, s: "&#8203;".join(k),
+    "soft hyphens by name": lambda k, s: "&shy;".join(k),
+    "zero-width joiners by name": lambda k, s: "&zwj;".join(s),
+    "combining accents as references": lambda k, s: "&#769;".join(k),
+    "mathematical capitals as references": lambda k, s: _math(k),
+    "mathematical capitals as JSON surrogates": lambda k, s: "".join(
+        "\\ud835\\udc02" if c == "C" else c for c in k
+    ),
+}
+
+
+def _read_back(text: str) -> str:
+    """What a reader makes of ``text``: references and escapes read, folded, what shows
+    nothing left out."""
+    import html
+    import unicodedata
+
+    text = html.unescape(text)
+    text = re.sub(
+        r"\\u(d[89ab]..)\\u(d[c-f]..)",
+        lambda m: chr(0x10000 + ((int(m[1], 16) - 0xD800) << 10) + int(m[2], 16) - 0xDC00),
+        text,
+    )
+    text = re.sub(
+        r"\\(?:u(....)|U(........)|x(..))", lambda m: chr(int(m[1] or m[2] or m[3], 16)), text
+    )
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKD", text))
+    return "".join(c for c in text if not unicodedata.category(c).startswith(("M", "C")))
+
+
+@pytest.mark.parametrize("spelling", READ_SPELLINGS)
+def test_a_credential_spelled_in_references_or_escapes_any_way_is_masked(
+    spelling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read as the characters they stand for, in looks of their own: no piece of 12 characters
+    of either credential, in any case, is left to read back."""
+    for key, secret in PAIRS:
+        text = READ_SPELLINGS[spelling](key, secret)
+        shown = printed(f"x {text} y\n", key, secret, monkeypatch)
+        assert REDACTED in shown, shown
+        assert leaked_pieces(_read_back(shown), [key, secret]) == [], shown
