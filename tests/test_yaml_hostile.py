@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from reconciler.manifests import yamlconvert, yamlread
+from tests.reliability.campaign import FULL
 from tests.test_yaml_reader import CORPUS, yaml_texts
 
 
@@ -42,7 +43,11 @@ def test_the_fallback_composer_reads_what_libyaml_composes(text: str) -> None:
         assert both[1] == both[0]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(
+    max_examples=300 if FULL else 120,
+    suppress_health_check=[HealthCheck.too_slow],
+    deadline=None,
+)
 @given(yaml_texts())
 def test_the_fallback_composer_agrees_on_generated_documents(text: str) -> None:
     """The same on documents of every style, with anchors and aliases, lists and mappings."""

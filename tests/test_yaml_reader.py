@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 
 from reconciler.manifests import yamlread
 from tests import ruamel_oracle
+from tests.reliability.campaign import FULL
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "manifests"
@@ -469,7 +470,11 @@ def yaml_texts(draw: Any) -> str:
     )
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(
+    max_examples=400 if FULL else 150,
+    suppress_health_check=[HealthCheck.too_slow],
+    deadline=None,
+)
 @given(yaml_texts())
 def test_reader_agrees_with_ruamel_on_generated_documents(text: str) -> None:
     """Documents ruamel.yaml writes (block, flow and mixed style, anchors and aliases, several

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from reconciler.planning import diff
 from reconciler.planning.diff import FieldChange, diff_bodies, normal_form
 from tests.plan.builders import body
+from tests.reliability.campaign import FULL
 
 KEYS = st.sampled_from(["a", "b", "c", "extras", "alert", "tag"])
 SCALARS = st.one_of(
@@ -48,7 +49,7 @@ def deepdiff_only(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]
     return changes
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=1000 if FULL else 300, deadline=None)
 @given(TREES, TREES, TREES, TREES)
 def test_same_changes_as_deepdiff(push_a: Any, push_b: Any, extra_a: Any, extra_b: Any) -> None:
     """Random pushes (maps, scalar lists, lists of maps, pass-through extras): equal results."""

@@ -124,9 +124,10 @@ def leaked_pieces(text: str, forms: list[str]) -> list[str]:
     lowered = text.lower()
     found = []
     for form in forms:
+        exact = _is_base64ish(form)  # once a form: each piece's test is a substring search
         for i in range(max(1, len(form) - PIECE + 1)):
             piece = form[i : i + PIECE]
-            if piece in text or (not _is_base64ish(form) and piece.lower() in lowered):
+            if piece in text or (not exact and piece.lower() in lowered):
                 found.append(piece)
     return found
 
