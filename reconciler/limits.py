@@ -32,7 +32,8 @@ REMOTE_TEXT_MAX_CHARS: Final = 4 * CONTENT_MAX_BYTES
 # answers built for it do, texts under the bound above but hundreds of them. Past this much in
 # one scrubber (one command's output, one client's answers) such a text is masked whole,
 # unsearched: what holds a credential is never shown, and the search costs a command seconds
-# at most.
+# at most. (A whole output, a plan or a report, is searched in blocks of lines: only a block
+# that passes is charged.)
 SEARCH_BUDGET: Final = 1_000_000
 
 # -- what the reader believes ------------------------------------------------------------------

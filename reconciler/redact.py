@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
 from reconciler.formsearch import FormSearch, caseless
-from reconciler.limits import SEARCH_BUDGET
+from reconciler.limits import REMOTE_TEXT_MAX_CHARS, SEARCH_BUDGET
 from reconciler.settings import APP_KEY_ENV, MASTER_SECRET_ENV
 from reconciler.unseen import HIDDEN_RANGES
 
@@ -118,6 +118,11 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     return text
 
 
+# A text longer than any one value of a schedule from the server (``REMOTE_TEXT_MAX_CHARS``)
+# with room to spare: a command's whole output (a plan, a report), searched in blocks of lines
+# (``Scrubber._blocks``).
+_WHOLE = 4 * REMOTE_TEXT_MAX_CHARS
+_BLOCK_LINES = 128
 # What a text masked unsearched past ``SEARCH_BUDGET`` says after the mask.
 UNSEARCHED = (
     " (not shown: this command met more text like the credentials than it searches; "
@@ -263,6 +268,30 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         if self._forms is None or not self._may_hold(text):
             return text
+        if len(text) > _WHOLE and "\n" in text:
+            return "".join(
+                self._scrub(block) if self._may_hold(block) else block
+                for block in self._blocks(text)
+            )
+        return self._scrub(text)
+
+    def _blocks(self, text: str) -> Iterator[str]:
+        """``text`` (a command's whole output: a plan, a report) in blocks of ``_BLOCK_LINES``
+        lines, each searched on its own: a plan of a thousand schedules passes the pre-test by
+        chance now and then (a piece of a schedule id like a piece of a hexadecimal key), and
+        only the block around it is searched, not the whole plan in every look. Never cut
+        where the lines around the cut may hold a form (a value wrapped over lines)."""
+        lines = text.splitlines(keepends=True)
+        start = 0
+        for cut in range(_BLOCK_LINES, len(lines), _BLOCK_LINES):
+            around = "".join(lines[max(start, cut - _BLOCK_LINES // 4) : cut + _BLOCK_LINES // 4])
+            if not self._may_hold(around):
+                yield "".join(lines[start:cut])
+                start = cut
+        yield "".join(lines[start:])
+
+    def _scrub(self, text: str) -> str:
+        """``text``, which passed the pre-test, searched and masked."""
         # Past the budget a text is masked whole, unsearched: what holds the credentials is
         # never shown, and a server's answers built to pass the pre-test cost one command a
         # few seconds at most, not a minute for each copy of them it prints.
@@ -274,7 +303,7 @@ class Scrubber:
         # Folded first: a form the plain match would cut into pieces is masked whole. A line
         # with a blank may spell a secret with blanks between its characters, a line with a
         # backslash may break it with an escaped line break, a separated run with a mark.
-        if _hides(text) or " " in text or "\\" in text or _SEPARATED.search(text):
+        if _hides(text) or " " in text or "\\" in text or "&" in text or _SEPARATED.search(text):
             text = self._unfold(text, pattern)
         return pattern.sub(text, self._mask)
 
@@ -499,15 +528,16 @@ _BLANKS = str.maketrans(dict.fromkeys([0x20, 0x09]))
 # table's closing "|" (``_joins``).
 _JOINS = re.compile(r"\r?\n[ \t]*(?:[>|#]+[ \t]*)*")
 # A second look, with what else continues a line: a line break written as an escape (a JSON
-# string's "\n", "\r\n" or "\u000a", escaped once or twice; an HTML "&#10;"), or as U+2028,
-# U+2029 or NEL; the next line's prefix of other comment styles ("// ", "-- ", "; ", " * "), of a
-# unified diff ("+ ", "- "), a CI log's timestamp, a line number ("12 | "), mixed and repeated.
+# string's "\n", "\r\n" or "\u000a", escaped once or twice; an HTML "&#10;" or "&NewLine;", a
+# YAML "\N" or "\L"), or as U+2028, U+2029 or NEL; the next line's prefix of other comment
+# styles ("// ", "-- ", "; ", " * "), of a unified diff ("+ ", "- "), a CI log's timestamp, a
+# line number ("12 | "), mixed and repeated.
 # A look of its own: "+", "-" and "//" are also characters of a base64 text folded over lines
 # and of secrets, which the first look keeps.
 _STAMP = r"\[?(?:\d{4}-\d\d-\d\d[Tt ])?\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?[Zz]?\]?"
 _BREAK = (
     r"(?:\r?\n|[\u2028\u2029\x85]|\\{1,2}(?:r\\{1,2})?n|\\{1,2}u(?:000[aAdD]|202[89])"
-    r"|&#(?:0*1[03]|[xX]0*[aAdD]);?)"
+    r"|&#(?:0*1[03]|[xX]0*[aAdD]);?|&NewLine;|\\{1,2}[NLP])"
 )
 _INDENT = r"(?:[ \t]|\\{1,2}t)*"
 _LINE_PREFIX = rf"(?:[>|#;*+-]+|//+|{_STAMP}|\d{{1,6}}[ \t]*[|:])"
@@ -522,7 +552,7 @@ _UNNUMBERED = re.compile(
 _OTHER_BREAKS = str.maketrans(dict.fromkeys([0x2028, 0x2029, 0x85], "\n"))
 # Whether a text has a line break the second way of joining lines knows and the first does
 # not, or a line starting with one of its prefixes.
-_WIDE_BREAK = re.compile(r"\\[nru]|&#|[\u2028\u2029\x85]|\n[ \t]*[;*+/\d\[>|#-]")
+_WIDE_BREAK = re.compile(r"\\[nruNLP]|&#|&NewLine;|[\u2028\u2029\x85]|\n[ \t]*[;*+/\d\[>|#-]")
 # A separator between every two characters ("C-a-n-a-r-y", "C.a.n", "C - a", "'C', 'a'", a
 # JSON list of them inside a JSON string, 'C\", \"a'): a mark and up to five more marks or
 # blanks, a blank before it or not, the same each time, at least twice. A third look keeps only
@@ -568,8 +598,16 @@ def _hidden_escapes(text: str) -> list[tuple[int, int]]:
 # break escaped, a JSON string's own escapes of a quote, a backslash and a slash, and HTML's
 # character references by number (the ";" may be left out, as browsers read them) and by name.
 _READ = re.compile(
-    _ESCAPED_CHAR.pattern + r"|\\{1,2}(?P<n>n)|\\{1,2}(?P<json>[\"\\/])"
-    r"|&#(?:0*(?P<dec>\d{1,7})|[xX]0*(?P<hex>[0-9a-fA-F]{1,6}));?"
+    # Each escape in either case, and "\u" with eight digits: the references' pattern, written
+    # for a caseless text, takes "\U0043", "\X43" and "\u00000043" for "C" too.
+    r"(?P<utf8>\\[xX][c-fC-F][0-9a-fA-F](?:\\[xX][89abAB][0-9a-fA-F]){1,3})"
+    r"|\\{1,2}[uU](?P<high>[dD][89abAB][0-9a-fA-F]{2})"
+    r"\\{1,2}[uU](?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|\\{1,2}(?:[xX](?P<x>[0-9a-fA-F]{2})|[uU](?P<U>00(?:0[0-9a-fA-F]|10)[0-9a-fA-F]{4})"
+    r"|[uU](?P<u>[0-9a-fA-F]{4})|(?P<letter>[0abtvfreNLP_ ]))"
+    r"|\\{1,2}(?P<n>n)|\\{1,2}(?P<json>[\"\\/])"
+    # ASCII digits only: "&#120９" is "x" and a fullwidth nine, as HTML reads it.
+    r"|&#(?:0*(?P<dec>[0-9]{1,7})|[xX]0*(?P<hex>[0-9a-fA-F]{1,6}));?"
     r"|&(?P<name>[A-Za-z][A-Za-z0-9]{1,31});"
 )
 
@@ -594,7 +632,7 @@ def _escaped_chars(m: re.Match[str]) -> str | None:
     no UTF-8, a code beyond Unicode)."""
     if m["utf8"]:
         try:
-            return bytes.fromhex(m["utf8"].replace("\\x", "")).decode("utf-8")
+            return bytes.fromhex(re.sub(r"\\[xX]", "", m["utf8"])).decode("utf-8")
         except UnicodeDecodeError:
             return None
     if m["letter"]:

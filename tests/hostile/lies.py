@@ -174,9 +174,13 @@ class ManyTexts(HugeText):
     name = "many-texts"
     refuse = None
 
+    def __init__(self, secret: str, count: int = 80) -> None:
+        super().__init__(secret)
+        self.texts = count
+
     def spoil(self, detail: dict[str, Any]) -> None:
         text = (self.chunk * (REMOTE_TEXT_MAX_CHARS // len(self.chunk)))[:REMOTE_TEXT_MAX_CHARS]
-        extras = {f"n{n}": f"{n}{text}"[:REMOTE_TEXT_MAX_CHARS] for n in range(80)}
+        extras = {f"n{n}": f"{n}{text}"[:REMOTE_TEXT_MAX_CHARS] for n in range(self.texts)}
         detail["push"]["body"]["notification"]["android"] = {"alert": "x", "extras": extras}
 
 

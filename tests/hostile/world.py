@@ -104,9 +104,11 @@ class Run:
     requests: int
 
 
-def run_against(world: World, lie: Lie, command: str, target: int = 0) -> Run:
+def run_against(
+    world: World, lie: Lie, command: str, target: int = 0, extra: tuple[str, ...] = ()
+) -> Run:
     """Aim ``lie`` at the ``target``-th task (the first one for repeated rows) and run
-    ``command`` once against it, from the project's directory."""
+    ``command`` (with ``extra`` arguments) once against it, from the project's directory."""
     index = 0 if isinstance(lie, DuplicateIds) else target % len(world.ids)
     lie.target = world.ids[index]
     if isinstance(lie, DuplicateIds) and not lie.target_name:
@@ -122,6 +124,7 @@ def run_against(world: World, lie: Lie, command: str, target: int = 0) -> Run:
         "--rate-limit",
         str(RATE_LIMIT),
         *COMMANDS[command],
+        *extra,
     ]
     started = time.monotonic()
     with _inside(world.root):

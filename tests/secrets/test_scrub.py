@@ -430,3 +430,30 @@ def test_past_the_search_budget_a_text_like_the_credentials_is_masked_unsearched
     assert scrub(ordinary) == ordinary
     # Another scrubber (the next command's) searches again.
     assert Scrubber(Credentials(KEY, SECRET).secrets())(like) == like
+
+
+def test_a_long_output_is_searched_only_in_the_blocks_that_may_hold_a_credential(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plan of thousands of lines that passes the pre-test by chance on one line (a schedule
+    id with a piece like a piece of the key) is searched only in the block of lines around it:
+    the budget is not spent on the rest, and nothing is masked. A credential wrapped over the
+    lines where a block would be cut is still masked whole."""
+    from reconciler import redact
+    from reconciler.redact import REDACTED, UNSEARCHED, Scrubber
+
+    monkeypatch.setattr(redact, "SEARCH_BUDGET", 150_000)
+    scrub = Scrubber(Credentials(KEY, SECRET).secrets())
+    line = "  ~ update promo_{n:04d}  (id 6ba7b810-9dad-11d1-80b4-00c04fd430c8)\n"
+    lines = [line.format(n=n) for n in range(8000)]
+    lines[5100] = f"  ~ update near (id {'-'.join(KEY[6:12])})\n"  # passes, holds no form
+    plan = "".join(lines)
+    assert len(plan) > 3 * redact.SEARCH_BUDGET
+    assert scrub.may_hold(plan)
+    assert scrub(plan) == plan
+    wrapped = lines[:]
+    wrapped[127:129] = [f"  > {SECRET[:16]}\n", f"  > {SECRET[16:]}\n"]  # across a cut
+    shown = Scrubber(Credentials(KEY, SECRET).secrets())("".join(wrapped))
+    assert leaked_pieces(shown, all_forms(KEY, SECRET)) == []
+    assert REDACTED in shown
+    assert UNSEARCHED not in shown
