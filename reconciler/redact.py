@@ -14,6 +14,7 @@ message), in every spelling ``Scrubber`` knows, with one compiled pattern.
 from __future__ import annotations
 
 import base64
+import bisect
 import html
 import html.entities
 import itertools
@@ -280,12 +281,18 @@ class Scrubber:
         lines, each searched on its own: a plan of a thousand schedules passes the pre-test by
         chance now and then (a piece of a schedule id like a piece of a hexadecimal key), and
         only the block around it is searched, not the whole plan in every look. Never cut
-        where the lines around the cut may hold a form (a value wrapped over lines)."""
+        where the 32 lines with a letter or a digit either side of the cut may hold a form (a
+        value wrapped over lines)."""
         lines = text.splitlines(keepends=True)
+        # Lines with a letter or a digit: blank lines and lines of marks alone join the lines
+        # around them (``_JOINS``), so they do not count towards the lines looked at.
+        shows = [n for n, line in enumerate(lines) if any(c.isalnum() for c in line)]
         start = 0
         for cut in range(_BLOCK_LINES, len(lines), _BLOCK_LINES):
-            around = "".join(lines[max(start, cut - _BLOCK_LINES // 4) : cut + _BLOCK_LINES // 4])
-            if not self._may_hold(around):
+            at = bisect.bisect_left(shows, cut)
+            first = shows[max(0, at - _BLOCK_LINES // 4)] if at else cut
+            last = shows[min(len(shows), at + _BLOCK_LINES // 4) - 1] + 1 if shows else cut
+            if not self._may_hold("".join(lines[max(start, first) : max(last, cut)])):
                 yield "".join(lines[start:cut])
                 start = cut
         yield "".join(lines[start:])
@@ -377,9 +384,12 @@ class Scrubber:
         joins = [(a, b, "") for a, b in _joins(text)] if "\n" in text else []
         ways = [joins]
         if _WIDE_BREAK.search(text):
-            wide = [(a, b, "") for a, b in _joins(text, _WIDE_JOINS)]
-            if wide != joins:
-                ways.append(wide)
+            # Also without a diff's "+" and "-": a line number before a secret's own "+" at
+            # a line's start ("1: +Vb7X") left it to neither way.
+            for pattern_of_joins in (_WIDE_JOINS, _WIDE_JOINS_KEEPING_SIGNS):
+                wide = [(a, b, "") for a, b in _joins(text, pattern_of_joins)]
+                if wide not in ways:
+                    ways.append(wide)
         # An escaper writes what shows nothing as text ("\x01", "\u200b", YAML's "\N"): the
         # character itself would be dropped by folding, so its escape is left out too, in
         # looks of their own (a "\x01" can also be a secret's own four characters). Then
@@ -542,12 +552,17 @@ _BREAK = (
 _INDENT = r"(?:[ \t]|\\{1,2}t)*"
 _LINE_PREFIX = rf"(?:[>|#;*+-]+|//+|{_STAMP}|\d{{1,6}}[ \t]*[|:])"
 _WIDE_JOINS = re.compile(rf"{_BREAK}{_INDENT}(?:{_LINE_PREFIX}{_INDENT})*")
+_WIDE_JOINS_KEEPING_SIGNS = re.compile(
+    rf"{_BREAK}{_INDENT}(?:(?:[>|#;*]+|//+|{_STAMP}|\d{{1,6}}[ \t]*[|:]){_INDENT})*"
+)
 # A line starting with a digit, and the timestamp or line number ("12 | ") it starts with.
 # After a line break of any kind and any line prefix ("- ", "> ", "// "): possessive, a third of
 # the time on a plan, and no way of splitting a run of marks to try again.
 _NUMBERED = re.compile(r"[\n\u2028\u2029\x85][ \t]*+(?:[>|#;*+/-]++[ \t]*+)*+\[?\d")
+# Any number of them, mixed with a line's prefix marks ("1: 2: ", "[12:34] [12:34] ", "> 3 | "),
+# as the wide way of joining lines leaves out (``_LINE_PREFIX``, repeated).
 _UNNUMBERED = re.compile(
-    rf"(?<=\n)[ \t]*+(?:[>|#;*+/-]++[ \t]*+)*+(?:{_STAMP}|\d{{1,6}}(?=[ \t]*[|:]))"
+    rf"(?<=\n)[ \t]*+(?:(?:[>|#;:*+/-]++|{_STAMP}|\d{{1,6}}(?=[ \t]*[|:]))[ \t]*+)++"
 )
 _OTHER_BREAKS = str.maketrans(dict.fromkeys([0x2028, 0x2029, 0x85], "\n"))
 # Whether a text has a line break the second way of joining lines knows and the first does

@@ -508,3 +508,44 @@ def test_a_credential_spelled_in_references_or_escapes_any_way_is_masked(
         shown = printed(f"x {text} y\n", key, secret, monkeypatch)
         assert REDACTED in shown, shown
         assert leaked_pieces(_read_back(shown), [key, secret]) == [], shown
+
+
+# Several timestamps or line numbers, mixed with prefix marks, at the start of each line.
+REPEATED_PREFIXES = ("1: 2: ", "12:34 12:34 ", "[12:34] [12:34] ", "> 1 | 2: ", "- [12:34] 3 | ")
+
+
+@pytest.mark.parametrize("prefix", REPEATED_PREFIXES)
+def test_a_secret_in_pieces_of_five_after_repeated_line_numbers_is_masked(
+    prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces shorter than an anchor, each line after the first starting with two numbers or
+    stamps: the pre-test left out one only. The secret's own "+" at a line's start after
+    them was eaten as a diff's sign, so its last twelve characters showed."""
+    for key, secret in PAIRS:
+        for form in (key, secret):
+            text = f"\n{prefix}".join(form[n : n + 5] for n in range(0, len(form), 5)) + "\n"
+            shown = printed(text, key, secret, monkeypatch)
+            assert REDACTED in shown, (form, shown)
+            assert shows(shown, key, secret) == [], (form, shown)
+
+
+def test_a_secret_in_pieces_far_apart_across_a_block_cut_is_masked() -> None:
+    """A long output is searched in blocks of lines; pieces of five characters with 70 blank
+    lines between them, one just after a cut: blank lines join the lines around them, so the
+    lines looked at around a cut are those with a letter or a digit."""
+    from reconciler.redact import Scrubber
+
+    key, secret = PAIRS[0]
+    filler = [
+        f"  ~ update promo_{n:04d}  (id 6ba7b810-9dad-11d1-80b4-00c04fd430c8)\n" for n in range(131)
+    ]
+    pieces = [key[n : n + 5] + "\n" + "\n" * 70 for n in range(0, len(key), 5)]
+    tail = [
+        f"  ~ update later_{n:04d}  (id 6ba7b810-9dad-11d1-80b4-00c04fd430c8)\n"
+        for n in range(1000)
+    ]
+    text = "".join(filler + pieces + tail)
+    assert len(text) > 64_000
+    shown = Scrubber([key, secret, token(key, secret)])(text)
+    assert REDACTED in shown
+    assert shows(shown, key, secret) == []
