@@ -359,7 +359,8 @@ def test_folding_a_character_is_folding_its_decomposition() -> None:
     import sys
     import unicodedata
 
-    from reconciler.redact import _DROPPED, _LOOK_ALIKE, _fold
+    from reconciler.readings import _DROPPED, _LOOK_ALIKE
+    from reconciler.readings import fold as _fold
 
     wrong = []
     for code in range(0x80, sys.maxunicode + 1):
