@@ -13,7 +13,6 @@ searched with patterns written the same way, case-sensitively: 3 ms for the same
 
 from __future__ import annotations
 
-import array
 import functools
 import importlib
 import re
@@ -35,6 +34,8 @@ def _table() -> dict[int, int]:
     smallest. Built on the first text beyond ASCII that is searched: comparing blocks of 256
     code points with their lower case finds the few that have one in 50 ms (each code point
     on its own: 0.6 s)."""
+    import array  # here: only the first text beyond ASCII that is searched needs it
+
     table: dict[int, int] = {}
 
     def add(code: int) -> None:

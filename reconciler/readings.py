@@ -10,6 +10,7 @@ stand for (``READ``, ``read_spans``), the separators of a separated run left out
 
 from __future__ import annotations
 
+import functools
 import html.entities
 import re
 import sys
@@ -17,6 +18,9 @@ import unicodedata
 from collections.abc import Sequence
 
 from reconciler.unseen import HIDDEN_RANGES
+
+# A span of a text left out of a look (``replacement`` ""), or read as other characters.
+Span = tuple[int, int, str]
 
 # What a folded text leaves out: characters that show nothing (controls, line breaks, format
 # characters, combining marks, variation selectors, fillers). Put between a secret's
@@ -30,10 +34,16 @@ _BEYOND_ASCII = (
 # Every other format character and mark (a Hebrew point, a musical format control): one
 # between every two characters of a credential printed it whole.
 _BEYOND_ASCII += HIDDEN_RANGES
-_DROPPED = re.compile(f"[\x00-\x1f\x7f{_BEYOND_ASCII}]")
-# The same without ASCII's controls, which the pre-test's anchors pass over (``redact._SPREAD``):
-# leaving the line breaks of a long text in place spares a third of the time folding takes.
-_DROPPED_BEYOND_ASCII = re.compile(f"[{_BEYOND_ASCII}]")
+
+
+@functools.cache
+def _dropped(*, controls: bool = True) -> re.Pattern[str]:
+    """What folding drops; without ASCII's controls (``controls=False``), which the pre-test's
+    anchors pass over (``redact._SPREAD``): leaving the line breaks of a long text in place
+    spares a third of the time folding takes. Compiled on first need: the classes of some
+    350 ranges take 2.5 ms, on every command's start, and an ASCII text never needs them."""
+    controls_too = "\x00-\x1f\x7f" if controls else ""
+    return re.compile(f"[{controls_too}{_BEYOND_ASCII}]")
 
 
 def hides(text: str) -> bool:
@@ -46,7 +56,7 @@ def hides(text: str) -> bool:
 
 def fold(text: str, *, controls: bool = True) -> str:
     """``text`` with Unicode's compatibility forms folded (fullwidth and mathematical letters
-    become plain ones), what shows nothing dropped (``_DROPPED``), accents too (decomposed
+    become plain ones), what shows nothing dropped (``_dropped``), accents too (decomposed
     first, so that a mark is dropped before it can compose with its letter), and the dotted
     and dotless i that the pattern's case-insensitive match takes for "i" made plain.
 
@@ -61,7 +71,7 @@ def fold(text: str, *, controls: bool = True) -> str:
     # decomposition, not only accented Latin letters (the Angstrom sign is A and a ring).
     if not unicodedata.is_normalized("NFKD", text):
         text = unicodedata.normalize("NFKD", text)
-    dropped = _DROPPED if controls else _DROPPED_BEYOND_ASCII
+    dropped = _dropped(controls=controls)
     folded = unicodedata.normalize("NFKC", dropped.sub("", text))
     if "\u0131" in folded or "\u0130" in folded:
         folded = folded.translate(_LOOK_ALIKE)
@@ -135,17 +145,17 @@ _LETTER_ESCAPES = {
 
 
 def _shows_nothing(char: str) -> bool:
-    """Whether folding drops ``char`` (``_DROPPED``) or it is a blank."""
-    return bool(_DROPPED.fullmatch(char)) or unicodedata.normalize("NFKC", char).isspace()
+    """Whether folding drops ``char`` (``_dropped``) or it is a blank."""
+    return bool(_dropped().fullmatch(char)) or unicodedata.normalize("NFKC", char).isspace()
 
 
-def hidden_escapes(text: str) -> list[tuple[int, int]]:
-    """The spans of ``text`` that are escapes of characters that show nothing."""
-    spans: list[tuple[int, int]] = []
+def hidden_escapes(text: str) -> list[Span]:
+    """The spans of ``text`` that are escapes of characters that show nothing (left out)."""
+    spans: list[Span] = []
     for m in _ESCAPED_CHAR.finditer(text):
         chars = _escaped_chars(m)
         if chars is not None and all(_shows_nothing(c) for c in chars):
-            spans.append(m.span())
+            spans.append((m.start(), m.end(), ""))
     return spans
 
 
@@ -199,10 +209,6 @@ def _escaped_chars(m: re.Match[str]) -> str | None:
     return chr(code) if code <= sys.maxunicode else None
 
 
-# A span of a text left out of a look (``replacement`` ""), or read as other characters.
-Span = tuple[int, int, str]
-
-
 def merged(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     """The spans of ``a`` and ``b`` in order; those that overlap made one that is left out (a
     line break's join and its escape), those that touch made one if both are left out."""
@@ -229,12 +235,12 @@ def read_spans(text: str) -> list[Span]:
     return spans
 
 
-def joins(text: str, joins: re.Pattern[str] = JOINS) -> list[tuple[int, int]]:
-    """The spans of ``text`` that ``joins`` finds, each with the "\\" or the closing "|" (and
-    the blanks around it) that ends its line. Those are looked for backwards from the line
+def joins(text: str, joins: re.Pattern[str] = JOINS) -> list[Span]:
+    """The spans of ``text`` that ``joins`` finds (left out), each with the "\\" or the closing
+    "|" (and the blanks around it) that ends its line. Those are looked for backwards from the line
     break, not by the pattern: a pattern starting with blanks would try every blank of a long
     run again (a megabyte of spaces: minutes)."""
-    spans: list[tuple[int, int]] = []
+    spans: list[Span] = []
     done = 0
     for m in joins.finditer(text):
         start, end = m.span()
@@ -249,7 +255,7 @@ def joins(text: str, joins: re.Pattern[str] = JOINS) -> list[tuple[int, int]]:
                 while at > done and text[at - 1] in " \t":
                     at -= 1
                 start = at
-        spans.append((start, end))
+        spans.append((start, end, ""))
         done = end
     return spans
 

@@ -388,13 +388,13 @@ class Scrubber:
         For each way of joining lines, two looks: line breaks left out with what continues
         them (a secret's own spaces kept), then every blank left out as well; and each of them
         with the separators of a separated run (``readings.SEPARATED``) left out too."""
-        joins = [(a, b, "") for a, b in readings.joins(text)] if "\n" in text else []
+        joins = readings.joins(text) if "\n" in text else []
         ways = [joins]
         if readings.WIDE_BREAK.search(text):
             # Also without a diff's "+" and "-": a line number before a secret's own "+" at
             # a line's start ("1: +Vb7X") left it to neither way.
             for pattern_of_joins in (readings.WIDE_JOINS, readings.WIDE_JOINS_KEEPING_SIGNS):
-                wide = [(a, b, "") for a, b in readings.joins(text, pattern_of_joins)]
+                wide = readings.joins(text, pattern_of_joins)
                 if wide not in ways:
                     ways.append(wide)
         # An escaper writes what shows nothing as text ("\x01", "\u200b", YAML's "\N"): the
@@ -403,7 +403,7 @@ class Scrubber:
         # every escape and character reference read as what it stands for, in looks of their
         # own again: a credential whose case changed and was then escaped, a piece of one in
         # references, mathematical letters or "&#8203;" between its characters.
-        hidden = [(a, b, "") for a, b in readings.hidden_escapes(text)] if "\\" in text else []
+        hidden = readings.hidden_escapes(text) if "\\" in text else []
         read = readings.read_spans(text) if "\\" in text or "&" in text else []
         plain = list(ways)
         if hidden:
