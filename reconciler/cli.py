@@ -262,8 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.excepthook = _redacted_traceback
     _missing_streams_to_nowhere()
-    stopping.stop_gently()
     try:
+        stopping.stop_gently()  # inside: a Ctrl-C before its handler is Python's, and ends here
         cli.main(args=argv, prog_name="reconciler")
     except SystemExit as exc:
         # Every way out of ``_main`` is sys.exit with an int (an unexpected exception takes

@@ -35,10 +35,12 @@ def stop_gently() -> None:
     A signal the process was started ignoring stays ignored (SIGINT in a script's background
     job): whoever started it meant that.
     """
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_signal)
+    # Ctrl-C's first: whoever waits for the SIGTERM handler to appear (a runner, a test
+    # reading SigCgt) may send Ctrl-C the instant it does, and must find ours.
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_signal)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_signal)
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -75,6 +75,30 @@ def test_ctrl_c_asks_once_and_stops_at_once_the_second_time(sigterm_restored: No
     assert stopping.stopped() == ("interrupted", 130)
 
 
+def test_ctrl_c_once_sigterm_is_caught_is_a_request_too(
+    sigterm_restored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever waits for the SIGTERM handler (a CI runner, the end-to-end tests reading
+    SigCgt) may send Ctrl-C the instant it is there: that Ctrl-C must find ours already, not
+    Python's KeyboardInterrupt raised into the set-up itself (a traceback, exit -2)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    install = signal.signal
+    sent: list[int] = []
+
+    def install_then_ctrl_c(sig: int, handler: object) -> object:
+        previous = install(sig, handler)  # type: ignore[arg-type]
+        if sig == signal.SIGTERM and not sent:
+            sent.append(sig)
+            signal.raise_signal(signal.SIGINT)
+        return previous
+
+    monkeypatch.setattr(stopping.signal, "signal", install_then_ctrl_c)
+    stopping.stop_gently()
+    assert stopping.requested()
+    assert stopping.stopped() == ("interrupted", 130)
+
+
 def test_a_canceller_that_fails_raises_nothing_into_the_interrupted_code() -> None:
     def closed_loop() -> None:
         raise RuntimeError("Event loop is closed")
