@@ -43,11 +43,13 @@ import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.config.environments import Environment, load_environments
 from reconciler.errors import ConfigError
 from reconciler.printable import escaped
+
+if TYPE_CHECKING:
+    from reconciler.config.environments import Environment, EnvironmentSet
 
 # GitHub starts at most 256 jobs from one matrix in one workflow run.
 MATRIX_LIMIT = 256
@@ -87,6 +89,15 @@ FIXED_SECRET = "ENGAGELAB_MASTER_SECRET"  # noqa: S105 - a variable's name
 
 class Refused(Exception):
     """A problem to report as one annotation."""
+
+
+def load_environments(path: Path) -> EnvironmentSet:
+    """reconciler.yaml's environments. Imported here, not at the top: reading the settings
+    takes most of the tool's modules, which the subcommands that only copy or compare files
+    (state-in, state-check, same-plan: every apply job runs them) need not start with."""
+    from reconciler.config.environments import load_environments as load
+
+    return load(path)
 
 
 def output(**values: str) -> None:
