@@ -4,16 +4,19 @@ and whether it can be written at all (UTF-8).
 A control character printed as it is ends a line (and can start one that GitHub Actions runs
 as a workflow command, ``x\n::error::...``) or starts a terminal escape sequence (an OSC that
 sets the window title or the clipboard). Messages show such text with the characters spelled
-as Python writes them in a literal (``\\n``, ``\\x1b``, ``\\u2028``). Pure, no I/O.
+as Python writes them in a literal (``\\n``, ``\\x1b``, ``\\u2028``, ``\\u202e``). Pure, no I/O.
 """
 
 from __future__ import annotations
 
 import re
 
-# C0 and C1 controls, DEL, and the two Unicode line and paragraph separators (line breaks to
-# many viewers). The class is the one names and file names are checked with elsewhere.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls, DEL, the two Unicode line and paragraph separators (line breaks to
+# many viewers), and the bidirectional embeddings, overrides and isolates: invisible, they make a
+# terminal or a pull request's page show the rest of the line reversed or reordered, so a name
+# or a server's message could read as something else. The class is the one names and file names
+# are checked with elsewhere.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def has_control(text: str) -> bool:

@@ -202,7 +202,9 @@ def _visible(match: re.Match[str]) -> str:
     char = match.group()
     # Whitespace stays whitespace, so the name keeps its canonical.name_key (the planner's
     # same-name search still finds "promo\n" for a manifest "promo").
-    return " " if char.isspace() else f"\\x{ord(char):02x}"
+    if char.isspace():
+        return " "
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def harmless(text: str) -> str:

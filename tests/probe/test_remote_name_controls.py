@@ -58,3 +58,19 @@ def test_a_remote_name_with_a_newline_is_still_one_name_with_the_manifests(
     assert result.exit_code == 0, result.output
     assert project.writes() == []
     assert sid in result.output
+
+
+@pytest.mark.parametrize("command", [["plan"], ["drift"], ["remote", "list"]])
+def test_a_remote_name_cannot_reorder_the_line_it_is_printed_on(
+    project: Project, command: list[str]
+) -> None:
+    """A right-to-left override (U+202E) or isolate (U+2067) in a server's name makes a terminal
+    or a pull request's page show the rest of its line reversed: ``delete`` could read as
+    something else. They are spelled out like the other controls."""
+    _renamed_on_the_server(project, "promo\u202eeteled\u2067x\u2069")
+    project.write("mine")
+    result = project.run(*command)
+    assert result.exit_code in (0, 2), result.output
+    assert not set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") & set(result.output)
+    if command == ["remote", "list"]:
+        assert "promo\\u202eeteled\\u2067x\\u2069" in result.output

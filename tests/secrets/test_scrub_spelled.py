@@ -256,7 +256,8 @@ def test_ordinary_text_with_these_marks_is_left_alone(
 # `\a`, `\v`, `\0`, `\_`), a bytes repr of a zero-width space's UTF-8 (`\xe2\x80\x8b`).
 ESCAPED_HIDDEN = [
     "\\x01", "\\x1b", "\\x7f", "\\x7F", "\\x85", "\\u0001", "\\u001F", "\\ufeff", "\\uFEFF",
-    "\\u200b", "\\u2028", "\\U000e0041", "\\b", "\\f", "\\r", "\\t", "\\e", "\\a", "\\v", "\\0",
+    "\\u200b", "\\u2028", "\\u202e", "\\U000e0041", "\\b", "\\f", "\\r", "\\t", "\\e", "\\a",
+    "\\v", "\\0",
     "\\N", "\\L", "\\P", "\\_", "\\\\u0001", "\\\\x01", "\\xe2\\x80\\x8b", "\\xc2\\xad",
     "\\udb40\\udc41", "\\ud834\\udd73",
 ]  # fmt: skip
@@ -288,7 +289,7 @@ def test_what_the_tools_escapers_make_of_a_spread_secret_never_shows(
     from reconciler.render.describe import value_text
 
     hidden = [*map(chr, range(0x20)), "\x7f", *map(chr, range(0x80, 0xA0))]
-    hidden += ["\u00ad", "\u200b", "\u2028", "\u2029", "\u2060", "\ufeff"]
+    hidden += ["\u00ad", "\u200b", "\u2028", "\u2029", "\u2060", "\ufeff", "\u202e", "\u2067"]
     for key, secret in PAIRS:
         for c in hidden:
             if c == "\n":
