@@ -1,12 +1,13 @@
 """Benchmark: the output scrubber on ordinary text and on text a hostile server builds for it.
 
 Each row is a text of ``--chars`` characters (default 16 000, the longest text a schedule from
-the server may hold) scrubbed whole, as a plan prints a remote value: ordinary ASCII and
-Chinese lines, then texts built to pass the pre-test and to be searched in every look (pieces
-of the secret between separators, escapes, zero-width spaces). Printed: milliseconds a text,
-seconds a MB, and the same with the search the scrubber used before (one case-insensitive
-alternation of every spelling, measured in the same run) with the ratio of the two. The search
-budget (``limits.SEARCH_BUDGET``) is lifted: the figures are the search's own.
+the server may hold) scrubbed whole, as a plan prints a remote value: ordinary ASCII, Chinese
+and accented lines, then texts built to pass the pre-test and to be searched in every look
+(pieces of the secret between separators, escapes, zero-width spaces). Printed: milliseconds a
+text, seconds a MB, and the same with the search the scrubber used before (one
+case-insensitive alternation of every spelling, measured in the same run) with the ratio of
+the two. The search budget (``limits.SEARCH_BUDGET``) is lifted: the figures are the search's
+own.
 
 Run:  .venv/bin/python -m tests.bench.bench_scrub [--chars 16000] [--seconds 1]
 """
@@ -61,6 +62,7 @@ def _texts(chars: int) -> Iterator[tuple[str, str]]:
     units = {
         "ordinary ASCII lines": "alert: Weekend sale, 20% off everything in the app\n",
         "ordinary Chinese lines": "周末大促：全场八折，快来看看吧！\n",
+        "ordinary accented lines": "Soldes d'été : déjà -20 % sur la crème brûlée à l'hôtel\n",
         "ordinary references and escapes": (
             'Caf&#233; cr&#xE8;me \\u00e9 {"p": "C:\\\\Users\\\\x"}\n'
         ),

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import logging
 import random
+import sys
 import traceback
 from collections.abc import Callable
 from urllib.parse import quote, quote_plus
@@ -372,6 +373,21 @@ def test_folding_a_character_is_folding_its_decomposition() -> None:
         if _fold(c) != expected:
             wrong.append(f"U+{code:04X}")
     assert wrong == []
+
+
+@pytest.mark.parametrize("controls", [True, False])
+def test_what_folding_drops_is_the_same_on_either_of_its_paths(controls: bool) -> None:
+    """Folding drops what shows nothing by a class of the Basic Multilingual Plane when the text
+    has no character beyond it, and by a table otherwise (either is several times faster than
+    the one class of every range): both drop exactly what that class matches, every code
+    point."""
+    from reconciler.readings import _dropped, without_hidden
+
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    plane = everything[:0x10000]
+    reference = _dropped(controls=controls)
+    assert without_hidden(plane, controls=controls) == reference.sub("", plane)
+    assert without_hidden(everything, controls=controls) == reference.sub("", everything)
 
 
 def _wrapped(form: str, width: int, indent: str) -> str:
