@@ -390,7 +390,12 @@ def parse_batch(data: Any, where: str, sent_targets: list[str]) -> BatchResponse
         raw = {}
     raw = expect_dict(raw, where, "'results'")
     results: dict[str, BatchResult] = {}
+    sent = set(sent_targets)
     for key, value in raw.items():
+        if key not in sent:
+            # Not the client's: never read, kept or counted (a 23008 for another target would
+            # pass as a refusal of its own and slow it down).
+            continue
         item_where = f"{where} results[{quoted(key)}]"
         r = expect_dict(value, item_where, "the result")
         success = expect_bool(r, "success", item_where)

@@ -263,3 +263,25 @@ def test_a_detail_with_a_text_longer_than_the_api_stores_is_malformed() -> None:
             parse_detail(data, "GET /x", "s1")
         assert said in caught.value.message
         assert "ttttt" not in caught.value.message
+
+
+def test_results_for_targets_not_sent_are_left_out() -> None:
+    """A batch answer keyed by targets the client never sent (a server that is not
+    EngageLab's, a proxy mixing answers): they are not read, kept or counted, so they cannot
+    fail the answer, fill memory, or pass as the client's own refusals (23008 slows the whole
+    client by the refused share of its targets)."""
+    refused = {"success": False, "error": {"code": 23008, "message": "rate limit"}}
+    answer = parse_batch(
+        {
+            "results": {
+                "t1": {"success": True, "msg_id": "m1"},
+                **{f"other{i}": refused for i in range(1000)},
+                "bad": "not an object",
+            }
+        },
+        "POST /x",
+        ["t1", "t2"],
+    )
+    assert list(answer.results) == ["t1"]
+    assert answer.rate_limited_targets == []
+    assert answer.unanswered == ("t2",)
