@@ -166,17 +166,11 @@ class Executor:
         await self._phase(" and ".join(kinds), changes)
         if creates:
             # The journal must be durable before the first POST leaves (module docstring).
+            journalled: list[tuple[str, str, str | None]] = []
             for a in creates:
                 old = a.old_schedule_id if isinstance(a, RecreateAction) else None
-                self.writer.change(
-                    st.begin_pending,
-                    "create",
-                    a.name,
-                    a.fingerprint,
-                    self.now(),
-                    old,
-                    local=self._local(),
-                )
+                journalled.append((a.name, a.fingerprint, old))
+            self.writer.change(st.begin_creates, journalled, self.now(), local=self._local())
             self.writer.flush()
             self._stamped = self.now()
             self._unsent.update(a.name for a in creates)

@@ -136,6 +136,29 @@ def begin_pending(
     return state.model_copy(update={"pending": {**state.pending, name: entry}})
 
 
+def begin_creates(
+    state: State,
+    creates: Iterable[tuple[str, str, str | None]],
+    now: datetime,
+    *,
+    local: datetime | None = None,
+) -> State:
+    """``begin_pending`` of a create for each (name, fingerprint, old schedule id), in one
+    copy of the journal: one by one, a plan of 5000 creates copied it 5000 times (0.13 s
+    before the first POST could leave)."""
+    pending = dict(state.pending)
+    for name, fingerprint, old_schedule_id in creates:
+        pending[name] = PendingEntry(
+            op="create",
+            name=name,
+            fingerprint=fingerprint,
+            old_schedule_id=old_schedule_id,
+            started_at=now,
+            started_locally=local,
+        )
+    return state.model_copy(update={"pending": pending})
+
+
 def restamp_pending(
     state: State,
     now: datetime,

@@ -11,6 +11,7 @@ import pytest
 from reconciler.errors import StateBindingError, StateError
 from reconciler.state.binding import binding_for, check_binding
 from reconciler.state.edits import (
+    begin_creates,
     begin_pending,
     clear_pending,
     forget,
@@ -210,6 +211,26 @@ def test_begin_and_clear_pending() -> None:
     )
     assert pending.started_at == NOW
     assert clear_pending(state, "weekly").pending == {}
+
+
+def test_journalling_creates_together_is_journalling_them_one_by_one() -> None:
+    """``begin_creates`` (one copy of the journal for a whole plan's creates) leaves the state
+    ``begin_pending`` of each would, an earlier entry of the same name replaced, and its
+    input unchanged."""
+    before = begin_pending(_one(), "update", "daily", "sha256:00", NOW)
+    creates = [
+        ("a", "sha256:a1", None),
+        ("weekly", "sha256:bb", "sch_1"),
+        ("daily", "sha256:d", None),
+    ]
+    together = begin_creates(before, creates, LATER, local=NOW)
+    one_by_one = before
+    for name, fingerprint, old in creates:
+        one_by_one = begin_pending(one_by_one, "create", name, fingerprint, LATER, old, local=NOW)
+    assert together == one_by_one
+    assert list(together.pending) == list(one_by_one.pending)
+    assert set(before.pending) == {"daily"}
+    assert before.pending["daily"].op == "update"
 
 
 def test_clear_pending_without_an_entry_is_a_no_op() -> None:
