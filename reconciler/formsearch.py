@@ -31,18 +31,15 @@ _EXTRA_CASES: dict[int, tuple[int, ...]] = getattr(
 @functools.cache
 def _table() -> dict[int, int]:
     """Each character that a case-insensitive match takes for a smaller one, mapped to the
-    smallest. Built on the first text beyond ASCII that is searched: comparing blocks of 256
-    code points with their lower case finds the few that have one in 50 ms (each code point
-    on its own: 0.6 s)."""
-    import array  # here: only the first text beyond ASCII that is searched needs it
+    smallest. Built on the first text beyond ASCII longer than ``_BY_CHARACTER`` that is
+    searched: comparing blocks of 256 code points with their lower case finds the few that
+    have one in 50 ms (each code point on its own: 0.6 s)."""
+    import array  # here: only the first long text beyond ASCII that is searched needs it
 
     table: dict[int, int] = {}
 
     def add(code: int) -> None:
-        # The first character of a lower case of two ("İ" is "i" and a dot) is the one the
-        # regular-expression module takes.
-        lower = ord(chr(code).lower()[0])
-        smallest = min((lower, *_EXTRA_CASES.get(lower, ())))
+        smallest = _smallest(code)
         if smallest != code:
             table[code] = smallest
 
@@ -62,11 +59,28 @@ def _table() -> dict[int, int]:
     return table
 
 
+def _smallest(code: int) -> int:
+    """The smallest of the characters a case-insensitive match takes for ``code``. The first
+    character of a lower case of two ("İ" is "i" and a dot) is the one the regular-expression
+    module takes."""
+    lower = ord(chr(code).lower()[0])
+    return min((lower, *_EXTRA_CASES.get(lower, ())))
+
+
+# Up to this length a text beyond ASCII is written a character at a time (a microsecond
+# each) rather than by the table, which takes 40 ms to build: the scrubber writes a few
+# fullwidth spellings of each credential when it is made, in every command that has them, and
+# most commands never search a longer text beyond ASCII.
+_BY_CHARACTER = 64
+
+
 def caseless(text: str) -> str:
     """``text`` with each character written as the smallest of those a case-insensitive match
     takes for it: as long as ``text``, the same character at each place up to case."""
     if text.isascii():
         return text.lower()  # the same, and fast: every ASCII letter is the smallest of its kind
+    if len(text) <= _BY_CHARACTER:
+        return "".join(chr(_smallest(ord(c))) for c in text)
     return text.translate(_table())
 
 

@@ -38,6 +38,16 @@ def test_caseless_writes_each_character_as_a_case_insensitive_match_takes_it() -
     assert caseless("İ") == caseless("ı") == "i"
 
 
+def test_a_short_text_is_written_as_the_table_writes_a_long_one() -> None:
+    """Short texts are written a character at a time (the table takes 40 ms to build, which
+    a command's start-up should not pay): the same as the table, for every code point."""
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert len(everything) > 64  # the table's way
+    by_table = caseless(everything)
+    for at in range(0, len(everything), 64):
+        assert caseless(everything[at : at + 64]) == by_table[at : at + 64], at
+
+
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(
     loose=st.sets(st.text(alphabet=_TRICKY, min_size=1, max_size=4), max_size=6),
