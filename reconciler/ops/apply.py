@@ -169,7 +169,7 @@ def _checked_plan(
     planned_from = planning_state(obs.healing)
     saved.check_fresh(obs.desired, obs.inventory, planned_from)
     rows = [(sid, task.name) for sid, task in obs.inventory.schedules.items()]
-    saved.check_writes(planned_from, desired, rows)
+    saved.check_writes(planned_from, desired, rows, now=ws.clock(), tz=ws.env.tz)
     # Same inputs, same options, but a later clock: a schedule may have come within the
     # fire guard since the plan was saved.
     if obs.plan.violations:
@@ -231,7 +231,11 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                     assert saved is not None
                     saved.check_local(desired, state)
                     saved.check_writes(
-                        state, desired, observe.kept_rows(ws, listed, state, desired)
+                        state,
+                        desired,
+                        observe.kept_rows(ws, listed, state, desired),
+                        now=ws.clock(),
+                        tz=ws.env.tz,
                     )
                     _recheck(ws, saved, state, desired, len(listed.rows), listed.complete)
                     feedback.note(

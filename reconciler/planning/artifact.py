@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal, assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -347,17 +347,29 @@ class Plan(BaseModel):
 
     # -- a saved plan is data, not a signed order (reconciler.planning.writes) --------------
     def write_problems(
-        self, state: State, desired: Sequence[Desired] | None, remote: Iterable[tuple[str, str]]
+        self,
+        state: State,
+        desired: Sequence[Desired] | None,
+        remote: Iterable[tuple[str, str]],
+        *,
+        now: datetime | None = None,
+        tz: tzinfo | None = None,
     ) -> list[str]:
         """Every write of this plan that the state file and the manifests do not back
         (:func:`reconciler.planning.writes.write_problems`)."""
-        return writes.write_problems(self, state, desired, remote)
+        return writes.write_problems(self, state, desired, remote, now=now, tz=tz)
 
     def check_writes(
-        self, state: State, desired: Sequence[Desired] | None, remote: Iterable[tuple[str, str]]
+        self,
+        state: State,
+        desired: Sequence[Desired] | None,
+        remote: Iterable[tuple[str, str]],
+        *,
+        now: datetime | None = None,
+        tz: tzinfo | None = None,
     ) -> None:
-        """Raise PlanError, before any request, when :meth:`write_problems` finds any."""
-        writes.check_writes(self, state, desired, remote)
+        """Raise PlanError, before any write, when :meth:`write_problems` finds any."""
+        writes.check_writes(self, state, desired, remote, now=now, tz=tz)
 
     def recheck_violations(
         self,

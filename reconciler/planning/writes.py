@@ -9,11 +9,11 @@ the safety rules afresh to its actions (:func:`recheck_violations`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, assert_never
 
 from reconciler.errors import PlanError
-from reconciler.planning import canonical
+from reconciler.planning import canonical, timing
 from reconciler.planning.actions import (
     Action,
     ConflictAction,
@@ -44,6 +44,9 @@ def write_problems(
     state: State,
     desired: Sequence[Desired] | None,
     remote: Iterable[tuple[str, str]],
+    *,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
 ) -> list[str]:
     """Every write of ``plan`` that the state file and the manifests do not back.
 
@@ -52,14 +55,20 @@ def write_problems(
     replaces, recreates, refreshes and forgets target the id the state records for their
     name; bodies and fingerprints are the manifest's; prevent_destroy is what state and
     manifest say; a create names a manifest that neither the state nor any unclaimed
-    remote task (``remote``: (id, name) pairs) already has; one write per name.
+    remote task (``remote``: (id, name) pairs) already has; one write per name. A recreate,
+    and a forget of a task that is gone (expired, or a skip that forgets), target a task
+    ``remote`` does not list: with it still there, a recreate makes a second live copy and a
+    forget leaves it firing unmanaged. A delete is of a name no manifest wants, or (with
+    ``now`` and ``tz``) of one whose manifest's trigger is entirely in the past.
     Without ``desired`` (the Python API's apply_plan has no manifests) the targets and
     renames are checked against the state, the bodies are not.
     """
     entries = {n: e for n, e in state.entries.items() if n not in state.pending}
     wanted = {d.name: d for d in desired or ()}
     claimed = {e.schedule_id for e in entries.values()}
-    taken = {canonical.name_key(name) for sid, name in remote if sid not in claimed}
+    rows = list(remote)
+    listed = {sid for sid, _ in rows}
+    taken = {canonical.name_key(name) for sid, name in rows if sid not in claimed}
     problems: list[str] = []
     for new, old in sorted(plan.renames.items()):
         # A declared rename moves an entry: it must be one the manifests declare.
@@ -95,9 +104,22 @@ def write_problems(
                 problems.append(
                     f"{what}: targets {target}, but the state records {entry.schedule_id} for it"
                 )
+        if _gone(a) and target_id(a) in listed:
+            problems.append(f"{what}: its task {target_id(a)} is still on the server")
+        if (
+            isinstance(a, DeleteAction)
+            and d is not None
+            and (now is None or tz is None or not timing.is_finished(d.body, now, tz))
+        ):
+            problems.append(f"{what}: its manifest ({d.source}) still wants it")
         if desired is not None or isinstance(a, DeleteAction):
             problems.extend(_body_problems(a, what, d, entry))
     return problems
+
+
+def _gone(a: Action) -> bool:
+    """Whether ``a`` is planned only for a managed task the server no longer lists."""
+    return isinstance(a, RecreateAction | ExpiredAction) or (isinstance(a, SkipAction) and a.forget)
 
 
 def check_writes(
@@ -105,14 +127,17 @@ def check_writes(
     state: State,
     desired: Sequence[Desired] | None,
     remote: Iterable[tuple[str, str]],
+    *,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
 ) -> None:
-    """Raise PlanError, before any request, when :func:`write_problems` finds any."""
-    problems = write_problems(plan, state, desired, remote)
+    """Raise PlanError, before any write, when :func:`write_problems` finds any."""
+    problems = write_problems(plan, state, desired, remote, now=now, tz=tz)
     if problems:
         raise PlanError(
             "the saved plan does not match the state file and the manifests (was it "
             "edited?): " + "; ".join(problems),
-            hint="nothing was sent; re-create the plan with `reconciler plan --out FILE` "
+            hint="nothing was written; re-create the plan with `reconciler plan --out FILE` "
             "and review it",
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from reconciler.planning import canonical
 from reconciler.planning.artifact import Plan
 from tests.e2e.helpers import Project
-from tests.kit.bodies import body
+from tests.kit.bodies import body, periodical
 
 Forge = Callable[[dict[str, Any], dict[str, str]], None]
 
@@ -80,6 +81,17 @@ def _replace(name: str, old: str) -> dict[str, Any]:
     }
 
 
+def _recreate(name: str, old: str) -> dict[str, Any]:
+    new = canonical.canonicalize(body(name, alert="v1"))
+    return {
+        "kind": "recreate",
+        "name": name,
+        "old_schedule_id": old,
+        "body": new,
+        "fingerprint": canonical.fingerprint(new),
+    }
+
+
 def _add(action: Callable[[dict[str, str]], dict[str, Any]]) -> Forge:
     def edit(data: dict[str, Any], ids: dict[str, str]) -> None:
         data["actions"] = [a for a in data["actions"] if a["kind"] != "unmanaged"]
@@ -108,6 +120,23 @@ FORGERIES: dict[str, Forge] = {
     "replace whose old task is the foreign one": _add(lambda ids: _replace("a", ids["intruder"])),
     "create of a name the state already manages": _add(lambda ids: _create("a")),
     "create of the foreign task's name": _add(lambda ids: _create("intruder")),
+    # Found by a probe: each was carried out. The recreate made a second live "a" (the first
+    # left firing as a conflict); the delete removed a schedule its manifest wants; the
+    # forgets left "a" firing, unmanaged.
+    "recreate of a managed task that is still live": _add(lambda ids: _recreate("a", ids["a"])),
+    "delete of a managed task its manifest still wants": _add(lambda ids: _delete("a", ids["a"])),
+    "expiry of a managed task that is still live": _add(
+        lambda ids: {"kind": "expired", "name": "a", "schedule_id": ids["a"], "reason": "gone"}
+    ),
+    "skip that forgets a managed task that is still live": _add(
+        lambda ids: {
+            "kind": "skip",
+            "name": "a",
+            "reason": "disabled; its remote task is gone",
+            "forget": True,
+            "schedule_id": ids["a"],
+        }
+    ),
 }
 
 
@@ -131,6 +160,7 @@ def test_a_forged_write_is_refused_before_any_request(project: Project, forgery:
         assert "Traceback" not in result.output
         assert project.writes() == []
     assert ids["intruder"] in {t["schedule_id"] for t in project.emulator.schedules()}
+    assert project.state_ids()["a"] == ids["a"]
 
 
 def test_two_creates_of_one_name_in_a_saved_plan_are_refused(project: Project) -> None:
@@ -166,7 +196,10 @@ def test_a_forged_delete_of_a_protected_task_is_refused(project: Project, flag: 
     project.mark()
     result = project.run("apply", str(out))
     assert result.exit_code == 1, result.output
-    assert "prevent_destroy" in result.output
+    # Refused as the delete of a schedule its manifest wants, and for the flag cleared also as
+    # a delete without the protection the state remembers.
+    assert "delete 'a': its manifest (schedules/a.yaml:1) still wants it" in result.output
+    assert ("prevent_destroy" in result.output) is not flag
     assert project.writes() == []
     assert ids["a"] in {t["schedule_id"] for t in project.emulator.schedules()}
 
@@ -247,3 +280,29 @@ def test_an_honest_saved_plan_still_applies(project: Project) -> None:
             ("POST", "/v4/schedules"),
         ]
     )
+
+
+def test_a_saved_plan_deleting_a_schedule_whose_manifest_ended_is_applied(
+    project: Project,
+) -> None:
+    """The one delete of a name a manifest still holds that a plan makes (the manifest's `end`
+    moved into the past while its task would go on firing) passes the check that refuses a
+    forged delete of a wanted schedule."""
+    now = project.emulator.now()
+    trigger = {
+        "start": f"{now + timedelta(days=1):%Y-%m-%d} 00:00:00",
+        "end": f"{now + timedelta(days=200):%Y-%m-%d} 00:00:00",
+    }
+    project.write("weekly", trigger=periodical(**trigger))
+    assert project.apply().exit_code == 0
+    sid = project.state_ids()["weekly"]
+    project.emulator.advance(timedelta(days=20).total_seconds())
+    ended = {**trigger, "end": f"{now + timedelta(days=10):%Y-%m-%d} 00:00:00"}
+    project.write("weekly", trigger=periodical(**ended))
+    out = project.root / "plan.json"
+    made = project.run("plan", "--out", str(out))
+    assert "would still fire" in made.output, made.output
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 0, result.output
+    assert ("DELETE", f"/v4/schedules/{sid}") in [(r.method, r.path) for r in project.writes()]
