@@ -40,6 +40,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconciler.printable import escaped
+
 
 class ReconcilerError(Exception):
     """Root of every expected failure; carries a one-line hint for the user."""
@@ -259,7 +261,8 @@ class UnsafePlanError(PlanError):
                 "apply would refuse it"
             )
         else:
-            text = "\n".join(f"  - {r}" for r in self.reasons)
+            # Spelled out: a saved plan's reasons come from a file anyone can edit.
+            text = "\n".join(f"  - {escaped(r)}" for r in self.reasons)
             message = f"the plan is unsafe and was not applied:\n{text}"
         super().__init__(message, hint=hint)
 

@@ -19,6 +19,21 @@ import re
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+# What the output streams write as an escape, whatever the text (``redact.ScrubbingStream``):
+# the C1 controls (0x9b starts a terminal's control sequence as ESC [ does) and the
+# bidirectional embeddings, overrides and isolates (a plan on a pull request or in a terminal
+# shown reordered). The tool's own output holds none of them; JSON leaves them raw in strings.
+_NEVER_RAW = re.compile(r"[\x80-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def never_raw(text: str) -> str:
+    """``text`` with the characters of ``_NEVER_RAW`` written ``\\u202e``: the same for a
+    reader, and the same JSON for JSON text (they can only stand inside its strings)."""
+    if text.isascii() or _NEVER_RAW.search(text) is None:
+        return text
+    return _NEVER_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def has_control(text: str) -> bool:
     """Whether ``text`` holds a control character."""
     return CONTROL.search(text) is not None

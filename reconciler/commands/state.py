@@ -68,6 +68,7 @@ def state() -> None:
 def list_(ctx: click.Context, fmt: str) -> int:
     """List the managed schedules: name, schedule_id, protection, last update."""
     from reconciler.ops import state as ops
+    from reconciler.printable import escaped
     from reconciler.state.invariants import shown_name
 
     view = ops.read(_environment(ctx))  # a broken state is listed, with what is wrong
@@ -86,7 +87,7 @@ def list_(ctx: click.Context, fmt: str) -> int:
         for name, entry in sorted(current.entries.items()):
             updated = entry.updated_at.isoformat(timespec="seconds")
             protected = "yes" if entry.protected else "no"
-            rows.append((shown_name(name), entry.schedule_id, protected, updated))
+            rows.append((shown_name(name), escaped(entry.schedule_id), protected, updated))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         for row in rows:
             cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:3])]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import files, redact
 from reconciler.errors import UsageError
+from reconciler.printable import never_raw
 
 if TYPE_CHECKING:
     from reconciler.planning.artifact import Plan
@@ -16,11 +17,12 @@ if TYPE_CHECKING:
 def write_output(path: str, text: str, what: str, *, scrub: bool = True) -> None:
     """Write an output file (``--out``, ``--report``); a failure is a message naming the path.
 
-    ``scrub``: redact the credentials in ``text`` (a report for people); a plan file is
+    ``scrub``: redact the credentials in ``text`` and write what reorders a line or starts a
+    terminal's sequence as escapes (a report for people, ``printable.never_raw``); a plan file is
     redacted where it only shows values (``plan_file_text``), its checksum kept true.
     """
     if scrub:
-        text = redact.output_scrubber()(text)
+        text = never_raw(redact.output_scrubber()(text))
     try:
         files.write_regular(path, text.encode("utf-8"))
     except OSError as exc:

@@ -306,3 +306,36 @@ def test_a_saved_plan_deleting_a_schedule_whose_manifest_ended_is_applied(
     result = project.run("apply", str(out))
     assert result.exit_code == 0, result.output
     assert ("DELETE", f"/v4/schedules/{sid}") in [(r.method, r.path) for r in project.writes()]
+
+
+@pytest.mark.parametrize("field", ["violations", "policy_exceptions"])
+def test_a_saved_plans_own_words_are_printed_spelled_out(project: Project, field: str) -> None:
+    """A plan file's violations and recorded policy exceptions are printed by apply (the
+    first as its refusal): an escape sequence written into them is spelled out, never sent
+    to the terminal or the CI log raw (a probe found both printed as they were)."""
+    project.write("a")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+    evil = "x\n::error title=forged::y\x1b]0;pwned\x07"
+
+    def edit(data: dict[str, Any]) -> None:
+        if field == "violations":
+            data["violations"] = [evil]
+        else:
+            data["policy_exceptions"] = [
+                {
+                    "rule": "quiet_hours",
+                    "severity": "error",
+                    "schedule": evil,
+                    "path": "schedules/a.yaml",
+                    "line": 1,
+                    "col": 1,
+                    "message": "m",
+                }
+            ]
+
+    _forge(out, edit)
+    result = project.run("apply", "--full-refresh", str(out))
+    assert "\x1b" not in result.output, result.output
+    assert "\x07" not in result.output
+    assert not [line for line in result.output.splitlines() if line.startswith("::")]

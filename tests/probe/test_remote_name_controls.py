@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.e2e.helpers import Project
@@ -74,3 +76,25 @@ def test_a_remote_name_cannot_reorder_the_line_it_is_printed_on(
     assert not set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") & set(result.output)
     if command == ["remote", "list"]:
         assert "promo\\u202eeteled\\u2067x\\u2069" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_no_output_holds_a_character_that_reorders_its_line(project: Project, fmt: str) -> None:
+    """An alert written with a right-to-left override (a pull request's manifest, a task made
+    elsewhere) is shown with it written ``\\u202e`` in every format, the C1 control CSI
+    (0x9b, a terminal's ESC [) likewise; the JSON still reads as the same text, and a drift
+    report file is written the same way."""
+    alert = "Sale \u202eelas\u202c ends \x9b31m soon"
+    project.write("promo", alert=alert)
+    result = project.run("plan", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert not set("\u202e\u202c\x9b") & set(result.output)
+    if fmt == "json":
+        assert alert in json.dumps(json.loads(result.stdout), ensure_ascii=False)
+    project.write("promo", alert="x")
+    assert project.apply().exit_code == 0
+    project.out_of_band_update(project.state_ids()["promo"], body("promo", alert=alert))
+    report = project.root / f"drift.{'json' if fmt == 'json' else 'md'}"
+    drift = project.run("drift", "--report", str(report))
+    assert drift.exit_code == 2, drift.output
+    assert not set("\u202e\u202c\x9b") & set(drift.output + report.read_text("utf-8"))

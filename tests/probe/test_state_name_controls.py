@@ -46,3 +46,17 @@ def test_a_state_name_with_a_line_break_is_refused_and_never_printed_raw(
         ["bash", "-c", f"printf %s {word}"], capture_output=True, text=True, check=True
     )
     assert echoed.stdout == FORGED
+
+
+def test_a_schedule_id_with_control_characters_is_listed_escaped(project: Project) -> None:
+    """A hand-edited schedule_id holding an escape sequence: `state list` shows the broken
+    state with what is wrong (the id is refused before any request), its table included,
+    with the id spelled out; a probe found the table printing it raw."""
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    data["entries"]["mine"]["schedule_id"] = "x\x1b]0;pwned\x07\u202e"
+    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    result = project.run("state", "list")
+    assert not set("\x1b\x07\u202e") & set(result.output), result.output
+    assert "x\\x1b]0;pwned\\x07" in result.output
