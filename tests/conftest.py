@@ -34,6 +34,18 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return (os.cpu_count() or 1) + 1
 
 
+@pytest.fixture(autouse=True)
+def _no_scrubber_of_another_test() -> Iterator[None]:
+    """Every test starts without the output scrubber an earlier test built
+    (``redact.output_scrubber`` keeps it for the process, as a command does): one built with
+    another test's credentials refused an exported manifest as holding them."""
+    from reconciler import redact
+
+    redact._output_scrubber = None
+    yield
+    redact._output_scrubber = None
+
+
 @pytest.fixture(scope="session")
 def shared_emulator() -> Emulator:
     return RecordingEmulator()
