@@ -133,6 +133,26 @@ def _check_saved_exceptions(saved: Plan, verdict: Verdict, feedback: Feedback) -
         )
 
 
+def _debts_approved(healing: Healing, request: ApplyRequest, hooks: ApplyHooks) -> bool:
+    """Whether the journal's debts may be paid: asked first where someone can answer.
+
+    They are paid before the plan is made (the plan is of the app as they leave it), so an
+    interactive apply answered "no" at its prompt had already deleted them; a journal entry
+    added by hand then deleted a task nobody manages. Without a prompt (--auto-approve, a
+    saved plan) they are paid as approved earlier."""
+    if not healing.finish_deletes or request.auto_approve or hooks.confirm is None:
+        return True
+    owed = "; ".join(
+        f"task {escaped(old)} (journalled for {escaped(name)!r})"
+        for name, old in healing.finish_deletes
+    )
+    hooks.feedback.note(
+        "The journal owes deletes that an interrupted apply did not finish (the old task of a "
+        f"replace, or a delete): {owed}."
+    )
+    return hooks.confirm("Delete these tasks before planning?")
+
+
 async def _pay_debts(
     ws: observe.Workspace, client: EngageLabClient, healing: Healing
 ) -> tuple[StateWriter, list[str]]:
@@ -253,6 +273,8 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                         ws, client, state, desired, feedback.progress
                     )
                     feedback.warnings(healing.notes)
+                    if not _debts_approved(healing, request, hooks):
+                        return ApplyResult(None, declined=True)
                     # The journal's debts (the old task of an interrupted replace, still able
                     # to fire next to its successor) finish changes approved earlier: paid
                     # before, and whatever, the rules for new changes say about this plan.

@@ -124,7 +124,13 @@ def about_action(a: Action) -> str:
         case ReplaceAction():
             return f"id {a.old_schedule_id}; {a.reason}: forces replacement"
         case DeleteAction():
-            return f"id {a.schedule_id}; manifest removed"
+            # A state entry may point at a task of another name (an edited state file): the
+            # reviewer sees which task goes, not only the entry's name.
+            live = a.old_body.get("name")
+            named = (
+                f"; the task is named {live!r}" if isinstance(live, str) and live != a.name else ""
+            )
+            return f"id {a.schedule_id}; manifest removed{named}"
         case ExpiredAction():
             return f"id {a.schedule_id}; {a.reason}; forgotten from state"
         case RefreshAction():

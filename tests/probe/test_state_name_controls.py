@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from tests.e2e.helpers import Project
+from tests.kit.bodies import body
 
 FORGED = "b\n::error title=forged::annotation\x1b]0;pwned\x07"
 
@@ -60,3 +61,20 @@ def test_a_schedule_id_with_control_characters_is_listed_escaped(project: Projec
     result = project.run("state", "list")
     assert not set("\x1b\x07\u202e") & set(result.output), result.output
     assert "x\\x1b]0;pwned\\x07" in result.output
+
+
+def test_a_delete_names_the_task_when_the_state_entry_names_another(project: Project) -> None:
+    """A state entry edited to point at a task of another name (here one nobody manages): the
+    plan's delete line names the task that goes, not only the entry (a probe found only
+    "delete Ghost" shown for the deletion of "Foreign_task")."""
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    foreign = project.out_of_band_create(body("Foreign_task"))
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    data["entries"]["Ghost"] = {**data["entries"]["mine"], "schedule_id": foreign}
+    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    result = project.run("plan")
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "delete" in line)
+    assert "Ghost" in line
+    assert f"id {foreign}; manifest removed; the task is named 'Foreign_task'" in line

@@ -169,3 +169,37 @@ def test_import_under_a_name_with_a_journalled_create_is_refused(project: Projec
     assert result.exit_code == 1, result.output
     assert "an interrupted create of it is still in the journal" in result.stderr
     assert project.state_path.read_bytes() == before
+
+
+def _apply_answering(project: Project, answer: bool) -> tuple[bool, list[str]]:
+    """``apply`` as a terminal runs it, every question answered ``answer``: (declined, the
+    questions asked)."""
+    from reconciler.ops import apply as ops
+    from reconciler.options import GlobalOptions
+
+    asked: list[str] = []
+
+    def confirm(question: str) -> bool:
+        asked.append(question)
+        return answer
+
+    options = GlobalOptions(endpoint=project.url, now=project.emulator.now(), rate_limit=10000)
+    result = ops.apply(options, ops.ApplyRequest(), ops.ApplyHooks(confirm=confirm))
+    return result.declined, asked
+
+
+def test_an_interactive_apply_asks_before_paying_the_journals_debts(project: Project) -> None:
+    """The journal's debts are paid before the plan is made; an apply at a terminal asks
+    first, and "no" deletes nothing (a probe's hand-added journal entry deleted a task nobody
+    manages although the person answered "no"). "yes" pays them, then asks about the plan."""
+    old, _ = _interrupted_replace(project)
+    project.mark()
+    declined, asked = _apply_answering(project, answer=False)
+    assert declined
+    assert asked == ["Delete these tasks before planning?"]
+    assert project.writes() == []
+    assert old in {t["schedule_id"] for t in project.emulator.schedules()}
+    declined, asked = _apply_answering(project, answer=True)
+    assert asked[0] == "Delete these tasks before planning?"
+    assert [(r.method, r.path) for r in project.writes()] == [("DELETE", f"/v4/schedules/{old}")]
+    assert old not in {t["schedule_id"] for t in project.emulator.schedules()}
