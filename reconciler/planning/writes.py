@@ -57,9 +57,10 @@ def write_problems(
     manifest say; a create names a manifest that neither the state nor any unclaimed
     remote task (``remote``: (id, name) pairs) already has; one write per name. A recreate,
     and a forget of a task that is gone (expired, or a skip that forgets), target a task
-    ``remote`` does not list: with it still there, a recreate makes a second live copy and a
-    forget leaves it firing unmanaged. A delete is of a name no manifest wants, or (with
-    ``now`` and ``tz``) of one whose manifest's trigger is entirely in the past.
+    ``remote`` does not list (a recreate, no other task of its name either): with it still
+    there, a recreate makes a second live copy and a forget leaves it firing unmanaged. A
+    delete is of a name no manifest wants, or (with ``now`` and ``tz``) of one whose
+    manifest's trigger is entirely in the past.
     Without ``desired`` (the Python API's apply_plan has no manifests) the targets and
     renames are checked against the state, the bodies are not.
     """
@@ -106,6 +107,9 @@ def write_problems(
                 )
         if _gone(a) and target_id(a) in listed:
             problems.append(f"{what}: its task {target_id(a)} is still on the server")
+        if isinstance(a, RecreateAction) and canonical.name_key(a.name) in taken:
+            # The planner makes a conflict of it: a second task of one name would fire too.
+            problems.append(f"{what}: a remote task of that name exists")
         if (
             isinstance(a, DeleteAction)
             and d is not None

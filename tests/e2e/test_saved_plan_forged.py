@@ -339,3 +339,29 @@ def test_a_saved_plans_own_words_are_printed_spelled_out(project: Project, field
     assert "\x1b" not in result.output, result.output
     assert "\x07" not in result.output
     assert not [line for line in result.output.splitlines() if line.startswith("::")]
+
+
+def test_a_forged_recreate_beside_a_task_of_its_name_is_refused(project: Project) -> None:
+    """A managed task deleted outside the tool while another task of its name was made: the
+    plan shows a conflict. Edited into a recreate, it would make a second live task of that
+    name; it is refused before any write."""
+    project.write("a")
+    assert project.apply().exit_code == 0
+    old = project.state_ids()["a"]
+    project.out_of_band_delete(old)
+    other = project.out_of_band_create(body("a", alert="made elsewhere"))
+    out = project.root / "plan.json"
+    made = project.run("plan", "--out", str(out))
+    assert "conflict" in made.output, made.output
+
+    def recreate(data: dict[str, Any]) -> None:
+        data["actions"] = [_recreate("a", old) if a["name"] == "a" else a for a in data["actions"]]
+
+    _forge(out, recreate)
+    project.mark()
+    for refresh in ((), ("--full-refresh",)):
+        result = project.run("apply", *refresh, str(out))
+        assert result.exit_code == 1, result.output
+        assert "recreate 'a': a remote task of that name exists" in result.output, result.output
+    assert project.writes() == []
+    assert [t["schedule_id"] for t in project.emulator.schedules() if t["name"] == "a"] == [other]
