@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler import redact
 from reconciler.errors import StateInvariantError
 from reconciler.printable import CONTROL
 from reconciler.remote.responses import is_safe_id, quoted
@@ -115,19 +116,30 @@ def invariant_problems(
                 f"`{_rm(name, pending=True, force=force)}` and then `reconciler plan`",
             )
         )
+    scrub = redact.output_scrubber()
     for name in sorted(state.entries):
         sid = state.entries[name].schedule_id
-        if not is_safe_id(sid):
-            # Caught here, before any request: the client refuses such an id only when it
-            # builds a URL, after the list (and other tasks' details) were read.
-            out.append(
-                Violation(
-                    f"the entry {name!r} has schedule_id {quoted(sid)}, which is not a schedule "
-                    f"id ({_ID_RULE}; edited by hand?)",
-                    f"`{_rm(name)}` (the task is untouched), then `{_ADOPT}` adopts the task "
-                    f"named {name!r} again",
-                )
+        # Caught here, before any request: the client refuses such an id only when it builds a
+        # URL, after the list (and other tasks' details) were read.
+        if scrub.finds(sid):  # never quoted: it would only print as <redacted>
+            problem = (
+                f"the entry {name!r} has a schedule_id that holds the configured credentials "
+                "(edited by hand?)"
             )
+        elif not is_safe_id(sid):
+            problem = (
+                f"the entry {name!r} has schedule_id {quoted(sid)}, which is not a schedule "
+                f"id ({_ID_RULE}; edited by hand?)"
+            )
+        else:
+            continue
+        out.append(
+            Violation(
+                problem,
+                f"`{_rm(name)}` (the task is untouched), then `{_ADOPT}` adopts the task "
+                f"named {name!r} again",
+            )
+        )
     for name in sorted(n for n in {*state.entries, *state.pending} if CONTROL.search(n)):
         # No manifest has such a name (models.name_error); printed by plan, drift and state
         # list, it would put a line of its own into a CI log.

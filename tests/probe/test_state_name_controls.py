@@ -78,3 +78,29 @@ def test_a_delete_names_the_task_when_the_state_entry_names_another(project: Pro
     line = next(line for line in result.output.splitlines() if "delete" in line)
     assert "Ghost" in line
     assert f"id {foreign}; manifest removed; the task is named 'Foreign_task'" in line
+
+
+def test_a_schedule_id_holding_the_credentials_is_refused_before_any_request(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state entry's schedule_id edited to the Master Secret (letters and digits, so a
+    well-formed id): refused when the state loads, naming the entry and its repair, never
+    quoting the id. It was refused only when the first URL was built, after three reads, with
+    a message that named no entry."""
+    secret = "Q7x2Vb9Lm3Zk8Wd4Np6Rt1Ys5"
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    monkeypatch.setenv("ENGAGELAB_APP_KEY", "0123456789abcdef01234567")
+    monkeypatch.setenv("ENGAGELAB_MASTER_SECRET", secret)
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    data["entries"]["mine"]["schedule_id"] = secret
+    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    before = len(project.emulator.request_log)
+    result = project.run("plan")
+    assert result.exit_code == 1, result.output
+    assert "the entry 'mine' has a schedule_id that holds the configured credentials" in (
+        result.output
+    )
+    assert "state rm mine" in result.output
+    assert secret not in result.output
+    assert len(project.emulator.request_log) == before
