@@ -50,7 +50,7 @@ from reconciler.planning.inputs import (
     state_digest,
 )
 from reconciler.planning.safety import PlanOptions
-from reconciler.printable import escaped
+from reconciler.printable import escaped, never_raw
 from reconciler.remote.observed import Inventory
 from reconciler.state.schema import State
 
@@ -197,7 +197,9 @@ class Plan(BaseModel):
     def to_json(self) -> str:
         """The plan file: stable, sorted, versioned JSON (``format_version`` 1)."""
         data = self._dump()
-        return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        # The same JSON with the C1 and bidirectional controls as escapes: the file is read by
+        # people too (a pull request's artifact, a diff in a terminal).
+        return never_raw(json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:

@@ -97,6 +97,14 @@ def write_problems(
                 problems.append(f"{what}: the state already manages it as {entry.schedule_id}")
             elif canonical.name_key(a.name) in taken:
                 problems.append(f"{what}: a remote task of that name exists")
+            # The planner renames a managed previous name (``renames.declared_renames``): a
+            # create beside it leaves the old task firing the same push.
+            for old in d.previous_names if d is not None else ():
+                if old in entries:
+                    problems.append(
+                        f"{what}: its manifest's previous name {old!r} is still managed "
+                        f"({entries[old].schedule_id}); the plan renames it"
+                    )
         else:
             target = target_id(a)
             if entry is None:
@@ -105,8 +113,13 @@ def write_problems(
                 problems.append(
                     f"{what}: targets {target}, but the state records {entry.schedule_id} for it"
                 )
-        if _gone(a) and target_id(a) in listed:
-            problems.append(f"{what}: its task {target_id(a)} is still on the server")
+        if _gone(a) and entry is not None:
+            # Planned only for the state's task, gone from the list: one that names no task
+            # (a skip that forgets, written without its id) drops whatever the state holds.
+            if target_id(a) is None:
+                problems.append(f"{what}: names no task, the state records {entry.schedule_id}")
+            if entry.schedule_id in listed:
+                problems.append(f"{what}: its task {entry.schedule_id} is still on the server")
         if isinstance(a, RecreateAction) and canonical.name_key(a.name) in taken:
             # The planner makes a conflict of it: a second task of one name would fire too.
             problems.append(f"{what}: a remote task of that name exists")

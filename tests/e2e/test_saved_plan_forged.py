@@ -128,6 +128,15 @@ FORGERIES: dict[str, Forge] = {
     "expiry of a managed task that is still live": _add(
         lambda ids: {"kind": "expired", "name": "a", "schedule_id": ids["a"], "reason": "gone"}
     ),
+    "skip that forgets a managed task, naming no task": _add(
+        lambda ids: {
+            "kind": "skip",
+            "name": "a",
+            "reason": "disabled; its remote task is gone",
+            "forget": True,
+            "schedule_id": None,
+        }
+    ),
     "skip that forgets a managed task that is still live": _add(
         lambda ids: {
             "kind": "skip",
@@ -308,7 +317,7 @@ def test_a_saved_plan_deleting_a_schedule_whose_manifest_ended_is_applied(
     assert ("DELETE", f"/v4/schedules/{sid}") in [(r.method, r.path) for r in project.writes()]
 
 
-@pytest.mark.parametrize("field", ["violations", "policy_exceptions"])
+@pytest.mark.parametrize("field", ["violations", "policy_exceptions", "conflict"])
 def test_a_saved_plans_own_words_are_printed_spelled_out(project: Project, field: str) -> None:
     """A plan file's violations and recorded policy exceptions are printed by apply (the
     first as its refusal): an escape sequence written into them is spelled out, never sent
@@ -321,6 +330,10 @@ def test_a_saved_plans_own_words_are_printed_spelled_out(project: Project, field
     def edit(data: dict[str, Any]) -> None:
         if field == "violations":
             data["violations"] = [evil]
+        elif field == "conflict":  # said after apply: "... was not created: import NAME=ID"
+            data["actions"].append(
+                {"kind": "conflict", "name": evil, "schedule_ids": [evil], "identical": False}
+            )
         else:
             data["policy_exceptions"] = [
                 {
@@ -335,10 +348,11 @@ def test_a_saved_plans_own_words_are_printed_spelled_out(project: Project, field
             ]
 
     _forge(out, edit)
-    result = project.run("apply", "--full-refresh", str(out))
-    assert "\x1b" not in result.output, result.output
-    assert "\x07" not in result.output
-    assert not [line for line in result.output.splitlines() if line.startswith("::")]
+    for refresh in ((), ("--full-refresh",)):
+        result = project.run("apply", *refresh, str(out))
+        assert "\x1b" not in result.output, result.output
+        assert "\x07" not in result.output
+        assert not [line for line in result.output.splitlines() if line.startswith("::")]
 
 
 def test_a_forged_recreate_beside_a_task_of_its_name_is_refused(project: Project) -> None:
@@ -365,3 +379,37 @@ def test_a_forged_recreate_beside_a_task_of_its_name_is_refused(project: Project
         assert "recreate 'a': a remote task of that name exists" in result.output, result.output
     assert project.writes() == []
     assert [t["schedule_id"] for t in project.emulator.schedules() if t["name"] == "a"] == [other]
+
+
+def test_a_declared_rename_forged_into_a_create_is_refused(project: Project) -> None:
+    """A manifest renamed with lifecycle.previous_names: the plan renames the state entry and
+    updates the task. Edited into a create of the new name (the rename dropped), it would
+    leave the old task firing beside a new one with the same push."""
+    project.write("old_name")
+    assert project.apply().exit_code == 0
+    old = project.state_ids()["old_name"]
+    project.remove("old_name")
+    project.write("new_name")
+    path = project.schedules / "new_name.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8") + "lifecycle:\n  previous_names: [old_name]\n",
+        encoding="utf-8",
+    )
+    out = project.root / "plan.json"
+    made = project.run("plan", "--out", str(out))
+    assert "rename" in made.output, made.output
+
+    def as_create(data: dict[str, Any]) -> None:
+        data["renames"] = {}
+        data["actions"] = [_create("new_name")]
+
+    _forge(out, as_create)
+    project.mark()
+    for refresh in ((), ("--full-refresh",)):
+        result = project.run("apply", *refresh, str(out))
+        assert result.exit_code == 1, result.output
+        assert "its manifest's previous name 'old_name' is still managed" in result.output, (
+            result.output
+        )
+    assert project.writes() == []
+    assert project.state_ids() == {"old_name": old}

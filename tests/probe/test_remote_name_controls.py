@@ -91,6 +91,13 @@ def test_no_output_holds_a_character_that_reorders_its_line(project: Project, fm
     assert not set("\u202e\u202c\x9b") & set(result.output)
     if fmt == "json":
         assert alert in json.dumps(json.loads(result.stdout), ensure_ascii=False)
+        saved = project.root / "plan.json"
+        assert project.run("plan", "--out", str(saved)).exit_code == 0
+        text = saved.read_text(encoding="utf-8")
+        assert not set("\u202e\u202c\x9b") & set(text)
+        assert alert in json.dumps(json.loads(text), ensure_ascii=False)
+        assert project.run("apply", str(saved)).exit_code == 0  # its checksum still holds
+        assert alert in json.dumps(project.emulator.schedules(), ensure_ascii=False)
     project.write("promo", alert="x")
     assert project.apply().exit_code == 0
     project.out_of_band_update(project.state_ids()["promo"], body("promo", alert=alert))
