@@ -104,3 +104,6 @@ def test_a_schedule_id_holding_the_credentials_is_refused_before_any_request(
     assert "state rm mine" in result.output
     assert secret not in result.output
     assert len(project.emulator.request_log) == before
+    repaired = project.run("state", "rm", "mine")  # the repair it names works
+    assert repaired.exit_code == 0, repaired.output
+    assert "mine" not in project.state_ids()
