@@ -40,6 +40,7 @@ from reconciler.planning.actions import (
     UpdateAction,
     drift_of,
     is_change,
+    target_id,
 )
 from reconciler.planning.inputs import (
     Desired,
@@ -50,8 +51,9 @@ from reconciler.planning.inputs import (
     state_digest,
 )
 from reconciler.planning.safety import PlanOptions
-from reconciler.printable import escaped, never_raw
+from reconciler.printable import CONTROL, escaped, never_raw
 from reconciler.remote.observed import Inventory
+from reconciler.remote.responses import is_safe_id
 from reconciler.state.schema import State
 
 MANIFESTS_MOVED = "the manifests changed since the plan was made"
@@ -248,6 +250,12 @@ class Plan(BaseModel):
                 "plan file checksum does not match its content (was it edited?)",
                 hint="re-create the plan with `reconciler plan --out FILE`",
             )
+        odd = _forged_word(plan)
+        if odd is not None:
+            raise PlanError(
+                f"plan file {odd}, which no plan holds (was it edited?)",
+                hint="re-create the plan with `reconciler plan --out FILE`",
+            )
         return plan
 
     def stale_reasons(
@@ -421,3 +429,23 @@ def _raise_stale(reasons: list[str]) -> None:
             "the saved plan is stale: " + "; ".join(reasons),
             hint="run `reconciler plan` again and review the new plan",
         )
+
+
+def _forged_word(plan: Plan) -> str | None:
+    """Where ``plan`` holds a name with a control character or an id that is not a schedule
+    id (``responses.SAFE_ID``), or None. The planner makes neither: names come from manifests,
+    the state (both refused with one) and the server (shown harmless), ids from the server
+    (refused unless safe). Such a file was written by hand, and its words would be printed."""
+    for n, a in enumerate(plan.actions):
+        if CONTROL.search(a.name):
+            return f"names a schedule with a control character in actions[{n}]"
+        ids = [target_id(a), getattr(a, "stale_schedule_id", None)]
+        ids += a.schedule_ids if isinstance(a, ConflictAction) else []
+        if any(sid is not None and not is_safe_id(sid) for sid in ids):
+            return f"holds an id that is not a schedule id in actions[{n}]"
+    names = [*plan.renames.keys(), *plan.renames.values(), *plan.twins.keys()]
+    if any(CONTROL.search(name) for name in names):
+        return "names a schedule with a control character in its renames or twins"
+    if any(not is_safe_id(sid) for ids in plan.twins.values() for sid in ids):
+        return "holds an id that is not a schedule id in its twins"
+    return None

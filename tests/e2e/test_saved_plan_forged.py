@@ -34,15 +34,17 @@ def _setup(project: Project) -> dict[str, str]:
     return ids
 
 
-def _forge(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Edit the plan file's JSON and recompute its checksum, as an attacker can."""
+def _forge(path: Path, edit: Callable[[dict[str, Any]], None], *, readable: bool = True) -> None:
+    """Edit the plan file's JSON and recompute its checksum, as an attacker can; ``readable``:
+    the forgery passes every test of the file itself (its checksum among them)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     edit(data)
     plan = Plan.model_validate(data)
     path.write_text(
         plan.model_copy(update={"checksum": plan.compute_checksum()}).to_json(), encoding="utf-8"
     )
-    Plan.from_json(path.read_text(encoding="utf-8"))  # the forgery passes the checksum test
+    if readable:
+        Plan.from_json(path.read_text(encoding="utf-8"))
 
 
 def _delete(name: str, sid: str) -> dict[str, Any]:
@@ -347,12 +349,17 @@ def test_a_saved_plans_own_words_are_printed_spelled_out(project: Project, field
                 }
             ]
 
-    _forge(out, edit)
+    # An action's name or id is refused when the file is read (no plan holds such a one); the
+    # plan's other words are spelled out where they are printed.
+    _forge(out, edit, readable=field != "conflict")
     for refresh in ((), ("--full-refresh",)):
         result = project.run("apply", *refresh, str(out))
         assert "\x1b" not in result.output, result.output
         assert "\x07" not in result.output
         assert not [line for line in result.output.splitlines() if line.startswith("::")]
+        if field == "conflict":
+            assert result.exit_code == 1, result.output
+            assert "names a schedule with a control character in actions[" in result.output
 
 
 def test_a_forged_recreate_beside_a_task_of_its_name_is_refused(project: Project) -> None:
@@ -413,3 +420,31 @@ def test_a_declared_rename_forged_into_a_create_is_refused(project: Project) -> 
         )
     assert project.writes() == []
     assert project.state_ids() == {"old_name": old}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda a: {**a, "schedule_id": "x/../y"},
+        lambda a: {**a, "name": "a\u202e"},
+    ],
+    ids=["id-with-a-slash", "name-with-an-override"],
+)
+def test_a_plan_file_with_a_word_no_plan_holds_is_refused_when_read(
+    project: Project, edit: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    """An id that is not a schedule id or a name with a control character in any action: the
+    planner makes neither, so the file was edited; refused when read, before any request."""
+    _setup(project)
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+
+    def forge(data: dict[str, Any]) -> None:
+        data["actions"] = [edit(a) if a["kind"] == "unmanaged" else a for a in data["actions"]]
+
+    _forge(out, forge, readable=False)
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert "which no plan holds (was it edited?)" in result.output
+    assert project.emulator.request_log == []
