@@ -164,26 +164,18 @@ def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
     """Manifests apply cannot realise: a task of that name exists and is not managed; or the
     schedule is live twice (a managed task and unmanaged ones named alike, ``Plan.twins``)."""
     from reconciler.planning.actions import ConflictAction
-    from reconciler.printable import escaped
 
-    # Spelled out (``escaped``): a saved plan's names and ids are a file anyone can edit.
     unrealised = [
-        escaped(
-            f"{a.name!r} was not created: remote task(s) {', '.join(a.schedule_ids)} carry its "
-            f"name but are not managed; adopt one with "
-            f"`reconciler import {a.name}={a.schedule_ids[0]}`"
-        )
+        f"{a.name!r} was not created: remote task(s) {', '.join(a.schedule_ids)} carry its name "
+        f"but are not managed; adopt one with `reconciler import {a.name}={a.schedule_ids[0]}`"
         for a in plan.actions
         if isinstance(a, ConflictAction)
     ]
     twice = [
-        escaped(
-            f"{name!r} is live more than once: besides its managed task, remote task(s) "
-            f"{', '.join(ids)} carry its name and are not managed, and each fires too (the push "
-            "goes out again). Delete the extra task(s) in the EngageLab console; one made by "
-            "another checkout or state file of this app shows that two of them manage the same "
-            "schedules"
-        )
+        f"{name!r} is live more than once: besides its managed task, remote task(s) "
+        f"{', '.join(ids)} carry its name and are not managed, and each fires too (the push goes "
+        "out again). Delete the extra task(s) in the EngageLab console; one made by another "
+        "checkout or state file of this app shows that two of them manage the same schedules"
         for name, ids in sorted(plan.twins.items())
     ]
     return (*unrealised, *twice)

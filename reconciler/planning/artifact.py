@@ -356,19 +356,6 @@ class Plan(BaseModel):
         _raise_stale(self.stale_reasons(desired, inventory, state))
 
     # -- a saved plan is data, not a signed order (reconciler.planning.writes) --------------
-    def write_problems(
-        self,
-        state: State,
-        desired: Sequence[Desired] | None,
-        remote: Iterable[tuple[str, str]],
-        *,
-        now: datetime | None = None,
-        tz: tzinfo | None = None,
-    ) -> list[str]:
-        """Every write of this plan that the state file and the manifests do not back
-        (:func:`reconciler.planning.writes.write_problems`)."""
-        return writes.write_problems(self, state, desired, remote, now=now, tz=tz)
-
     def check_writes(
         self,
         state: State,
@@ -378,7 +365,8 @@ class Plan(BaseModel):
         now: datetime | None = None,
         tz: tzinfo | None = None,
     ) -> None:
-        """Raise PlanError, before any write, when :meth:`write_problems` finds any."""
+        """Raise PlanError, before any write, when any write of this plan is one the state file
+        and the manifests do not back (:func:`reconciler.planning.writes.write_problems`)."""
         writes.check_writes(self, state, desired, remote, now=now, tz=tz)
 
     def recheck_violations(

@@ -69,20 +69,6 @@ def _create(name: str, alert: str = "v1") -> dict[str, Any]:
     return {"kind": "create", "name": name, "body": new, "fingerprint": canonical.fingerprint(new)}
 
 
-def _replace(name: str, old: str) -> dict[str, Any]:
-    new = canonical.canonicalize(body(name, alert="v1"))
-    return {
-        "kind": "replace",
-        "name": name,
-        "old_schedule_id": old,
-        "body": new,
-        "fingerprint": canonical.fingerprint(new),
-        "changes": [],
-        "cause": "manifest",
-        "reason": "zone_type changed",
-    }
-
-
 def _recreate(name: str, old: str) -> dict[str, Any]:
     new = canonical.canonicalize(body(name, alert="v1"))
     return {
@@ -91,6 +77,16 @@ def _recreate(name: str, old: str) -> dict[str, Any]:
         "old_schedule_id": old,
         "body": new,
         "fingerprint": canonical.fingerprint(new),
+    }
+
+
+def _replace(name: str, old: str) -> dict[str, Any]:
+    return {
+        **_recreate(name, old),
+        "kind": "replace",
+        "changes": [],
+        "cause": "manifest",
+        "reason": "zone_type changed",
     }
 
 
