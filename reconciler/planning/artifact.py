@@ -206,8 +206,9 @@ class Plan(BaseModel):
     @classmethod
     def from_json(cls, text: str) -> Plan:
         """Read a plan file; refuses other format versions and edited (checksum-broken) files."""
+        repeated: list[str] = []
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=lambda pairs: _once(pairs, repeated))
         except json.JSONDecodeError as exc:
             raise PlanError(
                 f"plan file is not JSON (line {exc.lineno}): {exc.msg}",
@@ -219,6 +220,16 @@ class Plan(BaseModel):
                 "long to read)",
                 hint="write plan files with `reconciler plan --out FILE`",
             ) from None
+        if repeated:
+            # JSON keeps the last of a repeated key, while a person reading the file (or a
+            # review tool) may see the first: the plan carried out would not be the one read.
+            # The tool writes each key once.
+            key = repeated[0] if len(repeated[0]) <= 60 else repeated[0][:60] + "..."
+            raise PlanError(
+                f"plan file holds the key {key!r} twice in one object (a reader may see the "
+                "first value, apply would use the last); it was edited",
+                hint="write plan files with `reconciler plan --out FILE`",
+            )
         if holds_lone_surrogate(text, data):
             raise PlanError(
                 "plan file holds a lone UTF-16 surrogate (a \\u escape of half a character), "
@@ -383,6 +394,18 @@ class Plan(BaseModel):
         return writes.recheck_violations(
             self, state, desired, complete=complete, active_now=active_now, now=now
         )
+
+
+def _once(pairs: list[tuple[str, Any]], repeated: list[str]) -> dict[str, Any]:
+    """A JSON object of the plan file as a dict; its keys written twice go to ``repeated``."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen.add(key)
+    return out
 
 
 def _location(loc: tuple[int | str, ...], data: object) -> str:

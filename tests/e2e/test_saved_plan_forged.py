@@ -444,3 +444,31 @@ def test_a_plan_file_with_a_word_no_plan_holds_is_refused_when_read(
     assert result.exit_code == 1, result.output
     assert "which no plan holds (was it edited?)" in result.output
     assert project.emulator.request_log == []
+
+
+def test_a_key_written_twice_in_a_saved_plan_is_refused(project: Project) -> None:
+    """JSON keeps the last value of a repeated key; a person reviewing the file may read the
+    first. A plan file whose update shows the reviewed alert first and carries another after
+    it (the checksum computed over what apply would read, as a forger can) is refused when it
+    is read: no request at all, and the live task keeps its alert."""
+    project.write("a", alert="v1")
+    assert project.apply().exit_code == 0
+    project.write("a", alert="v2")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.count('"alert": "v2"') == 1, text
+    forged = text.replace('"alert": "v2"', '"alert": "v2", "alert": "forged"')
+    data = json.loads(forged)  # the last value wins, as apply would read it
+    plan = Plan.model_validate(data)
+    data["checksum"] = plan.compute_checksum()
+    forged = forged.replace(json.loads(text)["checksum"], data["checksum"])
+    out.write_text(forged, encoding="utf-8")
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert "holds the key 'alert' twice in one object" in result.output, result.output
+    assert "Traceback" not in result.output
+    assert project.emulator.request_log == []
+    (task,) = project.remote()["a"]
+    assert "forged" not in json.dumps(task)

@@ -260,6 +260,24 @@ def test_a_plan_file_refusal_shows_the_files_control_characters_escaped() -> Non
         assert "\x07" not in info.value.message
 
 
+def test_a_plan_file_with_a_key_written_twice_is_refused() -> None:
+    """A repeated key (a reader may take the first value, JSON the last) is refused whatever
+    the checksum says, in any object of the file; the key is quoted escaped."""
+    good = _edited_and_checksummed(lambda data: None)
+    Plan.from_json(good)  # the honest file reads
+    cases = {
+        "'violations'": good.replace('"violations": ', '"violations": [], "violations": ', 1),
+        "'name'": good.replace('"name": ', '"name": "other", "name": ', 1),
+        r"'k\x1b[2J'": good.replace("{", r'{"k\u001b[2J": 1, "k\u001b[2J": 1, ', 1),
+    }
+    for shown, doubled in cases.items():
+        assert doubled != good, shown
+        with pytest.raises(PlanError) as info:
+            Plan.from_json(doubled)
+        assert f"holds the key {shown} twice in one object" in info.value.message
+        assert "\x1b" not in info.value.message
+
+
 def test_the_times_and_zone_the_planner_writes_read_back() -> None:
     """What the planner writes passes those checks, in any zone: the file reads back as made."""
     want, inv, st = mixed()
