@@ -83,6 +83,27 @@ def debt_of(state: State, name: str, *, keep_entries: bool) -> str | None:
     return old
 
 
+def _credential_places(state: State, scrub: redact.Scrubber) -> list[str]:
+    """Where, beyond the entries' ids (checked with their repair), the state's text holds the
+    credentials: names, journalled ids, forgotten tasks. Each place is described without the
+    text that holds them."""
+    places: list[str] = []
+    if any(scrub.finds(name) for name in state.entries):
+        places.append("the name of an entry")
+    for key in sorted(state.pending):
+        p = state.pending[key]
+        if scrub.finds(key) or scrub.finds(p.name):
+            places.append("the name of a journal entry")
+        elif p.old_schedule_id is not None and scrub.finds(p.old_schedule_id):
+            places.append(f"the old schedule_id of the journal entry of {key!r}")
+    for key in sorted(state.forgotten):
+        if scrub.finds(key):
+            places.append("the name of a forgotten task")
+        elif any(scrub.finds(f.schedule_id) or scrub.finds(f.reason) for f in state.forgotten[key]):
+            places.append(f"a forgotten task of {key!r}")
+    return list(dict.fromkeys(places))
+
+
 def invariant_problems(
     state: State, duplicates: Mapping[str, Sequence[str]] | None = None
 ) -> list[Violation]:
@@ -140,6 +161,17 @@ def invariant_problems(
                 f"named {name!r} again",
             )
         )
+    if scrub.active:
+        for where in _credential_places(state, scrub):
+            out.append(
+                Violation(
+                    f"{where} holds the configured credentials (edited by hand?); no command "
+                    "writes them into the state, and every save would write them again",
+                    "remove them from the file by hand, or restore the file from git or "
+                    "its backup (the tasks are untouched; `reconciler import --all-matching` "
+                    "adopts a task under its manifest's name again)",
+                )
+            )
     for name in sorted(n for n in {*state.entries, *state.pending} if CONTROL.search(n)):
         # No manifest has such a name (models.name_error); printed by plan, drift and state
         # list, it would put a line of its own into a CI log.

@@ -107,3 +107,74 @@ def test_a_schedule_id_holding_the_credentials_is_refused_before_any_request(
     repaired = project.run("state", "rm", "mine")  # the repair it names works
     assert repaired.exit_code == 0, repaired.output
     assert "mine" not in project.state_ids()
+
+
+_SECRET = "Q7x2Vb9Lm3Zk8Wd4Np6Rt1Ys5"
+_STAMP = "2026-12-01T00:00:00Z"
+
+
+def _forgotten(sid: str = "abc123", reason: str = "fired for good") -> list[dict[str, str]]:
+    return [{"schedule_id": sid, "forgotten_at": _STAMP, "reason": reason}]
+
+
+def _journalled_delete(name: str, old: str) -> dict[str, str]:
+    return {"op": "delete", "name": name, "fingerprint": "x", "old_schedule_id": old,
+            "started_at": _STAMP}  # fmt: skip
+
+
+# Each edit puts the credentials where the tool reads them back and would save them again.
+_CREDENTIAL_PLACES = {
+    "entry name": (
+        lambda d: d["entries"].update({f"x{_SECRET}": d["entries"].pop("mine")}),
+        "the name of an entry",
+    ),
+    "journal name": (
+        lambda d: d.update(pending={_SECRET: _journalled_delete(_SECRET, "gone1")}),
+        "the name of a journal entry",
+    ),
+    "journalled old id": (
+        lambda d: d.update(pending={"gone": _journalled_delete("gone", _SECRET)}),
+        "the old schedule_id of the journal entry of 'gone'",
+    ),
+    "forgotten name": (
+        lambda d: d.update(forgotten={f"old{_SECRET}": _forgotten()}),
+        "the name of a forgotten task",
+    ),
+    "forgotten id": (
+        lambda d: d.update(forgotten={"old": _forgotten(sid=_SECRET)}),
+        "a forgotten task of 'old'",
+    ),
+    "forgotten reason": (
+        lambda d: d.update(forgotten={"old": _forgotten(reason=f"see {_SECRET}")}),
+        "a forgotten task of 'old'",
+    ),
+}
+
+
+@pytest.mark.parametrize("place", sorted(_CREDENTIAL_PLACES))
+@pytest.mark.parametrize("command", [["plan"], ["state", "list"]])
+def test_credentials_anywhere_in_the_state_are_refused_and_never_saved_again(
+    project: Project, monkeypatch: pytest.MonkeyPatch, place: str, command: list[str]
+) -> None:
+    """The credentials written by hand into a state name, a journalled id or a forgotten task
+    were read, used and saved again with every write of the file. The state is refused when
+    it loads (`state list` shows it with the problem): the place named, the text never
+    quoted, no request, the file left as it is."""
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    monkeypatch.setenv("ENGAGELAB_APP_KEY", "0123456789abcdef01234567")
+    monkeypatch.setenv("ENGAGELAB_MASTER_SECRET", _SECRET)
+    edit, where = _CREDENTIAL_PLACES[place]
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    edit(data)
+    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    saved = project.state_path.read_bytes()
+    before = len(project.emulator.request_log)
+    result = project.run(*command)
+    if command == ["plan"]:  # `state list` shows a broken state with what is wrong in it
+        assert result.exit_code == 1, result.output
+    assert f"{where} holds the configured credentials" in result.output, result.output
+    assert _SECRET not in result.output
+    assert "Traceback" not in result.output
+    assert len(project.emulator.request_log) == before
+    assert project.state_path.read_bytes() == saved
