@@ -62,6 +62,24 @@ def test_texts_with_unicode_line_breaks_load_back_unchanged(brk: str, form: str)
     assert canonical_json(_load(exported)) == canonical_json(canonicalize(raw))
 
 
+@pytest.mark.parametrize("mark", ["\u202a", "\u202e", "\u2066", "\u2069"])
+@pytest.mark.parametrize("form", ["{}ls", "a{}", "a {} b", "{}", "x{}{}y", "1{}"])
+def test_bidirectional_controls_are_written_escaped_and_load_back(mark: str, form: str) -> None:
+    """A remote alert holding U+202E (RIGHT-TO-LEFT OVERRIDE) was exported raw: the file, put
+    up for review in a pull request, showed the rest of the line reversed. Such text is now
+    double-quoted with the character as a `\\u` escape, in values and keys alike, and loads
+    back as the very same body (the C1 controls the emitter escapes itself)."""
+    text = form.format(mark, mark)
+    raw = bodies.body("Bidi", alert=text, sender=None)
+    raw["push"]["body"]["message"] = {"msg_content": text + "\x9b", "extras": {f"k{text}": text}}
+    exported = manifest_text(
+        raw, schedule_id="abc", exported_at=EXPORTED_AT, schema_ref=None, problems=[text]
+    )
+    assert not re.search("[\x80-\x9f\u202a-\u202e\u2066-\u2069]", exported), exported
+    assert f"\\u{ord(mark):04x}" in exported
+    assert canonical_json(_load(exported)) == canonical_json(canonicalize(raw))
+
+
 def test_problems_are_written_as_comments_and_the_body_still_loads() -> None:
     """A marked manifest keeps its body intact below the comment block."""
     raw = bodies.body("Spring_sale", alert="Hi", sender=None)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from reconciler import redact
+from reconciler import printable, redact
 from reconciler.planning import canonical
 
 # The order the manifest reference lists keys in; keys not listed follow in the body's order.
@@ -70,6 +70,12 @@ _QUOTE = re.compile(
 # are escaped.
 _BREAKS = re.compile("[\x85\u2028\u2029]")
 
+# The bidirectional controls: raw, they make a pull request's page or a terminal show the rest
+# of the line reordered, so a reviewer would read another alert than the one the file holds.
+# Written in double quotes as `\u202e` escapes (``printable.never_raw``), which load back as
+# the same character; a plain scalar has no escapes.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
 _SLUG_DROP = re.compile(r"[^A-Za-z0-9_-]+")
 
 # Windows reserves these device names with any extension: git cannot check out a `con.yaml`
@@ -102,9 +108,11 @@ def manifest_text(
     if problems:
         lines.append("#")
         lines.append("# NEEDS ATTENTION: the reconciler cannot manage this manifest as written:")
-        lines += [f"#   {p}" for p in problems]
+        # One comment line each, whatever a message quotes: a line break in one would end
+        # the comment, and what follows it would be read as the manifest's YAML.
+        lines += [f"#   {printable.escaped(p)}" for p in problems]
         lines.append("# Fix it (or rename the remote task), then run `reconciler validate`.")
-    return "\n".join(lines) + "\n" + dump_yaml(normal_form(body))
+    return printable.never_raw("\n".join(lines)) + "\n" + dump_yaml(normal_form(body))
 
 
 def normal_form(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,7 +144,9 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     yaml.allow_unicode = True
     out = io.StringIO()
     yaml.dump(_styled(data), out)
-    return out.getvalue()
+    # Every string holding such a character is double-quoted (``_styled``); the emitter
+    # escapes the C1 controls there itself, but writes these as they are.
+    return printable.never_raw(out.getvalue())
 
 
 def _styled(value: Any) -> Any:
@@ -155,7 +165,9 @@ def _styled(value: Any) -> Any:
         return seq
     if isinstance(value, Redacted):
         return _redacted(value)
-    if isinstance(value, str) and (_QUOTE.match(value) or _BREAKS.search(value)):
+    if isinstance(value, str) and (
+        _QUOTE.match(value) or _BREAKS.search(value) or _BIDI.search(value)
+    ):
         return DoubleQuotedScalarString(value)
     return value
 
