@@ -52,6 +52,7 @@ from reconciler.planning.inputs import (
 )
 from reconciler.planning.safety import PlanOptions
 from reconciler.printable import CONTROL, escaped, never_raw
+from reconciler.redact import clip
 from reconciler.remote.observed import Inventory
 from reconciler.remote.responses import is_safe_id
 from reconciler.state.schema import State
@@ -208,7 +209,18 @@ class Plan(BaseModel):
         """Read a plan file; refuses other format versions and edited (checksum-broken) files."""
         repeated: list[str] = []
         try:
-            data = json.loads(text, object_pairs_hook=lambda pairs: _once(pairs, repeated))
+            data = json.loads(
+                text,
+                object_pairs_hook=lambda pairs: _once(pairs, repeated),
+                parse_constant=_no_constant,
+            )
+        except _NotJSONNumber as exc:
+            # JSON has no NaN or Infinity (Python's reader takes them); no plan holds one, and
+            # a NaN threshold turns its safety rule off (every comparison with it is false).
+            raise PlanError(
+                f"plan file holds {exc.word}, which is no JSON number; it was edited",
+                hint="write plan files with `reconciler plan --out FILE`",
+            ) from None
         except json.JSONDecodeError as exc:
             raise PlanError(
                 f"plan file is not JSON (line {exc.lineno}): {exc.msg}",
@@ -224,9 +236,11 @@ class Plan(BaseModel):
             # JSON keeps the last of a repeated key, while a person reading the file (or a
             # review tool) may see the first: the plan carried out would not be the one read.
             # The tool writes each key once.
-            key = repeated[0] if len(repeated[0]) <= 60 else repeated[0][:60] + "..."
+            # Masked before it is cut: a cut through a credential leaves a piece no scrubber
+            # recognises.
+            key = clip(repr(repeated[0]), 64)
             raise PlanError(
-                f"plan file holds the key {key!r} twice in one object (a reader may see the "
+                f"plan file holds the key {key} twice in one object (a reader may see the "
                 "first value, apply would use the last); it was edited",
                 hint="write plan files with `reconciler plan --out FILE`",
             )
@@ -394,6 +408,16 @@ class Plan(BaseModel):
         return writes.recheck_violations(
             self, state, desired, complete=complete, active_now=active_now, now=now
         )
+
+
+class _NotJSONNumber(ValueError):
+    def __init__(self, word: str) -> None:
+        super().__init__(word)
+        self.word = word
+
+
+def _no_constant(word: str) -> Any:
+    raise _NotJSONNumber(word)
 
 
 def _once(pairs: list[tuple[str, Any]], repeated: list[str]) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import assert_never
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.limits import DEFAULT_MASS_DELETE_MIN_MANAGED
+from reconciler.limits import DEFAULT_MASS_DELETE_MIN_MANAGED, MAX_FIRE_GUARD_MINUTES
 from reconciler.planning.actions import (
     Action,
     ConflictAction,
@@ -31,17 +31,27 @@ from reconciler.settings import FIRE_GUARD, MASS_DELETE_RATIO, MAX_ACTIVE
 
 
 class PlanOptions(BaseModel):
-    """Thresholds and overrides of the safety rules (docs/design.md "Safety rules")."""
+    """Thresholds and overrides of the safety rules (docs/design.md "Safety rules").
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Bounded as the settings they come from are (a saved plan's options are read back from the
+    file): a ratio of NaN, a negative guard or a minimum no setting can change would turn a
+    rule off while the file still shows ``allow_mass_delete: false`` to its reviewer.
+    """
 
-    max_deletes: int | None = None
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    max_deletes: int | None = Field(default=None, ge=0)
     allow_mass_delete: bool = False
-    fire_guard_minutes: int = FIRE_GUARD.default
+    fire_guard_minutes: int = Field(default=FIRE_GUARD.default, ge=0, le=MAX_FIRE_GUARD_MINUTES)
     force: bool = False
-    max_active: int = MAX_ACTIVE.default
-    mass_delete_ratio: float = MASS_DELETE_RATIO.default
-    mass_delete_min_managed: int = DEFAULT_MASS_DELETE_MIN_MANAGED
+    max_active: int = Field(default=MAX_ACTIVE.default, ge=1)
+    mass_delete_ratio: float = Field(default=MASS_DELETE_RATIO.default, gt=0, le=1)
+    # No setting changes it: a plan holding another value was edited.
+    mass_delete_min_managed: int = Field(
+        default=DEFAULT_MASS_DELETE_MIN_MANAGED,
+        ge=DEFAULT_MASS_DELETE_MIN_MANAGED,
+        le=DEFAULT_MASS_DELETE_MIN_MANAGED,
+    )
 
 
 def _rests_on_absence(a: Action) -> bool:

@@ -9,6 +9,7 @@ recomputed), and proves that apply refuses it with no write reaching the emulato
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from reconciler.planning import canonical
 from reconciler.planning.artifact import Plan
+from reconciler.planning.inputs import json_digest
 from tests.e2e.helpers import Project
 from tests.kit.bodies import body, periodical
 
@@ -88,6 +90,11 @@ def _replace(name: str, old: str) -> dict[str, Any]:
         "cause": "manifest",
         "reason": "zone_type changed",
     }
+
+
+def _with_body(action: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """``action`` with keys added to its body (its fingerprint kept)."""
+    return {**action, "body": {**action["body"], **extra}}
 
 
 def _add(action: Callable[[dict[str, str]], dict[str, Any]]) -> Forge:
@@ -472,3 +479,95 @@ def test_a_key_written_twice_in_a_saved_plan_is_refused(project: Project) -> Non
     assert project.emulator.request_log == []
     (task,) = project.remote()["a"]
     assert "forged" not in json.dumps(task)
+
+
+_OPTION_EDITS = {
+    # text edits of the file: JSON has no NaN or Infinity, Python's reader takes them
+    "a NaN mass-delete ratio": (
+        lambda t: re.sub(r'"mass_delete_ratio": [0-9.]+', '"mass_delete_ratio": NaN', t),
+        "holds NaN, which is no JSON number",
+    ),
+    "an infinite mass-delete ratio": (
+        lambda t: re.sub(r'"mass_delete_ratio": [0-9.]+', '"mass_delete_ratio": Infinity', t),
+        "holds Infinity, which is no JSON number",
+    ),
+    "a mass-delete ratio above 1": (
+        lambda t: re.sub(r'"mass_delete_ratio": [0-9.]+', '"mass_delete_ratio": 1000', t),
+        "options.mass_delete_ratio",
+    ),
+    "a minimum of managed schedules no setting makes": (
+        lambda t: re.sub(r'"mass_delete_min_managed": \d+', '"mass_delete_min_managed": 999', t),
+        "options.mass_delete_min_managed",
+    ),
+    "a negative fire guard": (
+        lambda t: re.sub(r'"fire_guard_minutes": \d+', '"fire_guard_minutes": -1', t),
+        "options.fire_guard_minutes",
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(_OPTION_EDITS))
+def test_a_threshold_no_setting_makes_is_refused_in_a_saved_plan(
+    project: Project, edit: str
+) -> None:
+    """A plan refused by the mass-delete rule, its violation erased and its ratio set to NaN
+    (every comparison with NaN is false): apply deleted half the schedules while the file
+    still said `allow_mass_delete: false`. A threshold no setting or flag can produce is now
+    refused when the file is read, whatever the checksum says; nothing is deleted."""
+    for n in range(10):
+        project.write(f"s{n}")
+    assert project.apply().exit_code == 0
+    for n in range(5):
+        project.remove(f"s{n}")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 1  # unsafe, but written
+    _forge(out, lambda data: data.update(violations=[]))
+    change, message = _OPTION_EDITS[edit]
+    text = change(out.read_text(encoding="utf-8"))
+    data = json.loads(text)  # Python's reader: NaN and Infinity become floats
+    data["checksum"] = json_digest({k: v for k, v in data.items() if k != "checksum"})
+    out.write_text(text.replace(json.loads(text)["checksum"], data["checksum"]), encoding="utf-8")
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output
+    assert project.writes() == []
+    assert len(project.remote()) == 10
+
+
+_EXTRAS: dict[str, dict[str, Any]] = {
+    "a key the API does not document": {"schedule_id": "x1"},
+    "a null": {"extra": None},
+    "the manifest's lifecycle": {"lifecycle": {"prevent_destroy": False}},
+}
+
+
+@pytest.mark.parametrize("kind", ["create", "update"])
+@pytest.mark.parametrize("extra", sorted(_EXTRAS))
+def test_a_body_that_only_canonicalises_to_the_manifests_is_refused(
+    project: Project, kind: str, extra: str
+) -> None:
+    """A saved write whose body holds more than the manifest's canonical body (found by a
+    probe): the check compared canonical forms, which drop such keys, and apply sent the body
+    as the file wrote it. A body must now be the canonical body itself; no request writes."""
+    project.write("a", alert="v1")
+    assert project.apply().exit_code == 0
+    project.write("a", alert="v2")
+    project.write("b", alert="v1")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+    target = "b" if kind == "create" else "a"
+
+    def add(data: dict[str, Any]) -> None:
+        (action,) = [a for a in data["actions"] if a["name"] == target]
+        assert action["kind"] == kind
+        action["body"].update(_EXTRAS[extra])
+
+    _forge(out, add)
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert f"{kind} '{target}'" in result.output, result.output
+    assert "its body is not the manifest's" in result.output
+    assert project.writes() == []

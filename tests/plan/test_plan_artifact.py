@@ -278,6 +278,24 @@ def test_a_plan_file_with_a_key_written_twice_is_refused() -> None:
         assert "\x1b" not in info.value.message
 
 
+def test_a_repeated_key_holding_a_credential_is_masked_before_it_is_cut(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The repeated key is quoted cut short: cut first, a credential past the cut left a piece
+    of it that no scrubber recognises (``...PPPemulator-d...``)."""
+    secret = "Q7x2Vb9Lm3Zk8Wd4Np6Rt1Ys5"
+    monkeypatch.setenv("ENGAGELAB_APP_KEY", "0123456789abcdef01234567")
+    monkeypatch.setenv("ENGAGELAB_MASTER_SECRET", secret)
+    good = _edited_and_checksummed(lambda data: None)
+    for pad in range(40, 64):
+        key = "P" * pad + secret
+        doubled = good.replace("{", f'{{"{key}": 1, "{key}": 1, ', 1)
+        with pytest.raises(PlanError) as info:
+            Plan.from_json(doubled)
+        assert "twice in one object" in info.value.message
+        assert not any(secret[n : n + 6] in info.value.message for n in range(len(secret) - 5))
+
+
 def test_the_times_and_zone_the_planner_writes_read_back() -> None:
     """What the planner writes passes those checks, in any zone: the file reads back as made."""
     want, inv, st = mixed()
@@ -422,19 +440,28 @@ def _with_create_body(p: Plan, edit: Callable[[dict[str, Any]], None]) -> Plan:
     return forged.model_copy(update={"checksum": forged.compute_checksum()})
 
 
-def test_a_saved_write_body_written_otherwise_but_equal_is_the_manifests() -> None:
-    """The body check hashes the body as the file holds it first; a body that is the same once
-    canonical (a null added, weekdays reordered) still passes, through the canonical form."""
+def test_a_saved_write_body_is_the_manifests_canonical_body_itself() -> None:
+    """Apply sends a saved body as the file writes it, so the body must be the manifest's
+    canonical body itself: keys in another order pass (the digest sorts them), a body that is
+    the same only once canonicalised (a null added, weekdays reordered in another case) is
+    refused. It passed before, and the server received what no manifest says."""
     want = [desired("new", trigger=periodical(point=["MON", "THU"]))]
     st = state()
     honest = plan(want, inventory(), st)
     honest.check_writes(st, want, [])
 
+    def reordered(b: dict[str, Any]) -> None:
+        trigger = b.pop("trigger")
+        b["trigger"] = dict(reversed(list(trigger.items())))
+
+    _with_create_body(honest, reordered).check_writes(st, want, [])
+
     def rewritten(b: dict[str, Any]) -> None:
         b["push"]["sound"] = None
         b["trigger"]["periodical"]["point"] = ["thu", "mon"]
 
-    _with_create_body(honest, rewritten).check_writes(st, want, [])
+    with pytest.raises(PlanError, match="its body is not the manifest's"):
+        _with_create_body(honest, rewritten).check_writes(st, want, [])
 
 
 def test_a_saved_write_body_that_is_not_the_manifests_is_refused() -> None:
