@@ -62,12 +62,15 @@ def test_texts_with_unicode_line_breaks_load_back_unchanged(brk: str, form: str)
     assert canonical_json(_load(exported)) == canonical_json(canonicalize(raw))
 
 
-@pytest.mark.parametrize("mark", ["\u202a", "\u202e", "\u2066", "\u2069"])
+@pytest.mark.parametrize(
+    "mark", ["\u202a", "\u202e", "\u2066", "\u2069", "\u200e", "\u061c", "\u200b", "\u2060"]
+)
 @pytest.mark.parametrize("form", ["{}ls", "a{}", "a {} b", "{}", "x{}{}y", "1{}"])
 def test_bidirectional_controls_are_written_escaped_and_load_back(mark: str, form: str) -> None:
     """A remote alert holding U+202E (RIGHT-TO-LEFT OVERRIDE) was exported raw: the file, put
-    up for review in a pull request, showed the rest of the line reversed. Such text is now
-    double-quoted with the character as a `\\u` escape, in values and keys alike, and loads
+    up for review in a pull request, showed the rest of the line reversed. So were the
+    direction marks and the zero-width characters (two keys that look the same). Such text is
+    now double-quoted with the character as a `\\u` escape, in values and keys alike, and loads
     back as the very same body (the C1 controls the emitter escapes itself)."""
     text = form.format(mark, mark)
     raw = bodies.body("Bidi", alert=text, sender=None)
@@ -75,8 +78,18 @@ def test_bidirectional_controls_are_written_escaped_and_load_back(mark: str, for
     exported = manifest_text(
         raw, schedule_id="abc", exported_at=EXPORTED_AT, schema_ref=None, problems=[text]
     )
-    assert not re.search("[\x80-\x9f\u202a-\u202e\u2066-\u2069]", exported), exported
+    unseen = "[\x80-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069]"
+    assert not re.search(unseen, exported), exported
     assert f"\\u{ord(mark):04x}" in exported
+    assert canonical_json(_load(exported)) == canonical_json(canonicalize(raw))
+
+
+def test_emoji_joined_by_a_zero_width_joiner_are_written_as_they_are() -> None:
+    """The joiners stay raw (emoji sequences and scripts need them) and load back."""
+    text = "Family \U0001f468\u200d\U0001f469\u200d\U0001f467 time"
+    raw = bodies.body("Emoji", alert=text, sender=None)
+    exported = manifest_text(raw, schedule_id="abc", exported_at=EXPORTED_AT, schema_ref=None)
+    assert f"alert: {text}" in exported
     assert canonical_json(_load(exported)) == canonical_json(canonicalize(raw))
 
 

@@ -70,11 +70,20 @@ _QUOTE = re.compile(
 # are escaped.
 _BREAKS = re.compile("[\x85\u2028\u2029]")
 
-# The bidirectional controls: raw, they make a pull request's page or a terminal show the rest
-# of the line reordered, so a reviewer would read another alert than the one the file holds.
-# Written in double quotes as `\u202e` escapes (``printable.never_raw``), which load back as
-# the same character; a plain scalar has no escapes.
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# What a reviewer cannot see: the bidirectional controls and marks (raw, a pull request's page
+# or a terminal shows the rest of the line reordered, so a reviewer would read another alert
+# than the one the file holds) and the zero-width characters (an extras key "k" and one with a
+# zero-width space after it look the same). Written in double quotes as `\u202e` escapes, which
+# load back as the same character; a plain scalar has no escapes. The joiners U+200C and U+200D
+# stay: emoji sequences and several scripts need them, and they show as what they join.
+_UNSEEN = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _spelled(text: str) -> str:
+    """``text`` with the C1 controls and the characters of ``_UNSEEN`` written as escapes."""
+    text = printable.never_raw(text)
+    return _UNSEEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
 
 _SLUG_DROP = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -112,7 +121,7 @@ def manifest_text(
         # the comment, and what follows it would be read as the manifest's YAML.
         lines += [f"#   {printable.escaped(p)}" for p in problems]
         lines.append("# Fix it (or rename the remote task), then run `reconciler validate`.")
-    return printable.never_raw("\n".join(lines)) + "\n" + dump_yaml(normal_form(body))
+    return _spelled("\n".join(lines)) + "\n" + dump_yaml(normal_form(body))
 
 
 def normal_form(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,7 +155,7 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     yaml.dump(_styled(data), out)
     # Every string holding such a character is double-quoted (``_styled``); the emitter
     # escapes the C1 controls there itself, but writes these as they are.
-    return printable.never_raw(out.getvalue())
+    return _spelled(out.getvalue())
 
 
 def _styled(value: Any) -> Any:
@@ -166,7 +175,7 @@ def _styled(value: Any) -> Any:
     if isinstance(value, Redacted):
         return _redacted(value)
     if isinstance(value, str) and (
-        _QUOTE.match(value) or _BREAKS.search(value) or _BIDI.search(value)
+        _QUOTE.match(value) or _BREAKS.search(value) or _UNSEEN.search(value)
     ):
         return DoubleQuotedScalarString(value)
     return value

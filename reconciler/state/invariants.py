@@ -85,17 +85,28 @@ def debt_of(state: State, name: str, *, keep_entries: bool) -> str | None:
 
 def _credential_places(state: State, scrub: redact.Scrubber) -> list[str]:
     """Where, beyond the entries' ids (checked with their repair), the state's text holds the
-    credentials: names, journalled ids, forgotten tasks. Each place is described without the
-    text that holds them."""
+    credentials: the lineage, the binding, names, fingerprints, journalled ids, forgotten
+    tasks. Each place is described without the text that holds them."""
     places: list[str] = []
+    # The lineage and the binding go into plan files and every save: their patterns (letters,
+    # digits and "-"; "sha256:" and hex) admit a credential of letters and digits.
+    for field, value in (("lineage", state.lineage), ("binding", state.binding or "")):
+        if scrub.finds(value):
+            places.append(f"the `{field}`")
     if any(scrub.finds(name) for name in state.entries):
         places.append("the name of an entry")
+    for name in sorted(state.entries):
+        if scrub.finds(state.entries[name].fingerprint):
+            places.append(f"the fingerprint of the entry {name!r}")
     for key in sorted(state.pending):
         p = state.pending[key]
         if scrub.finds(key) or scrub.finds(p.name):
             places.append("the name of a journal entry")
-        elif p.old_schedule_id is not None and scrub.finds(p.old_schedule_id):
+            continue
+        if p.old_schedule_id is not None and scrub.finds(p.old_schedule_id):
             places.append(f"the old schedule_id of the journal entry of {key!r}")
+        if scrub.finds(p.fingerprint):
+            places.append(f"the fingerprint of the journal entry of {key!r}")
     for key in sorted(state.forgotten):
         if scrub.finds(key):
             places.append("the name of a forgotten task")

@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Val
 
 from reconciler.errors import StateCorruptError, StateError
 from reconciler.jsontext import holds_lone_surrogate
+from reconciler.printable import escaped
 
 STATE_VERSION = 1
 
@@ -181,9 +182,20 @@ def parse_state(
     try:
         return State.model_validate(data)
     except ValidationError as exc:
+        # A location names keys of the file (an entry's name): shown quoted and escaped
+        # when they hold a character that does not print, as is pydantic's message, or a name
+        # holding a line break would print a line of its own (a workflow command in a CI log).
         reasons = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            f"{'.'.join(map(_step, err['loc'])) or '(top)'}: {escaped(err['msg'])}"
             for err in exc.errors()[:5]
         )
         more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
         raise corrupt(f"does not match the state schema: {reasons}{more}") from None
+
+
+def _step(step: int | str) -> str:
+    """One step of a schema error's location: a key as it is, or quoted (``repr`` spells its
+    control and invisible characters) when it holds one; an index as it is."""
+    if isinstance(step, str) and step.isprintable():
+        return step
+    return repr(step) if isinstance(step, str) else str(step)

@@ -110,6 +110,7 @@ def test_a_schedule_id_holding_the_credentials_is_refused_before_any_request(
 
 
 _SECRET = "Q7x2Vb9Lm3Zk8Wd4Np6Rt1Ys5"
+_APP_KEY = "0123456789abcdef01234567"
 _STAMP = "2026-12-01T00:00:00Z"
 
 
@@ -144,6 +145,18 @@ _CREDENTIAL_PLACES = {
         lambda d: d.update(forgotten={"old": _forgotten(sid=_SECRET)}),
         "a forgotten task of 'old'",
     ),
+    "lineage": (lambda d: d.update(lineage=_SECRET), "the `lineage`"),
+    "binding": (lambda d: d.update(binding=f"sha256:{_APP_KEY}{'0' * 40}"), "the `binding`"),
+    "entry fingerprint": (
+        lambda d: d["entries"]["mine"].update(fingerprint=f"sha256:{_APP_KEY}"),
+        "the fingerprint of the entry 'mine'",
+    ),
+    "journalled fingerprint": (
+        lambda d: d.update(
+            pending={"gone": {**_journalled_delete("gone", "x1"), "fingerprint": _SECRET}}
+        ),
+        "the fingerprint of the journal entry of 'gone'",
+    ),
     "forgotten reason": (
         lambda d: d.update(forgotten={"old": _forgotten(reason=f"see {_SECRET}")}),
         "a forgotten task of 'old'",
@@ -162,7 +175,7 @@ def test_credentials_anywhere_in_the_state_are_refused_and_never_saved_again(
     quoted, no request, the file left as it is."""
     project.write("mine")
     assert project.apply().exit_code == 0
-    monkeypatch.setenv("ENGAGELAB_APP_KEY", "0123456789abcdef01234567")
+    monkeypatch.setenv("ENGAGELAB_APP_KEY", _APP_KEY)
     monkeypatch.setenv("ENGAGELAB_MASTER_SECRET", _SECRET)
     edit, where = _CREDENTIAL_PLACES[place]
     data = json.loads(project.state_path.read_text(encoding="utf-8"))
@@ -175,6 +188,28 @@ def test_credentials_anywhere_in_the_state_are_refused_and_never_saved_again(
         assert result.exit_code == 1, result.output
     assert f"{where} holds the configured credentials" in result.output, result.output
     assert _SECRET not in result.output
+    assert _APP_KEY not in result.output
     assert "Traceback" not in result.output
     assert len(project.emulator.request_log) == before
     assert project.state_path.read_bytes() == saved
+
+
+def test_a_schema_error_names_the_entry_escaped(project: Project) -> None:
+    """A state file that does not match the schema under an entry whose name holds a line
+    break and an escape sequence: the error's location names the entry, quoted and escaped. It
+    was printed raw, the line break starting a line GitHub Actions runs as a workflow command."""
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    entry = data["entries"].pop("mine")
+    data["entries"][FORGED] = {**entry, "schedule_id": 12345}
+    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    project.mark()
+    result = project.run("plan")
+    assert result.exit_code == 1, result.output
+    assert "does not match the state schema: entries." in result.output, result.output
+    assert repr(FORGED) in result.output
+    assert all(not line.startswith("::") for line in result.output.splitlines()), result.output
+    assert "\x1b" not in result.output
+    assert "\x07" not in result.output
+    assert project.emulator.request_log == []
