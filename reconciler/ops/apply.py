@@ -192,6 +192,7 @@ def _checked_plan(
     saved.check_fresh(obs.desired, obs.inventory, planned_from)
     rows = [(sid, task.name) for sid, task in obs.inventory.schedules.items()]
     saved.check_writes(planned_from, desired, rows, now=ws.clock(), tz=ws.env.tz)
+    saved.check_same_actions(obs.plan)
     # Same inputs, same options, but a later clock: a schedule may have come within the
     # fire guard since the plan was saved.
     if obs.plan.violations:

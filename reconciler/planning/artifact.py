@@ -394,6 +394,42 @@ class Plan(BaseModel):
         and the manifests do not back (:func:`reconciler.planning.writes.write_problems`)."""
         writes.check_writes(self, state, desired, remote, now=now, tz=tz)
 
+    def needs_fresh_plan(self) -> bool:
+        """Whether only a plan made afresh from a full read can vouch for this one: it holds a
+        kind of action the planner chooses from the tasks' contents or their absence (a
+        replace, a recreate, an expiry, a forgetting skip, a refresh) or a rename. A file
+        edited into one of those (an update turned into a replace of a disabled manifest, a
+        skip of an already-sent push turned into a recreate) passes every check of its
+        targets and bodies."""
+        return bool(self.renames) or any(
+            isinstance(a, ReplaceAction | RecreateAction | ExpiredAction | RefreshAction)
+            or (isinstance(a, SkipAction) and a.forget)
+            for a in self.actions
+        )
+
+    def check_same_actions(self, fresh: Plan) -> None:
+        """Raise PlanError unless this saved plan changes exactly what ``fresh`` (made from the
+        same inputs now) changes: the same kinds of action on the same names, targets and
+        bodies, and the same renames. Its digests matching says the inputs are the same; this
+        says the actions are the ones those inputs give, not ones written into the file."""
+        mine, theirs = _changes(self), _changes(fresh)
+        if mine == theirs and self.renames == fresh.renames:
+            return
+        extra = sorted(f"{k} {n!r}" for k, n, *_ in mine - theirs)
+        missing = sorted(f"{k} {n!r}" for k, n, *_ in theirs - mine)
+        said = []
+        if extra:
+            said.append(f"it has {_few(extra)}, which the inputs do not give")
+        if missing:
+            said.append(f"the inputs give {_few(missing)}, which it does not have")
+        if self.renames != fresh.renames:
+            said.append("its renames are not the ones the manifests declare")
+        raise PlanError(
+            "the saved plan's actions are not the ones its inputs give now: " + "; ".join(said),
+            hint="it was edited, or the time moved it (a trigger ended, a firing came near); "
+            "make a new plan with `reconciler plan --out FILE` and review it",
+        )
+
     def recheck_violations(
         self,
         state: State,
@@ -451,6 +487,15 @@ def _location(loc: tuple[int | str, ...], data: object) -> str:
         out += f".{shown}" if out else shown
         node = node.get(step) if isinstance(node, dict) else None
     return out or "(the whole file)"
+
+
+def _changes(plan: Plan) -> set[tuple[str, str, str | None, str | None]]:
+    """What a plan changes: kind, name, target id and body fingerprint of each change."""
+    return {
+        (a.kind, a.name, target_id(a), getattr(a, "fingerprint", None))
+        for a in plan.actions
+        if is_change(a)
+    }
 
 
 def _few(items: list[str], limit: int = 5) -> str:

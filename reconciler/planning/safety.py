@@ -54,6 +54,12 @@ class PlanOptions(BaseModel):
     )
 
 
+def _retires(a: Action) -> bool:
+    """Whether ``a`` is a replace that deletes its task and creates nothing (its manifest is
+    disabled: ``apply.executor``)."""
+    return isinstance(a, ReplaceAction) and a.body.get("enabled") is False
+
+
 def _rests_on_absence(a: Action) -> bool:
     """Whether an action is only right if the read saw every task: it creates (a task of the
     same name the read missed would make it a second one), deletes, or forgets a vanished one."""
@@ -83,7 +89,9 @@ def violations(
 ) -> list[str]:
     """Every safety rule of docs/design.md the plan breaks, in a fixed rule order."""
     out: list[str] = []
-    deletes = [a for a in actions if isinstance(a, DeleteAction)]
+    # A replace into a disabled manifest deletes the task and makes none (the API creates no
+    # disabled task): it counts against the delete rules as a delete does.
+    deletes = [a for a in actions if isinstance(a, DeleteAction) or _retires(a)]
 
     if not inventory.complete:
         # A create too: a task of the same name the read missed would make it a second one.

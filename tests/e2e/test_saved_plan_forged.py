@@ -571,3 +571,66 @@ def test_a_body_that_only_canonicalises_to_the_manifests_is_refused(
     assert f"{kind} '{target}'" in result.output, result.output
     assert "its body is not the manifest's" in result.output
     assert project.writes() == []
+
+
+def _kinds_setup_unneeded(project: Project, ids: dict[str, str]) -> None:
+    """Nothing to do: the forgery replaces a task that is in sync (a new id, its history
+    lost; inside the fire guard too, where no flag was given)."""
+
+
+def _kinds_setup_twin(project: Project, ids: dict[str, str]) -> None:
+    """The managed task was deleted outside the tool and someone made another of its name:
+    the honest plan is a conflict; a recreate is refused; a replace made a second live copy."""
+    project.out_of_band_delete(ids["a"])
+    project.out_of_band_create(body("a", alert="someone else's"))
+
+
+def _kinds_setup_disabled(project: Project, ids: dict[str, str]) -> None:
+    """Both manifests disabled: the honest plan updates them; replaces into disabled
+    manifests deleted the tasks (and, with no DeleteAction, passed the mass-delete rule)."""
+    project.write("a", alert="v1", enabled=False)
+    project.write("b", alert="v1", enabled=False)
+
+
+_KIND_FORGERIES: dict[str, tuple[Callable[[Project, dict[str, str]], None], str]] = {
+    "an unneeded replace": (_kinds_setup_unneeded, "a"),
+    "a replace of a vanished task beside its remade twin": (_kinds_setup_twin, "a"),
+    "updates of disabled manifests turned into replaces": (_kinds_setup_disabled, "a,b"),
+}
+
+
+@pytest.mark.parametrize("refresh", [False, True], ids=["list-checked", "full-refresh"])
+@pytest.mark.parametrize("forgery", sorted(_KIND_FORGERIES))
+def test_a_saved_action_of_another_kind_than_the_planners_is_refused(
+    project: Project, forgery: str, refresh: bool
+) -> None:
+    """Found by a probe: the write check compared each write's target and body with the state
+    and the manifests, never its kind with the one the planner chooses. A replace passed for
+    any managed name. A plan holding a kind chosen from the tasks' contents or absence is now
+    vouched for by a plan made afresh from a full read, whose actions it must equal."""
+    ids = _setup(project)
+    setup, names = _KIND_FORGERIES[forgery]
+    setup(project, ids)
+    out = project.root / "plan.json"
+    made = project.run("plan", "--out", str(out))
+    assert made.exit_code in (0, 2), made.output
+    live_before = sorted(t["schedule_id"] for t in project.emulator.schedules())
+
+    def replace_all(data: dict[str, Any]) -> None:
+        data["actions"] = [a for a in data["actions"] if a["name"] not in names.split(",")]
+        for name in names.split(","):
+            forged = _replace(name, ids[name])
+            if "disabled" in forgery:
+                forged["body"]["enabled"] = False
+                forged["fingerprint"] = canonical.fingerprint(forged["body"])
+            data["actions"].append(forged)
+
+    _forge(out, replace_all)
+    project.mark()
+    result = project.run("apply", *(["--full-refresh"] if refresh else []), str(out))
+    assert result.exit_code == 1, result.output
+    assert "the saved plan's actions are not the ones its inputs give now" in result.output, (
+        result.output
+    )
+    assert project.writes() == []
+    assert sorted(t["schedule_id"] for t in project.emulator.schedules()) == live_before

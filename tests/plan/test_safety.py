@@ -263,3 +263,16 @@ def test_safe_plan_passes_check_safe() -> None:
     p = plan([desired("a")])
     assert p.is_safe
     p.check_safe()
+
+
+def test_replacing_into_disabled_manifests_counts_as_deleting() -> None:
+    """A replace into a disabled manifest deletes its task and creates none (the API makes no
+    disabled task): 5 of 10 such replaces are a mass delete, as 5 deletes are. They were not
+    counted, so disabling half the app with a zone change deleted it without a word."""
+    names = [f"s{i:02d}" for i in range(10)]
+    ds, inv, st = in_sync(*names)
+    ds[:5] = [desired(n, enabled=False, trigger=single(zone_type=2)) for n in names[:5]]
+    p = plan(ds, inv, st)
+    assert len(p.of_kind("replace")) == 5
+    assert [v for v in p.violations if v.startswith("mass delete: 5 of 10 managed")]
+    assert plan(ds, inv, st, allow_mass_delete=True).violations == []
