@@ -59,13 +59,18 @@ def write_problems(
     and a forget of a task that is gone (expired, or a skip that forgets), target a task
     ``remote`` does not list (a recreate, no other task of its name either): with it still
     there, a recreate makes a second live copy and a forget leaves it firing unmanaged. A
-    delete is of a name no manifest wants, or (with ``now`` and ``tz``) of one whose
-    manifest's trigger is entirely in the past.
+    delete is of a name no manifest wants (nor declares as its previous name), or (with
+    ``now`` and ``tz``) of one whose manifest's trigger is entirely in the past, and (with
+    ``desired``, as the command line's paths give it with the list read) of a listed task.
     Without ``desired`` (the Python API's apply_plan has no manifests) the targets and
     renames are checked against the state, the bodies are not.
     """
     entries = {n: e for n, e in state.entries.items() if n not in state.pending}
     wanted = {d.name: d for d in desired or ()}
+    # A managed name a manifest declares as its previous name is renamed by the planner, never
+    # deleted: without the rename, its delete would pass as the delete of a name no manifest
+    # wants (and a sent "now" push's mark would go, to be sent again under the new name).
+    renamed_from = {old: d for d in desired or () for old in d.previous_names}
     claimed = {e.schedule_id for e in entries.values()}
     rows = list(remote)
     listed = {sid for sid, _ in rows}
@@ -129,6 +134,15 @@ def write_problems(
             and (now is None or tz is None or not timing.is_finished(d.body, now, tz))
         ):
             problems.append(f"{what}: its manifest ({d.source}) still wants it")
+        if isinstance(a, DeleteAction) and (heir := renamed_from.get(a.name)) is not None:
+            problems.append(
+                f"{what}: it is the previous name of {heir.name!r} ({heir.source}), which the "
+                "plan renames"
+            )
+        if isinstance(a, DeleteAction) and desired is not None and a.schedule_id not in listed:
+            # The command line's paths pass the list they read. The planner deletes only a
+            # listed task; one the list lacks is forgotten as expired (its history kept).
+            problems.append(f"{what}: its task {a.schedule_id} is not on the server")
         if desired is not None or isinstance(a, DeleteAction):
             problems.extend(_body_problems(a, what, d, entry))
     return problems

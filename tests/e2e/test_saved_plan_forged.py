@@ -634,3 +634,62 @@ def test_a_saved_action_of_another_kind_than_the_planners_is_refused(
     )
     assert project.writes() == []
     assert sorted(t["schedule_id"] for t in project.emulator.schedules()) == live_before
+
+
+@pytest.mark.parametrize("refresh", [False, True], ids=["list-checked", "full-refresh"])
+def test_a_declared_rename_rewritten_as_a_delete_of_the_old_name_is_refused(
+    project: Project, refresh: bool
+) -> None:
+    """Found by a probe: the rename dropped from the plan and a delete of the old name added.
+    No manifest has the old name, so the delete passed as one of a name nobody wants: the task
+    was deleted (and a sent "now" push's mark with it, to be sent again under the new name).
+    The planner renames a managed previous name and never deletes it."""
+    project.write("Old_name")
+    assert project.apply().exit_code == 0
+    sid = project.state_ids()["Old_name"]
+    project.remove("Old_name")
+    data = body("New_name")
+    data["lifecycle"] = {"previous_names": ["Old_name"]}
+    project.write_body(data)
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+
+    def drop_rename(plan: dict[str, Any]) -> None:
+        plan["renames"] = {}
+        plan["actions"] = [a for a in plan["actions"] if a["name"] != "New_name"]
+        plan["actions"].append(_delete("Old_name", sid))
+
+    _forge(out, drop_rename)
+    project.mark()
+    result = project.run("apply", *(["--full-refresh"] if refresh else []), str(out))
+    assert result.exit_code == 1, result.output
+    assert "it is the previous name of 'New_name'" in result.output, result.output
+    assert project.writes() == []
+    assert project.state_ids() == {"Old_name": sid}
+
+
+def test_a_delete_of_a_task_the_list_lacks_is_refused(project: Project) -> None:
+    """Found by a probe: a task gone from the server (fired) is forgotten as expired, its id
+    kept for `history`. The expiry rewritten as a delete passed on the list alone (a delete
+    of a name whose manifest's trigger has ended), and the entry went with no record."""
+    project.write("a", alert="v1")
+    project.write("b", alert="v1")
+    assert project.apply().exit_code == 0
+    ids = project.state_ids()
+    project.remove("a")
+    project.out_of_band_delete(ids["a"])
+    out = project.root / "plan.json"
+    made = project.run("plan", "--out", str(out))
+    assert made.exit_code == 0, made.output
+
+    def as_delete(plan: dict[str, Any]) -> None:
+        plan["actions"] = [a for a in plan["actions"] if a["name"] != "a"]
+        plan["actions"].append(_delete("a", ids["a"]))
+
+    _forge(out, as_delete)
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert f"delete 'a': its task {ids['a']} is not on the server" in result.output
+    assert project.writes() == []
+    assert "a" in project.state_ids()
