@@ -102,6 +102,17 @@ def write_problems(
                 problems.append(f"{what}: the state already manages it as {entry.schedule_id}")
             elif canonical.name_key(a.name) in taken:
                 problems.append(f"{what}: a remote task of that name exists")
+            # The planner skips a disabled manifest and one whose trigger has ended (the API
+            # refuses both, which is not a guard to lean on).
+            if d is not None and d.body.get("enabled") is False:
+                problems.append(f"{what}: its manifest ({d.source}) is disabled")
+            elif (
+                d is not None
+                and now is not None
+                and tz is not None
+                and timing.is_finished(d.body, now, tz)
+            ):
+                problems.append(f"{what}: its manifest's trigger ({d.source}) has ended")
             # The planner renames a managed previous name (``renames.declared_renames``): a
             # create beside it leaves the old task firing the same push.
             for old in d.previous_names if d is not None else ():

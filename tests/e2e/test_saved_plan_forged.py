@@ -21,7 +21,7 @@ from reconciler.planning import canonical
 from reconciler.planning.artifact import Plan
 from reconciler.planning.inputs import json_digest
 from tests.e2e.helpers import Project
-from tests.kit.bodies import body, periodical
+from tests.kit.bodies import body, periodical, single
 
 Forge = Callable[[dict[str, Any], dict[str, str]], None]
 
@@ -693,3 +693,33 @@ def test_a_delete_of_a_task_the_list_lacks_is_refused(project: Project) -> None:
     assert f"delete 'a': its task {ids['a']} is not on the server" in result.output
     assert project.writes() == []
     assert "a" in project.state_ids()
+
+
+@pytest.mark.parametrize("manifest", ["disabled", "ended"])
+def test_a_create_the_planner_skips_is_refused(project: Project, manifest: str) -> None:
+    """Found by a probe: a create added for a disabled manifest, or for one whose trigger has
+    ended, passed the tool's checks and was stopped only by the server's validation. The
+    planner skips both; the write check now refuses them before any request."""
+    _setup(project)
+    if manifest == "disabled":
+        written = project.write("c", alert="v1", enabled=False)
+    else:
+        written = project.write("c", alert="v1", trigger=single(time="2026-01-01 10:00:00"))
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+
+    def add_create(plan: dict[str, Any]) -> None:
+        plan["actions"] = [a for a in plan["actions"] if a["name"] != "c"]
+        new = canonical.canonicalize(written)
+        plan["actions"].append(
+            {"kind": "create", "name": "c", "body": new, "fingerprint": canonical.fingerprint(new)}
+        )
+
+    _forge(out, add_create)
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    reason = "is disabled" if manifest == "disabled" else "trigger (schedules/c.yaml:1) has ended"
+    assert "create 'c': its manifest" in result.output, result.output
+    assert reason in result.output, result.output
+    assert project.writes() == []
