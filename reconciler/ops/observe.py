@@ -368,11 +368,11 @@ async def check_saved_by_list(
     reviewed manifest's full body either way, and one it does not write is not touched (the
     next plan or drift shows its edit). So the list decides, and one request in fifty of a
     full read is made. Declined, for a full read instead (``observe``, ``check_fresh`` and
-    ``check_same_actions``): plan files without the list digest, a journal to heal (healing
-    matches bodies), actions the planner chooses from the tasks' contents or absence, or a
-    rename (``Plan.needs_fresh_plan``), a list
-    that differs from the plan's, and a guarded change whose recorded firing is near or past
-    (the next firing must be computed from the task as it is now).
+    ``check_same_actions``): plan files without the list digest; a journal to heal (healing
+    matches bodies); a plan holding actions the planner chooses from the tasks' contents or
+    absence, or a rename (``Plan.needs_fresh_plan``); a list that differs from the plan's;
+    and a guarded change whose recorded firing is near or past (the next firing must be
+    computed from the task as it is now).
     """
     if saved.inputs.listed_digest is None or state.pending or saved.needs_fresh_plan():
         return None

@@ -235,9 +235,8 @@ class Plan(BaseModel):
         if repeated:
             # JSON keeps the last of a repeated key, while a person reading the file (or a
             # review tool) may see the first: the plan carried out would not be the one read.
-            # The tool writes each key once.
-            # Masked before it is cut: a cut through a credential leaves a piece no scrubber
-            # recognises.
+            # The tool writes each key once. The key is masked before it is cut (``clip``): a
+            # cut through a credential leaves a piece no scrubber recognises.
             key = clip(repr(repeated[0]), 64)
             raise PlanError(
                 f"plan file holds the key {key} twice in one object (a reader may see the "
@@ -447,6 +446,8 @@ class Plan(BaseModel):
 
 
 class _NotJSONNumber(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a plan file (``word``)."""
+
     def __init__(self, word: str) -> None:
         super().__init__(word)
         self.word = word
