@@ -70,7 +70,11 @@ def write_problems(
     # A managed name a manifest declares as its previous name is renamed by the planner, never
     # deleted: without the rename, its delete would pass as the delete of a name no manifest
     # wants (and a sent "now" push's mark would go, to be sent again under the new name).
-    renamed_from = {old: d for d in desired or () for old in d.previous_names}
+    # Unless the new name is managed too: then nothing is renamed, and the old name's task is
+    # deleted with its manifest gone (``renames.declared_renames``).
+    renamed_from = {
+        old: d for d in desired or () if d.name not in entries for old in d.previous_names
+    }
     claimed = {e.schedule_id for e in entries.values()}
     rows = list(remote)
     listed = {sid for sid, _ in rows}
@@ -150,9 +154,14 @@ def write_problems(
                 f"{what}: it is the previous name of {heir.name!r} ({heir.source}), which the "
                 "plan renames"
             )
-        if isinstance(a, DeleteAction) and desired is not None and a.schedule_id not in listed:
-            # The command line's paths pass the list they read. The planner deletes only a
-            # listed task; one the list lacks is forgotten as expired (its history kept).
+        if (
+            isinstance(a, DeleteAction | UpdateAction)
+            and desired is not None
+            and a.schedule_id not in listed
+        ):
+            # The command line's paths pass the list they read. The planner deletes and
+            # updates only a listed task; one the list lacks is forgotten as expired (its
+            # history kept), and a write to it would fail half-way through the plan.
             problems.append(f"{what}: its task {a.schedule_id} is not on the server")
         if desired is not None or isinstance(a, DeleteAction):
             problems.extend(_body_problems(a, what, d, entry))

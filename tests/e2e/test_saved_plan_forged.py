@@ -723,3 +723,52 @@ def test_a_create_the_planner_skips_is_refused(project: Project, manifest: str) 
     assert "create 'c': its manifest" in result.output, result.output
     assert reason in result.output, result.output
     assert project.writes() == []
+
+
+@pytest.mark.parametrize("refresh", [False, True], ids=["list-checked", "full-refresh"])
+def test_a_delete_of_a_previous_name_whose_heir_is_managed_too_applies(
+    project: Project, refresh: bool
+) -> None:
+    """Both names managed: the planner renames nothing (it says so) and deletes the old name's
+    task with its manifest gone. That honest delete was refused as the delete of a name a
+    rename moves (found by a probe of the previous-name check)."""
+    project.write("A")
+    project.write("B")
+    assert project.apply().exit_code == 0
+    ids = project.state_ids()
+    project.remove("A")
+    data = body("B")
+    data["lifecycle"] = {"previous_names": ["A"]}
+    project.write_body(data)
+    out = project.root / "plan.json"
+    made = project.run("plan", "--out", str(out))
+    assert made.exit_code == 0, made.output
+    assert "nothing is renamed" in made.output, made.output
+    project.mark()
+    result = project.run("apply", *(["--full-refresh"] if refresh else []), str(out))
+    assert result.exit_code == 0, result.output
+    assert project.write_summary() == [("DELETE", f"/v4/schedules/{ids['A']}")]
+    assert project.state_ids() == {"B": ids["B"]}
+
+
+def test_an_update_of_a_task_the_list_lacks_is_refused_before_any_write(project: Project) -> None:
+    """Found by a probe: a recreate (a task gone) rewritten as an update, beside an honest
+    update, left the list-only path (no kind only a full read vouches for). The honest update
+    was written, then the forged PUT failed on the server's 404: half a plan carried out. An
+    update of a task the list lacks is now refused before any write."""
+    ids = _setup(project)
+    project.write("a", alert="v2")
+    project.out_of_band_delete(ids["b"])
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+
+    def as_update(plan: dict[str, Any]) -> None:
+        plan["actions"] = [x for x in plan["actions"] if x["name"] != "b"]
+        plan["actions"].append(_update("b", ids["b"]))
+
+    _forge(out, as_update)
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert f"update 'b': its task {ids['b']} is not on the server" in result.output, result.output
+    assert project.writes() == []
