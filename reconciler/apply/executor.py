@@ -47,6 +47,7 @@ from reconciler.planning.actions import (
     SkipAction,
     UnmanagedAction,
     UpdateAction,
+    retires,
 )
 from reconciler.planning.artifact import Plan
 from reconciler.remote.client import EngageLabClient
@@ -366,7 +367,7 @@ class Executor:
 
     async def _replace(self, a: ReplaceAction) -> None:
         """Create new, then delete old; undo the new one if the old cannot be deleted."""
-        if a.body.get("enabled") is False:
+        if retires(a):
             await self._retire_for_disabled(a)
             return
         old_entry = self.writer.state.entries.get(a.name)

@@ -312,6 +312,12 @@ def drift_of(a: Action) -> list[DriftItem]:
             assert_never(a)
 
 
+def retires(a: Action) -> bool:
+    """Whether ``a`` is a replace into a disabled manifest: apply deletes its task and makes
+    none (the API creates no disabled task), so it counts as a delete for the delete rules."""
+    return isinstance(a, ReplaceAction) and a.body.get("enabled") is False
+
+
 def is_change(a: Action) -> bool:
     """Whether apply writes anything for the action, remotely or in the state file (a conflict,
     an unmanaged task and a plain skip are reports only)."""

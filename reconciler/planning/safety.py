@@ -25,6 +25,7 @@ from reconciler.planning.actions import (
     SkipAction,
     UnmanagedAction,
     UpdateAction,
+    retires,
 )
 from reconciler.remote.observed import Inventory
 from reconciler.settings import FIRE_GUARD, MASS_DELETE_RATIO, MAX_ACTIVE
@@ -52,12 +53,6 @@ class PlanOptions(BaseModel):
         ge=DEFAULT_MASS_DELETE_MIN_MANAGED,
         le=DEFAULT_MASS_DELETE_MIN_MANAGED,
     )
-
-
-def _retires(a: Action) -> bool:
-    """Whether ``a`` is a replace that deletes its task and creates nothing (its manifest is
-    disabled: ``apply.executor``)."""
-    return isinstance(a, ReplaceAction) and a.body.get("enabled") is False
 
 
 def _rests_on_absence(a: Action) -> bool:
@@ -89,9 +84,7 @@ def violations(
 ) -> list[str]:
     """Every safety rule of docs/design.md the plan breaks, in a fixed rule order."""
     out: list[str] = []
-    # A replace into a disabled manifest deletes the task and makes none (the API creates no
-    # disabled task): it counts against the delete rules as a delete does.
-    deletes = [a for a in actions if isinstance(a, DeleteAction) or _retires(a)]
+    deletes = [a for a in actions if isinstance(a, DeleteAction) or retires(a)]
 
     if not inventory.complete:
         # A create too: a task of the same name the read missed would make it a second one.

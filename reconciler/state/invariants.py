@@ -93,10 +93,10 @@ def _credential_places(state: State, scrub: redact.Scrubber) -> list[str]:
     for field, value in (("lineage", state.lineage), ("binding", state.binding or "")):
         if scrub.finds(value):
             places.append(f"the `{field}`")
-    if any(scrub.finds(name) for name in state.entries):
-        places.append("the name of an entry")
     for name in sorted(state.entries):
-        if scrub.finds(state.entries[name].fingerprint):
+        if scrub.finds(name):
+            places.append("the name of an entry")
+        elif scrub.finds(state.entries[name].fingerprint):
             places.append(f"the fingerprint of the entry {name!r}")
     for key in sorted(state.pending):
         p = state.pending[key]

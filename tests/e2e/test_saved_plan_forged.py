@@ -257,17 +257,29 @@ def test_a_forged_rename_is_refused(project: Project) -> None:
         assert project.writes() == []
 
 
-def test_an_honest_saved_rename_still_applies(project: Project) -> None:
-    """A declared rename saved with `plan --out` passes the checks: one PUT of the same id."""
+def _renamed(project: Project, new: str, old: str) -> None:
+    """Write the manifest ``new``, declaring ``old`` as its previous name."""
+    data = body(new)
+    data["lifecycle"] = {"previous_names": [old]}
+    project.write_body(data)
+
+
+def _saved_rename(project: Project) -> tuple[str, Path]:
+    """ "Old_name" applied, then renamed "New_name" by its manifest; the plan saved. Returns the
+    task's id and the plan file."""
     project.write("Old_name")
     assert project.apply().exit_code == 0
     sid = project.state_ids()["Old_name"]
     project.remove("Old_name")
-    data = body("New_name")
-    data["lifecycle"] = {"previous_names": ["Old_name"]}
-    project.write_body(data)
+    _renamed(project, "New_name", "Old_name")
     out = project.root / "plan.json"
     assert project.run("plan", "--out", str(out)).exit_code == 0
+    return sid, out
+
+
+def test_an_honest_saved_rename_still_applies(project: Project) -> None:
+    """A declared rename saved with `plan --out` passes the checks: one PUT of the same id."""
+    sid, out = _saved_rename(project)
     project.mark()
     result = project.run("apply", str(out))
     assert result.exit_code == 0, result.output
@@ -644,15 +656,7 @@ def test_a_declared_rename_rewritten_as_a_delete_of_the_old_name_is_refused(
     No manifest has the old name, so the delete passed as one of a name nobody wants: the task
     was deleted (and a sent "now" push's mark with it, to be sent again under the new name).
     The planner renames a managed previous name and never deletes it."""
-    project.write("Old_name")
-    assert project.apply().exit_code == 0
-    sid = project.state_ids()["Old_name"]
-    project.remove("Old_name")
-    data = body("New_name")
-    data["lifecycle"] = {"previous_names": ["Old_name"]}
-    project.write_body(data)
-    out = project.root / "plan.json"
-    assert project.run("plan", "--out", str(out)).exit_code == 0
+    sid, out = _saved_rename(project)
 
     def drop_rename(plan: dict[str, Any]) -> None:
         plan["renames"] = {}
@@ -737,9 +741,7 @@ def test_a_delete_of_a_previous_name_whose_heir_is_managed_too_applies(
     assert project.apply().exit_code == 0
     ids = project.state_ids()
     project.remove("A")
-    data = body("B")
-    data["lifecycle"] = {"previous_names": ["A"]}
-    project.write_body(data)
+    _renamed(project, "B", "A")
     out = project.root / "plan.json"
     made = project.run("plan", "--out", str(out))
     assert made.exit_code == 0, made.output
