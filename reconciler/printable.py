@@ -9,6 +9,7 @@ as Python writes them in a literal (``\\n``, ``\\x1b``, ``\\u2028``, ``\\u202e``
 
 from __future__ import annotations
 
+import json
 import re
 
 # C0 and C1 controls, DEL, the two Unicode line and paragraph separators (line breaks to
@@ -32,6 +33,52 @@ def never_raw(text: str) -> str:
     if text.isascii() or _NEVER_RAW.search(text) is None:
         return text
     return _NEVER_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# What a reader cannot see in a line: the direction marks and the bidirectional controls (the
+# rest of the line shown reordered) and the zero-width characters (a key "k" and one with a
+# zero-width space after it look the same). Wherever a reader compares texts (an exported
+# manifest, a plan's field line) they are written as ``\u200b`` escapes. The joiners U+200C and
+# U+200D and the variation selectors stay: emoji sequences and several scripts need them, and
+# they show as what they join.
+UNSEEN = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+# Every character that shows nothing on its own: Unicode's format characters (category Cf, as
+# Python 3.11's Unicode 14.0 lists them: the soft hyphen, the joiners and the tags included), the
+# combining grapheme joiner, the Hangul fillers and the variation selectors. No schedule name
+# holds one (letters, digits, _ and Chinese characters, docs/api.md 2); in a name or a word from
+# a server each would make it read as another ("promo" and "promo\u200d"), so all are spelled.
+UNSEEN_IN_WORDS = re.compile(
+    "[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u115f\u1160\u17b4\u17b5"
+    "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f"
+    "\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f\U000e0100-\U000e01ef]"
+)
+
+# In a JSON text: what JSON leaves raw in a string and no reader should get raw (DEL, the C1
+# controls, the line and paragraph separators) and ``UNSEEN``.
+_RAW_IN_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{UNSEEN.pattern[1:-1]}]")
+_encode = json.encoder.encode_basestring  # a JSON string, non-ASCII text kept as it is
+
+
+def spelled(char: str) -> str:
+    """``char`` as a JSON or Python escape: ``\\u200b``, or ``\\U000e0001`` beyond the BMP."""
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def shown_json(text: str) -> str:
+    """A JSON text with the characters of ``_RAW_IN_JSON`` written as ``\\u`` escapes: the same
+    JSON, whose strings read as they are (they can only stand inside its strings)."""
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_string(text: str) -> str:
+    """``text`` as a JSON string literal that shows every character a reader could miss: line
+    breaks and controls as JSON escapes (``\\n``, ``\\u001b``), and those of ``shown_json``."""
+    return shown_json(_encode(text))
 
 
 def has_control(text: str) -> bool:

@@ -70,13 +70,10 @@ _QUOTE = re.compile(
 # are escaped.
 _BREAKS = re.compile("[\x85\u2028\u2029]")
 
-# What a reviewer cannot see: the bidirectional controls and marks (raw, a pull request's page
-# or a terminal shows the rest of the line reordered, so a reviewer would read another alert
-# than the one the file holds) and the zero-width characters (an extras key "k" and one with a
-# zero-width space after it look the same). Written in double quotes as `\u202e` escapes, which
-# load back as the same character; a plain scalar has no escapes. The joiners U+200C and U+200D
-# stay: emoji sequences and several scripts need them, and they show as what they join.
-_UNSEEN = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# What a reviewer cannot see (``printable.UNSEEN``: the bidirectional controls and marks, the
+# zero-width characters) is written in double quotes as `\u202e` escapes, which load back as the
+# same character; a plain scalar has no escapes.
+_UNSEEN = printable.UNSEEN
 
 
 def _spelled(text: str) -> str:

@@ -513,13 +513,17 @@ def _raise_stale(reasons: list[str]) -> None:
 
 
 def _forged_word(plan: Plan) -> str | None:
-    """Where ``plan`` holds a name with a control character or an id that is not a schedule
-    id (``responses.SAFE_ID``), or None. The planner makes neither: names come from manifests,
-    the state (both refused with one) and the server (shown harmless), ids from the server
-    (refused unless safe). Such a file was written by hand, and its words would be printed."""
+    """Where ``plan`` holds a name or a field path with a control character or an id that is
+    not a schedule id (``responses.SAFE_ID``), or None. The planner makes none: names come from
+    manifests, the state (both refused with one) and the server (shown harmless), paths' odd
+    keys are JSON strings, ids come from the server (refused unless safe). Such a file was
+    written by hand, and its words would be printed."""
     for n, a in enumerate(plan.actions):
         if CONTROL.search(a.name):
             return f"names a schedule with a control character in actions[{n}]"
+        # The planner writes a field's path with its odd keys as JSON strings (diff.format_path).
+        if any(CONTROL.search(c.path) for c in getattr(a, "changes", ())):
+            return f"holds a field path with a control character in actions[{n}]"
         ids = [target_id(a), getattr(a, "stale_schedule_id", None)]
         ids += a.schedule_ids if isinstance(a, ConflictAction) else []
         if any(sid is not None and not is_safe_id(sid) for sid in ids):

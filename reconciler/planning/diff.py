@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.planning import canonical
+from reconciler.printable import json_string
 
 DefaultRule = Callable[[dict[str, Any]], None]
 """Mutates a canonical body in place, removing something the server may add or drop on its own."""
@@ -94,7 +95,13 @@ _PathPart = str | int
 
 
 def format_path(parts: Sequence[_PathPart]) -> str:
-    """``("push", "to", "tag", 0)`` -> ``push.to.tag[0]``; odd keys quoted: ``extras["a.b"]``."""
+    """``("push", "to", "tag", 0)`` -> ``push.to.tag[0]``; odd keys quoted: ``extras["a.b"]``.
+
+    An odd key is written as a JSON string (``json_string``): a key comes from a body, which a
+    server or the console may hold, and a path is printed in a plan, a CI log and a pull
+    request's comment. Raw, a key "k\\n::error::..." started a line that GitHub Actions runs as
+    a workflow command, an escape sequence rewrote the terminal, and a zero-width space made two
+    keys read the same."""
     out = ""
     for part in parts:
         out = extend_path(out, part)
@@ -107,7 +114,7 @@ def extend_path(path: str, part: _PathPart) -> str:
         return f"{path}[{part}]"
     if _SIMPLE_KEY.match(part):
         return f"{path}.{part}" if path else part
-    return f'{path}["{part}"]'
+    return f"{path}[{json_string(part)}]"
 
 
 def _sort_key(parts: Sequence[_PathPart]) -> tuple[tuple[int, int, str], ...]:

@@ -144,7 +144,8 @@ def _of_change(a: UpdateAction | ReplaceAction, fire: _Firings, tz: tzinfo) -> l
     return rows
 
 
-_PART = re.compile(r'\.?([A-Za-z0-9_\-]+)|\["([^"]*)"\]|\[([0-9]+)\]')
+# A part of a path (``diff.format_path``): a plain key, a key as a JSON string, a list index.
+_PART = re.compile(r'\.?([A-Za-z0-9_\-]+)|\[("(?:[^"\\]|\\.)*")\]|\[([0-9]+)\]')
 
 
 def remote_body(
@@ -186,7 +187,13 @@ def _keys(path: str) -> list[str] | None:
         match = _PART.match(path, at)
         if match is None or match.group(3) is not None or match.end() == at:
             return None
-        keys.append(match.group(1) if match.group(1) is not None else match.group(2))
+        if match.group(1) is not None:
+            keys.append(match.group(1))
+        else:
+            try:
+                keys.append(json.loads(match.group(2)))
+            except ValueError:  # not a JSON string: no path the planner writes
+                return None
         at = match.end()
     return keys or None
 

@@ -774,3 +774,28 @@ def test_an_update_of_a_task_the_list_lacks_is_refused_before_any_write(project:
     assert result.exit_code == 1, result.output
     assert f"update 'b': its task {ids['b']} is not on the server" in result.output, result.output
     assert project.writes() == []
+
+
+def test_a_field_path_with_a_control_character_in_a_saved_plan_is_refused(
+    project: Project,
+) -> None:
+    """The planner writes a field path's odd keys as JSON strings, so no plan holds a control
+    character in a path; apply prints every path of the plan it is given. A path edited to
+    ``x\\n::error::...`` would start a workflow command in the CI log: refused when read."""
+    project.write("a", alert="v1")
+    assert project.apply().exit_code == 0
+    project.write("a", alert="v2")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+
+    def forge(data: dict[str, Any]) -> None:
+        (update,) = [a for a in data["actions"] if a["kind"] == "update"]
+        update["changes"][0]["path"] = "x\n::error title=forged::y\x1b]0;pwned\x07"
+
+    _forge(out, forge, readable=False)
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert "holds a field path with a control character in actions[" in result.output
+    assert "\x1b" not in result.output
+    assert project.emulator.request_log == []

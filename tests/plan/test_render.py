@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.planning.diff import format_path
+from reconciler.printable import CONTROL, UNSEEN
 from reconciler.render.describe import leaves, value_text
 from reconciler.render.machine import render_drift_json, render_json
 from reconciler.render.markdown import render_drift_markdown, render_markdown
@@ -199,10 +200,20 @@ _JSON_VALUES = st.recursive(
 )
 
 
+_NOT_SHOWN_RAW = re.compile(f"{CONTROL.pattern}|{UNSEEN.pattern}")
+
+
 @given(_JSON_VALUES)
 def test_a_field_line_shows_a_value_as_its_json_text(value: object) -> None:
-    """The shortcuts for strings, flags and whole numbers write what json.dumps writes."""
-    assert value_text(value) == json.dumps(value, ensure_ascii=False, sort_keys=True)
+    """The shortcuts for strings, flags and whole numbers write what json.dumps writes, with
+    what a reader could miss (controls, DEL and C1, zero-width and direction characters)
+    written as escapes: the same JSON value, nothing of it unseen."""
+    text = value_text(value)
+    assert json.loads(text) == value
+    assert _NOT_SHOWN_RAW.search(text) is None
+    written = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if _NOT_SHOWN_RAW.search(written) is None:
+        assert text == written
 
 
 @given(st.recursive(_JSON_VALUES, lambda inner: st.dictionaries(st.text(), inner, max_size=4)))

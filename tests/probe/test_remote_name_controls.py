@@ -105,3 +105,37 @@ def test_no_output_holds_a_character_that_reorders_its_line(project: Project, fm
     drift = project.run("drift", "--report", str(report))
     assert drift.exit_code == 2, drift.output
     assert not set("\u202e\u202c\x9b") & set(drift.output + report.read_text("utf-8"))
+
+
+# Characters that show nothing, one of each kind: a zero-width space, a zero-width joiner, a
+# byte-order mark, a soft hyphen, a Hangul filler, a variation selector and a tag character.
+UNSEEN_NAMES = {
+    "promo\u200b": "promo\\u200b",
+    "promo\u200d": "promo\\u200d",
+    "\ufeffpromo": "\\ufeffpromo",
+    "pro\u00admo": "pro\\xadmo",
+    "promo\u3164": "promo\\u3164",
+    "promo\ufe0f": "promo\\ufe0f",
+    "promo\U000e0041": "promo\\U000e0041",
+}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["plan"], ["drift"], ["remote", "list"], ["drift", "--format", "markdown"]],
+)
+def test_a_remote_name_that_differs_by_an_unseen_character_reads_as_another_name(
+    project: Project, command: list[str]
+) -> None:
+    """Unmanaged tasks named "promo" with a zero-width space (or another character that shows
+    nothing) after it were printed beside the manifest "promo" as "unmanaged promo": a second
+    task of the schedule to the eye, and a task nobody manages to the tool. Each such character
+    is now spelled out."""
+    for name in UNSEEN_NAMES:
+        _renamed_on_the_server(project, name)
+    project.write("promo")
+    result = project.run(*command)
+    assert result.exit_code in (0, 2), result.output
+    for name, shown in UNSEEN_NAMES.items():
+        assert name not in result.output
+        assert shown in result.output, (shown, result.output)
