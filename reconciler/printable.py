@@ -35,13 +35,20 @@ def never_raw(text: str) -> str:
     return _NEVER_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-# What a reader cannot see in a line: the direction marks and the bidirectional controls (the
-# rest of the line shown reordered) and the zero-width characters (a key "k" and one with a
-# zero-width space after it look the same). Wherever a reader compares texts (an exported
-# manifest, a plan's field line) they are written as ``\u200b`` escapes. The joiners U+200C and
-# U+200D and the variation selectors stay: emoji sequences and several scripts need them, and
-# they show as what they join.
-UNSEEN = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# What a reader cannot see in a line of text: the format characters that show nothing (the
+# zero-width spaces, the soft hyphen, the word joiner, the byte-order mark, the direction marks,
+# the bidirectional controls that reorder the rest of the line), the combining grapheme joiner
+# and the Hangul fillers. A key "k" and one with a zero-width space after it, or an alert and
+# the same alert with a soft hyphen, look the same. Wherever a reader compares texts (an
+# exported manifest, a plan's field line) they are written as ``\u200b`` escapes. Left as they
+# are: the joiners U+200C and U+200D, the variation selectors and the tag characters, which
+# emoji sequences (a flag, a family) and several scripts need and which show as what they join;
+# and the format characters that show a sign (the Arabic number signs).
+UNSEEN = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001]"
+)
 
 # Every character that shows nothing on its own: Unicode's format characters (category Cf, as
 # Python 3.11's Unicode 14.0 lists them: the soft hyphen, the joiners and the tags included), the
@@ -62,9 +69,19 @@ _encode = json.encoder.encode_basestring  # a JSON string, non-ASCII text kept a
 
 
 def spelled(char: str) -> str:
-    """``char`` as a JSON or Python escape: ``\\u200b``, or ``\\U000e0001`` beyond the BMP."""
+    """``char`` as a Python or YAML escape: ``\\u200b``, or ``\\U000e0001`` beyond the BMP."""
     code = ord(char)
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _json_spelled(match: re.Match[str]) -> str:
+    """The character as a JSON escape: beyond the BMP, its two UTF-16 halves (JSON has no
+    ``\\U``)."""
+    code = ord(match.group())
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def shown_json(text: str) -> str:
@@ -72,7 +89,7 @@ def shown_json(text: str) -> str:
     JSON, whose strings read as they are (they can only stand inside its strings)."""
     if text.isascii() and "\x7f" not in text:
         return text
-    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _RAW_IN_JSON.sub(_json_spelled, text)
 
 
 def json_string(text: str) -> str:

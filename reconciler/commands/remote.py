@@ -18,6 +18,7 @@ from reconciler.commands import feedback, format_option, global_options, option,
 from reconciler.commands.state import lock_timeout_option
 from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.planning.canonical import TRIGGER_KINDS
+from reconciler.printable import shown_json
 
 if TYPE_CHECKING:
     from reconciler.ops.remote import RemoteTask, RemoteView
@@ -60,7 +61,7 @@ def list_(ctx: click.Context, /, fmt: str) -> int:
             "problems": list(view.problems),
             "tasks": [_row(t) for t in view.tasks],
         }
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(shown_json(json.dumps(data, indent=2, ensure_ascii=False)))
     else:
         _print_table(view)
     if not view.complete:
@@ -111,7 +112,11 @@ def show(ctx: click.Context, /, which: str, fmt: str) -> int:
     found = ops.show_tasks(global_options(ctx), which, feedback())
     if fmt == "json":
         items = [{**_row(t), "body": t.task.body} for t in found]
-        click.echo(json.dumps(items if len(items) > 1 else items[0], indent=2, ensure_ascii=False))
+        click.echo(
+            shown_json(
+                json.dumps(items if len(items) > 1 else items[0], indent=2, ensure_ascii=False)
+            )
+        )
         return 0
     for n, t in enumerate(found):
         if n:

@@ -27,6 +27,7 @@ from reconciler.commands import (
 from reconciler.commands.flags import setting_option
 from reconciler.config.environments import Environment, environment_for
 from reconciler.formats import JSON_OUTPUT_VERSION
+from reconciler.printable import shown_json
 from reconciler.settings import LOCK_TIMEOUT
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def list_(ctx: click.Context, fmt: str) -> int:
     current, path = view.state, view.path
     _warn_inconsistent(view.problems)
     if fmt == "json":
-        click.echo(json.dumps(_list_json(path, current), indent=2, ensure_ascii=False))
+        click.echo(shown_json(json.dumps(_list_json(path, current), indent=2, ensure_ascii=False)))
         return 0
     if not view.exists:
         click.echo(f"no state file at {path} yet: nothing is managed")
@@ -129,7 +130,7 @@ def show(ctx: click.Context, name: str) -> int:
         out = _entry_json(name, found.entry)
     if found.pending is not None:
         out["pending"] = found.pending.model_dump(mode="json")
-    click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    click.echo(shown_json(json.dumps(out, indent=2, ensure_ascii=False)))
     return 0
 
 

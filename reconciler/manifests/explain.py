@@ -5,13 +5,18 @@ the layer it came from.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from reconciler.manifests.layers import Stack
 from reconciler.manifests.yamlpaths import PathKey
+from reconciler.printable import json_string, shown_json
 
 if TYPE_CHECKING:
     from reconciler.manifests.load import ManifestSet
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def explain(stack: Stack) -> str:
@@ -19,7 +24,13 @@ def explain(stack: Stack) -> str:
     rows: list[tuple[str, str]] = []
 
     def scalar(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
+        return shown_json(json.dumps(value, ensure_ascii=False))
+
+    def label(key: Any) -> str:
+        # A key that is not a plain word is written as a JSON string (YAML reads it so): raw,
+        # "k\n::error ..." would start a line GitHub Actions runs, "::error ..." would be one.
+        text = str(key)
+        return text if _PLAIN_KEY.fullmatch(text) else json_string(text)
 
     def walk(value: Any, path: PathKey, indent: str, lead: str) -> None:
         # ``lead`` is "key: " or "- ": what goes before the value on its first line
@@ -27,7 +38,7 @@ def explain(stack: Stack) -> str:
             rows.append((f"{indent}{lead}".rstrip(), stack.origin(path) if path else ""))
             inner = indent + "  "
             for key, item in value.items():
-                walk(item, (*path, key), inner, f"{key}: ")
+                walk(item, (*path, key), inner, f"{label(key)}: ")
         elif isinstance(value, list) and value:
             rows.append((f"{indent}{lead}".rstrip(), stack.origin(path)))
             for n, item in enumerate(value):
@@ -37,7 +48,7 @@ def explain(stack: Stack) -> str:
             rows.append((f"{indent}{lead}{text}", stack.origin(path)))
 
     for key, item in stack.data.items():
-        walk(item, (key,), "", f"{key}: ")
+        walk(item, (key,), "", f"{label(key)}: ")
     width = max((len(text) for text, _ in rows), default=0)
     return "\n".join(
         f"{text.ljust(width)}  # {origin}" if origin else text for text, origin in rows

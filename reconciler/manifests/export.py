@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -79,7 +80,7 @@ _UNSEEN = printable.UNSEEN
 def _spelled(text: str) -> str:
     """``text`` with the C1 controls and the characters of ``_UNSEEN`` written as escapes."""
     text = printable.never_raw(text)
-    return _UNSEEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _UNSEEN.sub(lambda m: printable.spelled(m.group()), text)
 
 
 _SLUG_DROP = re.compile(r"[^A-Za-z0-9_-]+")
@@ -146,7 +147,9 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     yaml = YAML(typ="rt")
     yaml.default_flow_style = False
     yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096  # never fold a long alert text over lines
+    # Never fold a long text over lines: an alert stays on its line, and no folded line can
+    # start with a word of the text (a "::error ..." after a blank would begin a line).
+    yaml.width = sys.maxsize
     yaml.allow_unicode = True
     out = io.StringIO()
     yaml.dump(_styled(data), out)
@@ -172,8 +175,11 @@ def _styled(value: Any) -> Any:
     if isinstance(value, Redacted):
         return _redacted(value)
     if isinstance(value, str) and (
-        _QUOTE.match(value) or _BREAKS.search(value) or _UNSEEN.search(value)
+        _QUOTE.match(value) or _BREAKS.search(value) or _UNSEEN.search(value) or "::" in value
     ):
+        # "::": a key (or a list item of a flow) written plain starts its line with it, and
+        # GitHub Actions runs a line starting "::error ..." (after blanks) as a workflow
+        # command: `remote show`, `export` and `validate --explain` print these files.
         return DoubleQuotedScalarString(value)
     return value
 

@@ -106,6 +106,7 @@ def send(options: GlobalOptions, request: SendRequest, feedback: Feedback) -> Se
 def history(options: GlobalOptions, request: HistoryRequest, feedback: Feedback) -> HistoryResult:
     """The executions of a schedule named in the state (also one forgotten since it fired), or
     of a schedule id; NotFoundError when the server does not know it."""
+    from reconciler.printable import escaped
     from reconciler.remote import history as hist
     from reconciler.remote.responses import MsgRecord
 
@@ -134,7 +135,7 @@ def history(options: GlobalOptions, request: HistoryRequest, feedback: Feedback)
             forgotten_note = (
                 f"{name!r} is no longer managed: its task {schedule_id} was forgotten from the "
                 f"state on {last.forgotten_at.astimezone(ws.env.tz):%Y-%m-%d %H:%M %Z} "
-                f"({last.reason})" + (also if earlier else "")
+                f"({escaped(last.reason)})" + (also if earlier else "")
             )
         else:
             names = [*state.entries, *state.forgotten]

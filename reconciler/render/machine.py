@@ -12,11 +12,13 @@ from reconciler.formats import JSON_OUTPUT_VERSION
 from reconciler.planning import firing_changes
 from reconciler.planning.actions import DriftItem
 from reconciler.planning.artifact import Plan
+from reconciler.printable import shown_json
 from reconciler.render.describe import drift_counts, firing_rows, plan_zone
 
 
 def _dump(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    # The same JSON with what a reader of a CI log could miss written as escapes.
+    return shown_json(json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)) + "\n"
 
 
 def render_json(plan: Plan) -> str:

@@ -65,7 +65,18 @@ def _md_counts_table(headers: list[str], values: list[int]) -> list[str]:
 def _md_list(title: str, items: list[str]) -> list[str]:
     if not items:
         return []
-    return ["", f"**{title}**", "", *(f"- {html.escape(item, quote=False)}" for item in items)]
+    return ["", f"**{title}**", "", *(f"- {_code_span(item)}" for item in items)]
+
+
+def _code_span(text: str) -> str:
+    """``text`` as a code span: shown as it is, never read as Markdown. A warning or a violation
+    quotes a server's words (a task's name, an error's message), and as Markdown they made
+    links, images that load on sight, bold "approved" text and @-mentions that notify a team in
+    the pull request's comment. The run of backticks is longer than any inside; the blanks
+    either side are dropped by the renderer, and let the text start or end with a backtick."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    return f"{ticks} {' '.join(text.splitlines())} {ticks}"
 
 
 def _md_details(summary: str, body_lines: list[str]) -> list[str]:

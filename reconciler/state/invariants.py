@@ -8,14 +8,15 @@ command line it is printed in), and ``StateStore.load`` refuses such a state.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler import redact
+from reconciler import printable, redact
 from reconciler.errors import StateInvariantError
-from reconciler.printable import CONTROL
+from reconciler.printable import CONTROL, UNSEEN_IN_WORDS
 from reconciler.remote.responses import is_safe_id, quoted
 from reconciler.state.schema import State
 
@@ -33,17 +34,21 @@ _ID_RULE = "letters, digits, '-' and '_'"  # what responses.SAFE_ID admits
 
 
 # A name with a control character (an edited file) is printed as a line break or an escape
-# sequence: "b\n::error::..." starts a line GitHub Actions runs as a workflow command.
+# sequence: "b\n::error::..." starts a line GitHub Actions runs as a workflow command. One with
+# a character that shows nothing ("promo\u200b") reads as another name.
+_SPELLED = re.compile(f"{CONTROL.pattern}|{UNSEEN_IN_WORDS.pattern}")
+
+
 def shell_word(name: str) -> str:
-    """``name`` as one word of a shell command line, printed without a control character
-    (bash's ``$'...'`` quoting then spells them ``\\xNN``)."""
-    if not CONTROL.search(name):
+    """``name`` as one word of a shell command line, printed without a control character or
+    one that shows nothing (bash's ``$'...'`` quoting then spells them ``\\xNN``, ``\\u200b``)."""
+    if not _SPELLED.search(name):
         return shlex.quote(name)
     spelled = "".join(
         "\\" + c
         if c in "\\'"
-        else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-        if CONTROL.match(c)
+        else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else printable.spelled(c))
+        if _SPELLED.match(c)
         else c
         for c in name
     )
@@ -51,9 +56,20 @@ def shell_word(name: str) -> str:
 
 
 def shown_name(name: str) -> str:
-    """``name`` for a listing: as it is, or as :func:`shell_word` spells it when it holds a
-    control character."""
-    return shell_word(name) if CONTROL.search(name) else name
+    """``name`` for a listing: as it is, or as :func:`shell_word` writes it when it is no
+    schedule name (a control character, one that shows nothing, a line's ``::``)."""
+    return name if _name_problem(name) is None else shell_word(name)
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` is no schedule name (``models.name_error``), or None. The state's names are
+    manifests' (checked so when read) or ``state mv``'s (checked so); a name of another shape
+    was written by hand, and names are printed as lines begin ("::error ..." in ``state list``)."""
+    from reconciler.manifests.models import name_error  # models: pydantic, built on first use
+
+    if CONTROL.search(name):
+        return "it holds a control character"
+    return name_error(name)
 
 
 def _rm(name: str, *, pending: bool = False, force: bool = False) -> str:
@@ -183,17 +199,41 @@ def invariant_problems(
                     "adopts a task under its manifest's name again)",
                 )
             )
-    for name in sorted(n for n in {*state.entries, *state.pending} if CONTROL.search(n)):
+    for name in sorted({*state.entries, *state.pending}):
         # No manifest has such a name (models.name_error); printed by plan, drift and state
-        # list, it would put a line of its own into a CI log.
+        # list, a control character would put a line of its own into a CI log, a name such as
+        # "::error ..." would start one, and "promo\u200b" would read as "promo".
+        odd = _name_problem(name)
+        if odd is None:
+            continue
         debt = name not in state.entries and debt_of(state, name, keep_entries=True) is not None
         repair = _rm(name) if name in state.entries else _rm(name, pending=True, force=debt)
         out.append(
             Violation(
-                f"the name {name!r} holds a control character (edited by hand?); no schedule "
-                "name does",
+                f"the name {shell_word(name)} is no schedule name ({odd}; edited by hand?)",
                 f"`{repair}` (the task is untouched), then `{_ADOPT}` adopts it under its "
                 "manifest's name",
+            )
+        )
+    for name in sorted(state.forgotten):
+        # Printed by `history NAME` ("its task ... was forgotten ... (REASON)"), and the id is
+        # asked for in a request's path: a hand edit can put a line into a CI log there too.
+        tasks = state.forgotten[name]
+        what = _name_problem(name)
+        if what is not None:
+            what = f"it is no schedule name ({what})"
+        elif any(not is_safe_id(f.schedule_id) for f in tasks):
+            what = f"a schedule_id is not a schedule id ({_ID_RULE})"
+        elif any(CONTROL.search(f.reason) for f in tasks):
+            what = "a reason holds a control character"
+        else:
+            continue
+        out.append(
+            Violation(
+                f"a forgotten task of {shell_word(name)} is no task the tool forgot: {what} "
+                "(edited by hand?)",
+                "remove it from `forgotten` in the file by hand (it only answers `reconciler "
+                "history NAME`), or restore the file from git or its backup",
             )
         )
     by_id: dict[str, list[str]] = {}

@@ -78,3 +78,73 @@ def test_a_remote_key_with_controls_is_updated_away_and_the_next_plan_is_clean(
     extras[EVIL_KEY] = "v\u200b"
     assert project.apply().exit_code == 0
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_remote_key_starting_with_two_colons_starts_no_line_of_a_yaml_dump(
+    project: Project,
+) -> None:
+    """``remote show``, ``export`` and ``validate --explain`` write a body as YAML, a key at the
+    start of its line (after the indent, which the Actions runner skips): a plain key
+    ``::stop-commands::tok`` stopped the job's workflow commands, ``::error ...`` forged an
+    annotation. Such keys and values are written double-quoted."""
+    extras = _managed_with_extras(project)
+    extras["::stop-commands::tok"] = "v"
+    extras["::error title=forged::pwned"] = "::warning::w"
+    # Longer than the API's content limit: a server's body, not one a manifest can have.
+    extras["k\n::error::x"] = "long " * 1000 + "::error::folded"
+    shown = project.run("remote", "show", "promo").output
+    extras["k\n::error::x"] = "long ::error::x"
+    assert project.run("state", "rm", "promo").exit_code == 0
+    project.remove("promo")
+    exported = project.run("export", "--dir", str(project.root / "exported"))
+    assert exported.exit_code == 0, exported.output
+    (written,) = (project.root / "exported").glob("*.yaml")
+    text = written.read_text(encoding="utf-8")
+    written.replace(project.schedules / "promo.yaml")
+    explained = project.run("validate", "--explain", "promo")
+    assert explained.exit_code == 0, explained.output
+    for output in (shown, text, explained.output):
+        assert "::stop-commands::tok" in output, output
+        assert not [line for line in output.splitlines() if line.lstrip().startswith("::")], output
+
+
+def test_the_pull_request_comments_warnings_are_never_read_as_markdown(project: Project) -> None:
+    """A warning quotes a server's words: a managed task renamed in the console to a text of
+    Markdown, with a trigger the tool cannot read, made links, an image loaded on sight, bold
+    "APPROVED" text and a team's @-mention in the plan's comment. Each warning is a code span."""
+    task = project.emulator._store.tasks[_managed_id(project)]
+    task.body["name"] = "**APPROVED** [Details](https://evil.example) ![x](https://e.example/p.png)"
+    task.body["name"] += " @org/team `x`"
+    task.body["trigger"]["single"]["time"] = "not a time"
+    for command in (["plan", "--format", "markdown"], ["drift", "--format", "markdown"]):
+        result = project.run(*command)
+        warned = [line for line in result.output.splitlines() if "cannot read" in line]
+        assert warned, result.output
+        for line in warned:
+            assert line.startswith("- `` "), line
+            assert line.endswith(" ``"), line
+
+
+def _managed_id(project: Project) -> str:
+    project.write("promo")
+    assert project.apply().exit_code == 0
+    return project.state_ids()["promo"]
+
+
+@pytest.mark.parametrize(
+    "char", ["\u00ad", "\u034f", "\u115f", "\u17b4", "\u180e", "\u3164", "\uffa0", "\U000e0001"]
+)
+def test_a_value_changed_by_any_character_that_shows_nothing_reads_as_a_change(
+    project: Project, char: str
+) -> None:
+    """A soft hyphen, the combining grapheme joiner, a Hangul filler, a Khmer inherent vowel or
+    a language tag in an alert showed as `"Hel­lo" -> "Hello"`: they are written as escapes in
+    the text, the markdown and the JSON reports."""
+    task = project.emulator._store.tasks[_managed_id(project)]
+    task.body["push"]["body"]["notification"]["alert"] = f"Hel{char}lo\u2028"
+    for command in (["drift"], ["drift", "--format", "markdown"], ["drift", "--format", "json"]):
+        result = project.run(*command)
+        assert result.exit_code == 2, result.output
+        assert char not in result.output
+        assert "\u2028" not in result.output
+        assert "Hel\\u" in result.output

@@ -213,3 +213,66 @@ def test_a_schema_error_names_the_entry_escaped(project: Project) -> None:
     assert "\x1b" not in result.output
     assert "\x07" not in result.output
     assert project.emulator.request_log == []
+
+
+@pytest.mark.parametrize("name", ["::error title=forged::pwned", "mine\u200b", "mine\u3164"])
+@pytest.mark.parametrize("command", [["plan"], ["drift"], ["state", "list"]])
+def test_a_state_name_no_schedule_has_is_refused_and_never_printed_raw(
+    project: Project, name: str, command: list[str]
+) -> None:
+    """An entry renamed by hand to ``::error title=...::`` started a line of `state list` (its
+    first column), which GitHub Actions runs as a workflow command; one renamed to "mine" with
+    a zero-width space read as "mine". No schedule name has either shape: the state is refused
+    with the repair, and `state list` writes the name as a shell word (quoted, spelled)."""
+    project.write("mine")
+    project.write("other")
+    assert project.apply().exit_code == 0
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    data["entries"][name] = data["entries"].pop("other")
+    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    project.mark()
+
+    result = project.run(*command)
+
+    assert project.writes() == []
+    assert not [line for line in result.output.splitlines() if line.lstrip().startswith("::")]
+    assert name not in result.output.replace(f"'{name}'", "")
+    assert "is no schedule name" in result.output, result.output
+    if command != ["state", "list"]:
+        assert result.exit_code == 1, result.output
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("reason", "fired\n::error title=forged::pwned\x1b]0;TITLE\x07\r"),
+        ("schedule_id", "x\n::error title=earlier::pwned"),
+        ("name", "::error title=forged::pwned"),
+    ],
+)
+def test_a_forgotten_task_edited_by_hand_is_refused(
+    project: Project, field: str, value: str
+) -> None:
+    """`history NAME` of a schedule the state forgot prints its task's id, the reason and the
+    earlier ids: a hand edit of the `forgotten` section put workflow commands and a terminal
+    title sequence there. Such a forgotten task is a state invariant like an entry."""
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    task = {"schedule_id": "abc", "forgotten_at": "2026-11-02T00:00:00+00:00", "reason": "fired"}
+    name = "gone"
+    if field == "name":
+        name = value
+    else:
+        task[field] = value
+    data["forgotten"] = {name: [task]}
+    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    project.mark()
+
+    for command in (["history", name], ["plan"]):
+        result = project.run(*command)
+        assert result.exit_code == 1, result.output
+        assert "a forgotten task of" in result.output, result.output
+        assert not [line for line in result.output.splitlines() if line.lstrip().startswith("::")]
+        assert not set("\x1b\x07\r") & set(result.output)
+    assert project.emulator.request_log == []
