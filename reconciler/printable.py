@@ -98,14 +98,28 @@ def json_string(text: str) -> str:
     return shown_json(_encode(text))
 
 
+# GitHub Actions' runner also reads its older command syntax, "##[error]...", and not only at a
+# line's start: anywhere in a line of a job's log ("##[stop-commands]x" switches off every later
+# annotation). The tool writes none itself; where a name, a key, a value or a server's message
+# holds one, its "#" is written as an escape.
+_LEGACY_COMMAND = "##["
+
+
+def inert(text: str) -> str:
+    """``text`` with every ``##[`` written ``#\\u0023[``: no command to the runner, and the same
+    JSON in JSON text (it can only stand inside a string there)."""
+    return text.replace(_LEGACY_COMMAND, "#\\u0023[") if _LEGACY_COMMAND in text else text
+
+
 def has_control(text: str) -> bool:
     """Whether ``text`` holds a control character."""
     return CONTROL.search(text) is not None
 
 
 def escaped(text: str) -> str:
-    """``text`` with each control character spelled as an escape (``\\x1b``); the rest as is."""
-    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    """``text`` with each control character spelled as an escape (``\\x1b``) and ``inert``; the
+    rest as is."""
+    return inert(CONTROL.sub(lambda m: repr(m.group())[1:-1], text))
 
 
 def is_utf8(text: str) -> bool:

@@ -32,7 +32,7 @@ from urllib.parse import quote, quote_plus
 from reconciler import readings
 from reconciler.formsearch import FormSearch, caseless
 from reconciler.limits import REMOTE_TEXT_MAX_CHARS, SEARCH_BUDGET
-from reconciler.printable import never_raw
+from reconciler.printable import inert, never_raw
 from reconciler.settings import APP_KEY_ENV, MASTER_SECRET_ENV
 
 DEFAULT_VARIABLES = (APP_KEY_ENV.default, MASTER_SECRET_ENV.default)
@@ -640,7 +640,7 @@ class ScrubbingStream:
 
     def write(self, text: str) -> int:
         scrubber = _output_scrubber or output_scrubber()
-        shown = never_raw(scrubber(text))
+        shown = inert(never_raw(scrubber(text)))
         try:
             self._target.write(shown)
         except UnicodeEncodeError:

@@ -51,7 +51,7 @@ MAX_CONFIG_BYTES = files.MAX_CONFIG_BYTES
 # The top level holds the environments, and the settings that are no environment's own.
 TOP_KEYS = ("environments", *(s.top_key for s in SETTINGS if s.top_key is not None))
 ENV_KEYS = tuple(s.key for s in ENVIRONMENT_KEYS if s.key is not None)
-_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 
 
 def default_state_path(name: str) -> Path:

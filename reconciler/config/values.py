@@ -21,7 +21,7 @@ from reconciler.config.ignore import parse_rules
 from reconciler.printable import is_utf8
 from reconciler.settings import Kind, Setting, shown
 
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # Variables a CI runner sets itself (GitHub's job token, the runner's own tokens, action inputs)
 # or that configure this tool. A credential name among them would send that value to the API
 # as the AppKey or Master Secret, so *_env may not name them (docs/github.md, "Threat model").

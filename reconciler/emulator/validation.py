@@ -33,8 +33,8 @@ OPTION_KEYS = {
     "big_push_duration", "multi_language", "third_party_channel", "classification",
     "voice_value", "enhanc_message", "plan_id", "cid", "auto_truncation",
 }  # fmt: skip
-_CID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_BADGE_RE = re.compile(r"^[+-]?\d+$")
+_CID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+_BADGE_RE = re.compile(r"^[+-]?\d+\Z")
 
 
 # --------------------------------------------------------------------------- schedules

@@ -175,11 +175,17 @@ def _styled(value: Any) -> Any:
     if isinstance(value, Redacted):
         return _redacted(value)
     if isinstance(value, str) and (
-        _QUOTE.match(value) or _BREAKS.search(value) or _UNSEEN.search(value) or "::" in value
+        _QUOTE.match(value)
+        or _BREAKS.search(value)
+        or _UNSEEN.search(value)
+        or "::" in value
+        or "##[" in value
     ):
         # "::": a key (or a list item of a flow) written plain starts its line with it, and
         # GitHub Actions runs a line starting "::error ..." (after blanks) as a workflow
-        # command: `remote show`, `export` and `validate --explain` print these files.
+        # command: `remote show`, `export` and `validate --explain` print these files. "##[":
+        # the output writes it "#\u0023[" (``printable.inert``), which reads back as "##[" in
+        # double quotes only.
         return DoubleQuotedScalarString(value)
     return value
 

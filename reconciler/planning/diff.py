@@ -90,7 +90,7 @@ def fingerprint_matches(
     return fingerprint == body_fingerprint(body)
 
 
-_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_\-]+\Z")
 _PathPart = str | int
 
 

@@ -10,6 +10,7 @@ about colour, JSON documents or Markdown. Makes no decisions: everything comes f
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, assert_never
@@ -32,7 +33,7 @@ from reconciler.planning.actions import (
 )
 from reconciler.planning.artifact import Plan
 from reconciler.planning.diff import FieldChange, extend_path
-from reconciler.printable import shown_json
+from reconciler.printable import UNSEEN_IN_WORDS, shown_json
 from reconciler.redact import REDACTED, output_scrubber
 
 # kind -> (marker, colour, verb)
@@ -77,13 +78,36 @@ def value_text(value: Any) -> str:
 _encode = json.encoder.encode_basestring  # printable.json_string without its call
 
 
+def change_texts(old: Any, new: Any) -> tuple[str, str]:
+    """The two sides of a changed field as ``value_text`` shows them, or, when they would read
+    the same (texts that differ only in their blanks, such as a no-break or an ideographic
+    space for a space, or in a character that shows nothing), each with every character
+    beyond ASCII written as an escape: a change must never read as no change."""
+    old_text, new_text = value_text(old), value_text(new)
+    if old_text != new_text and _look(old_text) == _look(new_text):
+        return _all_escaped(old, old_text), _all_escaped(new, new_text)
+    return old_text, new_text
+
+
+def _look(text: str) -> str:
+    """What a reader sees of a field's text: Unicode's compatibility forms folded (every blank
+    a space), and what shows nothing left out."""
+    if text.isascii():
+        return text
+    return UNSEEN_IN_WORDS.sub("", unicodedata.normalize("NFKC", text)).replace("\u2800", " ")
+
+
+def _all_escaped(value: Any, text: str) -> str:
+    return text if text.isascii() else json.dumps(value, ensure_ascii=True, sort_keys=True)
+
+
 def change_lines(change: FieldChange) -> tuple[str, str]:
     """(marker, text) of one field change; ``None`` on a side means absent."""
     if change.old is None:
         return "+", f"{change.path}: {value_text(change.new)}"
     if change.new is None:
         return "-", f"{change.path}: {value_text(change.old)}"
-    old, new = value_text(change.old), value_text(change.new)
+    old, new = change_texts(change.old, change.new)
     line = f"{change.path}: {old} -> {new}"
     scrub = output_scrubber()
     shown_old, shown_new = scrub(old), scrub(new)

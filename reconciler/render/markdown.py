@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from reconciler.planning import firing_changes
 from reconciler.planning.actions import Action, DeleteAction, DriftItem, ReplaceAction, UpdateAction
 from reconciler.planning.artifact import Plan
+from reconciler.planning.diff import FieldChange
 from reconciler.render.describe import (
     DRIFT_LOOK,
     LOOK,
     TWINS_TITLE,
     about_action,
+    change_texts,
     detail_lines,
     drift_counts,
     drift_summary_line,
@@ -38,11 +40,7 @@ def _fence(body: str, lang: str) -> str:
 def _md_diff_lines(a: Action, plan: Plan) -> list[str]:
     lines: list[str] = []
     changes = a.changes if isinstance(a, UpdateAction | ReplaceAction) else []
-    for c in changes:
-        if c.old is not None:
-            lines.append(f"- {c.path}: {value_text(c.old)}")
-        if c.new is not None:
-            lines.append(f"+ {c.path}: {value_text(c.new)}")
+    lines += _change_lines(changes)
     if not changes:
         for mark, text in detail_lines(a):
             lines.append(f"{'!' if mark == '~' else mark} {text}")
@@ -54,6 +52,18 @@ def _md_diff_lines(a: Action, plan: Plan) -> list[str]:
     return lines
 
 
+def _change_lines(changes: Sequence[FieldChange]) -> list[str]:
+    """A diff's lines of the changed fields: the old value, then the new one."""
+    lines: list[str] = []
+    for c in changes:
+        old, new = change_texts(c.old, c.new)
+        if c.old is not None:
+            lines.append(f"- {c.path}: {old}")
+        if c.new is not None:
+            lines.append(f"+ {c.path}: {new}")
+    return lines
+
+
 def _md_counts_table(headers: list[str], values: list[int]) -> list[str]:
     return [
         "| " + " | ".join(headers) + " |",
@@ -62,10 +72,20 @@ def _md_counts_table(headers: list[str], values: list[int]) -> list[str]:
     ]
 
 
-def _md_list(title: str, items: list[str]) -> list[str]:
+def _md_list(title: str, items: list[str], *, spans: bool = True) -> list[str]:
     if not items:
         return []
-    return ["", f"**{title}**", "", *(f"- {_code_span(item)}" for item in items)]
+    shown = [_code_span(item) if spans else item for item in items]
+    return ["", f"**{title}**", "", *(f"- {item}" for item in shown)]
+
+
+def _words(text: str) -> str:
+    """A name or a detail in an HTML block of the comment (a ``<summary>``): escaped, and in a
+    ``<code>`` element when it holds an "@": GitHub turns "@team" in the text of a comment
+    into a mention that notifies the team, also inside HTML, but not inside code. A server's
+    task name or a detail quoting one can hold any text."""
+    shown = html.escape(text)
+    return f"<code>{shown}</code>" if "@" in text else shown
 
 
 def _code_span(text: str) -> str:
@@ -98,9 +118,11 @@ def render_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
     out += _md_list(TWINS_TITLE, twin_lines(plan))
     out += _md_list("Safety violations — apply will refuse this plan:", plan.violations)
     out += _md_list("Warnings:", plan.warnings)
+    # A manifest's name and the state's (both schedule names: letters, digits, _, Chinese
+    # characters, blanks and hyphens), each in a code span of its own.
+    renames = [f"`{old}` → `{new}`" for new, old in sorted(plan.renames.items())]
     out += _md_list(
-        "Renames (the task is kept; its state entry follows the manifest):",
-        [f"`{old}` → `{new}`" for new, old in sorted(plan.renames.items())],
+        "Renames (the task is kept; its state entry follows the manifest):", renames, spans=False
     )
     # Before the schedules' details: a comment too long for GitHub keeps its beginning.
     tz = plan_zone(plan.timezone)
@@ -110,8 +132,8 @@ def render_markdown(plan: Plan, title: str, *, env: str = "default") -> str:
     for a in plan.actions:
         marker, _, verb = LOOK[a.kind]
         about = about_action(a)
-        summary = f"<code>{html.escape(marker)}</code> {verb} <b>{html.escape(a.name)}</b>" + (
-            f" — {html.escape(about)}" if about else ""
+        summary = f"<code>{html.escape(marker)}</code> {verb} <b>{_words(a.name)}</b>" + (
+            f" — {_words(about)}" if about else ""
         )
         out += _md_details(summary, _md_diff_lines(a, plan))
     out.append("")
@@ -137,15 +159,9 @@ def render_drift_markdown(
     for item in items:
         marker, _, verb = DRIFT_LOOK[item.kind]
         summary = (
-            f"<code>{html.escape(marker)}</code> {verb} <b>{html.escape(item.name)}</b> "
-            f"— {html.escape(item.detail)}"
+            f"<code>{html.escape(marker)}</code> {verb} <b>{_words(item.name)}</b> "
+            f"— {_words(item.detail)}"
         )
-        lines: list[str] = []
-        for ch in item.changes:
-            if ch.old is not None:
-                lines.append(f"- {ch.path}: {value_text(ch.old)}")
-            if ch.new is not None:
-                lines.append(f"+ {ch.path}: {value_text(ch.new)}")
-        out += _md_details(summary, lines)
+        out += _md_details(summary, _change_lines(item.changes))
     out += ["", f"<sub>checked at {plan.planned_at}</sub>"]
     return "\n".join(out) + "\n"

@@ -68,6 +68,8 @@ CASES: dict[str, bytes] = {
     "state-empty": b"environments:\n  staging:\n    state: ''\n",
     "app-key-env-not-a-name": b"environments:\n  staging:\n    app_key_env: 'MY KEY'\n",
     "env-name-with-slash": b"environments:\n  ../escape: {}\n",
+    # "$" of a pattern also matched before a last line break
+    "app-key-env-ending-in-a-line-break": b'environments:\n  staging:\n    app_key_env: "KEY\\n"\n',
     "env-name-rtl": "environments:\n  stag\u202eing: {}\n".encode(),
     "env-name-emoji": "environments:\n  \U0001f680: {}\n".encode(),
     "default-unknown": GOOD.encode() + b"default: production\n",

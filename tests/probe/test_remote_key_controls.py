@@ -3,6 +3,7 @@ nothing, printed in a field path of ``plan``, ``drift`` and their pull-request c
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -148,3 +149,100 @@ def test_a_value_changed_by_any_character_that_shows_nothing_reads_as_a_change(
         assert char not in result.output
         assert "\u2028" not in result.output
         assert "Hel\\u" in result.output
+
+
+LEGACY = "##[error title=Approved]safe to merge"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["plan"],
+        ["drift"],
+        ["remote", "list"],
+        ["remote", "show", "promo"],
+        ["plan", "--format", "json"],
+    ],
+)
+def test_the_runners_older_command_syntax_is_never_printed(
+    project: Project, command: list[str]
+) -> None:
+    """GitHub Actions' runner also reads "##[error]..." (its older syntax) anywhere in a line
+    of a job's log, not only at its start: a task renamed so, an extras key or value holding it
+    forged an annotation in a plan's or a drift cron's log (or, with "##[stop-commands]",
+    silenced every later one). The output writes its "#" as an escape."""
+    extras = _managed_with_extras(project)
+    extras["a"] = LEGACY
+    extras["##[set-output name=ok]true"] = "v"
+    project.emulator._store.tasks[project.out_of_band_create(body("x1"))].body["name"] = LEGACY
+    result = project.run(*command)
+    assert result.exit_code in (0, 2), result.output
+    assert "##[" not in result.output, result.output
+    assert "#\\u0023[error title=Approved]safe to merge" in result.output
+
+
+def test_a_pull_requests_manifest_key_in_the_runners_older_syntax_is_never_printed(
+    project: Project,
+) -> None:
+    """A manifest's unknown key is quoted in the error that names it, in the log of the pull
+    request's plan job."""
+    project.schedules.joinpath("promo.yaml").write_text(
+        "name: promo\nenabled: true\n'##[error title=Approved]LGTM': 1\n", encoding="utf-8"
+    )
+    for command in (["validate"], ["plan"]):
+        result = project.run(*command)
+        assert result.exit_code == 1, result.output
+        assert "##[" not in result.output, result.output
+        assert "#\\u0023[error title=Approved]LGTM" in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["plan", "--format", "markdown"], ["drift", "--format", "markdown"]]
+)
+def test_a_name_in_the_comment_never_mentions_anyone(project: Project, command: list[str]) -> None:
+    """A task named "@octocat please approve" (renamed in the console, or an unmanaged task of
+    a server) was shown in a `<summary>` of the comment, where GitHub makes "@octocat" a
+    mention that notifies them. Names and details holding an "@" are written in `<code>`."""
+    sid = _managed_id(project)
+    project.emulator._store.tasks[sid].body["name"] = "@octocat please approve"
+    project.emulator._store.tasks[project.out_of_band_create(body("x1"))].body["name"] = "@org/team"
+    project.remove("promo")
+    result = project.run(*command)
+    summaries = [line for line in result.output.splitlines() if line.startswith("<summary>")]
+    assert [line for line in summaries if "@" in line], result.output
+    for line in summaries:
+        outside = re.sub(r"<code>.*?</code>", "", line)
+        assert "@" not in outside, line
+
+
+@pytest.mark.parametrize("blank", ["\u00a0", "\u2002", "\u202f", "\u3000", "\u2800"])
+@pytest.mark.parametrize("command", [["drift"], ["plan"], ["drift", "--format", "markdown"]])
+def test_a_value_changed_by_another_blank_reads_as_a_change(
+    project: Project, blank: str, command: list[str]
+) -> None:
+    """An alert whose space became a no-break, an en, an ideographic space or a braille blank
+    showed as `"50% off" -> "50% off"`. When the two sides would read the same, both are
+    written with every character beyond ASCII as an escape."""
+    project.write("promo", alert="50% off today")
+    assert project.apply().exit_code == 0
+    task = project.emulator._store.tasks[project.state_ids()["promo"]]
+    task.body["push"]["body"]["notification"]["alert"] = f"50%{blank}off today"
+    result = project.run(*command)
+    assert blank not in result.output
+    assert f"50%\\u{ord(blank):04x}off today" in result.output, result.output
+
+
+def test_an_environment_name_ending_in_a_line_break_is_refused(project: Project) -> None:
+    """The name pattern's "$" also matched before a last line break: an environment
+    "prod<LF>" (a pull request's reconciler.yaml) was accepted, and split the comment's hidden
+    marker line and its heading."""
+    config = project.root / "reconciler.yaml"
+    config.write_text(
+        'environments:\n  "prod\\n":\n    manifests: schedules\n    state: .reconciler/s.json\n',
+        encoding="utf-8",
+    )
+    project.write("promo")
+    result = project.run("--config", str(config), "--env", "prod\n", "plan", "--format", "markdown")
+    assert result.exit_code == 1, result.output
+    assert "environment name 'prod\\n' must be" in result.output, result.output
+    assert "reconciler-plan" not in result.output

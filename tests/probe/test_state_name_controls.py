@@ -13,6 +13,13 @@ from tests.kit.bodies import body
 FORGED = "b\n::error title=forged::annotation\x1b]0;pwned\x07"
 
 
+def _rename_entry(project: Project, old: str, new: str) -> None:
+    """The state file with the entry ``old`` renamed to ``new`` by hand."""
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    data["entries"][new] = data["entries"].pop(old)
+    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+
+
 @pytest.mark.parametrize("command", [["plan"], ["drift"], ["state", "list"]])
 def test_a_state_name_with_a_line_break_is_refused_and_never_printed_raw(
     project: Project, command: list[str]
@@ -27,9 +34,7 @@ def test_a_state_name_with_a_line_break_is_refused_and_never_printed_raw(
     """
     project.write("mine")
     assert project.apply().exit_code == 0
-    data = json.loads(project.state_path.read_text(encoding="utf-8"))
-    data["entries"][FORGED] = data["entries"].pop("mine")
-    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    _rename_entry(project, "mine", FORGED)
     project.mark()
 
     result = project.run(*command)
@@ -227,9 +232,7 @@ def test_a_state_name_no_schedule_has_is_refused_and_never_printed_raw(
     project.write("mine")
     project.write("other")
     assert project.apply().exit_code == 0
-    data = json.loads(project.state_path.read_text(encoding="utf-8"))
-    data["entries"][name] = data["entries"].pop("other")
-    project.state_path.write_text(json.dumps(data), encoding="utf-8")
+    _rename_entry(project, "other", name)
     project.mark()
 
     result = project.run(*command)

@@ -25,8 +25,8 @@ from reconciler.config.policies.rules import (
     RequiredFields,
 )
 
-_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$")
-_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?\Z")
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*\Z")
 _RULE_KEYS: dict[str, tuple[str, ...]] = {
     "quiet_hours": ("from", "to", "level"),
     "frequency_cap": ("max_per_day", "level"),
