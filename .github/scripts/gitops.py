@@ -38,15 +38,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler.errors import ConfigError
 from reconciler.printable import escaped
+from reconciler.remote.responses import harmless
 
 if TYPE_CHECKING:
     from reconciler.config.environments import Environment, EnvironmentSet
@@ -98,6 +100,15 @@ def load_environments(path: Path) -> EnvironmentSet:
     from reconciler.config.environments import load_environments as load
 
     return load(path)
+
+
+def annotate(kind: str, text: str, *, stream: TextIO | None = None) -> None:
+    """One workflow command, ``::kind::text``, its text on one line: %, CR and LF as GitHub
+    escapes them, the other control characters spelled out and ``##[`` made inert
+    (``printable.escaped``). The text can hold what a pull request or the state branch wrote:
+    a path, a lineage, a marker's commit."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    print(f"::{kind}::" + escaped(text), file=stream or sys.stdout)
 
 
 def output(**values: str) -> None:
@@ -371,22 +382,24 @@ def verified_marker(
     commit, unfinished = marker
     if record is None:
         if commit is not None:
-            print(
-                f"::warning::environment {env.name}: the state branch says it was applied at "
+            annotate(
+                "warning",
+                f"environment {env.name}: the state branch says it was applied at "
                 f"{commit}, but no apply run of the default branch has a state of it on record "
                 "(its first apply, or its last state artifact expired after 90 days): that "
-                "marker is not used, the environment is planned"
+                "marker is not used, the environment is planned",
             )
         return None, True
     head = str(record.get("head_sha") or "")
     finished = record.get("conclusion") == "success"
     if commit != head:
-        print(
-            f"::warning::environment {env.name}: the state branch says it was applied at "
+        annotate(
+            "warning",
+            f"environment {env.name}: the state branch says it was applied at "
             f"{commit or '(nothing)'}, but the apply run {record.get('run_id')} that last "
             f"uploaded its state ran at {head}: the marker was changed outside the apply "
             "workflow (or that run's state push was lost); the run's commit is used and the "
-            "environment is planned"
+            "environment is planned",
         )
         return head or None, True
     return head or None, unfinished or not finished
@@ -650,12 +663,12 @@ def bindings_table(data: dict[str, Any] | None, trusted: dict[str, Any] | None) 
         elif before is None:
             change = "added"
         elif now is None:
-            change = f"removed (was `{before}`)"
+            change = f"removed (was {table_code(before)})"
         elif now != before:
-            change = f"changed (was `{before}`)"
+            change = f"changed (was {table_code(before)})"
         else:
             continue
-        rows.append(f"| `{name}` | `{now or ''}` | {change} |")
+        rows.append(f"| {table_code(name)} | {table_code(now or '')} | {change} |")
     if not rows:
         return "The state binds no manifest name to a task.\n" if trusted is None else ""
     limit = 200
@@ -663,6 +676,22 @@ def bindings_table(data: dict[str, Any] | None, trusted: dict[str, Any] | None) 
     more = f"\n…and {len(rows) - limit} more\n" if len(rows) > limit else ""
     header = "| manifest name | task id | compared with the last applied state |\n|---|---|---|\n"
     return header + "\n".join(shown) + "\n" + more
+
+
+def table_code(text: str) -> str:
+    """``text`` from the state branch as a code span in a table's cell of the step summary: its
+    controls and what shows nothing spelled out (a line break would end the row, "mine" with
+    a zero-width space would read as "mine"), a run of backticks longer than any in it (else a
+    name closes the span and writes links, images and @-mentions), and "|" escaped (GitHub
+    splits a row at it even inside a code span)."""
+    shown = harmless(text).replace("|", "\\|")
+    if not shown:
+        return ""
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", shown)), default=0) + 1)
+    # A blank either side, which the renderer drops, only where a backtick or a blank there
+    # needs one: a plain name looks as it did.
+    pad = " " if shown[0] in "` " or shown[-1] in "` " else ""
+    return f"{ticks}{pad}{shown}{pad}{ticks}"
 
 
 def append_summary(text: str) -> None:
@@ -781,7 +810,7 @@ def cmd_state_check(args: argparse.Namespace) -> None:
             if kind == "changed"
             else "no apply run has a state of it on record"
         )
-        print(f"::warning::state of {env} accepted by this run{who}: {problem}")
+        annotate("warning", f"state of {env} accepted by this run{who}: {problem}")
         output(verified="accepted", problem=kind)
         append_summary(
             f"\n> [!WARNING]\n> **This run accepts the state of `{env}`{who}**, which the "
@@ -804,7 +833,7 @@ def finish(args: argparse.Namespace, report: bool, kind: str, problem: str, note
     output(verified="false", problem=kind)
     if not report:
         raise Refused(problem)
-    print(f"::warning::{problem}")
+    annotate("warning", problem)
     text = (
         f"> [!WARNING]\n> **Unverified state.** The state of `{args.env}` on "
         f"`{args.branch}` is read as it is, but {note}: the names it binds to tasks are not "
@@ -898,10 +927,7 @@ def main(argv: list[str] | None = None) -> int:
         text = exc.message if isinstance(exc, ConfigError) else str(exc)
         if isinstance(exc, ConfigError) and exc.hint:
             text += f"\nhint: {exc.hint}"
-        # The annotation's message on one line: %, CR and LF as GitHub escapes them, the other
-        # control characters spelled out (a path from a pull request may hold any of them).
-        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        print("::error::" + escaped(text), file=sys.stderr)
+        annotate("error", text, stream=sys.stderr)
         return 1
     return 0
 

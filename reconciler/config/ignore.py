@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from reconciler.planning.canonical import name_key
+from reconciler.printable import escaped, has_control
 
 _T = TypeVar("_T")
 
@@ -115,4 +116,12 @@ def _strings(value: Any, key: str) -> Sequence[str] | str:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         return f"`{key}:` must be a list of non-empty strings"
+    # A rule is printed as why a task is left alone (`remote list`, `import`): a line break in
+    # a pull request's pattern would start a line of the CI log ("::error ..."), and neither a
+    # schedule's name nor its id holds a control character.
+    odd = [v for v in value if has_control(v)]
+    if odd:
+        return (
+            f"`{key}:` the entry '{escaped(odd[0])}' holds a control character; no name or id does"
+        )
     return [str(v) for v in value]

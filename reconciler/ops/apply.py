@@ -106,11 +106,13 @@ def saved_exceptions(saved: Plan, given: tuple[str, ...]) -> tuple[str, ...]:
     recorded = tuple(dict.fromkeys(e.rule for e in saved.policy_exceptions))
     extra = [name for name in given if name not in recorded]
     if extra:
+        # The rules are words of the file (edited, it may hold anything): printed escaped.
         made = ", ".join(f"--allow-policy {r}" for r in recorded) or "no --allow-policy"
+        wanted = escaped(extra[0])
         raise UsageError(
-            f"--allow-policy {extra[0]}: the saved plan was made with {made}; applying it "
-            "allows the exceptions it records and no other",
-            hint=f"make a new plan with `reconciler plan --allow-policy {extra[0]} --out FILE` "
+            f"--allow-policy {wanted}: the saved plan was made with {escaped(made)}; applying "
+            "it allows the exceptions it records and no other",
+            hint=f"make a new plan with `reconciler plan --allow-policy {wanted} --out FILE` "
             "and review it",
         )
     return recorded

@@ -513,11 +513,12 @@ def _raise_stale(reasons: list[str]) -> None:
 
 
 def _forged_word(plan: Plan) -> str | None:
-    """Where ``plan`` holds a name or a field path with a control character or an id that is
-    not a schedule id (``responses.SAFE_ID``), or None. The planner makes none: names come from
-    manifests, the state (both refused with one) and the server (shown harmless), paths' odd
-    keys are JSON strings, ids come from the server (refused unless safe). Such a file was
-    written by hand, and its words would be printed."""
+    """Where ``plan`` holds a name, a field path or a policy exception's rule, schedule or path
+    with a control character, or an id that is not a schedule id (``responses.SAFE_ID``), or
+    None. The planner makes none: names come from manifests, the state (both refused with one)
+    and the server (shown harmless), paths' odd keys are JSON strings, rules are policies'
+    names, ids come from the server (refused unless safe). Such a file was written by hand,
+    and its words would be printed."""
     for n, a in enumerate(plan.actions):
         if CONTROL.search(a.name):
             return f"names a schedule with a control character in actions[{n}]"
@@ -528,6 +529,10 @@ def _forged_word(plan: Plan) -> str | None:
         ids += a.schedule_ids if isinstance(a, ConflictAction) else []
         if any(sid is not None and not is_safe_id(sid) for sid in ids):
             return f"holds an id that is not a schedule id in actions[{n}]"
+    for n, e in enumerate(plan.policy_exceptions):
+        # A rule is a policy's name and a schedule a manifest's: printed by apply.
+        if CONTROL.search(e.rule) or CONTROL.search(e.schedule) or CONTROL.search(e.path):
+            return f"holds a control character in policy_exceptions[{n}]"
     names = [*plan.renames.keys(), *plan.renames.values(), *plan.twins.keys()]
     if any(CONTROL.search(name) for name in names):
         return "names a schedule with a control character in its renames or twins"

@@ -272,5 +272,7 @@ def _retry_after(value: str) -> float | None:
 
 
 def content_type(response: httpx.Response) -> str:
+    """The answer's media type, for a message: a header the server writes, made harmless to
+    print (h11 takes ESC and BEL in a header's value: a CSI sequence clears a terminal)."""
     value: str = response.headers.get("Content-Type", "no content type")
-    return value.split(";")[0]
+    return harmless(value.split(";")[0])

@@ -146,13 +146,14 @@ def invariant_problems(
     dups = duplicates or {}
     for name in sorted(set(dups.get("entries", ()))):
         sid = state.entries[name].schedule_id if name in state.entries else "?"
+        sid = sid if is_safe_id(sid) or sid == "?" else quoted(sid)  # printed: a hand edit
         out.append(
             Violation(
                 f"the name {name!r} appears more than once under `entries` (two versions of the "
                 f"file merged?); only the last one (schedule_id {sid}) was read",
                 f"`{_rm(name)}`, then `{_ADOPT}` adopts the task named {name!r} again (if "
                 "there are two, `reconciler plan` lists both: import the right one with "
-                f"`reconciler import {shlex.quote(name + '=SCHEDULE_ID')}`)",
+                f"`reconciler import {shell_word(name + '=SCHEDULE_ID')}`)",
             )
         )
     for name in sorted(set(dups.get("pending", ()))):
@@ -243,7 +244,7 @@ def invariant_problems(
         if len(names) < 2:
             continue
         listed = " and ".join(repr(n) for n in names)
-        forget_all = "reconciler state rm " + " ".join(shlex.quote(n) for n in names)
+        forget_all = "reconciler state rm " + " ".join(shell_word(n) for n in names)
         out.append(
             Violation(
                 f"the names {listed} {'both' if len(names) == 2 else 'all'} point at "

@@ -364,17 +364,22 @@ def test_a_saved_plans_own_words_are_printed_spelled_out(project: Project, field
                 }
             ]
 
-    # An action's name or id is refused when the file is read (no plan holds such a one); the
-    # plan's other words are spelled out where they are printed.
-    _forge(out, edit, readable=field != "conflict")
+    # An action's name or id and a policy exception's rule, schedule or path are refused when
+    # the file is read (no plan holds such a one); the plan's other words are spelled out
+    # where they are printed.
+    refused = {
+        "conflict": "names a schedule with a control character in actions[",
+        "policy_exceptions": "holds a control character in policy_exceptions[0]",
+    }
+    _forge(out, edit, readable=field not in refused)
     for refresh in ((), ("--full-refresh",)):
         result = project.run("apply", *refresh, str(out))
         assert "\x1b" not in result.output, result.output
         assert "\x07" not in result.output
         assert not [line for line in result.output.splitlines() if line.startswith("::")]
-        if field == "conflict":
+        if field in refused:
             assert result.exit_code == 1, result.output
-            assert "names a schedule with a control character in actions[" in result.output
+            assert refused[field] in result.output
 
 
 def test_a_forged_recreate_beside_a_task_of_its_name_is_refused(project: Project) -> None:
@@ -798,4 +803,40 @@ def test_a_field_path_with_a_control_character_in_a_saved_plan_is_refused(
     assert result.exit_code == 1, result.output
     assert "holds a field path with a control character in actions[" in result.output
     assert "\x1b" not in result.output
+    assert project.emulator.request_log == []
+
+
+def test_a_policy_exception_with_a_control_character_in_a_saved_plan_is_refused(
+    project: Project,
+) -> None:
+    """A recorded policy exception's rule is printed by `apply FILE --allow-policy OTHER`
+    ("the saved plan was made with --allow-policy RULE"): a rule edited to hold a line break
+    started a workflow command there. No plan holds one (rules are policies' names, schedules
+    manifests'): refused when read, before any request, and the message is escaped."""
+    project.write("a")
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+    rule = "nope\n::error title=forged::policy\x1b]0;t\x07"
+
+    def edit(data: dict[str, Any]) -> None:
+        data["policy_exceptions"] = [
+            {
+                "rule": rule,
+                "severity": "error",
+                "schedule": "a",
+                "path": "schedules/a.yaml",
+                "line": 1,
+                "col": 1,
+                "message": "m",
+            }
+        ]
+
+    _forge(out, edit, readable=False)
+    project.mark()
+    for extra in ((), ("--allow-policy", "foo")):
+        result = project.run("apply", *extra, str(out))
+        assert result.exit_code == 1, result.output
+        assert "holds a control character in policy_exceptions[0]" in result.output
+        assert not [line for line in result.output.splitlines() if line.startswith("::")]
+        assert "\x1b" not in result.output
     assert project.emulator.request_log == []

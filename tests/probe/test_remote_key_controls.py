@@ -3,6 +3,7 @@ nothing, printed in a field path of ``plan``, ``drift`` and their pull-request c
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -246,3 +247,42 @@ def test_an_environment_name_ending_in_a_line_break_is_refused(project: Project)
     assert result.exit_code == 1, result.output
     assert "environment name 'prod\\n' must be" in result.output, result.output
     assert "reconciler-plan" not in result.output
+
+
+def test_a_servers_content_type_is_quoted_harmless() -> None:
+    """An answer that is not JSON is described with its media type; h11 takes ESC and BEL in
+    a header's value, and a CSI sequence there cleared the terminal or hid the rest."""
+    import httpx
+
+    from reconciler.remote.answers import content_type
+
+    answer = httpx.Response(200, headers={"Content-Type": "text/html\x1b[2J\x1b[8m##[error]x; q"})
+    shown = content_type(answer)
+    assert shown == "text/html\\x1b[2J\\x1b[8m##[error]x"
+
+
+def _ignore_config(project: Project, pattern: str) -> None:
+    (project.root / "reconciler.yaml").write_text(
+        "environments:\n  default:\n    manifests: schedules\n    state: .reconciler/state.json\n"
+        "    ignore:\n      names:\n        - " + json.dumps(pattern) + "\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [["validate"], ["remote", "list"], ["import", "--all-matching"]]
+)
+def test_an_ignore_pattern_with_a_line_break_is_refused(
+    project: Project, command: list[str]
+) -> None:
+    """A pull request's `ignore: names:` pattern is printed as why a task is left alone; a
+    character class kept it matching ("foreign_tas[k<LF>::error ...]"), and its line break
+    started a workflow command in `remote list` and `import`. No name holds a control
+    character: such a pattern is refused with the config."""
+    _ignore_config(project, "foreign_tas[k\n::error title=forged::annotation\x1b\x07]")
+    project.write("mine")
+    result = project.run(*command)
+    assert result.exit_code == 1, result.output
+    assert "holds a control character" in result.output, result.output
+    assert not [line for line in result.output.splitlines() if line.lstrip().startswith("::")]
+    assert "\x1b" not in result.output

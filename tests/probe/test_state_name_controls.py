@@ -279,3 +279,29 @@ def test_a_forgotten_task_edited_by_hand_is_refused(
         assert not [line for line in result.output.splitlines() if line.lstrip().startswith("::")]
         assert not set("\x1b\x07\r") & set(result.output)
     assert project.emulator.request_log == []
+
+
+@pytest.mark.parametrize("shape", ["two-names-one-id", "one-name-twice"])
+@pytest.mark.parametrize("command", [["plan"], ["state", "list"]])
+def test_every_repair_of_a_broken_state_names_it_as_a_shell_word(
+    project: Project, shape: str, command: list[str]
+) -> None:
+    """The repairs of the other invariants (two names on one id, a name twice under
+    `entries`) quoted names with shlex, which keeps a line break: the rest of the name started
+    a workflow command in the refusal, and in `state list`'s warnings."""
+    project.write("mine")
+    assert project.apply().exit_code == 0
+    data = json.loads(project.state_path.read_text(encoding="utf-8"))
+    entry = json.dumps(data["entries"]["mine"])
+    if shape == "two-names-one-id":
+        data["entries"][FORGED] = dict(data["entries"]["mine"])
+        text = json.dumps(data)
+    else:
+        data["entries"] = {}
+        twice = f"{json.dumps(FORGED)}: {entry}, {json.dumps(FORGED)}: {entry}"
+        text = json.dumps(data).replace('"entries": {}', '"entries": {' + twice + "}")
+    project.state_path.write_text(text, encoding="utf-8")
+    result = project.run(*command)
+    assert "$'b\\x0a::error title=forged::annotation\\x1b]0;pwned\\x07" in result.output
+    assert not [line for line in result.output.splitlines() if line.lstrip().startswith("::")]
+    assert "\x1b" not in result.output
