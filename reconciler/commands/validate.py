@@ -11,6 +11,7 @@ import click
 
 from reconciler.commands import format_option, global_options, option
 from reconciler.errors import Problem, UsageError
+from reconciler.printable import escaped
 
 
 @click.command()
@@ -121,8 +122,11 @@ def _github(problem: Problem) -> str:
 
 
 def _escape_data(text: str) -> str:
-    # GitHub's toolkit escaping for command data (actions/toolkit, command.ts).
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # GitHub's toolkit escaping for command data (actions/toolkit, command.ts), then the other
+    # control characters spelled out: an ESC in a path or a message (a pull request's file)
+    # reached the log raw inside the annotation.
+    escaped_data = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escaped(escaped_data)
 
 
 def _escape_property(text: str) -> str:

@@ -28,6 +28,7 @@ from reconciler.config.values import Bad, check_value, did_you_mean
 from reconciler.errors import ConfigError
 from reconciler.manifests import yamlread
 from reconciler.manifests.yamlread import flow_too_deep  # the manifests' guard
+from reconciler.printable import escaped
 from reconciler.settings import (
     APP_KEY_ENV,
     ENDPOINT,
@@ -294,7 +295,8 @@ def _parse(text: str, path: Path) -> EnvironmentSet:
         if not isinstance(default, str) or default not in names:
             problems.add(
                 _value_line(data, "default"),
-                f"`default: {default}` names no environment{did_you_mean(str(default), names)}"
+                f"`default: {escaped(str(default))}` names no environment"
+                f"{did_you_mean(str(default), names)}"
                 + (f"; known: {', '.join(names)}" if names else ""),
             )
     _shared_state_files(envs, raw_envs, problems)

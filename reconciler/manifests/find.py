@@ -57,9 +57,11 @@ def find_manifest_files(
         elif given.exists():
             add(given, given.as_posix())
         elif given.is_symlink():
-            problems.append(Problem(given.as_posix(), None, None, BROKEN_LINK))
+            problems.append(Problem(_shown(str(given)), None, None, BROKEN_LINK))
         else:
-            problems.append(Problem(given.as_posix(), None, None, "no such file or directory"))
+            # The path is a word of the command line or of reconciler.yaml (a pull request's):
+            # shown escaped, as the names found under it are.
+            problems.append(Problem(_shown(str(given)), None, None, "no such file or directory"))
     return found, problems
 
 

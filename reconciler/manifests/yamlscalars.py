@@ -88,8 +88,11 @@ def node_start(node: Node) -> tuple[int, int]:
 
 
 def tag_name(tag: str) -> str:
-    """A tag as it is written (``!!int``), for messages."""
-    return "!!" + tag.removeprefix(CORE) if tag.startswith(CORE) else tag
+    """A tag as it is written (``!!int``), for messages. A tag's ``%XX`` escapes are read as the
+    characters they stand for (``!x%0A::error::...`` holds a line break), so any character that
+    is not printable ASCII is spelled out as Python writes it in a literal."""
+    shown = "!!" + tag.removeprefix(CORE) if tag.startswith(CORE) else tag
+    return shown if shown.isascii() and shown.isprintable() else repr(shown)[1:-1]
 
 
 def plain_value(node: ScalarNode) -> Any:
