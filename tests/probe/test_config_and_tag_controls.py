@@ -9,28 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.badinput.helpers import VALID_MANIFEST
 from tests.e2e.helpers import Project
 
-MANIFEST = """name: promo
-enabled: true
-trigger:
-  single:
-    zone_type: 1
-    time: "2027-02-01 00:00:00"
-push:
-  from: push
-  to: all
-  body:
-    platform: all
-    notification:
-      alert: hi
-"""
-
 TAGGED = {
-    "value": ("alert: hi", "alert: !x%0A::error%20title=forged::TAG%1B%5D0%3Bt%07%E2%80%8B x"),
+    "value": ("alert: Hello", "alert: !x%0A::error%20title=forged::TAG%1B%5D0%3Bt%07%E2%80%8B x"),
     "mapping": ("notification:", "notification: !m%0A::error::MAPTAG"),
-    "key": ("alert: hi", "alert: hi\n      !k%0D::error::KEYTAG k: 1"),
-    "name": ("name: promo", "name: !n%E2%80%A8::error::NAMETAG promo"),
+    "key": ("alert: Hello", "alert: Hello\n      !k%0D::error::KEYTAG k: 1"),
+    "name": ("name: weekly_digest", "name: !n%E2%80%A8::error::NAMETAG weekly_digest"),
 }
 
 
@@ -54,7 +40,7 @@ def test_a_yaml_tag_is_quoted_spelled_out(project: Project, where: str, command:
     ESC, BEL and zero-width space raw with `--format github`)."""
     old, new = TAGGED[where]
     project.schedules.joinpath("promo.yaml").write_text(
-        MANIFEST.replace(old, new, 1), encoding="utf-8"
+        VALID_MANIFEST.replace(old, new, 1), encoding="utf-8"
     )
     result = project.run(*command)
     assert result.exit_code == 1, result.output
