@@ -80,11 +80,15 @@ class Problem:
     severity: str = "error"  # "error" | "warning"
 
     def where(self) -> str:
+        # A problem's line starts with its path: one starting with "::" (a directory named so,
+        # a `manifests:` path of reconciler.yaml) would be a workflow command in a CI log. The
+        # same path with "./" before it.
+        path = f"./{self.path}" if self.path.lstrip().startswith("::") else self.path
         if self.line is None:
-            return self.path
+            return path
         if self.col is None:
-            return f"{self.path}:{self.line}"
-        return f"{self.path}:{self.line}:{self.col}"
+            return f"{path}:{self.line}"
+        return f"{path}:{self.line}:{self.col}"
 
     def __str__(self) -> str:
         return f"{self.where()}: {self.severity}: {self.message}"

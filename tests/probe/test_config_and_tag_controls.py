@@ -99,3 +99,25 @@ def test_the_bindings_table_spells_other_blanks(tmp_path: Path) -> None:
     assert "`1001\\xa0`" in table
     assert "`promo\\u3000`" in table
     assert not set("\u00a0\u3000") & set(table)
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["missing", "with-a-bad-file"])
+@pytest.mark.parametrize("command", [["validate"], ["plan"]])
+def test_a_manifest_path_starting_with_two_colons_starts_no_line(
+    project: Project, exists: bool, command: list[str]
+) -> None:
+    """A problem's line starts with its path: a `manifests:` directory named
+    `::error title=pwn::owned` made it a workflow command. Such a path is shown with "./"."""
+    path = project.root / "reconciler.yaml"
+    path.write_text(
+        "environments:\n  default:\n    manifests: '::error title=pwn::owned'\n"
+        "    state: .reconciler/state.json\n",
+        encoding="utf-8",
+    )
+    if exists:
+        (project.root / "::error title=pwn::owned").mkdir()
+        (project.root / "::error title=pwn::owned" / "x.yaml").write_text("name: [\n")
+    result = project.run(*command)
+    assert result.exit_code == 1, result.output
+    assert "./::error title=pwn::owned" in result.output, result.output
+    _clean(result.output)
