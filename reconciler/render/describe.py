@@ -10,7 +10,7 @@ about colour, JSON documents or Markdown. Makes no decisions: everything comes f
 from __future__ import annotations
 
 import json
-import unicodedata
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, assert_never
@@ -81,8 +81,8 @@ _encode = json.encoder.encode_basestring  # printable.json_string without its ca
 def change_texts(old: Any, new: Any) -> tuple[str, str]:
     """The two sides of a changed field as ``value_text`` shows them, or, when they would read
     the same (texts that differ only in their blanks, such as a no-break or an ideographic
-    space for a space, or in a character that shows nothing), each with every character
-    beyond ASCII written as an escape: a change must never read as no change."""
+    space for a space, or in a character that shows nothing: ``_look``), each with every
+    character beyond ASCII written as an escape: a change must never read as no change."""
     old_text, new_text = value_text(old), value_text(new)
     if old_text != new_text and _look(old_text) == _look(new_text):
         return _all_escaped(old, old_text), _all_escaped(new, new_text)
@@ -90,11 +90,16 @@ def change_texts(old: Any, new: Any) -> tuple[str, str]:
 
 
 def _look(text: str) -> str:
-    """What a reader sees of a field's text: Unicode's compatibility forms folded (every blank
-    a space), and what shows nothing left out."""
+    """What a reader sees of a field's JSON text: every blank a space, and what shows nothing
+    left out. Not Unicode's other compatibility forms: a full-width comma for a comma is an
+    edit a reader can see, and Chinese text escaped whole could no longer be read."""
     if text.isascii():
         return text
-    return UNSEEN_IN_WORDS.sub("", unicodedata.normalize("NFKC", text)).replace("\u2800", " ")
+    return UNSEEN_IN_WORDS.sub("", _BLANK.sub(" ", text))
+
+
+# Every blank but the space (JSON text holds no raw line break or tab), and the braille blank.
+_BLANK = re.compile("[^\\S ]|\u2800")
 
 
 def _all_escaped(value: Any, text: str) -> str:

@@ -286,3 +286,14 @@ def test_an_ignore_pattern_with_a_line_break_is_refused(
     assert "holds a control character" in result.output, result.output
     assert not [line for line in result.output.splitlines() if line.lstrip().startswith("::")]
     assert "\x1b" not in result.output
+
+
+def test_a_full_width_punctuation_edit_keeps_chinese_text_readable(project: Project) -> None:
+    """Only blanks and what shows nothing make two sides "read the same": a full-width comma
+    for a comma is an edit a reader sees, and a Chinese alert escaped whole (as Unicode's
+    compatibility folding had it) could no longer be read."""
+    project.write("promo", alert="你好,世界(限时)")
+    assert project.apply().exit_code == 0
+    project.write("promo", alert="你好，世界（限时）")
+    result = project.run("plan")
+    assert '"你好,世界(限时)" -> "你好，世界（限时）"' in result.output, result.output
