@@ -317,9 +317,19 @@ def _redacted_traceback(
     stopping.ending()  # a Ctrl-C must not cut the redaction short (Python's hook is raw)
     import traceback
 
+    from reconciler.printable import escaped, never_raw
     from reconciler.redact import output_scrubber
 
-    text = "".join(traceback.format_exception(kind, exc, tb))
+    # Written after the command's streams (which make such text harmless) are gone, so made
+    # harmless here: a message can quote what a file, a server or a pull request wrote. A
+    # frame's lines (a path and a line of the tool's source) keep their line breaks; any
+    # other part (an exception's message) is one line, its own line breaks spelled out.
+    shown = "".join(
+        "".join(f"{never_raw(escaped(line))}\n" for line in chunk.rstrip("\n").split("\n"))
+        if chunk.startswith('  File "')
+        else f"{never_raw(escaped(chunk.removesuffix(chr(10))))}\n"
+        for chunk in traceback.format_exception(kind, exc, tb)
+    )
     with suppress(OSError, ValueError):
-        sys.stderr.write(output_scrubber()(text))
+        sys.stderr.write(output_scrubber()(shown))
         sys.stderr.flush()

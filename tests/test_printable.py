@@ -8,6 +8,7 @@ import re
 import sys
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -46,3 +47,34 @@ def test_every_format_character_of_this_pythons_unicode_is_spelled_in_a_word() -
     assert UNSEEN_IN_WORDS.match("\u3164")
     assert UNSEEN_IN_WORDS.match("\ufe0f")
     assert not UNSEEN_IN_WORDS.search("promo_推送 1-2")
+
+
+def test_an_unexpected_errors_message_is_printed_on_one_line_spelled_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The traceback of an unexpected error is written after the command's output streams are
+    gone: a message quoting a file's or a server's text ("x\\n::error::...", ESC, "##[") would
+    reach the CI log raw. The frames keep their lines; the message is one line, spelled out."""
+    from reconciler import cli
+
+    def fail() -> None:
+        raise ValueError("bad\n::error::x\x1b]0;t\x07 ##[error]y\u202e")
+
+    try:
+        fail()
+    except ValueError as exc:
+        cli._redacted_traceback(ValueError, exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):\n  File ")
+    assert "ValueError: bad\\n::error::x\\x1b]0;t\\x07 #\\u0023[error]y\\u202e\n" in err
+    assert not [line for line in err.splitlines() if line.lstrip().startswith("::")]
+
+
+def test_the_emulators_log_spells_a_requests_path() -> None:
+    """The emulator's log names a request's path, which the server has decoded: any client's
+    "%0A::error::x%1B" is a line break and an escape there."""
+    from reconciler.emulator.middleware import _shown_path
+
+    assert _shown_path({"path": "/v4/schedules/\n::error::x\x1b[31m"}) == (
+        "/v4/schedules/\\n::error::x\\x1b[31m"
+    )

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from reconciler.config.connection import has_credentials, plain_http_problem, url_problem
 from reconciler.config.ignore import parse_rules
-from reconciler.printable import is_utf8
+from reconciler.printable import has_control, is_utf8
 from reconciler.settings import Kind, Setting, shown
 
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -47,6 +47,11 @@ def check_value(setting: Setting[Any], value: Any) -> Any:
                 return Bad(
                     f"{value!r} holds half a character (a lone \\u escape); no file name can"
                 )
+            if has_control(value):
+                # A NUL no file name can hold (os.path raised on it, a traceback); a line break
+                # or an escape would be printed in messages and CI logs, and the manifests'
+                # search reads no file or directory named so.
+                return Bad(f"{value!r} holds a control character; such paths are not read")
             return value
         case Kind.CHOICE:
             text = str(value).lower() if isinstance(value, str) else None

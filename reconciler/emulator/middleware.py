@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.emulator import wire
 from reconciler.emulator.core import Emulator, RequestRecord
+from reconciler.printable import escaped
 
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 # Where a handler notes the injected fault its answer stands for (read back for the log).
@@ -72,11 +73,11 @@ class AnswerLayer:
         except ClientDisconnect:
             # The client went away before its request body arrived: nobody to answer, and
             # nothing wrong with the emulator (no traceback in its output).
-            logger.debug("emulator: %s closed before its body arrived", scope.get("path"))
+            logger.debug("emulator: %s closed before its body arrived", _shown_path(scope))
         except Exception:
             if started:  # a dropped answer (ConnectionDropped) or a failure mid-body
                 raise
-            logger.exception("emulator: unexpected error answering %s", scope.get("path"))
+            logger.exception("emulator: unexpected error answering %s", _shown_path(scope))
             body = wire.error_body(wire.SCHEDULE_INTERNAL, "Server Internal error.")
             await _send_json(dated, 500, body)
 
@@ -184,3 +185,9 @@ async def _send_json(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def _shown_path(scope: Scope) -> str:
+    """A request's path for the log: decoded by the server, so any client's "%0A::error::..."
+    or "%1B" is a line break or an escape there; spelled out (``printable.escaped``)."""
+    return escaped(str(scope.get("path")))

@@ -68,6 +68,10 @@ CASES: dict[str, bytes] = {
     "state-empty": b"environments:\n  staging:\n    state: ''\n",
     "app-key-env-not-a-name": b"environments:\n  staging:\n    app_key_env: 'MY KEY'\n",
     "env-name-with-slash": b"environments:\n  ../escape: {}\n",
+    # a NUL no file name holds: os.path raised on it, and the command ended in a traceback
+    "state-nul": b'environments:\n  staging:\n    state: "st\\0\\n::error::x.json"\n',
+    "manifests-nul": b'environments:\n  staging:\n    manifests: "sch\\0"\n',
+    "overlay-nul": b'environments:\n  staging:\n    overlay: "ov\\0.yaml"\n',
     # "$" of a pattern also matched before a last line break
     "app-key-env-ending-in-a-line-break": b'environments:\n  staging:\n    app_key_env: "KEY\\n"\n',
     "env-name-rtl": "environments:\n  stag\u202eing: {}\n".encode(),
