@@ -62,6 +62,13 @@ UNSEEN_IN_WORDS = re.compile(
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f\U000e0100-\U000e01ef]"
 )
 
+# What a name or a word from elsewhere spells out: the controls and what shows nothing.
+SPELLED_IN_WORDS = re.compile(f"{CONTROL.pattern}|{UNSEEN_IN_WORDS.pattern}")
+
+# Every blank but the space, and the braille blank: a no-break or an ideographic space reads
+# as a space (in JSON text, and in a name, a raw line break or tab is spelled already).
+OTHER_BLANKS = re.compile("[^\\S ]|\u2800")
+
 # In a JSON text: what JSON leaves raw in a string and no reader should get raw (DEL, the C1
 # controls, the line and paragraph separators) and ``UNSEEN``.
 _RAW_IN_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{UNSEEN.pattern[1:-1]}]")
@@ -69,8 +76,11 @@ _encode = json.encoder.encode_basestring  # a JSON string, non-ASCII text kept a
 
 
 def spelled(char: str) -> str:
-    """``char`` as a Python or YAML escape: ``\\u200b``, or ``\\U000e0001`` beyond the BMP."""
+    """``char`` as a Python, YAML or bash ``$'...'`` escape: ``\\xad``, ``\\u200b``, or
+    ``\\U000e0001`` beyond the BMP."""
     code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler.errors import ConfigError
-from reconciler.printable import CONTROL, UNSEEN_IN_WORDS, escaped, spelled
+from reconciler.printable import OTHER_BLANKS, SPELLED_IN_WORDS, escaped, spelled
 
 if TYPE_CHECKING:
     from reconciler.config.environments import Environment, EnvironmentSet
@@ -679,12 +679,7 @@ def bindings_table(data: dict[str, Any] | None, trusted: dict[str, Any] | None) 
 
 # What a cell spells out: controls, every blank but the space (a no-break or an ideographic
 # space reads as one), the braille blank, and what shows nothing (``printable.UNSEEN_IN_WORDS``).
-_CELL_ODD = re.compile(f"[^\\S ]|\u2800|{CONTROL.pattern}|{UNSEEN_IN_WORDS.pattern}")
-
-
-def _cell_spelled(match: re.Match[str]) -> str:
-    char = match.group()
-    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else spelled(char)
+_CELL_ODD = re.compile(f"{OTHER_BLANKS.pattern}|{SPELLED_IN_WORDS.pattern}")
 
 
 def table_code(text: str) -> str:
@@ -694,7 +689,7 @@ def table_code(text: str) -> str:
     a no-break space after it as "1001"), a run of backticks longer than any in it (else a
     name closes the span and writes links, images and @-mentions), and "|" escaped (GitHub
     splits a row at it even inside a code span)."""
-    shown = _CELL_ODD.sub(_cell_spelled, text).replace("|", "\\|")
+    shown = _CELL_ODD.sub(lambda m: spelled(m.group()), text).replace("|", "\\|")
     if not shown:
         return ""
     ticks = "`" * (max((len(run) for run in re.findall(r"`+", shown)), default=0) + 1)

@@ -23,7 +23,7 @@ from reconciler.limits import (
     REMOTE_NAME_MAX_CHARS,
     REMOTE_TEXT_MAX_CHARS,
 )
-from reconciler.printable import CONTROL, UNSEEN_IN_WORDS, spelled
+from reconciler.printable import SPELLED_IN_WORDS, spelled
 
 _HINT = "the server's answer is not what the EngageLab API documents; check --endpoint"
 
@@ -198,18 +198,15 @@ def _kind(value: Any) -> str:
 # Control characters, which no schedule name of the API holds (docs/api.md 2): printed as they
 # are, a name "x\n::error::..." starts a line that GitHub Actions runs as a workflow command, and
 # an escape sequence rewrites the terminal (its title, even its clipboard): they are shown escaped.
-# The characters that show nothing (``printable.UNSEEN_IN_WORDS``) are spelled out as well: an
+# The characters that show nothing (``printable.SPELLED_IN_WORDS``) are spelled out as well: an
 # unmanaged task "promo\u200b" printed next to the manifest "promo" read as the same name.
-_NOT_SHOWN = re.compile(f"{CONTROL.pattern}|{UNSEEN_IN_WORDS.pattern}")
-
-
 def _visible(match: re.Match[str]) -> str:
     char = match.group()
     # Whitespace stays whitespace, so the name keeps its canonical.name_key (the planner's
     # same-name search still finds "promo\n" for a manifest "promo").
     if char.isspace():
         return " "
-    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else spelled(char)
+    return spelled(char)
 
 
 def harmless(text: str) -> str:
@@ -217,7 +214,7 @@ def harmless(text: str) -> str:
     made harmless to print (whitespace as a space, the others as ``\\xNN`` or ``\\u200b``)."""
     if text.isascii() and text.isprintable():
         return text
-    return _NOT_SHOWN.sub(_visible, text)
+    return SPELLED_IN_WORDS.sub(_visible, text)
 
 
 MESSAGE = 1000  # characters of a vendor's message shown (in an error, a report)

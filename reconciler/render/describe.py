@@ -10,7 +10,6 @@ about colour, JSON documents or Markdown. Makes no decisions: everything comes f
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, assert_never
@@ -33,7 +32,7 @@ from reconciler.planning.actions import (
 )
 from reconciler.planning.artifact import Plan
 from reconciler.planning.diff import FieldChange, extend_path
-from reconciler.printable import UNSEEN_IN_WORDS, shown_json
+from reconciler.printable import OTHER_BLANKS, UNSEEN_IN_WORDS, json_string, shown_json
 from reconciler.redact import REDACTED, output_scrubber
 
 # kind -> (marker, colour, verb)
@@ -66,16 +65,12 @@ def value_text(value: Any) -> str:
     # plan of 1000 creates shows 15 000 of them.
     kind = type(value)
     if kind is str:
-        text: str = _encode(value)
-        return text if text.isascii() and "\x7f" not in text else shown_json(text)
+        return json_string(value)
     if kind is bool:
         return "true" if value else "false"
     if kind is int:
         return int.__repr__(value)
     return shown_json(json.dumps(value, ensure_ascii=False, sort_keys=True))
-
-
-_encode = json.encoder.encode_basestring  # printable.json_string without its call
 
 
 def change_texts(old: Any, new: Any) -> tuple[str, str]:
@@ -95,11 +90,7 @@ def _look(text: str) -> str:
     edit a reader can see, and Chinese text escaped whole could no longer be read."""
     if text.isascii():
         return text
-    return UNSEEN_IN_WORDS.sub("", _BLANK.sub(" ", text))
-
-
-# Every blank but the space (JSON text holds no raw line break or tab), and the braille blank.
-_BLANK = re.compile("[^\\S ]|\u2800")
+    return UNSEEN_IN_WORDS.sub("", OTHER_BLANKS.sub(" ", text))
 
 
 def _all_escaped(value: Any, text: str) -> str:

@@ -8,15 +8,14 @@ command line it is printed in), and ``StateStore.load`` refuses such a state.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler import printable, redact
+from reconciler import redact
 from reconciler.errors import StateInvariantError
-from reconciler.printable import CONTROL, UNSEEN_IN_WORDS
+from reconciler.printable import CONTROL, SPELLED_IN_WORDS, spelled
 from reconciler.remote.responses import is_safe_id, quoted
 from reconciler.state.schema import State
 
@@ -36,23 +35,15 @@ _ID_RULE = "letters, digits, '-' and '_'"  # what responses.SAFE_ID admits
 # A name with a control character (an edited file) is printed as a line break or an escape
 # sequence: "b\n::error::..." starts a line GitHub Actions runs as a workflow command. One with
 # a character that shows nothing ("promo\u200b") reads as another name.
-_SPELLED = re.compile(f"{CONTROL.pattern}|{UNSEEN_IN_WORDS.pattern}")
-
-
 def shell_word(name: str) -> str:
     """``name`` as one word of a shell command line, printed without a control character or
     one that shows nothing (bash's ``$'...'`` quoting then spells them ``\\xNN``, ``\\u200b``)."""
-    if not _SPELLED.search(name):
+    if not SPELLED_IN_WORDS.search(name):
         return shlex.quote(name)
-    spelled = "".join(
-        "\\" + c
-        if c in "\\'"
-        else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else printable.spelled(c))
-        if _SPELLED.match(c)
-        else c
-        for c in name
+    word = "".join(
+        "\\" + c if c in "\\'" else spelled(c) if SPELLED_IN_WORDS.match(c) else c for c in name
     )
-    return f"$'{spelled}'"
+    return f"$'{word}'"
 
 
 def shown_name(name: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 
 from reconciler.planning import canonical
 from reconciler.planning.artifact import Plan
@@ -677,6 +678,18 @@ def test_a_declared_rename_rewritten_as_a_delete_of_the_old_name_is_refused(
     assert project.state_ids() == {"Old_name": sid}
 
 
+def _apply_with_action_of(project: Project, out: Path, name: str, action: dict[str, Any]) -> Result:
+    """``apply`` of the saved plan ``out`` with ``name``'s actions replaced by ``action``."""
+
+    def swap(plan: dict[str, Any]) -> None:
+        plan["actions"] = [a for a in plan["actions"] if a["name"] != name]
+        plan["actions"].append(action)
+
+    _forge(out, swap)
+    project.mark()
+    return project.run("apply", str(out))
+
+
 def test_a_delete_of_a_task_the_list_lacks_is_refused(project: Project) -> None:
     """Found by a probe: a task gone from the server (fired) is forgotten as expired, its id
     kept for `history`. The expiry rewritten as a delete passed on the list alone (a delete
@@ -691,13 +704,7 @@ def test_a_delete_of_a_task_the_list_lacks_is_refused(project: Project) -> None:
     made = project.run("plan", "--out", str(out))
     assert made.exit_code == 0, made.output
 
-    def as_delete(plan: dict[str, Any]) -> None:
-        plan["actions"] = [a for a in plan["actions"] if a["name"] != "a"]
-        plan["actions"].append(_delete("a", ids["a"]))
-
-    _forge(out, as_delete)
-    project.mark()
-    result = project.run("apply", str(out))
+    result = _apply_with_action_of(project, out, "a", _delete("a", ids["a"]))
     assert result.exit_code == 1, result.output
     assert f"delete 'a': its task {ids['a']} is not on the server" in result.output
     assert project.writes() == []
@@ -769,13 +776,7 @@ def test_an_update_of_a_task_the_list_lacks_is_refused_before_any_write(project:
     out = project.root / "plan.json"
     assert project.run("plan", "--out", str(out)).exit_code == 0
 
-    def as_update(plan: dict[str, Any]) -> None:
-        plan["actions"] = [x for x in plan["actions"] if x["name"] != "b"]
-        plan["actions"].append(_update("b", ids["b"]))
-
-    _forge(out, as_update)
-    project.mark()
-    result = project.run("apply", str(out))
+    result = _apply_with_action_of(project, out, "b", _update("b", ids["b"]))
     assert result.exit_code == 1, result.output
     assert f"update 'b': its task {ids['b']} is not on the server" in result.output, result.output
     assert project.writes() == []
