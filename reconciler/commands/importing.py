@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.commands import feedback, global_options, option
+from reconciler.commands import feedback, global_options, option, suggest
 from reconciler.commands.state import lock_timeout_option
 
 
@@ -48,7 +48,7 @@ def import_(
     request = ops.AdoptRequest(tuple(wanted), all_matching, lock_timeout)
     result = ops.adopt(global_options(ctx), request, feedback())
     for line in result.skipped:
-        click.echo(f"skipped {line}")
+        click.echo(suggest(f"skipped {line}"))
     for name, sid in result.imported:
         click.echo(f"imported {name!r} = {sid}")
     return 0

@@ -187,8 +187,9 @@ def export(
     request = ops.ExportRequest(ids, names, triggers, out_dir, adopt, overwrite, lock_timeout)
     result = ops.export(global_options(ctx), request, feedback())
     planned = result.written
+    # Their suggested commands act on the same app and state as this one (``suggest``).
     for line in result.skipped:
-        click.echo(f"skipped {line}")
+        click.echo(suggest(f"skipped {line}"))
     attention = 0
     for p in planned:
         if p.problems:
@@ -200,7 +201,7 @@ def export(
             adopted = " (adopted)" if adopt else ""
             click.echo(f"wrote {p.path} from {p.task.schedule_id}{adopted}")
             for note in p.notes:
-                click.echo(f"  warning: {note}")
+                click.echo(suggest(f"  warning: {note}"))
     done = len(planned) - attention
     click.echo(
         f"Exported {len(planned)} task(s) to {result.target_dir}"

@@ -167,9 +167,15 @@ def _select(
             if ids or patterns:
                 skipped.append(f"{label}: ignored by reconciler.yaml ({t.why})")
         elif t.status == "conflict":
+            adopt = f"`reconciler import {t.named_as}={t.task.schedule_id}`"
+            if t.task.name != t.named_as:  # `import` adopts a task under its own name only
+                adopt = (
+                    f"rename it to {t.named_as!r} in the EngageLab console (other spaces or "
+                    f"character forms), then {adopt}"
+                )
             skipped.append(
                 f"{label}: {t.why} already has this name; to manage this task instead, "
-                f"`reconciler import {t.task.name}={t.task.schedule_id}` (with its manifest)"
+                f"{adopt} (with its manifest)"
             )
         elif (renamed := view.previous_names.get(name_key(t.task.name))) is not None:
             # A manifest of a name another manifest lists as its previous one is refused by

@@ -167,7 +167,7 @@ def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
 
     unrealised = [
         f"{a.name!r} was not created: remote task(s) {', '.join(a.schedule_ids)} carry its name "
-        f"but are not managed; adopt one with `reconciler import {a.name}={a.schedule_ids[0]}`"
+        f"but are not managed; {a.adopt_advice()}"
         for a in plan.actions
         if isinstance(a, ConflictAction)
     ]

@@ -29,6 +29,9 @@ class RemoteTask:
     status: str  # managed | unmanaged | conflict | ignored
     managed_as: str | None = None
     why: str | None = None  # for ignored: the rule; for conflict: the manifest
+    # For conflict: the name it clashes with (a manifest's or the state's), which `import`
+    # takes; the task's own may differ from it as the planner tells names apart ("promo ").
+    named_as: str | None = None
 
     @property
     def trigger(self) -> str:
@@ -90,7 +93,7 @@ def _classify(
     owned = observe.managed_ids(state)
     # Names compared as the planner compares them (``name_key``): a task "promo " beside a
     # manifest "promo" is the same name, and a manifest written for it would stop every plan.
-    by_key = {name_key(n): src for n, src in manifests.items()}
+    by_key = {name_key(n): (n, src) for n, src in manifests.items()}
     state_keys = {name_key(n): n for n in (*state.entries, *state.pending)}
     tasks: list[RemoteTask] = []
     for sid in sorted(inventory.schedules, key=lambda s: (inventory.schedules[s].name, s)):
@@ -100,11 +103,14 @@ def _classify(
             tasks.append(RemoteTask(task, "managed", managed_as=owner.get(sid, task.name)))
         elif key in by_key:
             # Named like a manifest: the same-name rule beats an ignore rule (as in observe).
-            tasks.append(RemoteTask(task, "conflict", why=f"the manifest {by_key[key]}"))
+            name, src = by_key[key]
+            tasks.append(RemoteTask(task, "conflict", why=f"the manifest {src}", named_as=name))
         elif key in state_keys:
             # The name is the state's (its manifest removed, a delete still to come): adopting
             # this task under it would orphan the managed one.
-            tasks.append(RemoteTask(task, "conflict", why=f"the state's entry {state_keys[key]!r}"))
+            name = state_keys[key]
+            why = f"the state's entry {name!r}"
+            tasks.append(RemoteTask(task, "conflict", why=why, named_as=name))
         elif (rule := ws.env.ignore.rule_for(sid, task.name)) is not None:
             tasks.append(RemoteTask(task, "ignored", why=rule))
         else:

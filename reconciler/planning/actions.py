@@ -149,6 +149,25 @@ class ConflictAction(_Action):
     identical: bool  # one of them already has exactly the manifest's body
     stale_schedule_id: str | None = None  # a state entry whose task is gone
     source: str = ""
+    # The tasks whose own name is not exactly the manifest's (id -> name): one name as the
+    # planner compares names ("promo " beside "promo"), but `import` adopts a task under its own
+    # name only, so such a task is renamed in the console first (``adopt_advice``).
+    named_otherwise: dict[str, str] = Field(default_factory=dict)
+
+    def adopt_advice(self, sid: str | None = None) -> str:
+        """How to adopt task ``sid`` (default: one that can be adopted as it is, if any)."""
+        if sid is None:
+            sid = next(
+                (i for i in self.schedule_ids if i not in self.named_otherwise),
+                self.schedule_ids[0],
+            )
+        command = f"`reconciler import {self.name}={sid}`"
+        if sid not in self.named_otherwise:
+            return f"adopt with {command}"
+        return (
+            f"task {sid} is named {self.named_otherwise[sid]!r} (other spaces or character "
+            f"forms): rename it to {self.name!r} in the EngageLab console, then {command}"
+        )
 
 
 class UnmanagedAction(_Action):
@@ -272,8 +291,7 @@ def drift_of(a: Action) -> list[DriftItem]:
                     kind="unmanaged",
                     name=a.name,
                     schedule_id=sid,
-                    detail="not managed but named like a manifest; adopt with "
-                    f"`reconciler import {a.name}={sid}`",
+                    detail=f"not managed but named like a manifest; {a.adopt_advice(sid)}",
                 )
                 for sid in a.schedule_ids
             ]

@@ -10,6 +10,7 @@ may write is checked by :mod:`reconciler.planning.writes`; the planner that make
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal, assert_never
@@ -51,7 +52,7 @@ from reconciler.planning.inputs import (
     state_digest,
 )
 from reconciler.planning.safety import PlanOptions
-from reconciler.printable import CONTROL, escaped, never_raw
+from reconciler.printable import CONTROL, SPELLED_IN_WORDS, UNSEEN, escaped, never_raw
 from reconciler.redact import clip
 from reconciler.remote.observed import Inventory
 from reconciler.remote.responses import is_safe_id
@@ -186,6 +187,9 @@ class Plan(BaseModel):
             del data["policy_exceptions"]  # and for plans without a policy exception
         if not data.get("twins", True):
             del data["twins"]  # and for plans without a second copy of a schedule
+        for action in data["actions"]:
+            if action.get("named_otherwise") == {}:
+                del action["named_otherwise"]  # and for conflicts of tasks named exactly
         return data
 
     def with_policy_exceptions(self, allowed: Iterable[Mapping[str, Any]]) -> Plan:
@@ -512,30 +516,44 @@ def _raise_stale(reasons: list[str]) -> None:
         )
 
 
+# What a field path never holds raw: a control character, or one of those that show nothing
+# which ``printable.json_string`` writes as an escape in an odd key.
+_RAW_IN_PATH = re.compile(f"{CONTROL.pattern}|{UNSEEN.pattern}")
+
+
 def _forged_word(plan: Plan) -> str | None:
     """Where ``plan`` holds a name, a field path or a policy exception's rule, schedule or path
-    with a control character, or an id that is not a schedule id (``responses.SAFE_ID``), or
-    None. The planner makes none: names come from manifests, the state (both refused with one)
-    and the server (shown harmless), paths' odd keys are JSON strings, rules are policies'
-    names, ids come from the server (refused unless safe). Such a file was written by hand,
-    and its words would be printed."""
+    with a control character (a name or a rule, also a character that shows nothing; a path,
+    one of those a path writes as an escape), or an id that is not a schedule id
+    (``responses.SAFE_ID``), or None. The planner makes none: names come from manifests, the
+    state (both refused with one) and the server (spelled out, ``responses.harmless``), paths'
+    odd keys are JSON strings with what a reader could miss escaped, rules are policies' names,
+    ids come from the server (refused unless safe). Such a file was written by hand, and its
+    words would be printed: raw, a zero-width space made a name read as another."""
     for n, a in enumerate(plan.actions):
-        if CONTROL.search(a.name):
-            return f"names a schedule with a control character in actions[{n}]"
+        if SPELLED_IN_WORDS.search(a.name):
+            return f"names a schedule with a control or unseen character in actions[{n}]"
         # The planner writes a field's path with its odd keys as JSON strings (diff.format_path).
-        if any(CONTROL.search(c.path) for c in getattr(a, "changes", ())):
-            return f"holds a field path with a control character in actions[{n}]"
+        if any(_RAW_IN_PATH.search(c.path) for c in getattr(a, "changes", ())):
+            return f"holds a field path with a control or unseen character in actions[{n}]"
         ids = [target_id(a), getattr(a, "stale_schedule_id", None)]
-        ids += a.schedule_ids if isinstance(a, ConflictAction) else []
+        if isinstance(a, ConflictAction):
+            ids += a.schedule_ids
+            # A server's names, spelled out when read (``responses.harmless``), of listed ids.
+            if not a.named_otherwise.keys() <= set(a.schedule_ids) or any(
+                SPELLED_IN_WORDS.search(n) for n in a.named_otherwise.values()
+            ):
+                return f"names a task otherwise than any server could in actions[{n}]"
         if any(sid is not None and not is_safe_id(sid) for sid in ids):
             return f"holds an id that is not a schedule id in actions[{n}]"
     for n, e in enumerate(plan.policy_exceptions):
-        # A rule is a policy's name and a schedule a manifest's: printed by apply.
-        if CONTROL.search(e.rule) or CONTROL.search(e.schedule) or CONTROL.search(e.path):
-            return f"holds a control character in policy_exceptions[{n}]"
+        # A rule is a policy's name and a schedule a manifest's: printed by apply. The path is
+        # a file's, which may be named with anything but a control character.
+        if SPELLED_IN_WORDS.search(e.rule + e.schedule) or CONTROL.search(e.path):
+            return f"holds a control or unseen character in policy_exceptions[{n}]"
     names = [*plan.renames.keys(), *plan.renames.values(), *plan.twins.keys()]
-    if any(CONTROL.search(name) for name in names):
-        return "names a schedule with a control character in its renames or twins"
+    if any(SPELLED_IN_WORDS.search(name) for name in names):
+        return "names a schedule with a control or unseen character in its renames or twins"
     if any(not is_safe_id(sid) for ids in plan.twins.values() for sid in ids):
         return "holds an id that is not a schedule id in its twins"
     return None

@@ -94,6 +94,7 @@ def _conflict(d: Desired, remotes: list[RemoteSchedule], stale: str | None = Non
         identical=identical,
         stale_schedule_id=stale,
         source=d.source,
+        named_otherwise={r.schedule_id: r.name for r in remotes if r.name != d.name},
     )
 
 

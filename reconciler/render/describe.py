@@ -163,7 +163,7 @@ def about_action(a: Action) -> str:
             same = "; identical body" if a.identical else ""
             return (
                 f"remote id {', '.join(a.schedule_ids)} has this name but is not managed{same}; "
-                f"adopt with `reconciler import {a.name}={a.schedule_ids[0]}`"
+                f"{a.adopt_advice()}"
             )
         case UnmanagedAction():
             state = "enabled" if a.enabled else "disabled"

@@ -223,12 +223,13 @@ def test_export_selects_by_id_pattern_and_trigger(project: Project) -> None:
 
 
 def test_export_skips_a_conflict_and_names_import(project: Project) -> None:
-    """A remote task with a manifest's name is not written again: the message says import."""
+    """A remote task with a manifest's name is not written again: the message says import,
+    with the options that chose this app (as every suggested command)."""
     project.write("ours")
     sid = project.out_of_band_create(body("ours"))
     result = project.run("export")
     assert result.exit_code == 0, result.output
-    assert f"reconciler import ours={sid}" in result.output
+    assert f"`reconciler --endpoint {project.url} import ours={sid}`" in result.output
     assert [p.name for p in project.schedules.glob("*.yaml")] == ["ours.yaml"]
 
 

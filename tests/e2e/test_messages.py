@@ -37,6 +37,34 @@ def test_suggested_commands_repeat_the_options_that_chose_the_environment(
     assert "`reconciler import" not in apply.output
 
 
+def test_the_adoption_each_command_advises_works_as_advised(project: Project) -> None:
+    """A console task ``promo `` (a blank typed at its end) is the manifest ``promo``'s as the
+    planner compares names, but `import` adopts a task under its own name only. Plan, apply,
+    drift and export all advised `reconciler import promo=ID`, which import refused ("is named
+    'promo ', not 'promo'"): advice that cannot be followed. They now say to rename the task
+    first; renamed as told, the advised import adopts it and the plan is a no-op."""
+    project.write("promo")
+    sid = project.out_of_band_create(body("promo "))
+    command = f"`reconciler --endpoint {project.url} import promo={sid}`"
+    rename = "rename it to 'promo' in the EngageLab console"
+    for args in (("plan",), ("apply", "--auto-approve"), ("drift",), ("export",)):
+        result = project.run(*args)
+        assert result.exit_code in (0, 2), result.output
+        assert "named 'promo '" in result.output or "('promo ')" in result.output, result.output
+        assert rename in result.output, result.output
+        assert command in result.output, result.output
+    assert project.run("import", f"promo={sid}").exit_code == 1  # as the advice says
+
+    project.out_of_band_update(sid, body("promo"))  # renamed as advised
+    plan = project.run("plan")
+    advice = f"adopt with {command}"
+    assert advice in plan.output, plan.output
+    assert rename not in plan.output
+    assert project.run("import", f"promo={sid}").exit_code == 0
+    assert project.state_ids() == {"promo": sid}
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
 def test_error_hints_repeat_the_options_that_chose_the_environment(project: Project) -> None:
     """An error's hint under --env prod names `reconciler --env prod ...`, not a bare command."""
     _prod(project)

@@ -50,6 +50,17 @@ def _forge(path: Path, edit: Callable[[dict[str, Any]], None], *, readable: bool
         Plan.from_json(path.read_text(encoding="utf-8"))
 
 
+def _refused_when_read(project: Project, out: Path, edit: Callable[[dict[str, Any]], None]) -> str:
+    """Forge the plan file at ``out`` with ``edit`` and apply it: refused before any request.
+    Returns the output."""
+    _forge(out, edit, readable=False)
+    project.mark()
+    result = project.run("apply", str(out))
+    assert result.exit_code == 1, result.output
+    assert project.emulator.request_log == []
+    return result.output
+
+
 def _delete(name: str, sid: str) -> dict[str, Any]:
     return {"kind": "delete", "name": name, "schedule_id": sid, "old_body": {}}
 
@@ -369,8 +380,8 @@ def test_a_saved_plans_own_words_are_printed_spelled_out(project: Project, field
     # the file is read (no plan holds such a one); the plan's other words are spelled out
     # where they are printed.
     refused = {
-        "conflict": "names a schedule with a control character in actions[",
-        "policy_exceptions": "holds a control character in policy_exceptions[0]",
+        "conflict": "names a schedule with a control or unseen character in actions[",
+        "policy_exceptions": "holds a control or unseen character in policy_exceptions[0]",
     }
     _forge(out, edit, readable=field not in refused)
     for refresh in ((), ("--full-refresh",)):
@@ -448,14 +459,23 @@ def test_a_declared_rename_forged_into_a_create_is_refused(project: Project) -> 
     [
         lambda a: {**a, "schedule_id": "x/../y"},
         lambda a: {**a, "name": "a\u202e"},
+        # Shows nothing: "promo\u200b" printed raw reads as the manifest "promo".
+        lambda a: {**a, "name": "a\u200b"},
+        lambda a: {**a, "name": "a\ufe0f"},
     ],
-    ids=["id-with-a-slash", "name-with-an-override"],
+    ids=[
+        "id-with-a-slash",
+        "name-with-an-override",
+        "name-with-a-zero-width-space",
+        "name-with-a-variation-selector",
+    ],
 )
 def test_a_plan_file_with_a_word_no_plan_holds_is_refused_when_read(
     project: Project, edit: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> None:
-    """An id that is not a schedule id or a name with a control character in any action: the
-    planner makes neither, so the file was edited; refused when read, before any request."""
+    """An id that is not a schedule id or a name with a control character or one that shows
+    nothing in any action: the planner makes neither (a server's names are spelled out), so the
+    file was edited; refused when read, before any request."""
     _setup(project)
     out = project.root / "plan.json"
     assert project.run("plan", "--out", str(out)).exit_code == 0
@@ -463,12 +483,7 @@ def test_a_plan_file_with_a_word_no_plan_holds_is_refused_when_read(
     def forge(data: dict[str, Any]) -> None:
         data["actions"] = [edit(a) if a["kind"] == "unmanaged" else a for a in data["actions"]]
 
-    _forge(out, forge, readable=False)
-    project.mark()
-    result = project.run("apply", str(out))
-    assert result.exit_code == 1, result.output
-    assert "which no plan holds (was it edited?)" in result.output
-    assert project.emulator.request_log == []
+    assert "which no plan holds (was it edited?)" in _refused_when_read(project, out, forge)
 
 
 def test_a_key_written_twice_in_a_saved_plan_is_refused(project: Project) -> None:
@@ -782,12 +797,23 @@ def test_an_update_of_a_task_the_list_lacks_is_refused_before_any_write(project:
     assert project.writes() == []
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "x\n::error title=forged::y\x1b]0;pwned\x07",
+        # Shows nothing: the alert's change would read as one of another field.
+        'push.notification["alert\u200b"]',
+    ],
+    ids=["control", "zero-width-space"],
+)
 def test_a_field_path_with_a_control_character_in_a_saved_plan_is_refused(
-    project: Project,
+    project: Project, path: str
 ) -> None:
-    """The planner writes a field path's odd keys as JSON strings, so no plan holds a control
-    character in a path; apply prints every path of the plan it is given. A path edited to
-    ``x\\n::error::...`` would start a workflow command in the CI log: refused when read."""
+    """The planner writes a field path's odd keys as JSON strings, with what a reader could
+    miss escaped, so no plan holds a control character or a zero-width space in a path; apply
+    prints every path of the plan it is given. A path edited to ``x\\n::error::...`` would
+    start a workflow command in the CI log, one with ``\\u200b`` read as another field:
+    refused when read."""
     project.write("a", alert="v1")
     assert project.apply().exit_code == 0
     project.write("a", alert="v2")
@@ -796,13 +822,13 @@ def test_a_field_path_with_a_control_character_in_a_saved_plan_is_refused(
 
     def forge(data: dict[str, Any]) -> None:
         (update,) = [a for a in data["actions"] if a["kind"] == "update"]
-        update["changes"][0]["path"] = "x\n::error title=forged::y\x1b]0;pwned\x07"
+        update["changes"][0]["path"] = path
 
     _forge(out, forge, readable=False)
     project.mark()
     result = project.run("apply", str(out))
     assert result.exit_code == 1, result.output
-    assert "holds a field path with a control character in actions[" in result.output
+    assert "holds a field path with a control or unseen character in actions[" in result.output
     assert "\x1b" not in result.output
     assert project.emulator.request_log == []
 
@@ -837,7 +863,37 @@ def test_a_policy_exception_with_a_control_character_in_a_saved_plan_is_refused(
     for extra in ((), ("--allow-policy", "foo")):
         result = project.run("apply", *extra, str(out))
         assert result.exit_code == 1, result.output
-        assert "holds a control character in policy_exceptions[0]" in result.output
+        assert "holds a control or unseen character in policy_exceptions[0]" in result.output
         assert not [line for line in result.output.splitlines() if line.startswith("::")]
         assert "\x1b" not in result.output
     assert project.emulator.request_log == []
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        lambda sid: {sid: "promo\u200b"},  # shows nothing: reads as the manifest's own name
+        lambda sid: {sid: "promo\n::error::x"},
+        lambda sid: {"0a0b0c0d-0000-4000-8000-000000000000": "promo "},  # no id the action lists
+    ],
+    ids=["zero-width-space", "line-break", "unlisted-id"],
+)
+def test_a_conflicts_forged_task_name_is_refused_when_read(
+    project: Project, named: Callable[[str], dict[str, str]]
+) -> None:
+    """A conflict records the names of its tasks that are not exactly the manifest's (the
+    advice to rename one first is printed with it). They are a server's names, spelled out
+    when read, of the ids the action lists: any other was written by hand, and is refused
+    when the file is read."""
+    project.write("promo")
+    sid = project.out_of_band_create(body("promo "))
+    out = project.root / "plan.json"
+    assert project.run("plan", "--out", str(out)).exit_code == 0
+
+    def forge(data: dict[str, Any]) -> None:
+        (conflict,) = [a for a in data["actions"] if a["kind"] == "conflict"]
+        assert conflict["named_otherwise"] == {sid: "promo "}
+        conflict["named_otherwise"] = named(sid)
+
+    output = _refused_when_read(project, out, forge)
+    assert "names a task otherwise than any server could in actions[" in output

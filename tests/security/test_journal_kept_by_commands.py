@@ -123,7 +123,8 @@ def test_import_all_matching_skips_a_name_the_journal_still_works_on(project: Pr
     result = project.run("import", "--all-matching")
     assert result.exit_code == 0, result.output
     assert f"the journal still has to delete its old task {old}" in result.output
-    assert "reconciler apply" in result.output
+    # Suggested with the options that chose this app, as every suggested command is.
+    assert f"`reconciler --endpoint {project.url} apply` resolves it" in result.output
     assert project.state()["pending"] == before["pending"]
     assert "promo" not in project.state()["entries"]
 
