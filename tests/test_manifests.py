@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reconciler.errors import ManifestError
+from reconciler.manifests import find
 from reconciler.manifests.load import ManifestSet, load_manifests
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -423,7 +424,7 @@ def test_directories_are_searched_for_yaml_and_yml_files(tmp_path: Path) -> None
 def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
     """A path that does not exist is reported, not ignored."""
     result = load_manifests([tmp_path / "nope"], now=NOW, tz=ZoneInfo("UTC"))
-    assert [p.message for p in result.errors] == ["no such file or directory"]
+    assert [p.message for p in result.errors] == [find.NOT_FOUND]
 
 
 def test_a_file_given_twice_is_loaded_once(tmp_path: Path) -> None:

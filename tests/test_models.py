@@ -99,6 +99,17 @@ def test_clean_names_have_no_warning(name: str) -> None:
     assert name_warning(name) is None
 
 
+@pytest.mark.parametrize("name", ["Spring sale", "spring-sale"])
+def test_a_name_warning_says_how_to_rename_an_applied_schedule(name: str) -> None:
+    """ "prefer _" alone led a team to edit the name of an applied schedule: its task was then
+    deleted and another created. The warning says to list the old name in
+    lifecycle.previous_names, and still ends with the --strict mark."""
+    warning = name_warning(name)
+    assert warning is not None
+    assert "lifecycle.previous_names" in warning
+    assert warning.endswith("(an error under --strict)")
+
+
 def test_allowed_keys_follow_aliases_and_unions() -> None:
     """The did-you-mean source lists API spellings, also below push.to (a union)."""
     assert "content-available" in (allowed_keys(("push", "body", "notification", "ios")) or [])

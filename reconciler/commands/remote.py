@@ -196,7 +196,7 @@ def export(
             attention += 1
             click.echo(f"wrote {p.path} from {p.task.schedule_id}: NEEDS ATTENTION")
             for problem in p.problems:
-                click.echo(f"  error: {problem}")
+                click.echo(suggest(f"  error: {problem}"))
         else:
             adopted = " (adopted)" if adopt else ""
             click.echo(f"wrote {p.path} from {p.task.schedule_id}{adopted}")

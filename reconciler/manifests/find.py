@@ -61,11 +61,18 @@ def find_manifest_files(
         else:
             # The path is a word of the command line or of reconciler.yaml (a pull request's):
             # shown escaped, as the names found under it are.
-            problems.append(Problem(_shown(str(given)), None, None, "no such file or directory"))
+            problems.append(Problem(_shown(str(given)), None, None, NOT_FOUND))
     return found, problems
 
 
 BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
+# Said to a new user adopting an app too: `export` writes into the directory, it does not make
+# it, and "fix the manifests, then validate" alone sent them round in a circle.
+NOT_FOUND = (
+    "no such file or directory: create it (`reconciler export` writes manifests of the app's "
+    "tasks into it), or name where the manifests are (`manifests:` in reconciler.yaml, or the "
+    "path given)"
+)
 # A file or directory name with a control character: printed in a problem, a plan or a CI log,
 # "x\n::error::y.yaml" starts a line GitHub Actions runs as a workflow command.
 _CONTROL_NAME = (

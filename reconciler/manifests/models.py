@@ -127,6 +127,12 @@ def name_error(value: str) -> str | None:
     return None
 
 
+RENAME_ADVICE = (
+    "; to rename a schedule already applied, list its old name in `lifecycle.previous_names` "
+    "(else its task is deleted and another created)"
+)
+
+
 def name_warning(name: str) -> str | None:
     """The warning for a name the API accepts but does not document (docs/api.md 2, Decision)."""
     found = [what for what, char in (("spaces", " "), ("hyphens", "-")) if char in name]
@@ -134,7 +140,9 @@ def name_warning(name: str) -> str | None:
         return None
     return (
         f"{name!r} contains {' and '.join(found)}: the API accepts them, but documents only "
-        "letters, digits, _ and Chinese characters; prefer _ (an error under --strict)"
+        # Followed by renaming an applied schedule, the advice deleted and recreated its task.
+        f"letters, digits, _ and Chinese characters; prefer _{RENAME_ADVICE} (an error under "
+        "--strict)"
     )
 
 

@@ -8,6 +8,7 @@ else's. The remote body is recorded as last applied; nothing is written to the A
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -137,7 +138,7 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
                     if name in state.entries:
                         raise UsageError(
                             f"{name!r} is already managed as {state.entries[name].schedule_id}",
-                            hint=f"`reconciler state rm {name}` first to re-link it",
+                            hint=f"`reconciler state rm {shlex.quote(name)}` first to re-link it",
                         )
                     if sid in claimed:
                         raise UsageError(

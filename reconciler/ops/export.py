@@ -167,7 +167,8 @@ def _select(
             if ids or patterns:
                 skipped.append(f"{label}: ignored by reconciler.yaml ({t.why})")
         elif t.status == "conflict":
-            adopt = f"`reconciler import {t.named_as}={t.task.schedule_id}`"
+            pair = shlex.quote(f"{t.named_as}={t.task.schedule_id}")  # a name may hold a blank
+            adopt = f"`reconciler import {pair}`"
             if t.task.name != t.named_as:  # `import` adopts a task under its own name only
                 adopt = (
                     f"rename it to {t.named_as!r} in the EngageLab console (other spaces or "

@@ -9,6 +9,7 @@ with each kind is in each class's docstring. Pure data, no I/O.
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from typing import Annotated, Any, Literal, assert_never
 
@@ -161,7 +162,8 @@ class ConflictAction(_Action):
                 (i for i in self.schedule_ids if i not in self.named_otherwise),
                 self.schedule_ids[0],
             )
-        command = f"`reconciler import {self.name}={sid}`"
+        # Quoted: a name may hold a blank ("Spring sale"), which a pasted command would split.
+        command = f"`reconciler import {shlex.quote(f'{self.name}={sid}')}`"
         if sid not in self.named_otherwise:
             return f"adopt with {command}"
         return (

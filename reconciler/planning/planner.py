@@ -10,12 +10,13 @@ of docs/design.md is implemented row by row in the ``_plan_*`` functions (rows a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from reconciler.errors import PlanError
+from reconciler.manifests.models import RENAME_ADVICE
 from reconciler.planning import canonical, timing
 from reconciler.planning.actions import (
     Action,
@@ -98,15 +99,23 @@ def _conflict(d: Desired, remotes: list[RemoteSchedule], stale: str | None = Non
     )
 
 
+def _fires_no_more(body: Mapping[str, Any], world: _World) -> bool:
+    """Whether a manifest's trigger can never fire again: zone_type 2 judged where devices
+    fire last (UTC-12), as ``timing.next_fire_span`` does; the configured zone for the others.
+    A device-time push at 01:00 is still on its way west of that zone's midnight: paused then,
+    it must be paused, not left to fire."""
+    tz = timing.LATEST_ZONE if timing.zone_type(body) == 2 else world.tz
+    return timing.is_finished(body, world.now, tz)
+
+
 def _plan_live(
     d: Desired, entry: StateEntry, remote: RemoteSchedule, world: _World
 ) -> Action | None:
     """A managed name whose task is on the server and whose manifest exists."""
     sid = entry.schedule_id
-    if timing.is_finished(d.body, world.now, world.tz):
-        if not timing.is_finished(remote.body, world.now, world.tz) and diff_bodies(
-            remote.body, d.body
-        ):
+    if _fires_no_more(d.body, world):
+        differs = diff_bodies(remote.body, d.body)
+        if not timing.is_finished(remote.body, world.now, world.tz) and differs:
             # The manifest was changed so that it never fires again (an `end` moved into the
             # past, say) while its task would go on firing: the only way to match it is to
             # delete the task. The API would refuse an update to a finished trigger.
@@ -121,11 +130,23 @@ def _plan_live(
                 protected=entry.protected or d.protected,
                 fires_at=_fires_at(remote, world),
             )
+        if not differs or needs_replacement(remote.body, d.body) is not None:
+            world.warnings.append(
+                f"{d.name!r} ({d.source}): the manifest's trigger is entirely in the past but "
+                f"the remote task {sid} is still active; it is left as it is (if the app's time "
+                f"zone is not {world.tz}, set `timezone:` in reconciler.yaml: docs/settings.md)"
+            )
+            return SkipAction(name=d.name, reason="trigger entirely in the past", source=d.source)
+        # The server still lists the task: by its clock and zones it has not fired its last
+        # (an app whose zone is not the configured one). An edit, a pause above all, is sent,
+        # not dropped while the push may still go out; a server that holds the task finished
+        # refuses the update, and apply says so.
         world.warnings.append(
-            f"{d.name!r} ({d.source}): the manifest's trigger is entirely in the past but the "
-            f"remote task {sid} is still active; it is left as it is"
+            f"{d.name!r} ({d.source}): the manifest's trigger is entirely in the past by the "
+            f"configured time zone ({world.tz}), yet the server still lists its task {sid}: the "
+            "change is sent. If the app's time zone is another, set `timezone:` in "
+            "reconciler.yaml (docs/settings.md)"
         )
-        return SkipAction(name=d.name, reason="trigger entirely in the past", source=d.source)
     # Equal fingerprints mean equal canonical bodies: no field can differ, no diff to compute.
     changes = [] if remote.fingerprint == d.fingerprint else diff_bodies(remote.body, d.body)
     if not changes:
@@ -315,7 +336,8 @@ def make_plan(
             warnings.append(
                 f"{item.name!r} ({item.source}): the server may store this name as {key!r} "
                 "(surrounding or repeated whitespace, or a compatibility character); the "
-                f"reconciler treats both spellings as one name. Prefer {key!r}."
+                f"reconciler treats both spellings as one name. Prefer {key!r}"
+                f"{RENAME_ADVICE}."
             )
 
     if not inventory.complete:

@@ -6,6 +6,7 @@ and what to do (which override flag, or which other step).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from datetime import datetime
 from typing import assert_never
@@ -129,7 +130,7 @@ def violations(
                     f"{a.name!r} has lifecycle.prevent_destroy (remembered in state) and would be "
                     "deleted. To delete it, first apply its manifest with `prevent_destroy: "
                     "false`; to stop managing it without deleting, use "
-                    f"`reconciler state rm {a.name}`."
+                    f"`reconciler state rm {shlex.quote(a.name)}`."
                 )
             case ReplaceAction(protected=True):
                 out.append(

@@ -6,9 +6,11 @@ Works on canonical (or raw API) schedule bodies ``{name, enabled, trigger, push}
 Interpretation (docs/api.md 2.1-2.3), with the approximations this module documents and owns:
 
 - Times in a trigger are local wall-clock times. zone_type 1 ("main site" zone) is read in the
-  environment's configured ``tz``. zone_type 2 (each device's own zone) is read in ``tz`` as
-  well for expiry; :func:`next_fire_span` gives the span of moments across device zones (UTC+14
-  to UTC-12), whose start the fire guard watches and which plans show.
+  environment's configured ``tz``. zone_type 2 (each device's own zone) is read in the zone it
+  is given: ``tz`` for a vanished task's expiry (never recreated once it fired there), the last
+  device zone (``LATEST_ZONE``) for whether a live task's manifest still fires (a pause of one
+  still on its way west is sent); :func:`next_fire_span` gives the span of moments across
+  device zones (UTC+14 to UTC-12), whose start the fire guard watches and which plans show.
 - ``single``: fires once at ``time``.
 - ``periodical``: fires at ``time`` of day on the chosen days between ``start`` and ``end``
   (both inclusive). ``frequency`` N (default 1) means every N-th unit counted from the unit that

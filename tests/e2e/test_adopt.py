@@ -331,7 +331,8 @@ def test_export_adopt_reads_each_file_with_the_defaults_and_overlay_it_will_live
     assert result.exit_code == 1, result.output
     assert f"from {plain}: NEEDS ATTENTION" in result.output
     assert "differs from the live task in push.from" in result.output
-    assert f"`reconciler import plain={plain}`" in result.output
+    # With the options that chose this app, as every suggested command.
+    assert f"`reconciler --endpoint {project.url} import plain={plain}`" in result.output
     assert f"from {same} (adopted)" in result.output
     assert list(project.state()["entries"]) == ["same"]
 

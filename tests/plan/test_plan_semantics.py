@@ -284,6 +284,37 @@ def test_past_manifest_with_live_remote_task_is_left_alone_with_a_warning() -> N
     assert "still active" in p.warnings[0]
 
 
+def test_a_device_time_push_still_on_its_way_west_is_paused() -> None:
+    """zone_type 2 fires at its wall time on each device: at 12:00 UTC, a 10:00 push has been
+    sent where clocks are ahead of Berlin, and is still to come west of UTC (at UTC-12 it is
+    10:00 at 22:00 UTC). Its expiry was judged in the configured zone only, so pausing it read
+    as "trigger entirely in the past", left as it is, and the push still went out. It is an
+    update now, held by the fire guard like any change of a push under way (it names --force)."""
+    at = single(time="2027-01-01 10:00:00", zone_type=2)
+    _, r, e = managed("evening", "id-e", trigger=at)
+    paused = desired("evening", trigger=at, enabled=False)
+    p = plan([paused], inventory(r), state({"evening": e}))
+    (action,) = p.actions
+    assert isinstance(action, UpdateAction), p.actions
+    assert [c.path for c in action.changes] == ["enabled"]
+    assert "--force" in p.violations[0], p.violations
+    assert plan([paused], inventory(r), state({"evening": e}), force=True).violations == []
+
+
+def test_an_edit_of_a_task_the_server_still_lists_is_sent_past_the_configured_zone() -> None:
+    """A one-shot whose time passed by the configured zone while the server still lists its
+    task (the app's zone is another, west of it): an edit, a pause above all, is sent and not
+    dropped (the server refuses it if it holds the task finished), with a warning naming the
+    `timezone:` setting. An unchanged one stays as it was: left alone, with the warning."""
+    at = single(time="2027-01-01 10:00:00")
+    _, r, e = managed("late", "id-l", trigger=at)
+    for change in ({"enabled": False}, {"alert": "Later"}):
+        p = plan([desired("late", trigger=at, **change)], inventory(r), state({"late": e}))
+        (action,) = p.actions
+        assert isinstance(action, UpdateAction), p.actions
+        assert "`timezone:`" in p.warnings[0], p.warnings
+
+
 def test_manifest_moved_into_the_past_deletes_a_task_that_would_still_fire() -> None:
     """A periodical whose manifest `end` moved into the past, while its task would go on
     firing, is deleted: the manifest says it never fires again and the API cannot update a
