@@ -299,6 +299,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                         assert hooks.confirm is not None
                         if not hooks.confirm("Apply these changes?"):
                             return ApplyResult(None, declined=True)
+                        await observe.check_after_waiting(ws, client, plan, existing)
                 try:
                     report = await applying.run_plan(
                         plan,

@@ -24,11 +24,12 @@ from reconciler.apply.healing import (
 from reconciler.config.environments import Environment
 from reconciler.config.ignore import split_ignored
 from reconciler.config.session import Target, load_environment, now_of, resolve_target
-from reconciler.errors import InventoryError, Problem
+from reconciler.errors import InventoryError, Problem, UnsafePlanError
 from reconciler.manifests.load import Manifest, load_manifests
 from reconciler.ops.feedback import Feedback, silent
 from reconciler.options import GlobalOptions
 from reconciler.planning.artifact import Plan
+from reconciler.planning.canonical import name_key
 from reconciler.planning.inputs import Desired, listed_digest
 from reconciler.planning.planner import make_plan
 from reconciler.planning.safety import PlanOptions, fire_guard_violations
@@ -302,6 +303,44 @@ async def confirm_absences(
         "same name may have been missed, and the new one would be its twin",
         hint="nothing was created; run the command again once the app is quiet",
     )
+
+
+async def check_after_waiting(
+    ws: Workspace, client: EngageLabClient, plan: Plan, seen: frozenset[str]
+) -> None:
+    """Refuse, after a person's answer, a plan the world moved under while they read it.
+
+    An interactive apply waits at its prompt for as long as the person takes: another checkout
+    or a CI job may apply the same new manifest meanwhile (its state file and lock are its own),
+    and a push may come within the fire guard. The list is read again when the plan makes tasks
+    (``seen``: every task the plan was made from): a task of a name this plan creates, new since,
+    would get a twin; and the fire guard is judged again by the clock of the answer.
+    """
+    racing = fire_guard_violations(plan.actions, ws.clock(), plan.options)
+    if racing:
+        raise UnsafePlanError(
+            racing, hint="nothing was changed; plan again when the push has fired, or --force"
+        )
+    if not creates_tasks(plan):
+        return
+    wanted = {name_key(a.name) for a in plan.actions if a.kind in CREATING}
+    again = await read_list(client, expect=len(seen))
+    arrived = [
+        f"{row.name!r} ({sid})"
+        for sid, row in again.rows.items()
+        if sid not in seen and name_key(row.name) in wanted
+    ]
+    if arrived or not again.complete:
+        why = (
+            f"task(s) of a name this plan creates appeared while it waited for the answer: "
+            f"{', '.join(arrived)} (another checkout or job applied them?); the new ones "
+            "would be their twins"
+            if arrived
+            else "the list could not be read again completely after the answer ("
+            + "; ".join(again.problems)
+            + "): a task of a name this plan creates may have appeared meanwhile"
+        )
+        raise InventoryError(why, hint="nothing was changed; run the command again")
 
 
 def managed_ids(state: State) -> set[str]:
