@@ -140,7 +140,7 @@ def test_no_question_is_asked_once_a_sigterm_came(
     to a command that is going away."""
     stopping._on_signal(signal.SIGTERM, None)
     with pytest.raises(click.Abort):
-        plan._confirm("Apply these changes?")
+        plan.confirm_on_terminal("Apply these changes?")
     assert "Apply these changes?" not in capsys.readouterr().out
 
 

@@ -98,7 +98,7 @@ def _render(plan: Plan, fmt: str, env: str) -> str:
     return suggest(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
 
 
-def _confirm(question: str) -> bool:
+def confirm_on_terminal(question: str) -> bool:
     """Ask ``question [y/N]`` on the terminal, inside the event loop; one Ctrl-C aborts at once.
 
     Elsewhere the first Ctrl-C only asks the command to stop at its next ``await``
@@ -225,7 +225,7 @@ def apply(
 
     request = ops.ApplyRequest(plan_file, auto_approve, full_refresh, lock_timeout, safety)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    hooks = ops.ApplyHooks(_feedback(), _show, _confirm if interactive else None)
+    hooks = ops.ApplyHooks(_feedback(), _show, confirm_on_terminal if interactive else None)
     result = ops.apply(global_options(ctx), request, hooks)
     if result.declined:
         raise click.Abort

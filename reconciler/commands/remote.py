@@ -1,10 +1,11 @@
-"""``reconciler remote list|show`` and ``reconciler export``: thin commands over
+"""``reconciler remote list|show|delete`` and ``reconciler export``: thin commands over
 ``reconciler/ops/remote.py`` and ``reconciler/ops/export.py`` (the app's tasks as read by the
 tool).
 
-``remote`` only reads. ``export`` writes manifests for remote tasks into the manifest directory
-and, with ``--adopt``, records them in the state in the same step, so that bringing an existing
-app under management is one command.
+``remote list|show`` only read; ``remote delete`` removes tasks nobody manages. ``export``
+writes manifests for remote tasks into the manifest directory and, with ``--adopt``, records
+them in the state in the same step, so that bringing an existing app under management is one
+command.
 """
 
 from __future__ import annotations
@@ -124,6 +125,43 @@ def show(ctx: click.Context, /, which: str, fmt: str) -> int:
         owner = f" as {t.managed_as!r}" if t.managed_as else ""
         click.echo(f"# {t.task.schedule_id}: {t.status}{owner}")
         click.echo(dump_yaml(normal_form(t.task.body)), nl=False)
+    return 0
+
+
+@remote.command("delete")
+@click.argument("ids", nargs=-1, required=True, metavar="SCHEDULE_ID...")
+@option("--auto-approve", is_flag=True, default=False, help="Do not ask for confirmation.")
+@lock_timeout_option()
+@click.pass_context
+def delete(
+    ctx: click.Context, /, ids: tuple[str, ...], auto_approve: bool, lock_timeout: float
+) -> int:
+    """Delete remote tasks nobody manages (a second copy of a schedule, a leftover).
+
+    Tasks made through the API are not shown in the EngageLab console, so this is the way to
+    remove them. A task the state manages is refused (remove its manifest and apply), and so
+    is one the ignore rules of reconciler.yaml declare someone else's. Check each with
+    `reconciler remote show ID` first: a deleted task cannot be brought back.
+    """
+    import sys
+
+    from reconciler.commands.plan import confirm_on_terminal
+    from reconciler.ops import remote as ops
+
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    deleted = ops.delete_tasks(
+        global_options(ctx),
+        ids,
+        feedback(),
+        confirm=confirm_on_terminal if interactive else None,
+        auto_approve=auto_approve,
+        lock_timeout=lock_timeout,
+    )
+    if deleted is None:
+        raise click.Abort
+    for sid, name in deleted:
+        click.echo(f"deleted {sid} ({name!r})")
+    click.echo(f"Deleted {len(deleted)} task(s).")
     return 0
 
 

@@ -174,8 +174,10 @@ def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
     twice = [
         f"{name!r} is live more than once: besides its managed task, remote task(s) "
         f"{', '.join(ids)} carry its name and are not managed, and each fires too (the push goes "
-        "out again). Delete the extra task(s) in the EngageLab console; one made by another "
-        "checkout or state file of this app shows that two of them manage the same schedules"
+        "out again). Check them with `reconciler remote show ID` and delete the extra ones with "
+        f"`reconciler remote delete {' '.join(ids)}` (the API's tasks are not in the EngageLab "
+        "console); one made by another checkout or state file of this app shows that two of "
+        "them manage the same schedules"
         for name, ids in sorted(plan.twins.items())
     ]
     return (*unrealised, *twice)

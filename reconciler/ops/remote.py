@@ -1,7 +1,10 @@
-"""The remote operations: the app's tasks classified (``remote list|show``); reads only.
+"""The remote operations: the app's tasks classified (``remote list|show``), and the delete of
+tasks nobody manages (``remote delete``).
 
 One job: what the tool makes of the app's tasks (managed, unmanaged, conflict, ignored), for
-people and for ``export`` (``reconciler/ops/export.py``), which writes manifests from them.
+people and for ``export`` (``reconciler/ops/export.py``), which writes manifests from them; and
+the one way to remove a task the tool does not manage (the API's tasks are not in the vendor's
+console).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from reconciler.ops.aio import run_async
 from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from reconciler.ops.feedback import Feedback
     from reconciler.options import GlobalOptions
     from reconciler.remote.observed import Inventory, RemoteSchedule
@@ -136,3 +141,91 @@ def read_view(ws: observe.Workspace, *, confirm: bool) -> RemoteView:
 
     inventory = run_async(run())
     return _classify(ws, inventory, state, manifests, previous_names)
+
+
+LOCK_HOLDER = "reconciler remote delete"
+
+
+def delete_tasks(
+    options: GlobalOptions,
+    ids: tuple[str, ...],
+    feedback: Feedback,
+    *,
+    confirm: Callable[[str], bool] | None,
+    auto_approve: bool = False,
+    lock_timeout: float = 0.0,
+) -> list[tuple[str, str]] | None:
+    """Delete remote tasks nobody manages (a second copy of a schedule, a leftover of a test):
+    the tasks the API made cannot be seen in the vendor's console, so this is the way to
+    remove them. Returns (id, name) of each task deleted, None when the person declined.
+
+    Refused before any write: an id that is not a schedule id, one the state manages or its
+    journal works on (its manifest and apply manage it), one no active task has, and one the
+    environment's ignore rules declare someone else's. Under the state lock, so that no apply
+    of this checkout takes the task on meanwhile. Nothing is recorded: no state names the task.
+    """
+    from reconciler.errors import NotFoundError
+    from reconciler.printable import escaped
+    from reconciler.remote.responses import is_safe_id
+
+    for sid in ids:
+        if not is_safe_id(sid):
+            raise UsageError(
+                f"{escaped(sid)!r} is not a schedule id",
+                hint="`reconciler remote list` lists the app's tasks with their ids",
+            )
+    if not auto_approve and confirm is None:
+        raise UsageError(
+            "remote delete needs confirmation but this is not a terminal",
+            hint="check the tasks with `reconciler remote show ID`, then pass --auto-approve",
+        )
+    ws = observe.open_workspace(options, feedback)
+    ws.say_where(feedback.note)
+    with ws.store.lock(lock_timeout, LOCK_HOLDER):
+        state = observe.load_state(ws)
+        owner = {e.schedule_id: n for n, e in state.entries.items()}
+        journalled = observe.managed_ids(state)
+        for sid in dict.fromkeys(ids):
+            if sid in owner:
+                raise UsageError(
+                    f"task {sid} is managed as {owner[sid]!r}: remote delete removes only "
+                    "tasks nobody manages",
+                    hint="remove its manifest and apply (the plan shows the delete), or stop "
+                    "managing it first with `reconciler state rm NAME`",
+                )
+            if sid in journalled:
+                raise UsageError(
+                    f"task {sid} is in the journal of an interrupted apply",
+                    hint="run `reconciler apply`: it finishes or undoes that change",
+                )
+
+        async def run() -> list[tuple[str, str]] | None:
+            async with ws.target.client() as client:
+                found: list[tuple[str, str]] = []
+                for sid in dict.fromkeys(ids):
+                    try:
+                        name = str((await client.get_schedule(sid))["name"])
+                    except NotFoundError:
+                        raise UsageError(
+                            f"no active remote task {sid}",
+                            hint="`reconciler remote list` lists the app's tasks with their ids",
+                        ) from None
+                    rule = ws.env.ignore.rule_for(sid, name)
+                    if rule is not None:
+                        raise UsageError(
+                            f"task {sid} ({name!r}) is ignored by reconciler.yaml ({rule}): it "
+                            "is declared someone else's",
+                            hint="take it out of the ignore rules first if it is yours to delete",
+                        )
+                    found.append((sid, name))
+                for sid, name in found:
+                    feedback.note(f"  - delete {sid} ({name!r}): not managed")
+                if not auto_approve:
+                    assert confirm is not None
+                    if not confirm(f"Delete {len(found)} task(s)?"):
+                        return None
+                for sid, _ in found:
+                    await client.delete_schedule(sid)
+                return found
+
+        return run_async(run())

@@ -162,7 +162,8 @@ class Plan(BaseModel):
             item.model_copy(
                 update={
                     "detail": f"a second task of the managed schedule {twin_of[item.schedule_id]!r}"
-                    ", not managed: it fires too; delete it in the EngageLab console"
+                    ", not managed: it fires too; delete it with "
+                    f"`reconciler remote delete {item.schedule_id}`"
                 }
             )
             if item.kind == "unmanaged" and item.schedule_id in twin_of

@@ -299,7 +299,8 @@ def drift_summary_line(items: list[DriftItem]) -> str:
 
 
 TWINS_TITLE = (
-    "Live more than once (each copy fires; delete the extra tasks in the EngageLab console):"
+    "Live more than once (each copy fires; check them with `reconciler remote show ID`, delete "
+    "the extra ones with `reconciler remote delete ID`):"
 )
 
 
