@@ -421,6 +421,21 @@ def test_directories_are_searched_for_yaml_and_yml_files(tmp_path: Path) -> None
     assert sorted(m.name for m in result.manifests) == ["A", "B"]
 
 
+def test_a_manifest_file_with_an_upper_case_suffix_is_an_error(tmp_path: Path) -> None:
+    """`Weekly.YAML` was left out without a word, and the plan deleted its schedule as
+    "manifest removed". Such a file is an error naming it; `notes.txt` is still not read."""
+    text = (FIXTURES / "good-single.yaml").read_text(encoding="utf-8")
+    (tmp_path / "a.yaml").write_text(text)
+    (tmp_path / "Weekly.YAML").write_text(text.replace("Spring_sale", "Weekly"))
+    (tmp_path / "b.Yml").write_text(text.replace("Spring_sale", "B"))
+    (tmp_path / "notes.txt").write_text("not: a manifest")
+    result = load_manifests([tmp_path], now=NOW, tz=ZoneInfo("UTC"))
+    assert sorted((Path(p.path).name, p.message) for p in result.errors) == [
+        ("Weekly.YAML", find.SUFFIX_CASE),
+        ("b.Yml", find.SUFFIX_CASE),
+    ]
+
+
 def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
     """A path that does not exist is reported, not ignored."""
     result = load_manifests([tmp_path / "nope"], now=NOW, tz=ZoneInfo("UTC"))

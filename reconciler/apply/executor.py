@@ -59,13 +59,18 @@ Progress = Callable[[str], None]
 
 
 async def finish_healing(
-    client: EngageLabClient, writer: StateWriter, healing: Healing
+    client: EngageLabClient,
+    writer: StateWriter,
+    healing: Healing,
+    paid: Callable[[str, str], None] = lambda name, old: None,
 ) -> list[str]:
-    """Carry out the deletes the journal still owes; returns failures (empty on success)."""
+    """Carry out the deletes the journal still owes; returns failures (empty on success).
+    ``paid`` hears of each task deleted (its schedule's name and id)."""
     failures: list[str] = []
     for name, old in healing.finish_deletes:
         try:
             await client.delete_schedule(old)
+            paid(name, old)
         except NotFoundError:
             pass
         except RemoteError as exc:

@@ -298,7 +298,7 @@ def drift(
     result = ops.find_drift(
         global_options(ctx), ops.DriftRequest(report_path, allow_policy), _feedback()
     )
-    plan, broken, env = result.plan, list(result.broken), result.env
+    plan, broken, env = result.plan, result.extra_items, result.env
     title = f"Drift in `{env}`"
 
     def rendered(kind: str) -> str:

@@ -66,6 +66,10 @@ def find_manifest_files(
 
 
 BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
+SUFFIX_CASE = (
+    "not read: manifest files end in .yaml or .yml, in lower case; rename it (left out, its "
+    "schedules would be planned as removed)"
+)
 # Said to a new user adopting an app too: `export` writes into the directory, it does not make
 # it, and "fix the manifests, then validate" alone sent them round in a circle.
 NOT_FOUND = (
@@ -233,7 +237,14 @@ def _walk(
             keep.append(d)
         dirs[:] = keep
         for name in sorted(names):
-            if not name.endswith(SUFFIXES) or name.startswith("."):
+            if name.startswith("."):
+                continue
+            if not name.endswith(SUFFIXES):
+                if name.lower().endswith(SUFFIXES):
+                    # Left out, "Weekly.YAML" made the plan delete its schedule as "manifest
+                    # removed", without a word (a file system that ignores case reads it).
+                    shown_name = _shown(os.path.join(here, name))
+                    problems.append(Problem(shown_name, None, None, SUFFIX_CASE))
                 continue
             full = os.path.join(dirpath, name)
             shown = os.path.join(here, name)

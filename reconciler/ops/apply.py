@@ -156,11 +156,19 @@ def _debts_approved(healing: Healing, request: ApplyRequest, hooks: ApplyHooks) 
 
 
 async def _pay_debts(
-    ws: observe.Workspace, client: EngageLabClient, healing: Healing
+    ws: observe.Workspace, client: EngageLabClient, healing: Healing, feedback: Feedback
 ) -> tuple[StateWriter, list[str]]:
     """The journal's debts paid: the deletes it owes; returns the writer and the failures."""
     writer = state_writer(ws.store, healing.state, dirty=healing.changed)
-    return writer, await applying.finish_healing(client, writer, healing)
+
+    def paid(name: str, old: str) -> None:
+        # Said: the stdout's "No changes" that may follow is of the plan, not of this delete.
+        feedback.note(
+            f"deleted {old}: the task {name!r} had before an interrupted replace (or delete), "
+            "owed by the journal"
+        )
+
+    return writer, await applying.finish_healing(client, writer, healing, paid)
 
 
 def _recheck(
@@ -268,7 +276,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                         "task contents are those the plan was made from (--full-refresh "
                         "re-reads them)."
                     )
-                    writer, failures = await _pay_debts(ws, client, Healing(state=state))
+                    writer, failures = await _pay_debts(ws, client, Healing(state=state), feedback)
                     plan = saved
                     existing = frozenset(listed.rows)
                 else:
@@ -281,7 +289,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                     # The journal's debts (the old task of an interrupted replace, still able
                     # to fire next to its successor) finish changes approved earlier: paid
                     # before, and whatever, the rules for new changes say about this plan.
-                    writer, failures = await _pay_debts(ws, client, healing)
+                    writer, failures = await _pay_debts(ws, client, healing, feedback)
                     try:
                         obs = observe.plan_healed(ws, desired, inventory, healing, plan_options)
                         plan = _checked_plan(ws, obs, saved, desired)

@@ -98,6 +98,9 @@ class DriftResult:
     broken: tuple[DriftItem, ...]  # managed tasks whose live version breaks a policy
     allowed: tuple[Violation, ...]  # such violations --allow-policy lets through
     journal_work: bool
+    # Tasks still live that the journal of an interrupted apply owes a delete (the old task of
+    # a replace, firing beside its successor): drift, in every report, not a warning alone.
+    owed: tuple[DriftItem, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -108,6 +111,11 @@ class DriftResult:
     def drifted(self) -> bool:
         """Whether anything drifted: a plan item, a live policy violation or journal work left."""
         return bool(self.plan.drift_items() or self.broken or self.journal_work)
+
+    @property
+    def extra_items(self) -> list[DriftItem]:
+        """The drift the plan's actions do not hold: live policy violations, owed deletes."""
+        return [*self.broken, *self.owed]
 
 
 def note_ignored(ignored: tuple[RemoteSchedule, ...], feedback: Feedback) -> None:
@@ -247,7 +255,26 @@ def find_drift(options: GlobalOptions, request: DriftRequest, feedback: Feedback
         broken=tuple(broken),
         allowed=tuple(allowed),
         journal_work=obs.healing.changed,
+        owed=tuple(_owed_deletes(obs)),
     )
+
+
+def _owed_deletes(obs: observe.Observation) -> list[DriftItem]:
+    """A drift item for each live task the journal owes a delete: a crash inside a replace left
+    the old task firing beside its successor, and the report said "No drift" (a warning on
+    stderr and the exit code alone told otherwise)."""
+    from reconciler.planning.actions import DriftItem
+
+    return [
+        DriftItem(
+            kind="unmanaged",
+            name=name,
+            schedule_id=old,
+            detail="still live, owed a delete by the journal of an interrupted apply (the old "
+            "task of a replace, or a delete): it fires too until `reconciler apply` deletes it",
+        )
+        for name, old in obs.healing.finish_deletes
+    ]
 
 
 def _live_policy_violations(

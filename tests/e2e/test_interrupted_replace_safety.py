@@ -299,3 +299,27 @@ def test_a_removed_manifest_with_an_unpaid_debt_has_both_tasks_deleted_in_the_en
     assert result.exit_code == 0, result.output
     assert "promo" not in project.remote()
     assert project.state()["pending"] == {}
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_drift_reports_the_old_task_of_an_interrupted_replace_as_live_drift(
+    project: Project, fmt: str
+) -> None:
+    """Both tasks of an interrupted replace fire. Drift exited 2 with a warning on stderr, but
+    its report (the text, the issue's Markdown, the JSON a cron reads) said "No drift" and
+    `has_drift: false`. The old task is an item of the report now; apply, which deletes it,
+    says so (its "No changes" is of the plan)."""
+    old, new = interrupted_replace(project)
+    result = project.run("drift", "--format", fmt)
+    assert result.exit_code == 2, result.output
+    assert "No drift" not in result.output
+    assert "owed a delete by the journal of an interrupted apply" in result.output
+    if fmt == "json":
+        report = json.loads(result.output[result.output.index("{") :])
+        assert report["has_drift"] is True
+        assert [i["schedule_id"] for i in report["items"]] == [old]
+    applied = project.apply()
+    assert applied.exit_code == 0, applied.output
+    assert f"deleted {old}: the task 'promo' had before an interrupted replace" in applied.output
+    assert [t["schedule_id"] for t in project.emulator.schedules()] == [new]
+    assert project.run("drift", "--format", fmt).exit_code == 0
