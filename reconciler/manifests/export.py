@@ -118,7 +118,12 @@ def manifest_text(
         # One comment line each, whatever a message quotes: a line break in one would end
         # the comment, and what follows it would be read as the manifest's YAML.
         lines += [f"#   {printable.escaped(p)}" for p in problems]
-        lines.append("# Fix it (or rename the remote task), then run `reconciler validate`.")
+        # A manifest of another name is another schedule: applied, it fired beside this task.
+        lines.append(
+            "# Fix it, then run `reconciler validate`. A problem with the name: rename the "
+            "remote task\n# (import adopts a task under its own name only); a manifest of "
+            "another name is another\n# schedule, created beside this task, and both fire."
+        )
     return _spelled("\n".join(lines)) + "\n" + dump_yaml(normal_form(body))
 
 

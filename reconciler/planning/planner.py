@@ -300,6 +300,39 @@ def _named(remote: RemoteSchedule | None, name: str) -> RemoteSchedule | None:
     )
 
 
+def _nameless(body: Mapping[str, Any]) -> str:
+    """The fingerprint of a canonical body but for its name."""
+    return canonical.fingerprint({**body, "name": ""})
+
+
+def _warn_of_copies(
+    actions: Sequence[Action], unmanaged: Sequence[RemoteSchedule], warnings: list[str]
+) -> None:
+    """Warn of a task made with the very body, but for the name, of an unmanaged task: both
+    would fire. It is how a schedule comes to be sent twice by hand: an exported task's
+    manifest renamed (its name was not one a manifest may have, and `import` adopts a task under
+    its own name only), a manifest written anew for a task made elsewhere."""
+    if not unmanaged:
+        return
+    copies: dict[str, list[RemoteSchedule]] = {}
+    for task in unmanaged:
+        try:
+            copies.setdefault(_nameless(canonical.canonicalize(dict(task.body))), []).append(task)
+        except (ValueError, KeyError, TypeError):  # a body the server sent oddly: no copy
+            continue
+    for a in actions:
+        if not isinstance(a, CreateAction | RecreateAction):
+            continue
+        for task in copies.get(_nameless(a.body), ()):
+            warnings.append(
+                f"{a.name!r} ({a.source}) is made with the very push and trigger of the "
+                f"unmanaged task {task.schedule_id} ({task.name!r}): both would fire. If that "
+                f"task is this schedule, delete it with `reconciler remote delete "
+                f"{task.schedule_id}` once this one is made, or give the manifest its name and "
+                "adopt it with `reconciler import`"
+            )
+
+
 def make_plan(
     desired: Sequence[Desired],
     inventory: Inventory,
@@ -416,6 +449,7 @@ def make_plan(
             free.pop(key, None)
         if action is not None:
             actions.append(action)
+    _warn_of_copies(actions, [t for key in sorted(free) for t in free[key]], warnings)
     for key in sorted(free):  # row: not in state, not in manifests -> unmanaged
         for remote in free[key]:
             actions.append(

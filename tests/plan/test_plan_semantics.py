@@ -315,6 +315,28 @@ def test_an_edit_of_a_task_the_server_still_lists_is_sent_past_the_configured_zo
         assert "`timezone:`" in p.warnings[0], p.warnings
 
 
+@pytest.mark.parametrize(
+    ("remote_kwargs", "warned"),
+    [({}, True), ({"enabled": False}, False), ({"alert": "Another"}, False)],
+    ids=["the-same-push", "disabled", "another-push"],
+)
+def test_a_create_with_the_push_of_an_unmanaged_task_is_warned_of(
+    remote_kwargs: dict[str, object], warned: bool
+) -> None:
+    """An exported task whose name no manifest may have ("Café promo"): the person renamed the
+    manifest, `import` adopts a task under its own name only, and the plan created the renamed
+    schedule beside the live task, both firing, without a word. A create with the very body of
+    an unmanaged task, but for its name, is warned of, naming `remote delete`; a disabled task
+    (it does not fire) or another push is not."""
+    theirs = remote("id-cafe", body("Café promo", **remote_kwargs))
+    p = plan([desired("Cafe_promo")], inventory(theirs))
+    assert [a.kind for a in p.actions] == ["create", "unmanaged"]
+    copies = [w for w in p.warnings if "very push and trigger" in w]
+    assert bool(copies) is warned, p.warnings
+    if warned:
+        assert "`reconciler remote delete id-cafe`" in copies[0]
+
+
 def test_manifest_moved_into_the_past_deletes_a_task_that_would_still_fire() -> None:
     """A periodical whose manifest `end` moved into the past, while its task would go on
     firing, is deleted: the manifest says it never fires again and the API cannot update a
