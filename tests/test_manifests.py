@@ -421,6 +421,21 @@ def test_directories_are_searched_for_yaml_and_yml_files(tmp_path: Path) -> None
     assert sorted(m.name for m in result.manifests) == ["A", "B"]
 
 
+def test_a_manifest_directory_missing_here_but_found_above_says_where_to_run_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from inside `schedules/`, the default `schedules` is missing; the message said to
+    create it, which made the manifests and a state file a second time. It names the directory
+    above that holds it instead."""
+    (tmp_path / "schedules").mkdir()
+    monkeypatch.chdir(tmp_path / "schedules")
+    result = load_manifests([Path("schedules")], now=NOW, tz=ZoneInfo("UTC"))
+    (problem,) = result.errors
+    assert problem.message == (
+        f"no such file or directory here, but ../schedules exists: run the command from {tmp_path}"
+    )
+
+
 def test_a_manifest_file_with_an_upper_case_suffix_is_an_error(tmp_path: Path) -> None:
     """`Weekly.YAML` was left out without a word, and the plan deleted its schedule as
     "manifest removed". Such a file is an error naming it; `notes.txt` is still not read."""

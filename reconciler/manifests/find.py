@@ -61,8 +61,24 @@ def find_manifest_files(
         else:
             # The path is a word of the command line or of reconciler.yaml (a pull request's):
             # shown escaped, as the names found under it are.
-            problems.append(Problem(_shown(str(given)), None, None, NOT_FOUND))
+            problems.append(Problem(_shown(str(given)), None, None, _missing(given)))
     return found, problems
+
+
+def _missing(given: Path) -> str:
+    """Why ``given`` is not read: ``NOT_FOUND``, or, for a relative path found in a directory
+    above (a command run from a subdirectory, the manifest directory itself say), where to run
+    it: created here as ``NOT_FOUND`` says, the manifests and a state file would be made a
+    second time."""
+    if not given.is_absolute():
+        for up, parent in enumerate(Path.cwd().parents[:3], 1):
+            if (parent / given).is_dir():
+                found = f"{'../' * up}{given.as_posix()}"
+                return (
+                    f"no such file or directory here, but {found} exists: run the command "
+                    f"from {_shown(str(parent))}"
+                )
+    return NOT_FOUND
 
 
 BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"

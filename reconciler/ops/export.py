@@ -322,6 +322,13 @@ def _differs_in_place(
     )
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it, the only way, and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _existing_files(ws: observe.Workspace, target_dir: Path) -> tuple[set[str], dict[str, Path]]:
     """(stems a new file must not take, {name_key: file} of the files holding one manifest).
 
@@ -402,6 +409,10 @@ def _write_all(planned: list[ExportedFile], target_dir: Path) -> None:
                 hint="pass --dir a directory you can write to",
             ) from None
         try:
+            # mkstemp makes the file 0600: a manifest is a file of the repository, readable as
+            # the person's other files are (the mode their umask gives a new file).
+            if hasattr(os, "fchmod"):  # not on Windows, where there is no such mode
+                os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(p.text)
                 fh.flush()

@@ -144,3 +144,21 @@ def test_the_next_step_after_an_export_into_the_manifest_directory_adopts(
     assert project.run("import", "--all-matching").exit_code == 0
     assert project.state_ids()["theirs"] == sid
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_exported_manifests_get_the_mode_new_files_get(project: Project) -> None:
+    """Written through a temporary file (mkstemp: mode 0600), exported manifests were readable
+    by their owner alone, unlike every other file of the repository. They get the mode the
+    umask gives a new file."""
+    import os
+    import stat
+
+    project.out_of_band_create(body("promo"))
+    before = os.umask(0o022)
+    try:
+        result = project.run("export")
+    finally:
+        os.umask(before)
+    assert result.exit_code == 0, result.output
+    mode = stat.S_IMODE((project.schedules / "promo.yaml").stat().st_mode)
+    assert mode == 0o644, oct(mode)
