@@ -212,6 +212,11 @@ def fire_line(a: Action, plan: Plan) -> tuple[str, str] | None:
                     late = _remote_zone_type(a) == 2
                     span = (start, start + timedelta(hours=26) if late else start)
             case CreateAction() | RecreateAction():
+                if timing.is_immediate(a.body):
+                    # "fires next at <now>" read as any create's; it is sent as it is made,
+                    # and a copy of one sent before (a rename without previous_names, a lost
+                    # state file) goes out again.
+                    return ("#", 'sends AT ONCE when created (backup_time: "now")')
                 now = datetime.fromisoformat(plan.planned_at)
                 span = timing.next_fire_span(a.body, now, tz)
             case (

@@ -136,3 +136,22 @@ def test_the_table_is_bounded_and_left_out_when_nothing_fires_in_the_week(
     assert "What fires in the next 7 days" not in md
     assert json.loads(project.run("plan", "--format", "json").stdout)["firings_next_7_days"] == []
     assert "Next 7 days" not in project.run("plan").output
+
+
+def test_a_create_that_sends_at_once_says_so(project: Project) -> None:
+    """An intelligent push with `backup_time: "now"` is sent as it is created. Its create line
+    said "fires next at <now>", as any create's: a copy of one sent before (a rename without
+    previous_names, a lost state file) read as an ordinary create. It says it sends at once;
+    a dated one still says when it fires."""
+    from tests.kit.bodies import intelligent
+
+    project.write("launch", trigger=intelligent("now"))
+    project.write("later", trigger=intelligent())
+    result = project.run("plan")
+    assert result.exit_code == 0, result.output
+    blocks = {
+        block.split()[0]: block for block in result.output.split("+ create ")[1:]
+    }  # each create's lines, by name
+    assert 'sends AT ONCE when created (backup_time: "now")' in blocks["launch"]
+    assert "fires next" not in blocks["launch"]
+    assert "fires next at 2027-02-01 08:00:00" in blocks["later"]
