@@ -446,9 +446,10 @@ def test_a_manifest_file_with_an_upper_case_suffix_is_an_error(tmp_path: Path) -
     (tmp_path / "notes.txt").write_text("not: a manifest")
     result = load_manifests([tmp_path], now=NOW, tz=ZoneInfo("UTC"))
     assert sorted((Path(p.path).name, p.message) for p in result.errors) == [
-        ("Weekly.YAML", find.SUFFIX_CASE),
-        ("b.Yml", find.SUFFIX_CASE),
+        ("Weekly.YAML", find.suffix_case("Weekly.YAML")),
+        ("b.Yml", find.suffix_case("b.Yml")),
     ]
+    assert find.suffix_case("Weekly.YAML").endswith("rename it to Weekly.yaml")
 
 
 def test_a_missing_path_is_an_error(tmp_path: Path) -> None:

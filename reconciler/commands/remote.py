@@ -149,7 +149,9 @@ def delete(
     from reconciler.ops import remote as ops
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    deleted = ops.delete_tasks(
+    from reconciler.errors import ApplyError
+
+    result = ops.delete_tasks(
         global_options(ctx),
         ids,
         feedback(),
@@ -157,11 +159,14 @@ def delete(
         auto_approve=auto_approve,
         lock_timeout=lock_timeout,
     )
-    if deleted is None:
+    if result is None:
         raise click.Abort
+    deleted, failures = result
     for sid, name in deleted:
         click.echo(f"deleted {sid} ({name!r})")
     click.echo(f"Deleted {len(deleted)} task(s).")
+    if failures:
+        raise ApplyError(failures, hint="run the command again for the tasks not deleted")
     return 0
 
 

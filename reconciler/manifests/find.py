@@ -82,10 +82,18 @@ def _missing(given: Path) -> str:
 
 
 BROKEN_LINK = "is a symbolic link to nothing (its target does not exist)"
-SUFFIX_CASE = (
-    "not read: manifest files end in .yaml or .yml, in lower case; rename it (left out, its "
-    "schedules would be planned as removed)"
-)
+
+
+def suffix_case(name: str) -> str:
+    """The problem of a file named ``name``, whose suffix is .yaml or .yml in another case."""
+    stem, _, suffix = name.rpartition(".")
+    return (
+        "not read: the reconciler reads files ending in .yaml or .yml, in lower case (left out, "
+        f"the schedules of a manifest would be planned as removed); rename it to "
+        f"{_shown(stem)}.{suffix.lower()}"
+    )
+
+
 # Said to a new user adopting an app too: `export` writes into the directory, it does not make
 # it, and "fix the manifests, then validate" alone sent them round in a circle.
 NOT_FOUND = (
@@ -256,11 +264,11 @@ def _walk(
             if name.startswith("."):
                 continue
             if not name.endswith(SUFFIXES):
-                if name.lower().endswith(SUFFIXES):
-                    # Left out, "Weekly.YAML" made the plan delete its schedule as "manifest
-                    # removed", without a word (a file system that ignores case reads it).
+                # Left out without a word, "Weekly.YAML" made the plan delete its schedule as
+                # "manifest removed". A layer file ("_defaults.YAML") has its own check.
+                if name.lower().endswith(SUFFIXES) and not name.startswith("_"):
                     shown_name = _shown(os.path.join(here, name))
-                    problems.append(Problem(shown_name, None, None, SUFFIX_CASE))
+                    problems.append(Problem(shown_name, None, None, suffix_case(name)))
                 continue
             full = os.path.join(dirpath, name)
             shown = os.path.join(here, name)

@@ -17,7 +17,7 @@ from reconciler.limits import NAME_MAX_BYTES
 from reconciler.manifests.base import StrictModel, fail
 from reconciler.manifests.push import Push
 from reconciler.manifests.trigger import Trigger
-from reconciler.planning.canonical import TriggerKind, canonicalize
+from reconciler.planning.canonical import RENAME_ADVICE, TriggerKind, canonicalize
 
 # Name charset (docs/api.md 2, "Decision (name charset)"): ASCII letters, digits, "_" and Chinese
 # characters; spaces and hyphens only with a warning.
@@ -125,12 +125,6 @@ def name_error(value: str) -> str | None:
             "digit, _ or Chinese character"
         )
     return None
-
-
-RENAME_ADVICE = (
-    "; to rename a schedule already applied, list its old name in `lifecycle.previous_names` "
-    "(else its task is deleted and another created)"
-)
 
 
 def name_warning(name: str) -> str | None:

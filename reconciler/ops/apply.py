@@ -25,6 +25,7 @@ from reconciler.ops.plan import (
     read_plan_file,
     unresolved_conflicts,
 )
+from reconciler.planning.canonical import name_key
 from reconciler.printable import escaped
 
 if TYPE_CHECKING:
@@ -307,7 +308,15 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                         assert hooks.confirm is not None
                         if not hooks.confirm("Apply these changes?"):
                             return ApplyResult(None, declined=True)
-                        await observe.check_after_waiting(ws, client, plan, existing)
+                        seen: dict[str, str | None] = dict.fromkeys(existing)
+                        seen.update(
+                            (sid, name_key(t.name)) for sid, t in inventory.schedules.items()
+                        )
+                        try:
+                            await observe.check_after_waiting(ws, client, plan, seen)
+                        except ReconcilerError:
+                            feedback.warnings(failures)  # the debts not paid, said before it
+                            raise
                 try:
                     report = await applying.run_plan(
                         plan,

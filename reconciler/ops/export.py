@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from reconciler.errors import InventoryError, UsageError
 from reconciler.ops import observe
 from reconciler.ops.remote import RemoteTask, RemoteView, read_view
+from reconciler.planning.actions import import_command, named_otherwise_advice
 from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
@@ -167,13 +168,13 @@ def _select(
             if ids or patterns:
                 skipped.append(f"{label}: ignored by reconciler.yaml ({t.why})")
         elif t.status == "conflict":
-            pair = shlex.quote(f"{t.named_as}={t.task.schedule_id}")  # a name may hold a blank
-            adopt = f"`reconciler import {pair}`"
-            if t.task.name != t.named_as:  # `import` adopts a task under its own name only
-                adopt = (
-                    f"rename it to {t.named_as!r} in the EngageLab console (other spaces or "
-                    f"character forms), then {adopt}"
-                )
+            assert t.named_as is not None  # a conflict's
+            sid = t.task.schedule_id
+            adopt = (
+                import_command(t.named_as, sid)
+                if t.task.name == t.named_as
+                else named_otherwise_advice(t.named_as, sid, t.task.name)
+            )
             skipped.append(
                 f"{label}: {t.why} already has this name; to manage this task instead, "
                 f"{adopt} (with its manifest)"

@@ -306,7 +306,7 @@ async def confirm_absences(
 
 
 async def check_after_waiting(
-    ws: Workspace, client: EngageLabClient, plan: Plan, seen: frozenset[str]
+    ws: Workspace, client: EngageLabClient, plan: Plan, seen: Mapping[str, str | None]
 ) -> None:
     """Refuse, after a person's answer, a plan the world moved under while they read it.
 
@@ -315,11 +315,15 @@ async def check_after_waiting(
     and a push may come within the fire guard. The list is read again when the plan makes tasks
     (``seen``: every task the plan was made from): a task of a name this plan creates, new since,
     would get a twin; and the fire guard is judged again by the clock of the answer.
+    ``seen``: each task's id and name, None for one listed whose name the plan did not keep (an
+    ignored task). A task renamed meanwhile to such a name counts as new (another checkout
+    applying a declared rename).
     """
     racing = fire_guard_violations(plan.actions, ws.clock(), plan.options)
     if racing:
         raise UnsafePlanError(
-            racing, hint="nothing was changed; plan again when the push has fired, or --force"
+            racing,
+            hint="no change of the plan was sent; plan again when the push has fired, or --force",
         )
     if not creates_tasks(plan):
         return
@@ -328,7 +332,7 @@ async def check_after_waiting(
     arrived = [
         f"{row.name!r} ({sid})"
         for sid, row in again.rows.items()
-        if sid not in seen and name_key(row.name) in wanted
+        if (key := name_key(row.name)) in wanted and (seen.get(sid) is None or seen[sid] != key)
     ]
     if arrived or not again.complete:
         why = (
@@ -340,7 +344,7 @@ async def check_after_waiting(
             + "; ".join(again.problems)
             + "): a task of a name this plan creates may have appeared meanwhile"
         )
-        raise InventoryError(why, hint="nothing was changed; run the command again")
+        raise InventoryError(why, hint="no change of the plan was sent; run the command again")
 
 
 def managed_ids(state: State) -> set[str]:

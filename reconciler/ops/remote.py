@@ -154,17 +154,19 @@ def delete_tasks(
     confirm: Callable[[str], bool] | None,
     auto_approve: bool = False,
     lock_timeout: float = 0.0,
-) -> list[tuple[str, str]] | None:
+) -> tuple[list[tuple[str, str]], list[str]] | None:
     """Delete remote tasks nobody manages (a second copy of a schedule, a leftover of a test):
     the tasks the API made cannot be seen in the vendor's console, so this is the way to
-    remove them. Returns (id, name) of each task deleted, None when the person declined.
+    remove them. Returns (id, name) of each task deleted (one found gone meanwhile counts) and a
+    line for each delete that failed, the others tried still; None when the person declined.
 
     Refused before any write: an id that is not a schedule id, one the state manages or its
-    journal works on (its manifest and apply manage it), one no active task has, and one the
-    environment's ignore rules declare someone else's. Under the state lock, so that no apply
+    journal works on (its manifest and apply manage it; a journalled create, which records a
+    name and no id, by the task's name), one no active task has, and one the environment's
+    ignore rules declare someone else's. Under the state lock, so that no apply
     of this checkout takes the task on meanwhile. Nothing is recorded: no state names the task.
     """
-    from reconciler.errors import NotFoundError
+    from reconciler.errors import NotFoundError, RemoteError
     from reconciler.printable import escaped
     from reconciler.remote.responses import is_safe_id
 
@@ -185,6 +187,7 @@ def delete_tasks(
         state = observe.load_state(ws)
         owner = {e.schedule_id: n for n, e in state.entries.items()}
         journalled = observe.managed_ids(state)
+        pending = {name_key(n) for n in state.pending}
         for sid in dict.fromkeys(ids):
             if sid in owner:
                 raise UsageError(
@@ -199,7 +202,7 @@ def delete_tasks(
                     hint="run `reconciler apply`: it finishes or undoes that change",
                 )
 
-        async def run() -> list[tuple[str, str]] | None:
+        async def run() -> tuple[list[tuple[str, str]], list[str]] | None:
             async with ws.target.client() as client:
                 found: list[tuple[str, str]] = []
                 for sid in dict.fromkeys(ids):
@@ -210,6 +213,12 @@ def delete_tasks(
                             f"no active remote task {sid}",
                             hint="`reconciler remote list` lists the app's tasks with their ids",
                         ) from None
+                    if name_key(name) in pending:
+                        raise UsageError(
+                            f"task {sid} ({name!r}) may be the one an interrupted apply was "
+                            "creating (the journal holds a create of that name)",
+                            hint="run `reconciler apply`: it finishes or undoes that change",
+                        )
                     rule = ws.env.ignore.rule_for(sid, name)
                     if rule is not None:
                         raise UsageError(
@@ -224,8 +233,17 @@ def delete_tasks(
                     assert confirm is not None
                     if not confirm(f"Delete {len(found)} task(s)?"):
                         return None
-                for sid, _ in found:
-                    await client.delete_schedule(sid)
-                return found
+                deleted: list[tuple[str, str]] = []
+                failures: list[str] = []
+                for sid, name in found:
+                    try:
+                        await client.delete_schedule(sid)
+                    except NotFoundError:
+                        pass  # gone meanwhile: what was asked holds
+                    except RemoteError as exc:
+                        failures.append(f"{sid} ({name!r}): {exc}")
+                        continue
+                    deleted.append((sid, name))
+                return deleted, failures
 
         return run_async(run())

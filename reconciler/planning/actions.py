@@ -163,13 +163,28 @@ class ConflictAction(_Action):
                 self.schedule_ids[0],
             )
         # Quoted: a name may hold a blank ("Spring sale"), which a pasted command would split.
-        command = f"`reconciler import {shlex.quote(f'{self.name}={sid}')}`"
         if sid not in self.named_otherwise:
-            return f"adopt with {command}"
-        return (
-            f"task {sid} is named {self.named_otherwise[sid]!r} (other spaces or character "
-            f"forms): rename it to {self.name!r} in the EngageLab console, then {command}"
-        )
+            return f"adopt with {import_command(self.name, sid)}"
+        return named_otherwise_advice(self.name, sid, self.named_otherwise[sid])
+
+
+def import_command(name: str, sid: str) -> str:
+    """The `reconciler import` of task ``sid`` under ``name``, quoted for a shell (a name may
+    hold a blank, "Spring sale", which a pasted line would split)."""
+    return f"`reconciler import {shlex.quote(f'{name}={sid}')}`"
+
+
+def named_otherwise_advice(name: str, sid: str, task_name: str) -> str:
+    """How to adopt task ``sid``, named ``task_name``, for the schedule ``name``: one name as
+    the planner compares names, but `import` adopts a task under its own name only. The console
+    renames a task it shows; one the API made it does not show, so that one is replaced."""
+    return (
+        f"task {sid} is named {task_name!r} (other spaces or character forms), and import "
+        f"adopts a task under its own name only: rename it to {name!r} in the EngageLab console, "
+        f"then {import_command(name, sid)}; a task the console does not show (one made through "
+        f"the API) is deleted instead with `reconciler remote delete {sid}`, and the next apply "
+        "makes the manifest's own"
+    )
 
 
 class UnmanagedAction(_Action):

@@ -70,6 +70,14 @@ def canonicalize(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Said wherever a warning leads people to change a schedule's name: changed alone, the name of an
+# applied schedule is a delete of its task and a create of another.
+RENAME_ADVICE = (
+    "; to rename a schedule already applied, list its old name in `lifecycle.previous_names` "
+    "(else its task is deleted and another created)"
+)
+
+
 def name_key(name: str) -> str:
     """The form in which a server may store or compare a schedule name.
 

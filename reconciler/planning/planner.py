@@ -16,7 +16,6 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from reconciler.errors import PlanError
-from reconciler.manifests.models import RENAME_ADVICE
 from reconciler.planning import canonical, timing
 from reconciler.planning.actions import (
     Action,
@@ -113,9 +112,10 @@ def _plan_live(
 ) -> Action | None:
     """A managed name whose task is on the server and whose manifest exists."""
     sid = entry.schedule_id
+    listed_past = False  # passed by the configured zone, yet listed: it may be firing now
     if _fires_no_more(d.body, world):
         differs = diff_bodies(remote.body, d.body)
-        if not timing.is_finished(remote.body, world.now, world.tz) and differs:
+        if not _fires_no_more(remote.body, world) and differs:
             # The manifest was changed so that it never fires again (an `end` moved into the
             # past, say) while its task would go on firing: the only way to match it is to
             # delete the task. The API would refuse an update to a finished trigger.
@@ -141,11 +141,12 @@ def _plan_live(
         # (an app whose zone is not the configured one). An edit, a pause above all, is sent,
         # not dropped while the push may still go out; a server that holds the task finished
         # refuses the update, and apply says so.
+        listed_past = True
         world.warnings.append(
             f"{d.name!r} ({d.source}): the manifest's trigger is entirely in the past by the "
             f"configured time zone ({world.tz}), yet the server still lists its task {sid}: the "
-            "change is sent. If the app's time zone is another, set `timezone:` in "
-            "reconciler.yaml (docs/settings.md)"
+            "change is planned, and held by the fire guard (it may be firing now). If the app's "
+            "time zone is another, set `timezone:` in reconciler.yaml (docs/settings.md)"
         )
     # Equal fingerprints mean equal canonical bodies: no field can differ, no diff to compute.
     changes = [] if remote.fingerprint == d.fingerprint else diff_bodies(remote.body, d.body)
@@ -171,6 +172,10 @@ def _plan_live(
     body, fingerprint = _new_body(d)
     cause = _cause(entry, d, remote)
     fires_at = _fires_at(remote, world)
+    if listed_past and fires_at is None and remote.body.get("enabled", remote.enabled):
+        # No firing ahead by the configured zone, but the server has not let the task go: by
+        # its own zone it may be sending now. The change races that push as any other would.
+        fires_at = _iso(world.now)
     why = needs_replacement(remote.body, d.body)
     if why is not None:  # row: change of zone_type or trigger kind -> replace
         return ReplaceAction(
@@ -328,8 +333,9 @@ def _warn_of_copies(
                 f"{a.name!r} ({a.source}) is made with the very push and trigger of the "
                 f"unmanaged task {task.schedule_id} ({task.name!r}): both would fire. If that "
                 f"task is this schedule, delete it with `reconciler remote delete "
-                f"{task.schedule_id}` once this one is made, or give the manifest its name and "
-                "adopt it with `reconciler import`"
+                f"{task.schedule_id}` once this one is made, or name the manifest as the task "
+                f"is (where a manifest may have that name) and adopt it with `reconciler import "
+                f"NAME={task.schedule_id}`"
             )
 
 
@@ -370,7 +376,7 @@ def make_plan(
                 f"{item.name!r} ({item.source}): the server may store this name as {key!r} "
                 "(surrounding or repeated whitespace, or a compatibility character); the "
                 f"reconciler treats both spellings as one name. Prefer {key!r}"
-                f"{RENAME_ADVICE}."
+                f"{canonical.RENAME_ADVICE}."
             )
 
     if not inventory.complete:

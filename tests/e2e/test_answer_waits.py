@@ -50,6 +50,25 @@ def test_a_task_another_checkout_made_while_the_prompt_waited_gets_no_twin(
     assert project.writes() == []
 
 
+def test_a_task_renamed_to_a_created_name_while_the_prompt_waited_gets_no_twin(
+    project: Project,
+) -> None:
+    """The other checkout applies a declared rename instead (`old` -> `promo`): the task was
+    listed before, under another name, so a check of new ids alone let the create through and
+    both fired. A listed task now named as a create counts as new."""
+    project.write("promo")
+    old = project.out_of_band_create(body("old"))
+
+    def other_checkout_renames() -> None:
+        project.out_of_band_update(old, body("promo"))
+        project.mark()
+
+    with pytest.raises(InventoryError, match="appeared while it waited for the answer"):
+        _apply_answering_after(project, other_checkout_renames)
+    assert [t["schedule_id"] for t in project.emulator.schedules() if t["name"] == "promo"] == [old]
+    assert project.writes() == []
+
+
 def test_a_push_that_came_within_the_fire_guard_while_the_prompt_waited_is_not_changed(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

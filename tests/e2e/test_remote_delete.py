@@ -98,3 +98,55 @@ def test_remote_delete_at_a_terminal_asks_and_no_deletes_nothing(project: Projec
     assert asked == ["Delete 1 task(s)?"]
     assert f"  - delete {copy} ('leftover'): not managed" in said
     assert project.writes() == []
+
+
+def test_a_task_gone_while_the_prompt_waited_counts_as_deleted_and_the_rest_are_deleted(
+    project: Project,
+) -> None:
+    """Two tasks to delete; the first is deleted elsewhere while the prompt waits. Its 404
+    stopped the command with the second never tried, and what had been done unsaid. A task
+    found gone counts as deleted, and every other is deleted."""
+    from reconciler.ops import remote as ops
+    from reconciler.ops.feedback import Feedback
+    from reconciler.options import GlobalOptions
+
+    first = project.out_of_band_create(body("leftover_a"))
+    second = project.out_of_band_create(body("leftover_b"))
+
+    def yes_after_someone_else_deleted_the_first(question: str) -> bool:
+        project.out_of_band_delete(first)
+        return True
+
+    options = GlobalOptions(endpoint=project.url, now=project.emulator.now())
+    result = ops.delete_tasks(
+        options, (first, second), Feedback(), confirm=yes_after_someone_else_deleted_the_first
+    )
+    assert result == ([(first, "leftover_a"), (second, "leftover_b")], [])
+    assert project.emulator.schedules() == []
+
+
+def test_remote_delete_refuses_the_task_an_interrupted_create_may_have_made(
+    project: Project,
+) -> None:
+    """A journalled create records a name, not an id (its answer never came): the task of that
+    name may be its. Deleted, the next apply dropped the entry and created the schedule again;
+    it is refused, naming `reconciler apply`."""
+    import json
+
+    project.write("other")
+    assert project.apply().exit_code == 0  # a state file to hold the journal
+    project.write("promo")
+    sid = project.out_of_band_create(body("promo"))
+    state = project.state()
+    state["pending"]["promo"] = {
+        "op": "create",
+        "name": "promo",
+        "fingerprint": "sha256:" + "0" * 64,
+        "started_at": "2026-11-01T00:00:00Z",
+    }
+    project.state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    project.mark()
+    result = project.run("remote", "delete", sid, "--auto-approve")
+    assert result.exit_code == 1, result.output
+    assert "the journal holds a create of that name" in result.output
+    assert project.writes() == []

@@ -309,10 +309,28 @@ def test_an_edit_of_a_task_the_server_still_lists_is_sent_past_the_configured_zo
     at = single(time="2027-01-01 10:00:00")
     _, r, e = managed("late", "id-l", trigger=at)
     for change in ({"enabled": False}, {"alert": "Later"}):
-        p = plan([desired("late", trigger=at, **change)], inventory(r), state({"late": e}))
+        wanted = desired("late", trigger=at, **change)
+        p = plan([wanted], inventory(r), state({"late": e}))
         (action,) = p.actions
         assert isinstance(action, UpdateAction), p.actions
         assert "`timezone:`" in p.warnings[0], p.warnings
+        # No firing ahead by the configured zone, but listed: it may be sending now.
+        assert "races the push" in p.violations[0], p.violations
+        forced = plan([wanted], inventory(r), state({"late": e}), force=True)
+        assert isinstance(forced.actions[0], UpdateAction)
+        assert forced.violations == []
+
+
+def test_a_device_time_push_moved_earlier_but_still_due_in_the_west_is_updated() -> None:
+    """A zone_type 2 push moved from 20:00 to 10:00, at 12:00 UTC: 10:00 has passed where
+    the configured zone is, not at UTC-12 (22:00 UTC). Judged in the configured zone, the
+    manifest "never fires again" and its task was deleted; it is updated to the new time."""
+    _, r, e = managed("evening", "id-e", trigger=single(time="2027-01-01 20:00:00", zone_type=2))
+    moved = desired("evening", trigger=single(time="2027-01-01 10:00:00", zone_type=2))
+    p = plan([moved], inventory(r), state({"evening": e}))
+    (action,) = p.actions
+    assert isinstance(action, UpdateAction), p.actions
+    assert [c.path for c in action.changes] == ["trigger.single.time"]
 
 
 @pytest.mark.parametrize(
