@@ -306,6 +306,11 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                     hooks.show(plan, verdict.allowed)
                     if not request.auto_approve:
                         assert hooks.confirm is not None
+                        if ws.target.banner is None:  # a real app: said where, at the question
+                            feedback.note(
+                                f"Applying to environment {ws.env.name!r}: the app at "
+                                f"{ws.target.settings.base_url}."
+                            )
                         if not hooks.confirm("Apply these changes?"):
                             return ApplyResult(None, declined=True)
                         seen: dict[str, str | None] = dict.fromkeys(existing)

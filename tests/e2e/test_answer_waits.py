@@ -90,3 +90,31 @@ def test_a_push_that_came_within_the_fire_guard_while_the_prompt_waited_is_not_c
     with pytest.raises(UnsafePlanError, match="races the push"):
         _apply_answering_after(project, lambda: monkeypatch.setattr(observe, "datetime", Later))
     assert project.writes() == []
+
+
+def test_an_apply_at_a_terminal_names_the_environment_and_app_before_its_question(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With credentials in the environment (a real app: no emulator banner), the prompt named
+    neither the environment nor the app, so `RECONCILER_ENV=production` left exported went
+    unseen. The line before the question names both (not the AppKey: a secret)."""
+    from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
+    from reconciler.ops.feedback import Feedback
+
+    monkeypatch.setenv("ENGAGELAB_APP_KEY", DEMO_APP_KEY)
+    monkeypatch.setenv("ENGAGELAB_MASTER_SECRET", DEMO_MASTER_SECRET)
+    project.write("promo")
+    said: list[str] = []
+
+    def no(question: str) -> bool:
+        said.append(question)
+        return False
+
+    options = GlobalOptions(endpoint=project.url, now=project.emulator.now(), rate_limit=10000)
+    hooks = ops.ApplyHooks(feedback=Feedback(note=said.append), confirm=no)
+    assert ops.apply(options, ops.ApplyRequest(), hooks).declined
+    assert said[-2:] == [
+        f"Applying to environment 'default': the app at {project.url}.",
+        "Apply these changes?",
+    ]
+    assert DEMO_APP_KEY not in "".join(said)
