@@ -98,6 +98,12 @@ def _render(plan: Plan, fmt: str, env: str) -> str:
     return suggest(render.render_text(plan, render.use_color(sys.stdout, os.environ)))
 
 
+def terminal_confirm() -> Callable[[str], bool] | None:
+    """``confirm_on_terminal`` where a person can answer (stdin and stdout a terminal), else
+    None: a command that needs an answer is then refused before it writes."""
+    return confirm_on_terminal if sys.stdin.isatty() and sys.stdout.isatty() else None
+
+
 def confirm_on_terminal(question: str) -> bool:
     """Ask ``question [y/N]`` on the terminal, inside the event loop; one Ctrl-C aborts at once.
 
@@ -224,8 +230,7 @@ def apply(
     from reconciler.ops import apply as ops
 
     request = ops.ApplyRequest(plan_file, auto_approve, full_refresh, lock_timeout, safety)
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    hooks = ops.ApplyHooks(_feedback(), _show, confirm_on_terminal if interactive else None)
+    hooks = ops.ApplyHooks(_feedback(), _show, terminal_confirm())
     result = ops.apply(global_options(ctx), request, hooks)
     if result.declined:
         raise click.Abort

@@ -143,19 +143,15 @@ def delete(
     is one the ignore rules of reconciler.yaml declare someone else's. Check each with
     `reconciler remote show ID` first: a deleted task cannot be brought back.
     """
-    import sys
-
-    from reconciler.commands.plan import confirm_on_terminal
-    from reconciler.ops import remote as ops
-
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    from reconciler.commands.plan import terminal_confirm
     from reconciler.errors import ApplyError
+    from reconciler.ops import remote as ops
 
     result = ops.delete_tasks(
         global_options(ctx),
         ids,
         feedback(),
-        confirm=confirm_on_terminal if interactive else None,
+        confirm=terminal_confirm(),
         auto_approve=auto_approve,
         lock_timeout=lock_timeout,
     )

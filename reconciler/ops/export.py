@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -314,12 +313,11 @@ def _differs_in_place(
     if not changes:
         return ()
     fields = ", ".join(c.path for c in changes[:5])
-    pair = shlex.quote(f"{task.name}={task.schedule_id}")
     return (
         "with the manifest directory's defaults and the environment's overlay merged in, it "
         f"differs from the live task in {fields}: adopted as it is, the next apply would change "
         "the live task. Set those fields in the file to the live values (`key: null` removes "
-        f"an inherited one), then `reconciler import {pair}`",
+        f"an inherited one), then {import_command(task.name, task.schedule_id)}",
     )
 
 
@@ -401,6 +399,7 @@ def _write_all(planned: list[ExportedFile], target_dir: Path) -> None:
                 f"cannot make {target_dir}: {exc.strerror or exc}",
                 hint="pass --dir a directory you can write to",
             ) from None
+    mode = 0o666 & ~_umask()  # the mode a new file gets (read once, it is the process's)
     for p in planned:
         try:
             fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=f".{p.path.name}.", suffix=".tmp")
@@ -413,7 +412,7 @@ def _write_all(planned: list[ExportedFile], target_dir: Path) -> None:
             # mkstemp makes the file 0600: a manifest is a file of the repository, readable as
             # the person's other files are (the mode their umask gives a new file).
             if hasattr(os, "fchmod"):  # not on Windows, where there is no such mode
-                os.fchmod(fd, 0o666 & ~_umask())
+                os.fchmod(fd, mode)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(p.text)
                 fh.flush()

@@ -171,7 +171,7 @@ def check_output(ws: observe.Workspace, path: str | None, what: str) -> None:
 def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
     """Manifests apply cannot realise: a task of that name exists and is not managed; or the
     schedule is live twice (a managed task and unmanaged ones named alike, ``Plan.twins``)."""
-    from reconciler.planning.actions import ConflictAction
+    from reconciler.planning.actions import ConflictAction, remote_delete_command
 
     unrealised = [
         f"{a.name!r} was not created: remote task(s) {', '.join(a.schedule_ids)} carry its name "
@@ -183,7 +183,7 @@ def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
         f"{name!r} is live more than once: besides its managed task, remote task(s) "
         f"{', '.join(ids)} carry its name and are not managed, and each fires too (the push goes "
         "out again). Check them with `reconciler remote show ID` and delete the extra ones with "
-        f"`reconciler remote delete {' '.join(ids)}` (the API's tasks are not in the EngageLab "
+        f"{remote_delete_command(*ids)} (the API's tasks are not in the EngageLab "
         "console); one made by another checkout or state file of this app shows that two of "
         "them manage the same schedules"
         for name, ids in sorted(plan.twins.items())

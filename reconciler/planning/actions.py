@@ -174,6 +174,11 @@ def import_command(name: str, sid: str) -> str:
     return f"`reconciler import {shlex.quote(f'{name}={sid}')}`"
 
 
+def remote_delete_command(*ids: str) -> str:
+    """The `reconciler remote delete` of tasks nobody manages (ids are safe words)."""
+    return f"`reconciler remote delete {' '.join(ids)}`"
+
+
 def named_otherwise_advice(name: str, sid: str, task_name: str) -> str:
     """How to adopt task ``sid``, named ``task_name``, for the schedule ``name``: one name as
     the planner compares names, but `import` adopts a task under its own name only. The console
@@ -182,7 +187,7 @@ def named_otherwise_advice(name: str, sid: str, task_name: str) -> str:
         f"task {sid} is named {task_name!r} (other spaces or character forms), and import "
         f"adopts a task under its own name only: rename it to {name!r} in the EngageLab console, "
         f"then {import_command(name, sid)}; a task the console does not show (one made through "
-        f"the API) is deleted instead with `reconciler remote delete {sid}`, and the next apply "
+        f"the API) is deleted instead with {remote_delete_command(sid)}, and the next apply "
         "makes the manifest's own"
     )
 

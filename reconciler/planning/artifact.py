@@ -41,6 +41,7 @@ from reconciler.planning.actions import (
     UpdateAction,
     drift_of,
     is_change,
+    remote_delete_command,
     target_id,
 )
 from reconciler.planning.inputs import (
@@ -163,7 +164,7 @@ class Plan(BaseModel):
                 update={
                     "detail": f"a second task of the managed schedule {twin_of[item.schedule_id]!r}"
                     ", not managed: it fires too; delete it with "
-                    f"`reconciler remote delete {item.schedule_id}`"
+                    f"{remote_delete_command(item.schedule_id)}"
                 }
             )
             if item.kind == "unmanaged" and item.schedule_id in twin_of

@@ -30,6 +30,7 @@ from reconciler.planning.actions import (
     SkipAction,
     UnmanagedAction,
     UpdateAction,
+    remote_delete_command,
     sort_key,
 )
 from reconciler.planning.artifact import Plan
@@ -332,8 +333,8 @@ def _warn_of_copies(
             warnings.append(
                 f"{a.name!r} ({a.source}) is made with the very push and trigger of the "
                 f"unmanaged task {task.schedule_id} ({task.name!r}): both would fire. If that "
-                f"task is this schedule, delete it with `reconciler remote delete "
-                f"{task.schedule_id}` once this one is made, or name the manifest as the task "
+                f"task is this schedule, delete it with {remote_delete_command(task.schedule_id)} "
+                "once this one is made, or name the manifest as the task "
                 f"is (where a manifest may have that name) and adopt it with `reconciler import "
                 f"NAME={task.schedule_id}`"
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -207,3 +208,11 @@ class Project:
         """Forget the request log so far (the next assertions count from here)."""
         self.emulator.clear_log()
         self.emulator.bodies.clear()
+
+
+def pasted(output: str, command: str) -> list[str]:
+    """The arguments of the first suggested `reconciler ... COMMAND ...` in ``output``, split
+    as a shell splits a pasted line (the global options left out: ``Project.run`` adds them)."""
+    (line,) = [p for p in output.split("`") if p.startswith("reconciler ") and command in p][:1]
+    words = shlex.split(line)
+    return words[words.index(command.split()[0]) :]

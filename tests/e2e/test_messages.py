@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.e2e.helpers import Project
+from tests.e2e.helpers import Project, pasted
 from tests.kit.bodies import body, single
 
 
@@ -65,15 +65,7 @@ def test_the_adoption_each_command_advises_works_as_advised(project: Project) ->
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
 
 
-def _pasted(output: str, command: str) -> list[str]:
-    """The arguments of the first suggested `reconciler ... COMMAND ...` in ``output``, split
-    as a shell splits a pasted line (the global options left out: ``Project.run`` adds them)."""
-    (line,) = [p for p in output.split("`") if p.startswith("reconciler ") and command in p][:1]
-    words = shlex.split(line)
-    return words[words.index(command.split()[0]) :]
-
-
-def test_suggested_commands_with_a_name_holding_a_blank_work_as_pasted(project: Project) -> None:
+def test_suggested_commands_with_a_name_holding_a_blank_work_aspasted(project: Project) -> None:
     """A schedule named "Spring sale" (the API takes blanks; a warning prefers _): its
     suggested `import` and `state rm` were printed unquoted, so a pasted line split the name
     ("'Spring' is not NAME=SCHEDULE_ID"), and with schedules "Spring" and "sale" managed,
@@ -81,16 +73,16 @@ def test_suggested_commands_with_a_name_holding_a_blank_work_as_pasted(project: 
     project.write("Spring sale", protected=True)
     project.write("keep")  # not the last manifest: its removal is not the empty set's refusal
     sid = project.out_of_band_create(body("Spring sale"))
-    adopt = _pasted(project.run("plan").output, "import")
+    adopt = pasted(project.run("plan").output, "import")
     assert adopt == ["import", f"Spring sale={sid}"], adopt
-    assert _pasted(project.run("export").output, "import") == adopt  # its skipped task
+    assert pasted(project.run("export").output, "import") == adopt  # its skipped task
     assert project.run(*adopt).exit_code == 0
     assert project.state_ids() == {"Spring sale": sid}
 
     (project.schedules / "Spring sale.yaml").unlink()  # protected: its delete is refused
     refused = project.run("plan")
     assert refused.exit_code == 1, refused.output
-    forget = _pasted(refused.output, "state rm")
+    forget = pasted(refused.output, "state rm")
     assert forget == ["state", "rm", "Spring sale"], forget
     assert project.run(*forget).exit_code == 0
     assert project.state_ids() == {}

@@ -3,11 +3,9 @@ not shown in the EngageLab console, which the advice for a second copy used to s
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from tests.e2e.helpers import Project
+from tests.e2e.helpers import Project, pasted
 from tests.kit.bodies import body
 
 
@@ -25,10 +23,8 @@ def test_the_advice_for_a_second_copy_deletes_it_as_pasted(project: Project) -> 
     told = project.apply()  # its warning names the ids
     drift = project.run("drift")
     assert f"`reconciler --endpoint {project.url} remote delete {copy}`" in drift.output
-    (line,) = [p for p in told.output.split("`") if "remote delete" in p]
-    words = shlex.split(line)
     project.mark()
-    deleted = project.run(*words[words.index("remote") :], "--auto-approve")
+    deleted = project.run(*pasted(told.output, "remote delete"), "--auto-approve")
     assert deleted.exit_code == 0, deleted.output
     assert f"deleted {copy} ('promo')" in deleted.output
     assert [(r.method, r.path) for r in project.writes()] == [("DELETE", f"/v4/schedules/{copy}")]
