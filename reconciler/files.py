@@ -28,6 +28,9 @@ MAX_CONFIG_BYTES = 1 * MIB  # reconciler.yaml holds a few environments
 MAX_PLAN_BYTES = 64 * MIB  # a saved plan of 5000 schedules with full bodies is ~15 MiB
 MAX_TARGETS_BYTES = 16 * MIB  # 100,000 registration ids of ~64 characters is ~6.5 MiB
 MAX_STATE_BYTES = 64 * MIB  # a state file of 5000 schedules is ~2 MiB
+
+# The endings of the files the manifest search reads (in another case: an error it names).
+MANIFEST_SUFFIXES = (".yaml", ".yml")
 # The embedded emulator's data file also keeps its push log (10,000 batch pushes at most).
 MAX_EMULATOR_DATA_BYTES = 256 * MIB
 
@@ -115,15 +118,32 @@ def _identity(path: Path) -> tuple[str, tuple[int, int] | None]:
     return resolved, (info.st_dev, info.st_ino)
 
 
-def check_output(path: str, *, what: str, protected: Iterable[Path], error: ErrorFactory) -> None:
+def check_output(
+    path: str,
+    *,
+    what: str,
+    protected: Iterable[Path],
+    error: ErrorFactory,
+    manifests: Path | None = None,
+) -> None:
     """Refuse an output path that cannot or must not be written; call before any remote read.
 
     ``protected`` are files the output must never replace (the state file, its backup, lock
     and journal): compared after resolving links, and by inode, so neither a link nor a hard
-    link to them gets through.
+    link to them gets through. ``manifests``: the manifest directory, where no output may go
+    that its search would read (it would replace a manifest, or fail every later command as
+    one).
     """
     target = Path(path)
     resolved, inode = _identity(target)
+    if manifests is not None and _read_as_manifest(target, resolved, manifests):
+        raise error(
+            f"refusing to write the {what} to {path}: it is in the manifest directory "
+            f"{manifests.as_posix()} and ends in {Path(resolved).suffix or target.suffix}, so "
+            "it would be read as a manifest (replacing one, or failing every later command)",
+            "write the output outside the manifest directory, e.g. plan.json in the working "
+            "directory",
+        )
     for guarded in protected:
         g_resolved, g_inode = _identity(guarded)
         if resolved == g_resolved or (inode is not None and inode == g_inode):
@@ -157,6 +177,23 @@ def check_output(path: str, *, what: str, protected: Iterable[Path], error: Erro
             f"cannot write the {what} to {path}: permission denied",
             "check that the path is writable",
         )
+
+
+def _read_as_manifest(target: Path, resolved: str, manifests: Path) -> bool:
+    """Whether the manifest search of ``manifests`` reads ``target`` (named as given, or where
+    its links lead): a file ending in a manifest suffix, in any case, below no hidden name."""
+    for place in (os.path.abspath(target), resolved):
+        for top in {os.path.abspath(manifests), os.path.realpath(manifests)}:
+            try:
+                inner = os.path.relpath(place, top)
+            except ValueError:  # another drive (Windows)
+                continue
+            parts = Path(inner).parts
+            if not parts or parts[0] == os.pardir or any(p.startswith(".") for p in parts):
+                continue
+            if parts[-1].lower().endswith(MANIFEST_SUFFIXES):
+                return True
+    return False
 
 
 def write_regular(path: str, data: bytes) -> None:

@@ -102,6 +102,7 @@ def bases_under(
     # is relative to that place, whichever spelling (a link to it or its directory) reached it
     # first, and so are its problems.
     placed = root / os.path.relpath(real, os.path.realpath(root))
+    files.extended.add(key)
     base = files.layer_file(placed, placed.as_posix(), "base")
     if base is None:
         return None

@@ -22,7 +22,7 @@ from reconciler.manifests.layer_files import inside, within
 from reconciler.printable import CONTROL
 
 MAX_FILE_BYTES = files.MAX_MANIFEST_BYTES
-SUFFIXES = (".yaml", ".yml")
+SUFFIXES = files.MANIFEST_SUFFIXES
 
 
 def find_manifest_files(

@@ -46,6 +46,8 @@ class LayerFiles:
 
     read_text: ReadText
     problems: list[Problem] = field(default_factory=list)
+    # The bases some `extends:` reached (real paths, case folded as the file system compares).
+    extended: set[str] = field(default_factory=set)
     _read: dict[str, LayerFile | None] = field(default_factory=dict)
     _files: dict[tuple[str, str], LayerFile | None] = field(default_factory=dict)
 

@@ -18,6 +18,7 @@ every value. The layer files themselves are read once each by ``layer_files``.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -156,6 +157,7 @@ class Stacker:
     defaults: Defaults
     overlay: Overlay
     _names: set[str] = field(default_factory=set)
+    _bases_found: list[tuple[str, str]] = field(default_factory=list)  # (real path, display)
     # A key written with no value that takes a value away, by its place (file, line, column,
     # path, what it does): the files it takes values from, over every schedule it is under.
     _emptied_at: dict[tuple[str, int, int, str, str], dict[str, None]] = field(default_factory=dict)
@@ -187,7 +189,10 @@ class Stacker:
         for path, display in found:
             if is_layer_file(path):
                 kind = "defaults" if path.name in DEFAULTS_NAMES else "base"
-                self.files.layer_file(path, display, kind)
+                usable = self.files.layer_file(path, display, kind) is not None
+                # "_Defaults.yaml" is an error of its own (the case), not an unused base.
+                if usable and kind == "base" and path.name.lower() not in DEFAULTS_NAMES:
+                    self._bases_found.append((os.path.normcase(os.path.realpath(path)), display))
             else:
                 schedules.append((path, display))
         return schedules
@@ -311,3 +316,31 @@ class Stacker:
         if every_schedule:
             self.overlay.unknown(self._names)
         return [*self.files.problems, *self._emptied_warnings()]
+
+    def unused_bases(self) -> list[Problem]:
+        """A warning for each base file found that no `extends:` reached. Asked only when every
+        manifest was read without an error: one in error may hide the `extends:` that reaches
+        a base."""
+        return [
+            Problem(display, None, None, unused_base(display), "warning")
+            for key, display in self._bases_found
+            if key not in self.files.extended
+        ]
+
+
+def unused_base(display: str) -> str:
+    """Why a base file no manifest extends is worth a word: it sets nothing, and the likely
+    cause is a defaults file whose name is misspelt (``_default.yaml``), which then applies to
+    no schedule without any other sign."""
+    name = os.path.basename(display)
+    stem = name.rsplit(".", 1)[0].lower().replace("-", "_")
+    if difflib.get_close_matches(stem, ["_defaults"], n=1, cutoff=0.75):
+        return (
+            f"no manifest extends this base file, so it applies to nothing; a directory's "
+            f"defaults file is named {DEFAULTS_NAMES[0]} (rename {name} to it if it holds "
+            "this directory's defaults)"
+        )
+    return (
+        "no manifest extends this base file, so it applies to nothing; name it in a "
+        "manifest's `extends:`, or remove it"
+    )

@@ -160,6 +160,8 @@ def load_manifests(
     result.duplicates = {name for name, places in names.items() if len(places) > 1}
     result.problems.extend(_name_clashes(result.manifests, result.duplicates))
     result.problems.extend(stacker.finish(every_schedule=every_schedule))
+    if every_schedule and not any(p.severity == "error" for p in result.problems):
+        result.problems.extend(stacker.unused_bases())
     result.problems.extend(check.decoded(result.manifests))
     # A default's problem is found once per manifest under it; it is reported once.
     result.problems = list(dict.fromkeys(result.problems))

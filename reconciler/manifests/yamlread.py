@@ -237,6 +237,20 @@ def flow_too_deep(text: str) -> SyntaxProblem | None:
     return None
 
 
+# libyaml's words for a character no token starts with, and for a tab where it indents: both
+# say nothing of the tab (invisible in most editors) or of the quotes the other ones need.
+_CANNOT_START = frozenset(
+    {
+        "found character that cannot start any token",
+        "found a tab character that violates indentation",
+    }
+)
+_TAB = (
+    "invalid YAML: a tab character here; YAML indents with spaces only (replace the tab with "
+    "spaces, or put a value holding one in quotes)"
+)
+
+
 def _marked(exc: yaml.MarkedYAMLError, text: str) -> SyntaxProblem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
@@ -275,6 +289,17 @@ def _marked(exc: yaml.MarkedYAMLError, text: str) -> SyntaxProblem:
             "invalid YAML: the quoted text escapes a lone surrogate or a number beyond Unicode; "
             "it is not valid text",
         )
+    if problem in _CANNOT_START and mark is not None and line is not None:
+        char = text[mark.index : mark.index + 1]
+        if char == "\t":
+            return SyntaxProblem(line, col, _TAB)
+        if char in "@`":
+            return SyntaxProblem(
+                line,
+                col,
+                f"invalid YAML: a value cannot start with {char!r} (YAML reserves it): "
+                "put the value in quotes",
+            )
     if problem == "found undefined alias" and mark is not None:
         # libyaml does not name it; the reader's own composer does (the same words for both)
         alias = _ALIAS.match(text, mark.index)

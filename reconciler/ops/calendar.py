@@ -77,6 +77,7 @@ def calendar(options: GlobalOptions, request: CalendarRequest) -> CalendarResult
             what="calendar",
             protected=StateStore(env.state).own_files(),
             error=lambda m, h: UsageError(m, hint=h),
+            manifests=env.manifests,
         )
     tz = env.tz if options.timezone is None else ZoneInfo(options.timezone)  # checked by now
     now = now_of(options)

@@ -164,7 +164,11 @@ def check_output(ws: observe.Workspace, path: str | None, what: str) -> None:
     if ws.target.pace_file is not None:
         protected.append(ws.target.pace_file)
     files.check_output(
-        path, what=what, protected=protected, error=lambda m, h: UsageError(m, hint=h)
+        path,
+        what=what,
+        protected=protected,
+        error=lambda m, h: UsageError(m, hint=h),
+        manifests=ws.env.manifests,
     )
 
 
