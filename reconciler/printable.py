@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 # C0 and C1 controls, DEL, the two Unicode line and paragraph separators (line breaks to
 # many viewers), and the bidirectional embeddings, overrides and isolates: invisible, they make a
@@ -140,3 +141,18 @@ def is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def columns(text: str) -> int:
+    """Terminal columns ``text`` takes: two for a wide (East Asian) character, none for a
+    combining mark, one for the rest; for aligning tables of task names, most of them Chinese
+    in some apps."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def padded(text: str, width: int) -> str:
+    """``text`` followed by spaces up to ``width`` terminal columns (``columns``)."""
+    return text + " " * max(0, width - columns(text))

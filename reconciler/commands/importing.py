@@ -51,6 +51,14 @@ def import_(
         click.echo(suggest(f"skipped {line}"))
     for name, sid in result.imported:
         click.echo(f"imported {name!r} = {sid}")
+    if not result.imported:
+        # Silence reads as "done": say that nothing was recorded, and why.
+        click.echo(
+            "Nothing imported: every task above was skipped."
+            if result.skipped
+            else "Nothing imported: no remote task that is not managed carries the name of a "
+            "manifest that is not managed yet."
+        )
     return 0
 
 

@@ -84,9 +84,11 @@ def _print_table(view: RemoteView) -> None:
         rows.append(
             (t.task.schedule_id, t.task.name, "yes" if t.task.enabled else "no", t.trigger, status)
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    from reconciler.printable import columns, padded
+
+    widths = [max(columns(r[i]) for r in rows) for i in range(4)]
     for r in rows:
-        click.echo("  ".join([*(c.ljust(widths[i]) for i, c in enumerate(r[:4])), r[4]]))
+        click.echo("  ".join([*(padded(c, widths[i]) for i, c in enumerate(r[:4])), r[4]]))
     counts: dict[str, int] = {}
     for t in view.tasks:
         counts[t.status] = counts.get(t.status, 0) + 1

@@ -86,10 +86,12 @@ def _render_report(plan: SendPlan, report: SendReport, fmt: str) -> str:
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     rows = [(o.target, "yes" if o.delivered else "no", o.describe()) for o in report.outcomes]
     headers = ("TARGET", "DELIVERED", "MSG_ID / ERROR")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    from reconciler.printable import columns, padded
+
+    widths = [max(len(h), *(columns(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        return "  ".join(padded(c, w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     retries = report.calls - report.batches
     extra = f", {retries} retry call(s) for rate-limited targets" if retries > 0 else ""

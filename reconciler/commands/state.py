@@ -27,7 +27,7 @@ from reconciler.commands import (
 from reconciler.commands.flags import setting_option
 from reconciler.config.environments import Environment, environment_for
 from reconciler.formats import JSON_OUTPUT_VERSION
-from reconciler.printable import shown_json
+from reconciler.printable import columns, padded, shown_json
 from reconciler.settings import LOCK_TIMEOUT
 
 if TYPE_CHECKING:
@@ -89,9 +89,9 @@ def list_(ctx: click.Context, fmt: str) -> int:
             updated = entry.updated_at.isoformat(timespec="seconds")
             protected = "yes" if entry.protected else "no"
             rows.append((shown_name(name), escaped(entry.schedule_id), protected, updated))
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        widths = [max(columns(row[i]) for row in rows) for i in range(3)]
         for row in rows:
-            cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:3])]
+            cells = [padded(cell, widths[i]) for i, cell in enumerate(row[:3])]
             click.echo("  ".join([*cells, row[3]]))
         click.echo(
             f"\n{len(current.entries)} managed schedule(s) in {path} (serial {current.serial})"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.manifests.layers import Stack
 from reconciler.manifests.yamlpaths import PathKey
-from reconciler.printable import json_string, shown_json
+from reconciler.printable import columns, json_string, padded, shown_json
 
 if TYPE_CHECKING:
     from reconciler.manifests.load import ManifestSet
@@ -49,9 +49,9 @@ def explain(stack: Stack) -> str:
 
     for key, item in stack.data.items():
         walk(item, (key,), "", f"{label(key)}: ")
-    width = max((len(text) for text, _ in rows), default=0)
+    width = max((columns(text) for text, _ in rows), default=0)
     return "\n".join(
-        f"{text.ljust(width)}  # {origin}" if origin else text for text, origin in rows
+        f"{padded(text, width)}  # {origin}" if origin else text for text, origin in rows
     )
 
 

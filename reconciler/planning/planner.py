@@ -219,6 +219,10 @@ def _plan_gone(
     if others:  # someone made a task of this name since: never create a second one
         return _conflict(d, others, stale=sid)
     if d.body.get("enabled") is False:
+        if timing.is_finished(d.body, world.now, world.tz):
+            # Its time passed and the server dropped it, as it drops any task that fires no
+            # more: expired, not "deleted outside the reconciler" (drift's word for the skip).
+            return ExpiredAction(name=name, schedule_id=sid, reason="trigger time passed")
         return SkipAction(
             name=name,
             reason="disabled; its remote task is gone",

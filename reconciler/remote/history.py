@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from reconciler.formats import JSON_OUTPUT_VERSION
+from reconciler.printable import columns, padded
 from reconciler.remote.responses import MsgRecord
 
 _HEADERS = ("EXECUTED", "MSG_ID", "ERROR", "MESSAGE", "RETRY")
@@ -74,10 +75,10 @@ def render_text(rows: Sequence[Execution], *, title: str, tz: ZoneInfo) -> str:
         )
         for e in rows
     ]
-    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(_HEADERS)]
+    widths = [max(len(h), *(columns(row[i]) for row in table)) for i, h in enumerate(_HEADERS)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        return "  ".join(padded(c, w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     failed = sum(1 for e in rows if not e.ok)
     out = [line(_HEADERS), *(line(row) for row in table), ""]

@@ -272,7 +272,22 @@ def test_import_all_matching_compares_names_as_the_planner_does(project: Project
     result = project.run("import", "--all-matching")
     assert result.exit_code == 0, result.output
     assert f"task {spaced} is named 'promo '" in result.output
+    assert "Nothing imported: every task above was skipped." in result.output
     assert not project.state_path.exists()  # nothing adopted, nothing saved
+
+
+def test_import_all_matching_that_finds_nothing_says_so(project: Project) -> None:
+    """It used to print nothing at all, which reads as success; the one line says nothing was
+    recorded and why (a task of another name does not count)."""
+    project.write("promo")
+    project.out_of_band_create(body("other"))
+    result = project.run("import", "--all-matching")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "Nothing imported: no remote task that is not managed carries the name of a manifest "
+        "that is not managed yet."
+    ), result.output
+    assert not project.state_path.exists()
 
 
 def test_import_refuses_a_name_given_twice(project: Project) -> None:

@@ -154,3 +154,29 @@ def test_a_base_no_manifest_extends_is_warned_of_and_one_extended_is_not(
     broken = project.run("validate")
     assert broken.exit_code == 1, broken.output
     assert "no manifest extends" not in broken.output, broken.output
+
+
+def _column_of(line: str, word: str) -> int:
+    """The terminal column where ``word`` starts in ``line`` (a wide character takes two)."""
+    import unicodedata
+
+    head = line[: line.index(word)]
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in head)
+
+
+def test_tables_stay_aligned_with_chinese_names(project: Project) -> None:
+    """Chinese task names take two terminal columns a character; `remote list` and `state
+    list` padded them by characters, and every column after the name drifted left."""
+    project.write("周报推送")
+    project.write("weekly_digest_long_name")
+    assert project.apply().exit_code == 0
+    listed = project.run("remote", "list")
+    assert listed.exit_code == 0, listed.output
+    rows = [line for line in listed.output.splitlines() if line.endswith("  managed")]
+    assert len(rows) == 2, listed.output
+    assert len({_column_of(line, "yes") for line in rows}) == 1, listed.output
+    state = project.run("state", "list")
+    assert state.exit_code == 0, state.output
+    rows = [line for line in state.output.splitlines() if " no " in line]
+    assert len(rows) == 2, state.output
+    assert len({_column_of(line, " no ") for line in rows}) == 1, state.output

@@ -17,6 +17,7 @@ from reconciler.planning.actions import (
     SkipAction,
     UnmanagedAction,
     UpdateAction,
+    drift_of,
 )
 from reconciler.planning.diff import FieldChange
 from reconciler.state.schema import PendingEntry
@@ -255,6 +256,18 @@ def test_gone_task_with_disabled_manifest_is_skipped_and_forgotten() -> None:
         forget=True,
         schedule_id="id-p",
     )
+
+
+def test_gone_task_with_disabled_manifest_whose_trigger_passed_is_expired() -> None:
+    """A paused task the server dropped when its time passed was reported by drift as
+    "deleted outside the reconciler; the manifest is disabled": it expired, as an enabled one
+    does, and nothing is reported."""
+    d = desired("paused", enabled=False, trigger=single(time="2026-11-01 10:00:00"))
+    p = plan([d], inventory(), state({"paused": entry("id-p", d.body)}))
+    assert p.actions == [
+        ExpiredAction(name="paused", schedule_id="id-p", reason="trigger time passed")
+    ]
+    assert drift_of(p.actions[0]) == []
 
 
 def test_manifest_with_trigger_entirely_in_the_past_is_skipped_with_a_warning() -> None:
