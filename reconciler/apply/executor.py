@@ -11,6 +11,12 @@ The promise: never a duplicate task, never a lost one. It rests on three habits:
   write, so the old task is deleted on the next run even if the process dies in between.
 * Updates and deletes need no journal: a PUT repeated is harmless and a crash after it shows up
   as a ``refresh`` in the next plan; a delete whose state write was lost shows up as ``expired``.
+* Two applies from two checkouts (each with its own state file and lock) that create the same
+  schedule at the same moment both see no task of its name, and both create one. After its
+  creates, a run reads the list again: the list is oldest first, so every run agrees which of
+  the copies is the first. A run whose task is not the first, with the first's body, gives way
+  (``_settle_races``): it records the first task under the name with a debt to delete its own
+  (the replace's shape, so a crash in between is healed), then deletes it.
 
 What a run changes in the state is made durable by ``writer.StateWriter``: at once before a
 POST, coalesced within a phase; what a crash loses of that window is exactly what the journal and
@@ -47,9 +53,12 @@ from reconciler.planning.actions import (
     SkipAction,
     UnmanagedAction,
     UpdateAction,
+    remote_delete_command,
     retires,
 )
 from reconciler.planning.artifact import Plan
+from reconciler.planning.canonical import name_key
+from reconciler.planning.diff import fingerprint_matches
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
 from reconciler.state import edits as st
@@ -90,6 +99,7 @@ class ApplyReport:
 
     done: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings: done, but worth a look
     writes: int = 0  # writes the server made (refused and failed ones are not counted)
 
     def summary(self) -> str:
@@ -116,12 +126,18 @@ class Executor:
         local: Callable[[], datetime] | None = None,
         progress: Progress | None = None,
         existing: frozenset[str] = frozenset(),
+        race_check: bool = True,
     ) -> None:
         self.client = client
         self.writer = writer
         self.now = now
         # The ids of the tasks the read showed: none of them can be a task this run makes.
         self.existing = existing
+        # Look for copies another apply made at the same moment (``_settle_races``): pointless
+        # where no other process can write (the embedded emulator, one checkout's own file).
+        self.race_check = race_check
+        # (name, id, fingerprint, protected) of every task this run made and recorded.
+        self._made: list[tuple[str, str, str, bool]] = []
         # This machine's clock, for the journal's second stamp (none: the entries have one).
         self.local = local
         self.progress = progress
@@ -184,6 +200,8 @@ class Executor:
         if self._ambiguous:
             await self._resolve_ambiguous()
         self.writer.flush()
+        if self._made and self.race_check:
+            await self._settle_races()
         return self.report
 
     def _not_owed(
@@ -303,9 +321,7 @@ class Executor:
             case CreateAction() | RecreateAction():
                 new_id = await self._create(a)
                 if new_id is not None:
-                    self.writer.change(
-                        st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
-                    )
+                    self._record_made(a, new_id)
                     self.report.done.append(f"{a.kind}d {a.name!r} ({new_id})")
             case (
                 ExpiredAction()
@@ -434,7 +450,118 @@ class Executor:
                 f"{new_id} was deleted again, nothing changed",
             ) from exc
         self.writer.change(st.clear_pending, a.name)
+        self._made.append((a.name, new_id, a.fingerprint, a.protected))
         self.report.done.append(f"replaced {a.name!r} ({a.old_schedule_id} -> {new_id})")
+
+    def _record_made(self, a: CreateAction | RecreateAction, new_id: str) -> None:
+        self.writer.change(st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now())
+        self._made.append((a.name, new_id, a.fingerprint, a.protected))
+
+    async def _settle_races(self) -> None:
+        """Give way where another apply made the same schedule at the same moment.
+
+        The list is read again after the creates. A task named like one this run made, that the
+        read before the plan did not show and this state does not hold, was made meanwhile:
+        by another checkout applying the same manifest, as a rule. The list is oldest first
+        (docs/api.md), so each run sees the same first copy, and every copy's run sees the
+        first one (it existed before that run's own task did):
+        - this run's task is the first: it stays; the others' runs give way (a note says so);
+        - another is first, with the body this run sent: this run records that task under the
+          name, with a debt to delete its own (healed if the run stops in between), and
+          deletes its own;
+        - another is first with another body (another revision, or someone else's task): both
+          fire, and which is right is a person's call: a failure naming both.
+        """
+        from reconciler.remote.listing import read_list
+
+        try:
+            listed = await read_list(self.client, expect=len(self.writer.state.entries))
+        except ReconcilerError as exc:
+            self.report.notes.append(
+                f"the list could not be read again after the creates ({exc}), so copies "
+                "another apply may have made at the same moment were not looked for; "
+                "`reconciler plan` shows them"
+            )
+            return
+        order = {sid: n for n, sid in enumerate(listed.rows)}
+        state = self.writer.state
+        claimed = {e.schedule_id for e in state.entries.values()}
+        claimed |= {p.old_schedule_id for p in state.pending.values() if p.old_schedule_id}
+        by_key: dict[str, list[str]] = {}
+        for sid, row in listed.rows.items():
+            by_key.setdefault(name_key(row.name), []).append(sid)
+        for name, mine, fingerprint, protected in sorted(self._made):
+            found = by_key.get(name_key(name), [])
+            if all(sid == mine for sid in found):  # this run's own task alone (or none yet)
+                continue
+            copies = [sid for sid in found if sid not in claimed and sid not in self.existing]
+            if not copies:
+                continue
+            shown = ", ".join(copies)
+            first = min(copies, key=order.__getitem__)
+            if mine not in order:
+                self.report.notes.append(
+                    f"{name!r}: remote task(s) {shown} of the same name appeared while this "
+                    f"apply ran, and this run's {mine} is not listed yet, so which came first "
+                    "is not known: `reconciler plan` shows whether more than one is left"
+                )
+                continue
+            if order[mine] < order[first]:
+                self.report.notes.append(
+                    f"{name!r}: remote task(s) {shown} of the same name appeared while this "
+                    f"apply ran, after this run's {mine}: another apply made the schedule at "
+                    "the same moment, and gives way to the first copy (this one). Any left "
+                    f"fire too: `reconciler plan` names them, {remote_delete_command(*copies)} "
+                    "deletes them"
+                )
+                continue
+            try:
+                await self._give_way(name, mine, first, fingerprint, protected)
+            except ReconcilerError as exc:
+                self.report.failures.append(
+                    f"{name!r}: giving way to task {first}, made first by another apply: {exc}; "
+                    f"the journal keeps the delete of this run's copy {mine} for the next apply"
+                )
+            claimed.add(first)
+
+    async def _give_way(
+        self,
+        name: str,
+        mine: str,
+        first: str,
+        fingerprint: str,
+        protected: bool,
+    ) -> None:
+        """Adopt ``first`` (made by another apply before ``mine``) and delete ``mine``, if
+        ``first`` is the schedule this run sent; otherwise a failure naming both."""
+        try:
+            detail = await self.client.get_schedule(first)
+        except NotFoundError:
+            return  # gone again (its own run gave way after all): nothing to settle
+        body = {k: v for k, v in detail.items() if k != "schedule_id"}
+        if not fingerprint_matches(fingerprint, {**body, "name": name}):
+            self.report.failures.append(
+                f"{name!r}: task {first} of the same name, made while this apply ran and "
+                f"before this run's {mine}, holds another body (another checkout at another "
+                f"revision of the manifest, or someone else's task): both fire. Check it with "
+                f"`reconciler remote show {first}`. If it is another checkout's copy of this "
+                f"schedule, delete it with {remote_delete_command(first)}: this run's task is "
+                "the one managed here (update this checkout first if its manifest is the older "
+                "one, then apply). If it is someone else's task, rename one of the two"
+            )
+            return
+        # The debt first, with the adoption, in one write: from here a stop leaves the state
+        # on the first task and the journal owing the delete of this run's (as a replace).
+        self.writer.change(st.record_create, name, first, fingerprint, protected, self.now())
+        self.writer.change(st.begin_pending, "delete", name, fingerprint, self.now(), mine)
+        self.writer.flush()
+        await self._delete(mine)
+        self.writer.change(st.clear_pending, name)
+        self.writer.flush()
+        self.report.done.append(
+            f"gave way on {name!r}: another apply made it at the same moment ({first}), "
+            f"first; this run's copy {mine} was deleted and {first} recorded"
+        )
 
     def _leaving(self, name: str) -> None:
         """``name``'s POST is about to leave: from now on only healing may drop its entry."""
@@ -494,9 +621,7 @@ class Executor:
                 if isinstance(a, ReplaceAction):
                     await self._retire_old(a, new_id, self.writer.state.entries.get(a.name))
                 else:
-                    self.writer.change(
-                        st.record_create, a.name, new_id, a.fingerprint, a.protected, self.now()
-                    )
+                    self._record_made(a, new_id)
                     self.report.done.append(f"{a.kind}d {a.name!r} ({new_id}; answer was lost)")
             except ReconcilerError as exc:
                 self.report.failures.append(f"{a.kind} {a.name!r}: {exc}")
@@ -550,11 +675,21 @@ async def run_plan(
     local: Callable[[], datetime] | None = None,
     progress: Progress | None = None,
     existing: frozenset[str] = frozenset(),
+    race_check: bool = True,
 ) -> ApplyReport:
     """Execute ``plan``; the state in ``writer`` is saved as it goes and at the end.
 
     ``now``: the clock the journal is stamped by (the server's); ``local``: this machine's, for
     its second stamp (``edits.grace_left``); ``existing``: the ids the read showed (no create
-    can be answered with one of them)."""
-    executor = Executor(client, writer, now=now, local=local, progress=progress, existing=existing)
+    can be answered with one of them); ``race_check``: look for copies another apply made at the
+    same moment (``Executor._settle_races``)."""
+    executor = Executor(
+        client,
+        writer,
+        now=now,
+        local=local,
+        progress=progress,
+        existing=existing,
+        race_check=race_check,
+    )
     return await executor.run(plan)

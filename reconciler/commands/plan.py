@@ -248,6 +248,7 @@ def apply(
         return 0
     _warn(result.conflicts)
     click.echo(report.summary())
+    _warn(report.notes)
     if report.failures:
         raise ApplyError(
             report.failures,

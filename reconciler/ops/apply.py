@@ -331,6 +331,8 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                         local=ws.local_clock,
                         progress=feedback.progress,
                         existing=existing,
+                        # Another process can write only to an app reached over the network.
+                        race_check=ws.target.emulator is None,
                     )
                 except ReconcilerError:
                     feedback.warnings(failures)  # the debts not paid, said before the error

@@ -32,6 +32,7 @@ SIZES: dict[str, tuple[int, int]] = {
     # The crash campaign's variants (tests/reliability/variants.py). replace-safety cycles
     # through its safety rules by seed: the default size meets each rule once.
     "shared-state": (3, 30),
+    "separate-states": (3, 30),
     "race": (2, 24),
     "journal-edit": (2, 30),
     "replace-safety": (7, 42),

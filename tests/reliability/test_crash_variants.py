@@ -16,6 +16,7 @@ from tests.reliability.variants import (
     journal_edit_trial,
     race_trial,
     replace_safety_trial,
+    separate_states_trial,
     shared_state_trial,
 )
 
@@ -26,6 +27,16 @@ def test_two_checkouts_sharing_one_state_file_never_duplicate(seed: int, tmp_pat
     """Two checkouts whose state is one file (through links or one path) apply at once, one
     sometimes killed: no duplicate, the links survive, and both then plan no change."""
     shared_state_trial(seed, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", campaign.seeds("separate-states"))
+def test_two_checkouts_with_their_own_states_leave_one_task_per_name(
+    seed: int, tmp_path: Path
+) -> None:
+    """Two checkouts with a state file each apply the same new manifests at once: one task per
+    name is left, both states hold it, and neither plans a change afterwards."""
+    separate_states_trial(seed, tmp_path)
 
 
 @pytest.mark.slow

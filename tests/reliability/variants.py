@@ -4,6 +4,9 @@
   file outside, one links to the other's, or both configure the same path) and apply at once,
   one of them sometimes killed. The lock must serialise them through the link: no duplicate,
   and the links are still links afterwards (the sharing survives the saves).
+* ``separate_states_trial``: two checkouts, each with its own state file, apply the same new
+  manifests at once: nothing serialises them, and each run must settle the copies of the
+  other after its creates, so that one task per name is left and both states hold it.
 * ``race_trial``: two checkouts at different commits (an older and a newer generation of the
   manifests) race on the shared state; then the newer one converges.
 * ``journal_edit_trial``: apply killed while its creates are journalled (POSTs in flight), then
@@ -212,15 +215,18 @@ def _race(
     tmp: Path,
     tally: Tally,
     extra: Sequence[str],
+    *,
+    kill: bool = True,
 ) -> list[int]:
-    """Start an apply in each checkout at (nearly) the same time; maybe kill one; wait all.
+    """Start an apply in each checkout at (nearly) the same time; maybe kill one (never without
+    ``kill``); wait all.
 
     The exit codes of the applies not killed; one that exited 1 only because the killed one
     left journalled creates it must not give up yet (``LATE_COMMIT_GRACE``: the server may
     still commit them) counts as 0, the outcome the rules ask for."""
     logs = [tmp / f"race-{i}.log" for i in range(len(projects))]
     procs = []
-    victim = rng.randrange(len(projects)) if rng.random() < 0.4 else None
+    victim = rng.randrange(len(projects)) if kill and rng.random() < 0.4 else None
     files = [log.open("wb") for log in logs]
     try:
         for project, out in zip(projects, files, strict=True):
@@ -309,6 +315,60 @@ def shared_state_trial(seed: int, tmp: Path) -> None:
         problems.append(f"the converging applies exited {converge}")
     if not verdict.ok:
         problems.append(verdict.describe())
+    assert not problems, f"{where}: " + "; ".join(problems) + "\n" + tally.tails()
+
+
+def separate_states_trial(seed: int, tmp: Path) -> None:
+    """Two checkouts, each with its own state file (no lock between them), apply the same new
+    manifests at once. Where both read no task of a name, both create one: after each run has
+    settled (``Executor._settle_races``) one task per name is left, and each state that holds
+    the name holds that task. (A checkout whose read came after the other's creates sees
+    conflicts, as any second state of one app does: adopted with ``import``.)"""
+    tally = Tally("separate-states")
+    rng = Random(seed)
+    em = new_emulator(Faults(latency_ms=rng.choice([0.0, 1.0, 3.0]), jitter_ms=2.0, seed=seed))
+    a = Project.create(tmp / "a")
+    b = Project.create(tmp / "b")
+    extra = ("--concurrency", rng.choice(["4", "16"]))
+    manifests = make_manifests(rng, rng.randint(8, 30))
+    with serve_emulator(em) as url:
+        unmanaged = add_unmanaged(em, rng, rng.randint(1, 3))
+        a.write(manifests, rng)
+        b.write(manifests, Random(seed + 1))  # the same manifests, laid out in other files
+        base = len(em.request_log)
+        codes = _race(em, url, [a, b], rng, tmp, tally, extra, kill=False)
+        where = f"seed {seed}, {extra}"
+        left = duplicates_of(em)
+        remote = {t["schedule_id"]: t["name"] for t in em.schedules()}
+        problems = [
+            f"checkout {p.root.name}: {name!r} is recorded as {entry.schedule_id}, which "
+            + ("is gone" if entry.schedule_id not in remote else "carries another name")
+            for p in (a, b)
+            for name, entry in p.store().load().entries.items()
+            if remote.get(entry.schedule_id) != name
+        ]
+        problems += [
+            f"checkout {p.root.name}: journal left" for p in (a, b) if p.store().load().pending
+        ]
+        for p in (a, b):
+            # Nothing left to write: each name is managed here, or a conflict to adopt.
+            planned = invoke(p, url, ["plan"], UNLIMITED).output
+            if "Plan: 0 to create, 0 to update, 0 to replace, 0 to delete." not in planned:
+                problems.append(f"checkout {p.root.name} still plans writes:\n{planned}")
+        problems += _close(
+            tally,
+            em,
+            base,
+            [a.root, b.root],
+            unmanaged,
+            Counter(create=len(manifests)),
+            sum(len(v) - 1 for v in left.values()),
+            len([n for n in manifests if n not in remote.values()]),
+        )
+    if codes != [0, 0]:
+        problems.append(f"the racing applies exited {codes}")
+    if left:
+        problems.append(f"copies left after both applies: {left}")
     assert not problems, f"{where}: " + "; ".join(problems) + "\n" + tally.tails()
 
 

@@ -1,0 +1,141 @@
+"""Two applies from two checkouts (each with its own state file and lock) that create one
+schedule at the same moment: both read no task of its name, and both create one. The server
+lists tasks oldest first, so each run sees which copy came first; the run whose copy is not
+first gives way to it (records it, deletes its own), and the first run keeps its own.
+
+The other checkout is played by the emulator itself: its create of the schedule also makes the
+other run's copy, just before or just after this run's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.e2e.helpers import Project
+
+
+def _another_apply_creates(
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    *,
+    first: bool,
+    edit: Callable[[dict[str, Any]], None] | None = None,
+) -> list[str]:
+    """When this run creates ``name``, another run's copy is made too: ``first`` (before it)
+    or after it, with ``edit`` applied to its body (another revision). Returns its id."""
+    emulator = project.emulator
+    real = emulator.api_create
+    made: list[str] = []
+
+    def create(raw: bytes) -> Any:
+        if made or json.loads(raw).get("name") != name:
+            return real(raw)
+        theirs = json.loads(raw)
+        if edit is not None:
+            edit(theirs)
+
+        def other() -> None:
+            made.append(real(json.dumps(theirs).encode()).body["schedule_id"])
+
+        if first:
+            other()
+        answer = real(raw)
+        if not first:
+            other()
+        return answer
+
+    monkeypatch.setattr(emulator, "api_create", create)
+    return made
+
+
+def _ids(project: Project, name: str) -> list[str]:
+    return [t["schedule_id"] for t in project.emulator.schedules() if t["name"] == name]
+
+
+def test_a_copy_another_apply_made_first_is_taken_and_this_runs_copy_deleted(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: both copies stayed, and both fired until someone ran plan. Now this run records
+    the first copy and deletes its own; the other run keeps the first copy too."""
+    project.write("promo")
+    project.write("digest")
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=True)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    assert _ids(project, "promo") == theirs
+    assert project.state_ids()["promo"] == theirs[0]
+    assert project.state()["pending"] == {}
+    assert f"gave way on 'promo': another apply made it at the same moment ({theirs[0]})" in (
+        result.output
+    )
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0  # the hook made one copy
+
+
+def test_a_copy_another_apply_made_after_is_left_to_that_apply_with_a_note(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This run's copy came first: it keeps it and says that a copy appeared after it (its own
+    run gives way to this one; if it does not, the next plan shows it)."""
+    project.write("promo")
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=False)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    mine = project.state_ids()["promo"]
+    assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
+    assert f"remote task(s) {theirs[0]} of the same name appeared while this apply ran" in (
+        result.output
+    )
+    assert f"`reconciler --endpoint {project.url} remote delete {theirs[0]}`" in result.output
+
+
+def test_a_first_copy_with_another_body_is_a_failure_naming_both(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first copy holds another body (another revision of the manifest, or someone else's
+    task): which one is right is a person's call. Both are kept, the run fails naming both."""
+    project.write("promo")
+
+    def older_revision(data: dict[str, Any]) -> None:
+        data["push"]["body"]["notification"]["alert"] = "last week's text"
+
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=True, edit=older_revision)
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    mine = project.state_ids()["promo"]
+    assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
+    assert (
+        f"task {theirs[0]} of the same name, made while this apply ran and before this "
+        f"run's {mine}, holds another body" in result.output
+    )
+
+
+def test_a_failed_delete_of_this_runs_copy_is_owed_and_paid_by_the_next_apply(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Giving way records the first copy together with the debt to delete this run's; a
+    delete that fails leaves the debt, and the next apply pays it: never two copies managed."""
+    project.write("promo")
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=True)
+    real_delete = project.emulator.api_delete
+
+    def refused(schedule_id: str) -> Any:
+        from reconciler.emulator.wire import invalid
+
+        raise invalid("the server is busy")
+
+    monkeypatch.setattr(project.emulator, "api_delete", refused)
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert "the journal keeps the delete of this run's copy" in result.output
+    assert project.state_ids()["promo"] == theirs[0]
+    [mine] = [sid for sid in _ids(project, "promo") if sid != theirs[0]]
+    assert project.state()["pending"]["promo"]["old_schedule_id"] == mine
+    monkeypatch.setattr(project.emulator, "api_delete", real_delete)
+    again = project.apply()
+    assert again.exit_code == 0, again.output
+    assert _ids(project, "promo") == theirs
+    assert project.state()["pending"] == {}
