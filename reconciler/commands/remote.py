@@ -46,7 +46,8 @@ def remote() -> None:
 @format_option("remote list", ["text", "json"], "text for people, json for machines.")
 @click.pass_context
 def list_(ctx: click.Context, /, fmt: str) -> int:
-    """Every remote task (all pages) with managed / unmanaged / conflict / ignored marked.
+    """Every remote task (all pages) with managed / elsewhere / unmanaged / conflict / ignored
+    marked (elsewhere: another environment of reconciler.yaml manages it on this same app).
 
     Exit 1 when the list could not be read completely (what was read is still shown).
     """

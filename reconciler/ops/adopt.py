@@ -72,6 +72,8 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
             journalled = {
                 p.old_schedule_id: n for n, p in state.pending.items() if p.old_schedule_id
             }
+            # Managed by another environment's state on this same app: a second manager.
+            elsewhere = observe.managed_elsewhere(ws)
             skipped: list[str] = []
             imported: list[tuple[str, str]] = []
             async with ws.target.client() as client:
@@ -123,6 +125,12 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
                                 "the task or the manifest so that the names are the same"
                             )
                             continue
+                        if free[0].schedule_id in elsewhere:
+                            skipped.append(
+                                f"{name!r}: task {free[0].schedule_id} "
+                                f"{_elsewhere(elsewhere[free[0].schedule_id])}"
+                            )
+                            continue
                         rule = ws.env.ignore.rule_for(free[0].schedule_id, name)
                         if rule is not None:
                             # Declared as someone else's: the bulk import leaves it alone; an
@@ -150,6 +158,12 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
                             f"cannot import {name!r}: {_journalled(state, name)}",
                             hint="run `reconciler apply` first (it resolves the journal), then "
                             "import",
+                        )
+                    if sid in elsewhere:
+                        raise UsageError(
+                            f"cannot import task {sid}: it {_elsewhere(elsewhere[sid])}",
+                            hint="give each environment its own app (AppKey and endpoint), or "
+                            "manage this app from one environment only",
                         )
                     if sid in journalled:
                         raise UsageError(
@@ -183,6 +197,13 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
             return AdoptResult(tuple(skipped), tuple(imported))
 
     return run_async(run())
+
+
+def _elsewhere(env: str) -> str:
+    return (
+        f"is managed by the environment {env!r}, whose state file is bound to this same app "
+        "(endpoint and AppKey): two environments must not manage one app's tasks"
+    )
 
 
 def _journalled(state: State, name: str) -> str:

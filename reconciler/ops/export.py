@@ -163,6 +163,13 @@ def _select(
         if t.status == "managed":
             if ids or patterns:
                 skipped.append(f"{label}: already managed as {t.managed_as!r}")
+        elif t.status == "elsewhere":
+            # Said even unasked: the state files of two environments bound to one app is a
+            # set-up mistake, and adopting here would give the task two managers.
+            skipped.append(
+                f"{label}: managed by {t.why}, whose state file is bound to this same app "
+                "(endpoint and AppKey); two environments must not manage one app's tasks"
+            )
         elif t.status == "ignored":
             if ids or patterns:
                 skipped.append(f"{label}: ignored by reconciler.yaml ({t.why})")

@@ -8,6 +8,7 @@ the journal healing) and hand back a ``Observation`` holding the plan. Writes be
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -345,6 +346,42 @@ async def check_after_waiting(
             + "): a task of a name this plan creates may have appeared meanwhile"
         )
         raise InventoryError(why, hint="no change of the plan was sent; run the command again")
+
+
+def managed_elsewhere(ws: Workspace) -> dict[str, str]:
+    """Task id -> the other environment of this config that manages it on this same app.
+
+    Two environments whose state files are bound to one app (the same endpoint and AppKey) each
+    see the other's tasks as nobody's: ``import`` and ``export --adopt`` would record them a
+    second time, and the two environments would then update and delete each other's tasks.
+    Read from the other environments' state files (as saved: no lock, a file is replaced
+    whole); one that cannot be read is its own commands' concern. Empty for the embedded
+    emulator, whose data is each environment's own."""
+    if ws.target.emulator is not None:
+        return {}
+    from pathlib import Path
+
+    from reconciler.config.environments import load_environments
+    from reconciler.errors import ReconcilerError
+
+    try:
+        envs = load_environments(Path(ws.options.config_path))
+    except ReconcilerError:
+        return {}
+    own = os.path.realpath(ws.env.state)
+    found: dict[str, str] = {}
+    for env in envs.environments:
+        if env.name == ws.env.name or os.path.realpath(env.state) == own:
+            continue
+        try:
+            state = StateStore(env.state).load()
+        except (ReconcilerError, OSError):
+            continue
+        if state.binding != ws.binding:
+            continue
+        for sid in managed_ids(state):
+            found.setdefault(sid, env.name)
+    return found
 
 
 def managed_ids(state: State) -> set[str]:

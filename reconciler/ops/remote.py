@@ -1,7 +1,8 @@
 """The remote operations: the app's tasks classified (``remote list|show``), and the delete of
 tasks nobody manages (``remote delete``).
 
-One job: what the tool makes of the app's tasks (managed, unmanaged, conflict, ignored), for
+One job: what the tool makes of the app's tasks (managed, elsewhere, unmanaged, conflict,
+ignored), for
 people and for ``export`` (``reconciler/ops/export.py``), which writes manifests from them; and
 the one way to remove a task the tool does not manage (the API's tasks are not in the vendor's
 console).
@@ -9,6 +10,7 @@ console).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,7 +20,7 @@ from reconciler.ops.aio import run_async
 from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from reconciler.ops.feedback import Feedback
     from reconciler.options import GlobalOptions
@@ -31,9 +33,10 @@ class RemoteTask:
     """One remote task and how the tool sees it."""
 
     task: RemoteSchedule
-    status: str  # managed | unmanaged | conflict | ignored
+    status: str  # managed | elsewhere | unmanaged | conflict | ignored
     managed_as: str | None = None
-    why: str | None = None  # for ignored: the rule; for conflict: the manifest
+    # for ignored: the rule; for conflict: the manifest; for elsewhere: the environment
+    why: str | None = None
     # For conflict: the name it clashes with (a manifest's or the state's), which `import`
     # takes; the task's own may differ from it as the planner tells names apart ("promo ").
     named_as: str | None = None
@@ -93,6 +96,7 @@ def _classify(
     state: State,
     manifests: dict[str, str],
     previous_names: dict[str, str],
+    elsewhere: Mapping[str, str],
 ) -> RemoteView:
     owner = {e.schedule_id: n for n, e in state.entries.items()}
     owned = observe.managed_ids(state)
@@ -106,6 +110,10 @@ def _classify(
         key = name_key(task.name)
         if sid in owned:
             tasks.append(RemoteTask(task, "managed", managed_as=owner.get(sid, task.name)))
+        elif sid in elsewhere:
+            # Another environment's state manages it on this same app (observe.managed_elsewhere).
+            why = f"the environment {elsewhere[sid]!r}"
+            tasks.append(RemoteTask(task, "elsewhere", why=why))
         elif key in by_key:
             # Named like a manifest: the same-name rule beats an ignore rule (as in observe).
             name, src = by_key[key]
@@ -140,7 +148,8 @@ def read_view(ws: observe.Workspace, *, confirm: bool) -> RemoteView:
             )
 
     inventory = run_async(run())
-    return _classify(ws, inventory, state, manifests, previous_names)
+    elsewhere = observe.managed_elsewhere(ws)
+    return _classify(ws, inventory, state, manifests, previous_names, elsewhere)
 
 
 LOCK_HOLDER = "reconciler remote delete"
@@ -162,8 +171,9 @@ def delete_tasks(
 
     Refused before any write: an id that is not a schedule id, one the state manages or its
     journal works on (its manifest and apply manage it; a journalled create, which records a
-    name and no id, by the task's name), one no active task has, and one the environment's
-    ignore rules declare someone else's. Under the state lock, so that no apply
+    name and no id, by the task's name), one another environment of this config manages on the
+    same app, one no active task has, and one the environment's ignore rules declare someone
+    else's. Under the state lock, so that no apply
     of this checkout takes the task on meanwhile. Nothing is recorded: no state names the task.
     """
     from reconciler.errors import NotFoundError, RemoteError
@@ -188,6 +198,7 @@ def delete_tasks(
         owner = {e.schedule_id: n for n, e in state.entries.items()}
         journalled = observe.managed_ids(state)
         pending = {name_key(n) for n in state.pending}
+        elsewhere = observe.managed_elsewhere(ws)
         for sid in dict.fromkeys(ids):
             if sid in owner:
                 raise UsageError(
@@ -200,6 +211,14 @@ def delete_tasks(
                 raise UsageError(
                     f"task {sid} is in the journal of an interrupted apply",
                     hint="run `reconciler apply`: it finishes or undoes that change",
+                )
+            if sid in elsewhere:
+                raise UsageError(
+                    f"task {sid} is managed by the environment {elsewhere[sid]!r}, whose state "
+                    "file is bound to this same app (endpoint and AppKey)",
+                    hint=f"delete it from there: remove its manifest from the environment "
+                    f"{elsewhere[sid]!r} and apply with --env {shlex.quote(elsewhere[sid])}; two "
+                    "environments must not manage one app's tasks",
                 )
 
         async def run() -> tuple[list[tuple[str, str]], list[str]] | None:
