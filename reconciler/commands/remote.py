@@ -46,8 +46,9 @@ def remote() -> None:
 @format_option("remote list", ["text", "json"], "text for people, json for machines.")
 @click.pass_context
 def list_(ctx: click.Context, /, fmt: str) -> int:
-    """Every remote task (all pages) with managed / elsewhere / unmanaged / conflict / ignored
-    marked (elsewhere: another environment of reconciler.yaml manages it on this same app).
+    """Every remote task (all pages) with managed / elsewhere / copy / unmanaged / conflict /
+    ignored marked (elsewhere: another environment of reconciler.yaml manages it on this same
+    app; copy: a second task of a managed schedule).
 
     Exit 1 when the list could not be read completely (what was read is still shown).
     """
@@ -97,6 +98,16 @@ def _print_table(view: RemoteView) -> None:
     click.echo(f"\n{len(view.tasks)} remote task(s): {summary}")
     if counts.get("unmanaged"):
         click.echo(suggest("`reconciler export --adopt` writes manifests for the unmanaged ones."))
+    copies = [t.task.schedule_id for t in view.tasks if t.status == "copy"]
+    if copies:
+        from reconciler.planning.actions import remote_delete_command
+
+        click.echo(
+            suggest(
+                'Each copy fires beside its managed task (the plan\'s "live more than once"): '
+                f"{remote_delete_command(*copies)} deletes them."
+            )
+        )
 
 
 @remote.command("show")
@@ -126,7 +137,8 @@ def show(ctx: click.Context, /, which: str, fmt: str) -> int:
         if n:
             click.echo("---")
         owner = f" as {t.managed_as!r}" if t.managed_as else ""
-        click.echo(f"# {t.task.schedule_id}: {t.status}{owner}")
+        why = f" ({t.why})" if t.why else ""
+        click.echo(f"# {t.task.schedule_id}: {t.status}{owner}{why}")
         click.echo(dump_yaml(normal_form(t.task.body)), nl=False)
     return 0
 

@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING
 from reconciler.errors import InventoryError, UsageError
 from reconciler.ops import observe
 from reconciler.ops.remote import RemoteTask, RemoteView, read_view
-from reconciler.planning.actions import import_command, named_otherwise_advice
+from reconciler.planning.actions import (
+    import_command,
+    named_otherwise_advice,
+    remote_delete_command,
+)
 from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
@@ -163,6 +167,11 @@ def _select(
         if t.status == "managed":
             if ids or patterns:
                 skipped.append(f"{label}: already managed as {t.managed_as!r}")
+        elif t.status == "copy":
+            skipped.append(
+                f"{label}: {t.why}: both fire; delete this one with "
+                f"{remote_delete_command(t.task.schedule_id)}"
+            )
         elif t.status == "elsewhere":
             # Said even unasked: the state files of two environments bound to one app is a
             # set-up mistake, and adopting here would give the task two managers.

@@ -1,8 +1,8 @@
 """The remote operations: the app's tasks classified (``remote list|show``), and the delete of
 tasks nobody manages (``remote delete``).
 
-One job: what the tool makes of the app's tasks (managed, elsewhere, unmanaged, conflict,
-ignored), for
+One job: what the tool makes of the app's tasks (managed, elsewhere, copy, unmanaged,
+conflict, ignored), for
 people and for ``export`` (``reconciler/ops/export.py``), which writes manifests from them; and
 the one way to remove a task the tool does not manage (the API's tasks are not in the vendor's
 console).
@@ -33,7 +33,7 @@ class RemoteTask:
     """One remote task and how the tool sees it."""
 
     task: RemoteSchedule
-    status: str  # managed | elsewhere | unmanaged | conflict | ignored
+    status: str  # managed | elsewhere | copy | unmanaged | conflict | ignored
     managed_as: str | None = None
     # for ignored: the rule; for conflict: the manifest; for elsewhere: the environment
     why: str | None = None
@@ -114,6 +114,12 @@ def _classify(
             # Another environment's state manages it on this same app (observe.managed_elsewhere).
             why = f"the environment {elsewhere[sid]!r}"
             tasks.append(RemoteTask(task, "elsewhere", why=why))
+        elif key in by_key and _live(by_key[key][0], state, inventory):
+            # A second task of a schedule this state manages: the plan's "live more than
+            # once"; `import` cannot take it (the name is managed), `remote delete` removes it.
+            name = by_key[key][0]
+            why = f"a second task of the managed schedule {name!r}"
+            tasks.append(RemoteTask(task, "copy", why=why, named_as=name))
         elif key in by_key:
             # Named like a manifest: the same-name rule beats an ignore rule (as in observe).
             name, src = by_key[key]
@@ -131,6 +137,12 @@ def _classify(
     return RemoteView(
         ws.env.name, tasks, inventory.complete, inventory.problems, manifests, previous_names
     )
+
+
+def _live(name: str, state: State, inventory: Inventory) -> bool:
+    """Whether the state manages ``name`` with a task the read shows (the plan's twin test)."""
+    entry = state.entries.get(name)
+    return entry is not None and entry.schedule_id in inventory.schedules
 
 
 def read_view(ws: observe.Workspace, *, confirm: bool) -> RemoteView:

@@ -237,8 +237,9 @@ def test_export_adopt_never_writes_two_manifests_of_one_name(project: Project) -
     """Names are compared as the planner compares them: a console task "promo " beside the
     managed "promo", and two tasks whose names differ only in Unicode's compatibility form,
     were each exported and adopted, and every later plan failed on two manifests of one name.
-    Now the first is a conflict with the manifest and the pair is skipped as one name twice;
-    the plan after the export goes on."""
+    Now the first is a second task of the managed schedule (the plan's "live more than
+    once": skipped, with `remote delete` as the way out) and the pair is skipped as one name
+    twice; the plan after the export goes on."""
     project.write("promo")
     assert project.apply().exit_code == 0
     spaced = project.out_of_band_create(body("promo "))
@@ -246,7 +247,7 @@ def test_export_adopt_never_writes_two_manifests_of_one_name(project: Project) -
     unified = project.out_of_band_create(body("\u8c48"))
     result = project.run("export", "--adopt")
     assert result.exit_code == 0, result.output
-    assert f"{spaced} ('promo '): the manifest" in result.output
+    assert f"{spaced} ('promo '): a second task of the managed schedule 'promo'" in result.output
     for sid in (compat, unified):
         assert f"{sid} (" in result.output
         assert "2 remote tasks share this name" in result.output

@@ -180,3 +180,23 @@ def test_tables_stay_aligned_with_chinese_names(project: Project) -> None:
     rows = [line for line in state.output.splitlines() if " no " in line]
     assert len(rows) == 2, state.output
     assert len({_column_of(line, " no ") for line in rows}) == 1, state.output
+
+
+def test_a_second_task_of_a_managed_schedule_is_a_copy_not_a_conflict(project: Project) -> None:
+    """A hand-made copy of a managed schedule: the plan says it is live more than once, while
+    `remote list|show` called it a conflict and export advised `import`, which refuses a managed
+    name. It is now a copy everywhere, with `remote delete` as the way out."""
+    project.write("a")
+    assert project.apply().exit_code == 0
+    live = project.remote()["a"][0]
+    copy = project.out_of_band_create({k: v for k, v in live.items() if k != "schedule_id"})
+    shown = project.run("remote", "show", copy)
+    assert shown.exit_code == 0, shown.output
+    assert f"# {copy}: copy (a second task of the managed schedule 'a')" in shown.output
+    listed = project.run("remote", "list")
+    assert f"remote delete {copy}`" in listed.output, listed.output
+    exported = project.run("export", "--dir", "drafts")
+    assert f"{copy} ('a'): a second task of the managed schedule 'a': both fire" in (
+        exported.output
+    ), exported.output
+    assert not (project.root / "drafts" / "a.yaml").exists()
