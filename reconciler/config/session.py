@@ -13,12 +13,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.config.connection import (
     ClientSettings,
     Credentials,
     credentials_from_env,
+    is_loopback_host,
     resolve_base_url,
     settings_from_options,
 )
@@ -131,12 +133,17 @@ def resolve_target(
     from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
 
     demo = Credentials(app_key=DEMO_APP_KEY, master_secret=DEMO_MASTER_SECRET)
+    unused = ""
     if endpoint:
-        # A served emulator (``reconciler emulator serve``) speaks the demo credentials.
         base_url = resolve_base_url(endpoint, None)
-        settings = settings_from_options(options, demo, base_url=base_url)
-        banner = f"Using the emulator at {base_url} with its demo credentials (no real app)."
-        return Target(env=env, settings=settings, binding_endpoint=base_url, banner=banner)
+        if is_loopback_host(urlsplit(base_url).hostname):
+            # A served emulator (``reconciler emulator serve``) speaks the demo credentials.
+            settings = settings_from_options(options, demo, base_url=base_url)
+            banner = f"Using the emulator at {base_url} with its demo credentials (no real app)."
+            return Target(env=env, settings=settings, binding_endpoint=base_url, banner=banner)
+        # Any other endpoint is an app's (the emulator is served on this machine only): the
+        # demo pair is not sent there, and the run is the embedded emulator's, as without one.
+        unused = f" (the endpoint {base_url} is used once they are set)"
 
     from reconciler.emulator import Emulator
 
@@ -155,9 +162,14 @@ def resolve_target(
             "test data only; nothing on EngageLab depends on them)",
         ) from exc
     settings = settings_from_options(options, demo, base_url=EMBEDDED_BASE_URL)
+    why = (
+        "--emulator given"
+        if options.emulator
+        else (f"no {env.app_key_env} / {env.master_secret_env} set")
+    )
     banner = (
-        f"Using the embedded emulator (data in {data_path}): no {env.app_key_env} / "
-        f"{env.master_secret_env} set, nothing is sent to EngageLab."
+        f"Using the embedded emulator (data in {data_path}): {why}, nothing is sent to "
+        f"EngageLab{'' if options.emulator else unused}."
     )
     return Target(
         env=env,

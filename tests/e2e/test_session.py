@@ -75,3 +75,38 @@ def test_ci_with_emulator_flag_uses_the_embedded_emulator(
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0].startswith("Using the embedded emulator")
     assert embedded_tasks(workdir.root) == ["a"]
+
+
+APP = "https://pushapi-sgp.engagelab.com"
+REAL = {"ENGAGELAB_APP_KEY": "ABCDEFGHIJKLMNOPQRSTUVWX", "ENGAGELAB_MASTER_SECRET": "s3cr3t-M-1"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ"),
+    [({}, {}), ({"emulator": True}, {}), ({"emulator": True}, REAL)],
+    ids=["no-credentials", "emulator-flag", "emulator-flag-with-credentials"],
+)
+def test_an_apps_endpoint_without_its_credentials_is_never_sent_the_demo_pair(
+    tmp_path: Path, flags: dict[str, bool], environ: dict[str, str]
+) -> None:
+    """An environment whose `endpoint:` is an app's (not this machine's) was, without
+    credentials or with --emulator, treated as a served emulator: the demo pair went to the
+    vendor's host, under "Using the emulator at https://… (no real app)". The emulator is served
+    on loopback only; any other endpoint without its credentials is the embedded emulator's
+    run, and the banner says the endpoint waits for them."""
+    from reconciler.config.environments import Environment
+    from reconciler.config.session import resolve_target
+    from reconciler.options import GlobalOptions
+
+    env = Environment(
+        name="prod", manifests=tmp_path / "schedules", state=tmp_path / "state.json", endpoint=APP
+    )
+    target = resolve_target(GlobalOptions(**flags), env, environ=environ)
+    assert target.emulator is not None
+    assert target.settings.base_url != APP
+    assert target.banner is not None
+    assert target.banner.startswith("Using the embedded emulator")
+    assert (f"(the endpoint {APP} is used once they are set)" in target.banner) is not bool(flags)
+    served = resolve_target(GlobalOptions(endpoint="http://127.0.0.1:9", **flags), env, environ)
+    assert served.emulator is None
+    assert served.settings.base_url == "http://127.0.0.1:9"
