@@ -205,3 +205,62 @@ def test_a_default_changed_in_the_table_changes_everywhere() -> None:
     assert "(default 99)" in deadline
     assert "(default Asia/Tokyo)" in zone
     assert "(default hk)" in centre
+
+
+# Variables more than one command reads, and the commands: each means the same thing in every
+# one of them. A variable set for one command must never do something else in another.
+SHARED_VARIABLES = {
+    "RECONCILER_ALLOW_MASS_DELETE": {"plan", "apply"},
+    "RECONCILER_ALLOW_POLICY": {"plan", "apply", "drift"},
+    "RECONCILER_FIRE_GUARD": {"plan", "apply"},
+    "RECONCILER_FORCE": {"plan", "apply"},
+    "RECONCILER_LOCK_TIMEOUT": {
+        "apply",
+        "export",
+        "import",
+        "remote delete",
+        "state mv",
+        "state rm",
+    },
+    "RECONCILER_MAX_DELETES": {"plan", "apply"},
+    "RECONCILER_STRICT": {"plan", "apply", "validate"},
+    "RECONCILER_TIMEZONE": {"", "emulator serve"},  # the app's zone, for the client or served
+}
+
+
+def _variables() -> dict[str, set[str]]:
+    """Every environment variable an option reads -> the commands whose options read it."""
+    import click
+
+    from reconciler.cli import cli
+
+    found: dict[str, set[str]] = {}
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        ctx = click.Context(command)
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None
+                walk(sub, (*path, name))
+        for param in command.params:
+            if isinstance(param, click.Option) and param.envvar:
+                names = [param.envvar] if isinstance(param.envvar, str) else param.envvar
+                for name in names:
+                    found.setdefault(name, set()).add(" ".join(path))
+
+    walk(cli, ())
+    return found
+
+
+def test_no_variable_means_one_thing_to_one_command_and_another_to_the_next() -> None:
+    """RECONCILER_OUT was plan's saved plan and calendar's output (a calendar replaced the plan
+    a CI job then applied); RECONCILER_FORCE also let `state rm` drop the journal's debts, and
+    RECONCILER_AUTO_APPROVE let `remote delete` delete unasked. A variable is read by one
+    command, or by the commands listed here, where it means the same."""
+    shared = {name: users for name, users in _variables().items() if len(users) > 1}
+    assert shared == SHARED_VARIABLES
+    variables = _variables()
+    assert variables["RECONCILER_OUT"] == {"plan"}
+    assert variables["RECONCILER_AUTO_APPROVE"] == {"apply"}
+    assert variables["RECONCILER_ID"] == {"export"}

@@ -23,6 +23,8 @@ from reconciler.ops.calendar import DEFAULT_DAYS
 @option(
     "--out",
     "out",
+    envvar="RECONCILER_CALENDAR_OUT",  # RECONCILER_OUT is plan's: a calendar must not replace it
+    show_envvar=True,
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Write to this file instead of standard output.",

@@ -145,7 +145,14 @@ def show(ctx: click.Context, /, which: str, fmt: str) -> int:
 
 @remote.command("delete")
 @click.argument("ids", nargs=-1, required=True, metavar="SCHEDULE_ID...")
-@option("--auto-approve", is_flag=True, default=False, help="Do not ask for confirmation.")
+# Typed, never read from the environment: RECONCILER_AUTO_APPROVE, set for a CI job's apply,
+# must not also delete tasks unasked.
+@click.option(
+    "--auto-approve",
+    is_flag=True,
+    default=False,
+    help="Do not ask for confirmation. Never read from the environment.",
+)
 @lock_timeout_option()
 @click.pass_context
 def delete(

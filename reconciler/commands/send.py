@@ -180,7 +180,15 @@ def test_send(
 
 @click.command()
 @click.argument("name", required=False)
-@option("--id", "schedule_id", default=None, metavar="SCHEDULE_ID", help="A schedule id instead.")
+@option(
+    "--id",
+    "schedule_id",
+    envvar="RECONCILER_HISTORY_ID",  # RECONCILER_ID selects export's tasks
+    show_envvar=True,
+    default=None,
+    metavar="SCHEDULE_ID",
+    help="A schedule id instead.",
+)
 @format_option("history", FORMATS, "text for people, json for machines.")
 @click.pass_context
 def history(ctx: click.Context, /, name: str | None, schedule_id: str | None, fmt: str) -> int:

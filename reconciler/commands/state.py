@@ -143,12 +143,14 @@ def show(ctx: click.Context, name: str) -> int:
     default=False,
     help="Remove only the journal entry of NAME (an interrupted write); keep its state entry.",
 )
-@option(
+# Typed, never read from the environment: RECONCILER_FORCE, set for plan and apply's fire
+# guard, must not also let this drop the journal's debts.
+@click.option(
     "--force",
     is_flag=True,
     default=False,
     help="Also drop a journalled delete of an old task (that task then stays live, unmanaged), "
-    "or a create journalled less than 5 minutes ago.",
+    "or a create journalled less than 5 minutes ago. Never read from the environment.",
 )
 @lock_timeout_option()
 @click.pass_context
