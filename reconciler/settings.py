@@ -292,7 +292,8 @@ ALLOW_MASS_DELETE: Final = Setting(
     flags=("--allow-mass-delete",),
     commands=SAFETY_COMMANDS,
     default=False,
-    help="Allow deleting more than {mass_delete_ratio:.0%} of the managed schedules.",
+    help="Allow deleting more than the environment's mass_delete_ratio of the managed "
+    "schedules (default {mass_delete_ratio:.0%}).",
 )
 FIRE_GUARD: Final = Setting(
     name="fire_guard",
@@ -349,7 +350,7 @@ LOCK_TIMEOUT: Final = Setting(
     name="lock_timeout",
     kind=Kind.NUMBER,
     flags=("--lock-timeout",),
-    commands=("apply", "import", "export", "state rm", "state mv"),
+    commands=("apply", "import", "export", "state rm", "state mv", "remote delete"),
     minimum=0,
     default=30.0,
     show_default=True,

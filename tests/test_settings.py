@@ -199,7 +199,7 @@ def test_a_default_changed_in_the_table_changes_everywhere() -> None:
     assert seen["lock"] == [4.0]
     fire_guard, mass_delete, rate, timeout, deadline, zone, centre = seen["help"]
     assert "(default 7)" in fire_guard
-    assert "more than 25%" in mass_delete
+    assert "(default 25%)" in mass_delete
     assert "(default 123," in rate
     assert "(default 12)" in timeout
     assert "(default 99)" in deadline

@@ -39,7 +39,8 @@ def _row(t: RemoteTask) -> dict[str, object]:
 
 @click.group("remote")
 def remote() -> None:
-    """Look at the app's remote tasks (reads only; never writes)."""
+    """Look at the app's remote tasks (list, show: reads only), and delete ones nobody manages
+    (delete)."""
 
 
 @remote.command("list")

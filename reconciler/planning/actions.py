@@ -156,7 +156,10 @@ class ConflictAction(_Action):
     named_otherwise: dict[str, str] = Field(default_factory=dict)
 
     def adopt_advice(self, sid: str | None = None) -> str:
-        """How to adopt task ``sid`` (default: one that can be adopted as it is, if any)."""
+        """How to adopt task ``sid`` (default: one that can be adopted as it is, if any). With
+        more than one task of the name, adopting one leaves the others firing beside it: the
+        advice (for the whole conflict, ``sid`` not given) says to delete them too."""
+        whole = sid is None
         if sid is None:
             sid = next(
                 (i for i in self.schedule_ids if i not in self.named_otherwise),
@@ -164,8 +167,17 @@ class ConflictAction(_Action):
             )
         # Quoted: a name may hold a blank ("Spring sale"), which a pasted command would split.
         if sid not in self.named_otherwise:
-            return f"adopt with {import_command(self.name, sid)}"
-        return named_otherwise_advice(self.name, sid, self.named_otherwise[sid])
+            advice = f"adopt with {import_command(self.name, sid)}"
+        else:
+            advice = named_otherwise_advice(self.name, sid, self.named_otherwise[sid])
+        others = [i for i in self.schedule_ids if i != sid]
+        if whole and others:
+            advice += (
+                f"; the other task(s) of the name fire too: check them with `reconciler remote "
+                f"show {shlex.quote(self.name)}` and delete the extra ones with "
+                f"{remote_delete_command(*others)}"
+            )
+        return advice
 
 
 def import_command(name: str, sid: str) -> str:

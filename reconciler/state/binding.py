@@ -40,5 +40,6 @@ def check_binding(state: State, binding: str, *, path: Path | None = None) -> St
         "nothing on this app",
         hint="select the matching environment with --env, or check the AppKey variable and "
         "--endpoint / --data-center; to manage this app from scratch, point `state:` in "
-        "reconciler.yaml at a new file and adopt existing tasks with `reconciler import`",
+        "reconciler.yaml at a new file and adopt existing tasks with "
+        "`reconciler import --all-matching`",
     )

@@ -129,12 +129,12 @@ class StateStore:
         except FileNotFoundError:
             return (
                 f"there is no backup at {self.backup_path}; rebuild the state by adopting the "
-                "existing tasks with `reconciler import`"
+                "existing tasks with `reconciler import --all-matching`"
             )
         except (OSError, StateError):
             return (
                 f"the backup {self.backup_path} is unreadable too; rebuild the state by adopting "
-                "the existing tasks with `reconciler import`"
+                "the existing tasks with `reconciler import --all-matching`"
             )
         return (
             f"the previous version (serial {previous.serial}) is in {self.backup_path}: check "

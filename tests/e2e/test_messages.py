@@ -295,3 +295,21 @@ def test_config_help_names_its_variable() -> None:
 
     result = CliRunner().invoke(cli, ["--help"], terminal_width=200)
     assert "env var: RECONCILER_CONFIG" in result.output
+
+
+def test_a_conflict_with_two_tasks_of_the_name_says_to_delete_the_other(project: Project) -> None:
+    """Two unmanaged copies of a manifest's name: the advice named `import` of one, and
+    following it left the other firing beside the adopted one ("live more than once"). It now
+    names the delete of the other too, and following both leaves a clean plan."""
+    project.write("dup")
+    copies = {project.out_of_band_create(body("dup")) for _ in range(2)}
+    plan = project.run("plan")
+    imported = pasted(plan.output, "import")
+    adopted = imported[-1].removeprefix("dup=")
+    [other] = copies - {adopted}
+    deleting = pasted(plan.output, "remote delete")
+    assert deleting[-1] == other, plan.output
+    assert project.run(*imported).exit_code == 0
+    assert project.run(*deleting, "--auto-approve").exit_code == 0
+    assert project.remote_ids() == {"dup": adopted}
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
