@@ -26,13 +26,14 @@ re-planning recover.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import assert_never
 
-from reconciler.apply.healing import Healing, find_created, journal_ids
+from reconciler.apply.healing import Healing, Held, find_created, journal_ids
 from reconciler.apply.writer import StateWriter
 from reconciler.errors import (
     AmbiguousCreateError,
@@ -53,7 +54,6 @@ from reconciler.planning.actions import (
     SkipAction,
     UnmanagedAction,
     UpdateAction,
-    remote_delete_command,
     retires,
 )
 from reconciler.planning.artifact import Plan
@@ -61,6 +61,7 @@ from reconciler.planning.canonical import name_key
 from reconciler.planning.diff import fingerprint_matches
 from reconciler.remote.client import EngageLabClient
 from reconciler.remote.inventory import read_inventory
+from reconciler.remote.listing import RemoteList
 from reconciler.state import edits as st
 from reconciler.state.schema import State, StateEntry
 
@@ -127,6 +128,7 @@ class Executor:
         progress: Progress | None = None,
         existing: frozenset[str] = frozenset(),
         race_check: bool = True,
+        foreign: Callable[[], Held] = Held,
     ) -> None:
         self.client = client
         self.writer = writer
@@ -136,6 +138,8 @@ class Executor:
         # Look for copies another apply made at the same moment (``_settle_races``): pointless
         # where no other process can write (the embedded emulator, one checkout's own file).
         self.race_check = race_check
+        # What other environments' state files hold on this app, read when it is needed.
+        self.foreign = foreign
         # (name, id, fingerprint, protected) of every task this run made and recorded.
         self._made: list[tuple[str, str, str, bool]] = []
         # This machine's clock, for the journal's second stamp (none: the entries have one).
@@ -466,11 +470,15 @@ class Executor:
         (docs/api.md), so each run sees the same first copy, and every copy's run sees the
         first one (it existed before that run's own task did):
         - this run's task is the first: it stays; the others' runs give way (a note says so);
-        - another is first, with the body this run sent: this run records that task under the
-          name, with a debt to delete its own (healed if the run stops in between), and
-          deletes its own;
+        - another is first, with the body this run sent, on this read and on one more (a
+          server whose order is not stable must not make two runs both give way): this run
+          records that task under the name, with a debt to delete its own (healed if the run
+          stops in between), and deletes its own;
         - another is first with another body (another revision, or someone else's task): both
           fire, and which is right is a person's call: a failure naming both.
+        A copy that another environment's state file holds, or of a name it manages or is
+        creating (``foreign``: two environments on one app), is never given way to: both fire,
+        a failure says why.
         """
         from reconciler.remote.listing import read_list
 
@@ -483,22 +491,32 @@ class Executor:
                 "`reconciler plan` shows them"
             )
             return
-        order = {sid: n for n, sid in enumerate(listed.rows)}
+        foreign = self.foreign()
         state = self.writer.state
         claimed = {e.schedule_id for e in state.entries.values()}
         claimed |= {p.old_schedule_id for p in state.pending.values() if p.old_schedule_id}
-        by_key: dict[str, list[str]] = {}
-        for sid, row in listed.rows.items():
-            by_key.setdefault(name_key(row.name), []).append(sid)
+        yielding: list[tuple[str, str, str, str, bool]] = []
         for name, mine, fingerprint, protected in sorted(self._made):
-            found = by_key.get(name_key(name), [])
-            if all(sid == mine for sid in found):  # this run's own task alone (or none yet)
-                continue
-            copies = [sid for sid in found if sid not in claimed and sid not in self.existing]
+            copies = _copies(listed, name, mine, claimed | self.existing)
             if not copies:
                 continue
             shown = ", ".join(copies)
+            order = {sid: n for n, sid in enumerate(listed.rows)}
             first = min(copies, key=order.__getitem__)
+            other_env = foreign.names.get(name_key(name)) or next(
+                (foreign.ids[sid] for sid in copies if sid in foreign.ids), None
+            )
+            if other_env is not None:
+                self.report.failures.append(
+                    f"{name!r}: remote task(s) {shown} of the same name appeared while this "
+                    f"apply ran, beside this run's {mine}, and the environment {other_env!r} "
+                    "manages the name on this same app (its state file says so): two "
+                    "environments manage one app's schedules, and each copy fires. Give each "
+                    "environment its own app (AppKey and endpoint); meanwhile keep one copy: "
+                    f"in the environment whose copy goes, `reconciler state rm {_word(name)}`, "
+                    "then `reconciler remote delete ID` of that copy"
+                )
+                continue
             if mine not in order:
                 self.report.notes.append(
                     f"{name!r}: remote task(s) {shown} of the same name appeared while this "
@@ -510,19 +528,50 @@ class Executor:
                 self.report.notes.append(
                     f"{name!r}: remote task(s) {shown} of the same name appeared while this "
                     f"apply ran, after this run's {mine}: another apply made the schedule at "
-                    "the same moment, and gives way to the first copy (this one). Any left "
-                    f"fire too: `reconciler plan` names them, {remote_delete_command(*copies)} "
-                    "deletes them"
+                    "the same moment, and gives way to the first copy (this one). If one is "
+                    "left, `reconciler plan` shows the schedule live more than once"
                 )
                 continue
-            try:
-                await self._give_way(name, mine, first, fingerprint, protected)
-            except ReconcilerError as exc:
-                self.report.failures.append(
-                    f"{name!r}: giving way to task {first}, made first by another apply: {exc}; "
-                    f"the journal keeps the delete of this run's copy {mine} for the next apply"
-                )
+            yielding.append((name, mine, first, fingerprint, protected))
             claimed.add(first)
+        if yielding:
+            await self._give_way_all(yielding)
+
+    async def _give_way_all(self, yielding: list[tuple[str, str, str, str, bool]]) -> None:
+        """Give way on each name whose first copy is still first on one more read."""
+        from reconciler.remote.listing import read_list
+
+        try:
+            again = await read_list(self.client, expect=len(self.writer.state.entries))
+        except ReconcilerError as exc:
+            again = None
+            why = f"the list could not be read a second time ({exc})"
+        for name, mine, first, fingerprint, protected in yielding:
+            order = {} if again is None else {sid: n for n, sid in enumerate(again.rows)}
+            if again is not None:
+                copies = _copies(again, name, mine, set(self.existing))
+                agreed = (
+                    mine in order
+                    and first in copies
+                    and min(copies, key=order.__getitem__) == first
+                    and order[first] < order[mine]
+                )
+                why = "the second read of the list does not show it first"
+                if agreed:
+                    try:
+                        await self._give_way(name, mine, first, fingerprint, protected)
+                    except ReconcilerError as exc:
+                        self.report.failures.append(
+                            f"{name!r}: giving way to task {first}, made first by another "
+                            f"apply: {exc}; the journal keeps the delete of this run's copy "
+                            f"{mine} for the next apply"
+                        )
+                    continue
+            self.report.failures.append(
+                f"{name!r}: task {first} of the same name was made by another apply at the "
+                f"same moment, before this run's {mine}, but {why}: both are kept, and both "
+                f"fire. {_keep_one(name, mine, first)}"
+            )
 
     async def _give_way(
         self,
@@ -543,11 +592,9 @@ class Executor:
             self.report.failures.append(
                 f"{name!r}: task {first} of the same name, made while this apply ran and "
                 f"before this run's {mine}, holds another body (another checkout at another "
-                f"revision of the manifest, or someone else's task): both fire. Check it with "
-                f"`reconciler remote show {first}`. If it is another checkout's copy of this "
-                f"schedule, delete it with {remote_delete_command(first)}: this run's task is "
-                "the one managed here (update this checkout first if its manifest is the older "
-                "one, then apply). If it is someone else's task, rename one of the two"
+                "revision of the manifest, or someone else's task): both are kept, and both "
+                f"fire. Check it with `reconciler remote show {first}`. "
+                + _keep_one(name, mine, first)
             )
             return
         # The debt first, with the adoption, in one write: from here a stop leaves the state
@@ -628,6 +675,34 @@ class Executor:
         self.writer.flush()
 
 
+def _copies(
+    listed: RemoteList, name: str, mine: str, known: set[str] | frozenset[str]
+) -> list[str]:
+    """Ids of ``listed`` tasks named like ``name`` (as the planner compares names) that are
+    neither ``mine`` nor ``known`` (tasks this run read before its plan, or this state holds)."""
+    key = name_key(name)
+    return [
+        sid
+        for sid, row in listed.rows.items()
+        if sid != mine and sid not in known and name_key(row.name) == key
+    ]
+
+
+def _word(name: str) -> str:
+    return shlex.quote(name)
+
+
+def _keep_one(name: str, mine: str, other: str) -> str:
+    """How to end two copies of one schedule, each managed by its own state file (two checkouts
+    or environments): one state lets its copy go, deletes it, and takes the other."""
+    return (
+        "Two state files now manage this schedule, each its own copy. Keep one: in the "
+        f"checkout whose copy goes, `reconciler state rm {_word(name)}`, then `reconciler "
+        "remote delete ID` of that copy, then `reconciler import NAME=ID` of the one kept "
+        f"(here this run's copy is {mine}, the other {other})"
+    )
+
+
 def _phases(
     actions: Sequence[Action],
 ) -> tuple[
@@ -676,6 +751,7 @@ async def run_plan(
     progress: Progress | None = None,
     existing: frozenset[str] = frozenset(),
     race_check: bool = True,
+    foreign: Callable[[], Held] = Held,
 ) -> ApplyReport:
     """Execute ``plan``; the state in ``writer`` is saved as it goes and at the end.
 
@@ -691,5 +767,6 @@ async def run_plan(
         progress=progress,
         existing=existing,
         race_check=race_check,
+        foreign=foreign,
     )
     return await executor.run(plan)

@@ -10,6 +10,7 @@ from the HTTP client, so that reading and planning need not import the apply mac
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -92,11 +93,27 @@ def look_alikes(
     ]
 
 
+@dataclass(frozen=True)
+class Held:
+    """What other state files hold on this app (another environment's: ``ops.neighbours``):
+    task id -> environment, and ``name_key`` of each name it manages or journals a create of
+    -> environment. Never adopted, deleted or given way to here."""
+
+    ids: Mapping[str, str] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
+
+
 def heal_journal(
-    state: State, inventory: Inventory, now: datetime, local: datetime | None = None
+    state: State,
+    inventory: Inventory,
+    now: datetime,
+    local: datetime | None = None,
+    foreign: frozenset[str] = frozenset(),
 ) -> Healing:
     """Resolve every pending entry against what the server holds (pure). ``now``: by the
-    command's clock (the server's); ``local``: by this machine's (``edits.grace_left``).
+    command's clock (the server's); ``local``: by this machine's (``edits.grace_left``);
+    ``foreign``: tasks another state file manages (another environment's on this app): never
+    taken for a create of this one, however alike.
 
     create / recreate / replace: the task with the journalled name and fingerprint that no state
     entry claims is adopted; if a complete read has no such task, the POST never took effect and
@@ -105,7 +122,7 @@ def heal_journal(
     update: always dropped (the next plan repeats or refreshes it).
     """
     out = Healing(state=state)
-    claimed = {e.schedule_id for e in state.entries.values()}
+    claimed = {e.schedule_id for e in state.entries.values()} | foreign
     past_wait: list[str] = []
     for name in sorted(state.pending):
         p = state.pending[name]

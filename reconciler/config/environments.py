@@ -407,16 +407,29 @@ def _unknown_keys(
 def _shared_state_files(envs: Sequence[Environment], raw_envs: Any, problems: _Problems) -> None:
     """Two environments on one state file would overwrite each other's mapping."""
     seen: dict[str, tuple[str, str, str]] = {}
+    inodes: dict[tuple[int, int], str] = {}
     for env in envs:
         # Where the file really is (a linked directory leads two spellings to one file), and
         # compared without case: a checkout on macOS or Windows opens both as one file.
         spelled = os.path.normpath(os.path.abspath(env.state))
         real = os.path.realpath(spelled)
         key = real.casefold()
+        hard = False
+        try:
+            info = os.stat(real)
+        except OSError:
+            info = None
+        if info is not None and key not in seen:
+            # Two names of one file (a hard link): each save replaces the file, so the link
+            # holds until the first write, and the second environment plans on the first's.
+            linked = inodes.setdefault((info.st_dev, info.st_ino), key)
+            hard, key = linked != key, linked
         if key in seen:
             other, other_spelled, other_real = seen[key]
             why = ""
-            if other_spelled.casefold() != spelled.casefold():
+            if hard:
+                why = " (a hard link to it)"
+            elif other_spelled.casefold() != spelled.casefold():
                 why = " (through a symbolic link)"
             elif other_real != real:
                 why = " (the names differ only in case)"

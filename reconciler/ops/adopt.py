@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from reconciler.errors import InventoryError, NotFoundError, UsageError
 from reconciler.ops import observe
 from reconciler.ops.aio import run_async
+from reconciler.ops.neighbours import held_elsewhere
 from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def adopt(options: GlobalOptions, request: AdoptRequest, feedback: Feedback) -> 
                 p.old_schedule_id: n for n, p in state.pending.items() if p.old_schedule_id
             }
             # Managed by another environment's state on this same app: a second manager.
-            elsewhere = observe.managed_elsewhere(ws)
+            elsewhere = held_elsewhere(ws).ids
             skipped: list[str] = []
             imported: list[tuple[str, str]] = []
             async with ws.target.client() as client:

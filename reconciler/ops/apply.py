@@ -19,6 +19,7 @@ from reconciler.errors import ManifestError, ReconcilerError, UnsafePlanError, U
 from reconciler.ops import observe
 from reconciler.ops.aio import run_async
 from reconciler.ops.feedback import Feedback
+from reconciler.ops.neighbours import held_elsewhere
 from reconciler.ops.plan import (
     Safety,
     check_policies,
@@ -333,6 +334,7 @@ def apply(options: GlobalOptions, request: ApplyRequest, hooks: ApplyHooks) -> A
                         existing=existing,
                         # Another process can write only to an app reached over the network.
                         race_check=ws.target.emulator is None,
+                        foreign=lambda: held_elsewhere(ws),
                     )
                 except ReconcilerError:
                     feedback.warnings(failures)  # the debts not paid, said before the error

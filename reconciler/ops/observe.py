@@ -8,7 +8,6 @@ the journal healing) and hand back a ``Observation`` holding the plan. Writes be
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from reconciler.config.session import Target, load_environment, now_of, resolve_
 from reconciler.errors import InventoryError, Problem, UnsafePlanError
 from reconciler.manifests.load import Manifest, load_manifests
 from reconciler.ops.feedback import Feedback, silent
+from reconciler.ops.neighbours import held_elsewhere, refuse_same_app
 from reconciler.options import GlobalOptions
 from reconciler.planning.artifact import Plan
 from reconciler.planning.canonical import name_key
@@ -130,7 +130,7 @@ def open_workspace(options: GlobalOptions, feedback: Feedback | None = None) -> 
     ``feedback`` hears of a server clock far from ours (nobody, without it)."""
     env = load_environment(options)
     target = resolve_target(options, env)
-    return Workspace(
+    ws = Workspace(
         options=options,
         env=env,
         target=target,
@@ -138,6 +138,8 @@ def open_workspace(options: GlobalOptions, feedback: Feedback | None = None) -> 
         now=now_of(options),
         server_clock=ServerClock(options.now, warn=feedback.warn if feedback else silent),
     )
+    refuse_same_app(ws)
+    return ws
 
 
 def load_desired(
@@ -223,7 +225,10 @@ async def read_and_heal(
     )
     ws.server_clock.follow(client)  # expiry and healing are judged by the server's clock
     heap.keep(inventory)  # used to the end of the command (reconciler.heap)
-    return inventory, heal_journal(state, inventory, ws.clock(), ws.local_clock())
+    creating = any(p.op in ("create", "replace") for p in state.pending.values())
+    # Only with creates to resolve: another environment's files are read then alone.
+    foreign = frozenset(held_elsewhere(ws).ids) if creating else frozenset()
+    return inventory, heal_journal(state, inventory, ws.clock(), ws.local_clock(), foreign)
 
 
 def plan_healed(
@@ -346,42 +351,6 @@ async def check_after_waiting(
             + "): a task of a name this plan creates may have appeared meanwhile"
         )
         raise InventoryError(why, hint="no change of the plan was sent; run the command again")
-
-
-def managed_elsewhere(ws: Workspace) -> dict[str, str]:
-    """Task id -> the other environment of this config that manages it on this same app.
-
-    Two environments whose state files are bound to one app (the same endpoint and AppKey) each
-    see the other's tasks as nobody's: ``import`` and ``export --adopt`` would record them a
-    second time, and the two environments would then update and delete each other's tasks.
-    Read from the other environments' state files (as saved: no lock, a file is replaced
-    whole); one that cannot be read is its own commands' concern. Empty for the embedded
-    emulator, whose data is each environment's own."""
-    if ws.target.emulator is not None:
-        return {}
-    from pathlib import Path
-
-    from reconciler.config.environments import load_environments
-    from reconciler.errors import ReconcilerError
-
-    try:
-        envs = load_environments(Path(ws.options.config_path))
-    except ReconcilerError:
-        return {}
-    own = os.path.realpath(ws.env.state)
-    found: dict[str, str] = {}
-    for env in envs.environments:
-        if env.name == ws.env.name or os.path.realpath(env.state) == own:
-            continue
-        try:
-            state = StateStore(env.state).load()
-        except (ReconcilerError, OSError):
-            continue
-        if state.binding != ws.binding:
-            continue
-        for sid in managed_ids(state):
-            found.setdefault(sid, env.name)
-    return found
 
 
 def managed_ids(state: State) -> set[str]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from reconciler.errors import UsageError
 from reconciler.ops import observe
 from reconciler.ops.aio import run_async
+from reconciler.ops.neighbours import held_elsewhere
 from reconciler.planning.canonical import name_key
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def _classify(
         if sid in owned:
             tasks.append(RemoteTask(task, "managed", managed_as=owner.get(sid, task.name)))
         elif sid in elsewhere:
-            # Another environment's state manages it on this same app (observe.managed_elsewhere).
+            # Another environment's state manages it on this same app (neighbours.held_elsewhere).
             why = f"the environment {elsewhere[sid]!r}"
             tasks.append(RemoteTask(task, "elsewhere", why=why))
         elif key in by_key and _live(by_key[key][0], state, inventory):
@@ -160,7 +161,7 @@ def read_view(ws: observe.Workspace, *, confirm: bool) -> RemoteView:
             )
 
     inventory = run_async(run())
-    elsewhere = observe.managed_elsewhere(ws)
+    elsewhere = held_elsewhere(ws).ids
     return _classify(ws, inventory, state, manifests, previous_names, elsewhere)
 
 
@@ -210,7 +211,7 @@ def delete_tasks(
         owner = {e.schedule_id: n for n, e in state.entries.items()}
         journalled = observe.managed_ids(state)
         pending = {name_key(n) for n in state.pending}
-        elsewhere = observe.managed_elsewhere(ws)
+        elsewhere = held_elsewhere(ws).ids
         for sid in dict.fromkeys(ids):
             if sid in owner:
                 raise UsageError(

@@ -12,6 +12,7 @@ import pytest
 
 from reconciler.state.store import StateStore
 from tests.e2e.helpers import Project
+from tests.kit.emulator import START
 
 CONFIG = (
     "default: prod\n"
@@ -89,3 +90,114 @@ def test_an_environment_bound_to_another_app_does_not_count(two: tuple[Project, 
     result = project.run("--env", "staging", "import", f"a={sid}")
     assert result.exit_code == 0, result.output
     assert f"imported 'a' = {sid}" in result.output
+
+
+def _journal_a_create(project: Project, env: str, name: str) -> None:
+    """``env``'s state file, bound to the served app, journalling a create of ``name`` (as an
+    apply of that environment leaves it between its journal and its POST)."""
+    from reconciler.emulator import DEMO_APP_KEY
+    from reconciler.planning.canonical import fingerprint
+    from reconciler.state import edits as st
+    from reconciler.state.binding import binding_for
+    from reconciler.state.schema import State
+
+    assert project.url is not None
+    state = State(binding=binding_for(project.url, DEMO_APP_KEY))
+    state = st.begin_creates(state, [(name, fingerprint({"name": name}), None)], START)
+    store = StateStore(project.root / f".reconciler/{env}/state.json")
+    store.path.parent.mkdir(parents=True, exist_ok=True)
+    store.save(state)
+
+
+def test_a_copy_another_environment_is_creating_is_never_given_way_to(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prod and prod2 on one app apply the same new manifest at once: prod's run gave way to
+    prod2's first copy, and both environments then managed one task, silently. A copy of a name
+    another environment's state manages or is creating is kept beside this run's, and the run
+    fails naming that environment."""
+    from tests.e2e.test_simultaneous_applies import _another_apply_creates, _ids
+
+    (project.root / "reconciler.yaml").write_text(
+        CONFIG.replace("staging", "prod2").replace("manifests: prod2", "manifests: schedules"),
+        encoding="utf-8",
+    )
+    project.write("promo")
+    _journal_a_create(project, "prod2", "promo")
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=True)
+    result = project.run("--env", "prod", "apply", "--auto-approve")
+    assert result.exit_code == 1, result.output
+    assert "the environment 'prod2' manages the name on this same app" in result.output
+    mine = json.loads((project.root / ".reconciler/prod/state.json").read_text())["entries"][
+        "promo"
+    ]["schedule_id"]
+    assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
+
+
+def test_a_journalled_create_is_not_healed_with_another_environments_task(
+    project: Project,
+) -> None:
+    """prod's apply killed after journalling its create, before the POST; prod2 (same app)
+    then made the task. prod's next run took prod2's task for its own lost create ("adopted …,
+    created before a crash"), and both environments managed it. It is another state's task."""
+    (project.root / "reconciler.yaml").write_text(
+        CONFIG.replace("staging", "prod2").replace("manifests: prod2", "manifests: schedules"),
+        encoding="utf-8",
+    )
+    project.write("promo")
+    assert project.run("--env", "prod2", "apply", "--auto-approve").exit_code == 0
+    theirs = project.remote_ids()["promo"]
+    _journal_a_create(project, "prod", "promo")
+    path = project.root / ".reconciler/prod/state.json"
+    data = json.loads(path.read_text())
+    data["pending"]["promo"]["fingerprint"] = json.loads(
+        (project.root / ".reconciler/prod2/state.json").read_text()
+    )["entries"]["promo"]["fingerprint"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    planned = project.run("--env", "prod", "plan")
+    assert theirs not in planned.output, planned.output
+    # Not found among this app's tasks that no state holds: the create waits out its grace.
+    assert "the interrupted create of 'promo' is not in the remote list yet" in planned.output
+
+
+def test_two_environments_whose_credentials_reach_one_app_are_refused(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copied environment block (the same AppKey variable and endpoint): with the credentials
+    set, every command of either environment is refused before it reads anything."""
+    from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
+
+    (project.root / "reconciler.yaml").write_text(CONFIG, encoding="utf-8")
+    project.write("a")
+    monkeypatch.setenv("ENGAGELAB_APP_KEY", DEMO_APP_KEY)
+    monkeypatch.setenv("ENGAGELAB_MASTER_SECRET", DEMO_MASTER_SECRET)
+    project.mark()
+    for args in (["plan"], ["apply", "--auto-approve"], ["import", "--all-matching"]):
+        result = project.run("--env", "staging", *args)
+        assert result.exit_code == 1, result.output
+        assert "the environments 'staging' and 'prod' of reconciler.yaml reach the same app" in (
+            result.output
+        )
+    assert project.emulator.request_log == []
+    separate = CONFIG.replace(
+        "  staging:\n",
+        "  staging:\n    app_key_env: STAGING_KEY\n    master_secret_env: STAGING_SECRET\n",
+    )
+    (project.root / "reconciler.yaml").write_text(separate, encoding="utf-8")
+    assert project.run("--env", "prod", "plan").exit_code == 0
+
+
+def test_an_endpoint_spelled_another_way_is_the_same_app() -> None:
+    """The guard compares apps, not strings: localhost or 127.0.0.1, a default port written
+    out, a host in capitals or with a final dot."""
+    from reconciler.ops.neighbours import bindings_of
+    from reconciler.state.binding import binding_for
+
+    key = "ABCDEFGHIJKLMNOPQRSTUVWX"
+    loop = bindings_of("http://127.0.0.1:8801", key)
+    assert binding_for("http://localhost:8801", key) in loop
+    assert binding_for("http://localhost:8802", key) not in loop
+    app = bindings_of("https://pushapi-sgp.engagelab.com", key)
+    assert binding_for("https://pushapi-sgp.engagelab.com:443", key) in app
+    assert bindings_of("https://PushAPI-SGP.engagelab.com.:443", key) & app
+    assert binding_for("https://pushapi-sgp.engagelab.com", "another-key-of-24-chars!") not in app

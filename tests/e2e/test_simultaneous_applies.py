@@ -89,7 +89,7 @@ def test_a_copy_another_apply_made_after_is_left_to_that_apply_with_a_note(
     assert f"remote task(s) {theirs[0]} of the same name appeared while this apply ran" in (
         result.output
     )
-    assert f"`reconciler --endpoint {project.url} remote delete {theirs[0]}`" in result.output
+    assert "gives way to the first copy (this one)" in result.output
 
 
 def test_a_first_copy_with_another_body_is_a_failure_naming_both(
@@ -139,3 +139,35 @@ def test_a_failed_delete_of_this_runs_copy_is_owed_and_paid_by_the_next_apply(
     assert again.exit_code == 0, again.output
     assert _ids(project, "promo") == theirs
     assert project.state()["pending"] == {}
+
+
+def test_a_copy_first_on_one_read_but_not_the_next_is_not_given_way_to(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server whose list order is not stable (a proxy shuffling pages) made two runs each
+    see the other's copy first: both gave way, each deleted its own, and the schedule was gone.
+    A run gives way only when a second read shows the same copy first; otherwise both copies
+    stay and the run fails, saying how to keep one."""
+    project.write("promo")
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=True)
+    emulator = project.emulator
+    real_list = emulator.api_list
+    calls: list[int] = []
+
+    def unstable(page: str | None) -> Any:
+        answer = real_list(page)
+        if theirs:  # after the creates: the second read lists newest first
+            calls.append(1)
+            if len(calls) == 2:
+                answer.body["schedules"].reverse()
+        return answer
+
+    monkeypatch.setattr(emulator, "api_list", unstable)
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    mine = project.state_ids()["promo"]
+    assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
+    assert "the second read of the list does not show it first: both are kept" in result.output
+    assert "Two state files now manage this schedule, each its own copy. Keep one" in (
+        result.output
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -262,3 +263,18 @@ def test_two_state_files_that_are_one_file_through_a_link_are_refused(tmp_path: 
     )
     assert "environments 'staging' and 'prod' use the same state file" in message
     assert "through a symbolic link" in message
+
+
+def test_two_state_files_that_are_one_file_through_a_hard_link_are_refused(tmp_path: Path) -> None:
+    """`ln prod/state.json stg/state.json`: one file under two names, until the first save
+    replaces it. The second environment planned on the first's mapping (deleting its tasks as
+    "manifest removed"); the config is refused as for a symbolic link."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "s.json").write_text("{}", encoding="utf-8")
+    os.link(tmp_path / "a" / "s.json", tmp_path / "b" / "s.json")
+    message = _refused_at_line_4(
+        tmp_path, "  staging:\n    state: a/s.json\n  prod:\n    state: b/s.json\n"
+    )
+    assert "environments 'staging' and 'prod' use the same state file" in message
+    assert "(a hard link to it)" in message
