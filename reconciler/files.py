@@ -124,32 +124,35 @@ def check_output(
     what: str,
     protected: Iterable[Path],
     error: ErrorFactory,
-    manifests: Path | None = None,
+    manifests: Iterable[Path] = (),
 ) -> None:
     """Refuse an output path that cannot or must not be written; call before any remote read.
 
     ``protected`` are files the output must never replace (the state file, its backup, lock
-    and journal): compared after resolving links, and by inode, so neither a link nor a hard
-    link to them gets through. ``manifests``: the manifest directory, where no output may go
-    that its search would read (it would replace a manifest, or fail every later command as
-    one).
+    and journal, the config): compared after resolving links, and by inode, so neither a link
+    nor a hard link to them gets through. ``manifests``: the directories of manifests and
+    overlays (every environment's), where no output may go that their search would read (it
+    would replace a manifest, or fail every later command as one). An existing file with
+    another name (a hard link) is refused too: writing it changes what the other name holds.
     """
     target = Path(path)
     resolved, inode = _identity(target)
-    if manifests is not None and _read_as_manifest(target, resolved, manifests):
-        raise error(
-            f"refusing to write the {what} to {path}: it is in the manifest directory "
-            f"{manifests.as_posix()} and ends in {Path(resolved).suffix or target.suffix}, so "
-            "it would be read as a manifest (replacing one, or failing every later command)",
-            "write the output outside the manifest directory, e.g. plan.json in the working "
-            "directory",
-        )
+    for directory in manifests:
+        if _read_as_manifest(target, resolved, directory):
+            raise error(
+                f"refusing to write the {what} to {path}: it is in the manifest directory "
+                f"{directory.as_posix()} and ends in {Path(resolved).suffix or target.suffix}, "
+                "so it would be read as a manifest (replacing one, or failing every later "
+                "command)",
+                "write the output outside the manifest directory, e.g. plan.json in the "
+                "working directory",
+            )
     for guarded in protected:
         g_resolved, g_inode = _identity(guarded)
         if resolved == g_resolved or (inode is not None and inode == g_inode):
             raise error(
                 f"refusing to write the {what} to {path}: it is {guarded}, a file the "
-                "reconciler keeps its state in",
+                "reconciler keeps its state or settings in",
                 "write the output somewhere else, e.g. plan.json in the working directory",
             )
     try:
@@ -165,6 +168,12 @@ def check_output(
         raise error(
             f"cannot write the {what} to {path}: it is {_kind(info.st_mode)}, not a regular file",
             "give the path of a regular file (it is created or replaced)",
+        )
+    if info is not None and info.st_nlink > 1:
+        raise error(
+            f"refusing to write the {what} to {path}: the file has another name too (a hard "
+            "link), and writing it would change what that name holds (a manifest, say)",
+            "write the output to a new file, or remove this one first",
         )
     parent = Path(resolved).parent
     if not parent.is_dir():

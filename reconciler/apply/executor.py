@@ -37,6 +37,7 @@ from reconciler.apply.healing import Healing, Held, find_created, journal_ids
 from reconciler.apply.writer import StateWriter
 from reconciler.errors import (
     AmbiguousCreateError,
+    InventoryError,
     NotFoundError,
     ReconcilerError,
     RemoteError,
@@ -484,9 +485,13 @@ class Executor:
 
         try:
             listed = await read_list(self.client, expect=len(self.writer.state.entries))
+            if not listed.complete:
+                # Pages of passes that did not add up, merged: not in the server's order, so
+                # no copy may be judged first from them.
+                raise InventoryError("; ".join(listed.problems))
         except ReconcilerError as exc:
             self.report.notes.append(
-                f"the list could not be read again after the creates ({exc}), so copies "
+                f"the list could not be read whole again after the creates ({exc}), so copies "
                 "another apply may have made at the same moment were not looked for; "
                 "`reconciler plan` shows them"
             )
@@ -525,12 +530,7 @@ class Executor:
                 )
                 continue
             if order[mine] < order[first]:
-                self.report.notes.append(
-                    f"{name!r}: remote task(s) {shown} of the same name appeared while this "
-                    f"apply ran, after this run's {mine}: another apply made the schedule at "
-                    "the same moment, and gives way to the first copy (this one). If one is "
-                    "left, `reconciler plan` shows the schedule live more than once"
-                )
+                await self._first_of_copies(name, mine, fingerprint, copies)
                 continue
             yielding.append((name, mine, first, fingerprint, protected))
             claimed.add(first)
@@ -543,9 +543,11 @@ class Executor:
 
         try:
             again = await read_list(self.client, expect=len(self.writer.state.entries))
+            if not again.complete:
+                raise InventoryError("; ".join(again.problems))
         except ReconcilerError as exc:
             again = None
-            why = f"the list could not be read a second time ({exc})"
+            why = f"the list could not be read whole a second time ({exc})"
         for name, mine, first, fingerprint, protected in yielding:
             order = {} if again is None else {sid: n for n, sid in enumerate(again.rows)}
             if again is not None:
@@ -572,6 +574,35 @@ class Executor:
                 f"same moment, before this run's {mine}, but {why}: both are kept, and both "
                 f"fire. {_keep_one(name, mine, first)}"
             )
+
+    async def _first_of_copies(
+        self, name: str, mine: str, fingerprint: str, copies: list[str]
+    ) -> None:
+        """This run's copy came first: the later copies' runs give way to it, if they hold
+        the body this run sent; one with another body will not (a failure: both fire)."""
+        other: list[str] = []
+        for sid in copies:
+            try:
+                detail = await self.client.get_schedule(sid)
+            except NotFoundError:
+                continue  # its run gave way already
+            body = {k: v for k, v in detail.items() if k != "schedule_id"}
+            if not fingerprint_matches(fingerprint, {**body, "name": name}):
+                other.append(sid)
+        if other:
+            self.report.failures.append(
+                f"{name!r}: task(s) {', '.join(other)} of the same name, made while this apply "
+                f"ran and after this run's {mine}, hold another body (another checkout at "
+                "another revision of the manifest, or someone else's task): both are kept, "
+                f"and both fire. {_keep_one(name, mine, other[0])}"
+            )
+            return
+        self.report.notes.append(
+            f"{name!r}: remote task(s) {', '.join(copies)} of the same name appeared while "
+            f"this apply ran, after this run's {mine}, with its body: another apply made the "
+            "schedule at the same moment, and gives way to the first copy (this one). If one "
+            "is left, `reconciler plan` shows the schedule live more than once"
+        )
 
     async def _give_way(
         self,
@@ -605,6 +636,17 @@ class Executor:
         await self._delete(mine)
         self.writer.change(st.clear_pending, name)
         self.writer.flush()
+        try:
+            await self.client.get_schedule(first)
+        except NotFoundError:
+            # The other run deleted its copy too (it judged this one first): none is left.
+            self.report.failures.append(
+                f"{name!r}: this run gave way to task {first}, made by another apply at the "
+                f"same moment, and deleted its own copy {mine}; {first} is gone too (the other "
+                "run judged the copies the other way round), so no task of the schedule is "
+                "live: the next apply creates it"
+            )
+            return
         self.report.done.append(
             f"gave way on {name!r}: another apply made it at the same moment ({first}), "
             f"first; this run's copy {mine} was deleted and {first} recorded"

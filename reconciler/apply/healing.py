@@ -56,21 +56,23 @@ def find_created(inventory: Inventory, name: str, fingerprint: str, exclude: set
     Names are compared as a server may compare or store them (canonical.name_key): a server
     that stored "promo " as "promo" did make the task, and taking it as "never created" would
     make the next run create it a second time. Such a task's body is compared under the
-    journalled name. Tasks with the exact name come first, then by id.
+    journalled name. Tasks with the exact name come first, then in the list's order (oldest
+    first): of two alike, the one an apply racing this one keeps (``Executor._settle_races``
+    has the later copy give way to the first).
     """
     key = name_key(name)
-    found: list[tuple[bool, str]] = []
-    for task in inventory.schedules.values():
+    found: list[tuple[bool, int, str]] = []
+    for n, task in enumerate(inventory.schedules.values()):
         if task.schedule_id in exclude:
             continue
         if task.name == name:
             if fingerprint_matches(fingerprint, task.body):
-                found.append((False, task.schedule_id))
+                found.append((False, n, task.schedule_id))
         elif name_key(task.name) == key and fingerprint_matches(
             fingerprint, {**task.body, "name": name}
         ):
-            found.append((True, task.schedule_id))
-    return [sid for _, sid in sorted(found)]
+            found.append((True, n, task.schedule_id))
+    return [sid for _, _, sid in sorted(found)]
 
 
 def look_alikes(

@@ -143,7 +143,11 @@ def resolve_target(
             return Target(env=env, settings=settings, binding_endpoint=base_url, banner=banner)
         # Any other endpoint is an app's (the emulator is served on this machine only): the
         # demo pair is not sent there, and the run is the embedded emulator's, as without one.
-        unused = f" (the endpoint {base_url} is used once they are set)"
+        unused = (
+            f" (the endpoint {base_url} is not used with --emulator)"
+            if options.emulator
+            else f" (the endpoint {base_url} is used once they are set)"
+        )
 
     from reconciler.emulator import Emulator
 
@@ -169,7 +173,7 @@ def resolve_target(
     )
     banner = (
         f"Using the embedded emulator (data in {data_path}): {why}, nothing is sent to "
-        f"EngageLab{'' if options.emulator else unused}."
+        f"EngageLab{unused}."
     )
     return Target(
         env=env,

@@ -70,14 +70,15 @@ def calendar(options: GlobalOptions, request: CalendarRequest) -> CalendarResult
     env = load_environment(options)
     if request.out is not None:  # never a FIFO, a device or one of the state's own files
         from reconciler import files
+        from reconciler.ops.plan import read_directories
         from reconciler.state.store import StateStore
 
         files.check_output(
             str(request.out),
             what="calendar",
-            protected=StateStore(env.state).own_files(),
+            protected=[*StateStore(env.state).own_files(), Path(options.config_path)],
             error=lambda m, h: UsageError(m, hint=h),
-            manifests=env.manifests,
+            manifests=read_directories(Path(options.config_path), env),
         )
     tz = env.tz if options.timezone is None else ZoneInfo(options.timezone)  # checked by now
     now = now_of(options)

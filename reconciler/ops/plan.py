@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import files, heap
-from reconciler.errors import UsageError
+from reconciler.errors import ReconcilerError, UsageError
 from reconciler.ops import observe
 from reconciler.ops.aio import run_async
 
 if TYPE_CHECKING:
+    from reconciler.config.environments import Environment
     from reconciler.config.policies import Verdict
     from reconciler.config.policies.subjects import Violation
     from reconciler.manifests.load import Manifest
@@ -158,7 +159,7 @@ def check_output(ws: observe.Workspace, path: str | None, what: str) -> None:
     """
     if path is None:
         return
-    protected = ws.store.own_files()
+    protected = [*ws.store.own_files(), Path(ws.options.config_path)]
     if ws.target.emulator is not None:
         protected.append(ws.env.state.parent / "emulator.json")
     if ws.target.pace_file is not None:
@@ -168,8 +169,21 @@ def check_output(ws: observe.Workspace, path: str | None, what: str) -> None:
         what=what,
         protected=protected,
         error=lambda m, h: UsageError(m, hint=h),
-        manifests=ws.env.manifests,
+        manifests=read_directories(Path(ws.options.config_path), ws.env),
     )
+
+
+def read_directories(config: Path, env: Environment) -> list[Path]:
+    """The manifest and overlay directories of every environment of ``config`` (``env``'s
+    when it cannot be read): where no output may go that their search would read."""
+    from reconciler.config.environments import load_environments
+
+    try:
+        envs = load_environments(config).environments
+    except ReconcilerError:
+        envs = (env,)
+    dirs = [d for e in (env, *envs) for d in (e.manifests, e.overlay) if d is not None]
+    return list(dict.fromkeys(dirs))
 
 
 def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:

@@ -152,7 +152,7 @@ def render_text(plan: Plan, color: bool) -> str:
     if not plan.has_changes:
         if plan.of_kind("conflict"):
             # A conflict is not a change apply can make, but the app does not match either.
-            out.append("No changes to apply; resolve the conflicts above with `reconciler import`.")
+            out.append("No changes to apply; resolve the conflicts above as each one says.")
         elif plan.twins:
             out.append("No changes to apply, but a schedule is live more than once (see above).")
         else:

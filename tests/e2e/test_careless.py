@@ -200,3 +200,37 @@ def test_a_second_task_of_a_managed_schedule_is_a_copy_not_a_conflict(project: P
         exported.output
     ), exported.output
     assert not (project.root / "drafts" / "a.yaml").exists()
+
+
+def test_outputs_are_kept_out_of_every_environments_manifests_and_overlays(
+    project: Project,
+) -> None:
+    """The guard knew the running environment's manifest directory only: `--env staging plan
+    --out schedules/plan.yaml` (prod's directory) or `--out overlays/prod/plan.yaml` broke every
+    later command of the other environment. A hard link to a manifest, and reconciler.yaml
+    itself, were overwritten too."""
+    (project.root / "reconciler.yaml").write_text(
+        "default: prod\nenvironments:\n"
+        "  prod:\n    manifests: schedules\n    state: .reconciler/prod/state.json\n"
+        "    overlay: overlays/prod\n"
+        "  staging:\n    manifests: staging\n    state: .reconciler/staging/state.json\n",
+        encoding="utf-8",
+    )
+    project.write("a")
+    (project.root / "staging").mkdir()
+    (project.root / "overlays" / "prod").mkdir(parents=True)
+    os.link(project.schedules / "a.yaml", project.root / "hard.json")
+    before = (project.schedules / "a.yaml").read_bytes()
+    project.mark()
+    for path, said in [
+        ("schedules/plan.yaml", "it is in the manifest directory schedules"),
+        ("overlays/prod/plan.yaml", "it is in the manifest directory overlays/prod"),
+        ("hard.json", "the file has another name too (a hard link)"),
+        ("reconciler.yaml", "a file the reconciler keeps its state or settings in"),
+    ]:
+        result = project.run("--env", "staging", "plan", "--out", path)
+        assert result.exit_code == 1, (path, result.output)
+        assert said in result.output, (path, result.output)
+    assert project.emulator.request_log == []
+    assert (project.schedules / "a.yaml").read_bytes() == before
+    assert project.run("plan").exit_code == 0

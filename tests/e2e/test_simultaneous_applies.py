@@ -24,9 +24,11 @@ def _another_apply_creates(
     *,
     first: bool,
     edit: Callable[[dict[str, Any]], None] | None = None,
+    copies: int = 1,
 ) -> list[str]:
-    """When this run creates ``name``, another run's copy is made too: ``first`` (before it)
-    or after it, with ``edit`` applied to its body (another revision). Returns its id."""
+    """When this run creates ``name``, other runs' ``copies`` are made too: ``first`` (before
+    it) or after it, with ``edit`` applied to their body (another revision). Returns their ids,
+    oldest first."""
     emulator = project.emulator
     real = emulator.api_create
     made: list[str] = []
@@ -39,7 +41,8 @@ def _another_apply_creates(
             edit(theirs)
 
         def other() -> None:
-            made.append(real(json.dumps(theirs).encode()).body["schedule_id"])
+            for _ in range(copies):
+                made.append(real(json.dumps(theirs).encode()).body["schedule_id"])
 
         if first:
             other()
@@ -171,3 +174,85 @@ def test_a_copy_first_on_one_read_but_not_the_next_is_not_given_way_to(
     assert "Two state files now manage this schedule, each its own copy. Keep one" in (
         result.output
     )
+
+
+def test_of_three_copies_the_first_is_kept(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three applies at once: the two later copies give way to the first, not to each other."""
+    project.write("promo")
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=True, copies=2)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    assert project.state_ids()["promo"] == theirs[0]
+    assert sorted(_ids(project, "promo")) == sorted(theirs)  # the other run deletes its own
+
+
+def test_a_later_copy_with_another_body_is_a_failure_for_the_first_run_too(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This run's copy is first, but the later one holds another revision: its run will not
+    give way (the bodies differ), so saying it does would leave two copies firing unremarked."""
+    project.write("promo")
+
+    def newer_revision(data: dict[str, Any]) -> None:
+        data["push"]["body"]["notification"]["alert"] = "this week's text"
+
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=False, edit=newer_revision)
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert f"task(s) {theirs[0]} of the same name, made while this apply ran and after " in (
+        result.output
+    )
+    assert "hold another body" in result.output
+
+
+def test_a_read_that_does_not_add_up_is_never_judged_for_order(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list read whose passes did not add up merges pages out of order: no copy is judged
+    first from it (two runs each judging the other's first would each delete their own)."""
+    from reconciler.remote import listing
+
+    project.write("promo")
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=True)
+    real_read = listing.read_list
+
+    async def unsettled(*args: Any, **kwargs: Any) -> Any:
+        read = await real_read(*args, **kwargs)
+        if not theirs:
+            return read
+        return listing.RemoteList(rows=read.rows, complete=False, problems=("churn",))
+
+    monkeypatch.setattr(listing, "read_list", unsettled)
+    result = project.apply()
+    assert result.exit_code == 0, result.output
+    assert "the list could not be read whole again after the creates" in result.output
+    assert len(_ids(project, "promo")) == 2  # kept, and the next plan names the copy
+
+
+def test_when_the_first_copy_is_gone_after_giving_way_the_run_says_none_is_left(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other run judged the copies the other way round and deleted its own while this one
+    gave way to it: no task is left. Reported as a failure, not as "gave way"; the next apply
+    creates the schedule again."""
+    project.write("promo")
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=True)
+    emulator = project.emulator
+    real_delete = emulator.api_delete
+
+    def both(schedule_id: str) -> Any:
+        answer = real_delete(schedule_id)
+        if theirs and theirs[0] != schedule_id and emulator.schedules():
+            real_delete(theirs[0])
+        return answer
+
+    monkeypatch.setattr(emulator, "api_delete", both)
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    assert "so no task of the schedule is live: the next apply creates it" in result.output
+    assert _ids(project, "promo") == []
+    again = project.apply()
+    assert again.exit_code == 0, again.output
+    assert len(_ids(project, "promo")) == 1

@@ -70,7 +70,7 @@ def test_text_does_not_claim_a_match_while_a_conflict_is_open() -> None:
     d = desired("ours")
     text = render_text(plan([d], inventory(remote("id-x", body("ours")))), color=False)
     assert "match the manifests" not in text
-    assert "resolve the conflicts above with `reconciler import`" in text
+    assert "resolve the conflicts above as each one says" in text
 
 
 def test_text_lists_violations_and_warnings() -> None:

@@ -325,3 +325,22 @@ def test_without_this_machines_clock_the_servers_stamp_alone_decides() -> None:
     healing = heal_journal(journalled, inventory(), NOW)
     assert healing.waiting == []
     assert healing.state.pending == {}
+
+
+def test_a_lost_create_is_healed_with_the_oldest_of_two_alike_copies() -> None:
+    """Two tasks with the journalled name and body (a racing apply made one): healing took the
+    smaller id, which may be the copy the other run is about to delete as the later one. It
+    takes the first in the list (oldest first), the copy racing runs keep."""
+    from reconciler.apply.healing import find_created
+    from tests.plan.builders import remote
+
+    b = body("promo")
+    older, newer = remote("zz-older", b), remote("aa-newer", b)
+    found = find_created(inventory(older, newer), "promo", canonical.fingerprint(b), set())
+    assert found == ["zz-older", "aa-newer"]
+    healed = heal_journal(
+        st.begin_creates(state({}), [("promo", canonical.fingerprint(b), None)], NOW),
+        inventory(older, newer),
+        NOW,
+    )
+    assert healed.state.entries["promo"].schedule_id == "zz-older"
