@@ -252,8 +252,16 @@ def plan_healed(
         )
     # After healing: a create the journal just resolved is managed, never ignored.
     inventory, ignored = without_ignored(ws, inventory, healing.state, desired)
-    plan = make_plan(
-        desired, inventory, planning_state(healing), now=ws.clock(), tz=ws.env.tz, options=options
+    plan = _with_neighbours(
+        ws,
+        make_plan(
+            desired,
+            inventory,
+            planning_state(healing),
+            now=ws.clock(),
+            tz=ws.env.tz,
+            options=options,
+        ),
     )
     observed = Observation(
         desired=desired, inventory=inventory, healing=healing, plan=plan, ignored=ignored
@@ -351,6 +359,26 @@ async def check_after_waiting(
             + "): a task of a name this plan creates may have appeared meanwhile"
         )
         raise InventoryError(why, hint="no change of the plan was sent; run the command again")
+
+
+def _with_neighbours(ws: Workspace, plan: Plan) -> Plan:
+    """``plan`` with each conflict's tasks that another environment manages on this app named
+    (its advice then says so, not `import`); the other state files are read only when the plan
+    holds a conflict."""
+    from reconciler.planning.actions import ConflictAction
+
+    if not any(isinstance(a, ConflictAction) for a in plan.actions):
+        return plan
+    held = held_elsewhere(ws).ids
+    if not held:
+        return plan
+    actions = [
+        a.model_copy(update={"held_elsewhere": {i: held[i] for i in a.schedule_ids if i in held}})
+        if isinstance(a, ConflictAction) and any(i in held for i in a.schedule_ids)
+        else a
+        for a in plan.actions
+    ]
+    return plan.model_copy(update={"actions": actions})
 
 
 def managed_ids(state: State) -> set[str]:

@@ -154,11 +154,24 @@ class ConflictAction(_Action):
     # planner compares names ("promo " beside "promo"), but `import` adopts a task under its own
     # name only, so such a task is renamed in the console first (``adopt_advice``).
     named_otherwise: dict[str, str] = Field(default_factory=dict)
+    # The tasks another environment of reconciler.yaml manages on this same app (id -> its
+    # name), found from its state file when the plan is shown (``ops.neighbours``); never in a
+    # saved plan: `import` and `remote delete` refuse them, so the advice says so instead.
+    held_elsewhere: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     def adopt_advice(self, sid: str | None = None) -> str:
         """How to adopt task ``sid`` (default: one that can be adopted as it is, if any). With
         more than one task of the name, adopting one leaves the others firing beside it: the
         advice (for the whole conflict, ``sid`` not given) says to delete them too."""
+        held = [i for i in self.schedule_ids if i in self.held_elsewhere]
+        if held and (sid is None or sid in self.held_elsewhere):
+            envs = ", ".join(sorted({repr(self.held_elsewhere[i]) for i in held}))
+            return (
+                f"task(s) {', '.join(held)} are managed by the environment(s) {envs}, whose "
+                "state file is bound to this same app: two environments must not manage one "
+                "app's schedules (give each its own AppKey and endpoint), and `import` here "
+                "would give the task two managers"
+            )
         whole = sid is None
         if sid is None:
             sid = next(
@@ -174,7 +187,7 @@ class ConflictAction(_Action):
         if whole and others:
             advice += (
                 f"; the other task(s) of the name fire too: check them with `reconciler remote "
-                f"show {shlex.quote(self.name)}` and delete the extra ones with "
+                f"show {others[0]}` and delete the extra ones with "
                 f"{remote_delete_command(*others)}"
             )
         return advice

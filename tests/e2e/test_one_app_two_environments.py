@@ -201,3 +201,17 @@ def test_an_endpoint_spelled_another_way_is_the_same_app() -> None:
     assert binding_for("https://pushapi-sgp.engagelab.com:443", key) in app
     assert bindings_of("https://PushAPI-SGP.engagelab.com.:443", key) & app
     assert binding_for("https://pushapi-sgp.engagelab.com", "another-key-of-24-chars!") not in app
+
+
+def test_plan_and_drift_do_not_advise_importing_another_environments_task(
+    two: tuple[Project, str],
+) -> None:
+    """staging's manifest 'a' beside prod's task 'a': the conflict advised `import a=ID`, which
+    import refuses. Plan and drift now say which environment manages the task instead."""
+    project, sid = two
+    for command in (["plan"], ["drift"]):
+        result = project.run("--env", "staging", *command)
+        assert f"task(s) {sid} are managed by the environment(s) 'prod'" in result.output, (
+            result.output
+        )
+        assert "import a=" not in result.output, result.output
