@@ -107,13 +107,19 @@ def held_elsewhere(ws: Workspace) -> Held:
 
 def refuse_same_app(ws: Workspace, environ: Mapping[str, str] | None = None) -> None:
     """ConfigError when another environment's credentials, set in this process's environment
-    too, reach this command's app (a real one: the emulators are left to ``held_elsewhere``)."""
+    too, reach this command's app (a real one: the emulators are left to ``held_elsewhere``).
+
+    Only an environment whose AppKey variable is another one than this environment's: a
+    variable both read holds this run's key (GitHub environment secrets give every job the
+    same names, each its own environment's values), which says nothing of the other's app."""
     if ws.target.banner is not None:  # not a real app
         return
     environ = os.environ if environ is None else environ
     here = bindings_of(ws.target.binding_endpoint, ws.target.app_key)
     options = ws.options
     for env in _others(ws):
+        if env.app_key_env == ws.env.app_key_env:
+            continue
         try:
             credentials = credentials_from_env(environ, env.app_key_env, env.master_secret_env)
             if credentials is None:

@@ -163,28 +163,41 @@ def test_a_journalled_create_is_not_healed_with_another_environments_task(
 def test_two_environments_whose_credentials_reach_one_app_are_refused(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A copied environment block (the same AppKey variable and endpoint): with the credentials
-    set, every command of either environment is refused before it reads anything."""
+    """staging's key variable set to production's AppKey (one endpoint): with both set in one
+    shell, every command of either environment is refused before it reads anything. The same
+    variable name for both is not compared: GitHub gives each job its own environment's value
+    under one name, so the value says nothing of the other environment's app."""
     from reconciler.emulator import DEMO_APP_KEY, DEMO_MASTER_SECRET
 
-    (project.root / "reconciler.yaml").write_text(CONFIG, encoding="utf-8")
-    project.write("a")
-    monkeypatch.setenv("ENGAGELAB_APP_KEY", DEMO_APP_KEY)
-    monkeypatch.setenv("ENGAGELAB_MASTER_SECRET", DEMO_MASTER_SECRET)
-    project.mark()
-    for args in (["plan"], ["apply", "--auto-approve"], ["import", "--all-matching"]):
-        result = project.run("--env", "staging", *args)
-        assert result.exit_code == 1, result.output
-        assert "the environments 'staging' and 'prod' of reconciler.yaml reach the same app" in (
-            result.output
-        )
-    assert project.emulator.request_log == []
     separate = CONFIG.replace(
         "  staging:\n",
         "  staging:\n    app_key_env: STAGING_KEY\n    master_secret_env: STAGING_SECRET\n",
     )
     (project.root / "reconciler.yaml").write_text(separate, encoding="utf-8")
+    project.write("a")
+    (project.root / "staging").mkdir()
+    for name, value in [
+        ("ENGAGELAB_APP_KEY", DEMO_APP_KEY),
+        ("ENGAGELAB_MASTER_SECRET", DEMO_MASTER_SECRET),
+        ("STAGING_KEY", DEMO_APP_KEY),
+        ("STAGING_SECRET", DEMO_MASTER_SECRET),
+    ]:
+        monkeypatch.setenv(name, value)
+    project.mark()
+    for env, other in (("staging", "prod"), ("prod", "staging")):
+        for args in (["plan"], ["apply", "--auto-approve"], ["import", "--all-matching"]):
+            result = project.run("--env", env, *args)
+            assert result.exit_code == 1, result.output
+            assert (
+                f"the environments {env!r} and {other!r} of reconciler.yaml reach the same "
+                "app" in result.output
+            )
+    assert project.emulator.request_log == []
+    monkeypatch.delenv("STAGING_KEY")
+    monkeypatch.delenv("STAGING_SECRET")
     assert project.run("--env", "prod", "plan").exit_code == 0
+    (project.root / "reconciler.yaml").write_text(CONFIG, encoding="utf-8")  # one name, as CI
+    assert project.run("--env", "staging", "plan").exit_code == 0
 
 
 def test_an_endpoint_spelled_another_way_is_the_same_app() -> None:
