@@ -8,6 +8,7 @@ safety overrides, the push policies' verdict, the unresolved conflicts.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -202,8 +203,11 @@ def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
         f"{', '.join(ids)} carry its name and are not managed, and each fires too (the push goes "
         "out again). Check them with `reconciler remote show ID` and delete the extra ones with "
         f"{remote_delete_command(*ids)} (the API's tasks are not in the EngageLab "
-        "console); one made by another checkout or state file of this app shows that two of "
-        "them manage the same schedules"
+        "console). If another checkout's state file manages a copy (two applies at the same "
+        "moment, one of them stopped before it settled), deleting it makes that checkout "
+        "create it again: keep one instead. In the checkout whose copy goes, "
+        f"`reconciler state rm {shlex.quote(name)}`, then `reconciler remote delete ID` of "
+        "its copy, then `reconciler import NAME=ID` of the one kept"
         for name, ids in sorted(plan.twins.items())
     ]
     return (*unrealised, *twice)

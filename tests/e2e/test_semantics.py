@@ -131,6 +131,9 @@ def test_a_second_live_copy_of_a_managed_schedule_keeps_the_plan_unclean(
     assert applied.exit_code == 0, applied.output
     assert "No changes to apply." in applied.output
     assert "'racer' is live more than once" in applied.output
+    # A copy another checkout's state manages would be made again if deleted: how to keep one.
+    assert "In the checkout whose copy goes, `reconciler" in applied.output
+    assert "state rm racer`, then `reconciler" in applied.output
     assert project.writes() == []
     drift = project.run("drift")
     assert drift.exit_code == 2, drift.output
