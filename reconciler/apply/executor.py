@@ -496,7 +496,7 @@ class Executor:
                 "`reconciler plan` shows them"
             )
             return
-        foreign = self.foreign()
+        foreign: Held | None = None  # read when a copy is found: most runs find none
         state = self.writer.state
         claimed = {e.schedule_id for e in state.entries.values()}
         claimed |= {p.old_schedule_id for p in state.pending.values() if p.old_schedule_id}
@@ -508,6 +508,8 @@ class Executor:
             shown = ", ".join(copies)
             order = {sid: n for n, sid in enumerate(listed.rows)}
             first = min(copies, key=order.__getitem__)
+            if foreign is None:
+                foreign = self.foreign()
             other_env = foreign.names.get(name_key(name)) or next(
                 (foreign.ids[sid] for sid in copies if sid in foreign.ids), None
             )
