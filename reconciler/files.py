@@ -198,6 +198,8 @@ def _read_as_manifest(target: Path, resolved: str, manifests: Path) -> bool:
             except ValueError:  # another drive (Windows)
                 continue
             parts = Path(inner).parts
+            if inner == os.curdir and os.path.isfile(top):
+                return True  # `manifests:` names one file, and the output is that file
             if not parts or parts[0] == os.pardir or any(p.startswith(".") for p in parts):
                 continue
             if parts[-1].lower().endswith(MANIFEST_SUFFIXES):

@@ -740,7 +740,8 @@ def _keep_one(name: str, mine: str, other: str) -> str:
     """How to end two copies of one schedule, each managed by its own state file (two checkouts
     or environments): one state lets its copy go, deletes it, and takes the other."""
     return (
-        "Two state files now manage this schedule, each its own copy. Keep one: in the "
+        "Run `reconciler plan` first: the other apply may still give way. If the schedule is "
+        "still live twice, two state files manage it, each its own copy; keep one: in the "
         f"checkout whose copy goes, `reconciler state rm {_word(name)}`, then `reconciler "
         "remote delete ID` of that copy, then `reconciler import NAME=ID` of the one kept "
         f"(here this run's copy is {mine}, the other {other})"

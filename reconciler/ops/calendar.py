@@ -70,13 +70,12 @@ def calendar(options: GlobalOptions, request: CalendarRequest) -> CalendarResult
     env = load_environment(options)
     if request.out is not None:  # never a FIFO, a device or one of the state's own files
         from reconciler import files
-        from reconciler.ops.plan import read_directories
-        from reconciler.state.store import StateStore
+        from reconciler.ops.plan import kept_files, read_directories
 
         files.check_output(
             str(request.out),
             what="calendar",
-            protected=[*StateStore(env.state).own_files(), Path(options.config_path)],
+            protected=kept_files(Path(options.config_path), env),
             error=lambda m, h: UsageError(m, hint=h),
             manifests=read_directories(Path(options.config_path), env),
         )

@@ -39,10 +39,29 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
+def same_server(base_url: str) -> tuple[str, str, int | None, str]:
+    """``base_url`` in one spelling per server: scheme and host in lower case, no final dot,
+    the port as a number (the scheme's default when none is written), every loopback name as
+    one, no trailing slash."""
+    parts = urlsplit(base_url.strip().rstrip("/"))
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if is_loopback_host(host):
+        host = "loopback"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = _DEFAULT_PORTS.get(scheme)
+    return scheme, host, port, parts.path.rstrip("/")
+
+
 def bindings_of(base_url: str, app_key: str) -> frozenset[str]:
-    """The bindings of one app under every spelling of its endpoint that reaches the same
-    server: host in any case and without a final dot, the scheme's default port written out or
-    not, and the loopback host by any of its names."""
+    """The bindings of one app under the usual spellings of its endpoint: host in any case and
+    without a final dot, the scheme's default port written out or not, and the loopback host
+    by any of its names (a state file's binding hashes the endpoint as it was given). Another
+    environment's own spelling is matched through ``same_server`` (``held_elsewhere``)."""
     parts = urlsplit(base_url.strip().rstrip("/"))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
@@ -59,6 +78,17 @@ def bindings_of(base_url: str, app_key: str) -> frozenset[str]:
     }
     urls.add(base_url)  # as given: the state file's own binding hashes it so
     return frozenset(binding_for(url, app_key) for url in urls)
+
+
+def _url_of(ws: Workspace, env: Environment) -> str | None:
+    """The base URL ``env`` would use with this command's options (None: it cannot say)."""
+    options = ws.options
+    try:
+        return resolve_base_url(
+            options.endpoint or env.endpoint, options.data_center or env.data_center
+        )
+    except ReconcilerError:
+        return None
 
 
 def _others(ws: Workspace) -> list[Environment]:
@@ -85,7 +115,9 @@ def held_elsewhere(ws: Workspace) -> Held:
     """
     if ws.target.emulator is not None:
         return Held()
-    here = bindings_of(ws.target.binding_endpoint, ws.target.app_key)
+    key = ws.target.app_key
+    here = bindings_of(ws.target.binding_endpoint, key)
+    server = same_server(ws.target.binding_endpoint)
     ids: dict[str, str] = {}
     names: dict[str, str] = {}
     for env in _others(ws):
@@ -94,7 +126,11 @@ def held_elsewhere(ws: Workspace) -> Held:
         except (ReconcilerError, OSError):
             continue
         if state.binding not in here:
-            continue
+            # Bound under that environment's own spelling of this server ("HTTP://…", a port
+            # written "0443"), with this AppKey: the same app all the same.
+            url = _url_of(ws, env)
+            if url is None or same_server(url) != server or state.binding != binding_for(url, key):
+                continue
         for name, entry in state.entries.items():
             ids.setdefault(entry.schedule_id, env.name)
             names.setdefault(name_key(name), env.name)
@@ -115,21 +151,19 @@ def refuse_same_app(ws: Workspace, environ: Mapping[str, str] | None = None) -> 
     if ws.target.banner is not None:  # not a real app
         return
     environ = os.environ if environ is None else environ
-    here = bindings_of(ws.target.binding_endpoint, ws.target.app_key)
+    server = same_server(ws.target.binding_endpoint)
     options = ws.options
     for env in _others(ws):
         if env.app_key_env == ws.env.app_key_env:
             continue
         try:
             credentials = credentials_from_env(environ, env.app_key_env, env.master_secret_env)
-            if credentials is None:
-                continue
-            url = resolve_base_url(
-                options.endpoint or env.endpoint, options.data_center or env.data_center
-            )
         except ReconcilerError:
             continue  # that environment's own commands say what is wrong with it
-        if binding_for(url, credentials.app_key) in here:
+        url = _url_of(ws, env)
+        if credentials is None or url is None:
+            continue
+        if credentials.app_key == ws.target.app_key and same_server(url) == server:
             raise ConfigError(
                 f"the environments {ws.env.name!r} and {env.name!r} of {options.config_path} "
                 f"reach the same app (its endpoint, and the AppKey in {ws.env.app_key_env} "

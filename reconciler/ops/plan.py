@@ -156,35 +156,47 @@ def check_output(ws: observe.Workspace, path: str | None, what: str) -> None:
     """Refuse an unusable output path before anything is read from the server.
 
     A plan of a large app takes a while to read; a typo in the directory must not cost that.
-    The state file, its backup and lock (also through a link) are never outputs.
+    No environment's state file, backup, lock, emulator data or pace file, nor the config (also
+    through a link), is ever an output; nor is a path any environment's manifests would read.
     """
     if path is None:
         return
-    protected = [*ws.store.own_files(), Path(ws.options.config_path)]
-    if ws.target.emulator is not None:
-        protected.append(ws.env.state.parent / "emulator.json")
-    if ws.target.pace_file is not None:
-        protected.append(ws.target.pace_file)
+    config = Path(ws.options.config_path)
     files.check_output(
         path,
         what=what,
-        protected=protected,
+        protected=kept_files(config, ws.env),
         error=lambda m, h: UsageError(m, hint=h),
-        manifests=read_directories(Path(ws.options.config_path), ws.env),
+        manifests=read_directories(config, ws.env),
     )
+
+
+def _environments(config: Path, env: Environment) -> list[Environment]:
+    """``env`` and every environment of ``config`` (``env`` alone when it cannot be read)."""
+    from reconciler.config.environments import load_environments
+
+    try:
+        return [env, *load_environments(config).environments]
+    except ReconcilerError:
+        return [env]
+
+
+def kept_files(config: Path, env: Environment) -> list[Path]:
+    """The files the tool keeps for every environment of ``config``, and the config itself."""
+    from reconciler.state.store import StateStore
+
+    kept = [config]
+    for e in _environments(config, env):
+        kept += [*StateStore(e.state).own_files(), e.state.parent / "emulator.json"]
+        kept.append(e.state.parent / "pace.json")
+    return list(dict.fromkeys(kept))
 
 
 def read_directories(config: Path, env: Environment) -> list[Path]:
     """The manifest and overlay directories of every environment of ``config`` (``env``'s
     when it cannot be read): where no output may go that their search would read."""
-    from reconciler.config.environments import load_environments
-
-    try:
-        envs = load_environments(config).environments
-    except ReconcilerError:
-        envs = (env,)
-    dirs = [d for e in (env, *envs) for d in (e.manifests, e.overlay) if d is not None]
-    return list(dict.fromkeys(dirs))
+    envs = _environments(config, env)
+    return list(dict.fromkeys(d for e in envs for d in (e.manifests, e.overlay) if d is not None))
 
 
 def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:

@@ -219,6 +219,7 @@ def test_outputs_are_kept_out_of_every_environments_manifests_and_overlays(
     project.write("a")
     (project.root / "staging").mkdir()
     (project.root / "overlays" / "prod").mkdir(parents=True)
+    assert project.run("--env", "prod", "apply", "--auto-approve").exit_code == 0
     os.link(project.schedules / "a.yaml", project.root / "hard.json")
     before = (project.schedules / "a.yaml").read_bytes()
     project.mark()
@@ -227,6 +228,8 @@ def test_outputs_are_kept_out_of_every_environments_manifests_and_overlays(
         ("overlays/prod/plan.yaml", "it is in the manifest directory overlays/prod"),
         ("hard.json", "the file has another name too (a hard link)"),
         ("reconciler.yaml", "a file the reconciler keeps its state or settings in"),
+        (".reconciler/prod/state.json", "a file the reconciler keeps its state or settings in"),
+        (".reconciler/prod/pace.json", "a file the reconciler keeps its state or settings in"),
     ]:
         result = project.run("--env", "staging", "plan", "--out", path)
         assert result.exit_code == 1, (path, result.output)
@@ -234,3 +237,18 @@ def test_outputs_are_kept_out_of_every_environments_manifests_and_overlays(
     assert project.emulator.request_log == []
     assert (project.schedules / "a.yaml").read_bytes() == before
     assert project.run("plan").exit_code == 0
+
+
+def test_an_output_over_a_manifest_file_named_as_the_manifests_is_refused(
+    project: Project,
+) -> None:
+    """`manifests:` may name one file; an output at that path replaced the manifest."""
+    project.write("a")
+    (project.root / "reconciler.yaml").write_text(
+        "environments:\n  default:\n    manifests: schedules/a.yaml\n", encoding="utf-8"
+    )
+    before = (project.schedules / "a.yaml").read_bytes()
+    result = project.run("plan", "--out", "schedules/a.yaml")
+    assert result.exit_code == 1, result.output
+    assert "it is in the manifest directory schedules/a.yaml" in result.output
+    assert (project.schedules / "a.yaml").read_bytes() == before

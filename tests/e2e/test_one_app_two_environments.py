@@ -7,6 +7,7 @@ environment and leave its tasks alone."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -228,3 +229,46 @@ def test_plan_and_drift_do_not_advise_importing_another_environments_task(
             result.output
         )
         assert "import a=" not in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    "spelling", ["HTTP://127.0.0.1:{port}", "http://LOCALHOST:{port}", "http://LocalHost:{port}/"]
+)
+def test_another_environment_spelling_the_endpoint_its_own_way_is_the_same_app(
+    project: Project, spelling: str
+) -> None:
+    """The other environment's endpoint in capitals, or with a trailing slash: its
+    state file is bound under that spelling, and was taken for another app's (its task adopted
+    here, then deleted when a manifest went). Both spellings are brought to one form."""
+    from urllib.parse import urlsplit
+
+    assert project.url is not None
+    port = urlsplit(project.url).port
+    other = spelling.format(port=port)
+    config = (
+        "default: prod\nenvironments:\n"
+        "  prod:\n    manifests: schedules\n    state: .reconciler/prod/state.json\n"
+        f"    endpoint: {project.url}\n"
+        "  staging:\n    manifests: staging\n    state: .reconciler/staging/state.json\n"
+        f"    endpoint: {other}\n"
+    )
+    (project.root / "reconciler.yaml").write_text(config, encoding="utf-8")
+    project.write("a")
+    (project.root / "staging").mkdir()
+    (project.root / "staging" / "a.yaml").write_bytes((project.schedules / "a.yaml").read_bytes())
+    staging = ["--now", project.emulator.now().isoformat(), "--rate-limit", "10000"]
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, [*staging, *args], catch_exceptions=False)
+
+    applied = run("--env", "staging", "apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    sid = json.loads((project.root / ".reconciler/staging/state.json").read_text())["entries"]["a"][
+        "schedule_id"
+    ]
+    result = run("--env", "prod", "import", f"a={sid}")
+    assert result.exit_code == 1, result.output
+    assert "is managed by the environment 'staging'" in result.output

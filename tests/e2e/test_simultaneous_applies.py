@@ -171,7 +171,7 @@ def test_a_copy_first_on_one_read_but_not_the_next_is_not_given_way_to(
     mine = project.state_ids()["promo"]
     assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
     assert "the second read of the list does not show it first: both are kept" in result.output
-    assert "Two state files now manage this schedule, each its own copy. Keep one" in (
+    assert "the other apply may still give way. If the schedule is still live twice" in (
         result.output
     )
 
