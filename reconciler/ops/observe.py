@@ -362,22 +362,28 @@ async def check_after_waiting(
 
 
 def _with_neighbours(ws: Workspace, plan: Plan) -> Plan:
-    """``plan`` with each conflict's tasks that another environment manages on this app named
-    (its advice then says so, not `import`); the other state files are read only when the plan
-    holds a conflict."""
+    """``plan`` with what its conflicts' advice must know beyond the planner: the tasks another
+    environment manages on this app (the advice says so, not `import`), and those the ignore
+    rules declare someone else's (`remote delete` refuses them, so it is not advised). The
+    other state files are read only when the plan holds a conflict."""
     from reconciler.planning.actions import ConflictAction
 
     if not any(isinstance(a, ConflictAction) for a in plan.actions):
         return plan
     held = held_elsewhere(ws).ids
-    if not held:
-        return plan
-    actions = [
-        a.model_copy(update={"held_elsewhere": {i: held[i] for i in a.schedule_ids if i in held}})
-        if isinstance(a, ConflictAction) and any(i in held for i in a.schedule_ids)
-        else a
-        for a in plan.actions
-    ]
+
+    def annotated(a: ConflictAction) -> ConflictAction:
+        declared = {
+            sid: rule
+            for sid in a.schedule_ids
+            if (rule := ws.env.ignore.rule_for(sid, a.named_otherwise.get(sid, a.name)))
+        }
+        here = {i: held[i] for i in a.schedule_ids if i in held}
+        if not here and not declared:
+            return a
+        return a.model_copy(update={"held_elsewhere": here, "declared_others": declared})
+
+    actions = [annotated(a) if isinstance(a, ConflictAction) else a for a in plan.actions]
     return plan.model_copy(update={"actions": actions})
 
 

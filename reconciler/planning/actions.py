@@ -158,6 +158,9 @@ class ConflictAction(_Action):
     # name), found from its state file when the plan is shown (``ops.neighbours``); never in a
     # saved plan: `import` and `remote delete` refuse them, so the advice says so instead.
     held_elsewhere: dict[str, str] = Field(default_factory=dict, exclude=True)
+    # The tasks reconciler.yaml's ignore rules declare someone else's (id -> the rule), found
+    # the same way: `remote delete` refuses them, so the advice leaves them alone.
+    declared_others: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     def adopt_advice(self, sid: str | None = None) -> str:
         """How to adopt task ``sid`` (default: one that can be adopted as it is, if any). With
@@ -174,9 +177,10 @@ class ConflictAction(_Action):
             )
         whole = sid is None
         if sid is None:
-            sid = next(
-                (i for i in self.schedule_ids if i not in self.named_otherwise),
-                self.schedule_ids[0],
+            # One that can be adopted as it is, and nobody else's by the ignore rules, first.
+            sid = min(
+                self.schedule_ids,
+                key=lambda i: (i in self.named_otherwise, i in self.declared_others),
             )
         # Quoted: a name may hold a blank ("Spring sale"), which a pasted command would split.
         if sid not in self.named_otherwise:
@@ -184,11 +188,19 @@ class ConflictAction(_Action):
         else:
             advice = named_otherwise_advice(self.name, sid, self.named_otherwise[sid])
         others = [i for i in self.schedule_ids if i != sid]
-        if whole and others:
+        deletable = [i for i in others if i not in self.declared_others]
+        if whole and deletable:
             advice += (
                 f"; the other task(s) of the name fire too: check them with `reconciler remote "
-                f"show {others[0]}` and delete the extra ones with "
-                f"{remote_delete_command(*others)}"
+                f"show {deletable[0]}` and delete the extra ones with "
+                f"{remote_delete_command(*deletable)}"
+            )
+        declared = [i for i in others if i in self.declared_others]
+        if whole and declared:
+            rules = ", ".join(sorted({self.declared_others[i] for i in declared}))
+            advice += (
+                f"; task(s) {', '.join(declared)} of the name are declared someone else's by "
+                f"reconciler.yaml ({rules}) and fire too: their owners decide about them"
             )
         return advice
 

@@ -313,3 +313,23 @@ def test_a_conflict_with_two_tasks_of_the_name_says_to_delete_the_other(project:
     assert project.run(*deleting, "--auto-approve").exit_code == 0
     assert project.remote_ids() == {"dup": adopted}
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_conflict_copy_declared_someone_elses_is_not_advised_for_deletion(
+    project: Project,
+) -> None:
+    """Of two tasks of a manifest's name, one is ignored by id (someone else's campaign): the
+    advice named `remote delete` of it, which refuses an ignored task. It says whose it is."""
+    project.write("dup")
+    ours = project.out_of_band_create(body("dup"))
+    theirs = project.out_of_band_create(body("dup"))
+    (project.root / "reconciler.yaml").write_text(
+        f"environments:\n  default:\n    ignore:\n      ids: ['{theirs}']\n", encoding="utf-8"
+    )
+    plan = project.run("plan")
+    assert f"remote delete {theirs}" not in plan.output, plan.output
+    assert (
+        f"task(s) {theirs} of the name are declared someone else's by reconciler.yaml "
+        f"(ids: {theirs})" in plan.output
+    ), plan.output
+    assert f"import dup={ours}`" in plan.output, plan.output
