@@ -111,6 +111,11 @@ class ApplyReport:
         return "\n".join([*(f"  {done}" for done in self.done), ok])
 
 
+# How long a run whose copy came first waits for the later copies' runs to give way, and how
+# often it looks: a race is rare, and the other run settles once its own creates are done.
+SETTLE_WAIT_SECONDS = 10.0
+SETTLE_POLL_SECONDS = 1.0
+
 # A POST leaves within this of its journal entry's stamp (see ``_keep_stamps_fresh``): well
 # inside the grace healing gives a create it cannot see.
 _RESTAMP_AFTER = LATE_COMMIT_GRACE / 10
@@ -143,6 +148,8 @@ class Executor:
         self.foreign = foreign
         # (name, id, fingerprint, protected) of every task this run made and recorded.
         self._made: list[tuple[str, str, str, bool]] = []
+        # (name, this run's id, later copies): their runs are to give way to this one.
+        self._awaited: list[tuple[str, str, list[str]]] = []
         # This machine's clock, for the journal's second stamp (none: the entries have one).
         self.local = local
         self.progress = progress
@@ -538,6 +545,8 @@ class Executor:
             claimed.add(first)
         if yielding:
             await self._give_way_all(yielding)
+        if self._awaited:
+            await self._await_later_copies()
 
     async def _give_way_all(self, yielding: list[tuple[str, str, str, str, bool]]) -> None:
         """Give way on each name whose first copy is still first on one more read."""
@@ -599,12 +608,44 @@ class Executor:
                 f"and both fire. {_keep_one(name, mine, other[0])}"
             )
             return
-        self.report.notes.append(
-            f"{name!r}: remote task(s) {', '.join(copies)} of the same name appeared while "
-            f"this apply ran, after this run's {mine}, with its body: another apply made the "
-            "schedule at the same moment, and gives way to the first copy (this one). If one "
-            "is left, `reconciler plan` shows the schedule live more than once"
-        )
+        self._awaited.append((name, mine, copies))
+
+    async def _await_later_copies(self) -> None:
+        """Wait, up to ``SETTLE_WAIT_SECONDS``, for the runs of the later copies of this run's
+        tasks to give way, and say how it ended: a copy still live then fires too (its run may
+        still be busy, or judged the order otherwise: a server whose list order differs from
+        one client to the next)."""
+        from reconciler.remote.listing import read_list
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_WAIT_SECONDS
+        left = {name: set(copies) for name, _, copies in self._awaited}
+        while True:
+            try:
+                listed = await read_list(self.client, expect=len(self.writer.state.entries))
+            except ReconcilerError:
+                listed = None
+            if listed is not None and listed.complete:
+                live = set(listed.rows)
+                left = {n: ids & live for n, ids in left.items() if ids & live}
+            if not left or loop.time() >= deadline:
+                break
+            await asyncio.sleep(SETTLE_POLL_SECONDS)
+        for name, mine, copies in self._awaited:
+            if name in left:
+                still = ", ".join(sorted(left[name]))
+                self.report.failures.append(
+                    f"{name!r}: task(s) {still} of the same name, made by another apply at the "
+                    f"same moment and after this run's {mine}, with its body, are still live "
+                    f"{SETTLE_WAIT_SECONDS:g} s later: that apply has not given way (it may "
+                    "still be running, or the server showed it the copies in another order). "
+                    + _keep_one(name, mine, sorted(left[name])[0])
+                )
+            else:
+                self.report.notes.append(
+                    f"{name!r}: another apply made the schedule at the same moment as this one "
+                    f"({', '.join(copies)}), and gave way to this run's first copy {mine}"
+                )
 
     async def _give_way(
         self,

@@ -78,21 +78,56 @@ def test_a_copy_another_apply_made_first_is_taken_and_this_runs_copy_deleted(
     assert project.run("plan", "--detailed-exitcode").exit_code == 0  # the hook made one copy
 
 
-def test_a_copy_another_apply_made_after_is_left_to_that_apply_with_a_note(
-    project: Project, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first run waits a fraction of a second, not ten, for the later runs to give way."""
+    from reconciler.apply import executor
+
+    monkeypatch.setattr(executor, "SETTLE_WAIT_SECONDS", 0.4)
+    monkeypatch.setattr(executor, "SETTLE_POLL_SECONDS", 0.1)
+
+
+def test_a_later_copy_whose_run_gives_way_is_said_so(
+    project: Project, monkeypatch: pytest.MonkeyPatch, short_wait: None
 ) -> None:
-    """This run's copy came first: it keeps it and says that a copy appeared after it (its own
-    run gives way to this one; if it does not, the next plan shows it)."""
+    """This run's copy came first: it waits for the later copy's run to give way, and says
+    so once the copy is gone."""
     project.write("promo")
     theirs = _another_apply_creates(project, monkeypatch, "promo", first=False)
+    emulator = project.emulator
+    real_list = emulator.api_list
+    reads: list[int] = []
+
+    def other_run_gives_way(page: str | None) -> Any:
+        if theirs:
+            reads.append(1)
+            if len(reads) == 2 and emulator.schedules():
+                emulator.api_delete(theirs[0])
+        return real_list(page)
+
+    monkeypatch.setattr(emulator, "api_list", other_run_gives_way)
     result = project.apply()
     assert result.exit_code == 0, result.output
     mine = project.state_ids()["promo"]
+    assert _ids(project, "promo") == [mine]
+    assert f"({theirs[0]}), and gave way to this run's first copy {mine}" in result.output
+
+
+def test_a_later_copy_still_live_after_the_wait_is_a_failure(
+    project: Project, monkeypatch: pytest.MonkeyPatch, short_wait: None
+) -> None:
+    """The later copy's run did not give way in time (still busy, or its server showed the
+    copies in another order): both fire, and the run says so instead of a note that it will."""
+    project.write("promo")
+    theirs = _another_apply_creates(project, monkeypatch, "promo", first=False)
+    result = project.apply()
+    assert result.exit_code == 1, result.output
+    mine = project.state_ids()["promo"]
     assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
-    assert f"remote task(s) {theirs[0]} of the same name appeared while this apply ran" in (
-        result.output
+    assert (
+        f"task(s) {theirs[0]} of the same name, made by another apply at the same moment "
+        f"and after this run's {mine}, with its body, are still live 0.4 s later" in result.output
     )
-    assert "gives way to the first copy (this one)" in result.output
 
 
 def test_a_first_copy_with_another_body_is_a_failure_naming_both(
