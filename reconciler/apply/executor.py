@@ -477,7 +477,8 @@ class Executor:
         by another checkout applying the same manifest, as a rule. The list is oldest first
         (docs/api.md), so each run sees the same first copy, and every copy's run sees the
         first one (it existed before that run's own task did):
-        - this run's task is the first: it stays; the others' runs give way (a note says so);
+        - this run's task is the first: it stays; the others' runs give way, which it waits
+          for (``_await_later_copies``);
         - another is first, with the body this run sent, on this read and on one more (a
           server whose order is not stable must not make two runs both give way): this run
           records that task under the name, with a debt to delete its own (healed if the run
@@ -508,12 +509,14 @@ class Executor:
         claimed = {e.schedule_id for e in state.entries.values()}
         claimed |= {p.old_schedule_id for p in state.pending.values() if p.old_schedule_id}
         yielding: list[tuple[str, str, str, str, bool]] = []
+        order = {sid: n for n, sid in enumerate(listed.rows)}
+        by_name = _by_name(listed)
+        known = claimed | self.existing
         for name, mine, fingerprint, protected in sorted(self._made):
-            copies = _copies(listed, name, mine, claimed | self.existing)
+            copies = _copies(by_name, name, mine, known)
             if not copies:
                 continue
             shown = ", ".join(copies)
-            order = {sid: n for n, sid in enumerate(listed.rows)}
             first = min(copies, key=order.__getitem__)
             if foreign is None:
                 foreign = self.foreign()
@@ -542,7 +545,7 @@ class Executor:
                 await self._first_of_copies(name, mine, fingerprint, copies)
                 continue
             yielding.append((name, mine, first, fingerprint, protected))
-            claimed.add(first)
+            known = known | {first}
         if yielding:
             await self._give_way_all(yielding)
         if self._awaited:
@@ -559,10 +562,11 @@ class Executor:
         except ReconcilerError as exc:
             again = None
             why = f"the list could not be read whole a second time ({exc})"
+        order = {} if again is None else {sid: n for n, sid in enumerate(again.rows)}
+        by_name = {} if again is None else _by_name(again)
         for name, mine, first, fingerprint, protected in yielding:
-            order = {} if again is None else {sid: n for n, sid in enumerate(again.rows)}
             if again is not None:
-                copies = _copies(again, name, mine, set(self.existing))
+                copies = _copies(by_name, name, mine, self.existing)
                 agreed = (
                     mine in order
                     and first in copies
@@ -760,17 +764,22 @@ class Executor:
         self.writer.flush()
 
 
+def _by_name(listed: RemoteList) -> dict[str, list[str]]:
+    """The listed ids by ``name_key`` of their names, in the list's order (built once: a run of
+    1000 creates looks up 1000 names)."""
+    found: dict[str, list[str]] = {}
+    for sid, row in listed.rows.items():
+        found.setdefault(name_key(row.name), []).append(sid)
+    return found
+
+
 def _copies(
-    listed: RemoteList, name: str, mine: str, known: set[str] | frozenset[str]
+    by_name: Mapping[str, list[str]], name: str, mine: str, known: set[str] | frozenset[str]
 ) -> list[str]:
-    """Ids of ``listed`` tasks named like ``name`` (as the planner compares names) that are
-    neither ``mine`` nor ``known`` (tasks this run read before its plan, or this state holds)."""
-    key = name_key(name)
-    return [
-        sid
-        for sid, row in listed.rows.items()
-        if sid != mine and sid not in known and name_key(row.name) == key
-    ]
+    """Ids of listed tasks named like ``name`` (as the planner compares names, ``_by_name``)
+    that are neither ``mine`` nor ``known`` (tasks this run read before its plan, or this state
+    holds)."""
+    return [sid for sid in by_name.get(name_key(name), ()) if sid != mine and sid not in known]
 
 
 def _word(name: str) -> str:
