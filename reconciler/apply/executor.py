@@ -55,6 +55,7 @@ from reconciler.planning.actions import (
     SkipAction,
     UnmanagedAction,
     UpdateAction,
+    keep_one_advice,
     retires,
 )
 from reconciler.planning.artifact import Plan
@@ -530,8 +531,8 @@ class Executor:
                     "manages the name on this same app (its state file says so): two "
                     "environments manage one app's schedules, and each copy fires. Give each "
                     "environment its own app (AppKey and endpoint); meanwhile keep one copy: "
-                    f"in the environment whose copy goes, `reconciler state rm {_word(name)}`, "
-                    "then `reconciler remote delete ID` of that copy"
+                    "in the environment whose copy goes, `reconciler state rm "
+                    f"{shlex.quote(name)}`, then `reconciler remote delete ID` of that copy"
                 )
                 continue
             if mine not in order:
@@ -597,12 +598,8 @@ class Executor:
         the body this run sent; one with another body will not (a failure: both fire)."""
         other: list[str] = []
         for sid in copies:
-            try:
-                detail = await self.client.get_schedule(sid)
-            except NotFoundError:
-                continue  # its run gave way already
-            body = {k: v for k, v in detail.items() if k != "schedule_id"}
-            if not fingerprint_matches(fingerprint, {**body, "name": name}):
+            # None: gone, its run gave way already
+            if await self._holds(sid, name, fingerprint) is False:
                 other.append(sid)
         if other:
             self.report.failures.append(
@@ -651,6 +648,16 @@ class Executor:
                     f"({', '.join(copies)}), and gave way to this run's first copy {mine}"
                 )
 
+    async def _holds(self, sid: str, name: str, fingerprint: str) -> bool | None:
+        """Whether task ``sid`` holds the body this run sent for ``name`` (its name compared as
+        the planner compares names); None when it is gone."""
+        try:
+            detail = await self.client.get_schedule(sid)
+        except NotFoundError:
+            return None
+        body = {k: v for k, v in detail.items() if k != "schedule_id"}
+        return fingerprint_matches(fingerprint, {**body, "name": name})
+
     async def _give_way(
         self,
         name: str,
@@ -661,12 +668,10 @@ class Executor:
     ) -> None:
         """Adopt ``first`` (made by another apply before ``mine``) and delete ``mine``, if
         ``first`` is the schedule this run sent; otherwise a failure naming both."""
-        try:
-            detail = await self.client.get_schedule(first)
-        except NotFoundError:
+        holds = await self._holds(first, name, fingerprint)
+        if holds is None:
             return  # gone again (its own run gave way after all): nothing to settle
-        body = {k: v for k, v in detail.items() if k != "schedule_id"}
-        if not fingerprint_matches(fingerprint, {**body, "name": name}):
+        if not holds:
             self.report.failures.append(
                 f"{name!r}: task {first} of the same name, made while this apply ran and "
                 f"before this run's {mine}, holds another body (another checkout at another "
@@ -782,19 +787,13 @@ def _copies(
     return [sid for sid in by_name.get(name_key(name), ()) if sid != mine and sid not in known]
 
 
-def _word(name: str) -> str:
-    return shlex.quote(name)
-
-
 def _keep_one(name: str, mine: str, other: str) -> str:
     """How to end two copies of one schedule, each managed by its own state file (two checkouts
     or environments): one state lets its copy go, deletes it, and takes the other."""
     return (
         "Run `reconciler plan` first: the other apply may still give way. If the schedule is "
-        "still live twice, two state files manage it, each its own copy; keep one: in the "
-        f"checkout whose copy goes, `reconciler state rm {_word(name)}`, then `reconciler "
-        "remote delete ID` of that copy, then `reconciler import NAME=ID` of the one kept "
-        f"(here this run's copy is {mine}, the other {other})"
+        "still live twice, two state files manage it, each its own copy; keep one. "
+        f"{keep_one_advice(name)} (here this run's copy is {mine}, the other {other})"
     )
 
 

@@ -38,6 +38,16 @@ if TYPE_CHECKING:
 EMBEDDED_BASE_URL = "http://embedded-emulator.invalid"
 
 
+def emulator_data_path(env: Environment) -> Path:
+    """Where the environment's embedded emulator keeps its tasks: beside its state file."""
+    return env.state.parent / "emulator.json"
+
+
+def pace_path(env: Environment) -> Path:
+    """Where the server's request limit is kept between runs: beside the state file."""
+    return env.state.parent / "pace.json"
+
+
 @dataclass(frozen=True)
 class Target:
     """Everything needed to open a client, plus what to tell the user about it."""
@@ -65,7 +75,7 @@ class Target:
     def pace_file(self) -> Path | None:
         """Where the server's request limit is kept between runs (not for the embedded
         emulator, which has none): next to the state file, like the emulator's data."""
-        return None if self.emulator is not None else self.env.state.parent / "pace.json"
+        return None if self.emulator is not None else pace_path(self.env)
 
     def client(self) -> EngageLabClient:
         from reconciler.remote.client import EngageLabClient
@@ -151,7 +161,7 @@ def resolve_target(
 
     from reconciler.emulator import Emulator
 
-    data_path = env.state.parent / "emulator.json"
+    data_path = emulator_data_path(env)
     fixed_now = options.now
     try:
         emulator = Emulator(

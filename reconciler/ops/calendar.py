@@ -70,14 +70,17 @@ def calendar(options: GlobalOptions, request: CalendarRequest) -> CalendarResult
     env = load_environment(options)
     if request.out is not None:  # never a FIFO, a device or one of the state's own files
         from reconciler import files
-        from reconciler.ops.plan import kept_files, read_directories
+        from reconciler.ops.plan import environments, kept_files, read_directories
+
+        config = Path(options.config_path)
+        envs = environments(config, env)
 
         files.check_output(
             str(request.out),
             what="calendar",
-            protected=kept_files(Path(options.config_path), env),
+            protected=kept_files(config, envs),
             error=lambda m, h: UsageError(m, hint=h),
-            manifests=read_directories(Path(options.config_path), env),
+            manifests=read_directories(envs),
         )
     tz = env.tz if options.timezone is None else ZoneInfo(options.timezone)  # checked by now
     now = now_of(options)

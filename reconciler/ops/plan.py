@@ -8,7 +8,6 @@ safety overrides, the push policies' verdict, the unresolved conflicts.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -162,16 +161,17 @@ def check_output(ws: observe.Workspace, path: str | None, what: str) -> None:
     if path is None:
         return
     config = Path(ws.options.config_path)
+    envs = environments(config, ws.env)
     files.check_output(
         path,
         what=what,
-        protected=kept_files(config, ws.env),
+        protected=kept_files(config, envs),
         error=lambda m, h: UsageError(m, hint=h),
-        manifests=read_directories(config, ws.env),
+        manifests=read_directories(envs),
     )
 
 
-def _environments(config: Path, env: Environment) -> list[Environment]:
+def environments(config: Path, env: Environment) -> list[Environment]:
     """``env`` and every environment of ``config`` (``env`` alone when it cannot be read)."""
     from reconciler.config.environments import load_environments
 
@@ -181,28 +181,31 @@ def _environments(config: Path, env: Environment) -> list[Environment]:
         return [env]
 
 
-def kept_files(config: Path, env: Environment) -> list[Path]:
-    """The files the tool keeps for every environment of ``config``, and the config itself."""
+def kept_files(config: Path, envs: list[Environment]) -> list[Path]:
+    """The files the tool keeps for each of ``envs``, and the config itself."""
+    from reconciler.config.session import emulator_data_path, pace_path
     from reconciler.state.store import StateStore
 
     kept = [config]
-    for e in _environments(config, env):
-        kept += [*StateStore(e.state).own_files(), e.state.parent / "emulator.json"]
-        kept.append(e.state.parent / "pace.json")
+    for e in envs:
+        kept += [*StateStore(e.state).own_files(), emulator_data_path(e), pace_path(e)]
     return list(dict.fromkeys(kept))
 
 
-def read_directories(config: Path, env: Environment) -> list[Path]:
-    """The manifest and overlay directories of every environment of ``config`` (``env``'s
-    when it cannot be read): where no output may go that their search would read."""
-    envs = _environments(config, env)
+def read_directories(envs: list[Environment]) -> list[Path]:
+    """The manifest and overlay directories of ``envs``: where no output may go that their
+    search would read."""
     return list(dict.fromkeys(d for e in envs for d in (e.manifests, e.overlay) if d is not None))
 
 
 def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
     """Manifests apply cannot realise: a task of that name exists and is not managed; or the
     schedule is live twice (a managed task and unmanaged ones named alike, ``Plan.twins``)."""
-    from reconciler.planning.actions import ConflictAction, remote_delete_command
+    from reconciler.planning.actions import (
+        ConflictAction,
+        keep_one_advice,
+        remote_delete_command,
+    )
 
     unrealised = [
         f"{a.name!r} was not created: remote task(s) {', '.join(a.schedule_ids)} carry its name "
@@ -217,9 +220,7 @@ def unresolved_conflicts(plan: Plan) -> tuple[str, ...]:
         f"{remote_delete_command(*ids)} (the API's tasks are not in the EngageLab "
         "console). If another checkout's state file manages a copy (two applies at the same "
         "moment, one of them stopped before it settled), deleting it makes that checkout "
-        "create it again: keep one instead. In the checkout whose copy goes, "
-        f"`reconciler state rm {shlex.quote(name)}`, then `reconciler remote delete ID` of "
-        "its copy, then `reconciler import NAME=ID` of the one kept"
+        f"create it again: keep one instead. {keep_one_advice(name)}"
         for name, ids in sorted(plan.twins.items())
     ]
     return (*unrealised, *twice)

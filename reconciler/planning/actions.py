@@ -216,6 +216,17 @@ def remote_delete_command(*ids: str) -> str:
     return f"`reconciler remote delete {' '.join(ids)}`"
 
 
+def keep_one_advice(name: str) -> str:
+    """How to end two copies of schedule ``name`` that two state files (two checkouts) each
+    manage: deleting the other's copy only makes its checkout create it again, so one state lets
+    its copy go, deletes it, and takes the other."""
+    return (
+        f"In the checkout whose copy goes, `reconciler state rm {shlex.quote(name)}`, then "
+        "`reconciler remote delete ID` of its copy, then `reconciler import NAME=ID` of the one "
+        "kept"
+    )
+
+
 def named_otherwise_advice(name: str, sid: str, task_name: str) -> str:
     """How to adopt task ``sid``, named ``task_name``, for the schedule ``name``: one name as
     the planner compares names, but `import` adopts a task under its own name only. The console

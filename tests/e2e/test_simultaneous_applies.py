@@ -59,6 +59,14 @@ def _ids(project: Project, name: str) -> list[str]:
     return [t["schedule_id"] for t in project.emulator.schedules() if t["name"] == name]
 
 
+def _both_kept(project: Project, theirs: list[str], result: Any) -> str:
+    """The apply failed and both copies of 'promo' are live; this run's copy (its state's)."""
+    assert result.exit_code == 1, result.output
+    mine = project.state_ids()["promo"]
+    assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
+    return mine
+
+
 def test_a_copy_another_apply_made_first_is_taken_and_this_runs_copy_deleted(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,9 +129,7 @@ def test_a_later_copy_still_live_after_the_wait_is_a_failure(
     project.write("promo")
     theirs = _another_apply_creates(project, monkeypatch, "promo", first=False)
     result = project.apply()
-    assert result.exit_code == 1, result.output
-    mine = project.state_ids()["promo"]
-    assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
+    mine = _both_kept(project, theirs, result)
     assert (
         f"task(s) {theirs[0]} of the same name, made by another apply at the same moment "
         f"and after this run's {mine}, with its body, are still live 0.4 s later" in result.output
@@ -142,9 +148,7 @@ def test_a_first_copy_with_another_body_is_a_failure_naming_both(
 
     theirs = _another_apply_creates(project, monkeypatch, "promo", first=True, edit=older_revision)
     result = project.apply()
-    assert result.exit_code == 1, result.output
-    mine = project.state_ids()["promo"]
-    assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
+    mine = _both_kept(project, theirs, result)
     assert (
         f"task {theirs[0]} of the same name, made while this apply ran and before this "
         f"run's {mine}, holds another body" in result.output
@@ -202,9 +206,7 @@ def test_a_copy_first_on_one_read_but_not_the_next_is_not_given_way_to(
 
     monkeypatch.setattr(emulator, "api_list", unstable)
     result = project.apply()
-    assert result.exit_code == 1, result.output
-    mine = project.state_ids()["promo"]
-    assert sorted(_ids(project, "promo")) == sorted([mine, *theirs])
+    _both_kept(project, theirs, result)
     assert "the second read of the list does not show it first: both are kept" in result.output
     assert "the other apply may still give way. If the schedule is still live twice" in (
         result.output
